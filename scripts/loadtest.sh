@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Scan-path load test over loopback: starts a release server on a temp data dir, issues codes,
+# then runs wrk for DURATION against /api/v1/verify (cycling through real codes) and, in the
+# same run, against /healthz (a trivial endpoint of the same server) for comparison.
+# Usage: ./scripts/dev loadtest [DURATION=30s] [CONNECTIONS=32]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+T="${CARGO_TARGET_DIR:-/root/.cache/traceseal-target}"
+DURATION="${1:-30s}"
+CONNS="${2:-32}"
+WORK="$(mktemp -d)"
+PORT=18080
+trap 'kill $(cat "$WORK/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+"$T/release/traceseal" init --data-dir "$WORK/data" --public-host verify.example.com >/dev/null
+TRACESEAL_RATE_PER_SECOND=10000000 TRACESEAL_RATE_BURST=10000000 RUST_LOG=warn \
+  "$T/release/traceseal" serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+echo $! >"$WORK/pid"
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$T/release/examples/loadtest_setup" "http://127.0.0.1:$PORT" "$WORK/data/admin.token" "$WORK/scan.lua" 1000
+
+echo "== scan endpoint: GET /api/v1/verify (1000 distinct codes), $DURATION, $CONNS connections"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/scan.lua" "http://127.0.0.1:$PORT" | tee "$WORK/scan.txt"
+echo "== trivial endpoint: GET /healthz, same server, $DURATION, $CONNS connections"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PORT/healthz" | tee "$WORK/health.txt"
+for f in scan health; do
+  if grep -q -E "Non-2xx|Socket errors" "$WORK/$f.txt"; then
+    echo "ERRORS in $f run" >&2
+    exit 1
+  fi
+done
+echo "== 0 errors in both runs"

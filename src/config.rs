@@ -1,0 +1,372 @@
+//! Configuration: one documented struct, defaults as named constants, read from a TOML file
+//! (`DATA_DIR/traceseal.toml` unless `--config` names another) and then overridden by
+//! `TRACESEAL_*` environment variables. Secrets are never in the config: keys and the operator
+//! token are files in the data directory. `docs/configuration.md` lists every field.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default public verification host (signed into every code).
+pub const DEFAULT_PUBLIC_HOST: &str = "localhost:8080";
+/// Default interval between checkpoint attempts, in milliseconds.
+pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 1000;
+/// Default scan count above which a scan warns.
+pub const DEFAULT_WARN_AFTER_SCANS: u64 = 20;
+/// Default number of distinct client networks above which a scan warns.
+pub const DEFAULT_WARN_AFTER_NETWORKS: usize = 5;
+/// Default sustained public requests per second per client address.
+pub const DEFAULT_RATE_PER_SECOND: u32 = 20;
+/// Default burst of public requests per client address.
+pub const DEFAULT_RATE_BURST: u32 = 40;
+/// Default cap on request bodies, in bytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default log format.
+pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Text;
+/// Name of the config file inside the data directory.
+pub const CONFIG_FILE_NAME: &str = "traceseal.toml";
+
+/// Structured log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The rule that turns suspicious scan patterns into `genuine_with_warning`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScanRules {
+    /// A code scanned more than this many times in total warns ("scanned N times").
+    pub warn_after_scans: u64,
+    /// A code scanned from more than this many distinct client networks (IPv4 /24, IPv6 /48)
+    /// warns ("scanned from M places").
+    pub warn_after_networks: usize,
+}
+
+impl Default for ScanRules {
+    fn default() -> Self {
+        ScanRules {
+            warn_after_scans: DEFAULT_WARN_AFTER_SCANS,
+            warn_after_networks: DEFAULT_WARN_AFTER_NETWORKS,
+        }
+    }
+}
+
+/// Per-client-address rate limit of the public endpoints (token bucket).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained requests per second per client address.
+    pub per_second: u32,
+    /// Requests a client may make at once before being limited.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            per_second: DEFAULT_RATE_PER_SECOND,
+            burst: DEFAULT_RATE_BURST,
+        }
+    }
+}
+
+/// Everything `traceseal serve` can be told.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Socket address to listen on (`TRACESEAL_LISTEN`).
+    pub listen: SocketAddr,
+    /// Public verification host (DNS name, optionally `:port`) written into every new code as
+    /// `https://HOST/…` and signed (`TRACESEAL_PUBLIC_HOST`). Changing it affects new codes
+    /// only; old codes stay valid.
+    pub public_host: String,
+    /// How often the checkpointer looks for new leaves and signs a checkpoint, in ms
+    /// (`TRACESEAL_CHECKPOINT_INTERVAL_MS`).
+    pub checkpoint_interval_ms: u64,
+    /// Scan warning rule (`TRACESEAL_WARN_AFTER_SCANS`, `TRACESEAL_WARN_AFTER_NETWORKS`).
+    pub scan: ScanRules,
+    /// Public endpoint rate limit (`TRACESEAL_RATE_PER_SECOND`, `TRACESEAL_RATE_BURST`).
+    pub rate_limit: RateLimit,
+    /// Proxies whose `X-Forwarded-For` is believed; the client address of any other peer is
+    /// the socket's (`TRACESEAL_TRUSTED_PROXIES`, comma-separated).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Largest accepted request body in bytes (`TRACESEAL_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// `text` or `json` logs (`TRACESEAL_LOG_FORMAT`); verbosity from `RUST_LOG`.
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            // The constant is a valid socket address literal.
+            listen: DEFAULT_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            public_host: DEFAULT_PUBLIC_HOST.to_string(),
+            checkpoint_interval_ms: DEFAULT_CHECKPOINT_INTERVAL_MS,
+            scan: ScanRules::default(),
+            rate_limit: RateLimit::default(),
+            trusted_proxies: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            log_format: DEFAULT_LOG_FORMAT,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for [`Config`].
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message (names the bad field).
+        message: String,
+    },
+    /// An environment variable has a bad value.
+    #[error("environment variable {name}={value:?}: {message}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// The checkpoint interval as a duration.
+    pub fn checkpoint_interval(&self) -> Duration {
+        Duration::from_millis(self.checkpoint_interval_ms)
+    }
+
+    /// Loads `file` (if it exists), then applies environment overrides from `env`.
+    pub fn load(
+        file: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut cfg = if file.exists() {
+            let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+                path: file.display().to_string(),
+                source,
+            })?;
+            Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+                path: file.display().to_string(),
+                message,
+            })?
+        } else {
+            Config::default()
+        };
+        cfg.apply_env(env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses TOML text; missing fields take their defaults, unknown fields are errors.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(
+            name: &'static str,
+            value: String,
+        ) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse::<T>().map_err(|e| ConfigError::Env {
+                name,
+                message: e.to_string(),
+                value,
+            })
+        }
+        if let Some(v) = env("TRACESEAL_LISTEN") {
+            self.listen = parse("TRACESEAL_LISTEN", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_PUBLIC_HOST") {
+            self.public_host = v;
+        }
+        if let Some(v) = env("TRACESEAL_CHECKPOINT_INTERVAL_MS") {
+            self.checkpoint_interval_ms = parse("TRACESEAL_CHECKPOINT_INTERVAL_MS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_WARN_AFTER_SCANS") {
+            self.scan.warn_after_scans = parse("TRACESEAL_WARN_AFTER_SCANS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_WARN_AFTER_NETWORKS") {
+            self.scan.warn_after_networks = parse("TRACESEAL_WARN_AFTER_NETWORKS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_RATE_PER_SECOND") {
+            self.rate_limit.per_second = parse("TRACESEAL_RATE_PER_SECOND", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_RATE_BURST") {
+            self.rate_limit.burst = parse("TRACESEAL_RATE_BURST", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| parse("TRACESEAL_TRUSTED_PROXIES", s.to_string()))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = env("TRACESEAL_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("TRACESEAL_MAX_BODY_BYTES", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "TRACESEAL_LOG_FORMAT",
+                        value: v,
+                        message: "expected text or json".into(),
+                    })
+                }
+            };
+        }
+        Ok(())
+    }
+
+    /// Checks ranges that serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.checkpoint_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "checkpoint_interval_ms must be at least 1".into(),
+            ));
+        }
+        if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {
+            return Err(ConfigError::Invalid(
+                "rate_limit.per_second and rate_limit.burst must be at least 1".into(),
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        crate::code::Host::parse(&self.public_host).map_err(|e| {
+            ConfigError::Invalid(format!("public_host {:?}: {e}", self.public_host))
+        })?;
+        Ok(())
+    }
+
+    /// A commented config file with every field at its default, written by `traceseal init`.
+    pub fn default_toml() -> String {
+        let d = Config::default();
+        format!(
+            r#"# traceseal configuration. Every field is optional; shown here at its default.
+# Environment variables (TRACESEAL_*) override this file. See docs/configuration.md.
+
+# Socket address to listen on. (TRACESEAL_LISTEN)
+listen = "{listen}"
+
+# Public verification host written into every new code as https://HOST/... and signed.
+# Set it to your real verification domain before issuing production codes. (TRACESEAL_PUBLIC_HOST)
+public_host = "{host}"
+
+# How often (ms) the log is checked for new leaves and a new checkpoint signed.
+checkpoint_interval_ms = {cp}
+
+# Body size cap for every request, in bytes.
+max_body_bytes = {body}
+
+# "text" or "json". Verbosity comes from RUST_LOG (default traceseal=info,tower_http=info).
+log_format = "text"
+
+# Proxies whose X-Forwarded-For header is believed (e.g. ["127.0.0.1"]).
+trusted_proxies = []
+
+[scan]
+# More than this many scans of one code turns a genuine verdict into genuine_with_warning.
+warn_after_scans = {was}
+# Scans from more than this many distinct networks (IPv4 /24, IPv6 /48) warn too.
+warn_after_networks = {wan}
+
+[rate_limit]
+# Public endpoints (scan, log, keys): sustained requests per second per client address...
+per_second = {rps}
+# ...and the burst allowed on top.
+burst = {burst}
+"#,
+            listen = d.listen,
+            host = d.public_host,
+            cp = d.checkpoint_interval_ms,
+            body = d.max_body_bytes,
+            was = d.scan.warn_after_scans,
+            wan = d.scan.warn_after_networks,
+            rps = d.rate_limit.per_second,
+            burst = d.rate_limit.burst,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_toml_parses_to_defaults() {
+        assert_eq!(Config::from_toml(&Config::default_toml()).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let err = Config::from_toml("listn = \"1.2.3.4:5\"").unwrap_err();
+        assert!(err.contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "checkpoint_interval_ms = 500\n[rate_limit]\nburst = 7\n").unwrap();
+        let cfg = Config::load(&f, |k| match k {
+            "TRACESEAL_CHECKPOINT_INTERVAL_MS" => Some("250".into()),
+            "TRACESEAL_TRUSTED_PROXIES" => Some("127.0.0.1, ::1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.checkpoint_interval_ms, 250);
+        assert_eq!(cfg.rate_limit.burst, 7);
+        assert_eq!(cfg.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let err = Config::load(Path::new("/nonexistent"), |k| {
+            (k == "TRACESEAL_RATE_BURST").then(|| "lots".to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("TRACESEAL_RATE_BURST"), "{err}");
+    }
+
+    #[test]
+    fn zero_interval_is_invalid() {
+        let mut c = Config::default();
+        c.checkpoint_interval_ms = 0;
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! Prometheus text-format metrics: requests and latencies by route, codes issued, log size,
+//! checkpoint age.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::service::Service;
+
+/// Latency histogram bucket bounds, in seconds.
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: BTreeMap<(String, String, u16), u64>,
+    latency: BTreeMap<(String, String), Histogram>,
+}
+
+/// Request metrics by route.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Records one finished request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *g.requests
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+        let h = g
+            .latency
+            .entry((method.to_string(), route.to_string()))
+            .or_default();
+        let s = elapsed.as_secs_f64();
+        h.count += 1;
+        h.sum += s;
+        for (i, b) in LATENCY_BUCKETS.iter().enumerate() {
+            if s <= *b {
+                h.buckets[i] += 1;
+            }
+        }
+    }
+
+    /// The exposition text.
+    pub fn render(&self, svc: &Service) -> String {
+        let mut out = String::new();
+        {
+            let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            out.push_str("# HELP traceseal_http_requests_total HTTP requests by route and status.\n");
+            out.push_str("# TYPE traceseal_http_requests_total counter\n");
+            for ((m, r, s), n) in &g.requests {
+                let _ = writeln!(
+                    out,
+                    "traceseal_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{s}\"}} {n}",
+                    esc(m),
+                    esc(r)
+                );
+            }
+            out.push_str("# HELP traceseal_http_request_duration_seconds HTTP request latency by route.\n");
+            out.push_str("# TYPE traceseal_http_request_duration_seconds histogram\n");
+            for ((m, r), h) in &g.latency {
+                let labels = format!("method=\"{}\",route=\"{}\"", esc(m), esc(r));
+                for (i, b) in LATENCY_BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "traceseal_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}",
+                        h.buckets[i]
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "traceseal_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(out, "traceseal_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+                let _ = writeln!(out, "traceseal_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            }
+        }
+        let st = svc.stats();
+        let gauge = |out: &mut String, name: &str, kind: &str, help: &str, v: String| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        };
+        gauge(
+            &mut out,
+            "traceseal_codes_issued_total",
+            "counter",
+            "Codes issued by this process.",
+            st.codes_issued.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut out,
+            "traceseal_scans_total",
+            "counter",
+            "Scans answered by this process.",
+            st.scans.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut out,
+            "traceseal_checkpoints_signed_total",
+            "counter",
+            "Checkpoints signed by this process.",
+            st.checkpoints_signed.load(Ordering::Relaxed).to_string(),
+        );
+        if let Ok(size) = svc.log_size() {
+            gauge(&mut out, "traceseal_log_size", "gauge", "Leaves in the Merkle log.", size.to_string());
+        }
+        if let Ok(Some(cp)) = svc.latest_checkpoint() {
+            let age = (crate::service::now_unix() - cp.created_at).max(0);
+            gauge(
+                &mut out,
+                "traceseal_checkpoint_age_seconds",
+                "gauge",
+                "Seconds since the latest checkpoint was signed.",
+                age.to_string(),
+            );
+            gauge(
+                &mut out,
+                "traceseal_checkpoint_size",
+                "gauge",
+                "Tree size of the latest signed checkpoint.",
+                cp.size.to_string(),
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,226 @@
+//! The HTTP edge (axum): transport only. Each sub-module owns its routes; [`app`] merges them.
+//!
+//! - [`admin`]: operator endpoints (bearer token): enterprises, products, batches.
+//! - [`public`]: scan (`/api/v1/verify`, the code URI itself), log, keys — rate-limited.
+//! - [`ops`]: `/healthz`, `/metrics`, `/api/v1/openapi.json`.
+
+pub mod admin;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod public;
+pub mod ratelimit;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use sha2::{Digest, Sha256};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tracing::info;
+
+use self::error::ApiError;
+use self::metrics::Metrics;
+use self::ratelimit::RateLimiter;
+use crate::config::Config;
+use crate::service::{Service, ServiceError};
+
+/// Shared state of every handler.
+pub struct AppState {
+    /// The service.
+    pub svc: Arc<Service>,
+    /// SHA-256 of the operator token (compared in constant time).
+    pub token_digest: [u8; 32],
+    /// Request metrics.
+    pub metrics: Metrics,
+    /// Public endpoint limiter.
+    pub limiter: RateLimiter,
+    /// The configuration in force.
+    pub config: Config,
+}
+
+impl AppState {
+    /// State for `svc`, the operator token and the config.
+    pub fn new(svc: Arc<Service>, operator_token: &str, config: Config) -> Arc<Self> {
+        Arc::new(AppState {
+            svc,
+            token_digest: Sha256::digest(operator_token.trim().as_bytes()).into(),
+            metrics: Metrics::default(),
+            limiter: RateLimiter::new(&config.rate_limit),
+            config,
+        })
+    }
+
+    /// The client address of a request (socket peer, or forwarded by a trusted proxy).
+    pub fn client_ip<B>(&self, req: &axum::http::Request<B>) -> Option<IpAddr> {
+        ratelimit::client_ip(req, &self.config.trusted_proxies)
+    }
+}
+
+/// Runs blocking service work off the async executor.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ServiceError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ServiceError::Internal(format!("worker task failed: {e}")).into()),
+    }
+}
+
+/// The whole application router.
+pub fn app(state: Arc<AppState>) -> Router {
+    let body_cap = state.config.max_body_bytes;
+    Router::new()
+        .merge(admin::router(state.clone()))
+        .merge(public::router(state.clone()))
+        .merge(ops::router())
+        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default();
+            tracing::info_span!("http", method = %req.method(), route)
+        }))
+        .layer(DefaultBodyLimit::max(body_cap))
+        .layer(RequestBodyLimitLayer::new(body_cap))
+        .with_state(state)
+}
+
+async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".into());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let res = next.run(req).await;
+    state
+        .metrics
+        .observe(&method, &route, res.status().as_u16(), start.elapsed());
+    res
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, running the checkpointer alongside;
+/// on shutdown the checkpointer signs a last checkpoint before returning.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let svc = state.svc.clone();
+    let interval = state.config.checkpoint_interval();
+    let checkpointer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop_rx.changed() => break,
+            }
+            let s = svc.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.checkpoint_now()).await {
+                tracing::error!(error = %e, "checkpoint failed; will retry");
+            }
+        }
+        let s = svc.clone();
+        let _ = tokio::task::spawn_blocking(move || s.checkpoint_now()).await;
+    });
+    let router = app(state);
+    let res = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = checkpointer.await;
+    info!("server stopped");
+    res
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    info!("shutdown requested; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::setup::test_service;
+    use crate::service::types::BatchRequest;
+    use axum::body::Body;
+    use axum::http::{Request as HttpRequest, StatusCode};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn storage_outage_answers_503_cannot_verify_now_never_fake() {
+        let (svc, mem) = test_service();
+        crate::service::master::tests::seed(&svc);
+        let (b, _) = svc
+            .issue_batch(
+                &BatchRequest {
+                    gtin: "09506000134352".into(),
+                    lot: "L".into(),
+                    expiry: None,
+                    quantity: 1,
+                },
+                "k",
+                &|_| {},
+            )
+            .unwrap();
+        let code = svc.batch_codes(&b, 0, 1).unwrap().remove(0).code;
+        let state = AppState::new(Arc::new(svc), "t", Config::default());
+        let uri = format!(
+            "/api/v1/verify?code={}",
+            code.replace(':', "%3A").replace('/', "%2F").replace('?', "%3F").replace('&', "%26").replace('=', "%3D")
+        );
+        let ok = app(state.clone())
+            .oneshot(HttpRequest::get(&uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+        mem.set_failing(true);
+        let res = app(state)
+            .oneshot(HttpRequest::get(&uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.headers().contains_key("retry-after"));
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["verdict"], "cannot_verify_now");
+        assert_ne!(v["verdict"], "not_genuine");
+    }
+}

@@ -1,0 +1,41 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations and the types' schemas.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin, ops, public};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "traceseal",
+        description = "Signed per-item codes, an append-only Merkle log with signed checkpoints, and public scans."
+    ),
+    paths(
+        ops::healthz, ops::metrics, ops::openapi,
+        admin::create_enterprise, admin::list_enterprises, admin::get_enterprise, admin::update_enterprise,
+        admin::create_product, admin::list_products, admin::get_product, admin::update_product,
+        admin::create_batch, admin::get_batch, admin::batch_codes,
+        public::verify, public::code_uri, public::keys, public::checkpoint, public::leaf,
+        public::inclusion, public::consistency,
+    ),
+    modifiers(&OperatorAuth)
+)]
+struct ApiDoc;
+
+struct OperatorAuth;
+
+impl Modify for OperatorAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

@@ -1,0 +1,142 @@
+//! Per-client-address token buckets for the public endpoints, and client address resolution.
+//!
+//! The client address is the socket peer's, unless the peer is a configured trusted proxy, in
+//! which case it is the right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+
+use crate::config::RateLimit;
+
+/// Shards of the bucket table (less lock contention).
+const SHARDS: usize = 16;
+/// Buckets per shard before idle ones are purged.
+const MAX_BUCKETS_PER_SHARD: usize = 10_000;
+
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// Token-bucket limiter keyed by client address.
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    shards: Vec<Mutex<HashMap<IpAddr, Bucket>>>,
+}
+
+impl RateLimiter {
+    /// A limiter with the configured rate and burst.
+    pub fn new(cfg: &RateLimit) -> Self {
+        RateLimiter {
+            rate: f64::from(cfg.per_second),
+            burst: f64::from(cfg.burst),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
+    /// Takes one token for `ip`; `Err(seconds)` says when to retry.
+    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        let shard = match ip {
+            IpAddr::V4(v) => v.octets()[3] as usize,
+            IpAddr::V6(v) => v.octets()[15] as usize,
+        } % SHARDS;
+        // A poisoned shard only means another request panicked mid-update; the map is still
+        // usable, so recover it instead of failing every later request.
+        let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_BUCKETS_PER_SHARD {
+            let (rate, burst) = (self.rate, self.burst);
+            map.retain(|_, b| b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst);
+        }
+        let b = map.entry(ip).or_insert(Bucket {
+            tokens: self.burst,
+            updated: now,
+        });
+        let elapsed = now.duration_since(b.updated).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
+        b.updated = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - b.tokens) / self.rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// The client address of a request (see the module docs).
+pub fn client_ip<B>(req: &Request<B>, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for entry in forwarded.iter().rev() {
+        match entry.parse::<IpAddr>() {
+            Ok(ip) if !trusted.contains(&ip) => return Some(ip),
+            Ok(_) => continue,
+            // A garbled hop: stop believing the chain here and use the proxy itself.
+            Err(_) => return Some(peer),
+        }
+    }
+    Some(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn bucket_allows_burst_then_limits_then_refills() {
+        let l = RateLimiter::new(&RateLimit {
+            per_second: 2,
+            burst: 3,
+        });
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t = Instant::now();
+        for _ in 0..3 {
+            assert!(l.check(ip, t).is_ok());
+        }
+        assert_eq!(l.check(ip, t), Err(1));
+        // Another client is not affected.
+        assert!(l.check("192.0.2.2".parse().unwrap(), t).is_ok());
+        assert!(l.check(ip, t + Duration::from_millis(600)).is_ok());
+    }
+
+    fn req(peer: &str, xff: Option<&str>) -> Request<()> {
+        let mut r = Request::new(());
+        r.extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>(peer.parse().unwrap()));
+        if let Some(x) = xff {
+            r.headers_mut().insert("x-forwarded-for", x.parse().unwrap());
+        }
+        r
+    }
+
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        let spoof = req("198.51.100.7:1234", Some("1.2.3.4"));
+        assert_eq!(client_ip(&spoof, &[proxy]), Some("198.51.100.7".parse().unwrap()));
+        let via = req("127.0.0.1:1234", Some("1.2.3.4, 5.6.7.8"));
+        assert_eq!(client_ip(&via, &[proxy]), Some("5.6.7.8".parse().unwrap()));
+        let garbled = req("127.0.0.1:1234", Some("nonsense"));
+        assert_eq!(client_ip(&garbled, &[proxy]), Some(proxy));
+    }
+}

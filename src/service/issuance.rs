@@ -1,0 +1,512 @@
+//! Batch issuance: unguessable serials, parallel Ed25519 signing, synced atomic chunks.
+//!
+//! A batch is written in chunks of [`CHUNK`] items. Each chunk is one synced atomic write
+//! holding its items, their log leaves and node hashes, the new log size and the batch record
+//! with its progress; the last chunk also flips the batch to `complete`. Signing of the next
+//! chunk (rayon, all cores) overlaps the write of the current one.
+//!
+//! Crash safety: a batch whose process died mid-way stays `issuing`. Its items are in the
+//! store and in the log (the log is append-only and its checkpoints may already cover them),
+//! but a scan of any of them answers `not_genuine` ("issuance interrupted") until the client
+//! retries with the same `Idempotency-Key`, which resumes the batch where it stopped and
+//! completes it. Only then do the batch's codes scan genuine.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tracing::{info, instrument};
+
+use super::log::PendingLeaf;
+use super::types::{Batch, BatchRequest, BatchStatus, CodeLine};
+use super::{now, rfc3339, Result, Service, ServiceError};
+use crate::code::{Code, ItemId};
+use crate::gs1::{Expiry, Gtin, Lot, Serial};
+use crate::leaf::{ItemLeaf, LeafRecord};
+use crate::merkle;
+use crate::store::codec::{decode_json, decode_u64, encode_json, item_key, u64_key, ItemRecord};
+use crate::store::{Cf, Durability, WriteBatch};
+
+/// Most codes one batch may hold.
+pub const MAX_QUANTITY: u64 = 1_000_000;
+/// Items per synced write.
+pub const CHUNK: usize = 16_384;
+/// Longest accepted `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// Meta key: next batch id (u64 BE).
+pub const META_NEXT_BATCH: &[u8] = b"next_batch_id";
+
+/// The batch record as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredBatch {
+    /// The public view.
+    pub batch: Batch,
+    /// Creation time, Unix seconds (the `issued` time in every leaf).
+    pub created_unix: i64,
+    /// SHA-256 (hex) of the canonical request, to detect key reuse with another request.
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IdempotencyRecord {
+    batch_id: u64,
+    fingerprint: String,
+}
+
+/// A validated issuance request.
+struct ValidRequest {
+    gtin: Gtin,
+    lot: Lot,
+    expiry: Option<Expiry>,
+    quantity: u64,
+}
+
+/// One signed item waiting to be written.
+struct SignedItem {
+    serial: Serial,
+    key: Vec<u8>,
+    leaf: PendingLeaf,
+}
+
+fn validate(req: &BatchRequest) -> Result<ValidRequest> {
+    let gtin = Gtin::parse(&req.gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
+    let lot = Lot::parse(&req.lot).map_err(|e| ServiceError::Invalid(format!("lot: {e}")))?;
+    let expiry = match &req.expiry {
+        Some(e) => Some(
+            Expiry::parse_iso(e).map_err(|e| ServiceError::Invalid(format!("expiry: {e}")))?,
+        ),
+        None => None,
+    };
+    if !(1..=MAX_QUANTITY).contains(&req.quantity) {
+        return Err(ServiceError::Invalid(format!(
+            "quantity must be between 1 and {MAX_QUANTITY}, got {}",
+            req.quantity
+        )));
+    }
+    Ok(ValidRequest {
+        gtin,
+        lot,
+        expiry,
+        quantity: req.quantity,
+    })
+}
+
+/// Checks an `Idempotency-Key` header value: 1–255 visible ASCII characters.
+pub fn check_idempotency_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+        return Err(ServiceError::Invalid(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"
+        )));
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ServiceError::Invalid(
+            "Idempotency-Key must be visible ASCII without spaces".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn fingerprint(v: &ValidRequest) -> String {
+    let canon = format!(
+        "{}\n{}\n{}\n{}",
+        v.gtin.as_str(),
+        v.lot.as_str(),
+        v.expiry.as_ref().map(|e| e.to_iso()).unwrap_or_default(),
+        v.quantity
+    );
+    Sha256::digest(canon.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Service {
+    /// Issues (or resumes, or replays) the batch for `idempotency_key`. Returns the batch and
+    /// whether it was a replay of an already complete batch. `progress` is called after every
+    /// durable chunk.
+    #[instrument(skip(self, req, progress), fields(gtin = %req.gtin, lot = %req.lot, quantity = req.quantity))]
+    pub fn issue_batch(
+        &self,
+        req: &BatchRequest,
+        idempotency_key: &str,
+        progress: &(dyn Fn(&Batch) + Sync),
+    ) -> Result<(Batch, bool)> {
+        check_idempotency_key(idempotency_key)?;
+        let v = validate(req)?;
+        if self.find_product(&v.gtin)?.is_none() {
+            return Err(ServiceError::Unprocessable(format!(
+                "unknown GTIN {}: register the product with POST /api/v1/products first",
+                v.gtin.as_str()
+            )));
+        }
+        let fp = fingerprint(&v);
+        // One batch at a time: keeps each batch's leaves in long contiguous runs and makes
+        // the idempotency check-then-create atomic.
+        let _guard = super::lock(&self.issuance)?;
+        let stored = match self.store.get(Cf::Idempotency, idempotency_key.as_bytes())? {
+            Some(raw) => {
+                let rec: IdempotencyRecord = decode_json("idempotency record", &raw)?;
+                if rec.fingerprint != fp {
+                    return Err(ServiceError::Conflict(format!(
+                        "Idempotency-Key {idempotency_key:?} was already used for a different \
+                         request (batch {}); use a new key for a new batch",
+                        rec.batch_id
+                    )));
+                }
+                let sb = self.stored_batch(rec.batch_id)?;
+                if sb.batch.status == BatchStatus::Complete {
+                    return Ok((sb.batch, true));
+                }
+                info!(batch_id = sb.batch.id, issued = sb.batch.issued, "resuming interrupted batch");
+                sb
+            }
+            None => self.create_batch(&v, idempotency_key, fp)?,
+        };
+        let batch = self.run_batch(stored, &v, progress)?;
+        Ok((batch, false))
+    }
+
+    fn create_batch(&self, v: &ValidRequest, key: &str, fp: String) -> Result<StoredBatch> {
+        let id = match self.store.get(Cf::Meta, META_NEXT_BATCH)? {
+            Some(b) => decode_u64(&b)?,
+            None => 1,
+        };
+        let created = now().unix_timestamp();
+        let sb = StoredBatch {
+            batch: Batch {
+                id,
+                gtin: v.gtin.as_str().to_string(),
+                lot: v.lot.as_str().to_string(),
+                expiry: v.expiry.as_ref().map(|e| e.to_iso()),
+                quantity: v.quantity,
+                issued: 0,
+                status: BatchStatus::Issuing,
+                kid: self.issuer.kid.to_string(),
+                created_at: rfc3339(created),
+                completed_at: None,
+                segments: Vec::new(),
+            },
+            created_unix: created,
+            fingerprint: fp.clone(),
+        };
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::Batches, u64_key(id), encode_json(&sb));
+        wb.put(
+            Cf::Idempotency,
+            key.as_bytes(),
+            encode_json(&IdempotencyRecord {
+                batch_id: id,
+                fingerprint: fp,
+            }),
+        );
+        wb.put(Cf::Meta, META_NEXT_BATCH, u64_key(id + 1));
+        self.store.write(wb, Durability::Synced)?;
+        Ok(sb)
+    }
+
+    /// Signs and writes the remaining items of `sb`, pipelining signing and writing.
+    fn run_batch(
+        &self,
+        mut sb: StoredBatch,
+        v: &ValidRequest,
+        progress: &(dyn Fn(&Batch) + Sync),
+    ) -> Result<Batch> {
+        let remaining = sb.batch.quantity - sb.batch.issued;
+        let mut sizes = Vec::new();
+        let mut left = remaining;
+        while left > 0 {
+            let n = left.min(CHUNK as u64);
+            sizes.push(n as usize);
+            left -= n;
+        }
+        let (batch_id, issued_at) = (sb.batch.id, sb.created_unix);
+        std::thread::scope(|s| {
+            let (tx, rx) = mpsc::sync_channel::<Result<Vec<SignedItem>>>(1);
+            s.spawn(move || {
+                for n in sizes {
+                    let chunk = self.sign_chunk(n, v, batch_id, issued_at);
+                    let failed = chunk.is_err();
+                    if tx.send(chunk).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            for chunk in rx.iter() {
+                // Returning early drops `rx`, so the producer's next send fails and it stops.
+                let chunk = self.ensure_unique(chunk?, v, batch_id, issued_at)?;
+                self.write_chunk(&mut sb, chunk)?;
+                progress(&sb.batch);
+                info!(batch_id, issued = sb.batch.issued, quantity = sb.batch.quantity, "batch progress");
+            }
+            Ok::<(), ServiceError>(())
+        })?;
+        if sb.batch.status != BatchStatus::Complete {
+            return Err(ServiceError::Internal(format!(
+                "batch {} stopped at {} of {} codes",
+                sb.batch.id, sb.batch.issued, sb.batch.quantity
+            )));
+        }
+        Ok(sb.batch)
+    }
+
+    fn sign_one(&self, serial: Serial, v: &ValidRequest, batch_id: u64, issued_at: i64) -> SignedItem {
+        let item = ItemId {
+            gtin: v.gtin.clone(),
+            lot: v.lot.clone(),
+            serial,
+            expiry: v.expiry.clone(),
+        };
+        let code = Code::sign(&self.host, &item, self.issuer.kid, &self.issuer.key);
+        let data = ItemLeaf {
+            issued_at,
+            batch_id,
+            code: code.as_str().to_string(),
+        }
+        .encode();
+        SignedItem {
+            key: item_key(v.gtin.as_str(), item.serial.as_str()),
+            serial: item.serial,
+            leaf: PendingLeaf {
+                hash: merkle::leaf_hash(&data),
+                data,
+            },
+        }
+    }
+
+    fn sign_chunk(
+        &self,
+        n: usize,
+        v: &ValidRequest,
+        batch_id: u64,
+        issued_at: i64,
+    ) -> Result<Vec<SignedItem>> {
+        let mut rnd = vec![0u8; n * 12];
+        getrandom::getrandom(&mut rnd)
+            .map_err(|e| ServiceError::Internal(format!("OS random generator failed: {e}")))?;
+        Ok(rnd
+            .par_chunks_exact(12)
+            .map(|r| {
+                let mut b = [0u8; 12];
+                b.copy_from_slice(r);
+                self.sign_one(Serial::from_random_bytes(&b), v, batch_id, issued_at)
+            })
+            .collect())
+    }
+
+    /// Replaces any item whose serial exists already (in the store or earlier in the chunk).
+    /// With 96-bit serials this never happens in practice, but "never reused" is checked, not
+    /// assumed.
+    fn ensure_unique(
+        &self,
+        mut chunk: Vec<SignedItem>,
+        v: &ValidRequest,
+        batch_id: u64,
+        issued_at: i64,
+    ) -> Result<Vec<SignedItem>> {
+        loop {
+            let keys: Vec<Vec<u8>> = chunk.iter().map(|i| i.key.clone()).collect();
+            let found = self.store.multi_get(Cf::Items, &keys)?;
+            let mut seen = HashSet::with_capacity(chunk.len());
+            let mut dup = Vec::new();
+            for (i, (k, f)) in keys.iter().zip(found).enumerate() {
+                if f.is_some() || !seen.insert(k.as_slice()) {
+                    dup.push(i);
+                }
+            }
+            if dup.is_empty() {
+                return Ok(chunk);
+            }
+            tracing::warn!(count = dup.len(), "serial collision; drawing new serials");
+            for i in dup {
+                let mut b = [0u8; 12];
+                getrandom::getrandom(&mut b).map_err(|e| {
+                    ServiceError::Internal(format!("OS random generator failed: {e}"))
+                })?;
+                chunk[i] = self.sign_one(Serial::from_random_bytes(&b), v, batch_id, issued_at);
+            }
+        }
+    }
+
+    fn write_chunk(&self, sb: &mut StoredBatch, chunk: Vec<SignedItem>) -> Result<()> {
+        let n = chunk.len() as u64;
+        let mut keys = Vec::with_capacity(chunk.len());
+        let mut leaves = Vec::with_capacity(chunk.len());
+        for it in chunk {
+            keys.push(it.key);
+            leaves.push(it.leaf);
+        }
+        let mut next = sb.clone();
+        self.append_leaves(leaves, |first, wb| {
+            for (i, k) in keys.into_iter().enumerate() {
+                let rec = ItemRecord {
+                    batch_id: next.batch.id,
+                    leaf_index: first + i as u64,
+                };
+                wb.put(Cf::Items, k, rec.encode().to_vec());
+            }
+            next.batch.issued += n;
+            match next.batch.segments.last_mut() {
+                Some(seg) if seg[0] + seg[1] == first => seg[1] += n,
+                _ => next.batch.segments.push([first, n]),
+            }
+            if next.batch.issued == next.batch.quantity {
+                next.batch.status = BatchStatus::Complete;
+                next.batch.completed_at = Some(rfc3339(now().unix_timestamp()));
+            }
+            wb.put(Cf::Batches, u64_key(next.batch.id), encode_json(&next));
+            Ok(())
+        })?;
+        *sb = next;
+        self.stats.codes_issued.fetch_add(n, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn stored_batch(&self, id: u64) -> Result<StoredBatch> {
+        match self.store.get(Cf::Batches, &u64_key(id))? {
+            Some(v) => Ok(decode_json("batch", &v)?),
+            None => Err(ServiceError::NotFound(format!("no batch with id {id}"))),
+        }
+    }
+
+    /// A batch and its progress.
+    pub fn batch(&self, id: u64) -> Result<Batch> {
+        Ok(self.stored_batch(id)?.batch)
+    }
+
+    /// Up to `limit` codes of a complete batch, starting at ordinal `start` (0-based, in issue
+    /// order). A batch still issuing has no codes to print yet (409).
+    pub fn batch_codes(&self, batch: &Batch, start: u64, limit: usize) -> Result<Vec<CodeLine>> {
+        if batch.status != BatchStatus::Complete {
+            return Err(ServiceError::Conflict(format!(
+                "batch {} is still being issued ({} of {} codes); its codes can be listed once it is complete",
+                batch.id, batch.issued, batch.quantity
+            )));
+        }
+        let mut out = Vec::with_capacity(limit.min(CHUNK));
+        let mut skip = start;
+        for &[first, count] in &batch.segments {
+            if out.len() >= limit {
+                break;
+            }
+            if skip >= count {
+                skip -= count;
+                continue;
+            }
+            let from = first + skip;
+            let end = first + count;
+            skip = 0;
+            let want = (limit - out.len()).min((end - from) as usize);
+            for (_, data) in self
+                .store
+                .range(Cf::Leaves, &u64_key(from), Some(&u64_key(end)), want)?
+            {
+                let LeafRecord::Item(leaf) = LeafRecord::parse(&data)
+                    .map_err(|e| ServiceError::Internal(format!("stored leaf: {e}")))?;
+                let code = Code::parse(&leaf.code)
+                    .map_err(|e| ServiceError::Internal(format!("stored code: {e}")))?;
+                out.push(CodeLine {
+                    serial: code.item().serial.as_str().to_string(),
+                    code: leaf.code,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::master::tests::seed;
+    use crate::service::setup::test_service;
+
+    fn req(q: u64) -> BatchRequest {
+        BatchRequest {
+            gtin: "09506000134352".into(),
+            lot: "LOT-2026.11".into(),
+            expiry: Some("2028-02-29".into()),
+            quantity: q,
+        }
+    }
+
+    #[test]
+    fn issues_streams_and_replays() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let (b, replay) = svc.issue_batch(&req(40), "k1", &|_| {}).unwrap();
+        assert!(!replay);
+        assert_eq!((b.issued, b.status), (40, BatchStatus::Complete));
+        let codes = svc.batch_codes(&b, 0, 1000).unwrap();
+        assert_eq!(codes.len(), 40);
+        let serials: HashSet<_> = codes.iter().map(|c| c.serial.clone()).collect();
+        assert_eq!(serials.len(), 40, "serials are distinct");
+        for c in &codes {
+            let code = Code::parse(&c.code).unwrap();
+            code.verify(&svc.issuer.key.verifying_key()).unwrap();
+            assert_eq!(code.item().serial.as_str(), c.serial);
+            assert!(c.serial.len() >= 16, "96 random bits need 16 base64url chars");
+        }
+        // Paging.
+        let page = svc.batch_codes(&b, 35, 10).unwrap();
+        assert_eq!(page.len(), 5);
+        assert_eq!(page[0], codes[35]);
+        // Same key, same request: the same batch, no new codes.
+        let (again, replay) = svc.issue_batch(&req(40), "k1", &|_| {}).unwrap();
+        assert!(replay);
+        assert_eq!(again, b);
+        assert_eq!(svc.log_size().unwrap(), 40);
+        // Same key, other request: conflict.
+        assert!(matches!(
+            svc.issue_batch(&req(41), "k1", &|_| {}),
+            Err(ServiceError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_requests() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let mut r = req(0);
+        assert!(matches!(svc.issue_batch(&r, "k", &|_| {}), Err(ServiceError::Invalid(_))));
+        r.quantity = MAX_QUANTITY + 1;
+        assert!(matches!(svc.issue_batch(&r, "k", &|_| {}), Err(ServiceError::Invalid(_))));
+        let mut r = req(1);
+        r.gtin = "00000000000017".into();
+        assert!(matches!(
+            svc.issue_batch(&r, "k", &|_| {}),
+            Err(ServiceError::Unprocessable(_))
+        ));
+        let mut r = req(1);
+        r.expiry = Some("2027-02-29".into());
+        assert!(matches!(svc.issue_batch(&r, "k", &|_| {}), Err(ServiceError::Invalid(_))));
+        assert!(matches!(
+            svc.issue_batch(&req(1), "has space", &|_| {}),
+            Err(ServiceError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn storage_failure_mid_batch_leaves_it_issuing_and_a_retry_completes_it() {
+        let (svc, mem) = test_service();
+        seed(&svc);
+        let n = CHUNK as u64 + 10;
+        let fail_after_first = |b: &Batch| {
+            if b.issued >= CHUNK as u64 {
+                mem.set_failing(true);
+            }
+        };
+        let err = svc.issue_batch(&req(n), "crashy", &fail_after_first).unwrap_err();
+        assert!(matches!(err, ServiceError::Unavailable(_)), "{err:?}");
+        mem.set_failing(false);
+        let b = svc.batch(1).unwrap();
+        assert_eq!((b.issued, b.status), (CHUNK as u64, BatchStatus::Issuing));
+        assert!(matches!(svc.batch_codes(&b, 0, 10), Err(ServiceError::Conflict(_))));
+        let (done, replay) = svc.issue_batch(&req(n), "crashy", &|_| {}).unwrap();
+        assert!(!replay);
+        assert_eq!((done.issued, done.status), (n, BatchStatus::Complete));
+        assert_eq!(svc.batch_codes(&done, 0, usize::MAX).unwrap().len() as u64, n);
+    }
+}

@@ -1,0 +1,313 @@
+//! Master data: enterprises (importers, brand owners) and products.
+
+use tracing::instrument;
+
+use super::types::{Enterprise, EnterpriseInput, Product, ProductInput};
+use super::{now, rfc3339, Result, Service, ServiceError};
+use crate::gs1::{CountryCode, Gtin, Uscc};
+use crate::store::codec::{decode_json, decode_u64, encode_json, u64_key};
+use crate::store::{Cf, Durability, WriteBatch};
+
+/// Meta key: next enterprise id (u64 BE).
+pub const META_NEXT_ENTERPRISE: &[u8] = b"next_enterprise_id";
+/// Longest accepted name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Most records a list call returns.
+pub const MAX_LIST: usize = 1000;
+
+fn check_name(field: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(ServiceError::Invalid(format!("{field} must not be empty")));
+    }
+    if v.chars().count() > MAX_NAME_CHARS {
+        return Err(ServiceError::Invalid(format!(
+            "{field} is longer than {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(ServiceError::Invalid(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+struct ValidEnterprise {
+    name: String,
+    uscc: Uscc,
+    country: CountryCode,
+}
+
+fn validate_enterprise(input: &EnterpriseInput) -> Result<ValidEnterprise> {
+    Ok(ValidEnterprise {
+        name: check_name("name", &input.name)?,
+        uscc: Uscc::parse(&input.uscc)
+            .map_err(|e| ServiceError::Invalid(format!("uscc: {e}")))?,
+        country: CountryCode::parse(&input.country)
+            .map_err(|e| ServiceError::Invalid(format!("country: {e}")))?,
+    })
+}
+
+impl Service {
+    /// Registers an enterprise; its USCC must be unique.
+    #[instrument(skip(self, input))]
+    pub fn create_enterprise(&self, input: &EnterpriseInput) -> Result<Enterprise> {
+        let v = validate_enterprise(input)?;
+        let _guard = super::lock(&self.issuance)?;
+        if let Some(id) = self.store.get(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes())? {
+            return Err(ServiceError::Conflict(format!(
+                "an enterprise with USCC {} exists already (id {})",
+                v.uscc.as_str(),
+                decode_u64(&id)?
+            )));
+        }
+        let id = match self.store.get(Cf::Meta, META_NEXT_ENTERPRISE)? {
+            Some(b) => decode_u64(&b)?,
+            None => 1,
+        };
+        let t = rfc3339(now().unix_timestamp());
+        let e = Enterprise {
+            id,
+            name: v.name,
+            uscc: v.uscc.as_str().to_string(),
+            country: v.country.as_str().to_string(),
+            created_at: t.clone(),
+            updated_at: t,
+        };
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::Enterprises, u64_key(id), encode_json(&e));
+        wb.put(Cf::EnterpriseUscc, e.uscc.as_bytes(), u64_key(id));
+        wb.put(Cf::Meta, META_NEXT_ENTERPRISE, u64_key(id + 1));
+        self.store.write(wb, Durability::Synced)?;
+        Ok(e)
+    }
+
+    /// One enterprise.
+    pub fn enterprise(&self, id: u64) -> Result<Enterprise> {
+        self.find_enterprise(id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("no enterprise with id {id}")))
+    }
+
+    pub(crate) fn find_enterprise(&self, id: u64) -> Result<Option<Enterprise>> {
+        match self.store.get(Cf::Enterprises, &u64_key(id))? {
+            Some(v) => Ok(Some(decode_json("enterprise", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Enterprises with id ≥ `after` + 1, at most `limit` (≤ [`MAX_LIST`]).
+    pub fn list_enterprises(&self, after: u64, limit: usize) -> Result<Vec<Enterprise>> {
+        let start = after.saturating_add(1);
+        self.store
+            .range(Cf::Enterprises, &u64_key(start), None, limit.min(MAX_LIST))?
+            .iter()
+            .map(|(_, v)| Ok(decode_json("enterprise", v)?))
+            .collect()
+    }
+
+    /// Replaces an enterprise's name, USCC and country.
+    #[instrument(skip(self, input))]
+    pub fn update_enterprise(&self, id: u64, input: &EnterpriseInput) -> Result<Enterprise> {
+        let v = validate_enterprise(input)?;
+        let _guard = super::lock(&self.issuance)?;
+        let mut e = self.enterprise(id)?;
+        let mut wb = WriteBatch::new();
+        if e.uscc != v.uscc.as_str() {
+            if let Some(other) = self.store.get(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes())? {
+                return Err(ServiceError::Conflict(format!(
+                    "USCC {} belongs to enterprise {}",
+                    v.uscc.as_str(),
+                    decode_u64(&other)?
+                )));
+            }
+            wb.delete(Cf::EnterpriseUscc, e.uscc.as_bytes());
+            wb.put(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes(), u64_key(id));
+        }
+        e.name = v.name;
+        e.uscc = v.uscc.as_str().to_string();
+        e.country = v.country.as_str().to_string();
+        e.updated_at = rfc3339(now().unix_timestamp());
+        wb.put(Cf::Enterprises, u64_key(id), encode_json(&e));
+        self.store.write(wb, Durability::Synced)?;
+        Ok(e)
+    }
+
+    fn validate_product(&self, input: &ProductInput) -> Result<(Gtin, String, String)> {
+        let gtin = Gtin::parse(&input.gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
+        let zh = check_name("name_zh", &input.name_zh)?;
+        let en = check_name("name_en", &input.name_en)?;
+        if self.find_enterprise(input.enterprise_id)?.is_none() {
+            return Err(ServiceError::Unprocessable(format!(
+                "enterprise_id {} does not exist; register the enterprise first",
+                input.enterprise_id
+            )));
+        }
+        Ok((gtin, zh, en))
+    }
+
+    /// Registers a product; its GTIN must be new.
+    #[instrument(skip(self, input))]
+    pub fn create_product(&self, input: &ProductInput) -> Result<Product> {
+        let (gtin, name_zh, name_en) = self.validate_product(input)?;
+        let _guard = super::lock(&self.issuance)?;
+        if self.store.get(Cf::Products, gtin.as_str().as_bytes())?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "product {} exists already; use PUT /api/v1/products/{} to change it",
+                gtin.as_str(),
+                gtin.as_str()
+            )));
+        }
+        let t = rfc3339(now().unix_timestamp());
+        let p = Product {
+            gtin: gtin.as_str().to_string(),
+            name_zh,
+            name_en,
+            enterprise_id: input.enterprise_id,
+            created_at: t.clone(),
+            updated_at: t,
+        };
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
+        self.store.write(wb, Durability::Synced)?;
+        Ok(p)
+    }
+
+    /// One product by GTIN (any accepted GTIN length).
+    pub fn product(&self, gtin: &str) -> Result<Product> {
+        let g = Gtin::parse(gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
+        self.find_product(&g)?
+            .ok_or_else(|| ServiceError::NotFound(format!("no product with GTIN {}", g.as_str())))
+    }
+
+    pub(crate) fn find_product(&self, gtin: &Gtin) -> Result<Option<Product>> {
+        match self.store.get(Cf::Products, gtin.as_str().as_bytes())? {
+            Some(v) => Ok(Some(decode_json("product", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Products with GTIN greater than `after`, at most `limit` (≤ [`MAX_LIST`]).
+    pub fn list_products(&self, after: Option<&str>, limit: usize) -> Result<Vec<Product>> {
+        let start = match after {
+            Some(a) => {
+                let mut k = a.as_bytes().to_vec();
+                k.push(0);
+                k
+            }
+            None => Vec::new(),
+        };
+        self.store
+            .range(Cf::Products, &start, None, limit.min(MAX_LIST))?
+            .iter()
+            .map(|(_, v)| Ok(decode_json("product", v)?))
+            .collect()
+    }
+
+    /// Replaces a product's names and enterprise; the GTIN in the body must match the path.
+    #[instrument(skip(self, input))]
+    pub fn update_product(&self, gtin: &str, input: &ProductInput) -> Result<Product> {
+        let (g, name_zh, name_en) = self.validate_product(input)?;
+        let path = Gtin::parse(gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
+        if path != g {
+            return Err(ServiceError::Invalid(format!(
+                "the body's gtin {} differs from the path's {}; a GTIN cannot be changed",
+                g.as_str(),
+                path.as_str()
+            )));
+        }
+        let _guard = super::lock(&self.issuance)?;
+        let mut p = self.product(gtin)?;
+        p.name_zh = name_zh;
+        p.name_en = name_en;
+        p.enterprise_id = input.enterprise_id;
+        p.updated_at = rfc3339(now().unix_timestamp());
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
+        self.store.write(wb, Durability::Synced)?;
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::service::setup::test_service;
+
+    /// A USCC with a valid check character (computed in the gs1 tests).
+    pub(crate) const USCC: &str = "91350100M000100Y43";
+
+    pub(crate) fn seed(svc: &Service) -> Product {
+        let e = svc
+            .create_enterprise(&EnterpriseInput {
+                name: "Acme Import Co.".into(),
+                uscc: USCC.into(),
+                country: "CN".into(),
+            })
+            .unwrap();
+        svc.create_product(&ProductInput {
+            gtin: "09506000134352".into(),
+            name_zh: "婴儿配方奶粉".into(),
+            name_en: "Infant formula".into(),
+            enterprise_id: e.id,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn enterprise_and_product_lifecycle() {
+        let (svc, _) = test_service();
+        let p = seed(&svc);
+        assert_eq!(p.gtin, "09506000134352");
+        assert_eq!(svc.list_enterprises(0, 10).unwrap().len(), 1);
+        assert_eq!(svc.list_products(None, 10).unwrap().len(), 1);
+        // GTIN-13 lookups normalise to GTIN-14.
+        assert_eq!(svc.product("9506000134352").unwrap(), p);
+        let dup = svc.create_enterprise(&EnterpriseInput {
+            name: "Other".into(),
+            uscc: USCC.into(),
+            country: "CN".into(),
+        });
+        assert!(matches!(dup, Err(ServiceError::Conflict(_))));
+        let upd = svc
+            .update_product(
+                "09506000134352",
+                &ProductInput {
+                    gtin: "09506000134352".into(),
+                    name_zh: "奶粉".into(),
+                    name_en: "Formula".into(),
+                    enterprise_id: 1,
+                },
+            )
+            .unwrap();
+        assert_eq!(upd.name_en, "Formula");
+    }
+
+    #[test]
+    fn invalid_master_data_is_rejected_precisely() {
+        let (svc, _) = test_service();
+        let bad_uscc = svc.create_enterprise(&EnterpriseInput {
+            name: "X".into(),
+            uscc: "91350100M000100Y44".into(),
+            country: "CN".into(),
+        });
+        match bad_uscc {
+            Err(ServiceError::Invalid(m)) => assert!(m.starts_with("uscc:"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let no_ent = svc.create_product(&ProductInput {
+            gtin: "09506000134352".into(),
+            name_zh: "x".into(),
+            name_en: "x".into(),
+            enterprise_id: 9,
+        });
+        assert!(matches!(no_ent, Err(ServiceError::Unprocessable(_))));
+        let bad_gtin = svc.create_product(&ProductInput {
+            gtin: "09506000134353".into(),
+            name_zh: "x".into(),
+            name_en: "x".into(),
+            enterprise_id: 1,
+        });
+        assert!(matches!(bad_gtin, Err(ServiceError::Invalid(_))));
+    }
+}

@@ -1,0 +1,394 @@
+//! Scans: the verdict for a presented code, scan recording and the warning rule.
+//!
+//! Order of checks: issuer key known → signature (`verify_strict`) → serial issued → the code
+//! equals the logged one → its batch complete → product → scan history. Any storage failure
+//! answers `cannot_verify_now` — never `not_genuine` for our own fault.
+//!
+//! **Warning rule** (configurable, [`crate::config::ScanRules`]): after recording this scan, a
+//! genuine code whose total scans exceed `warn_after_scans`, or whose scans came from more than
+//! `warn_after_networks` distinct client networks (IPv4 /24, IPv6 /48), is answered
+//! `genuine_with_warning` with the reason. A label copied onto counterfeits is scanned by many
+//! buyers in many places; the original is scanned a few times by one.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash as _, Hasher};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::types::{
+    ItemView, LogView, ProductView, Reason, ScanSummary, Verdict, VerdictKind,
+};
+use super::{rfc3339, Result, Service, ServiceError};
+use crate::code::Code;
+use crate::leaf::LeafRecord;
+use crate::merkle::Hash;
+use crate::store::codec::{
+    decode_json, encode_json, item_key, scan_event_key, u64_key, ItemRecord,
+};
+use crate::store::{Cf, Durability, WriteBatch};
+
+/// Most distinct networks remembered per code (enough for any sane warning threshold).
+pub const MAX_TRACKED_NETWORKS: usize = 64;
+
+/// Per-code scan aggregate as stored.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct ScanStats {
+    count: u64,
+    first_at: i64,
+    last_at: i64,
+    networks: Vec<String>,
+}
+
+/// The coarse network of a client address: IPv4 /24 or IPv6 /48; "unknown" without one.
+pub fn coarse_network(ip: Option<IpAddr>) -> String {
+    match ip {
+        Some(IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => coarse_network(Some(IpAddr::V4(v4))),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        },
+        None => "unknown".into(),
+    }
+}
+
+fn reason(code: &str, message: impl Into<String>) -> Reason {
+    Reason {
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+impl Verdict {
+    fn new(kind: VerdictKind, code: &Code) -> Verdict {
+        let item = code.item();
+        Verdict {
+            verdict: kind,
+            reasons: Vec::new(),
+            item: Some(ItemView {
+                gtin: item.gtin.as_str().to_string(),
+                lot: item.lot.as_str().to_string(),
+                serial: item.serial.as_str().to_string(),
+                expiry: item.expiry.as_ref().map(|e| e.to_iso()),
+            }),
+            product: None,
+            issuer_kid: Some(code.kid().to_string()),
+            issued_at: None,
+            scans: None,
+            log: None,
+        }
+    }
+
+    fn not_genuine(code: &Code, why: &str, message: impl Into<String>) -> Verdict {
+        let mut v = Verdict::new(VerdictKind::NotGenuine, code);
+        v.reasons.push(reason(why, message));
+        v
+    }
+
+    /// The answer when we are at fault and cannot check.
+    pub fn cannot_verify_now(message: impl Into<String>) -> Verdict {
+        Verdict {
+            verdict: VerdictKind::CannotVerifyNow,
+            reasons: vec![reason("unavailable", message)],
+            item: None,
+            product: None,
+            issuer_kid: None,
+            issued_at: None,
+            scans: None,
+            log: None,
+        }
+    }
+}
+
+impl Service {
+    /// Verifies a parsed code and records the scan. Never fails: storage problems become
+    /// `cannot_verify_now`.
+    pub fn scan(&self, code: &Code, client: Option<IpAddr>, at: OffsetDateTime) -> Verdict {
+        self.stats.scans.fetch_add(1, Ordering::Relaxed);
+        match self.try_scan(code, client, at) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "scan could not be verified");
+                Verdict::cannot_verify_now(
+                    "the verification service cannot check this code right now; please try again later",
+                )
+            }
+        }
+    }
+
+    fn try_scan(&self, code: &Code, client: Option<IpAddr>, at: OffsetDateTime) -> Result<Verdict> {
+        let Some(key) = self.issuer_keys.get(&code.kid()) else {
+            return Ok(Verdict::not_genuine(
+                code,
+                "unknown_key",
+                format!("the code names issuer key {}, which is not one of ours", code.kid()),
+            ));
+        };
+        if code.verify(key).is_err() {
+            return Ok(Verdict::not_genuine(
+                code,
+                "bad_signature",
+                "the code's signature does not verify: it was altered or forged",
+            ));
+        }
+        let item = code.item();
+        let ikey = item_key(item.gtin.as_str(), item.serial.as_str());
+        let Some(raw) = self.store.get(Cf::Items, &ikey)? else {
+            return Ok(Verdict::not_genuine(
+                code,
+                "unknown_serial",
+                "no item with this serial was issued",
+            ));
+        };
+        let rec = ItemRecord::decode(&raw)?;
+        let leaf_data = self
+            .store
+            .get(Cf::Leaves, &u64_key(rec.leaf_index))?
+            .ok_or_else(|| ServiceError::Internal(format!("leaf {} missing", rec.leaf_index)))?;
+        let LeafRecord::Item(leaf) = LeafRecord::parse(&leaf_data)
+            .map_err(|e| ServiceError::Internal(format!("stored leaf: {e}")))?;
+        let mut v = Verdict::new(VerdictKind::Genuine, code);
+        v.issued_at = Some(rfc3339(leaf.issued_at));
+        if leaf.code != code.as_str() {
+            return Ok(Verdict::not_genuine(
+                code,
+                "code_mismatch",
+                "the code differs from the one issued for this serial",
+            ));
+        }
+        let sb = self.stored_batch(rec.batch_id)?;
+        if let Some(p) = self.find_product(&item.gtin)? {
+            let enterprise = self.find_enterprise(p.enterprise_id)?;
+            v.product = Some(ProductView {
+                gtin: p.gtin,
+                name_zh: p.name_zh,
+                name_en: p.name_en,
+                enterprise,
+            });
+        }
+        v.scans = Some(self.record_scan(&ikey, client, at, &mut v.reasons)?);
+        if sb.batch.status != super::types::BatchStatus::Complete {
+            v.verdict = VerdictKind::NotGenuine;
+            v.reasons = vec![reason(
+                "batch_incomplete",
+                format!(
+                    "issuance of batch {} was interrupted before it completed; its codes are not valid",
+                    sb.batch.id
+                ),
+            )];
+        } else if !v.reasons.is_empty() {
+            v.verdict = VerdictKind::GenuineWithWarning;
+        }
+        v.log = self.log_view(rec.leaf_index, &leaf_data)?;
+        Ok(v)
+    }
+
+    /// Proof of the leaf against the latest checkpoint (None until a checkpoint covers it).
+    fn log_view(&self, leaf_index: u64, leaf_data: &[u8]) -> Result<Option<LogView>> {
+        let Some(cp) = self.latest_checkpoint()? else {
+            return Ok(None);
+        };
+        if leaf_index >= cp.size {
+            return Ok(None);
+        }
+        let proof = self.inclusion_proof(leaf_index, cp.size)?;
+        Ok(Some(LogView {
+            leaf_index,
+            tree_size: cp.size,
+            inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
+            checkpoint: cp.note,
+            leaf_data: base64::engine::general_purpose::STANDARD.encode(leaf_data),
+        }))
+    }
+
+    fn record_scan(
+        &self,
+        ikey: &[u8],
+        client: Option<IpAddr>,
+        at: OffsetDateTime,
+        reasons: &mut Vec<Reason>,
+    ) -> Result<ScanSummary> {
+        let net = coarse_network(client);
+        let mut h = DefaultHasher::new();
+        ikey.hash(&mut h);
+        let stripe = (h.finish() % self.scan_locks.len() as u64) as usize;
+        let _guard = super::lock(&self.scan_locks[stripe])?;
+        let mut stats: ScanStats = match self.store.get(Cf::ScanStats, ikey)? {
+            Some(v) => decode_json("scan stats", &v)?,
+            None => ScanStats::default(),
+        };
+        let unix = at.unix_timestamp();
+        if stats.count == 0 {
+            stats.first_at = unix;
+        }
+        stats.count += 1;
+        stats.last_at = unix;
+        if !stats.networks.contains(&net) && stats.networks.len() < MAX_TRACKED_NETWORKS {
+            stats.networks.push(net.clone());
+        }
+        let mut nonce = [0u8; 4];
+        getrandom::getrandom(&mut nonce)
+            .map_err(|e| ServiceError::Internal(format!("OS random generator failed: {e}")))?;
+        let ns = u64::try_from(at.unix_timestamp_nanos()).unwrap_or(0);
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::ScanStats, ikey.to_vec(), encode_json(&stats));
+        wb.put(Cf::ScanEvents, scan_event_key(ikey, ns, nonce), net.into_bytes());
+        // Scan telemetry is not critical state: buffered, not fsynced per scan.
+        self.store.write(wb, Durability::Buffered)?;
+        let rules = &self.scan_rules;
+        let first = rfc3339(stats.first_at);
+        if stats.count > rules.warn_after_scans {
+            reasons.push(reason(
+                "scanned_often",
+                format!(
+                    "this code has been scanned {} times since {first}; an original label is rarely scanned this often, so it may have been copied",
+                    stats.count
+                ),
+            ));
+        }
+        if stats.networks.len() > rules.warn_after_networks {
+            reasons.push(reason(
+                "scanned_widely",
+                format!(
+                    "this code has been scanned from {} different networks since {first}; copies of one label may be in circulation",
+                    stats.networks.len()
+                ),
+            ));
+        }
+        Ok(ScanSummary {
+            count: stats.count,
+            first_at: first,
+            networks: stats.networks.len() as u64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::master::tests::seed;
+    use crate::service::setup::test_service;
+    use crate::service::types::BatchRequest;
+
+    fn issue(svc: &Service, q: u64) -> Vec<Code> {
+        let (b, _) = svc
+            .issue_batch(
+                &BatchRequest {
+                    gtin: "09506000134352".into(),
+                    lot: "L1".into(),
+                    expiry: None,
+                    quantity: q,
+                },
+                &format!("k{q}"),
+                &|_| {},
+            )
+            .unwrap();
+        svc.batch_codes(&b, 0, 100)
+            .unwrap()
+            .iter()
+            .map(|c| Code::parse(&c.code).unwrap())
+            .collect()
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn genuine_with_proof_then_warnings() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let codes = issue(&svc, 3);
+        svc.checkpoint_now().unwrap();
+        let t = OffsetDateTime::now_utc();
+        let v = svc.scan(&codes[0], ip("10.1.2.3"), t);
+        assert_eq!(v.verdict, VerdictKind::Genuine, "{v:?}");
+        assert!(v.reasons.is_empty());
+        assert_eq!(v.product.as_ref().unwrap().name_en, "Infant formula");
+        let log = v.log.unwrap();
+        assert_eq!(log.tree_size, 3);
+        let proof: Vec<Hash> = log
+            .inclusion_proof
+            .iter()
+            .map(|p| Hash::from_base64(p).unwrap())
+            .collect();
+        let data = base64::engine::general_purpose::STANDARD.decode(&log.leaf_data).unwrap();
+        let cp = svc.latest_checkpoint().unwrap().unwrap();
+        crate::merkle::verify_inclusion(
+            &crate::merkle::leaf_hash(&data),
+            log.leaf_index,
+            3,
+            &proof,
+            &cp.root_hash().unwrap(),
+        )
+        .unwrap();
+        // Rules in the test service: warn after 3 scans or 2 networks.
+        assert_eq!(svc.scan(&codes[0], ip("10.1.2.4"), t).verdict, VerdictKind::Genuine);
+        let v = svc.scan(&codes[0], ip("10.9.9.9"), t);
+        assert_eq!(v.verdict, VerdictKind::Genuine, "2 networks is not more than 2");
+        let v = svc.scan(&codes[0], ip("10.1.2.5"), t);
+        assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
+        assert_eq!(v.reasons[0].code, "scanned_often");
+        assert_eq!(v.scans.as_ref().unwrap().count, 4);
+        let v = svc.scan(&codes[1], ip("10.1.2.5"), t);
+        assert_eq!(v.verdict, VerdictKind::Genuine);
+        svc.scan(&codes[1], ip("172.16.0.1"), t);
+        let v = svc.scan(&codes[1], ip("2001:db8::1"), t);
+        assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
+        assert_eq!(v.reasons[0].code, "scanned_widely");
+    }
+
+    #[test]
+    fn forged_and_unknown_codes_are_not_genuine() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let codes = issue(&svc, 1);
+        let t = OffsetDateTime::now_utc();
+        // A code signed by someone else's key with our key id cannot verify.
+        let other = crate::keys::generate();
+        let forged = Code::sign(svc.host(), codes[0].item(), codes[0].kid(), &other);
+        let v = svc.scan(&forged, None, t);
+        assert_eq!(v.verdict, VerdictKind::NotGenuine);
+        assert_eq!(v.reasons[0].code, "bad_signature");
+        // Their own key id: unknown key.
+        let kid = crate::code::KeyId::of(&other.verifying_key());
+        let v = svc.scan(&Code::sign(svc.host(), codes[0].item(), kid, &other), None, t);
+        assert_eq!(v.reasons[0].code, "unknown_key");
+        // Our key, a serial we never issued.
+        let mut item = codes[0].item().clone();
+        item.serial = crate::gs1::Serial::random();
+        let v = svc.scan(
+            &Code::sign(svc.host(), &item, svc.issuer.kid, &svc.issuer.key),
+            None,
+            t,
+        );
+        assert_eq!(v.reasons[0].code, "unknown_serial");
+    }
+
+    #[test]
+    fn storage_failure_is_cannot_verify_now_never_fake() {
+        let (svc, mem) = test_service();
+        seed(&svc);
+        let codes = issue(&svc, 1);
+        mem.set_failing(true);
+        let v = svc.scan(&codes[0], None, OffsetDateTime::now_utc());
+        assert_eq!(v.verdict, VerdictKind::CannotVerifyNow);
+    }
+
+    #[test]
+    fn coarse_networks() {
+        assert_eq!(coarse_network(ip("203.0.113.77")), "203.0.113.0/24");
+        assert_eq!(coarse_network(ip("2001:db8:1:2::5")), "2001:db8:1::/48");
+        assert_eq!(coarse_network(ip("::ffff:1.2.3.4")), "1.2.3.0/24");
+        assert_eq!(coarse_network(None), "unknown");
+    }
+}

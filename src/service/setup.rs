@@ -1,0 +1,325 @@
+//! Creating and opening a data directory.
+//!
+//! ```text
+//! DATA_DIR/
+//!   traceseal.toml      configuration (written by init with every default, commented)
+//!   admin.token         operator bearer token (0600)
+//!   keys/issuer.pem     issuer key, PKCS#8 PEM (0600): signs item codes
+//!   keys/log.pem        log key, PKCS#8 PEM (0600): signs checkpoints
+//!   db/                 RocksDB
+//! ```
+//!
+//! `init` refuses a directory holding any of these; `open` refuses a directory without them
+//! (the server never creates critical state implicitly).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use base64::Engine;
+use ed25519_dalek::VerifyingKey;
+
+use super::log::{LogState, META_LOG_ORIGIN};
+use super::types::KeyInfo;
+use super::{now, rfc3339, Issuer, Result, Service, ServiceError, Stats};
+use crate::checkpoint::NoteSigner;
+use crate::code::{Host, KeyId};
+use crate::config::{Config, ScanRules};
+use crate::keys;
+use crate::store::codec::{decode_json, encode_json};
+use crate::store::rocks::RocksStore;
+use crate::store::{Cf, Durability, Store, WriteBatch};
+
+/// Number of stripes of the scan-record lock.
+const SCAN_LOCK_STRIPES: usize = 64;
+
+/// Paths inside a data directory.
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// A data directory at `root` (not touched until used).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// The RocksDB directory.
+    pub fn db(&self) -> PathBuf {
+        self.root.join("db")
+    }
+    /// The key directory.
+    pub fn keys(&self) -> PathBuf {
+        self.root.join("keys")
+    }
+    /// The issuer key file.
+    pub fn issuer_key(&self) -> PathBuf {
+        self.keys().join("issuer.pem")
+    }
+    /// The log key file.
+    pub fn log_key(&self) -> PathBuf {
+        self.keys().join("log.pem")
+    }
+    /// The operator token file.
+    pub fn admin_token(&self) -> PathBuf {
+        self.root.join("admin.token")
+    }
+    /// The default config file.
+    pub fn config(&self) -> PathBuf {
+        self.root.join(crate::config::CONFIG_FILE_NAME)
+    }
+
+    /// True when any piece of an initialised directory is present.
+    pub fn is_initialised(&self) -> bool {
+        self.db().exists()
+            || self.admin_token().exists()
+            || self.issuer_key().exists()
+            || self.log_key().exists()
+    }
+}
+
+/// What `init` created.
+#[derive(Debug)]
+pub struct InitReport {
+    /// Issuer key id.
+    pub issuer_kid: String,
+    /// Log verifier key string.
+    pub log_vkey: String,
+    /// Log origin.
+    pub origin: String,
+}
+
+/// Initialises `dir` for public host `host`. Refuses an initialised directory.
+pub fn init(dir: &DataDir, host: &Host) -> Result<InitReport> {
+    if dir.is_initialised() {
+        return Err(ServiceError::Conflict(format!(
+            "{} is already initialised (or partially: it holds db/, keys/ or admin.token); \
+             refusing to touch it. Use another directory, or remove it to start over",
+            dir.root().display()
+        )));
+    }
+    let io = |what: &str, e: std::io::Error| {
+        ServiceError::Internal(format!("cannot create {what}: {e}"))
+    };
+    std::fs::create_dir_all(dir.keys()).map_err(|e| io("the key directory", e))?;
+    let kerr = |e: keys::KeyFileError| ServiceError::Internal(e.to_string());
+    let issuer = keys::generate();
+    let log_key = keys::generate();
+    keys::write_private_pem(&dir.issuer_key(), &issuer).map_err(kerr)?;
+    keys::write_private_pem(&dir.log_key(), &log_key).map_err(kerr)?;
+    let mut token = [0u8; 32];
+    getrandom::getrandom(&mut token)
+        .map_err(|e| ServiceError::Internal(format!("OS random generator failed: {e}")))?;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token);
+    keys::write_secret_file(&dir.admin_token(), format!("{token}\n").as_bytes()).map_err(kerr)?;
+    if !dir.config().exists() {
+        std::fs::write(dir.config(), Config::default_toml()).map_err(|e| io("the config", e))?;
+    }
+
+    let origin = format!("{}/log", host.as_str());
+    let signer = NoteSigner::new(&origin, log_key.clone())
+        .map_err(|e| ServiceError::Internal(format!("log key name {origin:?}: {e}")))?;
+    let issuer_kid = KeyId::of(&issuer.verifying_key());
+    let t = rfc3339(now().unix_timestamp());
+    let b64 = |k: &VerifyingKey| base64::engine::general_purpose::STANDARD.encode(k.as_bytes());
+    let issuer_info = KeyInfo {
+        kid: issuer_kid.to_string(),
+        role: "issuer".into(),
+        algorithm: "Ed25519".into(),
+        public_key: b64(&issuer.verifying_key()),
+        not_before: t.clone(),
+        not_after: None,
+        vkey: None,
+    };
+    let log_info = KeyInfo {
+        kid: hex4(signer.key_id()),
+        role: "log".into(),
+        algorithm: "Ed25519".into(),
+        public_key: b64(&log_key.verifying_key()),
+        not_before: t,
+        not_after: None,
+        vkey: Some(signer.vkey()),
+    };
+
+    let store = RocksStore::create(&dir.db())?;
+    let mut b = WriteBatch::new();
+    b.put(Cf::Meta, META_LOG_ORIGIN, origin.as_bytes());
+    b.put(Cf::Keys, issuer_info.kid.as_bytes(), encode_json(&issuer_info));
+    b.put(Cf::Keys, log_info.kid.as_bytes(), encode_json(&log_info));
+    store.write(b, Durability::Synced)?;
+    Ok(InitReport {
+        issuer_kid: issuer_info.kid,
+        log_vkey: signer.vkey(),
+        origin,
+    })
+}
+
+/// Lowercase hex of a 4-byte key id.
+pub(crate) fn hex4(id: [u8; 4]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Options for opening a service.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Public host for new codes.
+    pub host: Host,
+    /// Scan warning rule.
+    pub scan_rules: ScanRules,
+}
+
+/// Opens an initialised data directory.
+pub fn open(dir: &DataDir, opts: OpenOptions) -> Result<Service> {
+    if !dir.db().exists() {
+        return Err(ServiceError::NotFound(format!(
+            "{} is not initialised: run `traceseal init --data-dir {}` (or `serve --init`)",
+            dir.root().display(),
+            dir.root().display()
+        )));
+    }
+    let kerr = |e: keys::KeyFileError| ServiceError::Internal(e.to_string());
+    let issuer = keys::read_private_pem(&dir.issuer_key()).map_err(kerr)?;
+    let log_key = keys::read_private_pem(&dir.log_key()).map_err(kerr)?;
+    let store: Arc<dyn Store> = Arc::new(RocksStore::open(&dir.db())?);
+    Service::from_parts(store, issuer, log_key, opts)
+}
+
+impl Service {
+    /// Assembles a service over an initialised store (used by [`open`] and by tests with a
+    /// [`crate::store::mem::MemStore`]). Checks that the keys match the store's key registry,
+    /// rebuilds the log frontier and signs the first checkpoint of an empty log.
+    pub fn from_parts(
+        store: Arc<dyn Store>,
+        issuer: ed25519_dalek::SigningKey,
+        log_key: ed25519_dalek::SigningKey,
+        opts: OpenOptions,
+    ) -> Result<Service> {
+        let origin = match store.get(Cf::Meta, META_LOG_ORIGIN)? {
+            Some(v) => String::from_utf8(v)
+                .map_err(|_| ServiceError::Internal("log origin is not UTF-8".into()))?,
+            None => return Err(ServiceError::Internal("log origin missing from store".into())),
+        };
+        let log_pub = log_key.verifying_key();
+        let signer = NoteSigner::new(&origin, log_key)
+            .map_err(|e| ServiceError::Internal(format!("log key: {e}")))?;
+        let mut issuer_keys = HashMap::new();
+        let mut saw_log_key = false;
+        for (_, v) in store.range(Cf::Keys, &[], None, usize::MAX)? {
+            let info: KeyInfo = decode_json("key record", &v)?;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(&info.public_key)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+                .ok_or_else(|| ServiceError::Internal(format!("key {} is corrupt", info.kid)))?;
+            match info.role.as_str() {
+                "issuer" => {
+                    issuer_keys.insert(KeyId::of(&raw), raw);
+                }
+                "log" => saw_log_key |= raw == log_pub,
+                _ => {}
+            }
+        }
+        let issuer_kid = KeyId::of(&issuer.verifying_key());
+        if issuer_keys.get(&issuer_kid) != Some(&issuer.verifying_key()) {
+            return Err(ServiceError::Internal(format!(
+                "the issuer key file (kid {issuer_kid}) is not registered in this store"
+            )));
+        }
+        if !saw_log_key {
+            return Err(ServiceError::Internal(
+                "the log key file does not match the store's registered log key".into(),
+            ));
+        }
+        let log = LogState::load(store.as_ref())?;
+        let svc = Service {
+            store,
+            host: opts.host,
+            issuer: Arc::new(Issuer {
+                key: issuer,
+                kid: issuer_kid,
+            }),
+            issuer_keys,
+            log_signer: signer,
+            origin,
+            log: Mutex::new(log),
+            latest: RwLock::new(None),
+            issuance: Mutex::new(()),
+            scan_rules: opts.scan_rules,
+            scan_locks: (0..SCAN_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            stats: Stats::default(),
+        };
+        svc.load_latest_checkpoint()?;
+        svc.checkpoint_now()?;
+        Ok(svc)
+    }
+}
+
+/// Creates an in-memory service for unit tests: a [`crate::store::mem::MemStore`] holding
+/// what `init` would write.
+#[cfg(test)]
+pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
+    let mem = Arc::new(crate::store::mem::MemStore::new());
+    let issuer = keys::generate();
+    let log_key = keys::generate();
+    let host = Host::parse("verify.example.com").unwrap();
+    let origin = "verify.example.com/log".to_string();
+    let signer = NoteSigner::new(&origin, log_key.clone()).unwrap();
+    let mk = |kid: String, role: &str, k: &VerifyingKey, vkey| KeyInfo {
+        kid,
+        role: role.into(),
+        algorithm: "Ed25519".into(),
+        public_key: base64::engine::general_purpose::STANDARD.encode(k.as_bytes()),
+        not_before: rfc3339(0),
+        not_after: None,
+        vkey,
+    };
+    let mut b = WriteBatch::new();
+    b.put(Cf::Meta, META_LOG_ORIGIN, origin.as_bytes());
+    let ii = mk(
+        KeyId::of(&issuer.verifying_key()).to_string(),
+        "issuer",
+        &issuer.verifying_key(),
+        None,
+    );
+    let li = mk(
+        hex4(signer.key_id()),
+        "log",
+        &log_key.verifying_key(),
+        Some(signer.vkey()),
+    );
+    b.put(Cf::Keys, ii.kid.as_bytes(), encode_json(&ii));
+    b.put(Cf::Keys, li.kid.as_bytes(), encode_json(&li));
+    mem.write(b, Durability::Synced).unwrap();
+    let svc = Service::from_parts(
+        mem.clone(),
+        issuer,
+        log_key,
+        OpenOptions {
+            host,
+            scan_rules: ScanRules {
+                warn_after_scans: 3,
+                warn_after_networks: 2,
+            },
+        },
+    )
+    .unwrap();
+    (svc, mem)
+}
+
+impl Service {
+    /// Every registered issuer and log key.
+    pub fn keys(&self) -> Result<super::types::KeySet> {
+        let keys = self
+            .store
+            .range(Cf::Keys, &[], None, usize::MAX)?
+            .iter()
+            .map(|(_, v)| Ok(decode_json::<KeyInfo>("key record", v)?))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(super::types::KeySet { keys })
+    }
+}

@@ -1,0 +1,237 @@
+//! The RocksDB backend. All tuning lives in [`RocksStore::options`].
+
+use std::path::{Path, PathBuf};
+
+use rocksdb::{
+    BlockBasedOptions, ColumnFamilyDescriptor, Direction, IteratorMode, Options, ReadOptions,
+    WriteOptions, DB,
+};
+
+use super::{Cf, Durability, Op, Pair, Store, StoreError, WriteBatch, SCHEMA_VERSION};
+
+/// Meta key holding the schema version (u32 big-endian).
+pub const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
+
+/// RocksDB with one column family per [`Cf`].
+pub struct RocksStore {
+    db: DB,
+    path: PathBuf,
+}
+
+fn unavailable(e: rocksdb::Error) -> StoreError {
+    StoreError::Unavailable(e.into_string())
+}
+
+impl RocksStore {
+    /// Creates a new store at `path`; fails if one exists there already.
+    pub fn create(path: &Path) -> Result<Self, StoreError> {
+        if path.join("CURRENT").exists() {
+            return Err(StoreError::Setup(format!(
+                "a store already exists at {}",
+                path.display()
+            )));
+        }
+        let mut opts = Self::options();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let store = Self::open_with(path, &opts)?;
+        let mut b = WriteBatch::new();
+        b.put(Cf::Meta, SCHEMA_VERSION_KEY, SCHEMA_VERSION.to_be_bytes());
+        store.write(b, Durability::Synced)?;
+        Ok(store)
+    }
+
+    /// Opens an existing store, checking its schema version.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if !path.join("CURRENT").exists() {
+            return Err(StoreError::Setup(format!(
+                "no store at {} (run `traceseal init` first)",
+                path.display()
+            )));
+        }
+        let store = Self::open_with(path, &Self::options())?;
+        let found = match store.get(Cf::Meta, SCHEMA_VERSION_KEY)? {
+            Some(v) => {
+                let bytes: [u8; 4] = v.as_slice().try_into().map_err(|_| {
+                    StoreError::Corrupt("schema version is not 4 bytes".into())
+                })?;
+                u32::from_be_bytes(bytes)
+            }
+            None => return Err(StoreError::Corrupt("schema version row missing".into())),
+        };
+        if found != SCHEMA_VERSION {
+            return Err(StoreError::SchemaVersion {
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        Ok(store)
+    }
+
+    fn open_with(path: &Path, opts: &Options) -> Result<Self, StoreError> {
+        let cfs = Cf::ALL
+            .iter()
+            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), Self::cf_options(*cf)));
+        let db = DB::open_cf_descriptors(opts, path, cfs).map_err(unavailable)?;
+        Ok(RocksStore {
+            db,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Database-wide options: the one place that holds the tuning.
+    pub fn options() -> Options {
+        let mut o = Options::default();
+        o.increase_parallelism(2);
+        o.set_max_background_jobs(2);
+        o.set_bytes_per_sync(1 << 20);
+        // Large issuance batches: bigger memtables mean fewer flushes mid-batch.
+        o.set_write_buffer_size(64 << 20);
+        o.set_max_total_wal_size(512 << 20);
+        o
+    }
+
+    fn cf_options(cf: Cf) -> Options {
+        let mut o = Options::default();
+        let mut t = BlockBasedOptions::default();
+        // Point lookups (items by GTIN‖serial, nodes by id) skip most files thanks to blooms.
+        t.set_bloom_filter(10.0, false);
+        t.set_cache_index_and_filter_blocks(true);
+        o.set_block_based_table_factory(&t);
+        o.set_write_buffer_size(match cf {
+            Cf::Items | Cf::Leaves | Cf::Nodes => 64 << 20,
+            _ => 8 << 20,
+        });
+        o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        o
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db
+            .cf_handle(cf.name())
+            .ok_or_else(|| StoreError::Corrupt(format!("column family {} missing", cf.name())))
+    }
+}
+
+impl Store for RocksStore {
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let h = self.cf(cf)?;
+        self.db.get_cf(h, key).map_err(unavailable)
+    }
+
+    fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let h = self.cf(cf)?;
+        self.db
+            .multi_get_cf(keys.iter().map(|k| (h, k.as_slice())))
+            .into_iter()
+            .map(|r| r.map_err(unavailable))
+            .collect()
+    }
+
+    fn write(&self, batch: WriteBatch, durability: Durability) -> Result<(), StoreError> {
+        let mut wb = rocksdb::WriteBatch::default();
+        for op in batch.ops() {
+            match op {
+                Op::Put(cf, k, v) => wb.put_cf(self.cf(*cf)?, k, v),
+                Op::Delete(cf, k) => wb.delete_cf(self.cf(*cf)?, k),
+            }
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(durability == Durability::Synced);
+        self.db.write_opt(wb, &wo).map_err(unavailable)
+    }
+
+    fn range(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Pair>, StoreError> {
+        let h = self.cf(cf)?;
+        let mut ro = ReadOptions::default();
+        if let Some(e) = end {
+            ro.set_iterate_upper_bound(e.to_vec());
+        }
+        let it = self
+            .db
+            .iterator_cf_opt(h, ro, IteratorMode::From(start, Direction::Forward));
+        let mut out = Vec::new();
+        for item in it.take(limit) {
+            let (k, v) = item.map_err(unavailable)?;
+            out.push((k.into_vec(), v.into_vec()));
+        }
+        Ok(out)
+    }
+
+    fn last(&self, cf: Cf) -> Result<Option<Pair>, StoreError> {
+        let h = self.cf(cf)?;
+        match self.db.iterator_cf(h, IteratorMode::End).next() {
+            Some(item) => {
+                let (k, v) = item.map_err(unavailable)?;
+                Ok(Some((k.into_vec(), v.into_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = RocksStore::create(&dir.path().join("db")).unwrap();
+        super::super::conformance::run(&s);
+    }
+
+    #[test]
+    fn create_refuses_existing_and_open_refuses_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        assert!(matches!(RocksStore::open(&p), Err(StoreError::Setup(_))));
+        drop(RocksStore::create(&p).unwrap());
+        assert!(matches!(RocksStore::create(&p), Err(StoreError::Setup(_))));
+        let s = RocksStore::open(&p).unwrap();
+        assert_eq!(s.path(), p.as_path());
+    }
+
+    #[test]
+    fn data_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        {
+            let s = RocksStore::create(&p).unwrap();
+            let mut b = WriteBatch::new();
+            b.put(Cf::Items, b"k".to_vec(), b"v".to_vec());
+            s.write(b, Durability::Synced).unwrap();
+        }
+        let s = RocksStore::open(&p).unwrap();
+        assert_eq!(s.get(Cf::Items, b"k").unwrap(), Some(b"v".to_vec()));
+    }
+
+    #[test]
+    fn schema_version_mismatch_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        {
+            let s = RocksStore::create(&p).unwrap();
+            let mut b = WriteBatch::new();
+            b.put(Cf::Meta, SCHEMA_VERSION_KEY, 99u32.to_be_bytes());
+            s.write(b, Durability::Synced).unwrap();
+        }
+        match RocksStore::open(&p) {
+            Err(StoreError::SchemaVersion { found: 99, expected }) => {
+                assert_eq!(expected, SCHEMA_VERSION)
+            }
+            other => panic!("expected a schema version error, got {:?}", other.err()),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The `traceseal` binary: init, serve's refusal of an uninitialised directory, offline verify.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn mode(p: &std::path::Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn init_creates_keys_and_token_0600_and_refuses_to_touch_an_initialised_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let out = Command::new(bin())
+        .args(["init", "--data-dir"])
+        .arg(&dir)
+        .args(["--public-host", "verify.example.com"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["keys/issuer.pem", "keys/log.pem", "admin.token"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+    }
+    // Standard PKCS#8: openssl reads it as an Ed25519 key.
+    for f in ["keys/issuer.pem", "keys/log.pem"] {
+        let o = Command::new("openssl")
+            .args(["pkey", "-noout", "-text", "-in"])
+            .arg(dir.join(f))
+            .output()
+            .expect("openssl is installed by scripts/dev setup");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("ED25519"));
+    }
+    let token_before = std::fs::read(dir.join("admin.token")).unwrap();
+    let again = Command::new(bin())
+        .args(["init", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already initialised"));
+    assert_eq!(std::fs::read(dir.join("admin.token")).unwrap(), token_before);
+}
+
+#[test]
+fn serve_refuses_an_uninitialised_dir_and_a_world_readable_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path().join("empty"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not initialised"), "{err}");
+    assert!(!tmp.path().join("empty/db").exists(), "nothing was created");
+
+    let dir = tmp.path().join("d");
+    assert!(Command::new(bin())
+        .args(["init", "--data-dir"])
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::set_permissions(dir.join("keys/issuer.pem"), std::fs::Permissions::from_mode(0o644))
+        .unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_verify_with_keys_json_and_pem() {
+    let s = TestServer::start(test_config()).await;
+    s.seed().await;
+    let (_, codes) = s.issue("cli", 2).await;
+    let keys: Value = s.get("/api/v1/keys").await.json().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let keys_file = tmp.path().join("keys.json");
+    std::fs::write(&keys_file, keys.to_string()).unwrap();
+
+    let run = |code: &str, keys: &std::path::Path| {
+        Command::new(bin())
+            .args(["verify", code, "--keys"])
+            .arg(keys)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&codes[0], &keys_file);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("GENUINE"));
+
+    // The issuer's private PEM works too (its public half is used).
+    let pem = s.dir.path().join("data/keys/issuer.pem");
+    assert_eq!(run(&codes[1], &pem).status.code(), Some(0));
+
+    let tampered = codes[0].replace("/10/LOT-1/", "/10/LOT-9/");
+    let bad = run(&tampered, &keys_file);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("NOT GENUINE"));
+
+    let malformed = run("https://x/01/123", &keys_file);
+    assert_eq!(malformed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&malformed.stdout).contains("malformed"));
+
+    // A key set without our issuer: unknown key.
+    let other = json!({"keys": [{"kid": "00000000", "role": "issuer", "algorithm": "Ed25519",
+        "public_key": "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=", "not_before": "2026-01-01T00:00:00Z", "not_after": null}]});
+    let other_file = tmp.path().join("other.json");
+    std::fs::write(&other_file, other.to_string()).unwrap();
+    let unk = run(&codes[0], &other_file);
+    assert_eq!(unk.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unk.stdout).contains("not in"));
+    s.stop().await;
+}

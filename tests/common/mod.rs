@@ -1,0 +1,243 @@
+//! Shared helpers for the integration tests: a real in-process server over RocksDB in a temp
+//! dir, and a spawned `traceseal` binary for crash and CLI tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use traceseal::code::Host;
+use traceseal::config::Config;
+use traceseal::http::{self, AppState};
+use traceseal::service::setup::{self, DataDir, OpenOptions};
+
+/// A USCC with a valid check character.
+pub const USCC: &str = "91350100M000100Y43";
+/// A GTIN-14 with a valid check digit.
+pub const GTIN: &str = "09506000134352";
+
+/// An in-process server on 127.0.0.1:0 over RocksDB in a temp dir.
+pub struct TestServer {
+    pub base: String,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+    pub state: Arc<AppState>,
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start(mut cfg: Config) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(dir.path().join("data"));
+        let host = Host::parse(&cfg.public_host).unwrap();
+        setup::init(&dd, &host).unwrap();
+        let svc = setup::open(
+            &dd,
+            OpenOptions {
+                host,
+                scan_rules: cfg.scan.clone(),
+            },
+        )
+        .unwrap();
+        let token = std::fs::read_to_string(dd.admin_token()).unwrap().trim().to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        cfg.listen = addr;
+        let state = AppState::new(Arc::new(svc), &token, cfg);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            http::serve(st, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            token,
+            dir,
+            state,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap();
+        }
+    }
+
+    /// Registers an enterprise and the product GTIN; returns the enterprise id.
+    pub async fn seed(&self) -> u64 {
+        let e = self
+            .admin_post(
+                "/api/v1/enterprises",
+                json!({"name": "Acme Import Co.", "uscc": USCC, "country": "AU"}),
+            )
+            .await;
+        assert_eq!(e.status(), 201);
+        let id = e.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
+        let p = self
+            .admin_post(
+                "/api/v1/products",
+                json!({"gtin": GTIN, "name_zh": "婴儿配方奶粉", "name_en": "Infant formula", "enterprise_id": id}),
+            )
+            .await;
+        assert_eq!(p.status(), 201);
+        id
+    }
+
+    /// Issues a batch and returns (batch_id, codes).
+    pub async fn issue(&self, key: &str, quantity: u64) -> (u64, Vec<String>) {
+        let r = self
+            .client
+            .post(self.url("/api/v1/batches"))
+            .bearer_auth(&self.token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"gtin": GTIN, "lot": "LOT-1", "expiry": "2028-06-30", "quantity": quantity}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let b: Value = r.json().await.unwrap();
+        let id = b["batch_id"].as_u64().unwrap();
+        let text = self
+            .admin_get(&format!("/api/v1/batches/{id}/codes"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let codes = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["code"].as_str().unwrap().to_string())
+            .collect();
+        (id, codes)
+    }
+
+    /// Waits until the latest checkpoint covers at least `size` leaves; returns its note.
+    pub async fn checkpoint_covering(&self, size: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let note = self.get("/api/v1/log/checkpoint").await.text().await.unwrap();
+            if checkpoint_size(&note) >= size {
+                return note;
+            }
+            assert!(Instant::now() < deadline, "no checkpoint covering {size}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The tree size line of a checkpoint note.
+pub fn checkpoint_size(note: &str) -> u64 {
+    note.lines().nth(1).unwrap().parse().unwrap()
+}
+
+/// A config for tests: fast checkpoints, generous rate limits.
+pub fn test_config() -> Config {
+    let mut c = Config::default();
+    c.public_host = "verify.example.com".into();
+    c.checkpoint_interval_ms = 50;
+    c.rate_limit.per_second = 100_000;
+    c.rate_limit.burst = 100_000;
+    c
+}
+
+/// `/api/v1/verify?code=…` path for a code.
+pub fn verify_path(code: &str) -> String {
+    let mut s = String::from("/api/v1/verify?code=");
+    for b in code.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+/// The path and query of a code URI (to request it from our server).
+pub fn code_path(code: &str) -> String {
+    let rest = code.strip_prefix("https://").unwrap();
+    rest[rest.find('/').unwrap()..].to_string()
+}
+
+/// A `traceseal` child process.
+pub struct Proc {
+    pub child: Child,
+    pub base: String,
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_traceseal"))
+}
+
+impl Proc {
+    /// Starts `traceseal serve` on `data_dir` with a free port; waits until it listens.
+    pub fn serve(data_dir: &Path, envs: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let out = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(out).lines();
+        let first = lines.next().expect("server printed nothing").unwrap();
+        let base = first
+            .strip_prefix("traceseal listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+            .to_string();
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Proc { child, base }
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}

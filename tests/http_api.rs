@@ -1,0 +1,387 @@
+//! End-to-end HTTP tests: a real server on a socket, over RocksDB in a temp dir.
+
+mod common;
+
+use std::collections::HashSet;
+
+use base64::Engine;
+use common::*;
+use serde_json::{json, Value};
+use traceseal::checkpoint::{open_checkpoint, NoteVerifier};
+use traceseal::code::Code;
+use traceseal::merkle::{self, Hash};
+
+fn b64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+async fn problem(r: reqwest::Response, status: u16) -> Value {
+    assert_eq!(r.status(), status);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], status);
+    assert!(!v["detail"].as_str().unwrap().is_empty());
+    v
+}
+
+async fn log_verifier(s: &TestServer) -> NoteVerifier {
+    let keys: Value = s.get("/api/v1/keys").await.json().await.unwrap();
+    let log = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["role"] == "log")
+        .unwrap();
+    NoteVerifier::from_vkey(log["vkey"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_data_issuance_log_and_scan_end_to_end() {
+    let s = TestServer::start(test_config()).await;
+    assert_eq!(s.get("/healthz").await.status(), 200);
+
+    // Operator auth.
+    let r = s.client.get(s.url("/api/v1/enterprises")).send().await.unwrap();
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    problem(r, 401).await;
+    let r = s
+        .client
+        .get(s.url("/api/v1/enterprises"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 401).await;
+
+    // Master data with validation.
+    let bad = s
+        .admin_post(
+            "/api/v1/enterprises",
+            json!({"name": "X", "uscc": "91350100M000100Y44", "country": "CN"}),
+        )
+        .await;
+    let p = problem(bad, 400).await;
+    assert!(p["detail"].as_str().unwrap().contains("uscc"), "{p}");
+    let bad = s
+        .admin_post("/api/v1/enterprises", json!({"name": "X", "uscc": USCC}))
+        .await;
+    let p = problem(bad, 400).await;
+    assert!(p["detail"].as_str().unwrap().contains("country"), "{p}");
+    let eid = s.seed().await;
+    let dup = s
+        .admin_post(
+            "/api/v1/enterprises",
+            json!({"name": "Y", "uscc": USCC, "country": "CN"}),
+        )
+        .await;
+    problem(dup, 409).await;
+    let e: Value = s.admin_get(&format!("/api/v1/enterprises/{eid}")).await.json().await.unwrap();
+    assert_eq!(e["uscc"], USCC);
+    problem(s.admin_get("/api/v1/enterprises/999").await, 404).await;
+    problem(s.admin_get("/api/v1/enterprises/abc").await, 400).await;
+    let upd = s
+        .client
+        .put(s.url(&format!("/api/v1/enterprises/{eid}")))
+        .bearer_auth(&s.token)
+        .json(&json!({"name": "Acme Import Co. Ltd", "uscc": USCC, "country": "AU"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upd.status(), 200);
+    let list: Value = s.admin_get("/api/v1/enterprises").await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "Acme Import Co. Ltd");
+    let bad_gtin = s
+        .admin_post(
+            "/api/v1/products",
+            json!({"gtin": "09506000134353", "name_zh": "x", "name_en": "x", "enterprise_id": eid}),
+        )
+        .await;
+    let p = problem(bad_gtin, 400).await;
+    assert!(p["detail"].as_str().unwrap().contains("check digit"), "{p}");
+    let prods: Value = s.admin_get("/api/v1/products").await.json().await.unwrap();
+    assert_eq!(prods[0]["gtin"], GTIN);
+    assert_eq!(s.admin_get(&format!("/api/v1/products/{GTIN}")).await.status(), 200);
+
+    // Issuance errors.
+    let no_key = s
+        .admin_post(
+            "/api/v1/batches",
+            json!({"gtin": GTIN, "lot": "L", "quantity": 1}),
+        )
+        .await;
+    let p = problem(no_key, 400).await;
+    assert!(p["detail"].as_str().unwrap().contains("Idempotency-Key"));
+    let post = |body: Value, key: &'static str| {
+        s.client
+            .post(s.url("/api/v1/batches"))
+            .bearer_auth(&s.token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    problem(
+        post(json!({"gtin": "00000000000017", "lot": "L", "quantity": 1}), "u").await.unwrap(),
+        422,
+    )
+    .await;
+    problem(
+        post(json!({"gtin": GTIN, "lot": "L", "quantity": 0}), "q").await.unwrap(),
+        400,
+    )
+    .await;
+    problem(
+        post(json!({"gtin": GTIN, "lot": "bad lot!", "quantity": 1}), "l").await.unwrap(),
+        400,
+    )
+    .await;
+    problem(
+        post(json!({"gtin": GTIN, "lot": "L", "quantity": 1, "colour": "red"}), "x")
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+
+    // Issue, stream, replay.
+    let (bid, codes) = s.issue("batch-1", 25).await;
+    assert_eq!(codes.len(), 25);
+    assert_eq!(codes.iter().collect::<HashSet<_>>().len(), 25);
+    let replay = post(
+        json!({"gtin": GTIN, "lot": "LOT-1", "expiry": "2028-06-30", "quantity": 25}),
+        "batch-1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(replay.status(), 201);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let body: Value = replay.json().await.unwrap();
+    assert_eq!(body, json!({"batch_id": bid, "count": 25}));
+    let other = post(
+        json!({"gtin": GTIN, "lot": "LOT-1", "quantity": 26}),
+        "batch-1",
+    )
+    .await
+    .unwrap();
+    problem(other, 409).await;
+    let batch: Value = s.admin_get(&format!("/api/v1/batches/{bid}")).await.json().await.unwrap();
+    assert_eq!(batch["status"], "complete");
+    assert_eq!(batch["issued"], 25);
+    let (_, more) = s.issue("batch-2", 7).await;
+
+    // Checkpoint signed by the log key from /api/v1/keys.
+    let verifier = log_verifier(&s).await;
+    let note = s.checkpoint_covering(32).await;
+    let cp = open_checkpoint(&note, &verifier).unwrap();
+    assert_eq!(cp.size, 32);
+
+    // Every leaf is provably in the checkpoint.
+    for i in [0u64, 1, 24, 25, 31] {
+        let leaf: Value = s.get(&format!("/api/v1/log/leaves/{i}")).await.json().await.unwrap();
+        assert_eq!(leaf["index"], i);
+        let data = b64(leaf["data"].as_str().unwrap());
+        let text = String::from_utf8(data.clone()).unwrap();
+        assert!(text.starts_with("traceseal/item/v1\n"));
+        let pr: Value = s
+            .get(&format!("/api/v1/log/proof/inclusion?index={i}&size=32"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((pr["index"].as_u64(), pr["size"].as_u64()), (Some(i), Some(32)));
+        let proof: Vec<Hash> = pr["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+            .collect();
+        merkle::verify_inclusion(&merkle::leaf_hash(&data), i, 32, &proof, &cp.root).unwrap();
+    }
+    let all: Vec<&String> = codes.iter().chain(more.iter()).collect();
+    let leaf0: Value = s.get("/api/v1/log/leaves/0").await.json().await.unwrap();
+    let text0 = String::from_utf8(b64(leaf0["data"].as_str().unwrap())).unwrap();
+    assert!(all.iter().any(|c| text0.contains(c.as_str())), "leaf holds its code URI");
+    problem(s.get("/api/v1/log/leaves/32").await, 404).await;
+    problem(s.get("/api/v1/log/proof/inclusion?index=5&size=99").await, 400).await;
+    problem(s.get("/api/v1/log/proof/inclusion?index=x&size=3").await, 400).await;
+    problem(s.get("/api/v1/log/proof/consistency?from=9&to=3").await, 400).await;
+
+    // Consistency between the size-25 state and the checkpoint.
+    let cons: Value = s
+        .get("/api/v1/log/proof/consistency?from=25&to=32")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((cons["from"].as_u64(), cons["to"].as_u64()), (Some(25), Some(32)));
+    let proof: Vec<Hash> = cons["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+        .collect();
+    let root25 = s.state.svc.root_at(25).unwrap();
+    merkle::verify_consistency(25, 32, &proof, &root25, &cp.root).unwrap();
+
+    // Scans.
+    let v: Value = s.get(&verify_path(&codes[3])).await.json().await.unwrap();
+    assert_eq!(v["verdict"], "genuine", "{v}");
+    assert_eq!(v["item"]["gtin"], GTIN);
+    assert_eq!(v["item"]["lot"], "LOT-1");
+    assert_eq!(v["item"]["expiry"], "2028-06-30");
+    assert_eq!(v["product"]["name_zh"], "婴儿配方奶粉");
+    assert_eq!(v["scans"]["count"], 1);
+    assert!(v["issued_at"].is_string());
+    assert_eq!(v["log"]["tree_size"], 32);
+    let proof: Vec<Hash> = v["log"]["inclusion_proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+        .collect();
+    let cp2 = open_checkpoint(v["log"]["checkpoint"].as_str().unwrap(), &verifier).unwrap();
+    let leaf = b64(v["log"]["leaf_data"].as_str().unwrap());
+    merkle::verify_inclusion(
+        &merkle::leaf_hash(&leaf),
+        v["log"]["leaf_index"].as_u64().unwrap(),
+        cp2.size,
+        &proof,
+        &cp2.root,
+    )
+    .unwrap();
+
+    // The code URI itself: JSON on request, HTML otherwise.
+    let r = s
+        .client
+        .get(s.url(&code_path(&codes[3])))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["verdict"], "genuine");
+    assert_eq!(v["scans"]["count"], 2);
+    let r = s
+        .client
+        .get(s.url(&code_path(&codes[3])))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("正品") && html.contains("Genuine"), "{html}");
+
+    // Tampered signature, unknown serial, unknown key: 200 not_genuine with the reason.
+    let c = Code::parse(&codes[0]).unwrap();
+    let sig_at = codes[0].find("&s=").unwrap() + 3;
+    let mut t = codes[0].clone().into_bytes();
+    t[sig_at + 5] = if t[sig_at + 5] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(t).unwrap();
+    let v: Value = s.get(&verify_path(&tampered)).await.json().await.unwrap();
+    assert_eq!(v["verdict"], "not_genuine");
+    assert_eq!(v["reasons"][0]["code"], "bad_signature");
+    let other_lot = codes[0].replace("/10/LOT-1/", "/10/LOT-2/");
+    let v: Value = s.get(&verify_path(&other_lot)).await.json().await.unwrap();
+    assert_eq!(v["reasons"][0]["code"], "bad_signature");
+    let unknown_key = codes[0].replace(&format!("k={}", c.kid()), "k=00000000");
+    let v: Value = s.get(&verify_path(&unknown_key)).await.json().await.unwrap();
+    assert_eq!(v["verdict"], "not_genuine");
+    assert_eq!(v["reasons"][0]["code"], "unknown_key");
+
+    // Malformed input: 400 problem+json, never a 500.
+    for bad in [
+        "/api/v1/verify",
+        "/api/v1/verify?code=",
+        "/api/v1/verify?code=hello",
+        "/api/v1/verify?code=https%3A%2F%2Fverify.example.com%2F01%2F123",
+        "/api/v1/verify?code=%FF%FE",
+        "/01/09506000134352/10/L/21/S?k=zz&s=1",
+        "/01/09506000134353/10/L/21/S",
+    ] {
+        let r = s
+            .client
+            .get(s.url(bad))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        problem(r, 400).await;
+    }
+
+    // Body cap.
+    let huge = "x".repeat(70 * 1024);
+    let r = s
+        .admin_post(
+            "/api/v1/enterprises",
+            json!({"name": huge, "uscc": USCC, "country": "CN"}),
+        )
+        .await;
+    assert_eq!(r.status(), 413);
+
+    // OpenAPI: every operation present and every $ref resolves.
+    let doc: Value = s.get("/api/v1/openapi.json").await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for p in [
+        "/api/v1/batches",
+        "/api/v1/verify",
+        "/api/v1/log/proof/consistency",
+        "/api/v1/keys",
+        "/01/{gtin}/10/{lot}/21/{serial}",
+    ] {
+        assert!(doc["paths"][p].is_object(), "missing path {p}");
+    }
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = &r[..r.find('"').unwrap()];
+        assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {name}");
+    }
+
+    // Metrics.
+    let m = s.get("/metrics").await.text().await.unwrap();
+    assert!(m.contains("traceseal_http_requests_total{method=\"GET\",route=\"/api/v1/verify\",status=\"200\"}"), "{m}");
+    assert!(m.contains("traceseal_http_request_duration_seconds_bucket"));
+    assert!(m.contains("traceseal_codes_issued_total 32"));
+    assert!(m.contains("traceseal_log_size 32"));
+    assert!(m.contains("traceseal_checkpoint_age_seconds"));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_scans_warn_and_rate_limit_answers_429() {
+    let mut cfg = test_config();
+    cfg.scan.warn_after_scans = 3;
+    cfg.rate_limit.per_second = 1;
+    cfg.rate_limit.burst = 6;
+    let s = TestServer::start(cfg).await;
+    s.seed().await;
+    let (_, codes) = s.issue("k", 1).await;
+    let mut verdicts = Vec::new();
+    for _ in 0..4 {
+        let v: Value = s.get(&verify_path(&codes[0])).await.json().await.unwrap();
+        verdicts.push(v);
+    }
+    assert_eq!(verdicts[2]["verdict"], "genuine");
+    assert_eq!(verdicts[3]["verdict"], "genuine_with_warning");
+    assert_eq!(verdicts[3]["reasons"][0]["code"], "scanned_often");
+    assert_eq!(verdicts[3]["scans"]["count"], 4);
+    // Burst of 6: two more succeed, then 429 with Retry-After.
+    let mut saw_429 = false;
+    for _ in 0..4 {
+        let r = s.get("/api/v1/log/checkpoint").await;
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            problem(r, 429).await;
+            saw_429 = true;
+            break;
+        }
+    }
+    assert!(saw_429, "the limiter never answered 429");
+    // Operator and health endpoints are not limited.
+    assert_eq!(s.get("/healthz").await.status(), 200);
+    assert_eq!(s.admin_get("/api/v1/products").await.status(), 200);
+    s.stop().await;
+}
