@@ -166,7 +166,12 @@ impl Checkpoint {
     /// The origin is written as is; one that is empty or spans lines gives a body that
     /// [`Checkpoint::parse_body`] rejects or reads differently.
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64())
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            self.root.to_base64()
+        )
     }
 
     /// Parses a checkpoint body (three lines and a final newline); extension lines after the
@@ -396,8 +401,11 @@ impl NoteVerifier {
             name: name.clone(),
             key_id,
         })?;
-        let signature = Signature::from_slice(&signature)
-            .map_err(|_| NoteError::InvalidSignature { name: name.clone(), key_id })?;
+        let signature =
+            Signature::from_slice(&signature).map_err(|_| NoteError::InvalidSignature {
+                name: name.clone(),
+                key_id,
+            })?;
         self.key
             .verify_strict(body.as_bytes(), &signature)
             .map_err(|_| NoteError::InvalidSignature { name, key_id })?;
@@ -421,10 +429,10 @@ fn parse_signature_line(line: &str, number: usize) -> Result<(&str, [u8; 4], Vec
     };
     let rest = line
         .strip_prefix(SIG_PREFIX)
-        .ok_or(malformed("does not start with an em dash and a space"))?;
+        .ok_or_else(|| malformed("does not start with an em dash and a space"))?;
     let (name, b64) = rest
         .split_once(' ')
-        .ok_or(malformed("no space between key name and signature"))?;
+        .ok_or_else(|| malformed("no space between key name and signature"))?;
     if !is_valid_name(name) {
         return Err(malformed("invalid key name"));
     }
@@ -574,13 +582,26 @@ mod tests {
         let bad = [
             (String::new(), NoteError::BodyNotNewlineTerminated),
             (format!("o\n1\n{root}"), NoteError::BodyNotNewlineTerminated),
-            ("o\n1\n".to_owned(), NoteError::CheckpointTooShort { lines: 2 }),
+            (
+                "o\n1\n".to_owned(),
+                NoteError::CheckpointTooShort { lines: 2 },
+            ),
             (format!("\n1\n{root}\n"), NoteError::EmptyOrigin),
         ];
         for (body, want) in bad {
             assert_eq!(Checkpoint::parse_body(&body), Err(want), "{body:?}");
         }
-        for size in ["", "01", "+1", "-1", " 1", "1 ", "0x1", "18446744073709551616", "١"] {
+        for size in [
+            "",
+            "01",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "0x1",
+            "18446744073709551616",
+            "١",
+        ] {
             let body = format!("o\n{size}\n{root}\n");
             assert!(
                 matches!(
@@ -591,8 +612,7 @@ mod tests {
             );
         }
         assert_eq!(
-            Checkpoint::parse_body(&format!("o\n18446744073709551615\n{root}\n"))
-                .map(|c| c.size),
+            Checkpoint::parse_body(&format!("o\n18446744073709551615\n{root}\n")).map(|c| c.size),
             Ok(u64::MAX)
         );
         assert!(matches!(
@@ -626,14 +646,20 @@ mod tests {
         assert_eq!(NoteVerifier::from_vkey(&s.vkey()), Ok(v.clone()));
         assert_eq!(v.vkey(), s.vkey());
         let note = s.sign(&checkpoint().body()).unwrap();
-        assert!(note.starts_with(&format!("{}\n\u{2014} example.com/log ", checkpoint().body())));
+        assert!(note.starts_with(&format!(
+            "{}\n\u{2014} example.com/log ",
+            checkpoint().body()
+        )));
         assert_eq!(open_checkpoint(&note, &v), Ok(checkpoint()));
     }
 
     #[test]
     fn sign_refuses_bad_bodies() {
         let s = signer();
-        assert_eq!(s.sign("no newline"), Err(NoteError::BodyNotNewlineTerminated));
+        assert_eq!(
+            s.sign("no newline"),
+            Err(NoteError::BodyNotNewlineTerminated)
+        );
         assert_eq!(s.sign(""), Err(NoteError::BodyNotNewlineTerminated));
         assert_eq!(
             s.sign("a\u{7}\n"),

@@ -223,7 +223,9 @@ pub enum CodeError {
         len: usize,
     },
     /// The signature contains a character outside the base64url alphabet.
-    #[error("signature character {ch:?} at position {position} is not base64url (A-Z a-z 0-9 - _)")]
+    #[error(
+        "signature character {ch:?} at position {position} is not base64url (A-Z a-z 0-9 - _)"
+    )]
     SignatureChar {
         /// The offending character.
         ch: char,
@@ -306,8 +308,18 @@ impl KeyId {
         for (i, ch) in hex8.chars().enumerate() {
             let nibble = match ch {
                 '0'..='9' | 'a'..='f' => ch.to_digit(16),
-                'A'..='F' => return Err(CodeError::KeyIdUppercase { ch, position: i + 1 }),
-                _ => return Err(CodeError::KeyIdChar { ch, position: i + 1 }),
+                'A'..='F' => {
+                    return Err(CodeError::KeyIdUppercase {
+                        ch,
+                        position: i + 1,
+                    })
+                }
+                _ => {
+                    return Err(CodeError::KeyIdChar {
+                        ch,
+                        position: i + 1,
+                    })
+                }
             };
             if let (Some(slot), Some(n)) = (nibbles.get_mut(i), nibble) {
                 // A hex digit is < 16, so it fits in a u8.
@@ -401,10 +413,16 @@ impl Host {
         };
         for (i, ch) in name.chars().enumerate() {
             if ch.is_ascii_uppercase() {
-                return Err(HostError::Uppercase { ch, position: i + 1 });
+                return Err(HostError::Uppercase {
+                    ch,
+                    position: i + 1,
+                });
             }
             if !(ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '.') {
-                return Err(HostError::Char { ch, position: i + 1 });
+                return Err(HostError::Char {
+                    ch,
+                    position: i + 1,
+                });
             }
         }
         // Only ASCII from here on, so byte length = character count.
@@ -417,18 +435,24 @@ impl Host {
                 || label.starts_with('-')
                 || label.ends_with('-')
             {
-                return Err(HostError::Label { label: label.to_owned() });
+                return Err(HostError::Label {
+                    label: label.to_owned(),
+                });
             }
         }
         if !name.contains('.') && name != "localhost" {
-            return Err(HostError::SingleLabel { host: name.to_owned() });
+            return Err(HostError::SingleLabel {
+                host: name.to_owned(),
+            });
         }
         if let Some(port) = port {
             let canonical = port.bytes().all(|b| b.is_ascii_digit())
                 && !port.starts_with('0')
                 && port.parse::<u16>().is_ok_and(|p| p >= 1);
             if !canonical {
-                return Err(HostError::Port { port: port.to_owned() });
+                return Err(HostError::Port {
+                    port: port.to_owned(),
+                });
             }
         }
         Ok(Host(s.to_owned()))
@@ -484,16 +508,24 @@ impl Code {
         let authority = &rest[..slash];
         // The host ends at the first '/'; a '?' before it would put the query in the host.
         let host = Host::parse(authority)?;
-        let (path, query) = rest[slash..].split_once('?').ok_or(CodeError::MissingQuery)?;
+        let (path, query) = rest[slash..]
+            .split_once('?')
+            .ok_or(CodeError::MissingQuery)?;
 
         let item_path = &path[1..];
         let segments: Vec<&str> = item_path.split('/').collect();
         let [ai01, gtin, ai10, lot, ai21, serial] = segments[..] else {
-            return Err(CodeError::PathSegments { found: segments.len() });
+            return Err(CodeError::PathSegments {
+                found: segments.len(),
+            });
         };
         for (position, expected, found) in [(1, "01", ai01), (3, "10", ai10), (5, "21", ai21)] {
             if found != expected {
-                return Err(CodeError::PathAi { position, expected, found: found.to_owned() });
+                return Err(CodeError::PathAi {
+                    position,
+                    expected,
+                    found: found.to_owned(),
+                });
             }
         }
         if gtin.len() != 14 && gtin.bytes().all(|b| b.is_ascii_digit()) {
@@ -514,7 +546,12 @@ impl Code {
 
         Ok(Code {
             uri: uri.to_owned(),
-            item: ItemId { gtin, lot, serial, expiry },
+            item: ItemId {
+                gtin,
+                lot,
+                serial,
+                expiry,
+            },
             host,
             kid,
             sig,
@@ -525,10 +562,12 @@ impl Code {
     /// Builds and signs the code for `item` on `host` with the issuer key `key`, whose id is
     /// `kid` (passed in so batch issuance computes it once).
     ///
+    /// `kid` is written as given and not checked against `key`: a mismatched `kid` yields a code
+    /// that fails [`Code::verify`] (tests use this to make forgeries).
+    ///
     /// This is the hot path of batch issuance: the URI is built once in a single allocation
     /// that also holds the signed message.
     pub fn sign(host: &Host, item: &ItemId, kid: KeyId, key: &SigningKey) -> Code {
-        debug_assert_eq!(kid, KeyId::of(&key.verifying_key()), "kid does not match the key");
         let uri_len = SCHEME.len()
             + host.as_str().len()
             + "/01/".len()
@@ -537,7 +576,11 @@ impl Code {
             + item.lot.as_str().len()
             + "/21/".len()
             + item.serial.as_str().len()
-            + if item.expiry.is_some() { "?17=YYMMDD&k=".len() } else { "?k=".len() }
+            + if item.expiry.is_some() {
+                "?17=YYMMDD&k=".len()
+            } else {
+                "?k=".len()
+            }
             + 8
             + "&s=".len()
             + SIG_B64_LEN;
@@ -567,7 +610,14 @@ impl Code {
         URL_SAFE_NO_PAD.encode_string(sig.to_bytes(), &mut buf);
         buf.replace_range(..CODE_DOMAIN_STR.len(), "");
         debug_assert_eq!(buf.len(), uri_len);
-        Code { uri: buf, item: item.clone(), host: host.clone(), kid, sig, signed_len }
+        Code {
+            uri: buf,
+            item: item.clone(),
+            host: host.clone(),
+            kid,
+            sig,
+            signed_len,
+        }
     }
 
     /// The URI, exactly as printed on the label.
@@ -610,7 +660,10 @@ impl Code {
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), CodeError> {
         let key_id = KeyId::of(key);
         if key_id != self.kid {
-            return Err(CodeError::KeyMismatch { code: self.kid, key: key_id });
+            return Err(CodeError::KeyMismatch {
+                code: self.kid,
+                key: key_id,
+            });
         }
         key.verify_strict(&self.signed_message(), &self.sig)
             .map_err(|_| CodeError::BadSignature)
@@ -660,11 +713,16 @@ fn parse_query(query: &str) -> Result<Query<'_>, CodeError> {
     for param in query.split('&') {
         let (name, value) = param
             .split_once('=')
-            .ok_or_else(|| CodeError::MalformedParam { param: param.to_owned() })?;
-        let rank = ORDER
-            .iter()
-            .position(|&n| n == name)
-            .ok_or_else(|| CodeError::UnknownParam { name: name.to_owned() })?;
+            .ok_or_else(|| CodeError::MalformedParam {
+                param: param.to_owned(),
+            })?;
+        let rank =
+            ORDER
+                .iter()
+                .position(|&n| n == name)
+                .ok_or_else(|| CodeError::UnknownParam {
+                    name: name.to_owned(),
+                })?;
         if values[rank].is_some() {
             return Err(CodeError::DuplicateParam { name: ORDER[rank] });
         }
@@ -692,7 +750,10 @@ fn parse_signature(s: &str) -> Result<Signature, CodeError> {
         .enumerate()
         .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     {
-        return Err(CodeError::SignatureChar { ch, position: i + 1 });
+        return Err(CodeError::SignatureChar {
+            ch,
+            position: i + 1,
+        });
     }
     if s.len() != SIG_B64_LEN {
         return Err(CodeError::SignatureLength { len: s.len() });
@@ -734,15 +795,30 @@ mod tests {
         assert_eq!(kid, KeyId([0x00, 0xff, 0x7a, 0x10]));
         assert_eq!(kid.to_string(), "00ff7a10");
         assert_eq!(serde_json::to_string(&kid).unwrap(), "\"00ff7a10\"");
-        assert_eq!(KeyId::parse("00FF7a10").unwrap_err().kind(), "key_id_uppercase");
+        assert_eq!(
+            KeyId::parse("00FF7a10").unwrap_err().kind(),
+            "key_id_uppercase"
+        );
         assert_eq!(KeyId::parse("00gf7a10").unwrap_err().kind(), "key_id_char");
-        assert_eq!(KeyId::parse("00ff7a1").unwrap_err(), CodeError::KeyIdLength { len: 7 });
-        assert_eq!(KeyId::parse("00ff7a100").unwrap_err(), CodeError::KeyIdLength { len: 9 });
+        assert_eq!(
+            KeyId::parse("00ff7a1").unwrap_err(),
+            CodeError::KeyIdLength { len: 7 }
+        );
+        assert_eq!(
+            KeyId::parse("00ff7a100").unwrap_err(),
+            CodeError::KeyIdLength { len: 9 }
+        );
     }
 
     #[test]
     fn host_rules() {
-        for ok in ["trace.example.cn", "localhost", "localhost:8443", "a.b:1", "x-1.y:65535"] {
+        for ok in [
+            "trace.example.cn",
+            "localhost",
+            "localhost:8443",
+            "a.b:1",
+            "x-1.y:65535",
+        ] {
             assert_eq!(Host::parse(ok).unwrap().as_str(), ok);
         }
         let cases = [
@@ -766,9 +842,21 @@ mod tests {
             assert_eq!(Host::parse(host).unwrap_err().kind(), kind, "{host:?}");
         }
         let long_label = "a".repeat(64);
-        assert_eq!(Host::parse(&format!("{long_label}.cn")).unwrap_err().kind(), "host_label");
-        let long = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(63)].join(".");
-        assert_eq!(Host::parse(&long).unwrap_err(), HostError::TooLong { len: 255 });
+        assert_eq!(
+            Host::parse(&format!("{long_label}.cn")).unwrap_err().kind(),
+            "host_label"
+        );
+        let long = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(63),
+        ]
+        .join(".");
+        assert_eq!(
+            Host::parse(&long).unwrap_err(),
+            HostError::TooLong { len: 255 }
+        );
     }
 
     #[test]
@@ -782,12 +870,21 @@ mod tests {
             assert!(!code.signed_message().ends_with(b"&"));
         }
         let code = signed("localhost:8443", None);
-        assert!(code.as_str().starts_with("https://localhost:8443/01/04006381333931/10/L1/21/S1?k="));
+        assert!(code
+            .as_str()
+            .starts_with("https://localhost:8443/01/04006381333931/10/L1/21/S1?k="));
     }
 
     #[test]
     fn longest_possible_code_fits() {
-        let host = [&"a".repeat(63), &"b".repeat(63), &"c".repeat(63), &"d".repeat(61)].map(|s| s.as_str()).join(".");
+        let host = [
+            &"a".repeat(63),
+            &"b".repeat(63),
+            &"c".repeat(63),
+            &"d".repeat(61),
+        ]
+        .map(|s| s.as_str())
+        .join(".");
         let host = Host::parse(&format!("{host}:65535")).unwrap();
         let item = ItemId {
             gtin: Gtin::parse("4006381333931").unwrap(),
@@ -806,7 +903,10 @@ mod tests {
     fn verify_rejects_other_key() {
         let code = signed("trace.example.cn", None);
         let other = SigningKey::from_bytes(&[8u8; 32]).verifying_key();
-        assert!(matches!(code.verify(&other), Err(CodeError::KeyMismatch { .. })));
+        assert!(matches!(
+            code.verify(&other),
+            Err(CodeError::KeyMismatch { .. })
+        ));
     }
 
     #[test]
@@ -816,7 +916,7 @@ mod tests {
         let parts: Vec<&str> = query.split('&').collect();
         let [e, k, s] = parts[..] else { panic!() };
         let cases = [
-            (format!("{head}"), "missing_query"),
+            (head.to_owned(), "missing_query"),
             (format!("{head}?{k}&{e}&{s}"), "param_order"),
             (format!("{head}?{e}&{s}&{k}"), "param_order"),
             (format!("{head}?{e}&{k}&{k}&{s}"), "duplicate_param"),
@@ -827,8 +927,14 @@ mod tests {
             (format!("{head}?"), "malformed_param"),
             (format!("{head}?17=&{k}&{s}"), "expiry_format"),
             (format!("{head}?{e}&{k}&{s}="), "signature_padding"),
-            (format!("{head}?{e}&{k}&{}", &s[..s.len() - 1]), "signature_length"),
-            (format!("{head}?{e}&{k}&{}+", &s[..s.len() - 1]), "signature_char"),
+            (
+                format!("{head}?{e}&{k}&{}", &s[..s.len() - 1]),
+                "signature_length",
+            ),
+            (
+                format!("{head}?{e}&{k}&{}+", &s[..s.len() - 1]),
+                "signature_char",
+            ),
         ];
         for (uri, kind) in cases {
             assert_eq!(Code::parse(&uri).unwrap_err().kind(), kind, "{uri}");

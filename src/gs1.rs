@@ -234,7 +234,9 @@ macro_rules! string_newtype_impls {
         }
 
         impl<'de> ::serde::Deserialize<'de> for $ty {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
                 let s = <String as ::serde::Deserialize>::deserialize(deserializer)?;
                 <$ty>::parse(&s).map_err(::serde::de::Error::custom)
             }
@@ -258,7 +260,10 @@ impl Gtin {
     /// Parses a GTIN-8/12/13/14 and normalises it to 14 digits.
     pub fn parse(s: &str) -> Result<Gtin, Gs1Error> {
         if let Some((i, ch)) = s.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
-            return Err(Gs1Error::GtinChar { ch, position: i + 1 });
+            return Err(Gs1Error::GtinChar {
+                ch,
+                position: i + 1,
+            });
         }
         // All characters are ASCII digits from here on, so byte length = character count.
         let len = s.len();
@@ -302,7 +307,7 @@ fn gs1_check_digit(digits: &[u8]) -> u8 {
 // ---------------------------------------------------------------------------------------------
 // Lot and serial
 
-/// Whether `b` is in the lot/serial alphabet `[A-Za-z0-9._-]`.
+/// Whether `c` is in the lot/serial alphabet `[A-Za-z0-9._-]`.
 fn is_lot_serial_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
 }
@@ -319,8 +324,14 @@ fn check_lot_serial(s: &str, field: LotOrSerial) -> Result<(), Gs1Error> {
     for (i, ch) in s.chars().enumerate() {
         if !is_lot_serial_char(ch) {
             return Err(match field {
-                LotOrSerial::Lot => Gs1Error::LotChar { ch, position: i + 1 },
-                LotOrSerial::Serial => Gs1Error::SerialChar { ch, position: i + 1 },
+                LotOrSerial::Lot => Gs1Error::LotChar {
+                    ch,
+                    position: i + 1,
+                },
+                LotOrSerial::Serial => Gs1Error::SerialChar {
+                    ch,
+                    position: i + 1,
+                },
             });
         }
     }
@@ -469,7 +480,11 @@ impl Expiry {
         if !(1..=12).contains(&month) {
             return Err(Gs1Error::ExpiryMonth { month });
         }
-        let day_ok = if day == 0 { day_zero_ok } else { day <= days_in_month(year, month) };
+        let day_ok = if day == 0 {
+            day_zero_ok
+        } else {
+            day <= days_in_month(year, month)
+        };
         if !day_ok {
             return Err(Gs1Error::ExpiryDay { year, month, day });
         }
@@ -516,7 +531,12 @@ impl Expiry {
     /// The ISO 8601 date `YYYY-MM-DD` of the day the item expires (the last day of the month
     /// when the day is 0).
     pub fn to_iso(&self) -> String {
-        format!("{:04}-{:02}-{:02}", self.year, self.month, self.effective_day())
+        format!(
+            "{:04}-{:02}-{:02}",
+            self.year,
+            self.month,
+            self.effective_day()
+        )
     }
 }
 
@@ -533,7 +553,11 @@ impl Serialize for Expiry {
 impl<'de> Deserialize<'de> for Expiry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
-        let parsed = if s.len() == 7 { Expiry::parse_iso_month(&s) } else { Expiry::parse_iso(&s) };
+        let parsed = if s.len() == 7 {
+            Expiry::parse_iso_month(&s)
+        } else {
+            Expiry::parse_iso(&s)
+        };
         parsed.map_err(serde::de::Error::custom)
     }
 }
@@ -562,7 +586,9 @@ fn days_in_month(year: u16, month: u8) -> u8 {
 const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /// Weights of positions 1–17 (3^(i) mod 31).
-const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const USCC_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 /// A Chinese unified social credit code (统一社会信用代码, GB 32100-2015), the registration number
 /// of an enterprise or other organisation.
@@ -583,9 +609,15 @@ impl Uscc {
             let value = u8::try_from(upper)
                 .ok()
                 .and_then(|b| USCC_ALPHABET.iter().position(|&a| a == b))
-                .ok_or(Gs1Error::UsccChar { ch, position: i + 1 })?;
+                .ok_or(Gs1Error::UsccChar {
+                    ch,
+                    position: i + 1,
+                })?;
             if (2..8).contains(&i) && value >= 10 {
-                return Err(Gs1Error::UsccRegion { ch, position: i + 1 });
+                return Err(Gs1Error::UsccRegion {
+                    ch,
+                    position: i + 1,
+                });
             }
             if i < 18 {
                 // `position` indexes a 31-entry alphabet, so it fits in a u8.
@@ -596,7 +628,11 @@ impl Uscc {
         if len != 18 {
             return Err(Gs1Error::UsccLength { len });
         }
-        let sum: u32 = values[..17].iter().zip(USCC_WEIGHTS).map(|(&v, w)| u32::from(v) * w).sum();
+        let sum: u32 = values[..17]
+            .iter()
+            .zip(USCC_WEIGHTS)
+            .map(|(&v, w)| u32::from(v) * w)
+            .sum();
         let expected = ((31 - sum % 31) % 31) as usize;
         if usize::from(values[17]) != expected {
             return Err(Gs1Error::UsccCheck {
@@ -604,7 +640,10 @@ impl Uscc {
                 expected: char::from(USCC_ALPHABET[expected]),
             });
         }
-        let code = values.iter().map(|&v| char::from(USCC_ALPHABET[usize::from(v)])).collect();
+        let code = values
+            .iter()
+            .map(|&v| char::from(USCC_ALPHABET[usize::from(v)]))
+            .collect();
         Ok(Uscc(code))
     }
 
@@ -622,29 +661,27 @@ string_newtype_impls!(Uscc, Gs1Error);
 /// The 249 officially assigned ISO 3166-1 alpha-2 codes, sorted (from the Debian `iso-codes`
 /// 4.15 data, which follows the ISO 3166 Maintenance Agency).
 const ISO_3166_1_ALPHA_2: [[u8; 2]; 249] = [
-    *b"AD", *b"AE", *b"AF", *b"AG", *b"AI", *b"AL", *b"AM", *b"AO", *b"AQ", *b"AR", *b"AS",
-    *b"AT", *b"AU", *b"AW", *b"AX", *b"AZ", *b"BA", *b"BB", *b"BD", *b"BE", *b"BF", *b"BG",
-    *b"BH", *b"BI", *b"BJ", *b"BL", *b"BM", *b"BN", *b"BO", *b"BQ", *b"BR", *b"BS", *b"BT",
-    *b"BV", *b"BW", *b"BY", *b"BZ", *b"CA", *b"CC", *b"CD", *b"CF", *b"CG", *b"CH", *b"CI",
-    *b"CK", *b"CL", *b"CM", *b"CN", *b"CO", *b"CR", *b"CU", *b"CV", *b"CW", *b"CX", *b"CY",
-    *b"CZ", *b"DE", *b"DJ", *b"DK", *b"DM", *b"DO", *b"DZ", *b"EC", *b"EE", *b"EG", *b"EH",
-    *b"ER", *b"ES", *b"ET", *b"FI", *b"FJ", *b"FK", *b"FM", *b"FO", *b"FR", *b"GA", *b"GB",
-    *b"GD", *b"GE", *b"GF", *b"GG", *b"GH", *b"GI", *b"GL", *b"GM", *b"GN", *b"GP", *b"GQ",
-    *b"GR", *b"GS", *b"GT", *b"GU", *b"GW", *b"GY", *b"HK", *b"HM", *b"HN", *b"HR", *b"HT",
-    *b"HU", *b"ID", *b"IE", *b"IL", *b"IM", *b"IN", *b"IO", *b"IQ", *b"IR", *b"IS", *b"IT",
-    *b"JE", *b"JM", *b"JO", *b"JP", *b"KE", *b"KG", *b"KH", *b"KI", *b"KM", *b"KN", *b"KP",
-    *b"KR", *b"KW", *b"KY", *b"KZ", *b"LA", *b"LB", *b"LC", *b"LI", *b"LK", *b"LR", *b"LS",
-    *b"LT", *b"LU", *b"LV", *b"LY", *b"MA", *b"MC", *b"MD", *b"ME", *b"MF", *b"MG", *b"MH",
-    *b"MK", *b"ML", *b"MM", *b"MN", *b"MO", *b"MP", *b"MQ", *b"MR", *b"MS", *b"MT", *b"MU",
-    *b"MV", *b"MW", *b"MX", *b"MY", *b"MZ", *b"NA", *b"NC", *b"NE", *b"NF", *b"NG", *b"NI",
-    *b"NL", *b"NO", *b"NP", *b"NR", *b"NU", *b"NZ", *b"OM", *b"PA", *b"PE", *b"PF", *b"PG",
-    *b"PH", *b"PK", *b"PL", *b"PM", *b"PN", *b"PR", *b"PS", *b"PT", *b"PW", *b"PY", *b"QA",
-    *b"RE", *b"RO", *b"RS", *b"RU", *b"RW", *b"SA", *b"SB", *b"SC", *b"SD", *b"SE", *b"SG",
-    *b"SH", *b"SI", *b"SJ", *b"SK", *b"SL", *b"SM", *b"SN", *b"SO", *b"SR", *b"SS", *b"ST",
-    *b"SV", *b"SX", *b"SY", *b"SZ", *b"TC", *b"TD", *b"TF", *b"TG", *b"TH", *b"TJ", *b"TK",
-    *b"TL", *b"TM", *b"TN", *b"TO", *b"TR", *b"TT", *b"TV", *b"TW", *b"TZ", *b"UA", *b"UG",
-    *b"UM", *b"US", *b"UY", *b"UZ", *b"VA", *b"VC", *b"VE", *b"VG", *b"VI", *b"VN", *b"VU",
-    *b"WF", *b"WS", *b"YE", *b"YT", *b"ZA", *b"ZM", *b"ZW",
+    *b"AD", *b"AE", *b"AF", *b"AG", *b"AI", *b"AL", *b"AM", *b"AO", *b"AQ", *b"AR", *b"AS", *b"AT",
+    *b"AU", *b"AW", *b"AX", *b"AZ", *b"BA", *b"BB", *b"BD", *b"BE", *b"BF", *b"BG", *b"BH", *b"BI",
+    *b"BJ", *b"BL", *b"BM", *b"BN", *b"BO", *b"BQ", *b"BR", *b"BS", *b"BT", *b"BV", *b"BW", *b"BY",
+    *b"BZ", *b"CA", *b"CC", *b"CD", *b"CF", *b"CG", *b"CH", *b"CI", *b"CK", *b"CL", *b"CM", *b"CN",
+    *b"CO", *b"CR", *b"CU", *b"CV", *b"CW", *b"CX", *b"CY", *b"CZ", *b"DE", *b"DJ", *b"DK", *b"DM",
+    *b"DO", *b"DZ", *b"EC", *b"EE", *b"EG", *b"EH", *b"ER", *b"ES", *b"ET", *b"FI", *b"FJ", *b"FK",
+    *b"FM", *b"FO", *b"FR", *b"GA", *b"GB", *b"GD", *b"GE", *b"GF", *b"GG", *b"GH", *b"GI", *b"GL",
+    *b"GM", *b"GN", *b"GP", *b"GQ", *b"GR", *b"GS", *b"GT", *b"GU", *b"GW", *b"GY", *b"HK", *b"HM",
+    *b"HN", *b"HR", *b"HT", *b"HU", *b"ID", *b"IE", *b"IL", *b"IM", *b"IN", *b"IO", *b"IQ", *b"IR",
+    *b"IS", *b"IT", *b"JE", *b"JM", *b"JO", *b"JP", *b"KE", *b"KG", *b"KH", *b"KI", *b"KM", *b"KN",
+    *b"KP", *b"KR", *b"KW", *b"KY", *b"KZ", *b"LA", *b"LB", *b"LC", *b"LI", *b"LK", *b"LR", *b"LS",
+    *b"LT", *b"LU", *b"LV", *b"LY", *b"MA", *b"MC", *b"MD", *b"ME", *b"MF", *b"MG", *b"MH", *b"MK",
+    *b"ML", *b"MM", *b"MN", *b"MO", *b"MP", *b"MQ", *b"MR", *b"MS", *b"MT", *b"MU", *b"MV", *b"MW",
+    *b"MX", *b"MY", *b"MZ", *b"NA", *b"NC", *b"NE", *b"NF", *b"NG", *b"NI", *b"NL", *b"NO", *b"NP",
+    *b"NR", *b"NU", *b"NZ", *b"OM", *b"PA", *b"PE", *b"PF", *b"PG", *b"PH", *b"PK", *b"PL", *b"PM",
+    *b"PN", *b"PR", *b"PS", *b"PT", *b"PW", *b"PY", *b"QA", *b"RE", *b"RO", *b"RS", *b"RU", *b"RW",
+    *b"SA", *b"SB", *b"SC", *b"SD", *b"SE", *b"SG", *b"SH", *b"SI", *b"SJ", *b"SK", *b"SL", *b"SM",
+    *b"SN", *b"SO", *b"SR", *b"SS", *b"ST", *b"SV", *b"SX", *b"SY", *b"SZ", *b"TC", *b"TD", *b"TF",
+    *b"TG", *b"TH", *b"TJ", *b"TK", *b"TL", *b"TM", *b"TN", *b"TO", *b"TR", *b"TT", *b"TV", *b"TW",
+    *b"TZ", *b"UA", *b"UG", *b"UM", *b"US", *b"UY", *b"UZ", *b"VA", *b"VC", *b"VE", *b"VG", *b"VI",
+    *b"VN", *b"VU", *b"WF", *b"WS", *b"YE", *b"YT", *b"ZA", *b"ZM", *b"ZW",
 ];
 
 /// An officially assigned ISO 3166-1 alpha-2 country code, e.g. `CN`, `DE`, `NZ`.
@@ -661,7 +698,10 @@ impl CountryCode {
         let mut len = 0;
         for (i, ch) in s.chars().enumerate() {
             if !ch.is_ascii_alphabetic() {
-                return Err(Gs1Error::CountryChar { ch, position: i + 1 });
+                return Err(Gs1Error::CountryChar {
+                    ch,
+                    position: i + 1,
+                });
             }
             if i < 2 {
                 // ASCII letter, so the cast is lossless.
@@ -697,28 +737,61 @@ mod tests {
     fn gtin_accepts_all_lengths_and_pads_to_14() {
         // Published examples: GTIN-8, UPC-A (GTIN-12), EAN-13, GTIN-14.
         assert_eq!(Gtin::parse("96385074").unwrap().as_str(), "00000096385074");
-        assert_eq!(Gtin::parse("036000291452").unwrap().as_str(), "00036000291452");
-        assert_eq!(Gtin::parse("4006381333931").unwrap().as_str(), "04006381333931");
-        assert_eq!(Gtin::parse("10614141000415").unwrap().as_str(), "10614141000415");
-        assert_eq!(Gtin::parse("96385074").unwrap(), Gtin::parse("00000096385074").unwrap());
+        assert_eq!(
+            Gtin::parse("036000291452").unwrap().as_str(),
+            "00036000291452"
+        );
+        assert_eq!(
+            Gtin::parse("4006381333931").unwrap().as_str(),
+            "04006381333931"
+        );
+        assert_eq!(
+            Gtin::parse("10614141000415").unwrap().as_str(),
+            "10614141000415"
+        );
+        assert_eq!(
+            Gtin::parse("96385074").unwrap(),
+            Gtin::parse("00000096385074").unwrap()
+        );
     }
 
     #[test]
     fn gtin_rejects_with_precise_errors() {
         let err = Gtin::parse("4006381333933").unwrap_err();
-        assert_eq!(err, Gs1Error::GtinCheckDigit { found: 3, expected: 1 });
+        assert_eq!(
+            err,
+            Gs1Error::GtinCheckDigit {
+                found: 3,
+                expected: 1
+            }
+        );
         assert_eq!(err.to_string(), "GTIN check digit is 3, expected 1");
-        assert_eq!(Gtin::parse("400638133393").unwrap_err(), Gs1Error::GtinCheckDigit {
-            found: 3,
-            expected: 6
-        });
-        assert_eq!(Gtin::parse("12345").unwrap_err(), Gs1Error::GtinLength { len: 5 });
-        assert_eq!(Gtin::parse("").unwrap_err(), Gs1Error::GtinLength { len: 0 });
-        assert_eq!(Gtin::parse("4006381x33931").unwrap_err(), Gs1Error::GtinChar {
-            ch: 'x',
-            position: 8
-        });
-        assert_eq!(Gtin::parse("４006381333931").unwrap_err().kind(), "gtin_char");
+        assert_eq!(
+            Gtin::parse("400638133393").unwrap_err(),
+            Gs1Error::GtinCheckDigit {
+                found: 3,
+                expected: 0
+            }
+        );
+        assert_eq!(
+            Gtin::parse("12345").unwrap_err(),
+            Gs1Error::GtinLength { len: 5 }
+        );
+        assert_eq!(
+            Gtin::parse("").unwrap_err(),
+            Gs1Error::GtinLength { len: 0 }
+        );
+        assert_eq!(
+            Gtin::parse("4006381x33931").unwrap_err(),
+            Gs1Error::GtinChar {
+                ch: 'x',
+                position: 8
+            }
+        );
+        assert_eq!(
+            Gtin::parse("４006381333931").unwrap_err().kind(),
+            "gtin_char"
+        );
     }
 
     #[test]
@@ -741,19 +814,40 @@ mod tests {
     #[test]
     fn lot_and_serial_charset_and_length() {
         assert_eq!(Lot::parse("L2025-01_a.b").unwrap().as_str(), "L2025-01_a.b");
-        assert_eq!(Serial::parse("ABCDEFGHIJ0123456789").unwrap().as_str().len(), 20);
+        assert_eq!(
+            Serial::parse("ABCDEFGHIJ0123456789")
+                .unwrap()
+                .as_str()
+                .len(),
+            20
+        );
         assert_eq!(Lot::parse("").unwrap_err(), Gs1Error::LotEmpty);
         assert_eq!(Serial::parse("").unwrap_err(), Gs1Error::SerialEmpty);
-        assert_eq!(Lot::parse(&"a".repeat(21)).unwrap_err(), Gs1Error::LotTooLong { len: 21 });
-        assert_eq!(Serial::parse(&"a".repeat(21)).unwrap_err(), Gs1Error::SerialTooLong {
-            len: 21
-        });
-        assert_eq!(Serial::parse("ab~c").unwrap_err(), Gs1Error::SerialChar {
-            ch: '~',
-            position: 3
-        });
-        assert_eq!(Lot::parse("批次1").unwrap_err(), Gs1Error::LotChar { ch: '批', position: 1 });
-        for bad in [" ", "a b", "a/b", "a%20", "a+b", "a?b", "a#b", "a&b", "a=b", "a*b"] {
+        assert_eq!(
+            Lot::parse(&"a".repeat(21)).unwrap_err(),
+            Gs1Error::LotTooLong { len: 21 }
+        );
+        assert_eq!(
+            Serial::parse(&"a".repeat(21)).unwrap_err(),
+            Gs1Error::SerialTooLong { len: 21 }
+        );
+        assert_eq!(
+            Serial::parse("ab~c").unwrap_err(),
+            Gs1Error::SerialChar {
+                ch: '~',
+                position: 3
+            }
+        );
+        assert_eq!(
+            Lot::parse("批次1").unwrap_err(),
+            Gs1Error::LotChar {
+                ch: '批',
+                position: 1
+            }
+        );
+        for bad in [
+            " ", "a b", "a/b", "a%20", "a+b", "a?b", "a#b", "a&b", "a=b", "a*b",
+        ] {
             assert!(Lot::parse(bad).is_err(), "{bad:?}");
             assert!(Serial::parse(bad).is_err(), "{bad:?}");
         }
@@ -766,9 +860,18 @@ mod tests {
         assert_eq!(a.as_str().len(), 16);
         assert_ne!(a, b);
         assert_eq!(Serial::parse(a.as_str()).unwrap(), a);
-        assert_eq!(Serial::from_random_bytes(&[0u8; 12]).as_str(), "AAAAAAAAAAAAAAAA");
-        assert_eq!(Serial::from_random_bytes(&[0xffu8; 12]).as_str(), "________________");
-        assert_eq!(Serial::from_random_bytes(&[0xfbu8; 12]).as_str(), "-_v7-_v7-_v7-_v7");
+        assert_eq!(
+            Serial::from_random_bytes(&[0u8; 12]).as_str(),
+            "AAAAAAAAAAAAAAAA"
+        );
+        assert_eq!(
+            Serial::from_random_bytes(&[0xffu8; 12]).as_str(),
+            "________________"
+        );
+        assert_eq!(
+            Serial::from_random_bytes(&[0xfbu8; 12]).as_str(),
+            "-_v7-_v7-_v7-_v7"
+        );
     }
 
     #[test]
@@ -778,29 +881,61 @@ mod tests {
         assert_eq!(e.to_yymmdd(), "240229");
         assert_eq!(e.to_iso(), "2024-02-29");
         assert_eq!(Expiry::parse_yymmdd("240229").unwrap(), e);
-        assert_eq!(Expiry::parse_iso("2023-02-29").unwrap_err(), Gs1Error::ExpiryDay {
-            year: 2023,
-            month: 2,
-            day: 29
-        });
+        assert_eq!(
+            Expiry::parse_iso("2023-02-29").unwrap_err(),
+            Gs1Error::ExpiryDay {
+                year: 2023,
+                month: 2,
+                day: 29
+            }
+        );
         assert!(Expiry::parse_iso("2000-02-29").is_ok());
         assert!(Expiry::parse_iso("2100-02-28").is_err());
-        assert_eq!(Expiry::parse_iso("1999-12-31").unwrap_err(), Gs1Error::ExpiryYear {
-            year: 1999
-        });
-        assert_eq!(Expiry::parse_iso("2025-13-01").unwrap_err(), Gs1Error::ExpiryMonth {
-            month: 13
-        });
-        assert_eq!(Expiry::parse_iso("2025-04-31").unwrap_err().kind(), "expiry_day");
-        assert_eq!(Expiry::parse_iso("2025-04-00").unwrap_err().kind(), "expiry_day");
-        for bad in ["2025-4-01", "20250401", "2025/04/01", "2025-04-0a", "+025-04-01", ""] {
-            assert_eq!(Expiry::parse_iso(bad).unwrap_err().kind(), "expiry_format", "{bad}");
+        assert_eq!(
+            Expiry::parse_iso("1999-12-31").unwrap_err(),
+            Gs1Error::ExpiryYear { year: 1999 }
+        );
+        assert_eq!(
+            Expiry::parse_iso("2025-13-01").unwrap_err(),
+            Gs1Error::ExpiryMonth { month: 13 }
+        );
+        assert_eq!(
+            Expiry::parse_iso("2025-04-31").unwrap_err().kind(),
+            "expiry_day"
+        );
+        assert_eq!(
+            Expiry::parse_iso("2025-04-00").unwrap_err().kind(),
+            "expiry_day"
+        );
+        for bad in [
+            "2025-4-01",
+            "20250401",
+            "2025/04/01",
+            "2025-04-0a",
+            "+025-04-01",
+            "",
+        ] {
+            assert_eq!(
+                Expiry::parse_iso(bad).unwrap_err().kind(),
+                "expiry_format",
+                "{bad}"
+            );
         }
         for bad in ["25041", "2504011", "25-401", "25 401", "2504+1"] {
-            assert_eq!(Expiry::parse_yymmdd(bad).unwrap_err().kind(), "expiry_format", "{bad}");
+            assert_eq!(
+                Expiry::parse_yymmdd(bad).unwrap_err().kind(),
+                "expiry_format",
+                "{bad}"
+            );
         }
-        assert_eq!(Expiry::parse_yymmdd("250431").unwrap_err().kind(), "expiry_day");
-        assert_eq!(Expiry::parse_yymmdd("250001").unwrap_err().kind(), "expiry_month");
+        assert_eq!(
+            Expiry::parse_yymmdd("250431").unwrap_err().kind(),
+            "expiry_day"
+        );
+        assert_eq!(
+            Expiry::parse_yymmdd("250001").unwrap_err().kind(),
+            "expiry_month"
+        );
     }
 
     #[test]
@@ -810,8 +945,14 @@ mod tests {
         assert_eq!(e.effective_day(), 29);
         assert_eq!(e.to_yymmdd(), "240200");
         assert_eq!(e.to_iso(), "2024-02-29");
-        assert_eq!(Expiry::parse_yymmdd("250200").unwrap().to_iso(), "2025-02-28");
-        assert_eq!(Expiry::parse_yymmdd("991100").unwrap().to_iso(), "2099-11-30");
+        assert_eq!(
+            Expiry::parse_yymmdd("250200").unwrap().to_iso(),
+            "2025-02-28"
+        );
+        assert_eq!(
+            Expiry::parse_yymmdd("991100").unwrap().to_iso(),
+            "2099-11-30"
+        );
         assert_ne!(e, Expiry::parse_iso("2024-02-29").unwrap());
         let mut s = String::new();
         e.push_yymmdd(&mut s);
@@ -825,8 +966,14 @@ mod tests {
             let json = serde_json::to_string(&e).unwrap();
             assert_eq!(serde_json::from_str::<Expiry>(&json).unwrap(), e, "{json}");
         }
-        assert_eq!(serde_json::to_string(&Expiry::parse_yymmdd("240200").unwrap()).unwrap(), "\"2024-02\"");
-        assert_eq!(serde_json::to_string(&Expiry::parse_yymmdd("240201").unwrap()).unwrap(), "\"2024-02-01\"");
+        assert_eq!(
+            serde_json::to_string(&Expiry::parse_yymmdd("240200").unwrap()).unwrap(),
+            "\"2024-02\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Expiry::parse_yymmdd("240201").unwrap()).unwrap(),
+            "\"2024-02-01\""
+        );
         assert!(serde_json::from_str::<Expiry>("\"2024-13\"").is_err());
         assert!(serde_json::from_str::<Expiry>("\"240201\"").is_err());
     }
@@ -848,7 +995,13 @@ mod tests {
         );
         // An early pilot-area code that predates the national standard's check character.
         let err = Uscc::parse("91350211M00013FA1N").unwrap_err();
-        assert_eq!(err, Gs1Error::UsccCheck { found: 'N', expected: '3' });
+        assert_eq!(
+            err,
+            Gs1Error::UsccCheck {
+                found: 'N',
+                expected: '3'
+            }
+        );
         assert_eq!(
             err.to_string(),
             "unified social credit code check character is N, expected 3"
@@ -857,41 +1010,70 @@ mod tests {
 
     #[test]
     fn uscc_rejects_with_precise_errors() {
-        assert_eq!(Uscc::parse("91440300708461136").unwrap_err(), Gs1Error::UsccLength { len: 17 });
-        assert_eq!(Uscc::parse("91440300708461136TT").unwrap_err(), Gs1Error::UsccLength {
-            len: 19
-        });
-        assert_eq!(Uscc::parse("9144030070846113OT").unwrap_err(), Gs1Error::UsccChar {
-            ch: 'O',
-            position: 17
-        });
-        assert_eq!(Uscc::parse("91A40300708461136T").unwrap_err(), Gs1Error::UsccRegion {
-            ch: 'A',
-            position: 3
-        });
-        assert_eq!(Uscc::parse("914403007084611366").unwrap_err(), Gs1Error::UsccCheck {
-            found: '6',
-            expected: 'T'
-        });
+        assert_eq!(
+            Uscc::parse("91440300708461136").unwrap_err(),
+            Gs1Error::UsccLength { len: 17 }
+        );
+        assert_eq!(
+            Uscc::parse("91440300708461136TT").unwrap_err(),
+            Gs1Error::UsccLength { len: 19 }
+        );
+        assert_eq!(
+            Uscc::parse("9144030070846113OT").unwrap_err(),
+            Gs1Error::UsccChar {
+                ch: 'O',
+                position: 17
+            }
+        );
+        assert_eq!(
+            Uscc::parse("91A40300708461136T").unwrap_err(),
+            Gs1Error::UsccRegion {
+                ch: 'A',
+                position: 3
+            }
+        );
+        assert_eq!(
+            Uscc::parse("914403007084611366").unwrap_err(),
+            Gs1Error::UsccCheck {
+                found: '6',
+                expected: 'T'
+            }
+        );
     }
 
     #[test]
     fn country_codes() {
         assert_eq!(ISO_3166_1_ALPHA_2.len(), 249);
-        assert!(ISO_3166_1_ALPHA_2.windows(2).all(|w| w[0] < w[1]), "list must be sorted");
+        assert!(
+            ISO_3166_1_ALPHA_2.windows(2).all(|w| w[0] < w[1]),
+            "list must be sorted"
+        );
         for code in ["CN", "DE", "NZ", "US", "HK", "TW", "MO", "AX", "ZW", "AD"] {
             assert_eq!(CountryCode::parse(code).unwrap().as_str(), code);
         }
         assert_eq!(CountryCode::parse("cn").unwrap().as_str(), "CN");
         for bad in ["UK", "EU", "XK", "ZZ", "AA", "QM"] {
-            assert_eq!(CountryCode::parse(bad).unwrap_err().kind(), "country_unassigned", "{bad}");
+            assert_eq!(
+                CountryCode::parse(bad).unwrap_err().kind(),
+                "country_unassigned",
+                "{bad}"
+            );
         }
-        assert_eq!(CountryCode::parse("CHN").unwrap_err(), Gs1Error::CountryLength { len: 3 });
-        assert_eq!(CountryCode::parse("").unwrap_err(), Gs1Error::CountryLength { len: 0 });
-        assert_eq!(CountryCode::parse("C1").unwrap_err(), Gs1Error::CountryChar {
-            ch: '1',
-            position: 2
-        });
+        assert_eq!(
+            CountryCode::parse("CHN").unwrap_err(),
+            Gs1Error::CountryLength { len: 3 }
+        );
+        assert_eq!(
+            CountryCode::parse("").unwrap_err(),
+            Gs1Error::CountryLength { len: 0 }
+        );
+        assert_eq!(
+            CountryCode::parse("C1").unwrap_err(),
+            Gs1Error::CountryChar {
+                ch: '1',
+                position: 2
+            }
+        );
         assert_eq!(
             CountryCode::parse("EU").unwrap_err().to_string(),
             "EU is not an officially assigned ISO 3166-1 alpha-2 country code"
@@ -904,7 +1086,12 @@ mod tests {
         assert_eq!(serde_json::to_string(&g).unwrap(), "\"00000096385074\"");
         assert!(serde_json::from_str::<Gtin>("\"96385075\"").is_err());
         assert!(serde_json::from_str::<Serial>("\"a b\"").is_err());
-        assert_eq!(serde_json::from_str::<CountryCode>("\"NZ\"").unwrap().to_string(), "NZ");
+        assert_eq!(
+            serde_json::from_str::<CountryCode>("\"NZ\"")
+                .unwrap()
+                .to_string(),
+            "NZ"
+        );
         assert_eq!("L-1".parse::<Lot>().unwrap().to_string(), "L-1");
     }
 }

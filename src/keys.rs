@@ -84,7 +84,12 @@ pub fn read_secret_file(path: &Path) -> Result<Vec<u8>, KeyFileError> {
 
 /// Writes a private key as PKCS#8 PEM (mode 0600, readable by `openssl pkey`).
 pub fn write_private_pem(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
-    let pem = key
+    // PKCS#8 v1 (RFC 8410 without the optional public key): the form OpenSSL 3.0 reads.
+    let bytes = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    let pem = bytes
         .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
         .map_err(|e| KeyFileError::BadKey {
             path: path.to_path_buf(),

@@ -1,4 +1,4 @@
-//! traceseal: anti-counterfeit traceability for cross-border e-commerce imports.
+#![doc = include_str!("../README.md")]
 //!
 //! # Layout
 //!
@@ -6,12 +6,19 @@
 //!
 //! | layer | modules | owns |
 //! | --- | --- | --- |
-//! | pure core (no I/O) | [`gs1`], [`code`], [`merkle`], [`checkpoint`] | formats, signatures, proofs, rules |
+//! | pure core (no I/O) | [`gs1`], [`code`], [`leaf`], [`merkle`], [`checkpoint`] | formats, signatures, proofs, rules |
 //! | adapters | [`store`] (RocksDB), [`keys`] (PEM key files) | one external resource each |
 //! | service | [`service`] | use cases, transactions, background workers |
 //! | edges | [`http`] (axum), [`cli`] (clap), [`config`] | transport only |
 
 pub mod checkpoint;
+pub mod cli;
 pub mod code;
+pub mod config;
 pub mod gs1;
+pub mod http;
+pub mod keys;
+pub mod leaf;
 pub mod merkle;
+pub mod service;
+pub mod store;

@@ -69,7 +69,10 @@ fn we_sign_byte_identically_to_go() {
 #[test]
 fn c2sp_spec_example_verifies() {
     let v = NoteVerifier::from_vkey(SPEC_VKEY).unwrap();
-    assert_eq!(v.verify(SPEC_NOTE).as_deref(), Ok("This is an example message.\n"));
+    assert_eq!(
+        v.verify(SPEC_NOTE).as_deref(),
+        Ok("This is an example message.\n")
+    );
     assert_eq!(v.vkey(), SPEC_VKEY);
 }
 
@@ -151,7 +154,9 @@ fn go_verifier_key_manglings_are_rejected() {
         Err(NoteError::MalformedVerifierKey { .. })
     ));
     assert_eq!(
-        NoteVerifier::from_vkey("PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"),
+        NoteVerifier::from_vkey(
+            "PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+        ),
         Err(NoteError::UnsupportedAlgorithm { alg: 0x65 })
     );
 }
@@ -175,7 +180,9 @@ fn pk_bytes(s: &NoteSigner) -> [u8; 32] {
     use base64::Engine as _;
     let vkey = s.vkey();
     let b64 = vkey.rsplit('+').next().unwrap();
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
     raw[1..].try_into().unwrap()
 }
 
@@ -329,8 +336,10 @@ fn errors_have_useful_messages() {
         err.to_string(),
         "note has no signature by key PeterNeumann+c74f20a3"
     );
-    let err = NoteVerifier::from_vkey("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
-        .unwrap_err();
+    let err = NoteVerifier::from_vkey(
+        "PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "verifier key id c74f20a4 does not match its name and key (computed c74f20a3)"

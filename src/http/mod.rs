@@ -223,4 +223,28 @@ mod tests {
         assert_eq!(v["verdict"], "cannot_verify_now");
         assert_ne!(v["verdict"], "not_genuine");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+        /// Arbitrary query strings and code paths never produce a 5xx or a panic.
+        #[test]
+        fn arbitrary_scan_requests_are_answered_without_5xx(
+            q in "[ -~]{0,200}",
+            path in "/01/[0-9]{0,16}/10/[ -~&&[^?#/ ]]{0,24}/21/[ -~&&[^?#/ ]]{0,24}\\?[ -~&&[^# ]]{0,120}",
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (svc, _) = test_service();
+            let state = AppState::new(Arc::new(svc), "t", Config::default());
+            for uri in [format!("/api/v1/verify?code={}", q.replace(' ', "%20").replace('#', "%23")), path.clone()] {
+                let Ok(req) = HttpRequest::get(&uri).header("accept", "application/json").body(Body::empty()) else {
+                    continue; // not even a valid HTTP request line
+                };
+                let res = rt.block_on(app(state.clone()).oneshot(req)).unwrap();
+                proptest::prop_assert!(
+                    res.status().is_success() || res.status().is_client_error(),
+                    "{} -> {}", uri, res.status()
+                );
+            }
+        }
+    }
 }

@@ -34,7 +34,7 @@ pub enum HashDecodeError {
     #[error("hash is not valid standard base64: {0}")]
     Base64(#[from] base64::DecodeError),
     /// The bytes are not exactly 32 long.
-    #[error("hash is {got} bytes long, want {HASH_LEN}")]
+    #[error("hash is {got} bytes long, want 32")]
     WrongLength {
         /// The number of bytes found.
         got: usize,

@@ -28,10 +28,12 @@ impl NodeId {
 
     /// The first leaf index covered, or `None` if it does not fit in a `u64`.
     pub fn first_leaf(&self) -> Option<u64> {
-        self.index.checked_shl(u32::from(self.level)).and_then(|first| {
-            // checked_shl only checks the shift amount, not lost bits.
-            (first >> self.level == self.index).then_some(first)
-        })
+        self.index
+            .checked_shl(u32::from(self.level))
+            .and_then(|first| {
+                // checked_shl only checks the shift amount, not lost bits.
+                (first >> self.level == self.index).then_some(first)
+            })
     }
 }
 

@@ -218,12 +218,20 @@ mod tests {
         for index in [0, 1, 500, 511, 512, 767, 998, 999] {
             t.reads.set(0);
             inclusion_proof(index, size, &t).unwrap();
-            assert!(t.reads.get() <= bound, "inclusion {index}: {}", t.reads.get());
+            assert!(
+                t.reads.get() <= bound,
+                "inclusion {index}: {}",
+                t.reads.get()
+            );
         }
         for size1 in [1, 2, 3, 500, 511, 512, 513, 999] {
             t.reads.set(0);
             consistency_proof(size1, size, &t).unwrap();
-            assert!(t.reads.get() <= bound, "consistency {size1}: {}", t.reads.get());
+            assert!(
+                t.reads.get() <= bound,
+                "consistency {size1}: {}",
+                t.reads.get()
+            );
         }
         t.reads.set(0);
         root(size, &t).unwrap();

@@ -66,7 +66,6 @@ struct ValidRequest {
 
 /// One signed item waiting to be written.
 struct SignedItem {
-    serial: Serial,
     key: Vec<u8>,
     leaf: PendingLeaf,
 }
@@ -268,7 +267,6 @@ impl Service {
         .encode();
         SignedItem {
             key: item_key(v.gtin.as_str(), item.serial.as_str()),
-            serial: item.serial,
             leaf: PendingLeaf {
                 hash: merkle::leaf_hash(&data),
                 data,

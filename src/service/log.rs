@@ -164,6 +164,9 @@ impl Service {
             if p.size >= size {
                 return Ok(None);
             }
+        }
+        // Every tree extends the empty tree (RFC 9162 defines no proof from size 0).
+        if let Some(p) = prev.as_ref().filter(|p| p.size > 0) {
             let proof = merkle::consistency_proof(p.size, size, &StoreHashes(self.store.as_ref()))?;
             if let Err(e) = merkle::verify_consistency(p.size, size, &proof, &p.root_hash()?, &root)
             {
