@@ -21,7 +21,11 @@ fn build(store: &RocksStore, n: u64) -> Frontier {
     for i in 0..n {
         let h = merkle::leaf_hash(&i.to_be_bytes());
         f.append(h, |id, h| {
-            wb.put(Cf::Nodes, node_key(id.level, id.index), h.as_bytes().to_vec())
+            wb.put(
+                Cf::Nodes,
+                node_key(id.level, id.index),
+                h.as_bytes().to_vec(),
+            )
         });
         if wb.len() > 200_000 {
             store
@@ -39,21 +43,25 @@ fn append(c: &mut Criterion) {
     for exp in [10u32, 14, 17, 20] {
         let n = 1u64 << exp;
         g.throughput(Throughput::Elements(n));
-        g.bench_with_input(BenchmarkId::from_parameter(format!("2^{exp}")), &n, |b, &n| {
-            b.iter_with_setup(
-                || {
-                    let dir = tempfile::tempdir().unwrap();
-                    let s = RocksStore::create(&dir.path().join("db")).unwrap();
-                    (dir, s)
-                },
-                |(dir, s)| {
-                    let f = build(&s, n);
-                    assert_eq!(f.size(), n);
-                    drop(s);
-                    drop(dir);
-                },
-            )
-        });
+        g.bench_with_input(
+            BenchmarkId::from_parameter(format!("2^{exp}")),
+            &n,
+            |b, &n| {
+                b.iter_with_setup(
+                    || {
+                        let dir = tempfile::tempdir().unwrap();
+                        let s = RocksStore::create(&dir.path().join("db")).unwrap();
+                        (dir, s)
+                    },
+                    |(dir, s)| {
+                        let f = build(&s, n);
+                        assert_eq!(f.size(), n);
+                        drop(s);
+                        drop(dir);
+                    },
+                )
+            },
+        );
     }
     g.finish();
 }
@@ -67,7 +75,9 @@ fn proofs(c: &mut Criterion) {
         .iter()
         .map(|e| (format!("2^{e}"), 1u64 << e))
         .collect();
-    let big = std::env::var("TRACESEAL_BENCH_BIG").map(|v| v != "0").unwrap_or(true);
+    let big = std::env::var("TRACESEAL_BENCH_BIG")
+        .map(|v| v != "0")
+        .unwrap_or(true);
     if big {
         sizes.push(("10M".into(), 10_000_000));
     }

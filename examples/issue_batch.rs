@@ -54,7 +54,12 @@ fn main() {
             &|b| {
                 let mut l = last.lock().unwrap();
                 if l.elapsed().as_secs_f64() >= 2.0 || b.issued == b.quantity {
-                    eprintln!("  {:>9} / {} codes  {:.1} s", b.issued, b.quantity, t.elapsed().as_secs_f64());
+                    eprintln!(
+                        "  {:>9} / {} codes  {:.1} s",
+                        b.issued,
+                        b.quantity,
+                        t.elapsed().as_secs_f64()
+                    );
                     *l = Instant::now();
                 }
             },
@@ -70,5 +75,9 @@ fn main() {
     );
     let t = Instant::now();
     svc.checkpoint_now().expect("checkpoint");
-    println!("checkpoint over {} leaves signed in {:.3} s", svc.log_size().unwrap(), t.elapsed().as_secs_f64());
+    println!(
+        "checkpoint over {} leaves signed in {:.3} s",
+        svc.log_size().unwrap(),
+        t.elapsed().as_secs_f64()
+    );
 }

@@ -13,8 +13,14 @@ async fn main() {
         std::process::exit(2);
     }
     let (base, token_file, out) = (&args[1], &args[2], &args[3]);
-    let n: u64 = args.get(4).map(|s| s.parse().expect("CODES")).unwrap_or(1000);
-    let token = std::fs::read_to_string(token_file).expect("token file").trim().to_string();
+    let n: u64 = args
+        .get(4)
+        .map(|s| s.parse().expect("CODES"))
+        .unwrap_or(1000);
+    let token = std::fs::read_to_string(token_file)
+        .expect("token file")
+        .trim()
+        .to_string();
     let http = reqwest::Client::new();
     let post = |path: &str, body: Value| {
         http.post(format!("{base}{path}"))

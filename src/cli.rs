@@ -104,8 +104,16 @@ fn init(data_dir: &Path, host: Option<String>) -> Result<(), String> {
     let host = Host::parse(&host).map_err(|e| format!("public host {host:?}: {e}"))?;
     let r = setup::init(&dir, &host).map_err(|e| e.to_string())?;
     println!("initialised {}", dir.root().display());
-    println!("  issuer key   {}  (kid {})", dir.issuer_key().display(), r.issuer_kid);
-    println!("  log key      {}  (vkey {})", dir.log_key().display(), r.log_vkey);
+    println!(
+        "  issuer key   {}  (kid {})",
+        dir.issuer_key().display(),
+        r.issuer_kid
+    );
+    println!(
+        "  log key      {}  (vkey {})",
+        dir.log_key().display(),
+        r.log_vkey
+    );
     println!("  operator token {}", dir.admin_token().display());
     println!("  config       {}", dir.config().display());
     Ok(())

@@ -109,7 +109,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             // The constant is a valid socket address literal.
-            listen: DEFAULT_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             public_host: DEFAULT_PUBLIC_HOST.to_string(),
             checkpoint_interval_ms: DEFAULT_CHECKPOINT_INTERVAL_MS,
             scan: ScanRules::default(),
@@ -162,10 +164,7 @@ impl Config {
     }
 
     /// Loads `file` (if it exists), then applies environment overrides from `env`.
-    pub fn load(
-        file: &Path,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn load(file: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut cfg = if file.exists() {
             let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
                 path: file.display().to_string(),
@@ -189,10 +188,7 @@ impl Config {
     }
 
     fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(
-            name: &'static str,
-            value: String,
-        ) -> Result<T, ConfigError>
+        fn parse<T: std::str::FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
         where
             T::Err: std::fmt::Display,
         {
@@ -329,7 +325,10 @@ mod tests {
 
     #[test]
     fn default_toml_parses_to_defaults() {
-        assert_eq!(Config::from_toml(&Config::default_toml()).unwrap(), Config::default());
+        assert_eq!(
+            Config::from_toml(&Config::default_toml()).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
@@ -342,7 +341,11 @@ mod tests {
     fn env_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.toml");
-        std::fs::write(&f, "checkpoint_interval_ms = 500\n[rate_limit]\nburst = 7\n").unwrap();
+        std::fs::write(
+            &f,
+            "checkpoint_interval_ms = 500\n[rate_limit]\nburst = 7\n",
+        )
+        .unwrap();
         let cfg = Config::load(&f, |k| match k {
             "TRACESEAL_CHECKPOINT_INTERVAL_MS" => Some("250".into()),
             "TRACESEAL_TRUSTED_PROXIES" => Some("127.0.0.1, ::1".into()),
@@ -365,8 +368,10 @@ mod tests {
 
     #[test]
     fn zero_interval_is_invalid() {
-        let mut c = Config::default();
-        c.checkpoint_interval_ms = 0;
+        let c = Config {
+            checkpoint_interval_ms: 0,
+            ..Config::default()
+        };
         assert!(c.validate().is_err());
     }
 }

@@ -22,7 +22,11 @@ fn init_creates_keys_and_token_0600_and_refuses_to_touch_an_initialised_dir() {
         .args(["--public-host", "verify.example.com"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for f in ["keys/issuer.pem", "keys/log.pem", "admin.token"] {
         assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
     }
@@ -44,7 +48,10 @@ fn init_creates_keys_and_token_0600_and_refuses_to_touch_an_initialised_dir() {
         .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already initialised"));
-    assert_eq!(std::fs::read(dir.join("admin.token")).unwrap(), token_before);
+    assert_eq!(
+        std::fs::read(dir.join("admin.token")).unwrap(),
+        token_before
+    );
 }
 
 #[test]
@@ -67,8 +74,11 @@ fn serve_refuses_an_uninitialised_dir_and_a_world_readable_key() {
         .status()
         .unwrap()
         .success());
-    std::fs::set_permissions(dir.join("keys/issuer.pem"), std::fs::Permissions::from_mode(0o644))
-        .unwrap();
+    std::fs::set_permissions(
+        dir.join("keys/issuer.pem"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let out = Command::new(bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&dir)
@@ -96,7 +106,12 @@ async fn offline_verify_with_keys_json_and_pem() {
             .unwrap()
     };
     let ok = run(&codes[0], &keys_file);
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).starts_with("GENUINE"));
 
     // The issuer's private PEM works too (its public half is used).

@@ -51,7 +51,12 @@ impl Api {
             .json(&json!({"gtin": GTIN, "lot": "CRASH-1", "quantity": quantity}))
     }
     async fn checkpoint(&self, v: &NoteVerifier) -> (String, Checkpoint) {
-        let note = self.get("/api/v1/log/checkpoint").await.text().await.unwrap();
+        let note = self
+            .get("/api/v1/log/checkpoint")
+            .await
+            .text()
+            .await
+            .unwrap();
         let cp = open_checkpoint(&note, v).expect("served checkpoint verifies");
         (note, cp)
     }
@@ -91,7 +96,10 @@ async fn kill_mid_batch(proc: Proc, api: &Api, v: &NoteVerifier, past: u64) -> C
         if b.status() == 200 {
             let b: Value = b.json().await.unwrap();
             let issued = b["issued"].as_u64().unwrap();
-            assert!(issued < BIG, "the batch finished before it could be killed; raise BIG");
+            assert!(
+                issued < BIG,
+                "the batch finished before it could be killed; raise BIG"
+            );
             if issued > past {
                 break;
             }
@@ -125,7 +133,11 @@ async fn check_after_restart(
     let issued = b["issued"].as_u64().unwrap();
     assert!(issued > 0 && issued < BIG);
     let codes_resp = api.get("/api/v1/batches/3/codes").await;
-    assert_eq!(codes_resp.status(), 409, "an incomplete batch has no printable codes");
+    assert_eq!(
+        codes_resp.status(),
+        409,
+        "an incomplete batch has no printable codes"
+    );
 
     // Wait for a checkpoint at least as large as the one served before the crash.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -154,7 +166,9 @@ async fn check_after_restart(
     let size = api.json("/healthz").await["log_size"].as_u64().unwrap();
     assert!(size > acked_leaves);
     let mut rng = rand::thread_rng();
-    let mut sample: Vec<u64> = (0..150).map(|_| rng.gen_range(acked_leaves..size)).collect();
+    let mut sample: Vec<u64> = (0..150)
+        .map(|_| rng.gen_range(acked_leaves..size))
+        .collect();
     sample.extend([acked_leaves, size - 1]);
     for i in sample {
         let (batch, code) = leaf_code(api, i).await;
@@ -189,7 +203,10 @@ async fn sigkill_during_large_batch_never_leaves_a_partial_batch_genuine() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     init(&dir);
-    let token = std::fs::read_to_string(dir.join("admin.token")).unwrap().trim().to_string();
+    let token = std::fs::read_to_string(dir.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
     let proc = Proc::serve(&dir, &ENV);
     let mut api = Api {
         base: proc.base.clone(),
@@ -240,10 +257,12 @@ async fn sigkill_during_large_batch_never_leaves_a_partial_batch_genuine() {
             .text()
             .await
             .unwrap();
-        acked.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()["code"].as_str().unwrap().to_string()),
-        );
+        acked.extend(text.lines().map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["code"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }));
     }
     assert_eq!(acked.len(), 100);
 
@@ -251,7 +270,10 @@ async fn sigkill_during_large_batch_never_leaves_a_partial_batch_genuine() {
     let req = api.post_batch(BIG_KEY, BIG).send();
     let pending = tokio::spawn(req);
     let before = kill_mid_batch(proc, &api, &v, 0).await;
-    assert!(pending.await.unwrap().is_err(), "the killed request got no answer");
+    assert!(
+        pending.await.unwrap().is_err(),
+        "the killed request got no answer"
+    );
     let proc = Proc::serve(&dir, &ENV);
     api.base = proc.base.clone();
     let issued1 = check_after_restart(&api, &v, &before, &acked, 100).await;
@@ -268,17 +290,34 @@ async fn sigkill_during_large_batch_never_leaves_a_partial_batch_genuine() {
     // Round 3: the retry completes the batch, with the same batch id and exactly BIG codes.
     let r = api.post_batch(BIG_KEY, BIG).send().await.unwrap();
     assert_eq!(r.status(), 201);
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"batch_id": 3, "count": BIG}));
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"batch_id": 3, "count": BIG})
+    );
     let b = api.json("/api/v1/batches/3").await;
     assert_eq!(b["status"], "complete");
-    let text = api.get("/api/v1/batches/3/codes").await.text().await.unwrap();
+    let text = api
+        .get("/api/v1/batches/3/codes")
+        .await
+        .text()
+        .await
+        .unwrap();
     let codes: Vec<String> = text
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["code"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["code"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(codes.len() as u64, BIG);
     let distinct: std::collections::HashSet<_> = codes.iter().collect();
-    assert_eq!(distinct.len() as u64, BIG, "no serial reused across the crashes");
+    assert_eq!(
+        distinct.len() as u64,
+        BIG,
+        "no serial reused across the crashes"
+    );
     for c in codes.iter().step_by(4000) {
         assert_eq!(api.verdict(c).await["verdict"], "genuine");
     }

@@ -44,7 +44,12 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     assert_eq!(s.get("/healthz").await.status(), 200);
 
     // Operator auth.
-    let r = s.client.get(s.url("/api/v1/enterprises")).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url("/api/v1/enterprises"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     problem(r, 401).await;
     let r = s
@@ -78,7 +83,12 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         )
         .await;
     problem(dup, 409).await;
-    let e: Value = s.admin_get(&format!("/api/v1/enterprises/{eid}")).await.json().await.unwrap();
+    let e: Value = s
+        .admin_get(&format!("/api/v1/enterprises/{eid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(e["uscc"], USCC);
     problem(s.admin_get("/api/v1/enterprises/999").await, 404).await;
     problem(s.admin_get("/api/v1/enterprises/abc").await, 400).await;
@@ -91,7 +101,12 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         .await
         .unwrap();
     assert_eq!(upd.status(), 200);
-    let list: Value = s.admin_get("/api/v1/enterprises").await.json().await.unwrap();
+    let list: Value = s
+        .admin_get("/api/v1/enterprises")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["name"], "Acme Import Co. Ltd");
     let bad_gtin = s
@@ -104,7 +119,12 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     assert!(p["detail"].as_str().unwrap().contains("check digit"), "{p}");
     let prods: Value = s.admin_get("/api/v1/products").await.json().await.unwrap();
     assert_eq!(prods[0]["gtin"], GTIN);
-    assert_eq!(s.admin_get(&format!("/api/v1/products/{GTIN}")).await.status(), 200);
+    assert_eq!(
+        s.admin_get(&format!("/api/v1/products/{GTIN}"))
+            .await
+            .status(),
+        200
+    );
 
     // Issuance errors.
     let no_key = s
@@ -124,24 +144,36 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
             .send()
     };
     problem(
-        post(json!({"gtin": "00000000000017", "lot": "L", "quantity": 1}), "u").await.unwrap(),
+        post(
+            json!({"gtin": "00000000000017", "lot": "L", "quantity": 1}),
+            "u",
+        )
+        .await
+        .unwrap(),
         422,
     )
     .await;
     problem(
-        post(json!({"gtin": GTIN, "lot": "L", "quantity": 0}), "q").await.unwrap(),
-        400,
-    )
-    .await;
-    problem(
-        post(json!({"gtin": GTIN, "lot": "bad lot!", "quantity": 1}), "l").await.unwrap(),
-        400,
-    )
-    .await;
-    problem(
-        post(json!({"gtin": GTIN, "lot": "L", "quantity": 1, "colour": "red"}), "x")
+        post(json!({"gtin": GTIN, "lot": "L", "quantity": 0}), "q")
             .await
             .unwrap(),
+        400,
+    )
+    .await;
+    problem(
+        post(json!({"gtin": GTIN, "lot": "bad lot!", "quantity": 1}), "l")
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    problem(
+        post(
+            json!({"gtin": GTIN, "lot": "L", "quantity": 1, "colour": "red"}),
+            "x",
+        )
+        .await
+        .unwrap(),
         400,
     )
     .await;
@@ -167,7 +199,12 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     .await
     .unwrap();
     problem(other, 409).await;
-    let batch: Value = s.admin_get(&format!("/api/v1/batches/{bid}")).await.json().await.unwrap();
+    let batch: Value = s
+        .admin_get(&format!("/api/v1/batches/{bid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(batch["status"], "complete");
     assert_eq!(batch["issued"], 25);
     let (_, more) = s.issue("batch-2", 7).await;
@@ -180,7 +217,12 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
 
     // Every leaf is provably in the checkpoint.
     for i in [0u64, 1, 24, 25, 31] {
-        let leaf: Value = s.get(&format!("/api/v1/log/leaves/{i}")).await.json().await.unwrap();
+        let leaf: Value = s
+            .get(&format!("/api/v1/log/leaves/{i}"))
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(leaf["index"], i);
         let data = b64(leaf["data"].as_str().unwrap());
         let text = String::from_utf8(data.clone()).unwrap();
@@ -191,7 +233,10 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
             .json()
             .await
             .unwrap();
-        assert_eq!((pr["index"].as_u64(), pr["size"].as_u64()), (Some(i), Some(32)));
+        assert_eq!(
+            (pr["index"].as_u64(), pr["size"].as_u64()),
+            (Some(i), Some(32))
+        );
         let proof: Vec<Hash> = pr["proof"]
             .as_array()
             .unwrap()
@@ -203,11 +248,26 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     let all: Vec<&String> = codes.iter().chain(more.iter()).collect();
     let leaf0: Value = s.get("/api/v1/log/leaves/0").await.json().await.unwrap();
     let text0 = String::from_utf8(b64(leaf0["data"].as_str().unwrap())).unwrap();
-    assert!(all.iter().any(|c| text0.contains(c.as_str())), "leaf holds its code URI");
+    assert!(
+        all.iter().any(|c| text0.contains(c.as_str())),
+        "leaf holds its code URI"
+    );
     problem(s.get("/api/v1/log/leaves/32").await, 404).await;
-    problem(s.get("/api/v1/log/proof/inclusion?index=5&size=99").await, 400).await;
-    problem(s.get("/api/v1/log/proof/inclusion?index=x&size=3").await, 400).await;
-    problem(s.get("/api/v1/log/proof/consistency?from=9&to=3").await, 400).await;
+    problem(
+        s.get("/api/v1/log/proof/inclusion?index=5&size=99").await,
+        400,
+    )
+    .await;
+    problem(
+        s.get("/api/v1/log/proof/inclusion?index=x&size=3").await,
+        400,
+    )
+    .await;
+    problem(
+        s.get("/api/v1/log/proof/consistency?from=9&to=3").await,
+        400,
+    )
+    .await;
 
     // Consistency between the size-25 state and the checkpoint.
     let cons: Value = s
@@ -216,7 +276,10 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         .json()
         .await
         .unwrap();
-    assert_eq!((cons["from"].as_u64(), cons["to"].as_u64()), (Some(25), Some(32)));
+    assert_eq!(
+        (cons["from"].as_u64(), cons["to"].as_u64()),
+        (Some(25), Some(32))
+    );
     let proof: Vec<Hash> = cons["proof"]
         .as_array()
         .unwrap()
@@ -271,7 +334,10 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         .send()
         .await
         .unwrap();
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = r.text().await.unwrap();
     assert!(html.contains("正品") && html.contains("Genuine"), "{html}");
 
@@ -288,7 +354,12 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     let v: Value = s.get(&verify_path(&other_lot)).await.json().await.unwrap();
     assert_eq!(v["reasons"][0]["code"], "bad_signature");
     let unknown_key = codes[0].replace(&format!("k={}", c.kid()), "k=00000000");
-    let v: Value = s.get(&verify_path(&unknown_key)).await.json().await.unwrap();
+    let v: Value = s
+        .get(&verify_path(&unknown_key))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["verdict"], "not_genuine");
     assert_eq!(v["reasons"][0]["code"], "unknown_key");
 
@@ -337,12 +408,20 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     let text = doc.to_string();
     for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
         let name = &r[..r.find('"').unwrap()];
-        assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {name}");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling $ref {name}"
+        );
     }
 
     // Metrics.
     let m = s.get("/metrics").await.text().await.unwrap();
-    assert!(m.contains("traceseal_http_requests_total{method=\"GET\",route=\"/api/v1/verify\",status=\"200\"}"), "{m}");
+    assert!(
+        m.contains(
+            "traceseal_http_requests_total{method=\"GET\",route=\"/api/v1/verify\",status=\"200\"}"
+        ),
+        "{m}"
+    );
     assert!(m.contains("traceseal_http_request_duration_seconds_bucket"));
     assert!(m.contains("traceseal_codes_issued_total 32"));
     assert!(m.contains("traceseal_log_size 32"));

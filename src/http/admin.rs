@@ -28,21 +28,26 @@ const CODES_PAGE: usize = 4096;
 /// Routes of this module, behind operator authentication.
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
-        .route("/api/v1/enterprises", post(create_enterprise).get(list_enterprises))
-        .route("/api/v1/enterprises/{id}", get(get_enterprise).put(update_enterprise))
+        .route(
+            "/api/v1/enterprises",
+            post(create_enterprise).get(list_enterprises),
+        )
+        .route(
+            "/api/v1/enterprises/{id}",
+            get(get_enterprise).put(update_enterprise),
+        )
         .route("/api/v1/products", post(create_product).get(list_products))
-        .route("/api/v1/products/{gtin}", get(get_product).put(update_product))
+        .route(
+            "/api/v1/products/{gtin}",
+            get(get_product).put(update_product),
+        )
         .route("/api/v1/batches", post(create_batch))
         .route("/api/v1/batches/{id}", get(get_batch))
         .route("/api/v1/batches/{id}/codes", get(batch_codes))
         .route_layer(middleware::from_fn_with_state(state, require_operator))
 }
 
-async fn require_operator(
-    State(st): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Response {
+async fn require_operator(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -115,7 +120,8 @@ pub async fn list_enterprises(
         None => 0,
     };
     let svc = st.svc.clone();
-    let list = blocking(move || svc.list_enterprises(after, p.limit.unwrap_or(DEFAULT_LIMIT))).await?;
+    let list =
+        blocking(move || svc.list_enterprises(after, p.limit.unwrap_or(DEFAULT_LIMIT))).await?;
     Ok(Json(list))
 }
 
@@ -145,7 +151,9 @@ pub async fn update_enterprise(
     let Path(id) = id?;
     let Json(input) = body?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.update_enterprise(id, &input)).await?))
+    Ok(Json(
+        blocking(move || svc.update_enterprise(id, &input)).await?,
+    ))
 }
 
 /// Register a product.
@@ -172,10 +180,9 @@ pub async fn list_products(
 ) -> Result<Json<Vec<Product>>, ApiError> {
     let Query(p) = q?;
     let svc = st.svc.clone();
-    let list = blocking(move || {
-        svc.list_products(p.after.as_deref(), p.limit.unwrap_or(DEFAULT_LIMIT))
-    })
-    .await?;
+    let list =
+        blocking(move || svc.list_products(p.after.as_deref(), p.limit.unwrap_or(DEFAULT_LIMIT)))
+            .await?;
     Ok(Json(list))
 }
 
@@ -205,7 +212,9 @@ pub async fn update_product(
     let Path(gtin) = gtin?;
     let Json(input) = body?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.update_product(&gtin, &input)).await?))
+    Ok(Json(
+        blocking(move || svc.update_product(&gtin, &input)).await?,
+    ))
 }
 
 /// Issue a batch of signed codes. Requires an `Idempotency-Key` header: a retry with the same
@@ -304,7 +313,9 @@ pub async fn batch_codes(
                 break;
             }
             let (s, b) = (svc.clone(), batch.clone());
-            page = match tokio::task::spawn_blocking(move || s.batch_codes(&b, next, CODES_PAGE)).await {
+            page = match tokio::task::spawn_blocking(move || s.batch_codes(&b, next, CODES_PAGE))
+                .await
+            {
                 Ok(Ok(p)) => p,
                 _ => {
                     tracing::error!(batch = batch.id, at = next, "streaming codes failed");

@@ -34,7 +34,9 @@ pub struct Metrics {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -63,7 +65,9 @@ impl Metrics {
         let mut out = String::new();
         {
             let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            out.push_str("# HELP traceseal_http_requests_total HTTP requests by route and status.\n");
+            out.push_str(
+                "# HELP traceseal_http_requests_total HTTP requests by route and status.\n",
+            );
             out.push_str("# TYPE traceseal_http_requests_total counter\n");
             for ((m, r, s), n) in &g.requests {
                 let _ = writeln!(
@@ -73,7 +77,9 @@ impl Metrics {
                     esc(r)
                 );
             }
-            out.push_str("# HELP traceseal_http_request_duration_seconds HTTP request latency by route.\n");
+            out.push_str(
+                "# HELP traceseal_http_request_duration_seconds HTTP request latency by route.\n",
+            );
             out.push_str("# TYPE traceseal_http_request_duration_seconds histogram\n");
             for ((m, r), h) in &g.latency {
                 let labels = format!("method=\"{}\",route=\"{}\"", esc(m), esc(r));
@@ -89,13 +95,24 @@ impl Metrics {
                     "traceseal_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                     h.count
                 );
-                let _ = writeln!(out, "traceseal_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-                let _ = writeln!(out, "traceseal_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+                let _ = writeln!(
+                    out,
+                    "traceseal_http_request_duration_seconds_sum{{{labels}}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "traceseal_http_request_duration_seconds_count{{{labels}}} {}",
+                    h.count
+                );
             }
         }
         let st = svc.stats();
         let gauge = |out: &mut String, name: &str, kind: &str, help: &str, v: String| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
         };
         gauge(
             &mut out,
@@ -119,7 +136,13 @@ impl Metrics {
             st.checkpoints_signed.load(Ordering::Relaxed).to_string(),
         );
         if let Ok(size) = svc.log_size() {
-            gauge(&mut out, "traceseal_log_size", "gauge", "Leaves in the Merkle log.", size.to_string());
+            gauge(
+                &mut out,
+                "traceseal_log_size",
+                "gauge",
+                "Leaves in the Merkle log.",
+                size.to_string(),
+            );
         }
         if let Ok(Some(cp)) = svc.latest_checkpoint() {
             let age = (crate::service::now_unix() - cp.created_at).max(0);

@@ -204,7 +204,11 @@ mod tests {
         let state = AppState::new(Arc::new(svc), "t", Config::default());
         let uri = format!(
             "/api/v1/verify?code={}",
-            code.replace(':', "%3A").replace('/', "%2F").replace('?', "%3F").replace('&', "%26").replace('=', "%3D")
+            code.replace(':', "%3A")
+                .replace('/', "%2F")
+                .replace('?', "%3F")
+                .replace('&', "%26")
+                .replace('=', "%3D")
         );
         let ok = app(state.clone())
             .oneshot(HttpRequest::get(&uri).body(Body::empty()).unwrap())
@@ -218,7 +222,9 @@ mod tests {
             .unwrap();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(res.headers().contains_key("retry-after"));
-        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["verdict"], "cannot_verify_now");
         assert_ne!(v["verdict"], "not_genuine");

@@ -204,7 +204,9 @@ pub async fn inclusion(
 ) -> Result<Json<InclusionProofView>, ApiError> {
     let Query(q) = q?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.inclusion_proof_view(q.index, q.size)).await?))
+    Ok(Json(
+        blocking(move || svc.inclusion_proof_view(q.index, q.size)).await?,
+    ))
 }
 
 /// Query of the consistency proof endpoint.
@@ -226,7 +228,9 @@ pub async fn consistency(
 ) -> Result<Json<ConsistencyProofView>, ApiError> {
     let Query(q) = q?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.consistency_proof_view(q.from, q.to)).await?))
+    Ok(Json(
+        blocking(move || svc.consistency_proof_view(q.from, q.to)).await?,
+    ))
 }
 
 /// The minimal bilingual HTML answer for browsers (the full consumer page is a later issue).
@@ -258,13 +262,13 @@ mod page {
     pub fn verdict(v: &Verdict) -> String {
         let (class, zh, en) = match v.verdict {
             VerdictKind::Genuine => ("ok", "正品", "Genuine"),
-            VerdictKind::GenuineWithWarning => ("warn", "正品，但请注意", "Genuine, with a warning"),
+            VerdictKind::GenuineWithWarning => {
+                ("warn", "正品，但请注意", "Genuine, with a warning")
+            }
             VerdictKind::NotGenuine => ("bad", "非正品", "Not genuine"),
             VerdictKind::CannotVerifyNow => ("na", "暂时无法验证", "Cannot verify now"),
         };
-        let mut body = format!(
-            "<main><h1 class=\"v {class}\" role=\"status\">{zh} · {en}</h1>"
-        );
+        let mut body = format!("<main><h1 class=\"v {class}\" role=\"status\">{zh} · {en}</h1>");
         if !v.reasons.is_empty() {
             body.push_str("<ul>");
             for r in &v.reasons {

@@ -51,7 +51,9 @@ impl RateLimiter {
         let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_BUCKETS_PER_SHARD {
             let (rate, burst) = (self.rate, self.burst);
-            map.retain(|_, b| b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst);
+            map.retain(|_, b| {
+                b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst
+            });
         }
         let b = map.entry(ip).or_insert(Bucket {
             tokens: self.burst,
@@ -124,7 +126,8 @@ mod tests {
         r.extensions_mut()
             .insert(ConnectInfo::<SocketAddr>(peer.parse().unwrap()));
         if let Some(x) = xff {
-            r.headers_mut().insert("x-forwarded-for", x.parse().unwrap());
+            r.headers_mut()
+                .insert("x-forwarded-for", x.parse().unwrap());
         }
         r
     }
@@ -133,7 +136,10 @@ mod tests {
     fn forwarded_for_only_from_trusted_proxies() {
         let proxy: IpAddr = "127.0.0.1".parse().unwrap();
         let spoof = req("198.51.100.7:1234", Some("1.2.3.4"));
-        assert_eq!(client_ip(&spoof, &[proxy]), Some("198.51.100.7".parse().unwrap()));
+        assert_eq!(
+            client_ip(&spoof, &[proxy]),
+            Some("198.51.100.7".parse().unwrap())
+        );
         let via = req("127.0.0.1:1234", Some("1.2.3.4, 5.6.7.8"));
         assert_eq!(client_ip(&via, &[proxy]), Some("5.6.7.8".parse().unwrap()));
         let garbled = req("127.0.0.1:1234", Some("nonsense"));

@@ -74,9 +74,9 @@ fn validate(req: &BatchRequest) -> Result<ValidRequest> {
     let gtin = Gtin::parse(&req.gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
     let lot = Lot::parse(&req.lot).map_err(|e| ServiceError::Invalid(format!("lot: {e}")))?;
     let expiry = match &req.expiry {
-        Some(e) => Some(
-            Expiry::parse_iso(e).map_err(|e| ServiceError::Invalid(format!("expiry: {e}")))?,
-        ),
+        Some(e) => {
+            Some(Expiry::parse_iso(e).map_err(|e| ServiceError::Invalid(format!("expiry: {e}")))?)
+        }
         None => None,
     };
     if !(1..=MAX_QUANTITY).contains(&req.quantity) {
@@ -145,7 +145,10 @@ impl Service {
         // One batch at a time: keeps each batch's leaves in long contiguous runs and makes
         // the idempotency check-then-create atomic.
         let _guard = super::lock(&self.issuance)?;
-        let stored = match self.store.get(Cf::Idempotency, idempotency_key.as_bytes())? {
+        let stored = match self
+            .store
+            .get(Cf::Idempotency, idempotency_key.as_bytes())?
+        {
             Some(raw) => {
                 let rec: IdempotencyRecord = decode_json("idempotency record", &raw)?;
                 if rec.fingerprint != fp {
@@ -159,7 +162,11 @@ impl Service {
                 if sb.batch.status == BatchStatus::Complete {
                     return Ok((sb.batch, true));
                 }
-                info!(batch_id = sb.batch.id, issued = sb.batch.issued, "resuming interrupted batch");
+                info!(
+                    batch_id = sb.batch.id,
+                    issued = sb.batch.issued,
+                    "resuming interrupted batch"
+                );
                 sb
             }
             None => self.create_batch(&v, idempotency_key, fp)?,
@@ -238,7 +245,12 @@ impl Service {
                 let chunk = self.ensure_unique(chunk?, v, batch_id, issued_at)?;
                 self.write_chunk(&mut sb, chunk)?;
                 progress(&sb.batch);
-                info!(batch_id, issued = sb.batch.issued, quantity = sb.batch.quantity, "batch progress");
+                info!(
+                    batch_id,
+                    issued = sb.batch.issued,
+                    quantity = sb.batch.quantity,
+                    "batch progress"
+                );
             }
             Ok::<(), ServiceError>(())
         })?;
@@ -251,12 +263,18 @@ impl Service {
         Ok(sb.batch)
     }
 
-    fn sign_one(&self, serial: Serial, v: &ValidRequest, batch_id: u64, issued_at: i64) -> SignedItem {
+    fn sign_one(
+        &self,
+        serial: Serial,
+        v: &ValidRequest,
+        batch_id: u64,
+        issued_at: i64,
+    ) -> SignedItem {
         let item = ItemId {
             gtin: v.gtin.clone(),
             lot: v.lot.clone(),
             serial,
-            expiry: v.expiry.clone(),
+            expiry: v.expiry,
         };
         let code = Code::sign(&self.host, &item, self.issuer.kid, &self.issuer.key);
         let data = ItemLeaf {
@@ -397,9 +415,9 @@ impl Service {
             let end = first + count;
             skip = 0;
             let want = (limit - out.len()).min((end - from) as usize);
-            for (_, data) in self
-                .store
-                .range(Cf::Leaves, &u64_key(from), Some(&u64_key(end)), want)?
+            for (_, data) in
+                self.store
+                    .range(Cf::Leaves, &u64_key(from), Some(&u64_key(end)), want)?
             {
                 let LeafRecord::Item(leaf) = LeafRecord::parse(&data)
                     .map_err(|e| ServiceError::Internal(format!("stored leaf: {e}")))?;
@@ -445,7 +463,10 @@ mod tests {
             let code = Code::parse(&c.code).unwrap();
             code.verify(&svc.issuer.key.verifying_key()).unwrap();
             assert_eq!(code.item().serial.as_str(), c.serial);
-            assert!(c.serial.len() >= 16, "96 random bits need 16 base64url chars");
+            assert!(
+                c.serial.len() >= 16,
+                "96 random bits need 16 base64url chars"
+            );
         }
         // Paging.
         let page = svc.batch_codes(&b, 35, 10).unwrap();
@@ -468,9 +489,15 @@ mod tests {
         let (svc, _) = test_service();
         seed(&svc);
         let mut r = req(0);
-        assert!(matches!(svc.issue_batch(&r, "k", &|_| {}), Err(ServiceError::Invalid(_))));
+        assert!(matches!(
+            svc.issue_batch(&r, "k", &|_| {}),
+            Err(ServiceError::Invalid(_))
+        ));
         r.quantity = MAX_QUANTITY + 1;
-        assert!(matches!(svc.issue_batch(&r, "k", &|_| {}), Err(ServiceError::Invalid(_))));
+        assert!(matches!(
+            svc.issue_batch(&r, "k", &|_| {}),
+            Err(ServiceError::Invalid(_))
+        ));
         let mut r = req(1);
         r.gtin = "00000000000017".into();
         assert!(matches!(
@@ -479,7 +506,10 @@ mod tests {
         ));
         let mut r = req(1);
         r.expiry = Some("2027-02-29".into());
-        assert!(matches!(svc.issue_batch(&r, "k", &|_| {}), Err(ServiceError::Invalid(_))));
+        assert!(matches!(
+            svc.issue_batch(&r, "k", &|_| {}),
+            Err(ServiceError::Invalid(_))
+        ));
         assert!(matches!(
             svc.issue_batch(&req(1), "has space", &|_| {}),
             Err(ServiceError::Invalid(_))
@@ -496,15 +526,23 @@ mod tests {
                 mem.set_failing(true);
             }
         };
-        let err = svc.issue_batch(&req(n), "crashy", &fail_after_first).unwrap_err();
+        let err = svc
+            .issue_batch(&req(n), "crashy", &fail_after_first)
+            .unwrap_err();
         assert!(matches!(err, ServiceError::Unavailable(_)), "{err:?}");
         mem.set_failing(false);
         let b = svc.batch(1).unwrap();
         assert_eq!((b.issued, b.status), (CHUNK as u64, BatchStatus::Issuing));
-        assert!(matches!(svc.batch_codes(&b, 0, 10), Err(ServiceError::Conflict(_))));
+        assert!(matches!(
+            svc.batch_codes(&b, 0, 10),
+            Err(ServiceError::Conflict(_))
+        ));
         let (done, replay) = svc.issue_batch(&req(n), "crashy", &|_| {}).unwrap();
         assert!(!replay);
         assert_eq!((done.issued, done.status), (n, BatchStatus::Complete));
-        assert_eq!(svc.batch_codes(&done, 0, usize::MAX).unwrap().len() as u64, n);
+        assert_eq!(
+            svc.batch_codes(&done, 0, usize::MAX).unwrap().len() as u64,
+            n
+        );
     }
 }

@@ -48,8 +48,9 @@ impl HashReader for StoreHashes<'_> {
     type Error = StoreError;
     fn read_hash(&self, id: NodeId) -> Result<Hash, StoreError> {
         match self.0.get(Cf::Nodes, &node_key(id.level, id.index))? {
-            Some(v) => Hash::from_slice(&v)
-                .map_err(|e| StoreError::Corrupt(format!("node {id:?}: {e}"))),
+            Some(v) => {
+                Hash::from_slice(&v).map_err(|e| StoreError::Corrupt(format!("node {id:?}: {e}")))
+            }
             None => Err(StoreError::Corrupt(format!("node {id:?} missing"))),
         }
     }
@@ -110,7 +111,11 @@ impl Service {
         for (i, leaf) in leaves.into_iter().enumerate() {
             wb.put(Cf::Leaves, u64_key(first + i as u64), leaf.data);
             frontier.append(leaf.hash, |id, h| {
-                wb.put(Cf::Nodes, node_key(id.level, id.index), h.as_bytes().to_vec())
+                wb.put(
+                    Cf::Nodes,
+                    node_key(id.level, id.index),
+                    h.as_bytes().to_vec(),
+                )
             });
         }
         wb.put(Cf::Meta, META_LOG_SIZE, u64_key(frontier.size()));
@@ -137,9 +142,10 @@ impl Service {
         let cp = match self.store.get(Cf::Meta, META_LATEST_CHECKPOINT)? {
             Some(size) => {
                 let size = decode_u64(&size)?;
-                let v = self.store.get(Cf::Checkpoints, &u64_key(size))?.ok_or_else(|| {
-                    ServiceError::Internal(format!("checkpoint {size} missing"))
-                })?;
+                let v = self
+                    .store
+                    .get(Cf::Checkpoints, &u64_key(size))?
+                    .ok_or_else(|| ServiceError::Internal(format!("checkpoint {size} missing")))?;
                 Some(decode_json::<SignedCheckpoint>("checkpoint", &v)?)
             }
             None => None,
@@ -202,7 +208,9 @@ impl Service {
             .write()
             .map_err(|_| ServiceError::Internal("checkpoint lock poisoned".into()))? =
             Some(cp.clone());
-        self.stats.checkpoints_signed.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .checkpoints_signed
+            .fetch_add(1, Ordering::Relaxed);
         info!(size, root = %cp.root, "signed checkpoint");
         Ok(Some(cp))
     }
@@ -325,7 +333,10 @@ mod tests {
         assert_eq!(svc.append_leaves(leaves(8, "b"), |_, _| Ok(())).unwrap(), 5);
         let cp = svc.checkpoint_now().unwrap().unwrap();
         assert_eq!(cp.size, 13);
-        assert!(svc.checkpoint_now().unwrap().is_none(), "nothing new to sign");
+        assert!(
+            svc.checkpoint_now().unwrap().is_none(),
+            "nothing new to sign"
+        );
         let root = cp.root_hash().unwrap();
         for i in 0..13 {
             let data = svc.leaf_data(i).unwrap();
@@ -333,7 +344,11 @@ mod tests {
             merkle::verify_inclusion(&merkle::leaf_hash(&data), i, 13, &proof, &root).unwrap();
         }
         let c = svc.consistency_proof_view(5, 13).unwrap();
-        let proof: Vec<Hash> = c.proof.iter().map(|p| Hash::from_base64(p).unwrap()).collect();
+        let proof: Vec<Hash> = c
+            .proof
+            .iter()
+            .map(|p| Hash::from_base64(p).unwrap())
+            .collect();
         merkle::verify_consistency(5, 13, &proof, &svc.root_at(5).unwrap(), &root).unwrap();
         // The note verifies with the log key.
         let v = svc.log_signer.verifier();
@@ -346,8 +361,14 @@ mod tests {
     fn bad_proof_parameters_are_invalid_not_internal() {
         let (svc, _) = test_service();
         svc.append_leaves(leaves(3, "a"), |_, _| Ok(())).unwrap();
-        assert!(matches!(svc.inclusion_proof(3, 3), Err(ServiceError::Invalid(_))));
-        assert!(matches!(svc.inclusion_proof(0, 4), Err(ServiceError::Invalid(_))));
+        assert!(matches!(
+            svc.inclusion_proof(3, 3),
+            Err(ServiceError::Invalid(_))
+        ));
+        assert!(matches!(
+            svc.inclusion_proof(0, 4),
+            Err(ServiceError::Invalid(_))
+        ));
         assert!(matches!(
             svc.consistency_proof_view(3, 2),
             Err(ServiceError::Invalid(_))

@@ -42,8 +42,7 @@ struct ValidEnterprise {
 fn validate_enterprise(input: &EnterpriseInput) -> Result<ValidEnterprise> {
     Ok(ValidEnterprise {
         name: check_name("name", &input.name)?,
-        uscc: Uscc::parse(&input.uscc)
-            .map_err(|e| ServiceError::Invalid(format!("uscc: {e}")))?,
+        uscc: Uscc::parse(&input.uscc).map_err(|e| ServiceError::Invalid(format!("uscc: {e}")))?,
         country: CountryCode::parse(&input.country)
             .map_err(|e| ServiceError::Invalid(format!("country: {e}")))?,
     })
@@ -55,7 +54,10 @@ impl Service {
     pub fn create_enterprise(&self, input: &EnterpriseInput) -> Result<Enterprise> {
         let v = validate_enterprise(input)?;
         let _guard = super::lock(&self.issuance)?;
-        if let Some(id) = self.store.get(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes())? {
+        if let Some(id) = self
+            .store
+            .get(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes())?
+        {
             return Err(ServiceError::Conflict(format!(
                 "an enterprise with USCC {} exists already (id {})",
                 v.uscc.as_str(),
@@ -114,7 +116,10 @@ impl Service {
         let mut e = self.enterprise(id)?;
         let mut wb = WriteBatch::new();
         if e.uscc != v.uscc.as_str() {
-            if let Some(other) = self.store.get(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes())? {
+            if let Some(other) = self
+                .store
+                .get(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes())?
+            {
                 return Err(ServiceError::Conflict(format!(
                     "USCC {} belongs to enterprise {}",
                     v.uscc.as_str(),
@@ -134,7 +139,8 @@ impl Service {
     }
 
     fn validate_product(&self, input: &ProductInput) -> Result<(Gtin, String, String)> {
-        let gtin = Gtin::parse(&input.gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
+        let gtin =
+            Gtin::parse(&input.gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
         let zh = check_name("name_zh", &input.name_zh)?;
         let en = check_name("name_en", &input.name_en)?;
         if self.find_enterprise(input.enterprise_id)?.is_none() {
@@ -151,7 +157,11 @@ impl Service {
     pub fn create_product(&self, input: &ProductInput) -> Result<Product> {
         let (gtin, name_zh, name_en) = self.validate_product(input)?;
         let _guard = super::lock(&self.issuance)?;
-        if self.store.get(Cf::Products, gtin.as_str().as_bytes())?.is_some() {
+        if self
+            .store
+            .get(Cf::Products, gtin.as_str().as_bytes())?
+            .is_some()
+        {
             return Err(ServiceError::Conflict(format!(
                 "product {} exists already; use PUT /api/v1/products/{} to change it",
                 gtin.as_str(),

@@ -28,8 +28,8 @@ use crate::code::{Host, KeyId};
 use crate::config::ScanRules;
 use crate::store::{Store, StoreError};
 
-pub use self::log::SignedCheckpoint;
 use self::log::LogState;
+pub use self::log::SignedCheckpoint;
 
 /// Errors of the use cases; the HTTP edge maps each variant to one status code.
 #[derive(Debug, thiserror::Error)]

@@ -19,9 +19,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::types::{
-    ItemView, LogView, ProductView, Reason, ScanSummary, Verdict, VerdictKind,
-};
+use super::types::{ItemView, LogView, ProductView, Reason, ScanSummary, Verdict, VerdictKind};
 use super::{rfc3339, Result, Service, ServiceError};
 use crate::code::Code;
 use crate::leaf::LeafRecord;
@@ -130,7 +128,10 @@ impl Service {
             return Ok(Verdict::not_genuine(
                 code,
                 "unknown_key",
-                format!("the code names issuer key {}, which is not one of ours", code.kid()),
+                format!(
+                    "the code names issuer key {}, which is not one of ours",
+                    code.kid()
+                ),
             ));
         };
         if code.verify(key).is_err() {
@@ -241,7 +242,11 @@ impl Service {
         let ns = u64::try_from(at.unix_timestamp_nanos()).unwrap_or(0);
         let mut wb = WriteBatch::new();
         wb.put(Cf::ScanStats, ikey.to_vec(), encode_json(&stats));
-        wb.put(Cf::ScanEvents, scan_event_key(ikey, ns, nonce), net.into_bytes());
+        wb.put(
+            Cf::ScanEvents,
+            scan_event_key(ikey, ns, nonce),
+            net.into_bytes(),
+        );
         // Scan telemetry is not critical state: buffered, not fsynced per scan.
         self.store.write(wb, Durability::Buffered)?;
         let rules = &self.scan_rules;
@@ -321,7 +326,9 @@ mod tests {
             .iter()
             .map(|p| Hash::from_base64(p).unwrap())
             .collect();
-        let data = base64::engine::general_purpose::STANDARD.decode(&log.leaf_data).unwrap();
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(&log.leaf_data)
+            .unwrap();
         let cp = svc.latest_checkpoint().unwrap().unwrap();
         crate::merkle::verify_inclusion(
             &crate::merkle::leaf_hash(&data),
@@ -332,9 +339,16 @@ mod tests {
         )
         .unwrap();
         // Rules in the test service: warn after 3 scans or 2 networks.
-        assert_eq!(svc.scan(&codes[0], ip("10.1.2.4"), t).verdict, VerdictKind::Genuine);
+        assert_eq!(
+            svc.scan(&codes[0], ip("10.1.2.4"), t).verdict,
+            VerdictKind::Genuine
+        );
         let v = svc.scan(&codes[0], ip("10.9.9.9"), t);
-        assert_eq!(v.verdict, VerdictKind::Genuine, "2 networks is not more than 2");
+        assert_eq!(
+            v.verdict,
+            VerdictKind::Genuine,
+            "2 networks is not more than 2"
+        );
         let v = svc.scan(&codes[0], ip("10.1.2.5"), t);
         assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
         assert_eq!(v.reasons[0].code, "scanned_often");
@@ -361,7 +375,11 @@ mod tests {
         assert_eq!(v.reasons[0].code, "bad_signature");
         // Their own key id: unknown key.
         let kid = crate::code::KeyId::of(&other.verifying_key());
-        let v = svc.scan(&Code::sign(svc.host(), codes[0].item(), kid, &other), None, t);
+        let v = svc.scan(
+            &Code::sign(svc.host(), codes[0].item(), kid, &other),
+            None,
+            t,
+        );
         assert_eq!(v.reasons[0].code, "unknown_key");
         // Our key, a serial we never issued.
         let mut item = codes[0].item().clone();

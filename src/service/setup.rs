@@ -148,7 +148,11 @@ pub fn init(dir: &DataDir, host: &Host) -> Result<InitReport> {
     let store = RocksStore::create(&dir.db())?;
     let mut b = WriteBatch::new();
     b.put(Cf::Meta, META_LOG_ORIGIN, origin.as_bytes());
-    b.put(Cf::Keys, issuer_info.kid.as_bytes(), encode_json(&issuer_info));
+    b.put(
+        Cf::Keys,
+        issuer_info.kid.as_bytes(),
+        encode_json(&issuer_info),
+    );
     b.put(Cf::Keys, log_info.kid.as_bytes(), encode_json(&log_info));
     store.write(b, Durability::Synced)?;
     Ok(InitReport {
@@ -201,7 +205,11 @@ impl Service {
         let origin = match store.get(Cf::Meta, META_LOG_ORIGIN)? {
             Some(v) => String::from_utf8(v)
                 .map_err(|_| ServiceError::Internal("log origin is not UTF-8".into()))?,
-            None => return Err(ServiceError::Internal("log origin missing from store".into())),
+            None => {
+                return Err(ServiceError::Internal(
+                    "log origin missing from store".into(),
+                ))
+            }
         };
         let log_pub = log_key.verifying_key();
         let signer = NoteSigner::new(&origin, log_key)

@@ -8,10 +8,13 @@ use std::sync::RwLock;
 
 use super::{Cf, Durability, Op, Pair, Store, StoreError, WriteBatch};
 
+/// Keys are (column family, key) pairs so one ordered map holds every column family.
+type Table = BTreeMap<(Cf, Vec<u8>), Vec<u8>>;
+
 /// In-memory ordered store. Not durable; for tests only.
 #[derive(Default)]
 pub struct MemStore {
-    data: RwLock<BTreeMap<(Cf, Vec<u8>), Vec<u8>>>,
+    data: RwLock<Table>,
     failing: AtomicBool,
 }
 
@@ -105,7 +108,10 @@ mod tests {
     fn injected_fault_fails_every_operation() {
         let s = MemStore::new();
         s.set_failing(true);
-        assert!(matches!(s.get(Cf::Meta, b"x"), Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            s.get(Cf::Meta, b"x"),
+            Err(StoreError::Unavailable(_))
+        ));
         assert!(s.write(WriteBatch::new(), Durability::Synced).is_err());
         assert!(s.range(Cf::Meta, b"", None, 1).is_err());
         s.set_failing(false);

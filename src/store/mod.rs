@@ -262,7 +262,11 @@ pub(crate) mod conformance {
     fn range_order_and_bounds(s: &dyn Store) {
         let mut b = WriteBatch::new();
         for i in [5u64, 1, 300, 2, 256] {
-            b.put(Cf::Checkpoints, i.to_be_bytes().to_vec(), i.to_string().into_bytes());
+            b.put(
+                Cf::Checkpoints,
+                i.to_be_bytes().to_vec(),
+                i.to_string().into_bytes(),
+            );
         }
         s.write(b, Durability::Synced).unwrap();
         let all = s.range(Cf::Checkpoints, &[], None, 100).unwrap();
@@ -270,9 +274,18 @@ pub(crate) mod conformance {
             .iter()
             .map(|(k, _)| u64::from_be_bytes(k.as_slice().try_into().unwrap()))
             .collect();
-        assert_eq!(keys, vec![1, 2, 5, 256, 300], "big-endian keys iterate in order");
+        assert_eq!(
+            keys,
+            vec![1, 2, 5, 256, 300],
+            "big-endian keys iterate in order"
+        );
         let some = s
-            .range(Cf::Checkpoints, &2u64.to_be_bytes(), Some(&256u64.to_be_bytes()), 100)
+            .range(
+                Cf::Checkpoints,
+                &2u64.to_be_bytes(),
+                Some(&256u64.to_be_bytes()),
+                100,
+            )
             .unwrap();
         assert_eq!(some.len(), 2);
         let limited = s.range(Cf::Checkpoints, &[], None, 3).unwrap();
@@ -294,10 +307,7 @@ pub(crate) mod conformance {
             1u64.to_be_bytes().to_vec(),
         ];
         let got = s.multi_get(Cf::Checkpoints, &keys).unwrap();
-        assert_eq!(
-            got,
-            vec![Some(b"300".to_vec()), None, Some(b"1".to_vec())]
-        );
+        assert_eq!(got, vec![Some(b"300".to_vec()), None, Some(b"1".to_vec())]);
     }
 }
 

@@ -52,9 +52,10 @@ impl RocksStore {
         let store = Self::open_with(path, &Self::options())?;
         let found = match store.get(Cf::Meta, SCHEMA_VERSION_KEY)? {
             Some(v) => {
-                let bytes: [u8; 4] = v.as_slice().try_into().map_err(|_| {
-                    StoreError::Corrupt("schema version is not 4 bytes".into())
-                })?;
+                let bytes: [u8; 4] = v
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("schema version is not 4 bytes".into()))?;
                 u32::from_be_bytes(bytes)
             }
             None => return Err(StoreError::Corrupt("schema version row missing".into())),
@@ -228,7 +229,10 @@ mod tests {
             s.write(b, Durability::Synced).unwrap();
         }
         match RocksStore::open(&p) {
-            Err(StoreError::SchemaVersion { found: 99, expected }) => {
+            Err(StoreError::SchemaVersion {
+                found: 99,
+                expected,
+            }) => {
                 assert_eq!(expected, SCHEMA_VERSION)
             }
             other => panic!("expected a schema version error, got {:?}", other.err()),

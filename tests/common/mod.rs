@@ -45,7 +45,10 @@ impl TestServer {
             },
         )
         .unwrap();
-        let token = std::fs::read_to_string(dd.admin_token()).unwrap().trim().to_string();
+        let token = std::fs::read_to_string(dd.admin_token())
+            .unwrap()
+            .trim()
+            .to_string();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         cfg.listen = addr;
@@ -148,7 +151,12 @@ impl TestServer {
             .unwrap();
         let codes = text
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["code"].as_str().unwrap().to_string())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["code"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         (id, codes)
     }
@@ -157,7 +165,12 @@ impl TestServer {
     pub async fn checkpoint_covering(&self, size: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let note = self.get("/api/v1/log/checkpoint").await.text().await.unwrap();
+            let note = self
+                .get("/api/v1/log/checkpoint")
+                .await
+                .text()
+                .await
+                .unwrap();
             if checkpoint_size(&note) >= size {
                 return note;
             }
@@ -174,12 +187,15 @@ pub fn checkpoint_size(note: &str) -> u64 {
 
 /// A config for tests: fast checkpoints, generous rate limits.
 pub fn test_config() -> Config {
-    let mut c = Config::default();
-    c.public_host = "verify.example.com".into();
-    c.checkpoint_interval_ms = 50;
-    c.rate_limit.per_second = 100_000;
-    c.rate_limit.burst = 100_000;
-    c
+    Config {
+        public_host: "verify.example.com".into(),
+        checkpoint_interval_ms: 50,
+        rate_limit: traceseal::config::RateLimit {
+            per_second: 100_000,
+            burst: 100_000,
+        },
+        ..Config::default()
+    }
 }
 
 /// `/api/v1/verify?code=…` path for a code.
