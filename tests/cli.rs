@@ -137,3 +137,42 @@ async fn offline_verify_with_keys_json_and_pem() {
     assert!(String::from_utf8_lossy(&unk.stdout).contains("not in"));
     s.stop().await;
 }
+
+#[test]
+fn serve_prints_the_token_path_and_a_first_request_and_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut child = Command::new(bin())
+        .args(["serve", "--init", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .env("TRACESEAL_CHECKPOINT_INTERVAL_MS", "60000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("curl") && line.contains("enterprises");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = banner.join("\n");
+    assert!(text.contains("admin.token"), "{text}");
+    assert!(
+        text.contains("traceseal listening on http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(dir.join("db").exists(), "--init initialised the directory");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+}
