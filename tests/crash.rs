@@ -257,12 +257,7 @@ async fn sigkill_during_large_batch_never_leaves_a_partial_batch_genuine() {
             .text()
             .await
             .unwrap();
-        acked.extend(text.lines().map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["code"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        }));
+        acked.extend(code_lines(&text));
     }
     assert_eq!(acked.len(), 100);
 
@@ -302,15 +297,7 @@ async fn sigkill_during_large_batch_never_leaves_a_partial_batch_genuine() {
         .text()
         .await
         .unwrap();
-    let codes: Vec<String> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["code"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let codes = code_lines(&text);
     assert_eq!(codes.len() as u64, BIG);
     let distinct: std::collections::HashSet<_> = codes.iter().collect();
     assert_eq!(

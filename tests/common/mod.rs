@@ -149,16 +149,7 @@ impl TestServer {
             .text()
             .await
             .unwrap();
-        let codes = text
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<Value>(l).unwrap()["code"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
-        (id, codes)
+        (id, code_lines(&text))
     }
 
     /// Waits until the latest checkpoint covers at least `size` leaves; returns its note.
@@ -178,6 +169,19 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The `code` of every line of a `GET /api/v1/batches/{id}/codes` answer.
+pub fn code_lines(ndjson: &str) -> Vec<String> {
+    ndjson
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["code"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
 }
 
 /// The tree size line of a checkpoint note.
