@@ -17,7 +17,7 @@ use traceseal::service::setup::{self, DataDir, OpenOptions};
 use traceseal::service::types::{BatchRequest, EnterpriseInput, ProductInput};
 use traceseal::service::Service;
 
-const N: u64 = 16_384;
+const N: u64 = 131_072;
 
 fn service(dir: &std::path::Path) -> Service {
     let dd = DataDir::new(dir);

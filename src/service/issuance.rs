@@ -33,7 +33,7 @@ use crate::store::{Cf, Durability, WriteBatch};
 /// Most codes one batch may hold.
 pub const MAX_QUANTITY: u64 = 1_000_000;
 /// Items per synced write.
-pub const CHUNK: usize = 16_384;
+pub const CHUNK: usize = 8_192;
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// Meta key: next batch id (u64 BE).
