@@ -3,11 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use rocksdb::{
-    BlockBasedOptions, ColumnFamilyDescriptor, Direction, IteratorMode, Options, ReadOptions,
-    WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options,
+    ReadOptions, WriteOptions, DB,
 };
 
 use super::{Cf, Durability, Op, Pair, Store, StoreError, WriteBatch, SCHEMA_VERSION};
+
+/// Size of the block cache shared by all column families.
+pub const BLOCK_CACHE_BYTES: usize = 256 << 20;
 
 /// Meta key holding the schema version (u32 big-endian).
 pub const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
@@ -70,9 +73,10 @@ impl RocksStore {
     }
 
     fn open_with(path: &Path, opts: &Options) -> Result<Self, StoreError> {
+        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
         let cfs = Cf::ALL
             .iter()
-            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), Self::cf_options(*cf)));
+            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), Self::cf_options(*cf, &cache)));
         let db = DB::open_cf_descriptors(opts, path, cfs).map_err(unavailable)?;
         Ok(RocksStore {
             db,
@@ -92,12 +96,14 @@ impl RocksStore {
         o
     }
 
-    fn cf_options(cf: Cf) -> Options {
+    fn cf_options(cf: Cf, cache: &Cache) -> Options {
         let mut o = Options::default();
         let mut t = BlockBasedOptions::default();
         // Point lookups (items by GTIN‖serial, nodes by id) skip most files thanks to blooms.
+        // Index and filter blocks stay pinned in the table readers (not in the block cache), so
+        // a proof's O(log n) lookups never re-read them from disk.
         t.set_bloom_filter(10.0, false);
-        t.set_cache_index_and_filter_blocks(true);
+        t.set_block_cache(cache);
         o.set_block_based_table_factory(&t);
         o.set_write_buffer_size(match cf {
             Cf::Items | Cf::Leaves | Cf::Nodes => 64 << 20,
