@@ -246,11 +246,13 @@ impl Proc {
         let mut child = cmd.spawn().unwrap();
         let out = child.stdout.take().unwrap();
         let mut lines = BufReader::new(out).lines();
-        let first = lines.next().expect("server printed nothing").unwrap();
-        let base = first
-            .strip_prefix("traceseal listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-            .to_string();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let Some(base) = first.strip_prefix("traceseal listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("unexpected first line from the server: {first:?}");
+        };
+        let base = base.to_string();
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Proc { child, base }
@@ -259,5 +261,13 @@ impl Proc {
     pub fn kill9(mut self) {
         self.child.kill().unwrap(); // SIGKILL
         self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Proc {
+    /// A failing test must not leave a server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
