@@ -6,40 +6,12 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use traceseal::code::{Code, Host, ItemId, KeyId, CODE_DOMAIN};
-use traceseal::gs1::{Expiry, Gtin, Lot, Serial};
+use traceseal::gs1::{Gtin, Lot, Serial};
 
-#[derive(Deserialize)]
-struct Vectors {
-    domain: String,
-    issuer_seed_text: String,
-    issuer_seed_hex: String,
-    issuer_public_key_hex: String,
-    issuer_public_key_base64: String,
-    kid: String,
-    valid: Vec<Valid>,
-    invalid: Vec<Invalid>,
-}
-
-#[derive(Deserialize)]
-struct Valid {
-    gtin: String,
-    lot: String,
-    serial: String,
-    expiry: Option<Expiry>,
-    host: String,
-    uri: String,
-}
-
-#[derive(Deserialize)]
-struct Invalid {
-    uri: String,
-    error: String,
-    note: String,
-}
+use generator::Vectors;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -144,7 +116,8 @@ fn invalid_vectors_fail_with_the_stated_kind() {
     }
 }
 
-/// The generator, compiled into this test so the committed files can be compared with its output.
+/// The generator, compiled into this test so the committed files can be compared with its
+/// output; its fixture types are the ones this test reads the file with.
 #[allow(dead_code)]
 #[path = "../examples/gen_code_vectors.rs"]
 mod generator;
