@@ -1,4 +1,4 @@
-//! The command line (clap): `init`, `serve`, `verify`.
+//! The command line (clap): `init`, `serve`, `verify`, `verify-bundle`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,8 +12,10 @@ use crate::code::{Code, Host, KeyId};
 use crate::config::{Config, LogFormat};
 use crate::http::{self, AppState};
 use crate::keys;
+use crate::service::anchor::AnchorSlot;
 use crate::service::setup::{self, DataDir, OpenOptions};
 use crate::service::types::KeySet;
+use crate::wiring;
 
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -54,6 +56,28 @@ pub enum Command {
         #[arg(long)]
         init: bool,
     },
+    /// Check a proof bundle (GET /api/v1/items/{gtin}/{serial}/bundle) offline and, with
+    /// --rpc, against the anchor contract. Exit 0: verified and anchored; 1: a check failed
+    /// (the reason is printed); 2: usage error or unreadable file; 3: valid but not anchored
+    /// yet; 4: the chain could not be reached.
+    VerifyBundle {
+        /// The bundle file (`-` for standard input).
+        file: PathBuf,
+        /// JSON-RPC URL of a node of the bundle's chain: read the anchored root from the
+        /// contract and check every record with its on-chain verifier.
+        #[arg(long)]
+        rpc: Option<String>,
+        /// Pin the keys: the JSON of GET /api/v1/keys obtained independently of the bundle. The
+        /// bundle's issuer and log keys must be among them.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Pin the anchor contract (0x address) the bundle's anchor must be in.
+        #[arg(long)]
+        contract: Option<String>,
+        /// Pin the chain id the bundle's anchor must be on.
+        #[arg(long)]
+        chain_id: Option<u64>,
+    },
     /// Check a code offline against public keys; exit 0 when genuine.
     Verify {
         /// The code URI.
@@ -84,6 +108,21 @@ pub fn run(cli: Cli) -> ExitCode {
             Err(e) => fail(&e),
         },
         Command::Verify { code, keys } => verify(&code, &keys),
+        Command::VerifyBundle {
+            file,
+            rpc,
+            keys,
+            contract,
+            chain_id,
+        } => verify_bundle(
+            &file,
+            rpc.as_deref(),
+            &Pins {
+                keys,
+                contract,
+                chain_id,
+            },
+        ),
     }
 }
 
@@ -100,6 +139,7 @@ fn load_config(dir: &DataDir, file: Option<PathBuf>) -> Result<Config, String> {
 fn init(data_dir: &Path, host: Option<String>) -> Result<(), String> {
     let dir = DataDir::new(data_dir);
     let cfg = load_config(&dir, None)?;
+    let cfg_chain_key = cfg.chain.anchor_key.clone();
     let host = host.unwrap_or(cfg.public_host);
     let host = Host::parse(&host).map_err(|e| format!("public host {host:?}: {e}"))?;
     let r = setup::init(&dir, &host).map_err(|e| e.to_string())?;
@@ -113,6 +153,13 @@ fn init(data_dir: &Path, host: Option<String>) -> Result<(), String> {
         "  log key      {}  (vkey {})",
         dir.log_key().display(),
         r.log_vkey
+    );
+    let anchor_key = wiring::data_path(&dir, &cfg_chain_key);
+    let signer = crate::chain::key::load_or_generate(&anchor_key, true)?;
+    println!(
+        "  anchor key   {}  (account {})",
+        anchor_key.display(),
+        crate::anchor::hex0x(&signer.address().0 .0)
     );
     println!("  operator token {}", dir.admin_token().display());
     println!("  config       {}", dir.config().display());
@@ -176,7 +223,29 @@ fn serve(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let svc = Arc::new(svc);
     rt.block_on(async move {
+        // Anchoring: the dev chain must come up (we start it); a configured node that cannot
+        // be reached yet is retried in the background while scans say "anchor_pending".
+        let mut chain = None;
+        let mut retry_chain = false;
+        if cfg.chain.enabled {
+            if cfg.chain.dev() {
+                println!(
+                    "starting the development chain (anvil on 127.0.0.1:{}, state in {})",
+                    cfg.chain.dev_port,
+                    dir.root().join("chain").display()
+                );
+            }
+            match wiring::start_chain(&dir, &cfg.chain, svc.clone()).await {
+                Ok(c) => chain = Some(c),
+                Err(wiring::StartError::Unreachable(e)) if !cfg.chain.dev() => {
+                    tracing::warn!(error = %e, "chain RPC unreachable at start; serving anyway, anchoring will start when it answers");
+                    retry_chain = true;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
@@ -187,15 +256,85 @@ fn serve(
         println!("  data dir        {}", dir.root().display());
         println!("  operator token  {}", token_path.display());
         println!("  public host     {}", cfg.public_host);
+        match &chain {
+            Some(c) => {
+                use crate::anchor::ChainPort;
+                let client = c.anchorer.chain();
+                println!(
+                    "  anchoring       chain {} via {}, contract {}, account {}",
+                    client.chain_id(),
+                    c.rpc_url,
+                    crate::anchor::hex0x(&client.contract()),
+                    crate::anchor::hex0x(&client.account())
+                );
+            }
+            None if retry_chain => println!(
+                "  anchoring       waiting for {} (unreachable; retrying)",
+                cfg.chain.rpc_url
+            ),
+            None => println!("  anchoring       off (chain.enabled = false)"),
+        }
         println!("  try:            curl -s http://{addr}/api/v1/log/checkpoint");
         println!(
             "                  curl -s -H \"Authorization: Bearer $(cat {})\" http://{addr}/api/v1/enterprises",
             token_path.display()
         );
-        let state = AppState::new(Arc::new(svc), &token, cfg);
-        http::serve(state, listener, http::shutdown_signal())
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        let slot = match &chain {
+            Some(c) => {
+                tasks.push(tokio::spawn(c.anchorer.clone().run(stop_rx.clone())));
+                if let Some(a) = &c.anvil {
+                    tasks.push(wiring::supervise(a.clone()));
+                }
+                AnchorSlot::ready(c.anchorer.clone())
+            }
+            None if retry_chain => AnchorSlot::waiting(cfg.chain.chain_id, cfg.chain.contract.clone()),
+            None => AnchorSlot::off(),
+        };
+        let chain_cfg = cfg.chain.clone();
+        let state = AppState::with_anchor(svc.clone(), &token, cfg, slot);
+        if retry_chain {
+            let st = state.clone();
+            let d = dir.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut delay = std::time::Duration::from_secs(1);
+                loop {
+                    tokio::time::sleep(delay).await;
+                    match wiring::start_chain(&d, &chain_cfg, svc.clone()).await {
+                        Ok(c) => {
+                            tracing::info!(rpc = %c.rpc_url, "chain reached; anchoring started");
+                            st.anchor.set(c.anchorer.clone());
+                            c.anchorer.clone().run(stop_rx).await;
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "chain still not usable; retrying");
+                            delay = (delay * 2).min(std::time::Duration::from_secs(30));
+                        }
+                    }
+                }
+            }));
+        }
+        let res = http::serve(state, listener, http::shutdown_signal())
             .await
-            .map_err(|e| format!("server error: {e}"))
+            .map_err(|e| format!("server error: {e}"));
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            t.abort();
+        }
+        if let Some(c) = chain {
+            if let Some(a) = c.anvil {
+                // SIGTERM: anvil writes its state file before exiting.
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Ok(mut g) = a.lock() {
+                        g.stop();
+                    }
+                })
+                .await;
+            }
+        }
+        res
     })
 }
 
@@ -270,4 +409,309 @@ fn verify(code: &str, keys_file: &Path) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Exit codes of `verify-bundle`.
+mod bundle_exit {
+    pub const OK: u8 = 0;
+    pub const INVALID: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const NOT_ANCHORED: u8 = 3;
+    pub const CHAIN_UNREACHABLE: u8 = 4;
+}
+
+fn read_bundle(file: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let limit = crate::bundle::MAX_BUNDLE_BYTES;
+    let mut text = String::new();
+    let res = if file == Path::new("-") {
+        std::io::stdin().take(limit + 1).read_to_string(&mut text)
+    } else {
+        std::fs::File::open(file).and_then(|f| f.take(limit + 1).read_to_string(&mut text))
+    };
+    res.map_err(|e| format!("{}: {e}", file.display()))?;
+    if text.len() as u64 > limit {
+        return Err(format!("{}: larger than {limit} bytes", file.display()));
+    }
+    Ok(text)
+}
+
+/// What `verify-bundle` is told to trust instead of the bundle's own claims.
+struct Pins {
+    keys: Option<PathBuf>,
+    contract: Option<String>,
+    chain_id: Option<u64>,
+}
+
+/// Checks the bundle's keys and anchor against the pins; `Err` is the failure to print.
+fn check_pins(
+    b: &crate::bundle::Bundle,
+    v: &crate::bundle::Verified,
+    pins: &Pins,
+) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    match &pins.keys {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("--keys {}: {e}", path.display()))?;
+            let set: KeySet = serde_json::from_str(&text)
+                .map_err(|e| format!("--keys {}: not the JSON of GET /api/v1/keys: {e}", path.display()))?;
+            let issuer = b
+                .keys
+                .issuers
+                .iter()
+                .find(|k| k.kid == v.kid)
+                .ok_or_else(|| format!("the bundle has no issuer key {}", v.kid))?;
+            if !set
+                .keys
+                .iter()
+                .any(|k| k.role == "issuer" && k.kid == issuer.kid && k.public_key == issuer.public_key)
+            {
+                return Err(format!("keys: issuer key {} is not one of the pinned keys", v.kid));
+            }
+            if !set
+                .keys
+                .iter()
+                .any(|k| k.role == "log" && k.vkey.as_deref() == Some(b.keys.log_vkey.as_str()))
+            {
+                return Err("keys: the bundle's log key is not the pinned log key".into());
+            }
+            notes.push(format!("ok  issuer and log keys are the pinned ones ({})", path.display()));
+        }
+        None => notes.push("note: keys are the bundle's own; pin them with --keys (GET /api/v1/keys, fetched independently)".into()),
+    }
+    if let Some(claim) = &v.anchor {
+        if let Some(c) = &pins.contract {
+            let want = crate::chain::parse_address(c).map_err(|e| format!("--contract: {e}"))?;
+            if want != claim.contract {
+                return Err(format!(
+                    "anchor: the bundle's contract {} is not the pinned {}",
+                    crate::anchor::hex0x(&claim.contract),
+                    c
+                ));
+            }
+        }
+        if let Some(id) = pins.chain_id {
+            if id != claim.chain_id {
+                return Err(format!(
+                    "anchor: the bundle's chain {} is not the pinned chain {id}",
+                    claim.chain_id
+                ));
+            }
+        }
+        if pins.contract.is_none() {
+            notes.push(
+                "note: the contract is the bundle's own; pin it with --contract (and --chain-id)"
+                    .into(),
+            );
+        }
+    }
+    Ok(notes)
+}
+
+/// `traceseal verify-bundle FILE [--rpc URL] [--keys FILE] [--contract ADDR] [--chain-id N]`.
+fn verify_bundle(file: &Path, rpc: Option<&str>, pins: &Pins) -> ExitCode {
+    use crate::anchor::hex0x;
+    let text = match read_bundle(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(bundle_exit::USAGE);
+        }
+    };
+    let bad = |e: &dyn std::fmt::Display| {
+        println!("FAILED {e}");
+        ExitCode::from(bundle_exit::INVALID)
+    };
+    let b = match crate::bundle::parse(&text) {
+        Ok(b) => b,
+        Err(e) => return bad(&e),
+    };
+    let v = match crate::bundle::verify(&b) {
+        Ok(v) => v,
+        Err(e) => return bad(&e),
+    };
+    let notes = match check_pins(&b, &v, pins) {
+        Ok(n) => n,
+        Err(e) => {
+            println!("FAILED {e}");
+            return ExitCode::from(bundle_exit::INVALID);
+        }
+    };
+    println!(
+        "ok  code signature (issuer key {}): GTIN {} serial {}",
+        v.kid, v.gtin, v.serial
+    );
+    println!(
+        "ok  {} record(s) included in the signed checkpoint of {} (size {}, root {})",
+        v.records.len(),
+        v.origin,
+        v.tree_size,
+        hex0x(&v.root)
+    );
+    if let Some(l) = v.latest_size {
+        println!("ok  consistent with the latest signed checkpoint (size {l})");
+    }
+    for n in &notes {
+        println!("{n}");
+    }
+    let Some(claim) = v.anchor.clone() else {
+        match v.anchor_status {
+            Some(s) => println!("NOT ANCHORED YET: the checkpoint's anchoring state was {:?} when the bundle was made; fetch a new bundle later", s.as_str()),
+            None => println!("NOT ANCHORED: the service that made this bundle does not anchor"),
+        }
+        return ExitCode::from(bundle_exit::NOT_ANCHORED);
+    };
+    println!(
+        "ok  anchor claim matches the checkpoint: chain {} contract {} tx {} block {}",
+        claim.chain_id,
+        hex0x(&claim.contract),
+        claim
+            .tx_hash
+            .map(|t| hex0x(&t))
+            .unwrap_or_else(|| "-".into()),
+        claim
+            .block_number
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into())
+    );
+    if let Some(u) = rpc {
+        if let Err(e) = crate::chain::parse_rpc_url(u) {
+            eprintln!("error: --rpc: {e}");
+            return ExitCode::from(bundle_exit::USAGE);
+        }
+    }
+    let Some(url) = rpc else {
+        println!("VERIFIED offline. Pass --rpc URL to check the anchor on chain.");
+        return ExitCode::from(bundle_exit::OK);
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(bundle_exit::USAGE);
+        }
+    };
+    rt.block_on(check_on_chain(url, &v, &claim))
+}
+
+async fn check_on_chain(
+    url: &str,
+    v: &crate::bundle::Verified,
+    claim: &crate::bundle::AnchorClaim,
+) -> ExitCode {
+    use crate::anchor::{hex0x, ChainError};
+    let unreachable = |e: &dyn std::fmt::Display| {
+        println!("CANNOT CHECK the chain: {e}");
+        ExitCode::from(bundle_exit::CHAIN_UNREACHABLE)
+    };
+    let bad = |e: String| {
+        println!("FAILED chain: {e}");
+        ExitCode::from(bundle_exit::INVALID)
+    };
+    let reader = match crate::chain::Reader::connect(
+        url,
+        claim.contract,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return unreachable(&e),
+    };
+    if reader.chain_id() != claim.chain_id {
+        return bad(format!(
+            "{url} is chain {}, the bundle's anchor is on chain {}",
+            reader.chain_id(),
+            claim.chain_id
+        ));
+    }
+    match reader.has_code().await {
+        Ok(true) => {}
+        Ok(false) => {
+            return bad(format!(
+                "no contract at {} on chain {}",
+                hex0x(&claim.contract),
+                claim.chain_id
+            ))
+        }
+        Err(e) => return unreachable(&e),
+    }
+    let on = match reader.anchor_at(&claim.log_id, claim.tree_size).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return bad(format!(
+                "the contract holds no anchor of tree size {} for this log (reorged away, or never anchored)",
+                claim.tree_size
+            ))
+        }
+        Err(ChainError::Unavailable(e)) => return unreachable(&e),
+        Err(e) => return bad(e.to_string()),
+    };
+    if on.root != claim.root {
+        return bad(format!(
+            "the contract's root for tree size {} is {}, the bundle's checkpoint has {}",
+            claim.tree_size,
+            hex0x(&on.root),
+            hex0x(&claim.root)
+        ));
+    }
+    if on.checkpoint_hash != claim.checkpoint_hash {
+        return bad(format!(
+            "the contract's checkpoint hash is {}, the bundle's checkpoint hashes to {}",
+            hex0x(&on.checkpoint_hash),
+            hex0x(&claim.checkpoint_hash)
+        ));
+    }
+    println!(
+        "ok  contract holds root {} for tree size {} (block {})",
+        hex0x(&on.root),
+        on.tree_size,
+        on.block_number
+    );
+    for (index, leaf_hash, proof) in &v.records {
+        match reader
+            .verify_anchored_inclusion(&claim.log_id, claim.tree_size, leaf_hash, *index, proof)
+            .await
+        {
+            Ok(true) => println!("ok  contract verifies the inclusion of leaf {index}"),
+            Ok(false) => {
+                return bad(format!(
+                    "the contract rejects the inclusion proof of leaf {index}"
+                ))
+            }
+            Err(ChainError::Unavailable(e)) => return unreachable(&e),
+            Err(e) => return bad(e.to_string()),
+        }
+    }
+    // The contract state above is what proves the anchor. The transaction is informative: after
+    // a reorg the anchor may have been re-sent in another transaction or block.
+    if let Some(tx) = claim.tx_hash {
+        match reader.receipt(&tx).await {
+            Ok(Some(r)) if r.success && Some(r.block_number) == claim.block_number => {
+                println!("ok  anchor transaction {} is in block {}", hex0x(&tx), r.block_number);
+            }
+            Ok(Some(r)) => println!(
+                "note: anchor transaction {} is in block {} (the bundle says {:?}); the contract holds the anchor from block {}",
+                hex0x(&tx),
+                r.block_number,
+                claim.block_number,
+                on.block_number
+            ),
+            Ok(None) => println!(
+                "note: anchor transaction {} is not on this chain (re-sent after a reorg); the contract holds the same anchor from block {}",
+                hex0x(&tx),
+                on.block_number
+            ),
+            Err(ChainError::Unavailable(e)) => return unreachable(&e),
+            Err(e) => return bad(e.to_string()),
+        }
+    }
+    println!(
+        "VERIFIED: the item's records are in a checkpoint whose root is anchored on chain {}",
+        claim.chain_id
+    );
+    ExitCode::from(bundle_exit::OK)
 }

@@ -27,6 +27,27 @@ pub const DEFAULT_RATE_BURST: u32 = 40;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Default log format.
 pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Text;
+/// Default number of blocks (the anchor's included) before an anchor counts as confirmed.
+pub const DEFAULT_CONFIRMATIONS: u64 = 2;
+/// Default minimum time between two anchors, in ms.
+pub const DEFAULT_ANCHOR_INTERVAL_MS: u64 = 5_000;
+/// Default minimum number of new leaves before anchoring again.
+pub const DEFAULT_ANCHOR_MIN_NEW_LEAVES: u64 = 1;
+/// Default interval between checks of pending anchors, in ms.
+pub const DEFAULT_ANCHOR_POLL_MS: u64 = 500;
+/// Default age after which a pending anchor transaction is fee-bumped, in ms.
+pub const DEFAULT_FEE_BUMP_AFTER_MS: u64 = 30_000;
+/// Default cap on maxFeePerGas, in gwei.
+pub const DEFAULT_MAX_FEE_GWEI: u64 = 200;
+/// Default cap on maxPriorityFeePerGas, in gwei.
+pub const DEFAULT_MAX_PRIORITY_FEE_GWEI: u64 = 5;
+/// Default port of the development chain (anvil).
+pub const DEFAULT_DEV_PORT: u16 = 8545;
+/// Default block time of the development chain, in seconds.
+pub const DEFAULT_DEV_BLOCK_TIME_S: u64 = 1;
+/// Default anchoring key file, relative to the data directory.
+pub const DEFAULT_ANCHOR_KEY: &str = "keys/anchor.pem";
+
 /// Name of the config file inside the data directory.
 pub const CONFIG_FILE_NAME: &str = "traceseal.toml";
 
@@ -79,6 +100,87 @@ impl Default for RateLimit {
     }
 }
 
+/// Where and how checkpoints are anchored on an EVM chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChainConfig {
+    /// Anchor at all (`TRACESEAL_CHAIN_ENABLED`). Off: scans carry no anchor.
+    pub enabled: bool,
+    /// JSON-RPC URL of the node (`TRACESEAL_CHAIN_RPC`). Empty: start the local development
+    /// chain (anvil) with its state under `DATA_DIR/chain/`.
+    pub rpc_url: String,
+    /// Expected chain id (`TRACESEAL_CHAIN_ID`); 0 accepts whatever the node reports.
+    pub chain_id: u64,
+    /// Registry contract address (`TRACESEAL_CHAIN_CONTRACT`). Empty: use the one recorded in
+    /// the store for this chain, or deploy one and record it.
+    pub contract: String,
+    /// Anchoring key file (secp256k1 PKCS#8 PEM, mode 0600), relative to the data directory
+    /// unless absolute (`TRACESEAL_ANCHOR_KEY`). Created for the development chain.
+    pub anchor_key: String,
+    /// Blocks (the anchor's included) before an anchor is confirmed
+    /// (`TRACESEAL_CHAIN_CONFIRMATIONS`).
+    pub confirmations: u64,
+    /// Minimum time between two anchors, in ms (`TRACESEAL_ANCHOR_INTERVAL_MS`).
+    pub anchor_interval_ms: u64,
+    /// Minimum new leaves since the last anchor (`TRACESEAL_ANCHOR_MIN_NEW_LEAVES`).
+    pub min_new_leaves: u64,
+    /// How often pending anchors are re-checked, in ms (`TRACESEAL_ANCHOR_POLL_MS`).
+    pub poll_ms: u64,
+    /// A pending anchor transaction older than this is fee-bumped, in ms.
+    pub fee_bump_after_ms: u64,
+    /// Cap on maxFeePerGas, in gwei (`TRACESEAL_MAX_FEE_GWEI`).
+    pub max_fee_gwei: u64,
+    /// Cap on maxPriorityFeePerGas, in gwei.
+    pub max_priority_fee_gwei: u64,
+    /// Development chain: port on 127.0.0.1 (`TRACESEAL_DEV_CHAIN_PORT`).
+    pub dev_port: u16,
+    /// Development chain: seconds per block.
+    pub dev_block_time_s: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            enabled: true,
+            rpc_url: String::new(),
+            chain_id: 0,
+            contract: String::new(),
+            anchor_key: DEFAULT_ANCHOR_KEY.to_string(),
+            confirmations: DEFAULT_CONFIRMATIONS,
+            anchor_interval_ms: DEFAULT_ANCHOR_INTERVAL_MS,
+            min_new_leaves: DEFAULT_ANCHOR_MIN_NEW_LEAVES,
+            poll_ms: DEFAULT_ANCHOR_POLL_MS,
+            fee_bump_after_ms: DEFAULT_FEE_BUMP_AFTER_MS,
+            max_fee_gwei: DEFAULT_MAX_FEE_GWEI,
+            max_priority_fee_gwei: DEFAULT_MAX_PRIORITY_FEE_GWEI,
+            dev_port: DEFAULT_DEV_PORT,
+            dev_block_time_s: DEFAULT_DEV_BLOCK_TIME_S,
+        }
+    }
+}
+
+impl ChainConfig {
+    /// Whether the development chain is to be started.
+    pub fn dev(&self) -> bool {
+        self.enabled && self.rpc_url.is_empty()
+    }
+
+    /// The worker's settings.
+    pub fn settings(&self) -> crate::service::anchor::AnchorSettings {
+        const GWEI: u128 = 1_000_000_000;
+        crate::service::anchor::AnchorSettings {
+            confirmations: self.confirmations,
+            interval: Duration::from_millis(self.anchor_interval_ms),
+            min_new_leaves: self.min_new_leaves,
+            poll: Duration::from_millis(self.poll_ms),
+            bump_after: Duration::from_millis(self.fee_bump_after_ms),
+            max_fee_per_gas: self.max_fee_gwei as u128 * GWEI,
+            max_priority_fee_per_gas: self.max_priority_fee_gwei as u128 * GWEI,
+            rpc_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Everything `traceseal serve` can be told.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -103,6 +205,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `text` or `json` logs (`TRACESEAL_LOG_FORMAT`); verbosity from `RUST_LOG`.
     pub log_format: LogFormat,
+    /// Anchoring on an EVM chain.
+    pub chain: ChainConfig,
 }
 
 impl Default for Config {
@@ -119,6 +223,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             log_format: DEFAULT_LOG_FORMAT,
+            chain: ChainConfig::default(),
         }
     }
 }
@@ -230,6 +335,49 @@ impl Config {
         if let Some(v) = env("TRACESEAL_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("TRACESEAL_MAX_BODY_BYTES", v)?;
         }
+        if let Some(v) = env("TRACESEAL_CHAIN_ENABLED") {
+            self.chain.enabled = match v.as_str() {
+                "1" | "true" | "on" | "yes" => true,
+                "0" | "false" | "off" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "TRACESEAL_CHAIN_ENABLED",
+                        value: v,
+                        message: "expected true or false".into(),
+                    })
+                }
+            };
+        }
+        if let Some(v) = env("TRACESEAL_CHAIN_RPC") {
+            self.chain.rpc_url = v;
+        }
+        if let Some(v) = env("TRACESEAL_CHAIN_ID") {
+            self.chain.chain_id = parse("TRACESEAL_CHAIN_ID", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_CHAIN_CONTRACT") {
+            self.chain.contract = v;
+        }
+        if let Some(v) = env("TRACESEAL_ANCHOR_KEY") {
+            self.chain.anchor_key = v;
+        }
+        if let Some(v) = env("TRACESEAL_CHAIN_CONFIRMATIONS") {
+            self.chain.confirmations = parse("TRACESEAL_CHAIN_CONFIRMATIONS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_ANCHOR_INTERVAL_MS") {
+            self.chain.anchor_interval_ms = parse("TRACESEAL_ANCHOR_INTERVAL_MS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_ANCHOR_MIN_NEW_LEAVES") {
+            self.chain.min_new_leaves = parse("TRACESEAL_ANCHOR_MIN_NEW_LEAVES", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_ANCHOR_POLL_MS") {
+            self.chain.poll_ms = parse("TRACESEAL_ANCHOR_POLL_MS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_MAX_FEE_GWEI") {
+            self.chain.max_fee_gwei = parse("TRACESEAL_MAX_FEE_GWEI", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_DEV_CHAIN_PORT") {
+            self.chain.dev_port = parse("TRACESEAL_DEV_CHAIN_PORT", v)?;
+        }
         if let Some(v) = env("TRACESEAL_LOG_FORMAT") {
             self.log_format = match v.as_str() {
                 "text" => LogFormat::Text,
@@ -262,6 +410,33 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
             ));
+        }
+        let c = &self.chain;
+        if c.confirmations == 0 || c.poll_ms == 0 || c.min_new_leaves == 0 {
+            return Err(ConfigError::Invalid(
+                "chain.confirmations, chain.poll_ms and chain.min_new_leaves must be at least 1"
+                    .into(),
+            ));
+        }
+        if c.max_priority_fee_gwei > c.max_fee_gwei {
+            return Err(ConfigError::Invalid(
+                "chain.max_priority_fee_gwei must not exceed chain.max_fee_gwei".into(),
+            ));
+        }
+        if !c.contract.is_empty() && crate::anchor::parse_hex::<20>(&c.contract).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "chain.contract {:?} is not a 0x-prefixed 20-byte address",
+                c.contract
+            )));
+        }
+        let url_ok = c.rpc_url.is_empty()
+            || c.rpc_url.starts_with("http://")
+            || c.rpc_url.starts_with("https://");
+        if !url_ok {
+            return Err(ConfigError::Invalid(format!(
+                "chain.rpc_url {:?} must be an http:// or https:// URL",
+                c.rpc_url
+            )));
         }
         crate::code::Host::parse(&self.public_host).map_err(|e| {
             ConfigError::Invalid(format!("public_host {:?}: {e}", self.public_host))
@@ -306,7 +481,44 @@ warn_after_networks = {wan}
 per_second = {rps}
 # ...and the burst allowed on top.
 burst = {burst}
+
+[chain]
+# Anchor signed checkpoints on an EVM chain. (TRACESEAL_CHAIN_ENABLED)
+enabled = true
+# JSON-RPC URL of the node. Empty: start the local development chain (anvil, chain id 31337)
+# with its state in DATA_DIR/chain/. (TRACESEAL_CHAIN_RPC)
+rpc_url = ""
+# Expected chain id; 0 accepts the node's. (TRACESEAL_CHAIN_ID)
+chain_id = 0
+# Registry contract. Empty: the one recorded for this chain, else deploy one. (TRACESEAL_CHAIN_CONTRACT)
+contract = ""
+# Anchoring key: secp256k1 PKCS#8 PEM, mode 0600; relative to the data dir. (TRACESEAL_ANCHOR_KEY)
+anchor_key = "{akey}"
+# Blocks (the anchor's own included) before an anchor is "confirmed". (TRACESEAL_CHAIN_CONFIRMATIONS)
+confirmations = {conf}
+# At most one anchor per interval (ms), and only after this many new leaves.
+anchor_interval_ms = {aint}
+min_new_leaves = {minl}
+# How often (ms) pending anchors are re-checked; after how long (ms) a stuck one is fee-bumped.
+poll_ms = {poll}
+fee_bump_after_ms = {bump}
+# Fee caps, in gwei.
+max_fee_gwei = {maxfee}
+max_priority_fee_gwei = {maxtip}
+# Development chain only: port on 127.0.0.1 and seconds per block.
+dev_port = {devport}
+dev_block_time_s = {devbt}
 "#,
+            akey = d.chain.anchor_key,
+            conf = d.chain.confirmations,
+            aint = d.chain.anchor_interval_ms,
+            minl = d.chain.min_new_leaves,
+            poll = d.chain.poll_ms,
+            bump = d.chain.fee_bump_after_ms,
+            maxfee = d.chain.max_fee_gwei,
+            maxtip = d.chain.max_priority_fee_gwei,
+            devport = d.chain.dev_port,
+            devbt = d.chain.dev_block_time_s,
             listen = d.listen,
             host = d.public_host,
             cp = d.checkpoint_interval_ms,

@@ -6,11 +6,14 @@
 //!
 //! | layer | modules | owns |
 //! | --- | --- | --- |
-//! | pure core (no I/O) | [`gs1`], [`code`], [`leaf`], [`merkle`], [`checkpoint`] | formats, signatures, proofs, rules |
-//! | adapters | [`store`] (RocksDB), [`keys`] (PEM key files) | one external resource each |
+//! | pure core (no I/O) | [`gs1`], [`code`], [`leaf`], [`merkle`], [`checkpoint`], [`anchor`], [`bundle`] | formats, signatures, proofs, rules, the chain port |
+//! | adapters | [`store`] (RocksDB), [`keys`] (PEM key files), [`chain`] (alloy, anvil) | one external resource each |
 //! | service | [`service`] | use cases, transactions, background workers |
-//! | edges | [`http`] (axum), [`cli`] (clap), [`config`] | transport only |
+//! | edges | [`http`] (axum), [`cli`] (clap), [`config`], [`wiring`] | transport, composition |
 
+pub mod anchor;
+pub mod bundle;
+pub mod chain;
 pub mod checkpoint;
 pub mod cli;
 pub mod code;
@@ -22,3 +25,4 @@ pub mod leaf;
 pub mod merkle;
 pub mod service;
 pub mod store;
+pub mod wiring;

@@ -30,6 +30,7 @@ use self::error::ApiError;
 use self::metrics::Metrics;
 use self::ratelimit::RateLimiter;
 use crate::config::Config;
+use crate::service::anchor::AnchorSlot;
 use crate::service::{Service, ServiceError};
 
 /// Shared state of every handler.
@@ -44,18 +45,35 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// The configuration in force.
     pub config: Config,
+    /// The anchoring worker (off, waiting for the chain, or ready).
+    pub anchor: AnchorSlot,
 }
 
 impl AppState {
     /// State for `svc`, the operator token and the config.
     pub fn new(svc: Arc<Service>, operator_token: &str, config: Config) -> Arc<Self> {
-        Arc::new(AppState {
+        Arc::new(Self::build(svc, operator_token, config, AnchorSlot::off()))
+    }
+
+    /// The same, with anchoring.
+    pub fn with_anchor(
+        svc: Arc<Service>,
+        operator_token: &str,
+        config: Config,
+        anchor: AnchorSlot,
+    ) -> Arc<Self> {
+        Arc::new(Self::build(svc, operator_token, config, anchor))
+    }
+
+    fn build(svc: Arc<Service>, operator_token: &str, config: Config, anchor: AnchorSlot) -> Self {
+        AppState {
             svc,
             token_digest: Sha256::digest(operator_token.trim().as_bytes()).into(),
             metrics: Metrics::default(),
             limiter: RateLimiter::new(&config.rate_limit),
             config,
-        })
+            anchor,
+        }
     }
 
     /// The client address of a request (socket peer, or forwarded by a trusted proxy).

@@ -17,7 +17,7 @@ use super::{admin, ops, public};
         admin::create_product, admin::list_products, admin::get_product, admin::update_product,
         admin::create_batch, admin::get_batch, admin::batch_codes,
         public::verify, public::code_uri, public::keys, public::checkpoint, public::leaf,
-        public::inclusion, public::consistency,
+        public::inclusion, public::consistency, public::bundle,
     ),
     modifiers(&OperatorAuth)
 )]

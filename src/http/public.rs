@@ -32,6 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/log/leaves/{index}", get(leaf))
         .route("/api/v1/log/proof/inclusion", get(inclusion))
         .route("/api/v1/log/proof/consistency", get(consistency))
+        .route("/api/v1/items/{gtin}/{serial}/bundle", get(bundle))
         .route_layer(middleware::from_fn_with_state(state, rate_limit))
 }
 
@@ -59,14 +60,20 @@ pub struct VerifyQuery {
 
 async fn run_scan(st: &Arc<AppState>, code: Code, req_ip: Option<std::net::IpAddr>) -> Verdict {
     let svc = st.svc.clone();
-    match tokio::task::spawn_blocking(move || {
+    let mut v = match tokio::task::spawn_blocking(move || {
         svc.scan(&code, req_ip, time::OffsetDateTime::now_utc())
     })
     .await
     {
         Ok(v) => v,
-        Err(_) => Verdict::cannot_verify_now("the verification worker failed; please try again"),
+        Err(_) => {
+            return Verdict::cannot_verify_now("the verification worker failed; please try again")
+        }
+    };
+    if let Some(log) = v.log.as_ref() {
+        v.anchor = st.anchor.view(log.leaf_index).await;
     }
+    v
 }
 
 fn verdict_json(v: Verdict) -> Response {
@@ -231,6 +238,28 @@ pub async fn consistency(
     Ok(Json(
         blocking(move || svc.consistency_proof_view(q.from, q.to)).await?,
     ))
+}
+
+/// The self-contained proof bundle of an item: its records with inclusion proofs against the
+/// anchored checkpoint (or the latest one before anchoring), the checkpoint notes, a
+/// consistency proof to the latest checkpoint, the anchor (chain id, contract, transaction,
+/// block) and the public keys. Check it offline with `traceseal verify-bundle`.
+#[utoipa::path(get, path = "/api/v1/items/{gtin}/{serial}/bundle", tag = "log",
+    params(("gtin" = String, Path, description = "GTIN (8, 12, 13 or 14 digits)"),
+           ("serial" = String, Path, description = "Serial (GS1 AI 21)")),
+    responses((status = 200, body = crate::bundle::Bundle), (status = 400, body = super::error::Problem),
+              (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)))]
+pub async fn bundle(
+    State(st): State<Arc<AppState>>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((gtin, serial)) = p?;
+    let svc = st.svc.clone();
+    let index = blocking(move || svc.item_leaf(&gtin, &serial)).await?;
+    let anchoring = st.anchor.bundle_anchoring(index).await;
+    let svc = st.svc.clone();
+    let b = blocking(move || svc.bundle(index, anchoring)).await?;
+    Ok(([(header::CACHE_CONTROL, "no-cache")], Json(b)).into_response())
 }
 
 /// The minimal bilingual HTML answer for browsers (the full consumer page is a later issue).

@@ -9,6 +9,8 @@
 //! Every method here is blocking (RocksDB, CPU-heavy signing); the HTTP edge calls them through
 //! `spawn_blocking`.
 
+pub mod anchor;
+pub mod bundle;
 pub mod issuance;
 pub mod log;
 pub mod master;

@@ -83,6 +83,7 @@ impl Verdict {
             issued_at: None,
             scans: None,
             log: None,
+            anchor: None,
         }
     }
 
@@ -103,6 +104,7 @@ impl Verdict {
             issued_at: None,
             scans: None,
             log: None,
+            anchor: None,
         }
     }
 }

@@ -254,6 +254,9 @@ pub struct Verdict {
     pub scans: Option<ScanSummary>,
     /// Log position and proof; absent until the leaf is in a signed checkpoint.
     pub log: Option<LogView>,
+    /// Where the item's checkpoint is anchored on chain; absent when the service does not
+    /// anchor or the leaf is in no checkpoint yet. `anchored` and later are live-checked.
+    pub anchor: Option<super::anchor::AnchorView>,
 }
 
 /// Response of `GET /api/v1/log/leaves/{index}`.

@@ -44,11 +44,13 @@ pub enum Cf {
     ScanStats,
     /// GTIN-14 ‖ serial ‖ time ‖ nonce → one scan event.
     ScanEvents,
+    /// Chain id ‖ contract ‖ tree size → anchoring record of that checkpoint.
+    Anchors,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 13] = [
+    pub const ALL: [Cf; 14] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -62,6 +64,7 @@ impl Cf {
         Cf::Keys,
         Cf::ScanStats,
         Cf::ScanEvents,
+        Cf::Anchors,
     ];
 
     /// The column family's on-disk name.
@@ -80,6 +83,7 @@ impl Cf {
             Cf::Keys => "keys",
             Cf::ScanStats => "scan_stats",
             Cf::ScanEvents => "scan_events",
+            Cf::Anchors => "anchors",
         }
     }
 }

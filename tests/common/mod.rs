@@ -10,9 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use traceseal::chain::ChainClient;
 use traceseal::code::Host;
 use traceseal::config::Config;
 use traceseal::http::{self, AppState};
+use traceseal::service::anchor::{AnchorSlot, Anchorer};
 use traceseal::service::setup::{self, DataDir, OpenOptions};
 
 /// A USCC with a valid check character.
@@ -27,24 +29,39 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub state: Arc<AppState>,
     pub client: reqwest::Client,
+    pub anchorer: Option<Arc<Anchorer<ChainClient>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
-    pub async fn start(mut cfg: Config) -> TestServer {
+    pub async fn start(cfg: Config) -> TestServer {
+        Self::start_inner(cfg, None).await
+    }
+
+    /// A server that anchors on the node at `rpc_url` (an anvil the test started): the
+    /// anchoring key is created in the data dir and funded, the contract deployed.
+    pub async fn start_anchored(mut cfg: Config, rpc_url: &str) -> TestServer {
+        cfg.chain.enabled = true;
+        cfg.chain.rpc_url = rpc_url.to_string();
+        Self::start_inner(cfg, Some(())).await
+    }
+
+    async fn start_inner(mut cfg: Config, chain: Option<()>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let dd = DataDir::new(dir.path().join("data"));
         let host = Host::parse(&cfg.public_host).unwrap();
         setup::init(&dd, &host).unwrap();
-        let svc = setup::open(
-            &dd,
-            OpenOptions {
-                host,
-                scan_rules: cfg.scan.clone(),
-            },
-        )
-        .unwrap();
+        let svc = Arc::new(
+            setup::open(
+                &dd,
+                OpenOptions {
+                    host,
+                    scan_rules: cfg.scan.clone(),
+                },
+            )
+            .unwrap(),
+        );
         let token = std::fs::read_to_string(dd.admin_token())
             .unwrap()
             .trim()
@@ -52,7 +69,33 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         cfg.listen = addr;
-        let state = AppState::new(Arc::new(svc), &token, cfg);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut anchorer = None;
+        let state = match chain {
+            Some(()) => {
+                let key = dd.keys().join("anchor.pem");
+                let signer = traceseal::chain::key::generate(&key).unwrap();
+                let reader = traceseal::chain::Reader::connect(
+                    &cfg.chain.rpc_url,
+                    [0; 20],
+                    Duration::from_secs(5),
+                )
+                .await
+                .unwrap();
+                reader
+                    .anvil_set_balance(signer.address().0 .0, 10u128.pow(21))
+                    .await
+                    .unwrap();
+                let rt = traceseal::wiring::start_chain(&dd, &cfg.chain, svc.clone())
+                    .await
+                    .unwrap();
+                let a = rt.anchorer.clone();
+                tokio::spawn(a.clone().run(stop_rx));
+                anchorer = Some(a.clone());
+                AppState::with_anchor(svc, &token, cfg, AnchorSlot::ready(a))
+            }
+            None => AppState::new(svc, &token, cfg),
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -61,6 +104,7 @@ impl TestServer {
             })
             .await
             .unwrap();
+            let _ = stop_tx.send(true);
         });
         TestServer {
             base: format!("http://{addr}"),
@@ -68,6 +112,7 @@ impl TestServer {
             dir,
             state,
             client: reqwest::Client::new(),
+            anchorer,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -240,19 +285,30 @@ impl Proc {
             .args(["--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        // Tests that want a chain say so (TRACESEAL_CHAIN_RPC / _ENABLED in `envs`).
+        cmd.env("TRACESEAL_CHAIN_ENABLED", "false");
         for (k, v) in envs {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().unwrap();
         let out = child.stdout.take().unwrap();
         let mut lines = BufReader::new(out).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        let Some(base) = first.strip_prefix("traceseal listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("unexpected first line from the server: {first:?}");
+        let mut seen = Vec::new();
+        let base = loop {
+            let line = lines.next().and_then(Result::ok);
+            match line {
+                Some(l) => match l.strip_prefix("traceseal listening on ") {
+                    Some(b) => break b.to_string(),
+                    None if seen.len() < 20 => seen.push(l),
+                    None => {}
+                },
+                None => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("the server exited before listening; it printed {seen:?}");
+                }
+            }
         };
-        let base = base.to_string();
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Proc { child, base }

@@ -1,0 +1,405 @@
+//! Proof bundles: one self-contained JSON document per item that proves its records without
+//! trusting the service (format `traceseal-bundle/v1`, see `docs/bundle.md`), and the offline
+//! verifier of it. Checking the anchor against the chain is the caller's job (the CLI does it
+//! with [`crate::chain::Reader`]); [`verify`] returns exactly what must be compared.
+
+use base64::Engine;
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::anchor::{checkpoint_hash, hex0x, log_id, parse_hex, Address, AnchorStatus, Word};
+use crate::checkpoint::{open_checkpoint, NoteVerifier};
+use crate::code::{Code, KeyId};
+use crate::leaf::LeafRecord;
+use crate::merkle::{self, Hash};
+
+/// The `format` value of this version.
+pub const FORMAT: &str = "traceseal-bundle/v1";
+/// Most records a bundle may hold (decoder limit).
+pub const MAX_RECORDS: usize = 10_000;
+/// Most hashes in one proof (a tree of 2^64 leaves needs 64).
+pub const MAX_PROOF_LEN: usize = 64;
+/// Largest bundle file the CLI reads.
+pub const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A proof bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The item's signed code URI.
+    pub code: String,
+    /// Every log record about the item, each with its inclusion proof against `checkpoint`.
+    pub records: Vec<BundleRecord>,
+    /// The signed checkpoint note the proofs are against (the anchored one when there is one).
+    pub checkpoint: String,
+    /// A newer signed checkpoint, when the log has grown past `checkpoint`.
+    pub latest_checkpoint: Option<String>,
+    /// RFC 9162 consistency proof from `checkpoint` to `latest_checkpoint` (base64 hashes).
+    pub consistency_proof: Vec<String>,
+    /// Where `checkpoint` is anchored; `None` when the service does not anchor.
+    pub anchor: Option<BundleAnchor>,
+    /// The public keys needed to check everything.
+    pub keys: BundleKeys,
+}
+
+/// One log record about the item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleRecord {
+    /// Record kind (`item`: the issuance record).
+    pub kind: String,
+    /// Leaf index.
+    pub leaf_index: u64,
+    /// Base64 leaf bytes.
+    pub leaf_data: String,
+    /// RFC 9162 inclusion proof against `checkpoint` (base64 hashes).
+    pub inclusion_proof: Vec<String>,
+}
+
+/// The anchor of the bundle's checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleAnchor {
+    /// Anchoring state when the bundle was made.
+    pub status: AnchorStatus,
+    /// EVM chain id.
+    pub chain_id: u64,
+    /// Registry contract (`0x`).
+    pub contract: String,
+    /// SHA-256 of the log origin (`0x`).
+    pub log_id: String,
+    /// Anchored tree size (equals the checkpoint's when on chain).
+    pub tree_size: Option<u64>,
+    /// Anchored root (`0x`).
+    pub root: Option<String>,
+    /// SHA-256 of the checkpoint note (`0x`).
+    pub checkpoint_hash: Option<String>,
+    /// Anchor transaction (`0x`).
+    pub tx_hash: Option<String>,
+    /// Its block.
+    pub block_number: Option<u64>,
+    /// Its block hash (`0x`).
+    pub block_hash: Option<String>,
+    /// Its block time (Unix seconds).
+    pub block_timestamp: Option<u64>,
+}
+
+/// Public keys in a bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleKeys {
+    /// Issuer keys (code signatures).
+    pub issuers: Vec<BundleIssuerKey>,
+    /// The log's C2SP note verifier key (checkpoint signatures).
+    pub log_vkey: String,
+}
+
+/// One issuer key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleIssuerKey {
+    /// Key id (8 hex).
+    pub kid: String,
+    /// Base64 raw Ed25519 public key.
+    pub public_key: String,
+}
+
+/// A failed check: which one and exactly why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{check}: {detail}")]
+pub struct BundleError {
+    /// The check that failed (stable name, e.g. `inclusion`).
+    pub check: &'static str,
+    /// What was wrong.
+    pub detail: String,
+}
+
+fn fail<T>(check: &'static str, detail: impl Into<String>) -> Result<T, BundleError> {
+    Err(BundleError {
+        check,
+        detail: detail.into(),
+    })
+}
+
+/// What a verified bundle proves, and what remains to compare against the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// GTIN-14 of the item.
+    pub gtin: String,
+    /// Serial.
+    pub serial: String,
+    /// Issuer key id.
+    pub kid: String,
+    /// Log origin.
+    pub origin: String,
+    /// Size of the checkpoint the proofs are against.
+    pub tree_size: u64,
+    /// Its root.
+    pub root: Word,
+    /// Size of the latest checkpoint, if the bundle has one.
+    pub latest_size: Option<u64>,
+    /// (leaf index, leaf hash, proof) of each record.
+    pub records: Vec<(u64, Word, Vec<Word>)>,
+    /// The anchor claim when the bundle says the checkpoint is on chain.
+    pub anchor: Option<AnchorClaim>,
+    /// The bundle's anchoring state (`None`: the service does not anchor).
+    pub anchor_status: Option<AnchorStatus>,
+}
+
+/// What must hold on chain for the bundle's anchor claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorClaim {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Contract.
+    pub contract: Address,
+    /// Log id.
+    pub log_id: Word,
+    /// Tree size.
+    pub tree_size: u64,
+    /// Root.
+    pub root: Word,
+    /// Checkpoint hash.
+    pub checkpoint_hash: Word,
+    /// Transaction, if known.
+    pub tx_hash: Option<Word>,
+    /// Block, if known.
+    pub block_number: Option<u64>,
+}
+
+fn b64_hash(check: &'static str, s: &str) -> Result<Hash, BundleError> {
+    Hash::from_base64(s).or_else(|e| fail(check, format!("bad hash {s:?}: {e}")))
+}
+
+fn proof(check: &'static str, p: &[String]) -> Result<Vec<Hash>, BundleError> {
+    if p.len() > MAX_PROOF_LEN {
+        return fail(
+            check,
+            format!(
+                "proof has {} hashes, at most {MAX_PROOF_LEN} allowed",
+                p.len()
+            ),
+        );
+    }
+    p.iter().map(|h| b64_hash(check, h)).collect()
+}
+
+/// Parses a bundle from JSON text (strict: unknown fields are errors).
+pub fn parse(text: &str) -> Result<Bundle, BundleError> {
+    serde_json::from_str(text).or_else(|e| fail("format", format!("not a proof bundle: {e}")))
+}
+
+/// Checks everything a bundle says that needs no chain access: the code's signature, each
+/// record's leaf and inclusion proof, the checkpoint signatures, the consistency proof, and
+/// that the anchor claim matches the checkpoint.
+pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
+    if b.format != FORMAT {
+        return fail(
+            "format",
+            format!("format is {:?}, expected {FORMAT:?}", b.format),
+        );
+    }
+    // Keys.
+    let log = NoteVerifier::from_vkey(&b.keys.log_vkey)
+        .or_else(|e| fail("keys", format!("log verifier key: {e}")))?;
+    // Code.
+    let code = Code::parse(&b.code).or_else(|e| fail("code", format!("unreadable code: {e}")))?;
+    let kid = code.kid();
+    let key = b
+        .keys
+        .issuers
+        .iter()
+        .find(|k| KeyId::parse(&k.kid).ok() == Some(kid))
+        .ok_or_else(|| BundleError {
+            check: "code",
+            detail: format!("the bundle has no issuer key {kid}"),
+        })?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&key.public_key)
+        .or_else(|e| fail("keys", format!("issuer key {}: {e}", key.kid)))?;
+    let raw: [u8; 32] = raw
+        .as_slice()
+        .try_into()
+        .or_else(|_| fail("keys", format!("issuer key {} is not 32 bytes", key.kid)))?;
+    let vk = VerifyingKey::from_bytes(&raw)
+        .or_else(|e| fail("keys", format!("issuer key {}: {e}", key.kid)))?;
+    if KeyId::of(&vk) != kid {
+        return fail(
+            "keys",
+            format!("issuer key {} does not hash to its key id", key.kid),
+        );
+    }
+    code.verify(&vk)
+        .or_else(|e| fail("code", format!("signature does not verify: {e}")))?;
+    // Checkpoint.
+    let cp =
+        open_checkpoint(&b.checkpoint, &log).or_else(|e| fail("checkpoint", format!("{e}")))?;
+    // Records.
+    if b.records.is_empty() {
+        return fail("records", "the bundle has no record");
+    }
+    if b.records.len() > MAX_RECORDS {
+        return fail("records", format!("more than {MAX_RECORDS} records"));
+    }
+    let mut records = Vec::with_capacity(b.records.len());
+    let mut has_item = false;
+    for r in &b.records {
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(&r.leaf_data)
+            .or_else(|e| fail("records", format!("leaf {}: bad base64: {e}", r.leaf_index)))?;
+        let leaf = LeafRecord::parse(&data)
+            .or_else(|e| fail("records", format!("leaf {}: {e}", r.leaf_index)))?;
+        match (&leaf, r.kind.as_str()) {
+            (LeafRecord::Item(i), "item") => {
+                if i.code != b.code {
+                    return fail(
+                        "records",
+                        format!("leaf {} is the record of another code", r.leaf_index),
+                    );
+                }
+                has_item = true;
+            }
+            (_, k) => {
+                return fail(
+                    "records",
+                    format!("leaf {} does not hold a record of kind {k:?}", r.leaf_index),
+                )
+            }
+        }
+        let p = proof("inclusion", &r.inclusion_proof)?;
+        let lh = merkle::leaf_hash(&data);
+        merkle::verify_inclusion(&lh, r.leaf_index, cp.size, &p, &cp.root).or_else(|e| {
+            fail(
+                "inclusion",
+                format!(
+                    "leaf {} is not in the checkpoint of size {}: {e}",
+                    r.leaf_index, cp.size
+                ),
+            )
+        })?;
+        records.push((
+            r.leaf_index,
+            *lh.as_bytes(),
+            p.iter().map(|h| *h.as_bytes()).collect(),
+        ));
+    }
+    if !has_item {
+        return fail("records", "the bundle has no issuance record of the item");
+    }
+    // Latest checkpoint and the consistency proof up to it.
+    let latest_size = match &b.latest_checkpoint {
+        None => {
+            if !b.consistency_proof.is_empty() {
+                return fail(
+                    "consistency",
+                    "a consistency proof without a latest checkpoint",
+                );
+            }
+            None
+        }
+        Some(note) => {
+            let latest = open_checkpoint(note, &log)
+                .or_else(|e| fail("latest_checkpoint", format!("{e}")))?;
+            if latest.origin != cp.origin {
+                return fail("latest_checkpoint", "origin differs from the checkpoint's");
+            }
+            let p = proof("consistency", &b.consistency_proof)?;
+            if latest.size < cp.size {
+                return fail("latest_checkpoint", "is older than the checkpoint");
+            }
+            if latest.size == cp.size {
+                if latest.root != cp.root {
+                    return fail("consistency", "two roots for one tree size");
+                }
+            } else {
+                merkle::verify_consistency(cp.size, latest.size, &p, &cp.root, &latest.root)
+                    .or_else(|e| {
+                        fail(
+                            "consistency",
+                            format!("size {} does not extend size {}: {e}", latest.size, cp.size),
+                        )
+                    })?;
+            }
+            Some(latest.size)
+        }
+    };
+    // Anchor claim.
+    let mut claim = None;
+    let mut anchor_status = None;
+    if let Some(a) = &b.anchor {
+        anchor_status = Some(a.status);
+        if a.status.on_chain() {
+            let contract = parse_hex::<20>(&a.contract)
+                .or_else(|e| fail("anchor", format!("contract: {e}")))?;
+            let lid =
+                parse_hex::<32>(&a.log_id).or_else(|e| fail("anchor", format!("log_id: {e}")))?;
+            if lid != log_id(&cp.origin) {
+                return fail(
+                    "anchor",
+                    format!("log_id is not SHA-256 of the origin {:?}", cp.origin),
+                );
+            }
+            if a.tree_size != Some(cp.size) {
+                return fail(
+                    "anchor",
+                    format!(
+                        "anchored tree size {:?} is not the checkpoint's {}",
+                        a.tree_size, cp.size
+                    ),
+                );
+            }
+            let root = parse_hex::<32>(a.root.as_deref().unwrap_or(""))
+                .or_else(|e| fail("anchor", format!("root: {e}")))?;
+            if &root != cp.root.as_bytes() {
+                return fail(
+                    "anchor",
+                    format!(
+                        "anchored root {} is not the checkpoint's {}",
+                        hex0x(&root),
+                        cp.root.to_hex()
+                    ),
+                );
+            }
+            let ch = parse_hex::<32>(a.checkpoint_hash.as_deref().unwrap_or(""))
+                .or_else(|e| fail("anchor", format!("checkpoint_hash: {e}")))?;
+            if ch != checkpoint_hash(&b.checkpoint) {
+                return fail(
+                    "anchor",
+                    "checkpoint_hash is not SHA-256 of the checkpoint note",
+                );
+            }
+            let tx_hash = match a.tx_hash.as_deref() {
+                Some(t) => {
+                    Some(parse_hex::<32>(t).or_else(|e| fail("anchor", format!("tx_hash: {e}")))?)
+                }
+                None => None,
+            };
+            claim = Some(AnchorClaim {
+                chain_id: a.chain_id,
+                contract,
+                log_id: lid,
+                tree_size: cp.size,
+                root,
+                checkpoint_hash: ch,
+                tx_hash,
+                block_number: a.block_number,
+            });
+        }
+    }
+    let item = code.item();
+    Ok(Verified {
+        gtin: item.gtin.as_str().to_string(),
+        serial: item.serial.as_str().to_string(),
+        kid: kid.to_string(),
+        origin: cp.origin,
+        tree_size: cp.size,
+        root: *cp.root.as_bytes(),
+        latest_size,
+        records,
+        anchor: claim,
+        anchor_status,
+    })
+}

@@ -1,0 +1,242 @@
+//! Composition of the anchoring side at start-up (used by `traceseal serve` and the end-to-end
+//! tests): start the development chain when no RPC URL is configured, connect, find or deploy
+//! the registry contract, check the key is its anchorer, and build the worker.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::anchor::hex0x;
+use crate::chain::anvil::{self, Anvil, AnvilOptions};
+use crate::chain::{self, ChainClient, Reader};
+use crate::config::ChainConfig;
+use crate::service::anchor::{Anchorer, Deployment};
+use crate::service::setup::DataDir;
+use crate::service::Service;
+
+/// Balance the development chain gives the anchoring account (1,000 ETH).
+const DEV_FUNDING_WEI: u128 = 1_000_000_000_000_000_000_000;
+/// Timeout of start-up RPC calls.
+const RPC_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The running anchoring side.
+pub struct ChainRuntime {
+    /// The development node, when we started one.
+    pub anvil: Option<Arc<Mutex<Anvil>>>,
+    /// The worker.
+    pub anchorer: Arc<Anchorer<ChainClient>>,
+    /// The RPC URL in use.
+    pub rpc_url: String,
+}
+
+/// `path` relative to the data directory unless absolute.
+pub fn data_path(dir: &DataDir, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        dir.root().join(p)
+    }
+}
+
+/// Starts the development chain for `dir` (state and log under `DATA_DIR/chain/`).
+pub fn start_dev_chain(dir: &DataDir, cfg: &ChainConfig) -> Result<Anvil, String> {
+    let chain_dir = dir.root().join("chain");
+    std::fs::create_dir_all(&chain_dir).map_err(|e| format!("{}: {e}", chain_dir.display()))?;
+    let mut opts = AnvilOptions::new(anvil::find_binary()?);
+    opts.port = cfg.dev_port;
+    opts.block_time = Some(cfg.dev_block_time_s.max(1));
+    opts.state = Some(chain_dir.join("anvil-state.json"));
+    opts.log = Some(chain_dir.join("anvil.log"));
+    Anvil::start(opts).map_err(|e| {
+        format!(
+            "development chain: {e} (port {} is chain.dev_port / TRACESEAL_DEV_CHAIN_PORT; log {})",
+            cfg.dev_port,
+            chain_dir.join("anvil.log").display()
+        )
+    })
+}
+
+/// Restarts the development node whenever it exits, until the process ends.
+pub fn supervise(anvil: Arc<Mutex<Anvil>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let a = anvil.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                let mut g = a.lock().map_err(|_| "anvil lock poisoned".to_string())?;
+                if g.exited() {
+                    warn!("development chain exited; restarting it");
+                    g.restart().map(|_| true)
+                } else {
+                    Ok(false)
+                }
+            })
+            .await;
+            match res {
+                Ok(Ok(true)) => info!("development chain restarted"),
+                Ok(Err(e)) => warn!(error = %e, "development chain restart failed; retrying"),
+                _ => {}
+            }
+        }
+    })
+}
+
+/// Why the anchoring side did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The RPC node could not be reached: retry later (the service runs meanwhile).
+    #[error("{0}")]
+    Unreachable(String),
+    /// A configuration or chain-state problem that retrying will not fix.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+impl From<String> for StartError {
+    fn from(s: String) -> Self {
+        StartError::Fatal(s)
+    }
+}
+
+/// Connects to the chain (starting the dev node if configured so), resolves the contract
+/// (configured → recorded for this chain → deployed now) and builds the worker.
+pub async fn start_chain(
+    dir: &DataDir,
+    cfg: &ChainConfig,
+    svc: Arc<Service>,
+) -> Result<ChainRuntime, StartError> {
+    let dev = cfg.dev();
+    let key_path = data_path(dir, &cfg.anchor_key);
+    let signer = chain::key::load_or_generate(&key_path, dev).map_err(|e| {
+        if dev {
+            e
+        } else {
+            format!("anchoring key: {e} (chain.anchor_key / TRACESEAL_ANCHOR_KEY must name a secp256k1 PKCS#8 PEM key, mode 0600, funded on the chain)")
+        }
+    })?;
+    let me = signer.address().0 .0;
+    let (anvil, url) = if dev {
+        let d = dir.clone();
+        let c = cfg.clone();
+        let a = tokio::task::spawn_blocking(move || start_dev_chain(&d, &c))
+            .await
+            .map_err(|e| format!("development chain: {e}"))??;
+        let url = a.url();
+        (Some(Arc::new(Mutex::new(a))), url)
+    } else {
+        (None, cfg.rpc_url.clone())
+    };
+    let probe = Reader::connect(&url, [0; 20], RPC_TIMEOUT)
+        .await
+        .map_err(|e| {
+            if e.contains("RPC URL") {
+                StartError::Fatal(e)
+            } else {
+                StartError::Unreachable(e)
+            }
+        })?;
+    let chain_id = probe.chain_id();
+    if cfg.chain_id != 0 && cfg.chain_id != chain_id {
+        return Err(StartError::Fatal(format!(
+            "{url} is chain {chain_id}, but chain.chain_id is {}",
+            cfg.chain_id
+        )));
+    }
+    if dev {
+        probe
+            .anvil_set_balance(me, DEV_FUNDING_WEI)
+            .await
+            .map_err(|e| format!("funding the anchoring account on the dev chain: {e}"))?;
+    }
+    let client = ChainClient::connect(&url, signer, [0; 20], Some(chain_id), RPC_TIMEOUT).await?;
+    let contract = resolve_contract(cfg, &svc, &client, chain_id, dev).await?;
+    let client = client.with_contract(contract);
+    let (anchorer_on_chain, owner) = client
+        .reader()
+        .roles()
+        .await
+        .map_err(|e| format!("reading the contract's roles: {e}"))?;
+    if anchorer_on_chain != me {
+        return Err(StartError::Fatal(format!(
+            "the anchoring key's account {} is not the anchorer of contract {} (its anchorer is {}); the owner {} must call setAnchorer({})",
+            hex0x(&me),
+            hex0x(&contract),
+            hex0x(&anchorer_on_chain),
+            hex0x(&owner),
+            hex0x(&me)
+        )));
+    }
+    info!(
+        chain_id,
+        contract = %hex0x(&contract),
+        account = %hex0x(&me),
+        rpc = %url,
+        dev,
+        "anchoring enabled"
+    );
+    let anchorer =
+        Anchorer::new(svc, Arc::new(client), cfg.settings()).map_err(|e| e.to_string())?;
+    Ok(ChainRuntime {
+        anvil,
+        anchorer,
+        rpc_url: url,
+    })
+}
+
+async fn resolve_contract(
+    cfg: &ChainConfig,
+    svc: &Arc<Service>,
+    client: &ChainClient,
+    chain_id: u64,
+    dev: bool,
+) -> Result<[u8; 20], String> {
+    let has_code = |addr: [u8; 20]| {
+        let r = client.clone().with_contract(addr);
+        async move { r.reader().has_code().await }
+    };
+    if !cfg.contract.is_empty() {
+        let addr = chain::parse_address(&cfg.contract)?;
+        if !has_code(addr).await.map_err(|e| e.to_string())? {
+            return Err(format!(
+                "chain.contract {} has no code on chain {chain_id}",
+                cfg.contract
+            ));
+        }
+        return Ok(addr);
+    }
+    let s = svc.clone();
+    let recorded = tokio::task::spawn_blocking(move || s.deployment())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    if let Some(d) = recorded.filter(|d| d.chain_id == chain_id) {
+        let addr = chain::parse_address(&d.contract)?;
+        if has_code(addr).await.map_err(|e| e.to_string())? {
+            return Ok(addr);
+        }
+        if !dev {
+            return Err(format!(
+                "the recorded contract {} has no code on chain {chain_id}; set chain.contract, or remove the record by configuring a new one",
+                d.contract
+            ));
+        }
+        warn!(contract = %d.contract, "the development chain no longer has the recorded contract (its state was reset); deploying a new one");
+    }
+    let (addr, tx, block) = client.deploy(Duration::from_secs(60)).await?;
+    let d = Deployment {
+        chain_id,
+        contract: hex0x(&addr),
+        deploy_tx: Some(hex0x(&tx)),
+        block_number: Some(block),
+    };
+    info!(contract = %d.contract, block, "deployed the anchor registry");
+    let s = svc.clone();
+    tokio::task::spawn_blocking(move || s.record_deployment(&d))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(addr)
+}

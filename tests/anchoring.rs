@@ -1,0 +1,574 @@
+//! End-to-end anchoring against a real anvil node over JSON-RPC, with the service over RocksDB:
+//! the states logged → anchor_pending → anchored → confirmed → finalized, proof bundles checked
+//! by the `verify-bundle` binary against the contract, and the faults: a reorg after an anchor,
+//! anvil killed and restarted, the service killed mid-anchor, a stuck transaction fee-bumped.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use common::{bin, test_config, verify_path, Proc, TestServer, GTIN, USCC};
+use traceseal::anchor::{hex0x, log_id, AnchorStatus, ChainPort};
+use traceseal::chain::anvil::{find_binary, Anvil, AnvilOptions};
+use traceseal::chain::Reader;
+
+const T: Duration = Duration::from_secs(5);
+
+fn anvil_opts() -> AnvilOptions {
+    let mut o = AnvilOptions::new(find_binary().unwrap());
+    // `finalized` trails the head by two blocks.
+    o.slots_in_an_epoch = 1;
+    o
+}
+
+fn fast_config() -> traceseal::config::Config {
+    let mut cfg = test_config();
+    cfg.chain.poll_ms = 100;
+    cfg.chain.anchor_interval_ms = 0;
+    cfg.chain.confirmations = 2;
+    cfg
+}
+
+async fn scan(s: &TestServer, code: &str) -> Value {
+    let r = s
+        .client
+        .get(s.url(&verify_path(code)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a scan never fails because of the chain");
+    r.json().await.unwrap()
+}
+
+fn status(v: &Value) -> String {
+    v["anchor"]["status"].as_str().unwrap_or("none").to_string()
+}
+
+/// Scans `code` until its anchor status is `want` (or later, when `or_later`).
+async fn wait_status(s: &TestServer, code: &str, want: AnchorStatus, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let v = scan(s, code).await;
+        let st: AnchorStatus =
+            serde_json::from_value(v["anchor"]["status"].clone()).unwrap_or(AnchorStatus::Logged);
+        if st >= want {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "anchor of {code} did not reach {want:?} in {limit:?}; last: {}",
+            v["anchor"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn reader(url: &str) -> Reader {
+    Reader::connect(url, [0; 20], T).await.unwrap()
+}
+
+fn our_log_id(s: &TestServer) -> [u8; 32] {
+    log_id(s.state.svc.origin())
+}
+
+fn anchorer(
+    s: &TestServer,
+) -> &traceseal::service::anchor::Anchorer<traceseal::chain::ChainClient> {
+    s.anchorer.as_ref().unwrap()
+}
+
+fn contract_reader(s: &TestServer) -> &Reader {
+    anchorer(s).chain().reader()
+}
+
+fn verify_bundle(file: &Path, rpc: Option<&str>) -> (i32, String) {
+    let mut cmd = Command::new(bin());
+    cmd.arg("verify-bundle").arg(file);
+    if let Some(u) = rpc {
+        cmd.args(["--rpc", u]);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+/// An anvil (automine), a server anchoring on it, `n` issued codes, and the first code's scan
+/// once its checkpoint is anchored.
+async fn anchored(n: u64) -> (Anvil, TestServer, Vec<String>, Value) {
+    let anvil = Anvil::start(anvil_opts()).unwrap();
+    let s = TestServer::start_anchored(fast_config(), &anvil.url()).await;
+    s.seed().await;
+    let (_, codes) = s.issue("k1", n).await;
+    s.checkpoint_covering(n).await;
+    let v = wait_status(
+        &s,
+        &codes[0],
+        AnchorStatus::Anchored,
+        Duration::from_secs(20),
+    )
+    .await;
+    (anvil, s, codes, v)
+}
+
+#[tokio::test]
+async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_chain() {
+    // Automine: the anchor transaction is mined at once.
+    let (anvil, s, codes, v) = anchored(5).await;
+    let a = &v["anchor"];
+    assert_eq!(a["chain_id"], 31337);
+    assert_eq!(a["tree_size"].as_u64(), Some(5));
+    let tx = a["tx_hash"].as_str().unwrap().to_string();
+    let block = a["block_number"].as_u64().unwrap();
+    assert_eq!(
+        a["contract"].as_str().unwrap(),
+        hex0x(&anchorer(&s).chain().contract())
+    );
+    // The root on chain is the checkpoint's.
+    let on = contract_reader(&s)
+        .anchor_at(&our_log_id(&s), 5)
+        .await
+        .unwrap()
+        .expect("anchored on chain");
+    let cp = s.state.svc.checkpoint_at(5).unwrap().unwrap();
+    assert_eq!(on.root, *cp.root_hash().unwrap().as_bytes());
+    assert_eq!(on.block_number, block);
+
+    // One more block: confirmed (K = 2). Two more: finalized (the tag trails by two).
+    let r = reader(&anvil.url()).await;
+    r.anvil_mine(1).await.unwrap();
+    let v = wait_status(
+        &s,
+        &codes[1],
+        AnchorStatus::Confirmed,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(v["anchor"]["tx_hash"].as_str(), Some(tx.as_str()));
+    r.anvil_mine(3).await.unwrap();
+    wait_status(
+        &s,
+        &codes[2],
+        AnchorStatus::Finalized,
+        Duration::from_secs(10),
+    )
+    .await;
+    let rec = anchorer(&s).latest_record().unwrap().unwrap();
+    assert_eq!(rec.status, AnchorStatus::Finalized);
+    assert!(rec.gas_used.unwrap() > 21_000);
+
+    // The proof bundle verifies offline and against the contract.
+    let item_serial = {
+        let c = traceseal::code::Code::parse(&codes[3]).unwrap();
+        c.item().serial.as_str().to_string()
+    };
+    let b: Value = s
+        .get(&format!("/api/v1/items/{GTIN}/{item_serial}/bundle"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b["anchor"]["status"], "finalized");
+    assert_eq!(b["anchor"]["tx_hash"].as_str(), Some(tx.as_str()));
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bundle.json");
+    std::fs::write(&f, serde_json::to_vec_pretty(&b).unwrap()).unwrap();
+    let (code, out) = verify_bundle(&f, None);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = verify_bundle(&f, Some(&anvil.url()));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("VERIFIED"), "{out}");
+    assert!(out.contains("contract verifies the inclusion"), "{out}");
+
+    // Any tampering is caught, with the reason.
+    let mut t = b.clone();
+    t["records"][0]["inclusion_proof"][0] = json!(traceseal::merkle::Hash([7; 32]).to_base64());
+    std::fs::write(&f, serde_json::to_vec(&t).unwrap()).unwrap();
+    let (code, out) = verify_bundle(&f, None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("inclusion"), "{out}");
+    let mut t = b.clone();
+    t["anchor"]["root"] = json!(hex0x(&[9; 32]));
+    std::fs::write(&f, serde_json::to_vec(&t).unwrap()).unwrap();
+    let (code, out) = verify_bundle(&f, Some(&anvil.url()));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("anchored root"), "{out}");
+    let mut t = b.clone();
+    t["anchor"]["chain_id"] = json!(1);
+    std::fs::write(&f, serde_json::to_vec(&t).unwrap()).unwrap();
+    let (code, out) = verify_bundle(&f, Some(&anvil.url()));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("chain 31337"), "{out}");
+
+    // Items not anchored yet: the bundle says so and verify-bundle exits 3.
+    r.set_automine(false).await.unwrap();
+    let (_, more) = s.issue("k2", 2).await;
+    s.checkpoint_covering(7).await;
+    let serial = traceseal::code::Code::parse(&more[0])
+        .unwrap()
+        .item()
+        .serial
+        .as_str()
+        .to_string();
+    let b: Value = s
+        .get(&format!("/api/v1/items/{GTIN}/{serial}/bundle"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let st = b["anchor"]["status"].as_str().unwrap();
+    assert!(st == "logged" || st == "anchor_pending", "{st}");
+    std::fs::write(&f, serde_json::to_vec(&b).unwrap()).unwrap();
+    let (code, out) = verify_bundle(&f, None);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("NOT ANCHORED YET"), "{out}");
+    // Unknown items are 404, malformed ones 400 (problem+json).
+    assert_eq!(
+        s.get(&format!("/api/v1/items/{GTIN}/NOPE/bundle"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(s.get("/api/v1/items/123/abc/bundle").await.status(), 400);
+    s.stop().await;
+    drop(anvil);
+}
+
+#[tokio::test]
+async fn a_reorg_sends_the_anchor_back_to_pending_and_it_is_reanchored_once() {
+    let (anvil, s, codes, v) = anchored(3).await;
+    let old_block = v["anchor"]["block_number"].as_u64().unwrap();
+    let r = reader(&anvil.url()).await;
+    let (_, old_hash, _) = r.block_info(old_block).await.unwrap().unwrap();
+    let head = r.block_number().await.unwrap();
+
+    // Replace every block from the anchor's up: the anchor is no longer on chain.
+    r.anvil_reorg(head - old_block + 1).await.unwrap();
+    let (_, new_hash, _) = r.block_info(old_block).await.unwrap().unwrap();
+    assert_ne!(old_hash, new_hash, "anvil_reorg replaced the block");
+
+    // From now on no scan may report the old anchor, and any anchor reported must be on
+    // chain (its transaction's receipt in the reported block) when we check right after.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut saw_pending = false;
+    loop {
+        let v = scan(&s, &codes[1]).await;
+        let st = status(&v);
+        if st == "anchored" || st == "confirmed" || st == "finalized" {
+            let tx = traceseal::anchor::parse_hex::<32>(v["anchor"]["tx_hash"].as_str().unwrap())
+                .unwrap();
+            let n = v["anchor"]["block_number"].as_u64().unwrap();
+            let rc = r
+                .receipt(&tx)
+                .await
+                .unwrap()
+                .expect("reported anchor is on chain");
+            assert_eq!(rc.block_number, n);
+            let (_, h, _) = r.block_info(n).await.unwrap().unwrap();
+            assert_ne!(h, old_hash, "a scan reported the reorged-away anchor");
+            break;
+        }
+        saw_pending |= st == "anchor_pending";
+        assert!(
+            Instant::now() < deadline,
+            "not re-anchored; last {}",
+            v["anchor"]
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        saw_pending,
+        "scans showed the anchor pending between the reorg and the re-anchor"
+    );
+    let rec = anchorer(&s).latest_record().unwrap().unwrap();
+    assert!(rec.reorgs >= 1, "{rec:?}");
+    // Exactly one anchor of this checkpoint on chain.
+    let ev = contract_reader(&s)
+        .anchored_events(&our_log_id(&s))
+        .await
+        .unwrap();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].0, 3);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn anvil_killed_and_restarted_the_worker_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = anvil_opts();
+    o.state = Some(dir.path().join("anvil-state.json"));
+    let mut anvil = Anvil::start(o).unwrap();
+    let s = TestServer::start_anchored(fast_config(), &anvil.url()).await;
+    s.seed().await;
+    let (_, first) = s.issue("k1", 2).await;
+    wait_status(
+        &s,
+        &first[0],
+        AnchorStatus::Anchored,
+        Duration::from_secs(20),
+    )
+    .await;
+    // Let anvil dump its state (every second), then kill it without a final dump.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    anvil.kill();
+
+    // The chain is gone: scans still answer (200, genuine), and say "pending", never anchored.
+    let (_, second) = s.issue("k2", 2).await;
+    s.checkpoint_covering(4).await;
+    for c in [&first[0], &second[0]] {
+        let v = scan(&s, c).await;
+        assert_eq!(v["verdict"], "genuine");
+        let st = status(&v);
+        assert!(st == "anchor_pending" || st == "logged", "{st}");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Restart on the same port and state; nobody pokes the worker.
+    anvil.restart().unwrap();
+    wait_status(
+        &s,
+        &second[1],
+        AnchorStatus::Anchored,
+        Duration::from_secs(45),
+    )
+    .await;
+    wait_status(
+        &s,
+        &first[1],
+        AnchorStatus::Anchored,
+        Duration::from_secs(10),
+    )
+    .await;
+    let ev = contract_reader(&s)
+        .anchored_events(&our_log_id(&s))
+        .await
+        .unwrap();
+    let sizes: Vec<u64> = ev.iter().map(|e| e.0).collect();
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+    assert_eq!(sizes.last(), Some(&4), "{sizes:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_stuck_transaction_is_fee_bumped_and_mined_once() {
+    let anvil = Anvil::start(anvil_opts()).unwrap();
+    let mut cfg = fast_config();
+    cfg.chain.fee_bump_after_ms = 500;
+    let s = TestServer::start_anchored(cfg, &anvil.url()).await;
+    let r = reader(&anvil.url()).await;
+    r.set_automine(false).await.unwrap();
+    s.seed().await;
+    let (_, codes) = s.issue("k1", 2).await;
+    s.checkpoint_covering(2).await;
+    // Not mined: pending, then re-signed with higher fees.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let rec = loop {
+        if let Some(rec) = anchorer(&s).latest_record().unwrap() {
+            if rec.attempts.len() >= 2 {
+                break rec;
+            }
+        }
+        assert!(Instant::now() < deadline, "no fee bump");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(rec.status, AnchorStatus::AnchorPending);
+    assert_eq!(status(&scan(&s, &codes[0]).await), "anchor_pending");
+    let (a0, a1) = (&rec.attempts[0], &rec.attempts[1]);
+    assert_eq!(a0.nonce, a1.nonce);
+    assert!(a1.fees.max_fee_per_gas > a0.fees.max_fee_per_gas + a0.fees.max_fee_per_gas / 10);
+    assert!(
+        a1.fees.max_priority_fee_per_gas
+            > a0.fees.max_priority_fee_per_gas + a0.fees.max_priority_fee_per_gas / 10
+    );
+    r.anvil_mine(1).await.unwrap();
+    let v = wait_status(
+        &s,
+        &codes[0],
+        AnchorStatus::Anchored,
+        Duration::from_secs(10),
+    )
+    .await;
+    let mined = v["anchor"]["tx_hash"].as_str().unwrap().to_string();
+    let rec = anchorer(&s).latest_record().unwrap().unwrap();
+    assert!(rec.attempts.iter().any(|a| a.hash == mined));
+    assert_ne!(mined, rec.attempts[0].hash, "the replacement was mined");
+    let ev = contract_reader(&s)
+        .anchored_events(&our_log_id(&s))
+        .await
+        .unwrap();
+    assert_eq!(ev.len(), 1);
+    s.stop().await;
+}
+
+/// The real binary, SIGKILLed while its anchor transaction is in the pool, restarted: the
+/// persisted transaction is found and tracked, nothing is anchored twice, and the next
+/// checkpoint is anchored too.
+#[tokio::test]
+async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
+    let anvil = Anvil::start(anvil_opts()).unwrap();
+    let url = anvil.url();
+    let r = reader(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let st = Command::new(bin())
+        .args(["init", "--data-dir"])
+        .arg(&data)
+        .args(["--public-host", "verify.example.com"])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let signer = traceseal::chain::key::load(&data.join("keys/anchor.pem")).unwrap();
+    r.anvil_set_balance(signer.address().0 .0, 10u128.pow(21))
+        .await
+        .unwrap();
+    let envs = [
+        ("TRACESEAL_CHAIN_ENABLED", "true"),
+        ("TRACESEAL_CHAIN_RPC", url.as_str()),
+        ("TRACESEAL_ANCHOR_POLL_MS", "100"),
+        ("TRACESEAL_ANCHOR_INTERVAL_MS", "0"),
+        ("TRACESEAL_CHECKPOINT_INTERVAL_MS", "100"),
+        ("TRACESEAL_PUBLIC_HOST", "verify.example.com"),
+        ("TRACESEAL_RATE_BURST", "100000"),
+        ("TRACESEAL_RATE_PER_SECOND", "100000"),
+    ];
+    let p = Proc::serve(&data, &envs);
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let c = reqwest::Client::new();
+    let post = |base: &str, path: &str, body: Value, key: Option<&str>| {
+        let mut rq = c
+            .post(format!("{base}{path}"))
+            .bearer_auth(token.trim())
+            .json(&body);
+        if let Some(k) = key {
+            rq = rq.header("Idempotency-Key", k);
+        }
+        rq.send()
+    };
+    let e: Value = post(
+        &p.base,
+        "/api/v1/enterprises",
+        json!({"name": "Acme", "uscc": USCC, "country": "AU"}),
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    post(
+        &p.base,
+        "/api/v1/products",
+        json!({"gtin": GTIN, "name_zh": "奶粉", "name_en": "Formula", "enterprise_id": e["id"]}),
+        None,
+    )
+    .await
+    .unwrap();
+    // Blocks only when we say so from here on.
+    r.set_automine(false).await.unwrap();
+    let b = post(
+        &p.base,
+        "/api/v1/batches",
+        json!({"gtin": GTIN, "lot": "L1", "quantity": 10}),
+        Some("b1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(b.status(), 201);
+    // Wait until the anchor transaction is in the pool, then SIGKILL the service.
+    let me = signer.address().0 .0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending: String = r
+            .raw("eth_getTransactionCount", (hex0x(&me), "pending"))
+            .await
+            .unwrap();
+        if pending != "0x0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no anchor transaction sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    p.kill9();
+
+    // Restart before the transaction is mined, then mine.
+    let p = Proc::serve(&data, &envs);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    r.anvil_mine(1).await.unwrap();
+    // Wait until the first checkpoint (10 leaves) is anchored, via a bundle.
+    let codes_text = c
+        .get(format!("{}/api/v1/batches/1/codes", p.base))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let codes = common::code_lines(&codes_text);
+    let serial = traceseal::code::Code::parse(&codes[0])
+        .unwrap()
+        .item()
+        .serial
+        .as_str()
+        .to_string();
+    let bundle_url = format!("{}/api/v1/items/{GTIN}/{serial}/bundle", p.base);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let b = loop {
+        let b: Value = c
+            .get(&bundle_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if b["anchor"]["status"] == "anchored" || b["anchor"]["status"] == "confirmed" {
+            break b;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not anchored after restart: {}",
+            b["anchor"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(b["anchor"]["tree_size"], 10);
+    let contract =
+        traceseal::anchor::parse_hex::<20>(b["anchor"]["contract"].as_str().unwrap()).unwrap();
+    let cr = Reader::connect(&url, contract, T).await.unwrap();
+    let lid = traceseal::anchor::parse_hex::<32>(b["anchor"]["log_id"].as_str().unwrap()).unwrap();
+
+    // A second batch: its checkpoint is anchored as well, once.
+    let b2 = post(
+        &p.base,
+        "/api/v1/batches",
+        json!({"gtin": GTIN, "lot": "L2", "quantity": 5}),
+        Some("b2"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(b2.status(), 201);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        r.anvil_mine(1).await.unwrap();
+        if cr
+            .latest(&lid)
+            .await
+            .unwrap()
+            .is_some_and(|a| a.tree_size == 15)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "second checkpoint not anchored");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ev = cr.anchored_events(&lid).await.unwrap();
+    let sizes: Vec<u64> = ev.iter().map(|e| e.0).collect();
+    assert_eq!(sizes, vec![10, 15], "each checkpoint anchored exactly once");
+    drop(p);
+}
