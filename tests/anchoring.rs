@@ -116,6 +116,125 @@ async fn anchored(n: u64) -> (Anvil, TestServer, Vec<String>, Value) {
     (anvil, s, codes, v)
 }
 
+/// `traceseal init` of a fresh data dir (in `dir`).
+fn init_data_dir(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    let st = Command::new(bin())
+        .args(["init", "--data-dir"])
+        .arg(&data)
+        .args(["--public-host", "verify.example.com"])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    data
+}
+
+/// Environment of a spawned service anchoring on `url`, with fast timings.
+fn chain_envs(url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("TRACESEAL_CHAIN_ENABLED", "true".into()),
+        ("TRACESEAL_CHAIN_RPC", url.into()),
+        ("TRACESEAL_ANCHOR_POLL_MS", "100".into()),
+        ("TRACESEAL_ANCHOR_INTERVAL_MS", "0".into()),
+        ("TRACESEAL_CHECKPOINT_INTERVAL_MS", "100".into()),
+        ("TRACESEAL_PUBLIC_HOST", "verify.example.com".into()),
+        ("TRACESEAL_RATE_BURST", "100000".into()),
+        ("TRACESEAL_RATE_PER_SECOND", "100000".into()),
+    ]
+}
+
+fn serve(data: &Path, envs: &[(&'static str, String)]) -> Proc {
+    let e: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Proc::serve(data, &e)
+}
+
+/// Operator requests to a spawned service.
+struct Operator {
+    c: reqwest::Client,
+    token: String,
+}
+
+impl Operator {
+    fn new(data: &Path) -> Operator {
+        Operator {
+            c: reqwest::Client::new(),
+            token: std::fs::read_to_string(data.join("admin.token"))
+                .unwrap()
+                .trim()
+                .to_string(),
+        }
+    }
+
+    async fn post(
+        &self,
+        base: &str,
+        path: &str,
+        body: Value,
+        key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut rq = self
+            .c
+            .post(format!("{base}{path}"))
+            .bearer_auth(&self.token)
+            .json(&body);
+        if let Some(k) = key {
+            rq = rq.header("Idempotency-Key", k);
+        }
+        rq.send().await.unwrap()
+    }
+
+    /// Registers the enterprise and product.
+    async fn seed(&self, base: &str) {
+        let e: Value = self
+            .post(
+                base,
+                "/api/v1/enterprises",
+                json!({"name": "Acme", "uscc": USCC, "country": "AU"}),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let r = self
+            .post(
+                base,
+                "/api/v1/products",
+                json!({"gtin": GTIN, "name_zh": "奶粉", "name_en": "Formula", "enterprise_id": e["id"]}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+
+    /// Issues a batch; returns its codes.
+    async fn issue(&self, base: &str, key: &str, lot: &str, quantity: u64) -> Vec<String> {
+        let r = self
+            .post(
+                base,
+                "/api/v1/batches",
+                json!({"gtin": GTIN, "lot": lot, "quantity": quantity}),
+                Some(key),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let id = r.json::<Value>().await.unwrap()["batch_id"]
+            .as_u64()
+            .unwrap();
+        let text = self
+            .c
+            .get(format!("{base}/api/v1/batches/{id}/codes"))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        common::code_lines(&text)
+    }
+}
+
 #[tokio::test]
 async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_chain() {
     // Automine: the anchor transaction is mined at once.
@@ -414,71 +533,19 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
     let url = anvil.url();
     let r = reader(&url).await;
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let st = Command::new(bin())
-        .args(["init", "--data-dir"])
-        .arg(&data)
-        .args(["--public-host", "verify.example.com"])
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    let data = init_data_dir(dir.path());
     let signer = traceseal::chain::key::load(&data.join("keys/anchor.pem")).unwrap();
     r.anvil_set_balance(signer.address().0 .0, 10u128.pow(21))
         .await
         .unwrap();
-    let envs = [
-        ("TRACESEAL_CHAIN_ENABLED", "true"),
-        ("TRACESEAL_CHAIN_RPC", url.as_str()),
-        ("TRACESEAL_ANCHOR_POLL_MS", "100"),
-        ("TRACESEAL_ANCHOR_INTERVAL_MS", "0"),
-        ("TRACESEAL_CHECKPOINT_INTERVAL_MS", "100"),
-        ("TRACESEAL_PUBLIC_HOST", "verify.example.com"),
-        ("TRACESEAL_RATE_BURST", "100000"),
-        ("TRACESEAL_RATE_PER_SECOND", "100000"),
-    ];
-    let p = Proc::serve(&data, &envs);
-    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
-    let c = reqwest::Client::new();
-    let post = |base: &str, path: &str, body: Value, key: Option<&str>| {
-        let mut rq = c
-            .post(format!("{base}{path}"))
-            .bearer_auth(token.trim())
-            .json(&body);
-        if let Some(k) = key {
-            rq = rq.header("Idempotency-Key", k);
-        }
-        rq.send()
-    };
-    let e: Value = post(
-        &p.base,
-        "/api/v1/enterprises",
-        json!({"name": "Acme", "uscc": USCC, "country": "AU"}),
-        None,
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    post(
-        &p.base,
-        "/api/v1/products",
-        json!({"gtin": GTIN, "name_zh": "奶粉", "name_en": "Formula", "enterprise_id": e["id"]}),
-        None,
-    )
-    .await
-    .unwrap();
+    let envs = chain_envs(&url);
+    let p = serve(&data, &envs);
+    let op = Operator::new(&data);
+    let c = &op.c;
+    op.seed(&p.base).await;
     // Blocks only when we say so from here on.
     r.set_automine(false).await.unwrap();
-    let b = post(
-        &p.base,
-        "/api/v1/batches",
-        json!({"gtin": GTIN, "lot": "L1", "quantity": 10}),
-        Some("b1"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(b.status(), 201);
+    let codes = op.issue(&p.base, "b1", "L1", 10).await;
     // Wait until the anchor transaction is in the pool, then SIGKILL the service.
     let me = signer.address().0 .0;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -496,20 +563,10 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
     p.kill9();
 
     // Restart before the transaction is mined, then mine.
-    let p = Proc::serve(&data, &envs);
+    let p = serve(&data, &envs);
     tokio::time::sleep(Duration::from_millis(500)).await;
     r.anvil_mine(1).await.unwrap();
     // Wait until the first checkpoint (10 leaves) is anchored, via a bundle.
-    let codes_text = c
-        .get(format!("{}/api/v1/batches/1/codes", p.base))
-        .bearer_auth(token.trim())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let codes = common::code_lines(&codes_text);
     let serial = traceseal::code::Code::parse(&codes[0])
         .unwrap()
         .item()
@@ -544,15 +601,7 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
     let lid = traceseal::anchor::parse_hex::<32>(b["anchor"]["log_id"].as_str().unwrap()).unwrap();
 
     // A second batch: its checkpoint is anchored as well, once.
-    let b2 = post(
-        &p.base,
-        "/api/v1/batches",
-        json!({"gtin": GTIN, "lot": "L2", "quantity": 5}),
-        Some("b2"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(b2.status(), 201);
+    op.issue(&p.base, "b2", "L2", 5).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         r.anvil_mine(1).await.unwrap();
@@ -570,5 +619,63 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
     let ev = cr.anchored_events(&lid).await.unwrap();
     let sizes: Vec<u64> = ev.iter().map(|e| e.0).collect();
     assert_eq!(sizes, vec![10, 15], "each checkpoint anchored exactly once");
+    drop(p);
+}
+
+/// A configured node that is down when the service starts: the service serves anyway (scans
+/// say `anchor_pending`), and starts anchoring by itself once the node answers.
+#[tokio::test]
+async fn serve_starts_while_the_node_is_down_and_anchors_once_it_is_up() {
+    let port = traceseal::chain::anvil::free_port().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let data = init_data_dir(dir.path());
+    let p = serve(&data, &chain_envs(&url));
+    let op = Operator::new(&data);
+    let c = &op.c;
+    op.seed(&p.base).await;
+    let code = op.issue(&p.base, "b1", "L1", 4).await.remove(0);
+    let scan = || async {
+        let r = c
+            .get(format!("{}{}", p.base, verify_path(&code)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    };
+    // Wait for the checkpoint, then: genuine, anchoring pending.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let v = loop {
+        let v = scan().await;
+        if !v["log"].is_null() {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(v["verdict"], "genuine");
+    assert_eq!(v["anchor"]["status"], "anchor_pending", "{}", v["anchor"]);
+
+    // The node comes up; fund the anchoring key; nobody restarts the service.
+    let mut o = anvil_opts();
+    o.port = port;
+    let _anvil = Anvil::start(o).unwrap();
+    let signer = traceseal::chain::key::load(&data.join("keys/anchor.pem")).unwrap();
+    reader(&url)
+        .await
+        .anvil_set_balance(signer.address().0 .0, 10u128.pow(21))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = scan().await;
+        if v["anchor"]["status"] == "anchored" || v["anchor"]["status"] == "confirmed" {
+            assert_eq!(v["anchor"]["tree_size"], 4);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never anchored: {}", v["anchor"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     drop(p);
 }
