@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scan-path load test over loopback: starts a release server on a temp data dir, issues codes,
 # then runs wrk for DURATION against /api/v1/verify (cycling through real codes) and, in the
-# same run, against /healthz (a trivial endpoint of the same server) for comparison.
+# same run, against /healthz (a trivial endpoint of the same server) for comparison. Anchoring
+# is on (development chain on 127.0.0.1:18545), so scans include the live anchor check.
 # Usage: ./scripts/dev loadtest [DURATION=30s] [CONNECTIONS=32]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,7 +14,7 @@ PORT=18080
 trap 'kill $(cat "$WORK/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 "$T/release/traceseal" init --data-dir "$WORK/data" --public-host verify.example.com >/dev/null
-TRACESEAL_RATE_PER_SECOND=10000000 TRACESEAL_RATE_BURST=10000000 RUST_LOG=warn \
+TRACESEAL_RATE_PER_SECOND=10000000 TRACESEAL_RATE_BURST=10000000 TRACESEAL_DEV_CHAIN_PORT=18545 RUST_LOG=warn \
   "$T/release/traceseal" serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 echo $! >"$WORK/pid"
 for _ in $(seq 100); do

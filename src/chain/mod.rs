@@ -773,10 +773,3 @@ impl Reader {
 pub fn parse_address(s: &str) -> Result<Address, String> {
     crate::anchor::parse_hex::<20>(s).map_err(|e| format!("address {s:?}: {e}"))
 }
-
-/// Keeps an unused import of the SolInterface trait meaningful to readers: contract errors are
-/// decoded with it in [`classify`].
-#[allow(dead_code)]
-fn _uses_sol_interface(b: &[u8]) -> bool {
-    AnchorRegistry::AnchorRegistryErrors::abi_decode(b).is_ok()
-}
