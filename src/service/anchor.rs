@@ -296,6 +296,8 @@ pub struct Anchorer<C: ChainPort> {
     settings: AnchorSettings,
     log_id: Word,
     contract: Address,
+    /// `contract` as `0x` hex (every scan's answer carries it).
+    contract_hex: String,
     /// Open (not finalized) records, ascending by size, as last persisted.
     open: RwLock<Vec<AnchorRecord>>,
     /// The record of the largest tree size, as last persisted.
@@ -315,6 +317,7 @@ impl<C: ChainPort> Anchorer<C> {
             settings,
             log_id,
             contract,
+            contract_hex: hex0x(&contract),
             open: RwLock::new(Vec::new()),
             last: RwLock::new(None),
             live: tokio::sync::Mutex::new(LiveCache {
@@ -951,30 +954,36 @@ impl<C: ChainPort> Anchorer<C> {
     /// The anchoring state of leaf `index` for a scan: *anchored* / *confirmed* only after a
     /// live check that the block is canonical now; an unreachable RPC reads as pending.
     pub async fn anchor_view(&self, index: u64) -> AnchorView {
+        self.view_and_record(index).await.0
+    }
+
+    /// [`Self::anchor_view`] and, when it says the anchor is on chain, the record behind it
+    /// (one store read for both).
+    async fn view_and_record(&self, index: u64) -> (AnchorView, Option<AnchorRecord>) {
         let mut view = AnchorView {
             status: AnchorStatus::Logged,
             chain_id: self.chain.chain_id(),
-            contract: hex0x(&self.contract),
+            contract: self.contract_hex.clone(),
             tx_hash: None,
             block_number: None,
             tree_size: None,
         };
         let rec = match self.covering_record(index) {
             Ok(Some(r)) => r,
-            Ok(None) => return view,
+            Ok(None) => return (view, None),
             Err(e) => {
                 warn!(error = %e, "anchor state unreadable; reporting pending");
                 view.status = AnchorStatus::AnchorPending;
-                return view;
+                return (view, None);
             }
         };
         view.tree_size = Some(rec.tree_size);
         view.status = AnchorStatus::AnchorPending;
         if !rec.status.on_chain() {
-            return view;
+            return (view, None);
         }
         let (Some(n), Some(bh)) = (rec.block_number, rec.block_hash.as_deref()) else {
-            return view;
+            return (view, None);
         };
         if rec.status != AnchorStatus::Finalized {
             match self.canonical_hash(n).await {
@@ -982,15 +991,15 @@ impl<C: ChainPort> Anchorer<C> {
                 Some(_) => {
                     // Not canonical any more: let the worker re-anchor now.
                     self.wake.notify_one();
-                    return view;
+                    return (view, None);
                 }
-                None => return view,
+                None => return (view, None),
             }
         }
         view.status = rec.status;
-        view.tx_hash = rec.tx_hash;
+        view.tx_hash = rec.tx_hash.clone();
         view.block_number = rec.block_number;
-        view
+        (view, Some(rec))
     }
 
     /// The canonical hash of block `n` from a fetch that started after this call did (so a
@@ -1134,15 +1143,7 @@ impl<C: ChainPort> AnchorSource for Anchorer<C> {
         index: u64,
     ) -> std::pin::Pin<Box<dyn Future<Output = super::bundle::BundleAnchoring> + Send + '_>> {
         Box::pin(async move {
-            let view = self.anchor_view(index).await;
-            let record = if view.status.on_chain() {
-                self.covering_record(index)
-                    .ok()
-                    .flatten()
-                    .filter(|r| Some(r.tree_size) == view.tree_size)
-            } else {
-                None
-            };
+            let (view, record) = self.view_and_record(index).await;
             super::bundle::BundleAnchoring { view, record }
         })
     }

@@ -157,25 +157,14 @@ mod tests {
     use proptest::prelude::*;
 
     use crate::bundle::{parse, verify};
+    use crate::service::issuance::tests::req;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
-    use crate::service::types::BatchRequest;
 
     fn sample() -> (String, crate::bundle::Verified) {
         let (svc, _) = test_service();
         seed(&svc);
-        let (b, _) = svc
-            .issue_batch(
-                &BatchRequest {
-                    gtin: "09506000134352".into(),
-                    lot: "L".into(),
-                    expiry: None,
-                    quantity: 11,
-                },
-                "k",
-                &|_| {},
-            )
-            .unwrap();
+        let (b, _) = svc.issue_batch(&req(11), "k", &|_| {}).unwrap();
         svc.checkpoint_now().unwrap();
         let code = svc.batch_codes(&b, 6, 1).unwrap().remove(0);
         let index = svc.item_leaf("9506000134352", &code.serial).unwrap();

@@ -434,12 +434,13 @@ impl Service {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
 
-    fn req(q: u64) -> BatchRequest {
+    /// A valid batch request for the seeded product.
+    pub(crate) fn req(q: u64) -> BatchRequest {
         BatchRequest {
             gtin: "09506000134352".into(),
             lot: "LOT-2026.11".into(),
