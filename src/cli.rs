@@ -225,6 +225,10 @@ fn serve(
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let svc = Arc::new(svc);
     rt.block_on(async move {
+        // Signal handlers first: a SIGTERM during start-up (or right after the banner) must
+        // still mean a graceful stop that also stops the dev chain.
+        let shutdown = http::shutdown_signal()
+            .map_err(|e| format!("cannot install the signal handlers: {e}"))?;
         // Anchoring: the dev chain must come up (we start it); a configured node that cannot
         // be reached yet is retried in the background while scans say "anchor_pending".
         let mut chain = None;
@@ -316,7 +320,7 @@ fn serve(
                 }
             }));
         }
-        let res = http::serve(state, listener, http::shutdown_signal())
+        let res = http::serve(state, listener, shutdown)
             .await
             .map_err(|e| format!("server error: {e}"));
         let _ = stop_tx.send(true);

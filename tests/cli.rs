@@ -143,10 +143,14 @@ fn serve_prints_the_token_path_and_a_first_request_and_stops_cleanly_on_sigterm(
     use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
+    // The README's run path: --init on an empty dir, dev chain started by the service (on a
+    // free port so a developer's own service on 8545 does not interfere).
+    let port = traceseal::chain::anvil::free_port().unwrap().to_string();
     let mut child = Command::new(bin())
         .args(["serve", "--init", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&dir)
         .env("TRACESEAL_CHECKPOINT_INTERVAL_MS", "60000")
+        .env("TRACESEAL_DEV_CHAIN_PORT", &port)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -167,6 +171,7 @@ fn serve_prints_the_token_path_and_a_first_request_and_stops_cleanly_on_sigterm(
         text.contains("traceseal listening on http://127.0.0.1:"),
         "{text}"
     );
+    assert!(text.contains("anchoring       chain 31337"), "{text}");
     assert!(dir.join("db").exists(), "--init initialised the directory");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -175,4 +180,8 @@ fn serve_prints_the_token_path_and_a_first_request_and_stops_cleanly_on_sigterm(
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    assert!(
+        dir.join("chain/anvil-state.json").exists(),
+        "the dev chain was stopped cleanly and dumped its state"
+    );
 }

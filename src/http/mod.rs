@@ -170,27 +170,25 @@ pub async fn serve(
     res
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGTERM and Ctrl-C handlers now and returns a future that resolves when either
+/// arrives. Call it before announcing the server: a signal that lands between the announcement
+/// and the first poll of a lazily-registered handler would otherwise kill the process with the
+/// default action instead of a graceful shutdown.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
-    info!("shutdown requested; finishing in-flight requests");
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        info!("shutdown requested; finishing in-flight requests");
+    })
 }
 
 #[cfg(test)]
