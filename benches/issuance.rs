@@ -28,6 +28,7 @@ fn service(dir: &std::path::Path) -> Service {
         OpenOptions {
             host,
             scan_rules: Default::default(),
+            custody: Default::default(),
         },
     )
     .unwrap();

@@ -37,6 +37,7 @@ async fn main() {
             OpenOptions {
                 host,
                 scan_rules: Default::default(),
+                custody: Default::default(),
             },
         )
         .expect("open"),

@@ -23,6 +23,7 @@ fn main() {
         OpenOptions {
             host,
             scan_rules: Default::default(),
+            custody: Default::default(),
         },
     )
     .expect("open");

@@ -214,6 +214,7 @@ fn serve(
         OpenOptions {
             host,
             scan_rules: cfg.scan.clone(),
+            custody: cfg.custody.clone(),
         },
     )
     .map_err(|e| e.to_string())?;

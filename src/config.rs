@@ -81,6 +81,30 @@ impl Default for ScanRules {
     }
 }
 
+/// Custody submissions: how fresh a signed statement must be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustodyRules {
+    /// A statement whose `signed_at` is further than this many seconds from the server's
+    /// clock (either way) is refused as stale; nonces are remembered at least this long.
+    pub freshness_secs: u64,
+    /// Load the demo data set (`fixtures/demo.json`) when `serve --init` creates a new data
+    /// directory (`TRACESEAL_DEMO`, default true).
+    pub demo_on_init: bool,
+}
+
+/// Default freshness window of signed custody statements, in seconds.
+pub const DEFAULT_CUSTODY_FRESHNESS_SECS: u64 = 300;
+
+impl Default for CustodyRules {
+    fn default() -> Self {
+        CustodyRules {
+            freshness_secs: DEFAULT_CUSTODY_FRESHNESS_SECS,
+            demo_on_init: true,
+        }
+    }
+}
+
 /// Per-client-address rate limit of the public endpoints (token bucket).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -207,6 +231,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Anchoring on an EVM chain.
     pub chain: ChainConfig,
+    /// Custody submissions (`TRACESEAL_CUSTODY_FRESHNESS_SECS`, `TRACESEAL_DEMO`).
+    pub custody: CustodyRules,
 }
 
 impl Default for Config {
@@ -224,6 +250,7 @@ impl Default for Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             log_format: DEFAULT_LOG_FORMAT,
             chain: ChainConfig::default(),
+            custody: CustodyRules::default(),
         }
     }
 }
@@ -317,6 +344,12 @@ impl Config {
         }
         if let Some(v) = env("TRACESEAL_WARN_AFTER_NETWORKS") {
             self.scan.warn_after_networks = parse("TRACESEAL_WARN_AFTER_NETWORKS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_CUSTODY_FRESHNESS_SECS") {
+            self.custody.freshness_secs = parse("TRACESEAL_CUSTODY_FRESHNESS_SECS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_DEMO") {
+            self.custody.demo_on_init = matches!(v.as_str(), "1" | "true" | "on" | "yes");
         }
         if let Some(v) = env("TRACESEAL_RATE_PER_SECOND") {
             self.rate_limit.per_second = parse("TRACESEAL_RATE_PER_SECOND", v)?;

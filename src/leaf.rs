@@ -24,6 +24,12 @@ pub const MAX_LEAF_LEN: usize = 64 * 1024;
 pub enum LeafRecord {
     /// An issued item.
     Item(ItemLeaf),
+    /// A custody statement signed by an actor (`traceseal/custody/v1`).
+    Custody(Box<crate::custody::SignedStatement>),
+    /// An actor-registry change by the operator (`traceseal/actor/v1`).
+    Actor(crate::custody::ActorOp),
+    /// A lot recall by the operator (`traceseal/recall/v1`).
+    Recall(crate::custody::Recall),
 }
 
 /// The record of one issued item.
@@ -52,6 +58,9 @@ pub enum LeafError {
     /// A line is missing or malformed.
     #[error("malformed leaf: {0}")]
     Malformed(&'static str),
+    /// A custody or operator record inside the leaf is malformed.
+    #[error("{0}")]
+    Record(String),
 }
 
 impl ItemLeaf {
@@ -70,6 +79,30 @@ impl LeafRecord {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             LeafRecord::Item(i) => i.encode(),
+            LeafRecord::Custody(c) => c.leaf(),
+            LeafRecord::Actor(a) => a.leaf(),
+            LeafRecord::Recall(r) => r.leaf(),
+        }
+    }
+
+    /// The kind name used in bundles and views: `item`, `custody`, `actor` or `recall`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LeafRecord::Item(_) => "item",
+            LeafRecord::Custody(_) => "custody",
+            LeafRecord::Actor(_) => "actor",
+            LeafRecord::Recall(_) => "recall",
+        }
+    }
+
+    /// Decodes leaf bytes that must be an issued item's leaf.
+    pub fn parse_item(bytes: &[u8]) -> Result<ItemLeaf, LeafError> {
+        match LeafRecord::parse(bytes)? {
+            LeafRecord::Item(i) => Ok(i),
+            other => Err(LeafError::UnknownKind(format!(
+                "{} (expected an item leaf)",
+                other.kind()
+            ))),
         }
     }
 
@@ -84,8 +117,25 @@ impl LeafRecord {
             .ok_or(LeafError::Malformed("missing final newline"))?;
         let mut lines = body.split('\n');
         let kind = lines.next().unwrap_or_default();
-        if kind != ITEM_LEAF_V1 {
-            return Err(LeafError::UnknownKind(kind.chars().take(64).collect()));
+        let other = |e: String| LeafError::Record(e);
+        match kind {
+            ITEM_LEAF_V1 => {}
+            crate::custody::CUSTODY_V1 => {
+                return crate::custody::SignedStatement::parse_leaf(text)
+                    .map(|s| LeafRecord::Custody(Box::new(s)))
+                    .map_err(|e| other(e.to_string()))
+            }
+            crate::custody::registry::ACTOR_V1 => {
+                return crate::custody::ActorOp::parse_leaf(text)
+                    .map(LeafRecord::Actor)
+                    .map_err(|e| other(e.to_string()))
+            }
+            crate::custody::registry::RECALL_V1 => {
+                return crate::custody::Recall::parse_leaf(text)
+                    .map(LeafRecord::Recall)
+                    .map_err(|e| other(e.to_string()))
+            }
+            _ => return Err(LeafError::UnknownKind(kind.chars().take(64).collect())),
         }
         let issued = field(lines.next(), "issued ")?
             .parse::<i64>()

@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod code;
 pub mod config;
+pub mod custody;
 pub mod gs1;
 pub mod http;
 pub mod keys;

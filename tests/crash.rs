@@ -82,7 +82,7 @@ async fn leaf_code(api: &Api, i: u64) -> (u64, String) {
     let data = base64::engine::general_purpose::STANDARD
         .decode(v["data"].as_str().unwrap())
         .unwrap();
-    let LeafRecord::Item(leaf) = LeafRecord::parse(&data).unwrap();
+    let leaf = LeafRecord::parse_item(&data).unwrap();
     (leaf.batch_id, leaf.code)
 }
 

@@ -68,6 +68,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
             ServiceError::Unprocessable(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            ServiceError::Unauthenticated(m) => ApiError::new(StatusCode::UNAUTHORIZED, m),
+            ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
             ServiceError::Unavailable(m) => {
                 tracing::error!(cause = %m, "storage unavailable");
                 ApiError::new(

@@ -52,11 +52,9 @@ impl Service {
     /// when the service does not anchor.
     pub fn bundle(&self, leaf_index: u64, anchoring: Option<BundleAnchoring>) -> Result<Bundle> {
         let leaf_data = self.leaf_data(leaf_index)?;
-        let code = match crate::leaf::LeafRecord::parse(&leaf_data)
+        let code = crate::leaf::LeafRecord::parse_item(&leaf_data)
             .map_err(|e| ServiceError::Internal(format!("stored leaf {leaf_index}: {e}")))?
-        {
-            crate::leaf::LeafRecord::Item(i) => i.code,
-        };
+            .code;
         let latest = self
             .latest_checkpoint()?
             .filter(|c| c.size > leaf_index)

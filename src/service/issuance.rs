@@ -209,6 +209,9 @@ impl Service {
             }),
         );
         wb.put(Cf::Meta, META_NEXT_BATCH, u64_key(id + 1));
+        let mut lb = item_key(v.gtin.as_str(), v.lot.as_str());
+        lb.extend_from_slice(&u64_key(id));
+        wb.put(Cf::LotBatches, lb, Vec::new());
         self.store.write(wb, Durability::Synced)?;
         Ok(sb)
     }
@@ -419,7 +422,7 @@ impl Service {
                 self.store
                     .range(Cf::Leaves, &u64_key(from), Some(&u64_key(end)), want)?
             {
-                let LeafRecord::Item(leaf) = LeafRecord::parse(&data)
+                let leaf = LeafRecord::parse_item(&data)
                     .map_err(|e| ServiceError::Internal(format!("stored leaf: {e}")))?;
                 let code = Code::parse(&leaf.code)
                     .map_err(|e| ServiceError::Internal(format!("stored code: {e}")))?;

@@ -11,6 +11,7 @@
 
 pub mod anchor;
 pub mod bundle;
+pub mod custody;
 pub mod issuance;
 pub mod log;
 pub mod master;
@@ -51,6 +52,13 @@ pub enum ServiceError {
     /// Storage is unavailable; retry later (HTTP 503).
     #[error("{0}")]
     Unavailable(String),
+    /// The signed request could not be authenticated: unknown actor or key, bad signature,
+    /// key not valid at signing time, stale timestamp (HTTP 401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Authenticated, but this actor's role may not do this (HTTP 403).
+    #[error("{0}")]
+    Forbidden(String),
     /// Our own invariant broke (HTTP 500, details only in the server log).
     #[error("{0}")]
     Internal(String),
@@ -99,6 +107,8 @@ pub struct Service {
     latest: RwLock<Option<SignedCheckpoint>>,
     issuance: Mutex<()>,
     scan_rules: ScanRules,
+    custody_rules: crate::config::CustodyRules,
+    custody: Mutex<()>,
     scan_locks: Vec<Mutex<()>>,
     stats: Stats,
 }

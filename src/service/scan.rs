@@ -157,7 +157,7 @@ impl Service {
             .store
             .get(Cf::Leaves, &u64_key(rec.leaf_index))?
             .ok_or_else(|| ServiceError::Internal(format!("leaf {} missing", rec.leaf_index)))?;
-        let LeafRecord::Item(leaf) = LeafRecord::parse(&leaf_data)
+        let leaf = LeafRecord::parse_item(&leaf_data)
             .map_err(|e| ServiceError::Internal(format!("stored leaf: {e}")))?;
         let mut v = Verdict::new(VerdictKind::Genuine, code);
         v.issued_at = Some(rfc3339(leaf.issued_at));

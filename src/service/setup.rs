@@ -174,6 +174,8 @@ pub struct OpenOptions {
     pub host: Host,
     /// Scan warning rule.
     pub scan_rules: ScanRules,
+    /// Custody submission rules.
+    pub custody: crate::config::CustodyRules,
 }
 
 /// Opens an initialised data directory.
@@ -258,6 +260,8 @@ impl Service {
             latest: RwLock::new(None),
             issuance: Mutex::new(()),
             scan_rules: opts.scan_rules,
+            custody_rules: opts.custody,
+            custody: Mutex::new(()),
             scan_locks: (0..SCAN_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             stats: Stats::default(),
         };
@@ -313,6 +317,7 @@ pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
                 warn_after_scans: 3,
                 warn_after_networks: 2,
             },
+            custody: Default::default(),
         },
     )
     .unwrap();

@@ -46,11 +46,25 @@ pub enum Cf {
     ScanEvents,
     /// Chain id ‖ contract ‖ tree size → anchoring record of that checkpoint.
     Anchors,
+    /// Actor id → actor record (organisation, role, keys with validity and revocation).
+    Actors,
+    /// Lot key (GTIN-14 ‖ lot length ‖ lot) → custody state of the lot.
+    Lots,
+    /// Lot key ‖ scope (0 lot-wide, 1 item-scoped) ‖ leaf index → empty: the lot's records.
+    LotRecords,
+    /// Item key ‖ leaf index → empty: item-scoped records naming the item.
+    ItemRecords,
+    /// Item key → custody state of the item (released, sold).
+    ItemCustody,
+    /// Actor id ‖ 0x00 ‖ nonce (16 bytes) → signed_at (u64 BE): the replay guard.
+    Nonces,
+    /// Lot key ‖ batch id → empty: the issuance batches of a lot.
+    LotBatches,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 14] = [
+    pub const ALL: [Cf; 21] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -65,6 +79,13 @@ impl Cf {
         Cf::ScanStats,
         Cf::ScanEvents,
         Cf::Anchors,
+        Cf::Actors,
+        Cf::Lots,
+        Cf::LotRecords,
+        Cf::ItemRecords,
+        Cf::ItemCustody,
+        Cf::Nonces,
+        Cf::LotBatches,
     ];
 
     /// The column family's on-disk name.
@@ -84,6 +105,13 @@ impl Cf {
             Cf::ScanStats => "scan_stats",
             Cf::ScanEvents => "scan_events",
             Cf::Anchors => "anchors",
+            Cf::Actors => "actors",
+            Cf::Lots => "lots",
+            Cf::LotRecords => "lot_records",
+            Cf::ItemRecords => "item_records",
+            Cf::ItemCustody => "item_custody",
+            Cf::Nonces => "nonces",
+            Cf::LotBatches => "lot_batches",
         }
     }
 }

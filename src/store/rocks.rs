@@ -87,6 +87,9 @@ impl RocksStore {
     /// Database-wide options: the one place that holds the tuning.
     pub fn options() -> Options {
         let mut o = Options::default();
+        // Column families added by later versions (additive schema changes) are created
+        // when an older data directory is opened.
+        o.create_missing_column_families(true);
         o.increase_parallelism(2);
         o.set_max_background_jobs(2);
         o.set_bytes_per_sync(1 << 20);

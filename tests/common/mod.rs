@@ -58,6 +58,7 @@ impl TestServer {
                 OpenOptions {
                     host,
                     scan_rules: cfg.scan.clone(),
+                    custody: cfg.custody.clone(),
                 },
             )
             .unwrap(),

@@ -1,0 +1,117 @@
+//! Canonical JSON (RFC 8785, JCS) for the values custody statements use: objects with ASCII
+//! keys sorted by code point, no insignificant whitespace, strings escaped as ECMAScript
+//! `JSON.stringify` does, integers only (no floats).
+//!
+//! Statements are signed over this text, so a signer in any language can reproduce the bytes:
+//! build the object, serialise with a JCS library (or sort keys and print compactly), sign.
+
+use serde_json::Value;
+
+/// Why a value has no canonical form here.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CanonError {
+    /// A number that is not an integer in the JavaScript safe range.
+    #[error("numbers must be integers between -(2^53-1) and 2^53-1")]
+    Number,
+}
+
+const MAX_SAFE: i64 = (1 << 53) - 1;
+
+/// The canonical text of `v`.
+pub fn to_string(v: &Value) -> Result<String, CanonError> {
+    let mut out = String::with_capacity(256);
+    write(v, &mut out)?;
+    Ok(out)
+}
+
+fn write(v: &Value, out: &mut String) -> Result<(), CanonError> {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let i = n
+                .as_i64()
+                .filter(|i| (-MAX_SAFE..=MAX_SAFE).contains(i))
+                .ok_or(CanonError::Number)?;
+            out.push_str(&i.to_string());
+        }
+        Value::String(s) => string(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(x, out)?;
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            // Sorted explicitly: serde_json's map keeps insertion order when another crate in
+            // the build enables its `preserve_order` feature. JCS sorts by UTF-16 code units;
+            // for the ASCII keys we use that equals byte order, and non-ASCII keys sort by
+            // their UTF-16 encoding here to stay exact.
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                string(k, out);
+                out.push(':');
+                write(&m[k], out)?;
+            }
+            out.push('}');
+        }
+    }
+    Ok(())
+}
+
+fn string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn known_answers() {
+        // RFC 8785 §3.2.2-style cases restricted to integers.
+        let v = json!({"b": [1, -2, true, null], "a": "é\n\"\u{1}", "A": {}});
+        assert_eq!(
+            to_string(&v).unwrap(),
+            r#"{"A":{},"a":"é\n\"\u0001","b":[1,-2,true,null]}"#
+        );
+        assert_eq!(to_string(&json!(1.5)), Err(CanonError::Number));
+        assert_eq!(to_string(&json!(1u64 << 60)), Err(CanonError::Number));
+    }
+
+    proptest! {
+        #[test]
+        fn output_parses_back_to_the_same_value(s in "\\PC{0,40}", k in "[a-z]{1,8}", n in -1000i64..1000) {
+            let v = json!({k.clone(): s, "n": n, "z": [k]});
+            let text = to_string(&v).unwrap();
+            let back: Value = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(&back, &v);
+            prop_assert_eq!(to_string(&back).unwrap(), text);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The custody chain (pure core): what actors sign, how it is encoded in the log, who may
+//! record which step, and in which order.
+//!
+//! - [`canon`]: canonical JSON (RFC 8785) — the bytes statements are signed over.
+//! - [`record`]: custody statements, their signing and their log leaves.
+//! - [`registry`]: operator records — actor and key registration, rotation, revocation, recalls.
+//! - [`rules`]: the permission matrix and the lot state machine.
+//!
+//! Hash links: every statement carries `prev`, the leaf hash of the lot's latest lot-wide
+//! record (or zeros). Lot-wide records advance the lot's head; item-scoped records (a release
+//! or sale of some serials) point at the head they saw without moving it, so thousands of
+//! per-order events do not contend and an item's history is the lot-wide chain plus its own
+//! records. See `docs/custody.md`.
+
+pub mod canon;
+pub mod record;
+pub mod registry;
+pub mod rules;
+
+pub use record::{
+    CheckedStatement, Event, LotId, Role, SignedStatement, Statement, Step, CUSTODY_V1, GENESIS,
+};
+pub use registry::{ActorOp, Recall};
+pub use rules::{ItemState, LotState, OrderError};

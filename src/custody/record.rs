@@ -1,0 +1,975 @@
+//! Custody statements: what an actor signs, and the log leaf that carries it.
+//!
+//! The signed message is
+//!
+//! ```text
+//! traceseal/custody/v1\n
+//! <canonical JSON of the statement (RFC 8785)>\n
+//! ```
+//!
+//! and the log leaf is that message followed by `sig <base64url(signature), no padding>\n`.
+//! The first line separates the domain from every other thing our keys sign (codes start with
+//! `traceseal/code/v1`, checkpoints are C2SP notes). See `docs/custody.md`.
+
+use std::fmt;
+
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
+
+use super::canon;
+use crate::code::KeyId;
+use crate::gs1::{CountryCode, Gtin, Lot, Serial};
+
+/// First line of a custody leaf and of the signed message.
+pub const CUSTODY_V1: &str = "traceseal/custody/v1";
+/// Most serials one statement may name (a larger set is a lot-wide event or several events).
+pub const MAX_SERIALS: usize = 10_000;
+/// Longest free-text field, in characters.
+pub const MAX_TEXT: usize = 200;
+/// Most supporting documents on one attestation.
+pub const MAX_DOCUMENTS: usize = 32;
+/// The `prev` of the first record of a lot: 32 zero bytes in hex.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+const EVENT_TIME: &[FormatItem<'static>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
+);
+
+/// Why a statement or a custody leaf was refused before any rule was applied.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecordError {
+    /// Not valid JSON of the statement shape.
+    #[error("statement: {0}")]
+    Json(String),
+    /// Valid JSON but not in canonical form, so its signature could not be reproduced.
+    #[error("statement is not in canonical JSON form (RFC 8785: sorted keys, no whitespace); sign the canonical bytes")]
+    NotCanonical,
+    /// A field is out of range or malformed.
+    #[error("{0}")]
+    Field(String),
+    /// The leaf framing is wrong.
+    #[error("malformed custody leaf: {0}")]
+    Leaf(&'static str),
+    /// The signature is not valid base64url of 64 bytes.
+    #[error("signature must be base64url (no padding) of 64 bytes")]
+    SignatureEncoding,
+}
+
+fn field_err(msg: impl Into<String>) -> RecordError {
+    RecordError::Field(msg.into())
+}
+
+/// The parties of the custody chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Overseas inspection body: origin attestation, sealing/packing after inspection.
+    Inspector,
+    /// Carrier or forwarder: packing, shipping, departure, arrival at port.
+    Carrier,
+    /// Customs broker: declaration, clearance, customs holds.
+    CustomsBroker,
+    /// Bonded warehouse: receiving, storing, quality holds, release.
+    BondedWarehouse,
+    /// Retailer or self-pickup centre: sale or hand-over to the consumer.
+    Retailer,
+}
+
+impl Role {
+    /// Every role, in documentation order.
+    pub const ALL: [Role; 5] = [
+        Role::Inspector,
+        Role::Carrier,
+        Role::CustomsBroker,
+        Role::BondedWarehouse,
+        Role::Retailer,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Inspector => "inspector",
+            Role::Carrier => "carrier",
+            Role::CustomsBroker => "customs_broker",
+            Role::BondedWarehouse => "bonded_warehouse",
+            Role::Retailer => "retailer",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An inspection result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conformance {
+    /// The lot conforms.
+    Conformant,
+    /// The lot does not conform: it may not be released.
+    NonConformant,
+}
+
+/// Who may lift a hold: customs holds are the customs broker's, quality holds the warehouse's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldType {
+    /// Held by customs (e.g. document check, sampling).
+    Customs,
+    /// Held for quality (e.g. damaged packaging, temperature excursion).
+    Quality,
+}
+
+impl HoldType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldType::Customs => "customs",
+            HoldType::Quality => "quality",
+        }
+    }
+}
+
+/// A supporting document, referenced by hash (the document itself stays with the inspector).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentRef {
+    /// File name or title.
+    pub name: String,
+    /// SHA-256 of the document bytes, 64 lowercase hex characters.
+    pub sha256: String,
+}
+
+/// Where an event happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Place {
+    /// Human-readable name, e.g. "Port of Melbourne".
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country.
+    pub country: String,
+    /// UN/LOCODE without the space, e.g. `AUMEL`, optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlocode: Option<String>,
+    /// GS1 Global Location Number (13 digits), optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gln: Option<String>,
+}
+
+/// Origin attestation by an inspector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// Inspection certificate number.
+    pub certificate_no: String,
+    /// ISO 3166-1 alpha-2 country of origin.
+    pub origin_country: String,
+    /// Producer (factory, winery, farm).
+    pub producer: String,
+    /// Inspection date `YYYY-MM-DD`.
+    pub inspection_date: String,
+    /// `conformant` or `non_conformant`.
+    pub result: Conformance,
+    /// Supporting documents, by hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<DocumentRef>,
+}
+
+/// Packing / aggregation into cases, pallets or a container.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Packing {
+    /// Number of packages (cases, pallets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<u32>,
+    /// The container or SSCC the goods were packed into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
+/// A movement: shipping, departing, arriving.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Movement {
+    /// Vessel, voyage or flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+    /// Bill of lading or air waybill number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill_of_lading: Option<String>,
+}
+
+/// Customs declaration or clearance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customs {
+    /// Customs declaration number (报关单号).
+    pub declaration_no: String,
+}
+
+/// Receiving or storing in the bonded warehouse.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Warehousing {
+    /// Storage location (zone, rack).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// A customs or quality hold, or its release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hold {
+    /// `customs` or `quality`.
+    pub hold_type: HoldType,
+    /// Why (placing a hold) or what resolved it (releasing one).
+    pub reason: String,
+}
+
+/// Release from the bonded warehouse, a retail sale or a self-pickup.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outbound {
+    /// Order number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_no: Option<String>,
+    /// Per-order customs declaration (清单) number, for releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declaration_no: Option<String>,
+}
+
+/// The step a statement records, with its data. Wire form: `{"step": "...", "data": {...}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "step",
+    content = "data",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
+pub enum Event {
+    /// Origin and inspection result of the lot.
+    OriginAttestation(Attestation),
+    /// Packing or aggregation.
+    Packing(Packing),
+    /// Handed to the carrier, shipping.
+    Shipping(Movement),
+    /// Departed the origin port.
+    Departing(Movement),
+    /// Arrived at the destination port.
+    Arriving(Movement),
+    /// Customs declaration filed.
+    CustomsDeclaration(Customs),
+    /// Customs clearance granted.
+    CustomsClearance(Customs),
+    /// Received into the bonded warehouse.
+    Receiving(Warehousing),
+    /// Stored (put away or moved) in the bonded warehouse.
+    Storing(Warehousing),
+    /// A customs or quality hold placed.
+    Holding(Hold),
+    /// A hold lifted.
+    HoldRelease(Hold),
+    /// Released from the bonded warehouse.
+    Release(Outbound),
+    /// Sold at retail.
+    RetailSale(Outbound),
+    /// Collected by the consumer at a self-pickup centre.
+    SelfPickup(Outbound),
+}
+
+/// The kinds of [`Event`], without data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// See [`Event::OriginAttestation`].
+    OriginAttestation,
+    /// See [`Event::Packing`].
+    Packing,
+    /// See [`Event::Shipping`].
+    Shipping,
+    /// See [`Event::Departing`].
+    Departing,
+    /// See [`Event::Arriving`].
+    Arriving,
+    /// See [`Event::CustomsDeclaration`].
+    CustomsDeclaration,
+    /// See [`Event::CustomsClearance`].
+    CustomsClearance,
+    /// See [`Event::Receiving`].
+    Receiving,
+    /// See [`Event::Storing`].
+    Storing,
+    /// See [`Event::Holding`].
+    Holding,
+    /// See [`Event::HoldRelease`].
+    HoldRelease,
+    /// See [`Event::Release`].
+    Release,
+    /// See [`Event::RetailSale`].
+    RetailSale,
+    /// See [`Event::SelfPickup`].
+    SelfPickup,
+}
+
+impl Step {
+    /// Every step, in chain order.
+    pub const ALL: [Step; 14] = [
+        Step::OriginAttestation,
+        Step::Packing,
+        Step::Shipping,
+        Step::Departing,
+        Step::Arriving,
+        Step::CustomsDeclaration,
+        Step::CustomsClearance,
+        Step::Receiving,
+        Step::Storing,
+        Step::Holding,
+        Step::HoldRelease,
+        Step::Release,
+        Step::RetailSale,
+        Step::SelfPickup,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::OriginAttestation => "origin_attestation",
+            Step::Packing => "packing",
+            Step::Shipping => "shipping",
+            Step::Departing => "departing",
+            Step::Arriving => "arriving",
+            Step::CustomsDeclaration => "customs_declaration",
+            Step::CustomsClearance => "customs_clearance",
+            Step::Receiving => "receiving",
+            Step::Storing => "storing",
+            Step::Holding => "holding",
+            Step::HoldRelease => "hold_release",
+            Step::Release => "release",
+            Step::RetailSale => "retail_sale",
+            Step::SelfPickup => "self_pickup",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether the step may name a set of serials instead of the whole lot.
+    pub fn item_scoped_allowed(self) -> bool {
+        matches!(self, Step::Release | Step::RetailSale | Step::SelfPickup)
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Event {
+    /// The step.
+    pub fn step(&self) -> Step {
+        match self {
+            Event::OriginAttestation(_) => Step::OriginAttestation,
+            Event::Packing(_) => Step::Packing,
+            Event::Shipping(_) => Step::Shipping,
+            Event::Departing(_) => Step::Departing,
+            Event::Arriving(_) => Step::Arriving,
+            Event::CustomsDeclaration(_) => Step::CustomsDeclaration,
+            Event::CustomsClearance(_) => Step::CustomsClearance,
+            Event::Receiving(_) => Step::Receiving,
+            Event::Storing(_) => Step::Storing,
+            Event::Holding(_) => Step::Holding,
+            Event::HoldRelease(_) => Step::HoldRelease,
+            Event::Release(_) => Step::Release,
+            Event::RetailSale(_) => Step::RetailSale,
+            Event::SelfPickup(_) => Step::SelfPickup,
+        }
+    }
+}
+
+/// A lot: a GTIN and a lot number. Its text form (in URLs and statements) is
+/// `{gtin14}.{lot}`, e.g. `09312345678907.L2026A` — unambiguous because a GTIN-14 is exactly
+/// 14 digits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LotId {
+    /// GTIN-14.
+    pub gtin: Gtin,
+    /// Lot number (GS1 AI 10).
+    pub lot: Lot,
+}
+
+impl LotId {
+    /// Parses `{gtin14}.{lot}`.
+    pub fn parse(s: &str) -> Result<LotId, String> {
+        let (g, l) = s.split_once('.').ok_or_else(|| {
+            format!("lot id {s:?} must be GTIN-14, a dot, and the lot number, e.g. 09312345678907.L2026A")
+        })?;
+        if g.len() != 14 {
+            return Err(format!("lot id {s:?}: the GTIN part must be 14 digits"));
+        }
+        Ok(LotId {
+            gtin: Gtin::parse(g).map_err(|e| format!("lot id {s:?}: gtin: {e}"))?,
+            lot: Lot::parse(l).map_err(|e| format!("lot id {s:?}: lot: {e}"))?,
+        })
+    }
+}
+
+impl fmt::Display for LotId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.gtin.as_str(), self.lot.as_str())
+    }
+}
+
+/// What an actor signs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    /// The lot, `{gtin14}.{lot}`.
+    pub lot: String,
+    /// Serials the event covers; empty means the whole lot. Sorted, unique.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub serials: Vec<String>,
+    /// Hex SHA-256 leaf hash of the lot's latest lot-wide record ([`GENESIS`] for the first):
+    /// the history the signer saw.
+    pub prev: String,
+    /// The actor id.
+    pub actor: String,
+    /// Key id (8 hex) of the signing key.
+    pub kid: String,
+    /// When the event happened: `YYYY-MM-DDTHH:MM:SS±HH:MM` (local time with its offset).
+    pub time: String,
+    /// When it was signed, Unix seconds (checked against the server's freshness window).
+    pub signed_at: i64,
+    /// 16 random bytes, 32 lowercase hex: with the actor, unique forever (replay guard).
+    pub nonce: String,
+    /// Where it happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<Place>,
+    /// The step and its data.
+    pub event: Event,
+}
+
+/// A statement checked for shape, with its parsed parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedStatement {
+    /// The statement as signed.
+    pub statement: Statement,
+    /// Parsed lot.
+    pub lot: LotId,
+    /// Parsed serials (empty: lot-wide).
+    pub serials: Vec<Serial>,
+    /// Parsed `prev`.
+    pub prev: [u8; 32],
+    /// Parsed key id.
+    pub kid: KeyId,
+    /// Parsed event time.
+    pub time: OffsetDateTime,
+    /// The canonical JSON text.
+    pub canonical: String,
+}
+
+fn check_text(field: &str, v: &str) -> Result<(), RecordError> {
+    if v.trim().is_empty() || v.trim() != v {
+        return Err(field_err(format!(
+            "{field} must not be empty or have leading/trailing spaces"
+        )));
+    }
+    if v.chars().count() > MAX_TEXT {
+        return Err(field_err(format!(
+            "{field} is longer than {MAX_TEXT} characters"
+        )));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(field_err(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_opt(field: &str, v: &Option<String>) -> Result<(), RecordError> {
+    v.as_deref().map_or(Ok(()), |s| check_text(field, s))
+}
+
+fn check_country(field: &str, v: &str) -> Result<(), RecordError> {
+    CountryCode::parse(v)
+        .map(|_| ())
+        .map_err(|e| field_err(format!("{field}: {e}")))
+}
+
+/// Parses 64 lowercase hex characters.
+pub fn parse_hash_hex(field: &str, s: &str) -> Result<[u8; 32], RecordError> {
+    let bytes = parse_hex(s)
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| field_err(format!("{field} must be 64 lowercase hex characters")))?;
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&bytes);
+    Ok(out)
+}
+
+fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
+        .collect()
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Parses an event time `YYYY-MM-DDTHH:MM:SS±HH:MM`.
+pub fn parse_event_time(s: &str) -> Result<OffsetDateTime, RecordError> {
+    OffsetDateTime::parse(s, EVENT_TIME).map_err(|_| {
+        field_err(format!(
+            "time {s:?} must be YYYY-MM-DDTHH:MM:SS±HH:MM (local time with its UTC offset)"
+        ))
+    })
+}
+
+/// Formats an event time as statements carry it.
+pub fn format_event_time(t: OffsetDateTime) -> String {
+    t.format(EVENT_TIME).unwrap_or_default()
+}
+
+/// Checks an actor id: 2–64 characters of `[a-z0-9-]`, starting with a letter or digit.
+pub fn check_actor_id(id: &str) -> Result<(), String> {
+    let ok = (2..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "actor id {id:?} must be 2 to 64 characters of a-z, 0-9 and '-', not starting with '-'"
+        ))
+    }
+}
+
+/// 16 random bytes as 32 hex characters: a fresh statement nonce.
+pub fn random_nonce() -> String {
+    let mut b = [0u8; 16];
+    // The OS generator does not fail on supported platforms; a zero nonce would only be
+    // refused as a replay on second use, never accepted twice.
+    let _ = getrandom::getrandom(&mut b);
+    hex(&b)
+}
+
+impl Statement {
+    /// The canonical JSON text (what is signed, after the domain line).
+    pub fn canonical(&self) -> String {
+        // Every field is a string, a small integer, an array or an object: this cannot fail
+        // for a statement that passed `check` (signed_at is range-checked there).
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| canon::to_string(&v).ok())
+            .unwrap_or_default()
+    }
+
+    /// The exact bytes an actor signs.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        message(&self.canonical())
+    }
+
+    /// Signs the statement.
+    pub fn sign(&self, key: &SigningKey) -> String {
+        let sig = key.sign(&self.signing_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig.to_bytes())
+    }
+
+    /// Checks every field's shape (not the rules, the signature or freshness).
+    pub fn check(self) -> Result<CheckedStatement, RecordError> {
+        let lot = LotId::parse(&self.lot).map_err(RecordError::Field)?;
+        if self.serials.len() > MAX_SERIALS {
+            return Err(field_err(format!(
+                "at most {MAX_SERIALS} serials per statement; use a lot-wide event or split it"
+            )));
+        }
+        let mut serials = Vec::with_capacity(self.serials.len());
+        for s in &self.serials {
+            serials.push(Serial::parse(s).map_err(|e| field_err(format!("serial {s:?}: {e}")))?);
+        }
+        if self.serials.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(field_err("serials must be sorted and unique"));
+        }
+        if !self.serials.is_empty() && !self.event.step().item_scoped_allowed() {
+            return Err(field_err(format!(
+                "{} is a lot-wide step: it cannot name serials (only release, retail_sale and self_pickup can)",
+                self.event.step()
+            )));
+        }
+        let prev = parse_hash_hex("prev", &self.prev)?;
+        check_actor_id(&self.actor).map_err(RecordError::Field)?;
+        let kid = KeyId::parse(&self.kid)
+            .map_err(|_| field_err("kid must be 8 lowercase hex characters"))?;
+        let time = parse_event_time(&self.time)?;
+        if !(0..=253_402_300_799).contains(&self.signed_at) {
+            return Err(field_err(
+                "signed_at must be Unix seconds between 1970 and 9999",
+            ));
+        }
+        match parse_hex(&self.nonce) {
+            Some(b) if b.len() == 16 => {}
+            _ => {
+                return Err(field_err(
+                    "nonce must be 32 lowercase hex characters (16 random bytes)",
+                ))
+            }
+        }
+        if let Some(p) = &self.place {
+            check_text("place.name", &p.name)?;
+            check_country("place.country", &p.country)?;
+            if let Some(u) = &p.unlocode {
+                let ok = u.len() == 5
+                    && u.bytes().take(2).all(|b| b.is_ascii_uppercase())
+                    && u.bytes()
+                        .skip(2)
+                        .all(|b| b.is_ascii_uppercase() || (b'2'..=b'9').contains(&b));
+                if !ok {
+                    return Err(field_err(format!(
+                        "place.unlocode {u:?} must be a UN/LOCODE without the space, e.g. AUMEL"
+                    )));
+                }
+            }
+            if let Some(g) = &p.gln {
+                if g.len() != 13 || !g.bytes().all(|b| b.is_ascii_digit()) || !gs1_check_ok(g) {
+                    return Err(field_err(format!(
+                        "place.gln {g:?} must be a 13-digit GLN with a valid check digit"
+                    )));
+                }
+            }
+        }
+        self.check_event()?;
+        let canonical = self.canonical();
+        Ok(CheckedStatement {
+            lot,
+            serials,
+            prev,
+            kid,
+            time,
+            canonical,
+            statement: self,
+        })
+    }
+
+    fn check_event(&self) -> Result<(), RecordError> {
+        match &self.event {
+            Event::OriginAttestation(a) => {
+                check_text("certificate_no", &a.certificate_no)?;
+                check_country("origin_country", &a.origin_country)?;
+                check_text("producer", &a.producer)?;
+                Date::parse(
+                    &a.inspection_date,
+                    format_description!("[year]-[month]-[day]"),
+                )
+                .map_err(|_| field_err("inspection_date must be YYYY-MM-DD"))?;
+                if a.documents.len() > MAX_DOCUMENTS {
+                    return Err(field_err(format!(
+                        "at most {MAX_DOCUMENTS} documents per attestation"
+                    )));
+                }
+                for d in &a.documents {
+                    check_text("documents[].name", &d.name)?;
+                    parse_hash_hex("documents[].sha256", &d.sha256)?;
+                }
+            }
+            Event::Packing(p) => {
+                check_opt("container", &p.container)?;
+                if p.packages == Some(0) {
+                    return Err(field_err("packages must be at least 1"));
+                }
+            }
+            Event::Shipping(m) | Event::Departing(m) | Event::Arriving(m) => {
+                check_opt("transport", &m.transport)?;
+                check_opt("bill_of_lading", &m.bill_of_lading)?;
+            }
+            Event::CustomsDeclaration(c) | Event::CustomsClearance(c) => {
+                check_text("declaration_no", &c.declaration_no)?;
+                if !c
+                    .declaration_no
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
+                    return Err(field_err("declaration_no must be letters, digits and '-'"));
+                }
+            }
+            Event::Receiving(w) | Event::Storing(w) => check_opt("location", &w.location)?,
+            Event::Holding(h) | Event::HoldRelease(h) => check_text("reason", &h.reason)?,
+            Event::Release(o) | Event::RetailSale(o) | Event::SelfPickup(o) => {
+                check_opt("order_no", &o.order_no)?;
+                check_opt("declaration_no", &o.declaration_no)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn gs1_check_ok(digits: &str) -> bool {
+    let d: Vec<u32> = digits.bytes().map(|b| (b - b'0') as u32).collect();
+    let (body, check) = d.split_at(d.len() - 1);
+    let sum: u32 = body
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, x)| if i % 2 == 0 { x * 3 } else { *x })
+        .sum();
+    (10 - sum % 10) % 10 == check[0]
+}
+
+fn message(canonical: &str) -> Vec<u8> {
+    let mut m = Vec::with_capacity(CUSTODY_V1.len() + canonical.len() + 2);
+    m.extend_from_slice(CUSTODY_V1.as_bytes());
+    m.push(b'\n');
+    m.extend_from_slice(canonical.as_bytes());
+    m.push(b'\n');
+    m
+}
+
+/// Parses statement JSON text and insists it is canonical.
+pub fn parse_statement(text: &str) -> Result<CheckedStatement, RecordError> {
+    let st: Statement = serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
+    let checked = st.check()?;
+    if checked.canonical != text {
+        return Err(RecordError::NotCanonical);
+    }
+    Ok(checked)
+}
+
+/// Decodes a base64url (no padding) Ed25519 signature.
+pub fn parse_signature(s: &str) -> Result<Signature, RecordError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| RecordError::SignatureEncoding)?;
+    let arr: [u8; 64] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| RecordError::SignatureEncoding)?;
+    Ok(Signature::from_bytes(&arr))
+}
+
+/// A statement with its signature, as logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedStatement {
+    /// The checked statement.
+    pub checked: CheckedStatement,
+    /// The signature.
+    pub signature: Signature,
+}
+
+impl SignedStatement {
+    /// Checks the signature with `verify_strict` (rejects small-order keys and
+    /// non-canonical signatures).
+    pub fn verify(&self, key: &VerifyingKey) -> bool {
+        key.verify_strict(&message(&self.checked.canonical), &self.signature)
+            .is_ok()
+    }
+
+    /// The log leaf bytes.
+    pub fn leaf(&self) -> Vec<u8> {
+        let mut l = message(&self.checked.canonical);
+        l.extend_from_slice(b"sig ");
+        l.extend_from_slice(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(self.signature.to_bytes())
+                .as_bytes(),
+        );
+        l.push(b'\n');
+        l
+    }
+
+    /// Parses leaf bytes that start with the [`CUSTODY_V1`] line.
+    pub fn parse_leaf(text: &str) -> Result<SignedStatement, RecordError> {
+        let rest = text
+            .strip_prefix(CUSTODY_V1)
+            .and_then(|r| r.strip_prefix('\n'))
+            .ok_or(RecordError::Leaf("first line"))?;
+        let (json, rest) = rest
+            .split_once('\n')
+            .ok_or(RecordError::Leaf("statement line"))?;
+        let sig = rest
+            .strip_prefix("sig ")
+            .and_then(|r| r.strip_suffix('\n'))
+            .ok_or(RecordError::Leaf("sig line"))?;
+        if sig.contains('\n') {
+            return Err(RecordError::Leaf("unexpected extra line"));
+        }
+        let checked = parse_statement(json)?;
+        let signature = parse_signature(sig)?;
+        let s = SignedStatement { checked, signature };
+        // Canonical leaf only (e.g. base64url with stray bits does not round-trip).
+        if s.leaf() != text.as_bytes() {
+            return Err(RecordError::Leaf("not in canonical form"));
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn sample() -> Statement {
+        Statement {
+            lot: "09506000134352.L1".into(),
+            serials: vec![],
+            prev: GENESIS.into(),
+            actor: "au-inspect".into(),
+            kid: "0a1b2c3d".into(),
+            time: "2026-11-02T09:30:00+10:00".into(),
+            signed_at: 1_764_000_000,
+            nonce: "00112233445566778899aabbccddeeff".into(),
+            place: Some(Place {
+                name: "Melbourne".into(),
+                country: "AU".into(),
+                unlocode: Some("AUMEL".into()),
+                gln: None,
+            }),
+            event: Event::OriginAttestation(Attestation {
+                certificate_no: "AQIS-2026-0001".into(),
+                origin_country: "AU".into(),
+                producer: "Gippsland Dairy".into(),
+                inspection_date: "2026-11-01".into(),
+                result: Conformance::Conformant,
+                documents: vec![],
+            }),
+        }
+    }
+
+    #[test]
+    fn canonical_known_answer_and_sign_verify_round_trip() {
+        let st = sample();
+        assert_eq!(
+            st.canonical(),
+            r#"{"actor":"au-inspect","event":{"data":{"certificate_no":"AQIS-2026-0001","inspection_date":"2026-11-01","origin_country":"AU","producer":"Gippsland Dairy","result":"conformant"},"step":"origin_attestation"},"kid":"0a1b2c3d","lot":"09506000134352.L1","nonce":"00112233445566778899aabbccddeeff","place":{"country":"AU","name":"Melbourne","unlocode":"AUMEL"},"prev":"0000000000000000000000000000000000000000000000000000000000000000","signed_at":1764000000,"time":"2026-11-02T09:30:00+10:00"}"#
+        );
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let sig = st.sign(&key);
+        let checked = parse_statement(&st.canonical()).unwrap();
+        let s = SignedStatement {
+            checked,
+            signature: parse_signature(&sig).unwrap(),
+        };
+        assert!(s.verify(&key.verifying_key()));
+        let leaf = String::from_utf8(s.leaf()).unwrap();
+        assert!(leaf.starts_with("traceseal/custody/v1\n{\"actor\""));
+        assert_eq!(SignedStatement::parse_leaf(&leaf).unwrap(), s);
+        // Another key, or a changed byte, fails.
+        assert!(!s.verify(&SigningKey::from_bytes(&[8u8; 32]).verifying_key()));
+        let tampered = leaf.replace("Gippsland", "Gippslanx");
+        let t = SignedStatement::parse_leaf(&tampered).unwrap();
+        assert!(!t.verify(&key.verifying_key()));
+    }
+
+    #[test]
+    fn shape_errors_are_precise() {
+        let mut st = sample();
+        st.lot = "123.L1".into();
+        assert!(st
+            .clone()
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("14 digits"));
+        let mut st = sample();
+        st.serials = vec!["B".into(), "A".into()];
+        st.event = Event::Release(Outbound::default());
+        assert!(st.check().unwrap_err().to_string().contains("sorted"));
+        let mut st = sample();
+        st.serials = vec!["A".into()];
+        assert!(st
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("lot-wide step"));
+        let mut st = sample();
+        st.time = "2026-11-02T09:30:00Z".into();
+        assert!(st.check().unwrap_err().to_string().contains("offset"));
+        let mut st = sample();
+        st.nonce = "00".into();
+        assert!(st.check().unwrap_err().to_string().contains("nonce"));
+        // Pretty-printed JSON is refused: it is not what was signed.
+        let pretty = serde_json::to_string_pretty(&sample()).unwrap();
+        assert_eq!(
+            parse_statement(&pretty).unwrap_err(),
+            RecordError::NotCanonical
+        );
+        assert!(matches!(
+            parse_statement(r#"{"lot":1}"#),
+            Err(RecordError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn lot_ids() {
+        let l = LotId::parse("09506000134352.L1.2-a").unwrap();
+        assert_eq!(l.lot.as_str(), "L1.2-a");
+        assert_eq!(l.to_string(), "09506000134352.L1.2-a");
+        assert!(
+            LotId::parse("09506000134353.L1").is_err(),
+            "bad check digit"
+        );
+        assert!(LotId::parse("09506000134352").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn custody_leaf_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            if let Ok(s) = std::str::from_utf8(&bytes) {
+                let _ = SignedStatement::parse_leaf(s);
+                let _ = parse_statement(s);
+            }
+        }
+
+        #[test]
+        fn mutated_leaves_never_panic(pos in 0usize..600, byte in any::<u8>()) {
+            let key = SigningKey::from_bytes(&[7u8; 32]);
+            let st = sample();
+            let sig = st.sign(&key);
+            let mut leaf = message(&st.canonical());
+            leaf.extend_from_slice(format!("sig {sig}\n").as_bytes());
+            let original = leaf.clone();
+            let p = pos % leaf.len();
+            leaf[p] = byte;
+            if let Ok(s) = std::str::from_utf8(&leaf) {
+                if let Ok(parsed) = SignedStatement::parse_leaf(s) {
+                    // A change that still parses must break the signature, unless it changed
+                    // nothing at all.
+                    let verifies = parsed.verify(&key.verifying_key());
+                    prop_assert!(!verifies || leaf == original, "mutated leaf still verifies");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! Who may record which step (the permission matrix) and in which order (the lot state
+//! machine). Pure functions; `docs/custody.md` shows both as tables.
+
+use serde::{Deserialize, Serialize};
+
+use super::record::{Conformance, Event, HoldType, Role, Step};
+
+/// Whether `role` may record `event`. Holds are split by type: customs holds belong to the
+/// customs broker, quality holds to the bonded warehouse.
+pub fn allowed(role: Role, event: &Event) -> bool {
+    match event {
+        Event::Holding(h) | Event::HoldRelease(h) => hold_owner(h.hold_type) == role,
+        e => step_roles(e.step()).contains(&role),
+    }
+}
+
+/// The role that places and lifts holds of `t`.
+pub fn hold_owner(t: HoldType) -> Role {
+    match t {
+        HoldType::Customs => Role::CustomsBroker,
+        HoldType::Quality => Role::BondedWarehouse,
+    }
+}
+
+/// The roles that may record `step` (for holds: either owner, by hold type).
+pub fn step_roles(step: Step) -> &'static [Role] {
+    match step {
+        Step::OriginAttestation => &[Role::Inspector],
+        Step::Packing => &[Role::Inspector, Role::Carrier],
+        Step::Shipping | Step::Departing | Step::Arriving => &[Role::Carrier],
+        Step::CustomsDeclaration | Step::CustomsClearance => &[Role::CustomsBroker],
+        Step::Receiving | Step::Storing | Step::Release => &[Role::BondedWarehouse],
+        Step::Holding | Step::HoldRelease => &[Role::CustomsBroker, Role::BondedWarehouse],
+        Step::RetailSale | Step::SelfPickup => &[Role::Retailer],
+    }
+}
+
+/// How far a lot has come along the import route.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Nothing recorded yet.
+    #[default]
+    New,
+    /// Origin attested (packing may follow).
+    Attested,
+    /// Handed to the carrier.
+    Shipped,
+    /// Left the origin port.
+    Departed,
+    /// At the destination port.
+    Arrived,
+    /// Customs declaration filed.
+    Declared,
+    /// Cleared by customs.
+    Cleared,
+    /// In the bonded warehouse.
+    Received,
+}
+
+/// The custody state of a lot (stored; updated by [`apply`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LotState {
+    /// Leaf hash (hex) of the latest lot-wide record; `None` before the first.
+    pub head: Option<String>,
+    /// Records so far (lot-wide and item-scoped).
+    pub records: u64,
+    /// Progress along the route.
+    pub stage: Stage,
+    /// The inspection result, once attested.
+    pub attestation: Option<Conformance>,
+    /// The customs declaration number, once declared.
+    pub declaration_no: Option<String>,
+    /// Active holds.
+    pub holds: Vec<HoldType>,
+    /// The recall reason, once recalled.
+    pub recalled: Option<String>,
+    /// Released from the bonded warehouse as a whole.
+    pub released: bool,
+    /// Sold or picked up as a whole.
+    pub sold: bool,
+}
+
+/// Custody state of one item, for item-scoped releases and sales.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemState {
+    /// Released from the bonded warehouse.
+    pub released: bool,
+    /// Sold or picked up.
+    pub sold: bool,
+}
+
+/// An event that is out of order for the lot's state (HTTP 409), with the reason.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct OrderError(pub String);
+
+fn need(ok: bool, msg: impl FnOnce() -> String) -> Result<(), OrderError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(OrderError(msg()))
+    }
+}
+
+fn at_stage(lot: &LotState, want: Stage, step: Step) -> Result<(), OrderError> {
+    need(lot.stage == want, || {
+        format!(
+            "{step} needs the lot at stage {want:?}, but it is at {:?}",
+            lot.stage
+        )
+        .to_lowercase()
+    })
+}
+
+/// Applies `event` to the lot (and, for an item-scoped event, to `items`: the states of the
+/// named serials, in order), or says why it is out of order. On error nothing is changed.
+pub fn apply(
+    lot: &mut LotState,
+    event: &Event,
+    items: &mut [(String, ItemState)],
+) -> Result<(), OrderError> {
+    let step = event.step();
+    if step != Step::OriginAttestation {
+        need(lot.stage >= Stage::Attested, || {
+            format!("{step} before the origin attestation: the inspector's attestation comes first")
+        })?;
+    }
+    let mut next = lot.clone();
+    match event {
+        Event::OriginAttestation(a) => {
+            need(lot.stage == Stage::New, || {
+                "the lot already has an origin attestation; a lot is attested once".into()
+            })?;
+            next.stage = Stage::Attested;
+            next.attestation = Some(a.result);
+        }
+        Event::Packing(_) => at_stage(lot, Stage::Attested, step)
+            .map_err(|_| OrderError("packing must happen before shipping".into()))?,
+        Event::Shipping(_) => {
+            at_stage(lot, Stage::Attested, step)?;
+            next.stage = Stage::Shipped;
+        }
+        Event::Departing(_) => {
+            at_stage(lot, Stage::Shipped, step)?;
+            next.stage = Stage::Departed;
+        }
+        Event::Arriving(_) => {
+            at_stage(lot, Stage::Departed, step)?;
+            next.stage = Stage::Arrived;
+        }
+        Event::CustomsDeclaration(c) => {
+            at_stage(lot, Stage::Arrived, step)?;
+            next.stage = Stage::Declared;
+            next.declaration_no = Some(c.declaration_no.clone());
+        }
+        Event::CustomsClearance(c) => {
+            at_stage(lot, Stage::Declared, step)?;
+            need(
+                lot.declaration_no.as_deref() == Some(&c.declaration_no),
+                || {
+                    format!(
+                        "clearance names declaration {}, but the lot was declared as {}",
+                        c.declaration_no,
+                        lot.declaration_no.as_deref().unwrap_or("-")
+                    )
+                },
+            )?;
+            need(!lot.holds.contains(&HoldType::Customs), || {
+                "the lot is under a customs hold; release the hold before clearance".into()
+            })?;
+            next.stage = Stage::Cleared;
+        }
+        Event::Receiving(_) => {
+            need(lot.stage >= Stage::Arrived, || {
+                "receiving before arriving: the lot has not arrived at port".into()
+            })?;
+            at_stage(lot, Stage::Cleared, step)?;
+            next.stage = Stage::Received;
+        }
+        Event::Storing(_) => at_stage(lot, Stage::Received, step)?,
+        Event::Holding(h) => {
+            need(lot.stage >= Stage::Arrived, || {
+                "a hold can be placed once the lot has arrived".into()
+            })?;
+            need(!lot.sold, || "the lot has been sold".into())?;
+            need(!lot.holds.contains(&h.hold_type), || {
+                format!("the lot is already under a {} hold", h.hold_type.as_str())
+            })?;
+            next.holds.push(h.hold_type);
+            next.holds.sort();
+        }
+        Event::HoldRelease(h) => {
+            need(lot.holds.contains(&h.hold_type), || {
+                format!(
+                    "the lot is not under a {} hold; there is nothing to release",
+                    h.hold_type.as_str()
+                )
+            })?;
+            next.holds.retain(|t| *t != h.hold_type);
+        }
+        Event::Release(_) => {
+            at_stage(lot, Stage::Received, step)?;
+            blocked(lot)?;
+            need(lot.attestation == Some(Conformance::Conformant), || {
+                "the origin attestation found the lot non_conformant: it may not be released".into()
+            })?;
+            need(!lot.released, || "the lot has already been released".into())?;
+            if items.is_empty() {
+                next.released = true;
+            }
+            for (serial, st) in items.iter() {
+                need(!st.released, || {
+                    format!("item {serial} has already been released")
+                })?;
+            }
+        }
+        Event::RetailSale(_) | Event::SelfPickup(_) => {
+            blocked(lot)?;
+            need(!lot.sold, || "the lot has already been sold".into())?;
+            if items.is_empty() {
+                need(lot.released, || {
+                    "the lot has not been released from the bonded warehouse".into()
+                })?;
+                next.sold = true;
+            }
+            for (serial, st) in items.iter() {
+                need(lot.released || st.released, || {
+                    format!("item {serial} has not been released from the bonded warehouse")
+                })?;
+                need(!st.sold, || {
+                    format!("item {serial} has already been sold or picked up")
+                })?;
+            }
+        }
+    }
+    // Item changes only once every check passed.
+    for (_, st) in items.iter_mut() {
+        match step {
+            Step::Release => st.released = true,
+            Step::RetailSale | Step::SelfPickup => st.sold = true,
+            _ => {}
+        }
+    }
+    next.records += 1;
+    *lot = next;
+    Ok(())
+}
+
+fn blocked(lot: &LotState) -> Result<(), OrderError> {
+    if let Some(r) = &lot.recalled {
+        return Err(OrderError(format!("the lot has been recalled ({r})")));
+    }
+    need(lot.holds.is_empty(), || {
+        format!(
+            "the lot is under a {} hold",
+            lot.holds
+                .iter()
+                .map(|h| h.as_str())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )
+    })
+}
+
+/// Applies a recall.
+pub fn recall(lot: &mut LotState, reason: &str) -> Result<(), OrderError> {
+    need(lot.recalled.is_none(), || {
+        "the lot has already been recalled".into()
+    })?;
+    lot.recalled = Some(reason.to_string());
+    lot.records += 1;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::custody::record::*;
+
+    fn attest(result: Conformance) -> Event {
+        Event::OriginAttestation(Attestation {
+            certificate_no: "C1".into(),
+            origin_country: "AU".into(),
+            producer: "P".into(),
+            inspection_date: "2026-01-01".into(),
+            result,
+            documents: vec![],
+        })
+    }
+
+    fn customs(no: &str, clear: bool) -> Event {
+        let c = Customs {
+            declaration_no: no.into(),
+        };
+        if clear {
+            Event::CustomsClearance(c)
+        } else {
+            Event::CustomsDeclaration(c)
+        }
+    }
+
+    fn route(result: Conformance) -> Vec<Event> {
+        vec![
+            attest(result),
+            Event::Packing(Packing::default()),
+            Event::Shipping(Movement::default()),
+            Event::Departing(Movement::default()),
+            Event::Arriving(Movement::default()),
+            customs("D1", false),
+            customs("D1", true),
+            Event::Receiving(Warehousing::default()),
+            Event::Storing(Warehousing::default()),
+        ]
+    }
+
+    #[test]
+    fn the_route_in_order_then_item_release_and_sale() {
+        let mut lot = LotState::default();
+        for e in route(Conformance::Conformant) {
+            apply(&mut lot, &e, &mut []).unwrap();
+        }
+        assert_eq!(lot.stage, Stage::Received);
+        let mut items = vec![("A".to_string(), ItemState::default())];
+        let sale = Event::RetailSale(Outbound::default());
+        let err = apply(&mut lot, &sale, &mut items).unwrap_err();
+        assert!(err.0.contains("not been released"), "{err}");
+        apply(&mut lot, &Event::Release(Outbound::default()), &mut items).unwrap();
+        assert!(items[0].1.released && !lot.released);
+        apply(&mut lot, &sale, &mut items).unwrap();
+        assert!(items[0].1.sold);
+        assert!(apply(&mut lot, &sale, &mut items)
+            .unwrap_err()
+            .0
+            .contains("already been sold"));
+    }
+
+    #[test]
+    fn out_of_order_steps_are_refused_without_change() {
+        let mut lot = LotState::default();
+        let e = apply(&mut lot, &Event::Receiving(Warehousing::default()), &mut []).unwrap_err();
+        assert!(e.0.contains("attestation comes first"), "{e}");
+        assert_eq!(lot, LotState::default());
+        apply(&mut lot, &attest(Conformance::Conformant), &mut []).unwrap();
+        let e = apply(&mut lot, &Event::Receiving(Warehousing::default()), &mut []).unwrap_err();
+        assert!(e.0.contains("receiving before arriving"), "{e}");
+        let e = apply(&mut lot, &attest(Conformance::Conformant), &mut []).unwrap_err();
+        assert!(e.0.contains("attested once"), "{e}");
+    }
+
+    #[test]
+    fn non_conformant_hold_and_recall_block_release() {
+        let mut bad = LotState::default();
+        for e in route(Conformance::NonConformant) {
+            apply(&mut bad, &e, &mut []).unwrap();
+        }
+        let rel = Event::Release(Outbound::default());
+        assert!(apply(&mut bad, &rel, &mut [])
+            .unwrap_err()
+            .0
+            .contains("non_conformant"));
+
+        let mut lot = LotState::default();
+        for e in route(Conformance::Conformant) {
+            apply(&mut lot, &e, &mut []).unwrap();
+        }
+        let hold = Hold {
+            hold_type: HoldType::Quality,
+            reason: "dented cans".into(),
+        };
+        apply(&mut lot, &Event::Holding(hold.clone()), &mut []).unwrap();
+        assert!(apply(&mut lot, &rel, &mut [])
+            .unwrap_err()
+            .0
+            .contains("quality hold"));
+        apply(&mut lot, &Event::HoldRelease(hold.clone()), &mut []).unwrap();
+        assert!(apply(&mut lot, &Event::HoldRelease(hold), &mut [])
+            .unwrap_err()
+            .0
+            .contains("nothing to release"));
+        recall(&mut lot, "contamination").unwrap();
+        assert!(apply(&mut lot, &rel, &mut [])
+            .unwrap_err()
+            .0
+            .contains("recalled"));
+        assert!(recall(&mut lot, "again").is_err());
+    }
+
+    #[test]
+    fn clearance_must_name_the_declared_number_and_no_customs_hold() {
+        let mut lot = LotState::default();
+        for e in route(Conformance::Conformant).into_iter().take(6) {
+            apply(&mut lot, &e, &mut []).unwrap();
+        }
+        assert!(apply(&mut lot, &customs("D2", true), &mut [])
+            .unwrap_err()
+            .0
+            .contains("declared as D1"));
+        let h = Hold {
+            hold_type: HoldType::Customs,
+            reason: "sampling".into(),
+        };
+        apply(&mut lot, &Event::Holding(h), &mut []).unwrap();
+        assert!(apply(&mut lot, &customs("D1", true), &mut [])
+            .unwrap_err()
+            .0
+            .contains("customs hold"));
+    }
+
+    #[test]
+    fn the_matrix_gives_each_step_to_its_roles() {
+        for step in Step::ALL {
+            assert!(!step_roles(step).is_empty(), "{step} has an owner");
+        }
+        let q = Event::Holding(Hold {
+            hold_type: HoldType::Quality,
+            reason: "r".into(),
+        });
+        assert!(allowed(Role::BondedWarehouse, &q));
+        assert!(!allowed(Role::CustomsBroker, &q));
+        assert!(!allowed(Role::Carrier, &attest(Conformance::Conformant)));
+    }
+}

@@ -1,0 +1,1520 @@
+//! Custody use cases: the actor registry, signed submissions, recalls, and the read side
+//! (lot views, an item's chain) that scans, bundles and the EPCIS export use.
+//!
+//! Every accepted record is one synced atomic write: its log leaf, the node hashes, the lot
+//! state, the record indexes, the item states it changes and the nonce that guards against
+//! replay. A refused submission writes nothing.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use tracing::{info, instrument};
+use utoipa::ToSchema;
+
+use super::log::PendingLeaf;
+use super::{lock, now_unix, Result, Service, ServiceError};
+use crate::code::KeyId;
+use crate::custody::record::{self, check_actor_id, hex, parse_signature};
+use crate::custody::rules::{self, ItemState, LotState};
+use crate::custody::{ActorOp, LotId, Recall, Role, SignedStatement, Step, GENESIS};
+use crate::gs1::CountryCode;
+use crate::leaf::LeafRecord;
+use crate::merkle;
+use crate::store::codec::{decode_json, encode_json, item_key, u64_key, ItemRecord};
+use crate::store::{prefix_end, Cf};
+
+/// Most records a lot view lists.
+pub const MAX_LOT_RECORDS: usize = 10_000;
+/// Most keys one actor may hold (active or not).
+pub const MAX_ACTOR_KEYS: usize = 32;
+
+const SCOPE_LOT: u8 = 0;
+const SCOPE_ITEMS: u8 = 1;
+
+/// An actor's key as stored and served.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ActorKey {
+    /// Key id: first 4 bytes of SHA-256 of the public key, 8 hex.
+    pub kid: String,
+    /// Base64 of the 32-byte Ed25519 public key.
+    pub public_key: String,
+    /// Valid from, Unix seconds.
+    pub not_before: i64,
+    /// Valid until (exclusive), Unix seconds.
+    pub not_after: Option<i64>,
+    /// Revoked: signatures made at or after this time are invalid.
+    pub revoked_from: Option<i64>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<String>,
+    /// The key this one rotated out.
+    pub replaces: Option<String>,
+    /// Leaf index of its registration record.
+    pub leaf_index: u64,
+}
+
+impl ActorKey {
+    /// Whether the key was valid at Unix time `t`; otherwise why not.
+    pub fn valid_at(&self, t: i64) -> std::result::Result<(), String> {
+        if t < self.not_before {
+            return Err(format!(
+                "key {} is not valid before {}",
+                self.kid,
+                super::rfc3339(self.not_before)
+            ));
+        }
+        if let Some(na) = self.not_after.filter(|na| t >= *na) {
+            return Err(format!(
+                "key {} expired at {}",
+                self.kid,
+                super::rfc3339(na)
+            ));
+        }
+        if let Some(r) = self.revoked_from.filter(|r| t >= *r) {
+            return Err(format!(
+                "key {} was revoked from {} ({})",
+                self.kid,
+                super::rfc3339(r),
+                self.revoke_reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+        Ok(())
+    }
+
+    fn verifying_key(&self) -> Result<VerifyingKey> {
+        decode_public_key(&self.public_key)
+            .map_err(|e| ServiceError::Internal(format!("stored key {}: {e}", self.kid)))
+    }
+}
+
+/// A registered actor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Actor {
+    /// Actor id (`[a-z0-9-]`, chosen by the operator).
+    pub id: String,
+    /// Organisation name.
+    pub organisation: String,
+    /// ISO 3166-1 alpha-2 country.
+    pub country: String,
+    /// `inspector`, `carrier`, `customs_broker`, `bonded_warehouse` or `retailer`.
+    #[schema(value_type = String)]
+    pub role: Role,
+    /// Registration time, Unix seconds.
+    pub created_at: i64,
+    /// Every key ever registered, with validity and revocation.
+    pub keys: Vec<ActorKey>,
+    /// Leaf indexes of the actor's registry records, in order.
+    pub records: Vec<u64>,
+}
+
+/// A public key in a request: base64 of the 32 raw bytes, or an SPKI PEM.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyInput {
+    /// Base64 of the 32-byte Ed25519 public key, or `-----BEGIN PUBLIC KEY-----` PEM.
+    pub public_key: String,
+    /// Valid from, Unix seconds (default: now).
+    #[serde(default)]
+    pub not_before: Option<i64>,
+    /// Valid until (exclusive), Unix seconds.
+    #[serde(default)]
+    pub not_after: Option<i64>,
+    /// Rotation: the kid of the actor's key this one replaces; that key's validity ends at
+    /// this key's `not_before`.
+    #[serde(default)]
+    pub replaces: Option<String>,
+}
+
+/// Body of `POST /api/v1/actors`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActorInput {
+    /// Actor id: 2–64 characters of `a-z`, `0-9`, `-`.
+    pub id: String,
+    /// Organisation name, 1–200 characters.
+    pub organisation: String,
+    /// ISO 3166-1 alpha-2 country.
+    pub country: String,
+    /// The actor's role.
+    #[schema(value_type = String)]
+    pub role: Role,
+    /// Its public key(s), at least one.
+    pub keys: Vec<KeyInput>,
+}
+
+/// Body of `POST /api/v1/actors/{id}/keys/{kid}/revoke`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeInput {
+    /// Why, 1–200 characters.
+    pub reason: String,
+    /// Unix seconds from which signatures are invalid (default: now; may be in the past).
+    #[serde(default)]
+    pub revoked_from: Option<i64>,
+}
+
+/// Body of `POST /api/v1/lots/{id}/recall`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecallInput {
+    /// Why, shown to consumers, 1–200 characters.
+    pub reason: String,
+}
+
+/// Body of `POST /api/v1/custody/records`: a statement and the actor's signature over it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    /// The statement, exactly as signed: canonical JSON (RFC 8785).
+    pub statement: String,
+    /// Base64url (no padding) Ed25519 signature over `"traceseal/custody/v1\n" ‖ statement ‖ "\n"`.
+    pub signature: String,
+}
+
+/// Answer to an accepted record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Accepted {
+    /// Its leaf index in the log.
+    pub leaf_index: u64,
+    /// Its leaf hash (hex): the `prev` of the lot's next lot-wide record, if it is lot-wide.
+    pub record_hash: String,
+    /// The lot.
+    pub lot: String,
+    /// The step (`recall` for a recall).
+    pub step: String,
+    /// The lot's head after this record.
+    pub head: String,
+}
+
+/// One record in a lot or item chain, as served.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RecordView {
+    /// Leaf index.
+    pub leaf_index: u64,
+    /// Leaf hash, hex.
+    pub record_hash: String,
+    /// `custody` or `recall`.
+    pub kind: String,
+    /// The step, or `recall`.
+    pub step: String,
+    /// Lot-wide, or the serials it names.
+    pub serials: Vec<String>,
+    /// Signing actor id (`operator` for recalls).
+    pub signer: String,
+    /// The signer's organisation.
+    pub organisation: String,
+    /// The signer's role (`operator` for recalls).
+    pub role: String,
+    /// The signer's country.
+    pub country: String,
+    /// The signing key id (absent for recalls).
+    pub kid: Option<String>,
+    /// Event time as signed (local time with offset), or the recall time.
+    pub time: String,
+    /// Where, if given.
+    #[schema(value_type = Option<Object>)]
+    pub place: Option<serde_json::Value>,
+    /// The step's data, as signed.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// The record's `prev`.
+    pub prev: String,
+    /// The signature was checked with `verify_strict` against the actor's registered key
+    /// when the record was accepted; `false` only for unsigned operator records.
+    pub signature_checked: bool,
+    /// Set when the signing key has since been revoked from a time at or before the
+    /// signature: the record may not be genuine.
+    pub key_revoked: bool,
+}
+
+/// `GET /api/v1/lots/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LotView {
+    /// `{gtin14}.{lot}`.
+    pub lot: String,
+    /// The lot state (stage, attestation, holds, recall, head).
+    #[schema(value_type = Object)]
+    pub state: LotState,
+    /// The head to sign as `prev` ([`GENESIS`] for a new lot).
+    pub head: String,
+    /// Records in log order (at most [`MAX_LOT_RECORDS`]).
+    pub records: Vec<RecordView>,
+}
+
+/// A record of an item's chain, with its decoded leaf.
+#[derive(Clone, Debug)]
+pub struct ChainRecord {
+    /// Leaf index.
+    pub leaf_index: u64,
+    /// Leaf bytes.
+    pub data: Vec<u8>,
+    /// Decoded leaf.
+    pub record: LeafRecord,
+}
+
+/// Decodes a public key given as base64 of 32 bytes or an SPKI PEM.
+pub fn decode_public_key(s: &str) -> std::result::Result<VerifyingKey, String> {
+    let s = s.trim();
+    if s.starts_with("-----BEGIN") {
+        return crate::keys::public_key_from_pem(s);
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|_| "public_key must be base64 of 32 bytes or a PEM public key".to_string())?;
+    let arr: [u8; 32] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("public_key is {} bytes, an Ed25519 key is 32", raw.len()))?;
+    let vk = VerifyingKey::from_bytes(&arr)
+        .map_err(|_| "public_key is not a valid Ed25519 point".to_string())?;
+    if vk.is_weak() {
+        return Err("public_key is a weak (small-order) Ed25519 key".into());
+    }
+    Ok(vk)
+}
+
+/// Lot key: GTIN-14 ‖ lot length ‖ lot (the item-key layout, so it is prefix-free).
+pub fn lot_key(lot: &LotId) -> Vec<u8> {
+    item_key(lot.gtin.as_str(), lot.lot.as_str())
+}
+
+fn lot_record_key(lk: &[u8], scope: u8, leaf: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(lk.len() + 9);
+    k.extend_from_slice(lk);
+    k.push(scope);
+    k.extend_from_slice(&u64_key(leaf));
+    k
+}
+
+fn tail_u64(k: &[u8]) -> Result<u64> {
+    k.len()
+        .checked_sub(8)
+        .and_then(|s| k[s..].try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| ServiceError::Internal("short record index key".into()))
+}
+
+fn nonce_key(actor: &str, nonce: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(actor.len() + 1 + nonce.len());
+    k.extend_from_slice(actor.as_bytes());
+    k.push(0);
+    k.extend_from_slice(nonce.as_bytes());
+    k
+}
+
+fn check_text(field: &str, v: &str) -> Result<String> {
+    let t = v.trim();
+    if t.is_empty() || t.chars().count() > record::MAX_TEXT || t.chars().any(char::is_control) {
+        return Err(ServiceError::Invalid(format!(
+            "{field} must be 1 to {} characters without control characters",
+            record::MAX_TEXT
+        )));
+    }
+    Ok(t.to_string())
+}
+
+fn leaf_hex(data: &[u8]) -> String {
+    hex(merkle::leaf_hash(data).as_bytes())
+}
+
+impl Service {
+    // ----- actor registry -----
+
+    /// One actor.
+    pub fn actor(&self, id: &str) -> Result<Actor> {
+        self.find_actor(id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("no actor with id {id:?}")))
+    }
+
+    fn find_actor(&self, id: &str) -> Result<Option<Actor>> {
+        match self.store.get(Cf::Actors, id.as_bytes())? {
+            Some(v) => Ok(Some(decode_json("actor", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Actors with ids after `after`, at most `limit`.
+    pub fn list_actors(&self, after: &str, limit: usize) -> Result<Vec<Actor>> {
+        let mut start = after.as_bytes().to_vec();
+        if !start.is_empty() {
+            start.push(0);
+        }
+        self.store
+            .range(Cf::Actors, &start, None, limit.min(super::master::MAX_LIST))?
+            .iter()
+            .map(|(_, v)| Ok(decode_json("actor", v)?))
+            .collect()
+    }
+
+    fn key_op(&self, actor: &Actor, k: &KeyInput, at: i64) -> Result<(ActorOp, ActorKey)> {
+        let vk = decode_public_key(&k.public_key)
+            .map_err(|e| ServiceError::Invalid(format!("keys: {e}")))?;
+        let kid = KeyId::of(&vk).to_string();
+        if actor.keys.iter().any(|x| x.kid == kid) {
+            return Err(ServiceError::Conflict(format!(
+                "actor {} already has key {kid}",
+                actor.id
+            )));
+        }
+        if actor.keys.len() >= MAX_ACTOR_KEYS {
+            return Err(ServiceError::Conflict(format!(
+                "actor {} has {MAX_ACTOR_KEYS} keys, the most allowed",
+                actor.id
+            )));
+        }
+        let not_before = k.not_before.unwrap_or(at);
+        if let Some(na) = k.not_after {
+            if na <= not_before {
+                return Err(ServiceError::Invalid(
+                    "not_after must be later than not_before".into(),
+                ));
+            }
+        }
+        if let Some(r) = &k.replaces {
+            if !actor.keys.iter().any(|x| &x.kid == r) {
+                return Err(ServiceError::NotFound(format!(
+                    "actor {} has no key {r} to replace",
+                    actor.id
+                )));
+            }
+        }
+        let public_key = base64::engine::general_purpose::STANDARD.encode(vk.as_bytes());
+        let op = ActorOp::AddKey {
+            actor: actor.id.clone(),
+            kid: kid.clone(),
+            public_key: public_key.clone(),
+            not_before,
+            not_after: k.not_after,
+            replaces: k.replaces.clone(),
+            at,
+        };
+        let key = ActorKey {
+            kid,
+            public_key,
+            not_before,
+            not_after: k.not_after,
+            revoked_from: None,
+            revoke_reason: None,
+            replaces: k.replaces.clone(),
+            leaf_index: 0,
+        };
+        Ok((op, key))
+    }
+
+    fn append_ops(
+        &self,
+        ops: Vec<ActorOp>,
+        mut actor: Actor,
+        apply: impl FnOnce(&mut Actor, u64),
+    ) -> Result<Actor> {
+        let leaves: Vec<PendingLeaf> = ops
+            .iter()
+            .map(|op| {
+                let data = op.leaf();
+                PendingLeaf {
+                    hash: merkle::leaf_hash(&data),
+                    data,
+                }
+            })
+            .collect();
+        let n = leaves.len() as u64;
+        let mut out = None;
+        self.append_leaves(leaves, |first, wb| {
+            apply(&mut actor, first);
+            actor.records.extend(first..first + n);
+            wb.put(Cf::Actors, actor.id.as_bytes(), encode_json(&actor));
+            out = Some(actor.clone());
+            Ok(())
+        })?;
+        out.ok_or_else(|| ServiceError::Internal("actor write did not run".into()))
+    }
+
+    /// Registers an actor with its keys: one `register` and one `add_key` log record each.
+    #[instrument(skip(self, input), fields(actor = %input.id))]
+    pub fn register_actor(&self, input: &ActorInput) -> Result<Actor> {
+        check_actor_id(&input.id).map_err(ServiceError::Invalid)?;
+        let organisation = check_text("organisation", &input.organisation)?;
+        let country = CountryCode::parse(&input.country)
+            .map_err(|e| ServiceError::Invalid(format!("country: {e}")))?;
+        if input.keys.is_empty() {
+            return Err(ServiceError::Invalid(
+                "an actor needs at least one public key".into(),
+            ));
+        }
+        if input.keys.iter().any(|k| k.replaces.is_some()) {
+            return Err(ServiceError::Invalid(
+                "replaces is for rotating a key of an existing actor".into(),
+            ));
+        }
+        let _g = lock(&self.custody)?;
+        if self.find_actor(&input.id)?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "an actor with id {:?} exists already",
+                input.id
+            )));
+        }
+        let at = now_unix();
+        let mut actor = Actor {
+            id: input.id.clone(),
+            organisation: organisation.clone(),
+            country: country.as_str().to_string(),
+            role: input.role,
+            created_at: at,
+            keys: Vec::new(),
+            records: Vec::new(),
+        };
+        let mut ops = vec![ActorOp::Register {
+            actor: actor.id.clone(),
+            organisation,
+            country: actor.country.clone(),
+            role: input.role,
+            at,
+        }];
+        for k in &input.keys {
+            let (op, key) = self.key_op(&actor, k, at)?;
+            ops.push(op);
+            actor.keys.push(key);
+        }
+        let a = self.append_ops(ops, actor, |a, first| {
+            for (i, k) in a.keys.iter_mut().enumerate() {
+                k.leaf_index = first + 1 + i as u64;
+            }
+        })?;
+        info!(actor = %a.id, role = %a.role, keys = a.keys.len(), "registered actor");
+        Ok(a)
+    }
+
+    /// Adds (or, with `replaces`, rotates in) a key.
+    #[instrument(skip(self, input))]
+    pub fn add_actor_key(&self, id: &str, input: &KeyInput) -> Result<Actor> {
+        let _g = lock(&self.custody)?;
+        let mut actor = self.actor(id)?;
+        let at = now_unix();
+        let (op, key) = self.key_op(&actor, input, at)?;
+        if let Some(r) = &input.replaces {
+            for k in actor.keys.iter_mut().filter(|k| &k.kid == r) {
+                k.not_after = Some(
+                    k.not_after
+                        .map_or(key.not_before, |na| na.min(key.not_before)),
+                );
+            }
+        }
+        actor.keys.push(key);
+        let a = self.append_ops(vec![op], actor, |a, first| {
+            if let Some(k) = a.keys.last_mut() {
+                k.leaf_index = first;
+            }
+        })?;
+        info!(actor = %a.id, "added actor key");
+        Ok(a)
+    }
+
+    /// Revokes a key from `revoked_from` (default now).
+    #[instrument(skip(self, input))]
+    pub fn revoke_actor_key(&self, id: &str, kid: &str, input: &RevokeInput) -> Result<Actor> {
+        let reason = check_text("reason", &input.reason)?;
+        let _g = lock(&self.custody)?;
+        let mut actor = self.actor(id)?;
+        let at = now_unix();
+        let from = input.revoked_from.unwrap_or(at);
+        let k = actor
+            .keys
+            .iter_mut()
+            .find(|k| k.kid == kid)
+            .ok_or_else(|| ServiceError::NotFound(format!("actor {id} has no key {kid}")))?;
+        if let Some(prev) = k.revoked_from {
+            if prev <= from {
+                return Err(ServiceError::Conflict(format!(
+                    "key {kid} is already revoked from {}",
+                    super::rfc3339(prev)
+                )));
+            }
+        }
+        k.revoked_from = Some(from);
+        k.revoke_reason = Some(reason.clone());
+        let op = ActorOp::RevokeKey {
+            actor: id.to_string(),
+            kid: kid.to_string(),
+            revoked_from: from,
+            reason,
+            at,
+        };
+        let a = self.append_ops(vec![op], actor, |_, _| {})?;
+        info!(actor = %id, kid, "revoked actor key");
+        Ok(a)
+    }
+
+    // ----- submissions -----
+
+    /// Accepts a signed custody statement, or refuses it and stores nothing.
+    ///
+    /// Checks, in order: shape (400), actor and key known, signature (`verify_strict`), key
+    /// valid at `signed_at`, freshness (401), role may record the step (403), nonce unused
+    /// (409), product registered (422), `prev` is the lot head and the step is in order
+    /// (409), named serials are issued items of the lot (422).
+    #[instrument(skip(self, sub))]
+    pub fn submit(&self, sub: &Submission) -> Result<Accepted> {
+        self.submit_at(sub, now_unix())
+    }
+
+    pub(crate) fn submit_at(&self, sub: &Submission, now: i64) -> Result<Accepted> {
+        let checked = record::parse_statement(&sub.statement)
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let signature =
+            parse_signature(&sub.signature).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let st = &checked.statement;
+        let actor = self.find_actor(&st.actor)?.ok_or_else(|| {
+            ServiceError::Unauthenticated(format!("unknown actor {:?}", st.actor))
+        })?;
+        let key = actor.keys.iter().find(|k| k.kid == st.kid).ok_or_else(|| {
+            ServiceError::Unauthenticated(format!("actor {} has no key {}", actor.id, st.kid))
+        })?;
+        let signed = SignedStatement {
+            checked: checked.clone(),
+            signature,
+        };
+        if !signed.verify(&key.verifying_key()?) {
+            return Err(ServiceError::Unauthenticated(format!(
+                "the signature does not verify with key {} of actor {}",
+                key.kid, actor.id
+            )));
+        }
+        key.valid_at(st.signed_at)
+            .map_err(ServiceError::Unauthenticated)?;
+        let window = self.custody_rules.freshness_secs as i64;
+        if (now - st.signed_at).abs() > window {
+            return Err(ServiceError::Unauthenticated(format!(
+                "signed_at {} is more than {window} s from the server time {}: sign again now (check the signer's clock)",
+                super::rfc3339(st.signed_at),
+                super::rfc3339(now)
+            )));
+        }
+        let step = st.event.step();
+        if !rules::allowed(actor.role, &st.event) {
+            let roles: Vec<&str> = rules::step_roles(step).iter().map(|r| r.as_str()).collect();
+            let detail = match &st.event {
+                crate::custody::Event::Holding(h) | crate::custody::Event::HoldRelease(h) => {
+                    format!(
+                        "{} holds belong to the {}",
+                        h.hold_type.as_str(),
+                        rules::hold_owner(h.hold_type)
+                    )
+                }
+                _ => format!("{step} may be recorded by: {}", roles.join(", ")),
+            };
+            return Err(ServiceError::Forbidden(format!(
+                "actor {} is a {}; {detail}",
+                actor.id, actor.role
+            )));
+        }
+        let lot = &checked.lot;
+        if self.find_product(&lot.gtin)?.is_none() {
+            return Err(ServiceError::Unprocessable(format!(
+                "GTIN {} is not a registered product",
+                lot.gtin.as_str()
+            )));
+        }
+        let leaf = signed.leaf();
+        let hash = merkle::leaf_hash(&leaf);
+        let _g = lock(&self.custody)?;
+        let nk = nonce_key(&actor.id, &st.nonce);
+        if self.store.get(Cf::Nonces, &nk)?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "replay: nonce {} was already used by actor {}",
+                st.nonce, actor.id
+            )));
+        }
+        let lk = lot_key(lot);
+        let mut state = self.lot_state(&lk)?;
+        let head = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
+        if st.prev != head {
+            return Err(ServiceError::Conflict(format!(
+                "prev {} is not the head of lot {lot} ({head}): another record was added since; fetch GET /api/v1/lots/{lot} and sign again",
+                st.prev
+            )));
+        }
+        let mut items = self.item_states(lot, &checked.serials)?;
+        rules::apply(&mut state, &st.event, &mut items)
+            .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        let lot_wide = checked.serials.is_empty();
+        let hash_hex = hex(hash.as_bytes());
+        if lot_wide {
+            state.head = Some(hash_hex.clone());
+        }
+        let new_head = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
+        let first = self.append_leaves(vec![PendingLeaf { data: leaf, hash }], |first, wb| {
+            wb.put(Cf::Lots, lk.clone(), encode_json(&state));
+            let scope = if lot_wide { SCOPE_LOT } else { SCOPE_ITEMS };
+            wb.put(
+                Cf::LotRecords,
+                lot_record_key(&lk, scope, first),
+                Vec::new(),
+            );
+            for (serial, st) in &items {
+                let ik = item_key(lot.gtin.as_str(), serial);
+                let mut rk = ik.clone();
+                rk.extend_from_slice(&u64_key(first));
+                wb.put(Cf::ItemRecords, rk, Vec::new());
+                wb.put(Cf::ItemCustody, ik, encode_json(st));
+            }
+            wb.put(Cf::Nonces, nk.clone(), u64_key(st.signed_at as u64));
+            Ok(())
+        })?;
+        info!(lot = %lot, step = %step, actor = %actor.id, leaf = first, serials = checked.serials.len(), "accepted custody record");
+        Ok(Accepted {
+            leaf_index: first,
+            record_hash: hash_hex,
+            lot: lot.to_string(),
+            step: step.to_string(),
+            head: new_head,
+        })
+    }
+
+    /// Recalls a lot (operator).
+    #[instrument(skip(self, input))]
+    pub fn recall(&self, lot_id: &str, input: &RecallInput) -> Result<Accepted> {
+        let lot = LotId::parse(lot_id).map_err(ServiceError::Invalid)?;
+        let reason = check_text("reason", &input.reason)?;
+        if self.find_product(&lot.gtin)?.is_none() {
+            return Err(ServiceError::Unprocessable(format!(
+                "GTIN {} is not a registered product",
+                lot.gtin.as_str()
+            )));
+        }
+        let _g = lock(&self.custody)?;
+        let lk = lot_key(&lot);
+        let mut state = self.lot_state(&lk)?;
+        let prev = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
+        rules::recall(&mut state, &reason).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        let r = Recall {
+            lot: lot.to_string(),
+            prev,
+            reason,
+            at: now_unix(),
+        };
+        let data = r.leaf();
+        let hash = merkle::leaf_hash(&data);
+        let hash_hex = hex(hash.as_bytes());
+        state.head = Some(hash_hex.clone());
+        let first = self.append_leaves(vec![PendingLeaf { data, hash }], |first, wb| {
+            wb.put(Cf::Lots, lk.clone(), encode_json(&state));
+            wb.put(
+                Cf::LotRecords,
+                lot_record_key(&lk, SCOPE_LOT, first),
+                Vec::new(),
+            );
+            Ok(())
+        })?;
+        info!(lot = %lot, leaf = first, "recalled lot");
+        Ok(Accepted {
+            leaf_index: first,
+            record_hash: hash_hex.clone(),
+            lot: lot.to_string(),
+            step: "recall".into(),
+            head: hash_hex,
+        })
+    }
+
+    fn item_states(
+        &self,
+        lot: &LotId,
+        serials: &[crate::gs1::Serial],
+    ) -> Result<Vec<(String, ItemState)>> {
+        if serials.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<Vec<u8>> = serials
+            .iter()
+            .map(|s| item_key(lot.gtin.as_str(), s.as_str()))
+            .collect();
+        let items = self.store.multi_get(Cf::Items, &keys)?;
+        let states = self.store.multi_get(Cf::ItemCustody, &keys)?;
+        let mut batch_lots: HashMap<u64, bool> = HashMap::new();
+        let mut out = Vec::with_capacity(serials.len());
+        for ((s, item), state) in serials.iter().zip(items).zip(states) {
+            let rec = match item {
+                Some(raw) => ItemRecord::decode(&raw)?,
+                None => {
+                    return Err(ServiceError::Unprocessable(format!(
+                        "serial {} was never issued for GTIN {}",
+                        s.as_str(),
+                        lot.gtin.as_str()
+                    )))
+                }
+            };
+            let in_lot = match batch_lots.get(&rec.batch_id) {
+                Some(b) => *b,
+                None => {
+                    let b = self.stored_batch(rec.batch_id)?.batch.lot == lot.lot.as_str();
+                    batch_lots.insert(rec.batch_id, b);
+                    b
+                }
+            };
+            if !in_lot {
+                return Err(ServiceError::Unprocessable(format!(
+                    "serial {} belongs to another lot than {lot}",
+                    s.as_str()
+                )));
+            }
+            let st = match state {
+                Some(v) => decode_json("item custody", &v)?,
+                None => ItemState::default(),
+            };
+            out.push((s.as_str().to_string(), st));
+        }
+        Ok(out)
+    }
+
+    fn lot_state(&self, lk: &[u8]) -> Result<LotState> {
+        Ok(match self.store.get(Cf::Lots, lk)? {
+            Some(v) => decode_json("lot state", &v)?,
+            None => LotState::default(),
+        })
+    }
+
+    // ----- read side -----
+
+    /// The custody state of a lot, if anything was recorded.
+    pub fn find_lot_state(&self, lot: &LotId) -> Result<Option<LotState>> {
+        match self.store.get(Cf::Lots, &lot_key(lot))? {
+            Some(v) => Ok(Some(decode_json("lot state", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn leaves(&self, indexes: &[u64]) -> Result<Vec<ChainRecord>> {
+        let keys: Vec<Vec<u8>> = indexes.iter().map(|i| u64_key(*i).to_vec()).collect();
+        let raw = self.store.multi_get(Cf::Leaves, &keys)?;
+        indexes
+            .iter()
+            .zip(raw)
+            .map(|(i, d)| {
+                let data = d.ok_or_else(|| ServiceError::Internal(format!("leaf {i} missing")))?;
+                let record = LeafRecord::parse(&data)
+                    .map_err(|e| ServiceError::Internal(format!("stored leaf {i}: {e}")))?;
+                Ok(ChainRecord {
+                    leaf_index: *i,
+                    data,
+                    record,
+                })
+            })
+            .collect()
+    }
+
+    fn index_range(&self, cf: Cf, prefix: &[u8], limit: usize) -> Result<Vec<u64>> {
+        let end = prefix_end(prefix);
+        self.store
+            .range(cf, prefix, end.as_deref(), limit)?
+            .iter()
+            .map(|(k, _)| tail_u64(k))
+            .collect()
+    }
+
+    /// Every record of a lot (lot-wide and item-scoped), in log order.
+    pub fn lot_records(&self, lot: &LotId, limit: usize) -> Result<Vec<ChainRecord>> {
+        let lk = lot_key(lot);
+        let mut idx = Vec::new();
+        for scope in [SCOPE_LOT, SCOPE_ITEMS] {
+            let mut p = lk.clone();
+            p.push(scope);
+            idx.extend(self.index_range(Cf::LotRecords, &p, limit)?);
+        }
+        idx.sort_unstable();
+        idx.truncate(limit);
+        self.leaves(&idx)
+    }
+
+    /// An item's custody chain: the lot's lot-wide records and the item-scoped records that
+    /// name it, in log order.
+    pub fn item_chain(&self, lot: &LotId, serial: &str) -> Result<Vec<ChainRecord>> {
+        let mut p = lot_key(lot);
+        p.push(SCOPE_LOT);
+        let mut idx = self.index_range(Cf::LotRecords, &p, MAX_LOT_RECORDS)?;
+        let ik = item_key(lot.gtin.as_str(), serial);
+        idx.extend(self.index_range(Cf::ItemRecords, &ik, MAX_LOT_RECORDS)?);
+        idx.sort_unstable();
+        self.leaves(&idx)
+    }
+
+    /// The registry records of the actors that signed `chain` (for bundles), in log order.
+    pub fn actor_records_for(&self, chain: &[ChainRecord]) -> Result<Vec<ChainRecord>> {
+        let mut idx = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in chain {
+            if let LeafRecord::Custody(s) = &r.record {
+                if seen.insert(s.checked.statement.actor.clone()) {
+                    if let Some(a) = self.find_actor(&s.checked.statement.actor)? {
+                        idx.extend(a.records);
+                    }
+                }
+            }
+        }
+        idx.sort_unstable();
+        self.leaves(&idx)
+    }
+
+    /// Views of chain records, resolving signers (unknown actors show as such).
+    pub fn record_views(&self, chain: &[ChainRecord]) -> Result<Vec<RecordView>> {
+        let mut actors: HashMap<String, Option<Actor>> = HashMap::new();
+        let mut out = Vec::with_capacity(chain.len());
+        for r in chain {
+            let hash = leaf_hex(&r.data);
+            match &r.record {
+                LeafRecord::Custody(s) => {
+                    let st = &s.checked.statement;
+                    if !actors.contains_key(&st.actor) {
+                        actors.insert(st.actor.clone(), self.find_actor(&st.actor)?);
+                    }
+                    let actor = actors.get(&st.actor).and_then(|a| a.as_ref());
+                    let key_revoked = actor
+                        .and_then(|a| a.keys.iter().find(|k| k.kid == st.kid))
+                        .and_then(|k| k.revoked_from)
+                        .is_some_and(|from| st.signed_at >= from);
+                    let ev = serde_json::to_value(&st.event).unwrap_or_default();
+                    out.push(RecordView {
+                        leaf_index: r.leaf_index,
+                        record_hash: hash,
+                        kind: "custody".into(),
+                        step: st.event.step().to_string(),
+                        serials: st.serials.clone(),
+                        signer: st.actor.clone(),
+                        organisation: actor.map(|a| a.organisation.clone()).unwrap_or_default(),
+                        role: actor.map(|a| a.role.to_string()).unwrap_or_default(),
+                        country: actor.map(|a| a.country.clone()).unwrap_or_default(),
+                        kid: Some(st.kid.clone()),
+                        time: st.time.clone(),
+                        place: st.place.as_ref().and_then(|p| serde_json::to_value(p).ok()),
+                        data: ev.get("data").cloned().unwrap_or_default(),
+                        prev: st.prev.clone(),
+                        signature_checked: true,
+                        key_revoked,
+                    });
+                }
+                LeafRecord::Recall(rc) => out.push(RecordView {
+                    leaf_index: r.leaf_index,
+                    record_hash: hash,
+                    kind: "recall".into(),
+                    step: "recall".into(),
+                    serials: Vec::new(),
+                    signer: "operator".into(),
+                    organisation: String::new(),
+                    role: "operator".into(),
+                    country: String::new(),
+                    kid: None,
+                    time: super::rfc3339(rc.at),
+                    place: None,
+                    data: serde_json::json!({ "reason": rc.reason }),
+                    prev: rc.prev.clone(),
+                    signature_checked: false,
+                    key_revoked: false,
+                }),
+                other => {
+                    return Err(ServiceError::Internal(format!(
+                        "leaf {} of kind {} indexed as a custody record",
+                        r.leaf_index,
+                        other.kind()
+                    )))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GET /api/v1/lots/{id}`.
+    pub fn lot_view(&self, lot_id: &str) -> Result<LotView> {
+        let lot = LotId::parse(lot_id).map_err(ServiceError::Invalid)?;
+        let state = self.find_lot_state(&lot)?.ok_or_else(|| {
+            ServiceError::NotFound(format!("no custody record for lot {lot} yet"))
+        })?;
+        let records = self.record_views(&self.lot_records(&lot, MAX_LOT_RECORDS)?)?;
+        Ok(LotView {
+            lot: lot.to_string(),
+            head: state.head.clone().unwrap_or_else(|| GENESIS.to_string()),
+            state,
+            records,
+        })
+    }
+
+    /// The head a signer should use as `prev` for `lot_id` (zeros for a new lot).
+    pub fn lot_head(&self, lot_id: &str) -> Result<String> {
+        let lot = LotId::parse(lot_id).map_err(ServiceError::Invalid)?;
+        Ok(self
+            .find_lot_state(&lot)?
+            .and_then(|s| s.head)
+            .unwrap_or_else(|| GENESIS.to_string()))
+    }
+
+    /// Whether `step`'s records exist for the lot (used by tests and the demo loader).
+    pub fn lot_has_step(&self, lot: &LotId, step: Step) -> Result<bool> {
+        Ok(self.lot_records(lot, MAX_LOT_RECORDS)?.iter().any(|r| {
+            matches!(&r.record, LeafRecord::Custody(s) if s.checked.statement.event.step() == step)
+        }))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::custody::record::*;
+    use crate::service::master::tests::seed;
+    use crate::service::setup::test_service;
+    use ed25519_dalek::SigningKey;
+
+    pub(crate) const GTIN: &str = "09506000134352";
+
+    /// One actor per role, with its signing key.
+    pub(crate) struct Cast {
+        pub keys: HashMap<Role, (String, SigningKey)>,
+    }
+
+    pub(crate) fn cast(svc: &Service) -> Cast {
+        let mut keys = HashMap::new();
+        for (i, role) in Role::ALL.into_iter().enumerate() {
+            let sk = SigningKey::from_bytes(&[i as u8 + 1; 32]);
+            let id = role.as_str().replace('_', "-");
+            svc.register_actor(&ActorInput {
+                id: id.clone(),
+                organisation: format!("{role} Pty Ltd"),
+                country: "AU".into(),
+                role,
+                keys: vec![KeyInput {
+                    public_key: base64::engine::general_purpose::STANDARD
+                        .encode(sk.verifying_key().as_bytes()),
+                    not_before: Some(0),
+                    not_after: None,
+                    replaces: None,
+                }],
+            })
+            .unwrap();
+            keys.insert(role, (id, sk));
+        }
+        Cast { keys }
+    }
+
+    pub(crate) fn signed(
+        actor: &str,
+        key: &SigningKey,
+        lot: &str,
+        prev: &str,
+        event: Event,
+        serials: Vec<String>,
+    ) -> Submission {
+        let st = Statement {
+            lot: lot.into(),
+            serials,
+            prev: prev.into(),
+            actor: actor.into(),
+            kid: KeyId::of(&key.verifying_key()).to_string(),
+            time: "2026-11-02T09:30:00+10:00".into(),
+            signed_at: now_unix(),
+            nonce: random_nonce(),
+            place: None,
+            event,
+        };
+        Submission {
+            statement: st.canonical(),
+            signature: st.sign(key),
+        }
+    }
+
+    impl Cast {
+        pub(crate) fn submit(
+            &self,
+            svc: &Service,
+            role: Role,
+            lot: &str,
+            event: Event,
+            serials: Vec<String>,
+        ) -> Result<Accepted> {
+            let (id, sk) = &self.keys[&role];
+            let prev = svc.lot_head(lot).unwrap();
+            svc.submit(&signed(id, sk, lot, &prev, event, serials))
+        }
+    }
+
+    pub(crate) fn attest(result: Conformance) -> Event {
+        Event::OriginAttestation(Attestation {
+            certificate_no: "AQIS-1".into(),
+            origin_country: "AU".into(),
+            producer: "Gippsland Dairy".into(),
+            inspection_date: "2026-11-01".into(),
+            result,
+            documents: vec![],
+        })
+    }
+
+    fn hold(t: HoldType) -> Hold {
+        Hold {
+            hold_type: t,
+            reason: "sampling".into(),
+        }
+    }
+
+    /// The route up to (not including) `upto`, each step by its owner.
+    pub(crate) fn route() -> Vec<(Role, Event)> {
+        let d = || Customs {
+            declaration_no: "531620261000123".into(),
+        };
+        vec![
+            (Role::Inspector, attest(Conformance::Conformant)),
+            (Role::Carrier, Event::Shipping(Movement::default())),
+            (Role::Carrier, Event::Departing(Movement::default())),
+            (Role::Carrier, Event::Arriving(Movement::default())),
+            (Role::CustomsBroker, Event::CustomsDeclaration(d())),
+            (Role::CustomsBroker, Event::CustomsClearance(d())),
+            (
+                Role::BondedWarehouse,
+                Event::Receiving(Warehousing::default()),
+            ),
+            (
+                Role::BondedWarehouse,
+                Event::Storing(Warehousing::default()),
+            ),
+            (Role::BondedWarehouse, Event::Release(Outbound::default())),
+            (Role::Retailer, Event::RetailSale(Outbound::default())),
+        ]
+    }
+
+    fn prefix_until(step: Step) -> Vec<(Role, Event)> {
+        route()
+            .into_iter()
+            .take_while(|(_, e)| e.step() != step)
+            .collect()
+    }
+
+    /// Each testable event with the prerequisites that put it in order.
+    fn cases() -> Vec<(&'static str, Vec<(Role, Event)>, Event)> {
+        let pre = |s: Step| prefix_until(s);
+        let arrived = pre(Step::CustomsDeclaration);
+        let held = |t: HoldType| {
+            let mut p = arrived.clone();
+            let owner = if t == HoldType::Customs {
+                Role::CustomsBroker
+            } else {
+                Role::BondedWarehouse
+            };
+            p.push((owner, Event::Holding(hold(t))));
+            p
+        };
+        let mut out: Vec<(&'static str, Vec<(Role, Event)>, Event)> = Vec::new();
+        for (_, e) in route() {
+            let name = e.step().as_str();
+            out.push((name, pre(e.step()), e));
+        }
+        out.push((
+            "packing",
+            pre(Step::Shipping),
+            Event::Packing(Packing::default()),
+        ));
+        out.push((
+            "self_pickup",
+            pre(Step::RetailSale),
+            Event::SelfPickup(Outbound::default()),
+        ));
+        out.push((
+            "holding/customs",
+            arrived.clone(),
+            Event::Holding(hold(HoldType::Customs)),
+        ));
+        out.push((
+            "holding/quality",
+            arrived.clone(),
+            Event::Holding(hold(HoldType::Quality)),
+        ));
+        out.push((
+            "hold_release/customs",
+            held(HoldType::Customs),
+            Event::HoldRelease(hold(HoldType::Customs)),
+        ));
+        out.push((
+            "hold_release/quality",
+            held(HoldType::Quality),
+            Event::HoldRelease(hold(HoldType::Quality)),
+        ));
+        out
+    }
+
+    /// The documented matrix (docs/custody.md), written out independently of `rules`.
+    fn expected(role: Role, case: &str) -> bool {
+        use Role::*;
+        let owners: &[Role] = match case {
+            "origin_attestation" => &[Inspector],
+            "packing" => &[Inspector, Carrier],
+            "shipping" | "departing" | "arriving" => &[Carrier],
+            "customs_declaration" | "customs_clearance" => &[CustomsBroker],
+            "holding/customs" | "hold_release/customs" => &[CustomsBroker],
+            "receiving" | "storing" | "release" => &[BondedWarehouse],
+            "holding/quality" | "hold_release/quality" => &[BondedWarehouse],
+            "retail_sale" | "self_pickup" => &[Retailer],
+            other => panic!("no expectation for {other}"),
+        };
+        owners.contains(&role)
+    }
+
+    #[test]
+    fn permission_matrix_every_role_times_every_step() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let mut n = 0;
+        let mut allowed = 0;
+        for (name, pre, event) in cases() {
+            for role in Role::ALL {
+                n += 1;
+                let lot = format!("{GTIN}.M{n}");
+                for (r, e) in pre.clone() {
+                    c.submit(&svc, r, &lot, e, vec![])
+                        .unwrap_or_else(|e| panic!("prerequisite of {name} failed: {e}"));
+                }
+                let size = svc.log_size().unwrap();
+                let got = c.submit(&svc, role, &lot, event.clone(), vec![]);
+                if expected(role, name) {
+                    allowed += 1;
+                    let a = got.unwrap_or_else(|e| panic!("{role} × {name} must be allowed: {e}"));
+                    assert_eq!(a.leaf_index, size);
+                } else {
+                    match got {
+                        Err(ServiceError::Forbidden(m)) => {
+                            assert!(m.contains(role.as_str()), "{m}");
+                        }
+                        other => panic!("{role} × {name} must be 403, got {other:?}"),
+                    }
+                    assert_eq!(
+                        svc.log_size().unwrap(),
+                        size,
+                        "a refused record writes nothing"
+                    );
+                }
+            }
+        }
+        assert_eq!(n, 16 * 5);
+        assert_eq!(
+            allowed, 18,
+            "16 steps, packing has two roles, holds one each"
+        );
+    }
+
+    #[test]
+    fn replay_forgery_stale_wrong_order_and_unknown_actor_are_refused_and_store_nothing() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let lot = format!("{GTIN}.L1");
+        let (id, sk) = &c.keys[&Role::Inspector];
+        let sub = signed(
+            id,
+            sk,
+            &lot,
+            GENESIS,
+            attest(Conformance::Conformant),
+            vec![],
+        );
+        svc.submit(&sub).unwrap();
+        let size = svc.log_size().unwrap();
+        // Replay of the same bytes.
+        match svc.submit(&sub) {
+            Err(ServiceError::Conflict(m)) => assert!(m.contains("replay"), "{m}"),
+            other => panic!("replay: {other:?}"),
+        }
+        // Forged: signed by another key than the one named.
+        let (_, other_key) = &c.keys[&Role::Carrier];
+        let mut forged = signed(
+            id,
+            sk,
+            &lot,
+            &svc.lot_head(&lot).unwrap(),
+            Event::Packing(Packing::default()),
+            vec![],
+        );
+        let st: Statement = serde_json::from_str(&forged.statement).unwrap();
+        forged.signature = st.sign(other_key);
+        assert!(
+            matches!(svc.submit(&forged), Err(ServiceError::Unauthenticated(m)) if m.contains("does not verify"))
+        );
+        // A valid signature over different bytes (tampered statement).
+        let good = signed(
+            id,
+            sk,
+            &lot,
+            &svc.lot_head(&lot).unwrap(),
+            Event::Packing(Packing {
+                packages: Some(3),
+                container: None,
+            }),
+            vec![],
+        );
+        let tampered = Submission {
+            statement: good.statement.replace("\"packages\":3", "\"packages\":4"),
+            signature: good.signature.clone(),
+        };
+        assert!(matches!(
+            svc.submit(&tampered),
+            Err(ServiceError::Unauthenticated(_))
+        ));
+        // Stale and future timestamps.
+        let head = svc.lot_head(&lot).unwrap();
+        let mut st: Statement = serde_json::from_str(&good.statement).unwrap();
+        st.signed_at -= 301;
+        st.nonce = random_nonce();
+        let stale = Submission {
+            statement: st.canonical(),
+            signature: st.sign(sk),
+        };
+        assert!(
+            matches!(svc.submit(&stale), Err(ServiceError::Unauthenticated(m)) if m.contains("more than 300 s"))
+        );
+        st.signed_at += 700;
+        let future = Submission {
+            statement: st.canonical(),
+            signature: st.sign(sk),
+        };
+        assert!(matches!(
+            svc.submit(&future),
+            Err(ServiceError::Unauthenticated(_))
+        ));
+        // Wrong order: arriving before shipping.
+        let (cid, ck) = &c.keys[&Role::Carrier];
+        match svc.submit(&signed(
+            cid,
+            ck,
+            &lot,
+            &head,
+            Event::Arriving(Movement::default()),
+            vec![],
+        )) {
+            Err(ServiceError::Conflict(m)) => assert!(
+                m.contains("arriving needs the lot at stage departed"),
+                "{m}"
+            ),
+            other => panic!("wrong order: {other:?}"),
+        }
+        // Stale prev.
+        match svc.submit(&signed(
+            cid,
+            ck,
+            &lot,
+            GENESIS,
+            Event::Shipping(Movement::default()),
+            vec![],
+        )) {
+            Err(ServiceError::Conflict(m)) => assert!(m.contains("is not the head"), "{m}"),
+            other => panic!("stale prev: {other:?}"),
+        }
+        // Unknown actor.
+        let ghost = signed(
+            "ghost",
+            sk,
+            &lot,
+            &head,
+            Event::Packing(Packing::default()),
+            vec![],
+        );
+        assert!(
+            matches!(svc.submit(&ghost), Err(ServiceError::Unauthenticated(m)) if m.contains("unknown actor"))
+        );
+        // Non-canonical statement text.
+        let pretty = Submission {
+            statement: serde_json::to_string_pretty(&st).unwrap(),
+            signature: good.signature.clone(),
+        };
+        assert!(
+            matches!(svc.submit(&pretty), Err(ServiceError::Invalid(m)) if m.contains("canonical"))
+        );
+        assert_eq!(svc.log_size().unwrap(), size, "nothing refused was stored");
+        // The good packing statement is still acceptable.
+        svc.submit(&good).unwrap();
+    }
+
+    #[test]
+    fn revoked_and_rotated_keys() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let lot = format!("{GTIN}.L2");
+        let (id, sk) = &c.keys[&Role::Inspector];
+        let kid = KeyId::of(&sk.verifying_key()).to_string();
+        // Rotation: the new key replaces the old from now on.
+        let new = SigningKey::from_bytes(&[42u8; 32]);
+        let a = svc
+            .add_actor_key(
+                id,
+                &KeyInput {
+                    public_key: base64::engine::general_purpose::STANDARD
+                        .encode(new.verifying_key().as_bytes()),
+                    not_before: Some(now_unix() - 10),
+                    not_after: None,
+                    replaces: Some(kid.clone()),
+                },
+            )
+            .unwrap();
+        assert_eq!(a.keys.len(), 2);
+        assert_eq!(a.records.len(), 3, "register, add_key, add_key (rotation)");
+        match svc.submit(&signed(
+            id,
+            sk,
+            &lot,
+            GENESIS,
+            attest(Conformance::Conformant),
+            vec![],
+        )) {
+            Err(ServiceError::Unauthenticated(m)) => assert!(m.contains("expired"), "{m}"),
+            other => panic!("rotated-out key: {other:?}"),
+        }
+        svc.submit(&signed(
+            id,
+            &new,
+            &lot,
+            GENESIS,
+            attest(Conformance::Conformant),
+            vec![],
+        ))
+        .unwrap();
+        // Revocation from a past time flags records signed since, and refuses new ones.
+        let new_kid = KeyId::of(&new.verifying_key()).to_string();
+        svc.revoke_actor_key(
+            id,
+            &new_kid,
+            &RevokeInput {
+                reason: "laptop stolen".into(),
+                revoked_from: Some(now_unix() - 5),
+            },
+        )
+        .unwrap();
+        let l = LotId::parse(&lot).unwrap();
+        let views = svc
+            .record_views(&svc.lot_records(&l, 100).unwrap())
+            .unwrap();
+        assert!(
+            views[0].key_revoked,
+            "the attestation was signed after the revocation time"
+        );
+        let (cid, ck) = &c.keys[&Role::Carrier];
+        svc.submit(&signed(
+            cid,
+            ck,
+            &lot,
+            &svc.lot_head(&lot).unwrap(),
+            Event::Shipping(Movement::default()),
+            vec![],
+        ))
+        .unwrap();
+        match svc.submit(&signed(
+            id,
+            &new,
+            &lot,
+            &svc.lot_head(&lot).unwrap(),
+            Event::Packing(Packing::default()),
+            vec![],
+        )) {
+            Err(ServiceError::Unauthenticated(m)) => assert!(m.contains("revoked"), "{m}"),
+            other => panic!("revoked key: {other:?}"),
+        }
+        assert!(matches!(
+            svc.revoke_actor_key(
+                id,
+                &new_kid,
+                &RevokeInput {
+                    reason: "again".into(),
+                    revoked_from: None
+                }
+            ),
+            Err(ServiceError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn item_scoped_release_and_sale_and_lot_chain_links() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let (b, _) = svc
+            .issue_batch(&crate::service::issuance::tests::req(3), "k", &|_| {})
+            .unwrap();
+        let codes = svc.batch_codes(&b, 0, 10).unwrap();
+        let lot = format!("{GTIN}.{}", b.lot);
+        for (r, e) in prefix_until(Step::Release) {
+            c.submit(&svc, r, &lot, e, vec![]).unwrap();
+        }
+        let mut serials: Vec<String> = codes.iter().map(|c| c.serial.clone()).collect();
+        serials.sort();
+        let head = svc.lot_head(&lot).unwrap();
+        let rel = c
+            .submit(
+                &svc,
+                Role::BondedWarehouse,
+                &lot,
+                Event::Release(Outbound {
+                    order_no: Some("O-1".into()),
+                    declaration_no: None,
+                }),
+                vec![serials[0].clone()],
+            )
+            .unwrap();
+        assert_eq!(
+            rel.head, head,
+            "item-scoped records do not move the lot head"
+        );
+        // Selling a serial that was not released is out of order.
+        match c.submit(
+            &svc,
+            Role::Retailer,
+            &lot,
+            Event::RetailSale(Outbound::default()),
+            vec![serials[1].clone()],
+        ) {
+            Err(ServiceError::Conflict(m)) => assert!(m.contains("not been released"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        c.submit(
+            &svc,
+            Role::Retailer,
+            &lot,
+            Event::RetailSale(Outbound::default()),
+            vec![serials[0].clone()],
+        )
+        .unwrap();
+        // A serial of no lot.
+        match c.submit(
+            &svc,
+            Role::BondedWarehouse,
+            &lot,
+            Event::Release(Outbound::default()),
+            vec!["NOSUCHSERIAL".into()],
+        ) {
+            Err(ServiceError::Unprocessable(m)) => assert!(m.contains("never issued"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // The item's chain: 8 lot-wide records + its release and sale; others see only 8.
+        let l = LotId::parse(&lot).unwrap();
+        let chain = svc.item_chain(&l, &serials[0]).unwrap();
+        assert_eq!(chain.len(), 10);
+        assert_eq!(svc.item_chain(&l, &serials[1]).unwrap().len(), 8);
+        // Lot-wide records form an unbroken hash chain from GENESIS.
+        let views = svc.record_views(&chain).unwrap();
+        let mut prev = GENESIS.to_string();
+        for v in views.iter().filter(|v| v.serials.is_empty()) {
+            assert_eq!(v.prev, prev);
+            prev = v.record_hash.clone();
+        }
+        assert_eq!(prev, svc.lot_head(&lot).unwrap());
+        // A recall joins the chain and blocks further releases.
+        svc.recall(
+            &lot,
+            &RecallInput {
+                reason: "contamination".into(),
+            },
+        )
+        .unwrap();
+        match c.submit(
+            &svc,
+            Role::BondedWarehouse,
+            &lot,
+            Event::Release(Outbound::default()),
+            vec![serials[1].clone()],
+        ) {
+            Err(ServiceError::Conflict(m)) => assert!(m.contains("recalled"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
