@@ -19,6 +19,7 @@ pub mod cli;
 pub mod code;
 pub mod config;
 pub mod custody;
+pub mod epcis;
 pub mod gs1;
 pub mod http;
 pub mod keys;

@@ -5,6 +5,7 @@
 //! - [`ops`]: `/healthz`, `/metrics`, `/api/v1/openapi.json`.
 
 pub mod admin;
+pub mod custody;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -99,6 +100,9 @@ pub fn app(state: Arc<AppState>) -> Router {
     let body_cap = state.config.max_body_bytes;
     Router::new()
         .merge(admin::router(state.clone()))
+        .merge(custody::operator_router(state.clone()))
+        .merge(custody::actor_router())
+        .merge(custody::public_router(state.clone()))
         .merge(public::router(state.clone()))
         .merge(ops::router())
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, ops, public};
+use super::{admin, custody, ops, public};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,9 @@ use super::{admin, ops, public};
         admin::create_batch, admin::get_batch, admin::batch_codes,
         public::verify, public::code_uri, public::keys, public::checkpoint, public::leaf,
         public::inclusion, public::consistency, public::bundle,
+        custody::register_actor, custody::add_key, custody::revoke_key, custody::recall,
+        custody::submit, custody::list_actors, custody::get_actor, custody::get_lot,
+        custody::lot_epcis, custody::item_epcis,
     ),
     modifiers(&OperatorAuth)
 )]

@@ -1,0 +1,217 @@
+//! Custody endpoints: the actor registry and recalls (operator), signed custody submissions
+//! (authenticated by the actor's signature), and the public read side (lots, actors, EPCIS).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::admin::Page;
+use super::error::ApiError;
+use super::{blocking, AppState};
+use crate::service::custody::{
+    Accepted, Actor, ActorInput, KeyInput, LotView, RecallInput, RevokeInput, Submission,
+};
+
+/// Media type of EPCIS 2.0 JSON-LD documents.
+pub const EPCIS_JSON_LD: &str = "application/ld+json";
+
+/// Operator routes (bearer token).
+pub fn operator_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/actors", post(register_actor))
+        .route("/api/v1/actors/{id}/keys", post(add_key))
+        .route("/api/v1/actors/{id}/keys/{kid}/revoke", post(revoke_key))
+        .route("/api/v1/lots/{id}/recall", post(recall))
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            super::admin::require_operator,
+        ))
+}
+
+/// Submission route: authenticated by the signature inside the body.
+pub fn actor_router() -> Router<Arc<AppState>> {
+    Router::new().route("/api/v1/custody/records", post(submit))
+}
+
+/// Public read routes (rate-limited like the scan API).
+pub fn public_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/actors", get(list_actors))
+        .route("/api/v1/actors/{id}", get(get_actor))
+        .route("/api/v1/lots/{id}", get(get_lot))
+        .route("/api/v1/lots/{id}/epcis", get(lot_epcis))
+        .route("/api/v1/items/{gtin}/{serial}/epcis", get(item_epcis))
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            super::public::rate_limit,
+        ))
+}
+
+/// Register an actor with its public key(s). Logged (`actor` records), so anchored.
+#[utoipa::path(post, path = "/api/v1/actors", tag = "custody", request_body = ActorInput,
+    security(("operator" = [])),
+    responses((status = 201, body = Actor), (status = 400, body = super::error::Problem),
+              (status = 401, body = super::error::Problem), (status = 409, body = super::error::Problem)))]
+pub async fn register_actor(
+    State(st): State<Arc<AppState>>,
+    body: Result<Json<ActorInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<Actor>), ApiError> {
+    let Json(input) = body?;
+    let svc = st.svc.clone();
+    let a = blocking(move || svc.register_actor(&input)).await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+/// Add a key to an actor; with `replaces`, rotate out an old one.
+#[utoipa::path(post, path = "/api/v1/actors/{id}/keys", tag = "custody", request_body = KeyInput,
+    params(("id" = String, Path, description = "Actor id")), security(("operator" = [])),
+    responses((status = 201, body = Actor), (status = 404, body = super::error::Problem),
+              (status = 409, body = super::error::Problem)))]
+pub async fn add_key(
+    State(st): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<KeyInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<Actor>), ApiError> {
+    let Path(id) = id?;
+    let Json(input) = body?;
+    let svc = st.svc.clone();
+    let a = blocking(move || svc.add_actor_key(&id, &input)).await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+/// Revoke an actor's key from a time (default now).
+#[utoipa::path(post, path = "/api/v1/actors/{id}/keys/{kid}/revoke", tag = "custody",
+    request_body = RevokeInput, security(("operator" = [])),
+    params(("id" = String, Path, description = "Actor id"), ("kid" = String, Path, description = "Key id")),
+    responses((status = 200, body = Actor), (status = 404, body = super::error::Problem),
+              (status = 409, body = super::error::Problem)))]
+pub async fn revoke_key(
+    State(st): State<Arc<AppState>>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    body: Result<Json<RevokeInput>, JsonRejection>,
+) -> Result<Json<Actor>, ApiError> {
+    let Path((id, kid)) = p?;
+    let Json(input) = body?;
+    let svc = st.svc.clone();
+    Ok(Json(
+        blocking(move || svc.revoke_actor_key(&id, &kid, &input)).await?,
+    ))
+}
+
+/// Recall a lot: its items scan `not_genuine` with the reason; release and sale stop.
+#[utoipa::path(post, path = "/api/v1/lots/{id}/recall", tag = "custody", request_body = RecallInput,
+    params(("id" = String, Path, description = "Lot id `{gtin14}.{lot}`")), security(("operator" = [])),
+    responses((status = 201, body = Accepted), (status = 409, body = super::error::Problem)))]
+pub async fn recall(
+    State(st): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<RecallInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let Path(id) = id?;
+    let Json(input) = body?;
+    let svc = st.svc.clone();
+    let a = blocking(move || svc.recall(&id, &input)).await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+/// Submit a custody record signed by an actor's own key.
+#[utoipa::path(post, path = "/api/v1/custody/records", tag = "custody", request_body = Submission,
+    responses((status = 201, body = Accepted),
+        (status = 400, description = "malformed or non-canonical statement", body = super::error::Problem),
+        (status = 401, description = "unknown actor or key, bad signature, key not valid, stale", body = super::error::Problem),
+        (status = 403, description = "the actor's role may not record this step", body = super::error::Problem),
+        (status = 409, description = "out of order, stale prev, or replay", body = super::error::Problem),
+        (status = 422, description = "unknown product or serial", body = super::error::Problem)))]
+pub async fn submit(
+    State(st): State<Arc<AppState>>,
+    body: Result<Json<Submission>, JsonRejection>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let Json(sub) = body?;
+    let svc = st.svc.clone();
+    let a = blocking(move || svc.submit(&sub)).await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+/// List actors (public: their keys are what verifiers check signatures with).
+#[utoipa::path(get, path = "/api/v1/actors", tag = "custody", params(Page),
+    responses((status = 200, body = Vec<Actor>)))]
+pub async fn list_actors(
+    State(st): State<Arc<AppState>>,
+    q: Result<Query<Page>, QueryRejection>,
+) -> Result<Json<Vec<Actor>>, ApiError> {
+    let Query(p) = q?;
+    let svc = st.svc.clone();
+    let after = p.after.unwrap_or_default();
+    let limit = p.limit.unwrap_or(100);
+    Ok(Json(blocking(move || svc.list_actors(&after, limit)).await?))
+}
+
+/// One actor.
+#[utoipa::path(get, path = "/api/v1/actors/{id}", tag = "custody",
+    params(("id" = String, Path, description = "Actor id")),
+    responses((status = 200, body = Actor), (status = 404, body = super::error::Problem)))]
+pub async fn get_actor(
+    State(st): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Actor>, ApiError> {
+    let Path(id) = id?;
+    let svc = st.svc.clone();
+    Ok(Json(blocking(move || svc.actor(&id)).await?))
+}
+
+/// A lot's custody state, head (the `prev` to sign) and records.
+#[utoipa::path(get, path = "/api/v1/lots/{id}", tag = "custody",
+    params(("id" = String, Path, description = "Lot id `{gtin14}.{lot}`")),
+    responses((status = 200, body = LotView), (status = 404, body = super::error::Problem)))]
+pub async fn get_lot(
+    State(st): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<LotView>, ApiError> {
+    let Path(id) = id?;
+    let svc = st.svc.clone();
+    Ok(Json(blocking(move || svc.lot_view(&id)).await?))
+}
+
+fn epcis_response(doc: serde_json::Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, EPCIS_JSON_LD)],
+        serde_json::to_string_pretty(&doc).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// The lot's history as an EPCIS 2.0 JSON-LD document.
+#[utoipa::path(get, path = "/api/v1/lots/{id}/epcis", tag = "custody",
+    params(("id" = String, Path, description = "Lot id `{gtin14}.{lot}`")),
+    responses((status = 200, description = "EPCIS 2.0 document", content_type = "application/ld+json"),
+              (status = 404, body = super::error::Problem)))]
+pub async fn lot_epcis(
+    State(st): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id?;
+    let svc = st.svc.clone();
+    Ok(epcis_response(blocking(move || svc.lot_epcis(&id)).await?))
+}
+
+/// One item's history as an EPCIS 2.0 JSON-LD document.
+#[utoipa::path(get, path = "/api/v1/items/{gtin}/{serial}/epcis", tag = "custody",
+    params(("gtin" = String, Path, description = "GTIN"), ("serial" = String, Path, description = "Serial")),
+    responses((status = 200, description = "EPCIS 2.0 document", content_type = "application/ld+json"),
+              (status = 404, body = super::error::Problem)))]
+pub async fn item_epcis(
+    State(st): State<Arc<AppState>>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((gtin, serial)) = p?;
+    let svc = st.svc.clone();
+    Ok(epcis_response(
+        blocking(move || svc.item_epcis(&gtin, &serial)).await?,
+    ))
+}
