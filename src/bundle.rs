@@ -147,6 +147,8 @@ pub struct Verified {
     pub anchor: Option<AnchorClaim>,
     /// The bundle's anchoring state (`None`: the service does not anchor).
     pub anchor_status: Option<AnchorStatus>,
+    /// Custody records checked (signature, signer's logged key and role, lot, hash links).
+    pub custody_records: usize,
 }
 
 /// What must hold on chain for the bundle's anchor claim.
@@ -246,6 +248,7 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
     }
     let mut records = Vec::with_capacity(b.records.len());
     let mut has_item = false;
+    let mut custody_leaves: Vec<(u64, LeafRecord, Hash)> = Vec::new();
     for r in &b.records {
         let data = base64::engine::general_purpose::STANDARD
             .decode(&r.leaf_data)
@@ -262,6 +265,9 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
                 }
                 has_item = true;
             }
+            (LeafRecord::Custody(_), "custody")
+            | (LeafRecord::Actor(_), "actor")
+            | (LeafRecord::Recall(_), "recall") => {}
             (_, k) => {
                 return fail(
                     "records",
@@ -285,7 +291,11 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
             *lh.as_bytes(),
             p.iter().map(|h| *h.as_bytes()).collect(),
         ));
+        if !matches!(leaf, LeafRecord::Item(_)) {
+            custody_leaves.push((r.leaf_index, leaf, lh));
+        }
     }
+    let custody_records = verify_custody(&code, custody_leaves)?;
     if !has_item {
         return fail("records", "the bundle has no issuance record of the item");
     }
@@ -401,5 +411,178 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
         records,
         anchor: claim,
         anchor_status,
+        custody_records,
     })
+}
+
+/// An actor's key as the bundle's logged registry records establish it.
+struct LoggedKey {
+    key: VerifyingKey,
+    not_before: i64,
+    not_after: Option<i64>,
+    revoked_from: Option<i64>,
+}
+
+/// Checks the custody part of a bundle: every custody record is about the item's lot (and,
+/// when item-scoped, names the item), is signed with `verify_strict` by a key that the
+/// bundle's own logged `actor` records register for the signer and that was valid at signing
+/// time, by a role allowed to record the step; lot-wide records form an unbroken hash chain
+/// from the genesis, and item-scoped records point into it. Returns the number checked.
+fn verify_custody(
+    code: &Code,
+    mut leaves: Vec<(u64, LeafRecord, Hash)>,
+) -> Result<usize, BundleError> {
+    use crate::custody::{rules, ActorOp, Role, GENESIS};
+    use std::collections::{HashMap, HashSet};
+    leaves.sort_by_key(|(i, _, _)| *i);
+    let item = code.item();
+    let lot_id = format!("{}.{}", item.gtin.as_str(), item.lot.as_str());
+    let mut roles: HashMap<String, Role> = HashMap::new();
+    let mut keys: HashMap<(String, String), LoggedKey> = HashMap::new();
+    for (i, leaf, _) in &leaves {
+        if let LeafRecord::Actor(op) = leaf {
+            match op {
+                ActorOp::Register { actor, role, .. } => {
+                    roles.insert(actor.clone(), *role);
+                }
+                ActorOp::AddKey {
+                    actor,
+                    kid,
+                    public_key,
+                    not_before,
+                    not_after,
+                    replaces,
+                    ..
+                } => {
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(public_key)
+                        .ok()
+                        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+                        .ok_or_else(|| BundleError {
+                            check: "custody",
+                            detail: format!("actor record {i}: key {kid} is not an Ed25519 key"),
+                        })?;
+                    if KeyId::of(&raw).to_string() != *kid {
+                        return fail(
+                            "custody",
+                            format!("actor record {i}: key {kid} does not hash to its key id"),
+                        );
+                    }
+                    if let Some(old) = replaces
+                        .as_ref()
+                        .and_then(|r| keys.get_mut(&(actor.clone(), r.clone())))
+                    {
+                        old.not_after =
+                            Some(old.not_after.map_or(*not_before, |na| na.min(*not_before)));
+                    }
+                    keys.insert(
+                        (actor.clone(), kid.clone()),
+                        LoggedKey {
+                            key: raw,
+                            not_before: *not_before,
+                            not_after: *not_after,
+                            revoked_from: None,
+                        },
+                    );
+                }
+                ActorOp::RevokeKey {
+                    actor,
+                    kid,
+                    revoked_from,
+                    ..
+                } => {
+                    if let Some(k) = keys.get_mut(&(actor.clone(), kid.clone())) {
+                        k.revoked_from = Some(
+                            k.revoked_from
+                                .map_or(*revoked_from, |r| r.min(*revoked_from)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let mut head = GENESIS.to_string();
+    let mut lot_wide: HashSet<String> = HashSet::from([GENESIS.to_string()]);
+    let mut n = 0;
+    for (i, leaf, lh) in &leaves {
+        let (lot, prev, serials) = match leaf {
+            LeafRecord::Custody(s) => {
+                let st = &s.checked.statement;
+                let who = format!("custody record {i} ({} by {})", st.event.step(), st.actor);
+                let role = roles.get(&st.actor).copied().ok_or_else(|| BundleError {
+                    check: "custody",
+                    detail: format!("{who}: the bundle has no registration record of the signer"),
+                })?;
+                let k = keys
+                    .get(&(st.actor.clone(), st.kid.clone()))
+                    .ok_or_else(|| BundleError {
+                        check: "custody",
+                        detail: format!(
+                            "{who}: the bundle has no logged key {} of the signer",
+                            st.kid
+                        ),
+                    })?;
+                if !s.verify(&k.key) {
+                    return fail("custody", format!("{who}: the signature does not verify"));
+                }
+                let t = st.signed_at;
+                if t < k.not_before || k.not_after.is_some_and(|na| t >= na) {
+                    return fail(
+                        "custody",
+                        format!("{who}: key {} was not valid when it signed", st.kid),
+                    );
+                }
+                if k.revoked_from.is_some_and(|r| t >= r) {
+                    return fail(
+                        "custody",
+                        format!("{who}: key {} was revoked before it signed", st.kid),
+                    );
+                }
+                if !rules::allowed(role, &st.event) {
+                    return fail(
+                        "custody",
+                        format!("{who}: a {role} may not record this step"),
+                    );
+                }
+                n += 1;
+                (&st.lot, &st.prev, st.serials.clone())
+            }
+            LeafRecord::Recall(r) => {
+                n += 1;
+                (&r.lot, &r.prev, Vec::new())
+            }
+            _ => continue,
+        };
+        if *lot != lot_id {
+            return fail(
+                "custody",
+                format!("record {i} is about lot {lot}, not the item's {lot_id}"),
+            );
+        }
+        if serials.is_empty() {
+            if *prev != head {
+                return fail(
+                    "custody",
+                    format!("record {i}: prev {prev} does not link to the previous lot-wide record {head}: a record is missing or reordered"),
+                );
+            }
+            head = crate::custody::record::hex(lh.as_bytes());
+            lot_wide.insert(head.clone());
+        } else {
+            if !serials.iter().any(|s| s == item.serial.as_str()) {
+                return fail(
+                    "custody",
+                    format!("record {i} does not name the item's serial"),
+                );
+            }
+            if !lot_wide.contains(prev) {
+                return fail(
+                    "custody",
+                    format!("record {i}: prev {prev} is not a lot-wide record of the bundle"),
+                );
+            }
+        }
+    }
+    Ok(n)
 }

@@ -553,6 +553,12 @@ fn verify_bundle(file: &Path, rpc: Option<&str>, pins: &Pins) -> ExitCode {
         v.tree_size,
         hex0x(&v.root)
     );
+    if v.custody_records > 0 {
+        println!(
+            "ok  {} custody record(s): signatures by the signers' logged keys, roles, lot and hash links",
+            v.custody_records
+        );
+    }
     if let Some(l) = v.latest_size {
         println!("ok  consistent with the latest signed checkpoint (size {l})");
     }

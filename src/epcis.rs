@@ -90,7 +90,9 @@ fn cbv(prefix: &str, v: &str) -> String {
 /// UTC with milliseconds, rounded half-up: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn utc_ms(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC) + Duration::microseconds(500);
-    let t = t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(t);
+    let t = t
+        .replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(t);
     t.format(format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     ))
@@ -192,7 +194,10 @@ impl EpcisEvent {
             "bizTransactionList",
             "bizTransaction",
             "BTT",
-            self.biz_transactions.iter().map(|(t, i)| (t.as_ref(), i)).collect(),
+            self.biz_transactions
+                .iter()
+                .map(|(t, i)| (t.as_ref(), i))
+                .collect(),
         ));
         s.push_str(&typed(
             "sourceList",
@@ -204,7 +209,10 @@ impl EpcisEvent {
             "destinationList",
             "destination",
             "SDT",
-            self.destinations.iter().map(|(t, i)| (Some(t), i)).collect(),
+            self.destinations
+                .iter()
+                .map(|(t, i)| (Some(t), i))
+                .collect(),
         ));
         let mut ext: Vec<String> = Vec::new();
         for (k, v) in &self.extensions {
@@ -285,7 +293,10 @@ impl EpcisEvent {
             ("destinationList", &self.destinations, "destination"),
         ] {
             if !list.is_empty() {
-                let l: Vec<Value> = list.iter().map(|(t, id)| json!({"type": t, field: id})).collect();
+                let l: Vec<Value> = list
+                    .iter()
+                    .map(|(t, id)| json!({"type": t, field: id}))
+                    .collect();
                 m.insert(name.into(), Value::Array(l));
             }
         }
@@ -403,7 +414,10 @@ pub fn custody_event(st: &SignedStatement, meta: &RecordMeta) -> EpcisEvent {
         )
     } else {
         (
-            c.serials.iter().map(|s| item_uri(gtin, s.as_str())).collect(),
+            c.serials
+                .iter()
+                .map(|s| item_uri(gtin, s.as_str()))
+                .collect(),
             Vec::new(),
         )
     };
@@ -682,10 +696,7 @@ mod tests {
 
     #[test]
     fn reference_vector_millisecond_rounding() {
-        let mut e = base(
-            datetime!(2023-02-02 11:04:03.1415 UTC),
-            "+01:00",
-        );
+        let mut e = base(datetime!(2023-02-02 11:04:03.1415 UTC), "+01:00");
         e.epc_list = vec!["https://id.gs1.org/00/040123451111111110".into()];
         e.biz_step = Some("shipping".into());
         e.disposition = Some("in_transit".into());
@@ -739,7 +750,16 @@ mod tests {
 
     #[test]
     fn numeric_canonicalisation() {
-        for (i, o) in [("007", "7"), ("1.50", "1.5"), ("+3", "3"), ("23.0", "23"), ("AB-12", "AB-12"), ("2026-11-01", "2026-11-01"), (".", "."), ("-0.10", "-0.1")] {
+        for (i, o) in [
+            ("007", "7"),
+            ("1.50", "1.5"),
+            ("+3", "3"),
+            ("23.0", "23"),
+            ("AB-12", "AB-12"),
+            ("2026-11-01", "2026-11-01"),
+            (".", "."),
+            ("-0.10", "-0.1"),
+        ] {
             assert_eq!(canon_value(i), o, "{i}");
         }
     }

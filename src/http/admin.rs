@@ -47,7 +47,11 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route_layer(middleware::from_fn_with_state(state, require_operator))
 }
 
-pub(super) async fn require_operator(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub(super) async fn require_operator(
+    State(st): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)

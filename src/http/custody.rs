@@ -149,7 +149,9 @@ pub async fn list_actors(
     let svc = st.svc.clone();
     let after = p.after.unwrap_or_default();
     let limit = p.limit.unwrap_or(100);
-    Ok(Json(blocking(move || svc.list_actors(&after, limit)).await?))
+    Ok(Json(
+        blocking(move || svc.list_actors(&after, limit)).await?,
+    ))
 }
 
 /// One actor.

@@ -36,7 +36,11 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route_layer(middleware::from_fn_with_state(state, rate_limit))
 }
 
-pub(super) async fn rate_limit(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub(super) async fn rate_limit(
+    State(st): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if let Some(ip) = st.client_ip(&req) {
         if let Err(wait) = st.limiter.check(ip, Instant::now()) {
             return ApiError::new(

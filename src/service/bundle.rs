@@ -116,6 +116,39 @@ impl Service {
                 block_timestamp: None,
             },
         });
+        let mut records = vec![BundleRecord {
+            kind: "item".into(),
+            leaf_index,
+            leaf_data: base64::engine::general_purpose::STANDARD.encode(&leaf_data),
+            inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
+        }];
+        // Custody records covered by the checkpoint, and the registry records of their
+        // signers (so the verifier learns each signer's key and role from the log itself).
+        let item = crate::code::Code::parse(&code)
+            .map_err(|e| ServiceError::Internal(format!("stored code: {e}")))?
+            .item()
+            .clone();
+        let lot = crate::custody::LotId {
+            gtin: item.gtin.clone(),
+            lot: item.lot.clone(),
+        };
+        let chain = self.item_chain(&lot, item.serial.as_str())?;
+        let actors = self.actor_records_for(&chain)?;
+        for r in actors.iter().chain(chain.iter()) {
+            if r.leaf_index >= cp.size {
+                continue;
+            }
+            records.push(BundleRecord {
+                kind: r.record.kind().into(),
+                leaf_index: r.leaf_index,
+                leaf_data: base64::engine::general_purpose::STANDARD.encode(&r.data),
+                inclusion_proof: self
+                    .inclusion_proof(r.leaf_index, cp.size)?
+                    .iter()
+                    .map(Hash::to_base64)
+                    .collect(),
+            });
+        }
         let keys = self.keys()?;
         let issuers = keys
             .keys
@@ -129,12 +162,7 @@ impl Service {
         Ok(Bundle {
             format: FORMAT.to_string(),
             code,
-            records: vec![BundleRecord {
-                kind: "item".into(),
-                leaf_index,
-                leaf_data: base64::engine::general_purpose::STANDARD.encode(&leaf_data),
-                inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
-            }],
+            records,
             checkpoint: cp.note,
             latest_checkpoint,
             consistency_proof,
@@ -163,6 +191,12 @@ mod tests {
         let (svc, _) = test_service();
         seed(&svc);
         let (b, _) = svc.issue_batch(&req(11), "k", &|_| {}).unwrap();
+        // Its lot's custody chain: 5 actors (2 log records each), 10 lot-wide records.
+        let cast = crate::service::custody::tests::cast(&svc);
+        let lot = format!("09506000134352.{}", b.lot);
+        for (role, e) in crate::service::custody::tests::route() {
+            cast.submit(&svc, role, &lot, e, vec![]).unwrap();
+        }
         svc.checkpoint_now().unwrap();
         let code = svc.batch_codes(&b, 6, 1).unwrap().remove(0);
         let index = svc.item_leaf("9506000134352", &code.serial).unwrap();
@@ -170,9 +204,33 @@ mod tests {
         assert_eq!(bundle.code, code.code);
         let json = serde_json::to_string(&bundle).unwrap();
         let v = verify(&parse(&json).unwrap()).unwrap();
-        assert_eq!((v.tree_size, v.records[0].0), (11, index));
+        assert_eq!((v.tree_size, v.records[0].0), (31, index));
+        assert_eq!(v.custody_records, 10);
+        assert_eq!(v.records.len(), 1 + 10 + 10, "item, 10 actor records, 10 custody");
         assert!(v.anchor.is_none() && v.anchor_status.is_none());
         (json, v)
+    }
+
+    #[test]
+    fn custody_omissions_and_foreign_keys_are_caught() {
+        let (json, _) = sample();
+        let b = parse(&json).unwrap();
+        // Dropping a lot-wide record breaks the hash chain (proofs of the rest still hold).
+        let mut t = b.clone();
+        let i = t.records.iter().position(|r| r.kind == "custody").unwrap();
+        t.records.remove(i + 3);
+        let e = verify(&t).unwrap_err();
+        assert_eq!(e.check, "custody", "{e}");
+        assert!(e.detail.contains("does not link"), "{e}");
+        // Dropping the signers' registry records leaves their keys unknown.
+        let mut t = b.clone();
+        t.records.retain(|r| r.kind != "actor");
+        let e = verify(&t).unwrap_err();
+        assert!(e.detail.contains("no registration record"), "{e}");
+        // A custody record of another kind label.
+        let mut t = b.clone();
+        t.records[i].kind = "item".into();
+        assert_eq!(verify(&t).unwrap_err().check, "records");
     }
 
     #[test]
@@ -186,7 +244,7 @@ mod tests {
         t.code = t.code.replace("/21/", "/21/X");
         assert!(verify(&t).is_err());
         let mut t = b.clone();
-        t.checkpoint = t.checkpoint.replacen("\n11\n", "\n12\n", 1);
+        t.checkpoint = t.checkpoint.replacen("\n31\n", "\n32\n", 1);
         assert_eq!(verify(&t).unwrap_err().check, "checkpoint");
         let mut t = b.clone();
         t.keys.issuers.clear();

@@ -945,7 +945,11 @@ impl Service {
             .unwrap_or_else(|| GENESIS.to_string()))
     }
 
-    fn epcis_events(&self, lot: &LotId, chain: &[ChainRecord]) -> Result<Vec<crate::epcis::EpcisEvent>> {
+    fn epcis_events(
+        &self,
+        lot: &LotId,
+        chain: &[ChainRecord],
+    ) -> Result<Vec<crate::epcis::EpcisEvent>> {
         let views = self.record_views(chain)?;
         let mut out = Vec::with_capacity(chain.len());
         for (r, v) in chain.iter().zip(views) {
@@ -980,15 +984,17 @@ impl Service {
         let sb = self.stored_batch(batch_id)?;
         let at = time::OffsetDateTime::from_unix_timestamp(sb.created_unix)
             .map_err(|e| ServiceError::Internal(format!("batch time: {e}")))?;
-        Ok(crate::epcis::commissioning_event(&crate::epcis::Commissioning {
-            gtin: &sb.batch.gtin,
-            lot: &sb.batch.lot,
-            at,
-            quantity: serial.is_none().then_some(sb.batch.issued),
-            serial,
-            batch_id,
-            expiry: sb.batch.expiry.as_deref(),
-        }))
+        Ok(crate::epcis::commissioning_event(
+            &crate::epcis::Commissioning {
+                gtin: &sb.batch.gtin,
+                lot: &sb.batch.lot,
+                at,
+                quantity: serial.is_none().then_some(sb.batch.issued),
+                serial,
+                batch_id,
+                expiry: sb.batch.expiry.as_deref(),
+            },
+        ))
     }
 
     /// The lot's issuance and custody history as an EPCIS 2.0 document.
@@ -1029,10 +1035,7 @@ impl Service {
         let chain = self.item_chain(&lot, serial)?;
         events.extend(self.epcis_events(&lot, &chain)?);
         Ok(crate::epcis::document(
-            &format!(
-                "urn:traceseal:epcis:item:{}.{serial}",
-                lot.gtin.as_str()
-            ),
+            &format!("urn:traceseal:epcis:item:{}.{serial}", lot.gtin.as_str()),
             super::now(),
             &events,
         ))
@@ -1040,7 +1043,8 @@ impl Service {
 
     /// The lot and item record of an issued item.
     pub fn item_lot(&self, gtin: &str, serial: &str) -> Result<(LotId, ItemRecord)> {
-        let g = crate::gs1::Gtin::parse(gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
+        let g = crate::gs1::Gtin::parse(gtin)
+            .map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
         let s = crate::gs1::Serial::parse(serial)
             .map_err(|e| ServiceError::Invalid(format!("serial: {e}")))?;
         let raw = self

@@ -19,9 +19,14 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::types::{ItemView, LogView, ProductView, Reason, ScanSummary, Verdict, VerdictKind};
+use super::types::{
+    CustodyRecordView, CustodyView, ItemView, LogView, ProductView, Reason, ScanSummary, Verdict,
+    VerdictKind,
+};
 use super::{rfc3339, Result, Service, ServiceError};
 use crate::code::Code;
+use crate::custody::record::Conformance;
+use crate::custody::{ItemState, LotId};
 use crate::leaf::LeafRecord;
 use crate::merkle::Hash;
 use crate::store::codec::{
@@ -84,6 +89,7 @@ impl Verdict {
             scans: None,
             log: None,
             anchor: None,
+            custody: None,
         }
     }
 
@@ -105,6 +111,7 @@ impl Verdict {
             scans: None,
             log: None,
             anchor: None,
+            custody: None,
         }
     }
 }
@@ -192,7 +199,110 @@ impl Service {
             v.verdict = VerdictKind::GenuineWithWarning;
         }
         v.log = self.log_view(rec.leaf_index, &leaf_data)?;
+        let tree_size = v.log.as_ref().map(|l| l.tree_size);
+        v.custody = self.custody_view(code, tree_size, &mut v)?;
         Ok(v)
+    }
+
+    /// The item's custody chain, and what it changes in the verdict: a recall makes it
+    /// `not_genuine`; a non-conformant attestation, an active hold or a record signed with a
+    /// since-revoked key add a warning.
+    fn custody_view(
+        &self,
+        code: &Code,
+        tree_size: Option<u64>,
+        v: &mut Verdict,
+    ) -> Result<Option<CustodyView>> {
+        let item = code.item();
+        let lot = LotId {
+            gtin: item.gtin.clone(),
+            lot: item.lot.clone(),
+        };
+        let Some(state) = self.find_lot_state(&lot)? else {
+            return Ok(None);
+        };
+        let chain = self.item_chain(&lot, item.serial.as_str())?;
+        let views = self.record_views(&chain)?;
+        let mut records = Vec::with_capacity(views.len());
+        let mut revoked = Vec::new();
+        for (r, view) in chain.iter().zip(views) {
+            let inclusion_proof = match tree_size {
+                Some(n) if r.leaf_index < n => Some(
+                    self.inclusion_proof(r.leaf_index, n)?
+                        .iter()
+                        .map(Hash::to_base64)
+                        .collect(),
+                ),
+                _ => None,
+            };
+            if view.key_revoked {
+                revoked.push(format!("{} by {}", view.step, view.signer));
+            }
+            records.push(CustodyRecordView {
+                record: view,
+                inclusion_proof,
+                leaf_data: base64::engine::general_purpose::STANDARD.encode(&r.data),
+            });
+        }
+        let item_state: ItemState = match self.store.get(
+            Cf::ItemCustody,
+            &item_key(item.gtin.as_str(), item.serial.as_str()),
+        )? {
+            Some(b) => decode_json("item custody", &b)?,
+            None => ItemState::default(),
+        };
+        let mut warn = Vec::new();
+        if state.attestation == Some(Conformance::NonConformant) {
+            warn.push(reason(
+                "non_conformant",
+                "the overseas inspection found this lot non-conformant; it should not have been released for sale",
+            ));
+        }
+        if !state.holds.is_empty() {
+            let h: Vec<&str> = state.holds.iter().map(|h| h.as_str()).collect();
+            warn.push(reason(
+                "on_hold",
+                format!("this lot is under a {} hold", h.join(" and ")),
+            ));
+        }
+        if !revoked.is_empty() {
+            warn.push(reason(
+                "revoked_key",
+                format!(
+                    "records signed with a key revoked since: {}; they may not be genuine",
+                    revoked.join(", ")
+                ),
+            ));
+        }
+        if let Some(r) = &state.recalled {
+            v.verdict = VerdictKind::NotGenuine;
+            v.reasons.insert(
+                0,
+                reason("recalled", format!("this lot has been recalled: {r}")),
+            );
+        }
+        if !warn.is_empty() {
+            if v.verdict == VerdictKind::Genuine {
+                v.verdict = VerdictKind::GenuineWithWarning;
+            }
+            v.reasons.extend(warn);
+        }
+        Ok(Some(CustodyView {
+            lot: lot.to_string(),
+            stage: serde_json::to_value(state.stage)
+                .ok()
+                .and_then(|s| s.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            attestation: state.attestation.map(|a| match a {
+                Conformance::Conformant => "conformant".to_string(),
+                Conformance::NonConformant => "non_conformant".to_string(),
+            }),
+            holds: state.holds.iter().map(|h| h.as_str().to_string()).collect(),
+            recalled: state.recalled.clone(),
+            released: state.released || item_state.released,
+            sold: state.sold || item_state.sold,
+            records,
+        }))
     }
 
     /// Proof of the leaf against the latest checkpoint (None until a checkpoint covers it).

@@ -236,7 +236,7 @@ pub struct LogView {
 }
 
 /// The answer to a scan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Verdict {
     /// The verdict.
     pub verdict: VerdictKind,
@@ -257,6 +257,43 @@ pub struct Verdict {
     /// Where the item's checkpoint is anchored on chain; absent when the service does not
     /// anchor or the leaf is in no checkpoint yet. `anchored` and later are live-checked.
     pub anchor: Option<super::anchor::AnchorView>,
+    /// The item's custody chain (origin attestation, shipping, customs, warehouse, sale);
+    /// absent when nothing was recorded for its lot.
+    pub custody: Option<CustodyView>,
+}
+
+/// The custody chain of a scanned item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CustodyView {
+    /// The lot, `{gtin14}.{lot}`.
+    pub lot: String,
+    /// How far the lot has come: `new`, `attested`, `shipped`, `departed`, `arrived`,
+    /// `declared`, `cleared`, `received`.
+    pub stage: String,
+    /// `conformant` or `non_conformant`, once attested.
+    pub attestation: Option<String>,
+    /// Active holds (`customs`, `quality`).
+    pub holds: Vec<String>,
+    /// The recall reason, if recalled.
+    pub recalled: Option<String>,
+    /// Released from the bonded warehouse (the lot or this item).
+    pub released: bool,
+    /// Sold or picked up (the lot or this item).
+    pub sold: bool,
+    /// The lot-wide records and this item's records, in log order, each with its inclusion
+    /// proof against the checkpoint of `log.tree_size` (absent until a checkpoint covers it).
+    pub records: Vec<CustodyRecordView>,
+}
+
+/// One record of an item's chain with its proof.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CustodyRecordView {
+    /// The record: signer, role, organisation, time, place, hash, data.
+    pub record: super::custody::RecordView,
+    /// RFC 9162 inclusion proof (base64 hashes) against the verdict's checkpoint.
+    pub inclusion_proof: Option<Vec<String>>,
+    /// Base64 of the leaf data (checkable against `record_hash` and the proof).
+    pub leaf_data: String,
 }
 
 /// Response of `GET /api/v1/log/leaves/{index}`.
