@@ -206,7 +206,11 @@ mod tests {
         let v = verify(&parse(&json).unwrap()).unwrap();
         assert_eq!((v.tree_size, v.records[0].0), (31, index));
         assert_eq!(v.custody_records, 10);
-        assert_eq!(v.records.len(), 1 + 10 + 10, "item, 10 actor records, 10 custody");
+        assert_eq!(
+            v.records.len(),
+            1 + 10 + 10,
+            "item, 10 actor records, 10 custody"
+        );
         assert!(v.anchor.is_none() && v.anchor_status.is_none());
         (json, v)
     }

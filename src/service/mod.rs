@@ -12,6 +12,7 @@
 pub mod anchor;
 pub mod bundle;
 pub mod custody;
+pub mod demo;
 pub mod issuance;
 pub mod log;
 pub mod master;

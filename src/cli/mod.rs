@@ -17,6 +17,8 @@ use crate::service::setup::{self, DataDir, OpenOptions};
 use crate::service::types::KeySet;
 use crate::wiring;
 
+pub mod custody;
+
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./data";
 
@@ -78,6 +80,28 @@ pub enum Command {
         #[arg(long)]
         chain_id: Option<u64>,
     },
+    /// Make an actor's Ed25519 signing key (PKCS#8 PEM, 0600) and print its public key and
+    /// kid for the operator to register.
+    ActorKey {
+        /// Where to write the private key (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign an origin attestation with your actor key and submit it. Exit 0: accepted;
+    /// 1: refused (the reason is printed); 2: usage; 4: server unreachable.
+    Attest(custody::AttestArgs),
+    /// Sign a custody event with your actor key and submit it (exit codes as `attest`).
+    Event(custody::EventArgs),
+    /// Load the demo data set (products, actors with their keys, issued lots and complete
+    /// custody chains) into a data directory. The service must not be running on it.
+    Demo {
+        /// The data directory (initialised).
+        #[arg(long, default_value = DEFAULT_DATA_DIR, env = "TRACESEAL_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The demo file (default: the built-in copy of fixtures/demo.json).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
     /// Check a code offline against public keys; exit 0 when genuine.
     Verify {
         /// The code URI.
@@ -108,6 +132,13 @@ pub fn run(cli: Cli) -> ExitCode {
             Err(e) => fail(&e),
         },
         Command::Verify { code, keys } => verify(&code, &keys),
+        Command::ActorKey { out } => custody::actor_key(&out),
+        Command::Attest(a) => custody::attest(&a),
+        Command::Event(a) => custody::event(&a),
+        Command::Demo { data_dir, file } => match demo_cmd(&data_dir, file) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
         Command::VerifyBundle {
             file,
             rpc,
@@ -166,6 +197,50 @@ fn init(data_dir: &Path, host: Option<String>) -> Result<(), String> {
     Ok(())
 }
 
+fn print_demo(r: &crate::service::demo::DemoReport) {
+    if !r.loaded {
+        println!("demo data: already loaded");
+        return;
+    }
+    println!(
+        "demo data: {} products, {} actors, {} lots, {} custody records (actors' keys in {})",
+        r.products,
+        r.actors,
+        r.lots,
+        r.records,
+        r.keys_dir.display()
+    );
+    for c in &r.sample_codes {
+        println!("  scan          {c}");
+    }
+}
+
+fn demo_cmd(data_dir: &Path, file: Option<PathBuf>) -> Result<(), String> {
+    let dir = DataDir::new(data_dir);
+    let cfg = load_config(&dir, None)?;
+    let text = match &file {
+        Some(f) => {
+            std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?
+        }
+        None => crate::service::demo::BUILTIN.to_string(),
+    };
+    let host = Host::parse(&cfg.public_host).map_err(|e| e.to_string())?;
+    let svc = setup::open(
+        &dir,
+        OpenOptions {
+            host,
+            scan_rules: cfg.scan.clone(),
+            custody: cfg.custody.clone(),
+        },
+    )
+    .map_err(|e| format!("{e} (is the service running on this data directory? stop it first)"))?;
+    let r = svc
+        .load_demo(&text, &dir.root().join("demo-keys"))
+        .map_err(|e| e.to_string())?;
+    print_demo(&r);
+    Ok(())
+}
+
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("traceseal=info,tower_http=info"));
@@ -193,7 +268,8 @@ fn serve(
         cfg.listen = l;
     }
     init_tracing(cfg.log_format);
-    if !dir.db().exists() {
+    let fresh = !dir.db().exists();
+    if fresh {
         if !init_if_needed {
             return Err(format!(
                 "{} is not initialised; run `traceseal init --data-dir {}` first, or pass --init",
@@ -218,6 +294,12 @@ fn serve(
         },
     )
     .map_err(|e| e.to_string())?;
+    if fresh && cfg.custody.demo_on_init {
+        let r = svc
+            .load_demo(crate::service::demo::BUILTIN, &dir.root().join("demo-keys"))
+            .map_err(|e| format!("loading the demo data: {e}"))?;
+        print_demo(&r);
+    }
     let token = keys::read_secret_file(&dir.admin_token()).map_err(|e| e.to_string())?;
     let token = String::from_utf8(token).map_err(|_| "admin.token is not UTF-8".to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -1,0 +1,516 @@
+//! Actor commands: make an actor key, and sign custody statements locally with it and submit
+//! them (`attest`, `event`). The private key never leaves the actor's machine: only the
+//! statement and its signature are sent.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use ed25519_dalek::SigningKey;
+use sha2::{Digest, Sha256};
+
+use crate::code::KeyId;
+use crate::custody::record::{
+    self, format_event_time, random_nonce, Attestation, Conformance, Customs, DocumentRef, Event,
+    Hold, HoldType, Movement, Outbound, Packing, Place, Step, Warehousing,
+};
+use crate::custody::{LotId, Statement, GENESIS};
+use crate::service::custody::{Accepted, LotView, Submission};
+
+/// Exit codes of `attest` and `event`.
+pub mod exit {
+    /// Accepted.
+    pub const OK: u8 = 0;
+    /// The server refused the record (the reason is printed).
+    pub const REFUSED: u8 = 1;
+    /// Usage error, unreadable key or file.
+    pub const USAGE: u8 = 2;
+    /// The server could not be reached or failed.
+    pub const UNREACHABLE: u8 = 4;
+}
+
+/// Who signs, where to submit, and the common fields of a statement.
+#[derive(Debug, Args)]
+pub struct Signer {
+    /// Base URL of the traceseal service, e.g. https://verify.example.com.
+    #[arg(
+        long,
+        env = "TRACESEAL_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+    /// Your actor id, as registered by the operator.
+    #[arg(long, env = "TRACESEAL_ACTOR")]
+    pub actor: String,
+    /// Your private key (PKCS#8 PEM, mode 0600), from `traceseal actor-key`.
+    #[arg(long, env = "TRACESEAL_ACTOR_KEY")]
+    pub key: PathBuf,
+    /// The lot: `{gtin14}.{lot}`, e.g. 09312345678907.L2026A.
+    #[arg(long)]
+    pub lot: String,
+    /// When it happened, `YYYY-MM-DDTHH:MM:SS±HH:MM` (default: now, UTC).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Place name, e.g. "Port of Melbourne".
+    #[arg(long)]
+    pub place: Option<String>,
+    /// Place country (ISO 3166-1 alpha-2), required with --place.
+    #[arg(long)]
+    pub place_country: Option<String>,
+    /// UN/LOCODE of the place, e.g. AUMEL.
+    #[arg(long)]
+    pub unlocode: Option<String>,
+    /// GLN of the place (13 digits).
+    #[arg(long)]
+    pub gln: Option<String>,
+}
+
+/// `traceseal attest`: an origin attestation.
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    #[command(flatten)]
+    pub signer: Signer,
+    /// Inspection certificate number.
+    #[arg(long)]
+    pub certificate: String,
+    /// Country of origin (ISO 3166-1 alpha-2).
+    #[arg(long)]
+    pub origin: String,
+    /// Producer.
+    #[arg(long)]
+    pub producer: String,
+    /// Inspection date, YYYY-MM-DD.
+    #[arg(long)]
+    pub inspection_date: String,
+    /// `conformant` or `non_conformant`.
+    #[arg(long)]
+    pub result: String,
+    /// A supporting document: its SHA-256 is attested (the file is not sent). Repeatable.
+    #[arg(long = "document")]
+    pub documents: Vec<PathBuf>,
+}
+
+/// `traceseal event`: any other custody step.
+#[derive(Debug, Args)]
+pub struct EventArgs {
+    #[command(flatten)]
+    pub signer: Signer,
+    /// packing, shipping, departing, arriving, customs_declaration, customs_clearance,
+    /// receiving, storing, holding, hold_release, release, retail_sale, self_pickup.
+    #[arg(long)]
+    pub step: String,
+    /// Serials the event covers (comma-separated; release, retail_sale and self_pickup only).
+    /// Default: the whole lot.
+    #[arg(long, value_delimiter = ',')]
+    pub serials: Vec<String>,
+    /// A file with one serial per line (in addition to --serials).
+    #[arg(long)]
+    pub serials_file: Option<PathBuf>,
+    /// Customs declaration number (customs_declaration, customs_clearance, release).
+    #[arg(long)]
+    pub declaration_no: Option<String>,
+    /// `customs` or `quality` (holding, hold_release).
+    #[arg(long)]
+    pub hold_type: Option<String>,
+    /// Why (holding) or what resolved it (hold_release).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Vessel, voyage or flight (shipping, departing, arriving).
+    #[arg(long)]
+    pub transport: Option<String>,
+    /// Bill of lading / air waybill (shipping, departing, arriving).
+    #[arg(long)]
+    pub bill_of_lading: Option<String>,
+    /// Number of packages (packing).
+    #[arg(long)]
+    pub packages: Option<u32>,
+    /// Container or SSCC (packing).
+    #[arg(long)]
+    pub container: Option<String>,
+    /// Storage location (receiving, storing).
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Order number (release, retail_sale, self_pickup).
+    #[arg(long)]
+    pub order_no: Option<String>,
+}
+
+fn need(v: &Option<String>, flag: &str, step: Step) -> Result<String, String> {
+    v.clone().ok_or_else(|| format!("{step} needs --{flag}"))
+}
+
+impl EventArgs {
+    fn event(&self) -> Result<Event, String> {
+        let step = Step::parse(&self.step).ok_or_else(|| {
+            format!(
+                "unknown step {:?}; one of: {}",
+                self.step,
+                Step::ALL
+                    .iter()
+                    .filter(|s| **s != Step::OriginAttestation)
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        let movement = || Movement {
+            transport: self.transport.clone(),
+            bill_of_lading: self.bill_of_lading.clone(),
+        };
+        let hold = || -> Result<Hold, String> {
+            let t = match need(&self.hold_type, "hold-type", step)?.as_str() {
+                "customs" => HoldType::Customs,
+                "quality" => HoldType::Quality,
+                other => {
+                    return Err(format!(
+                        "--hold-type must be customs or quality, not {other:?}"
+                    ))
+                }
+            };
+            Ok(Hold {
+                hold_type: t,
+                reason: need(&self.reason, "reason", step)?,
+            })
+        };
+        let outbound = || Outbound {
+            order_no: self.order_no.clone(),
+            declaration_no: self.declaration_no.clone(),
+        };
+        let wh = || Warehousing {
+            location: self.location.clone(),
+        };
+        Ok(match step {
+            Step::OriginAttestation => {
+                return Err("use `traceseal attest` for an origin attestation".into())
+            }
+            Step::Packing => Event::Packing(Packing {
+                packages: self.packages,
+                container: self.container.clone(),
+            }),
+            Step::Shipping => Event::Shipping(movement()),
+            Step::Departing => Event::Departing(movement()),
+            Step::Arriving => Event::Arriving(movement()),
+            Step::CustomsDeclaration => Event::CustomsDeclaration(Customs {
+                declaration_no: need(&self.declaration_no, "declaration-no", step)?,
+            }),
+            Step::CustomsClearance => Event::CustomsClearance(Customs {
+                declaration_no: need(&self.declaration_no, "declaration-no", step)?,
+            }),
+            Step::Receiving => Event::Receiving(wh()),
+            Step::Storing => Event::Storing(wh()),
+            Step::Holding => Event::Holding(hold()?),
+            Step::HoldRelease => Event::HoldRelease(hold()?),
+            Step::Release => Event::Release(outbound()),
+            Step::RetailSale => Event::RetailSale(outbound()),
+            Step::SelfPickup => Event::SelfPickup(outbound()),
+        })
+    }
+
+    fn serials(&self) -> Result<Vec<String>, String> {
+        let mut s: Vec<String> = self.serials.iter().map(|x| x.trim().to_string()).collect();
+        if let Some(f) = &self.serials_file {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+            s.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from),
+            );
+        }
+        s.retain(|x| !x.is_empty());
+        s.sort();
+        s.dedup();
+        Ok(s)
+    }
+}
+
+/// `traceseal actor-key --out PATH`: a new Ed25519 key (PKCS#8 PEM, 0600).
+pub fn actor_key(out: &Path) -> ExitCode {
+    if out.exists() {
+        eprintln!(
+            "error: {} exists; refusing to overwrite a key",
+            out.display()
+        );
+        return ExitCode::from(exit::USAGE);
+    }
+    let key = crate::keys::generate();
+    if let Err(e) = crate::keys::write_private_pem(out, &key) {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
+    let vk = key.verifying_key();
+    println!(
+        "wrote {} (mode 0600; keep it on this machine)",
+        out.display()
+    );
+    println!("  kid         {}", KeyId::of(&vk));
+    println!(
+        "  public key  {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, vk.as_bytes())
+    );
+    println!("give the public key (not the file) to the platform operator to register");
+    ExitCode::SUCCESS
+}
+
+/// `traceseal attest`.
+pub fn attest(a: &AttestArgs) -> ExitCode {
+    let event = (|| -> Result<Event, String> {
+        let result = match a.result.as_str() {
+            "conformant" => Conformance::Conformant,
+            "non_conformant" => Conformance::NonConformant,
+            other => {
+                return Err(format!(
+                    "--result must be conformant or non_conformant, not {other:?}"
+                ))
+            }
+        };
+        let mut documents = Vec::new();
+        for d in &a.documents {
+            let bytes =
+                std::fs::read(d).map_err(|e| format!("cannot read {}: {e}", d.display()))?;
+            documents.push(DocumentRef {
+                name: d
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                sha256: record::hex(&Sha256::digest(&bytes)),
+            });
+        }
+        Ok(Event::OriginAttestation(Attestation {
+            certificate_no: a.certificate.clone(),
+            origin_country: a.origin.clone(),
+            producer: a.producer.clone(),
+            inspection_date: a.inspection_date.clone(),
+            result,
+            documents,
+        }))
+    })();
+    match event {
+        Ok(e) => submit(&a.signer, e, Vec::new()),
+        Err(m) => usage(&m),
+    }
+}
+
+/// `traceseal event`.
+pub fn event(a: &EventArgs) -> ExitCode {
+    match a.event().and_then(|e| Ok((e, a.serials()?))) {
+        Ok((e, serials)) => submit(&a.signer, e, serials),
+        Err(m) => usage(&m),
+    }
+}
+
+fn usage(m: &str) -> ExitCode {
+    eprintln!("error: {m}");
+    ExitCode::from(exit::USAGE)
+}
+
+/// Everything a statement needs except `prev`, signed_at and nonce.
+pub struct Draft {
+    /// Lot id text.
+    pub lot: String,
+    /// Serials (sorted, unique) or empty.
+    pub serials: Vec<String>,
+    /// Actor id.
+    pub actor: String,
+    /// Event time text.
+    pub time: String,
+    /// Place.
+    pub place: Option<Place>,
+    /// The event.
+    pub event: Event,
+}
+
+impl Draft {
+    /// A signed submission for `prev`, signed now.
+    pub fn sign(&self, key: &SigningKey, prev: &str) -> Submission {
+        let st = Statement {
+            lot: self.lot.clone(),
+            serials: self.serials.clone(),
+            prev: prev.to_string(),
+            actor: self.actor.clone(),
+            kid: KeyId::of(&key.verifying_key()).to_string(),
+            time: self.time.clone(),
+            signed_at: crate::service::now_unix(),
+            nonce: random_nonce(),
+            place: self.place.clone(),
+            event: self.event.clone(),
+        };
+        Submission {
+            statement: st.canonical(),
+            signature: st.sign(key),
+        }
+    }
+}
+
+/// The outcome of a submission.
+pub enum Outcome {
+    /// Accepted.
+    Accepted(Accepted),
+    /// Refused with this status and problem detail.
+    Refused(u16, String),
+}
+
+/// Client of the custody endpoints.
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Client {
+    /// A client of `server`.
+    pub fn new(server: &str) -> Result<Client, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Client {
+            base: server.trim_end_matches('/').to_string(),
+            http,
+            rt,
+        })
+    }
+
+    /// The lot's head (GENESIS for a lot with no record yet).
+    pub fn head(&self, lot: &str) -> Result<String, String> {
+        let url = format!("{}/api/v1/lots/{lot}", self.base);
+        self.rt.block_on(async {
+            let r = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| format!("cannot reach {url}: {e}"))?;
+            match r.status().as_u16() {
+                404 => Ok(GENESIS.to_string()),
+                200 => r
+                    .json::<LotView>()
+                    .await
+                    .map(|v| v.head)
+                    .map_err(|e| format!("unexpected answer from {url}: {e}")),
+                s => Err(format!(
+                    "{url} answered {s}: {}",
+                    r.text().await.unwrap_or_default()
+                )),
+            }
+        })
+    }
+
+    /// Posts a submission.
+    pub fn post(&self, sub: &Submission) -> Result<Outcome, String> {
+        let url = format!("{}/api/v1/custody/records", self.base);
+        self.rt.block_on(async {
+            let r = self
+                .http
+                .post(&url)
+                .json(sub)
+                .send()
+                .await
+                .map_err(|e| format!("cannot reach {url}: {e}"))?;
+            let status = r.status().as_u16();
+            if status == 201 {
+                return r
+                    .json::<Accepted>()
+                    .await
+                    .map(Outcome::Accepted)
+                    .map_err(|e| format!("unexpected answer: {e}"));
+            }
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            let detail = body
+                .get("detail")
+                .and_then(|d| d.as_str())
+                .unwrap_or("no detail")
+                .to_string();
+            if status >= 500 {
+                return Err(format!("the server failed ({status}): {detail}"));
+            }
+            Ok(Outcome::Refused(status, detail))
+        })
+    }
+
+    /// Signs with the current head and submits; re-signs when another record moved the
+    /// head in between (at most 3 attempts).
+    pub fn sign_and_submit(&self, draft: &Draft, key: &SigningKey) -> Result<Outcome, String> {
+        let mut last = None;
+        for _ in 0..3 {
+            let prev = self.head(&draft.lot)?;
+            match self.post(&draft.sign(key, &prev))? {
+                Outcome::Refused(409, d) if d.contains("is not the head") => last = Some(d),
+                other => return Ok(other),
+            }
+        }
+        Ok(Outcome::Refused(409, last.unwrap_or_default()))
+    }
+}
+
+fn submit(s: &Signer, event: Event, serials: Vec<String>) -> ExitCode {
+    let key = match crate::keys::read_private_pem(&s.key) {
+        Ok(k) => k,
+        Err(e) => return usage(&e.to_string()),
+    };
+    if let Err(e) = LotId::parse(&s.lot) {
+        return usage(&e);
+    }
+    let time = match &s.time {
+        Some(t) => t.clone(),
+        None => format_event_time(
+            time::OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap_or(time::OffsetDateTime::now_utc()),
+        ),
+    };
+    let place = match (&s.place, &s.place_country) {
+        (Some(name), Some(country)) => Some(Place {
+            name: name.clone(),
+            country: country.clone(),
+            unlocode: s.unlocode.clone(),
+            gln: s.gln.clone(),
+        }),
+        (None, None) if s.unlocode.is_none() && s.gln.is_none() => None,
+        _ => {
+            return usage(
+                "--place and --place-country go together (with optional --unlocode, --gln)",
+            )
+        }
+    };
+    let draft = Draft {
+        lot: s.lot.clone(),
+        serials,
+        actor: s.actor.clone(),
+        time,
+        place,
+        event,
+    };
+    // Check the statement's shape locally before anything is signed or sent.
+    let probe = draft.sign(&key, GENESIS);
+    if let Err(e) = record::parse_statement(&probe.statement) {
+        return usage(&e.to_string());
+    }
+    let client = match Client::new(&s.server) {
+        Ok(c) => c,
+        Err(e) => return usage(&e),
+    };
+    match client.sign_and_submit(&draft, &key) {
+        Ok(Outcome::Accepted(a)) => {
+            println!(
+                "accepted: {} for lot {} is log leaf {} (record hash {})",
+                a.step, a.lot, a.leaf_index, a.record_hash
+            );
+            ExitCode::from(exit::OK)
+        }
+        Ok(Outcome::Refused(status, detail)) => {
+            println!("refused ({status}): {detail}");
+            ExitCode::from(exit::REFUSED)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::UNREACHABLE)
+        }
+    }
+}
