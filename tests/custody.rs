@@ -302,7 +302,7 @@ async fn custody_chain_end_to_end_with_the_cli() {
         text(&o)
     );
     // Item-scoped: release two items, one is picked up.
-    let mut two = vec![serials[0].clone(), serials[1].clone()];
+    let mut two = [serials[0].clone(), serials[1].clone()];
     two.sort();
     let o = run(event(
         wh,

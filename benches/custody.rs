@@ -1,0 +1,315 @@
+//! Custody submissions: accepted events per second end to end through the service
+//! (canonical-JSON parse, `verify_strict`, key validity and freshness, role, replay guard,
+//! lot state machine, one synced RocksDB write with the log append), against raw
+//! `verify_strict` of the same signed messages on the same core, in the same run. Plus one
+//! item-scoped release naming 10,000 serials (a whole lot's worth in one event).
+//!
+//! Run: `./scripts/dev bench --bench custody`
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use ed25519_dalek::SigningKey;
+use traceseal::code::{Host, KeyId};
+use traceseal::custody::record::{
+    self, Attestation, Conformance, Customs, Event, Movement, Outbound, Role, Warehousing,
+};
+use traceseal::custody::{SignedStatement, Statement};
+use traceseal::service::custody::{ActorInput, KeyInput, Submission};
+use traceseal::service::setup::{self, DataDir, OpenOptions};
+use traceseal::service::types::{BatchRequest, EnterpriseInput, ProductInput};
+use traceseal::service::Service;
+
+/// Events per measured iteration.
+const N: u64 = 2_000;
+/// Serials in the bulk release.
+const BULK: u64 = 10_000;
+const GTIN: &str = "09506000134352";
+
+struct World {
+    _dir: tempfile::TempDir,
+    svc: Service,
+    keys: Vec<(Role, String, SigningKey)>,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let dd = DataDir::new(dir.path());
+    let host = Host::parse("verify.example.com").unwrap();
+    setup::init(&dd, &host).unwrap();
+    let svc = setup::open(
+        &dd,
+        OpenOptions {
+            host,
+            scan_rules: Default::default(),
+            custody: Default::default(),
+        },
+    )
+    .unwrap();
+    let e = svc
+        .create_enterprise(&EnterpriseInput {
+            name: "Bench".into(),
+            uscc: "91350100M000100Y43".into(),
+            country: "CN".into(),
+        })
+        .unwrap();
+    svc.create_product(&ProductInput {
+        gtin: GTIN.into(),
+        name_zh: "基准".into(),
+        name_en: "Bench".into(),
+        enterprise_id: e.id,
+    })
+    .unwrap();
+    let mut keys = Vec::new();
+    for (i, role) in Role::ALL.into_iter().enumerate() {
+        let sk = SigningKey::from_bytes(&[i as u8 + 1; 32]);
+        let id = role.as_str().replace('_', "-");
+        svc.register_actor(&ActorInput {
+            id: id.clone(),
+            organisation: id.clone(),
+            country: "AU".into(),
+            role,
+            keys: vec![KeyInput {
+                public_key: base64::engine::general_purpose::STANDARD
+                    .encode(sk.verifying_key().as_bytes()),
+                not_before: Some(0),
+                not_after: None,
+                replaces: None,
+            }],
+        })
+        .unwrap();
+        keys.push((role, id, sk));
+    }
+    World {
+        _dir: dir,
+        svc,
+        keys,
+    }
+}
+
+impl World {
+    fn statement(
+        &self,
+        role: Role,
+        lot: &str,
+        prev: &str,
+        event: Event,
+        serials: Vec<String>,
+    ) -> (Statement, &SigningKey) {
+        let (_, id, sk) = self.keys.iter().find(|(r, _, _)| *r == role).unwrap();
+        (
+            Statement {
+                lot: lot.into(),
+                serials,
+                prev: prev.into(),
+                actor: id.clone(),
+                kid: KeyId::of(&sk.verifying_key()).to_string(),
+                time: "2026-11-20T10:00:00+08:00".into(),
+                signed_at: traceseal::service::now_unix(),
+                nonce: record::random_nonce(),
+                place: None,
+                event,
+            },
+            sk,
+        )
+    }
+
+    fn submit(&self, role: Role, lot: &str, event: Event, serials: Vec<String>) {
+        let prev = self.svc.lot_head(lot).unwrap();
+        let (st, sk) = self.statement(role, lot, &prev, event, serials);
+        self.svc
+            .submit(&Submission {
+                statement: st.canonical(),
+                signature: st.sign(sk),
+            })
+            .unwrap();
+    }
+
+    /// Brings `lot` to the bonded warehouse (stage received).
+    fn to_warehouse(&self, lot: &str) {
+        let d = || Customs {
+            declaration_no: "310420261000001".into(),
+        };
+        for (r, e) in [
+            (
+                Role::Inspector,
+                Event::OriginAttestation(Attestation {
+                    certificate_no: "C-1".into(),
+                    origin_country: "AU".into(),
+                    producer: "P".into(),
+                    inspection_date: "2026-11-01".into(),
+                    result: Conformance::Conformant,
+                    documents: vec![],
+                }),
+            ),
+            (Role::Carrier, Event::Shipping(Movement::default())),
+            (Role::Carrier, Event::Departing(Movement::default())),
+            (Role::Carrier, Event::Arriving(Movement::default())),
+            (Role::CustomsBroker, Event::CustomsDeclaration(d())),
+            (Role::CustomsBroker, Event::CustomsClearance(d())),
+            (
+                Role::BondedWarehouse,
+                Event::Receiving(Warehousing::default()),
+            ),
+        ] {
+            self.submit(r, lot, e, vec![]);
+        }
+    }
+
+    /// `n` chained, pre-signed `storing` records: each `prev` is the leaf hash of the one
+    /// before, computed offline exactly as the server will.
+    fn chain(&self, lot: &str, n: u64) -> Vec<Submission> {
+        let mut prev = self.svc.lot_head(lot).unwrap();
+        (0..n)
+            .map(|i| {
+                let e = Event::Storing(Warehousing {
+                    location: Some(format!("rack {i}")),
+                });
+                let (st, sk) = self.statement(Role::BondedWarehouse, lot, &prev, e, vec![]);
+                let sub = Submission {
+                    statement: st.canonical(),
+                    signature: st.sign(sk),
+                };
+                let signed = SignedStatement {
+                    checked: record::parse_statement(&sub.statement).unwrap(),
+                    signature: record::parse_signature(&sub.signature).unwrap(),
+                };
+                prev = record::hex(traceseal::merkle::leaf_hash(&signed.leaf()).as_bytes());
+                sub
+            })
+            .collect()
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("custody");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::Elements(N));
+
+    // The limit: verify_strict of the same kind of signed statements, one core.
+    let w = world();
+    w.to_warehouse(&format!("{GTIN}.RAW"));
+    let subs = w.chain(&format!("{GTIN}.RAW"), N);
+    let (_, _, sk) = &w.keys[3];
+    let vk = sk.verifying_key();
+    let signed: Vec<SignedStatement> = subs
+        .iter()
+        .map(|s| SignedStatement {
+            checked: record::parse_statement(&s.statement).unwrap(),
+            signature: record::parse_signature(&s.signature).unwrap(),
+        })
+        .collect();
+    g.bench_function(BenchmarkId::new("raw_verify_strict", N), |b| {
+        b.iter(|| signed.iter().filter(|s| s.verify(&vk)).count())
+    });
+
+    // End to end: a fresh lot per iteration, N chained records submitted one by one.
+    let mut lot_no = 0u64;
+    g.bench_function(BenchmarkId::new("service_accept_synced", N), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                lot_no += 1;
+                let lot = format!("{GTIN}.B{lot_no}");
+                w.to_warehouse(&lot);
+                let subs = w.chain(&lot, N);
+                let t = Instant::now();
+                for s in &subs {
+                    w.svc.submit(s).unwrap();
+                }
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+
+    // One release naming 10,000 serials.
+    g.throughput(Throughput::Elements(BULK));
+    g.bench_function(
+        BenchmarkId::new("release_10000_serials_one_event", BULK),
+        |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    lot_no += 1;
+                    let lot_name = format!("R{lot_no}");
+                    let lot = format!("{GTIN}.{lot_name}");
+                    let (batch, _) = w
+                        .svc
+                        .issue_batch(
+                            &BatchRequest {
+                                gtin: GTIN.into(),
+                                lot: lot_name.clone(),
+                                expiry: None,
+                                quantity: BULK,
+                            },
+                            &format!("bulk-{lot_no}"),
+                            &|_| {},
+                        )
+                        .unwrap();
+                    let mut serials: Vec<String> = w
+                        .svc
+                        .batch_codes(&batch, 0, BULK as usize)
+                        .unwrap()
+                        .into_iter()
+                        .map(|c| c.serial)
+                        .collect();
+                    serials.sort();
+                    w.to_warehouse(&lot);
+                    let prev = w.svc.lot_head(&lot).unwrap();
+                    let (st, sk) = w.statement(
+                        Role::BondedWarehouse,
+                        &lot,
+                        &prev,
+                        Event::Release(Outbound::default()),
+                        serials,
+                    );
+                    let sub = Submission {
+                        statement: st.canonical(),
+                        signature: st.sign(sk),
+                    };
+                    let t = Instant::now();
+                    w.svc.submit(&sub).unwrap();
+                    total += t.elapsed();
+                }
+                total
+            })
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+
+fn mean_ns(id: &str, n: u64) -> Option<f64> {
+    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let p = format!("{dir}/criterion/custody/{id}/{n}/new/estimates.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
+    v["mean"]["point_estimate"].as_f64()
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if let (Some(raw), Some(svc)) = (
+        mean_ns("raw_verify_strict", N),
+        mean_ns("service_accept_synced", N),
+    ) {
+        let per_s = |ns: f64, n: u64| n as f64 / (ns / 1e9);
+        println!(
+            "\ncustody: accepted {:.0} events/s (one stream, each a synced write), raw verify_strict {:.0} sig/s on one core: ratio {:.1}%",
+            per_s(svc, N),
+            per_s(raw, N),
+            100.0 * raw / svc
+        );
+    }
+    if let Some(bulk) = mean_ns("release_10000_serials_one_event", BULK) {
+        println!(
+            "custody: one release of {BULK} serials accepted in {:.1} ms ({:.0} items/s)",
+            bulk / 1e6,
+            BULK as f64 / (bulk / 1e9)
+        );
+    }
+}
