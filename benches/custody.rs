@@ -205,6 +205,21 @@ fn bench(c: &mut Criterion) {
         b.iter(|| signed.iter().filter(|s| s.verify(&vk)).count())
     });
 
+    // The storage floor: N synced single-row writes to the same RocksDB (one fsync each),
+    // what every accepted record pays at least once.
+    g.bench_function(BenchmarkId::new("store_synced_write", N), |b| {
+        use traceseal::store::{Cf, Durability, WriteBatch};
+        let mut k = 0u64;
+        b.iter(|| {
+            for _ in 0..N {
+                k += 1;
+                let mut wb = WriteBatch::new();
+                wb.put(Cf::Nonces, k.to_be_bytes().to_vec(), vec![0u8; 64]);
+                w.svc.store().write(wb, Durability::Synced).unwrap();
+            }
+        })
+    });
+
     // End to end: a fresh lot per iteration, N chained records submitted one by one.
     let mut lot_no = 0u64;
     g.bench_function(BenchmarkId::new("service_accept_synced", N), |b| {
@@ -303,6 +318,16 @@ fn main() {
             per_s(svc, N),
             per_s(raw, N),
             100.0 * raw / svc
+        );
+    }
+    if let (Some(fsync), Some(svc)) = (
+        mean_ns("store_synced_write", N),
+        mean_ns("service_accept_synced", N),
+    ) {
+        println!(
+            "custody: a synced RocksDB write alone: {:.0} writes/s; accepted events reach {:.1}% of that floor",
+            N as f64 / (fsync / 1e9),
+            100.0 * fsync / svc
         );
     }
     if let Some(bulk) = mean_ns("release_10000_serials_one_event", BULK) {

@@ -55,8 +55,12 @@ pub struct BundleRecord {
     pub leaf_index: u64,
     /// Base64 leaf bytes.
     pub leaf_data: String,
-    /// RFC 9162 inclusion proof against `checkpoint` (base64 hashes).
+    /// RFC 9162 inclusion proof (base64 hashes) against `checkpoint`, or, when `tree_size`
+    /// is set, against `latest_checkpoint` (a record newer than the anchored checkpoint).
     pub inclusion_proof: Vec<String>,
+    /// Set (to the latest checkpoint's size) when the proof is against `latest_checkpoint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_size: Option<u64>,
 }
 
 /// The anchor of the bundle's checkpoint.
@@ -141,14 +145,21 @@ pub struct Verified {
     pub root: Word,
     /// Size of the latest checkpoint, if the bundle has one.
     pub latest_size: Option<u64>,
-    /// (leaf index, leaf hash, proof) of each record.
+    /// (leaf index, leaf hash, proof) of each record proven against the checkpoint (the
+    /// anchored one when the bundle has an anchor).
     pub records: Vec<(u64, Word, Vec<Word>)>,
+    /// Records proven only against the latest checkpoint (newer than the anchored one).
+    pub newer_records: usize,
     /// The anchor claim when the bundle says the checkpoint is on chain.
     pub anchor: Option<AnchorClaim>,
     /// The bundle's anchoring state (`None`: the service does not anchor).
     pub anchor_status: Option<AnchorStatus>,
     /// Custody records checked (signature, signer's logged key and role, lot, hash links).
     pub custody_records: usize,
+    /// Custody records whose signing key was revoked or rotated out at or before the time
+    /// of the signature (a later revocation, e.g. back-dated to a key compromise): their
+    /// integrity holds, but they may not be genuine.
+    pub custody_warnings: Vec<String>,
 }
 
 /// What must hold on chain for the bundle's anchor claim.
@@ -239,67 +250,8 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
     // Checkpoint.
     let cp =
         open_checkpoint(&b.checkpoint, &log).or_else(|e| fail("checkpoint", format!("{e}")))?;
-    // Records.
-    if b.records.is_empty() {
-        return fail("records", "the bundle has no record");
-    }
-    if b.records.len() > MAX_RECORDS {
-        return fail("records", format!("more than {MAX_RECORDS} records"));
-    }
-    let mut records = Vec::with_capacity(b.records.len());
-    let mut has_item = false;
-    let mut custody_leaves: Vec<(u64, LeafRecord, Hash)> = Vec::new();
-    for r in &b.records {
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(&r.leaf_data)
-            .or_else(|e| fail("records", format!("leaf {}: bad base64: {e}", r.leaf_index)))?;
-        let leaf = LeafRecord::parse(&data)
-            .or_else(|e| fail("records", format!("leaf {}: {e}", r.leaf_index)))?;
-        match (&leaf, r.kind.as_str()) {
-            (LeafRecord::Item(i), "item") => {
-                if i.code != b.code {
-                    return fail(
-                        "records",
-                        format!("leaf {} is the record of another code", r.leaf_index),
-                    );
-                }
-                has_item = true;
-            }
-            (LeafRecord::Custody(_), "custody")
-            | (LeafRecord::Actor(_), "actor")
-            | (LeafRecord::Recall(_), "recall") => {}
-            (_, k) => {
-                return fail(
-                    "records",
-                    format!("leaf {} does not hold a record of kind {k:?}", r.leaf_index),
-                )
-            }
-        }
-        let p = proof("inclusion", &r.inclusion_proof)?;
-        let lh = merkle::leaf_hash(&data);
-        merkle::verify_inclusion(&lh, r.leaf_index, cp.size, &p, &cp.root).or_else(|e| {
-            fail(
-                "inclusion",
-                format!(
-                    "leaf {} is not in the checkpoint of size {}: {e}",
-                    r.leaf_index, cp.size
-                ),
-            )
-        })?;
-        records.push((
-            r.leaf_index,
-            *lh.as_bytes(),
-            p.iter().map(|h| *h.as_bytes()).collect(),
-        ));
-        if !matches!(leaf, LeafRecord::Item(_)) {
-            custody_leaves.push((r.leaf_index, leaf, lh));
-        }
-    }
-    let custody_records = verify_custody(&code, custody_leaves)?;
-    if !has_item {
-        return fail("records", "the bundle has no issuance record of the item");
-    }
     // Latest checkpoint and the consistency proof up to it.
+    let mut latest_root = None;
     let latest_size = match &b.latest_checkpoint {
         None => {
             if !b.consistency_proof.is_empty() {
@@ -333,9 +285,97 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
                         )
                     })?;
             }
+            latest_root = Some(latest.root);
             Some(latest.size)
         }
     };
+    // Records.
+    if b.records.is_empty() {
+        return fail("records", "the bundle has no record");
+    }
+    if b.records.len() > MAX_RECORDS {
+        return fail("records", format!("more than {MAX_RECORDS} records"));
+    }
+    let mut records = Vec::with_capacity(b.records.len());
+    let mut has_item = false;
+    let mut custody_leaves: Vec<(u64, LeafRecord, Hash)> = Vec::new();
+    let mut newer_records = 0;
+    for r in &b.records {
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(&r.leaf_data)
+            .or_else(|e| fail("records", format!("leaf {}: bad base64: {e}", r.leaf_index)))?;
+        let leaf = LeafRecord::parse(&data)
+            .or_else(|e| fail("records", format!("leaf {}: {e}", r.leaf_index)))?;
+        match (&leaf, r.kind.as_str()) {
+            (LeafRecord::Item(i), "item") => {
+                if i.code != b.code {
+                    return fail(
+                        "records",
+                        format!("leaf {} is the record of another code", r.leaf_index),
+                    );
+                }
+                has_item = true;
+            }
+            (LeafRecord::Custody(_), "custody")
+            | (LeafRecord::Actor(_), "actor")
+            | (LeafRecord::Recall(_), "recall") => {}
+            (_, k) => {
+                return fail(
+                    "records",
+                    format!("leaf {} does not hold a record of kind {k:?}", r.leaf_index),
+                )
+            }
+        }
+        let p = proof("inclusion", &r.inclusion_proof)?;
+        let lh = merkle::leaf_hash(&data);
+        let (size, root) = match r.tree_size {
+            None => (cp.size, cp.root),
+            Some(n) => match (latest_size, latest_root) {
+                (Some(ls), Some(lr)) if ls == n => {
+                    if matches!(leaf, LeafRecord::Item(_)) {
+                        return fail(
+                            "records",
+                            "the issuance record must be proven against the checkpoint",
+                        );
+                    }
+                    newer_records += 1;
+                    (ls, lr)
+                }
+                _ => {
+                    return fail(
+                        "records",
+                        format!(
+                            "leaf {} claims a proof against tree size {n}, which is not the latest checkpoint's",
+                            r.leaf_index
+                        ),
+                    )
+                }
+            },
+        };
+        merkle::verify_inclusion(&lh, r.leaf_index, size, &p, &root).or_else(|e| {
+            fail(
+                "inclusion",
+                format!(
+                    "leaf {} is not in the checkpoint of size {size}: {e}",
+                    r.leaf_index
+                ),
+            )
+        })?;
+        if r.tree_size.is_none() {
+            records.push((
+                r.leaf_index,
+                *lh.as_bytes(),
+                p.iter().map(|h| *h.as_bytes()).collect(),
+            ));
+        }
+        if !matches!(leaf, LeafRecord::Item(_)) {
+            custody_leaves.push((r.leaf_index, leaf, lh));
+        }
+    }
+    let (custody_records, custody_warnings) = verify_custody(&code, custody_leaves)?;
+    if !has_item {
+        return fail("records", "the bundle has no issuance record of the item");
+    }
     // Anchor claim.
     let mut claim = None;
     let mut anchor_status = None;
@@ -412,6 +452,8 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
         anchor: claim,
         anchor_status,
         custody_records,
+        custody_warnings,
+        newer_records,
     })
 }
 
@@ -425,13 +467,15 @@ struct LoggedKey {
 
 /// Checks the custody part of a bundle: every custody record is about the item's lot (and,
 /// when item-scoped, names the item), is signed with `verify_strict` by a key that the
-/// bundle's own logged `actor` records register for the signer and that was valid at signing
-/// time, by a role allowed to record the step; lot-wide records form an unbroken hash chain
-/// from the genesis, and item-scoped records point into it. Returns the number checked.
+/// bundle's own logged `actor` records register for the signer, by a role allowed to record
+/// the step; lot-wide records form an unbroken hash chain from the genesis, and item-scoped
+/// records point into it. A key revoked or rotated out at or before the signature's time (a
+/// later, back-dated revocation) is a warning, not a failure: the record is intact but may
+/// not be genuine. Returns the number checked and the warnings.
 fn verify_custody(
     code: &Code,
     mut leaves: Vec<(u64, LeafRecord, Hash)>,
-) -> Result<usize, BundleError> {
+) -> Result<(usize, Vec<String>), BundleError> {
     use crate::custody::{rules, ActorOp, Role, GENESIS};
     use std::collections::{HashMap, HashSet};
     leaves.sort_by_key(|(i, _, _)| *i);
@@ -505,6 +549,7 @@ fn verify_custody(
     let mut head = GENESIS.to_string();
     let mut lot_wide: HashSet<String> = HashSet::from([GENESIS.to_string()]);
     let mut n = 0;
+    let mut warnings = Vec::new();
     for (i, leaf, lh) in &leaves {
         let (lot, prev, serials) = match leaf {
             LeafRecord::Custody(s) => {
@@ -528,16 +573,15 @@ fn verify_custody(
                 }
                 let t = st.signed_at;
                 if t < k.not_before || k.not_after.is_some_and(|na| t >= na) {
-                    return fail(
-                        "custody",
-                        format!("{who}: key {} was not valid when it signed", st.kid),
-                    );
-                }
-                if k.revoked_from.is_some_and(|r| t >= r) {
-                    return fail(
-                        "custody",
-                        format!("{who}: key {} was revoked before it signed", st.kid),
-                    );
+                    warnings.push(format!(
+                        "{who}: key {} was not valid when it signed (rotated out since)",
+                        st.kid
+                    ));
+                } else if k.revoked_from.is_some_and(|r| t >= r) {
+                    warnings.push(format!(
+                        "{who}: key {} has since been revoked from a time before this signature",
+                        st.kid
+                    ));
                 }
                 if !rules::allowed(role, &st.event) {
                     return fail(
@@ -584,5 +628,5 @@ fn verify_custody(
             }
         }
     }
-    Ok(n)
+    Ok((n, warnings))
 }

@@ -95,6 +95,8 @@ pub struct CustodyRules {
 
 /// Default freshness window of signed custody statements, in seconds.
 pub const DEFAULT_CUSTODY_FRESHNESS_SECS: u64 = 300;
+/// Largest freshness window accepted (one day).
+pub const MAX_CUSTODY_FRESHNESS_SECS: u64 = 86_400;
 
 impl Default for CustodyRules {
     fn default() -> Self {
@@ -349,7 +351,17 @@ impl Config {
             self.custody.freshness_secs = parse("TRACESEAL_CUSTODY_FRESHNESS_SECS", v)?;
         }
         if let Some(v) = env("TRACESEAL_DEMO") {
-            self.custody.demo_on_init = matches!(v.as_str(), "1" | "true" | "on" | "yes");
+            self.custody.demo_on_init = match v.as_str() {
+                "1" | "true" | "on" | "yes" => true,
+                "0" | "false" | "off" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "TRACESEAL_DEMO",
+                        value: v,
+                        message: "expected true or false".into(),
+                    })
+                }
+            };
         }
         if let Some(v) = env("TRACESEAL_RATE_PER_SECOND") {
             self.rate_limit.per_second = parse("TRACESEAL_RATE_PER_SECOND", v)?;
@@ -443,6 +455,11 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
             ));
+        }
+        if !(1..=MAX_CUSTODY_FRESHNESS_SECS).contains(&self.custody.freshness_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "custody.freshness_secs must be between 1 and {MAX_CUSTODY_FRESHNESS_SECS}"
+            )));
         }
         let c = &self.chain;
         if c.confirmations == 0 || c.poll_ms == 0 || c.min_new_leaves == 0 {
@@ -541,7 +558,15 @@ max_priority_fee_gwei = {maxtip}
 # Development chain only: port on 127.0.0.1 and seconds per block.
 dev_port = {devport}
 dev_block_time_s = {devbt}
+
+[custody]
+# Signed custody statements must be signed within this many seconds of the server's clock
+# (either way); nonces are remembered for good. (TRACESEAL_CUSTODY_FRESHNESS_SECS)
+freshness_secs = {fresh}
+# Load the demo data set when `serve --init` creates a new data directory. (TRACESEAL_DEMO)
+demo_on_init = true
 "#,
+            fresh = d.custody.freshness_secs,
             akey = d.chain.anchor_key,
             conf = d.chain.confirmations,
             aint = d.chain.anchor_interval_ms,

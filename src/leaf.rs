@@ -16,8 +16,9 @@
 /// First line of an issued item's leaf.
 pub const ITEM_LEAF_V1: &str = "traceseal/item/v1";
 
-/// Largest leaf we accept when parsing (leaves we write are far smaller).
-pub const MAX_LEAF_LEN: usize = 64 * 1024;
+/// Largest leaf we write or parse: an item-scoped custody record naming
+/// [`crate::custody::record::MAX_SERIALS`] serials of 20 characters is about 240 KB.
+pub const MAX_LEAF_LEN: usize = 512 * 1024;
 
 /// A decoded log leaf.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -131,7 +131,22 @@ async fn custody_chain_end_to_end_with_the_cli() {
             key: key.to_str().unwrap().to_string(),
         });
     }
-    // Registering needs the operator token.
+    // The registry is public (verifiers need the keys); registering needs the operator token.
+    let list: Value = s.get("/api/v1/actors").await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 5);
+    let one: Value = s
+        .get("/api/v1/actors/nb-broker")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["role"], "customs_broker");
+    assert_eq!(
+        one["records"].as_array().unwrap().len(),
+        2,
+        "register + add_key leaves"
+    );
+    assert_eq!(s.get("/api/v1/actors/nobody").await.status(), 404);
     let r = s
         .client
         .post(s.url("/api/v1/actors"))
@@ -521,6 +536,32 @@ async fn custody_chain_end_to_end_with_the_cli() {
         .as_str()
         .unwrap()
         .contains("contamination reported"));
+    // The recall is exported too (bizStep holding, disposition recalled) and validates.
+    let doc: Value = s
+        .get(&format!("/api/v1/lots/{lot}/epcis"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_valid_epcis(&[&doc]);
+    let last = doc["epcisBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["bizStep"].as_str(), last["disposition"].as_str()),
+        (Some("holding"), Some("recalled"))
+    );
+    // The cheap head endpoint the CLI signs with.
+    let h: Value = s
+        .get(&format!("/api/v1/lots/{lot}/head"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["head"].as_str().unwrap().len(), 64);
     s.stop().await;
 }
 

@@ -16,7 +16,7 @@ use crate::custody::record::{
     Hold, HoldType, Movement, Outbound, Packing, Place, Step, Warehousing,
 };
 use crate::custody::{LotId, Statement, GENESIS};
-use crate::service::custody::{Accepted, LotView, Submission};
+use crate::service::custody::{Accepted, Submission};
 
 /// Exit codes of `attest` and `event`.
 pub mod exit {
@@ -107,7 +107,8 @@ pub struct EventArgs {
     /// A file with one serial per line (in addition to --serials).
     #[arg(long)]
     pub serials_file: Option<PathBuf>,
-    /// Customs declaration number (customs_declaration, customs_clearance, release).
+    /// Customs declaration number (customs_declaration, customs_clearance; per-order list
+    /// number for release, retail_sale, self_pickup).
     #[arg(long)]
     pub declaration_no: Option<String>,
     /// `customs` or `quality` (holding, hold_release).
@@ -379,7 +380,7 @@ impl Client {
 
     /// The lot's head (GENESIS for a lot with no record yet).
     pub fn head(&self, lot: &str) -> Result<String, String> {
-        let url = format!("{}/api/v1/lots/{lot}", self.base);
+        let url = format!("{}/api/v1/lots/{lot}/head", self.base);
         self.rt.block_on(async {
             let r = self
                 .http
@@ -388,12 +389,14 @@ impl Client {
                 .await
                 .map_err(|e| format!("cannot reach {url}: {e}"))?;
             match r.status().as_u16() {
-                404 => Ok(GENESIS.to_string()),
                 200 => r
-                    .json::<LotView>()
+                    .json::<crate::http::custody::LotHead>()
                     .await
                     .map(|v| v.head)
                     .map_err(|e| format!("unexpected answer from {url}: {e}")),
+                429 => Err(format!(
+                    "{url}: rate-limited by the server; retry in a moment"
+                )),
                 s => Err(format!(
                     "{url} answered {s}: {}",
                     r.text().await.unwrap_or_default()
@@ -434,8 +437,8 @@ impl Client {
         })
     }
 
-    /// Signs with the current head and submits; re-signs when another record moved the
-    /// head in between (at most 3 attempts).
+    /// Signs with the current head and submits; when another record moved the head in
+    /// between, fetches it and signs again (3 attempts in all).
     pub fn sign_and_submit(&self, draft: &Draft, key: &SigningKey) -> Result<Outcome, String> {
         let mut last = None;
         for _ in 0..3 {

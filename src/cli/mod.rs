@@ -1,4 +1,5 @@
-//! The command line (clap): `init`, `serve`, `verify`, `verify-bundle`.
+//! The command line (clap): `init`, `serve`, `demo`, `verify`, `verify-bundle`, and the actor
+//! commands `actor-key`, `attest`, `event` ([`custody`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -635,11 +636,20 @@ fn verify_bundle(file: &Path, rpc: Option<&str>, pins: &Pins) -> ExitCode {
         v.tree_size,
         hex0x(&v.root)
     );
+    if v.newer_records > 0 {
+        println!(
+            "ok  {} newer record(s) included in the latest signed checkpoint (not anchored yet)",
+            v.newer_records
+        );
+    }
     if v.custody_records > 0 {
         println!(
             "ok  {} custody record(s): signatures by the signers' logged keys, roles, lot and hash links",
             v.custody_records
         );
+    }
+    for w in &v.custody_warnings {
+        println!("WARN {w}");
     }
     if let Some(l) = v.latest_size {
         println!("ok  consistent with the latest signed checkpoint (size {l})");

@@ -8,9 +8,10 @@
 //!
 //! Hash links: every statement carries `prev`, the leaf hash of the lot's latest lot-wide
 //! record (or zeros). Lot-wide records advance the lot's head; item-scoped records (a release
-//! or sale of some serials) point at the head they saw without moving it, so thousands of
-//! per-order events do not contend and an item's history is the lot-wide chain plus its own
-//! records. See `docs/custody.md`.
+//! or sale of some serials) point at the head they saw without moving it, so per-order events
+//! never have to re-sign because another order moved the head, and an item's history is the
+//! lot-wide chain plus its own records. (The service still accepts one record at a time: each
+//! is a read-modify-write of the lot state in one synced write.) See `docs/custody.md`.
 
 pub mod canon;
 pub mod record;

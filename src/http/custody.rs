@@ -34,9 +34,22 @@ pub fn operator_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         ))
 }
 
-/// Submission route: authenticated by the signature inside the body.
-pub fn actor_router() -> Router<Arc<AppState>> {
-    Router::new().route("/api/v1/custody/records", post(submit))
+/// Largest accepted submission body: a statement naming
+/// [`crate::custody::record::MAX_SERIALS`] serials, JSON-escaped inside the request.
+pub const MAX_SUBMISSION_BYTES: usize = 2 * crate::leaf::MAX_LEAF_LEN;
+
+/// Submission route: authenticated by the signature inside the body, rate-limited per client
+/// address like the public endpoints, with its own body cap.
+pub fn actor_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    let cap = MAX_SUBMISSION_BYTES.max(state.config.max_body_bytes);
+    Router::new()
+        .route("/api/v1/custody/records", post(submit))
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            super::public::rate_limit,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(cap))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(cap))
 }
 
 /// Public read routes (rate-limited like the scan API).
@@ -45,6 +58,7 @@ pub fn public_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/actors", get(list_actors))
         .route("/api/v1/actors/{id}", get(get_actor))
         .route("/api/v1/lots/{id}", get(get_lot))
+        .route("/api/v1/lots/{id}/head", get(get_head))
         .route("/api/v1/lots/{id}/epcis", get(lot_epcis))
         .route("/api/v1/items/{gtin}/{serial}/epcis", get(item_epcis))
         .route_layer(middleware::from_fn_with_state(
@@ -178,6 +192,31 @@ pub async fn get_lot(
     let Path(id) = id?;
     let svc = st.svc.clone();
     Ok(Json(blocking(move || svc.lot_view(&id)).await?))
+}
+
+/// The head of a lot.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LotHead {
+    /// `{gtin14}.{lot}`.
+    pub lot: String,
+    /// Leaf hash (hex) of the lot's latest lot-wide record, or 64 zeros for a lot with none:
+    /// the `prev` to sign.
+    pub head: String,
+}
+
+/// The `prev` a signer must use for the lot's next record (cheap: no record list).
+#[utoipa::path(get, path = "/api/v1/lots/{id}/head", tag = "custody",
+    params(("id" = String, Path, description = "Lot id `{gtin14}.{lot}`")),
+    responses((status = 200, body = LotHead), (status = 400, body = super::error::Problem)))]
+pub async fn get_head(
+    State(st): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<LotHead>, ApiError> {
+    let Path(id) = id?;
+    let svc = st.svc.clone();
+    let lot = id.clone();
+    let head = blocking(move || svc.lot_head(&id)).await?;
+    Ok(Json(LotHead { lot, head }))
 }
 
 fn epcis_response(doc: serde_json::Value) -> Response {

@@ -101,10 +101,14 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(admin::router(state.clone()))
         .merge(custody::operator_router(state.clone()))
-        .merge(custody::actor_router())
         .merge(custody::public_router(state.clone()))
         .merge(public::router(state.clone()))
         .merge(ops::router())
+        .layer(DefaultBodyLimit::max(body_cap))
+        .layer(RequestBodyLimitLayer::new(body_cap))
+        // Added after the general body limit: a signed record naming up to 10,000 serials
+        // is larger than other requests, so this route has its own cap.
+        .merge(custody::actor_router(state.clone()))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -115,8 +119,6 @@ pub fn app(state: Arc<AppState>) -> Router {
                 .unwrap_or_default();
             tracing::info_span!("http", method = %req.method(), route)
         }))
-        .layer(DefaultBodyLimit::max(body_cap))
-        .layer(RequestBodyLimitLayer::new(body_cap))
         .with_state(state)
 }
 

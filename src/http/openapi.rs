@@ -19,7 +19,7 @@ use super::{admin, custody, ops, public};
         public::verify, public::code_uri, public::keys, public::checkpoint, public::leaf,
         public::inclusion, public::consistency, public::bundle,
         custody::register_actor, custody::add_key, custody::revoke_key, custody::recall,
-        custody::submit, custody::list_actors, custody::get_actor, custody::get_lot,
+        custody::submit, custody::list_actors, custody::get_actor, custody::get_lot, custody::get_head,
         custody::lot_epcis, custody::item_epcis,
     ),
     modifiers(&OperatorAuth)

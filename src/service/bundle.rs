@@ -121,9 +121,13 @@ impl Service {
             leaf_index,
             leaf_data: base64::engine::general_purpose::STANDARD.encode(&leaf_data),
             inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
+            tree_size: None,
         }];
-        // Custody records covered by the checkpoint, and the registry records of their
-        // signers (so the verifier learns each signer's key and role from the log itself).
+        // The item's custody records and the registry records of their signers (so the
+        // verifier learns each signer's key and role from the log itself). Records in the
+        // anchored checkpoint are proven against it; newer ones (custody steps usually come
+        // long after issuance) against the latest checkpoint, linked to it by the consistency
+        // proof; records in no checkpoint yet are left out.
         let item = crate::code::Code::parse(&code)
             .map_err(|e| ServiceError::Internal(format!("stored code: {e}")))?
             .item()
@@ -135,18 +139,23 @@ impl Service {
         let chain = self.item_chain(&lot, item.serial.as_str())?;
         let actors = self.actor_records_for(&chain)?;
         for r in actors.iter().chain(chain.iter()) {
-            if r.leaf_index >= cp.size {
+            let against = if r.leaf_index < cp.size {
+                None
+            } else if r.leaf_index < latest.size {
+                Some(latest.size)
+            } else {
                 continue;
-            }
+            };
             records.push(BundleRecord {
                 kind: r.record.kind().into(),
                 leaf_index: r.leaf_index,
                 leaf_data: base64::engine::general_purpose::STANDARD.encode(&r.data),
                 inclusion_proof: self
-                    .inclusion_proof(r.leaf_index, cp.size)?
+                    .inclusion_proof(r.leaf_index, against.unwrap_or(cp.size))?
                     .iter()
                     .map(Hash::to_base64)
                     .collect(),
+                tree_size: against,
             });
         }
         let keys = self.keys()?;
@@ -213,6 +222,90 @@ mod tests {
         );
         assert!(v.anchor.is_none() && v.anchor_status.is_none());
         (json, v)
+    }
+
+    #[test]
+    fn custody_records_newer_than_the_anchored_checkpoint_are_proven_against_the_latest() {
+        use crate::service::anchor::{AnchorRecord, AnchorStatus, AnchorView};
+        use crate::service::bundle::BundleAnchoring;
+        let (svc, _) = test_service();
+        seed(&svc);
+        let (b, _) = svc.issue_batch(&req(11), "k", &|_| {}).unwrap();
+        // The issuance is anchored at size 11; custody comes later.
+        let cp = svc.checkpoint_now().unwrap().unwrap();
+        assert_eq!(cp.size, 11);
+        let rec = AnchorRecord {
+            chain_id: 31337,
+            contract: "0x5fbdb2315678afecb367f032d93f642f64180aa3".into(),
+            log_id: crate::anchor::hex0x(&crate::anchor::log_id(svc.origin())),
+            tree_size: 11,
+            root: crate::anchor::hex0x(cp.root_hash().unwrap().as_bytes()),
+            checkpoint_hash: crate::anchor::hex0x(&crate::anchor::checkpoint_hash(&cp.note)),
+            status: AnchorStatus::Confirmed,
+            attempts: vec![],
+            tx_hash: Some(format!("0x{}", "ab".repeat(32))),
+            block_number: Some(7),
+            block_hash: Some(format!("0x{}", "cd".repeat(32))),
+            block_timestamp: Some(1_764_000_000),
+            gas_used: Some(101_820),
+            effective_gas_price: Some(1),
+            created_at_ms: 0,
+            anchored_at_ms: Some(1),
+            confirmed_at_ms: Some(2),
+            finalized_at_ms: None,
+            reorgs: 0,
+        };
+        let cast = crate::service::custody::tests::cast(&svc);
+        let lot = format!("09506000134352.{}", b.lot);
+        for (role, e) in crate::service::custody::tests::route() {
+            cast.submit(&svc, role, &lot, e, vec![]).unwrap();
+        }
+        svc.checkpoint_now().unwrap();
+        let code = svc.batch_codes(&b, 2, 1).unwrap().remove(0);
+        let index = svc.item_leaf("09506000134352", &code.serial).unwrap();
+        let view = AnchorView {
+            status: AnchorStatus::Confirmed,
+            chain_id: 31337,
+            contract: rec.contract.clone(),
+            tx_hash: rec.tx_hash.clone(),
+            block_number: Some(7),
+            tree_size: Some(11),
+        };
+        let bundle = svc
+            .bundle(
+                index,
+                Some(BundleAnchoring {
+                    view,
+                    record: Some(rec),
+                }),
+            )
+            .unwrap();
+        let v = verify(&parse(&serde_json::to_string(&bundle).unwrap()).unwrap()).unwrap();
+        assert_eq!(
+            v.tree_size, 11,
+            "proofs of the anchored records are against the anchor"
+        );
+        assert_eq!(
+            v.records.len(),
+            1,
+            "only the issuance is in the anchored checkpoint"
+        );
+        assert_eq!(
+            v.newer_records, 20,
+            "10 actor records and 10 custody records"
+        );
+        assert_eq!(v.custody_records, 10);
+        assert_eq!(v.latest_size, Some(31));
+        assert!(v.anchor.is_some());
+        // A newer record claiming another tree size is refused.
+        let mut t = bundle.clone();
+        let i = t
+            .records
+            .iter()
+            .position(|r| r.tree_size.is_some())
+            .unwrap();
+        t.records[i].tree_size = Some(30);
+        assert_eq!(verify(&t).unwrap_err().check, "records");
     }
 
     #[test]

@@ -149,7 +149,9 @@ pub struct ActorInput {
 pub struct RevokeInput {
     /// Why, 1–200 characters.
     pub reason: String,
-    /// Unix seconds from which signatures are invalid (default: now; may be in the past).
+    /// Unix seconds from which signatures are invalid (default: the next second; may be in
+    /// the past, e.g. the time of a key compromise). New submissions with the key are refused
+    /// once the revocation is in effect.
     #[serde(default)]
     pub revoked_from: Option<i64>,
 }
@@ -223,8 +225,8 @@ pub struct RecordView {
     /// The signature was checked with `verify_strict` against the actor's registered key
     /// when the record was accepted; `false` only for unsigned operator records.
     pub signature_checked: bool,
-    /// Set when the signing key has since been revoked from a time at or before the
-    /// signature: the record may not be genuine.
+    /// Set when the signing key has since been revoked (or rotated out) from a time at or
+    /// before the signature: the record may not be genuine.
     pub key_revoked: bool,
 }
 
@@ -256,18 +258,25 @@ pub struct ChainRecord {
 /// Decodes a public key given as base64 of 32 bytes or an SPKI PEM.
 pub fn decode_public_key(s: &str) -> std::result::Result<VerifyingKey, String> {
     let s = s.trim();
-    if s.starts_with("-----BEGIN") {
-        return crate::keys::public_key_from_pem(s);
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .map_err(|_| "public_key must be base64 of 32 bytes or a PEM public key".to_string())?;
-    let arr: [u8; 32] = raw
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("public_key is {} bytes, an Ed25519 key is 32", raw.len()))?;
-    let vk = VerifyingKey::from_bytes(&arr)
-        .map_err(|_| "public_key is not a valid Ed25519 point".to_string())?;
+    let vk = if s.starts_with("-----BEGIN") {
+        if s.contains("PRIVATE KEY") {
+            return Err(
+                "public_key is a PRIVATE key: send only the public key (`traceseal actor-key` prints it); the private key never leaves the actor"
+                    .into(),
+            );
+        }
+        crate::keys::public_key_from_pem(s)?
+    } else {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|_| "public_key must be base64 of 32 bytes or a PEM public key".to_string())?;
+        let arr: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| format!("public_key is {} bytes, an Ed25519 key is 32", raw.len()))?;
+        VerifyingKey::from_bytes(&arr)
+            .map_err(|_| "public_key is not a valid Ed25519 point".to_string())?
+    };
     if vk.is_weak() {
         return Err("public_key is a weak (small-order) Ed25519 key".into());
     }
@@ -517,7 +526,10 @@ impl Service {
         let _g = lock(&self.custody)?;
         let mut actor = self.actor(id)?;
         let at = now_unix();
-        let from = input.revoked_from.unwrap_or(at);
+        // Default: from the next second, so records accepted before the revocation (possibly
+        // signed in this very second) are not flagged; new submissions are refused at once
+        // (see `submit_at`).
+        let from = input.revoked_from.unwrap_or(at + 1);
         let k = actor
             .keys
             .iter_mut()
@@ -549,10 +561,11 @@ impl Service {
 
     /// Accepts a signed custody statement, or refuses it and stores nothing.
     ///
-    /// Checks, in order: shape (400), actor and key known, signature (`verify_strict`), key
-    /// valid at `signed_at`, freshness (401), role may record the step (403), nonce unused
-    /// (409), product registered (422), `prev` is the lot head and the step is in order
-    /// (409), named serials are issued items of the lot (422).
+    /// Checks, in order: shape and canonical form (400); actor and key known, signature
+    /// (`verify_strict`), key valid at `signed_at`, freshness (401); the actor's role may
+    /// record the step (403); product registered (422); nonce unused (409); `prev` is the lot
+    /// head (409); named serials are issued items of the lot (422); the step is in order for
+    /// the lot (409). See `docs/custody.md`.
     #[instrument(skip(self, sub))]
     pub fn submit(&self, sub: &Submission) -> Result<Accepted> {
         self.submit_at(sub, now_unix())
@@ -582,6 +595,16 @@ impl Service {
         }
         key.valid_at(st.signed_at)
             .map_err(ServiceError::Unauthenticated)?;
+        // A revocation in effect now (or within the second) refuses the key whatever the
+        // statement's signing time.
+        if let Some(r) = key.revoked_from.filter(|r| *r <= now + 1) {
+            return Err(ServiceError::Unauthenticated(format!(
+                "key {} was revoked from {} ({})",
+                key.kid,
+                super::rfc3339(r),
+                key.revoke_reason.as_deref().unwrap_or("no reason given")
+            )));
+        }
         let window = self.custody_rules.freshness_secs as i64;
         if (now - st.signed_at).abs() > window {
             return Err(ServiceError::Unauthenticated(format!(
@@ -616,6 +639,13 @@ impl Service {
             )));
         }
         let leaf = signed.leaf();
+        if leaf.len() > crate::leaf::MAX_LEAF_LEN {
+            return Err(ServiceError::Invalid(format!(
+                "the record is {} bytes, more than the {} a log leaf may hold; split the serials over several events",
+                leaf.len(),
+                crate::leaf::MAX_LEAF_LEN
+            )));
+        }
         let hash = merkle::leaf_hash(&leaf);
         let _g = lock(&self.custody)?;
         let nk = nonce_key(&actor.id, &st.nonce);
@@ -867,10 +897,11 @@ impl Service {
                         actors.insert(st.actor.clone(), self.find_actor(&st.actor)?);
                     }
                     let actor = actors.get(&st.actor).and_then(|a| a.as_ref());
+                    // Accepted records were valid when accepted; a key revoked (or rotated
+                    // out) later from a time at or before the signature makes it suspect.
                     let key_revoked = actor
                         .and_then(|a| a.keys.iter().find(|k| k.kid == st.kid))
-                        .and_then(|k| k.revoked_from)
-                        .is_some_and(|from| st.signed_at >= from);
+                        .is_some_and(|k| k.valid_at(st.signed_at).is_err());
                     let ev = serde_json::to_value(&st.event).unwrap_or_default();
                     out.push(RecordView {
                         leaf_index: r.leaf_index,
@@ -1018,7 +1049,10 @@ impl Service {
         }
         let mut events = Vec::with_capacity(batches.len() + chain.len());
         for b in batches {
-            events.push(self.commissioning(b, None)?);
+            // An interrupted batch's codes are not valid: it commissioned nothing.
+            if self.stored_batch(b)?.batch.status == super::types::BatchStatus::Complete {
+                events.push(self.commissioning(b, None)?);
+            }
         }
         events.extend(self.epcis_events(&lot, &chain)?);
         Ok(crate::epcis::document(

@@ -269,7 +269,7 @@ impl Service {
             warn.push(reason(
                 "revoked_key",
                 format!(
-                    "records signed with a key revoked since: {}; they may not be genuine",
+                    "records signed with a key revoked or rotated out since: {}; they may not be genuine",
                     revoked.join(", ")
                 ),
             ));

@@ -265,9 +265,44 @@ impl Service {
             scan_locks: (0..SCAN_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             stats: Stats::default(),
         };
+        svc.index_lot_batches()?;
         svc.load_latest_checkpoint()?;
         svc.checkpoint_now()?;
         Ok(svc)
+    }
+}
+
+/// Meta key: set once every batch has its `lot_batches` row (data directories created before
+/// that index existed get it on first open).
+pub const META_LOT_BATCHES_INDEXED: &[u8] = b"lot_batches_indexed";
+
+impl Service {
+    /// One-time migration: index the batches of each lot (for the EPCIS export).
+    fn index_lot_batches(&self) -> Result<()> {
+        if self
+            .store
+            .get(Cf::Meta, META_LOT_BATCHES_INDEXED)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut wb = WriteBatch::new();
+        let mut start = Vec::new();
+        loop {
+            let page = self.store.range(Cf::Batches, &start, None, 1024)?;
+            let Some((last, _)) = page.last() else { break };
+            start = last.clone();
+            start.push(0);
+            for (_, v) in &page {
+                let sb: super::issuance::StoredBatch = decode_json("batch", v)?;
+                let mut k = crate::store::codec::item_key(&sb.batch.gtin, &sb.batch.lot);
+                k.extend_from_slice(&crate::store::codec::u64_key(sb.batch.id));
+                wb.put(Cf::LotBatches, k, Vec::new());
+            }
+        }
+        wb.put(Cf::Meta, META_LOT_BATCHES_INDEXED, b"1".to_vec());
+        self.store.write(wb, Durability::Synced)?;
+        Ok(())
     }
 }
 

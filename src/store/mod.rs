@@ -56,7 +56,8 @@ pub enum Cf {
     ItemRecords,
     /// Item key → custody state of the item (released, sold).
     ItemCustody,
-    /// Actor id ‖ 0x00 ‖ nonce (16 bytes) → signed_at (u64 BE): the replay guard.
+    /// Actor id ‖ 0x00 ‖ nonce (32 lowercase hex characters) → signed_at (u64 BE): the replay
+    /// guard.
     Nonces,
     /// Lot key ‖ batch id → empty: the issuance batches of a lot.
     LotBatches,
