@@ -11,21 +11,23 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use ed25519_dalek::SigningKey;
-use traceseal::code::{Host, KeyId};
+use traceseal::code::KeyId;
 use traceseal::custody::record::{
     self, Attestation, Conformance, Customs, Event, Movement, Outbound, Role, Warehousing,
 };
 use traceseal::custody::{SignedStatement, Statement};
 use traceseal::service::custody::{ActorInput, KeyInput, Submission};
-use traceseal::service::setup::{self, DataDir, OpenOptions};
-use traceseal::service::types::{BatchRequest, EnterpriseInput, ProductInput};
+use traceseal::service::types::BatchRequest;
 use traceseal::service::Service;
+
+mod common;
+
+use common::GTIN;
 
 /// Events per measured iteration.
 const N: u64 = 2_000;
 /// Serials in the bulk release.
 const BULK: u64 = 10_000;
-const GTIN: &str = "09506000134352";
 
 struct World {
     _dir: tempfile::TempDir,
@@ -35,32 +37,7 @@ struct World {
 
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let dd = DataDir::new(dir.path());
-    let host = Host::parse("verify.example.com").unwrap();
-    setup::init(&dd, &host).unwrap();
-    let svc = setup::open(
-        &dd,
-        OpenOptions {
-            host,
-            scan_rules: Default::default(),
-            custody: Default::default(),
-        },
-    )
-    .unwrap();
-    let e = svc
-        .create_enterprise(&EnterpriseInput {
-            name: "Bench".into(),
-            uscc: "91350100M000100Y43".into(),
-            country: "CN".into(),
-        })
-        .unwrap();
-    svc.create_product(&ProductInput {
-        gtin: GTIN.into(),
-        name_zh: "基准".into(),
-        name_en: "Bench".into(),
-        enterprise_id: e.id,
-    })
-    .unwrap();
+    let svc = common::service(dir.path());
     let mut keys = Vec::new();
     for (i, role) in Role::ALL.into_iter().enumerate() {
         let sk = SigningKey::from_bytes(&[i as u8 + 1; 32]);

@@ -13,41 +13,13 @@ use ed25519_dalek::{Signer, SigningKey};
 use rayon::prelude::*;
 use traceseal::code::{Code, Host, ItemId, KeyId};
 use traceseal::gs1::{Gtin, Lot, Serial};
-use traceseal::service::setup::{self, DataDir, OpenOptions};
-use traceseal::service::types::{BatchRequest, EnterpriseInput, ProductInput};
-use traceseal::service::Service;
+use traceseal::service::types::BatchRequest;
+
+mod common;
+
+use common::service;
 
 const N: u64 = 131_072;
-
-fn service(dir: &std::path::Path) -> Service {
-    let dd = DataDir::new(dir);
-    let host = Host::parse("verify.example.com").unwrap();
-    setup::init(&dd, &host).unwrap();
-    let svc = setup::open(
-        &dd,
-        OpenOptions {
-            host,
-            scan_rules: Default::default(),
-            custody: Default::default(),
-        },
-    )
-    .unwrap();
-    let e = svc
-        .create_enterprise(&EnterpriseInput {
-            name: "Bench".into(),
-            uscc: "91350100M000100Y43".into(),
-            country: "CN".into(),
-        })
-        .unwrap();
-    svc.create_product(&ProductInput {
-        gtin: "09506000134352".into(),
-        name_zh: "基准".into(),
-        name_en: "Bench".into(),
-        enterprise_id: e.id,
-    })
-    .unwrap();
-    svc
-}
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("issuance");

@@ -1,7 +1,10 @@
 //! Seeds a running server for the scan load test and writes a wrk Lua script that cycles
-//! through `/api/v1/verify?code=…` paths of freshly issued codes.
+//! through `/api/v1/verify?code=…` paths of freshly issued codes. With `custody` as the fifth
+//! argument, the lot also gets a complete custody chain (five actors with their own keys, ten
+//! signed lot-wide records from origin attestation to retail sale), so every scan carries the
+//! chain with an inclusion proof per record.
 //!
-//! Usage: `loadtest_setup BASE_URL TOKEN_FILE OUT.lua [CODES]`
+//! Usage: `loadtest_setup BASE_URL TOKEN_FILE OUT.lua [CODES] [custody]`
 
 use serde_json::{json, Value};
 
@@ -65,6 +68,9 @@ async fn main() {
         .text()
         .await
         .unwrap();
+    if args.get(5).map(String::as_str) == Some("custody") {
+        seed_custody(&http, base, &token).await;
+    }
     let mut lua = String::from("paths = {\n");
     for line in text.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
@@ -84,4 +90,94 @@ async fn main() {
     );
     std::fs::write(out, lua).unwrap();
     println!("seeded {n} codes; wrote {out}");
+}
+
+/// Registers one actor per role and records the lot's route, each step signed by its actor.
+async fn seed_custody(http: &reqwest::Client, base: &str, token: &str) {
+    use base64::Engine;
+    use traceseal::custody::record::*;
+    use traceseal::custody::Statement;
+    let lot = "09506000134352.LOAD-1";
+    let mut keys = std::collections::HashMap::new();
+    for role in Role::ALL {
+        let sk = traceseal::keys::generate();
+        let id = format!("load-{}", role.as_str().replace('_', "-"));
+        let r = http
+            .post(format!("{base}/api/v1/actors"))
+            .bearer_auth(token)
+            .json(&json!({"id": id, "organisation": format!("{role} Co."), "country": "CN", "role": role.as_str(),
+                "keys": [{"public_key": base64::engine::general_purpose::STANDARD.encode(sk.verifying_key().as_bytes())}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "actor");
+        keys.insert(role, (id, sk));
+    }
+    let d = || Customs {
+        declaration_no: "310420261000099".into(),
+    };
+    let route = vec![
+        (
+            Role::Inspector,
+            Event::OriginAttestation(Attestation {
+                certificate_no: "LOAD-CERT-1".into(),
+                origin_country: "JP".into(),
+                producer: "Load Test Foods".into(),
+                inspection_date: "2026-11-01".into(),
+                result: Conformance::Conformant,
+                documents: vec![],
+            }),
+        ),
+        (Role::Carrier, Event::Packing(Packing::default())),
+        (Role::Carrier, Event::Shipping(Movement::default())),
+        (Role::Carrier, Event::Departing(Movement::default())),
+        (Role::Carrier, Event::Arriving(Movement::default())),
+        (Role::CustomsBroker, Event::CustomsDeclaration(d())),
+        (Role::CustomsBroker, Event::CustomsClearance(d())),
+        (
+            Role::BondedWarehouse,
+            Event::Receiving(Warehousing::default()),
+        ),
+        (
+            Role::BondedWarehouse,
+            Event::Storing(Warehousing::default()),
+        ),
+        (Role::BondedWarehouse, Event::Release(Outbound::default())),
+    ];
+    for (role, event) in route {
+        let (id, sk) = &keys[&role];
+        let head: Value = http
+            .get(format!("{base}/api/v1/lots/{lot}/head"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let st = Statement {
+            lot: lot.into(),
+            serials: vec![],
+            prev: head["head"].as_str().unwrap().into(),
+            actor: id.clone(),
+            kid: traceseal::code::KeyId::of(&sk.verifying_key()).to_string(),
+            time: "2026-11-20T10:00:00+08:00".into(),
+            signed_at: traceseal::service::now_unix(),
+            nonce: random_nonce(),
+            place: Some(Place {
+                name: "Ningbo".into(),
+                country: "CN".into(),
+                unlocode: Some("CNNGB".into()),
+                gln: None,
+            }),
+            event,
+        };
+        let r = http
+            .post(format!("{base}/api/v1/custody/records"))
+            .json(&json!({"statement": st.canonical(), "signature": st.sign(sk)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    println!("recorded a 10-step custody chain for lot {lot}");
 }

@@ -3,7 +3,9 @@
 # then runs wrk for DURATION against /api/v1/verify (cycling through real codes) and, in the
 # same run, against /healthz (a trivial endpoint of the same server) for comparison. Anchoring
 # is on (development chain on 127.0.0.1:18545), so scans include the live anchor check.
-# Usage: ./scripts/dev loadtest [DURATION=30s] [CONNECTIONS=32]
+# With CUSTODY=1 (the default) the codes' lot has a 10-step signed custody chain, so every scan
+# also reads the chain and proves each record; CUSTODY=0 scans items without custody records.
+# Usage: [CUSTODY=0|1] ./scripts/dev loadtest [DURATION=30s] [CONNECTIONS=32]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 T="${CARGO_TARGET_DIR:-/root/.cache/traceseal-target}"
@@ -21,9 +23,10 @@ for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
   sleep 0.1
 done
-"$T/release/examples/loadtest_setup" "http://127.0.0.1:$PORT" "$WORK/data/admin.token" "$WORK/scan.lua" 1000
+if [ "${CUSTODY:-1}" = 1 ]; then WITH=custody; else WITH=none; fi
+"$T/release/examples/loadtest_setup" "http://127.0.0.1:$PORT" "$WORK/data/admin.token" "$WORK/scan.lua" 1000 "$WITH"
 
-echo "== scan endpoint: GET /api/v1/verify (1000 distinct codes), $DURATION, $CONNS connections"
+echo "== scan endpoint: GET /api/v1/verify (1000 distinct codes, custody chain: $WITH), $DURATION, $CONNS connections"
 wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/scan.lua" "http://127.0.0.1:$PORT" | tee "$WORK/scan.txt"
 echo "== trivial endpoint: GET /healthz, same server, $DURATION, $CONNS connections"
 wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PORT/healthz" | tee "$WORK/health.txt"

@@ -127,6 +127,33 @@ pub fn canon_value(v: &str) -> String {
 }
 
 impl EpcisEvent {
+    /// An `ObjectEvent` with no identifiers, place or transactions yet.
+    pub fn object(
+        event_time: OffsetDateTime,
+        tz_offset: String,
+        action: &'static str,
+        biz_step: &str,
+        disposition: &str,
+        extensions: Vec<(String, Ext)>,
+    ) -> EpcisEvent {
+        EpcisEvent {
+            event_type: "ObjectEvent",
+            event_time,
+            tz_offset,
+            epc_list: Vec::new(),
+            quantity_list: Vec::new(),
+            action,
+            biz_step: Some(biz_step.into()),
+            disposition: Some(disposition.into()),
+            read_point: None,
+            biz_location: None,
+            biz_transactions: Vec::new(),
+            sources: Vec::new(),
+            destinations: Vec::new(),
+            extensions,
+        }
+    }
+
     /// The CBV 2.0 pre-hash string.
     pub fn prehash(&self) -> String {
         let mut s = String::with_capacity(512);
@@ -526,23 +553,19 @@ pub fn custody_event(st: &SignedStatement, meta: &RecordMeta) -> EpcisEvent {
             }
         }
     };
-    let offset = c.time.offset();
-    EpcisEvent {
-        event_type: "ObjectEvent",
-        event_time: c.time,
-        tz_offset: offset_text(offset),
-        epc_list,
-        quantity_list,
-        action: "OBSERVE",
-        biz_step: Some(step.into()),
-        disposition: Some(disp.into()),
-        read_point: read_point(&statement.place),
-        biz_location: None,
-        biz_transactions: btx,
-        sources: Vec::new(),
-        destinations: Vec::new(),
-        extensions: ext,
-    }
+    let mut e = EpcisEvent::object(
+        c.time,
+        offset_text(c.time.offset()),
+        "OBSERVE",
+        step,
+        disp,
+        ext,
+    );
+    e.epc_list = epc_list;
+    e.quantity_list = quantity_list;
+    e.read_point = read_point(&statement.place);
+    e.biz_transactions = btx;
+    e
 }
 
 /// `+HH:MM` of an offset.
@@ -556,25 +579,13 @@ pub fn offset_text(o: UtcOffset) -> String {
 pub fn recall_event(r: &Recall, gtin: &str, lot: &str, meta: &RecordMeta) -> EpcisEvent {
     let mut ext = common_ext(meta);
     ext.push(s("reason", &r.reason));
-    EpcisEvent {
-        event_type: "ObjectEvent",
-        event_time: OffsetDateTime::from_unix_timestamp(r.at).unwrap_or(OffsetDateTime::UNIX_EPOCH),
-        tz_offset: "+00:00".into(),
-        epc_list: Vec::new(),
-        quantity_list: vec![Quantity {
-            epc_class: lot_uri(gtin, lot),
-            quantity: None,
-        }],
-        action: "OBSERVE",
-        biz_step: Some("holding".into()),
-        disposition: Some("recalled".into()),
-        read_point: None,
-        biz_location: None,
-        biz_transactions: Vec::new(),
-        sources: Vec::new(),
-        destinations: Vec::new(),
-        extensions: ext,
-    }
+    let at = OffsetDateTime::from_unix_timestamp(r.at).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let mut e = EpcisEvent::object(at, "+00:00".into(), "OBSERVE", "holding", "recalled", ext);
+    e.quantity_list = vec![Quantity {
+        epc_class: lot_uri(gtin, lot),
+        quantity: None,
+    }];
+    e
 }
 
 /// Issuance of a batch (or of one item of it) as a `commissioning` event.
@@ -611,22 +622,10 @@ pub fn commissioning_event(c: &Commissioning<'_>) -> EpcisEvent {
     if let Some(e) = c.expiry {
         ext.push(s("expiry", e));
     }
-    EpcisEvent {
-        event_type: "ObjectEvent",
-        event_time: c.at,
-        tz_offset: "+00:00".into(),
-        epc_list,
-        quantity_list,
-        action: "ADD",
-        biz_step: Some("commissioning".into()),
-        disposition: Some("active".into()),
-        read_point: None,
-        biz_location: None,
-        biz_transactions: Vec::new(),
-        sources: Vec::new(),
-        destinations: Vec::new(),
-        extensions: ext,
-    }
+    let mut e = EpcisEvent::object(c.at, "+00:00".into(), "ADD", "commissioning", "active", ext);
+    e.epc_list = epc_list;
+    e.quantity_list = quantity_list;
+    e
 }
 
 #[cfg(test)]
@@ -635,22 +634,9 @@ mod tests {
     use time::macros::datetime;
 
     fn base(t: OffsetDateTime, off: &str) -> EpcisEvent {
-        EpcisEvent {
-            event_type: "ObjectEvent",
-            event_time: t,
-            tz_offset: off.into(),
-            epc_list: vec![],
-            quantity_list: vec![],
-            action: "OBSERVE",
-            biz_step: None,
-            disposition: None,
-            read_point: None,
-            biz_location: None,
-            biz_transactions: vec![],
-            sources: vec![],
-            destinations: vec![],
-            extensions: vec![],
-        }
+        let mut e = EpcisEvent::object(t, off.into(), "OBSERVE", "", "", vec![]);
+        (e.biz_step, e.disposition) = (None, None);
+        e
     }
 
     // Vectors from RalphTro/epcis-event-hash-generator, tests/examples/expected/CBV2.0/

@@ -119,27 +119,18 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Init {
             data_dir,
             public_host,
-        } => match init(&data_dir, public_host) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(&e),
-        },
+        } => done(init(&data_dir, public_host)),
         Command::Serve {
             data_dir,
             listen,
             config,
             init,
-        } => match serve(&data_dir, listen, config, init) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(&e),
-        },
+        } => done(serve(&data_dir, listen, config, init)),
         Command::Verify { code, keys } => verify(&code, &keys),
         Command::ActorKey { out } => custody::actor_key(&out),
         Command::Attest(a) => custody::attest(&a),
         Command::Event(a) => custody::event(&a),
-        Command::Demo { data_dir, file } => match demo_cmd(&data_dir, file) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(&e),
-        },
+        Command::Demo { data_dir, file } => done(demo_cmd(&data_dir, file)),
         Command::VerifyBundle {
             file,
             rpc,
@@ -155,6 +146,13 @@ pub fn run(cli: Cli) -> ExitCode {
                 chain_id,
             },
         ),
+    }
+}
+
+fn done(r: Result<(), String>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
 }
 
