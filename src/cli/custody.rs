@@ -102,7 +102,9 @@ pub struct EventArgs {
     pub step: String,
     /// Serials the event covers (comma-separated; release, retail_sale and self_pickup only).
     /// Default: the whole lot.
-    #[arg(long, value_delimiter = ',')]
+    /// Serials may start with `-` (it is in the serial alphabet): `--serials=-abc,…` or
+    /// `--serials -abc` both work.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     pub serials: Vec<String>,
     /// A file with one serial per line (in addition to --serials).
     #[arg(long)]
@@ -515,5 +517,38 @@ fn submit(s: &Signer, event: Event, serials: Vec<String>) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(exit::UNREACHABLE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn serials_may_start_with_a_hyphen() {
+        let cli = Cli::try_parse_from([
+            "traceseal",
+            "event",
+            "--actor",
+            "a1",
+            "--key",
+            "k.pem",
+            "--lot",
+            "09506000134352.L1",
+            "--step",
+            "release",
+            "--serials",
+            "-3abc,Zx_9",
+        ])
+        .unwrap();
+        let Command::Event(e) = cli.command else {
+            panic!("not an event command")
+        };
+        assert_eq!(
+            e.serials().unwrap(),
+            vec!["-3abc".to_string(), "Zx_9".to_string()]
+        );
     }
 }

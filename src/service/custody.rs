@@ -436,6 +436,8 @@ impl Service {
             out = Some(actor.clone());
             Ok(())
         })?;
+        self.registry_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         out.ok_or_else(|| ServiceError::Internal("actor write did not run".into()))
     }
 
@@ -858,13 +860,38 @@ impl Service {
     /// An item's custody chain: the lot's lot-wide records and the item-scoped records that
     /// name it, in log order.
     pub fn item_chain(&self, lot: &LotId, serial: &str) -> Result<Vec<ChainRecord>> {
-        let mut p = lot_key(lot);
-        p.push(SCOPE_LOT);
-        let mut idx = self.index_range(Cf::LotRecords, &p, MAX_LOT_RECORDS)?;
-        let ik = item_key(lot.gtin.as_str(), serial);
-        idx.extend(self.index_range(Cf::ItemRecords, &ik, MAX_LOT_RECORDS)?);
+        let mut idx = self.lot_wide_index(lot)?;
+        idx.extend(self.item_scoped_index(lot, serial)?);
         idx.sort_unstable();
         self.leaves(&idx)
+    }
+
+    /// The lot's lot-wide records (custody and recalls), in log order.
+    pub fn lot_wide_chain(&self, lot: &LotId) -> Result<Vec<ChainRecord>> {
+        self.leaves(&self.lot_wide_index(lot)?)
+    }
+
+    /// The item-scoped records naming `serial`, in log order.
+    pub fn item_scoped_chain(&self, lot: &LotId, serial: &str) -> Result<Vec<ChainRecord>> {
+        self.leaves(&self.item_scoped_index(lot, serial)?)
+    }
+
+    fn lot_wide_index(&self, lot: &LotId) -> Result<Vec<u64>> {
+        let mut p = lot_key(lot);
+        p.push(SCOPE_LOT);
+        self.index_range(Cf::LotRecords, &p, MAX_LOT_RECORDS)
+    }
+
+    fn item_scoped_index(&self, lot: &LotId, serial: &str) -> Result<Vec<u64>> {
+        let ik = item_key(lot.gtin.as_str(), serial);
+        self.index_range(Cf::ItemRecords, &ik, MAX_LOT_RECORDS)
+    }
+
+    /// Changes on every actor-registry write (views of records show the signers' registry
+    /// state, e.g. a revocation, so cached views depend on it).
+    pub(crate) fn registry_generation(&self) -> u64 {
+        self.registry_generation
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The registry records of the actors that signed `chain` (for bundles), in log order.

@@ -110,6 +110,8 @@ pub struct Service {
     scan_rules: ScanRules,
     custody_rules: crate::config::CustodyRules,
     custody: Mutex<()>,
+    registry_generation: AtomicU64,
+    lot_view_cache: Mutex<scan::LotViewCache>,
     scan_locks: Vec<Mutex<()>>,
     stats: Stats,
 }

@@ -34,6 +34,21 @@ use crate::store::codec::{
 };
 use crate::store::{Cf, Durability, WriteBatch};
 
+/// Lots whose lot-wide custody views are cached for scans (the cache is dropped when full).
+pub const LOT_VIEW_CACHE_LOTS: usize = 1024;
+
+/// What a cached lot-wide custody view depends on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LotViewKey {
+    head: Option<String>,
+    tree_size: Option<u64>,
+    registry: u64,
+}
+
+/// The scan cache of lot-wide custody views, by lot key.
+pub type LotViewCache =
+    std::collections::HashMap<Vec<u8>, (LotViewKey, std::sync::Arc<Vec<CustodyRecordView>>)>;
+
 /// Most distinct networks remembered per code (enough for any sane warning threshold).
 pub const MAX_TRACKED_NETWORKS: usize = 64;
 
@@ -221,29 +236,28 @@ impl Service {
         let Some(state) = self.find_lot_state(&lot)? else {
             return Ok(None);
         };
-        let chain = self.item_chain(&lot, item.serial.as_str())?;
-        let views = self.record_views(&chain)?;
-        let mut records = Vec::with_capacity(views.len());
-        let mut revoked = Vec::new();
-        for (r, view) in chain.iter().zip(views) {
-            let inclusion_proof = match tree_size {
-                Some(n) if r.leaf_index < n => Some(
-                    self.inclusion_proof(r.leaf_index, n)?
-                        .iter()
-                        .map(Hash::to_base64)
-                        .collect(),
-                ),
-                _ => None,
-            };
-            if view.key_revoked {
-                revoked.push(format!("{} by {}", view.step, view.signer));
+        // The lot-wide part is the same for every item of the lot: cached per (head, tree
+        // size, registry generation); only the item's own records are read per scan.
+        let lot_wide = self.lot_wide_views(&lot, &state, tree_size)?;
+        let own = self.item_scoped_chain(&lot, item.serial.as_str())?;
+        let own = self.proven_views(&own, tree_size)?;
+        let mut records: Vec<CustodyRecordView> = Vec::with_capacity(lot_wide.len() + own.len());
+        let mut it = own.into_iter().peekable();
+        for r in lot_wide.iter() {
+            while it
+                .peek()
+                .is_some_and(|o| o.record.leaf_index < r.record.leaf_index)
+            {
+                records.extend(it.next());
             }
-            records.push(CustodyRecordView {
-                record: view,
-                inclusion_proof,
-                leaf_data: base64::engine::general_purpose::STANDARD.encode(&r.data),
-            });
+            records.push(r.clone());
         }
+        records.extend(it);
+        let revoked: Vec<String> = records
+            .iter()
+            .filter(|r| r.record.key_revoked)
+            .map(|r| format!("{} by {}", r.record.step, r.record.signer))
+            .collect();
         let item_state: ItemState = match self.store.get(
             Cf::ItemCustody,
             &item_key(item.gtin.as_str(), item.serial.as_str()),
@@ -303,6 +317,64 @@ impl Service {
             sold: state.sold || item_state.sold,
             records,
         }))
+    }
+
+    /// Views of chain records with their inclusion proofs against `tree_size`.
+    fn proven_views(
+        &self,
+        chain: &[super::custody::ChainRecord],
+        tree_size: Option<u64>,
+    ) -> Result<Vec<CustodyRecordView>> {
+        let views = self.record_views(chain)?;
+        chain
+            .iter()
+            .zip(views)
+            .map(|(r, view)| {
+                let inclusion_proof = match tree_size {
+                    Some(n) if r.leaf_index < n => Some(
+                        self.inclusion_proof(r.leaf_index, n)?
+                            .iter()
+                            .map(Hash::to_base64)
+                            .collect(),
+                    ),
+                    _ => None,
+                };
+                Ok(CustodyRecordView {
+                    record: view,
+                    inclusion_proof,
+                    leaf_data: base64::engine::general_purpose::STANDARD.encode(&r.data),
+                })
+            })
+            .collect()
+    }
+
+    /// The lot-wide records of a lot with their proofs, from the cache when the lot's head,
+    /// the tree size and the actor registry are unchanged.
+    fn lot_wide_views(
+        &self,
+        lot: &LotId,
+        state: &crate::custody::LotState,
+        tree_size: Option<u64>,
+    ) -> Result<std::sync::Arc<Vec<CustodyRecordView>>> {
+        let key = LotViewKey {
+            head: state.head.clone(),
+            tree_size,
+            registry: self.registry_generation(),
+        };
+        let lk = super::custody::lot_key(lot);
+        if let Some((k, v)) = super::lock(&self.lot_view_cache)?.get(&lk) {
+            if *k == key {
+                return Ok(v.clone());
+            }
+        }
+        let chain = self.lot_wide_chain(lot)?;
+        let views = std::sync::Arc::new(self.proven_views(&chain, tree_size)?);
+        let mut cache = super::lock(&self.lot_view_cache)?;
+        if cache.len() >= LOT_VIEW_CACHE_LOTS {
+            cache.clear();
+        }
+        cache.insert(lk, (key, views.clone()));
+        Ok(views)
     }
 
     /// Proof of the leaf against the latest checkpoint (None until a checkpoint covers it).

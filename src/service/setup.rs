@@ -262,6 +262,8 @@ impl Service {
             scan_rules: opts.scan_rules,
             custody_rules: opts.custody,
             custody: Mutex::new(()),
+            registry_generation: Default::default(),
+            lot_view_cache: Default::default(),
             scan_locks: (0..SCAN_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             stats: Stats::default(),
         };
