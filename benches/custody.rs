@@ -77,6 +77,7 @@ impl World {
         let (_, id, sk) = self.keys.iter().find(|(r, _, _)| *r == role).unwrap();
         (
             Statement {
+                log: self.svc.origin().to_string(),
                 lot: lot.into(),
                 serials,
                 prev: prev.into(),

@@ -155,6 +155,7 @@ async fn seed_custody(http: &reqwest::Client, base: &str, token: &str) {
             .await
             .unwrap();
         let st = Statement {
+            log: head["log"].as_str().unwrap().into(),
             lot: lot.into(),
             serials: vec![],
             prev: head["head"].as_str().unwrap().into(),

@@ -89,7 +89,8 @@ pub struct CustodyRules {
     /// clock (either way) is refused as stale; nonces are remembered at least this long.
     pub freshness_secs: u64,
     /// Load the demo data set (`fixtures/demo.json`) when `serve --init` creates a new data
-    /// directory (`TRACESEAL_DEMO`, default true).
+    /// directory, as `serve --init --demo` does (`TRACESEAL_DEMO`, default false: a production
+    /// data directory never gets the demo actors and their keys by accident).
     pub demo_on_init: bool,
 }
 
@@ -102,7 +103,7 @@ impl Default for CustodyRules {
     fn default() -> Self {
         CustodyRules {
             freshness_secs: DEFAULT_CUSTODY_FRESHNESS_SECS,
-            demo_on_init: true,
+            demo_on_init: false,
         }
     }
 }
@@ -563,8 +564,9 @@ dev_block_time_s = {devbt}
 # Signed custody statements must be signed within this many seconds of the server's clock
 # (either way); nonces are remembered for good. (TRACESEAL_CUSTODY_FRESHNESS_SECS)
 freshness_secs = {fresh}
-# Load the demo data set when `serve --init` creates a new data directory. (TRACESEAL_DEMO)
-demo_on_init = true
+# Load the demo data set when `serve --init` creates a new data directory, as
+# `serve --init --demo` does (./scripts/dev run passes --demo). (TRACESEAL_DEMO)
+demo_on_init = false
 "#,
             fresh = d.custody.freshness_secs,
             akey = d.chain.anchor_key,

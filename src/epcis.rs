@@ -89,7 +89,13 @@ fn cbv(prefix: &str, v: &str) -> String {
 
 /// UTC with milliseconds, rounded half-up: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn utc_ms(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC) + Duration::microseconds(500);
+    // Statements are range-checked (year ≤ 9999 in UTC); out-of-range times print as they are.
+    let Some(t) = t
+        .checked_to_offset(UtcOffset::UTC)
+        .and_then(|t| t.checked_add(Duration::microseconds(500)))
+    else {
+        return t.unix_timestamp().to_string();
+    };
     let t = t
         .replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
         .unwrap_or(t);

@@ -352,6 +352,7 @@ async fn custody_chain_end_to_end_with_the_cli() {
     let head = lotv["head"].as_str().unwrap().to_string();
     let sk = traceseal::keys::read_private_pem(Path::new(&wh.key)).unwrap();
     let st = traceseal::custody::Statement {
+        log: s.state.svc.origin().to_string(),
         lot: lot.clone(),
         serials: vec![],
         prev: head.clone(),

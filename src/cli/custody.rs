@@ -326,9 +326,10 @@ pub struct Draft {
 }
 
 impl Draft {
-    /// A signed submission for `prev`, signed now.
-    pub fn sign(&self, key: &SigningKey, prev: &str) -> Submission {
+    /// A signed submission for the log `log` and the lot head `prev`, signed now.
+    pub fn sign(&self, key: &SigningKey, log: &str, prev: &str) -> Submission {
         let st = Statement {
+            log: log.to_string(),
             lot: self.lot.clone(),
             serials: self.serials.clone(),
             prev: prev.to_string(),
@@ -380,8 +381,8 @@ impl Client {
         })
     }
 
-    /// The lot's head (GENESIS for a lot with no record yet).
-    pub fn head(&self, lot: &str) -> Result<String, String> {
+    /// The service's log origin and the lot's head (GENESIS for a lot with no record yet).
+    pub fn head(&self, lot: &str) -> Result<(String, String), String> {
         let url = format!("{}/api/v1/lots/{lot}/head", self.base);
         self.rt.block_on(async {
             let r = self
@@ -394,7 +395,7 @@ impl Client {
                 200 => r
                     .json::<crate::http::custody::LotHead>()
                     .await
-                    .map(|v| v.head)
+                    .map(|v| (v.log, v.head))
                     .map_err(|e| format!("unexpected answer from {url}: {e}")),
                 429 => Err(format!(
                     "{url}: rate-limited by the server; retry in a moment"
@@ -444,8 +445,8 @@ impl Client {
     pub fn sign_and_submit(&self, draft: &Draft, key: &SigningKey) -> Result<Outcome, String> {
         let mut last = None;
         for _ in 0..3 {
-            let prev = self.head(&draft.lot)?;
-            match self.post(&draft.sign(key, &prev))? {
+            let (log, prev) = self.head(&draft.lot)?;
+            match self.post(&draft.sign(key, &log, &prev))? {
                 Outcome::Refused(409, d) if d.contains("is not the head") => last = Some(d),
                 other => return Ok(other),
             }
@@ -493,7 +494,7 @@ fn submit(s: &Signer, event: Event, serials: Vec<String>) -> ExitCode {
         event,
     };
     // Check the statement's shape locally before anything is signed or sent.
-    let probe = draft.sign(&key, GENESIS);
+    let probe = draft.sign(&key, "probe", GENESIS);
     if let Err(e) = record::parse_statement(&probe.statement) {
         return usage(&e.to_string());
     }

@@ -58,6 +58,10 @@ pub enum Command {
         /// Initialise DATA_DIR first if it is not initialised yet.
         #[arg(long)]
         init: bool,
+        /// With --init: load the demo data set into the new data directory (demo actors'
+        /// keys go to DATA_DIR/demo-keys/). Never on a production directory.
+        #[arg(long, requires = "init")]
+        demo: bool,
     },
     /// Check a proof bundle (GET /api/v1/items/{gtin}/{serial}/bundle) offline and, with
     /// --rpc, against the anchor contract. Exit 0: verified and anchored; 1: a check failed
@@ -125,7 +129,8 @@ pub fn run(cli: Cli) -> ExitCode {
             listen,
             config,
             init,
-        } => done(serve(&data_dir, listen, config, init)),
+            demo,
+        } => done(serve(&data_dir, listen, config, init, demo)),
         Command::Verify { code, keys } => verify(&code, &keys),
         Command::ActorKey { out } => custody::actor_key(&out),
         Command::Attest(a) => custody::attest(&a),
@@ -260,6 +265,7 @@ fn serve(
     listen: Option<std::net::SocketAddr>,
     config: Option<PathBuf>,
     init_if_needed: bool,
+    demo: bool,
 ) -> Result<(), String> {
     let dir = DataDir::new(data_dir);
     let mut cfg = load_config(&dir, config.clone())?;
@@ -293,7 +299,7 @@ fn serve(
         },
     )
     .map_err(|e| e.to_string())?;
-    if fresh && cfg.custody.demo_on_init {
+    if fresh && (demo || cfg.custody.demo_on_init) {
         let r = svc
             .load_demo(crate::service::demo::BUILTIN, &dir.root().join("demo-keys"))
             .map_err(|e| format!("loading the demo data: {e}"))?;
@@ -644,6 +650,9 @@ fn verify_bundle(file: &Path, rpc: Option<&str>, pins: &Pins) -> ExitCode {
         println!(
             "ok  {} custody record(s): signatures by the signers' logged keys, roles, lot and hash links",
             v.custody_records
+        );
+        println!(
+            "note: the links prove nothing is missing between the bundle's first and last lot-wide record; records after them (or an item record left out) cannot be excluded offline: compare GET /api/v1/lots/{{lot}}/head"
         );
     }
     for w in &v.custody_warnings {

@@ -32,6 +32,12 @@ pub const MAX_SERIALS: usize = 10_000;
 pub const MAX_TEXT: usize = 200;
 /// Most supporting documents on one attestation.
 pub const MAX_DOCUMENTS: usize = 32;
+/// Latest Unix time a record may carry (9999-12-31T23:59:59Z).
+pub const MAX_UNIX: i64 = 253_402_300_799;
+/// How far before its signature an event may have happened.
+pub const MAX_EVENT_AGE_SECS: i64 = 2 * 366 * 86_400;
+/// How far after its signature an event may be dated (clock and time-zone slack).
+pub const MAX_EVENT_LEAD_SECS: i64 = 86_400;
 /// The `prev` of the first record of a lot: 32 zero bytes in hex.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -438,6 +444,10 @@ impl fmt::Display for LotId {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Statement {
+    /// The log this statement is for: the service's log origin (the first line of its
+    /// checkpoints, e.g. `verify.example.com/log`), so a statement signed for one deployment
+    /// (staging) cannot be replayed to another (production).
+    pub log: String,
     /// The lot, `{gtin14}.{lot}`.
     pub lot: String,
     /// Serials the event covers; empty means the whole lot. Sorted, unique.
@@ -610,6 +620,14 @@ impl Statement {
 
     /// Checks every field's shape (not the rules, the signature or freshness).
     pub fn check(self) -> Result<CheckedStatement, RecordError> {
+        if self.log.is_empty()
+            || self.log.len() > MAX_TEXT
+            || !self.log.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(field_err(
+                "log must be the service's log origin (GET /api/v1/lots/{id}/head answers it)",
+            ));
+        }
         let lot = LotId::parse(&self.lot).map_err(RecordError::Field)?;
         if self.serials.len() > MAX_SERIALS {
             return Err(field_err(format!(
@@ -634,10 +652,17 @@ impl Statement {
         let kid = KeyId::parse(&self.kid)
             .map_err(|_| field_err("kid must be 8 lowercase hex characters"))?;
         let time = parse_event_time(&self.time)?;
-        if !(0..=253_402_300_799).contains(&self.signed_at) {
+        if !(0..=MAX_UNIX).contains(&self.signed_at) {
             return Err(field_err(
                 "signed_at must be Unix seconds between 1970 and 9999",
             ));
+        }
+        let t = time.unix_timestamp();
+        if t < self.signed_at - MAX_EVENT_AGE_SECS || t > self.signed_at + MAX_EVENT_LEAD_SECS {
+            return Err(field_err(format!(
+                "time {} must be at most two years before and one day after signed_at",
+                self.time
+            )));
         }
         match parse_hex(&self.nonce) {
             Some(b) if b.len() == 16 => {}
@@ -842,13 +867,14 @@ mod tests {
 
     pub(crate) fn sample() -> Statement {
         Statement {
+            log: "verify.example.com/log".into(),
             lot: "09506000134352.L1".into(),
             serials: vec![],
             prev: GENESIS.into(),
             actor: "au-inspect".into(),
             kid: "0a1b2c3d".into(),
             time: "2026-11-02T09:30:00+10:00".into(),
-            signed_at: 1_764_000_000,
+            signed_at: 1_793_577_600,
             nonce: "00112233445566778899aabbccddeeff".into(),
             place: Some(Place {
                 name: "Melbourne".into(),
@@ -872,7 +898,7 @@ mod tests {
         let st = sample();
         assert_eq!(
             st.canonical(),
-            r#"{"actor":"au-inspect","event":{"data":{"certificate_no":"AQIS-2026-0001","inspection_date":"2026-11-01","origin_country":"AU","producer":"Gippsland Dairy","result":"conformant"},"step":"origin_attestation"},"kid":"0a1b2c3d","lot":"09506000134352.L1","nonce":"00112233445566778899aabbccddeeff","place":{"country":"AU","name":"Melbourne","unlocode":"AUMEL"},"prev":"0000000000000000000000000000000000000000000000000000000000000000","signed_at":1764000000,"time":"2026-11-02T09:30:00+10:00"}"#
+            r#"{"actor":"au-inspect","event":{"data":{"certificate_no":"AQIS-2026-0001","inspection_date":"2026-11-01","origin_country":"AU","producer":"Gippsland Dairy","result":"conformant"},"step":"origin_attestation"},"kid":"0a1b2c3d","log":"verify.example.com/log","lot":"09506000134352.L1","nonce":"00112233445566778899aabbccddeeff","place":{"country":"AU","name":"Melbourne","unlocode":"AUMEL"},"prev":"0000000000000000000000000000000000000000000000000000000000000000","signed_at":1793577600,"time":"2026-11-02T09:30:00+10:00"}"#
         );
         let key = SigningKey::from_bytes(&[7u8; 32]);
         let sig = st.sign(&key);

@@ -79,6 +79,12 @@ pub struct LotState {
     pub released: bool,
     /// Sold or picked up as a whole.
     pub sold: bool,
+    /// Items released one by one (item-scoped releases).
+    #[serde(default)]
+    pub items_released: u64,
+    /// Items sold or picked up one by one.
+    #[serde(default)]
+    pub items_sold: u64,
 }
 
 /// Custody state of one item, for item-scoped releases and sales.
@@ -207,8 +213,15 @@ pub fn apply(
             })?;
             need(!lot.released, || "the lot has already been released".into())?;
             if items.is_empty() {
+                need(lot.items_released == 0, || {
+                    format!(
+                        "{} items of the lot were released one by one; release the others by serial",
+                        lot.items_released
+                    )
+                })?;
                 next.released = true;
             }
+            next.items_released += items.len() as u64;
             for (serial, st) in items.iter() {
                 need(!st.released, || {
                     format!("item {serial} has already been released")
@@ -222,8 +235,15 @@ pub fn apply(
                 need(lot.released, || {
                     "the lot has not been released from the bonded warehouse".into()
                 })?;
+                need(lot.items_sold == 0, || {
+                    format!(
+                        "{} items of the lot were sold one by one; record the others by serial",
+                        lot.items_sold
+                    )
+                })?;
                 next.sold = true;
             }
+            next.items_sold += items.len() as u64;
             for (serial, st) in items.iter() {
                 need(lot.released || st.released, || {
                     format!("item {serial} has not been released from the bonded warehouse")
@@ -333,6 +353,32 @@ mod tests {
             .unwrap_err()
             .0
             .contains("already been sold"));
+    }
+
+    #[test]
+    fn items_released_or_sold_one_by_one_block_the_lot_wide_step() {
+        let mut lot = LotState::default();
+        for e in route(Conformance::Conformant) {
+            apply(&mut lot, &e, &mut []).unwrap();
+        }
+        let mut a = vec![("A".to_string(), ItemState::default())];
+        apply(&mut lot, &Event::Release(Outbound::default()), &mut a).unwrap();
+        let e = apply(&mut lot, &Event::Release(Outbound::default()), &mut []).unwrap_err();
+        assert!(e.0.contains("released one by one"), "{e}");
+        let mut b = vec![("B".to_string(), ItemState::default())];
+        apply(&mut lot, &Event::Release(Outbound::default()), &mut b).unwrap();
+        apply(&mut lot, &Event::RetailSale(Outbound::default()), &mut a).unwrap();
+        assert_eq!((lot.items_released, lot.items_sold), (2, 1));
+        // A lot released as a whole, then one item sold, cannot be sold as a whole.
+        let mut whole = LotState::default();
+        for e in route(Conformance::Conformant) {
+            apply(&mut whole, &e, &mut []).unwrap();
+        }
+        apply(&mut whole, &Event::Release(Outbound::default()), &mut []).unwrap();
+        let mut c = vec![("C".to_string(), ItemState::default())];
+        apply(&mut whole, &Event::SelfPickup(Outbound::default()), &mut c).unwrap();
+        let e = apply(&mut whole, &Event::RetailSale(Outbound::default()), &mut []).unwrap_err();
+        assert!(e.0.contains("sold one by one"), "{e}");
     }
 
     #[test]

@@ -197,6 +197,8 @@ pub async fn get_lot(
 /// The head of a lot.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct LotHead {
+    /// The service's log origin: what statements must name as `log`.
+    pub log: String,
     /// `{gtin14}.{lot}`.
     pub lot: String,
     /// Leaf hash (hex) of the lot's latest lot-wide record, or 64 zeros for a lot with none:
@@ -215,8 +217,9 @@ pub async fn get_head(
     let Path(id) = id?;
     let svc = st.svc.clone();
     let lot = id.clone();
+    let log = st.svc.origin().to_string();
     let head = blocking(move || svc.lot_head(&id)).await?;
-    Ok(Json(LotHead { lot, head }))
+    Ok(Json(LotHead { log, lot, head }))
 }
 
 fn epcis_response(doc: serde_json::Value) -> Response {

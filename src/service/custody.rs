@@ -82,6 +82,28 @@ impl ActorKey {
         Ok(())
     }
 
+    /// Whether new statements may still be accepted with the key at server time `now`: a
+    /// revocation or an expiry in effect (or within the second) refuses it, whatever the
+    /// statement's own `signed_at`.
+    pub fn usable_now(&self, now: i64) -> std::result::Result<(), String> {
+        if let Some(r) = self.revoked_from.filter(|r| *r <= now + 1) {
+            return Err(format!(
+                "key {} was revoked from {} ({})",
+                self.kid,
+                super::rfc3339(r),
+                self.revoke_reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+        if let Some(na) = self.not_after.filter(|na| *na <= now + 1) {
+            return Err(format!(
+                "key {} expired at {}",
+                self.kid,
+                super::rfc3339(na)
+            ));
+        }
+        Ok(())
+    }
+
     fn verifying_key(&self) -> Result<VerifyingKey> {
         decode_public_key(&self.public_key)
             .map_err(|e| ServiceError::Internal(format!("stored key {}: {e}", self.kid)))
@@ -323,6 +345,18 @@ fn check_text(field: &str, v: &str) -> Result<String> {
     Ok(t.to_string())
 }
 
+/// Timestamps in operator records: Unix seconds from 1970 to 9999 (they are logged as
+/// canonical JSON integers).
+fn check_unix(field: &str, t: i64) -> Result<()> {
+    if (0..=record::MAX_UNIX).contains(&t) {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "{field} must be Unix seconds between 1970 and 9999, got {t}"
+        )))
+    }
+}
+
 fn leaf_hex(data: &[u8]) -> String {
     hex(merkle::leaf_hash(data).as_bytes())
 }
@@ -373,7 +407,9 @@ impl Service {
             )));
         }
         let not_before = k.not_before.unwrap_or(at);
+        check_unix("not_before", not_before)?;
         if let Some(na) = k.not_after {
+            check_unix("not_after", na)?;
             if na <= not_before {
                 return Err(ServiceError::Invalid(
                     "not_after must be later than not_before".into(),
@@ -421,12 +457,16 @@ impl Service {
             .iter()
             .map(|op| {
                 let data = op.leaf();
-                PendingLeaf {
+                // Never log a leaf that does not read back (the log is append-only).
+                LeafRecord::parse(&data).map_err(|e| {
+                    ServiceError::Internal(format!("refusing to log an unreadable record: {e}"))
+                })?;
+                Ok(PendingLeaf {
                     hash: merkle::leaf_hash(&data),
                     data,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let n = leaves.len() as u64;
         let mut out = None;
         self.append_leaves(leaves, |first, wb| {
@@ -532,6 +572,7 @@ impl Service {
         // signed in this very second) are not flagged; new submissions are refused at once
         // (see `submit_at`).
         let from = input.revoked_from.unwrap_or(at + 1);
+        check_unix("revoked_from", from)?;
         let k = actor
             .keys
             .iter_mut()
@@ -579,6 +620,12 @@ impl Service {
         let signature =
             parse_signature(&sub.signature).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let st = &checked.statement;
+        if st.log != self.origin {
+            return Err(ServiceError::Unauthenticated(format!(
+                "the statement was signed for log {:?}, this service is log {:?}",
+                st.log, self.origin
+            )));
+        }
         let actor = self.find_actor(&st.actor)?.ok_or_else(|| {
             ServiceError::Unauthenticated(format!("unknown actor {:?}", st.actor))
         })?;
@@ -597,16 +644,7 @@ impl Service {
         }
         key.valid_at(st.signed_at)
             .map_err(ServiceError::Unauthenticated)?;
-        // A revocation in effect now (or within the second) refuses the key whatever the
-        // statement's signing time.
-        if let Some(r) = key.revoked_from.filter(|r| *r <= now + 1) {
-            return Err(ServiceError::Unauthenticated(format!(
-                "key {} was revoked from {} ({})",
-                key.kid,
-                super::rfc3339(r),
-                key.revoke_reason.as_deref().unwrap_or("no reason given")
-            )));
-        }
+        key.usable_now(now).map_err(ServiceError::Unauthenticated)?;
         let window = self.custody_rules.freshness_secs as i64;
         if (now - st.signed_at).abs() > window {
             return Err(ServiceError::Unauthenticated(format!(
@@ -650,6 +688,17 @@ impl Service {
         }
         let hash = merkle::leaf_hash(&leaf);
         let _g = lock(&self.custody)?;
+        // The registry may have changed since the checks above (a revocation or rotation
+        // commits under this lock): check the key again, now that nothing can change it.
+        let key = self
+            .find_actor(&actor.id)?
+            .and_then(|a| a.keys.into_iter().find(|k| k.kid == st.kid))
+            .ok_or_else(|| {
+                ServiceError::Unauthenticated(format!("actor {} has no key {}", actor.id, st.kid))
+            })?;
+        key.valid_at(st.signed_at)
+            .map_err(ServiceError::Unauthenticated)?;
+        key.usable_now(now).map_err(ServiceError::Unauthenticated)?;
         let nk = nonce_key(&actor.id, &st.nonce);
         if self.store.get(Cf::Nonces, &nk)?.is_some() {
             return Err(ServiceError::Conflict(format!(
@@ -659,6 +708,11 @@ impl Service {
         }
         let lk = lot_key(lot);
         let mut state = self.lot_state(&lk)?;
+        if state.records >= MAX_LOT_RECORDS as u64 {
+            return Err(ServiceError::Conflict(format!(
+                "lot {lot} has {MAX_LOT_RECORDS} records, the most a lot may have"
+            )));
+        }
         let head = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
         if st.prev != head {
             return Err(ServiceError::Conflict(format!(
@@ -778,7 +832,15 @@ impl Service {
             let in_lot = match batch_lots.get(&rec.batch_id) {
                 Some(b) => *b,
                 None => {
-                    let b = self.stored_batch(rec.batch_id)?.batch.lot == lot.lot.as_str();
+                    let sb = self.stored_batch(rec.batch_id)?;
+                    if sb.batch.status != super::types::BatchStatus::Complete {
+                        return Err(ServiceError::Unprocessable(format!(
+                            "serial {} is in batch {}, whose issuance was interrupted: its codes are not valid",
+                            s.as_str(),
+                            rec.batch_id
+                        )));
+                    }
+                    let b = sb.batch.lot == lot.lot.as_str();
                     batch_lots.insert(rec.batch_id, b);
                     b
                 }
@@ -1092,6 +1154,12 @@ impl Service {
     /// One item's issuance and custody history as an EPCIS 2.0 document.
     pub fn item_epcis(&self, gtin: &str, serial: &str) -> Result<serde_json::Value> {
         let (lot, rec) = self.item_lot(gtin, serial)?;
+        if self.stored_batch(rec.batch_id)?.batch.status != super::types::BatchStatus::Complete {
+            return Err(ServiceError::Conflict(format!(
+                "item {serial} is in batch {}, whose issuance was interrupted: its code is not valid",
+                rec.batch_id
+            )));
+        }
         let mut events = vec![self.commissioning(rec.batch_id, Some(serial))?];
         let chain = self.item_chain(&lot, serial)?;
         events.extend(self.epcis_events(&lot, &chain)?);
@@ -1177,6 +1245,7 @@ pub(crate) mod tests {
         serials: Vec<String>,
     ) -> Submission {
         let st = Statement {
+            log: "verify.example.com/log".into(),
             lot: lot.into(),
             serials,
             prev: prev.into(),
@@ -1477,6 +1546,16 @@ pub(crate) mod tests {
             Err(ServiceError::Conflict(m)) => assert!(m.contains("is not the head"), "{m}"),
             other => panic!("stale prev: {other:?}"),
         }
+        // Signed for another deployment's log (e.g. staging), replayed here.
+        let mut other_log: Statement = serde_json::from_str(&good.statement).unwrap();
+        other_log.log = "staging.example.com/log".into();
+        let replayed = Submission {
+            statement: other_log.canonical(),
+            signature: other_log.sign(sk),
+        };
+        assert!(
+            matches!(svc.submit(&replayed), Err(ServiceError::Unauthenticated(m)) if m.contains("signed for log"))
+        );
         // Unknown actor.
         let ghost = signed(
             "ghost",
@@ -1500,6 +1579,67 @@ pub(crate) mod tests {
         assert_eq!(svc.log_size().unwrap(), size, "nothing refused was stored");
         // The good packing statement is still acceptable.
         svc.submit(&good).unwrap();
+    }
+
+    #[test]
+    fn out_of_range_times_are_refused_and_log_nothing() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let (id, sk) = &c.keys[&Role::Inspector];
+        let size = svc.log_size().unwrap();
+        let key = |not_after| KeyInput {
+            public_key: base64::engine::general_purpose::STANDARD.encode(
+                SigningKey::from_bytes(&[9u8; 32])
+                    .verifying_key()
+                    .as_bytes(),
+            ),
+            not_before: None,
+            not_after: Some(not_after),
+            replaces: None,
+        };
+        // Beyond JavaScript's safe integers (what canonical JSON can carry), and beyond 9999.
+        for t in [9_007_199_254_740_993, 253_402_300_800, -1] {
+            match svc.add_actor_key(id, &key(t)) {
+                Err(ServiceError::Invalid(m)) => assert!(m.contains("not_after"), "{m}"),
+                other => panic!("{t}: {other:?}"),
+            }
+        }
+        let revoke = RevokeInput {
+            reason: "r".into(),
+            revoked_from: Some(i64::MAX),
+        };
+        let kid = KeyId::of(&sk.verifying_key()).to_string();
+        assert!(matches!(
+            svc.revoke_actor_key(id, &kid, &revoke),
+            Err(ServiceError::Invalid(_))
+        ));
+        // An event dated far from its signature (year 9999, or three years back) is refused.
+        let lot = format!("{GTIN}.T1");
+        for time in ["9999-12-31T23:59:59-01:00", "2023-01-01T00:00:00+00:00"] {
+            let st = Statement {
+                log: svc.origin().to_string(),
+                lot: lot.clone(),
+                serials: vec![],
+                prev: GENESIS.into(),
+                actor: id.clone(),
+                kid: kid.clone(),
+                time: time.into(),
+                signed_at: now_unix(),
+                nonce: random_nonce(),
+                place: None,
+                event: attest(Conformance::Conformant),
+            };
+            let sub = Submission {
+                statement: st.canonical(),
+                signature: st.sign(sk),
+            };
+            match svc.submit(&sub) {
+                Err(ServiceError::Invalid(m)) => assert!(m.contains("two years"), "{m}"),
+                other => panic!("{time}: {other:?}"),
+            }
+        }
+        assert_eq!(svc.log_size().unwrap(), size, "nothing was logged");
     }
 
     #[test]

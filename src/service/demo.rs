@@ -193,6 +193,7 @@ impl Service {
                 let sub = sign(
                     key,
                     Statement {
+                        log: self.origin.clone(),
                         lot: lot_id.clone(),
                         serials,
                         prev: self.lot_head(&lot_id)?,
