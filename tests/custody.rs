@@ -567,7 +567,7 @@ async fn custody_chain_end_to_end_with_the_cli() {
 }
 
 #[tokio::test]
-async fn non_conformant_lots_warn_and_cannot_be_released() {
+async fn non_conformant_lots_scan_with_a_warning() {
     let s = TestServer::start(test_config()).await;
     s.seed().await;
     let (_, codes) = s.issue("b1", 2).await;

@@ -593,4 +593,94 @@ mod tests {
         assert_eq!(coarse_network(ip("::ffff:1.2.3.4")), "1.2.3.0/24");
         assert_eq!(coarse_network(None), "unknown");
     }
+
+    #[test]
+    fn custody_warnings_and_the_lot_view_cache_follow_changes() {
+        use crate::custody::record::{Hold, HoldType};
+        use crate::custody::{Event, Role};
+        use crate::service::custody::tests::{cast, route};
+        use crate::service::custody::RevokeInput;
+        let (svc, _) = test_service();
+        seed(&svc);
+        let codes = issue(&svc, 4);
+        let lot = "09506000134352.L1";
+        let c = cast(&svc);
+        // Up to storing: genuine, chain of 8 with proofs.
+        for (role, e) in route().into_iter().take(8) {
+            c.submit(&svc, role, lot, e, vec![]).unwrap();
+        }
+        svc.checkpoint_now().unwrap();
+        let t = OffsetDateTime::now_utc();
+        let v = svc.scan(&codes[0], ip("10.0.0.1"), t);
+        assert_eq!(v.verdict, VerdictKind::Genuine, "{:?}", v.reasons);
+        let cv = v.custody.unwrap();
+        assert_eq!(cv.records.len(), 8);
+        assert!(cv.records.iter().all(|r| r.inclusion_proof.is_some()));
+        // A hold (new head) is seen at once, despite the cached view.
+        let hold = Hold {
+            hold_type: HoldType::Quality,
+            reason: "carton damage".into(),
+        };
+        c.submit(
+            &svc,
+            Role::BondedWarehouse,
+            lot,
+            Event::Holding(hold.clone()),
+            vec![],
+        )
+        .unwrap();
+        let v = svc.scan(&codes[1], ip("10.0.0.1"), t);
+        assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
+        assert_eq!(v.reasons[0].code, "on_hold");
+        let cv = v.custody.unwrap();
+        assert_eq!(cv.records.len(), 9);
+        assert!(
+            cv.records[8].inclusion_proof.is_none(),
+            "not in a checkpoint yet"
+        );
+        // A new checkpoint refreshes the proofs.
+        svc.checkpoint_now().unwrap();
+        let v = svc.scan(&codes[1], ip("10.0.0.1"), t);
+        assert!(v.custody.unwrap().records[8].inclusion_proof.is_some());
+        c.submit(
+            &svc,
+            Role::BondedWarehouse,
+            lot,
+            Event::HoldRelease(hold),
+            vec![],
+        )
+        .unwrap();
+        // A back-dated revocation (registry change, same head) flags the records signed since.
+        let (id, sk) = &c.keys[&Role::Carrier];
+        let kid = crate::code::KeyId::of(&sk.verifying_key()).to_string();
+        svc.revoke_actor_key(
+            id,
+            &kid,
+            &RevokeInput {
+                reason: "key leaked".into(),
+                revoked_from: Some(crate::service::now_unix() - 3600),
+            },
+        )
+        .unwrap();
+        let v = svc.scan(&codes[2], ip("10.0.0.1"), t);
+        assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.code == "revoked_key" && r.message.contains("shipping by carrier")),
+            "{:?}",
+            v.reasons
+        );
+        let flagged = v
+            .custody
+            .unwrap()
+            .records
+            .iter()
+            .filter(|r| r.record.key_revoked)
+            .count();
+        assert_eq!(
+            flagged, 3,
+            "shipping, departing, arriving were signed by the carrier"
+        );
+    }
 }
