@@ -619,6 +619,9 @@ impl Service {
             .map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let signature =
             parse_signature(&sub.signature).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        // Owned once (a statement may name 10,000 serials); everything below borrows it.
+        let signed = SignedStatement { checked, signature };
+        let checked = &signed.checked;
         let st = &checked.statement;
         if st.log != self.origin {
             return Err(ServiceError::Unauthenticated(format!(
@@ -632,10 +635,6 @@ impl Service {
         let key = actor.keys.iter().find(|k| k.kid == st.kid).ok_or_else(|| {
             ServiceError::Unauthenticated(format!("actor {} has no key {}", actor.id, st.kid))
         })?;
-        let signed = SignedStatement {
-            checked: checked.clone(),
-            signature,
-        };
         if !signed.verify(&key.verifying_key()?) {
             return Err(ServiceError::Unauthenticated(format!(
                 "the signature does not verify with key {} of actor {}",
