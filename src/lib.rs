@@ -7,7 +7,7 @@
 //! | layer | modules | owns |
 //! | --- | --- | --- |
 //! | pure core (no I/O) | [`gs1`], [`code`], [`leaf`], [`merkle`], [`checkpoint`], [`custody`], [`epcis`], [`anchor`], [`bundle`] | formats, signatures, proofs, custody rules, EPCIS, the chain port |
-//! | adapters | [`store`] (RocksDB), [`keys`] (PEM key files), [`chain`] (alloy, anvil) | one external resource each |
+//! | adapters | [`store`] (RocksDB), [`keys`] (PEM key files), [`chain`] (alloy, anvil), [`labels`] (QR sizing, ZPL) | one external resource each |
 //! | service | [`service`] | use cases, transactions, background workers |
 //! | edges | [`http`] (axum), [`cli`] (clap), [`config`], [`wiring`] | transport, composition |
 
@@ -23,6 +23,7 @@ pub mod epcis;
 pub mod gs1;
 pub mod http;
 pub mod keys;
+pub mod labels;
 pub mod leaf;
 pub mod merkle;
 pub mod service;
