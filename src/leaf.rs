@@ -31,6 +31,53 @@ pub enum LeafRecord {
     Actor(crate::custody::ActorOp),
     /// A lot recall by the operator (`traceseal/recall/v1`).
     Recall(crate::custody::Recall),
+    /// Labels printed again, with the reason (`traceseal/reprint/v1`).
+    Reprint(Reprint),
+}
+
+/// First line of a reprint leaf.
+pub const REPRINT_V1: &str = "traceseal/reprint/v1";
+
+/// Labels printed again: `traceseal/reprint/v1\n<canonical JSON>\n`. Every reprint is logged
+/// (and so anchored), so a code printed twice always leaves a trace.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reprint {
+    /// The print job.
+    pub job: u64,
+    /// The batch.
+    pub batch: u64,
+    /// Why the labels were printed again.
+    pub reason: String,
+    /// Unix seconds.
+    pub at: i64,
+    /// The serials printed again (at most 10,000 per record; a larger reprint is several).
+    pub serials: Vec<String>,
+}
+
+impl Reprint {
+    /// Leaf bytes.
+    pub fn leaf(&self) -> Vec<u8> {
+        let json = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| crate::custody::canon::to_string(&v).ok())
+            .unwrap_or_default();
+        format!("{REPRINT_V1}\n{json}\n").into_bytes()
+    }
+
+    fn parse_leaf(text: &str) -> Result<Reprint, LeafError> {
+        let json = text
+            .strip_prefix(REPRINT_V1)
+            .and_then(|r| r.strip_prefix('\n'))
+            .and_then(|r| r.strip_suffix('\n'))
+            .ok_or(LeafError::Malformed("reprint framing"))?;
+        let r: Reprint =
+            serde_json::from_str(json).map_err(|e| LeafError::Record(format!("reprint: {e}")))?;
+        if r.leaf() != text.as_bytes() {
+            return Err(LeafError::Malformed("not in canonical form"));
+        }
+        Ok(r)
+    }
 }
 
 /// The record of one issued item.
@@ -83,16 +130,19 @@ impl LeafRecord {
             LeafRecord::Custody(c) => c.leaf(),
             LeafRecord::Actor(a) => a.leaf(),
             LeafRecord::Recall(r) => r.leaf(),
+            LeafRecord::Reprint(r) => r.leaf(),
         }
     }
 
-    /// The kind name used in bundles and views: `item`, `custody`, `actor` or `recall`.
+    /// The kind name used in bundles and views: `item`, `custody`, `actor`, `recall` or
+    /// `reprint`.
     pub fn kind(&self) -> &'static str {
         match self {
             LeafRecord::Item(_) => "item",
             LeafRecord::Custody(_) => "custody",
             LeafRecord::Actor(_) => "actor",
             LeafRecord::Recall(_) => "recall",
+            LeafRecord::Reprint(_) => "reprint",
         }
     }
 
@@ -136,6 +186,7 @@ impl LeafRecord {
                     .map(LeafRecord::Recall)
                     .map_err(|e| other(e.to_string()))
             }
+            REPRINT_V1 => return Reprint::parse_leaf(text).map(LeafRecord::Reprint),
             _ => return Err(LeafError::UnknownKind(kind.chars().take(64).collect())),
         }
         let issued = field(lines.next(), "issued ")?

@@ -18,6 +18,7 @@ use utoipa::IntoParams;
 
 use super::error::ApiError;
 use super::{blocking, AppState};
+use crate::service::printing::{PrintJob, PrintJobRequest, PrintJobView};
 use crate::service::types::{
     Batch, BatchCreated, BatchRequest, Enterprise, EnterpriseInput, Product, ProductInput,
 };
@@ -44,6 +45,9 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/batches", post(create_batch))
         .route("/api/v1/batches/{id}", get(get_batch))
         .route("/api/v1/batches/{id}/codes", get(batch_codes))
+        .route("/api/v1/batches/{id}/print-jobs", post(create_print_job))
+        .route("/api/v1/print-jobs/{id}", get(get_print_job))
+        .route("/api/v1/print-jobs/{id}/output", get(print_job_output))
         .route_layer(middleware::from_fn_with_state(state, require_operator))
 }
 
@@ -331,6 +335,101 @@ pub async fn batch_codes(
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
     Ok((
         [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Create a print job for labels of a batch: the prints are recorded; labels printed before
+/// need `reprint_reason`, which is logged (`traceseal/reprint/v1`).
+#[utoipa::path(post, path = "/api/v1/batches/{id}/print-jobs", tag = "labels",
+    params(("id" = u64, Path, description = "Batch id")), request_body = PrintJobRequest,
+    security(("operator" = [])),
+    responses((status = 201, body = PrintJob), (status = 400, body = super::error::Problem),
+              (status = 404, body = super::error::Problem),
+              (status = 409, description = "batch incomplete, or a reprint without a reason", body = super::error::Problem),
+              (status = 422, description = "a layout that would break scanning or does not fit", body = super::error::Problem)))]
+pub async fn create_print_job(
+    State(st): State<Arc<AppState>>,
+    id: Result<Path<u64>, PathRejection>,
+    body: Result<Json<PrintJobRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<PrintJob>), ApiError> {
+    let Path(id) = id?;
+    let Json(req) = body?;
+    let svc = st.svc.clone();
+    let job = blocking(move || svc.create_print_job(id, &req)).await?;
+    Ok((StatusCode::CREATED, Json(job)))
+}
+
+/// A print job and the progress of its output.
+#[utoipa::path(get, path = "/api/v1/print-jobs/{id}", tag = "labels",
+    params(("id" = u64, Path, description = "Print job id")), security(("operator" = [])),
+    responses((status = 200, body = PrintJobView), (status = 404, body = super::error::Problem)))]
+pub async fn get_print_job(
+    State(st): State<Arc<AppState>>,
+    id: Result<Path<u64>, PathRejection>,
+) -> Result<Json<PrintJobView>, ApiError> {
+    let Path(id) = id?;
+    let svc = st.svc.clone();
+    Ok(Json(blocking(move || svc.print_job(id)).await?))
+}
+
+/// The job's labels, streamed page by page (ZPL: one `^XA … ^XZ` per label).
+#[utoipa::path(get, path = "/api/v1/print-jobs/{id}/output", tag = "labels",
+    params(("id" = u64, Path, description = "Print job id")), security(("operator" = [])),
+    responses((status = 200, description = "the labels", content_type = "text/plain"),
+              (status = 404, body = super::error::Problem)))]
+pub async fn print_job_output(
+    State(st): State<Arc<AppState>>,
+    id: Result<Path<u64>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id?;
+    let svc = st.svc.clone();
+    // The first page is rendered before answering, so errors get their status.
+    let (job, first, progress) = blocking(move || {
+        let job = svc.print_job(id)?.job;
+        let progress = svc.print_progress(id)?;
+        let page = svc.render_job_page(&job, job.start, crate::service::printing::PAGE)?;
+        Ok((job, page, progress))
+    })
+    .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(2);
+    let svc = st.svc.clone();
+    tokio::spawn(async move {
+        let (mut text, mut n) = first;
+        let mut next = job.start;
+        while n > 0 {
+            next += n;
+            progress.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            if tx.send(Ok(Bytes::from(text))).await.is_err() {
+                return; // client went away
+            }
+            let (s, j) = (svc.clone(), job.clone());
+            match tokio::task::spawn_blocking(move || {
+                s.render_job_page(&j, next, crate::service::printing::PAGE)
+            })
+            .await
+            {
+                Ok(Ok(page)) => (text, n) = page,
+                _ => {
+                    tracing::error!(job = job.id, at = next, "rendering labels failed");
+                    return; // truncated: the client sees fewer labels than the job's count
+                }
+            }
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"print-job-{id}.zpl\""),
+            ),
+        ],
         Body::from_stream(stream),
     )
         .into_response())

@@ -16,6 +16,7 @@ use super::{admin, custody, ops, public};
         admin::create_enterprise, admin::list_enterprises, admin::get_enterprise, admin::update_enterprise,
         admin::create_product, admin::list_products, admin::get_product, admin::update_product,
         admin::create_batch, admin::get_batch, admin::batch_codes,
+        admin::create_print_job, admin::get_print_job, admin::print_job_output,
         public::verify, public::code_uri, public::keys, public::checkpoint, public::leaf,
         public::inclusion, public::consistency, public::bundle,
         custody::register_actor, custody::add_key, custody::revoke_key, custody::recall,

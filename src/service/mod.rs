@@ -16,6 +16,7 @@ pub mod demo;
 pub mod issuance;
 pub mod log;
 pub mod master;
+pub mod printing;
 pub mod scan;
 pub mod setup;
 pub mod types;
@@ -112,6 +113,7 @@ pub struct Service {
     custody: Mutex<()>,
     registry_generation: AtomicU64,
     lot_view_cache: Mutex<scan::LotViewCache>,
+    print_progress: printing::PrintProgress,
     scan_locks: Vec<Mutex<()>>,
     stats: Stats,
 }

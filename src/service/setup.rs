@@ -264,6 +264,7 @@ impl Service {
             custody: Mutex::new(()),
             registry_generation: Default::default(),
             lot_view_cache: Default::default(),
+            print_progress: Default::default(),
             scan_locks: (0..SCAN_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             stats: Stats::default(),
         };

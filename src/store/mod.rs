@@ -61,11 +61,16 @@ pub enum Cf {
     Nonces,
     /// Lot key ‖ batch id → empty: the issuance batches of a lot.
     LotBatches,
+    /// Print job id → print job record.
+    PrintJobs,
+    /// Batch id ‖ ordinal in the batch → how often that label was printed, and by which job
+    /// first.
+    Prints,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 21] = [
+    pub const ALL: [Cf; 23] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -87,6 +92,8 @@ impl Cf {
         Cf::ItemCustody,
         Cf::Nonces,
         Cf::LotBatches,
+        Cf::PrintJobs,
+        Cf::Prints,
     ];
 
     /// The column family's on-disk name.
@@ -113,6 +120,8 @@ impl Cf {
             Cf::ItemCustody => "item_custody",
             Cf::Nonces => "nonces",
             Cf::LotBatches => "lot_batches",
+            Cf::PrintJobs => "print_jobs",
+            Cf::Prints => "prints",
         }
     }
 }
