@@ -108,3 +108,65 @@ async fn print_jobs_record_prints_and_log_reprints() {
     assert_eq!(r.status(), 401);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_labels_command_writes_a_job_and_refuses_silent_reprints() {
+    let s = TestServer::start(test_config()).await;
+    s.seed().await;
+    let (batch, codes) = s.issue("b1", 7).await;
+    let token = s.dir.path().join("data/admin.token");
+    let out = s.dir.path().join("labels.zpl");
+    let run = |extra: Vec<String>| {
+        let mut args = vec![
+            "labels".to_string(),
+            "--server".into(),
+            s.base.clone(),
+            "--token-file".into(),
+            token.to_str().unwrap().into(),
+            "--batch".into(),
+            batch.to_string(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+            "--dpi".into(),
+            "300".into(),
+        ];
+        args.extend(extra);
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(bin())
+                .args(&args)
+                .output()
+                .unwrap()
+        })
+    };
+    let o = run(vec![]).await.unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("7 / 7 labels (100%)"), "{text}");
+    let zpl = std::fs::read_to_string(&out).unwrap();
+    let checked = traceseal::labels::zpl::check(&zpl).unwrap();
+    assert_eq!(checked.qr_data, codes);
+    let o = run(vec!["--range".into(), "3:2".into()]).await.unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("refused (409)"));
+    let o = run(vec![
+        "--range".into(),
+        "3:2".into(),
+        "--reprint-reason".into(),
+        "ribbon ran out".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 reprinted, logged"));
+    assert_eq!(
+        traceseal::labels::zpl::check(&std::fs::read_to_string(&out).unwrap())
+            .unwrap()
+            .qr_data,
+        codes[3..5].to_vec()
+    );
+    s.stop().await;
+}

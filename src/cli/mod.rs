@@ -19,6 +19,7 @@ use crate::service::types::KeySet;
 use crate::wiring;
 
 pub mod custody;
+pub mod labels;
 
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -107,6 +108,10 @@ pub enum Command {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Create a print job for a batch (prints are recorded; reprints need --reprint-reason
+    /// and are logged) and write its labels to a file, with progress. Exit 0: all labels
+    /// written; 1: refused (reason printed); 2: usage; 4: server unreachable or stream broken.
+    Labels(labels::LabelsArgs),
     /// Check a code offline against public keys; exit 0 when genuine.
     Verify {
         /// The code URI.
@@ -135,6 +140,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::ActorKey { out } => custody::actor_key(&out),
         Command::Attest(a) => custody::attest(&a),
         Command::Event(a) => custody::event(&a),
+        Command::Labels(a) => labels::run(&a),
         Command::Demo { data_dir, file } => done(demo_cmd(&data_dir, file)),
         Command::VerifyBundle {
             file,
