@@ -12,9 +12,7 @@ use base64::Engine;
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use ed25519_dalek::SigningKey;
 use traceseal::code::KeyId;
-use traceseal::custody::record::{
-    self, Attestation, Conformance, Customs, Event, Movement, Outbound, Role, Warehousing,
-};
+use traceseal::custody::record::{self, Event, Outbound, Role, Warehousing};
 use traceseal::custody::{SignedStatement, Statement};
 use traceseal::service::custody::{ActorInput, KeyInput, Submission};
 use traceseal::service::types::BatchRequest;
@@ -106,31 +104,8 @@ impl World {
 
     /// Brings `lot` to the bonded warehouse (stage received).
     fn to_warehouse(&self, lot: &str) {
-        let d = || Customs {
-            declaration_no: "310420261000001".into(),
-        };
-        for (r, e) in [
-            (
-                Role::Inspector,
-                Event::OriginAttestation(Attestation {
-                    certificate_no: "C-1".into(),
-                    origin_country: "AU".into(),
-                    producer: "P".into(),
-                    inspection_date: "2026-11-01".into(),
-                    result: Conformance::Conformant,
-                    documents: vec![],
-                }),
-            ),
-            (Role::Carrier, Event::Shipping(Movement::default())),
-            (Role::Carrier, Event::Departing(Movement::default())),
-            (Role::Carrier, Event::Arriving(Movement::default())),
-            (Role::CustomsBroker, Event::CustomsDeclaration(d())),
-            (Role::CustomsBroker, Event::CustomsClearance(d())),
-            (
-                Role::BondedWarehouse,
-                Event::Receiving(Warehousing::default()),
-            ),
-        ] {
+        let route = traceseal::custody::rules::standard_route("310420261000001");
+        for (r, e) in route.into_iter().take(7) {
             self.submit(r, lot, e, vec![]);
         }
     }

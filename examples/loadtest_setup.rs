@@ -113,37 +113,13 @@ async fn seed_custody(http: &reqwest::Client, base: &str, token: &str) {
         assert_eq!(r.status(), 201, "actor");
         keys.insert(role, (id, sk));
     }
-    let d = || Customs {
-        declaration_no: "310420261000099".into(),
-    };
-    let route = vec![
-        (
-            Role::Inspector,
-            Event::OriginAttestation(Attestation {
-                certificate_no: "LOAD-CERT-1".into(),
-                origin_country: "JP".into(),
-                producer: "Load Test Foods".into(),
-                inspection_date: "2026-11-01".into(),
-                result: Conformance::Conformant,
-                documents: vec![],
-            }),
-        ),
-        (Role::Carrier, Event::Packing(Packing::default())),
-        (Role::Carrier, Event::Shipping(Movement::default())),
-        (Role::Carrier, Event::Departing(Movement::default())),
-        (Role::Carrier, Event::Arriving(Movement::default())),
-        (Role::CustomsBroker, Event::CustomsDeclaration(d())),
-        (Role::CustomsBroker, Event::CustomsClearance(d())),
-        (
-            Role::BondedWarehouse,
-            Event::Receiving(Warehousing::default()),
-        ),
-        (
-            Role::BondedWarehouse,
-            Event::Storing(Warehousing::default()),
-        ),
-        (Role::BondedWarehouse, Event::Release(Outbound::default())),
-    ];
+    // Origin attestation, packing, then the standard route up to release: ten lot-wide
+    // records (the retail sale is left out).
+    let mut route: Vec<_> = traceseal::custody::rules::standard_route("310420261000099")
+        .into_iter()
+        .take(9)
+        .collect();
+    route.insert(1, (Role::Carrier, Event::Packing(Packing::default())));
     for (role, event) in route {
         let (id, sk) = &keys[&role];
         let head: Value = http

@@ -225,6 +225,19 @@ fn print_demo(r: &crate::service::demo::DemoReport) {
     }
 }
 
+fn open_service(dir: &DataDir, cfg: &Config) -> Result<crate::service::Service, String> {
+    let host = Host::parse(&cfg.public_host).map_err(|e| e.to_string())?;
+    setup::open(
+        dir,
+        OpenOptions {
+            host,
+            scan_rules: cfg.scan.clone(),
+            custody: cfg.custody.clone(),
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
 fn demo_cmd(data_dir: &Path, file: Option<PathBuf>) -> Result<(), String> {
     let dir = DataDir::new(data_dir);
     let cfg = load_config(&dir, None)?;
@@ -234,16 +247,9 @@ fn demo_cmd(data_dir: &Path, file: Option<PathBuf>) -> Result<(), String> {
         }
         None => crate::service::demo::BUILTIN.to_string(),
     };
-    let host = Host::parse(&cfg.public_host).map_err(|e| e.to_string())?;
-    let svc = setup::open(
-        &dir,
-        OpenOptions {
-            host,
-            scan_rules: cfg.scan.clone(),
-            custody: cfg.custody.clone(),
-        },
-    )
-    .map_err(|e| format!("{e} (is the service running on this data directory? stop it first)"))?;
+    let svc = open_service(&dir, &cfg).map_err(|e| {
+        format!("{e} (is the service running on this data directory? stop it first)")
+    })?;
     let r = svc
         .load_demo(&text, &dir.root().join("demo-keys"))
         .map_err(|e| e.to_string())?;
@@ -295,16 +301,7 @@ fn serve(
             cfg.listen = l;
         }
     }
-    let host = Host::parse(&cfg.public_host).map_err(|e| e.to_string())?;
-    let svc = setup::open(
-        &dir,
-        OpenOptions {
-            host,
-            scan_rules: cfg.scan.clone(),
-            custody: cfg.custody.clone(),
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let svc = open_service(&dir, &cfg)?;
     if fresh && (demo || cfg.custody.demo_on_init) {
         let r = svc
             .load_demo(crate::service::demo::BUILTIN, &dir.root().join("demo-keys"))

@@ -35,6 +35,45 @@ pub fn step_roles(step: Step) -> &'static [Role] {
     }
 }
 
+/// A complete import, in order, each step with the role that records it: origin attestation
+/// (conformant), shipping, departure, arrival, customs declaration and clearance (number
+/// `declaration_no`), receiving and storing in the bonded warehouse, release, retail sale. All
+/// lot-wide. For examples, load tests and benchmarks.
+pub fn standard_route(declaration_no: &str) -> Vec<(Role, Event)> {
+    use super::record::{Attestation, Customs, Movement, Outbound, Warehousing};
+    let d = || Customs {
+        declaration_no: declaration_no.to_string(),
+    };
+    vec![
+        (
+            Role::Inspector,
+            Event::OriginAttestation(Attestation {
+                certificate_no: "CERT-1".into(),
+                origin_country: "AU".into(),
+                producer: "Gippsland Dairy".into(),
+                inspection_date: "2026-11-01".into(),
+                result: Conformance::Conformant,
+                documents: vec![],
+            }),
+        ),
+        (Role::Carrier, Event::Shipping(Movement::default())),
+        (Role::Carrier, Event::Departing(Movement::default())),
+        (Role::Carrier, Event::Arriving(Movement::default())),
+        (Role::CustomsBroker, Event::CustomsDeclaration(d())),
+        (Role::CustomsBroker, Event::CustomsClearance(d())),
+        (
+            Role::BondedWarehouse,
+            Event::Receiving(Warehousing::default()),
+        ),
+        (
+            Role::BondedWarehouse,
+            Event::Storing(Warehousing::default()),
+        ),
+        (Role::BondedWarehouse, Event::Release(Outbound::default())),
+        (Role::Retailer, Event::RetailSale(Outbound::default())),
+    ]
+}
+
 /// How far a lot has come along the import route.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

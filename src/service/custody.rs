@@ -1297,27 +1297,7 @@ pub(crate) mod tests {
 
     /// The route up to (not including) `upto`, each step by its owner.
     pub(crate) fn route() -> Vec<(Role, Event)> {
-        let d = || Customs {
-            declaration_no: "531620261000123".into(),
-        };
-        vec![
-            (Role::Inspector, attest(Conformance::Conformant)),
-            (Role::Carrier, Event::Shipping(Movement::default())),
-            (Role::Carrier, Event::Departing(Movement::default())),
-            (Role::Carrier, Event::Arriving(Movement::default())),
-            (Role::CustomsBroker, Event::CustomsDeclaration(d())),
-            (Role::CustomsBroker, Event::CustomsClearance(d())),
-            (
-                Role::BondedWarehouse,
-                Event::Receiving(Warehousing::default()),
-            ),
-            (
-                Role::BondedWarehouse,
-                Event::Storing(Warehousing::default()),
-            ),
-            (Role::BondedWarehouse, Event::Release(Outbound::default())),
-            (Role::Retailer, Event::RetailSale(Outbound::default())),
-        ]
+        crate::custody::rules::standard_route("531620261000123")
     }
 
     fn prefix_until(step: Step) -> Vec<(Role, Event)> {
