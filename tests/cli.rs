@@ -172,6 +172,10 @@ fn serve_prints_the_token_path_and_a_first_request_and_stops_cleanly_on_sigterm(
         "{text}"
     );
     assert!(text.contains("anchoring       chain 31337"), "{text}");
+    assert!(
+        !text.contains("demo data"),
+        "a plain `serve --init` (the production start) loads no demo data"
+    );
     assert!(dir.join("db").exists(), "--init initialised the directory");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -184,4 +188,59 @@ fn serve_prints_the_token_path_and_a_first_request_and_stops_cleanly_on_sigterm(
         dir.join("chain/anvil-state.json").exists(),
         "the dev chain was stopped cleanly and dumped its state"
     );
+}
+
+#[test]
+fn serve_init_demo_loads_the_demo_data_and_prints_codes_to_scan() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut child = Command::new(bin())
+        .args([
+            "serve",
+            "--init",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .env("TRACESEAL_CHAIN_ENABLED", "false")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("traceseal listening on");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = banner.join("\n");
+    assert!(
+        text.contains("demo data: 4 products, 9 actors, 5 lots, 58 custody records"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("  scan          https://").count(),
+        5,
+        "{text}"
+    );
+    assert_eq!(mode(&dir.join("demo-keys/cn-nb-bonded-wh3.pem")), 0o600);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    // --demo needs --init.
+    let o = Command::new(bin())
+        .args(["serve", "--demo", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -1622,6 +1622,47 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn serials_of_an_interrupted_batch_get_no_custody_and_no_export() {
+        let (svc, mem) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let (b, _) = svc
+            .issue_batch(&crate::service::issuance::tests::req(2), "k", &|_| {})
+            .unwrap();
+        let serial = svc.batch_codes(&b, 0, 1).unwrap().remove(0).serial;
+        let lot = format!("{GTIN}.{}", b.lot);
+        for (r, e) in prefix_until(Step::Release) {
+            c.submit(&svc, r, &lot, e, vec![]).unwrap();
+        }
+        // What a crash mid-issuance leaves: the batch record still `issuing`.
+        let mut sb = svc.stored_batch(b.id).unwrap();
+        sb.batch.status = crate::service::types::BatchStatus::Issuing;
+        let mut wb = crate::store::WriteBatch::new();
+        wb.put(Cf::Batches, u64_key(b.id), encode_json(&sb));
+        crate::store::Store::write(mem.as_ref(), wb, crate::store::Durability::Synced).unwrap();
+        match c.submit(
+            &svc,
+            Role::BondedWarehouse,
+            &lot,
+            Event::Release(Outbound::default()),
+            vec![serial.clone()],
+        ) {
+            Err(ServiceError::Unprocessable(m)) => assert!(m.contains("interrupted"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            svc.item_epcis(GTIN, &serial),
+            Err(ServiceError::Conflict(_))
+        ));
+        let doc = svc.lot_epcis(&lot).unwrap();
+        let events = doc["epcisBody"]["eventList"].as_array().unwrap();
+        assert!(
+            events.iter().all(|e| e["bizStep"] != "commissioning"),
+            "no commissioning of an interrupted batch"
+        );
+    }
+
+    #[test]
     fn revoked_and_rotated_keys() {
         let (svc, _) = test_service();
         seed(&svc);
