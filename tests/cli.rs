@@ -138,34 +138,53 @@ async fn offline_verify_with_keys_json_and_pem() {
     s.stop().await;
 }
 
-#[test]
-fn serve_prints_the_token_path_and_a_first_request_and_stops_cleanly_on_sigterm() {
+/// Spawns `traceseal serve ARGS --data-dir DIR` with `envs` and reads stdout up to and
+/// including the first line containing `until`; returns the child and that banner.
+fn spawn_serve(
+    args: &[&str],
+    dir: &std::path::Path,
+    envs: &[(&str, &str)],
+    until: impl Fn(&str) -> bool,
+) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    // The README's run path: --init on an empty dir, dev chain started by the service (on a
-    // free port so a developer's own service on 8545 does not interfere).
-    let port = traceseal::chain::anvil::free_port().unwrap().to_string();
     let mut child = Command::new(bin())
-        .args(["serve", "--init", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
-        .env("TRACESEAL_CHECKPOINT_INTERVAL_MS", "60000")
-        .env("TRACESEAL_DEV_CHAIN_PORT", &port)
+        .arg("serve")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .envs(envs.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut banner = Vec::new();
-    for line in lines.by_ref() {
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
-        let done = line.contains("curl") && line.contains("enterprises");
+        let done = until(&line);
         banner.push(line);
         if done {
             break;
         }
     }
-    let text = banner.join("\n");
+    (child, banner.join("\n"))
+}
+
+#[test]
+fn serve_prints_the_token_path_and_a_first_request_and_stops_cleanly_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    // The README's run path: --init on an empty dir, dev chain started by the service (on a
+    // free port so a developer's own service on 8545 does not interfere).
+    let port = traceseal::chain::anvil::free_port().unwrap().to_string();
+    let (mut child, text) = spawn_serve(
+        &["--init", "--listen", "127.0.0.1:0"],
+        &dir,
+        &[
+            ("TRACESEAL_CHECKPOINT_INTERVAL_MS", "60000"),
+            ("TRACESEAL_DEV_CHAIN_PORT", &port),
+        ],
+        |l| l.contains("curl") && l.contains("enterprises"),
+    );
     assert!(text.contains("admin.token"), "{text}");
     assert!(
         text.contains("traceseal listening on http://127.0.0.1:"),
@@ -192,35 +211,14 @@ fn serve_prints_the_token_path_and_a_first_request_and_stops_cleanly_on_sigterm(
 
 #[test]
 fn serve_init_demo_loads_the_demo_data_and_prints_codes_to_scan() {
-    use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
-    let mut child = Command::new(bin())
-        .args([
-            "serve",
-            "--init",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(&dir)
-        .env("TRACESEAL_CHAIN_ENABLED", "false")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut banner = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let done = line.contains("traceseal listening on");
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    let text = banner.join("\n");
+    let (mut child, text) = spawn_serve(
+        &["--init", "--demo", "--listen", "127.0.0.1:0"],
+        &dir,
+        &[("TRACESEAL_CHAIN_ENABLED", "false")],
+        |l| l.contains("traceseal listening on"),
+    );
     assert!(
         text.contains("demo data: 4 products, 9 actors, 5 lots, 58 custody records"),
         "{text}"

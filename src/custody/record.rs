@@ -820,16 +820,29 @@ impl SignedStatement {
             .is_ok()
     }
 
-    /// The log leaf bytes.
-    pub fn leaf(&self) -> Vec<u8> {
+    /// The log leaf if the signature verifies with `key` (`verify_strict`): the signed
+    /// message is built once and the leaf extends it.
+    pub fn verified_leaf(&self, key: &VerifyingKey) -> Option<Vec<u8>> {
         let mut l = message(&self.checked.canonical);
+        key.verify_strict(&l, &self.signature).ok()?;
+        Self::append_sig(&mut l, &self.signature);
+        Some(l)
+    }
+
+    fn append_sig(l: &mut Vec<u8>, sig: &Signature) {
         l.extend_from_slice(b"sig ");
         l.extend_from_slice(
             base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(self.signature.to_bytes())
+                .encode(sig.to_bytes())
                 .as_bytes(),
         );
         l.push(b'\n');
+    }
+
+    /// The log leaf bytes.
+    pub fn leaf(&self) -> Vec<u8> {
+        let mut l = message(&self.checked.canonical);
+        Self::append_sig(&mut l, &self.signature);
         l
     }
 

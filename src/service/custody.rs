@@ -635,12 +635,12 @@ impl Service {
         let key = actor.keys.iter().find(|k| k.kid == st.kid).ok_or_else(|| {
             ServiceError::Unauthenticated(format!("actor {} has no key {}", actor.id, st.kid))
         })?;
-        if !signed.verify(&key.verifying_key()?) {
-            return Err(ServiceError::Unauthenticated(format!(
+        let leaf = signed.verified_leaf(&key.verifying_key()?).ok_or_else(|| {
+            ServiceError::Unauthenticated(format!(
                 "the signature does not verify with key {} of actor {}",
                 key.kid, actor.id
-            )));
-        }
+            ))
+        })?;
         key.valid_at(st.signed_at)
             .map_err(ServiceError::Unauthenticated)?;
         key.usable_now(now).map_err(ServiceError::Unauthenticated)?;
@@ -677,7 +677,6 @@ impl Service {
                 lot.gtin.as_str()
             )));
         }
-        let leaf = signed.leaf();
         if leaf.len() > crate::leaf::MAX_LEAF_LEN {
             return Err(ServiceError::Invalid(format!(
                 "the record is {} bytes, more than the {} a log leaf may hold; split the serials over several events",
