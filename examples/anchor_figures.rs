@@ -38,6 +38,7 @@ async fn main() {
                 host,
                 scan_rules: Default::default(),
                 custody: Default::default(),
+                labels: Default::default(),
             },
         )
         .expect("open"),

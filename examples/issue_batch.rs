@@ -24,6 +24,7 @@ fn main() {
             host,
             scan_rules: Default::default(),
             custody: Default::default(),
+            labels: Default::default(),
         },
     )
     .expect("open");

@@ -108,6 +108,24 @@ impl Default for CustodyRules {
     }
 }
 
+/// Label rendering.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelConfig {
+    /// TrueType font (with `glyf` outlines) covering Chinese and Latin text, for PNG, SVG
+    /// and PDF labels (`TRACESEAL_LABEL_FONT`). Default: Debian's `fonts-wqy-microhei`,
+    /// which `./scripts/dev setup` installs.
+    pub font: std::path::PathBuf,
+}
+
+impl Default for LabelConfig {
+    fn default() -> Self {
+        LabelConfig {
+            font: crate::labels::font::DEFAULT_FONT.into(),
+        }
+    }
+}
+
 /// Per-client-address rate limit of the public endpoints (token bucket).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -236,6 +254,8 @@ pub struct Config {
     pub chain: ChainConfig,
     /// Custody submissions (`TRACESEAL_CUSTODY_FRESHNESS_SECS`, `TRACESEAL_DEMO`).
     pub custody: CustodyRules,
+    /// Label rendering (`TRACESEAL_LABEL_FONT`).
+    pub labels: LabelConfig,
 }
 
 impl Default for Config {
@@ -254,6 +274,7 @@ impl Default for Config {
             log_format: DEFAULT_LOG_FORMAT,
             chain: ChainConfig::default(),
             custody: CustodyRules::default(),
+            labels: LabelConfig::default(),
         }
     }
 }
@@ -347,6 +368,9 @@ impl Config {
         }
         if let Some(v) = env("TRACESEAL_WARN_AFTER_NETWORKS") {
             self.scan.warn_after_networks = parse("TRACESEAL_WARN_AFTER_NETWORKS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_LABEL_FONT") {
+            self.labels.font = v.into();
         }
         if let Some(v) = env("TRACESEAL_CUSTODY_FRESHNESS_SECS") {
             self.custody.freshness_secs = parse("TRACESEAL_CUSTODY_FRESHNESS_SECS", v)?;
@@ -567,7 +591,12 @@ freshness_secs = {fresh}
 # Load the demo data set when `serve --init` creates a new data directory, as
 # `serve --init --demo` does (./scripts/dev run passes --demo). (TRACESEAL_DEMO)
 demo_on_init = false
+
+[labels]
+# TrueType font for Chinese and Latin label text (PNG, SVG, PDF). (TRACESEAL_LABEL_FONT)
+font = "{font}"
 "#,
+            font = d.labels.font.display(),
             fresh = d.custody.freshness_secs,
             akey = d.chain.anchor_key,
             conf = d.chain.confirmations,

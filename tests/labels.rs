@@ -1,6 +1,8 @@
-//! Print jobs over HTTP on RocksDB: ZPL output streamed and syntax-checked, every QR field
-//! carrying exactly an issued code that scans genuine, prints recorded, reprints refused
-//! without a reason and logged with one.
+//! Print jobs over HTTP on RocksDB: ZPL output streamed and syntax-checked; PNG labels and PDF
+//! sheets (rasterised by poppler's `pdftoppm`) read back by an independent QR decoder (`rqrr`),
+//! every label carrying exactly an issued code that scans genuine, in the right cell of the
+//! sheet; prints recorded, reprints refused without a reason and logged with one; the
+//! `traceseal labels` command for each format.
 
 mod common;
 
@@ -127,6 +129,8 @@ async fn the_labels_command_writes_a_job_and_refuses_silent_reprints() {
             batch.to_string(),
             "--out".into(),
             out.to_str().unwrap().into(),
+            "--format".into(),
+            "zpl".into(),
             "--dpi".into(),
             "300".into(),
         ];
@@ -169,4 +173,494 @@ async fn the_labels_command_writes_a_job_and_refuses_silent_reprints() {
         codes[3..5].to_vec()
     );
     s.stop().await;
+}
+
+/// Decodes every QR code in a greyscale image: (text, centre x, centre y).
+fn decode_all(w: usize, h: usize, pixels: &[u8]) -> Vec<(String, f64, f64)> {
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+    img.detect_grids()
+        .into_iter()
+        .map(|g| {
+            let text = match g.decode() {
+                Ok((_, t)) => t,
+                Err(e) => {
+                    let keep = std::env::temp_dir().join("traceseal-undecodable.png");
+                    let mut enc = png::Encoder::new(
+                        std::fs::File::create(&keep).unwrap(),
+                        w as u32,
+                        h as u32,
+                    );
+                    enc.set_color(png::ColorType::Grayscale);
+                    enc.write_header()
+                        .unwrap()
+                        .write_image_data(pixels)
+                        .unwrap();
+                    panic!(
+                        "a QR code detected at {:?} does not decode ({e}); image: {}",
+                        g.bounds,
+                        keep.display()
+                    )
+                }
+            };
+            let cx = g.bounds.iter().map(|p| f64::from(p.x)).sum::<f64>() / 4.0;
+            let cy = g.bounds.iter().map(|p| f64::from(p.y)).sum::<f64>() / 4.0;
+            (text, cx, cy)
+        })
+        .collect()
+}
+
+/// A PNG as 8-bit grey (pdftoppm writes RGB even with `-gray`; ours are grey).
+fn read_png(bytes: &[u8]) -> (usize, usize, Vec<u8>) {
+    let mut r = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; r.output_buffer_size().unwrap()];
+    let info = r.next_frame(&mut buf).unwrap();
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    buf.truncate(info.buffer_size());
+    let channels = info.color_type.samples();
+    let grey = buf.chunks(channels).map(|p| p[0]).collect();
+    (info.width as usize, info.height as usize, grey)
+}
+
+async fn job_output(s: &TestServer, batch: u64, body: Value) -> (Value, reqwest::Response) {
+    let r = s
+        .admin_post(&format!("/api/v1/batches/{batch}/print-jobs"), body)
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let job: Value = r.json().await.unwrap();
+    let r = s
+        .admin_get(&format!("/api/v1/print-jobs/{}/output", job["id"]))
+        .await;
+    assert_eq!(r.status(), 200);
+    (job, r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn png_labels_and_pdf_sheets_decode_to_their_codes_which_scan_genuine() {
+    let s = TestServer::start(test_config()).await;
+    s.seed().await;
+    let (batch, codes) = s.issue("b1", 70).await;
+
+    // PNG at 300 dpi: a tar of one file per label, each decoded by rqrr.
+    let (_, r) = job_output(
+        &s,
+        batch,
+        json!({"format": "png", "range": [0, 4], "layout": {"dpi": 300, "width_mm": 60, "height_mm": 40}}),
+    )
+    .await;
+    assert_eq!(r.headers()["content-type"], "application/x-tar");
+    let bytes = r.bytes().await.unwrap();
+    let mut reader = traceseal::labels::tar::Reader::default();
+    let files = reader.feed(&bytes).unwrap();
+    assert!(reader.ended);
+    assert_eq!(files.len(), 4);
+    for (i, (name, data)) in files.iter().enumerate() {
+        assert!(name.ends_with(".png"), "{name}");
+        let (w, h, px) = read_png(data);
+        assert_eq!((w, h), (709, 472), "60 × 40 mm at 300 dpi");
+        let found = decode_all(w, h, &px);
+        assert_eq!(found.len(), 1, "{name}");
+        assert_eq!(found[0].0, codes[i], "{name} carries exactly its code");
+        let v: Value = s.get(&verify_path(&found[0].0)).await.json().await.unwrap();
+        assert_eq!(v["verdict"], "genuine");
+    }
+
+    // PDF sheets, rasterised by pdftoppm at 300 dpi: every label decodes, in its cell.
+    let dir = tempfile::tempdir().unwrap();
+    for (sheet, range, per_page, cols, cell) in [
+        (
+            "a4-3x8",
+            [4u64, 30u64],
+            24usize,
+            3usize,
+            (70.0, 37.0, 0.0, 0.5),
+        ),
+        ("a4-4x10", [34, 36], 40, 4, (52.5, 29.7, 0.0, 0.0)),
+    ] {
+        let (job, r) = job_output(
+            &s,
+            batch,
+            json!({"format": "pdf", "range": range, "layout": {"sheet": sheet}}),
+        )
+        .await;
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        let pdf = r.bytes().await.unwrap();
+        let path = dir.path().join(format!("{sheet}.pdf"));
+        std::fs::write(&path, &pdf).unwrap();
+        let prefix = dir.path().join(sheet);
+        let o = std::process::Command::new("pdftoppm")
+            .args(["-r", "300", "-gray", "-png"])
+            .arg(&path)
+            .arg(&prefix)
+            .output()
+            .expect("pdftoppm (poppler-utils) is installed by ./scripts/dev setup");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let pages = (range[1] as usize).div_ceil(per_page);
+        let mut decoded = Vec::new();
+        for page in 1..=pages {
+            let file = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| {
+                    let n = p.file_name().unwrap().to_string_lossy().to_string();
+                    n.starts_with(&format!("{sheet}-")) && n.ends_with(&format!("-{page}.png"))
+                        || n == format!("{sheet}-{page}.png")
+                })
+                .unwrap_or_else(|| panic!("page {page} of {sheet}"));
+            let (w, h, px) = read_png(&std::fs::read(&file).unwrap());
+            // A4 at 300 dpi (2480.3 × 3507.9 px; pdftoppm rounds up).
+            assert_eq!((w, h), (2481, 3508));
+            // Each cell of the sheet, cut out of the page, holds exactly its label's code
+            // (labels fill the page row by row), or nothing after the job's last label.
+            let mm = 300.0 / 25.4;
+            let (lw, lh, ml, mt) = cell;
+            for on_page in 0..per_page {
+                let (col, row) = (on_page % cols, on_page / cols);
+                let x0 = ((ml + col as f64 * lw) * mm).round() as usize;
+                let y0 = ((mt + row as f64 * lh) * mm).round() as usize;
+                let (cw, ch) = (
+                    ((lw * mm) as usize).min(w - x0),
+                    ((lh * mm) as usize).min(h - y0),
+                );
+                let crop: Vec<u8> = (y0..y0 + ch)
+                    .flat_map(|y| px[y * w + x0..y * w + x0 + cw].iter().copied())
+                    .collect();
+                let found = decode_all(cw, ch, &crop);
+                let i = range[0] as usize + (page - 1) * per_page + on_page;
+                if i < (range[0] + range[1]) as usize {
+                    assert_eq!(found.len(), 1, "{sheet} page {page} cell {col},{row}");
+                    assert_eq!(found[0].0, codes[i], "{sheet} page {page} cell {col},{row}");
+                    // In the left half of the label.
+                    assert!(found[0].1 < cw as f64 / 2.0, "{sheet} cell {col},{row}");
+                    decoded.push(i);
+                } else {
+                    assert!(
+                        found.is_empty(),
+                        "{sheet} page {page}: cell {col},{row} should be empty"
+                    );
+                }
+            }
+        }
+        let want: Vec<usize> = (range[0] as usize..(range[0] + range[1]) as usize).collect();
+        assert_eq!(decoded, want, "{sheet}: every label, in order");
+        for i in [want[0], *want.last().unwrap()] {
+            let v: Value = s.get(&verify_path(&codes[i])).await.json().await.unwrap();
+            assert_eq!(v["verdict"], "genuine");
+        }
+        // The text is real text in the embedded CJK font (extractable), including Chinese.
+        let o = std::process::Command::new("pdftotext")
+            .args(["-layout"])
+            .arg(&path)
+            .arg("-")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("扫码验真 Scan to verify"), "{text}");
+        let serial = codes[want[0]]
+            .split("/21/")
+            .nth(1)
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap();
+        assert!(text.contains(&format!("SN {serial}")), "{text}");
+        let o = std::process::Command::new("pdffonts")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let fonts = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            fonts.contains("CID TrueType") && fonts.contains("Identity-H"),
+            "{fonts}"
+        );
+        assert_eq!(job["count"], range[1]);
+    }
+    let view: Value = s
+        .admin_get("/api/v1/print-jobs/3")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["rendered"], 36, "progress counts every label");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_labels_command_writes_pdf_sheets_and_png_files_with_progress() {
+    let s = TestServer::start(test_config()).await;
+    s.seed().await;
+    let (batch, codes) = s.issue("b1", 30).await;
+    let token = s.dir.path().join("data/admin.token");
+    let run = |args: Vec<String>| {
+        let mut all = vec![
+            "labels".to_string(),
+            "--server".into(),
+            s.base.clone(),
+            "--token-file".into(),
+            token.to_str().unwrap().into(),
+            "--batch".into(),
+            batch.to_string(),
+        ];
+        all.extend(args);
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(bin())
+                .args(&all)
+                .output()
+                .unwrap()
+        })
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    // PDF on a custom grid (2 × 7 labels of 99 × 38 mm on A4, 4.5 mm left margin).
+    let pdf = s.dir.path().join("sheet.pdf");
+    let o = run(vec![
+        "--format".into(),
+        "pdf".into(),
+        "--range".into(),
+        "0:20".into(),
+        "--sheet".into(),
+        "custom".into(),
+        "--page-mm".into(),
+        "210x297".into(),
+        "--grid".into(),
+        "2x7".into(),
+        "--label-mm".into(),
+        "99x38".into(),
+        "--margin-mm".into(),
+        "4.5,15.5".into(),
+        "--pitch-mm".into(),
+        "102,38".into(),
+        "--out".into(),
+        pdf.to_str().unwrap().into(),
+    ])
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("20 / 20 labels (100%)"), "{}", text(&o));
+    let o2 = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&o2.stdout);
+    assert!(info.contains("Pages:           2"), "{info}");
+    assert!(info.contains("595.276 x 841.89 pts (A4)"), "{info}");
+    // PNG into a directory: one file per label, each decoding to its code.
+    let dir = s.dir.path().join("png");
+    std::fs::create_dir(&dir).unwrap();
+    let o = run(vec![
+        "--format".into(),
+        "png".into(),
+        "--range".into(),
+        "20:3".into(),
+        "--dpi".into(),
+        "203".into(),
+        "--module-mm".into(),
+        "0.375".into(),
+        "--out".into(),
+        dir.to_str().unwrap().into(),
+    ])
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("(3 files)"), "{}", text(&o));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3);
+    for (i, f) in files.iter().enumerate() {
+        let (w, h, px) = read_png(&std::fs::read(f).unwrap());
+        let found = decode_all(w, h, &px);
+        assert_eq!(found[0].0, codes[20 + i]);
+    }
+    // Clear refusals: a module below the minimum, an incomplete custom sheet, a flag that
+    // does not apply to the format.
+    let o = run(vec![
+        "--format".into(),
+        "svg".into(),
+        "--range".into(),
+        "23:1".into(),
+        "--module-mm".into(),
+        "0.2".into(),
+        "--out".into(),
+        "x.tar".into(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("refused (422)") && text(&o).contains("0.33 mm minimum"),
+        "{}",
+        text(&o)
+    );
+    let o = run(vec![
+        "--format".into(),
+        "pdf".into(),
+        "--sheet".into(),
+        "custom".into(),
+        "--out".into(),
+        "x.pdf".into(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("--sheet custom needs --page-mm, --grid and --label-mm"),
+        "{}",
+        text(&o)
+    );
+    let o = run(vec![
+        "--format".into(),
+        "pdf".into(),
+        "--cjk-font".into(),
+        "E:X.TTF".into(),
+        "--out".into(),
+        "x.pdf".into(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("--cjk-font does not apply to --format pdf"),
+        "{}",
+        text(&o)
+    );
+    s.stop().await;
+}
+
+/// Golden-image tests of the layout: a fixed label rendered as PNG, SVG and a PDF sheet
+/// (rasterised by pdftoppm) must match the images in `fixtures/labels/` (reviewed by eye when
+/// they were made). `TRACESEAL_UPDATE_GOLDEN=1` rewrites them; a mismatch leaves the actual
+/// image next to the golden one in the system temp dir for comparison.
+mod golden {
+    use std::path::PathBuf;
+
+    use traceseal::labels::font;
+    use traceseal::labels::layout::LabelSpec;
+    use traceseal::labels::pdf::{PdfStream, Sheet};
+    use traceseal::labels::{png, svg, EcLevel, LabelData};
+
+    fn data(serial: &str) -> LabelData {
+        LabelData {
+            code: format!("https://trace.example.cn/01/06901234567892/10/L2025-001/21/{serial}?17=261231&k=6787cd43&s=8cgefUJzzPhjaViB2nIGzy1xwRBA35TLfNBeV7C4_yndO7Cnou2bLepjwB9bCLKxQm2xXgfbJ53fmJTYHAQiDg"),
+            name_zh: "澳洲婴儿配方奶粉 1段 900克".into(),
+            name_en: "Infant formula stage 1, 900 g".into(),
+            gtin: "06901234567892".into(),
+            lot: "L2025-001".into(),
+            expiry: Some("2026-12-31".into()),
+            serial: serial.into(),
+        }
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/labels")
+            .join(name)
+    }
+
+    fn pixels(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+        let mut r = ::png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; r.output_buffer_size().unwrap()];
+        let info = r.next_frame(&mut buf).unwrap();
+        buf.truncate(info.buffer_size());
+        (info.width, info.height, buf)
+    }
+
+    /// Compares a PNG with its golden image: same size, and at most 0.05 % of pixels differ
+    /// by more than 32 grey levels.
+    fn check_png(name: &str, actual: &[u8]) {
+        let path = fixture(name);
+        if std::env::var_os("TRACESEAL_UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, actual).unwrap();
+            return;
+        }
+        let golden = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (make it with TRACESEAL_UPDATE_GOLDEN=1)",
+                path.display()
+            )
+        });
+        let (gw, gh, g) = pixels(&golden);
+        let (aw, ah, a) = pixels(actual);
+        let differ = g
+            .iter()
+            .zip(&a)
+            .filter(|(x, y)| x.abs_diff(**y) > 32)
+            .count();
+        if (gw, gh) != (aw, ah) || differ * 2000 > g.len() {
+            let out = std::env::temp_dir().join(format!("traceseal-actual-{name}"));
+            std::fs::write(&out, actual).unwrap();
+            panic!(
+                "{name}: {aw}×{ah} vs golden {gw}×{gh}, {differ} pixels differ; actual image: {}",
+                out.display()
+            );
+        }
+    }
+
+    #[test]
+    fn png_svg_and_pdf_layouts_match_their_golden_images() {
+        let f = font::load(std::path::Path::new(font::DEFAULT_FONT)).unwrap();
+        let d = data("VTq4rQopsKCpjiEd");
+        // PNG, 60 × 40 mm at 203 dpi (a thermal-printer size), 0.375 mm modules (3 dots).
+        let spec = LabelSpec {
+            width_mm: 60.0,
+            height_mm: 40.0,
+            module_mm: Some(0.375),
+            ec: EcLevel::M,
+        };
+        let fr = png::frame(&spec, 203, &d, &f).unwrap();
+        check_png(
+            "golden-60x40-203dpi.png",
+            &png::render(&fr.place(&d, &f).unwrap(), 203, &f),
+        );
+        // SVG, 70 × 37 mm, default module: compared as text.
+        let spec = LabelSpec {
+            width_mm: 70.0,
+            height_mm: 37.0,
+            module_mm: None,
+            ec: EcLevel::M,
+        };
+        let fr = spec.frame_for(&d, &f).unwrap();
+        let svg_text = svg::render(&fr.place(&d, &f).unwrap(), &f);
+        let path = fixture("golden-70x37.svg");
+        if std::env::var_os("TRACESEAL_UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &svg_text).unwrap();
+        }
+        assert_eq!(
+            svg_text,
+            std::fs::read_to_string(&path).unwrap(),
+            "golden-70x37.svg"
+        );
+        // PDF: 5 labels on an A4 3×8 sheet, rasterised at 100 dpi.
+        let mut pdf = PdfStream::new(f.clone(), Sheet::A4_3X8, "golden").unwrap();
+        let mut bytes = Vec::new();
+        for i in 0..5 {
+            let d = data(&format!("GOLDEN{i:010}"));
+            pdf.add(&fr.place(&d, &f).unwrap());
+            bytes.extend(pdf.take());
+        }
+        bytes.extend(pdf.finish().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("g.pdf"), &bytes).unwrap();
+        let o = std::process::Command::new("pdftoppm")
+            .args(["-r", "100", "-gray", "-png", "-singlefile"])
+            .arg(dir.path().join("g.pdf"))
+            .arg(dir.path().join("g"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        check_png(
+            "golden-a4-3x8-100dpi.png",
+            &std::fs::read(dir.path().join("g.png")).unwrap(),
+        );
+    }
 }

@@ -20,6 +20,7 @@ pub fn service(dir: &std::path::Path) -> Service {
             host,
             scan_rules: Default::default(),
             custody: Default::default(),
+            labels: Default::default(),
         },
     )
     .unwrap();

@@ -1,5 +1,6 @@
 //! `traceseal labels`: create a print job for a batch and write its labels to a file, with a
-//! progress line. The job records every print; labels printed before need `--reprint-reason`.
+//! progress line (labels rendered, from the job's progress in the API). The job records every
+//! print; labels printed before need `--reprint-reason`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::labels::zpl::ZplLayout;
-use crate::service::printing::{LabelFormat, PrintJob, PrintJobRequest};
+use crate::labels::tar;
+use crate::service::printing::{PrintJob, PrintJobRequest, PrintJobView};
 
 /// `traceseal labels`.
 #[derive(Debug, Args)]
@@ -31,10 +32,12 @@ pub struct LabelsArgs {
     /// The batch.
     #[arg(long)]
     pub batch: u64,
-    /// Output format (zpl; png, svg and pdf are coming).
-    #[arg(long, value_parser = ["zpl"], default_value = "zpl")]
+    /// Output format: pdf (label sheets), zpl (thermal printers), png or svg (one file per
+    /// label: a .tar, or extracted when --out is a directory).
+    #[arg(long, value_parser = ["pdf", "zpl", "png", "svg"], default_value = "pdf")]
     pub format: String,
-    /// Where to write the labels (`-` for standard output).
+    /// Where to write the labels (`-` for standard output; for png/svg, an existing
+    /// directory receives one file per label).
     #[arg(long)]
     pub out: PathBuf,
     /// Labels START..START+COUNT of the batch, in issue order, as START:COUNT.
@@ -43,21 +46,132 @@ pub struct LabelsArgs {
     /// Why labels printed before are printed again (logged).
     #[arg(long)]
     pub reprint_reason: Option<String>,
-    /// Printer resolution: 203 or 300.
-    #[arg(long, default_value_t = 203)]
-    pub dpi: u32,
-    /// Label width, mm.
-    #[arg(long, default_value_t = 60.0)]
-    pub width_mm: f64,
-    /// Label height, mm.
-    #[arg(long, default_value_t = 40.0)]
-    pub height_mm: f64,
-    /// QR module size, mm (at least 0.33).
-    #[arg(long, default_value_t = 0.5)]
-    pub module_mm: f64,
-    /// Printer font for Chinese text.
-    #[arg(long, default_value = "E:ANMDS.TTF")]
-    pub cjk_font: String,
+    /// Resolution: zpl 203 (default) or 300; png 72 to 1200 (default 300).
+    #[arg(long)]
+    pub dpi: Option<u32>,
+    /// Label width, mm (zpl, png, svg; default 60).
+    #[arg(long)]
+    pub width_mm: Option<f64>,
+    /// Label height, mm (zpl, png, svg; default 40).
+    #[arg(long)]
+    pub height_mm: Option<f64>,
+    /// QR module size, mm, at least 0.33 (default: zpl 0.5; others the largest up to 0.5
+    /// that fits).
+    #[arg(long)]
+    pub module_mm: Option<f64>,
+    /// QR error correction: L, M (default), Q or H.
+    #[arg(long, value_parser = ["L", "M", "Q", "H"])]
+    pub ec: Option<String>,
+    /// zpl: printer font for Chinese text (default E:ANMDS.TTF).
+    #[arg(long)]
+    pub cjk_font: Option<String>,
+    /// pdf: label stock a4-3x8 (default), a4-4x10, or custom (with --page-mm, --grid,
+    /// --label-mm, and optionally --margin-mm and --pitch-mm).
+    #[arg(long, value_parser = ["a4-3x8", "a4-4x10", "custom"])]
+    pub sheet: Option<String>,
+    /// pdf custom sheet: page size WIDTHxHEIGHT in mm, e.g. 210x297.
+    #[arg(long)]
+    pub page_mm: Option<String>,
+    /// pdf custom sheet: COLUMNSxROWS, e.g. 2x7.
+    #[arg(long)]
+    pub grid: Option<String>,
+    /// pdf custom sheet: label size WIDTHxHEIGHT in mm, e.g. 99.1x38.1.
+    #[arg(long)]
+    pub label_mm: Option<String>,
+    /// pdf custom sheet: LEFT,TOP margins in mm (default 0,0).
+    #[arg(long)]
+    pub margin_mm: Option<String>,
+    /// pdf custom sheet: X,Y pitch in mm (default: the label size).
+    #[arg(long)]
+    pub pitch_mm: Option<String>,
+}
+
+fn pair<T: std::str::FromStr>(s: &str, seps: &[char]) -> Option<(T, T)> {
+    let (a, b) = s.split_once(seps)?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// The `layout` object of the request: only what was given (the server fills in defaults).
+pub fn layout(a: &LabelsArgs) -> Result<serde_json::Value, String> {
+    let mut l = serde_json::Map::new();
+    let mut put = |k: &str, v: serde_json::Value| {
+        l.insert(k.to_string(), v);
+    };
+    let fmt = a.format.as_str();
+    let only = |flag: &str, formats: &[&str]| -> Result<(), String> {
+        if formats.contains(&fmt) {
+            Ok(())
+        } else {
+            Err(format!("{flag} does not apply to --format {fmt}"))
+        }
+    };
+    if let Some(d) = a.dpi {
+        only("--dpi", &["zpl", "png"])?;
+        put("dpi", d.into());
+    }
+    if let Some(w) = a.width_mm {
+        only("--width-mm", &["zpl", "png", "svg"])?;
+        put("width_mm", w.into());
+    }
+    if let Some(h) = a.height_mm {
+        only("--height-mm", &["zpl", "png", "svg"])?;
+        put("height_mm", h.into());
+    }
+    if let Some(m) = a.module_mm {
+        put("module_mm", m.into());
+    }
+    if let Some(e) = &a.ec {
+        put("ec", e.as_str().into());
+    }
+    if let Some(f) = &a.cjk_font {
+        only("--cjk-font", &["zpl"])?;
+        put("cjk_font", f.as_str().into());
+    }
+    let custom = [&a.page_mm, &a.grid, &a.label_mm, &a.margin_mm, &a.pitch_mm]
+        .iter()
+        .any(|o| o.is_some());
+    if let Some(sheet) = &a.sheet {
+        only("--sheet", &["pdf"])?;
+        put("sheet", sheet.as_str().into());
+    }
+    if custom {
+        if a.sheet.as_deref() != Some("custom") {
+            return Err(
+                "--page-mm, --grid, --label-mm, --margin-mm and --pitch-mm need --sheet custom"
+                    .into(),
+            );
+        }
+        let need = |o: &Option<String>, flag: &str, seps: &[char]| -> Result<(f64, f64), String> {
+            let v = o.as_deref().ok_or(format!("--sheet custom needs {flag}"))?;
+            pair(v, seps).ok_or(format!("{flag} {v:?}: expected two numbers, e.g. 210x297"))
+        };
+        let (pw, ph) = need(&a.page_mm, "--page-mm", &['x', 'X', '×'])?;
+        let (lw, lh) = need(&a.label_mm, "--label-mm", &['x', 'X', '×'])?;
+        let (cols, rows): (u32, u32) = a
+            .grid
+            .as_deref()
+            .and_then(|g| pair(g, &['x', 'X', '×']))
+            .ok_or("--sheet custom needs --grid COLUMNSxROWS, e.g. 3x8")?;
+        let (ml, mt) = match &a.margin_mm {
+            Some(_) => need(&a.margin_mm, "--margin-mm", &[','])?,
+            None => (0.0, 0.0),
+        };
+        let (px, py) = match &a.pitch_mm {
+            Some(_) => need(&a.pitch_mm, "--pitch-mm", &[','])?,
+            None => (lw, lh),
+        };
+        put(
+            "grid",
+            serde_json::json!({
+                "page_width_mm": pw, "page_height_mm": ph, "columns": cols, "rows": rows,
+                "margin_left_mm": ml, "margin_top_mm": mt, "pitch_x_mm": px, "pitch_y_mm": py,
+                "label_width_mm": lw, "label_height_mm": lh,
+            }),
+        );
+    } else if a.sheet.as_deref() == Some("custom") {
+        return Err("--sheet custom needs --page-mm, --grid and --label-mm".into());
+    }
+    Ok(serde_json::Value::Object(l))
 }
 
 fn usage(m: &str) -> ExitCode {
@@ -81,16 +195,17 @@ pub fn run(a: &LabelsArgs) -> ExitCode {
             _ => return usage("--range must be START:COUNT, e.g. 0:1000"),
         },
     };
+    let layout = match layout(a) {
+        Ok(l) => l,
+        Err(e) => return usage(&e),
+    };
+    let format = match serde_json::from_value(serde_json::Value::String(a.format.clone())) {
+        Ok(f) => f,
+        Err(e) => return usage(&e.to_string()),
+    };
     let req = PrintJobRequest {
-        format: LabelFormat::Zpl,
-        layout: Some(ZplLayout {
-            dpi: a.dpi,
-            width_mm: a.width_mm,
-            height_mm: a.height_mm,
-            module_mm: a.module_mm,
-            ec: Default::default(),
-            cjk_font: a.cjk_font.clone(),
-        }),
+        format,
+        layout: Some(layout),
         range,
         reprint_reason: a.reprint_reason.clone(),
     };
@@ -151,7 +266,10 @@ pub fn run(a: &LabelsArgs) -> ExitCode {
                 return ExitCode::from(4);
             }
         };
-        let mut out: Box<dyn Write> = if a.out.as_os_str() == "-" {
+        let extract = matches!(a.format.as_str(), "png" | "svg") && a.out.is_dir();
+        let mut out: Box<dyn Write> = if extract {
+            Box::new(std::io::sink())
+        } else if a.out.as_os_str() == "-" {
             Box::new(std::io::stdout().lock())
         } else {
             match std::fs::File::create(&a.out) {
@@ -159,42 +277,97 @@ pub fn run(a: &LabelsArgs) -> ExitCode {
                 Err(e) => return usage(&format!("cannot create {}: {e}", a.out.display())),
             }
         };
-        let (mut labels, start, mut last) = (0u64, Instant::now(), Instant::now());
+        let job_url = format!("{base}/api/v1/print-jobs/{}", job.id);
+        let rendered = |v: Option<PrintJobView>| v.map(|v| v.rendered).unwrap_or(0);
+        let (start, mut last) = (Instant::now(), Instant::now());
+        let (mut bytes_out, mut files, mut zpl_labels) = (0u64, 0u64, 0u64);
+        let mut reader = tar::Reader::default();
+        let mut tail: Vec<u8> = Vec::new();
         loop {
             match r.chunk().await {
                 Ok(Some(bytes)) => {
-                    labels += bytes.windows(3).filter(|w| w == b"^XZ").count() as u64;
-                    if let Err(e) = out.write_all(&bytes) {
+                    bytes_out += bytes.len() as u64;
+                    zpl_labels += bytes.windows(3).filter(|w| w == b"^XZ").count() as u64;
+                    tail.extend_from_slice(&bytes);
+                    let keep = tail.len().saturating_sub(2 * tar::BLOCK);
+                    tail.drain(..keep);
+                    let written = if extract {
+                        match reader.feed(&bytes) {
+                            Ok(done) => done.into_iter().try_for_each(|(name, data)| {
+                                files += 1;
+                                std::fs::write(a.out.join(&name), data)
+                            }),
+                            Err(e) => {
+                                eprintln!("\nerror: the archive is malformed: {e}");
+                                return ExitCode::from(4);
+                            }
+                        }
+                    } else {
+                        out.write_all(&bytes)
+                    };
+                    if let Err(e) = written {
                         eprintln!("\nerror: writing {}: {e}", a.out.display());
                         return ExitCode::from(2);
                     }
-                    if last.elapsed() > Duration::from_millis(200) {
+                    if last.elapsed() > Duration::from_millis(300) {
                         last = Instant::now();
+                        let done = rendered(fetch_view(&http, &job_url, &token).await);
                         eprint!(
-                            "\r  {labels} / {} labels ({}%)",
+                            "\r  {done} / {} labels ({}%), {:.1} MB",
                             job.count,
-                            labels * 100 / job.count.max(1)
+                            done * 100 / job.count.max(1),
+                            bytes_out as f64 / 1e6
                         );
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    eprintln!("\nerror: the output stream broke after {labels} labels: {e}");
+                    eprintln!("\nerror: the output stream broke after {bytes_out} bytes: {e}");
                     return ExitCode::from(4);
                 }
             }
         }
-        let _ = out.flush();
-        eprintln!(
-            "\r  {labels} / {} labels (100%) in {:.1} s -> {}",
-            job.count,
-            start.elapsed().as_secs_f64(),
-            a.out.display()
-        );
-        if labels != job.count {
-            eprintln!("error: expected {} labels, got {labels}", job.count);
+        if let Err(e) = out.flush() {
+            eprintln!("\nerror: writing {}: {e}", a.out.display());
+            return ExitCode::from(2);
+        }
+        // Complete? The server counted every label, and the format's end is there.
+        let done = rendered(fetch_view(&http, &job_url, &token).await);
+        let ended = match a.format.as_str() {
+            "zpl" => zpl_labels == job.count,
+            "pdf" => tail.ends_with(b"%%EOF\n"),
+            _ => tail.len() == 2 * tar::BLOCK && tail.iter().all(|&b| b == 0),
+        };
+        if done != job.count || !ended {
+            eprintln!(
+                "\nerror: the output is incomplete ({done} of {} labels rendered); run the job's output again: GET {job_url}/output",
+                job.count
+            );
             return ExitCode::from(4);
         }
+        eprintln!(
+            "\r  {done} / {} labels (100%), {:.1} MB in {:.1} s -> {}{}",
+            job.count,
+            bytes_out as f64 / 1e6,
+            start.elapsed().as_secs_f64(),
+            a.out.display(),
+            if extract {
+                format!(" ({files} files)")
+            } else {
+                String::new()
+            }
+        );
         ExitCode::SUCCESS
     })
+}
+
+async fn fetch_view(http: &reqwest::Client, url: &str, token: &str) -> Option<PrintJobView> {
+    http.get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
 }

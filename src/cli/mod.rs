@@ -233,6 +233,7 @@ fn open_service(dir: &DataDir, cfg: &Config) -> Result<crate::service::Service, 
             host,
             scan_rules: cfg.scan.clone(),
             custody: cfg.custody.clone(),
+            labels: cfg.labels.clone(),
         },
     )
     .map_err(|e| e.to_string())

@@ -374,10 +374,12 @@ pub async fn get_print_job(
     Ok(Json(blocking(move || svc.print_job(id)).await?))
 }
 
-/// The job's labels, streamed page by page (ZPL: one `^XA … ^XZ` per label).
+/// The job's labels, streamed a chunk at a time: ZPL text (one `^XA … ^XZ` per label), a PDF
+/// (pages written as they fill), or a ustar archive of one PNG/SVG per label. Progress is
+/// visible at `GET /api/v1/print-jobs/{id}` (`rendered`).
 #[utoipa::path(get, path = "/api/v1/print-jobs/{id}/output", tag = "labels",
     params(("id" = u64, Path, description = "Print job id")), security(("operator" = [])),
-    responses((status = 200, description = "the labels", content_type = "text/plain"),
+    responses((status = 200, description = "the labels (text/plain ZPL, application/pdf, or application/x-tar of PNG/SVG files)"),
               (status = 404, body = super::error::Problem)))]
 pub async fn print_job_output(
     State(st): State<Arc<AppState>>,
@@ -385,35 +387,46 @@ pub async fn print_job_output(
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
     let svc = st.svc.clone();
-    // The first page is rendered before answering, so errors get their status.
-    let (job, first, progress) = blocking(move || {
+    // The first chunk is rendered before answering, so errors get their status.
+    let (mut output, first, progress) = blocking(move || {
         let job = svc.print_job(id)?.job;
         let progress = svc.print_progress(id)?;
-        let page = svc.render_job_page(&job, job.start, crate::service::printing::PAGE)?;
-        Ok((job, page, progress))
+        let mut output = svc.job_output(&job)?;
+        let first = output.next_chunk(&svc)?;
+        Ok((output, first, progress))
     })
     .await?;
+    let format = output.job().format;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(2);
     let svc = st.svc.clone();
     tokio::spawn(async move {
-        let (mut text, mut n) = first;
-        let mut next = job.start;
-        while n > 0 {
-            next += n;
+        let mut chunk = first;
+        while let Some((bytes, n)) = chunk {
             progress.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-            if tx.send(Ok(Bytes::from(text))).await.is_err() {
+            if tx.send(Ok(Bytes::from(bytes))).await.is_err() {
                 return; // client went away
             }
-            let (s, j) = (svc.clone(), job.clone());
+            let s = svc.clone();
+            let job_id = output.job().id;
             match tokio::task::spawn_blocking(move || {
-                s.render_job_page(&j, next, crate::service::printing::PAGE)
+                let next = output.next_chunk(&s);
+                (output, next)
             })
             .await
             {
-                Ok(Ok(page)) => (text, n) = page,
-                _ => {
-                    tracing::error!(job = job.id, at = next, "rendering labels failed");
-                    return; // truncated: the client sees fewer labels than the job's count
+                Ok((o, Ok(next))) => {
+                    output = o;
+                    chunk = next;
+                }
+                Ok((_, Err(e))) => {
+                    // Truncated: the client sees fewer labels than the job's count, and no
+                    // PDF trailer or tar end marker.
+                    tracing::error!(job = job_id, error = %e, "rendering labels failed");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(job = job_id, error = %e, "rendering labels failed");
+                    return;
                 }
             }
         }
@@ -421,13 +434,13 @@ pub async fn print_job_output(
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
     Ok((
         [
-            (
-                header::CONTENT_TYPE,
-                "text/plain; charset=utf-8".to_string(),
-            ),
+            (header::CONTENT_TYPE, format.content_type().to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"print-job-{id}.zpl\""),
+                format!(
+                    "attachment; filename=\"print-job-{id}.{}\"",
+                    format.extension()
+                ),
             ),
         ],
         Body::from_stream(stream),

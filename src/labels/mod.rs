@@ -1,11 +1,19 @@
 //! Label rendering (adapter layer): what a printed label carries, the QR sizing rules shared
-//! by every output format, and ZPL II for thermal printers ([`zpl`]).
+//! by every output format, and the renderers: PNG ([`png`]) and SVG ([`svg`]) per item, PDF
+//! label sheets ([`pdf`]) for office printers, ZPL II ([`zpl`]) for thermal printers. PNG, SVG
+//! and PDF share one geometry ([`layout`]) and one CJK TrueType font ([`font`]).
 //!
 //! The QR code always encodes exactly the signed code URI. Its printed module (one black or
 //! white square) is never smaller than [`MIN_MODULE_MM`], the size below which phone cameras
 //! start to misread labels; a layout that would go below it is refused with a clear message.
 //! The quiet zone is 4 modules on every side (ISO/IEC 18004).
 
+pub mod font;
+pub mod layout;
+pub mod pdf;
+pub mod png;
+pub mod svg;
+pub mod tar;
 pub mod zpl;
 
 /// Smallest printed QR module, in millimetres (13 mil, the usual floor for reliable phone
@@ -112,6 +120,12 @@ pub enum LayoutError {
         dpi: u32,
         /// Smallest module in dots at that resolution.
         min_dots: u32,
+    },
+    /// A vector layout asks for modules below [`MIN_MODULE_MM`].
+    #[error("a QR module of {module_mm} mm is below the {MIN_MODULE_MM} mm minimum for reliable phone scanning; use a larger module_mm")]
+    BelowMinimum {
+        /// Requested module size.
+        module_mm: f64,
     },
     /// The QR symbol (with its quiet zone) or the text does not fit the label.
     #[error("{0}")]

@@ -19,7 +19,7 @@ pub const DPIS: [u32; 2] = [203, 300];
 
 /// Label geometry and printer settings.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ZplLayout {
     /// 203 or 300.
     pub dpi: u32,

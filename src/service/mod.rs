@@ -110,6 +110,7 @@ pub struct Service {
     issuance: Mutex<()>,
     scan_rules: ScanRules,
     custody_rules: crate::config::CustodyRules,
+    label_font: std::path::PathBuf,
     custody: Mutex<()>,
     registry_generation: AtomicU64,
     lot_view_cache: Mutex<scan::LotViewCache>,

@@ -1,8 +1,10 @@
 //! Print jobs: every label print is recorded; printing a label again needs a reason and is
 //! logged (`traceseal/reprint/v1` leaves, so reprints are anchored like everything else).
 //!
-//! A job is created (and its prints recorded) in one synced write; its output is rendered page
-//! by page when it is fetched, so a 100,000-label job never holds all its labels in memory.
+//! A job is created (and its prints recorded) in one synced write; its output is rendered a
+//! chunk at a time when it is fetched ([`JobOutput`]), so a 100,000-label job never holds all
+//! its labels in memory. Formats: ZPL (one `^XA…^XZ` per label), PDF sheets (a page goes out
+//! as it fills), PNG and SVG (one file per label, in a streamed ustar archive).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,10 +15,13 @@ use tracing::{info, instrument};
 use utoipa::ToSchema;
 
 use super::log::PendingLeaf;
-use super::types::{Batch, BatchStatus};
+use super::types::{Batch, BatchStatus, CodeLine, Product};
 use super::{lock, now_unix, rfc3339, Result, Service, ServiceError};
+use crate::labels::font::{self, Font};
+use crate::labels::layout::{Frame, LabelSpec};
+use crate::labels::pdf::{PdfStream, Sheet};
 use crate::labels::zpl::{self, ZplLayout};
-use crate::labels::LabelData;
+use crate::labels::{png, svg, tar, EcLevel, LabelData};
 use crate::leaf::Reprint;
 use crate::merkle;
 use crate::store::codec::{decode_json, decode_u64, encode_json, u64_key};
@@ -28,7 +33,7 @@ pub const META_NEXT_PRINT_JOB: &[u8] = b"next_print_job_id";
 pub const MAX_JOB_LABELS: u64 = 1_000_000;
 /// Serials per reprint record.
 pub const REPRINT_CHUNK: usize = 10_000;
-/// Labels rendered per page of output.
+/// Labels read from the store per page.
 pub const PAGE: usize = 4096;
 
 /// Output formats available.
@@ -37,6 +42,178 @@ pub const PAGE: usize = 4096;
 pub enum LabelFormat {
     /// ZPL II for Zebra-compatible thermal printers.
     Zpl,
+    /// PNG per label (in a tar archive).
+    Png,
+    /// SVG per label (in a tar archive).
+    Svg,
+    /// PDF label sheets for office printers.
+    Pdf,
+}
+
+impl LabelFormat {
+    /// Labels rendered per chunk of output.
+    fn chunk(self) -> usize {
+        match self {
+            LabelFormat::Zpl => PAGE,
+            LabelFormat::Pdf => 240,
+            LabelFormat::Png | LabelFormat::Svg => 64,
+        }
+    }
+
+    /// `Content-Type` of the output.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            LabelFormat::Zpl => "text/plain; charset=utf-8",
+            LabelFormat::Pdf => "application/pdf",
+            LabelFormat::Png | LabelFormat::Svg => "application/x-tar",
+        }
+    }
+
+    /// File name extension of the output.
+    pub fn extension(self) -> &'static str {
+        match self {
+            LabelFormat::Zpl => "zpl",
+            LabelFormat::Pdf => "pdf",
+            LabelFormat::Png => "png.tar",
+            LabelFormat::Svg => "svg.tar",
+        }
+    }
+}
+
+fn d_width() -> f64 {
+    60.0
+}
+fn d_height() -> f64 {
+    40.0
+}
+fn d_dpi() -> u32 {
+    300
+}
+
+/// Layout of PNG and SVG labels (all fields optional).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageLayout {
+    /// Label width, mm (default 60).
+    #[serde(default = "d_width")]
+    pub width_mm: f64,
+    /// Label height, mm (default 40).
+    #[serde(default = "d_height")]
+    pub height_mm: f64,
+    /// QR module size, mm, at least 0.33 (default: the largest up to 0.5 the label allows).
+    /// PNG modules are whole pixels at `dpi`.
+    #[serde(default)]
+    pub module_mm: Option<f64>,
+    /// PNG resolution, 72 to 1200 dpi (default 300).
+    #[serde(default = "d_dpi")]
+    pub dpi: u32,
+    /// Error correction L, M (default), Q or H.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub ec: EcLevel,
+}
+
+impl Default for ImageLayout {
+    fn default() -> Self {
+        ImageLayout {
+            width_mm: d_width(),
+            height_mm: d_height(),
+            module_mm: None,
+            dpi: d_dpi(),
+            ec: EcLevel::M,
+        }
+    }
+}
+
+/// Label stock of a PDF job.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum SheetKind {
+    /// A4, 3 × 8 labels of 70 × 37 mm.
+    #[default]
+    #[serde(rename = "a4-3x8")]
+    A4x3x8,
+    /// A4, 4 × 10 labels of 52.5 × 29.7 mm.
+    #[serde(rename = "a4-4x10")]
+    A4x4x10,
+    /// The grid given in `grid`.
+    #[serde(rename = "custom")]
+    Custom,
+}
+
+/// Layout of a PDF job (all fields optional).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SheetLayout {
+    /// `a4-3x8` (default), `a4-4x10` or `custom`.
+    #[serde(default)]
+    pub sheet: SheetKind,
+    /// The grid of a `custom` sheet: page size, columns, rows, margins, pitch, label size.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub grid: Option<Sheet>,
+    /// QR module size, mm, at least 0.33 (default: the largest up to 0.5 the label allows).
+    #[serde(default)]
+    pub module_mm: Option<f64>,
+    /// Error correction L, M (default), Q or H.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub ec: EcLevel,
+}
+
+impl SheetLayout {
+    /// The sheet's grid.
+    pub fn sheet(&self) -> std::result::Result<Sheet, String> {
+        match (self.sheet, self.grid) {
+            (SheetKind::A4x3x8, None) => Ok(Sheet::A4_3X8),
+            (SheetKind::A4x4x10, None) => Ok(Sheet::A4_4X10),
+            (SheetKind::Custom, Some(g)) => Ok(g),
+            (SheetKind::Custom, None) => Err("a custom sheet needs a grid: page_width_mm, page_height_mm, columns, rows, margin_left_mm, margin_top_mm, pitch_x_mm, pitch_y_mm, label_width_mm, label_height_mm".into()),
+            (_, Some(_)) => Err("grid is only for sheet \"custom\"".into()),
+        }
+    }
+}
+
+/// A job's layout, by format.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobLayout {
+    /// ZPL.
+    Zpl(ZplLayout),
+    /// PNG or SVG.
+    Image(ImageLayout),
+    /// PDF.
+    Sheet(SheetLayout),
+}
+
+impl JobLayout {
+    /// Reads the `layout` of a request or stored job for `format` (`None`: the defaults).
+    pub fn parse(
+        format: LabelFormat,
+        v: Option<&serde_json::Value>,
+    ) -> std::result::Result<Self, String> {
+        fn de<T: serde::de::DeserializeOwned + Default>(
+            v: Option<&serde_json::Value>,
+        ) -> std::result::Result<T, String> {
+            match v {
+                None | Some(serde_json::Value::Null) => Ok(T::default()),
+                Some(v) => T::deserialize(v).map_err(|e| e.to_string()),
+            }
+        }
+        Ok(match format {
+            LabelFormat::Zpl => JobLayout::Zpl(de(v)?),
+            LabelFormat::Png | LabelFormat::Svg => JobLayout::Image(de(v)?),
+            LabelFormat::Pdf => JobLayout::Sheet(de(v)?),
+        })
+    }
+
+    /// As JSON (every field spelled out).
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            JobLayout::Zpl(l) => serde_json::to_value(l),
+            JobLayout::Image(l) => serde_json::to_value(l),
+            JobLayout::Sheet(l) => serde_json::to_value(l),
+        }
+        .unwrap_or_default()
+    }
 }
 
 /// Body of `POST /api/v1/batches/{id}/print-jobs`.
@@ -45,10 +222,12 @@ pub enum LabelFormat {
 pub struct PrintJobRequest {
     /// Output format.
     pub format: LabelFormat,
-    /// Label layout (default: 60 × 40 mm at 203 dpi, 0.5 mm modules).
+    /// Layout for the format (all fields optional): ZPL `{dpi: 203|300, width_mm, height_mm,
+    /// module_mm, ec, cjk_font}` (default 60 × 40 mm at 203 dpi, 0.5 mm modules); PNG/SVG
+    /// [`ImageLayout`]; PDF [`SheetLayout`].
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub layout: Option<ZplLayout>,
+    pub layout: Option<serde_json::Value>,
     /// `[start, count]`: labels `start .. start+count` of the batch in issue order (default:
     /// all).
     #[serde(default)]
@@ -67,9 +246,9 @@ pub struct PrintJob {
     pub batch_id: u64,
     /// Output format.
     pub format: LabelFormat,
-    /// The layout.
+    /// The layout, every field spelled out.
     #[schema(value_type = Object)]
-    pub layout: ZplLayout,
+    pub layout: serde_json::Value,
     /// First label (ordinal in the batch).
     pub start: u64,
     /// Labels in the job.
@@ -131,15 +310,11 @@ impl Service {
                 batch.issued
             )));
         }
-        let layout = req.layout.clone().unwrap_or_default();
-        let first = self.batch_codes(&batch, start, 1)?;
-        let sample = first
-            .first()
-            .ok_or_else(|| ServiceError::Internal("empty batch".into()))?;
-        layout
-            .geometry(sample.code.len())
-            .map_err(|e| ServiceError::Unprocessable(format!("layout: {e}")))?;
-        self.label_product(&batch)?;
+        let layout = JobLayout::parse(req.format, req.layout.as_ref())
+            .map_err(|e| ServiceError::Invalid(format!("layout: {e}")))?;
+        // Render the first label now: a layout that cannot work is refused before anything
+        // is recorded.
+        self.renderer(&batch, &layout, start)?;
         let reason = match &req.reprint_reason {
             Some(r) => {
                 let r = r.trim();
@@ -224,7 +399,7 @@ impl Service {
             id,
             batch_id,
             format: req.format,
-            layout,
+            layout: layout.to_value(),
             start,
             count,
             reprinted: again.len() as u64,
@@ -285,7 +460,7 @@ impl Service {
         Ok(p)
     }
 
-    fn label_product(&self, batch: &Batch) -> Result<crate::service::types::Product> {
+    fn label_product(&self, batch: &Batch) -> Result<Product> {
         self.product(&batch.gtin).map_err(|_| {
             ServiceError::Unprocessable(format!(
                 "GTIN {} is not a registered product; its labels need the product names",
@@ -294,41 +469,216 @@ impl Service {
         })
     }
 
-    /// Renders labels `from .. from+limit` of a job (bounded by the job's range) as one
-    /// chunk of output; returns it and the number of labels in it.
-    pub fn render_job_page(
-        &self,
-        job: &PrintJob,
-        from: u64,
-        limit: usize,
-    ) -> Result<(String, u64)> {
-        let end = job.start + job.count;
-        if from >= end {
-            return Ok((String::new(), 0));
+    fn label_data(&self, batch: &Batch, product: &Product, c: CodeLine) -> LabelData {
+        LabelData {
+            code: c.code,
+            name_zh: product.name_zh.clone(),
+            name_en: product.name_en.clone(),
+            gtin: batch.gtin.clone(),
+            lot: batch.lot.clone(),
+            expiry: batch.expiry.clone(),
+            serial: c.serial,
         }
+    }
+
+    fn label_font(&self) -> Result<std::sync::Arc<Font>> {
+        font::load(&self.label_font).map_err(|e| ServiceError::Unavailable(e.to_string()))
+    }
+
+    /// Checks a layout against the batch (its first label of the range) and prepares the
+    /// renderer.
+    fn renderer(&self, batch: &Batch, layout: &JobLayout, start: u64) -> Result<Renderer> {
+        let product = self.label_product(batch)?;
+        let c = self
+            .batch_codes(batch, start, 1)?
+            .pop()
+            .ok_or_else(|| ServiceError::Internal("empty batch".into()))?;
+        let sample = self.label_data(batch, &product, c);
+        let bad =
+            |e: crate::labels::LayoutError| ServiceError::Unprocessable(format!("layout: {e}"));
+        Ok(match layout {
+            JobLayout::Zpl(z) => {
+                zpl::label(&sample, z).map_err(bad)?;
+                Renderer::Zpl(z.clone())
+            }
+            JobLayout::Image(l) => {
+                let font = self.label_font()?;
+                let spec = LabelSpec {
+                    width_mm: l.width_mm,
+                    height_mm: l.height_mm,
+                    module_mm: l.module_mm,
+                    ec: l.ec,
+                };
+                // PNG snaps modules to whole pixels; SVG is vector.
+                let frame = png::frame(&spec, l.dpi, &sample, &font).map_err(bad)?;
+                let vector = spec.frame_for(&sample, &font).map_err(bad)?;
+                Renderer::Image {
+                    png_frame: frame,
+                    svg_frame: vector,
+                    dpi: l.dpi,
+                    font,
+                }
+            }
+            JobLayout::Sheet(l) => {
+                let sheet = l
+                    .sheet()
+                    .map_err(|e| ServiceError::Invalid(format!("layout: {e}")))?;
+                sheet.check().map_err(bad)?;
+                let font = self.label_font()?;
+                let frame = LabelSpec {
+                    width_mm: sheet.label_width_mm,
+                    height_mm: sheet.label_height_mm,
+                    module_mm: l.module_mm,
+                    ec: l.ec,
+                }
+                .frame_for(&sample, &font)
+                .map_err(bad)?;
+                Renderer::Sheet { sheet, frame, font }
+            }
+        })
+    }
+
+    /// Starts the output of a job.
+    pub fn job_output(&self, job: &PrintJob) -> Result<JobOutput> {
         let batch = self.batch(job.batch_id)?;
+        let layout = JobLayout::parse(job.format, Some(&job.layout))
+            .map_err(|e| ServiceError::Internal(format!("stored layout of job {}: {e}", job.id)))?;
+        let renderer = self.renderer(&batch, &layout, job.start)?;
         let product = self.label_product(&batch)?;
-        let n = ((end - from) as usize).min(limit);
-        let mut out = String::with_capacity(n * 700);
-        let codes = self.batch_codes(&batch, from, n)?;
-        for c in &codes {
-            let d = LabelData {
-                code: c.code.clone(),
-                name_zh: product.name_zh.clone(),
-                name_en: product.name_en.clone(),
-                gtin: batch.gtin.clone(),
-                lot: batch.lot.clone(),
-                expiry: batch.expiry.clone(),
-                serial: c.serial.clone(),
+        let pdf = match &renderer {
+            Renderer::Sheet { sheet, font, .. } => Some(
+                PdfStream::new(
+                    font.clone(),
+                    *sheet,
+                    &format!("traceseal print job {} ({} labels)", job.id, job.count),
+                )
+                .map_err(|e| ServiceError::Unprocessable(format!("layout: {e}")))?,
+            ),
+            _ => None,
+        };
+        Ok(JobOutput {
+            job: job.clone(),
+            batch,
+            product,
+            next: job.start,
+            renderer,
+            pdf,
+            done: false,
+        })
+    }
+}
+
+enum Renderer {
+    Zpl(ZplLayout),
+    Image {
+        png_frame: Frame,
+        svg_frame: Frame,
+        dpi: u32,
+        font: std::sync::Arc<Font>,
+    },
+    Sheet {
+        sheet: Sheet,
+        frame: Frame,
+        font: std::sync::Arc<Font>,
+    },
+}
+
+/// The output of a print job, produced a chunk at a time.
+pub struct JobOutput {
+    job: PrintJob,
+    batch: Batch,
+    product: Product,
+    next: u64,
+    renderer: Renderer,
+    pdf: Option<PdfStream>,
+    done: bool,
+}
+
+/// A tar entry name for a label: its position in the batch and its serial (characters other
+/// than letters, digits, `.`, `-` and `_` become `_`).
+pub fn entry_name(ordinal: u64, serial: &str, ext: &str) -> String {
+    let safe: String = serial
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{ordinal:07}-{safe}.{ext}")
+}
+
+impl JobOutput {
+    /// The job.
+    pub fn job(&self) -> &PrintJob {
+        &self.job
+    }
+
+    /// The next piece of output and the number of labels in it; `None` at the end. The last
+    /// piece (PDF trailer, tar end marker) carries no labels.
+    pub fn next_chunk(&mut self, svc: &Service) -> Result<Option<(Vec<u8>, u64)>> {
+        if self.done {
+            return Ok(None);
+        }
+        let end = self.job.start + self.job.count;
+        if self.next >= end {
+            self.done = true;
+            let tail = match (&self.renderer, self.pdf.take()) {
+                (Renderer::Sheet { .. }, Some(pdf)) => pdf
+                    .finish()
+                    .map_err(|e| ServiceError::Internal(format!("finishing the PDF: {e}")))?,
+                (Renderer::Image { .. }, _) => tar::end(),
+                _ => Vec::new(),
             };
-            match job.format {
-                LabelFormat::Zpl => out.push_str(
-                    &zpl::label(&d, &job.layout)
-                        .map_err(|e| ServiceError::Unprocessable(format!("layout: {e}")))?,
-                ),
+            return Ok((!tail.is_empty()).then_some((tail, 0)));
+        }
+        let n = ((end - self.next) as usize).min(self.job.format.chunk());
+        let codes = svc.batch_codes(&self.batch, self.next, n)?;
+        let bad =
+            |e: crate::labels::LayoutError| ServiceError::Unprocessable(format!("layout: {e}"));
+        let mtime = now_unix().max(0) as u64;
+        let mut out = Vec::new();
+        for (i, c) in codes.into_iter().enumerate() {
+            let ordinal = self.next + i as u64;
+            let d = svc.label_data(&self.batch, &self.product, c);
+            match &self.renderer {
+                Renderer::Zpl(z) => out.extend(zpl::label(&d, z).map_err(bad)?.into_bytes()),
+                Renderer::Image {
+                    png_frame,
+                    svg_frame,
+                    dpi,
+                    font,
+                } => {
+                    let (name, data) = if self.job.format == LabelFormat::Png {
+                        let p = png_frame.place(&d, font).map_err(bad)?;
+                        (
+                            entry_name(ordinal, &d.serial, "png"),
+                            png::render(&p, *dpi, font),
+                        )
+                    } else {
+                        let p = svg_frame.place(&d, font).map_err(bad)?;
+                        (
+                            entry_name(ordinal, &d.serial, "svg"),
+                            svg::render(&p, font).into_bytes(),
+                        )
+                    };
+                    out.extend(tar::entry(&name, &data, mtime));
+                }
+                Renderer::Sheet { frame, font, .. } => {
+                    let p = frame.place(&d, font).map_err(bad)?;
+                    if let Some(pdf) = self.pdf.as_mut() {
+                        pdf.add(&p);
+                    }
+                }
             }
         }
-        Ok((out, codes.len() as u64))
+        if let Some(pdf) = self.pdf.as_mut() {
+            out.extend(pdf.take());
+        }
+        self.next += n as u64;
+        Ok(Some((out, n as u64)))
     }
 }
 
@@ -348,6 +698,113 @@ mod tests {
         }
     }
 
+    /// All of a job's output, and the labels counted by its chunks.
+    fn output(svc: &Service, job: &PrintJob) -> (Vec<u8>, u64) {
+        let mut out = svc.job_output(job).unwrap();
+        let (mut bytes, mut n) = (Vec::new(), 0);
+        while let Some((b, k)) = out.next_chunk(svc).unwrap() {
+            bytes.extend(b);
+            n += k;
+        }
+        (bytes, n)
+    }
+
+    #[test]
+    fn every_format_renders_every_label_and_bad_layouts_are_refused_before_recording() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let (b, _) = svc.issue_batch(&req(60), "k", &|_| {}).unwrap();
+        let codes = svc.batch_codes(&b, 0, 60).unwrap();
+        let mk = |format, layout: serde_json::Value, range| PrintJobRequest {
+            format,
+            layout: Some(layout),
+            range: Some(range),
+            reprint_reason: None,
+        };
+        // PNG and SVG: a tar with one file per label, named by ordinal and serial.
+        for (format, ext, range) in [
+            (LabelFormat::Png, "png", [0, 3]),
+            (LabelFormat::Svg, "svg", [3, 3]),
+        ] {
+            let j = svc
+                .create_print_job(b.id, &mk(format, serde_json::json!({"dpi": 203}), range))
+                .unwrap();
+            let (bytes, n) = output(&svc, &j);
+            assert_eq!(n, 3);
+            let mut r = tar::Reader::default();
+            let files = r.feed(&bytes).unwrap();
+            assert!(r.ended);
+            let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+            let want: Vec<String> = (range[0]..range[0] + 3)
+                .map(|o| entry_name(o, &codes[o as usize].serial, ext))
+                .collect();
+            assert_eq!(names, want);
+            assert_eq!(j.layout["dpi"], 203);
+            assert_eq!(j.layout["width_mm"], 60.0);
+        }
+        // PDF: 24 labels per A4 3×8 sheet → 27 labels are two pages.
+        let j = svc
+            .create_print_job(b.id, &mk(LabelFormat::Pdf, serde_json::json!({}), [6, 27]))
+            .unwrap();
+        let (bytes, n) = output(&svc, &j);
+        assert_eq!(n, 27);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.starts_with("%PDF-1.7") && text.ends_with("%%EOF\n"));
+        assert!(text.contains("/Count 2"), "a full page and 3 labels");
+        assert_eq!(j.layout["sheet"], "a4-3x8");
+        // Refused layouts: 400 for bad fields, 422 for a layout that cannot work; nothing
+        // is recorded (labels 40..43 are still unprinted afterwards).
+        let cases = [
+            (
+                LabelFormat::Pdf,
+                serde_json::json!({"sheet": "a5"}),
+                "layout: unknown variant",
+            ),
+            (
+                LabelFormat::Pdf,
+                serde_json::json!({"sheet": "custom"}),
+                "a custom sheet needs a grid",
+            ),
+            (
+                LabelFormat::Pdf,
+                serde_json::json!({"module_mm": 0.25}),
+                "below the 0.33 mm minimum",
+            ),
+            (
+                LabelFormat::Png,
+                serde_json::json!({"width_mm": 20, "height_mm": 15}),
+                "too small",
+            ),
+            (
+                LabelFormat::Png,
+                serde_json::json!({"dpi": 20}),
+                "dpi must be between",
+            ),
+            (
+                LabelFormat::Svg,
+                serde_json::json!({"colour": "red"}),
+                "unknown field",
+            ),
+        ];
+        let size = svc.log_size().unwrap();
+        for (format, layout, msg) in cases {
+            match svc.create_print_job(b.id, &mk(format, layout.clone(), [40, 3])) {
+                Err(ServiceError::Invalid(m) | ServiceError::Unprocessable(m)) => {
+                    assert!(m.contains(msg), "{layout}: {m}")
+                }
+                other => panic!("{layout}: {other:?}"),
+            }
+        }
+        assert_eq!(svc.log_size().unwrap(), size);
+        let j = svc
+            .create_print_job(
+                b.id,
+                &mk(LabelFormat::Zpl, serde_json::Value::Null, [40, 3]),
+            )
+            .unwrap();
+        assert_eq!(j.reprinted, 0);
+    }
+
     #[test]
     fn prints_are_recorded_and_reprints_need_a_logged_reason() {
         let (svc, _) = test_service();
@@ -355,9 +812,9 @@ mod tests {
         let (b, _) = svc.issue_batch(&req(10), "k", &|_| {}).unwrap();
         let j1 = svc.create_print_job(b.id, &job(None, None)).unwrap();
         assert_eq!((j1.count, j1.reprinted), (10, 0));
-        let (zpl_text, n) = svc.render_job_page(&j1, 0, 100).unwrap();
+        let (bytes, n) = output(&svc, &j1);
         assert_eq!(n, 10);
-        let checked = zpl::check(&zpl_text).unwrap();
+        let checked = zpl::check(&String::from_utf8(bytes).unwrap()).unwrap();
         assert_eq!(checked.labels, 10);
         let codes = svc.batch_codes(&b, 0, 10).unwrap();
         assert_eq!(
@@ -400,10 +857,10 @@ mod tests {
             Err(ServiceError::Invalid(_))
         ));
         let mut bad = job(None, Some("x"));
-        bad.layout = Some(ZplLayout {
-            module_mm: 0.1,
-            ..ZplLayout::default()
-        });
+        bad.layout = Some(
+            serde_json::json!({"dpi": 203, "width_mm": 60.0, "height_mm": 40.0,
+            "module_mm": 0.1, "cjk_font": "E:ANMDS.TTF"}),
+        );
         match svc.create_print_job(b.id, &bad) {
             Err(ServiceError::Unprocessable(m)) => assert!(m.contains("minimum"), "{m}"),
             other => panic!("{other:?}"),

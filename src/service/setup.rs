@@ -176,6 +176,8 @@ pub struct OpenOptions {
     pub scan_rules: ScanRules,
     /// Custody submission rules.
     pub custody: crate::config::CustodyRules,
+    /// Label rendering.
+    pub labels: crate::config::LabelConfig,
 }
 
 /// Opens an initialised data directory.
@@ -261,6 +263,7 @@ impl Service {
             issuance: Mutex::new(()),
             scan_rules: opts.scan_rules,
             custody_rules: opts.custody,
+            label_font: opts.labels.font,
             custody: Mutex::new(()),
             registry_generation: Default::default(),
             lot_view_cache: Default::default(),
@@ -356,6 +359,7 @@ pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
                 warn_after_networks: 2,
             },
             custody: Default::default(),
+            labels: Default::default(),
         },
     )
     .unwrap();

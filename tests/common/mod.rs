@@ -59,6 +59,7 @@ impl TestServer {
                     host,
                     scan_rules: cfg.scan.clone(),
                     custody: cfg.custody.clone(),
+                    labels: cfg.labels.clone(),
                 },
             )
             .unwrap(),

@@ -1,0 +1,115 @@
+//! Peak memory of a large PDF print job: issues N codes (default 100,000) into a fresh data
+//! directory, creates one PDF job (A4 3×8) for all of them and streams its output to a file,
+//! printing the process's resident memory as the job goes. The peak is reset (via
+//! `/proc/self/clear_refs`) after issuance, so it measures the job alone.
+//!
+//! Run: `cargo run --release --example label_rss [-- N]`
+
+use std::io::Write;
+use std::time::Instant;
+
+use traceseal::code::Host;
+use traceseal::service::printing::{LabelFormat, PrintJobRequest};
+use traceseal::service::setup::{self, DataDir, OpenOptions};
+use traceseal::service::types::{BatchRequest, EnterpriseInput, ProductInput};
+
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .map(|a| a.parse().expect("N must be a number"))
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let dd = DataDir::new(dir.path());
+    let host = Host::parse("verify.example.com").unwrap();
+    setup::init(&dd, &host).unwrap();
+    let svc = setup::open(
+        &dd,
+        OpenOptions {
+            host,
+            scan_rules: Default::default(),
+            custody: Default::default(),
+            labels: Default::default(),
+        },
+    )
+    .unwrap();
+    let e = svc
+        .create_enterprise(&EnterpriseInput {
+            name: "RSS".into(),
+            uscc: "91350100M000100Y43".into(),
+            country: "CN".into(),
+        })
+        .unwrap();
+    svc.create_product(&ProductInput {
+        gtin: "09506000134352".into(),
+        name_zh: "澳洲婴儿配方奶粉 1段 900克".into(),
+        name_en: "Infant formula stage 1, 900 g".into(),
+        enterprise_id: e.id,
+    })
+    .unwrap();
+    let t = Instant::now();
+    let (batch, _) = svc
+        .issue_batch(
+            &BatchRequest {
+                gtin: "09506000134352".into(),
+                lot: "RSS-1".into(),
+                expiry: Some("2028-01-31".into()),
+                quantity: n,
+            },
+            "rss",
+            &|_| {},
+        )
+        .unwrap();
+    println!("issued {n} codes in {:.1} s", t.elapsed().as_secs_f64());
+    let job = svc
+        .create_print_job(
+            batch.id,
+            &PrintJobRequest {
+                format: LabelFormat::Pdf,
+                layout: None,
+                range: None,
+                reprint_reason: None,
+            },
+        )
+        .unwrap();
+    // Measure the job alone: reset the peak ("5" resets VmHWM to the current RSS).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = status_kb("VmRSS:");
+    println!("before the job: RSS {:.1} MB", before as f64 / 1024.0);
+    let path = dir.path().join("job.pdf");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let t = Instant::now();
+    let mut out = svc.job_output(&job).unwrap();
+    let (mut labels, mut bytes, mut next_report) = (0u64, 0u64, n / 10);
+    while let Some((chunk, k)) = out.next_chunk(&svc).unwrap() {
+        file.write_all(&chunk).unwrap();
+        labels += k;
+        bytes += chunk.len() as u64;
+        if labels >= next_report {
+            println!(
+                "{labels:>7} labels: RSS {:.1} MB, peak {:.1} MB, {:.1} MB written",
+                status_kb("VmRSS:") as f64 / 1024.0,
+                status_kb("VmHWM:") as f64 / 1024.0,
+                bytes as f64 / 1e6
+            );
+            next_report += n / 10;
+        }
+    }
+    file.flush().unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "PDF job of {labels} labels: {:.1} MB in {secs:.1} s ({:.0} labels/s); peak RSS during the job {:.1} MB (before {:.1} MB)",
+        bytes as f64 / 1e6,
+        labels as f64 / secs,
+        status_kb("VmHWM:") as f64 / 1024.0,
+        before as f64 / 1024.0
+    );
+}

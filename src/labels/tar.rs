@@ -1,0 +1,123 @@
+//! A streaming writer (and, for the CLI, a reader) of POSIX ustar archives: the output of PNG
+//! and SVG print jobs, one file per label, extractable with `tar -xf` on Linux, macOS and
+//! Windows 10+.
+
+/// Tar's block size.
+pub const BLOCK: usize = 512;
+
+/// The header and padded data of one regular file.
+pub fn entry(name: &str, data: &[u8], mtime: u64) -> Vec<u8> {
+    let mut h = [0u8; BLOCK];
+    let name = name.as_bytes();
+    let n = name.len().min(99);
+    h[..n].copy_from_slice(&name[..n]);
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+    h[136..148].copy_from_slice(format!("{:011o}\0", mtime.min(0o77777777777)).as_bytes());
+    h[148..156].copy_from_slice(b"        ");
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut out = Vec::with_capacity(BLOCK + data.len().next_multiple_of(BLOCK));
+    out.extend_from_slice(&h);
+    out.extend_from_slice(data);
+    out.resize(BLOCK + data.len().next_multiple_of(BLOCK), 0);
+    out
+}
+
+/// The end-of-archive marker (two zero blocks).
+pub fn end() -> Vec<u8> {
+    vec![0; 2 * BLOCK]
+}
+
+/// Reads a ustar stream incrementally: feed bytes, get whole files.
+#[derive(Default)]
+pub struct Reader {
+    buf: Vec<u8>,
+    /// The end marker was seen.
+    pub ended: bool,
+}
+
+impl Reader {
+    /// Adds bytes; returns the files completed by them, or an error for a malformed archive.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+        self.buf.extend_from_slice(bytes);
+        let mut files = Vec::new();
+        let mut at = 0;
+        while !self.ended && self.buf.len() - at >= BLOCK {
+            let h = &self.buf[at..at + BLOCK];
+            if h.iter().all(|&b| b == 0) {
+                if self.buf.len() - at >= 2 * BLOCK {
+                    self.ended = true;
+                    at += 2 * BLOCK;
+                }
+                break;
+            }
+            let sum: u32 = h[..148]
+                .iter()
+                .chain(&[b' '; 8])
+                .chain(&h[156..])
+                .map(|&b| u32::from(b))
+                .sum();
+            let oct = |b: &[u8]| {
+                let s = String::from_utf8_lossy(b);
+                u64::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok()
+            };
+            if oct(&h[148..156]) != Some(u64::from(sum)) || &h[257..262] != b"ustar" {
+                return Err("not a ustar archive (bad header checksum)".into());
+            }
+            let size = oct(&h[124..136]).ok_or("bad size in tar header")? as usize;
+            let total = BLOCK + size.next_multiple_of(BLOCK);
+            if self.buf.len() - at < total {
+                break;
+            }
+            let name_end = h[..100].iter().position(|&b| b == 0).unwrap_or(100);
+            let name = String::from_utf8_lossy(&h[..name_end]).into_owned();
+            files.push((name, self.buf[at + BLOCK..at + BLOCK + size].to_vec()));
+            at += total;
+        }
+        self.buf.drain(..at);
+        Ok(files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_in_small_pieces_and_with_system_tar() {
+        let mut archive = entry("000001-A.png", b"hello", 1_700_000_000);
+        archive.extend(entry("000002-B.svg", &[7u8; 1000], 1_700_000_000));
+        archive.extend(end());
+        let mut r = Reader::default();
+        let mut files = Vec::new();
+        for piece in archive.chunks(100) {
+            files.extend(r.feed(piece).unwrap());
+        }
+        assert!(r.ended);
+        assert_eq!(files[0], ("000001-A.png".to_string(), b"hello".to_vec()));
+        assert_eq!(files[1].1.len(), 1000);
+        // The system's tar lists it.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.tar");
+        std::fs::write(&p, &archive).unwrap();
+        let out = std::process::Command::new("tar")
+            .arg("-tf")
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "000001-A.png\n000002-B.svg\n"
+        );
+        let mut bad = archive.clone();
+        bad[0] ^= 1;
+        assert!(Reader::default().feed(&bad).is_err());
+    }
+}
