@@ -1,7 +1,8 @@
-//! Peak memory of a large PDF print job: issues N codes (default 100,000) into a fresh data
-//! directory, creates one PDF job (A4 3×8) for all of them and streams its output to a file,
-//! printing the process's resident memory as the job goes. The peak is reset (via
-//! `/proc/self/clear_refs`) after issuance, so it measures the job alone.
+//! Peak memory of a large PDF print job: a child process issues N codes (default 100,000) into
+//! a fresh data directory; then this process opens it, creates one PDF job (A4 3×8) for all of
+//! them and streams its output to a file, printing its resident memory as the job goes and its
+//! peak (`VmHWM`) at the end — a process that does nothing but the job, so the peak is the
+//! job's.
 //!
 //! Run: `cargo run --release --example label_rss [-- N]`
 
@@ -22,17 +23,10 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn main() {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .map(|a| a.parse().expect("N must be a number"))
-        .unwrap_or(100_000);
-    let dir = tempfile::tempdir().unwrap();
-    let dd = DataDir::new(dir.path());
+fn open(dir: &std::path::Path) -> traceseal::service::Service {
     let host = Host::parse("verify.example.com").unwrap();
-    setup::init(&dd, &host).unwrap();
-    let svc = setup::open(
-        &dd,
+    setup::open(
+        &DataDir::new(dir),
         OpenOptions {
             host,
             scan_rules: Default::default(),
@@ -40,7 +34,42 @@ fn main() {
             labels: Default::default(),
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--issue") {
+        issue(std::path::Path::new(&args[2]), args[3].parse().unwrap());
+        return;
+    }
+    let n: u64 = args
+        .get(1)
+        .map(|a| a.parse().expect("N must be a number"))
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let st = std::process::Command::new(&args[0])
+        .arg("--issue")
+        .arg(dir.path())
+        .arg(n.to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    println!(
+        "issued {n} codes (child process) in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let svc = open(dir.path());
+    let batch = svc.batch(1).unwrap();
+    print_job(&svc, &batch, n, dir.path());
+}
+
+fn issue(dir: &std::path::Path, n: u64) {
+    let dd = DataDir::new(dir);
+    let host = Host::parse("verify.example.com").unwrap();
+    setup::init(&dd, &host).unwrap();
+    let svc = open(dir);
     let e = svc
         .create_enterprise(&EnterpriseInput {
             name: "RSS".into(),
@@ -55,20 +84,25 @@ fn main() {
         enterprise_id: e.id,
     })
     .unwrap();
-    let t = Instant::now();
-    let (batch, _) = svc
-        .issue_batch(
-            &BatchRequest {
-                gtin: "09506000134352".into(),
-                lot: "RSS-1".into(),
-                expiry: Some("2028-01-31".into()),
-                quantity: n,
-            },
-            "rss",
-            &|_| {},
-        )
-        .unwrap();
-    println!("issued {n} codes in {:.1} s", t.elapsed().as_secs_f64());
+    svc.issue_batch(
+        &BatchRequest {
+            gtin: "09506000134352".into(),
+            lot: "RSS-1".into(),
+            expiry: Some("2028-01-31".into()),
+            quantity: n,
+        },
+        "rss",
+        &|_| {},
+    )
+    .unwrap();
+}
+
+fn print_job(
+    svc: &traceseal::service::Service,
+    batch: &traceseal::service::types::Batch,
+    n: u64,
+    dir: &std::path::Path,
+) {
     let job = svc
         .create_print_job(
             batch.id,
@@ -80,16 +114,18 @@ fn main() {
             },
         )
         .unwrap();
-    // Measure the job alone: reset the peak ("5" resets VmHWM to the current RSS).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = status_kb("VmRSS:");
-    println!("before the job: RSS {:.1} MB", before as f64 / 1024.0);
-    let path = dir.path().join("job.pdf");
+    println!(
+        "service open, before the job: RSS {:.1} MB, peak so far {:.1} MB",
+        before as f64 / 1024.0,
+        status_kb("VmHWM:") as f64 / 1024.0
+    );
+    let path = dir.join("job.pdf");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     let t = Instant::now();
     let mut out = svc.job_output(&job).unwrap();
     let (mut labels, mut bytes, mut next_report) = (0u64, 0u64, n / 10);
-    while let Some((chunk, k)) = out.next_chunk(&svc).unwrap() {
+    while let Some((chunk, k)) = out.next_chunk(svc).unwrap() {
         file.write_all(&chunk).unwrap();
         labels += k;
         bytes += chunk.len() as u64;
@@ -106,7 +142,7 @@ fn main() {
     file.flush().unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "PDF job of {labels} labels: {:.1} MB in {secs:.1} s ({:.0} labels/s); peak RSS during the job {:.1} MB (before {:.1} MB)",
+        "PDF job of {labels} labels: {:.1} MB in {secs:.1} s ({:.0} labels/s); peak RSS of the process {:.1} MB (before the job {:.1} MB)",
         bytes as f64 / 1e6,
         labels as f64 / secs,
         status_kb("VmHWM:") as f64 / 1024.0,

@@ -47,15 +47,20 @@ pub enum FontError {
     },
 }
 
-/// A loaded font.
+/// A loaded font. Its bytes live for the rest of the process (fonts are read once per path and
+/// cached), so the parsed face is kept instead of re-parsed per glyph; glyph ids, advances and
+/// outlines are cached as they are used (labels reuse the same few hundred glyphs).
 pub struct Font {
     path: PathBuf,
-    data: Vec<u8>,
+    data: &'static [u8],
+    face: ttf_parser::Face<'static>,
     units_per_em: f32,
     ascender: f32,
     cap_height: f32,
     /// Glyph ids by character (filled on use).
     cmap: Mutex<HashMap<char, Option<u16>>>,
+    /// Outlines by glyph id (filled on use).
+    outlines: Mutex<HashMap<u16, Arc<[Seg]>>>,
 }
 
 impl std::fmt::Debug for Font {
@@ -140,7 +145,10 @@ impl Font {
             path: shown.clone(),
             reason,
         };
-        let face = ttf_parser::Face::parse(&data, 0).map_err(|e| bad(e.to_string()))?;
+        // Checked before the bytes are kept for good.
+        ttf_parser::Face::parse(&data, 0).map_err(|e| bad(e.to_string()))?;
+        let data: &'static [u8] = Box::leak(data.into_boxed_slice());
+        let face = ttf_parser::Face::parse(data, 0).map_err(|e| bad(e.to_string()))?;
         if face.tables().glyf.is_none() {
             return Err(bad(
                 "it has no TrueType (glyf) outlines; PDF embedding needs them".into(),
@@ -161,21 +169,22 @@ impl Font {
         Ok(Font {
             path: path.to_path_buf(),
             data,
+            face,
             units_per_em: upem,
             ascender,
             cap_height,
             cmap: Mutex::new(HashMap::new()),
+            outlines: Mutex::new(HashMap::new()),
         })
     }
 
-    fn face(&self) -> ttf_parser::Face<'_> {
-        // Parsed successfully in `from_bytes`; parsing again only reads the table directory.
-        ttf_parser::Face::parse(&self.data, 0).expect("font was checked when loaded")
+    fn face(&self) -> &ttf_parser::Face<'static> {
+        &self.face
     }
 
     /// The font file's bytes.
     pub fn data(&self) -> &[u8] {
-        &self.data
+        self.data
     }
 
     /// The font's file.
@@ -263,21 +272,26 @@ impl Font {
     }
 
     /// The outline of a glyph, in em (empty for blank glyphs such as the space).
-    pub fn outline(&self, glyph: u16) -> Vec<Seg> {
-        let mut out = Vec::new();
-        let mut c = Collect {
-            scale: 1.0 / self.units_per_em,
-            out: &mut out,
-        };
-        let _ = self
-            .face()
-            .outline_glyph(ttf_parser::GlyphId(glyph), &mut c);
-        out
+    pub fn outline(&self, glyph: u16) -> Arc<[Seg]> {
+        let mut m = self.outlines.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(glyph)
+            .or_insert_with(|| {
+                let mut out = Vec::new();
+                let mut c = Collect {
+                    scale: 1.0 / self.units_per_em,
+                    out: &mut out,
+                };
+                let _ = self
+                    .face()
+                    .outline_glyph(ttf_parser::GlyphId(glyph), &mut c);
+                out.into()
+            })
+            .clone()
     }
 
     /// A copy of the font that keeps only the outlines of `glyphs` (glyph ids unchanged).
     pub fn subset(&self, glyphs: &[u16]) -> Result<Vec<u8>, FontError> {
-        subsetter::subset(&self.data, 0, subsetter::Profile::pdf(glyphs)).map_err(|e| {
+        subsetter::subset(self.data, 0, subsetter::Profile::pdf(glyphs)).map_err(|e| {
             FontError::Unusable {
                 path: self.path.display().to_string(),
                 reason: format!("subsetting failed: {e}"),

@@ -97,7 +97,7 @@ pub fn raster(p: &Placed, dpi: u32, font: &Font) -> (u32, u32, Vec<u8>) {
                 miny = miny.min(b);
                 maxy = maxy.max(b);
             };
-            for s in &segs {
+            for s in segs.iter() {
                 match *s {
                     Seg::Move(x, y) | Seg::Line(x, y) => see(x, y),
                     Seg::Quad(a, b, x, y) => {
@@ -123,7 +123,7 @@ pub fn raster(p: &Placed, dpi: u32, font: &Font) -> (u32, u32, Vec<u8>) {
                 point(a - bx, b - by)
             };
             let (mut start, mut cur) = (point(0.0, 0.0), point(0.0, 0.0));
-            for s in &segs {
+            for s in segs.iter() {
                 match *s {
                     Seg::Move(x, y) => {
                         start = at(x, y);

@@ -120,4 +120,34 @@ mod tests {
         bad[0] ^= 1;
         assert!(Reader::default().feed(&bad).is_err());
     }
+
+    proptest::proptest! {
+        /// The reader (the CLI feeds it what the server streams) never panics: arbitrary
+        /// bytes, and valid archives with arbitrary corruption, fed in arbitrary pieces.
+        #[test]
+        fn the_reader_never_panics(
+            junk in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
+            flips in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 0..8),
+            piece in 1usize..700,
+        ) {
+            let mut r = Reader::default();
+            for p in junk.chunks(piece) {
+                if r.feed(p).is_err() {
+                    break;
+                }
+            }
+            let mut archive = entry("a.png", &junk, 0);
+            archive.extend(end());
+            for (at, b) in flips {
+                let i = at % archive.len();
+                archive[i] ^= b;
+            }
+            let mut r = Reader::default();
+            for p in archive.chunks(piece) {
+                if r.feed(p).is_err() {
+                    break;
+                }
+            }
+        }
+    }
 }

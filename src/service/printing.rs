@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 use utoipa::ToSchema;
@@ -639,35 +640,62 @@ impl JobOutput {
         let bad =
             |e: crate::labels::LayoutError| ServiceError::Unprocessable(format!("layout: {e}"));
         let mtime = now_unix().max(0) as u64;
+        let labels: Vec<(u64, LabelData)> = codes
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                (
+                    self.next + i as u64,
+                    svc.label_data(&self.batch, &self.product, c),
+                )
+            })
+            .collect();
         let mut out = Vec::new();
-        for (i, c) in codes.into_iter().enumerate() {
-            let ordinal = self.next + i as u64;
-            let d = svc.label_data(&self.batch, &self.product, c);
-            match &self.renderer {
-                Renderer::Zpl(z) => out.extend(zpl::label(&d, z).map_err(bad)?.into_bytes()),
-                Renderer::Image {
-                    png_frame,
-                    svg_frame,
-                    dpi,
-                    font,
-                } => {
-                    let (name, data) = if self.job.format == LabelFormat::Png {
-                        let p = png_frame.place(&d, font).map_err(bad)?;
-                        (
-                            entry_name(ordinal, &d.serial, "png"),
-                            png::render(&p, *dpi, font),
-                        )
-                    } else {
-                        let p = svg_frame.place(&d, font).map_err(bad)?;
-                        (
-                            entry_name(ordinal, &d.serial, "svg"),
-                            svg::render(&p, font).into_bytes(),
-                        )
-                    };
+        // Labels are encoded and drawn in parallel (QR encoding dominates), then written in
+        // order.
+        match &self.renderer {
+            Renderer::Zpl(z) => {
+                for (_, d) in &labels {
+                    out.extend(zpl::label(d, z).map_err(bad)?.into_bytes());
+                }
+            }
+            Renderer::Image {
+                png_frame,
+                svg_frame,
+                dpi,
+                font,
+            } => {
+                let png_format = self.job.format == LabelFormat::Png;
+                let files: Vec<Result<(String, Vec<u8>)>> = labels
+                    .par_iter()
+                    .map(|(ordinal, d)| {
+                        Ok(if png_format {
+                            let p = png_frame.place(d, font).map_err(bad)?;
+                            (
+                                entry_name(*ordinal, &d.serial, "png"),
+                                png::render(&p, *dpi, font),
+                            )
+                        } else {
+                            let p = svg_frame.place(d, font).map_err(bad)?;
+                            (
+                                entry_name(*ordinal, &d.serial, "svg"),
+                                svg::render(&p, font).into_bytes(),
+                            )
+                        })
+                    })
+                    .collect();
+                for f in files {
+                    let (name, data) = f?;
                     out.extend(tar::entry(&name, &data, mtime));
                 }
-                Renderer::Sheet { frame, font, .. } => {
-                    let p = frame.place(&d, font).map_err(bad)?;
+            }
+            Renderer::Sheet { frame, font, .. } => {
+                let placed: Vec<Result<crate::labels::layout::Placed>> = labels
+                    .par_iter()
+                    .map(|(_, d)| frame.place(d, font).map_err(bad))
+                    .collect();
+                for p in placed {
+                    let p = p?;
                     if let Some(pdf) = self.pdf.as_mut() {
                         pdf.add(&p);
                     }
