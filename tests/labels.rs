@@ -442,7 +442,11 @@ async fn the_labels_command_writes_pdf_sheets_and_png_files_with_progress() {
     .await
     .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("20 / 20 labels (100%)"), "{}", text(&o));
+    assert!(
+        text(&o).contains("[##############################] 20 / 20 labels (100%)"),
+        "{}",
+        text(&o)
+    );
     let o2 = std::process::Command::new("pdfinfo")
         .arg(&pdf)
         .output()

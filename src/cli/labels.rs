@@ -313,7 +313,8 @@ pub fn run(a: &LabelsArgs) -> ExitCode {
                         last = Instant::now();
                         let done = rendered(fetch_view(&http, &job_url, &token).await);
                         eprint!(
-                            "\r  {done} / {} labels ({}%), {:.1} MB",
+                            "\r  {} {done} / {} labels ({}%), {:.1} MB",
+                            bar(done, job.count),
                             job.count,
                             done * 100 / job.count.max(1),
                             bytes_out as f64 / 1e6
@@ -346,7 +347,8 @@ pub fn run(a: &LabelsArgs) -> ExitCode {
             return ExitCode::from(4);
         }
         eprintln!(
-            "\r  {done} / {} labels (100%), {:.1} MB in {:.1} s -> {}{}",
+            "\r  {} {done} / {} labels (100%), {:.1} MB in {:.1} s -> {}{}",
+            bar(done, job.count),
             job.count,
             bytes_out as f64 / 1e6,
             start.elapsed().as_secs_f64(),
@@ -370,4 +372,10 @@ async fn fetch_view(http: &reqwest::Client, url: &str, token: &str) -> Option<Pr
         .json()
         .await
         .ok()
+}
+
+/// A 30-character progress bar.
+fn bar(done: u64, total: u64) -> String {
+    let filled = (done.min(total) * 30 / total.max(1)) as usize;
+    format!("[{}{}]", "#".repeat(filled), ".".repeat(30 - filled))
 }

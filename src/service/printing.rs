@@ -834,6 +834,28 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_label_font_is_a_clear_503_and_records_nothing() {
+        let (mut svc, _) = test_service();
+        seed(&svc);
+        let (b, _) = svc.issue_batch(&req(3), "k", &|_| {}).unwrap();
+        svc.label_font = "/nonexistent/font.ttc".into();
+        let mut r = job(None, None);
+        r.format = LabelFormat::Pdf;
+        match svc.create_print_job(b.id, &r) {
+            Err(ServiceError::Unavailable(m)) => {
+                assert!(
+                    m.contains("/nonexistent/font.ttc") && m.contains("fonts-wqy-microhei"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // ZPL needs no font (the printer draws the text); nothing was recorded above.
+        let j = svc.create_print_job(b.id, &job(None, None)).unwrap();
+        assert_eq!((j.id, j.reprinted), (1, 0));
+    }
+
+    #[test]
     fn prints_are_recorded_and_reprints_need_a_logged_reason() {
         let (svc, _) = test_service();
         seed(&svc);
