@@ -392,6 +392,11 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         )
         .await;
     assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.headers()["connection"],
+        "close",
+        "the unread body ends the connection"
+    );
 
     // OpenAPI: every operation present and every $ref resolves.
     let doc: Value = s.get("/api/v1/openapi.json").await.json().await.unwrap();

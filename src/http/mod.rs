@@ -111,6 +111,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(custody::actor_router(state.clone()))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::map_response(close_after_unread_body))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let route = req
                 .extensions()
@@ -120,6 +121,19 @@ pub fn app(state: Arc<AppState>) -> Router {
             tracing::info_span!("http", method = %req.method(), route)
         }))
         .with_state(state)
+}
+
+/// A request refused for its body size (413) was not read to the end, so its connection cannot
+/// carry another request: say so (`Connection: close`), or a client that pools connections
+/// sends its next request into a socket the server is closing (a broken pipe).
+async fn close_after_unread_body(mut res: Response) -> Response {
+    if res.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        res.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    res
 }
 
 async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
