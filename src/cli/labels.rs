@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use crate::labels::tar;
-use crate::service::printing::{PrintJob, PrintJobRequest, PrintJobView};
+use crate::service::printing::{is_entry_name, PrintJob, PrintJobRequest, PrintJobView};
 
 /// `traceseal labels`.
 #[derive(Debug, Args)]
@@ -281,19 +281,30 @@ pub fn run(a: &LabelsArgs) -> ExitCode {
         let rendered = |v: Option<PrintJobView>| v.map(|v| v.rendered).unwrap_or(0);
         let (start, mut last) = (Instant::now(), Instant::now());
         let (mut bytes_out, mut files, mut zpl_labels) = (0u64, 0u64, 0u64);
+        // The last bytes of the previous chunk: a `^XZ` may straddle two chunks.
+        let mut carry: Vec<u8> = Vec::new();
         let mut reader = tar::Reader::default();
         let mut tail: Vec<u8> = Vec::new();
         loop {
             match r.chunk().await {
                 Ok(Some(bytes)) => {
                     bytes_out += bytes.len() as u64;
-                    zpl_labels += bytes.windows(3).filter(|w| w == b"^XZ").count() as u64;
+                    carry.extend_from_slice(&bytes);
+                    zpl_labels += carry.windows(3).filter(|w| w == b"^XZ").count() as u64;
+                    carry.drain(..carry.len().saturating_sub(2));
                     tail.extend_from_slice(&bytes);
                     let keep = tail.len().saturating_sub(2 * tar::BLOCK);
                     tail.drain(..keep);
                     let written = if extract {
                         match reader.feed(&bytes) {
                             Ok(done) => done.into_iter().try_for_each(|(name, data)| {
+                                // Only names as the service writes them: nothing outside
+                                // the directory, nothing hidden.
+                                if !is_entry_name(&name) {
+                                    return Err(std::io::Error::other(format!(
+                                        "refusing the archive entry {name:?}"
+                                    )));
+                                }
                                 files += 1;
                                 std::fs::write(a.out.join(&name), data)
                             }),

@@ -397,7 +397,9 @@ pub async fn print_job_output(
     })
     .await?;
     let format = output.job().format;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(2);
+    // An error item aborts the chunked body, so a client sees a broken download rather than a
+    // short file that looks complete.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     let svc = st.svc.clone();
     tokio::spawn(async move {
         let mut chunk = first;
@@ -419,13 +421,13 @@ pub async fn print_job_output(
                     chunk = next;
                 }
                 Ok((_, Err(e))) => {
-                    // Truncated: the client sees fewer labels than the job's count, and no
-                    // PDF trailer or tar end marker.
                     tracing::error!(job = job_id, error = %e, "rendering labels failed");
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
                     return;
                 }
                 Err(e) => {
                     tracing::error!(job = job_id, error = %e, "rendering labels failed");
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
                     return;
                 }
             }

@@ -197,9 +197,13 @@ impl Font {
         self.face()
             .names()
             .into_iter()
-            .find(|n| n.name_id == ttf_parser::name_id::POST_SCRIPT_NAME)
-            .and_then(|n| n.to_string())
-            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()))
+            .filter(|n| n.name_id == ttf_parser::name_id::POST_SCRIPT_NAME)
+            // Unicode records decode; Macintosh Roman ones are plain ASCII for PostScript names.
+            .find_map(|n| {
+                n.to_string()
+                    .or_else(|| String::from_utf8(n.name.to_vec()).ok())
+                    .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()))
+            })
             .unwrap_or_else(|| "TracesealLabelFont".into())
     }
 
@@ -320,6 +324,7 @@ pub(crate) mod tests {
             let g = f.glyphs(text).unwrap();
             assert_eq!(g.len(), text.chars().count());
         }
+        assert_eq!(f.postscript_name(), "WenQuanYiMicroHei");
         let (_, han) = f.glyphs("验").unwrap()[0];
         assert!(!f.outline(han).is_empty());
         assert!(

@@ -260,6 +260,9 @@ impl LabelSpec {
     }
 
     /// The frame for `d` (its code length and number of lines), checked against `font`.
+    ///
+    /// A print job calls it with its worst label: the longest code and the widest serial of
+    /// its range, so no label of the job can fail once its prints are recorded.
     pub fn frame_for(&self, d: &LabelData, font: &Font) -> Result<Frame, LayoutError> {
         let f = self.frame(d.code.len(), texts(d).len())?;
         f.place(d, font)?;
@@ -273,16 +276,8 @@ impl Frame {
         self.ec
     }
 
-    /// Places one label's QR code and text.
-    pub fn place(&self, d: &LabelData, font: &Font) -> Result<Placed, LayoutError> {
-        let qr = Qr::encode(&d.code, self.ec)?;
-        if qr.size > self.box_modules {
-            return Err(LayoutError::DoesNotFit(format!(
-                "the code {:?} needs a larger QR symbol than this job's layout ({} > {} modules)",
-                d.code, qr.size, self.box_modules
-            )));
-        }
-        let offset = (self.box_modules - qr.size) as f64 / 2.0 * self.module_mm;
+    /// Places the text lines of `d`.
+    fn lines(&self, d: &LabelData, font: &Font) -> Result<Vec<TextLine>, LayoutError> {
         let ellipsis = if font.glyph('…').is_some() {
             "…"
         } else {
@@ -330,6 +325,20 @@ impl Frame {
                 size_mm: size,
             });
         }
+        Ok(lines)
+    }
+
+    /// Places one label's QR code and text.
+    pub fn place(&self, d: &LabelData, font: &Font) -> Result<Placed, LayoutError> {
+        let qr = Qr::encode(&d.code, self.ec)?;
+        if qr.size > self.box_modules {
+            return Err(LayoutError::DoesNotFit(format!(
+                "the code {:?} needs a larger QR symbol than this job's layout ({} > {} modules)",
+                d.code, qr.size, self.box_modules
+            )));
+        }
+        let offset = (self.box_modules - qr.size) as f64 / 2.0 * self.module_mm;
+        let lines = self.lines(d, font)?;
         Ok(Placed {
             frame: self.clone(),
             qr_x_mm: self.qr_x_mm + offset,

@@ -1,6 +1,6 @@
 //! Print-ready PDF label sheets, written as a stream: pages go out as they fill, so a
-//! 100,000-label job never holds more than one page of labels (plus 8 bytes of cross-reference
-//! per page) in memory.
+//! 100,000-label job never holds more than one page of labels in memory (plus the offset of each
+//! object written, 16 bytes per page, for the cross-reference table).
 //!
 //! Each QR symbol is an inline 1-bit image mask, one sample per module, scaled to the module
 //! size (`/Interpolate false`: printers and viewers keep the edges sharp). Text uses the label

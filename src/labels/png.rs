@@ -11,6 +11,8 @@ use super::{LabelData, LayoutError, MIN_MODULE_MM};
 
 /// Resolutions accepted, dots per inch.
 pub const DPI_RANGE: std::ops::RangeInclusive<u32> = 72..=1200;
+/// Largest PNG label, in pixels (a 200 × 160 mm label at 1200 dpi is 45 million).
+pub const MAX_PIXELS: f64 = 50e6;
 
 fn px(mm: f64, dpi: u32) -> f64 {
     mm * f64::from(dpi) / 25.4
@@ -29,6 +31,16 @@ pub fn frame(
             "dpi must be between {} and {}, not {dpi}",
             DPI_RANGE.start(),
             DPI_RANGE.end()
+        )));
+    }
+    let pixels = px(spec.width_mm, dpi).round() * px(spec.height_mm, dpi).round();
+    if pixels > MAX_PIXELS {
+        return Err(LayoutError::Invalid(format!(
+            "a {} × {} mm label at {dpi} dpi is {:.0} million pixels; PNG labels are limited to {:.0} million (lower the dpi)",
+            spec.width_mm,
+            spec.height_mm,
+            pixels / 1e6,
+            MAX_PIXELS / 1e6
         )));
     }
     let wanted = match spec.module_mm {
@@ -250,5 +262,12 @@ mod tests {
             e.to_string().contains("dpi must be between 72 and 1200"),
             "{e}"
         );
+        let huge = LabelSpec {
+            width_mm: 500.0,
+            height_mm: 500.0,
+            ..spec
+        };
+        let e = frame(&huge, 1200, &d, &f).unwrap_err();
+        assert!(e.to_string().contains("limited to 50 million"), "{e}");
     }
 }

@@ -315,7 +315,7 @@ impl Service {
             .map_err(|e| ServiceError::Invalid(format!("layout: {e}")))?;
         // Render the first label now: a layout that cannot work is refused before anything
         // is recorded.
-        self.renderer(&batch, &layout, start)?;
+        self.renderer(&batch, req.format, &layout, [start, count])?;
         let reason = match &req.reprint_reason {
             Some(r) => {
                 let r = r.trim();
@@ -486,15 +486,18 @@ impl Service {
         font::load(&self.label_font).map_err(|e| ServiceError::Unavailable(e.to_string()))
     }
 
-    /// Checks a layout against the batch (its first label of the range) and prepares the
-    /// renderer.
-    fn renderer(&self, batch: &Batch, layout: &JobLayout, start: u64) -> Result<Renderer> {
+    /// Checks a layout against the batch and prepares the renderer: the first label of the
+    /// range is laid out, and the fixed text lines are checked with the widest serial of its
+    /// length, so no later label of the batch can fail to fit once prints are recorded.
+    fn renderer(
+        &self,
+        batch: &Batch,
+        format: LabelFormat,
+        layout: &JobLayout,
+        [start, count]: [u64; 2],
+    ) -> Result<Renderer> {
         let product = self.label_product(batch)?;
-        let c = self
-            .batch_codes(batch, start, 1)?
-            .pop()
-            .ok_or_else(|| ServiceError::Internal("empty batch".into()))?;
-        let sample = self.label_data(batch, &product, c);
+        let sample = self.worst_label(batch, &product, format, start, count)?;
         let bad =
             |e: crate::labels::LayoutError| ServiceError::Unprocessable(format!("layout: {e}"));
         Ok(match layout {
@@ -510,14 +513,19 @@ impl Service {
                     module_mm: l.module_mm,
                     ec: l.ec,
                 };
-                // PNG snaps modules to whole pixels; SVG is vector.
-                let frame = png::frame(&spec, l.dpi, &sample, &font).map_err(bad)?;
-                let vector = spec.frame_for(&sample, &font).map_err(bad)?;
-                Renderer::Image {
-                    png_frame: frame,
-                    svg_frame: vector,
-                    dpi: l.dpi,
-                    font,
+                // PNG snaps modules to whole pixels at its resolution; SVG is vector (no dpi).
+                if format == LabelFormat::Png {
+                    Renderer::Image {
+                        frame: png::frame(&spec, l.dpi, &sample, &font).map_err(bad)?,
+                        dpi: Some(l.dpi),
+                        font,
+                    }
+                } else {
+                    Renderer::Image {
+                        frame: spec.frame_for(&sample, &font).map_err(bad)?,
+                        dpi: None,
+                        font,
+                    }
                 }
             }
             JobLayout::Sheet(l) => {
@@ -539,12 +547,53 @@ impl Service {
         })
     }
 
+    /// The label a layout must be checked with: the range's longest code (it sets the QR
+    /// version) with the range's widest serial (in the label font; by length for ZPL, whose
+    /// text the printer draws). Every label of a batch shares the other text.
+    fn worst_label(
+        &self,
+        batch: &Batch,
+        product: &Product,
+        format: LabelFormat,
+        start: u64,
+        count: u64,
+    ) -> Result<LabelData> {
+        let font = match format {
+            LabelFormat::Zpl => None,
+            _ => Some(self.label_font()?),
+        };
+        let width = |s: &str| match &font {
+            Some(f) => f.width(s),
+            None => s.chars().count() as f32,
+        };
+        let (mut code, mut serial): (Option<CodeLine>, Option<(f32, String)>) = (None, None);
+        let mut ord = start;
+        while ord < start + count {
+            let n = (start + count - ord).min(PAGE as u64);
+            for c in self.batch_codes(batch, ord, n as usize)? {
+                let w = width(&c.serial);
+                if serial.as_ref().is_none_or(|(best, _)| w > *best) {
+                    serial = Some((w, c.serial.clone()));
+                }
+                if code.as_ref().is_none_or(|l| c.code.len() > l.code.len()) {
+                    code = Some(c);
+                }
+            }
+            ord += n;
+        }
+        let (Some(mut c), Some((_, widest))) = (code, serial) else {
+            return Err(ServiceError::Internal("empty range".into()));
+        };
+        c.serial = widest;
+        Ok(self.label_data(batch, product, c))
+    }
+
     /// Starts the output of a job.
     pub fn job_output(&self, job: &PrintJob) -> Result<JobOutput> {
         let batch = self.batch(job.batch_id)?;
         let layout = JobLayout::parse(job.format, Some(&job.layout))
             .map_err(|e| ServiceError::Internal(format!("stored layout of job {}: {e}", job.id)))?;
-        let renderer = self.renderer(&batch, &layout, job.start)?;
+        let renderer = self.renderer(&batch, job.format, &layout, [job.start, job.count])?;
         let product = self.label_product(&batch)?;
         let pdf = match &renderer {
             Renderer::Sheet { sheet, font, .. } => Some(
@@ -572,9 +621,9 @@ impl Service {
 enum Renderer {
     Zpl(ZplLayout),
     Image {
-        png_frame: Frame,
-        svg_frame: Frame,
-        dpi: u32,
+        frame: Frame,
+        /// PNG resolution; `None` for SVG.
+        dpi: Option<u32>,
         font: std::sync::Arc<Font>,
     },
     Sheet {
@@ -609,6 +658,25 @@ pub fn entry_name(ordinal: u64, serial: &str, ext: &str) -> String {
         })
         .collect();
     format!("{ordinal:07}-{safe}.{ext}")
+}
+
+/// Whether `name` is a tar entry name as [`entry_name`] writes them (what a client may safely
+/// create in its output directory: one path component, no `..`, no hidden file).
+pub fn is_entry_name(name: &str) -> bool {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    let Some((ordinal, serial)) = stem.split_once('-') else {
+        return false;
+    };
+    matches!(ext, "png" | "svg")
+        && ordinal.len() == 7
+        && ordinal.bytes().all(|b| b.is_ascii_digit())
+        && !serial.is_empty()
+        && serial.len() <= 80
+        && serial
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 impl JobOutput {
@@ -659,28 +727,20 @@ impl JobOutput {
                     out.extend(zpl::label(d, z).map_err(bad)?.into_bytes());
                 }
             }
-            Renderer::Image {
-                png_frame,
-                svg_frame,
-                dpi,
-                font,
-            } => {
-                let png_format = self.job.format == LabelFormat::Png;
+            Renderer::Image { frame, dpi, font } => {
                 let files: Vec<Result<(String, Vec<u8>)>> = labels
                     .par_iter()
                     .map(|(ordinal, d)| {
-                        Ok(if png_format {
-                            let p = png_frame.place(d, font).map_err(bad)?;
-                            (
+                        let p = frame.place(d, font).map_err(bad)?;
+                        Ok(match dpi {
+                            Some(dpi) => (
                                 entry_name(*ordinal, &d.serial, "png"),
                                 png::render(&p, *dpi, font),
-                            )
-                        } else {
-                            let p = svg_frame.place(d, font).map_err(bad)?;
-                            (
+                            ),
+                            None => (
                                 entry_name(*ordinal, &d.serial, "svg"),
                                 svg::render(&p, font).into_bytes(),
-                            )
+                            ),
                         })
                     })
                     .collect();
@@ -831,6 +891,55 @@ mod tests {
             )
             .unwrap();
         assert_eq!(j.reprinted, 0);
+    }
+
+    #[test]
+    fn entry_names_round_trip_and_hostile_names_are_refused() {
+        for serial in ["AbC-_9", "a/b", "..", "x y", "汉字"] {
+            let n = entry_name(12, serial, "png");
+            assert!(is_entry_name(&n), "{n}");
+            assert!(!n.contains('/'));
+        }
+        for bad in [
+            "../../.bashrc",
+            "/etc/passwd",
+            "0000001-x.sh",
+            "0000001-../x.png",
+            "0000001-.png",
+            "000001-x.png",
+            "0000001-a\\b.png",
+            "",
+        ] {
+            assert!(!is_entry_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_worst_label_has_the_longest_code_and_the_widest_serial() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let (b, _) = svc.issue_batch(&req(300), "k", &|_| {}).unwrap();
+        let codes = svc.batch_codes(&b, 0, 300).unwrap();
+        let product = svc.label_product(&b).unwrap();
+        let font = svc.label_font().unwrap();
+        let widest = codes
+            .iter()
+            .map(|c| c.serial.clone())
+            .max_by(|a, b| font.width(a).total_cmp(&font.width(b)))
+            .unwrap();
+        let w = svc
+            .worst_label(&b, &product, LabelFormat::Pdf, 0, 300)
+            .unwrap();
+        assert_eq!(font.width(&w.serial), font.width(&widest));
+        assert_eq!(
+            w.code.len(),
+            codes.iter().map(|c| c.code.len()).max().unwrap()
+        );
+        // Over a sub-range, only that range counts.
+        let w = svc
+            .worst_label(&b, &product, LabelFormat::Pdf, 7, 1)
+            .unwrap();
+        assert_eq!(w.serial, codes[7].serial);
     }
 
     #[test]
