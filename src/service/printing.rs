@@ -786,6 +786,15 @@ mod tests {
         }
     }
 
+    /// A service with one complete batch of `n` codes.
+    fn issued(n: u64) -> (Service, Batch, Vec<CodeLine>) {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let (b, _) = svc.issue_batch(&req(n), "k", &|_| {}).unwrap();
+        let codes = svc.batch_codes(&b, 0, n as usize).unwrap();
+        (svc, b, codes)
+    }
+
     /// All of a job's output, and the labels counted by its chunks.
     fn output(svc: &Service, job: &PrintJob) -> (Vec<u8>, u64) {
         let mut out = svc.job_output(job).unwrap();
@@ -799,10 +808,7 @@ mod tests {
 
     #[test]
     fn every_format_renders_every_label_and_bad_layouts_are_refused_before_recording() {
-        let (svc, _) = test_service();
-        seed(&svc);
-        let (b, _) = svc.issue_batch(&req(60), "k", &|_| {}).unwrap();
-        let codes = svc.batch_codes(&b, 0, 60).unwrap();
+        let (svc, b, codes) = issued(60);
         let mk = |format, layout: serde_json::Value, range| PrintJobRequest {
             format,
             layout: Some(layout),
@@ -916,10 +922,7 @@ mod tests {
 
     #[test]
     fn the_worst_label_has_the_longest_code_and_the_widest_serial() {
-        let (svc, _) = test_service();
-        seed(&svc);
-        let (b, _) = svc.issue_batch(&req(300), "k", &|_| {}).unwrap();
-        let codes = svc.batch_codes(&b, 0, 300).unwrap();
+        let (svc, b, codes) = issued(300);
         let product = svc.label_product(&b).unwrap();
         let font = svc.label_font().unwrap();
         let widest = codes
