@@ -116,38 +116,18 @@ async fn the_labels_command_writes_a_job_and_refuses_silent_reprints() {
     let s = TestServer::start(test_config()).await;
     s.seed().await;
     let (batch, codes) = s.issue("b1", 7).await;
-    let token = s.dir.path().join("data/admin.token");
     let out = s.dir.path().join("labels.zpl");
     let run = |extra: Vec<String>| {
-        let mut args = vec![
-            "labels".to_string(),
-            "--server".into(),
-            s.base.clone(),
-            "--token-file".into(),
-            token.to_str().unwrap().into(),
-            "--batch".into(),
-            batch.to_string(),
-            "--out".into(),
-            out.to_str().unwrap().into(),
-            "--format".into(),
-            "zpl".into(),
-            "--dpi".into(),
-            "300".into(),
-        ];
+        let mut args: Vec<String> = ["--out", out.to_str().unwrap(), "--format", "zpl"]
+            .into_iter()
+            .chain(["--dpi", "300"])
+            .map(String::from)
+            .collect();
         args.extend(extra);
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(bin())
-                .args(&args)
-                .output()
-                .unwrap()
-        })
+        labels_command(&s, batch, args)
     };
     let o = run(vec![]).await.unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let text = output_text(&o);
     assert!(o.status.success(), "{text}");
     assert!(text.contains("7 / 7 labels (100%)"), "{text}");
     let zpl = std::fs::read_to_string(&out).unwrap();
@@ -202,6 +182,40 @@ fn decode_all(w: usize, h: usize, pixels: &[u8]) -> Vec<String> {
         .lines()
         .map(String::from)
         .collect()
+}
+
+/// Runs `traceseal labels` for `batch` against the test server with `args`.
+fn labels_command(
+    s: &TestServer,
+    batch: u64,
+    args: Vec<String>,
+) -> tokio::task::JoinHandle<std::process::Output> {
+    let token = s.dir.path().join("data/admin.token");
+    let mut all: Vec<String> = ["labels", "--server", &s.base, "--token-file"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    all.extend([
+        token.to_str().unwrap().to_string(),
+        "--batch".into(),
+        batch.to_string(),
+    ]);
+    all.extend(args);
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin())
+            .args(&all)
+            .output()
+            .unwrap()
+    })
+}
+
+/// A command's standard output and error, together.
+fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// A PNG as 8-bit grey (pdftoppm writes RGB even with `-gray`; ours are grey).
@@ -391,32 +405,8 @@ async fn the_labels_command_writes_pdf_sheets_and_png_files_with_progress() {
     let s = TestServer::start(test_config()).await;
     s.seed().await;
     let (batch, codes) = s.issue("b1", 30).await;
-    let token = s.dir.path().join("data/admin.token");
-    let run = |args: Vec<String>| {
-        let mut all = vec![
-            "labels".to_string(),
-            "--server".into(),
-            s.base.clone(),
-            "--token-file".into(),
-            token.to_str().unwrap().into(),
-            "--batch".into(),
-            batch.to_string(),
-        ];
-        all.extend(args);
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(bin())
-                .args(&all)
-                .output()
-                .unwrap()
-        })
-    };
-    let text = |o: &std::process::Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    };
+    let run = |args: Vec<String>| labels_command(&s, batch, args);
+    let text = output_text;
     // PDF on a custom grid (2 × 7 labels of 99 × 38 mm on A4, 4.5 mm left margin).
     let pdf = s.dir.path().join("sheet.pdf");
     let o = run(vec![

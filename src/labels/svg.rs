@@ -70,11 +70,14 @@ pub fn render(p: &Placed, font: &Font) -> String {
         .iter()
         .flat_map(|l| l.glyphs.iter().map(|&(g, _)| g))
         .collect();
+    // Blank glyphs (spaces) get no definition and no `<use>`.
+    let mut defined = BTreeSet::new();
     s.push_str("<defs>");
     for g in &used {
         let d = glyph_path(&font.outline(*g));
         if !d.is_empty() {
             let _ = write!(s, r#"<path id="g{g}" d="{d}"/>"#);
+            defined.insert(*g);
         }
     }
     s.push_str("</defs>");
@@ -108,7 +111,7 @@ pub fn render(p: &Placed, font: &Font) -> String {
             n(l.size_mm as f32)
         );
         for &(g, x) in &l.glyphs {
-            if !font.outline(g).is_empty() {
+            if defined.contains(&g) {
                 let _ = write!(s, r##"<use xlink:href="#g{g}" x="{}"/>"##, n(x));
             }
         }

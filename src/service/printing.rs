@@ -262,6 +262,10 @@ pub struct PrintJob {
     pub reprint_records: Vec<u64>,
     /// RFC 3339 creation time.
     pub created_at: String,
+    /// Ordinals of the range's longest code and widest serial, found when the job was created
+    /// (the layout was checked with them; the output reuses them instead of rescanning).
+    #[serde(default)]
+    pub check_labels: Option<[u64; 2]>,
 }
 
 /// A job with its output progress.
@@ -315,7 +319,7 @@ impl Service {
             .map_err(|e| ServiceError::Invalid(format!("layout: {e}")))?;
         // Render the first label now: a layout that cannot work is refused before anything
         // is recorded.
-        self.renderer(&batch, req.format, &layout, [start, count])?;
+        let (_, check_labels) = self.renderer(&batch, req.format, &layout, [start, count], None)?;
         let reason = match &req.reprint_reason {
             Some(r) => {
                 let r = r.trim();
@@ -407,6 +411,7 @@ impl Service {
             reprint_reason: reason,
             reprint_records: Vec::new(),
             created_at: rfc3339(at),
+            check_labels: Some(check_labels),
         };
         let n_leaves = leaves.len() as u64;
         let mut out = None;
@@ -486,33 +491,34 @@ impl Service {
         font::load(&self.label_font).map_err(|e| ServiceError::Unavailable(e.to_string()))
     }
 
-    /// Checks a layout against the batch and prepares the renderer: the first label of the
-    /// range is laid out, and the fixed text lines are checked with the widest serial of its
-    /// length, so no later label of the batch can fail to fit once prints are recorded.
+    /// Checks a layout with the range's worst label ([`Service::worst_label`]; `known`: its
+    /// ordinals, found before) and prepares the renderer, so no label of the range can fail to
+    /// fit once prints are recorded. Returns the renderer and the worst label's ordinals.
     fn renderer(
         &self,
         batch: &Batch,
         format: LabelFormat,
         layout: &JobLayout,
-        [start, count]: [u64; 2],
-    ) -> Result<Renderer> {
+        range: [u64; 2],
+        known: Option<[u64; 2]>,
+    ) -> Result<(Renderer, [u64; 2])> {
         let product = self.label_product(batch)?;
-        let sample = self.worst_label(batch, &product, format, start, count)?;
-        let bad =
-            |e: crate::labels::LayoutError| ServiceError::Unprocessable(format!("layout: {e}"));
-        Ok(match layout {
+        let (sample, ordinals) = self.worst_label(batch, &product, format, range, known)?;
+        let bad = layout_error;
+        let spec = |width_mm, height_mm, module_mm, ec| LabelSpec {
+            width_mm,
+            height_mm,
+            module_mm,
+            ec,
+        };
+        let renderer = match layout {
             JobLayout::Zpl(z) => {
                 zpl::label(&sample, z).map_err(bad)?;
                 Renderer::Zpl(z.clone())
             }
             JobLayout::Image(l) => {
                 let font = self.label_font()?;
-                let spec = LabelSpec {
-                    width_mm: l.width_mm,
-                    height_mm: l.height_mm,
-                    module_mm: l.module_mm,
-                    ec: l.ec,
-                };
+                let spec = spec(l.width_mm, l.height_mm, l.module_mm, l.ec);
                 // PNG snaps modules to whole pixels at its resolution; SVG is vector (no dpi).
                 if format == LabelFormat::Png {
                     Renderer::Image {
@@ -534,30 +540,42 @@ impl Service {
                     .map_err(|e| ServiceError::Invalid(format!("layout: {e}")))?;
                 sheet.check().map_err(bad)?;
                 let font = self.label_font()?;
-                let frame = LabelSpec {
-                    width_mm: sheet.label_width_mm,
-                    height_mm: sheet.label_height_mm,
-                    module_mm: l.module_mm,
-                    ec: l.ec,
-                }
+                let frame = spec(
+                    sheet.label_width_mm,
+                    sheet.label_height_mm,
+                    l.module_mm,
+                    l.ec,
+                )
                 .frame_for(&sample, &font)
                 .map_err(bad)?;
                 Renderer::Sheet { sheet, frame, font }
             }
-        })
+        };
+        Ok((renderer, ordinals))
     }
 
     /// The label a layout must be checked with: the range's longest code (it sets the QR
     /// version) with the range's widest serial (in the label font; by length for ZPL, whose
-    /// text the printer draws). Every label of a batch shares the other text.
+    /// text the printer draws). Every label of a batch shares the other text. With `known`
+    /// ordinals (from the job's creation) it reads those two codes instead of the range.
     fn worst_label(
         &self,
         batch: &Batch,
         product: &Product,
         format: LabelFormat,
-        start: u64,
-        count: u64,
-    ) -> Result<LabelData> {
+        [start, count]: [u64; 2],
+        known: Option<[u64; 2]>,
+    ) -> Result<(LabelData, [u64; 2])> {
+        if let Some([longest, widest]) = known {
+            let one = |o: u64| {
+                self.batch_codes(batch, o, 1)?
+                    .pop()
+                    .ok_or_else(|| ServiceError::Internal(format!("no label {o} in the batch")))
+            };
+            let mut c = one(longest)?;
+            c.serial = one(widest)?.serial;
+            return Ok((self.label_data(batch, product, c), [longest, widest]));
+        }
         let font = match format {
             LabelFormat::Zpl => None,
             _ => Some(self.label_font()?),
@@ -566,26 +584,35 @@ impl Service {
             Some(f) => f.width(s),
             None => s.chars().count() as f32,
         };
-        let (mut code, mut serial): (Option<CodeLine>, Option<(f32, String)>) = (None, None);
+        type Best = Option<(u64, CodeLine)>;
+        let (mut code, mut serial): (Best, Option<(u64, f32, String)>) = (None, None);
         let mut ord = start;
         while ord < start + count {
             let n = (start + count - ord).min(PAGE as u64);
-            for c in self.batch_codes(batch, ord, n as usize)? {
+            for (i, c) in self
+                .batch_codes(batch, ord, n as usize)?
+                .into_iter()
+                .enumerate()
+            {
+                let o = ord + i as u64;
                 let w = width(&c.serial);
-                if serial.as_ref().is_none_or(|(best, _)| w > *best) {
-                    serial = Some((w, c.serial.clone()));
+                if serial.as_ref().is_none_or(|(_, best, _)| w > *best) {
+                    serial = Some((o, w, c.serial.clone()));
                 }
-                if code.as_ref().is_none_or(|l| c.code.len() > l.code.len()) {
-                    code = Some(c);
+                if code
+                    .as_ref()
+                    .is_none_or(|(_, l)| c.code.len() > l.code.len())
+                {
+                    code = Some((o, c));
                 }
             }
             ord += n;
         }
-        let (Some(mut c), Some((_, widest))) = (code, serial) else {
+        let (Some((longest, mut c)), Some((widest, _, s))) = (code, serial) else {
             return Err(ServiceError::Internal("empty range".into()));
         };
-        c.serial = widest;
-        Ok(self.label_data(batch, product, c))
+        c.serial = s;
+        Ok((self.label_data(batch, product, c), [longest, widest]))
     }
 
     /// Starts the output of a job.
@@ -593,7 +620,13 @@ impl Service {
         let batch = self.batch(job.batch_id)?;
         let layout = JobLayout::parse(job.format, Some(&job.layout))
             .map_err(|e| ServiceError::Internal(format!("stored layout of job {}: {e}", job.id)))?;
-        let renderer = self.renderer(&batch, job.format, &layout, [job.start, job.count])?;
+        let (renderer, _) = self.renderer(
+            &batch,
+            job.format,
+            &layout,
+            [job.start, job.count],
+            job.check_labels,
+        )?;
         let product = self.label_product(&batch)?;
         let pdf = match &renderer {
             Renderer::Sheet { sheet, font, .. } => Some(
@@ -602,7 +635,7 @@ impl Service {
                     *sheet,
                     &format!("traceseal print job {} ({} labels)", job.id, job.count),
                 )
-                .map_err(|e| ServiceError::Unprocessable(format!("layout: {e}")))?,
+                .map_err(layout_error)?,
             ),
             _ => None,
         };
@@ -642,6 +675,11 @@ pub struct JobOutput {
     renderer: Renderer,
     pdf: Option<PdfStream>,
     done: bool,
+}
+
+/// A layout that cannot be rendered is the request's problem (422).
+fn layout_error(e: crate::labels::LayoutError) -> ServiceError {
+    ServiceError::Unprocessable(format!("layout: {e}"))
 }
 
 /// A tar entry name for a label: its position in the batch and its serial (characters other
@@ -705,8 +743,7 @@ impl JobOutput {
         }
         let n = ((end - self.next) as usize).min(self.job.format.chunk());
         let codes = svc.batch_codes(&self.batch, self.next, n)?;
-        let bad =
-            |e: crate::labels::LayoutError| ServiceError::Unprocessable(format!("layout: {e}"));
+        let bad = layout_error;
         let mtime = now_unix().max(0) as u64;
         let labels: Vec<(u64, LabelData)> = codes
             .into_iter()
@@ -846,6 +883,7 @@ mod tests {
         assert!(text.starts_with("%PDF-1.7") && text.ends_with("%%EOF\n"));
         assert!(text.contains("/Count 2"), "a full page and 3 labels");
         assert_eq!(j.layout["sheet"], "a4-3x8");
+        assert!(j.check_labels.is_some(), "the worst label is remembered");
         // Refused layouts: 400 for bad fields, 422 for a layout that cannot work; nothing
         // is recorded (labels 40..43 are still unprinted afterwards).
         let cases = [
@@ -930,8 +968,8 @@ mod tests {
             .map(|c| c.serial.clone())
             .max_by(|a, b| font.width(a).total_cmp(&font.width(b)))
             .unwrap();
-        let w = svc
-            .worst_label(&b, &product, LabelFormat::Pdf, 0, 300)
+        let (w, ordinals) = svc
+            .worst_label(&b, &product, LabelFormat::Pdf, [0, 300], None)
             .unwrap();
         assert_eq!(font.width(&w.serial), font.width(&widest));
         assert_eq!(
@@ -939,8 +977,13 @@ mod tests {
             codes.iter().map(|c| c.code.len()).max().unwrap()
         );
         // Over a sub-range, only that range counts.
-        let w = svc
-            .worst_label(&b, &product, LabelFormat::Pdf, 7, 1)
+        // The ordinals name the same label again without a scan.
+        let (again, _) = svc
+            .worst_label(&b, &product, LabelFormat::Pdf, [0, 300], Some(ordinals))
+            .unwrap();
+        assert_eq!(again, w);
+        let (w, _) = svc
+            .worst_label(&b, &product, LabelFormat::Pdf, [7, 1], None)
             .unwrap();
         assert_eq!(w.serial, codes[7].serial);
     }
