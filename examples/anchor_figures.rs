@@ -39,6 +39,7 @@ async fn main() {
                 scan_rules: Default::default(),
                 custody: Default::default(),
                 labels: Default::default(),
+                complaints: Default::default(),
             },
         )
         .expect("open"),

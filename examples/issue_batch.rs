@@ -25,6 +25,7 @@ fn main() {
             scan_rules: Default::default(),
             custody: Default::default(),
             labels: Default::default(),
+            complaints: Default::default(),
         },
     )
     .expect("open");

@@ -32,6 +32,7 @@ fn open(dir: &std::path::Path) -> traceseal::service::Service {
             scan_rules: Default::default(),
             custody: Default::default(),
             labels: Default::default(),
+            complaints: Default::default(),
         },
     )
     .unwrap()

@@ -126,6 +126,25 @@ impl Default for LabelConfig {
     }
 }
 
+/// Limits on consumer complaints (`[complaints]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComplaintRules {
+    /// Complaints one client address may file per hour (`TRACESEAL_COMPLAINTS_PER_HOUR`).
+    pub per_hour: u32,
+    /// Complaints one scan may carry (`TRACESEAL_COMPLAINTS_PER_SCAN`).
+    pub per_scan: u32,
+}
+
+impl Default for ComplaintRules {
+    fn default() -> Self {
+        ComplaintRules {
+            per_hour: 10,
+            per_scan: 3,
+        }
+    }
+}
+
 /// Per-client-address rate limit of the public endpoints (token bucket).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -181,6 +200,11 @@ pub struct ChainConfig {
     pub dev_port: u16,
     /// Development chain: seconds per block.
     pub dev_block_time_s: u64,
+    /// JSON-RPC URL the scan page's script reads the anchored root from with `eth_call`
+    /// (`TRACESEAL_CHAIN_PUBLIC_RPC`): a public endpoint of the same chain that answers
+    /// browsers (CORS). Empty: the development chain's URL when it runs, else no in-browser
+    /// chain check.
+    pub public_rpc_url: String,
 }
 
 impl Default for ChainConfig {
@@ -200,6 +224,7 @@ impl Default for ChainConfig {
             max_priority_fee_gwei: DEFAULT_MAX_PRIORITY_FEE_GWEI,
             dev_port: DEFAULT_DEV_PORT,
             dev_block_time_s: DEFAULT_DEV_BLOCK_TIME_S,
+            public_rpc_url: String::new(),
         }
     }
 }
@@ -256,6 +281,8 @@ pub struct Config {
     pub custody: CustodyRules,
     /// Label rendering (`TRACESEAL_LABEL_FONT`).
     pub labels: LabelConfig,
+    /// Consumer complaint limits.
+    pub complaints: ComplaintRules,
 }
 
 impl Default for Config {
@@ -275,6 +302,7 @@ impl Default for Config {
             chain: ChainConfig::default(),
             custody: CustodyRules::default(),
             labels: LabelConfig::default(),
+            complaints: ComplaintRules::default(),
         }
     }
 }
@@ -391,6 +419,15 @@ impl Config {
         if let Some(v) = env("TRACESEAL_RATE_PER_SECOND") {
             self.rate_limit.per_second = parse("TRACESEAL_RATE_PER_SECOND", v)?;
         }
+        if let Some(v) = env("TRACESEAL_CHAIN_PUBLIC_RPC") {
+            self.chain.public_rpc_url = v;
+        }
+        if let Some(v) = env("TRACESEAL_COMPLAINTS_PER_HOUR") {
+            self.complaints.per_hour = parse("TRACESEAL_COMPLAINTS_PER_HOUR", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_COMPLAINTS_PER_SCAN") {
+            self.complaints.per_scan = parse("TRACESEAL_COMPLAINTS_PER_SCAN", v)?;
+        }
         if let Some(v) = env("TRACESEAL_RATE_BURST") {
             self.rate_limit.burst = parse("TRACESEAL_RATE_BURST", v)?;
         }
@@ -469,6 +506,11 @@ impl Config {
         if self.checkpoint_interval_ms == 0 {
             return Err(ConfigError::Invalid(
                 "checkpoint_interval_ms must be at least 1".into(),
+            ));
+        }
+        if self.complaints.per_hour == 0 || self.complaints.per_scan == 0 {
+            return Err(ConfigError::Invalid(
+                "complaints.per_hour and complaints.per_scan must be at least 1".into(),
             ));
         }
         if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {

@@ -21,6 +21,7 @@ pub fn service(dir: &std::path::Path) -> Service {
             scan_rules: Default::default(),
             custody: Default::default(),
             labels: Default::default(),
+            complaints: Default::default(),
         },
     )
     .unwrap();

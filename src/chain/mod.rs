@@ -14,6 +14,10 @@
 pub mod anvil;
 pub mod key;
 
+/// Selector of the registry's `anchorAt(bytes32,uint64)`: the scan page's script reads the
+/// anchored root with it (`eth_call`).
+pub const ANCHOR_AT_SELECTOR: [u8; 4] = AnchorRegistry::anchorAtCall::SELECTOR;
+
 use std::future::IntoFuture;
 use std::time::Duration;
 

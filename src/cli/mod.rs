@@ -234,6 +234,7 @@ fn open_service(dir: &DataDir, cfg: &Config) -> Result<crate::service::Service, 
             scan_rules: cfg.scan.clone(),
             custody: cfg.custody.clone(),
             labels: cfg.labels.clone(),
+            complaints: cfg.complaints.clone(),
         },
     )
     .map_err(|e| e.to_string())

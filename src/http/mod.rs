@@ -2,14 +2,18 @@
 //!
 //! - [`admin`]: operator endpoints (bearer token): enterprises, products, batches.
 //! - [`public`]: scan (`/api/v1/verify`, the code URI itself), log, keys — rate-limited.
+//! - [`page`]: the consumer scan page (HTML) and its assets.
+//! - [`consumer`]: complaints and merchant credit.
 //! - [`ops`]: `/healthz`, `/metrics`, `/api/v1/openapi.json`.
 
 pub mod admin;
+pub mod consumer;
 pub mod custody;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod page;
 pub mod public;
 pub mod ratelimit;
 
@@ -44,6 +48,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Public endpoint limiter.
     pub limiter: RateLimiter,
+    /// Complaint limiter (`complaints.per_hour` per client address).
+    pub complaint_limiter: RateLimiter,
     /// The configuration in force.
     pub config: Config,
     /// The anchoring worker (off, waiting for the chain, or ready).
@@ -72,6 +78,7 @@ impl AppState {
             token_digest: Sha256::digest(operator_token.trim().as_bytes()).into(),
             metrics: Metrics::default(),
             limiter: RateLimiter::new(&config.rate_limit),
+            complaint_limiter: RateLimiter::per_hour(config.complaints.per_hour),
             config,
             anchor,
         }
@@ -103,6 +110,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(custody::operator_router(state.clone()))
         .merge(custody::public_router(state.clone()))
         .merge(public::router(state.clone()))
+        .merge(consumer::public_router(state.clone()))
+        .merge(consumer::operator_router(state.clone()))
         .merge(ops::router())
         .layer(DefaultBodyLimit::max(body_cap))
         .layer(RequestBodyLimitLayer::new(body_cap))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, custody, ops, public};
+use super::{admin, consumer, custody, ops, public};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,8 @@ use super::{admin, custody, ops, public};
         custody::register_actor, custody::add_key, custody::revoke_key, custody::recall,
         custody::submit, custody::list_actors, custody::get_actor, custody::get_lot, custody::get_head,
         custody::lot_epcis, custody::item_epcis,
+        consumer::file_complaint, consumer::list_complaints, consumer::get_complaint,
+        consumer::update_complaint, consumer::put_credit, consumer::get_credit, consumer::dishonest_list,
     ),
     modifiers(&OperatorAuth)
 )]

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::error::ApiError;
-use super::{blocking, AppState};
+use super::{blocking, page, AppState};
 use crate::code::Code;
 use crate::service::types::{
     ConsistencyProofView, InclusionProofView, KeySet, LeafView, Verdict, VerdictKind,
@@ -33,6 +33,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/log/proof/inclusion", get(inclusion))
         .route("/api/v1/log/proof/consistency", get(consistency))
         .route("/api/v1/items/{gtin}/{serial}/bundle", get(bundle))
+        .route("/assets/{name}", get(asset))
         .route_layer(middleware::from_fn_with_state(state, rate_limit))
 }
 
@@ -119,42 +120,122 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }
 
-/// The code URI itself: JSON verdict with `Accept: application/json`, otherwise a page.
+/// Removes every `lang=` pair from a query (the page's language switch adds one after the
+/// signed code); returns the rest and the language asked for.
+fn split_lang(query: &str) -> (String, Option<String>) {
+    let mut lang = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|p| match p.strip_prefix("lang=") {
+            Some(l) => {
+                lang = Some(l.to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    (rest.join("&"), lang)
+}
+
+/// The JSON-RPC URL the page's script may read the chain with.
+fn page_rpc(st: &AppState) -> Option<String> {
+    let c = &st.config.chain;
+    if !c.enabled {
+        None
+    } else if !c.public_rpc_url.is_empty() {
+        Some(c.public_rpc_url.clone())
+    } else if c.dev() {
+        Some(format!("http://127.0.0.1:{}", c.dev_port))
+    } else {
+        None
+    }
+}
+
+/// The code URI itself: the scan page for browsers, the JSON verdict with
+/// `Accept: application/json`.
 #[utoipa::path(get, path = "/01/{gtin}/10/{lot}/21/{serial}", tag = "scan",
     params(("gtin" = String, Path, description = "GTIN-14"), ("lot" = String, Path, description = "Lot"),
            ("serial" = String, Path, description = "Serial"),
            ("k" = String, Query, description = "Issuer key id"), ("s" = String, Query, description = "Signature"),
-           ("17" = Option<String>, Query, description = "Expiry YYMMDD")),
-    responses((status = 200, body = Verdict), (status = 400, body = super::error::Problem),
-              (status = 503, body = Verdict)))]
+           ("17" = Option<String>, Query, description = "Expiry YYMMDD"),
+           ("lang" = Option<String>, Query, description = "Page language: zh (default) or en")),
+    responses((status = 200, body = Verdict, description = "JSON verdict, or the HTML scan page"),
+              (status = 400, body = super::error::Problem), (status = 503, body = Verdict)))]
 pub async fn code_uri(State(st): State<Arc<AppState>>, uri: Uri, req: Request) -> Response {
     let json = wants_json(req.headers());
-    let full = format!(
-        "https://{}{}",
-        st.config.public_host,
-        uri.path_and_query().map(|p| p.as_str()).unwrap_or("")
-    );
+    let (query, lang_q) = split_lang(uri.query().unwrap_or(""));
+    let path_query = if query.is_empty() {
+        uri.path().to_string()
+    } else {
+        format!("{}?{query}", uri.path())
+    };
+    let full = format!("https://{}{}", st.config.public_host, path_query);
+    let lang = page::Lang::from_headers(req.headers(), lang_q.as_deref());
+    let rpc = page_rpc(&st);
+    let html = |status: StatusCode, body: String| {
+        let mut res = (status, Html(body)).into_response();
+        for (k, v) in page::security_headers(rpc.as_deref()) {
+            res.headers_mut().insert(k, v);
+        }
+        res
+    };
     let code = match Code::parse(&full) {
         Ok(c) => c,
         Err(e) => {
             return if json {
                 ApiError::bad_request(format!("code: {e}")).into_response()
             } else {
-                (StatusCode::BAD_REQUEST, Html(page::invalid(&e.to_string()))).into_response()
+                html(
+                    StatusCode::BAD_REQUEST,
+                    page::invalid(&e.to_string(), lang, &path_query),
+                )
             }
         }
     };
     let ip = st.client_ip(&req);
+    let code_text = code.as_str().to_string();
     let v = run_scan(&st, code, ip).await;
     if json {
-        verdict_json(v)
+        return verdict_json(v);
+    }
+    let status = if v.verdict == VerdictKind::CannotVerifyNow {
+        StatusCode::SERVICE_UNAVAILABLE
     } else {
-        let status = if v.verdict == VerdictKind::CannotVerifyNow {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::OK
-        };
-        (status, Html(page::verdict(&v))).into_response()
+        StatusCode::OK
+    };
+    let body = page::verdict(
+        &v,
+        &page::PageCtx {
+            code: &code_text,
+            path_query: &path_query,
+            lang,
+            rpc: rpc.as_deref(),
+        },
+    );
+    let mut res = html(status, body);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(5u32));
+    }
+    res
+}
+
+/// The scan page's stylesheet and script, by content-hashed name (cached for a year).
+pub async fn asset(p: Result<Path<String>, PathRejection>) -> Response {
+    let Ok(Path(name)) = p else {
+        return ApiError::new(StatusCode::NOT_FOUND, "no such asset").into_response();
+    };
+    match page::assets().iter().find(|a| a.name == name) {
+        Some(a) => (
+            [
+                (header::CONTENT_TYPE, a.content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            a.body,
+        )
+            .into_response(),
+        None => ApiError::new(StatusCode::NOT_FOUND, format!("no asset {name:?}")).into_response(),
     }
 }
 
@@ -264,89 +345,4 @@ pub async fn bundle(
     let svc = st.svc.clone();
     let b = blocking(move || svc.bundle(index, anchoring)).await?;
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(b)).into_response())
-}
-
-/// The minimal bilingual HTML answer for browsers (the full consumer page is a later issue).
-mod page {
-    use crate::service::types::{Verdict, VerdictKind};
-
-    fn esc(s: &str) -> String {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-            .replace('\'', "&#39;")
-    }
-
-    fn shell(title: &str, body: &str) -> String {
-        format!(
-            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-             <title>{}</title><style>body{{font-family:system-ui,sans-serif;margin:1rem;max-width:40rem}}\
-             .v{{padding:1rem;border-radius:.5rem;font-size:1.3rem}}.ok{{background:#e6f4ea;color:#0b5323}}\
-             .warn{{background:#fff4e5;color:#6b3e00}}.bad{{background:#fde7e9;color:#8a1020}}\
-             .na{{background:#eceff1;color:#263238}}dt{{font-weight:600}}</style></head><body>{}</body></html>",
-            esc(title),
-            body
-        )
-    }
-
-    /// Page for a verdict.
-    pub fn verdict(v: &Verdict) -> String {
-        let (class, zh, en) = match v.verdict {
-            VerdictKind::Genuine => ("ok", "正品", "Genuine"),
-            VerdictKind::GenuineWithWarning => {
-                ("warn", "正品，但请注意", "Genuine, with a warning")
-            }
-            VerdictKind::NotGenuine => ("bad", "非正品", "Not genuine"),
-            VerdictKind::CannotVerifyNow => ("na", "暂时无法验证", "Cannot verify now"),
-        };
-        let mut body = format!("<main><h1 class=\"v {class}\" role=\"status\">{zh} · {en}</h1>");
-        if !v.reasons.is_empty() {
-            body.push_str("<ul>");
-            for r in &v.reasons {
-                body.push_str(&format!("<li>{}</li>", esc(&r.message)));
-            }
-            body.push_str("</ul>");
-        }
-        body.push_str("<dl>");
-        if let Some(p) = &v.product {
-            body.push_str(&format!(
-                "<dt>产品 Product</dt><dd>{} / {}</dd>",
-                esc(&p.name_zh),
-                esc(&p.name_en)
-            ));
-        }
-        if let Some(i) = &v.item {
-            body.push_str(&format!(
-                "<dt>GTIN</dt><dd>{}</dd><dt>批号 Lot</dt><dd>{}</dd><dt>序列号 Serial</dt><dd>{}</dd>",
-                esc(&i.gtin),
-                esc(&i.lot),
-                esc(&i.serial)
-            ));
-            if let Some(e) = &i.expiry {
-                body.push_str(&format!("<dt>有效期 Expiry</dt><dd>{}</dd>", esc(e)));
-            }
-        }
-        if let Some(s) = &v.scans {
-            body.push_str(&format!(
-                "<dt>扫码次数 Scans</dt><dd>{} (首次 first: {})</dd>",
-                s.count,
-                esc(&s.first_at)
-            ));
-        }
-        body.push_str("</dl></main>");
-        shell(&format!("{zh} · {en}"), &body)
-    }
-
-    /// Page for a code that is not well-formed.
-    pub fn invalid(reason: &str) -> String {
-        shell(
-            "无效的码 · Invalid code",
-            &format!(
-                "<main><h1 class=\"v bad\">无效的码 · Not a valid code</h1><p>{}</p></main>",
-                esc(reason)
-            ),
-        )
-    }
 }

@@ -18,6 +18,13 @@ const SHARDS: usize = 16;
 /// Buckets per shard before idle ones are purged.
 const MAX_BUCKETS_PER_SHARD: usize = 10_000;
 
+fn shard_of(ip: IpAddr) -> usize {
+    (match ip {
+        IpAddr::V4(v) => v.octets()[3] as usize,
+        IpAddr::V6(v) => v.octets()[15] as usize,
+    }) % SHARDS
+}
+
 struct Bucket {
     tokens: f64,
     updated: Instant,
@@ -40,12 +47,18 @@ impl RateLimiter {
         }
     }
 
+    /// A limiter allowing `per_hour` requests per hour, all of them at once at most.
+    pub fn per_hour(per_hour: u32) -> Self {
+        RateLimiter {
+            rate: f64::from(per_hour) / 3600.0,
+            burst: f64::from(per_hour),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
     /// Takes one token for `ip`; `Err(seconds)` says when to retry.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
-        let shard = match ip {
-            IpAddr::V4(v) => v.octets()[3] as usize,
-            IpAddr::V6(v) => v.octets()[15] as usize,
-        } % SHARDS;
+        let shard = shard_of(ip);
         // A poisoned shard only means another request panicked mid-update; the map is still
         // usable, so recover it instead of failing every later request.
         let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
@@ -67,6 +80,16 @@ impl RateLimiter {
             Ok(())
         } else {
             Err(((1.0 - b.tokens) / self.rate).ceil().max(1.0) as u64)
+        }
+    }
+
+    /// Gives back the token of a request that turned out not to count (e.g. a refused
+    /// complaint, so only stored ones use up the quota).
+    pub fn refund(&self, ip: IpAddr) {
+        let shard = shard_of(ip);
+        let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = map.get_mut(&ip) {
+            b.tokens = (b.tokens + 1.0).min(self.burst);
         }
     }
 }

@@ -5,12 +5,15 @@
 //! - [`issuance`]: batches of signed codes (parallel signing, synced atomic chunks).
 //! - [`log`]: the Merkle log, proofs and the checkpointer.
 //! - [`scan`]: verdicts for scanned codes, scan recording and the warning rule.
+//! - [`complaints`], [`credit`]: consumer complaints and merchant credit profiles.
 //!
 //! Every method here is blocking (RocksDB, CPU-heavy signing); the HTTP edge calls them through
 //! `spawn_blocking`.
 
 pub mod anchor;
 pub mod bundle;
+pub mod complaints;
+pub mod credit;
 pub mod custody;
 pub mod demo;
 pub mod issuance;
@@ -111,6 +114,8 @@ pub struct Service {
     scan_rules: ScanRules,
     custody_rules: crate::config::CustodyRules,
     label_font: std::path::PathBuf,
+    complaint_rules: crate::config::ComplaintRules,
+    complaints: Mutex<()>,
     custody: Mutex<()>,
     registry_generation: AtomicU64,
     lot_view_cache: Mutex<scan::LotViewCache>,

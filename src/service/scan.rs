@@ -49,6 +49,43 @@ pub struct LotViewKey {
 pub type LotViewCache =
     std::collections::HashMap<Vec<u8>, (LotViewKey, std::sync::Arc<Vec<CustodyRecordView>>)>;
 
+/// One scan as recorded (`scans` column family), for complaints and the operator.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScanRecord {
+    /// Unix seconds.
+    pub at: i64,
+    /// The code as presented.
+    pub code: String,
+    /// GTIN-14, lot and serial as read from the code.
+    pub gtin: Option<String>,
+    /// Lot.
+    pub lot: Option<String>,
+    /// Serial.
+    pub serial: Option<String>,
+    /// The verdict shown.
+    pub verdict: VerdictKind,
+    /// Its reason codes.
+    pub reasons: Vec<String>,
+    /// Coarse client network.
+    pub network: String,
+    /// The product's enterprise, when known.
+    pub enterprise_id: Option<u64>,
+    /// Complaints filed from this scan.
+    pub complaints: u32,
+}
+
+/// The 16 bytes of a scan id given as 32 hex characters (either case).
+pub fn scan_id_bytes(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 /// Most distinct networks remembered per code (enough for any sane warning threshold).
 pub const MAX_TRACKED_NETWORKS: usize = 64;
 
@@ -91,6 +128,7 @@ impl Verdict {
         let item = code.item();
         Verdict {
             verdict: kind,
+            scan_id: None,
             reasons: Vec::new(),
             item: Some(ItemView {
                 gtin: item.gtin.as_str().to_string(),
@@ -118,6 +156,7 @@ impl Verdict {
     pub fn cannot_verify_now(message: impl Into<String>) -> Verdict {
         Verdict {
             verdict: VerdictKind::CannotVerifyNow,
+            scan_id: None,
             reasons: vec![reason("unavailable", message)],
             item: None,
             product: None,
@@ -137,7 +176,13 @@ impl Service {
     pub fn scan(&self, code: &Code, client: Option<IpAddr>, at: OffsetDateTime) -> Verdict {
         self.stats.scans.fetch_add(1, Ordering::Relaxed);
         match self.try_scan(code, client, at) {
-            Ok(v) => v,
+            Ok(mut v) => {
+                match self.record_scan_event(code, client, at, &v) {
+                    Ok(id) => v.scan_id = Some(id),
+                    Err(e) => tracing::warn!(error = %e, "scan record not written"),
+                }
+                v
+            }
             Err(e) => {
                 tracing::error!(error = %e, "scan could not be verified");
                 Verdict::cannot_verify_now(
@@ -197,8 +242,26 @@ impl Service {
                 gtin: p.gtin,
                 name_zh: p.name_zh,
                 name_en: p.name_en,
+                credit: match &enterprise {
+                    Some(e) => self.find_credit(e.id, &e.name)?,
+                    None => None,
+                },
                 enterprise,
             });
+            if let Some(d) = v
+                .product
+                .as_ref()
+                .and_then(|p| p.credit.as_ref())
+                .and_then(|c| c.dishonest.as_ref())
+            {
+                v.reasons.push(reason(
+                    "dishonest_enterprise",
+                    format!(
+                        "the importer is on the dishonesty list since {} ({}: {})",
+                        d.listed_on, d.authority, d.reason
+                    ),
+                ));
+            }
         }
         v.scans = Some(self.record_scan(&ikey, client, at, &mut v.reasons)?);
         if sb.batch.status != super::types::BatchStatus::Complete {
@@ -393,6 +456,41 @@ impl Service {
             checkpoint: cp.note,
             leaf_data: base64::engine::general_purpose::STANDARD.encode(leaf_data),
         }))
+    }
+
+    /// Writes the scan record (what was scanned and answered) complaints refer to; returns
+    /// its id. Buffered like the rest of the scan telemetry.
+    fn record_scan_event(
+        &self,
+        code: &Code,
+        client: Option<IpAddr>,
+        at: OffsetDateTime,
+        v: &Verdict,
+    ) -> Result<String> {
+        let mut id = [0u8; 16];
+        getrandom::getrandom(&mut id)
+            .map_err(|e| ServiceError::Internal(format!("OS random generator failed: {e}")))?;
+        let item = v.item.as_ref();
+        let rec = ScanRecord {
+            at: at.unix_timestamp(),
+            code: code.as_str().to_string(),
+            gtin: item.map(|i| i.gtin.clone()),
+            lot: item.map(|i| i.lot.clone()),
+            serial: item.map(|i| i.serial.clone()),
+            verdict: v.verdict,
+            reasons: v.reasons.iter().map(|r| r.code.clone()).collect(),
+            network: coarse_network(client),
+            enterprise_id: v
+                .product
+                .as_ref()
+                .and_then(|p| p.enterprise.as_ref())
+                .map(|e| e.id),
+            complaints: 0,
+        };
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::Scans, id.to_vec(), encode_json(&rec));
+        self.store.write(wb, Durability::Buffered)?;
+        Ok(crate::custody::record::hex(&id))
     }
 
     fn record_scan(

@@ -178,6 +178,8 @@ pub struct OpenOptions {
     pub custody: crate::config::CustodyRules,
     /// Label rendering.
     pub labels: crate::config::LabelConfig,
+    /// Complaint limits.
+    pub complaints: crate::config::ComplaintRules,
 }
 
 /// Opens an initialised data directory.
@@ -264,6 +266,8 @@ impl Service {
             scan_rules: opts.scan_rules,
             custody_rules: opts.custody,
             label_font: opts.labels.font,
+            complaint_rules: opts.complaints,
+            complaints: Mutex::new(()),
             custody: Mutex::new(()),
             registry_generation: Default::default(),
             lot_view_cache: Default::default(),
@@ -360,6 +364,7 @@ pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
             },
             custody: Default::default(),
             labels: Default::default(),
+            complaints: Default::default(),
         },
     )
     .unwrap();

@@ -207,6 +207,9 @@ pub struct ProductView {
     pub name_en: String,
     /// The owning enterprise, if it still exists.
     pub enterprise: Option<Enterprise>,
+    /// The enterprise's credit profile (rating, disclosures, dishonesty listing), once the
+    /// operator has written one.
+    pub credit: Option<super::credit::CreditProfile>,
 }
 
 /// Scan history of the code, including this scan.
@@ -240,6 +243,9 @@ pub struct LogView {
 pub struct Verdict {
     /// The verdict.
     pub verdict: VerdictKind,
+    /// Id of this scan (32 hex): quote it to report a problem (`POST /api/v1/complaints`).
+    /// Absent when the scan could not be recorded.
+    pub scan_id: Option<String>,
     /// Why (empty for a plain genuine answer).
     pub reasons: Vec<Reason>,
     /// The item as read from the code (absent when the code could not be read).

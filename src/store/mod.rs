@@ -66,11 +66,17 @@ pub enum Cf {
     /// Batch id ‖ ordinal in the batch → how often that label was printed, and by which job
     /// first.
     Prints,
+    /// Scan id (16 random bytes) → what was scanned, when, from where, and the verdict.
+    Scans,
+    /// Complaint number (u64 BE) → complaint with its history.
+    Complaints,
+    /// `p` ‖ enterprise id → credit profile; `c` ‖ enterprise id → complaint counts.
+    Credit,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 23] = [
+    pub const ALL: [Cf; 26] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -94,6 +100,9 @@ impl Cf {
         Cf::LotBatches,
         Cf::PrintJobs,
         Cf::Prints,
+        Cf::Scans,
+        Cf::Complaints,
+        Cf::Credit,
     ];
 
     /// The column family's on-disk name.
@@ -122,6 +131,9 @@ impl Cf {
             Cf::LotBatches => "lot_batches",
             Cf::PrintJobs => "print_jobs",
             Cf::Prints => "prints",
+            Cf::Scans => "scans",
+            Cf::Complaints => "complaints",
+            Cf::Credit => "credit",
         }
     }
 }

@@ -2,6 +2,8 @@
 //! dir, and a spawned `traceseal` binary for crash and CLI tests.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -60,6 +62,7 @@ impl TestServer {
                     scan_rules: cfg.scan.clone(),
                     custody: cfg.custody.clone(),
                     labels: cfg.labels.clone(),
+                    complaints: cfg.complaints.clone(),
                 },
             )
             .unwrap(),

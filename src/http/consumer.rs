@@ -1,0 +1,259 @@
+//! Complaints and merchant credit: the public side (file a complaint, read a credit profile and
+//! the dishonesty list — rate-limited) and the operator side (list and update complaints,
+//! write credit profiles — bearer token).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Form, FromRequest, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::error::ApiError;
+use super::{blocking, page, AppState};
+use crate::service::complaints::{
+    Complaint, ComplaintCategory, ComplaintFilter, ComplaintInput, ComplaintReceipt,
+    ComplaintStatus, ComplaintUpdate,
+};
+use crate::service::credit::{CreditInput, CreditProfile, DishonestEntry};
+
+/// Public routes (behind the general rate limiter).
+pub fn public_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/complaints", post(file_complaint))
+        .route("/complaints", post(file_complaint_form))
+        .route("/api/v1/credit/dishonest", get(dishonest_list))
+        .route("/api/v1/credit/{enterprise_id}", get(get_credit))
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            super::public::rate_limit,
+        ))
+}
+
+/// Operator routes.
+pub fn operator_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/enterprises/{id}/credit", put(put_credit))
+        .route("/api/v1/complaints", get(list_complaints))
+        .route(
+            "/api/v1/complaints/{reference}",
+            get(get_complaint).patch(update_complaint),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            super::admin::require_operator,
+        ))
+}
+
+/// The complaint limiter: `complaints.per_hour` per client address.
+fn complaint_quota(st: &AppState, req_ip: Option<std::net::IpAddr>) -> Result<(), ApiError> {
+    if let Some(ip) = req_ip {
+        if let Err(wait) = st.complaint_limiter.check(ip, Instant::now()) {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many problem reports from {ip}; retry in {wait} s"),
+            )
+            .retry_after(wait));
+        }
+    }
+    Ok(())
+}
+
+/// A refused complaint does not use up the client's quota (the general limiter still counts
+/// the request).
+fn refund(st: &AppState, ip: Option<std::net::IpAddr>) {
+    if let Some(ip) = ip {
+        st.complaint_limiter.refund(ip);
+    }
+}
+
+/// Report a problem about a scanned item (from the scan page).
+///
+/// Stored with the scan it came from; answers a reference number. Limited per client address
+/// (`complaints.per_hour` stored complaints) and per scan (`complaints.per_scan`, then 409).
+#[utoipa::path(post, path = "/api/v1/complaints", tag = "complaints", request_body = ComplaintInput,
+    responses((status = 201, body = ComplaintReceipt), (status = 400, body = super::error::Problem),
+              (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem),
+              (status = 429, body = super::error::Problem)))]
+pub async fn file_complaint(
+    State(st): State<Arc<AppState>>,
+    req: Request,
+) -> Result<(StatusCode, Json<ComplaintReceipt>), ApiError> {
+    let ip = st.client_ip(&req);
+    let body: Result<Json<ComplaintInput>, JsonRejection> =
+        <Json<ComplaintInput> as FromRequest<Arc<AppState>>>::from_request(req, &st).await;
+    let Json(input) = body?;
+    complaint_quota(&st, ip)?;
+    let svc = st.svc.clone();
+    let r = blocking(move || svc.file_complaint(&input))
+        .await
+        .inspect_err(|_| refund(&st, ip))?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+/// The scan page's form, for browsers without script: same rules, an HTML answer.
+#[derive(Debug, Deserialize)]
+pub struct ComplaintForm {
+    scan_id: String,
+    category: String,
+    description: String,
+    #[serde(default)]
+    contact: String,
+    #[serde(default)]
+    lang: String,
+}
+
+async fn file_complaint_form(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let ip = st.client_ip(&req);
+    let lang = page::Lang::from_headers(req.headers(), None);
+    let form: Result<Form<ComplaintForm>, FormRejection> =
+        <Form<ComplaintForm> as FromRequest<Arc<AppState>>>::from_request(req, &st).await;
+    let f = match form {
+        Ok(Form(f)) => f,
+        Err(e) => {
+            return page::complaint_result(lang, Err((StatusCode::BAD_REQUEST, e.body_text())))
+        }
+    };
+    let lang = page::Lang::parse(&f.lang).unwrap_or(lang);
+    let category = match f.category.as_str() {
+        "counterfeit" => ComplaintCategory::Counterfeit,
+        "quality" => ComplaintCategory::Quality,
+        "service" => ComplaintCategory::Service,
+        other => {
+            return page::complaint_result(
+                lang,
+                Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("category must be counterfeit, quality or service, got {other:?}"),
+                )),
+            )
+        }
+    };
+    if let Err(e) = complaint_quota(&st, ip) {
+        return page::complaint_result(lang, Err((e.status, e.detail)));
+    }
+    let input = ComplaintInput {
+        scan_id: f.scan_id,
+        category,
+        description: f.description,
+        contact: Some(f.contact),
+    };
+    let svc = st.svc.clone();
+    match blocking(move || svc.file_complaint(&input)).await {
+        Ok(r) => page::complaint_result(lang, Ok(r)),
+        Err(e) => {
+            refund(&st, ip);
+            page::complaint_result(lang, Err((e.status, e.detail)))
+        }
+    }
+}
+
+/// Query of the operator's complaint list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintQuery {
+    /// Only complaints with this status.
+    pub status: Option<ComplaintStatus>,
+    /// Only complaints about this enterprise's items.
+    pub enterprise_id: Option<u64>,
+    /// Complaints older than this reference (paging: pass the last one you got).
+    pub before: Option<String>,
+    /// At most this many (default 100, max 1000).
+    pub limit: Option<usize>,
+}
+
+/// List complaints, newest first.
+#[utoipa::path(get, path = "/api/v1/complaints", tag = "complaints", params(ComplaintQuery),
+    security(("operator" = [])),
+    responses((status = 200, body = Vec<Complaint>), (status = 400, body = super::error::Problem)))]
+pub async fn list_complaints(
+    State(st): State<Arc<AppState>>,
+    q: Result<Query<ComplaintQuery>, QueryRejection>,
+) -> Result<Json<Vec<Complaint>>, ApiError> {
+    let Query(q) = q?;
+    let svc = st.svc.clone();
+    let filter = ComplaintFilter {
+        status: q.status,
+        enterprise_id: q.enterprise_id,
+    };
+    Ok(Json(
+        blocking(move || svc.list_complaints(&filter, q.before.as_deref(), q.limit.unwrap_or(100)))
+            .await?,
+    ))
+}
+
+/// One complaint with the scan it came from and its history.
+#[utoipa::path(get, path = "/api/v1/complaints/{reference}", tag = "complaints",
+    params(("reference" = String, Path, description = "Reference number, e.g. TS20261126-000042")),
+    security(("operator" = [])),
+    responses((status = 200, body = Complaint), (status = 404, body = super::error::Problem)))]
+pub async fn get_complaint(
+    State(st): State<Arc<AppState>>,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Json<Complaint>, ApiError> {
+    let Path(r) = p?;
+    let svc = st.svc.clone();
+    Ok(Json(blocking(move || svc.complaint(&r)).await?))
+}
+
+/// Move a complaint to a new status, with a note (kept in its history).
+#[utoipa::path(patch, path = "/api/v1/complaints/{reference}", tag = "complaints",
+    params(("reference" = String, Path, description = "Reference number")),
+    request_body = ComplaintUpdate, security(("operator" = [])),
+    responses((status = 200, body = Complaint), (status = 400, body = super::error::Problem),
+              (status = 404, body = super::error::Problem)))]
+pub async fn update_complaint(
+    State(st): State<Arc<AppState>>,
+    p: Result<Path<String>, PathRejection>,
+    body: Result<Json<ComplaintUpdate>, JsonRejection>,
+) -> Result<Json<Complaint>, ApiError> {
+    let Path(r) = p?;
+    let Json(u) = body?;
+    let svc = st.svc.clone();
+    Ok(Json(blocking(move || svc.update_complaint(&r, &u)).await?))
+}
+
+/// Write (replace) an enterprise's credit profile: rating, disclosures, dishonesty listing.
+#[utoipa::path(put, path = "/api/v1/enterprises/{id}/credit", tag = "credit",
+    params(("id" = u64, Path, description = "Enterprise id")),
+    request_body = CreditInput, security(("operator" = [])),
+    responses((status = 200, body = CreditProfile), (status = 400, body = super::error::Problem),
+              (status = 404, body = super::error::Problem)))]
+pub async fn put_credit(
+    State(st): State<Arc<AppState>>,
+    p: Result<Path<u64>, PathRejection>,
+    body: Result<Json<CreditInput>, JsonRejection>,
+) -> Result<Json<CreditProfile>, ApiError> {
+    let Path(id) = p?;
+    let Json(input) = body?;
+    let svc = st.svc.clone();
+    Ok(Json(blocking(move || svc.put_credit(id, &input)).await?))
+}
+
+/// An enterprise's public credit profile.
+#[utoipa::path(get, path = "/api/v1/credit/{enterprise_id}", tag = "credit",
+    params(("enterprise_id" = u64, Path, description = "Enterprise id")),
+    responses((status = 200, body = CreditProfile), (status = 404, body = super::error::Problem)))]
+pub async fn get_credit(
+    State(st): State<Arc<AppState>>,
+    p: Result<Path<u64>, PathRejection>,
+) -> Result<Json<CreditProfile>, ApiError> {
+    let Path(id) = p?;
+    let svc = st.svc.clone();
+    Ok(Json(blocking(move || svc.credit(id)).await?))
+}
+
+/// Enterprises currently on the dishonesty list.
+#[utoipa::path(get, path = "/api/v1/credit/dishonest", tag = "credit",
+    responses((status = 200, body = Vec<DishonestEntry>)))]
+pub async fn dishonest_list(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let svc = st.svc.clone();
+    let list = blocking(move || svc.dishonest_list()).await?;
+    Ok(([(header::CACHE_CONTROL, "max-age=60")], Json(list)).into_response())
+}

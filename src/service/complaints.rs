@@ -1,0 +1,524 @@
+//! Consumer complaints: "report a problem" from the scan page, stored with the scan it came
+//! from (so the operator sees exactly what the consumer scanned and was told), with a
+//! reference number for the consumer; the operator lists them and moves them through
+//! `open → investigating → resolved | rejected`, each change kept in the history.
+//!
+//! Limits: per client address (the HTTP edge's complaint limiter) and per scan
+//! ([`crate::config::ComplaintRules::per_scan`]). See `docs/complaints.md`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::credit::{check_text, counts_key, ComplaintCounts};
+use super::scan::{scan_id_bytes, ScanRecord};
+use super::types::VerdictKind;
+use super::{lock, now, rfc3339, Result, Service, ServiceError};
+use crate::store::codec::{decode_json, decode_u64, encode_json, u64_key};
+use crate::store::{Cf, Durability, WriteBatch};
+
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 2000;
+/// Longest contact, in characters.
+pub const MAX_CONTACT: usize = 200;
+/// Longest operator note, in characters.
+pub const MAX_NOTE: usize = 2000;
+/// How long after a scan a complaint may refer to it.
+pub const SCAN_VALID_DAYS: i64 = 90;
+
+/// What the complaint is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintCategory {
+    /// The consumer suspects a counterfeit.
+    Counterfeit,
+    /// A quality problem with the product.
+    Quality,
+    /// A problem with the seller's service.
+    Service,
+}
+
+/// Where a complaint stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintStatus {
+    /// Received, not yet looked at.
+    Open,
+    /// The operator is investigating.
+    Investigating,
+    /// Handled; see the history's notes.
+    Resolved,
+    /// Not upheld; see the history's notes.
+    Rejected,
+}
+
+impl ComplaintStatus {
+    fn closed(self) -> bool {
+        matches!(self, ComplaintStatus::Resolved | ComplaintStatus::Rejected)
+    }
+}
+
+/// Body of `POST /api/v1/complaints`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintInput {
+    /// The scan the complaint comes from (`scan_id` of the verdict, 32 hex).
+    pub scan_id: String,
+    /// What it is about.
+    pub category: ComplaintCategory,
+    /// What happened, 1–2,000 characters.
+    pub description: String,
+    /// How to reach the consumer (phone, e-mail), optional, up to 200 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+}
+
+/// Response of `POST /api/v1/complaints`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ComplaintReceipt {
+    /// Reference number to quote, e.g. `TS20261126-000042`.
+    pub reference: String,
+    /// `open`.
+    pub status: ComplaintStatus,
+    /// RFC 3339 time received.
+    pub created_at: String,
+}
+
+/// One status change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ComplaintChange {
+    /// RFC 3339 time.
+    pub at: String,
+    /// The new status.
+    pub status: ComplaintStatus,
+    /// The operator's note.
+    pub note: String,
+}
+
+/// The scan a complaint came from, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ComplaintScan {
+    /// Scan id.
+    pub scan_id: String,
+    /// RFC 3339 time of the scan.
+    pub at: String,
+    /// The code as scanned.
+    pub code: String,
+    /// The verdict the consumer was shown.
+    pub verdict: VerdictKind,
+    /// Its reason codes.
+    pub reasons: Vec<String>,
+    /// Coarse client network of the scan.
+    pub network: String,
+}
+
+/// A complaint (operator view).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Complaint {
+    /// Reference number.
+    pub reference: String,
+    /// Category.
+    pub category: ComplaintCategory,
+    /// The consumer's description.
+    pub description: String,
+    /// The consumer's contact, if given.
+    pub contact: Option<String>,
+    /// Current status.
+    pub status: ComplaintStatus,
+    /// RFC 3339 time received.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+    /// The scan it came from.
+    pub scan: ComplaintScan,
+    /// GTIN-14 of the item, when the code named one.
+    pub gtin: Option<String>,
+    /// Lot, when the code named one.
+    pub lot: Option<String>,
+    /// Serial, when the code named one.
+    pub serial: Option<String>,
+    /// The enterprise owning the product, when known.
+    pub enterprise_id: Option<u64>,
+    /// Status changes, oldest first.
+    pub history: Vec<ComplaintChange>,
+}
+
+/// Body of `PATCH /api/v1/complaints/{reference}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintUpdate {
+    /// The new status.
+    pub status: ComplaintStatus,
+    /// What was done or found, 1–2,000 characters.
+    pub note: String,
+}
+
+/// Filter of the operator's list.
+#[derive(Clone, Debug, Default)]
+pub struct ComplaintFilter {
+    /// Only this status.
+    pub status: Option<ComplaintStatus>,
+    /// Only about this enterprise.
+    pub enterprise_id: Option<u64>,
+}
+
+/// Meta key: next complaint number (u64 BE).
+const META_NEXT_COMPLAINT: &[u8] = b"next_complaint";
+
+fn reference(n: u64, at: OffsetDateTime) -> String {
+    format!(
+        "TS{:04}{:02}{:02}-{n:06}",
+        at.year(),
+        u8::from(at.month()),
+        at.day()
+    )
+}
+
+/// The complaint number inside a reference (`TS20261126-000042` → 42).
+fn reference_number(r: &str) -> Option<u64> {
+    let (head, n) = r.split_once('-')?;
+    if head.len() != 10 || !head.starts_with("TS") || !head[2..].bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    if n.len() < 6 || n.len() > 20 || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok()
+}
+
+impl Service {
+    /// Files a complaint about scan `input.scan_id`.
+    pub fn file_complaint(&self, input: &ComplaintInput) -> Result<ComplaintReceipt> {
+        let description = check_text("description", &input.description, MAX_DESCRIPTION, true)?;
+        let contact = match input.contact.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(c) => Some(check_text("contact", c, MAX_CONTACT, false)?),
+        };
+        let sid = scan_id_bytes(&input.scan_id).ok_or_else(|| {
+            ServiceError::Invalid("scan_id must be the 32 hex characters of a scan id".into())
+        })?;
+        let _guard = lock(&self.complaints)?;
+        let mut scan: ScanRecord = match self.store.get(Cf::Scans, &sid)? {
+            Some(b) => decode_json("scan", &b)?,
+            None => {
+                return Err(ServiceError::NotFound(format!(
+                    "no scan {}; report the problem from the page you scanned",
+                    input.scan_id
+                )))
+            }
+        };
+        let at = now();
+        if at.unix_timestamp() - scan.at > SCAN_VALID_DAYS * 86_400 {
+            return Err(ServiceError::Conflict(format!(
+                "scan {} is more than {SCAN_VALID_DAYS} days old; scan the label again",
+                input.scan_id
+            )));
+        }
+        if scan.complaints >= self.complaint_rules.per_scan {
+            return Err(ServiceError::Conflict(format!(
+                "{} problems were reported from this scan already; scan the label again to report another",
+                scan.complaints
+            )));
+        }
+        let n = match self.store.get(Cf::Meta, META_NEXT_COMPLAINT)? {
+            Some(b) => decode_u64(&b)?,
+            None => 1,
+        };
+        let t = rfc3339(at.unix_timestamp());
+        let c = Complaint {
+            reference: reference(n, at),
+            category: input.category,
+            description,
+            contact,
+            status: ComplaintStatus::Open,
+            created_at: t.clone(),
+            updated_at: t.clone(),
+            scan: ComplaintScan {
+                scan_id: input.scan_id.to_ascii_lowercase(),
+                at: rfc3339(scan.at),
+                code: scan.code.clone(),
+                verdict: scan.verdict,
+                reasons: scan.reasons.clone(),
+                network: scan.network.clone(),
+            },
+            gtin: scan.gtin.clone(),
+            lot: scan.lot.clone(),
+            serial: scan.serial.clone(),
+            enterprise_id: scan.enterprise_id,
+            history: vec![ComplaintChange {
+                at: t.clone(),
+                status: ComplaintStatus::Open,
+                note: "received".into(),
+            }],
+        };
+        scan.complaints += 1;
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::Complaints, u64_key(n), encode_json(&c));
+        wb.put(Cf::Meta, META_NEXT_COMPLAINT, u64_key(n + 1));
+        wb.put(Cf::Scans, sid.to_vec(), encode_json(&scan));
+        if let Some(e) = c.enterprise_id {
+            let mut counts = self.complaint_counts(e)?;
+            counts.total += 1;
+            wb.put(Cf::Credit, counts_key(e), encode_json(&counts));
+        }
+        self.store.write(wb, Durability::Synced)?;
+        Ok(ComplaintReceipt {
+            reference: c.reference,
+            status: c.status,
+            created_at: t,
+        })
+    }
+
+    /// One complaint by reference.
+    pub fn complaint(&self, reference: &str) -> Result<Complaint> {
+        self.find_complaint(reference)?
+            .map(|(_, c)| c)
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("no complaint with reference {reference:?}"))
+            })
+    }
+
+    fn find_complaint(&self, r: &str) -> Result<Option<(u64, Complaint)>> {
+        let Some(n) = reference_number(r) else {
+            return Err(ServiceError::Invalid(format!(
+                "{r:?} is not a complaint reference (like TS20261126-000042)"
+            )));
+        };
+        let Some(b) = self.store.get(Cf::Complaints, &u64_key(n))? else {
+            return Ok(None);
+        };
+        let c: Complaint = decode_json("complaint", &b)?;
+        // The date part must match too: a reference is quoted whole.
+        Ok((c.reference == r).then_some((n, c)))
+    }
+
+    /// Complaints, newest first, numbered below `before` (all when `None`), at most `limit`.
+    pub fn list_complaints(
+        &self,
+        filter: &ComplaintFilter,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Complaint>> {
+        let limit = limit.clamp(1, super::master::MAX_LIST);
+        let mut end = match before {
+            Some(r) => reference_number(r).ok_or_else(|| {
+                ServiceError::Invalid(format!("before: {r:?} is not a complaint reference"))
+            })?,
+            None => match self.store.get(Cf::Meta, META_NEXT_COMPLAINT)? {
+                Some(b) => decode_u64(&b)?,
+                None => 1,
+            },
+        };
+        let mut out = Vec::new();
+        // Walk down in pages of numbers [start, end); filters are applied as we go.
+        while out.len() < limit && end > 1 {
+            let start = end.saturating_sub(500).max(1);
+            let page =
+                self.store
+                    .range(Cf::Complaints, &u64_key(start), Some(&u64_key(end)), 500)?;
+            for (_, v) in page.iter().rev() {
+                let c: Complaint = decode_json("complaint", v)?;
+                if filter.status.is_some_and(|s| s != c.status)
+                    || filter
+                        .enterprise_id
+                        .is_some_and(|e| Some(e) != c.enterprise_id)
+                {
+                    continue;
+                }
+                out.push(c);
+                if out.len() == limit {
+                    break;
+                }
+            }
+            end = start;
+        }
+        Ok(out)
+    }
+
+    /// Moves a complaint to a new status with a note.
+    pub fn update_complaint(&self, r: &str, u: &ComplaintUpdate) -> Result<Complaint> {
+        let note = check_text("note", &u.note, MAX_NOTE, true)?;
+        let _guard = lock(&self.complaints)?;
+        let (n, mut c) = self
+            .find_complaint(r)?
+            .ok_or_else(|| ServiceError::NotFound(format!("no complaint with reference {r:?}")))?;
+        let was_closed = c.status.closed();
+        let t = rfc3339(now().unix_timestamp());
+        c.status = u.status;
+        c.updated_at = t.clone();
+        c.history.push(ComplaintChange {
+            at: t,
+            status: u.status,
+            note,
+        });
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::Complaints, u64_key(n), encode_json(&c));
+        if let (Some(e), true) = (c.enterprise_id, was_closed != u.status.closed()) {
+            let mut counts: ComplaintCounts = self.complaint_counts(e)?;
+            if u.status.closed() {
+                counts.closed += 1;
+            } else {
+                counts.closed = counts.closed.saturating_sub(1);
+            }
+            wb.put(Cf::Credit, counts_key(e), encode_json(&counts));
+        }
+        self.store.write(wb, Durability::Synced)?;
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::Code;
+    use crate::service::master::tests::seed;
+    use crate::service::setup::test_service;
+    use crate::service::types::BatchRequest;
+
+    fn scanned(svc: &Service) -> (String, Code) {
+        let (b, _) = svc
+            .issue_batch(
+                &BatchRequest {
+                    gtin: "09506000134352".into(),
+                    lot: "L1".into(),
+                    expiry: None,
+                    quantity: 2,
+                },
+                "c1",
+                &|_| {},
+            )
+            .unwrap();
+        let code = Code::parse(&svc.batch_codes(&b, 0, 1).unwrap()[0].code).unwrap();
+        let v = svc.scan(
+            &code,
+            Some("10.0.0.1".parse().unwrap()),
+            OffsetDateTime::now_utc(),
+        );
+        (v.scan_id.expect("a recorded scan has an id"), code)
+    }
+
+    fn input(scan_id: &str) -> ComplaintInput {
+        ComplaintInput {
+            scan_id: scan_id.into(),
+            category: ComplaintCategory::Counterfeit,
+            description: "The seal was broken and the tin looks different".into(),
+            contact: Some("  ".into()),
+        }
+    }
+
+    #[test]
+    fn complaints_round_trip_with_counts_and_limits() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let (sid, code) = scanned(&svc);
+        let r = svc.file_complaint(&input(&sid)).unwrap();
+        assert!(reference_number(&r.reference) == Some(1), "{}", r.reference);
+        let c = svc.complaint(&r.reference).unwrap();
+        assert_eq!(c.scan.code, code.as_str());
+        assert_eq!(c.scan.verdict, VerdictKind::Genuine);
+        assert_eq!(c.contact, None, "blank contact is no contact");
+        assert_eq!(c.enterprise_id, Some(1));
+        assert_eq!(svc.complaint_counts(1).unwrap().total, 1);
+        // Per-scan limit (3 in the default rules).
+        svc.file_complaint(&input(&sid)).unwrap();
+        svc.file_complaint(&input(&sid)).unwrap();
+        match svc.file_complaint(&input(&sid)) {
+            Err(ServiceError::Conflict(m)) => assert!(m.contains("3 problems"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // Status changes keep the history and the counts.
+        let u = svc
+            .update_complaint(
+                &r.reference,
+                &ComplaintUpdate {
+                    status: ComplaintStatus::Resolved,
+                    note: "Seller refunded; batch re-inspected".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(u.history.len(), 2);
+        assert_eq!(svc.complaint_counts(1).unwrap().closed, 1);
+        svc.update_complaint(
+            &r.reference,
+            &ComplaintUpdate {
+                status: ComplaintStatus::Investigating,
+                note: "reopened".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(svc.complaint_counts(1).unwrap().closed, 0);
+        // Lists: newest first, filtered, paged.
+        let all = svc
+            .list_complaints(&ComplaintFilter::default(), None, 10)
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        assert!(all[0].reference.ends_with("-000003"));
+        let inv = svc
+            .list_complaints(
+                &ComplaintFilter {
+                    status: Some(ComplaintStatus::Investigating),
+                    ..Default::default()
+                },
+                None,
+                10,
+            )
+            .unwrap();
+        assert_eq!(inv.len(), 1);
+        let older = svc
+            .list_complaints(&ComplaintFilter::default(), Some(&all[0].reference), 1)
+            .unwrap();
+        assert_eq!(older.len(), 1);
+        assert_eq!(older[0].reference, all[1].reference);
+        // Refusals.
+        for (bad, want) in [
+            (input("zz"), "scan_id must be"),
+            (
+                ComplaintInput {
+                    description: "\u{7}".into(),
+                    ..input(&sid)
+                },
+                "control characters",
+            ),
+        ] {
+            match svc.file_complaint(&bad) {
+                Err(ServiceError::Invalid(m)) => assert!(m.contains(want), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            svc.file_complaint(&input(&"ab".repeat(16))),
+            Err(ServiceError::NotFound(_))
+        ));
+        assert!(matches!(
+            svc.complaint("TS20261126-000099"),
+            Err(ServiceError::NotFound(_))
+        ));
+        assert!(matches!(
+            svc.complaint("nope"),
+            Err(ServiceError::Invalid(_))
+        ));
+        let wrong_date = format!("TS19990101-{}", &r.reference[11..]);
+        assert!(matches!(
+            svc.complaint(&wrong_date),
+            Err(ServiceError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn references_parse_back() {
+        let t = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
+        let r = reference(42, t);
+        assert_eq!(reference_number(&r), Some(42));
+        assert_eq!(reference(1_234_567, t).len(), 18);
+        for bad in [
+            "",
+            "TS-1",
+            "TX20261126-000001",
+            "TS2026112-000001",
+            "TS20261126-01",
+        ] {
+            assert_eq!(reference_number(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! Merchant credit: the operator's credit profile of each enterprise (the seed platform's
+//! "credit disclosure") — a rating, dated disclosures in six categories, and the dishonesty
+//! list — plus complaint counts kept with every complaint. Scans show the importer's rating,
+//! and an item whose importer is on the dishonesty list scans `genuine_with_warning`.
+//!
+//! Profiles are operator records in the store (not log leaves): they change as an enterprise's
+//! standing changes, and the current profile is what a consumer needs. Each replacement bumps
+//! `version`. See `docs/credit.md`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{lock, now, rfc3339, Result, Service, ServiceError};
+use crate::store::codec::{decode_json, encode_json, u64_key};
+use crate::store::{Cf, Durability, WriteBatch};
+
+/// Most disclosures one profile may hold.
+pub const MAX_DISCLOSURES: usize = 200;
+/// Longest title, authority or source, in characters.
+pub const MAX_TITLE: usize = 200;
+/// Longest detail text, in characters.
+pub const MAX_DETAIL: usize = 2000;
+
+/// Credit rating of an enterprise, best first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum Rating {
+    /// Excellent (优): no adverse record, certified (e.g. customs AEO advanced).
+    A,
+    /// Good (良): minor, corrected issues only.
+    B,
+    /// Fair (中): adverse records under supervision.
+    C,
+    /// Poor (差): serious violations; usually on the dishonesty list.
+    D,
+}
+
+/// What a disclosure is about (the seed platform's six kinds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DisclosureCategory {
+    /// Registration: legal form, capital, licences, filing with customs.
+    Registration,
+    /// Business: trade volume, platforms, brands carried.
+    Business,
+    /// Regulatory: inspections, customs and market-supervision findings.
+    Regulatory,
+    /// Service: after-sales commitments and performance.
+    Service,
+    /// Rewards: commendations, certifications.
+    Reward,
+    /// Punishments: penalties, sanctions.
+    Punishment,
+    /// Complaints handled (the operator's summary; live counts are kept automatically).
+    Complaint,
+}
+
+/// One dated disclosure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Disclosure {
+    /// Category.
+    pub category: DisclosureCategory,
+    /// Short title, 1–200 characters (shown to consumers as written).
+    pub title: String,
+    /// Details, up to 2,000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Date `YYYY-MM-DD`.
+    pub date: String,
+    /// Who reported it (authority, document number), up to 200 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// An entry on the dishonesty list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DishonestListing {
+    /// Why, 1–200 characters.
+    pub reason: String,
+    /// Listing date `YYYY-MM-DD`.
+    pub listed_on: String,
+    /// The listing authority, 1–200 characters.
+    pub authority: String,
+}
+
+/// Body of `PUT /api/v1/enterprises/{id}/credit` (replaces the profile).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreditInput {
+    /// The rating.
+    pub rating: Rating,
+    /// Date of the rating `YYYY-MM-DD`.
+    pub rated_on: String,
+    /// What the rating rests on, up to 2,000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// Disclosures, at most 200, newest first when shown.
+    #[serde(default)]
+    pub disclosures: Vec<Disclosure>,
+    /// Set while the enterprise is on the dishonesty list; absent to take it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dishonest: Option<DishonestListing>,
+}
+
+/// Complaint counts of an enterprise (kept with every complaint and status change).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ComplaintCounts {
+    /// Complaints received about the enterprise's items.
+    pub total: u64,
+    /// Of those, resolved or rejected.
+    pub closed: u64,
+}
+
+/// An enterprise's credit profile as disclosed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreditProfile {
+    /// The enterprise.
+    pub enterprise_id: u64,
+    /// Its legal name.
+    pub enterprise_name: String,
+    /// The rating.
+    pub rating: Rating,
+    /// Date of the rating.
+    pub rated_on: String,
+    /// What the rating rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// Disclosures, newest first.
+    pub disclosures: Vec<Disclosure>,
+    /// The dishonesty-list entry, while listed.
+    pub dishonest: Option<DishonestListing>,
+    /// Complaints about the enterprise's items (live).
+    pub complaints: ComplaintCounts,
+    /// 1 for the first profile, +1 per replacement.
+    pub version: u64,
+    /// RFC 3339 time of the last replacement.
+    pub updated_at: String,
+}
+
+/// One line of `GET /api/v1/credit/dishonest`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DishonestEntry {
+    /// The enterprise.
+    pub enterprise_id: u64,
+    /// Its legal name.
+    pub enterprise_name: String,
+    /// Its unified social credit code.
+    pub uscc: String,
+    /// The listing.
+    pub listing: DishonestListing,
+}
+
+/// What the store holds for a profile (complaint counts live under their own key).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredProfile {
+    input: CreditInput,
+    version: u64,
+    updated_at: i64,
+}
+
+fn profile_key(id: u64) -> Vec<u8> {
+    let mut k = b"p".to_vec();
+    k.extend_from_slice(&u64_key(id));
+    k
+}
+
+pub(crate) fn counts_key(id: u64) -> Vec<u8> {
+    let mut k = b"c".to_vec();
+    k.extend_from_slice(&u64_key(id));
+    k
+}
+
+/// Checks a free-text field: trimmed non-empty, at most `max` characters, no control
+/// characters other than newlines (when `multiline`).
+pub(crate) fn check_text(field: &str, v: &str, max: usize, multiline: bool) -> Result<String> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Err(ServiceError::Invalid(format!("{field} must not be empty")));
+    }
+    let n = t.chars().count();
+    if n > max {
+        return Err(ServiceError::Invalid(format!(
+            "{field} is {n} characters, at most {max} allowed"
+        )));
+    }
+    if t.chars()
+        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\r' || c == '\t')))
+    {
+        return Err(ServiceError::Invalid(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(t.to_string())
+}
+
+fn check_date(field: &str, v: &str) -> Result<String> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(v, &fmt).map_err(|_| {
+        ServiceError::Invalid(format!("{field} must be a date YYYY-MM-DD, got {v:?}"))
+    })?;
+    Ok(v.to_string())
+}
+
+fn validate(input: &CreditInput) -> Result<CreditInput> {
+    if input.disclosures.len() > MAX_DISCLOSURES {
+        return Err(ServiceError::Invalid(format!(
+            "disclosures: {} given, at most {MAX_DISCLOSURES} allowed",
+            input.disclosures.len()
+        )));
+    }
+    let mut disclosures = input
+        .disclosures
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            Ok(Disclosure {
+                category: d.category,
+                title: check_text(
+                    &format!("disclosures[{i}].title"),
+                    &d.title,
+                    MAX_TITLE,
+                    false,
+                )?,
+                detail: d
+                    .detail
+                    .as_deref()
+                    .map(|x| check_text(&format!("disclosures[{i}].detail"), x, MAX_DETAIL, true))
+                    .transpose()?,
+                date: check_date(&format!("disclosures[{i}].date"), &d.date)?,
+                source: d
+                    .source
+                    .as_deref()
+                    .map(|x| check_text(&format!("disclosures[{i}].source"), x, MAX_TITLE, false))
+                    .transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Newest first; ISO dates sort as text. Stable, so same-day entries keep their order.
+    disclosures.sort_by(|a, b| b.date.cmp(&a.date));
+    Ok(CreditInput {
+        rating: input.rating,
+        rated_on: check_date("rated_on", &input.rated_on)?,
+        basis: input
+            .basis
+            .as_deref()
+            .map(|b| check_text("basis", b, MAX_DETAIL, true))
+            .transpose()?,
+        disclosures,
+        dishonest: input
+            .dishonest
+            .as_ref()
+            .map(|d| {
+                Ok::<_, ServiceError>(DishonestListing {
+                    reason: check_text("dishonest.reason", &d.reason, MAX_TITLE, false)?,
+                    listed_on: check_date("dishonest.listed_on", &d.listed_on)?,
+                    authority: check_text("dishonest.authority", &d.authority, MAX_TITLE, false)?,
+                })
+            })
+            .transpose()?,
+    })
+}
+
+impl Service {
+    /// Replaces the credit profile of enterprise `id` (creating it the first time).
+    pub fn put_credit(&self, id: u64, input: &CreditInput) -> Result<CreditProfile> {
+        let input = validate(input)?;
+        let ent = self.enterprise(id)?;
+        let _guard = lock(&self.complaints)?;
+        let version = match self.store.get(Cf::Credit, &profile_key(id))? {
+            Some(b) => decode_json::<StoredProfile>("credit profile", &b)?.version + 1,
+            None => 1,
+        };
+        let stored = StoredProfile {
+            input,
+            version,
+            updated_at: now().unix_timestamp(),
+        };
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::Credit, profile_key(id), encode_json(&stored));
+        self.store.write(wb, Durability::Synced)?;
+        let counts = self.complaint_counts(id)?;
+        Ok(profile(&ent.name, id, stored, counts))
+    }
+
+    /// The credit profile of enterprise `id`.
+    pub fn credit(&self, id: u64) -> Result<CreditProfile> {
+        let ent = self.enterprise(id)?;
+        self.find_credit(id, &ent.name)?.ok_or_else(|| {
+            ServiceError::NotFound(format!("enterprise {id} has no credit profile yet"))
+        })
+    }
+
+    /// The profile, if the operator has written one.
+    pub(crate) fn find_credit(&self, id: u64, name: &str) -> Result<Option<CreditProfile>> {
+        let Some(b) = self.store.get(Cf::Credit, &profile_key(id))? else {
+            return Ok(None);
+        };
+        let stored: StoredProfile = decode_json("credit profile", &b)?;
+        Ok(Some(profile(name, id, stored, self.complaint_counts(id)?)))
+    }
+
+    /// Complaint counts of enterprise `id`.
+    pub(crate) fn complaint_counts(&self, id: u64) -> Result<ComplaintCounts> {
+        Ok(match self.store.get(Cf::Credit, &counts_key(id))? {
+            Some(b) => decode_json("complaint counts", &b)?,
+            None => ComplaintCounts::default(),
+        })
+    }
+
+    /// Every enterprise currently on the dishonesty list, by id.
+    pub fn dishonest_list(&self) -> Result<Vec<DishonestEntry>> {
+        let mut out = Vec::new();
+        let mut start = profile_key(0);
+        let end = b"q".to_vec();
+        loop {
+            let page = self.store.range(Cf::Credit, &start, Some(&end), 1000)?;
+            let Some((last, _)) = page.last() else { break };
+            start = last.clone();
+            start.push(0);
+            for (k, v) in &page {
+                let stored: StoredProfile = decode_json("credit profile", v)?;
+                let Some(listing) = stored.input.dishonest else {
+                    continue;
+                };
+                let id = crate::store::codec::decode_u64(&k[1..])?;
+                if let Some(e) = self.find_enterprise(id)? {
+                    out.push(DishonestEntry {
+                        enterprise_id: id,
+                        enterprise_name: e.name,
+                        uscc: e.uscc,
+                        listing,
+                    });
+                }
+            }
+            if page.len() < 1000 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn profile(name: &str, id: u64, s: StoredProfile, counts: ComplaintCounts) -> CreditProfile {
+    CreditProfile {
+        enterprise_id: id,
+        enterprise_name: name.to_string(),
+        rating: s.input.rating,
+        rated_on: s.input.rated_on,
+        basis: s.input.basis,
+        disclosures: s.input.disclosures,
+        dishonest: s.input.dishonest,
+        complaints: counts,
+        version: s.version,
+        updated_at: rfc3339(s.updated_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::master::tests::seed;
+    use crate::service::setup::test_service;
+
+    pub(crate) fn listed() -> CreditInput {
+        CreditInput {
+            rating: Rating::D,
+            rated_on: "2026-10-01".into(),
+            basis: Some("Sold relabelled goods twice in 2026".into()),
+            disclosures: vec![
+                Disclosure {
+                    category: DisclosureCategory::Registration,
+                    title: "Customs registration 3302960ABC".into(),
+                    detail: None,
+                    date: "2019-03-01".into(),
+                    source: None,
+                },
+                Disclosure {
+                    category: DisclosureCategory::Punishment,
+                    title: "Fine for false origin declaration".into(),
+                    detail: Some("CNY 200,000\nNingbo Customs".into()),
+                    date: "2026-09-12".into(),
+                    source: Some("甬关缉决字〔2026〕12号".into()),
+                },
+            ],
+            dishonest: Some(DishonestListing {
+                reason: "false origin declarations".into(),
+                listed_on: "2026-10-01".into(),
+                authority: "Ningbo Customs".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn profiles_replace_validate_and_list() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        assert!(matches!(svc.credit(1), Err(ServiceError::NotFound(_))));
+        assert!(matches!(
+            svc.put_credit(99, &listed()),
+            Err(ServiceError::NotFound(_))
+        ));
+        let p = svc.put_credit(1, &listed()).unwrap();
+        assert_eq!(p.version, 1);
+        assert_eq!(p.rating, Rating::D);
+        assert_eq!(p.disclosures[0].date, "2026-09-12", "newest first");
+        assert_eq!(svc.dishonest_list().unwrap().len(), 1);
+        let mut ok = listed();
+        ok.dishonest = None;
+        ok.rating = Rating::B;
+        let p = svc.put_credit(1, &ok).unwrap();
+        assert_eq!(p.version, 2);
+        assert_eq!(svc.credit(1).unwrap().rating, Rating::B);
+        assert!(svc.dishonest_list().unwrap().is_empty());
+        for (bad, want) in [
+            (
+                CreditInput {
+                    rated_on: "2026-13-01".into(),
+                    ..listed()
+                },
+                "rated_on must be a date",
+            ),
+            (
+                CreditInput {
+                    disclosures: vec![Disclosure {
+                        title: " ".into(),
+                        ..listed().disclosures[0].clone()
+                    }],
+                    ..listed()
+                },
+                "disclosures[0].title must not be empty",
+            ),
+            (
+                CreditInput {
+                    disclosures: vec![listed().disclosures[0].clone(); MAX_DISCLOSURES + 1],
+                    ..listed()
+                },
+                "at most 200",
+            ),
+        ] {
+            match svc.put_credit(1, &bad) {
+                Err(ServiceError::Invalid(m)) => assert!(m.contains(want), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(svc.credit(1).unwrap().version, 2, "refusals change nothing");
+    }
+
+    #[test]
+    fn an_importer_on_the_dishonesty_list_makes_scans_warn() {
+        use crate::code::Code;
+        use crate::service::types::{BatchRequest, VerdictKind};
+        let (svc, _) = test_service();
+        seed(&svc);
+        let (b, _) = svc
+            .issue_batch(
+                &BatchRequest {
+                    gtin: "09506000134352".into(),
+                    lot: "L1".into(),
+                    expiry: None,
+                    quantity: 1,
+                },
+                "d1",
+                &|_| {},
+            )
+            .unwrap();
+        let code = Code::parse(&svc.batch_codes(&b, 0, 1).unwrap()[0].code).unwrap();
+        let t = time::OffsetDateTime::now_utc();
+        let v = svc.scan(&code, None, t);
+        assert_eq!(v.verdict, VerdictKind::Genuine);
+        assert!(v.product.unwrap().credit.is_none());
+        svc.put_credit(1, &listed()).unwrap();
+        let v = svc.scan(&code, None, t);
+        assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
+        assert_eq!(v.reasons[0].code, "dishonest_enterprise");
+        assert!(v.reasons[0].message.contains("Ningbo Customs"));
+        assert_eq!(v.product.unwrap().credit.unwrap().rating, Rating::D);
+    }
+}

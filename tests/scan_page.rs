@@ -1,0 +1,399 @@
+//! The consumer scan page in a real headless Chromium (Debian `chromium`, driven over
+//! WebDriver by `chromium-driver`) against the real server on RocksDB and a real anvil chain:
+//! a genuine anchored item shows its verdict, importer credit, origin and custody timeline in
+//! Chinese and English, and every in-browser check (WebCrypto Ed25519, SHA-256 RFC 9162
+//! proofs, the checkpoint signature, the consistency proof, `eth_call` to the contract)
+//! passes; a complaint round-trips to the operator; a tampered code shows not genuine and the
+//! browser's own signature check fails; a proof modified in transit fails in the browser.
+//! Screenshots are kept under `$CARGO_TARGET_DIR/test-artifacts/scan-page/`; the page's
+//! ready time and transferred size are printed.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use common::browser::{artifacts_dir, Browser};
+use common::*;
+use serde_json::{json, Value};
+use traceseal::anchor::AnchorStatus;
+use traceseal::chain::anvil::{find_binary, Anvil, AnvilOptions};
+
+/// The code URI as served by the test server (same path and query, local origin).
+fn local(s_base: &str, code: &str) -> String {
+    format!("{s_base}{}", code_path(code))
+}
+
+async fn verdict_json(s: &TestServer, code: &str) -> Value {
+    s.client
+        .get(s.url(&verify_path(code)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Every check's result, by id.
+async fn checks(b: &Browser) -> Value {
+    b.js("const o = {}; for (const li of document.querySelectorAll('#checks li')) o[li.id.slice(4)] = li.dataset.result + ': ' + li.innerText; return o;")
+        .await
+}
+
+fn result(c: &Value, id: &str) -> String {
+    c[id]
+        .as_str()
+        .unwrap_or("missing")
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn genuine_anchored_item_in_zh_and_en_with_every_browser_check_passing_and_a_complaint() {
+    let art = artifacts_dir("scan-page");
+    let anvil = Anvil::start(AnvilOptions::new(find_binary().unwrap())).unwrap();
+    let mut cfg = test_config();
+    cfg.chain.poll_ms = 100;
+    cfg.chain.anchor_interval_ms = 0;
+    cfg.chain.confirmations = 2;
+    cfg.chain.public_rpc_url = anvil.url();
+    let s = TestServer::start_anchored(cfg, &anvil.url()).await;
+    // The demo data: enterprises, products, actors with their own keys, lots with their full
+    // custody chains (origin attestation to the bonded warehouse).
+    let svc = s.state.svc.clone();
+    let keys = s.dir.path().join("actor-keys");
+    let report = tokio::task::spawn_blocking(move || {
+        svc.load_demo(traceseal::service::demo::BUILTIN, &keys)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let code = report.sample_codes[0].clone();
+    // Its checkpoint anchored, then the log grows past it (so the bundle carries a
+    // consistency proof from the anchored checkpoint to the latest).
+    let size = s.state.svc.log_size().unwrap();
+    s.checkpoint_covering(size).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let v = loop {
+        let v = verdict_json(&s, &code).await;
+        let st: AnchorStatus =
+            serde_json::from_value(v["anchor"]["status"].clone()).unwrap_or(AnchorStatus::Logged);
+        if st >= AnchorStatus::Anchored {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not anchored: {}",
+            v["anchor"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let enterprise = v["product"]["enterprise"]["id"].as_u64().unwrap();
+    let records = v["custody"]["records"].as_array().unwrap().len();
+    assert!(records >= 8, "the demo lot has a full chain: {records}");
+    let put = s
+        .client
+        .put(s.url(&format!("/api/v1/enterprises/{enterprise}/credit")))
+        .bearer_auth(&s.token)
+        .json(&json!({"rating": "A", "rated_on": "2026-09-30",
+            "disclosures": [{"category": "reward", "title": "海关高级认证企业 AEO advanced", "date": "2025-05-01"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    s.state.svc.checkpoint_now().unwrap();
+    s.seed().await;
+    let (_, more) = s.issue("grow", 3).await;
+    assert_eq!(more.len(), 3);
+    s.checkpoint_covering(size + 3).await;
+
+    // Chinese (the phone's language), 390 px wide.
+    let b = Browser::start("zh-CN,zh", 390, 844).await;
+    let url = local(&s.base, &code);
+    b.goto(&url).await;
+    b.wait_ready(Duration::from_secs(10)).await;
+    let c = checks(&b).await;
+    for id in [
+        "code",
+        "checkpoint",
+        "inclusion",
+        "records",
+        "consistency",
+        "chain",
+    ] {
+        assert_eq!(result(&c, id), "pass", "check {id}: {c}");
+    }
+    assert_eq!(
+        b.js("return document.documentElement.dataset.verified")
+            .await,
+        "pass"
+    );
+    assert_eq!(b.js("return document.documentElement.lang").await, "zh-CN");
+    assert_eq!(b.text("#verdict h1").await, "正品");
+    assert!(
+        b.text("#importer").await.contains("信用等级"),
+        "importer in zh"
+    );
+    assert_eq!(b.text("#rating").await, "A");
+    let origin = b.text("#origin").await;
+    assert!(
+        origin.contains("证书编号") && origin.contains("合格"),
+        "{origin}"
+    );
+    let timeline = b.text("#timeline").await;
+    assert!(
+        timeline.contains("原产地检验证明") && timeline.contains("入保税仓"),
+        "{timeline}"
+    );
+    // Every custody record on the timeline was checked in the browser.
+    let checked = b
+        .js("return document.querySelectorAll('#timeline .sig[data-browser=pass]').length")
+        .await;
+    assert_eq!(checked, json!(records), "timeline records checked here");
+    assert!(b.text("#anchor").await.contains("已上链"));
+    // Ready time and transferred size, from the browser's own timing.
+    let perf = b
+        .js("const n = performance.getEntriesByType('navigation')[0];
+             const r = performance.getEntriesByType('resource');
+             const m = performance.getEntriesByName('traceseal-ready')[0];
+             return {ready_ms: m.startTime, dom_ms: n.domContentLoadedEventEnd,
+                     page: n.transferSize,
+                     assets: r.filter(x => x.name.includes('/assets/')).reduce((a, x) => a + x.transferSize, 0),
+                     proofs: r.filter(x => !x.name.includes('/assets/')).reduce((a, x) => a + x.transferSize, 0)}")
+        .await;
+    let total = perf["page"].as_f64().unwrap() + perf["assets"].as_f64().unwrap();
+    println!(
+        "scan page: ready in {:.0} ms (DOM {:.0} ms); page {} B + assets {} B = {total} B transferred; proofs fetched by the checks {} B",
+        perf["ready_ms"].as_f64().unwrap(),
+        perf["dom_ms"].as_f64().unwrap(),
+        perf["page"],
+        perf["assets"],
+        perf["proofs"]
+    );
+    assert!(
+        total > 0.0 && total < 100_000.0,
+        "page + assets under 100 KB: {perf}"
+    );
+    assert!(
+        perf["ready_ms"].as_f64().unwrap() < 1000.0,
+        "ready under 1 s: {perf}"
+    );
+    b.full_screenshot(&art.join("genuine-zh.png")).await;
+
+    // English by the switch: no reload, no second scan.
+    b.click("#lang-switch").await;
+    assert_eq!(b.js("return document.documentElement.lang").await, "en");
+    assert_eq!(b.text("#verdict h1").await, "Genuine");
+    assert!(b
+        .text("#timeline")
+        .await
+        .contains("Received into the bonded warehouse"));
+    assert!(b
+        .text("#checks")
+        .await
+        .contains("The label code's signature"));
+    b.full_screenshot(&art.join("genuine-en.png")).await;
+    let count = verdict_json(&s, &code).await["scans"]["count"]
+        .as_u64()
+        .unwrap();
+
+    // 320 px: nothing wider than the screen.
+    b.resize(320, 700).await;
+    let overflow = b
+        .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "no horizontal scrolling at 320 px: {overflow}"
+    );
+    b.full_screenshot(&art.join("genuine-en-320px.png")).await;
+
+    // Report a problem: the form sends it, the page shows the reference number.
+    b.click("input[value=counterfeit]").await;
+    b.type_into("#c-desc", "包装上的封条与以前买的不一样").await;
+    b.type_into("#c-contact", "138 0000 0000").await;
+    b.click("#complaint button").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let reference = loop {
+        let r = b
+            .js("const e = document.getElementById('complaint-reference'); return e ? e.textContent : ''")
+            .await;
+        if r != "" {
+            break r.as_str().unwrap().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no reference shown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    b.full_screenshot(&art.join("complaint-sent.png")).await;
+    b.quit().await;
+    // The operator sees it with the scan it came from, and updates it.
+    let c: Value = s
+        .admin_get(&format!("/api/v1/complaints/{reference}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["category"], "counterfeit");
+    assert_eq!(c["status"], "open");
+    assert_eq!(c["description"], "包装上的封条与以前买的不一样");
+    assert_eq!(c["contact"], "138 0000 0000");
+    assert_eq!(c["scan"]["code"], code.as_str());
+    assert_eq!(c["scan"]["verdict"], "genuine");
+    assert_eq!(c["enterprise_id"], enterprise);
+    let list: Value = s
+        .admin_get("/api/v1/complaints?status=open")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["reference"], reference.as_str());
+    let u = s
+        .client
+        .patch(s.url(&format!("/api/v1/complaints/{reference}")))
+        .bearer_auth(&s.token)
+        .json(&json!({"status": "resolved", "note": "封条批次变更，已向消费者说明"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(u.status(), 200);
+    let c: Value = u.json().await.unwrap();
+    assert_eq!(c["history"].as_array().unwrap().len(), 2);
+    let credit: Value = s
+        .get(&format!("/api/v1/credit/{enterprise}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(credit["complaints"], json!({"total": 1, "closed": 1}));
+    // The language switch did not count as a scan.
+    assert_eq!(
+        verdict_json(&s, &code).await["scans"]["count"]
+            .as_u64()
+            .unwrap(),
+        count + 1,
+        "only the JSON scans above were counted"
+    );
+    s.stop().await;
+    drop(anvil);
+}
+
+/// Forwards to the real server, but flips one byte of the first inclusion proof of every
+/// proof bundle: a proof modified in transit (or by a lying server).
+async fn tampering_proxy(
+    State((client, upstream)): State<(reqwest::Client, Arc<String>)>,
+    req: Request,
+) -> Response {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut up = client.get(format!("{upstream}{path}"));
+    for h in ["accept", "accept-language", "cookie"] {
+        if let Some(v) = req.headers().get(h) {
+            up = up.header(h, v.clone());
+        }
+    }
+    let r = up.send().await.unwrap();
+    let status = r.status().as_u16();
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("text/plain")
+        .to_string();
+    let mut body = r.bytes().await.unwrap().to_vec();
+    if path.ends_with("/bundle") {
+        let mut b: Value = serde_json::from_slice(&body).unwrap();
+        let std = base64::engine::general_purpose::STANDARD;
+        let h = b["records"][0]["inclusion_proof"][0].as_str().unwrap();
+        let mut raw = std.decode(h).unwrap();
+        raw[0] ^= 0x01;
+        b["records"][0]["inclusion_proof"][0] = json!(std.encode(raw));
+        body = serde_json::to_vec(&b).unwrap();
+    }
+    (
+        axum::http::StatusCode::from_u16(status).unwrap(),
+        [("content-type", ctype)],
+        body,
+    )
+        .into_response()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_code_and_a_modified_proof_fail_in_the_browser() {
+    let art = artifacts_dir("scan-page");
+    let mut cfg = test_config();
+    cfg.chain.enabled = false;
+    let s = TestServer::start(cfg).await;
+    s.seed().await;
+    let (_, codes) = s.issue("t1", 3).await;
+    s.checkpoint_covering(3).await;
+    let b = Browser::start("en-US,en", 390, 844).await;
+
+    // A serial changed on the label: the server says not genuine, and so does the browser's
+    // own check of the signature.
+    let code = &codes[0];
+    let at = code.find("/21/").unwrap() + 4;
+    let mut bytes = code.clone().into_bytes();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    b.goto(&local(&s.base, &tampered)).await;
+    b.wait_ready(Duration::from_secs(10)).await;
+    assert_eq!(
+        b.js("return document.documentElement.lang").await,
+        "en",
+        "Accept-Language: en"
+    );
+    assert_eq!(b.text("#verdict h1").await, "Not genuine");
+    assert!(b.text("#reasons").await.contains("altered or forged"));
+    let c = checks(&b).await;
+    assert_eq!(result(&c, "code"), "fail", "{c}");
+    assert_eq!(
+        b.js("return document.documentElement.dataset.verified")
+            .await,
+        "fail"
+    );
+    b.full_screenshot(&art.join("tampered-code-en.png")).await;
+    // A code cut short is not even a code: a clear page, 400.
+    let cut = &code[..code.find("&s=").unwrap()];
+    let r = s.client.get(local(&s.base, cut)).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("Not a valid code"));
+
+    // The genuine code through a proxy that modifies the proof: the server's verdict is still
+    // genuine, but the browser catches the bad proof.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .fallback(tampering_proxy)
+        .with_state((reqwest::Client::new(), Arc::new(s.base.clone())));
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    b.goto(&local(&proxy, code)).await;
+    b.wait_ready(Duration::from_secs(10)).await;
+    assert_eq!(b.text("#verdict h1").await, "Genuine");
+    let c = checks(&b).await;
+    assert_eq!(result(&c, "code"), "pass", "{c}");
+    assert_eq!(result(&c, "checkpoint"), "pass", "{c}");
+    assert_eq!(result(&c, "inclusion"), "fail", "{c}");
+    assert_eq!(
+        b.js("return document.documentElement.dataset.verified")
+            .await,
+        "fail"
+    );
+    assert!(b.text("#verify-summary").await.contains("do not trust"));
+    b.full_screenshot(&art.join("modified-proof-en.png")).await;
+    // The same page straight from the server passes.
+    b.goto(&local(&s.base, code)).await;
+    b.wait_ready(Duration::from_secs(10)).await;
+    assert_eq!(result(&checks(&b).await, "inclusion"), "pass");
+    b.quit().await;
+    task.abort();
+    s.stop().await;
+}
