@@ -4,6 +4,9 @@
 //! signed lot-wide records from origin attestation to retail sale), so every scan carries the
 //! chain with an inclusion proof per record.
 //!
+//! Also writes `OUT.page.lua`: the same codes requested as a phone does, the code URI with
+//! `Accept: text/html` (the scan page).
+//!
 //! Usage: `loadtest_setup BASE_URL TOKEN_FILE OUT.lua [CODES] [custody]`
 
 use serde_json::{json, Value};
@@ -72,6 +75,8 @@ async fn main() {
         seed_custody(&http, base, &token).await;
     }
     let mut lua = String::from("paths = {\n");
+    // The same codes as the consumer's phone requests them: the code URI, asking for HTML.
+    let mut page = String::from("paths = {\n");
     for line in text.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         let code = v["code"].as_str().unwrap();
@@ -84,12 +89,20 @@ async fn main() {
             }
         }
         lua.push_str(&format!("  \"/api/v1/verify?code={enc}\",\n"));
+        let rest = code.split_once("://").map(|x| x.1).unwrap_or(code);
+        let path = &rest[rest.find('/').unwrap_or(0)..];
+        page.push_str(&format!("  \"{path}\",\n"));
     }
     lua.push_str(
         "}\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"GET\", paths[(counter % #paths) + 1])\nend\n",
     );
     std::fs::write(out, lua).unwrap();
-    println!("seeded {n} codes; wrote {out}");
+    page.push_str(
+        "}\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"GET\", paths[(counter % #paths) + 1], {[\"Accept\"] = \"text/html\", [\"Accept-Language\"] = \"zh-CN,zh;q=0.9\"})\nend\n",
+    );
+    let page_out = out.replace(".lua", ".page.lua");
+    std::fs::write(&page_out, page).unwrap();
+    println!("seeded {n} codes; wrote {out} and {page_out}");
 }
 
 /// Registers one actor per role and records the lot's route, each step signed by its actor.

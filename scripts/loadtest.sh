@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scan-path load test over loopback: starts a release server on a temp data dir, issues codes,
-# then runs wrk for DURATION against /api/v1/verify (cycling through real codes) and, in the
-# same run, against /healthz (a trivial endpoint of the same server) for comparison. Anchoring
+# then runs wrk for DURATION against /api/v1/verify (cycling through real codes), against the
+# code URIs themselves as a browser asks for them (the HTML scan page), and, in the same run,
+# against /healthz (a trivial endpoint of the same server) for comparison. Anchoring
 # is on (development chain on 127.0.0.1:18545), so scans include the live anchor check.
 # With CUSTODY=1 (the default) the codes' lot has a 10-step signed custody chain, so every scan
 # also reads the chain and proves each record; CUSTODY=0 scans items without custody records.
@@ -13,7 +14,8 @@ DURATION="${1:-30s}"
 CONNS="${2:-32}"
 WORK="$(mktemp -d)"
 PORT=18080
-trap 'kill $(cat "$WORK/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# Stop the server and wait for it before removing its data directory (it may still be writing).
+trap 'kill $(cat "$WORK/pid" 2>/dev/null) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 "$T/release/traceseal" init --data-dir "$WORK/data" --public-host verify.example.com >/dev/null
 TRACESEAL_RATE_PER_SECOND=10000000 TRACESEAL_RATE_BURST=10000000 TRACESEAL_DEV_CHAIN_PORT=18545 RUST_LOG=warn \
@@ -28,12 +30,14 @@ if [ "${CUSTODY:-1}" = 1 ]; then WITH=custody; else WITH=none; fi
 
 echo "== scan endpoint: GET /api/v1/verify (1000 distinct codes, custody chain: $WITH), $DURATION, $CONNS connections"
 wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/scan.lua" "http://127.0.0.1:$PORT" | tee "$WORK/scan.txt"
+echo "== scan page: GET of the code URI with Accept: text/html (same codes), $DURATION, $CONNS connections"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$WORK/scan.page.lua" "http://127.0.0.1:$PORT" | tee "$WORK/page.txt"
 echo "== trivial endpoint: GET /healthz, same server, $DURATION, $CONNS connections"
 wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PORT/healthz" | tee "$WORK/health.txt"
-for f in scan health; do
+for f in scan page health; do
   if grep -q -E "Non-2xx|Socket errors" "$WORK/$f.txt"; then
     echo "ERRORS in $f run" >&2
     exit 1
   fi
 done
-echo "== 0 errors in both runs"
+echo "== 0 errors in all runs"

@@ -389,6 +389,24 @@ fn serve(
             None if retry_chain => AnchorSlot::waiting(cfg.chain.chain_id, cfg.chain.contract.clone()),
             None => AnchorSlot::off(),
         };
+        // Scan records older than the complaint window are purged hourly.
+        let purge_svc = svc.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let s = purge_svc.clone();
+                let res = tokio::task::spawn_blocking(move || {
+                    let days = crate::service::scan::SCAN_RETENTION_DAYS;
+                    s.purge_scans(crate::service::now_unix() - days * 86_400)
+                })
+                .await;
+                match res {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(purged = n, "old scan records purged"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "scan record purge failed; retrying in an hour"),
+                    _ => {}
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            }
+        }));
         let chain_cfg = cfg.chain.clone();
         let state = AppState::with_anchor(svc.clone(), &token, cfg, slot);
         if retry_chain {

@@ -18,10 +18,24 @@ const SHARDS: usize = 16;
 /// Buckets per shard before idle ones are purged.
 const MAX_BUCKETS_PER_SHARD: usize = 10_000;
 
+/// The limited unit: an IPv4 address, or an IPv6 /64 (IPv4-mapped IPv6 as IPv4).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
 fn shard_of(ip: IpAddr) -> usize {
     (match ip {
         IpAddr::V4(v) => v.octets()[3] as usize,
-        IpAddr::V6(v) => v.octets()[15] as usize,
+        IpAddr::V6(v) => v.octets()[7] as usize,
     }) % SHARDS
 }
 
@@ -56,17 +70,27 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one token for `ip`; `Err(seconds)` says when to retry.
+    /// Takes one token for `ip`; `Err(seconds)` says when to retry. IPv6 clients are limited
+    /// per /64 (one subscriber's prefix), IPv4 clients per address.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        let ip = client_key(ip);
         let shard = shard_of(ip);
         // A poisoned shard only means another request panicked mid-update; the map is still
         // usable, so recover it instead of failing every later request.
         let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_BUCKETS_PER_SHARD {
             let (rate, burst) = (self.rate, self.burst);
-            map.retain(|_, b| {
-                b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst
-            });
+            let level = |b: &Bucket| b.tokens + now.duration_since(b.updated).as_secs_f64() * rate;
+            map.retain(|_, b| level(b) < burst);
+            if map.len() >= MAX_BUCKETS_PER_SHARD * 3 / 4 {
+                // A slow limiter (complaints: hours to refill) under many addresses: forget
+                // the half that is fullest, i.e. used least, so the table stays bounded and
+                // the purge does not run on every request.
+                let mut levels: Vec<f64> = map.values().map(level).collect();
+                levels.sort_by(f64::total_cmp);
+                let cut = levels[levels.len() / 2];
+                map.retain(|_, b| level(b) < cut);
+            }
         }
         let b = map.entry(ip).or_insert(Bucket {
             tokens: self.burst,
@@ -86,6 +110,7 @@ impl RateLimiter {
     /// Gives back the token of a request that turned out not to count (e.g. a refused
     /// complaint, so only stored ones use up the quota).
     pub fn refund(&self, ip: IpAddr) {
+        let ip = client_key(ip);
         let shard = shard_of(ip);
         let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
         if let Some(b) = map.get_mut(&ip) {
@@ -153,6 +178,29 @@ mod tests {
                 .insert("x-forwarded-for", x.parse().unwrap());
         }
         r
+    }
+
+    #[test]
+    fn ipv6_is_limited_per_64_refunds_give_back_and_the_table_stays_bounded() {
+        let l = RateLimiter::per_hour(2);
+        let t = Instant::now();
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(l.check(a, t).is_ok());
+        assert!(l.check(b, t).is_ok());
+        assert!(l.check(a, t).is_err(), "same /64");
+        assert!(l.check(other, t).is_ok());
+        l.refund(b);
+        assert!(l.check(a, t).is_ok(), "a refunded token");
+        // Many addresses on a slow limiter: the table does not grow without bound.
+        for i in 0..(SHARDS * MAX_BUCKETS_PER_SHARD * 2) as u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            let _ = l.check(ip, t);
+        }
+        for shard in &l.shards {
+            assert!(shard.lock().unwrap().len() <= MAX_BUCKETS_PER_SHARD);
+        }
     }
 
     #[test]

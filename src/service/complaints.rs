@@ -52,12 +52,6 @@ pub enum ComplaintStatus {
     Rejected,
 }
 
-impl ComplaintStatus {
-    fn closed(self) -> bool {
-        matches!(self, ComplaintStatus::Resolved | ComplaintStatus::Rejected)
-    }
-}
-
 /// Body of `POST /api/v1/complaints`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -259,7 +253,7 @@ impl Service {
         wb.put(Cf::Scans, sid.to_vec(), encode_json(&scan));
         if let Some(e) = c.enterprise_id {
             let mut counts = self.complaint_counts(e)?;
-            counts.total += 1;
+            counts.apply(None, ComplaintStatus::Open);
             wb.put(Cf::Credit, counts_key(e), encode_json(&counts));
         }
         self.store.write(wb, Durability::Synced)?;
@@ -343,7 +337,7 @@ impl Service {
         let (n, mut c) = self
             .find_complaint(r)?
             .ok_or_else(|| ServiceError::NotFound(format!("no complaint with reference {r:?}")))?;
-        let was_closed = c.status.closed();
+        let was = c.status;
         let t = rfc3339(now().unix_timestamp());
         c.status = u.status;
         c.updated_at = t.clone();
@@ -354,13 +348,9 @@ impl Service {
         });
         let mut wb = WriteBatch::new();
         wb.put(Cf::Complaints, u64_key(n), encode_json(&c));
-        if let (Some(e), true) = (c.enterprise_id, was_closed != u.status.closed()) {
+        if let (Some(e), true) = (c.enterprise_id, was != u.status) {
             let mut counts: ComplaintCounts = self.complaint_counts(e)?;
-            if u.status.closed() {
-                counts.closed += 1;
-            } else {
-                counts.closed = counts.closed.saturating_sub(1);
-            }
+            counts.apply(Some(was), u.status);
             wb.put(Cf::Credit, counts_key(e), encode_json(&counts));
         }
         self.store.write(wb, Durability::Synced)?;
@@ -419,7 +409,7 @@ mod tests {
         assert_eq!(c.scan.verdict, VerdictKind::Genuine);
         assert_eq!(c.contact, None, "blank contact is no contact");
         assert_eq!(c.enterprise_id, Some(1));
-        assert_eq!(svc.complaint_counts(1).unwrap().total, 1);
+        assert_eq!(svc.complaint_counts(1).unwrap().received, 1);
         // Per-scan limit (3 in the default rules).
         svc.file_complaint(&input(&sid)).unwrap();
         svc.file_complaint(&input(&sid)).unwrap();
@@ -438,7 +428,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(u.history.len(), 2);
-        assert_eq!(svc.complaint_counts(1).unwrap().closed, 1);
+        assert_eq!(svc.complaint_counts(1).unwrap().resolved, 1);
         svc.update_complaint(
             &r.reference,
             &ComplaintUpdate {
@@ -447,7 +437,14 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(svc.complaint_counts(1).unwrap().closed, 0);
+        assert_eq!(
+            svc.complaint_counts(1).unwrap(),
+            ComplaintCounts {
+                received: 3,
+                resolved: 0,
+                rejected: 0
+            }
+        );
         // Lists: newest first, filtered, paged.
         let all = svc
             .list_complaints(&ComplaintFilter::default(), None, 10)
@@ -503,6 +500,39 @@ mod tests {
             svc.complaint(&wrong_date),
             Err(ServiceError::NotFound(_))
         ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Untrusted complaint fields: never a panic; anything refused stores nothing.
+        #[test]
+        fn complaint_input_never_panics_and_refusals_store_nothing(
+            sid in "[0-9a-fA-Fz+ -]{0,40}",
+            desc in "\\PC{0,40}|[\\x00-\\x1f]{1,3}",
+            contact in proptest::option::of("\\PC{0,20}"),
+            r in "\\PC{0,24}",
+        ) {
+            let (svc, _) = test_service();
+            let _ = reference_number(&r);
+            let _ = svc.complaint(&r);
+            let res = svc.file_complaint(&ComplaintInput {
+                scan_id: sid,
+                category: ComplaintCategory::Quality,
+                description: desc,
+                contact,
+            });
+            proptest::prop_assert!(res.is_err(), "no scan was recorded");
+            let stored = svc.store().range(Cf::Complaints, &[], None, 10).unwrap();
+            proptest::prop_assert!(stored.is_empty());
+        }
+
+        #[test]
+        fn scan_ids_round_trip(b in proptest::array::uniform16(proptest::prelude::any::<u8>())) {
+            let h = crate::custody::record::hex(&b);
+            proptest::prop_assert_eq!(scan_id_bytes(&h), Some(b));
+            proptest::prop_assert_eq!(scan_id_bytes(&h.to_uppercase()), Some(b));
+            proptest::prop_assert_eq!(scan_id_bytes(&format!("+{}", &h[1..])), None);
+        }
     }
 
     #[test]

@@ -103,13 +103,39 @@ pub struct CreditInput {
     pub dishonest: Option<DishonestListing>,
 }
 
-/// Complaint counts of an enterprise (kept with every complaint and status change).
+/// Complaint counts of an enterprise (kept with every complaint and status change). Only
+/// `resolved` — complaints the operator looked into and upheld — is shown to consumers:
+/// anyone can file complaints, so the received count alone says little.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ComplaintCounts {
     /// Complaints received about the enterprise's items.
-    pub total: u64,
-    /// Of those, resolved or rejected.
-    pub closed: u64,
+    pub received: u64,
+    /// Of those, upheld and handled by the operator (`resolved`).
+    pub resolved: u64,
+    /// Of those, not upheld (`rejected`).
+    pub rejected: u64,
+}
+
+impl ComplaintCounts {
+    /// Moves one complaint from status `from` to `to` (`None`: a new complaint).
+    pub(crate) fn apply(
+        &mut self,
+        from: Option<super::complaints::ComplaintStatus>,
+        to: super::complaints::ComplaintStatus,
+    ) {
+        use super::complaints::ComplaintStatus as S;
+        match from {
+            None => self.received += 1,
+            Some(S::Resolved) => self.resolved = self.resolved.saturating_sub(1),
+            Some(S::Rejected) => self.rejected = self.rejected.saturating_sub(1),
+            Some(_) => {}
+        }
+        match to {
+            S::Resolved => self.resolved += 1,
+            S::Rejected => self.rejected += 1,
+            _ => {}
+        }
+    }
 }
 
 /// An enterprise's credit profile as disclosed.

@@ -74,6 +74,10 @@ pub struct ScanRecord {
     pub complaints: u32,
 }
 
+/// How long scan records are kept: complaints may refer to a scan for
+/// [`super::complaints::SCAN_VALID_DAYS`] days; two more for clock slack.
+pub const SCAN_RETENTION_DAYS: i64 = super::complaints::SCAN_VALID_DAYS + 2;
+
 /// The 16 bytes of a scan id given as 32 hex characters (either case).
 pub fn scan_id_bytes(s: &str) -> Option<[u8; 16]> {
     if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -467,8 +471,11 @@ impl Service {
         at: OffsetDateTime,
         v: &Verdict,
     ) -> Result<String> {
+        // Time first (seconds, big-endian), so old records are one range to purge; then 8
+        // random bytes, so ids cannot be guessed.
         let mut id = [0u8; 16];
-        getrandom::getrandom(&mut id)
+        id[..8].copy_from_slice(&u64_key(at.unix_timestamp().max(0) as u64));
+        getrandom::getrandom(&mut id[8..])
             .map_err(|e| ServiceError::Internal(format!("OS random generator failed: {e}")))?;
         let item = v.item.as_ref();
         let rec = ScanRecord {
@@ -491,6 +498,25 @@ impl Service {
         wb.put(Cf::Scans, id.to_vec(), encode_json(&rec));
         self.store.write(wb, Durability::Buffered)?;
         Ok(crate::custody::record::hex(&id))
+    }
+
+    /// Deletes scan records older than `before` (Unix seconds); returns how many. Complaints
+    /// keep their own copy of the scan.
+    pub fn purge_scans(&self, before: i64) -> Result<u64> {
+        let end = u64_key(before.max(0) as u64);
+        let mut n = 0;
+        loop {
+            let page = self.store.range(Cf::Scans, &[], Some(&end), 10_000)?;
+            if page.is_empty() {
+                return Ok(n);
+            }
+            let mut wb = WriteBatch::with_capacity(page.len());
+            for (k, _) in &page {
+                wb.delete(Cf::Scans, k.clone());
+            }
+            n += page.len() as u64;
+            self.store.write(wb, Durability::Buffered)?;
+        }
     }
 
     fn record_scan(
@@ -682,6 +708,32 @@ mod tests {
         mem.set_failing(true);
         let v = svc.scan(&codes[0], None, OffsetDateTime::now_utc());
         assert_eq!(v.verdict, VerdictKind::CannotVerifyNow);
+    }
+
+    #[test]
+    fn scan_records_have_time_ordered_ids_and_old_ones_are_purged() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let codes = issue(&svc, 1);
+        let old = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let a = svc.scan(&codes[0], None, old).scan_id.unwrap();
+        let b = svc.scan(&codes[0], None, now).scan_id.unwrap();
+        assert!(a < b, "ids sort by time");
+        assert_eq!(&a[..16], "000000006553f100", "seconds first, big-endian");
+        let cutoff = now.unix_timestamp() - SCAN_RETENTION_DAYS * 86_400;
+        assert_eq!(svc.purge_scans(cutoff).unwrap(), 1);
+        assert!(svc
+            .store()
+            .get(Cf::Scans, &scan_id_bytes(&a).unwrap())
+            .unwrap()
+            .is_none());
+        assert!(svc
+            .store()
+            .get(Cf::Scans, &scan_id_bytes(&b).unwrap())
+            .unwrap()
+            .is_some());
+        assert_eq!(svc.purge_scans(cutoff).unwrap(), 0);
     }
 
     #[test]

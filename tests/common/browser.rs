@@ -139,6 +139,19 @@ impl Browser {
         .await
     }
 
+    /// Runs `script` as an async function body (it may `await`; `return` a value).
+    pub async fn js_async(&self, script: &str) -> Value {
+        let wrapped = format!(
+            "const done = arguments[arguments.length - 1]; (async () => {{ {script} }})().then(done, (e) => done('error: ' + e));"
+        );
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            json!({"script": wrapped, "args": []}),
+        )
+        .await
+    }
+
     /// Waits until the page script says it is done (`html[data-ready]`).
     pub async fn wait_ready(&self, limit: Duration) {
         let deadline = Instant::now() + limit;

@@ -210,7 +210,7 @@ fn url_origin(u: &str) -> Option<String> {
     Some(format!("{scheme}://{host}"))
 }
 
-fn shell(lang: Lang, title: (&str, &str), body: &str, switch_href: &str) -> String {
+fn shell(lang: Lang, title: (&str, &str), body: &str, switch_href: Option<&str>) -> String {
     let [css, js] = assets();
     let cur = match lang {
         Lang::Zh => title.0,
@@ -223,7 +223,7 @@ fn shell(lang: Lang, title: (&str, &str), body: &str, switch_href: &str) -> Stri
          <title>{cur}</title><link rel=\"stylesheet\" href=\"/assets/{css}\">\
          <script src=\"/assets/{js}\" defer></script></head><body>\
          <header><span class=\"brand\">{brand}</span>\
-         <a id=\"lang-switch\" class=\"lang\" href=\"{sw}\" hreflang=\"{other}\">{swt}</a></header>\
+         {sw}</header>\
          {body}<footer><p>{foot}</p></footer></body></html>",
         hl = lang.html(),
         tz = esc(title.0),
@@ -232,14 +232,29 @@ fn shell(lang: Lang, title: (&str, &str), body: &str, switch_href: &str) -> Stri
         css = css.name,
         js = js.name,
         brand = t("traceseal 正品验证", "traceseal verification"),
-        sw = esc(switch_href),
-        other = lang.other(),
-        swt = t("English", "中文"),
+        sw = switch(lang, switch_href),
         foot = t(
             "本页面与证明材料均由 traceseal 提供；下方的检查在您的浏览器中独立完成。",
             "This page and its proofs are served by traceseal; the checks below run independently in your browser."
         ),
     )
+}
+
+/// The language switch: a link (works without script: the page again in the other language)
+/// or, where there is no page to ask again for, a button the script handles.
+fn switch(lang: Lang, href: Option<&str>) -> String {
+    let label = "<span class=\"keep on-zh\" lang=\"en\">English</span>\
+                 <span class=\"keep on-en\" lang=\"zh-CN\">中文</span>";
+    match href {
+        Some(h) => format!(
+            "<a id=\"lang-switch\" class=\"lang\" href=\"{}\" hreflang=\"{}\">{label}</a>",
+            esc(h),
+            lang.other()
+        ),
+        None => {
+            format!("<button id=\"lang-switch\" class=\"lang\" type=\"button\">{label}</button>")
+        }
+    }
 }
 
 /// What the page needs besides the verdict.
@@ -439,11 +454,18 @@ pub fn verdict(v: &Verdict, ctx: &PageCtx<'_>) -> String {
     if !v.reasons.is_empty() {
         b.push_str("<ul id=\"reasons\">");
         for r in &v.reasons {
-            let zh = reason_zh(&r.code, v).unwrap_or_else(|| r.message.clone());
+            let text = match reason_zh(&r.code, v) {
+                Some(zh) => t(&zh, &r.message),
+                // No translation: the English text, marked as English in both views.
+                None => format!(
+                    "<span lang=\"zh-CN\"><span lang=\"en\" class=\"keep\">{m}</span></span><span lang=\"en\">{m}</span>",
+                    m = esc(&r.message)
+                ),
+            };
             b.push_str(&format!(
                 "<li data-reason=\"{}\">{}</li>",
                 esc(&r.code),
-                t(&zh, &r.message)
+                text
             ));
         }
         b.push_str("</ul>");
@@ -477,7 +499,7 @@ pub fn verdict(v: &Verdict, ctx: &PageCtx<'_>) -> String {
             &format!("{} · traceseal", title.1),
         ),
         &b,
-        &switch_href(ctx.path_query, ctx.lang),
+        Some(&switch_href(ctx.path_query, ctx.lang)),
     )
 }
 
@@ -587,17 +609,8 @@ fn credit_rows(c: &CreditProfile, b: &mut String) {
         ),
     ));
     b.push_str(&dt(
-        ("消费者投诉", "Complaints"),
-        &t(
-            &format!(
-                "{} 件，已处理 {} 件",
-                c.complaints.total, c.complaints.closed
-            ),
-            &format!(
-                "{} received, {} closed",
-                c.complaints.total, c.complaints.closed
-            ),
-        ),
+        ("经核实的投诉", "Upheld complaints"),
+        &format!("<span id=\"upheld\">{}</span>", c.complaints.resolved),
     ));
 }
 
@@ -650,7 +663,7 @@ fn timeline_section(v: &Verdict, b: &mut String) {
     ));
     if let (Some(at), Some(log)) = (&v.issued_at, &v.log) {
         b.push_str(&format!(
-            "<li data-leaf=\"{}\" data-step=\"issued\"><div class=\"step\">{}</div><div class=\"meta\">{}</div><div class=\"sig\">{}</div></li>",
+            "<li data-leaf=\"{}\" data-step=\"issued\"><div class=\"step\">{}</div><div class=\"meta\">{}</div><div class=\"sig\">{}</div><div class=\"here\"></div></li>",
             log.leaf_index,
             t("签发防伪码", "Code issued"),
             when(at),
@@ -687,7 +700,7 @@ fn timeline_section(v: &Verdict, b: &mut String) {
             )
         };
         b.push_str(&format!(
-            "<li data-leaf=\"{}\" data-step=\"{}\"><div class=\"step\">{}</div><div class=\"meta\">{} · {}{} · {}</div>{}</li>",
+            "<li data-leaf=\"{}\" data-step=\"{}\"><div class=\"step\">{}</div><div class=\"meta\">{} · {}{} · {}</div>{}<div class=\"here\"></div></li>",
             r.leaf_index,
             esc(&r.step),
             t(sz, se),
@@ -762,13 +775,15 @@ fn verify_section(v: &Verdict, ctx: &PageCtx<'_>, b: &mut String) {
         .map(|x| format!("{x:02x}"))
         .collect();
     b.push_str(&format!(
-        "<section aria-labelledby=\"h-verify\" id=\"verify\" data-code=\"{}\" data-bundle=\"{}\" data-keys=\"/api/v1/keys\" data-rpc=\"{}\" data-selector=\"{}\">\
+        "<section aria-labelledby=\"h-verify\" id=\"verify\" data-code=\"{}\" data-bundle=\"{}\" data-keys=\"/api/v1/keys\" data-rpc=\"{}\" data-selector=\"{}\" data-anchor-status=\"{}\" data-contract=\"{}\">\
          <h2 id=\"h-verify\">{}</h2><p class=\"note\">{}</p><ol class=\"checks\" id=\"checks\" aria-live=\"polite\"></ol>\
          <p id=\"verify-summary\" class=\"note\"></p><noscript><p>{}</p></noscript></section>",
         esc(ctx.code),
         esc(&bundle),
         esc(ctx.rpc.unwrap_or("")),
         selector,
+        v.anchor.as_ref().map(|a| a.status.as_str()).unwrap_or(""),
+        esc(v.anchor.as_ref().map(|a| a.contract.as_str()).unwrap_or("")),
         t("自己验证", "Verify it yourself"),
         t(
             "您的浏览器下载证明材料，用公开的密钥和算法（Ed25519、SHA-256 Merkle 证明）逐项检查，不需要信任我们的服务器。",
@@ -834,7 +849,7 @@ pub fn invalid(reason: &str, lang: Lang, path_query: &str) -> String {
             ),
             esc(reason)
         ),
-        &switch_href(path_query, lang),
+        Some(&switch_href(path_query, lang)),
     )
 }
 
@@ -868,7 +883,7 @@ pub fn complaint_result(lang: Lang, r: Result<ComplaintReceipt, (StatusCode, Str
         lang,
         ("反馈问题 · traceseal", "Report a problem · traceseal"),
         &format!("<main>{body}</main>"),
-        &format!("?lang={}", lang.other()),
+        None,
     );
     let mut res = (status, html).into_response();
     res.headers_mut().insert(
@@ -908,6 +923,126 @@ mod tests {
         assert_eq!(Lang::from_headers(&h, Some("zh")), Lang::Zh);
         assert_eq!(Lang::parse("zh-Hans"), Some(Lang::Zh));
         assert_eq!(Lang::parse("xx"), None);
+    }
+
+    fn hostile_verdict(kind: VerdictKind) -> Verdict {
+        use crate::service::types::{Enterprise, ItemView, ProductView, Reason, ScanSummary};
+        let evil = "<script>alert(1)</script>\"'&";
+        let mut v = Verdict::cannot_verify_now("x");
+        v.verdict = kind;
+        v.scan_id = Some("00112233445566778899aabbccddeeff".into());
+        v.reasons = vec![
+            Reason {
+                code: "scanned_often".into(),
+                message: format!("scanned {evil}"),
+            },
+            Reason {
+                code: evil.into(),
+                message: evil.into(),
+            },
+        ];
+        v.item = Some(ItemView {
+            gtin: "09506000134352".into(),
+            lot: "L1".into(),
+            serial: "S1".into(),
+            expiry: Some("2028-01-01".into()),
+        });
+        v.scans = Some(ScanSummary {
+            count: 7,
+            first_at: "2026-11-01T08:00:00Z".into(),
+            networks: 3,
+        });
+        v.product = Some(ProductView {
+            gtin: "09506000134352".into(),
+            name_zh: evil.into(),
+            name_en: evil.into(),
+            enterprise: Some(Enterprise {
+                id: 1,
+                name: evil.into(),
+                uscc: evil.into(),
+                country: "AU".into(),
+                created_at: String::new(),
+                updated_at: String::new(),
+            }),
+            credit: Some(CreditProfile {
+                enterprise_id: 1,
+                enterprise_name: evil.into(),
+                rating: Rating::D,
+                rated_on: "2026-01-01".into(),
+                basis: Some(evil.into()),
+                disclosures: vec![crate::service::credit::Disclosure {
+                    category: DisclosureCategory::Punishment,
+                    title: evil.into(),
+                    detail: Some(evil.into()),
+                    date: "2026-01-01".into(),
+                    source: Some(evil.into()),
+                }],
+                dishonest: Some(crate::service::credit::DishonestListing {
+                    reason: evil.into(),
+                    listed_on: "2026-01-01".into(),
+                    authority: evil.into(),
+                }),
+                complaints: Default::default(),
+                version: 1,
+                updated_at: String::new(),
+            }),
+        });
+        v
+    }
+
+    #[test]
+    fn every_verdict_renders_escaped_in_both_languages() {
+        for (kind, zh, en) in [
+            (VerdictKind::Genuine, "正品", "Genuine"),
+            (
+                VerdictKind::GenuineWithWarning,
+                "正品，但请注意",
+                "Genuine, with a warning",
+            ),
+            (VerdictKind::NotGenuine, "非正品", "Not genuine"),
+            (
+                VerdictKind::CannotVerifyNow,
+                "暂时无法验证",
+                "Cannot verify now",
+            ),
+        ] {
+            let v = hostile_verdict(kind);
+            let code = "https://verify.example.com/01/09506000134352/10/L1/21/S1?k=00000000&s=<x>";
+            let html = verdict(
+                &v,
+                &PageCtx {
+                    code,
+                    path_query: "/01/09506000134352/10/L1/21/S1?k=00000000&s=\"><x>",
+                    lang: Lang::En,
+                    rpc: Some("http://127.0.0.1:8545"),
+                },
+            );
+            assert!(html.contains(&t(zh, en)), "{kind:?}");
+            assert_eq!(html.matches("<script").count(), 1, "only our script tag");
+            assert!(!html.contains("<x>"), "URL text escaped");
+            assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"));
+            assert!(html.contains("<html lang=\"en\""));
+            // The warning with its scan count and first-scan time; the dishonesty alert.
+            assert!(html.contains("Scan 7 of this code; first scanned 2026-11-01 08:00:00 UTC"));
+            assert!(html.contains("此码自 2026-11-01 08:00:00 UTC 起已被扫描 7 次"));
+            assert!(html.contains("id=\"dishonest\""));
+            // No proof checks or complaint form when we cannot verify.
+            assert_eq!(
+                html.contains("id=\"verify\""),
+                kind != VerdictKind::CannotVerifyNow
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn language_headers_never_panic(al in "[ -~]{0,80}", cookie in "[ -~]{0,80}", q in "\\PC{0,12}") {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = al.parse() { h.insert(header::ACCEPT_LANGUAGE, v); }
+            if let Ok(v) = cookie.parse() { h.insert(header::COOKIE, v); }
+            let _ = Lang::from_headers(&h, Some(&q));
+            let _ = url_origin(&al);
+        }
     }
 
     #[test]

@@ -63,10 +63,79 @@
   const leafHash = (d) => sha256(cat([0], d));
   const node = (l, r) => sha256(cat([1], l, r));
 
+  // Ed25519 (RFC 8032): WebCrypto where the browser has it (Chromium 137+, Firefox 129+,
+  // Safari 17+), else this BigInt implementation (SHA-512 still from WebCrypto). Both reject
+  // S >= L; the fallback also rejects small-order keys and R, as the service's verify_strict.
+  const P = 2n ** 255n - 19n;
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const md = (a) => ((a % P) + P) % P;
+  function pw(b, e) {
+    let r = 1n;
+    b = md(b);
+    while (e > 0n) { if (e & 1n) r = md(r * b); b = md(b * b); e >>= 1n; }
+    return r;
+  }
+  const D = md(-121665n * pw(121666n, P - 2n));
+  const I = pw(2n, (P - 1n) / 4n);
+  function padd([X1, Y1, Z1, T1], [X2, Y2, Z2, T2]) {
+    const A = md((Y1 - X1) * (Y2 - X2)), B = md((Y1 + X1) * (Y2 + X2));
+    const C = md(T1 * 2n * D * T2), E = B - A, F = md(Z1 * 2n * Z2) - C, G = md(Z1 * 2n * Z2) + C, H = B + A;
+    return [md(E * F), md(G * H), md(F * G), md(E * H)];
+  }
+  function pmul(p, n) {
+    let r = [0n, 1n, 1n, 0n];
+    while (n > 0n) { if (n & 1n) r = padd(r, p); p = padd(p, p); n >>= 1n; }
+    return r;
+  }
+  const le = (u) => u.reduceRight((a, x) => (a << 8n) | BigInt(x), 0n);
+  function pdec(u) {
+    if (u.length !== 32) return null;
+    const sign = u[31] >> 7;
+    const y = le(u) & ((1n << 255n) - 1n);
+    if (y >= P) return null;
+    const y2 = md(y * y), uu = md(y2 - 1n), v = md(D * y2 + 1n);
+    let x = md(uu * pw(v, 3n) * pw(uu * pw(v, 7n), (P - 5n) / 8n));
+    const vx2 = md(v * x * x);
+    if (vx2 === md(-uu)) x = md(x * I);
+    else if (vx2 !== uu) return null;
+    if (x === 0n && sign) return null;
+    if (Number(x & 1n) !== sign) x = P - x;
+    return [x, y, 1n, md(x * y)];
+  }
+  function penc([X, Y, Z]) {
+    const zi = pw(Z, P - 2n), x = md(X * zi);
+    let y = md(Y * zi);
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) { out[i] = Number(y & 255n); y >>= 8n; }
+    out[31] |= Number(x & 1n) << 7;
+    return out;
+  }
+  const small = (p) => { const q = pmul(p, 8n); return q[0] === 0n && q[1] === q[2]; };
+  const BASE = pdec(Uint8Array.from([0x58, ...new Array(31).fill(0x66)]));
+  async function edVerifyJs(pub, sig, msg) {
+    if (sig.length !== 64) return false;
+    const A = pdec(pub), R = pdec(sig.slice(0, 32)), S = le(sig.slice(32));
+    if (!A || !R || S >= L || small(A) || small(R)) return false;
+    const h = new Uint8Array(await crypto.subtle.digest('SHA-512', cat(sig.slice(0, 32), pub, msg)));
+    const k = le(h) % L;
+    return same(penc(pmul(BASE, S)), penc(padd(R, pmul(A, k))));
+  }
+  let native = null;
   async function edVerify(pub, sig, msg) {
+    if (native === null) {
+      try {
+        await crypto.subtle.importKey('raw', Uint8Array.from([0x58, ...new Array(31).fill(0x66)]), { name: 'Ed25519' }, false, ['verify']);
+        native = true;
+      } catch (e) {
+        native = !(e && e.name === 'NotSupportedError');
+      }
+    }
+    if (!native) return edVerifyJs(pub, sig, msg);
     const k = await crypto.subtle.importKey('raw', pub, { name: 'Ed25519' }, false, ['verify']);
     return crypto.subtle.verify({ name: 'Ed25519' }, k, sig, msg);
   }
+  // For the tests: the fallback on its own.
+  window.tracesealEd25519 = (pub, sig, msg) => edVerifyJs(unhex(pub), unhex(sig), unhex(msg));
 
   // ---------------------------------------------------------------- RFC 9162 proofs
   // Sizes stay below 2^53, so plain numbers with division (not 32-bit bit operations).
@@ -143,12 +212,18 @@
     if (!ok) throw new Error('no signature by the log key');
     const rootHash = b64(lines[2]);
     if (rootHash.length !== 32) throw new Error('checkpoint root is not 32 bytes');
-    return { origin: lines[0], size: Number(lines[1]), root: rootHash };
+    const size = Number(lines[1]);
+    if (!Number.isSafeInteger(size)) throw new Error('checkpoint size is beyond what this page can check');
+    return { origin: lines[0], size, root: rootHash };
   }
 
   // ---------------------------------------------------------------- check list
+  // Each check ends as pass (✓), fail (✗), skip (–: does not apply, e.g. not anchored yet) or
+  // incomplete (?: could not be done now, e.g. the proofs could not be fetched). The page says
+  // "verified" only when nothing failed and nothing is incomplete.
   const list = $('#checks');
-  const state = { fail: 0 };
+  const state = { fail: 0, incomplete: 0 };
+  const MARK = { pass: '✓', fail: '✗', skip: '–', incomplete: '?' };
   function check(id, zh, en) {
     const li = document.createElement('li');
     li.id = 'chk-' + id;
@@ -160,19 +235,26 @@
     d.className = 'd';
     li.append(st, bi(zh, en), document.createTextNode(' '), d);
     list.append(li);
+    let ended = false;
     return {
       done(result, dzh, den) {
+        if (ended) return;
+        ended = true;
         li.className = result;
         li.dataset.result = result;
-        st.textContent = result === 'pass' ? '✓' : result === 'fail' ? '✗' : '–';
+        st.textContent = MARK[result];
         if (result === 'fail') state.fail++;
+        if (result === 'incomplete') state.incomplete++;
         if (dzh) d.replaceChildren(bi(dzh, den));
       },
+      get ended() { return ended; },
     };
   }
 
+  // The browser's own mark next to a timeline entry (the service's mark stays as it is).
   function markRecord(index, ok) {
-    for (const el of document.querySelectorAll('[data-leaf="' + index + '"] .sig')) {
+    for (const el of document.querySelectorAll('#timeline [data-leaf="' + index + '"] .here')) {
+      if (el.dataset.browser === 'fail') continue;
       el.classList.toggle('fail', !ok);
       el.dataset.browser = ok ? 'pass' : 'fail';
       el.replaceChildren(ok ? bi('✓ 本机已验证签名与证明', '✓ signature and proof checked here')
@@ -180,59 +262,72 @@
     }
   }
 
+  const TIMEOUT_MS = 8000;
+  async function fetchT(url, opts) {
+    const c = new AbortController();
+    const t = setTimeout(() => c.abort(), TIMEOUT_MS);
+    try { return await fetch(url, Object.assign({ signal: c.signal }, opts || {})); } finally { clearTimeout(t); }
+  }
+
+  // What a leaf is, from its own first line (never from the bundle's label).
+  const KINDS = { 'traceseal/item/v1': 'item', 'traceseal/custody/v1': 'custody', 'traceseal/actor/v1': 'actor',
+    'traceseal/recall/v1': 'recall', 'traceseal/reprint/v1': 'reprint' };
+  const isIndex = (n) => Number.isSafeInteger(n) && n >= 0;
+
   // ---------------------------------------------------------------- the checks
   async function run(sec) {
     const code = sec.dataset.code;
+    const expectProof = !!sec.dataset.bundle;
     const cSig = check('code', '标签上的码的签名', "The label code's signature");
-    if (!window.crypto || !crypto.subtle) {
-      cSig.done('skip', '需要 HTTPS 安全连接才能在浏览器中验证', 'checking in the browser needs a secure (HTTPS) page');
-      return;
-    }
-    try {
-      const probe = new Uint8Array(32);
-      probe[0] = 1;
-      await edVerify(probe, new Uint8Array(64), new Uint8Array(0));
-    } catch (e) {
-      if (e && e.name === 'NotSupportedError') {
-        cSig.done('skip', '此浏览器不支持 Ed25519，请更新浏览器', 'this browser cannot check Ed25519 signatures; please update it');
-        return;
-      }
-    }
-    let bundle = null, keys = null;
-    if (sec.dataset.bundle) {
-      try {
-        const r = await fetch(sec.dataset.bundle, { headers: { accept: 'application/json' } });
-        if (r.ok) bundle = await r.json();
-      } catch (e) { /* reported below */ }
-    }
-    try {
-      keys = bundle ? bundle.keys.issuers : (await (await fetch(sec.dataset.keys)).json()).keys.filter((k) => k.role === 'issuer');
-    } catch (e) { keys = null; }
-    // 1. The code on the label.
-    const q = new URL(code).searchParams;
-    const kid = q.get('k');
-    const cut = code.indexOf('&s=');
-    const key = (keys || []).find((k) => k.kid === kid);
-    if (!key) {
-      cSig.done(keys ? 'fail' : 'skip', keys ? '签发密钥 ' + kid + ' 不是本平台公布的密钥' : '无法获取公钥',
-        keys ? 'issuer key ' + kid + ' is not one the service publishes' : 'could not fetch the public keys');
-    } else {
-      const pub = b64(key.public_key);
-      const id = hex((await sha256(pub)).slice(0, 4));
-      let ok = id === kid && cut > 0;
-      if (ok) {
-        try { ok = await edVerify(pub, b64(q.get('s')), te.encode('traceseal/code/v1\n' + code.slice(0, cut))); } catch (e) { ok = false; }
-      }
-      cSig.done(ok ? 'pass' : 'fail', ok ? 'Ed25519，密钥 ' + kid : '签名不符：码被改动或伪造',
-        ok ? 'Ed25519, key ' + kid : 'the signature does not match: the code was altered or forged');
-    }
     const cCp = check('checkpoint', '日志检查点的签名', "The log checkpoint's signature");
     const cInc = check('inclusion', '每条记录都在日志中（Merkle 证明）', 'Every record is in the log (Merkle proofs)');
     const cRec = check('records', '流转记录的签名', 'Signatures of the custody records');
     const cCons = check('consistency', '日志只增不改（一致性证明）', 'The log only grew (consistency proof)');
     const cChain = check('chain', '区块链上存证的根哈希', 'The root anchored on chain');
+    const all = [cSig, cCp, cInc, cRec, cCons, cChain];
+    if (!window.crypto || !crypto.subtle) {
+      for (const c of all) c.done('incomplete', '需要 HTTPS 安全连接才能在浏览器中验证', 'checking in the browser needs a secure (HTTPS) page');
+      return;
+    }
+    let bundle = null;
+    if (expectProof) {
+      try {
+        const r = await fetchT(sec.dataset.bundle, { headers: { accept: 'application/json' } });
+        if (r.ok) bundle = await r.json();
+      } catch (e) { bundle = null; }
+    }
+    // 1. The code on the label, with the key the bundle names, else the published keys.
+    const q = new URL(code).searchParams;
+    const kid = q.get('k');
+    const cut = code.indexOf('&s=');
+    let key = bundle && Array.isArray(bundle.keys && bundle.keys.issuers) ? bundle.keys.issuers.find((k) => k.kid === kid) : null;
+    let keysFetched = !!key;
+    if (!key) {
+      try {
+        const ks = (await (await fetchT(sec.dataset.keys)).json()).keys;
+        keysFetched = true;
+        key = ks.find((k) => k.role === 'issuer' && k.kid === kid);
+      } catch (e) { key = null; }
+    }
+    if (!key) {
+      if (keysFetched) cSig.done('fail', '签发密钥 ' + kid + ' 不是本平台公布的密钥', 'issuer key ' + kid + ' is not one the service publishes');
+      else cSig.done('incomplete', '无法获取公钥，请稍后再试', 'could not fetch the public keys; try again later');
+    } else {
+      let ok = false;
+      try {
+        const pub = b64(key.public_key);
+        ok = hex((await sha256(pub)).slice(0, 4)) === kid && cut > 0 &&
+          await edVerify(pub, b64(q.get('s')), te.encode('traceseal/code/v1\n' + code.slice(0, cut)));
+      } catch (e) { ok = false; }
+      cSig.done(ok ? 'pass' : 'fail', ok ? 'Ed25519，密钥 ' + kid : '签名不符：码被改动或伪造',
+        ok ? 'Ed25519, key ' + kid : 'the signature does not match: the code was altered or forged');
+    }
     if (!bundle) {
-      for (const c of [cCp, cInc, cRec, cCons, cChain]) c.done('skip', '此码没有证明材料', 'no proof is available for this code');
+      // No proofs for a code we did not issue; for one we did, they must come.
+      for (const c of [cCp, cInc, cRec, cCons, cChain]) {
+        if (expectProof) c.done('incomplete', '无法获取证明材料，请稍后再试', 'could not fetch the proofs; try again later');
+        else c.done('skip', '此码没有证明材料', 'no proof exists for this code');
+      }
       return;
     }
     // 2. Checkpoints.
@@ -240,70 +335,91 @@
     try {
       const vk = await parseVkey(bundle.keys.log_vkey);
       cp = await openNote(bundle.checkpoint, vk);
-      if (bundle.latest_checkpoint) latest = await openNote(bundle.latest_checkpoint, vk);
+      if (bundle.latest_checkpoint) {
+        latest = await openNote(bundle.latest_checkpoint, vk);
+        if (latest.origin !== cp.origin) throw new Error('the latest checkpoint is of another log');
+      }
       cCp.done('pass', '规模 ' + cp.size + '，日志 ' + cp.origin, 'tree size ' + cp.size + ', log ' + cp.origin);
     } catch (e) {
       cCp.done('fail', String(e.message), String(e.message));
     }
-    // 3. Records and their inclusion proofs.
+    // 3. Records and their inclusion proofs; the kind is read from each leaf.
     const actorKeys = new Map();
     const custody = [];
-    let proven = 0, bad = 0, itemOk = false;
-    for (const r of bundle.records || []) {
-      let data, ok = false;
+    const proven = new Set();
+    let bad = 0, itemOk = false;
+    const recs = Array.isArray(bundle.records) ? bundle.records : [];
+    for (const r of recs) {
+      let data = null, ok = false, text = '', kind = null;
       try {
         data = b64(r.leaf_data);
-        const target = r.tree_size ? latest : cp;
-        if (target && (!r.tree_size || r.tree_size === target.size)) {
-          ok = await inclusion(r.leaf_index, target.size, await leafHash(data), r.inclusion_proof.map(b64), target.root);
-        }
+        text = td.decode(data);
+        kind = KINDS[text.slice(0, text.indexOf('\n'))] || null;
+        const target = r.tree_size === undefined || r.tree_size === null ? cp : latest;
+        const proof = r.inclusion_proof.map(b64);
+        ok = kind !== null && kind === r.kind && isIndex(r.leaf_index) && target !== null &&
+          (target === cp || r.tree_size === target.size) && proof.every((h) => h.length === 32) &&
+          await inclusion(r.leaf_index, target.size, await leafHash(data), proof, target.root);
+        if (kind === 'item' && target !== cp) ok = false;
       } catch (e) { ok = false; }
-      if (ok) proven++; else { bad++; markRecord(r.leaf_index, false); }
-      let text = '';
-      try { text = td.decode(data); } catch (e) { text = ''; }
-      if (r.kind === 'item') {
-        itemOk = ok && text.split('\n').includes('code ' + bundle.code);
-      } else if (r.kind === 'actor') {
+      if (!ok) { bad++; if (isIndex(r.leaf_index)) markRecord(r.leaf_index, false); continue; }
+      proven.add(r.leaf_index);
+      if (kind === 'item') {
+        itemOk = text.split('\n').includes('code ' + bundle.code);
+        markRecord(r.leaf_index, itemOk);
+      } else if (kind === 'actor') {
         try {
           const op = JSON.parse(text.split('\n')[1]);
           if (op.op === 'add_key') actorKeys.set(op.actor + '/' + op.kid, op.public_key);
         } catch (e) { /* not a key record */ }
-      } else if (r.kind === 'custody') {
-        custody.push({ r, text, ok });
+      } else if (kind === 'custody') {
+        custody.push({ r, text });
+      } else if (kind === 'recall') {
+        markRecord(r.leaf_index, true);
       }
     }
-    const n = (bundle.records || []).length;
+    const n = recs.length;
     if (bundle.code !== code) cInc.done('fail', '证明材料属于另一个码', 'the proof bundle is for another code');
-    else if (bad === 0 && itemOk) cInc.done('pass', n + ' 条记录，全部在检查点中', n + ' records, all in the checkpoint');
+    else if (n > 0 && bad === 0 && itemOk) cInc.done('pass', n + ' 条记录，全部在检查点中', n + ' records, all in the checkpoint');
     else cInc.done('fail', bad + ' 条记录的证明不成立' + (itemOk ? '' : '，签发记录不符'),
       bad + ' record proofs do not hold' + (itemOk ? '' : '; the issuance record does not match'));
-    // 4. Custody signatures, with the keys the bundle's own logged actor records register.
+    // 4. Custody signatures, with the keys the bundle's own proven actor records register.
     let sigOk = 0, sigBad = 0;
-    for (const { r, text, ok } of custody) {
+    for (const { r, text } of custody) {
       let good = false;
       try {
         const lines = text.split('\n');
         const st = JSON.parse(lines[1]);
-        const sig = lines[2].replace(/^sig /, '');
         const pubB64 = actorKeys.get(st.actor + '/' + st.kid);
-        if (lines[0] === 'traceseal/custody/v1' && pubB64) {
+        if (pubB64 && lines.length === 4 && lines[2].startsWith('sig ') && lines[3] === '') {
           const pub = b64(pubB64);
           good = hex((await sha256(pub)).slice(0, 4)) === st.kid &&
-            await edVerify(pub, b64(sig), te.encode(lines[0] + '\n' + lines[1] + '\n'));
+            await edVerify(pub, b64(lines[2].slice(4)), te.encode(lines[0] + '\n' + lines[1] + '\n'));
         }
       } catch (e) { good = false; }
       if (good) sigOk++; else sigBad++;
-      if (ok) markRecord(r.leaf_index, good);
+      markRecord(r.leaf_index, good);
     }
-    if (custody.length === 0) cRec.done('skip', '没有流转记录', 'no custody records');
-    else if (sigBad === 0) cRec.done('pass', sigOk + ' 个签名有效', sigOk + ' signatures valid');
-    else cRec.done('fail', sigBad + ' 个签名无效', sigBad + ' signatures invalid');
+    // Every record the page shows must be one the browser checked.
+    const shown = Array.from(document.querySelectorAll('#timeline [data-leaf]'), (el) => Number(el.dataset.leaf));
+    const missing = shown.filter((i) => !proven.has(i));
+    for (const i of missing) markRecord(i, false);
+    if (missing.length) cRec.done('fail', '页面上的 ' + missing.length + ' 条记录不在证明材料中', missing.length + ' records on this page are not in the proofs');
+    else if (sigBad) cRec.done('fail', sigBad + ' 个签名无效', sigBad + ' signatures invalid');
+    else if (custody.length === 0) cRec.done('skip', '没有流转记录', 'no custody records');
+    else cRec.done('pass', sigOk + ' 个签名有效', sigOk + ' signatures valid');
     // 5. Consistency up to the latest checkpoint.
-    if (!latest) cCons.done('skip', '没有更新的检查点', 'no newer checkpoint');
-    else if (!cp) cCons.done('fail', '检查点无效', 'the checkpoint is invalid');
+    const cons = Array.isArray(bundle.consistency_proof) ? bundle.consistency_proof : [];
+    if (!latest) {
+      if (cons.length) cCons.done('fail', '有一致性证明却没有更新的检查点', 'a consistency proof without a newer checkpoint');
+      else cCons.done('skip', '没有更新的检查点', 'no newer checkpoint');
+    } else if (!cp) cCons.done('fail', '检查点无效', 'the checkpoint is invalid');
     else {
       let ok = false;
-      try { ok = await consistency(cp.size, latest.size, bundle.consistency_proof.map(b64), cp.root, latest.root); } catch (e) { ok = false; }
+      try {
+        const p = cons.map(b64);
+        ok = p.every((h) => h.length === 32) && await consistency(cp.size, latest.size, p, cp.root, latest.root);
+      } catch (e) { ok = false; }
       cCons.done(ok ? 'pass' : 'fail', ok ? cp.size + ' → ' + latest.size : '一致性证明不成立',
         ok ? cp.size + ' → ' + latest.size : 'the consistency proof does not hold');
     }
@@ -312,21 +428,34 @@
   }
 
   async function rpc(url, method, params) {
-    const r = await fetch(url, {
+    const r = await fetchT(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
     });
     const j = await r.json();
-    if (j.error) throw Object.assign(new Error(j.error.message || 'rpc error'), { rpc: true });
+    if (j.error) {
+      const revert = j.error.code === 3 || /revert/i.test(j.error.message || '');
+      throw Object.assign(new Error(j.error.message || 'rpc error'), { revert });
+    }
     return j.result;
   }
 
   async function chainCheck(sec, bundle, cp, c) {
     const a = bundle.anchor;
-    if (!a) return c.done('skip', '本服务未配置上链', 'this service does not anchor');
-    if (!['anchored', 'confirmed', 'finalized'].includes(a.status)) {
+    // What the page (rendered by the service from its own anchor state) says.
+    const pageSays = sec.dataset.anchorStatus || '';
+    const onChain = (s) => ['anchored', 'confirmed', 'finalized'].includes(s);
+    if (!a) {
+      if (onChain(pageSays)) return c.done('fail', '页面说已上链，证明材料却没有存证', 'the page says anchored, the proofs carry no anchor');
+      return c.done('skip', '本服务未配置上链', 'this service does not anchor');
+    }
+    if (!onChain(a.status)) {
+      if (onChain(pageSays)) return c.done('fail', '页面说已上链，证明材料却说尚未上链', 'the page says anchored, the proofs say not yet');
       return c.done('skip', '尚未上链（存证进行中）', 'not anchored yet (anchoring pending)');
+    }
+    if (sec.dataset.contract && a.contract.toLowerCase() !== sec.dataset.contract.toLowerCase()) {
+      return c.done('fail', '证明材料中的合约与页面不一致', 'the proofs name another contract than the page');
     }
     if (!sec.dataset.rpc) return c.done('skip', '未配置公共区块链节点', 'no public chain node is configured');
     if (!cp) return c.done('fail', '检查点无效', 'the checkpoint is invalid');
@@ -338,15 +467,15 @@
       const data = '0x' + sec.dataset.selector + hex(logId) + hex(size);
       const out = unhex(await rpc(sec.dataset.rpc, 'eth_call', [{ to: a.contract, data }, 'latest']));
       const noteHash = await sha256(te.encode(bundle.checkpoint));
-      if (out.length >= 96 && same(out.slice(32, 64), cp.root) && same(out.slice(64, 96), noteHash)) {
+      if (out.length === 160 && same(out.slice(0, 32), size) && same(out.slice(32, 64), cp.root) && same(out.slice(64, 96), noteHash)) {
         c.done('pass', '链 ' + chainId + ' 合约 ' + a.contract.slice(0, 10) + '… 上的根与检查点一致',
           'chain ' + chainId + ', contract ' + a.contract.slice(0, 10) + '…: the root matches the checkpoint');
       } else {
         c.done('fail', '链上的根与检查点不一致', 'the root on chain differs from the checkpoint');
       }
     } catch (e) {
-      if (e && e.rpc) c.done('fail', '合约中没有这个检查点：' + e.message, 'the contract has no such checkpoint: ' + e.message);
-      else c.done('skip', '无法连接区块链节点', 'could not reach the chain node');
+      if (e && e.revert) c.done('fail', '合约中没有这个检查点', 'the contract has no such checkpoint');
+      else c.done('incomplete', '无法连接区块链节点，请稍后再试', 'could not reach the chain node; try again later');
     }
   }
 
@@ -396,13 +525,25 @@
   // ---------------------------------------------------------------- start
   const sec = $('#verify');
   const done = () => {
-    root.dataset.verified = state.fail ? 'fail' : 'pass';
+    root.dataset.verified = state.fail ? 'fail' : state.incomplete ? 'incomplete' : 'pass';
     root.dataset.ready = '1';
     if (window.performance && performance.mark) performance.mark('traceseal-ready');
     const s = $('#verify-summary');
-    if (s) s.replaceChildren(state.fail ? bi('有检查未通过，请勿轻信此商品。', 'A check failed: do not trust this item.')
-      : bi('检查完成。', 'Checks complete.'));
+    if (!s) return;
+    if (state.fail) s.replaceChildren(bi('有检查未通过，请勿轻信此商品。', 'A check failed: do not trust this item.'));
+    else if (state.incomplete) s.replaceChildren(bi('部分检查暂时无法完成，请稍后再扫一次。', 'Some checks could not be done now; scan again later.'));
+    else s.replaceChildren(bi('所有适用的检查都已通过。', 'Every check that applies passed.'));
   };
-  if (sec && list) run(sec).catch(() => { state.fail++; }).finally(done);
+  if (sec && list) {
+    run(sec).catch(() => {
+      // An unexpected error (malformed proofs): whatever did not finish failed.
+      for (const li of list.querySelectorAll('li.run')) {
+        li.className = 'fail';
+        li.dataset.result = 'fail';
+        li.querySelector('.st').textContent = MARK.fail;
+        state.fail++;
+      }
+    }).finally(done);
+  }
   else done();
 })();
