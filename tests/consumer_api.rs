@@ -163,56 +163,36 @@ async fn complaints_are_stored_with_their_scan_limited_and_managed_by_the_operat
     let sid = v["scan_id"].as_str().unwrap().to_string();
     assert_eq!(sid.len(), 32);
     // Refusals, none of which uses up the quota or stores anything.
-    problem(
-        complain(
-            &s,
+    let long = "x".repeat(2001);
+    for (body, status, needle) in [
+        (
             json!({"scan_id": sid, "category": "fake", "description": "x"}),
-        )
-        .await,
-        400,
-        "category",
-    )
-    .await;
-    problem(
-        complain(
-            &s,
+            400,
+            "category",
+        ),
+        (
             json!({"scan_id": "nothex", "category": "quality", "description": "x"}),
-        )
-        .await,
-        400,
-        "scan_id",
-    )
-    .await;
-    problem(
-        complain(
-            &s,
+            400,
+            "scan_id",
+        ),
+        (
             json!({"scan_id": "0".repeat(32), "category": "quality", "description": "x"}),
-        )
-        .await,
-        404,
-        "no scan",
-    )
-    .await;
-    problem(
-        complain(
-            &s,
+            404,
+            "no scan",
+        ),
+        (
             json!({"scan_id": sid, "category": "quality", "description": "  "}),
-        )
-        .await,
-        400,
-        "description must not be empty",
-    )
-    .await;
-    problem(
-        complain(
-            &s,
-            json!({"scan_id": sid, "category": "quality", "description": "x".repeat(2001)}),
-        )
-        .await,
-        400,
-        "at most 2000",
-    )
-    .await;
+            400,
+            "description must not be empty",
+        ),
+        (
+            json!({"scan_id": sid, "category": "quality", "description": long}),
+            400,
+            "at most 2000",
+        ),
+    ] {
+        problem(complain(&s, body).await, status, needle).await;
+    }
     let list: Value = s
         .admin_get("/api/v1/complaints")
         .await
@@ -363,22 +343,12 @@ async fn complaints_are_stored_with_their_scan_limited_and_managed_by_the_operat
             .json(&body)
             .send()
     };
-    problem(
-        patch(&refs[0], json!({"status": "closed", "note": "x"}))
-            .await
-            .unwrap(),
-        400,
-        "status",
-    )
-    .await;
-    problem(
-        patch(&refs[0], json!({"status": "resolved", "note": ""}))
-            .await
-            .unwrap(),
-        400,
-        "note",
-    )
-    .await;
+    for (body, needle) in [
+        (json!({"status": "closed", "note": "x"}), "status"),
+        (json!({"status": "resolved", "note": ""}), "note"),
+    ] {
+        problem(patch(&refs[0], body).await.unwrap(), 400, needle).await;
+    }
     let r = patch(
         &refs[0],
         json!({"status": "investigating", "note": "asked the importer"}),

@@ -364,22 +364,9 @@ mod tests {
     use crate::code::Code;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
-    use crate::service::types::BatchRequest;
 
     fn scanned(svc: &Service) -> (String, Code) {
-        let (b, _) = svc
-            .issue_batch(
-                &BatchRequest {
-                    gtin: "09506000134352".into(),
-                    lot: "L1".into(),
-                    expiry: None,
-                    quantity: 2,
-                },
-                "c1",
-                &|_| {},
-            )
-            .unwrap();
-        let code = Code::parse(&svc.batch_codes(&b, 0, 1).unwrap()[0].code).unwrap();
+        let code = crate::service::scan::tests::issue(svc, 2).remove(0);
         let v = svc.scan(
             &code,
             Some("10.0.0.1".parse().unwrap()),

@@ -474,23 +474,10 @@ mod tests {
 
     #[test]
     fn an_importer_on_the_dishonesty_list_makes_scans_warn() {
-        use crate::code::Code;
-        use crate::service::types::{BatchRequest, VerdictKind};
+        use crate::service::types::VerdictKind;
         let (svc, _) = test_service();
         seed(&svc);
-        let (b, _) = svc
-            .issue_batch(
-                &BatchRequest {
-                    gtin: "09506000134352".into(),
-                    lot: "L1".into(),
-                    expiry: None,
-                    quantity: 1,
-                },
-                "d1",
-                &|_| {},
-            )
-            .unwrap();
-        let code = Code::parse(&svc.batch_codes(&b, 0, 1).unwrap()[0].code).unwrap();
+        let code = crate::service::scan::tests::issue(&svc, 1).remove(0);
         let t = time::OffsetDateTime::now_utc();
         let v = svc.scan(&code, None, t);
         assert_eq!(v.verdict, VerdictKind::Genuine);

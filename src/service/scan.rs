@@ -586,13 +586,14 @@ impl Service {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
     use crate::service::types::BatchRequest;
 
-    fn issue(svc: &Service, q: u64) -> Vec<Code> {
+    /// Issues `q` codes of the seeded product (lot L1).
+    pub(crate) fn issue(svc: &Service, q: u64) -> Vec<Code> {
         let (b, _) = svc
             .issue_batch(
                 &BatchRequest {
