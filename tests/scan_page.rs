@@ -419,6 +419,7 @@ async fn a_tampered_code_fails_in_the_browser_and_the_fallback_ed25519_agrees_wi
     let art = artifacts_dir("scan-page");
     let mut cfg = test_config();
     cfg.chain.enabled = false;
+    cfg.scan.warn_after_scans = 1;
     let s = TestServer::start(cfg).await;
     s.seed().await;
     let (_, codes) = s.issue("t1", 3).await;
@@ -454,6 +455,30 @@ async fn a_tampered_code_fails_in_the_browser_and_the_fallback_ed25519_agrees_wi
     let r = s.client.get(local(&s.base, cut)).send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("Not a valid code"));
+
+    // The genuine code scanned twice: the warning with the scan count and first-scan time.
+    b.goto(&local(&s.base, code)).await;
+    b.wait_ready(Duration::from_secs(10)).await;
+    b.goto(&local(&s.base, code)).await;
+    b.wait_ready(Duration::from_secs(10)).await;
+    assert_eq!(b.text("#verdict h1").await, "Genuine, with a warning");
+    let reasons = b.text("#reasons").await;
+    assert!(reasons.contains("scanned 2 times since"), "{reasons}");
+    assert!(b
+        .text("#scan-count")
+        .await
+        .starts_with("Scan 2 of this code; first scanned"));
+    assert_eq!(
+        b.js("return document.documentElement.dataset.verified")
+            .await,
+        "pass"
+    );
+    // Every form control has a label; every text says which language it is in.
+    let unlabelled = b
+        .js("return Array.from(document.querySelectorAll('input:not([type=hidden]), textarea')).filter(e => e.labels.length === 0).length")
+        .await;
+    assert_eq!(unlabelled, json!(0));
+    b.full_screenshot(&art.join("warning-en.png")).await;
 
     // The pure-JS Ed25519 the page falls back to in browsers without it in WebCrypto: the
     // same answers as ed25519-dalek on random keys and messages, tampering refused.
