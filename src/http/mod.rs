@@ -246,7 +246,11 @@ mod tests {
             )
             .unwrap();
         let code = svc.batch_codes(&b, 0, 1).unwrap().remove(0).code;
-        let state = AppState::new(Arc::new(svc), "t", Config::default());
+        let cfg = Config {
+            public_host: svc.host().as_str().to_string(),
+            ..Config::default()
+        };
+        let state = AppState::new(Arc::new(svc), "t", cfg);
         let uri = format!(
             "/api/v1/verify?code={}",
             code.replace(':', "%3A")
@@ -261,7 +265,7 @@ mod tests {
             .unwrap();
         assert_eq!(ok.status(), StatusCode::OK);
         mem.set_failing(true);
-        let res = app(state)
+        let res = app(state.clone())
             .oneshot(HttpRequest::get(&uri).body(Body::empty()).unwrap())
             .await
             .unwrap();
@@ -273,6 +277,34 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["verdict"], "cannot_verify_now");
         assert_ne!(v["verdict"], "not_genuine");
+        // The consumer's page says the same, in both languages, never "not genuine".
+        let path = &code["https://".len() + code["https://".len()..].find('/').unwrap()..];
+        let res = app(state.clone())
+            .oneshot(
+                HttpRequest::get(path)
+                    .header("accept", "text/html")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let html = String::from_utf8(
+            axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(html.contains("data-verdict=\"cannot_verify_now\""));
+        assert!(
+            html.contains("暂时无法验证") && html.contains("this does not mean the item is fake")
+        );
+        assert!(!html.contains("非正品") && !html.contains("Not genuine"));
+        assert!(
+            !html.contains("id=\"complaint\""),
+            "no scan was recorded to report from"
+        );
     }
 
     proptest::proptest! {
@@ -287,14 +319,16 @@ mod tests {
             let (svc, _) = test_service();
             let state = AppState::new(Arc::new(svc), "t", Config::default());
             for uri in [format!("/api/v1/verify?code={}", q.replace(' ', "%20").replace('#', "%23")), path.clone()] {
-                let Ok(req) = HttpRequest::get(&uri).header("accept", "application/json").body(Body::empty()) else {
-                    continue; // not even a valid HTTP request line
-                };
-                let res = rt.block_on(app(state.clone()).oneshot(req)).unwrap();
-                proptest::prop_assert!(
-                    res.status().is_success() || res.status().is_client_error(),
-                    "{} -> {}", uri, res.status()
-                );
+                for accept in ["application/json", "text/html"] {
+                    let Ok(req) = HttpRequest::get(&uri).header("accept", accept).body(Body::empty()) else {
+                        continue; // not even a valid HTTP request line
+                    };
+                    let res = rt.block_on(app(state.clone()).oneshot(req)).unwrap();
+                    proptest::prop_assert!(
+                        res.status().is_success() || res.status().is_client_error(),
+                        "{} ({}) -> {}", uri, accept, res.status()
+                    );
+                }
             }
         }
     }
