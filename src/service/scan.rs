@@ -505,11 +505,15 @@ impl Service {
     pub fn purge_scans(&self, before: i64) -> Result<u64> {
         let end = u64_key(before.max(0) as u64);
         let mut n = 0;
+        let mut start = Vec::new();
         loop {
-            let page = self.store.range(Cf::Scans, &[], Some(&end), 10_000)?;
-            if page.is_empty() {
+            // Each page starts after the last key deleted, so deleted keys are not rescanned.
+            let page = self.store.range(Cf::Scans, &start, Some(&end), 10_000)?;
+            let Some((last, _)) = page.last() else {
                 return Ok(n);
-            }
+            };
+            start = last.clone();
+            start.push(0);
             let mut wb = WriteBatch::with_capacity(page.len());
             for (k, _) in &page {
                 wb.delete(Cf::Scans, k.clone());

@@ -670,8 +670,24 @@ fn timeline_section(v: &Verdict, b: &mut String) {
             t("服务器已记录", "recorded by the service")
         ));
     }
-    for r in &c.records {
-        let r = &r.record;
+    for cr in &c.records {
+        let r = &cr.record;
+        // A record newer than the latest signed checkpoint has no proof yet: the script
+        // reports it as not checkable yet instead of looking for it in the bundle.
+        let (attr, pending) = if cr.inclusion_proof.is_some() {
+            ("data-leaf", String::new())
+        } else {
+            (
+                "data-pending",
+                format!(
+                    "<div class=\"note\">{}</div>",
+                    t(
+                        "尚未进入签名检查点，稍后可验证",
+                        "not in a signed checkpoint yet; checkable in a minute"
+                    )
+                ),
+            )
+        };
         let (sz, se) = step_names(&r.step);
         let (rz, re) = role_names(&r.role);
         let place = r
@@ -700,7 +716,7 @@ fn timeline_section(v: &Verdict, b: &mut String) {
             )
         };
         b.push_str(&format!(
-            "<li data-leaf=\"{}\" data-step=\"{}\"><div class=\"step\">{}</div><div class=\"meta\">{} · {}{} · {}</div>{}<div class=\"here\"></div></li>",
+            "<li {attr}=\"{}\" data-step=\"{}\"><div class=\"step\">{}</div><div class=\"meta\">{} · {}{} · {}</div>{}{pending}<div class=\"here\"></div></li>",
             r.leaf_index,
             esc(&r.step),
             t(sz, se),
@@ -1032,6 +1048,51 @@ mod tests {
                 kind != VerdictKind::CannotVerifyNow
             );
         }
+    }
+
+    #[test]
+    fn records_newer_than_the_checkpoint_are_marked_pending_not_proven() {
+        use crate::service::types::{CustodyRecordView, CustodyView};
+        let rec = |leaf: u64, step: &str, proof: bool| {
+            let record: crate::service::custody::RecordView =
+                serde_json::from_value(serde_json::json!({
+                    "leaf_index": leaf, "record_hash": "00", "kind": "custody", "step": step,
+                    "serials": [], "signer": "a", "organisation": "Org <b>", "role": "carrier",
+                    "country": "AU", "kid": "00000000", "time": "2026-10-02T10:00:00+10:00",
+                    "place": {"name": "Port", "country": "AU"}, "data": {}, "prev": "00",
+                    "signature_checked": true, "key_revoked": false
+                }))
+                .unwrap();
+            CustodyRecordView {
+                record,
+                inclusion_proof: proof.then(Vec::new),
+                leaf_data: String::new(),
+            }
+        };
+        let mut v = hostile_verdict(VerdictKind::Genuine);
+        v.custody = Some(CustodyView {
+            lot: "09506000134352.L1".into(),
+            stage: "shipped".into(),
+            attestation: None,
+            holds: vec![],
+            recalled: None,
+            released: false,
+            sold: false,
+            records: vec![rec(5, "packing", true), rec(9, "shipping", false)],
+        });
+        let html = verdict(
+            &v,
+            &PageCtx {
+                code: "https://h/x",
+                path_query: "/x",
+                lang: Lang::Zh,
+                rpc: None,
+            },
+        );
+        assert!(html.contains("<li data-leaf=\"5\" data-step=\"packing\">"));
+        assert!(html.contains("<li data-pending=\"9\" data-step=\"shipping\">"));
+        assert!(html.contains("not in a signed checkpoint yet"));
+        assert!(html.contains("Org &lt;b&gt;"));
     }
 
     proptest::proptest! {

@@ -65,7 +65,8 @@
 
   // Ed25519 (RFC 8032): WebCrypto where the browser has it (Chromium 137+, Firefox 129+,
   // Safari 17+), else this BigInt implementation (SHA-512 still from WebCrypto). Both reject
-  // S >= L; the fallback also rejects small-order keys and R, as the service's verify_strict.
+  // S >= L; the fallback also rejects small-order keys and R, as the service's verify_strict
+  // does (native WebCrypto may accept them; the service never signs with such a key).
   const P = 2n ** 255n - 19n;
   const L = 2n ** 252n + 27742317777372353535851937790883648493n;
   const md = (a) => ((a % P) + P) % P;
@@ -263,10 +264,14 @@
   }
 
   const TIMEOUT_MS = 8000;
-  async function fetchT(url, opts) {
+  // A JSON fetch whose whole exchange, body included, is bounded by TIMEOUT_MS.
+  async function fetchJson(url, opts) {
     const c = new AbortController();
     const t = setTimeout(() => c.abort(), TIMEOUT_MS);
-    try { return await fetch(url, Object.assign({ signal: c.signal }, opts || {})); } finally { clearTimeout(t); }
+    try {
+      const r = await fetch(url, Object.assign({ signal: c.signal }, opts || {}));
+      return { ok: r.ok, json: r.ok || (r.headers.get('content-type') || '').includes('json') ? await r.json() : null };
+    } finally { clearTimeout(t); }
   }
 
   // What a leaf is, from its own first line (never from the bundle's label).
@@ -292,8 +297,8 @@
     let bundle = null;
     if (expectProof) {
       try {
-        const r = await fetchT(sec.dataset.bundle, { headers: { accept: 'application/json' } });
-        if (r.ok) bundle = await r.json();
+        const r = await fetchJson(sec.dataset.bundle, { headers: { accept: 'application/json' } });
+        if (r.ok) bundle = r.json;
       } catch (e) { bundle = null; }
     }
     // 1. The code on the label, with the key the bundle names, else the published keys.
@@ -304,7 +309,7 @@
     let keysFetched = !!key;
     if (!key) {
       try {
-        const ks = (await (await fetchT(sec.dataset.keys)).json()).keys;
+        const ks = (await fetchJson(sec.dataset.keys)).json.keys;
         keysFetched = true;
         key = ks.find((k) => k.role === 'issuer' && k.kid === kid);
       } catch (e) { key = null; }
@@ -347,14 +352,15 @@
     const actorKeys = new Map();
     const custody = [];
     const proven = new Set();
-    let bad = 0, itemOk = false;
+    let bad = 0, itemOk = false, items = 0;
     const recs = Array.isArray(bundle.records) ? bundle.records : [];
     for (const r of recs) {
       let data = null, ok = false, text = '', kind = null;
       try {
         data = b64(r.leaf_data);
         text = td.decode(data);
-        kind = KINDS[text.slice(0, text.indexOf('\n'))] || null;
+        const nl = text.indexOf('\n');
+        kind = nl > 0 ? KINDS[text.slice(0, nl)] || null : null;
         const target = r.tree_size === undefined || r.tree_size === null ? cp : latest;
         const proof = r.inclusion_proof.map(b64);
         ok = kind !== null && kind === r.kind && isIndex(r.leaf_index) && target !== null &&
@@ -365,7 +371,8 @@
       if (!ok) { bad++; if (isIndex(r.leaf_index)) markRecord(r.leaf_index, false); continue; }
       proven.add(r.leaf_index);
       if (kind === 'item') {
-        itemOk = text.split('\n').includes('code ' + bundle.code);
+        items++;
+        itemOk = items === 1 && text.split('\n').includes('code ' + bundle.code);
         markRecord(r.leaf_index, itemOk);
       } else if (kind === 'actor') {
         try {
@@ -380,7 +387,7 @@
     }
     const n = recs.length;
     if (bundle.code !== code) cInc.done('fail', '证明材料属于另一个码', 'the proof bundle is for another code');
-    else if (n > 0 && bad === 0 && itemOk) cInc.done('pass', n + ' 条记录，全部在检查点中', n + ' records, all in the checkpoint');
+    else if (n > 0 && bad === 0 && itemOk && items === 1) cInc.done('pass', n + ' 条记录，全部在检查点中', n + ' records, all in the checkpoint');
     else cInc.done('fail', bad + ' 条记录的证明不成立' + (itemOk ? '' : '，签发记录不符'),
       bad + ' record proofs do not hold' + (itemOk ? '' : '; the issuance record does not match'));
     // 4. Custody signatures, with the keys the bundle's own proven actor records register.
@@ -404,9 +411,13 @@
     const shown = Array.from(document.querySelectorAll('#timeline [data-leaf]'), (el) => Number(el.dataset.leaf));
     const missing = shown.filter((i) => !proven.has(i));
     for (const i of missing) markRecord(i, false);
+    // Records the page marks as newer than the latest checkpoint cannot be proven yet.
+    const pending = document.querySelectorAll('#timeline [data-pending]').length;
     if (missing.length) cRec.done('fail', '页面上的 ' + missing.length + ' 条记录不在证明材料中', missing.length + ' records on this page are not in the proofs');
     else if (sigBad) cRec.done('fail', sigBad + ' 个签名无效', sigBad + ' signatures invalid');
     else if (custody.length === 0) cRec.done('skip', '没有流转记录', 'no custody records');
+    else if (pending) cRec.done('incomplete', sigOk + ' 个签名有效；' + pending + ' 条最新记录尚未进入签名检查点，请稍后再扫',
+      sigOk + ' signatures valid; ' + pending + ' newest records are not in a signed checkpoint yet: scan again in a minute');
     else cRec.done('pass', sigOk + ' 个签名有效', sigOk + ' signatures valid');
     // 5. Consistency up to the latest checkpoint.
     const cons = Array.isArray(bundle.consistency_proof) ? bundle.consistency_proof : [];
@@ -428,12 +439,12 @@
   }
 
   async function rpc(url, method, params) {
-    const r = await fetchT(url, {
+    const j = (await fetchJson(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-    });
-    const j = await r.json();
+    })).json || {};
+    if (typeof j.result !== 'string' && !j.error) throw new Error('no answer from the chain node');
     if (j.error) {
       const revert = j.error.code === 3 || /revert/i.test(j.error.message || '');
       throw Object.assign(new Error(j.error.message || 'rpc error'), { revert });
@@ -451,7 +462,9 @@
       return c.done('skip', '本服务未配置上链', 'this service does not anchor');
     }
     if (!onChain(a.status)) {
-      if (onChain(pageSays)) return c.done('fail', '页面说已上链，证明材料却说尚未上链', 'the page says anchored, the proofs say not yet');
+      // The service re-checks the chain for every answer: a node hiccup or a reorg between
+      // the page and the bundle is not proof of anything.
+      if (onChain(pageSays)) return c.done('incomplete', '上链状态刚刚变化，请稍后再扫', 'the anchor state just changed; scan again later');
       return c.done('skip', '尚未上链（存证进行中）', 'not anchored yet (anchoring pending)');
     }
     if (sec.dataset.contract && a.contract.toLowerCase() !== sec.dataset.contract.toLowerCase()) {
