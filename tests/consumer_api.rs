@@ -42,8 +42,16 @@ async fn problem(r: reqwest::Response, status: u16, needle: &str) {
     assert!(d.contains(needle), "{d:?} should mention {needle:?}");
 }
 
+async fn get_json(s: &TestServer, path: &str) -> Value {
+    s.get(path).await.json().await.unwrap()
+}
+
+async fn admin_json(s: &TestServer, path: &str) -> Value {
+    s.admin_get(path).await.json().await.unwrap()
+}
+
 async fn scan_json(s: &TestServer, code: &str) -> Value {
-    s.get(&verify_path(code)).await.json().await.unwrap()
+    get_json(&s, &verify_path(code)).await
 }
 
 async fn complain(s: &TestServer, body: Value) -> reqwest::Response {
@@ -98,19 +106,9 @@ async fn credit_profiles_and_the_dishonesty_list() {
         p["disclosures"][0]["category"], "punishment",
         "newest first"
     );
-    let public: Value = s
-        .get(&format!("/api/v1/credit/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let public: Value = get_json(&s, &format!("/api/v1/credit/{id}")).await;
     assert_eq!(public["rating"], "D");
-    let list: Value = s
-        .get("/api/v1/credit/dishonest")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&s, "/api/v1/credit/dishonest").await;
     assert_eq!(list[0]["enterprise_id"], id);
     assert_eq!(list[0]["uscc"], USCC);
     // Listed: scans warn, in JSON and on the page.
@@ -140,12 +138,7 @@ async fn credit_profiles_and_the_dishonesty_list() {
     off["rating"] = json!("C");
     assert_eq!(put_credit(&s, id, &off).await.status(), 200);
     assert_eq!(scan_json(&s, &codes[1]).await["verdict"], "genuine");
-    let list: Value = s
-        .get("/api/v1/credit/dishonest")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&s, "/api/v1/credit/dishonest").await;
     assert_eq!(list, json!([]));
     s.stop().await;
 }
@@ -193,12 +186,7 @@ async fn complaints_are_stored_with_their_scan_limited_and_managed_by_the_operat
     ] {
         problem(complain(&s, body).await, status, needle).await;
     }
-    let list: Value = s
-        .admin_get("/api/v1/complaints")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = admin_json(&s, "/api/v1/complaints").await;
     assert_eq!(list, json!([]), "refused requests store nothing");
     // Three from one scan, then 409.
     let mut refs = Vec::new();
@@ -281,22 +269,16 @@ async fn complaints_are_stored_with_their_scan_limited_and_managed_by_the_operat
     assert!(r.headers().contains_key("retry-after"));
     // The operator: lists (newest first, filters, paging), reads, updates.
     problem(s.get("/api/v1/complaints").await, 401, "Bearer").await;
-    let all: Value = s
-        .admin_get("/api/v1/complaints")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = admin_json(&s, "/api/v1/complaints").await;
     assert_eq!(all.as_array().unwrap().len(), 5);
     assert_eq!(all[0]["scan"]["verdict"], "not_genuine");
     assert_eq!(all[0]["scan"]["code"], forged.as_str());
     assert_eq!(all[0]["enterprise_id"], Value::Null);
-    let mine: Value = s
-        .admin_get(&format!("/api/v1/complaints?enterprise_id={id}&limit=2"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = admin_json(
+        &s,
+        &format!("/api/v1/complaints?enterprise_id={id}&limit=2"),
+    )
+    .await;
     assert_eq!(mine.as_array().unwrap().len(), 2);
     assert_eq!(mine[0]["reference"], refs[2].as_str());
     let older: Value = s
@@ -328,12 +310,7 @@ async fn complaints_are_stored_with_their_scan_limited_and_managed_by_the_operat
         "no complaint",
     )
     .await;
-    let c: Value = s
-        .admin_get(&format!("/api/v1/complaints/{}", refs[0]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let c: Value = admin_json(&s, &format!("/api/v1/complaints/{}", refs[0])).await;
     assert_eq!(c["scan"]["scan_id"], sid.as_str());
     assert_eq!(c["contact"], "a@example.com");
     let patch = |r: &str, body: Value| {
@@ -371,12 +348,7 @@ async fn complaints_are_stored_with_their_scan_limited_and_managed_by_the_operat
         .map(|x| x["status"].as_str().unwrap())
         .collect();
     assert_eq!(h, ["open", "investigating", "resolved"]);
-    let open: Value = s
-        .admin_get("/api/v1/complaints?status=open")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let open: Value = admin_json(&s, "/api/v1/complaints?status=open").await;
     assert_eq!(open.as_array().unwrap().len(), 4);
     s.stop().await;
 }
