@@ -51,7 +51,7 @@ async fn admin_json(s: &TestServer, path: &str) -> Value {
 }
 
 async fn scan_json(s: &TestServer, code: &str) -> Value {
-    get_json(&s, &verify_path(code)).await
+    get_json(s, &verify_path(code)).await
 }
 
 async fn complain(s: &TestServer, body: Value) -> reqwest::Response {
