@@ -31,19 +31,7 @@ async fn main() {
     let dd = DataDir::new(dir.path().join("data"));
     let host = Host::parse("verify.example.com").expect("host");
     setup::init(&dd, &host).expect("init");
-    let svc = Arc::new(
-        setup::open(
-            &dd,
-            OpenOptions {
-                host,
-                scan_rules: Default::default(),
-                custody: Default::default(),
-                labels: Default::default(),
-                complaints: Default::default(),
-            },
-        )
-        .expect("open"),
-    );
+    let svc = Arc::new(setup::open(&dd, OpenOptions::defaults(host)).expect("open"));
     let key = dd.keys().join("anchor.pem");
     let signer = traceseal::chain::key::generate(&key).expect("key");
     let r = Reader::connect(&anvil.url(), [0; 20], Duration::from_secs(5))

@@ -18,17 +18,7 @@ fn main() {
     let dd = DataDir::new(dir.path().join("data"));
     let host = Host::parse("verify.example.com").expect("host");
     setup::init(&dd, &host).expect("init");
-    let svc = setup::open(
-        &dd,
-        OpenOptions {
-            host,
-            scan_rules: Default::default(),
-            custody: Default::default(),
-            labels: Default::default(),
-            complaints: Default::default(),
-        },
-    )
-    .expect("open");
+    let svc = setup::open(&dd, OpenOptions::defaults(host)).expect("open");
     let e = svc
         .create_enterprise(&EnterpriseInput {
             name: "Timing".into(),

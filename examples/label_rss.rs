@@ -25,17 +25,7 @@ fn status_kb(field: &str) -> u64 {
 
 fn open(dir: &std::path::Path) -> traceseal::service::Service {
     let host = Host::parse("verify.example.com").unwrap();
-    setup::open(
-        &DataDir::new(dir),
-        OpenOptions {
-            host,
-            scan_rules: Default::default(),
-            custody: Default::default(),
-            labels: Default::default(),
-            complaints: Default::default(),
-        },
-    )
-    .unwrap()
+    setup::open(&DataDir::new(dir), OpenOptions::defaults(host)).unwrap()
 }
 
 fn main() {

@@ -407,28 +407,29 @@ async fn the_labels_command_writes_pdf_sheets_and_png_files_with_progress() {
     let (batch, codes) = s.issue("b1", 30).await;
     let run = |args: Vec<String>| labels_command(&s, batch, args);
     let text = output_text;
+    let args = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<String>>();
     // PDF on a custom grid (2 × 7 labels of 99 × 38 mm on A4, 4.5 mm left margin).
     let pdf = s.dir.path().join("sheet.pdf");
-    let o = run(vec![
-        "--format".into(),
-        "pdf".into(),
-        "--range".into(),
-        "0:20".into(),
-        "--sheet".into(),
-        "custom".into(),
-        "--page-mm".into(),
-        "210x297".into(),
-        "--grid".into(),
-        "2x7".into(),
-        "--label-mm".into(),
-        "99x38".into(),
-        "--margin-mm".into(),
-        "4.5,15.5".into(),
-        "--pitch-mm".into(),
-        "102,38".into(),
-        "--out".into(),
-        pdf.to_str().unwrap().into(),
-    ])
+    let o = run(args(&[
+        "--format",
+        "pdf",
+        "--range",
+        "0:20",
+        "--sheet",
+        "custom",
+        "--page-mm",
+        "210x297",
+        "--grid",
+        "2x7",
+        "--label-mm",
+        "99x38",
+        "--margin-mm",
+        "4.5,15.5",
+        "--pitch-mm",
+        "102,38",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]))
     .await
     .unwrap();
     assert!(o.status.success(), "{}", text(&o));
@@ -447,18 +448,18 @@ async fn the_labels_command_writes_pdf_sheets_and_png_files_with_progress() {
     // PNG into a directory: one file per label, each decoding to its code.
     let dir = s.dir.path().join("png");
     std::fs::create_dir(&dir).unwrap();
-    let o = run(vec![
-        "--format".into(),
-        "png".into(),
-        "--range".into(),
-        "20:3".into(),
-        "--dpi".into(),
-        "203".into(),
-        "--module-mm".into(),
-        "0.375".into(),
-        "--out".into(),
-        dir.to_str().unwrap().into(),
-    ])
+    let o = run(args(&[
+        "--format",
+        "png",
+        "--range",
+        "20:3",
+        "--dpi",
+        "203",
+        "--module-mm",
+        "0.375",
+        "--out",
+        dir.to_str().unwrap(),
+    ]))
     .await
     .unwrap();
     assert!(o.status.success(), "{}", text(&o));
@@ -475,56 +476,38 @@ async fn the_labels_command_writes_pdf_sheets_and_png_files_with_progress() {
     }
     // Clear refusals: a module below the minimum, an incomplete custom sheet, a flag that
     // does not apply to the format.
-    let o = run(vec![
-        "--format".into(),
-        "svg".into(),
-        "--range".into(),
-        "23:1".into(),
-        "--module-mm".into(),
-        "0.2".into(),
-        "--out".into(),
-        "x.tar".into(),
-    ])
-    .await
-    .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o).contains("refused (422)") && text(&o).contains("0.33 mm minimum"),
-        "{}",
-        text(&o)
-    );
-    let o = run(vec![
-        "--format".into(),
-        "pdf".into(),
-        "--sheet".into(),
-        "custom".into(),
-        "--out".into(),
-        "x.pdf".into(),
-    ])
-    .await
-    .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o).contains("--sheet custom needs --page-mm, --grid and --label-mm"),
-        "{}",
-        text(&o)
-    );
-    let o = run(vec![
-        "--format".into(),
-        "pdf".into(),
-        "--cjk-font".into(),
-        "E:X.TTF".into(),
-        "--out".into(),
-        "x.pdf".into(),
-    ])
-    .await
-    .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o).contains("--cjk-font does not apply to --format pdf"),
-        "{}",
-        text(&o)
-    );
+    for (a, code, needles) in [
+        (
+            args(&[
+                "--format",
+                "svg",
+                "--range",
+                "23:1",
+                "--module-mm",
+                "0.2",
+                "--out",
+                "x.tar",
+            ]),
+            1,
+            &["refused (422)", "0.33 mm minimum"][..],
+        ),
+        (
+            args(&["--format", "pdf", "--sheet", "custom", "--out", "x.pdf"]),
+            2,
+            &["--sheet custom needs --page-mm, --grid and --label-mm"][..],
+        ),
+        (
+            args(&["--format", "pdf", "--cjk-font", "E:X.TTF", "--out", "x.pdf"]),
+            2,
+            &["--cjk-font does not apply to --format pdf"][..],
+        ),
+    ] {
+        let o = run(a).await.unwrap();
+        assert_eq!(o.status.code(), Some(code), "{}", text(&o));
+        for n in needles {
+            assert!(text(&o).contains(n), "{}", text(&o));
+        }
+    }
     s.stop().await;
 }
 

@@ -14,17 +14,7 @@ pub fn service(dir: &std::path::Path) -> Service {
     let dd = DataDir::new(dir);
     let host = Host::parse("verify.example.com").unwrap();
     setup::init(&dd, &host).unwrap();
-    let svc = setup::open(
-        &dd,
-        OpenOptions {
-            host,
-            scan_rules: Default::default(),
-            custody: Default::default(),
-            labels: Default::default(),
-            complaints: Default::default(),
-        },
-    )
-    .unwrap();
+    let svc = setup::open(&dd, OpenOptions::defaults(host)).unwrap();
     let e = svc
         .create_enterprise(&EnterpriseInput {
             name: "Bench".into(),

@@ -227,17 +227,7 @@ fn print_demo(r: &crate::service::demo::DemoReport) {
 
 fn open_service(dir: &DataDir, cfg: &Config) -> Result<crate::service::Service, String> {
     let host = Host::parse(&cfg.public_host).map_err(|e| e.to_string())?;
-    setup::open(
-        dir,
-        OpenOptions {
-            host,
-            scan_rules: cfg.scan.clone(),
-            custody: cfg.custody.clone(),
-            labels: cfg.labels.clone(),
-            complaints: cfg.complaints.clone(),
-        },
-    )
-    .map_err(|e| e.to_string())
+    setup::open(dir, OpenOptions::from_config(host, cfg)).map_err(|e| e.to_string())
 }
 
 fn demo_cmd(data_dir: &Path, file: Option<PathBuf>) -> Result<(), String> {

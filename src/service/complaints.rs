@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::credit::{check_text, counts_key, ComplaintCounts};
+use super::credit::{counts_key, ComplaintCounts};
+use super::master::check_text;
 use super::scan::{scan_id_bytes, ScanRecord};
 use super::types::VerdictKind;
 use super::{lock, now, rfc3339, Result, Service, ServiceError};

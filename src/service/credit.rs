@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::master::check_text;
 use super::{lock, now, rfc3339, Result, Service, ServiceError};
 use crate::store::codec::{decode_json, encode_json, u64_key};
 use crate::store::{Cf, Durability, WriteBatch};
@@ -195,29 +196,6 @@ pub(crate) fn counts_key(id: u64) -> Vec<u8> {
     let mut k = b"c".to_vec();
     k.extend_from_slice(&u64_key(id));
     k
-}
-
-/// Checks a free-text field: trimmed non-empty, at most `max` characters, no control
-/// characters other than newlines (when `multiline`).
-pub(crate) fn check_text(field: &str, v: &str, max: usize, multiline: bool) -> Result<String> {
-    let t = v.trim();
-    if t.is_empty() {
-        return Err(ServiceError::Invalid(format!("{field} must not be empty")));
-    }
-    let n = t.chars().count();
-    if n > max {
-        return Err(ServiceError::Invalid(format!(
-            "{field} is {n} characters, at most {max} allowed"
-        )));
-    }
-    if t.chars()
-        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\r' || c == '\t')))
-    {
-        return Err(ServiceError::Invalid(format!(
-            "{field} must not contain control characters"
-        )));
-    }
-    Ok(t.to_string())
 }
 
 fn check_date(field: &str, v: &str) -> Result<String> {

@@ -16,21 +16,30 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_LIST: usize = 1000;
 
 fn check_name(field: &str, value: &str) -> Result<String> {
-    let v = value.trim();
-    if v.is_empty() {
+    check_text(field, value, MAX_NAME_CHARS, false)
+}
+
+/// Checks a free-text field: trimmed non-empty, at most `max` characters, no control
+/// characters other than newlines (when `multiline`).
+pub(crate) fn check_text(field: &str, v: &str, max: usize, multiline: bool) -> Result<String> {
+    let t = v.trim();
+    if t.is_empty() {
         return Err(ServiceError::Invalid(format!("{field} must not be empty")));
     }
-    if v.chars().count() > MAX_NAME_CHARS {
+    let n = t.chars().count();
+    if n > max {
         return Err(ServiceError::Invalid(format!(
-            "{field} is longer than {MAX_NAME_CHARS} characters"
+            "{field} is {n} characters, at most {max} allowed"
         )));
     }
-    if v.chars().any(char::is_control) {
+    if t.chars()
+        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\r' || c == '\t')))
+    {
         return Err(ServiceError::Invalid(format!(
             "{field} must not contain control characters"
         )));
     }
-    Ok(v.to_string())
+    Ok(t.to_string())
 }
 
 struct ValidEnterprise {

@@ -182,6 +182,24 @@ pub struct OpenOptions {
     pub complaints: crate::config::ComplaintRules,
 }
 
+impl OpenOptions {
+    /// Every option at its default (tools, benches, examples).
+    pub fn defaults(host: Host) -> Self {
+        Self::from_config(host, &crate::config::Config::default())
+    }
+
+    /// The options a configuration gives.
+    pub fn from_config(host: Host, cfg: &crate::config::Config) -> Self {
+        OpenOptions {
+            host,
+            scan_rules: cfg.scan.clone(),
+            custody: cfg.custody.clone(),
+            labels: cfg.labels.clone(),
+            complaints: cfg.complaints.clone(),
+        }
+    }
+}
+
 /// Opens an initialised data directory.
 pub fn open(dir: &DataDir, opts: OpenOptions) -> Result<Service> {
     if !dir.db().exists() {

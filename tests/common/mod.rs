@@ -54,19 +54,7 @@ impl TestServer {
         let dd = DataDir::new(dir.path().join("data"));
         let host = Host::parse(&cfg.public_host).unwrap();
         setup::init(&dd, &host).unwrap();
-        let svc = Arc::new(
-            setup::open(
-                &dd,
-                OpenOptions {
-                    host,
-                    scan_rules: cfg.scan.clone(),
-                    custody: cfg.custody.clone(),
-                    labels: cfg.labels.clone(),
-                    complaints: cfg.complaints.clone(),
-                },
-            )
-            .unwrap(),
-        );
+        let svc = Arc::new(setup::open(&dd, OpenOptions::from_config(host, &cfg)).unwrap());
         let token = std::fs::read_to_string(dd.admin_token())
             .unwrap()
             .trim()
