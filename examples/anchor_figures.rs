@@ -129,11 +129,9 @@ async fn main() {
 
     // Proof bundle of an item in a log of 1,101,000 leaves.
     let code = Code::parse(&last_code).expect("code");
-    let index = svc
-        .item_leaf(code.item().gtin.as_str(), code.item().serial.as_str())
-        .expect("leaf");
-    let anchoring = anchorer.bundle_anchoring(index).await;
-    let bundle = svc.bundle(index, Some(anchoring)).expect("bundle");
+    let item = svc.issued_item(&code).expect("issued item");
+    let anchoring = anchorer.bundle_anchoring(item.record.leaf_index).await;
+    let bundle = svc.bundle(&code, &item, Some(anchoring)).expect("bundle");
     let json = serde_json::to_vec_pretty(&bundle).expect("json");
     let f = dir.path().join("bundle.json");
     std::fs::write(&f, &json).expect("write");

@@ -72,7 +72,7 @@ async fn main() {
         .await
         .unwrap();
     if args.get(5).map(String::as_str) == Some("custody") {
-        seed_custody(&http, base, &token).await;
+        seed_custody(&http, base, &token, e["id"].as_u64().unwrap()).await;
     }
     let mut lua = String::from("paths = {\n");
     // The same codes as the consumer's phone requests them: the code URI, asking for HTML.
@@ -105,8 +105,9 @@ async fn main() {
     println!("seeded {n} codes; wrote {out} and {page_out}");
 }
 
-/// Registers one actor per role and records the lot's route, each step signed by its actor.
-async fn seed_custody(http: &reqwest::Client, base: &str, token: &str) {
+/// Registers one actor per role, engaged by the importer, and records the lot's route, each
+/// step signed by its actor.
+async fn seed_custody(http: &reqwest::Client, base: &str, token: &str, enterprise: u64) {
     use base64::Engine;
     use traceseal::custody::record::*;
     use traceseal::custody::Statement;
@@ -124,6 +125,16 @@ async fn seed_custody(http: &reqwest::Client, base: &str, token: &str) {
             .await
             .unwrap();
         assert_eq!(r.status(), 201, "actor");
+        let r = http
+            .post(format!(
+                "{base}/api/v1/enterprises/{enterprise}/engagements"
+            ))
+            .bearer_auth(token)
+            .json(&json!({"actor_id": id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "engagement");
         keys.insert(role, (id, sk));
     }
     // Origin attestation, packing, then the standard route up to release: ten lot-wide
@@ -146,7 +157,7 @@ async fn seed_custody(http: &reqwest::Client, base: &str, token: &str) {
         let st = Statement {
             log: head["log"].as_str().unwrap().into(),
             lot: lot.into(),
-            serials: vec![],
+            items: vec![],
             prev: head["head"].as_str().unwrap().into(),
             actor: id.clone(),
             kid: traceseal::code::KeyId::of(&sk.verifying_key()).to_string(),

@@ -19,7 +19,7 @@ trap 'kill $(cat "$WORK/pid" 2>/dev/null) 2>/dev/null || true; wait 2>/dev/null 
 
 "$T/release/traceseal" init --data-dir "$WORK/data" --public-host verify.example.com >/dev/null
 TRACESEAL_RATE_PER_SECOND=10000000 TRACESEAL_RATE_BURST=10000000 TRACESEAL_DEV_CHAIN_PORT=18545 RUST_LOG=warn \
-  "$T/release/traceseal" serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+  "$T/release/traceseal" serve --dev --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 echo $! >"$WORK/pid"
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break

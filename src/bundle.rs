@@ -11,11 +11,12 @@ use utoipa::ToSchema;
 use crate::anchor::{checkpoint_hash, hex0x, log_id, parse_hex, Address, AnchorStatus, Word};
 use crate::checkpoint::{open_checkpoint, NoteVerifier};
 use crate::code::{Code, KeyId};
+use crate::commitment::{Commitment, ItemRef};
 use crate::leaf::LeafRecord;
 use crate::merkle::{self, Hash};
 
 /// The `format` value of this version.
-pub const FORMAT: &str = "traceseal-bundle/v1";
+pub const FORMAT: &str = "traceseal-bundle/v2";
 /// Most records a bundle may hold (decoder limit).
 pub const MAX_RECORDS: usize = 10_000;
 /// Most hashes in one proof (a tree of 2^64 leaves needs 64).
@@ -308,7 +309,7 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
             .or_else(|e| fail("records", format!("leaf {}: {e}", r.leaf_index)))?;
         match (&leaf, r.kind.as_str()) {
             (LeafRecord::Item(i), "item") => {
-                if i.code != b.code {
+                if i.commitment != Commitment::of(&code) {
                     return fail(
                         "records",
                         format!("leaf {} is the record of another code", r.leaf_index),
@@ -318,7 +319,9 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
             }
             (LeafRecord::Custody(_), "custody")
             | (LeafRecord::Actor(_), "actor")
-            | (LeafRecord::Recall(_), "recall") => {}
+            | (LeafRecord::Recall(_), "recall")
+            | (LeafRecord::Product(_), "product")
+            | (LeafRecord::Engagement(_), "engagement") => {}
             (_, k) => {
                 return fail(
                     "records",
@@ -466,20 +469,23 @@ struct LoggedKey {
 }
 
 /// Checks the custody part of a bundle: every custody record is about the item's lot (and,
-/// when item-scoped, names the item), is signed with `verify_strict` by a key that the
-/// bundle's own logged `actor` records register for the signer, by a role allowed to record
-/// the step; lot-wide records form an unbroken hash chain from the genesis, and item-scoped
-/// records point into it. A key revoked or rotated out at or before the signature's time (a
+/// when item-scoped, names the item by its [`ItemRef`]), is signed with `verify_strict` by a
+/// key that the bundle's own logged `actor` records register for the signer, by a role allowed
+/// to record the step, and by an actor the GTIN's owner (its latest `product` record before
+/// the custody record) had engaged for it at `signed_at` (its `engagement` records before the
+/// custody record); lot-wide records form an unbroken hash chain from the genesis, and
+/// item-scoped records point into it. A key revoked or rotated out at or before the signature's time (a
 /// later, back-dated revocation) is a warning, not a failure: the record is intact but may
 /// not be genuine. Returns the number checked and the warnings.
 fn verify_custody(
     code: &Code,
     mut leaves: Vec<(u64, LeafRecord, Hash)>,
 ) -> Result<(usize, Vec<String>), BundleError> {
-    use crate::custody::{rules, ActorOp, Role, GENESIS};
+    use crate::custody::{engagement, rules, ActorOp, Role, GENESIS};
     use std::collections::{HashMap, HashSet};
     leaves.sort_by_key(|(i, _, _)| *i);
     let item = code.item();
+    let item_ref = ItemRef::of(code);
     let lot_id = format!("{}.{}", item.gtin.as_str(), item.lot.as_str());
     let mut roles: HashMap<String, Role> = HashMap::new();
     let mut keys: HashMap<(String, String), LoggedKey> = HashMap::new();
@@ -550,8 +556,22 @@ fn verify_custody(
     let mut lot_wide: HashSet<String> = HashSet::from([GENESIS.to_string()]);
     let mut n = 0;
     let mut warnings = Vec::new();
+    // Ownership and engagements as the log stood when each record was accepted.
+    let mut owner: Option<u64> = None;
+    let mut engaged: HashMap<(u64, String), Vec<engagement::Period>> = HashMap::new();
     for (i, leaf, lh) in &leaves {
-        let (lot, prev, serials) = match leaf {
+        let (lot, prev, items) = match leaf {
+            LeafRecord::Product(p) => {
+                if p.gtin == item.gtin.as_str() {
+                    owner = Some(p.enterprise);
+                }
+                continue;
+            }
+            LeafRecord::Engagement(op) => {
+                let (e, a) = op.parties();
+                engagement::apply(engaged.entry((e, a.to_string())).or_default(), op);
+                continue;
+            }
             LeafRecord::Custody(s) => {
                 let st = &s.checked.statement;
                 let who = format!("custody record {i} ({} by {})", st.event.step(), st.actor);
@@ -589,12 +609,30 @@ fn verify_custody(
                         format!("{who}: a {role} may not record this step"),
                     );
                 }
+                let Some(e) = owner else {
+                    return fail(
+                        "custody",
+                        format!(
+                            "{who}: the bundle has no product record of GTIN {} before it",
+                            item.gtin.as_str()
+                        ),
+                    );
+                };
+                let periods = engaged
+                    .get(&(e, st.actor.clone()))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                if let Err(ne) =
+                    engagement::check(periods, e, &st.actor, item.gtin.as_str(), st.signed_at)
+                {
+                    return fail("custody", format!("{who}: {ne}"));
+                }
                 n += 1;
-                (&st.lot, &st.prev, st.serials.clone())
+                (&st.lot, &st.prev, s.checked.items.as_slice())
             }
             LeafRecord::Recall(r) => {
                 n += 1;
-                (&r.lot, &r.prev, Vec::new())
+                (&r.lot, &r.prev, &[][..])
             }
             _ => continue,
         };
@@ -604,7 +642,7 @@ fn verify_custody(
                 format!("record {i} is about lot {lot}, not the item's {lot_id}"),
             );
         }
-        if serials.is_empty() {
+        if items.is_empty() {
             if *prev != head {
                 return fail(
                     "custody",
@@ -614,10 +652,10 @@ fn verify_custody(
             head = crate::custody::record::hex(lh.as_bytes());
             lot_wide.insert(head.clone());
         } else {
-            if !serials.iter().any(|s| s == item.serial.as_str()) {
+            if !items.contains(&item_ref) {
                 return fail(
                     "custody",
-                    format!("record {i} does not name the item's serial"),
+                    format!("record {i} does not name the item (its item reference)"),
                 );
             }
             if !lot_wide.contains(prev) {

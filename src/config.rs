@@ -15,10 +15,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_PUBLIC_HOST: &str = "localhost:8080";
 /// Default interval between checkpoint attempts, in milliseconds.
 pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 1000;
-/// Default scan count above which a scan warns.
-pub const DEFAULT_WARN_AFTER_SCANS: u64 = 20;
-/// Default number of distinct client networks above which a scan warns.
+/// Default number of distinct client networks (within the window) above which a scan warns.
 pub const DEFAULT_WARN_AFTER_NETWORKS: usize = 5;
+/// Default sliding window of the warning rule, in days.
+pub const DEFAULT_SCAN_WINDOW_DAYS: u32 = 30;
+/// Default time within which one network's scans of one code count once, in seconds.
+pub const DEFAULT_SCAN_REPEAT_SECS: u64 = 3600;
 /// Default sustained public requests per second per client address.
 pub const DEFAULT_RATE_PER_SECOND: u32 = 20;
 /// Default burst of public requests per client address.
@@ -65,18 +67,22 @@ pub enum LogFormat {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScanRules {
-    /// A code scanned more than this many times in total warns ("scanned N times").
-    pub warn_after_scans: u64,
     /// A code scanned from more than this many distinct client networks (IPv4 /24, IPv6 /48)
-    /// warns ("scanned from M places").
+    /// within the window warns ("scanned from M networks since …").
     pub warn_after_networks: usize,
+    /// The sliding window, in days: networks not seen within it no longer count.
+    pub window_days: u32,
+    /// One network's scans of one code count once per this many seconds, however many
+    /// there are (so no single client can flag an item).
+    pub repeat_secs: u64,
 }
 
 impl Default for ScanRules {
     fn default() -> Self {
         ScanRules {
-            warn_after_scans: DEFAULT_WARN_AFTER_SCANS,
             warn_after_networks: DEFAULT_WARN_AFTER_NETWORKS,
+            window_days: DEFAULT_SCAN_WINDOW_DAYS,
+            repeat_secs: DEFAULT_SCAN_REPEAT_SECS,
         }
     }
 }
@@ -205,6 +211,10 @@ pub struct ChainConfig {
     /// browsers (CORS). Empty: the development chain's URL when it runs, else no in-browser
     /// chain check.
     pub public_rpc_url: String,
+    /// Set by `serve --dev` only (never from a file or the environment): the development
+    /// chain may be started, and the scan page may read a chain on loopback.
+    #[serde(skip)]
+    pub dev_mode: bool,
 }
 
 impl Default for ChainConfig {
@@ -225,14 +235,16 @@ impl Default for ChainConfig {
             dev_port: DEFAULT_DEV_PORT,
             dev_block_time_s: DEFAULT_DEV_BLOCK_TIME_S,
             public_rpc_url: String::new(),
+            dev_mode: false,
         }
     }
 }
 
 impl ChainConfig {
-    /// Whether the development chain is to be started.
+    /// Whether the development chain is to be started: only with `serve --dev`, when
+    /// anchoring is on and no RPC URL is configured.
     pub fn dev(&self) -> bool {
-        self.enabled && self.rpc_url.is_empty()
+        self.enabled && self.rpc_url.is_empty() && self.dev_mode
     }
 
     /// The worker's settings.
@@ -264,7 +276,8 @@ pub struct Config {
     /// How often the checkpointer looks for new leaves and signs a checkpoint, in ms
     /// (`TRACESEAL_CHECKPOINT_INTERVAL_MS`).
     pub checkpoint_interval_ms: u64,
-    /// Scan warning rule (`TRACESEAL_WARN_AFTER_SCANS`, `TRACESEAL_WARN_AFTER_NETWORKS`).
+    /// Scan warning rule (`TRACESEAL_WARN_AFTER_NETWORKS`, `TRACESEAL_SCAN_WINDOW_DAYS`,
+    /// `TRACESEAL_SCAN_REPEAT_SECS`).
     pub scan: ScanRules,
     /// Public endpoint rate limit (`TRACESEAL_RATE_PER_SECOND`, `TRACESEAL_RATE_BURST`).
     pub rate_limit: RateLimit,
@@ -283,6 +296,50 @@ pub struct Config {
     pub labels: LabelConfig,
     /// Consumer complaint limits.
     pub complaints: ComplaintRules,
+    /// HTTP server limits and the metrics listener.
+    pub server: ServerConfig,
+}
+
+/// Default time allowed for a request's headers, in ms.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default time allowed for a request's body, in ms.
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
+/// Default time a connection may idle, in ms.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// Default cap on open connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// HTTP server limits (`docs/operations.md`, Server limits).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Time allowed for a request's headers, from the connection's start or the previous
+    /// response, in ms (`TRACESEAL_HEADER_READ_TIMEOUT_MS`).
+    pub header_read_timeout_ms: u64,
+    /// Time allowed for a request's body, from its head, in ms (`TRACESEAL_BODY_READ_TIMEOUT_MS`).
+    pub body_read_timeout_ms: u64,
+    /// A connection with no request in flight and no bytes moving for this long is closed, in
+    /// ms (`TRACESEAL_IDLE_TIMEOUT_MS`).
+    pub idle_timeout_ms: u64,
+    /// Most open connections; at the cap the oldest idle one is closed to make room
+    /// (`TRACESEAL_MAX_CONNECTIONS`).
+    pub max_connections: usize,
+    /// Serve `/metrics` on this address instead (no token: keep it private); when unset,
+    /// `/metrics` is on the main listener behind the operator token
+    /// (`TRACESEAL_METRICS_LISTEN`).
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            metrics_listen: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -303,6 +360,7 @@ impl Default for Config {
             custody: CustodyRules::default(),
             labels: LabelConfig::default(),
             complaints: ComplaintRules::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -391,8 +449,30 @@ impl Config {
         if let Some(v) = env("TRACESEAL_CHECKPOINT_INTERVAL_MS") {
             self.checkpoint_interval_ms = parse("TRACESEAL_CHECKPOINT_INTERVAL_MS", v)?;
         }
-        if let Some(v) = env("TRACESEAL_WARN_AFTER_SCANS") {
-            self.scan.warn_after_scans = parse("TRACESEAL_WARN_AFTER_SCANS", v)?;
+        if let Some(v) = env("TRACESEAL_HEADER_READ_TIMEOUT_MS") {
+            self.server.header_read_timeout_ms = parse("TRACESEAL_HEADER_READ_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_BODY_READ_TIMEOUT_MS") {
+            self.server.body_read_timeout_ms = parse("TRACESEAL_BODY_READ_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_IDLE_TIMEOUT_MS") {
+            self.server.idle_timeout_ms = parse("TRACESEAL_IDLE_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_MAX_CONNECTIONS") {
+            self.server.max_connections = parse("TRACESEAL_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_METRICS_LISTEN") {
+            self.server.metrics_listen = if v.is_empty() {
+                None
+            } else {
+                Some(parse("TRACESEAL_METRICS_LISTEN", v)?)
+            };
+        }
+        if let Some(v) = env("TRACESEAL_SCAN_WINDOW_DAYS") {
+            self.scan.window_days = parse("TRACESEAL_SCAN_WINDOW_DAYS", v)?;
+        }
+        if let Some(v) = env("TRACESEAL_SCAN_REPEAT_SECS") {
+            self.scan.repeat_secs = parse("TRACESEAL_SCAN_REPEAT_SECS", v)?;
         }
         if let Some(v) = env("TRACESEAL_WARN_AFTER_NETWORKS") {
             self.scan.warn_after_networks = parse("TRACESEAL_WARN_AFTER_NETWORKS", v)?;
@@ -513,6 +593,27 @@ impl Config {
                 "complaints.per_hour and complaints.per_scan must be at least 1".into(),
             ));
         }
+        let sv = &self.server;
+        if sv.header_read_timeout_ms == 0
+            || sv.body_read_timeout_ms == 0
+            || sv.idle_timeout_ms == 0
+            || !(1..=1_000_000).contains(&sv.max_connections)
+        {
+            return Err(ConfigError::Invalid(
+                "server timeouts must be at least 1 ms and server.max_connections 1 to 1000000"
+                    .into(),
+            ));
+        }
+        let sr = &self.scan;
+        if !(1..=3650).contains(&sr.window_days)
+            || !(1..=86_400).contains(&sr.repeat_secs)
+            || sr.warn_after_networks >= crate::service::telemetry::MAX_TRACKED_NETWORKS
+        {
+            return Err(ConfigError::Invalid(format!(
+                "scan.window_days must be 1 to 3650, scan.repeat_secs 1 to 86400, and scan.warn_after_networks below {}",
+                crate::service::telemetry::MAX_TRACKED_NETWORKS
+            )));
+        }
         if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {
             return Err(ConfigError::Invalid(
                 "rate_limit.per_second and rate_limit.burst must be at least 1".into(),
@@ -588,10 +689,13 @@ log_format = "text"
 trusted_proxies = []
 
 [scan]
-# More than this many scans of one code turns a genuine verdict into genuine_with_warning.
-warn_after_scans = {was}
-# Scans from more than this many distinct networks (IPv4 /24, IPv6 /48) warn too.
+# Scans of one code from more than this many distinct networks (IPv4 /24, IPv6 /48) within
+# the window turn a genuine verdict into genuine_with_warning.
 warn_after_networks = {wan}
+# The window, in days: networks not seen within it no longer count.
+window_days = {wdays}
+# One network's scans of one code count once per this many seconds.
+repeat_secs = {rsecs}
 
 [rate_limit]
 # Public endpoints (scan, log, keys): sustained requests per second per client address...
@@ -637,7 +741,26 @@ demo_on_init = false
 [labels]
 # TrueType font for Chinese and Latin label text (PNG, SVG, PDF). (TRACESEAL_LABEL_FONT)
 font = "{font}"
+
+[server]
+# A request's headers must arrive within this many ms of the connection's start or of the
+# previous response (TRACESEAL_HEADER_READ_TIMEOUT_MS); its body within this many ms of its
+# head (TRACESEAL_BODY_READ_TIMEOUT_MS), else 408.
+header_read_timeout_ms = {hrt}
+body_read_timeout_ms = {brt}
+# A connection with no request in flight and no bytes moving is closed after this many ms.
+# (TRACESEAL_IDLE_TIMEOUT_MS)
+idle_timeout_ms = {idle}
+# Most open connections; at the cap the oldest idle one is closed. (TRACESEAL_MAX_CONNECTIONS)
+max_connections = {maxconn}
+# Serve /metrics on its own (private) address, without the token, e.g. "127.0.0.1:9464";
+# unset: on the main listener behind the operator token. (TRACESEAL_METRICS_LISTEN)
+# metrics_listen = "127.0.0.1:9464"
 "#,
+            hrt = d.server.header_read_timeout_ms,
+            brt = d.server.body_read_timeout_ms,
+            idle = d.server.idle_timeout_ms,
+            maxconn = d.server.max_connections,
             font = d.labels.font.display(),
             fresh = d.custody.freshness_secs,
             akey = d.chain.anchor_key,
@@ -654,8 +777,9 @@ font = "{font}"
             host = d.public_host,
             cp = d.checkpoint_interval_ms,
             body = d.max_body_bytes,
-            was = d.scan.warn_after_scans,
             wan = d.scan.warn_after_networks,
+            wdays = d.scan.window_days,
+            rsecs = d.scan.repeat_secs,
             rps = d.rate_limit.per_second,
             burst = d.rate_limit.burst,
         )

@@ -2,8 +2,11 @@
 //!
 //! Mapping (see `docs/epcis.md`): each custody record becomes one `ObjectEvent`; issuance
 //! becomes a `commissioning` event. Lot-wide events name the lot as a class
-//! (`quantityList[{epcClass: https://id.gs1.org/01/{gtin}/10/{lot}}]`), item-scoped events
-//! name the items (`epcList[https://id.gs1.org/01/{gtin}/21/{serial}]`). Customs declaration
+//! (`quantityList[{epcClass: https://id.gs1.org/01/{gtin}/10/{lot}}]`). Item-scoped events
+//! name their items by reference only (a code is a secret until its label is seen), so a lot
+//! export shows them as the lot class with the number of items, and an item's own export
+//! (asked for with its code) names that item (`epcList[https://id.gs1.org/01/{gtin}/21/{serial}]`).
+//! Customs declaration
 //! numbers travel as `bizTransaction`s; signer and record hash as `ts:` extensions
 //! (namespace [`TS_NAMESPACE`]).
 //!
@@ -432,27 +435,27 @@ fn s(k: &str, v: &str) -> (String, Ext) {
     (k.to_string(), Ext::Str(v.to_string()))
 }
 
-/// The EPCIS event of a custody statement.
-pub fn custody_event(st: &SignedStatement, meta: &RecordMeta) -> EpcisEvent {
+/// The EPCIS event of a custody statement. `for_item` is the serial of the one item an item
+/// export is for (the exporter holds its code); an item-scoped record then names that item,
+/// and otherwise (a lot export) the lot class with the number of items it covers.
+pub fn custody_event(
+    st: &SignedStatement,
+    meta: &RecordMeta,
+    for_item: Option<&str>,
+) -> EpcisEvent {
     let c = &st.checked;
     let statement = &c.statement;
     let gtin = c.lot.gtin.as_str();
-    let (epc_list, quantity_list) = if c.serials.is_empty() {
-        (
-            Vec::new(),
-            vec![Quantity {
-                epc_class: lot_uri(gtin, c.lot.lot.as_str()),
-                quantity: None,
-            }],
-        )
-    } else {
-        (
-            c.serials
-                .iter()
-                .map(|s| item_uri(gtin, s.as_str()))
-                .collect(),
-            Vec::new(),
-        )
+    let class = |quantity| {
+        vec![Quantity {
+            epc_class: lot_uri(gtin, c.lot.lot.as_str()),
+            quantity,
+        }]
+    };
+    let (epc_list, quantity_list) = match (c.items.is_empty(), for_item) {
+        (true, _) => (Vec::new(), class(None)),
+        (false, Some(serial)) => (vec![item_uri(gtin, serial)], Vec::new()),
+        (false, None) => (Vec::new(), class(Some(c.items.len() as u64))),
     };
     let mut ext = common_ext(meta);
     ext.push(s("kid", &statement.kid));

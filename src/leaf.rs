@@ -2,22 +2,29 @@
 //!
 //! Every leaf starts with a line naming its kind and version, so verifiers can tell records
 //! apart and later record kinds (custody events, key registrations) extend the format without
-//! ambiguity. An issued item's leaf is:
+//! ambiguity. An issued item's leaf commits to the item's code without revealing it
+//! ([`Commitment`]: the log is public, the code is a secret until its label is seen):
 //!
 //! ```text
-//! traceseal/item/v1
+//! traceseal/item/v2
 //! issued <unix seconds>
 //! batch <batch id>
-//! code <code URI>
+//! commitment <base64url SHA-256 of the domain line and the code URI>
 //! ```
 //!
-//! with `\n` line endings, including after the last line. See `docs/log.md`.
+//! with `\n` line endings, including after the last line. See `docs/log.md`. The first
+//! version, `traceseal/item/v1`, carried the code itself; it is refused.
+
+use crate::commitment::{Commitment, ItemRef};
 
 /// First line of an issued item's leaf.
-pub const ITEM_LEAF_V1: &str = "traceseal/item/v1";
+pub const ITEM_LEAF_V2: &str = "traceseal/item/v2";
+
+/// First line of the withdrawn item leaf that carried the code in clear.
+pub const ITEM_LEAF_V1_WITHDRAWN: &str = "traceseal/item/v1";
 
 /// Largest leaf we write or parse: an item-scoped custody record naming
-/// [`crate::custody::record::MAX_SERIALS`] serials of 20 characters is about 240 KB.
+/// [`crate::custody::record::MAX_ITEMS`] item references (46 bytes each in JSON) is about 460 KB.
 pub const MAX_LEAF_LEN: usize = 512 * 1024;
 
 /// A decoded log leaf.
@@ -25,21 +32,27 @@ pub const MAX_LEAF_LEN: usize = 512 * 1024;
 pub enum LeafRecord {
     /// An issued item.
     Item(ItemLeaf),
-    /// A custody statement signed by an actor (`traceseal/custody/v1`).
+    /// A custody statement signed by an actor (`traceseal/custody/v2`).
     Custody(Box<crate::custody::SignedStatement>),
     /// An actor-registry change by the operator (`traceseal/actor/v1`).
     Actor(crate::custody::ActorOp),
     /// A lot recall by the operator (`traceseal/recall/v1`).
     Recall(crate::custody::Recall),
-    /// Labels printed again, with the reason (`traceseal/reprint/v1`).
+    /// Labels printed again, with the reason (`traceseal/reprint/v2`).
     Reprint(Reprint),
+    /// A product's owning enterprise (`traceseal/product/v1`).
+    Product(crate::custody::engagement::ProductRecord),
+    /// An enterprise engaging an actor, or ending it (`traceseal/engagement/v1`).
+    Engagement(crate::custody::engagement::EngagementOp),
 }
 
 /// First line of a reprint leaf.
-pub const REPRINT_V1: &str = "traceseal/reprint/v1";
+pub const REPRINT_V2: &str = "traceseal/reprint/v2";
 
-/// Labels printed again: `traceseal/reprint/v1\n<canonical JSON>\n`. Every reprint is logged
-/// (and so anchored), so a code printed twice always leaves a trace.
+/// Labels printed again: `traceseal/reprint/v2\n<canonical JSON>\n`. Every reprint is logged
+/// (and so anchored), so a code printed twice always leaves a trace; the items are named by
+/// their item references, so whoever holds a code can tell whether its label was printed
+/// again, and nobody else learns which codes were.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reprint {
@@ -51,8 +64,9 @@ pub struct Reprint {
     pub reason: String,
     /// Unix seconds.
     pub at: i64,
-    /// The serials printed again (at most 10,000 per record; a larger reprint is several).
-    pub serials: Vec<String>,
+    /// The items printed again, by item reference (at most 10,000 per record; a larger
+    /// reprint is several).
+    pub items: Vec<ItemRef>,
 }
 
 impl Reprint {
@@ -62,12 +76,12 @@ impl Reprint {
             .ok()
             .and_then(|v| crate::custody::canon::to_string(&v).ok())
             .unwrap_or_default();
-        format!("{REPRINT_V1}\n{json}\n").into_bytes()
+        format!("{REPRINT_V2}\n{json}\n").into_bytes()
     }
 
     fn parse_leaf(text: &str) -> Result<Reprint, LeafError> {
         let json = text
-            .strip_prefix(REPRINT_V1)
+            .strip_prefix(REPRINT_V2)
             .and_then(|r| r.strip_prefix('\n'))
             .and_then(|r| r.strip_suffix('\n'))
             .ok_or(LeafError::Malformed("reprint framing"))?;
@@ -87,8 +101,8 @@ pub struct ItemLeaf {
     pub issued_at: i64,
     /// The issuing batch.
     pub batch_id: u64,
-    /// The signed code URI, exactly as printed on the label.
-    pub code: String,
+    /// The commitment to the item's code.
+    pub commitment: Commitment,
 }
 
 /// Why leaf bytes could not be decoded.
@@ -103,6 +117,9 @@ pub enum LeafError {
     /// The first line names no kind we know.
     #[error("unknown leaf kind {0:?}")]
     UnknownKind(String),
+    /// A withdrawn leaf version (`traceseal/item/v1` carried codes in clear).
+    #[error("leaf kind {0:?} is withdrawn: it published the item's code")]
+    Withdrawn(&'static str),
     /// A line is missing or malformed.
     #[error("malformed leaf: {0}")]
     Malformed(&'static str),
@@ -115,8 +132,8 @@ impl ItemLeaf {
     /// The canonical leaf bytes.
     pub fn encode(&self) -> Vec<u8> {
         format!(
-            "{ITEM_LEAF_V1}\nissued {}\nbatch {}\ncode {}\n",
-            self.issued_at, self.batch_id, self.code
+            "{ITEM_LEAF_V2}\nissued {}\nbatch {}\ncommitment {}\n",
+            self.issued_at, self.batch_id, self.commitment
         )
         .into_bytes()
     }
@@ -131,11 +148,13 @@ impl LeafRecord {
             LeafRecord::Actor(a) => a.leaf(),
             LeafRecord::Recall(r) => r.leaf(),
             LeafRecord::Reprint(r) => r.leaf(),
+            LeafRecord::Product(p) => p.leaf(),
+            LeafRecord::Engagement(e) => e.leaf(),
         }
     }
 
-    /// The kind name used in bundles and views: `item`, `custody`, `actor`, `recall` or
-    /// `reprint`.
+    /// The kind name used in bundles and views: `item`, `custody`, `actor`, `recall`,
+    /// `reprint`, `product` or `engagement`.
     pub fn kind(&self) -> &'static str {
         match self {
             LeafRecord::Item(_) => "item",
@@ -143,6 +162,8 @@ impl LeafRecord {
             LeafRecord::Actor(_) => "actor",
             LeafRecord::Recall(_) => "recall",
             LeafRecord::Reprint(_) => "reprint",
+            LeafRecord::Product(_) => "product",
+            LeafRecord::Engagement(_) => "engagement",
         }
     }
 
@@ -170,8 +191,9 @@ impl LeafRecord {
         let kind = lines.next().unwrap_or_default();
         let other = |e: String| LeafError::Record(e);
         match kind {
-            ITEM_LEAF_V1 => {}
-            crate::custody::CUSTODY_V1 => {
+            ITEM_LEAF_V2 => {}
+            ITEM_LEAF_V1_WITHDRAWN => return Err(LeafError::Withdrawn(ITEM_LEAF_V1_WITHDRAWN)),
+            crate::custody::CUSTODY_V2 => {
                 return crate::custody::SignedStatement::parse_leaf(text)
                     .map(|s| LeafRecord::Custody(Box::new(s)))
                     .map_err(|e| other(e.to_string()))
@@ -186,7 +208,17 @@ impl LeafRecord {
                     .map(LeafRecord::Recall)
                     .map_err(|e| other(e.to_string()))
             }
-            REPRINT_V1 => return Reprint::parse_leaf(text).map(LeafRecord::Reprint),
+            REPRINT_V2 => return Reprint::parse_leaf(text).map(LeafRecord::Reprint),
+            crate::custody::engagement::PRODUCT_V1 => {
+                return crate::custody::engagement::ProductRecord::parse_leaf(text)
+                    .map(LeafRecord::Product)
+                    .map_err(|e| other(e.to_string()))
+            }
+            crate::custody::engagement::ENGAGEMENT_V1 => {
+                return crate::custody::engagement::EngagementOp::parse_leaf(text)
+                    .map(LeafRecord::Engagement)
+                    .map_err(|e| other(e.to_string()))
+            }
             _ => return Err(LeafError::UnknownKind(kind.chars().take(64).collect())),
         }
         let issued = field(lines.next(), "issued ")?
@@ -195,14 +227,15 @@ impl LeafRecord {
         let batch = field(lines.next(), "batch ")?
             .parse::<u64>()
             .map_err(|_| LeafError::Malformed("batch is not an integer"))?;
-        let code = field(lines.next(), "code ")?.to_string();
+        let commitment = Commitment::parse(field(lines.next(), "commitment ")?)
+            .map_err(|_| LeafError::Malformed("commitment is not 43 base64url characters"))?;
         if lines.next().is_some() {
             return Err(LeafError::Malformed("unexpected extra line"));
         }
         let leaf = ItemLeaf {
             issued_at: issued,
             batch_id: batch,
-            code,
+            commitment,
         };
         // Canonical form only: "+5" or "007" parse as integers but do not round-trip.
         if leaf.encode() != bytes {
@@ -224,14 +257,15 @@ mod tests {
 
     #[test]
     fn known_answer() {
+        let commitment = Commitment::of_uri("https://h/x");
         let leaf = ItemLeaf {
             issued_at: 1_764_000_000,
             batch_id: 7,
-            code: "https://h/01/09506000134352/10/L1/21/S?k=00000000&s=x".into(),
+            commitment,
         };
         assert_eq!(
             String::from_utf8(leaf.encode()).unwrap(),
-            "traceseal/item/v1\nissued 1764000000\nbatch 7\ncode https://h/01/09506000134352/10/L1/21/S?k=00000000&s=x\n"
+            "traceseal/item/v2\nissued 1764000000\nbatch 7\ncommitment 2NLrL1TmW_3SaGmXTDqrrTQuMklPGXKqahK3peGJpBA\n"
         );
         assert_eq!(
             LeafRecord::parse(&leaf.encode()).unwrap(),
@@ -240,14 +274,21 @@ mod tests {
     }
 
     #[test]
-    fn rejects_non_canonical() {
-        let bad = b"traceseal/item/v1\nissued +5\nbatch 1\ncode x\n";
-        assert!(LeafRecord::parse(bad).is_err());
-        assert!(LeafRecord::parse(b"traceseal/item/v1\nissued 5\nbatch 1\ncode x").is_err());
+    fn rejects_non_canonical_and_withdrawn() {
+        let c = Commitment::of_uri("x");
+        let bad = format!("traceseal/item/v2\nissued +5\nbatch 1\ncommitment {c}\n");
+        assert!(LeafRecord::parse(bad.as_bytes()).is_err());
+        let no_nl = format!("traceseal/item/v2\nissued 5\nbatch 1\ncommitment {c}");
+        assert!(LeafRecord::parse(no_nl.as_bytes()).is_err());
         assert!(matches!(
             LeafRecord::parse(b"other/v9\n"),
             Err(LeafError::UnknownKind(_))
         ));
+        // The first item leaf carried the code itself: refused, and said so.
+        assert_eq!(
+            LeafRecord::parse(b"traceseal/item/v1\nissued 5\nbatch 1\ncode https://h/x\n"),
+            Err(LeafError::Withdrawn("traceseal/item/v1"))
+        );
     }
 
     proptest! {
@@ -257,8 +298,8 @@ mod tests {
         }
 
         #[test]
-        fn round_trips(issued in any::<i64>(), batch in any::<u64>(), code in "[ -~]{0,100}") {
-            let leaf = LeafRecord::Item(ItemLeaf { issued_at: issued, batch_id: batch, code });
+        fn round_trips(issued in any::<i64>(), batch in any::<u64>(), c in any::<[u8; 32]>()) {
+            let leaf = LeafRecord::Item(ItemLeaf { issued_at: issued, batch_id: batch, commitment: Commitment(c) });
             prop_assert_eq!(LeafRecord::parse(&leaf.encode()).unwrap(), leaf);
         }
     }

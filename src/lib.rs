@@ -6,7 +6,7 @@
 //!
 //! | layer | modules | owns |
 //! | --- | --- | --- |
-//! | pure core (no I/O) | [`gs1`], [`code`], [`leaf`], [`merkle`], [`checkpoint`], [`custody`], [`epcis`], [`anchor`], [`bundle`] | formats, signatures, proofs, custody rules, EPCIS, the chain port |
+//! | pure core (no I/O) | [`gs1`], [`code`], [`commitment`], [`leaf`], [`merkle`], [`checkpoint`], [`custody`], [`epcis`], [`anchor`], [`bundle`] | formats, signatures, proofs, custody rules, EPCIS, the chain port |
 //! | adapters | [`store`] (RocksDB), [`keys`] (PEM key files), [`chain`] (alloy, anvil), [`labels`] (QR sizing, ZPL) | one external resource each |
 //! | service | [`service`] | use cases, transactions, background workers |
 //! | edges | [`http`] (axum), [`cli`] (clap), [`config`], [`wiring`] | transport, composition |
@@ -17,6 +17,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod cli;
 pub mod code;
+pub mod commitment;
 pub mod config;
 pub mod custody;
 pub mod epcis;

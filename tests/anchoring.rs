@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use common::{bin, test_config, verify_path, Proc, TestServer, GTIN, USCC};
+use common::{bin, test_config, verify_path, with_code, Proc, TestServer, GTIN, USCC};
 use traceseal::anchor::{hex0x, log_id, AnchorStatus, ChainPort};
 use traceseal::chain::anvil::{find_binary, Anvil, AnvilOptions};
 use traceseal::chain::Reader;
@@ -282,12 +282,8 @@ async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_c
     assert!(rec.gas_used.unwrap() > 21_000);
 
     // The proof bundle verifies offline and against the contract.
-    let item_serial = {
-        let c = traceseal::code::Code::parse(&codes[3]).unwrap();
-        c.item().serial.as_str().to_string()
-    };
     let b: Value = s
-        .get(&format!("/api/v1/items/{GTIN}/{item_serial}/bundle"))
+        .get(&with_code("/api/v1/bundle", &codes[3]))
         .await
         .json()
         .await
@@ -328,14 +324,8 @@ async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_c
     r.set_automine(false).await.unwrap();
     let (_, more) = s.issue("k2", 2).await;
     s.checkpoint_covering(7).await;
-    let serial = traceseal::code::Code::parse(&more[0])
-        .unwrap()
-        .item()
-        .serial
-        .as_str()
-        .to_string();
     let b: Value = s
-        .get(&format!("/api/v1/items/{GTIN}/{serial}/bundle"))
+        .get(&with_code("/api/v1/bundle", &more[0]))
         .await
         .json()
         .await
@@ -346,14 +336,26 @@ async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_c
     let (code, out) = verify_bundle(&f, None);
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("NOT ANCHORED YET"), "{out}");
-    // Unknown items are 404, malformed ones 400 (problem+json).
+    // A code we did not issue (here: another serial, so the signature fails) is 404, a
+    // malformed one 400 (problem+json); the gtin/serial route is gone.
+    let forged = more[0].replacen("/21/", "/21/X", 1);
+    assert_eq!(
+        s.get(&with_code("/api/v1/bundle", &forged)).await.status(),
+        404
+    );
+    assert_eq!(
+        s.get(&with_code("/api/v1/bundle", "https://x/01/1"))
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(s.get("/api/v1/bundle").await.status(), 400);
     assert_eq!(
         s.get(&format!("/api/v1/items/{GTIN}/NOPE/bundle"))
             .await
             .status(),
         404
     );
-    assert_eq!(s.get("/api/v1/items/123/abc/bundle").await.status(), 400);
     s.stop().await;
     drop(anvil);
 }
@@ -567,13 +569,7 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     r.anvil_mine(1).await.unwrap();
     // Wait until the first checkpoint (10 leaves) is anchored, via a bundle.
-    let serial = traceseal::code::Code::parse(&codes[0])
-        .unwrap()
-        .item()
-        .serial
-        .as_str()
-        .to_string();
-    let bundle_url = format!("{}/api/v1/items/{GTIN}/{serial}/bundle", p.base);
+    let bundle_url = format!("{}{}", p.base, with_code("/api/v1/bundle", &codes[0]));
     let deadline = Instant::now() + Duration::from_secs(30);
     let b = loop {
         let b: Value = c

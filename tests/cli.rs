@@ -82,10 +82,60 @@ fn serve_refuses_an_uninitialised_dir_and_a_world_readable_key() {
     let out = Command::new(bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&dir)
+        .env("TRACESEAL_CHAIN_ENABLED", "false")
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+}
+
+#[test]
+fn serve_without_dev_needs_a_chain_or_none_and_a_real_operator_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    assert!(Command::new(bin())
+        .args(["init", "--data-dir"])
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+    // No chain configured and no --dev: refused, saying what to do; nothing is started.
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no chain is configured")
+            && err.contains("TRACESEAL_CHAIN_RPC")
+            && err.contains("chain.enabled = false")
+            && err.contains("--dev"),
+        "{err}"
+    );
+    assert!(
+        !dir.join("chain").exists(),
+        "no development chain was started"
+    );
+    // An empty or short operator token is refused.
+    for token in ["", "short-token\n"] {
+        std::fs::write(dir.join("admin.token"), token).unwrap();
+        std::fs::set_permissions(
+            dir.join("admin.token"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let out = Command::new(bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .env("TRACESEAL_CHAIN_ENABLED", "false")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("must be at least 32"), "{token:?}: {err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,7 +227,7 @@ fn serve_prints_the_token_path_and_a_first_request_and_stops_cleanly_on_sigterm(
     // free port so a developer's own service on 8545 does not interfere).
     let port = traceseal::chain::anvil::free_port().unwrap().to_string();
     let (mut child, text) = spawn_serve(
-        &["--init", "--listen", "127.0.0.1:0"],
+        &["--init", "--dev", "--listen", "127.0.0.1:0"],
         &dir,
         &[
             ("TRACESEAL_CHECKPOINT_INTERVAL_MS", "60000"),
@@ -220,7 +270,8 @@ fn serve_init_demo_loads_the_demo_data_and_prints_codes_to_scan() {
         |l| l.contains("traceseal listening on"),
     );
     assert!(
-        text.contains("demo data: 4 products, 9 actors, 5 lots, 58 custody records"),
+        text.contains("demo data: 4 products, 9 actors, ")
+            && text.contains(" engagements, 5 lots, 58 custody records"),
         "{text}"
     );
     assert_eq!(

@@ -14,8 +14,10 @@ use common::*;
 use rand::Rng;
 use serde_json::{json, Value};
 use traceseal::checkpoint::{open_checkpoint, Checkpoint, NoteVerifier};
+use traceseal::commitment::Commitment;
 use traceseal::leaf::LeafRecord;
 use traceseal::merkle::{self, Hash};
+use traceseal::store::{Cf, Store};
 
 const BIG: u64 = 120_000;
 const BIG_KEY: &str = "big-batch";
@@ -76,14 +78,34 @@ fn hashes(v: &Value) -> Vec<Hash> {
         .collect()
 }
 
-/// The code in leaf `i`.
-async fn leaf_code(api: &Api, i: u64) -> (u64, String) {
+/// The batch and commitment of item leaf `i`, as served publicly.
+async fn leaf_commitment(api: &Api, i: u64) -> (u64, Commitment) {
     let v = api.json(&format!("/api/v1/log/leaves/{i}")).await;
     let data = base64::engine::general_purpose::STANDARD
         .decode(v["data"].as_str().unwrap())
         .unwrap();
     let leaf = LeafRecord::parse_item(&data).unwrap();
-    (leaf.batch_id, leaf.code)
+    (leaf.batch_id, leaf.commitment)
+}
+
+/// Codes of a sample of the leaves from `from` to the end of the log, read from the data
+/// directory while the server is down (the log does not carry codes, and an interrupted
+/// batch has no printable codes).
+fn sample_codes(dir: &Path, from: u64) -> Vec<(u64, String)> {
+    let store = traceseal::store::rocks::RocksStore::open(&dir.join("db")).unwrap();
+    let (last, _) = store.last(Cf::Codes).unwrap().unwrap();
+    let size = u64::from_be_bytes(last.as_slice().try_into().unwrap()) + 1;
+    assert!(size > from);
+    let mut rng = rand::thread_rng();
+    let mut sample: Vec<u64> = (0..150).map(|_| rng.gen_range(from..size)).collect();
+    sample.extend([from, size - 1]);
+    sample
+        .into_iter()
+        .map(|i| {
+            let code = store.get(Cf::Codes, &i.to_be_bytes()).unwrap().unwrap();
+            (i, String::from_utf8(code).unwrap())
+        })
+        .collect()
 }
 
 /// Kills the server at a random moment after the big batch has made durable progress beyond
@@ -126,7 +148,7 @@ async fn check_after_restart(
     v: &NoteVerifier,
     before: &Checkpoint,
     acked: &[String],
-    acked_leaves: u64,
+    interrupted: &[(u64, String)],
 ) -> u64 {
     let b = api.json("/api/v1/batches/3").await;
     assert_eq!(b["status"], "issuing", "{b}");
@@ -162,18 +184,15 @@ async fn check_after_restart(
             .expect("new checkpoint is consistent with the last one served before the crash");
     }
 
-    // No code of the interrupted batch scans genuine: sample its leaves.
+    // No code of the interrupted batch scans genuine: a sample of its leaves, whose public
+    // leaves commit to the codes read from the data directory.
     let size = api.json("/healthz").await["log_size"].as_u64().unwrap();
-    assert!(size > acked_leaves);
-    let mut rng = rand::thread_rng();
-    let mut sample: Vec<u64> = (0..150)
-        .map(|_| rng.gen_range(acked_leaves..size))
-        .collect();
-    sample.extend([acked_leaves, size - 1]);
-    for i in sample {
-        let (batch, code) = leaf_code(api, i).await;
+    assert!(size > 100, "the interrupted batch wrote leaves");
+    for (i, code) in interrupted {
+        let (batch, commitment) = leaf_commitment(api, *i).await;
         assert_eq!(batch, 3);
-        let verdict = api.verdict(&code).await;
+        assert_eq!(commitment, Commitment::of_uri(code), "leaf {i}");
+        let verdict = api.verdict(code).await;
         assert_eq!(verdict["verdict"], "not_genuine", "leaf {i}: {verdict}");
         assert_eq!(verdict["reasons"][0]["code"], "batch_incomplete");
     }
@@ -269,17 +288,19 @@ async fn sigkill_during_large_batch_never_leaves_a_partial_batch_genuine() {
         pending.await.unwrap().is_err(),
         "the killed request got no answer"
     );
+    let interrupted = sample_codes(&dir, 100);
     let proc = Proc::serve(&dir, &ENV);
     api.base = proc.base.clone();
-    let issued1 = check_after_restart(&api, &v, &before, &acked, 100).await;
+    let issued1 = check_after_restart(&api, &v, &before, &acked, &interrupted).await;
 
     // Round 2: the retry resumes the batch; kill it again mid-way.
     let pending = tokio::spawn(api.post_batch(BIG_KEY, BIG).send());
     let before = kill_mid_batch(proc, &api, &v, issued1).await;
     let _ = pending.await;
+    let interrupted = sample_codes(&dir, 100);
     let proc = Proc::serve(&dir, &ENV);
     api.base = proc.base.clone();
-    let issued2 = check_after_restart(&api, &v, &before, &acked, 100).await;
+    let issued2 = check_after_restart(&api, &v, &before, &acked, &interrupted).await;
     assert!(issued2 > issued1, "the resumed run made durable progress");
 
     // Round 3: the retry completes the batch, with the same batch id and exactly BIG codes.

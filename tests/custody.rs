@@ -91,20 +91,8 @@ struct Actor {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn custody_chain_end_to_end_with_the_cli() {
     let s = TestServer::start(test_config()).await;
-    s.seed().await;
+    let eid = s.seed().await;
     let (_, codes) = s.issue("b1", 6).await;
-    let serials: Vec<String> = codes
-        .iter()
-        .map(|c| {
-            c.split("/21/")
-                .nth(1)
-                .unwrap()
-                .split('?')
-                .next()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
     let lot = format!("{GTIN}.LOT-1");
     let keys = tempfile::tempdir().unwrap();
     let roles = [
@@ -177,6 +165,41 @@ async fn custody_chain_end_to_end_with_the_cli() {
     };
     let (insp, carrier, broker, wh, pickup) =
         (&actors[0], &actors[1], &actors[2], &actors[3], &actors[4]);
+
+    // Nobody records custody of the importer's products before the importer engages them.
+    let o = run(event(insp, "packing", &[])).await;
+    assert!(
+        text(&o).contains("refused (403)")
+            && text(&o).contains(&format!(
+                "actor au-inspector is not engaged by enterprise {eid} for GTIN {GTIN}"
+            )),
+        "{}",
+        text(&o)
+    );
+    for a in &actors {
+        let r = s
+            .admin_post(
+                &format!("/api/v1/enterprises/{eid}/engagements"),
+                json!({"actor_id": a.id, "gtins": [GTIN]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    let list: Value = s
+        .admin_get(&format!("/api/v1/enterprises/{eid}/engagements"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 5);
+    assert!(list.as_array().unwrap().iter().all(|e| e["active"] == true));
+    assert_eq!(
+        s.get(&format!("/api/v1/enterprises/{eid}/engagements"))
+            .await
+            .status(),
+        401,
+        "engagements are the operator's"
+    );
 
     // Wrong order: nothing before the attestation.
     let o = run(event(carrier, "shipping", &[])).await;
@@ -317,19 +340,18 @@ async fn custody_chain_end_to_end_with_the_cli() {
         text(&o)
     );
     // Item-scoped: release two items, one is picked up.
-    let mut two = [serials[0].clone(), serials[1].clone()];
-    two.sort();
+    // Items are named by the codes scanned from their labels (the CLI sends item references).
+    let two = [codes[0].clone(), codes[1].clone()];
     let o = run(event(
         wh,
         "release",
-        &["--serials", &two.join(","), "--order-no", "ORD-7"],
+        &["--code", &two[0], "--code", &two[1], "--order-no", "ORD-7"],
     ))
     .await;
     assert!(o.status.success(), "{}", text(&o));
-    let o = run(event(pickup, "self_pickup", &["--serials", &two[0]])).await;
+    let o = run(event(pickup, "self_pickup", &["--code", &two[0]])).await;
     assert!(o.status.success(), "{}", text(&o));
-    let not_released = serials.iter().find(|x| !two.contains(x)).unwrap();
-    let o = run(event(pickup, "self_pickup", &["--serials", not_released])).await;
+    let o = run(event(pickup, "self_pickup", &["--code", &codes[2]])).await;
     assert!(
         text(&o).contains("refused (409)") && text(&o).contains("not been released"),
         "{}",
@@ -354,7 +376,7 @@ async fn custody_chain_end_to_end_with_the_cli() {
     let st = traceseal::custody::Statement {
         log: s.state.svc.origin().to_string(),
         lot: lot.clone(),
-        serials: vec![],
+        items: vec![],
         prev: head.clone(),
         actor: wh.id.into(),
         kid: traceseal::code::KeyId::of(&sk.verifying_key()).to_string(),
@@ -399,9 +421,23 @@ async fn custody_chain_end_to_end_with_the_cli() {
         )
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let o = run(event(pickup, "self_pickup", &["--serials", &two[1]])).await;
+    let o = run(event(pickup, "self_pickup", &["--code", &two[1]])).await;
     assert!(
         text(&o).contains("refused (401)") && text(&o).contains("revoked"),
+        "{}",
+        text(&o)
+    );
+    // The importer ends the warehouse's engagement: its next record is refused (403).
+    let r = s
+        .admin_post(
+            &format!("/api/v1/enterprises/{eid}/engagements/nb-warehouse/end"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let o = run(event(wh, "storing", &["--location", "C-1"])).await;
+    assert!(
+        text(&o).contains("refused (403)") && text(&o).contains("engagement was ended"),
         "{}",
         text(&o)
     );
@@ -417,12 +453,11 @@ async fn custody_chain_end_to_end_with_the_cli() {
         + 3;
     s.checkpoint_covering(size).await;
     let v: Value = s.get(&verify_path(&codes[0])).await.json().await.unwrap();
-    let serial0 = &serials[0];
     let custody = &v["custody"];
     assert_eq!(v["verdict"], "genuine", "{v:#}");
     assert_eq!(custody["lot"], lot);
     let records = custody["records"].as_array().unwrap();
-    let mine = if two[0] == *serial0 { 12 + 2 } else { 12 + 1 };
+    let mine = 12 + 2; // codes[0] was released and picked up
     assert_eq!(records.len(), mine, "lot-wide records + this item's");
     assert_eq!(records[0]["record"]["step"], "origin_attestation");
     assert_eq!(records[0]["record"]["organisation"], "au-inspector Ltd");
@@ -464,7 +499,7 @@ async fn custody_chain_end_to_end_with_the_cli() {
 
     // The bundle carries and verifies the chain.
     let b = s
-        .get(&format!("/api/v1/items/{GTIN}/{serial0}/bundle"))
+        .get(&with_code("/api/v1/bundle", &codes[0]))
         .await
         .text()
         .await
@@ -503,7 +538,7 @@ async fn custody_chain_end_to_end_with_the_cli() {
         "urn:traceseal:customs-declaration:310420261000001"
     );
     let doc: Value = s
-        .get(&format!("/api/v1/items/{GTIN}/{serial0}/epcis"))
+        .get(&with_code("/api/v1/epcis", &codes[0]))
         .await
         .json()
         .await

@@ -226,7 +226,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         assert_eq!(leaf["index"], i);
         let data = b64(leaf["data"].as_str().unwrap());
         let text = String::from_utf8(data.clone()).unwrap();
-        assert!(text.starts_with("traceseal/item/v1\n"));
+        assert!(text.starts_with("traceseal/item/v2\n"));
         let pr: Value = s
             .get(&format!("/api/v1/log/proof/inclusion?index={i}&size=32"))
             .await
@@ -248,10 +248,24 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     let all: Vec<&String> = codes.iter().chain(more.iter()).collect();
     let leaf0: Value = s.get("/api/v1/log/leaves/0").await.json().await.unwrap();
     let text0 = String::from_utf8(b64(leaf0["data"].as_str().unwrap())).unwrap();
+    // The leaf commits to its code without holding it (or its serial, or its signature).
+    let commitments: Vec<String> = all
+        .iter()
+        .map(|c| traceseal::commitment::Commitment::of_uri(c).to_string())
+        .collect();
+    let issued = text0.lines().nth(1).unwrap();
     assert!(
-        all.iter().any(|c| text0.contains(c.as_str())),
-        "leaf holds its code URI"
+        commitments
+            .iter()
+            .any(|c| text0 == format!("traceseal/item/v2\n{issued}\nbatch 1\ncommitment {c}\n")),
+        "leaf 0 is one code's commitment: {text0}"
     );
+    for c in &all {
+        let code = traceseal::code::Code::parse(c).unwrap();
+        let serial = code.item().serial.as_str();
+        let sig = &c[c.find("&s=").unwrap() + 3..];
+        assert!(!text0.contains(serial) && !text0.contains(sig), "{text0}");
+    }
     problem(s.get("/api/v1/log/leaves/32").await, 404).await;
     problem(
         s.get("/api/v1/log/proof/inclusion?index=5&size=99").await,
@@ -420,7 +434,12 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     }
 
     // Metrics.
-    let m = s.get("/metrics").await.text().await.unwrap();
+    assert_eq!(
+        s.get("/metrics").await.status(),
+        401,
+        "metrics need the operator token"
+    );
+    let m = s.admin_get("/metrics").await.text().await.unwrap();
     assert!(
         m.contains(
             "traceseal_http_requests_total{method=\"GET\",route=\"/api/v1/verify\",status=\"200\"}"
@@ -435,23 +454,49 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_scans_warn_and_rate_limit_answers_429() {
+async fn one_network_cannot_poison_a_code_many_networks_warn_and_rate_limit_answers_429() {
     let mut cfg = test_config();
-    cfg.scan.warn_after_scans = 3;
+    // The test's requests name their client address through a trusted proxy header.
+    cfg.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let s = TestServer::start(cfg).await;
+    s.seed().await;
+    let (_, codes) = s.issue("k", 2).await;
+    let scan = |code: &str, ip: &str| {
+        let req = s
+            .client
+            .get(s.url(&verify_path(code)))
+            .header("x-forwarded-for", ip.to_string());
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    // 200 scans from one network (addresses of one /24): still one network, never a warning.
+    for i in 0..200 {
+        let v = scan(&codes[0], &format!("203.0.113.{}", i % 250)).await;
+        assert_eq!(v["verdict"], "genuine", "scan {i}: {v}");
+    }
+    // A consumer elsewhere sees a genuine item, scanned from 2 networks.
+    let v = scan(&codes[0], "198.51.100.20").await;
+    assert_eq!(v["verdict"], "genuine", "{v}");
+    assert_eq!(v["scans"]["networks"], 2);
+    assert_eq!(v["scans"]["window_days"], 30);
+    // The same code from many networks (more than the default 5) still warns.
+    for n in 1..=4 {
+        scan(&codes[0], &format!("192.0.{n}.9")).await;
+    }
+    let v = scan(&codes[0], "2001:db8:77::1").await;
+    assert_eq!(v["verdict"], "genuine_with_warning", "{v}");
+    assert_eq!(v["reasons"][0]["code"], "scanned_widely");
+    assert_eq!(v["scans"]["networks"], 7);
+    // IPv4-mapped IPv6 is the IPv4 network it maps.
+    let v = scan(&codes[1], "203.0.113.1").await;
+    assert_eq!(v["scans"]["networks"], 1);
+    let v = scan(&codes[1], "::ffff:203.0.113.2").await;
+    assert_eq!(v["scans"]["networks"], 1, "{v}");
+    s.stop().await;
+
+    let mut cfg = test_config();
     cfg.rate_limit.per_second = 1;
     cfg.rate_limit.burst = 6;
     let s = TestServer::start(cfg).await;
-    s.seed().await;
-    let (_, codes) = s.issue("k", 1).await;
-    let mut verdicts = Vec::new();
-    for _ in 0..4 {
-        let v: Value = s.get(&verify_path(&codes[0])).await.json().await.unwrap();
-        verdicts.push(v);
-    }
-    assert_eq!(verdicts[2]["verdict"], "genuine");
-    assert_eq!(verdicts[3]["verdict"], "genuine_with_warning");
-    assert_eq!(verdicts[3]["reasons"][0]["code"], "scanned_often");
-    assert_eq!(verdicts[3]["scans"]["count"], 4);
     // Burst of 6 at 1/s: a few more succeed, then 429 with Retry-After.
     let mut saw_429 = false;
     for _ in 0..30 {

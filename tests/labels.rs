@@ -85,16 +85,16 @@ async fn print_jobs_record_prints_and_log_reprints() {
         .decode(leaf["data"].as_str().unwrap())
         .unwrap();
     let text = String::from_utf8(data).unwrap();
-    assert!(text.starts_with("traceseal/reprint/v1\n"), "{text}");
+    assert!(text.starts_with("traceseal/reprint/v2\n"), "{text}");
     assert!(text.contains("label torn"));
-    let serial2 = codes[2]
-        .split("/21/")
-        .nth(1)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap();
-    assert!(text.contains(serial2));
+    // The reprinted item is named by its item reference, never by its serial or code.
+    let serial2 = traceseal::code::Code::parse(&codes[2]).unwrap();
+    let serial2 = serial2.item().serial.as_str();
+    assert!(
+        text.contains(&traceseal::commitment::ItemRef::of_uri(&codes[2]).to_string()),
+        "{text}"
+    );
+    assert!(!text.contains(serial2), "{text}");
 
     // A layout that would print modules below the minimum is refused; no token → 401.
     let r = s

@@ -65,6 +65,8 @@ async fn genuine_anchored_item_in_zh_and_en_with_every_browser_check_passing_and
     cfg.chain.anchor_interval_ms = 0;
     cfg.chain.confirmations = 2;
     cfg.chain.public_rpc_url = anvil.url();
+    // The test chain is on loopback: the page may read it only as under `serve --dev`.
+    cfg.chain.dev_mode = true;
     let s = TestServer::start_anchored(cfg, &anvil.url()).await;
     // The demo data: enterprises, products, actors with their own keys, lots with their full
     // custody chains (origin attestation to the bonded warehouse).
@@ -363,7 +365,7 @@ async fn tampering_proxy(
         .unwrap_or("text/plain")
         .to_string();
     let mut body = r.bytes().await.unwrap().to_vec();
-    if path.ends_with("/bundle") {
+    if path.starts_with("/api/v1/bundle?") {
         let mode = *mode.lock().unwrap();
         if mode == "unavailable" {
             return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "try later").into_response();
@@ -419,7 +421,10 @@ async fn a_tampered_code_fails_in_the_browser_and_the_fallback_ed25519_agrees_wi
     let art = artifacts_dir("scan-page");
     let mut cfg = test_config();
     cfg.chain.enabled = false;
-    cfg.scan.warn_after_scans = 1;
+    // Scans from more than one network warn; the test's requests name their networks through
+    // a trusted proxy header.
+    cfg.scan.warn_after_networks = 1;
+    cfg.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let s = TestServer::start(cfg).await;
     s.seed().await;
     let (_, codes) = s.issue("t1", 3).await;
@@ -456,18 +461,28 @@ async fn a_tampered_code_fails_in_the_browser_and_the_fallback_ed25519_agrees_wi
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("Not a valid code"));
 
-    // The genuine code scanned twice: the warning with the scan count and first-scan time.
-    b.goto(&local(&s.base, code)).await;
-    b.wait_ready(Duration::from_secs(10)).await;
+    // The genuine code scanned from another network first, then in the browser: the warning
+    // with the number of networks and since when.
+    let r = s
+        .client
+        .get(s.url(&verify_path(code)))
+        .header("x-forwarded-for", "198.51.100.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     b.goto(&local(&s.base, code)).await;
     b.wait_ready(Duration::from_secs(10)).await;
     assert_eq!(b.text("#verdict h1").await, "Genuine, with a warning");
     let reasons = b.text("#reasons").await;
-    assert!(reasons.contains("scanned 2 times since"), "{reasons}");
+    assert!(
+        reasons.contains("scanned from 2 different networks since"),
+        "{reasons}"
+    );
     assert!(b
         .text("#scan-count")
         .await
-        .starts_with("Scan 2 of this code; first scanned"));
+        .starts_with("Scanned from 2 network(s) in the last 30 days"));
     assert_eq!(
         b.js("return document.documentElement.dataset.verified")
             .await,

@@ -100,15 +100,15 @@ pub struct EventArgs {
     /// receiving, storing, holding, hold_release, release, retail_sale, self_pickup.
     #[arg(long)]
     pub step: String,
-    /// Serials the event covers (comma-separated; release, retail_sale and self_pickup only).
-    /// Default: the whole lot.
-    /// Serials may start with `-` (it is in the serial alphabet): `--serials=-abc,…` or
-    /// `--serials -abc` both work.
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
-    pub serials: Vec<String>,
-    /// A file with one serial per line (in addition to --serials).
+    /// The codes of the items the event covers, as scanned from their labels (release,
+    /// retail_sale and self_pickup only; repeat the option or separate with spaces inside one
+    /// quoted argument). The statement names each item by its item reference, computed here
+    /// from the code; the codes themselves are never sent. Default: the whole lot.
+    #[arg(long = "code", value_delimiter = ' ')]
+    pub codes: Vec<String>,
+    /// A file with one scanned code per line (in addition to --code).
     #[arg(long)]
-    pub serials_file: Option<PathBuf>,
+    pub codes_file: Option<PathBuf>,
     /// Customs declaration number (customs_declaration, customs_clearance; per-order list
     /// number for release, retail_sale, self_pickup).
     #[arg(long)]
@@ -210,22 +210,33 @@ impl EventArgs {
         })
     }
 
-    fn serials(&self) -> Result<Vec<String>, String> {
-        let mut s: Vec<String> = self.serials.iter().map(|x| x.trim().to_string()).collect();
-        if let Some(f) = &self.serials_file {
+    /// The item references of the codes given, sorted and unique; every code must be of
+    /// the lot.
+    fn items(&self) -> Result<Vec<String>, String> {
+        let mut codes: Vec<String> = self.codes.iter().map(|x| x.trim().to_string()).collect();
+        if let Some(f) = &self.codes_file {
             let text = std::fs::read_to_string(f)
                 .map_err(|e| format!("cannot read {}: {e}", f.display()))?;
-            s.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(String::from),
-            );
+            codes.extend(text.lines().map(|l| l.trim().to_string()));
         }
-        s.retain(|x| !x.is_empty());
-        s.sort();
-        s.dedup();
-        Ok(s)
+        let lot = LotId::parse(&self.signer.lot)?;
+        let mut refs = Vec::with_capacity(codes.len());
+        for (i, c) in codes.iter().filter(|c| !c.is_empty()).enumerate() {
+            let code = crate::code::Code::parse(c).map_err(|e| format!("code {}: {e}", i + 1))?;
+            let item = code.item();
+            if item.gtin != lot.gtin || item.lot != lot.lot {
+                return Err(format!(
+                    "code {} is of lot {}.{}, not {lot}",
+                    i + 1,
+                    item.gtin.as_str(),
+                    item.lot.as_str()
+                ));
+            }
+            refs.push(crate::commitment::ItemRef::of(&code).to_string());
+        }
+        refs.sort();
+        refs.dedup();
+        Ok(refs)
     }
 }
 
@@ -298,8 +309,8 @@ pub fn attest(a: &AttestArgs) -> ExitCode {
 
 /// `traceseal event`.
 pub fn event(a: &EventArgs) -> ExitCode {
-    match a.event().and_then(|e| Ok((e, a.serials()?))) {
-        Ok((e, serials)) => submit(&a.signer, e, serials),
+    match a.event().and_then(|e| Ok((e, a.items()?))) {
+        Ok((e, items)) => submit(&a.signer, e, items),
         Err(m) => usage(&m),
     }
 }
@@ -313,8 +324,8 @@ fn usage(m: &str) -> ExitCode {
 pub struct Draft {
     /// Lot id text.
     pub lot: String,
-    /// Serials (sorted, unique) or empty.
-    pub serials: Vec<String>,
+    /// Item references (sorted, unique) or empty.
+    pub items: Vec<String>,
     /// Actor id.
     pub actor: String,
     /// Event time text.
@@ -331,7 +342,7 @@ impl Draft {
         let st = Statement {
             log: log.to_string(),
             lot: self.lot.clone(),
-            serials: self.serials.clone(),
+            items: self.items.clone(),
             prev: prev.to_string(),
             actor: self.actor.clone(),
             kid: KeyId::of(&key.verifying_key()).to_string(),
@@ -455,7 +466,7 @@ impl Client {
     }
 }
 
-fn submit(s: &Signer, event: Event, serials: Vec<String>) -> ExitCode {
+fn submit(s: &Signer, event: Event, items: Vec<String>) -> ExitCode {
     let key = match crate::keys::read_private_pem(&s.key) {
         Ok(k) => k,
         Err(e) => return usage(&e.to_string()),
@@ -487,7 +498,7 @@ fn submit(s: &Signer, event: Event, serials: Vec<String>) -> ExitCode {
     };
     let draft = Draft {
         lot: s.lot.clone(),
-        serials,
+        items,
         actor: s.actor.clone(),
         time,
         place,
@@ -528,28 +539,53 @@ mod tests {
     use crate::cli::{Cli, Command};
 
     #[test]
-    fn serials_may_start_with_a_hyphen() {
-        let cli = Cli::try_parse_from([
-            "traceseal",
-            "event",
-            "--actor",
-            "a1",
-            "--key",
-            "k.pem",
-            "--lot",
-            "09506000134352.L1",
-            "--step",
-            "release",
-            "--serials",
-            "-3abc,Zx_9",
-        ])
-        .unwrap();
-        let Command::Event(e) = cli.command else {
-            panic!("not an event command")
+    fn codes_become_item_references_of_the_lot() {
+        let host = crate::code::Host::parse("verify.example.com").unwrap();
+        let key = crate::keys::generate();
+        let kid = crate::code::KeyId::of(&key.verifying_key());
+        let code = |lot: &str, serial: &str| {
+            let item = crate::code::ItemId {
+                gtin: crate::gs1::Gtin::parse("09506000134352").unwrap(),
+                lot: crate::gs1::Lot::parse(lot).unwrap(),
+                serial: crate::gs1::Serial::parse(serial).unwrap(),
+                expiry: None,
+            };
+            crate::code::Code::sign(&host, &item, kid, &key)
+                .as_str()
+                .to_string()
         };
-        assert_eq!(
-            e.serials().unwrap(),
-            vec!["-3abc".to_string(), "Zx_9".to_string()]
-        );
+        let (a, b) = (code("L1", "-3abc"), code("L1", "Zx_9"));
+        let parse = |codes: &[&str]| {
+            let mut args = vec![
+                "traceseal",
+                "event",
+                "--actor",
+                "a1",
+                "--key",
+                "k.pem",
+                "--lot",
+                "09506000134352.L1",
+                "--step",
+                "release",
+            ];
+            for c in codes {
+                args.extend(["--code", c]);
+            }
+            let Command::Event(e) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("not an event command")
+            };
+            e.items()
+        };
+        let mut want = vec![
+            crate::commitment::ItemRef::of_uri(&a).to_string(),
+            crate::commitment::ItemRef::of_uri(&b).to_string(),
+        ];
+        want.sort();
+        assert_eq!(parse(&[&b, &a, &b]).unwrap(), want, "sorted and unique");
+        let other = code("L2", "Zx_9");
+        assert!(parse(&[&a, &other])
+            .unwrap_err()
+            .contains("not 09506000134352.L1"));
+        assert!(parse(&["https://nope"]).unwrap_err().starts_with("code 1:"));
     }
 }

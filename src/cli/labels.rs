@@ -352,7 +352,7 @@ pub fn run(a: &LabelsArgs) -> ExitCode {
         };
         if done != job.count || !ended {
             eprintln!(
-                "\nerror: the output is incomplete ({done} of {} labels rendered); run the job's output again: GET {job_url}/output",
+                "\nerror: the output is incomplete ({done} of {} labels rendered); fetch the job's output again, which prints every label again and is logged: GET {job_url}/output?reprint_reason=…",
                 job.count
             );
             return ExitCode::from(4);

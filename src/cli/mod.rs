@@ -63,8 +63,14 @@ pub enum Command {
         /// keys go to DATA_DIR/demo-keys/). Never on a production directory.
         #[arg(long, requires = "init")]
         demo: bool,
+        /// Development mode: with no chain configured, start the local development chain
+        /// (anvil) and let the scan page read it on loopback. Without --dev, anchoring needs
+        /// a configured chain (TRACESEAL_CHAIN_RPC and an anchoring key) or
+        /// chain.enabled = false, and `serve` refuses to start otherwise.
+        #[arg(long)]
+        dev: bool,
     },
-    /// Check a proof bundle (GET /api/v1/items/{gtin}/{serial}/bundle) offline and, with
+    /// Check a proof bundle (GET /api/v1/bundle?code=CODE) offline and, with
     /// --rpc, against the anchor contract. Exit 0: verified and anchored; 1: a check failed
     /// (the reason is printed); 2: usage error or unreadable file; 3: valid but not anchored
     /// yet; 4: the chain could not be reached.
@@ -135,7 +141,17 @@ pub fn run(cli: Cli) -> ExitCode {
             config,
             init,
             demo,
-        } => done(serve(&data_dir, listen, config, init, demo)),
+            dev,
+        } => done(serve(
+            &data_dir,
+            &ServeOptions {
+                listen,
+                config,
+                init,
+                demo,
+                dev,
+            },
+        )),
         Command::Verify { code, keys } => verify(&code, &keys),
         Command::ActorKey { out } => custody::actor_key(&out),
         Command::Attest(a) => custody::attest(&a),
@@ -213,9 +229,10 @@ fn print_demo(r: &crate::service::demo::DemoReport) {
         return;
     }
     println!(
-        "demo data: {} products, {} actors, {} lots, {} custody records (actors' keys in {})",
+        "demo data: {} products, {} actors, {} engagements, {} lots, {} custody records (actors' keys in {})",
         r.products,
         r.actors,
+        r.engagements,
         r.lots,
         r.records,
         r.keys_dir.display()
@@ -264,18 +281,57 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
-fn serve(
-    data_dir: &Path,
+/// The flags of `traceseal serve`.
+struct ServeOptions {
     listen: Option<std::net::SocketAddr>,
     config: Option<PathBuf>,
-    init_if_needed: bool,
+    init: bool,
     demo: bool,
-) -> Result<(), String> {
-    let dir = DataDir::new(data_dir);
-    let mut cfg = load_config(&dir, config.clone())?;
-    if let Some(l) = listen {
+    dev: bool,
+}
+
+/// The configuration `serve` runs with: the file and environment, then the flags.
+fn serve_config(dir: &DataDir, o: &ServeOptions) -> Result<crate::config::Config, String> {
+    let mut cfg = load_config(dir, o.config.clone())?;
+    if let Some(l) = o.listen {
         cfg.listen = l;
     }
+    cfg.chain.dev_mode = o.dev;
+    Ok(cfg)
+}
+
+/// Refuses a production start that would fall back to the development chain.
+fn check_chain_choice(cfg: &crate::config::Config) -> Result<(), String> {
+    let c = &cfg.chain;
+    if c.enabled && c.rpc_url.is_empty() && !c.dev_mode {
+        return Err("no chain is configured for anchoring: set TRACESEAL_CHAIN_RPC (chain.rpc_url) and an anchoring key (chain.anchor_key), or disable anchoring with chain.enabled = false (TRACESEAL_CHAIN_ENABLED=false); for development, pass --dev to start the local development chain (docs/anchoring.md)".into());
+    }
+    Ok(())
+}
+
+/// Refuses an operator token too short to resist guessing (the file is the operator's
+/// password; `init` writes 43 random characters).
+pub fn check_operator_token(token: &str) -> Result<(), String> {
+    let t = token.trim();
+    if t.chars().count() < MIN_OPERATOR_TOKEN_CHARS {
+        return Err(format!(
+            "the operator token (admin.token) is {} characters; it must be at least {MIN_OPERATOR_TOKEN_CHARS} (make a new one: head -c 32 /dev/urandom | base64 | tr -d '=+/' > admin.token; chmod 600 admin.token)",
+            t.chars().count()
+        ));
+    }
+    if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the operator token (admin.token) must be one line without spaces".into());
+    }
+    Ok(())
+}
+
+/// Shortest operator token `serve` accepts.
+pub const MIN_OPERATOR_TOKEN_CHARS: usize = 32;
+
+fn serve(data_dir: &Path, o: &ServeOptions) -> Result<(), String> {
+    let (init_if_needed, demo) = (o.init, o.demo);
+    let dir = DataDir::new(data_dir);
+    let mut cfg = serve_config(&dir, o)?;
     init_tracing(cfg.log_format);
     let fresh = !dir.db().exists();
     if fresh {
@@ -288,11 +344,9 @@ fn serve(
         }
         init(data_dir, None)?;
         // init wrote DATA_DIR/traceseal.toml; read it so the file is the one in force.
-        cfg = load_config(&dir, config)?;
-        if let Some(l) = listen {
-            cfg.listen = l;
-        }
+        cfg = serve_config(&dir, o)?;
     }
+    check_chain_choice(&cfg)?;
     let svc = open_service(&dir, &cfg)?;
     if fresh && (demo || cfg.custody.demo_on_init) {
         let r = svc
@@ -302,6 +356,7 @@ fn serve(
     }
     let token = keys::read_secret_file(&dir.admin_token()).map_err(|e| e.to_string())?;
     let token = String::from_utf8(token).map_err(|_| "admin.token is not UTF-8".to_string())?;
+    check_operator_token(&token)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -385,7 +440,7 @@ fn serve(
             loop {
                 let s = purge_svc.clone();
                 let res = tokio::task::spawn_blocking(move || {
-                    let days = crate::service::scan::SCAN_RETENTION_DAYS;
+                    let days = crate::service::telemetry::SCAN_RETENTION_DAYS;
                     s.purge_scans(crate::service::now_unix() - days * 86_400)
                 })
                 .await;

@@ -14,12 +14,13 @@
 //! is a read-modify-write of the lot state in one synced write.) See `docs/custody.md`.
 
 pub mod canon;
+pub mod engagement;
 pub mod record;
 pub mod registry;
 pub mod rules;
 
 pub use record::{
-    CheckedStatement, Event, LotId, Role, SignedStatement, Statement, Step, CUSTODY_V1, GENESIS,
+    CheckedStatement, Event, LotId, Role, SignedStatement, Statement, Step, CUSTODY_V2, GENESIS,
 };
 pub use registry::{ActorOp, Recall};
 pub use rules::{ItemState, LotState, OrderError};

@@ -3,7 +3,7 @@
 //! The signed message is
 //!
 //! ```text
-//! traceseal/custody/v1\n
+//! traceseal/custody/v2\n
 //! <canonical JSON of the statement (RFC 8785)>\n
 //! ```
 //!
@@ -22,12 +22,14 @@ use time::{Date, OffsetDateTime};
 
 use super::canon;
 use crate::code::KeyId;
-use crate::gs1::{CountryCode, Gtin, Lot, Serial};
+use crate::commitment::ItemRef;
+use crate::gs1::{CountryCode, Gtin, Lot};
 
-/// First line of a custody leaf and of the signed message.
-pub const CUSTODY_V1: &str = "traceseal/custody/v1";
-/// Most serials one statement may name (a larger set is a lot-wide event or several events).
-pub const MAX_SERIALS: usize = 10_000;
+/// First line of a custody leaf and of the signed message. (Version 1 named items by serial;
+/// version 2 names them by [`ItemRef`], so the public log lists no serials.)
+pub const CUSTODY_V2: &str = "traceseal/custody/v2";
+/// Most items one statement may name (a larger set is a lot-wide event or several events).
+pub const MAX_ITEMS: usize = 10_000;
 /// Longest free-text field, in characters.
 pub const MAX_TEXT: usize = 200;
 /// Most supporting documents on one attestation.
@@ -373,7 +375,7 @@ impl Step {
         Step::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
-    /// Whether the step may name a set of serials instead of the whole lot.
+    /// Whether the step may name a set of items instead of the whole lot.
     pub fn item_scoped_allowed(self) -> bool {
         matches!(self, Step::Release | Step::RetailSale | Step::SelfPickup)
     }
@@ -450,9 +452,11 @@ pub struct Statement {
     pub log: String,
     /// The lot, `{gtin14}.{lot}`.
     pub lot: String,
-    /// Serials the event covers; empty means the whole lot. Sorted, unique.
+    /// The items the event covers, by their item references (SHA-256 of a domain line and the
+    /// code, `docs/code-format.md`): only whoever has seen an item's label can name it. Empty
+    /// means the whole lot. Sorted, unique.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub serials: Vec<String>,
+    pub items: Vec<String>,
     /// Hex SHA-256 leaf hash of the lot's latest lot-wide record ([`GENESIS`] for the first):
     /// the history the signer saw.
     pub prev: String,
@@ -480,8 +484,8 @@ pub struct CheckedStatement {
     pub statement: Statement,
     /// Parsed lot.
     pub lot: LotId,
-    /// Parsed serials (empty: lot-wide).
-    pub serials: Vec<Serial>,
+    /// Parsed item references (empty: lot-wide).
+    pub items: Vec<ItemRef>,
     /// Parsed `prev`.
     pub prev: [u8; 32],
     /// Parsed key id.
@@ -629,21 +633,21 @@ impl Statement {
             ));
         }
         let lot = LotId::parse(&self.lot).map_err(RecordError::Field)?;
-        if self.serials.len() > MAX_SERIALS {
+        if self.items.len() > MAX_ITEMS {
             return Err(field_err(format!(
-                "at most {MAX_SERIALS} serials per statement; use a lot-wide event or split it"
+                "at most {MAX_ITEMS} items per statement; use a lot-wide event or split it"
             )));
         }
-        let mut serials = Vec::with_capacity(self.serials.len());
-        for s in &self.serials {
-            serials.push(Serial::parse(s).map_err(|e| field_err(format!("serial {s:?}: {e}")))?);
+        let mut items = Vec::with_capacity(self.items.len());
+        for s in &self.items {
+            items.push(ItemRef::parse(s).map_err(|e| field_err(format!("items: {e}")))?);
         }
-        if self.serials.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(field_err("serials must be sorted and unique"));
+        if self.items.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(field_err("items must be sorted and unique"));
         }
-        if !self.serials.is_empty() && !self.event.step().item_scoped_allowed() {
+        if !self.items.is_empty() && !self.event.step().item_scoped_allowed() {
             return Err(field_err(format!(
-                "{} is a lot-wide step: it cannot name serials (only release, retail_sale and self_pickup can)",
+                "{} is a lot-wide step: it cannot name items (only release, retail_sale and self_pickup can)",
                 self.event.step()
             )));
         }
@@ -699,7 +703,7 @@ impl Statement {
         let canonical = self.canonical();
         Ok(CheckedStatement {
             lot,
-            serials,
+            items,
             prev,
             kid,
             time,
@@ -773,8 +777,8 @@ fn gs1_check_ok(digits: &str) -> bool {
 }
 
 fn message(canonical: &str) -> Vec<u8> {
-    let mut m = Vec::with_capacity(CUSTODY_V1.len() + canonical.len() + 2);
-    m.extend_from_slice(CUSTODY_V1.as_bytes());
+    let mut m = Vec::with_capacity(CUSTODY_V2.len() + canonical.len() + 2);
+    m.extend_from_slice(CUSTODY_V2.as_bytes());
     m.push(b'\n');
     m.extend_from_slice(canonical.as_bytes());
     m.push(b'\n');
@@ -846,10 +850,10 @@ impl SignedStatement {
         l
     }
 
-    /// Parses leaf bytes that start with the [`CUSTODY_V1`] line.
+    /// Parses leaf bytes that start with the [`CUSTODY_V2`] line.
     pub fn parse_leaf(text: &str) -> Result<SignedStatement, RecordError> {
         let rest = text
-            .strip_prefix(CUSTODY_V1)
+            .strip_prefix(CUSTODY_V2)
             .and_then(|r| r.strip_prefix('\n'))
             .ok_or(RecordError::Leaf("first line"))?;
         let (json, rest) = rest
@@ -882,7 +886,7 @@ mod tests {
         Statement {
             log: "verify.example.com/log".into(),
             lot: "09506000134352.L1".into(),
-            serials: vec![],
+            items: vec![],
             prev: GENESIS.into(),
             actor: "au-inspect".into(),
             kid: "0a1b2c3d".into(),
@@ -922,7 +926,7 @@ mod tests {
         };
         assert!(s.verify(&key.verifying_key()));
         let leaf = String::from_utf8(s.leaf()).unwrap();
-        assert!(leaf.starts_with("traceseal/custody/v1\n{\"actor\""));
+        assert!(leaf.starts_with("traceseal/custody/v2\n{\"actor\""));
         assert_eq!(SignedStatement::parse_leaf(&leaf).unwrap(), s);
         // Another key, or a changed byte, fails.
         assert!(!s.verify(&SigningKey::from_bytes(&[8u8; 32]).verifying_key()));
@@ -942,11 +946,12 @@ mod tests {
             .to_string()
             .contains("14 digits"));
         let mut st = sample();
-        st.serials = vec!["B".into(), "A".into()];
+        let (a, b) = (ItemRef([1; 32]).to_string(), ItemRef([2; 32]).to_string());
+        st.items = vec![b, a.clone()];
         st.event = Event::Release(Outbound::default());
         assert!(st.check().unwrap_err().to_string().contains("sorted"));
         let mut st = sample();
-        st.serials = vec!["A".into()];
+        st.items = vec![a];
         assert!(st
             .check()
             .unwrap_err()

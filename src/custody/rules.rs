@@ -97,9 +97,36 @@ pub enum Stage {
     Received,
 }
 
+/// Most packing records per lot (packing happens once per packing unit; a lot is packed in a
+/// few steps at most).
+pub const MAX_PACKING: u32 = 20;
+/// Most storing records per lot (put-away and moves inside the bonded warehouse).
+pub const MAX_STORING: u32 = 50;
+/// Most holds placed on one lot (customs and quality together).
+pub const MAX_HOLDS: u32 = 20;
+
+/// How often a repeatable lot-wide step may be recorded for one lot; `None` for steps the
+/// state machine allows once (or, for hold releases, once per hold). Item-scoped records are
+/// bounded by the items: each is released once and sold once.
+pub fn max_repeats(step: Step) -> Option<u32> {
+    match step {
+        Step::Packing => Some(MAX_PACKING),
+        Step::Storing => Some(MAX_STORING),
+        Step::Holding => Some(MAX_HOLDS),
+        _ => None,
+    }
+}
+
 /// The custody state of a lot (stored; updated by [`apply`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LotState {
+    /// When the importer declared the lot ahead of labelling (Unix seconds); a lot also
+    /// exists once a batch of it was issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_at: Option<i64>,
+    /// Records of each repeatable step so far (see [`max_repeats`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub repeats: std::collections::BTreeMap<Step, u32>,
     /// Leaf hash (hex) of the latest lot-wide record; `None` before the first.
     pub head: Option<String>,
     /// Records so far (lot-wide and item-scoped).
@@ -172,6 +199,13 @@ pub fn apply(
         })?;
     }
     let mut next = lot.clone();
+    if let Some(max) = max_repeats(step) {
+        let n = lot.repeats.get(&step).copied().unwrap_or(0);
+        need(n < max, || {
+            format!("the lot has {n} {step} records, the most a lot may have")
+        })?;
+        next.repeats.insert(step, n + 1);
+    }
     match event {
         Event::OriginAttestation(a) => {
             need(lot.stage == Stage::New, || {
@@ -371,6 +405,35 @@ mod tests {
             Event::Receiving(Warehousing::default()),
             Event::Storing(Warehousing::default()),
         ]
+    }
+
+    #[test]
+    fn repeatable_steps_are_bounded_per_lot() {
+        let mut lot = LotState::default();
+        for e in route(Conformance::Conformant) {
+            apply(&mut lot, &e, &mut []).unwrap();
+        }
+        // One storing record so far; up to MAX_STORING in all.
+        for _ in 1..MAX_STORING {
+            apply(&mut lot, &Event::Storing(Warehousing::default()), &mut []).unwrap();
+        }
+        let before = lot.clone();
+        let err = apply(&mut lot, &Event::Storing(Warehousing::default()), &mut []).unwrap_err();
+        assert!(err.0.contains("50 storing records, the most"), "{err}");
+        assert_eq!(lot, before, "a refused record changes nothing");
+        // Holds: placing and lifting repeatedly stops at MAX_HOLDS placements.
+        let hold = Hold {
+            hold_type: HoldType::Quality,
+            reason: "r".into(),
+        };
+        for _ in 0..MAX_HOLDS {
+            apply(&mut lot, &Event::Holding(hold.clone()), &mut []).unwrap();
+            apply(&mut lot, &Event::HoldRelease(hold.clone()), &mut []).unwrap();
+        }
+        let err = apply(&mut lot, &Event::Holding(hold), &mut []).unwrap_err();
+        assert!(err.0.contains("20 holding records"), "{err}");
+        assert_eq!(max_repeats(Step::Packing), Some(MAX_PACKING));
+        assert_eq!(max_repeats(Step::Release), None);
     }
 
     #[test]

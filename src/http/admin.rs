@@ -341,7 +341,7 @@ pub async fn batch_codes(
 }
 
 /// Create a print job for labels of a batch: the prints are recorded; labels printed before
-/// need `reprint_reason`, which is logged (`traceseal/reprint/v1`).
+/// need `reprint_reason`, which is logged (`traceseal/reprint/v2`).
 #[utoipa::path(post, path = "/api/v1/batches/{id}/print-jobs", tag = "labels",
     params(("id" = u64, Path, description = "Batch id")), request_body = PrintJobRequest,
     security(("operator" = [])),
@@ -374,24 +374,35 @@ pub async fn get_print_job(
     Ok(Json(blocking(move || svc.print_job(id)).await?))
 }
 
+/// Query of `GET /api/v1/print-jobs/{id}/output`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OutputQuery {
+    /// Required from the second fetch on: fetching the output again prints every label of
+    /// the job again, so it is logged as a reprint with this reason.
+    pub reprint_reason: Option<String>,
+}
+
 /// The job's labels, streamed a chunk at a time: ZPL text (one `^XA … ^XZ` per label), a PDF
 /// (pages written as they fill), or a ustar archive of one PNG/SVG per label. Progress is
 /// visible at `GET /api/v1/print-jobs/{id}` (`rendered`).
 #[utoipa::path(get, path = "/api/v1/print-jobs/{id}/output", tag = "labels",
-    params(("id" = u64, Path, description = "Print job id")), security(("operator" = [])),
+    params(("id" = u64, Path, description = "Print job id"), OutputQuery), security(("operator" = [])),
     responses((status = 200, description = "the labels (text/plain ZPL, application/pdf, or application/x-tar of PNG/SVG files)"),
-              (status = 404, body = super::error::Problem)))]
+              (status = 404, body = super::error::Problem),
+              (status = 409, description = "fetched before: a reprint_reason is needed", body = super::error::Problem)))]
 pub async fn print_job_output(
     State(st): State<Arc<AppState>>,
     id: Result<Path<u64>, PathRejection>,
+    q: Result<Query<OutputQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
+    let Query(q) = q?;
     let svc = st.svc.clone();
     // The first chunk is rendered before answering, so errors get their status.
     let (mut output, first, progress) = blocking(move || {
-        let job = svc.print_job(id)?.job;
+        let mut output = svc.start_job_output(id, q.reprint_reason.as_deref())?;
         let progress = svc.print_progress(id)?;
-        let mut output = svc.job_output(&job)?;
         let first = output.next_chunk(&svc)?;
         Ok((output, first, progress))
     })

@@ -41,6 +41,7 @@ pub fn operator_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/enterprises/{id}/credit", put(put_credit))
         .route("/api/v1/complaints", get(list_complaints))
+        .route("/api/v1/scans/forged", get(forged_scans))
         .route(
             "/api/v1/complaints/{reference}",
             get(get_complaint).patch(update_complaint),
@@ -185,6 +186,33 @@ pub async fn list_complaints(
     Ok(Json(
         blocking(move || svc.list_complaints(&filter, q.before.as_deref(), q.limit.unwrap_or(100)))
             .await?,
+    ))
+}
+
+/// Query of `GET /api/v1/scans/forged`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ForgedQuery {
+    /// Only days before this one (days since 1970-01-01; paging: the last day you got).
+    pub before_day: Option<i64>,
+    /// At most this many rows (default 100, max 1000).
+    pub limit: Option<usize>,
+}
+
+/// Scans of codes we did not issue (bad signature, unknown key or serial), counted per day,
+/// product and reason, newest first: where counterfeit labels are being scanned.
+#[utoipa::path(get, path = "/api/v1/scans/forged", tag = "complaints", params(ForgedQuery),
+    security(("operator" = [])),
+    responses((status = 200, body = Vec<crate::service::telemetry::ForgedDay>)))]
+pub async fn forged_scans(
+    State(st): State<Arc<AppState>>,
+    q: Result<Query<ForgedQuery>, QueryRejection>,
+) -> Result<Json<Vec<crate::service::telemetry::ForgedDay>>, ApiError> {
+    let Query(q) = q?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let svc = st.svc.clone();
+    Ok(Json(
+        blocking(move || svc.forged_scans(q.before_day, limit)).await?,
     ))
 }
 

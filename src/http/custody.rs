@@ -15,7 +15,8 @@ use super::admin::Page;
 use super::error::ApiError;
 use super::{blocking, AppState};
 use crate::service::custody::{
-    Accepted, Actor, ActorInput, KeyInput, LotView, RecallInput, RevokeInput, Submission,
+    Accepted, Actor, ActorInput, KeyInput, LotInput, LotPage, LotView, RecallInput, RevokeInput,
+    Submission,
 };
 
 /// Media type of EPCIS 2.0 JSON-LD documents.
@@ -27,6 +28,7 @@ pub fn operator_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/actors", post(register_actor))
         .route("/api/v1/actors/{id}/keys", post(add_key))
         .route("/api/v1/actors/{id}/keys/{kid}/revoke", post(revoke_key))
+        .route("/api/v1/lots", post(declare_lot))
         .route("/api/v1/lots/{id}/recall", post(recall))
         .route_layer(middleware::from_fn_with_state(
             state,
@@ -35,7 +37,7 @@ pub fn operator_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
 }
 
 /// Largest accepted submission body: a statement naming
-/// [`crate::custody::record::MAX_SERIALS`] serials, JSON-escaped inside the request.
+/// [`crate::custody::record::MAX_ITEMS`] items, JSON-escaped inside the request.
 pub const MAX_SUBMISSION_BYTES: usize = 2 * crate::leaf::MAX_LEAF_LEN;
 
 /// Submission route: authenticated by the signature inside the body, rate-limited per client
@@ -60,7 +62,7 @@ pub fn public_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/lots/{id}", get(get_lot))
         .route("/api/v1/lots/{id}/head", get(get_head))
         .route("/api/v1/lots/{id}/epcis", get(lot_epcis))
-        .route("/api/v1/items/{gtin}/{serial}/epcis", get(item_epcis))
+        .route("/api/v1/epcis", get(item_epcis))
         .route_layer(middleware::from_fn_with_state(
             state,
             super::public::rate_limit,
@@ -116,6 +118,28 @@ pub async fn revoke_key(
     Ok(Json(
         blocking(move || svc.revoke_actor_key(&id, &kid, &input)).await?,
     ))
+}
+
+/// Declare a lot ahead of labelling, so engaged actors (the overseas inspector first) can record
+/// it before its labels are printed. 201 for a new lot, 200 when it exists already (declared,
+/// or a batch of it was issued).
+#[utoipa::path(post, path = "/api/v1/lots", tag = "custody", request_body = LotInput,
+    security(("operator" = [])),
+    responses((status = 201, body = LotView), (status = 200, body = LotView),
+              (status = 400, body = super::error::Problem), (status = 422, body = super::error::Problem)))]
+pub async fn declare_lot(
+    State(st): State<Arc<AppState>>,
+    body: Result<Json<LotInput>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body?;
+    let svc = st.svc.clone();
+    let (v, created) = blocking(move || svc.declare_lot(&input)).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(&*v)).into_response())
 }
 
 /// Recall a lot: its items scan `not_genuine` with the reason; release and sale stop.
@@ -181,17 +205,23 @@ pub async fn get_actor(
     Ok(Json(blocking(move || svc.actor(&id)).await?))
 }
 
-/// A lot's custody state, head (the `prev` to sign) and records.
+/// A lot's custody state, head (the `prev` to sign) and a page of its records (`after`,
+/// `limit`; follow `next_after`). Item-scoped records show how many items they name, never
+/// which.
 #[utoipa::path(get, path = "/api/v1/lots/{id}", tag = "custody",
-    params(("id" = String, Path, description = "Lot id `{gtin14}.{lot}`")),
-    responses((status = 200, body = LotView), (status = 404, body = super::error::Problem)))]
+    params(("id" = String, Path, description = "Lot id `{gtin14}.{lot}`"), LotPage),
+    responses((status = 200, body = LotView), (status = 400, body = super::error::Problem),
+              (status = 404, body = super::error::Problem)))]
 pub async fn get_lot(
     State(st): State<Arc<AppState>>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<LotView>, ApiError> {
+    q: Result<Query<LotPage>, QueryRejection>,
+) -> Result<Response, ApiError> {
     let Path(id) = id?;
+    let Query(page) = q?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.lot_view(&id)).await?))
+    let v = blocking(move || svc.lot_view(&id, page)).await?;
+    Ok(Json(&*v).into_response())
 }
 
 /// The head of a lot.
@@ -222,40 +252,57 @@ pub async fn get_head(
     Ok(Json(LotHead { log, lot, head }))
 }
 
-fn epcis_response(doc: serde_json::Value) -> Response {
+fn epcis_response(doc: &serde_json::Value) -> Response {
     (
         [(header::CONTENT_TYPE, EPCIS_JSON_LD)],
-        serde_json::to_string_pretty(&doc).unwrap_or_default(),
+        serde_json::to_string_pretty(doc).unwrap_or_default(),
     )
         .into_response()
 }
 
-/// The lot's history as an EPCIS 2.0 JSON-LD document.
+/// The lot's history as EPCIS 2.0 JSON-LD documents, a page at a time (`after`, `limit`):
+/// the next page is in the `Link: <…>; rel="next"` header, as the EPCIS 2.0 REST binding
+/// pages query results. Item-scoped events name the lot class with the number of items.
 #[utoipa::path(get, path = "/api/v1/lots/{id}/epcis", tag = "custody",
-    params(("id" = String, Path, description = "Lot id `{gtin14}.{lot}`")),
+    params(("id" = String, Path, description = "Lot id `{gtin14}.{lot}`"), LotPage),
     responses((status = 200, description = "EPCIS 2.0 document", content_type = "application/ld+json"),
-              (status = 404, body = super::error::Problem)))]
+              (status = 400, body = super::error::Problem), (status = 404, body = super::error::Problem)))]
 pub async fn lot_epcis(
     State(st): State<Arc<AppState>>,
     id: Result<Path<String>, PathRejection>,
+    q: Result<Query<LotPage>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
+    let Query(page) = q?;
     let svc = st.svc.clone();
-    Ok(epcis_response(blocking(move || svc.lot_epcis(&id)).await?))
+    let lot = id.clone();
+    let p = blocking(move || svc.lot_epcis(&id, page)).await?;
+    let mut res = epcis_response(&p.doc);
+    if let Some(next) = p.next_after {
+        let limit = page
+            .limit
+            .map(|l| format!("&limit={l}"))
+            .unwrap_or_default();
+        let link = format!("</api/v1/lots/{lot}/epcis?after={next}{limit}>; rel=\"next\"");
+        if let Ok(v) = header::HeaderValue::from_str(&link) {
+            res.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(res)
 }
 
-/// One item's history as an EPCIS 2.0 JSON-LD document.
-#[utoipa::path(get, path = "/api/v1/items/{gtin}/{serial}/epcis", tag = "custody",
-    params(("gtin" = String, Path, description = "GTIN"), ("serial" = String, Path, description = "Serial")),
+/// One item's history as an EPCIS 2.0 JSON-LD document, for whoever presents its code.
+#[utoipa::path(get, path = "/api/v1/epcis", tag = "custody", params(super::public::CodeQuery),
     responses((status = 200, description = "EPCIS 2.0 document", content_type = "application/ld+json"),
-              (status = 404, body = super::error::Problem)))]
+              (status = 400, body = super::error::Problem), (status = 404, body = super::error::Problem),
+              (status = 409, body = super::error::Problem)))]
 pub async fn item_epcis(
     State(st): State<Arc<AppState>>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    q: Result<Query<super::public::CodeQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Path((gtin, serial)) = p?;
+    let code = q?.0.parse()?;
     let svc = st.svc.clone();
     Ok(epcis_response(
-        blocking(move || svc.item_epcis(&gtin, &serial)).await?,
+        &blocking(move || svc.item_epcis(&code)).await?,
     ))
 }

@@ -89,8 +89,25 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// Whether an error was caused by the body-read deadline ([`super::server::BodyTimeout`]).
+pub fn body_timed_out<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a super::server::BodyTimeout> {
+    let mut cur = Some(e);
+    while let Some(x) = cur {
+        if let Some(t) = x.downcast_ref::<super::server::BodyTimeout>() {
+            return Some(t);
+        }
+        cur = x.source();
+    }
+    None
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        if let Some(t) = body_timed_out(&r) {
+            return ApiError::new(StatusCode::REQUEST_TIMEOUT, t.to_string());
+        }
         let status = match &r {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,

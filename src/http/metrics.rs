@@ -1,5 +1,9 @@
 //! Prometheus text-format metrics: requests and latencies by route, codes issued, log size,
-//! checkpoint age.
+//! checkpoint age, connections, scan telemetry failures.
+//!
+//! Every label value comes from a closed set: the route is the matched route pattern (or
+//! `(unmatched)`), the method one of the standard methods (or `OTHER`), the status one our
+//! handlers produce. So no client can grow the label set by sending odd paths or methods.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -7,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::server::ConnStats;
 use crate::service::Service;
 
 /// Latency histogram bucket bounds, in seconds.
@@ -31,6 +36,25 @@ struct Inner {
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+}
+
+/// The method label: the standard methods by name, anything else as `OTHER`.
+pub fn method_label(m: &axum::http::Method) -> String {
+    use axum::http::Method;
+    let known = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    if known.contains(m) {
+        m.as_str().to_string()
+    } else {
+        "OTHER".to_string()
+    }
 }
 
 fn esc(s: &str) -> String {
@@ -60,8 +84,14 @@ impl Metrics {
         }
     }
 
+    /// Number of distinct label sets held (bounded by routes × methods × statuses).
+    pub fn series(&self) -> usize {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.requests.len() + g.latency.len()
+    }
+
     /// The exposition text.
-    pub fn render(&self, svc: &Service) -> String {
+    pub fn render(&self, svc: &Service, conns: &ConnStats) -> String {
         let mut out = String::new();
         {
             let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -135,6 +165,55 @@ impl Metrics {
             "Checkpoints signed by this process.",
             st.checkpoints_signed.load(Ordering::Relaxed).to_string(),
         );
+        gauge(
+            &mut out,
+            "traceseal_scan_telemetry_failures_total",
+            "counter",
+            "Scans whose telemetry could not be recorded (the verdict was served anyway).",
+            st.scan_telemetry_failures
+                .load(Ordering::Relaxed)
+                .to_string(),
+        );
+        for (name, kind, help, v) in [
+            (
+                "traceseal_http_connections_open",
+                "gauge",
+                "Open HTTP connections.",
+                &conns.open,
+            ),
+            (
+                "traceseal_http_connections_accepted_total",
+                "counter",
+                "HTTP connections accepted.",
+                &conns.accepted,
+            ),
+            (
+                "traceseal_http_connections_idle_closed_total",
+                "counter",
+                "Connections closed after the idle timeout.",
+                &conns.idle_closed,
+            ),
+            (
+                "traceseal_http_connections_evicted_total",
+                "counter",
+                "Idle connections closed to make room under the connection cap.",
+                &conns.evicted,
+            ),
+            (
+                "traceseal_http_body_timeouts_total",
+                "counter",
+                "Requests whose body did not arrive within the body-read timeout.",
+                &conns.body_timeouts,
+            ),
+        ] {
+            gauge(
+                &mut out,
+                name,
+                kind,
+                help,
+                v.load(Ordering::Relaxed).to_string(),
+            );
+        }
         if let Ok(size) = svc.log_size() {
             gauge(
                 &mut out,

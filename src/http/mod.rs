@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod consumer;
 pub mod custody;
+pub mod engagements;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -16,9 +17,10 @@ pub mod ops;
 pub mod page;
 pub mod public;
 pub mod ratelimit;
+pub mod server;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -54,6 +56,8 @@ pub struct AppState {
     pub config: Config,
     /// The anchoring worker (off, waiting for the chain, or ready).
     pub anchor: AnchorSlot,
+    /// Connection counters of the server loop.
+    pub conns: Arc<server::ConnStats>,
 }
 
 impl AppState {
@@ -81,6 +85,7 @@ impl AppState {
             complaint_limiter: RateLimiter::per_hour(config.complaints.per_hour),
             config,
             anchor,
+            conns: Arc::default(),
         }
     }
 
@@ -108,11 +113,12 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(admin::router(state.clone()))
         .merge(custody::operator_router(state.clone()))
+        .merge(engagements::operator_router(state.clone()))
         .merge(custody::public_router(state.clone()))
         .merge(public::router(state.clone()))
         .merge(consumer::public_router(state.clone()))
         .merge(consumer::operator_router(state.clone()))
-        .merge(ops::router())
+        .merge(ops::router(state.clone()))
         .layer(DefaultBodyLimit::max(body_cap))
         .layer(RequestBodyLimitLayer::new(body_cap))
         // Added after the general body limit: a signed record naming up to 10,000 serials
@@ -120,7 +126,6 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(custody::actor_router(state.clone()))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(middleware::map_response(close_after_unread_body))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let route = req
                 .extensions()
@@ -132,26 +137,13 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// A request refused for its body size (413) was not read to the end, so its connection cannot
-/// carry another request: say so (`Connection: close`), or a client that pools connections
-/// sends its next request into a socket the server is closing (a broken pipe).
-async fn close_after_unread_body(mut res: Response) -> Response {
-    if res.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        res.headers_mut().insert(
-            axum::http::header::CONNECTION,
-            axum::http::HeaderValue::from_static("close"),
-        );
-    }
-    res
-}
-
 async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "(unmatched)".into());
-    let method = req.method().to_string();
+    let method = metrics::method_label(req.method());
     let start = Instant::now();
     let res = next.run(req).await;
     state
@@ -160,8 +152,9 @@ async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
     res
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, running the checkpointer alongside;
-/// on shutdown the checkpointer signs a last checkpoint before returning.
+/// Serves `app` on `listener` until `shutdown` resolves, under the configured server limits
+/// ([`server`]), running the checkpointer alongside (and the private metrics listener, when
+/// configured); on shutdown the checkpointer signs a last checkpoint before returning.
 pub async fn serve(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
@@ -186,17 +179,46 @@ pub async fn serve(
         let s = svc.clone();
         let _ = tokio::task::spawn_blocking(move || s.checkpoint_now()).await;
     });
-    let router = app(state);
-    let res = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let limits = server_limits(&state.config);
+    let metrics_server = match state.config.server.metrics_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr).await?;
+            info!(listen = %addr, "metrics listener");
+            let mut stop = stop_tx.subscribe();
+            let (router, conns) = (ops::metrics_router(state.clone()), state.conns.clone());
+            Some(tokio::spawn(async move {
+                let small = server::Limits {
+                    max_connections: 64,
+                    ..limits
+                };
+                server::run(router, l, small, conns, async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+            }))
+        }
+        None => None,
+    };
+    let router = app(state.clone());
+    server::run(router, listener, limits, state.conns.clone(), shutdown).await;
     let _ = stop_tx.send(true);
     let _ = checkpointer.await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     info!("server stopped");
-    res
+    Ok(())
+}
+
+/// The server loop's limits from the configuration.
+pub fn server_limits(c: &Config) -> server::Limits {
+    let ms = std::time::Duration::from_millis;
+    server::Limits {
+        header_read: ms(c.server.header_read_timeout_ms),
+        body_read: ms(c.server.body_read_timeout_ms),
+        idle: ms(c.server.idle_timeout_ms),
+        max_connections: c.server.max_connections,
+    }
 }
 
 /// Installs the SIGTERM and Ctrl-C handlers now and returns a future that resolves when either
@@ -305,6 +327,64 @@ mod tests {
             !html.contains("id=\"complaint\""),
             "no scan was recorded to report from"
         );
+    }
+
+    #[tokio::test]
+    async fn the_page_advertises_a_loopback_chain_only_in_development_mode() {
+        assert!(public::is_loopback_url("http://127.0.0.1:8545"));
+        assert!(public::is_loopback_url("http://localhost:8545/"));
+        assert!(public::is_loopback_url("http://[::1]:8545"));
+        assert!(public::is_loopback_url("http://user@[::ffff:127.0.0.1]:1"));
+        assert!(!public::is_loopback_url("https://rpc.example.com/v1"));
+        assert!(!public::is_loopback_url("https://127.0.0.1.example.com"));
+        for dev in [false, true] {
+            let (svc, _) = test_service();
+            crate::service::master::tests::seed(&svc);
+            let (b, _) = svc
+                .issue_batch(
+                    &BatchRequest {
+                        gtin: "09506000134352".into(),
+                        lot: "L".into(),
+                        expiry: None,
+                        quantity: 1,
+                    },
+                    "k",
+                    &|_| {},
+                )
+                .unwrap();
+            svc.checkpoint_now().unwrap();
+            let code = svc.batch_codes(&b, 0, 1).unwrap().remove(0).code;
+            let mut cfg = Config {
+                public_host: svc.host().as_str().to_string(),
+                ..Config::default()
+            };
+            cfg.chain.public_rpc_url = "http://127.0.0.1:8545".into();
+            cfg.chain.dev_mode = dev;
+            let state = AppState::new(Arc::new(svc), "t", cfg);
+            let path = &code["https://".len() + code["https://".len()..].find('/').unwrap()..];
+            let res = app(state)
+                .oneshot(
+                    HttpRequest::get(path)
+                        .header("accept", "text/html")
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let csp = res.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let html = String::from_utf8(
+                axum::body::to_bytes(res.into_body(), 1 << 20)
+                    .await
+                    .unwrap()
+                    .to_vec(),
+            )
+            .unwrap();
+            assert_eq!(csp.contains("127.0.0.1:8545"), dev, "{csp}");
+            assert_eq!(html.contains("data-rpc=\"http://127.0.0.1:8545\""), dev);
+        }
     }
 
     proptest::proptest! {

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, consumer, custody, ops, public};
+use super::{admin, consumer, custody, engagements, ops, public};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,10 +19,11 @@ use super::{admin, consumer, custody, ops, public};
         admin::create_print_job, admin::get_print_job, admin::print_job_output,
         public::verify, public::code_uri, public::keys, public::checkpoint, public::leaf,
         public::inclusion, public::consistency, public::bundle,
-        custody::register_actor, custody::add_key, custody::revoke_key, custody::recall,
+        custody::register_actor, custody::add_key, custody::revoke_key, custody::declare_lot, custody::recall,
+        engagements::engage, engagements::list, engagements::end,
         custody::submit, custody::list_actors, custody::get_actor, custody::get_lot, custody::get_head,
         custody::lot_epcis, custody::item_epcis,
-        consumer::file_complaint, consumer::list_complaints, consumer::get_complaint,
+        consumer::file_complaint, consumer::list_complaints, consumer::forged_scans, consumer::get_complaint,
         consumer::update_complaint, consumer::put_credit, consumer::get_credit, consumer::dishonest_list,
     ),
     modifiers(&OperatorAuth)

@@ -22,12 +22,25 @@ pub struct Health {
     pub log_size: u64,
 }
 
-/// Routes of this module.
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
+/// Routes of this module. `/metrics` is here behind the operator token, unless it has a
+/// listener of its own (`server.metrics_listen`, [`metrics_router`]).
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    let r = Router::new()
         .route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(openapi));
+    if state.config.server.metrics_listen.is_some() {
+        return r;
+    }
+    r.merge(Router::new().route("/metrics", get(metrics)).route_layer(
+        axum::middleware::from_fn_with_state(state, super::admin::require_operator),
+    ))
+}
+
+/// The router of the private metrics listener: `/metrics` only, no token.
+pub fn metrics_router(state: Arc<AppState>) -> axum::Router {
+    Router::new()
         .route("/metrics", get(metrics))
-        .route("/api/v1/openapi.json", get(openapi))
+        .with_state(state)
 }
 
 /// Liveness: 200 when serving.
@@ -40,16 +53,18 @@ pub async fn healthz(State(st): State<Arc<AppState>>) -> Result<Json<Health>, Ap
     }))
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+/// Prometheus metrics: behind the operator token, or without it on the private metrics
+/// listener (`server.metrics_listen`).
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("operator" = [])),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+              (status = 401, body = super::error::Problem)))]
 pub async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        st.metrics.render(&st.svc),
+        st.metrics.render(&st.svc, &st.conns),
     )
 }
 

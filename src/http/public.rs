@@ -32,7 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/log/leaves/{index}", get(leaf))
         .route("/api/v1/log/proof/inclusion", get(inclusion))
         .route("/api/v1/log/proof/consistency", get(consistency))
-        .route("/api/v1/items/{gtin}/{serial}/bundle", get(bundle))
+        .route("/api/v1/bundle", get(bundle))
         .route("/assets/{name}", get(asset))
         .route_layer(middleware::from_fn_with_state(state, rate_limit))
 }
@@ -137,10 +137,12 @@ fn split_lang(query: &str) -> (String, Option<String>) {
     (rest.join("&"), lang)
 }
 
-/// The JSON-RPC URL the page's script may read the chain with.
+/// The JSON-RPC URL the page's script may read the chain with. A loopback URL (the
+/// development chain, or a misconfigured public one) is given only under `serve --dev`: a
+/// consumer's browser would otherwise call a node on the consumer's own machine.
 fn page_rpc(st: &AppState) -> Option<String> {
     let c = &st.config.chain;
-    if !c.enabled {
+    let url = if !c.enabled {
         None
     } else if !c.public_rpc_url.is_empty() {
         Some(c.public_rpc_url.clone())
@@ -148,7 +150,25 @@ fn page_rpc(st: &AppState) -> Option<String> {
         Some(format!("http://127.0.0.1:{}", c.dev_port))
     } else {
         None
-    }
+    };
+    url.filter(|u| c.dev_mode || !is_loopback_url(u))
+}
+
+/// Whether a URL's host is a loopback address or `localhost`.
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| super::ratelimit::canonical_ip(ip).is_loopback() || ip.is_unspecified())
 }
 
 /// The code URI itself: the scan page for browsers, the JSON verdict with
@@ -325,24 +345,39 @@ pub async fn consistency(
     ))
 }
 
-/// The self-contained proof bundle of an item: its records with inclusion proofs against the
-/// anchored checkpoint (or the latest one before anchoring), the checkpoint notes, a
-/// consistency proof to the latest checkpoint, the anchor (chain id, contract, transaction,
-/// block) and the public keys. Check it offline with `traceseal verify-bundle`.
-#[utoipa::path(get, path = "/api/v1/items/{gtin}/{serial}/bundle", tag = "log",
-    params(("gtin" = String, Path, description = "GTIN (8, 12, 13 or 14 digits)"),
-           ("serial" = String, Path, description = "Serial (GS1 AI 21)")),
+/// Query of the endpoints that answer about one item to whoever presents its code.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CodeQuery {
+    /// The full code URI from the label (URL-encoded).
+    pub code: String,
+}
+
+impl CodeQuery {
+    /// The code, or a 400 saying what is wrong with it.
+    pub fn parse(&self) -> Result<Code, ApiError> {
+        Code::parse(&self.code).map_err(|e| ApiError::bad_request(format!("code: {e}")))
+    }
+}
+
+/// The self-contained proof bundle of an item, for whoever presents its code: its records with
+/// inclusion proofs against the anchored checkpoint (or the latest one before anchoring), the
+/// checkpoint notes, a consistency proof to the latest checkpoint, the anchor (chain id,
+/// contract, transaction, block) and the public keys. Check it offline with
+/// `traceseal verify-bundle`. A code we did not issue is 404, whatever its fault.
+#[utoipa::path(get, path = "/api/v1/bundle", tag = "log", params(CodeQuery),
     responses((status = 200, body = crate::bundle::Bundle), (status = 400, body = super::error::Problem),
               (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)))]
 pub async fn bundle(
     State(st): State<Arc<AppState>>,
-    p: Result<Path<(String, String)>, PathRejection>,
+    q: Result<Query<CodeQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Path((gtin, serial)) = p?;
+    let code = q?.0.parse()?;
     let svc = st.svc.clone();
-    let index = blocking(move || svc.item_leaf(&gtin, &serial)).await?;
-    let anchoring = st.anchor.bundle_anchoring(index).await;
+    let c = code.clone();
+    let item = blocking(move || svc.issued_item(&c)).await?;
+    let anchoring = st.anchor.bundle_anchoring(item.record.leaf_index).await;
     let svc = st.svc.clone();
-    let b = blocking(move || svc.bundle(index, anchoring)).await?;
-    Ok(([(header::CACHE_CONTROL, "no-cache")], Json(b)).into_response())
+    let b = blocking(move || svc.bundle(&code, &item, anchoring)).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(b)).into_response())
 }

@@ -121,13 +121,24 @@ impl RateLimiter {
     }
 }
 
-/// The client address of a request (see the module docs).
+/// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what a dual-stack listener reports for
+/// IPv4 clients) as the IPv4 address it is; any other address as is.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The client address of a request (see the module docs), IPv4-mapped IPv6 folded to IPv4
+/// (so a proxy is recognised whichever way the listener reports it, and one client is one key).
 pub fn client_ip<B>(req: &Request<B>, trusted: &[IpAddr]) -> Option<IpAddr> {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())?;
-    if !trusted.contains(&peer) {
+        .map(|c| canonical_ip(c.0.ip()))?;
+    let trusted_ip = |ip: &IpAddr| trusted.iter().any(|t| canonical_ip(*t) == *ip);
+    if !trusted_ip(&peer) {
         return Some(peer);
     }
     let forwarded = req
@@ -139,8 +150,8 @@ pub fn client_ip<B>(req: &Request<B>, trusted: &[IpAddr]) -> Option<IpAddr> {
         .map(str::trim)
         .collect::<Vec<_>>();
     for entry in forwarded.iter().rev() {
-        match entry.parse::<IpAddr>() {
-            Ok(ip) if !trusted.contains(&ip) => return Some(ip),
+        match entry.parse::<IpAddr>().map(canonical_ip) {
+            Ok(ip) if !trusted_ip(&ip) => return Some(ip),
             Ok(_) => continue,
             // A garbled hop: stop believing the chain here and use the proxy itself.
             Err(_) => return Some(peer),
@@ -222,5 +233,17 @@ mod tests {
         assert_eq!(client_ip(&via, &[proxy]), Some("5.6.7.8".parse().unwrap()));
         let garbled = req("127.0.0.1:1234", Some("nonsense"));
         assert_eq!(client_ip(&garbled, &[proxy]), Some(proxy));
+        // A dual-stack listener reports IPv4 peers as IPv4-mapped IPv6: the same proxy, and
+        // the same client, as their IPv4 selves.
+        let mapped = req("[::ffff:127.0.0.1]:1234", Some("::ffff:5.6.7.8"));
+        assert_eq!(
+            client_ip(&mapped, &[proxy]),
+            Some("5.6.7.8".parse().unwrap())
+        );
+        let direct = req("[::ffff:198.51.100.7]:1234", None);
+        assert_eq!(
+            client_ip(&direct, &[proxy]),
+            Some("198.51.100.7".parse().unwrap())
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Proof bundles of items (`GET /api/v1/items/{gtin}/{serial}/bundle`).
+//! Proof bundles of items (`GET /api/v1/bundle?code=…`), for whoever presents the code.
 //!
 //! The proofs are against the **anchored** checkpoint covering the item when there is one (so
 //! its root is on chain as is), plus the latest checkpoint and a consistency proof up to it;
@@ -7,12 +7,11 @@
 use base64::Engine;
 
 use super::anchor::{hex0x, log_id, AnchorRecord, AnchorStatus, AnchorView};
+use super::items::IssuedItem;
 use super::{Result, Service, ServiceError, SignedCheckpoint};
 use crate::bundle::{Bundle, BundleAnchor, BundleIssuerKey, BundleKeys, BundleRecord, FORMAT};
-use crate::gs1::{Gtin, Serial};
+use crate::code::Code;
 use crate::merkle::Hash;
-use crate::store::codec::{item_key, ItemRecord};
-use crate::store::Cf;
 
 /// The anchoring facts a bundle is built with (from the worker, live-checked).
 pub struct BundleAnchoring {
@@ -23,38 +22,16 @@ pub struct BundleAnchoring {
 }
 
 impl Service {
-    /// Leaf index of the issuance record of an item (GTIN in any GS1 length).
-    pub fn item_leaf(&self, gtin: &str, serial: &str) -> Result<u64> {
-        let g = Gtin::parse(gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
-        let s = Serial::parse(serial).map_err(|e| ServiceError::Invalid(format!("serial: {e}")))?;
-        let raw = self
-            .store
-            .get(Cf::Items, &item_key(g.as_str(), s.as_str()))?
-            .ok_or_else(|| {
-                ServiceError::NotFound(format!(
-                    "no item with GTIN {} and serial {} was issued",
-                    g.as_str(),
-                    s.as_str()
-                ))
-            })?;
-        let rec = ItemRecord::decode(&raw)?;
-        let sb = self.stored_batch(rec.batch_id)?;
-        if sb.batch.status != super::types::BatchStatus::Complete {
-            return Err(ServiceError::Conflict(format!(
-                "issuance of batch {} was interrupted before it completed; its codes are not valid and have no proof bundle",
-                rec.batch_id
-            )));
-        }
-        Ok(rec.leaf_index)
-    }
-
-    /// The proof bundle of the item whose issuance leaf is `leaf_index`. `anchoring` is `None`
-    /// when the service does not anchor.
-    pub fn bundle(&self, leaf_index: u64, anchoring: Option<BundleAnchoring>) -> Result<Bundle> {
-        let leaf_data = self.leaf_data(leaf_index)?;
-        let code = crate::leaf::LeafRecord::parse_item(&leaf_data)
-            .map_err(|e| ServiceError::Internal(format!("stored leaf {leaf_index}: {e}")))?
-            .code;
+    /// The proof bundle of `item`, found from its presented `code` with
+    /// [`Service::issued_item`]. `anchoring` is `None` when the service does not anchor.
+    pub fn bundle(
+        &self,
+        code: &Code,
+        item: &IssuedItem,
+        anchoring: Option<BundleAnchoring>,
+    ) -> Result<Bundle> {
+        let leaf_index = item.record.leaf_index;
+        let leaf_data = &item.leaf_data;
         let latest = self
             .latest_checkpoint()?
             .filter(|c| c.size > leaf_index)
@@ -119,7 +96,7 @@ impl Service {
         let mut records = vec![BundleRecord {
             kind: "item".into(),
             leaf_index,
-            leaf_data: base64::engine::general_purpose::STANDARD.encode(&leaf_data),
+            leaf_data: base64::engine::general_purpose::STANDARD.encode(leaf_data),
             inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
             tree_size: None,
         }];
@@ -128,17 +105,10 @@ impl Service {
         // anchored checkpoint are proven against it; newer ones (custody steps usually come
         // long after issuance) against the latest checkpoint, linked to it by the consistency
         // proof; records in no checkpoint yet are left out.
-        let item = crate::code::Code::parse(&code)
-            .map_err(|e| ServiceError::Internal(format!("stored code: {e}")))?
-            .item()
-            .clone();
-        let lot = crate::custody::LotId {
-            gtin: item.gtin.clone(),
-            lot: item.lot.clone(),
-        };
-        let chain = self.item_chain(&lot, item.serial.as_str())?;
+        let chain = self.item_chain(&item.lot, code.item().serial.as_str())?;
         let actors = self.actor_records_for(&chain)?;
-        for r in actors.iter().chain(chain.iter()) {
+        let engagements = self.engagement_records_for(code.item().gtin.as_str(), &chain)?;
+        for r in actors.iter().chain(engagements.iter()).chain(chain.iter()) {
             let against = if r.leaf_index < cp.size {
                 None
             } else if r.leaf_index < latest.size {
@@ -170,7 +140,7 @@ impl Service {
             .collect();
         Ok(Bundle {
             format: FORMAT.to_string(),
-            code,
+            code: code.as_str().to_string(),
             records,
             checkpoint: cp.note,
             latest_checkpoint,
@@ -196,6 +166,16 @@ mod tests {
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
 
+    /// The presented code and its issued item.
+    pub(crate) fn issued(
+        svc: &crate::service::Service,
+        code: &str,
+    ) -> (crate::code::Code, crate::service::items::IssuedItem) {
+        let c = crate::code::Code::parse(code).unwrap();
+        let item = svc.issued_item(&c).unwrap();
+        (c, item)
+    }
+
     fn sample() -> (String, crate::bundle::Verified) {
         let (svc, _) = test_service();
         seed(&svc);
@@ -208,17 +188,20 @@ mod tests {
         }
         svc.checkpoint_now().unwrap();
         let code = svc.batch_codes(&b, 6, 1).unwrap().remove(0);
-        let index = svc.item_leaf("9506000134352", &code.serial).unwrap();
-        let bundle = svc.bundle(index, None).unwrap();
+        let (c, item) = issued(&svc, &code.code);
+        let index = item.record.leaf_index;
+        let bundle = svc.bundle(&c, &item, None).unwrap();
         assert_eq!(bundle.code, code.code);
         let json = serde_json::to_string(&bundle).unwrap();
         let v = verify(&parse(&json).unwrap()).unwrap();
-        assert_eq!((v.tree_size, v.records[0].0), (31, index));
+        // The log: the product record, 11 items, 5 actors (registration, key, engagement
+        // each), 10 custody records.
+        assert_eq!((v.tree_size, v.records[0].0), (37, index));
         assert_eq!(v.custody_records, 10);
         assert_eq!(
             v.records.len(),
-            1 + 10 + 10,
-            "item, 10 actor records, 10 custody"
+            1 + 10 + 1 + 5 + 10,
+            "item, 10 actor records, the product record, 5 engagements, 10 custody"
         );
         assert!(v.anchor.is_none() && v.anchor_status.is_none());
         (json, v)
@@ -231,14 +214,15 @@ mod tests {
         let (svc, _) = test_service();
         seed(&svc);
         let (b, _) = svc.issue_batch(&req(11), "k", &|_| {}).unwrap();
-        // The issuance is anchored at size 11; custody comes later.
+        // The issuance is anchored at size 12 (the product record and 11 items); custody
+        // comes later.
         let cp = svc.checkpoint_now().unwrap().unwrap();
-        assert_eq!(cp.size, 11);
+        assert_eq!(cp.size, 12);
         let rec = AnchorRecord {
             chain_id: 31337,
             contract: "0x5fbdb2315678afecb367f032d93f642f64180aa3".into(),
             log_id: crate::anchor::hex0x(&crate::anchor::log_id(svc.origin())),
-            tree_size: 11,
+            tree_size: 12,
             root: crate::anchor::hex0x(cp.root_hash().unwrap().as_bytes()),
             checkpoint_hash: crate::anchor::hex0x(&crate::anchor::checkpoint_hash(&cp.note)),
             status: AnchorStatus::Confirmed,
@@ -262,18 +246,19 @@ mod tests {
         }
         svc.checkpoint_now().unwrap();
         let code = svc.batch_codes(&b, 2, 1).unwrap().remove(0);
-        let index = svc.item_leaf("09506000134352", &code.serial).unwrap();
+        let (c, item) = issued(&svc, &code.code);
         let view = AnchorView {
             status: AnchorStatus::Confirmed,
             chain_id: 31337,
             contract: rec.contract.clone(),
             tx_hash: rec.tx_hash.clone(),
             block_number: Some(7),
-            tree_size: Some(11),
+            tree_size: Some(12),
         };
         let bundle = svc
             .bundle(
-                index,
+                &c,
+                &item,
                 Some(BundleAnchoring {
                     view,
                     record: Some(rec),
@@ -282,20 +267,20 @@ mod tests {
             .unwrap();
         let v = verify(&parse(&serde_json::to_string(&bundle).unwrap()).unwrap()).unwrap();
         assert_eq!(
-            v.tree_size, 11,
+            v.tree_size, 12,
             "proofs of the anchored records are against the anchor"
         );
         assert_eq!(
             v.records.len(),
-            1,
-            "only the issuance is in the anchored checkpoint"
+            2,
+            "only the issuance and the product record are in the anchored checkpoint"
         );
         assert_eq!(
-            v.newer_records, 20,
-            "10 actor records and 10 custody records"
+            v.newer_records, 25,
+            "10 actor records, 5 engagements and 10 custody records"
         );
         assert_eq!(v.custody_records, 10);
-        assert_eq!(v.latest_size, Some(31));
+        assert_eq!(v.latest_size, Some(37));
         assert!(v.anchor.is_some());
         // A newer record claiming another tree size is refused.
         let mut t = bundle.clone();
@@ -341,7 +326,7 @@ mod tests {
         t.code = t.code.replace("/21/", "/21/X");
         assert!(verify(&t).is_err());
         let mut t = b.clone();
-        t.checkpoint = t.checkpoint.replacen("\n31\n", "\n32\n", 1);
+        t.checkpoint = t.checkpoint.replacen("\n37\n", "\n38\n", 1);
         assert_eq!(verify(&t).unwrap_err().check, "checkpoint");
         let mut t = b.clone();
         t.keys.issuers.clear();

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::credit::{counts_key, ComplaintCounts};
 use super::master::check_text;
-use super::scan::{scan_id_bytes, ScanRecord};
+use super::telemetry::{scan_id_bytes, ScanRecord};
 use super::types::VerdictKind;
 use super::{lock, now, rfc3339, Result, Service, ServiceError};
 use crate::store::codec::{decode_json, decode_u64, encode_json, u64_key};

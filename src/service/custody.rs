@@ -6,6 +6,7 @@
 //! replay. A refused submission writes nothing.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine;
 use ed25519_dalek::VerifyingKey;
@@ -16,14 +17,25 @@ use utoipa::ToSchema;
 use super::log::PendingLeaf;
 use super::{lock, now_unix, Result, Service, ServiceError};
 use crate::code::KeyId;
+use crate::commitment::ItemRef;
 use crate::custody::record::{self, check_actor_id, hex, parse_signature};
 use crate::custody::rules::{self, ItemState, LotState};
 use crate::custody::{ActorOp, LotId, Recall, Role, SignedStatement, Step, GENESIS};
 use crate::gs1::CountryCode;
 use crate::leaf::LeafRecord;
 use crate::merkle;
-use crate::store::codec::{decode_json, encode_json, item_key, u64_key, ItemRecord};
+use crate::store::codec::{
+    decode_json, encode_json, item_key, item_key_serial, u64_key, ItemRecord,
+};
 use crate::store::{prefix_end, Cf};
+
+/// An item named by an item-scoped statement.
+struct NamedItem {
+    serial: String,
+    /// GTIN-14 ‖ serial.
+    key: Vec<u8>,
+    state: ItemState,
+}
 
 /// Most records a lot view lists.
 pub const MAX_LOT_RECORDS: usize = 10_000;
@@ -178,6 +190,16 @@ pub struct RevokeInput {
     pub revoked_from: Option<i64>,
 }
 
+/// Body of `POST /api/v1/lots`: a lot declared ahead of labelling.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LotInput {
+    /// GTIN of a registered product (any GS1 length).
+    pub gtin: String,
+    /// Lot number (GS1 AI 10).
+    pub lot: String,
+}
+
 /// Body of `POST /api/v1/lots/{id}/recall`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -192,7 +214,7 @@ pub struct RecallInput {
 pub struct Submission {
     /// The statement, exactly as signed: canonical JSON (RFC 8785).
     pub statement: String,
-    /// Base64url (no padding) Ed25519 signature over `"traceseal/custody/v1\n" ‖ statement ‖ "\n"`.
+    /// Base64url (no padding) Ed25519 signature over `"traceseal/custody/v2\n" ‖ statement ‖ "\n"`.
     pub signature: String,
 }
 
@@ -222,8 +244,9 @@ pub struct RecordView {
     pub kind: String,
     /// The step, or `recall`.
     pub step: String,
-    /// Lot-wide, or the serials it names.
-    pub serials: Vec<String>,
+    /// 0 for a lot-wide record, else how many items it names. The items are not listed: a
+    /// record names them by item reference, which only a code's holder can compute.
+    pub items: usize,
     /// Signing actor id (`operator` for recalls).
     pub signer: String,
     /// The signer's organisation.
@@ -262,8 +285,52 @@ pub struct LotView {
     pub state: LotState,
     /// The head to sign as `prev` ([`GENESIS`] for a new lot).
     pub head: String,
-    /// Records in log order (at most [`MAX_LOT_RECORDS`]).
+    /// One page of the lot's records, in log order (see [`LotPage`]).
     pub records: Vec<RecordView>,
+    /// The `after` of the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<u64>,
+}
+
+/// A page of a lot's records: those with leaf index greater than `after`, at most `limit`
+/// records and about [`PAGE_LEAF_BYTES`] of leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+pub struct LotPage {
+    /// Only records after this leaf index (default: from the first).
+    pub after: Option<u64>,
+    /// Most records (default [`DEFAULT_PAGE_RECORDS`], at most [`MAX_PAGE_RECORDS`]).
+    pub limit: Option<usize>,
+}
+
+/// One page of a lot's EPCIS export.
+#[derive(Clone, Debug)]
+pub struct EpcisPage {
+    /// The EPCIS 2.0 document.
+    pub doc: serde_json::Value,
+    /// The `after` of the next page; `None` on the last.
+    pub next_after: Option<u64>,
+}
+
+/// Records per lot page by default.
+pub const DEFAULT_PAGE_RECORDS: usize = 100;
+/// Most records per lot page.
+pub const MAX_PAGE_RECORDS: usize = 500;
+/// A page stops once its leaves hold this many bytes (an item-scoped record naming 10,000
+/// items is about 460 KB), so no page reads more than this plus one leaf.
+pub const PAGE_LEAF_BYTES: usize = 4 << 20;
+/// Budget of each public page cache (bytes of leaves parsed).
+pub const PAGE_CACHE_BYTES: usize = 64 << 20;
+
+impl LotPage {
+    fn bounds(&self) -> Result<(u64, usize)> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE_RECORDS);
+        if !(1..=MAX_PAGE_RECORDS).contains(&limit) {
+            return Err(ServiceError::Invalid(format!(
+                "limit must be between 1 and {MAX_PAGE_RECORDS}"
+            )));
+        }
+        Ok((self.after.map_or(0, |a| a.saturating_add(1)), limit))
+    }
 }
 
 /// A record of an item's chain, with its decoded leaf.
@@ -370,7 +437,7 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound(format!("no actor with id {id:?}")))
     }
 
-    fn find_actor(&self, id: &str) -> Result<Option<Actor>> {
+    pub(crate) fn find_actor(&self, id: &str) -> Result<Option<Actor>> {
         match self.store.get(Cf::Actors, id.as_bytes())? {
             Some(v) => Ok(Some(decode_json("actor", &v)?)),
             None => Ok(None),
@@ -679,7 +746,7 @@ impl Service {
         }
         if leaf.len() > crate::leaf::MAX_LEAF_LEN {
             return Err(ServiceError::Invalid(format!(
-                "the record is {} bytes, more than the {} a log leaf may hold; split the serials over several events",
+                "the record is {} bytes, more than the {} a log leaf may hold; split the items over several events",
                 leaf.len(),
                 crate::leaf::MAX_LEAF_LEN
             )));
@@ -697,6 +764,24 @@ impl Service {
         key.valid_at(st.signed_at)
             .map_err(ServiceError::Unauthenticated)?;
         key.usable_now(now).map_err(ServiceError::Unauthenticated)?;
+        // Only actors the product's importer engaged, only on lots that exist (both read
+        // under the lock that engagement and ownership changes take).
+        let owner = self
+            .find_product(&lot.gtin)?
+            .ok_or_else(|| {
+                ServiceError::Unprocessable(format!(
+                    "GTIN {} is not a registered product",
+                    lot.gtin.as_str()
+                ))
+            })?
+            .enterprise_id;
+        self.check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at)?;
+        let lk = lot_key(lot);
+        if !self.lot_exists(&lk)? {
+            return Err(ServiceError::NotFound(format!(
+                "lot {lot} does not exist: issue a batch of it, or declare it first (POST /api/v1/lots)"
+            )));
+        }
         let nk = nonce_key(&actor.id, &st.nonce);
         if self.store.get(Cf::Nonces, &nk)?.is_some() {
             return Err(ServiceError::Conflict(format!(
@@ -704,7 +789,6 @@ impl Service {
                 st.nonce, actor.id
             )));
         }
-        let lk = lot_key(lot);
         let mut state = self.lot_state(&lk)?;
         if state.records >= MAX_LOT_RECORDS as u64 {
             return Err(ServiceError::Conflict(format!(
@@ -718,10 +802,12 @@ impl Service {
                 st.prev
             )));
         }
-        let mut items = self.item_states(lot, &checked.serials)?;
+        let named = self.item_states(lot, &checked.items)?;
+        let mut items: Vec<(String, ItemState)> =
+            named.iter().map(|n| (n.serial.clone(), n.state)).collect();
         rules::apply(&mut state, &st.event, &mut items)
             .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-        let lot_wide = checked.serials.is_empty();
+        let lot_wide = checked.items.is_empty();
         let hash_hex = hex(hash.as_bytes());
         if lot_wide {
             state.head = Some(hash_hex.clone());
@@ -735,17 +821,16 @@ impl Service {
                 lot_record_key(&lk, scope, first),
                 Vec::new(),
             );
-            for (serial, st) in &items {
-                let ik = item_key(lot.gtin.as_str(), serial);
-                let mut rk = ik.clone();
+            for (n, (_, st)) in named.iter().zip(&items) {
+                let mut rk = n.key.clone();
                 rk.extend_from_slice(&u64_key(first));
                 wb.put(Cf::ItemRecords, rk, Vec::new());
-                wb.put(Cf::ItemCustody, ik, encode_json(st));
+                wb.put(Cf::ItemCustody, n.key.clone(), encode_json(st));
             }
             wb.put(Cf::Nonces, nk.clone(), u64_key(st.signed_at as u64));
             Ok(())
         })?;
-        info!(lot = %lot, step = %step, actor = %actor.id, leaf = first, serials = checked.serials.len(), "accepted custody record");
+        info!(lot = %lot, step = %step, actor = %actor.id, leaf = first, items = checked.items.len(), "accepted custody record");
         Ok(Accepted {
             leaf_index: first,
             record_hash: hash_hex,
@@ -768,6 +853,11 @@ impl Service {
         }
         let _g = lock(&self.custody)?;
         let lk = lot_key(&lot);
+        if !self.lot_exists(&lk)? {
+            return Err(ServiceError::NotFound(format!(
+                "lot {lot} does not exist: nothing of it was issued or declared"
+            )));
+        }
         let mut state = self.lot_state(&lk)?;
         let prev = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
         rules::recall(&mut state, &reason).map_err(|e| ServiceError::Conflict(e.to_string()))?;
@@ -800,62 +890,127 @@ impl Service {
         })
     }
 
-    fn item_states(
-        &self,
-        lot: &LotId,
-        serials: &[crate::gs1::Serial],
-    ) -> Result<Vec<(String, ItemState)>> {
-        if serials.is_empty() {
+    /// The items an item-scoped statement names, resolved from their references: each must be
+    /// an issued item of `lot` from a completed batch. Returns (serial, item key, state).
+    fn item_states(&self, lot: &LotId, refs: &[ItemRef]) -> Result<Vec<NamedItem>> {
+        if refs.is_empty() {
             return Ok(Vec::new());
         }
-        let keys: Vec<Vec<u8>> = serials
+        let ref_keys: Vec<Vec<u8>> = refs.iter().map(|r| r.as_bytes().to_vec()).collect();
+        let mut keys = Vec::with_capacity(refs.len());
+        for (r, k) in refs
             .iter()
-            .map(|s| item_key(lot.gtin.as_str(), s.as_str()))
-            .collect();
+            .zip(self.store.multi_get(Cf::ItemRefs, &ref_keys)?)
+        {
+            let k = k.ok_or_else(|| {
+                ServiceError::Unprocessable(format!(
+                    "item {r} was never issued: an item reference is computed from the code on the label (docs/code-format.md)"
+                ))
+            })?;
+            keys.push(k);
+        }
         let items = self.store.multi_get(Cf::Items, &keys)?;
         let states = self.store.multi_get(Cf::ItemCustody, &keys)?;
         let mut batch_lots: HashMap<u64, bool> = HashMap::new();
-        let mut out = Vec::with_capacity(serials.len());
-        for ((s, item), state) in serials.iter().zip(items).zip(states) {
-            let rec = match item {
-                Some(raw) => ItemRecord::decode(&raw)?,
-                None => {
-                    return Err(ServiceError::Unprocessable(format!(
-                        "serial {} was never issued for GTIN {}",
-                        s.as_str(),
-                        lot.gtin.as_str()
-                    )))
-                }
-            };
+        let mut out = Vec::with_capacity(refs.len());
+        for ((key, item), state) in keys.into_iter().zip(items).zip(states) {
+            let serial = item_key_serial(&key)?;
+            let raw = item.ok_or_else(|| {
+                ServiceError::Internal(format!(
+                    "item reference of serial {serial} without its item"
+                ))
+            })?;
+            let rec = ItemRecord::decode(&raw)?;
             let in_lot = match batch_lots.get(&rec.batch_id) {
                 Some(b) => *b,
                 None => {
                     let sb = self.stored_batch(rec.batch_id)?;
                     if sb.batch.status != super::types::BatchStatus::Complete {
                         return Err(ServiceError::Unprocessable(format!(
-                            "serial {} is in batch {}, whose issuance was interrupted: its codes are not valid",
-                            s.as_str(),
+                            "item {serial} is in batch {}, whose issuance was interrupted: its code is not valid",
                             rec.batch_id
                         )));
                     }
-                    let b = sb.batch.lot == lot.lot.as_str();
+                    let b = key.starts_with(lot.gtin.as_str().as_bytes())
+                        && sb.batch.lot == lot.lot.as_str();
                     batch_lots.insert(rec.batch_id, b);
                     b
                 }
             };
             if !in_lot {
                 return Err(ServiceError::Unprocessable(format!(
-                    "serial {} belongs to another lot than {lot}",
-                    s.as_str()
+                    "item {serial} belongs to another lot than {lot}"
                 )));
             }
             let st = match state {
                 Some(v) => decode_json("item custody", &v)?,
                 None => ItemState::default(),
             };
-            out.push((s.as_str().to_string(), st));
+            out.push(NamedItem {
+                serial,
+                key,
+                state: st,
+            });
         }
         Ok(out)
+    }
+
+    /// Whether a lot exists: a batch of it was issued, or its importer declared it.
+    fn lot_exists(&self, lk: &[u8]) -> Result<bool> {
+        if self.store.get(Cf::Lots, lk)?.is_some() {
+            return Ok(true);
+        }
+        let end = prefix_end(lk);
+        Ok(!self
+            .store
+            .range(Cf::LotBatches, lk, end.as_deref(), 1)?
+            .is_empty())
+    }
+
+    /// Declares a lot ahead of labelling, so an inspector can attest it before labels are
+    /// printed. Returns the lot view and whether it was new (an existing lot is left as is).
+    #[instrument(skip(self, input))]
+    pub fn declare_lot(&self, input: &LotInput) -> Result<(Arc<LotView>, bool)> {
+        let gtin = crate::gs1::Gtin::parse(&input.gtin)
+            .map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
+        let lot_no = crate::gs1::Lot::parse(&input.lot)
+            .map_err(|e| ServiceError::Invalid(format!("lot: {e}")))?;
+        if self.find_product(&gtin)?.is_none() {
+            return Err(ServiceError::Unprocessable(format!(
+                "GTIN {} is not a registered product",
+                gtin.as_str()
+            )));
+        }
+        let lot = LotId { gtin, lot: lot_no };
+        let lk = lot_key(&lot);
+        let created = {
+            let _g = lock(&self.custody)?;
+            if self.lot_exists(&lk)? {
+                false
+            } else {
+                let state = LotState {
+                    declared_at: Some(now_unix()),
+                    ..LotState::default()
+                };
+                let mut wb = crate::store::WriteBatch::new();
+                wb.put(Cf::Lots, lk, encode_json(&state));
+                self.store.write(wb, crate::store::Durability::Synced)?;
+                true
+            }
+        };
+        if created {
+            info!(lot = %lot, "declared lot");
+        }
+        Ok((
+            self.lot_view(
+                &lot.to_string(),
+                LotPage {
+                    after: None,
+                    limit: None,
+                },
+            )?,
+            created,
+        ))
     }
 
     fn lot_state(&self, lk: &[u8]) -> Result<LotState> {
@@ -971,6 +1126,33 @@ impl Service {
         self.leaves(&idx)
     }
 
+    /// The records a verifier needs to check that `chain`'s signers were engaged by the
+    /// owner of `gtin` (for bundles): the product's ownership records and the engagement
+    /// records of every signer by every enterprise that owned it, in log order.
+    pub fn engagement_records_for(
+        &self,
+        gtin: &str,
+        chain: &[ChainRecord],
+    ) -> Result<Vec<ChainRecord>> {
+        let products = self.product_records(gtin)?;
+        let mut owners: Vec<u64> = products.iter().map(|(_, e)| *e).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        let mut idx: Vec<u64> = products.iter().map(|(i, _)| *i).collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in chain {
+            if let LeafRecord::Custody(s) = &r.record {
+                let actor = &s.checked.statement.actor;
+                if seen.insert(actor.clone()) {
+                    idx.extend(self.engagement_records(&owners, actor)?);
+                }
+            }
+        }
+        idx.sort_unstable();
+        idx.dedup();
+        self.leaves(&idx)
+    }
+
     /// Views of chain records, resolving signers (unknown actors show as such).
     pub fn record_views(&self, chain: &[ChainRecord]) -> Result<Vec<RecordView>> {
         let mut actors: HashMap<String, Option<Actor>> = HashMap::new();
@@ -995,7 +1177,7 @@ impl Service {
                         record_hash: hash,
                         kind: "custody".into(),
                         step: st.event.step().to_string(),
-                        serials: st.serials.clone(),
+                        items: st.items.len(),
                         signer: st.actor.clone(),
                         organisation: actor.map(|a| a.organisation.clone()).unwrap_or_default(),
                         role: actor.map(|a| a.role.to_string()).unwrap_or_default(),
@@ -1014,7 +1196,7 @@ impl Service {
                     record_hash: hash,
                     kind: "recall".into(),
                     step: "recall".into(),
-                    serials: Vec::new(),
+                    items: 0,
                     signer: "operator".into(),
                     organisation: String::new(),
                     role: "operator".into(),
@@ -1039,19 +1221,104 @@ impl Service {
         Ok(out)
     }
 
-    /// `GET /api/v1/lots/{id}`.
-    pub fn lot_view(&self, lot_id: &str) -> Result<LotView> {
+    /// `GET /api/v1/lots/{id}`: the lot's state and one page of its records, from the page
+    /// cache while the lot and the actor registry are unchanged.
+    pub fn lot_view(&self, lot_id: &str, page: LotPage) -> Result<Arc<LotView>> {
         let lot = LotId::parse(lot_id).map_err(ServiceError::Invalid)?;
-        let state = self.find_lot_state(&lot)?.ok_or_else(|| {
-            ServiceError::NotFound(format!("no custody record for lot {lot} yet"))
-        })?;
-        let records = self.record_views(&self.lot_records(&lot, MAX_LOT_RECORDS)?)?;
-        Ok(LotView {
+        let (from, limit) = page.bounds()?;
+        let state = self.existing_lot_state(&lot)?;
+        let (key, version) = self.page_cache_key(&lot, &state, from, limit, 0);
+        if let Some(v) = self.lot_pages.get(&key, &version) {
+            return Ok(v);
+        }
+        let (chain, next_after, cost) = self.lot_page(&lot, from, limit)?;
+        let view = Arc::new(LotView {
             lot: lot.to_string(),
             head: state.head.clone().unwrap_or_else(|| GENESIS.to_string()),
             state,
-            records,
-        })
+            records: self.record_views(&chain)?,
+            next_after,
+        });
+        self.lot_pages.put(key, version, view.clone(), cost);
+        Ok(view)
+    }
+
+    /// The lot's state; a lot that exists without custody records has the default state.
+    fn existing_lot_state(&self, lot: &LotId) -> Result<LotState> {
+        match self.find_lot_state(lot)? {
+            Some(s) => Ok(s),
+            None if self.lot_exists(&lot_key(lot))? => Ok(LotState::default()),
+            None => Err(ServiceError::NotFound(format!(
+                "lot {lot} does not exist: nothing of it was issued or declared"
+            ))),
+        }
+    }
+
+    /// Cache key and version of a page: the lot and page bounds; the lot's record count and
+    /// head, the registry generation (views show signers' revocations) and `extra` (e.g. the
+    /// number of batches of an EPCIS export).
+    fn page_cache_key(
+        &self,
+        lot: &LotId,
+        state: &LotState,
+        from: u64,
+        limit: usize,
+        extra: u64,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let mut key = lot_key(lot);
+        key.extend_from_slice(&u64_key(from));
+        key.extend_from_slice(&u64_key(limit as u64));
+        let mut version = u64_key(state.records).to_vec();
+        version.extend_from_slice(state.head.as_deref().unwrap_or("").as_bytes());
+        version.extend_from_slice(&u64_key(self.registry_generation()));
+        version.extend_from_slice(&u64_key(extra));
+        (key, version)
+    }
+
+    /// Records of the lot with leaf index ≥ `from`, at most `limit` and about
+    /// [`PAGE_LEAF_BYTES`] of leaves; the next page's `after`, and the bytes read.
+    fn lot_page(
+        &self,
+        lot: &LotId,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<ChainRecord>, Option<u64>, usize)> {
+        let lk = lot_key(lot);
+        let mut idx = Vec::new();
+        for scope in [SCOPE_LOT, SCOPE_ITEMS] {
+            let start = lot_record_key(&lk, scope, from);
+            let mut p = lk.clone();
+            p.push(scope);
+            let end = prefix_end(&p);
+            for (k, _) in self
+                .store
+                .range(Cf::LotRecords, &start, end.as_deref(), limit + 1)?
+            {
+                idx.push(tail_u64(&k)?);
+            }
+        }
+        idx.sort_unstable();
+        let more = idx.len() > limit;
+        idx.truncate(limit);
+        let mut out = Vec::with_capacity(idx.len());
+        let mut bytes = 0;
+        for chunk in idx.chunks(16) {
+            for r in self.leaves(chunk)? {
+                bytes += r.data.len();
+                out.push(r);
+                if bytes >= PAGE_LEAF_BYTES {
+                    break;
+                }
+            }
+            if bytes >= PAGE_LEAF_BYTES {
+                break;
+            }
+        }
+        let cut = out.len() < idx.len();
+        let next = (more || cut)
+            .then(|| out.last().map(|r| r.leaf_index))
+            .flatten();
+        Ok((out, next, bytes.max(1)))
     }
 
     /// The head a signer should use as `prev` for `lot_id` (zeros for a new lot).
@@ -1067,6 +1334,7 @@ impl Service {
         &self,
         lot: &LotId,
         chain: &[ChainRecord],
+        for_item: Option<&str>,
     ) -> Result<Vec<crate::epcis::EpcisEvent>> {
         let views = self.record_views(chain)?;
         let mut out = Vec::with_capacity(chain.len());
@@ -1081,7 +1349,7 @@ impl Service {
                 },
             };
             match &r.record {
-                LeafRecord::Custody(s) => out.push(crate::epcis::custody_event(s, &meta)),
+                LeafRecord::Custody(s) => out.push(crate::epcis::custody_event(s, &meta, for_item)),
                 LeafRecord::Recall(rc) => out.push(crate::epcis::recall_event(
                     rc,
                     lot.gtin.as_str(),
@@ -1115,76 +1383,66 @@ impl Service {
         ))
     }
 
-    /// The lot's issuance and custody history as an EPCIS 2.0 document.
-    pub fn lot_epcis(&self, lot_id: &str) -> Result<serde_json::Value> {
+    /// The lot's issuance and custody history as EPCIS 2.0 documents, a page at a time (the
+    /// commissioning events of its batches on the first page), with the next page's `after`;
+    /// from the page cache while the lot, its batches and the registry are unchanged.
+    pub fn lot_epcis(&self, lot_id: &str, page: LotPage) -> Result<Arc<EpcisPage>> {
         let lot = LotId::parse(lot_id).map_err(ServiceError::Invalid)?;
-        let mut p = lot_key(&lot);
-        let batches = {
-            let end = prefix_end(&p);
-            self.store
-                .range(Cf::LotBatches, &p, end.as_deref(), MAX_LOT_RECORDS)?
-                .iter()
-                .map(|(k, _)| tail_u64(k))
-                .collect::<Result<Vec<u64>>>()?
-        };
-        p.clear();
-        let chain = self.lot_records(&lot, MAX_LOT_RECORDS)?;
-        if batches.is_empty() && chain.is_empty() {
-            return Err(ServiceError::NotFound(format!(
-                "nothing was issued or recorded for lot {lot}"
-            )));
-        }
-        let mut events = Vec::with_capacity(batches.len() + chain.len());
-        for b in batches {
+        let (from, limit) = page.bounds()?;
+        let state = self.existing_lot_state(&lot)?;
+        let p = lot_key(&lot);
+        let end = prefix_end(&p);
+        let mut complete = Vec::new();
+        for (k, _) in self
+            .store
+            .range(Cf::LotBatches, &p, end.as_deref(), MAX_LOT_RECORDS)?
+        {
+            let b = tail_u64(&k)?;
             // An interrupted batch's codes are not valid: it commissioned nothing.
             if self.stored_batch(b)?.batch.status == super::types::BatchStatus::Complete {
+                complete.push(b);
+            }
+        }
+        let (key, version) = self.page_cache_key(&lot, &state, from, limit, complete.len() as u64);
+        if let Some(p) = self.epcis_pages.get(&key, &version) {
+            return Ok(p);
+        }
+        let (chain, next, cost) = self.lot_page(&lot, from, limit)?;
+        let mut events = Vec::with_capacity(complete.len() + chain.len());
+        if from == 0 {
+            for b in complete {
                 events.push(self.commissioning(b, None)?);
             }
         }
-        events.extend(self.epcis_events(&lot, &chain)?);
+        events.extend(self.epcis_events(&lot, &chain, None)?);
+        let page = Arc::new(EpcisPage {
+            doc: crate::epcis::document(
+                &format!("urn:traceseal:epcis:lot:{lot}"),
+                super::now(),
+                &events,
+            ),
+            next_after: next,
+        });
+        self.epcis_pages.put(key, version, page.clone(), cost);
+        Ok(page)
+    }
+
+    /// One item's issuance and custody history as an EPCIS 2.0 document, for whoever presents
+    /// its code.
+    pub fn item_epcis(&self, code: &crate::code::Code) -> Result<serde_json::Value> {
+        let item = self.issued_item(code)?;
+        let serial = code.item().serial.as_str();
+        let mut events = vec![self.commissioning(item.record.batch_id, Some(serial))?];
+        let chain = self.item_chain(&item.lot, serial)?;
+        events.extend(self.epcis_events(&item.lot, &chain, Some(serial))?);
         Ok(crate::epcis::document(
-            &format!("urn:traceseal:epcis:lot:{lot}"),
+            &format!(
+                "urn:traceseal:epcis:item:{}.{serial}",
+                item.lot.gtin.as_str()
+            ),
             super::now(),
             &events,
         ))
-    }
-
-    /// One item's issuance and custody history as an EPCIS 2.0 document.
-    pub fn item_epcis(&self, gtin: &str, serial: &str) -> Result<serde_json::Value> {
-        let (lot, rec) = self.item_lot(gtin, serial)?;
-        if self.stored_batch(rec.batch_id)?.batch.status != super::types::BatchStatus::Complete {
-            return Err(ServiceError::Conflict(format!(
-                "item {serial} is in batch {}, whose issuance was interrupted: its code is not valid",
-                rec.batch_id
-            )));
-        }
-        let mut events = vec![self.commissioning(rec.batch_id, Some(serial))?];
-        let chain = self.item_chain(&lot, serial)?;
-        events.extend(self.epcis_events(&lot, &chain)?);
-        Ok(crate::epcis::document(
-            &format!("urn:traceseal:epcis:item:{}.{serial}", lot.gtin.as_str()),
-            super::now(),
-            &events,
-        ))
-    }
-
-    /// The lot and item record of an issued item.
-    pub fn item_lot(&self, gtin: &str, serial: &str) -> Result<(LotId, ItemRecord)> {
-        let g = crate::gs1::Gtin::parse(gtin)
-            .map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
-        let s = crate::gs1::Serial::parse(serial)
-            .map_err(|e| ServiceError::Invalid(format!("serial: {e}")))?;
-        let raw = self
-            .store
-            .get(Cf::Items, &item_key(g.as_str(), s.as_str()))?
-            .ok_or_else(|| {
-                ServiceError::NotFound(format!("no item {serial} was issued for GTIN {gtin}"))
-            })?;
-        let rec = ItemRecord::decode(&raw)?;
-        let sb = self.stored_batch(rec.batch_id)?;
-        let lot = crate::gs1::Lot::parse(&sb.batch.lot)
-            .map_err(|e| ServiceError::Internal(format!("stored lot: {e}")))?;
-        Ok((LotId { gtin: g, lot }, rec))
     }
 
     /// Whether `step`'s records exist for the lot (used by tests and the demo loader).
@@ -1210,11 +1468,29 @@ pub(crate) mod tests {
         pub keys: HashMap<Role, (String, SigningKey)>,
     }
 
+    /// One actor per role, each engaged by every enterprise registered so far.
     pub(crate) fn cast(svc: &Service) -> Cast {
+        let c = cast_unengaged(svc);
+        for e in svc.list_enterprises(0, 1000).unwrap() {
+            for id in c.ids() {
+                svc.engage(e.id, &crate::service::engagements::tests::input(&id))
+                    .unwrap();
+            }
+        }
+        c
+    }
+
+    /// One actor per role, engaged by nobody.
+    pub(crate) fn cast_unengaged(svc: &Service) -> Cast {
+        cast_named(svc, "", 1)
+    }
+
+    /// One actor per role with ids `{prefix}{role}` and keys seeded from `seed`.
+    pub(crate) fn cast_named(svc: &Service, prefix: &str, seed: u8) -> Cast {
         let mut keys = HashMap::new();
         for (i, role) in Role::ALL.into_iter().enumerate() {
-            let sk = SigningKey::from_bytes(&[i as u8 + 1; 32]);
-            let id = role.as_str().replace('_', "-");
+            let sk = SigningKey::from_bytes(&[i as u8 + seed; 32]);
+            let id = format!("{prefix}{}", role.as_str().replace('_', "-"));
             svc.register_actor(&ActorInput {
                 id: id.clone(),
                 organisation: format!("{role} Pty Ltd"),
@@ -1240,12 +1516,12 @@ pub(crate) mod tests {
         lot: &str,
         prev: &str,
         event: Event,
-        serials: Vec<String>,
+        items: Vec<String>,
     ) -> Submission {
         let st = Statement {
             log: "verify.example.com/log".into(),
             lot: lot.into(),
-            serials,
+            items,
             prev: prev.into(),
             actor: actor.into(),
             kid: KeyId::of(&key.verifying_key()).to_string(),
@@ -1262,18 +1538,34 @@ pub(crate) mod tests {
     }
 
     impl Cast {
+        /// The actor ids, in role order.
+        pub(crate) fn ids(&self) -> Vec<String> {
+            Role::ALL.iter().map(|r| self.keys[r].0.clone()).collect()
+        }
+
         pub(crate) fn submit(
             &self,
             svc: &Service,
             role: Role,
             lot: &str,
             event: Event,
-            serials: Vec<String>,
+            items: Vec<String>,
         ) -> Result<Accepted> {
             let (id, sk) = &self.keys[&role];
+            declare(svc, lot);
             let prev = svc.lot_head(lot).unwrap();
-            svc.submit(&signed(id, sk, lot, &prev, event, serials))
+            svc.submit(&signed(id, sk, lot, &prev, event, items))
         }
+    }
+
+    /// Declares `lot` (`{gtin14}.{lot}`) if it does not exist yet.
+    pub(crate) fn declare(svc: &Service, lot: &str) {
+        let l = LotId::parse(lot).unwrap();
+        svc.declare_lot(&LotInput {
+            gtin: l.gtin.as_str().into(),
+            lot: l.lot.as_str().into(),
+        })
+        .unwrap();
     }
 
     pub(crate) fn attest(result: Conformance) -> Event {
@@ -1299,7 +1591,7 @@ pub(crate) mod tests {
         crate::custody::rules::standard_route("531620261000123")
     }
 
-    fn prefix_until(step: Step) -> Vec<(Role, Event)> {
+    pub(crate) fn prefix_until(step: Step) -> Vec<(Role, Event)> {
         route()
             .into_iter()
             .take_while(|(_, e)| e.step() != step)
@@ -1424,6 +1716,7 @@ pub(crate) mod tests {
         seed(&svc);
         let c = cast(&svc);
         let lot = format!("{GTIN}.L1");
+        declare(&svc, &lot);
         let (id, sk) = &c.keys[&Role::Inspector];
         let sub = signed(
             id,
@@ -1598,7 +1891,7 @@ pub(crate) mod tests {
             let st = Statement {
                 log: svc.origin().to_string(),
                 lot: lot.clone(),
-                serials: vec![],
+                items: vec![],
                 prev: GENESIS.into(),
                 actor: id.clone(),
                 kid: kid.clone(),
@@ -1628,7 +1921,8 @@ pub(crate) mod tests {
         let (b, _) = svc
             .issue_batch(&crate::service::issuance::tests::req(2), "k", &|_| {})
             .unwrap();
-        let serial = svc.batch_codes(&b, 0, 1).unwrap().remove(0).serial;
+        let code = svc.batch_codes(&b, 0, 1).unwrap().remove(0).code;
+        let item = crate::commitment::ItemRef::of_uri(&code).to_string();
         let lot = format!("{GTIN}.{}", b.lot);
         for (r, e) in prefix_until(Step::Release) {
             c.submit(&svc, r, &lot, e, vec![]).unwrap();
@@ -1644,17 +1938,25 @@ pub(crate) mod tests {
             Role::BondedWarehouse,
             &lot,
             Event::Release(Outbound::default()),
-            vec![serial.clone()],
+            vec![item],
         ) {
             Err(ServiceError::Unprocessable(m)) => assert!(m.contains("interrupted"), "{m}"),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            svc.item_epcis(GTIN, &serial),
+            svc.item_epcis(&crate::code::Code::parse(&code).unwrap()),
             Err(ServiceError::Conflict(_))
         ));
-        let doc = svc.lot_epcis(&lot).unwrap();
-        let events = doc["epcisBody"]["eventList"].as_array().unwrap();
+        let page = svc
+            .lot_epcis(
+                &lot,
+                LotPage {
+                    after: None,
+                    limit: None,
+                },
+            )
+            .unwrap();
+        let events = page.doc["epcisBody"]["eventList"].as_array().unwrap();
         assert!(
             events.iter().all(|e| e["bizStep"] != "commissioning"),
             "no commissioning of an interrupted batch"
@@ -1667,6 +1969,7 @@ pub(crate) mod tests {
         seed(&svc);
         let c = cast(&svc);
         let lot = format!("{GTIN}.L2");
+        declare(&svc, &lot);
         let (id, sk) = &c.keys[&Role::Inspector];
         let kid = KeyId::of(&sk.verifying_key()).to_string();
         // Rotation: the new key replaces the old from now on.
@@ -1771,8 +2074,12 @@ pub(crate) mod tests {
         for (r, e) in prefix_until(Step::Release) {
             c.submit(&svc, r, &lot, e, vec![]).unwrap();
         }
-        let mut serials: Vec<String> = codes.iter().map(|c| c.serial.clone()).collect();
-        serials.sort();
+        // Items are named by item reference (computed from the code on the label).
+        let refs: Vec<String> = codes
+            .iter()
+            .map(|c| crate::commitment::ItemRef::of_uri(&c.code).to_string())
+            .collect();
+        let serials: Vec<String> = codes.iter().map(|c| c.serial.clone()).collect();
         let head = svc.lot_head(&lot).unwrap();
         let rel = c
             .submit(
@@ -1783,22 +2090,26 @@ pub(crate) mod tests {
                     order_no: Some("O-1".into()),
                     declaration_no: None,
                 }),
-                vec![serials[0].clone()],
+                vec![refs[0].clone()],
             )
             .unwrap();
         assert_eq!(
             rel.head, head,
             "item-scoped records do not move the lot head"
         );
-        // Selling a serial that was not released is out of order.
+        // Selling an item that was not released is out of order; the message names the
+        // serial (whoever named the item has its code).
         match c.submit(
             &svc,
             Role::Retailer,
             &lot,
             Event::RetailSale(Outbound::default()),
-            vec![serials[1].clone()],
+            vec![refs[1].clone()],
         ) {
-            Err(ServiceError::Conflict(m)) => assert!(m.contains("not been released"), "{m}"),
+            Err(ServiceError::Conflict(m)) => assert!(
+                m.contains("not been released") && m.contains(&serials[1]),
+                "{m}"
+            ),
             other => panic!("{other:?}"),
         }
         c.submit(
@@ -1806,19 +2117,23 @@ pub(crate) mod tests {
             Role::Retailer,
             &lot,
             Event::RetailSale(Outbound::default()),
-            vec![serials[0].clone()],
+            vec![refs[0].clone()],
         )
         .unwrap();
-        // A serial of no lot.
-        match c.submit(
-            &svc,
-            Role::BondedWarehouse,
-            &lot,
-            Event::Release(Outbound::default()),
-            vec!["NOSUCHSERIAL".into()],
-        ) {
-            Err(ServiceError::Unprocessable(m)) => assert!(m.contains("never issued"), "{m}"),
-            other => panic!("{other:?}"),
+        // An item reference of no issued item — e.g. a commitment copied from the public log,
+        // which is not an item reference — is refused.
+        let commitment = crate::commitment::Commitment::of_uri(&codes[2].code).to_string();
+        for bogus in [commitment, crate::commitment::ItemRef([7; 32]).to_string()] {
+            match c.submit(
+                &svc,
+                Role::BondedWarehouse,
+                &lot,
+                Event::Release(Outbound::default()),
+                vec![bogus],
+            ) {
+                Err(ServiceError::Unprocessable(m)) => assert!(m.contains("never issued"), "{m}"),
+                other => panic!("{other:?}"),
+            }
         }
         // The item's chain: 8 lot-wide records + its release and sale; others see only 8.
         let l = LotId::parse(&lot).unwrap();
@@ -1828,7 +2143,7 @@ pub(crate) mod tests {
         // Lot-wide records form an unbroken hash chain from GENESIS.
         let views = svc.record_views(&chain).unwrap();
         let mut prev = GENESIS.to_string();
-        for v in views.iter().filter(|v| v.serials.is_empty()) {
+        for v in views.iter().filter(|v| v.items == 0) {
             assert_eq!(v.prev, prev);
             prev = v.record_hash.clone();
         }
@@ -1846,7 +2161,7 @@ pub(crate) mod tests {
             Role::BondedWarehouse,
             &lot,
             Event::Release(Outbound::default()),
-            vec![serials[1].clone()],
+            vec![refs[1].clone()],
         ) {
             Err(ServiceError::Conflict(m)) => assert!(m.contains("recalled"), "{m}"),
             other => panic!("{other:?}"),

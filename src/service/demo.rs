@@ -82,7 +82,7 @@ struct DemoEvent {
     #[serde(default)]
     place: Option<Place>,
     event: Event,
-    /// Item-scoped: the first N serials of the lot's batch.
+    /// Item-scoped: the first N items of the lot's batch.
     #[serde(default)]
     first_items: Option<usize>,
 }
@@ -98,6 +98,8 @@ pub struct DemoReport {
     pub lots: usize,
     /// Custody records accepted.
     pub records: usize,
+    /// Engagements made (importer × actor).
+    pub engagements: usize,
     /// Where the actors' private keys were written.
     pub keys_dir: PathBuf,
     /// One code per lot, to try a scan with.
@@ -165,6 +167,30 @@ impl Service {
             keys.insert(a.id.clone(), key);
             report.actors += 1;
         }
+        // Each importer engages the actors that handle its lots, for those products only.
+        let mut engaged: std::collections::BTreeMap<(u64, String), Vec<String>> =
+            std::collections::BTreeMap::new();
+        for l in &demo.lots {
+            let p = self.product(&l.gtin)?;
+            for ev in &l.events {
+                engaged
+                    .entry((p.enterprise_id, ev.actor.clone()))
+                    .or_default()
+                    .push(p.gtin.clone());
+            }
+        }
+        for ((enterprise, actor), gtins) in engaged {
+            self.engage(
+                enterprise,
+                &super::engagements::EngagementInput {
+                    actor_id: actor,
+                    gtins,
+                    not_before: None,
+                    not_after: None,
+                },
+            )?;
+            report.engagements += 1;
+        }
         for l in &demo.lots {
             let (batch, _) = self.issue_batch(
                 &BatchRequest {
@@ -185,17 +211,21 @@ impl Service {
                 let key = keys.get(&ev.actor).ok_or_else(|| {
                     ServiceError::Invalid(format!("demo event by unknown actor {}", ev.actor))
                 })?;
-                let mut serials: Vec<String> = match ev.first_items {
-                    Some(n) => codes.iter().take(n).map(|c| c.serial.clone()).collect(),
+                let mut items: Vec<String> = match ev.first_items {
+                    Some(n) => codes
+                        .iter()
+                        .take(n)
+                        .map(|c| crate::commitment::ItemRef::of_uri(&c.code).to_string())
+                        .collect(),
                     None => Vec::new(),
                 };
-                serials.sort();
+                items.sort();
                 let sub = sign(
                     key,
                     Statement {
                         log: self.origin.clone(),
                         lot: lot_id.clone(),
-                        serials,
+                        items,
                         prev: self.lot_head(&lot_id)?,
                         actor: ev.actor.clone(),
                         kid: String::new(),

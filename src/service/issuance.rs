@@ -24,8 +24,9 @@ use super::log::PendingLeaf;
 use super::types::{Batch, BatchRequest, BatchStatus, CodeLine};
 use super::{now, rfc3339, Result, Service, ServiceError};
 use crate::code::{Code, ItemId};
+use crate::commitment::{Commitment, ItemRef};
 use crate::gs1::{Expiry, Gtin, Lot, Serial};
-use crate::leaf::{ItemLeaf, LeafRecord};
+use crate::leaf::ItemLeaf;
 use crate::merkle;
 use crate::store::codec::{decode_json, decode_u64, encode_json, item_key, u64_key, ItemRecord};
 use crate::store::{Cf, Durability, WriteBatch};
@@ -66,7 +67,12 @@ struct ValidRequest {
 
 /// One signed item waiting to be written.
 struct SignedItem {
+    /// GTIN-14 ‖ serial.
     key: Vec<u8>,
+    /// The code (kept in [`Cf::Codes`], never in the log).
+    code: String,
+    /// Its item reference, for custody and reprint records.
+    item_ref: ItemRef,
     leaf: PendingLeaf,
 }
 
@@ -283,11 +289,13 @@ impl Service {
         let data = ItemLeaf {
             issued_at,
             batch_id,
-            code: code.as_str().to_string(),
+            commitment: Commitment::of(&code),
         }
         .encode();
         SignedItem {
             key: item_key(v.gtin.as_str(), item.serial.as_str()),
+            item_ref: ItemRef::of(&code),
+            code: code.as_str().to_string(),
             leaf: PendingLeaf {
                 hash: merkle::leaf_hash(&data),
                 data,
@@ -351,20 +359,23 @@ impl Service {
 
     fn write_chunk(&self, sb: &mut StoredBatch, chunk: Vec<SignedItem>) -> Result<()> {
         let n = chunk.len() as u64;
-        let mut keys = Vec::with_capacity(chunk.len());
+        let mut items = Vec::with_capacity(chunk.len());
         let mut leaves = Vec::with_capacity(chunk.len());
         for it in chunk {
-            keys.push(it.key);
             leaves.push(it.leaf);
+            items.push((it.key, it.code, it.item_ref));
         }
         let mut next = sb.clone();
         self.append_leaves(leaves, |first, wb| {
-            for (i, k) in keys.into_iter().enumerate() {
+            for (i, (k, code, item_ref)) in items.into_iter().enumerate() {
+                let leaf_index = first + i as u64;
                 let rec = ItemRecord {
                     batch_id: next.batch.id,
-                    leaf_index: first + i as u64,
+                    leaf_index,
                 };
+                wb.put(Cf::ItemRefs, item_ref.as_bytes().to_vec(), k.clone());
                 wb.put(Cf::Items, k, rec.encode().to_vec());
+                wb.put(Cf::Codes, u64_key(leaf_index), code.into_bytes());
             }
             next.batch.issued += n;
             match next.batch.segments.last_mut() {
@@ -420,15 +431,15 @@ impl Service {
             let want = (limit - out.len()).min((end - from) as usize);
             for (_, data) in
                 self.store
-                    .range(Cf::Leaves, &u64_key(from), Some(&u64_key(end)), want)?
+                    .range(Cf::Codes, &u64_key(from), Some(&u64_key(end)), want)?
             {
-                let leaf = LeafRecord::parse_item(&data)
-                    .map_err(|e| ServiceError::Internal(format!("stored leaf: {e}")))?;
-                let code = Code::parse(&leaf.code)
+                let text = String::from_utf8(data)
+                    .map_err(|_| ServiceError::Internal("stored code is not UTF-8".into()))?;
+                let code = Code::parse(&text)
                     .map_err(|e| ServiceError::Internal(format!("stored code: {e}")))?;
                 out.push(CodeLine {
                     serial: code.item().serial.as_str().to_string(),
-                    code: leaf.code,
+                    code: text,
                 });
             }
         }
@@ -480,7 +491,11 @@ pub(crate) mod tests {
         let (again, replay) = svc.issue_batch(&req(40), "k1", &|_| {}).unwrap();
         assert!(replay);
         assert_eq!(again, b);
-        assert_eq!(svc.log_size().unwrap(), 40);
+        assert_eq!(
+            svc.log_size().unwrap(),
+            41,
+            "the product record and 40 items"
+        );
         // Same key, other request: conflict.
         assert!(matches!(
             svc.issue_batch(&req(41), "k1", &|_| {}),

@@ -186,9 +186,14 @@ impl Service {
             created_at: t.clone(),
             updated_at: t,
         };
-        let mut wb = WriteBatch::new();
-        wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
-        self.store.write(wb, Durability::Synced)?;
+        // The ownership is logged: custody records are checked against it.
+        let _c = super::lock(&self.custody)?;
+        let leaf = Service::product_record(&p.gtin, p.enterprise_id);
+        self.append_leaves(vec![leaf], |first, wb| {
+            wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
+            Service::index_product_record(wb, &p.gtin, first, p.enterprise_id);
+            Ok(())
+        })?;
         Ok(p)
     }
 
@@ -236,14 +241,26 @@ impl Service {
             )));
         }
         let _guard = super::lock(&self.issuance)?;
+        let _c = super::lock(&self.custody)?;
         let mut p = self.product(gtin)?;
+        let moved = p.enterprise_id != input.enterprise_id;
         p.name_zh = name_zh;
         p.name_en = name_en;
         p.enterprise_id = input.enterprise_id;
         p.updated_at = rfc3339(now().unix_timestamp());
-        let mut wb = WriteBatch::new();
-        wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
-        self.store.write(wb, Durability::Synced)?;
+        if moved {
+            // A change of owner is logged: from here on, the new owner's engagements count.
+            let leaf = Service::product_record(&p.gtin, p.enterprise_id);
+            self.append_leaves(vec![leaf], |first, wb| {
+                wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
+                Service::index_product_record(wb, &p.gtin, first, p.enterprise_id);
+                Ok(())
+            })?;
+        } else {
+            let mut wb = WriteBatch::new();
+            wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
+            self.store.write(wb, Durability::Synced)?;
+        }
         Ok(p)
     }
 }

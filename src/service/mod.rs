@@ -4,7 +4,7 @@
 //! - [`master`]: enterprises and products.
 //! - [`issuance`]: batches of signed codes (parallel signing, synced atomic chunks).
 //! - [`log`]: the Merkle log, proofs and the checkpointer.
-//! - [`scan`]: verdicts for scanned codes, scan recording and the warning rule.
+//! - [`scan`]: verdicts for scanned codes; [`telemetry`]: scan recording and the warning rule.
 //! - [`complaints`], [`credit`]: consumer complaints and merchant credit profiles.
 //!
 //! Every method here is blocking (RocksDB, CPU-heavy signing); the HTTP edge calls them through
@@ -12,16 +12,20 @@
 
 pub mod anchor;
 pub mod bundle;
+pub mod cache;
 pub mod complaints;
 pub mod credit;
 pub mod custody;
 pub mod demo;
+pub mod engagements;
 pub mod issuance;
+pub mod items;
 pub mod log;
 pub mod master;
 pub mod printing;
 pub mod scan;
 pub mod setup;
+pub mod telemetry;
 pub mod types;
 
 use std::collections::HashMap;
@@ -90,6 +94,8 @@ pub struct Stats {
     pub scans: AtomicU64,
     /// Checkpoints signed by this process since start.
     pub checkpoints_signed: AtomicU64,
+    /// Scans whose telemetry could not be read or written (the verdict was served anyway).
+    pub scan_telemetry_failures: AtomicU64,
 }
 
 /// An issuer key able to sign codes.
@@ -119,8 +125,11 @@ pub struct Service {
     custody: Mutex<()>,
     registry_generation: AtomicU64,
     lot_view_cache: Mutex<scan::LotViewCache>,
+    lot_pages: cache::ViewCache<custody::LotView>,
+    epcis_pages: cache::ViewCache<custody::EpcisPage>,
     print_progress: printing::PrintProgress,
     scan_locks: Vec<Mutex<()>>,
+    scan_id_key: Mutex<Option<[u8; 32]>>,
     stats: Stats,
 }
 

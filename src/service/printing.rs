@@ -1,5 +1,5 @@
 //! Print jobs: every label print is recorded; printing a label again needs a reason and is
-//! logged (`traceseal/reprint/v1` leaves, so reprints are anchored like everything else).
+//! logged (`traceseal/reprint/v2` leaves, so reprints are anchored like everything else).
 //!
 //! A job is created (and its prints recorded) in one synced write; its output is rendered a
 //! chunk at a time when it is fetched ([`JobOutput`]), so a 100,000-label job never holds all
@@ -266,6 +266,10 @@ pub struct PrintJob {
     /// (the layout was checked with them; the output reuses them instead of rescanning).
     #[serde(default)]
     pub check_labels: Option<[u64; 2]>,
+    /// How often the output was fetched: every fetch after the first prints every label of
+    /// the job again, so it needs a reason and is logged like a reprint.
+    #[serde(default)]
+    pub output_fetches: u64,
 }
 
 /// A job with its output progress.
@@ -282,6 +286,17 @@ struct PrintRecord {
     count: u64,
     first_job: u64,
     last_job: u64,
+}
+
+/// A reprint reason: 1 to 200 characters, no control characters.
+fn check_reason(r: &str) -> Result<String> {
+    let r = r.trim();
+    if r.is_empty() || r.chars().count() > 200 || r.chars().any(char::is_control) {
+        return Err(ServiceError::Invalid(
+            "reprint_reason must be 1 to 200 characters".into(),
+        ));
+    }
+    Ok(r.to_string())
 }
 
 fn print_key(batch: u64, ordinal: u64) -> Vec<u8> {
@@ -320,18 +335,11 @@ impl Service {
         // Render the first label now: a layout that cannot work is refused before anything
         // is recorded.
         let (_, check_labels) = self.renderer(&batch, req.format, &layout, [start, count], None)?;
-        let reason = match &req.reprint_reason {
-            Some(r) => {
-                let r = r.trim();
-                if r.is_empty() || r.chars().count() > 200 || r.chars().any(char::is_control) {
-                    return Err(ServiceError::Invalid(
-                        "reprint_reason must be 1 to 200 characters".into(),
-                    ));
-                }
-                Some(r.to_string())
-            }
-            None => None,
-        };
+        let reason = req
+            .reprint_reason
+            .as_deref()
+            .map(check_reason)
+            .transpose()?;
         let _g = lock(&self.issuance)?;
         let id = match self.store.get(Cf::Meta, META_NEXT_PRINT_JOB)? {
             Some(b) => decode_u64(&b)?,
@@ -370,36 +378,14 @@ impl Service {
                 first_job.unwrap_or(0)
             )));
         }
-        // Reprint records: the serials printed again, in chunks.
         let at = now_unix();
-        let mut leaves = Vec::new();
-        for chunk in again.chunks(REPRINT_CHUNK) {
-            let mut serials = Vec::with_capacity(chunk.len());
-            // Consecutive ordinals are read as one page.
-            let mut i = 0;
-            while i < chunk.len() {
-                let mut j = i + 1;
-                while j < chunk.len() && chunk[j] == chunk[j - 1] + 1 {
-                    j += 1;
-                }
-                for c in self.batch_codes(&batch, chunk[i], j - i)? {
-                    serials.push(c.serial);
-                }
-                i = j;
-            }
-            let data = Reprint {
-                job: id,
-                batch: batch_id,
-                reason: reason.clone().unwrap_or_default(),
-                at,
-                serials,
-            }
-            .leaf();
-            leaves.push(PendingLeaf {
-                hash: merkle::leaf_hash(&data),
-                data,
-            });
-        }
+        let leaves = self.reprint_leaves(
+            &batch,
+            &again,
+            reason.as_deref().unwrap_or_default(),
+            id,
+            at,
+        )?;
         let mut job = PrintJob {
             id,
             batch_id,
@@ -412,6 +398,7 @@ impl Service {
             reprint_records: Vec::new(),
             created_at: rfc3339(at),
             check_labels: Some(check_labels),
+            output_fetches: 0,
         };
         let n_leaves = leaves.len() as u64;
         let mut out = None;
@@ -444,6 +431,97 @@ impl Service {
             "created print job"
         );
         Ok(job)
+    }
+
+    /// The reprint records of `ordinals` of `batch` (the items by item reference, in chunks
+    /// of [`REPRINT_CHUNK`]).
+    fn reprint_leaves(
+        &self,
+        batch: &Batch,
+        ordinals: &[u64],
+        reason: &str,
+        job: u64,
+        at: i64,
+    ) -> Result<Vec<PendingLeaf>> {
+        let mut leaves = Vec::new();
+        for chunk in ordinals.chunks(REPRINT_CHUNK) {
+            let mut items = Vec::with_capacity(chunk.len());
+            // Consecutive ordinals are read as one page.
+            let mut i = 0;
+            while i < chunk.len() {
+                let mut j = i + 1;
+                while j < chunk.len() && chunk[j] == chunk[j - 1] + 1 {
+                    j += 1;
+                }
+                for c in self.batch_codes(batch, chunk[i], j - i)? {
+                    items.push(crate::commitment::ItemRef::of_uri(&c.code));
+                }
+                i = j;
+            }
+            let data = Reprint {
+                job,
+                batch: batch.id,
+                reason: reason.to_string(),
+                at,
+                items,
+            }
+            .leaf();
+            leaves.push(PendingLeaf {
+                hash: merkle::leaf_hash(&data),
+                data,
+            });
+        }
+        Ok(leaves)
+    }
+
+    /// Starts the output of job `id`. The first fetch prints the labels recorded when the job
+    /// was created; every later fetch prints all of them again, so it needs `reprint_reason`
+    /// and is logged (reprint records, print counts) like a reprint job.
+    #[instrument(skip(self))]
+    pub fn start_job_output(&self, id: u64, reprint_reason: Option<&str>) -> Result<JobOutput> {
+        let reason = reprint_reason.map(check_reason).transpose()?;
+        let _g = lock(&self.issuance)?;
+        let mut job = self.print_job(id)?.job;
+        if job.output_fetches == 0 {
+            job.output_fetches = 1;
+            let mut wb = crate::store::WriteBatch::new();
+            wb.put(Cf::PrintJobs, u64_key(id), encode_json(&job));
+            self.store.write(wb, crate::store::Durability::Synced)?;
+            return self.job_output(&job);
+        }
+        let Some(reason) = reason else {
+            return Err(ServiceError::Conflict(format!(
+                "the labels of print job {id} were fetched {} time(s) before; fetching them again prints all {} again: say why with ?reprint_reason=… (it is logged)",
+                job.output_fetches, job.count
+            )));
+        };
+        let batch = self.batch(job.batch_id)?;
+        let ordinals: Vec<u64> = (job.start..job.start + job.count).collect();
+        let leaves = self.reprint_leaves(&batch, &ordinals, &reason, id, now_unix())?;
+        let keys: Vec<Vec<u8>> = ordinals.iter().map(|o| print_key(batch.id, *o)).collect();
+        let mut records = Vec::with_capacity(keys.len());
+        for page in keys.chunks(PAGE) {
+            for v in self.store.multi_get(Cf::Prints, page)? {
+                records.push(match v {
+                    Some(b) => decode_json::<PrintRecord>("print record", &b)?,
+                    None => PrintRecord::default(),
+                });
+            }
+        }
+        let n_leaves = leaves.len() as u64;
+        job.output_fetches += 1;
+        self.append_leaves(leaves, |first, wb| {
+            job.reprint_records.extend(first..first + n_leaves);
+            for (k, mut rec) in keys.into_iter().zip(records) {
+                rec.count += 1;
+                rec.last_job = id;
+                wb.put(Cf::Prints, k, encode_json(&rec));
+            }
+            wb.put(Cf::PrintJobs, u64_key(id), encode_json(&job));
+            Ok(())
+        })?;
+        info!(job = id, labels = job.count, reason = %reason, "print job output fetched again (reprint logged)");
+        self.job_output(&job)
     }
 
     /// A print job with its output progress.
@@ -1048,8 +1126,11 @@ mod tests {
         match crate::leaf::LeafRecord::parse(&leaf).unwrap() {
             crate::leaf::LeafRecord::Reprint(r) => {
                 assert_eq!(
-                    r.serials,
-                    vec![codes[8].serial.clone(), codes[9].serial.clone()]
+                    r.items,
+                    vec![
+                        crate::commitment::ItemRef::of_uri(&codes[8].code),
+                        crate::commitment::ItemRef::of_uri(&codes[9].code)
+                    ]
                 );
                 assert_eq!((r.job, r.batch), (2, b.id));
                 assert_eq!(r.reason, "labels smudged in the printer");
@@ -1072,5 +1153,38 @@ mod tests {
         }
         assert!(matches!(svc.print_job(99), Err(ServiceError::NotFound(_))));
         assert_eq!(svc.print_job(2).unwrap().job, j2);
+    }
+
+    #[test]
+    fn fetching_a_job_output_again_is_a_logged_reprint() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let (b, _) = svc.issue_batch(&req(4), "k", &|_| {}).unwrap();
+        let j = svc.create_print_job(b.id, &job(None, None)).unwrap();
+        let first = svc.start_job_output(j.id, None).unwrap();
+        assert_eq!(first.job().output_fetches, 1);
+        let size = svc.log_size().unwrap();
+        match svc.start_job_output(j.id, None) {
+            Err(ServiceError::Conflict(m)) => {
+                assert!(m.contains("fetched 1 time(s) before"), "{m}")
+            }
+            other => panic!("{:?}", other.map(|o| o.job().clone())),
+        }
+        assert_eq!(svc.log_size().unwrap(), size, "a refusal logs nothing");
+        let again = svc.start_job_output(j.id, Some("printer jammed")).unwrap();
+        assert_eq!(again.job().output_fetches, 2);
+        let rec = *again.job().reprint_records.last().unwrap();
+        match crate::leaf::LeafRecord::parse(&svc.leaf_data(rec).unwrap()).unwrap() {
+            crate::leaf::LeafRecord::Reprint(r) => {
+                assert_eq!((r.job, r.items.len()), (j.id, 4));
+                assert_eq!(r.reason, "printer jammed");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The labels now count as printed twice: a new job for them needs a reason too.
+        assert!(matches!(
+            svc.create_print_job(b.id, &job(Some([0, 1]), None)),
+            Err(ServiceError::Conflict(_))
+        ));
     }
 }

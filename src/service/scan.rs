@@ -1,38 +1,28 @@
-//! Scans: the verdict for a presented code, scan recording and the warning rule.
+//! Scans: the verdict for a presented code.
 //!
 //! Order of checks: issuer key known → signature (`verify_strict`) → serial issued → the code
-//! equals the logged one → its batch complete → product → scan history. Any storage failure
-//! answers `cannot_verify_now` — never `not_genuine` for our own fault.
-//!
-//! **Warning rule** (configurable, [`crate::config::ScanRules`]): after recording this scan, a
-//! genuine code whose total scans exceed `warn_after_scans`, or whose scans came from more than
-//! `warn_after_networks` distinct client networks (IPv4 /24, IPv6 /48), is answered
-//! `genuine_with_warning` with the reason. A label copied onto counterfeits is scanned by many
-//! buyers in many places; the original is scanned a few times by one.
+//! is the one its leaf commits to → its batch complete → product → custody. Any storage
+//! failure answers `cannot_verify_now` — never `not_genuine` for our own fault. What the scan
+//! records, and the clone warning, are [`super::telemetry`]'s: they never fail a scan.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash as _, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::types::{
-    CustodyRecordView, CustodyView, ItemView, LogView, ProductView, Reason, ScanSummary, Verdict,
-    VerdictKind,
+    CustodyRecordView, CustodyView, ItemView, LogView, ProductView, Reason, Verdict, VerdictKind,
 };
 use super::{rfc3339, Result, Service, ServiceError};
 use crate::code::Code;
+use crate::commitment::Commitment;
 use crate::custody::record::Conformance;
 use crate::custody::{ItemState, LotId};
 use crate::leaf::LeafRecord;
 use crate::merkle::Hash;
-use crate::store::codec::{
-    decode_json, encode_json, item_key, scan_event_key, u64_key, ItemRecord,
-};
-use crate::store::{Cf, Durability, WriteBatch};
+use crate::store::codec::{decode_json, item_key, u64_key, ItemRecord};
+use crate::store::Cf;
 
 /// Lots whose lot-wide custody views are cached for scans (the cache is dropped when full).
 pub const LOT_VIEW_CACHE_LOTS: usize = 1024;
@@ -48,77 +38,6 @@ pub struct LotViewKey {
 /// The scan cache of lot-wide custody views, by lot key.
 pub type LotViewCache =
     std::collections::HashMap<Vec<u8>, (LotViewKey, std::sync::Arc<Vec<CustodyRecordView>>)>;
-
-/// One scan as recorded (`scans` column family), for complaints and the operator.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ScanRecord {
-    /// Unix seconds.
-    pub at: i64,
-    /// The code as presented.
-    pub code: String,
-    /// GTIN-14, lot and serial as read from the code.
-    pub gtin: Option<String>,
-    /// Lot.
-    pub lot: Option<String>,
-    /// Serial.
-    pub serial: Option<String>,
-    /// The verdict shown.
-    pub verdict: VerdictKind,
-    /// Its reason codes.
-    pub reasons: Vec<String>,
-    /// Coarse client network.
-    pub network: String,
-    /// The product's enterprise, when known.
-    pub enterprise_id: Option<u64>,
-    /// Complaints filed from this scan.
-    pub complaints: u32,
-}
-
-/// How long scan records are kept: complaints may refer to a scan for
-/// [`super::complaints::SCAN_VALID_DAYS`] days; two more for clock slack.
-pub const SCAN_RETENTION_DAYS: i64 = super::complaints::SCAN_VALID_DAYS + 2;
-
-/// The 16 bytes of a scan id given as 32 hex characters (either case).
-pub fn scan_id_bytes(s: &str) -> Option<[u8; 16]> {
-    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
-/// Most distinct networks remembered per code (enough for any sane warning threshold).
-pub const MAX_TRACKED_NETWORKS: usize = 64;
-
-/// Per-code scan aggregate as stored.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct ScanStats {
-    count: u64,
-    first_at: i64,
-    last_at: i64,
-    networks: Vec<String>,
-}
-
-/// The coarse network of a client address: IPv4 /24 or IPv6 /48; "unknown" without one.
-pub fn coarse_network(ip: Option<IpAddr>) -> String {
-    match ip {
-        Some(IpAddr::V4(v4)) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-        }
-        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => coarse_network(Some(IpAddr::V4(v4))),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-            }
-        },
-        None => "unknown".into(),
-    }
-}
 
 fn reason(code: &str, message: impl Into<String>) -> Reason {
     Reason {
@@ -176,15 +95,12 @@ impl Verdict {
 
 impl Service {
     /// Verifies a parsed code and records the scan. Never fails: storage problems become
-    /// `cannot_verify_now`.
+    /// `cannot_verify_now`; telemetry problems leave the verdict as it is.
     pub fn scan(&self, code: &Code, client: Option<IpAddr>, at: OffsetDateTime) -> Verdict {
         self.stats.scans.fetch_add(1, Ordering::Relaxed);
-        match self.try_scan(code, client, at) {
+        match self.try_scan(code) {
             Ok(mut v) => {
-                match self.record_scan_event(code, client, at, &v) {
-                    Ok(id) => v.scan_id = Some(id),
-                    Err(e) => tracing::warn!(error = %e, "scan record not written"),
-                }
+                self.record_telemetry(code, client, at.unix_timestamp(), &mut v);
                 v
             }
             Err(e) => {
@@ -196,7 +112,7 @@ impl Service {
         }
     }
 
-    fn try_scan(&self, code: &Code, client: Option<IpAddr>, at: OffsetDateTime) -> Result<Verdict> {
+    fn try_scan(&self, code: &Code) -> Result<Verdict> {
         let Some(key) = self.issuer_keys.get(&code.kid()) else {
             return Ok(Verdict::not_genuine(
                 code,
@@ -232,7 +148,7 @@ impl Service {
             .map_err(|e| ServiceError::Internal(format!("stored leaf: {e}")))?;
         let mut v = Verdict::new(VerdictKind::Genuine, code);
         v.issued_at = Some(rfc3339(leaf.issued_at));
-        if leaf.code != code.as_str() {
+        if leaf.commitment != Commitment::of(code) {
             return Ok(Verdict::not_genuine(
                 code,
                 "code_mismatch",
@@ -267,7 +183,6 @@ impl Service {
                 ));
             }
         }
-        v.scans = Some(self.record_scan(&ikey, client, at, &mut v.reasons)?);
         if sb.batch.status != super::types::BatchStatus::Complete {
             v.verdict = VerdictKind::NotGenuine;
             v.reasons = vec![reason(
@@ -461,132 +376,6 @@ impl Service {
             leaf_data: base64::engine::general_purpose::STANDARD.encode(leaf_data),
         }))
     }
-
-    /// Writes the scan record (what was scanned and answered) complaints refer to; returns
-    /// its id. Buffered like the rest of the scan telemetry.
-    fn record_scan_event(
-        &self,
-        code: &Code,
-        client: Option<IpAddr>,
-        at: OffsetDateTime,
-        v: &Verdict,
-    ) -> Result<String> {
-        // Time first (seconds, big-endian), so old records are one range to purge; then 8
-        // random bytes, so ids cannot be guessed.
-        let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&u64_key(at.unix_timestamp().max(0) as u64));
-        getrandom::getrandom(&mut id[8..])
-            .map_err(|e| ServiceError::Internal(format!("OS random generator failed: {e}")))?;
-        let item = v.item.as_ref();
-        let rec = ScanRecord {
-            at: at.unix_timestamp(),
-            code: code.as_str().to_string(),
-            gtin: item.map(|i| i.gtin.clone()),
-            lot: item.map(|i| i.lot.clone()),
-            serial: item.map(|i| i.serial.clone()),
-            verdict: v.verdict,
-            reasons: v.reasons.iter().map(|r| r.code.clone()).collect(),
-            network: coarse_network(client),
-            enterprise_id: v
-                .product
-                .as_ref()
-                .and_then(|p| p.enterprise.as_ref())
-                .map(|e| e.id),
-            complaints: 0,
-        };
-        let mut wb = WriteBatch::new();
-        wb.put(Cf::Scans, id.to_vec(), encode_json(&rec));
-        self.store.write(wb, Durability::Buffered)?;
-        Ok(crate::custody::record::hex(&id))
-    }
-
-    /// Deletes scan records older than `before` (Unix seconds); returns how many. Complaints
-    /// keep their own copy of the scan.
-    pub fn purge_scans(&self, before: i64) -> Result<u64> {
-        let end = u64_key(before.max(0) as u64);
-        let mut n = 0;
-        let mut start = Vec::new();
-        loop {
-            // Each page starts after the last key deleted, so deleted keys are not rescanned.
-            let page = self.store.range(Cf::Scans, &start, Some(&end), 10_000)?;
-            let Some((last, _)) = page.last() else {
-                return Ok(n);
-            };
-            start = last.clone();
-            start.push(0);
-            let mut wb = WriteBatch::with_capacity(page.len());
-            for (k, _) in &page {
-                wb.delete(Cf::Scans, k.clone());
-            }
-            n += page.len() as u64;
-            self.store.write(wb, Durability::Buffered)?;
-        }
-    }
-
-    fn record_scan(
-        &self,
-        ikey: &[u8],
-        client: Option<IpAddr>,
-        at: OffsetDateTime,
-        reasons: &mut Vec<Reason>,
-    ) -> Result<ScanSummary> {
-        let net = coarse_network(client);
-        let mut h = DefaultHasher::new();
-        ikey.hash(&mut h);
-        let stripe = (h.finish() % self.scan_locks.len() as u64) as usize;
-        let _guard = super::lock(&self.scan_locks[stripe])?;
-        let mut stats: ScanStats = match self.store.get(Cf::ScanStats, ikey)? {
-            Some(v) => decode_json("scan stats", &v)?,
-            None => ScanStats::default(),
-        };
-        let unix = at.unix_timestamp();
-        if stats.count == 0 {
-            stats.first_at = unix;
-        }
-        stats.count += 1;
-        stats.last_at = unix;
-        if !stats.networks.contains(&net) && stats.networks.len() < MAX_TRACKED_NETWORKS {
-            stats.networks.push(net.clone());
-        }
-        let mut nonce = [0u8; 4];
-        getrandom::getrandom(&mut nonce)
-            .map_err(|e| ServiceError::Internal(format!("OS random generator failed: {e}")))?;
-        let ns = u64::try_from(at.unix_timestamp_nanos()).unwrap_or(0);
-        let mut wb = WriteBatch::new();
-        wb.put(Cf::ScanStats, ikey.to_vec(), encode_json(&stats));
-        wb.put(
-            Cf::ScanEvents,
-            scan_event_key(ikey, ns, nonce),
-            net.into_bytes(),
-        );
-        // Scan telemetry is not critical state: buffered, not fsynced per scan.
-        self.store.write(wb, Durability::Buffered)?;
-        let rules = &self.scan_rules;
-        let first = rfc3339(stats.first_at);
-        if stats.count > rules.warn_after_scans {
-            reasons.push(reason(
-                "scanned_often",
-                format!(
-                    "this code has been scanned {} times since {first}; an original label is rarely scanned this often, so it may have been copied",
-                    stats.count
-                ),
-            ));
-        }
-        if stats.networks.len() > rules.warn_after_networks {
-            reasons.push(reason(
-                "scanned_widely",
-                format!(
-                    "this code has been scanned from {} different networks since {first}; copies of one label may be in circulation",
-                    stats.networks.len()
-                ),
-            ));
-        }
-        Ok(ScanSummary {
-            count: stats.count,
-            first_at: first,
-            networks: stats.networks.len() as u64,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -633,7 +422,7 @@ pub(crate) mod tests {
         assert!(v.reasons.is_empty());
         assert_eq!(v.product.as_ref().unwrap().name_en, "Infant formula");
         let log = v.log.unwrap();
-        assert_eq!(log.tree_size, 3);
+        assert_eq!(log.tree_size, 4, "the product record and 3 items");
         let proof: Vec<Hash> = log
             .inclusion_proof
             .iter()
@@ -646,32 +435,34 @@ pub(crate) mod tests {
         crate::merkle::verify_inclusion(
             &crate::merkle::leaf_hash(&data),
             log.leaf_index,
-            3,
+            4,
             &proof,
             &cp.root_hash().unwrap(),
         )
         .unwrap();
-        // Rules in the test service: warn after 3 scans or 2 networks.
-        assert_eq!(
-            svc.scan(&codes[0], ip("10.1.2.4"), t).verdict,
-            VerdictKind::Genuine
-        );
+        // Rules in the test service: warn beyond 2 networks in 30 days; a network counts
+        // once an hour. 200 scans from one network (two addresses of one /24) never warn.
+        for i in 0..200 {
+            let v = svc.scan(&codes[0], ip(&format!("10.1.2.{}", i % 2 + 3)), t);
+            assert_eq!(v.verdict, VerdictKind::Genuine, "scan {i}");
+            assert_eq!(v.scans.as_ref().unwrap().networks, 1);
+        }
         let v = svc.scan(&codes[0], ip("10.9.9.9"), t);
         assert_eq!(
             v.verdict,
             VerdictKind::Genuine,
             "2 networks is not more than 2"
         );
-        let v = svc.scan(&codes[0], ip("10.1.2.5"), t);
-        assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
-        assert_eq!(v.reasons[0].code, "scanned_often");
-        assert_eq!(v.scans.as_ref().unwrap().count, 4);
-        let v = svc.scan(&codes[1], ip("10.1.2.5"), t);
-        assert_eq!(v.verdict, VerdictKind::Genuine);
-        svc.scan(&codes[1], ip("172.16.0.1"), t);
-        let v = svc.scan(&codes[1], ip("2001:db8::1"), t);
+        let v = svc.scan(&codes[0], ip("2001:db8::1"), t);
         assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
         assert_eq!(v.reasons[0].code, "scanned_widely");
+        let sum = v.scans.as_ref().unwrap();
+        assert_eq!((sum.networks, sum.scans), (3, 3));
+        // Another code of the same batch is untouched.
+        assert_eq!(
+            svc.scan(&codes[1], ip("10.1.2.5"), t).verdict,
+            VerdictKind::Genuine
+        );
     }
 
     #[test]
@@ -717,6 +508,7 @@ pub(crate) mod tests {
 
     #[test]
     fn scan_records_have_time_ordered_ids_and_old_ones_are_purged() {
+        use crate::service::telemetry::{scan_id_bytes, SCAN_RETENTION_DAYS};
         let (svc, _) = test_service();
         seed(&svc);
         let codes = issue(&svc, 1);
@@ -725,7 +517,9 @@ pub(crate) mod tests {
         let a = svc.scan(&codes[0], None, old).scan_id.unwrap();
         let b = svc.scan(&codes[0], None, now).scan_id.unwrap();
         assert!(a < b, "ids sort by time");
-        assert_eq!(&a[..16], "000000006553f100", "seconds first, big-endian");
+        assert_eq!(&a[..16], "000000006553ede0", "the hour's start, big-endian");
+        // Scans from one network within the hour share one record.
+        assert_eq!(svc.scan(&codes[0], None, now).scan_id.unwrap(), b);
         let cutoff = now.unix_timestamp() - SCAN_RETENTION_DAYS * 86_400;
         assert_eq!(svc.purge_scans(cutoff).unwrap(), 1);
         assert!(svc
@@ -742,11 +536,59 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn coarse_networks() {
-        assert_eq!(coarse_network(ip("203.0.113.77")), "203.0.113.0/24");
-        assert_eq!(coarse_network(ip("2001:db8:1:2::5")), "2001:db8:1::/48");
-        assert_eq!(coarse_network(ip("::ffff:1.2.3.4")), "1.2.3.0/24");
-        assert_eq!(coarse_network(None), "unknown");
+    fn forged_scans_are_aggregated_and_one_record_per_network_and_hour() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let codes = issue(&svc, 1);
+        let mut item = codes[0].item().clone();
+        item.serial = crate::gs1::Serial::random();
+        let forged = Code::sign(svc.host(), &item, svc.issuer.kid, &svc.issuer.key);
+        let t = OffsetDateTime::now_utc();
+        let ids: std::collections::BTreeSet<String> = (0..50)
+            .map(|_| svc.scan(&forged, ip("10.0.0.1"), t).scan_id.unwrap())
+            .collect();
+        assert_eq!(ids.len(), 1, "one record for 50 scans from one network");
+        svc.scan(&forged, ip("10.0.1.1"), t);
+        let days = svc.forged_scans(None, 10).unwrap();
+        assert_eq!(days.len(), 1);
+        assert_eq!(
+            (
+                days[0].gtin.as_str(),
+                days[0].reason.as_str(),
+                days[0].scans
+            ),
+            ("09506000134352", "unknown_serial", 2)
+        );
+        // A GTIN that is no product of ours is aggregated under one key.
+        item.gtin = crate::gs1::Gtin::parse("09312345000128").unwrap();
+        let other = Code::sign(svc.host(), &item, svc.issuer.kid, &svc.issuer.key);
+        svc.scan(&other, ip("10.0.0.1"), t);
+        let days = svc.forged_scans(None, 10).unwrap();
+        assert!(days
+            .iter()
+            .any(|d| d.gtin == crate::service::telemetry::UNKNOWN_GTIN));
+    }
+
+    #[test]
+    fn a_telemetry_write_failure_leaves_the_verdict_served_and_is_counted() {
+        let (svc, mem) = test_service();
+        seed(&svc);
+        let codes = issue(&svc, 1);
+        svc.checkpoint_now().unwrap();
+        mem.set_failing_writes(true);
+        let v = svc.scan(&codes[0], ip("10.0.0.1"), OffsetDateTime::now_utc());
+        assert_eq!(v.verdict, VerdictKind::Genuine, "{v:?}");
+        assert!(v.log.is_some(), "the proof is served");
+        assert!(v.scan_id.is_none(), "no record to complain from");
+        assert_eq!(
+            svc.stats()
+                .scan_telemetry_failures
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        mem.set_failing_writes(false);
+        let v = svc.scan(&codes[0], ip("10.0.0.1"), OffsetDateTime::now_utc());
+        assert!(v.scan_id.is_some());
     }
 
     #[test]

@@ -291,6 +291,9 @@ impl Service {
             lot_view_cache: Default::default(),
             print_progress: Default::default(),
             scan_locks: (0..SCAN_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            scan_id_key: Mutex::new(None),
+            lot_pages: super::cache::ViewCache::new(super::custody::PAGE_CACHE_BYTES),
+            epcis_pages: super::cache::ViewCache::new(super::custody::PAGE_CACHE_BYTES),
             stats: Stats::default(),
         };
         svc.index_lot_batches()?;
@@ -377,8 +380,8 @@ pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
         OpenOptions {
             host,
             scan_rules: ScanRules {
-                warn_after_scans: 3,
                 warn_after_networks: 2,
+                ..crate::config::ScanRules::default()
             },
             custody: Default::default(),
             labels: Default::default(),

@@ -177,7 +177,7 @@ pub enum VerdictKind {
 /// One reason behind a verdict.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Reason {
-    /// Stable machine-readable code, e.g. `bad_signature`, `scanned_often`.
+    /// Stable machine-readable code, e.g. `bad_signature`, `scanned_widely`.
     pub code: String,
     /// Human-readable explanation (English).
     pub message: String,
@@ -215,12 +215,17 @@ pub struct ProductView {
 /// Scan history of the code, including this scan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ScanSummary {
-    /// Number of scans so far.
-    pub count: u64,
-    /// RFC 3339 time of the first scan.
-    pub first_at: String,
-    /// Distinct client networks seen (IPv4 /24, IPv6 /48).
+    /// Distinct client networks (IPv4 /24, IPv6 /48) that scanned the code within the
+    /// window, this scan's included.
     pub networks: u64,
+    /// RFC 3339: since when (the earliest of those networks' first scans in the window).
+    pub since: String,
+    /// The window, in days.
+    pub window_days: u32,
+    /// Scans counted within the window (each network once per `scan.repeat_secs`).
+    pub scans: u64,
+    /// RFC 3339 time of the first scan ever counted.
+    pub first_scan_at: String,
 }
 
 /// Where the item sits in the log, with a proof against a signed checkpoint.

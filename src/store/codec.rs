@@ -43,13 +43,12 @@ pub fn item_key(gtin14: &str, serial: &str) -> Vec<u8> {
     k
 }
 
-/// Key of one scan event: item key ‖ time in ns since the epoch (8 bytes BE) ‖ 4 random bytes.
-pub fn scan_event_key(item_key: &[u8], time_ns: u64, nonce: [u8; 4]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(item_key.len() + 12);
-    k.extend_from_slice(item_key);
-    k.extend_from_slice(&time_ns.to_be_bytes());
-    k.extend_from_slice(&nonce);
-    k
+/// The serial of an item key (the inverse of [`item_key`] for its last part).
+pub fn item_key_serial(key: &[u8]) -> Result<String, StoreError> {
+    let bad = || StoreError::Corrupt("malformed item key".into());
+    let len = *key.get(14).ok_or_else(bad)? as usize;
+    let serial = key.get(15..).filter(|s| s.len() == len).ok_or_else(bad)?;
+    String::from_utf8(serial.to_vec()).map_err(|_| bad())
 }
 
 /// Where an issued item sits: its batch and its leaf in the log.

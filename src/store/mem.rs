@@ -1,5 +1,6 @@
 //! An in-memory [`Store`] for unit tests, with fault injection: [`MemStore::set_failing`]
-//! makes every operation fail as an unavailable disk would.
+//! makes every operation fail as an unavailable disk would, [`MemStore::set_failing_writes`]
+//! only the writes, as a full disk would.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -16,6 +17,7 @@ type Table = BTreeMap<(Cf, Vec<u8>), Vec<u8>>;
 pub struct MemStore {
     data: RwLock<Table>,
     failing: AtomicBool,
+    failing_writes: AtomicBool,
 }
 
 impl MemStore {
@@ -27,6 +29,12 @@ impl MemStore {
     /// When `failing` is true every operation returns [`StoreError::Unavailable`].
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// When `failing` is true every write returns [`StoreError::Unavailable`] and reads still
+    /// work, as on a full disk.
+    pub fn set_failing_writes(&self, failing: bool) {
+        self.failing_writes.store(failing, Ordering::SeqCst);
     }
 
     fn check(&self) -> Result<(), StoreError> {
@@ -51,6 +59,11 @@ impl Store for MemStore {
 
     fn write(&self, batch: WriteBatch, _durability: Durability) -> Result<(), StoreError> {
         self.check()?;
+        if self.failing_writes.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "injected write fault (disk full)".into(),
+            ));
+        }
         let mut data = self.data.write().map_err(|_| Self::poisoned())?;
         for op in batch.ops() {
             match op {

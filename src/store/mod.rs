@@ -13,7 +13,22 @@ pub mod mem;
 pub mod rocks;
 
 /// Version of the on-disk schema; checked on open, a mismatch refuses to start.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2: item leaves commit to codes instead of carrying them (`traceseal/item/v2`),
+/// codes are kept in [`Cf::Codes`], custody and reprint records name items by reference.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// What to do with a data directory of an older schema version (there is no migration).
+pub fn schema_hint(found: u32) -> &'static str {
+    match found {
+        1 => {
+            " Schema 1 wrote every signed code into the public log (anyone could print clones of \
+              every label); it cannot be migrated. Move the directory aside (keep it offline: it \
+              holds valid codes) and run `traceseal init` to start a new log (docs/operations.md)."
+        }
+        _ => "",
+    }
+}
 
 /// Column families, one per record kind. See `docs/schema.md`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,6 +47,11 @@ pub enum Cf {
     Idempotency,
     /// GTIN-14 ‖ serial → item record (batch id, leaf index).
     Items,
+    /// Leaf index of an item leaf → the signed code URI (secret: operator endpoints only).
+    Codes,
+    /// Item reference (32 bytes) → GTIN-14 ‖ serial: resolves the items custody and reprint
+    /// records name.
+    ItemRefs,
     /// Leaf index → leaf data.
     Leaves,
     /// (level, index) → node hash of a perfect subtree.
@@ -42,8 +62,6 @@ pub enum Cf {
     Keys,
     /// GTIN-14 ‖ serial → scan aggregate.
     ScanStats,
-    /// GTIN-14 ‖ serial ‖ time ‖ nonce → one scan event.
-    ScanEvents,
     /// Chain id ‖ contract ‖ tree size → anchoring record of that checkpoint.
     Anchors,
     /// Actor id → actor record (organisation, role, keys with validity and revocation).
@@ -72,11 +90,17 @@ pub enum Cf {
     Complaints,
     /// `p` ‖ enterprise id → credit profile; `c` ‖ enterprise id → complaint counts.
     Credit,
+    /// Enterprise id ‖ actor id → the engagement's periods and record leaves.
+    Engagements,
+    /// GTIN-14 ‖ leaf index → enterprise id: the product's logged ownership records.
+    ProductLog,
+    /// Day (u32 BE, days since the epoch) ‖ GTIN-14 ‖ reason → forged-code scans counted.
+    ForgedScans,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 26] = [
+    pub const ALL: [Cf; 30] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -84,12 +108,13 @@ impl Cf {
         Cf::Batches,
         Cf::Idempotency,
         Cf::Items,
+        Cf::Codes,
+        Cf::ItemRefs,
         Cf::Leaves,
         Cf::Nodes,
         Cf::Checkpoints,
         Cf::Keys,
         Cf::ScanStats,
-        Cf::ScanEvents,
         Cf::Anchors,
         Cf::Actors,
         Cf::Lots,
@@ -103,6 +128,9 @@ impl Cf {
         Cf::Scans,
         Cf::Complaints,
         Cf::Credit,
+        Cf::Engagements,
+        Cf::ProductLog,
+        Cf::ForgedScans,
     ];
 
     /// The column family's on-disk name.
@@ -115,12 +143,13 @@ impl Cf {
             Cf::Batches => "batches",
             Cf::Idempotency => "idempotency",
             Cf::Items => "items",
+            Cf::Codes => "codes",
+            Cf::ItemRefs => "item_refs",
             Cf::Leaves => "leaves",
             Cf::Nodes => "nodes",
             Cf::Checkpoints => "checkpoints",
             Cf::Keys => "keys",
             Cf::ScanStats => "scan_stats",
-            Cf::ScanEvents => "scan_events",
             Cf::Anchors => "anchors",
             Cf::Actors => "actors",
             Cf::Lots => "lots",
@@ -134,6 +163,9 @@ impl Cf {
             Cf::Scans => "scans",
             Cf::Complaints => "complaints",
             Cf::Credit => "credit",
+            Cf::Engagements => "engagements",
+            Cf::ProductLog => "product_log",
+            Cf::ForgedScans => "forged_scans",
         }
     }
 }
@@ -212,7 +244,7 @@ pub enum StoreError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// The on-disk schema is of another version.
-    #[error("the data directory holds schema version {found}, this build needs {expected}; refusing to start")]
+    #[error("the data directory holds schema version {found}, this build needs {expected}; refusing to start.{}", schema_hint(*found))]
     SchemaVersion {
         /// Version found on disk.
         found: u32,
@@ -348,7 +380,7 @@ pub(crate) mod conformance {
     }
 
     fn last_key(s: &dyn Store) {
-        assert_eq!(s.last(Cf::ScanEvents).unwrap(), None);
+        assert_eq!(s.last(Cf::ForgedScans).unwrap(), None);
         let (k, v) = s.last(Cf::Checkpoints).unwrap().unwrap();
         assert_eq!(k, 300u64.to_be_bytes().to_vec());
         assert_eq!(v, b"300".to_vec());

@@ -52,31 +52,51 @@ impl RocksStore {
                 path.display()
             )));
         }
-        let store = Self::open_with(path, &Self::options())?;
-        let found = match store.get(Cf::Meta, SCHEMA_VERSION_KEY)? {
-            Some(v) => {
-                let bytes: [u8; 4] = v
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("schema version is not 4 bytes".into()))?;
-                u32::from_be_bytes(bytes)
-            }
-            None => return Err(StoreError::Corrupt("schema version row missing".into())),
-        };
+        // The version is read read-only first, so a directory of another version is refused
+        // untouched (a read-write open would add this version's column families to it).
+        let found = Self::schema_version(path)?;
         if found != SCHEMA_VERSION {
             return Err(StoreError::SchemaVersion {
                 found,
                 expected: SCHEMA_VERSION,
             });
         }
-        Ok(store)
+        Self::open_with(path, &Self::options())
+    }
+
+    /// The schema version of the store at `path`, read without changing anything.
+    fn schema_version(path: &Path) -> Result<u32, StoreError> {
+        let opts = Options::default();
+        let cfs = DB::list_cf(&opts, path).map_err(unavailable)?;
+        let db = DB::open_cf_for_read_only(&opts, path, &cfs, false).map_err(unavailable)?;
+        let meta = db
+            .cf_handle(Cf::Meta.name())
+            .ok_or_else(|| StoreError::Corrupt("no meta column family".into()))?;
+        let v = db
+            .get_cf(meta, SCHEMA_VERSION_KEY)
+            .map_err(unavailable)?
+            .ok_or_else(|| StoreError::Corrupt("schema version row missing".into()))?;
+        let bytes: [u8; 4] = v
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("schema version is not 4 bytes".into()))?;
+        Ok(u32::from_be_bytes(bytes))
     }
 
     fn open_with(path: &Path, opts: &Options) -> Result<Self, StoreError> {
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
-        let cfs = Cf::ALL
+        let mut cfs: Vec<ColumnFamilyDescriptor> = Cf::ALL
             .iter()
-            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), Self::cf_options(*cf, &cache)));
+            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), Self::cf_options(*cf, &cache)))
+            .collect();
+        // Column families of other schema versions are opened too (RocksDB refuses to open a
+        // database without all of them), so the version check can say what to do.
+        let existing = DB::list_cf(opts, path).unwrap_or_default();
+        for name in existing {
+            if name != "default" && !Cf::ALL.iter().any(|cf| cf.name() == name) {
+                cfs.push(ColumnFamilyDescriptor::new(name, Options::default()));
+            }
+        }
         let db = DB::open_cf_descriptors(opts, path, cfs).map_err(unavailable)?;
         Ok(RocksStore {
             db,
@@ -109,7 +129,7 @@ impl RocksStore {
         t.set_block_cache(cache);
         o.set_block_based_table_factory(&t);
         o.set_write_buffer_size(match cf {
-            Cf::Items | Cf::Leaves | Cf::Nodes => 64 << 20,
+            Cf::Items | Cf::Codes | Cf::ItemRefs | Cf::Leaves | Cf::Nodes => 64 << 20,
             _ => 8 << 20,
         });
         o.set_compression_type(rocksdb::DBCompressionType::Lz4);
@@ -246,5 +266,38 @@ mod tests {
             }
             other => panic!("expected a schema version error, got {:?}", other.err()),
         }
+    }
+
+    /// A data directory of schema 1 (item leaves with the code in clear, and a column family
+    /// this version no longer has) is refused at open, saying what to do.
+    #[test]
+    fn a_schema_1_directory_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        {
+            let mut s = RocksStore::create(&p).unwrap();
+            let mut opts = Options::default();
+            opts.create_if_missing(false);
+            s.db.create_cf("scan_events", &opts).unwrap();
+            let mut b = WriteBatch::new();
+            b.put(Cf::Meta, SCHEMA_VERSION_KEY, 1u32.to_be_bytes());
+            s.write(b, Durability::Synced).unwrap();
+        }
+        let before = DB::list_cf(&Options::default(), &p).unwrap();
+        let err = RocksStore::open(&p).err().expect("refused");
+        let msg = err.to_string();
+        assert!(
+            matches!(err, StoreError::SchemaVersion { found: 1, .. }),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("cannot be migrated") && msg.contains("traceseal init"),
+            "{msg}"
+        );
+        assert_eq!(
+            DB::list_cf(&Options::default(), &p).unwrap(),
+            before,
+            "refused untouched"
+        );
     }
 }

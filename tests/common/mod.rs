@@ -242,7 +242,12 @@ pub fn test_config() -> Config {
 
 /// `/api/v1/verify?code=…` path for a code.
 pub fn verify_path(code: &str) -> String {
-    let mut s = String::from("/api/v1/verify?code=");
+    with_code("/api/v1/verify", code)
+}
+
+/// `path?code=<the code, percent-encoded>`: how the endpoints about one item are asked.
+pub fn with_code(path: &str, code: &str) -> String {
+    let mut s = format!("{path}?code=");
     for b in code.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             s.push(b as char);

@@ -320,21 +320,17 @@ fn verdict_texts(
 /// The Chinese text of a reason (the English is the service's message).
 fn reason_zh(code: &str, v: &Verdict) -> Option<String> {
     let scans = v.scans.as_ref();
-    let first = scans.map(|s| s.first_at.replace('T', " ").replace('Z', " UTC"));
+    let since = scans.map(|s| s.since.replace('T', " ").replace('Z', " UTC"));
     Some(match code {
         "bad_signature" => "此码的签名无法验证：它被改动过或是伪造的。".into(),
         "unknown_key" => "此码声称的签发密钥不属于本平台。".into(),
         "unknown_serial" => "本平台从未签发过这个序列号。".into(),
         "code_mismatch" => "此码与为该序列号签发的码不一致。".into(),
         "batch_incomplete" => "该批次的签发过程中断，其码无效。".into(),
-        "scanned_often" => format!(
-            "此码自 {} 起已被扫描 {} 次；正品标签很少被扫描这么多次，可能已被复制。",
-            first.unwrap_or_default(),
-            scans.map(|s| s.count).unwrap_or(0)
-        ),
         "scanned_widely" => format!(
-            "此码自 {} 起已在 {} 个不同网络中被扫描；同一标签可能有多个副本在流通。",
-            first.unwrap_or_default(),
+            "此码自 {} 起（{} 天内）已在 {} 个不同网络中被扫描；同一标签可能有多个副本在流通。",
+            since.unwrap_or_default(),
+            scans.map(|s| s.window_days).unwrap_or(0),
             scans.map(|s| s.networks).unwrap_or(0)
         ),
         "recalled" => format!(
@@ -474,11 +470,19 @@ pub fn verdict(v: &Verdict, ctx: &PageCtx<'_>) -> String {
         b.push_str(&format!(
             "<p id=\"scan-count\">{}</p>",
             t(
-                &format!("第 {} 次扫描，首次扫描于 {}", s.count, when(&s.first_at)),
                 &format!(
-                    "Scan {} of this code; first scanned {}",
-                    s.count,
-                    when(&s.first_at)
+                    "{} 天内有 {} 个网络扫描过此码（自 {} 起）；首次扫描于 {}",
+                    s.window_days,
+                    s.networks,
+                    when(&s.since),
+                    when(&s.first_scan_at)
+                ),
+                &format!(
+                    "Scanned from {} network(s) in the last {} days (since {}); first scanned {}",
+                    s.networks,
+                    s.window_days,
+                    when(&s.since),
+                    when(&s.first_scan_at)
                 )
             )
         ));
@@ -782,8 +786,9 @@ fn verify_section(v: &Verdict, ctx: &PageCtx<'_>, b: &mut String) {
     if v.verdict == VerdictKind::CannotVerifyNow {
         return;
     }
+    // The script asks for the bundle with the code it holds (`?code=`): nothing else can.
     let bundle = match (&v.item, v.log.is_some()) {
-        (Some(i), true) => format!("/api/v1/items/{}/{}/bundle", i.gtin, i.serial),
+        (Some(_), true) => "/api/v1/bundle".to_string(),
         _ => String::new(),
     };
     let selector: String = crate::chain::ANCHOR_AT_SELECTOR
@@ -949,7 +954,7 @@ mod tests {
         v.scan_id = Some("00112233445566778899aabbccddeeff".into());
         v.reasons = vec![
             Reason {
-                code: "scanned_often".into(),
+                code: "scanned_widely".into(),
                 message: format!("scanned {evil}"),
             },
             Reason {
@@ -964,9 +969,11 @@ mod tests {
             expiry: Some("2028-01-01".into()),
         });
         v.scans = Some(ScanSummary {
-            count: 7,
-            first_at: "2026-11-01T08:00:00Z".into(),
-            networks: 3,
+            networks: 7,
+            since: "2026-11-01T08:00:00Z".into(),
+            window_days: 30,
+            scans: 9,
+            first_scan_at: "2026-10-01T08:00:00Z".into(),
         });
         v.product = Some(ProductView {
             gtin: "09506000134352".into(),
@@ -1038,9 +1045,10 @@ mod tests {
             assert!(!html.contains("<x>"), "URL text escaped");
             assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"));
             assert!(html.contains("<html lang=\"en\""));
-            // The warning with its scan count and first-scan time; the dishonesty alert.
-            assert!(html.contains("Scan 7 of this code; first scanned 2026-11-01 08:00:00 UTC"));
-            assert!(html.contains("此码自 2026-11-01 08:00:00 UTC 起已被扫描 7 次"));
+            // The warning with the number of networks and since when; the dishonesty alert.
+            assert!(html.contains("Scanned from 7 network(s) in the last 30 days (since 2026-11-01 08:00:00 UTC); first scanned 2026-10-01 08:00:00 UTC"), "{html}");
+            assert!(html
+                .contains("此码自 2026-11-01 08:00:00 UTC 起（30 天内）已在 7 个不同网络中被扫描"));
             assert!(html.contains("id=\"dishonest\""));
             // No proof checks or complaint form when we cannot verify.
             assert_eq!(
@@ -1057,7 +1065,7 @@ mod tests {
             let record: crate::service::custody::RecordView =
                 serde_json::from_value(serde_json::json!({
                     "leaf_index": leaf, "record_hash": "00", "kind": "custody", "step": step,
-                    "serials": [], "signer": "a", "organisation": "Org <b>", "role": "carrier",
+                    "items": 0, "signer": "a", "organisation": "Org <b>", "role": "carrier",
                     "country": "AU", "kid": "00000000", "time": "2026-10-02T10:00:00+10:00",
                     "place": {"name": "Port", "country": "AU"}, "data": {}, "prev": "00",
                     "signature_checked": true, "key_revoked": false

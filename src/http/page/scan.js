@@ -47,6 +47,7 @@
     return out;
   }
   const hex = (u) => Array.from(u, (x) => x.toString(16).padStart(2, '0')).join('');
+  const b64url = (u) => btoa(String.fromCharCode(...u)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   function unhex(s) {
     if (!/^(0x)?([0-9a-fA-F]{2})*$/.test(s)) throw new Error('bad hex');
     s = s.replace(/^0x/, '');
@@ -275,8 +276,12 @@
   }
 
   // What a leaf is, from its own first line (never from the bundle's label).
-  const KINDS = { 'traceseal/item/v1': 'item', 'traceseal/custody/v1': 'custody', 'traceseal/actor/v1': 'actor',
-    'traceseal/recall/v1': 'recall', 'traceseal/reprint/v1': 'reprint' };
+  const KINDS = { 'traceseal/item/v2': 'item', 'traceseal/custody/v2': 'custody', 'traceseal/actor/v1': 'actor',
+    'traceseal/recall/v1': 'recall', 'traceseal/reprint/v2': 'reprint', 'traceseal/product/v1': 'product',
+    'traceseal/engagement/v1': 'engagement' };
+  // Whether an enterprise's engagement periods of an actor cover a signature at t for gtin.
+  const engagedAt = (ps, gtin, t) => ps.some((p) => (p.gtins.length === 0 || p.gtins.includes(gtin)) &&
+    t >= p.nb && (p.na === null || t < p.na) && (p.end === null || t < p.end));
   const isIndex = (n) => Number.isSafeInteger(n) && n >= 0;
 
   // ---------------------------------------------------------------- the checks
@@ -297,7 +302,8 @@
     let bundle = null;
     if (expectProof) {
       try {
-        const r = await fetchJson(sec.dataset.bundle, { headers: { accept: 'application/json' } });
+        const url = sec.dataset.bundle + '?code=' + encodeURIComponent(code);
+        const r = await fetchJson(url, { headers: { accept: 'application/json' } });
         if (r.ok) bundle = r.json;
       } catch (e) { bundle = null; }
     }
@@ -348,9 +354,14 @@
     } catch (e) {
       cCp.done('fail', String(e.message), String(e.message));
     }
-    // 3. Records and their inclusion proofs; the kind is read from each leaf.
+    // 3. Records and their inclusion proofs; the kind is read from each leaf. The issuance
+    // record commits to the code; item-scoped custody records name it by its item reference
+    // (docs/code-format.md): both are computed here from the code on the label.
+    const commitment = b64url(await sha256(te.encode('traceseal/commitment/v1\n' + code)));
+    const itemRef = b64url(await sha256(te.encode('traceseal/item-ref/v1\n' + code)));
     const actorKeys = new Map();
     const custody = [];
+    const support = [];
     const proven = new Set();
     let bad = 0, itemOk = false, items = 0;
     const recs = Array.isArray(bundle.records) ? bundle.records : [];
@@ -372,7 +383,7 @@
       proven.add(r.leaf_index);
       if (kind === 'item') {
         items++;
-        itemOk = items === 1 && text.split('\n').includes('code ' + bundle.code);
+        itemOk = items === 1 && text.split('\n').includes('commitment ' + commitment);
         markRecord(r.leaf_index, itemOk);
       } else if (kind === 'actor') {
         try {
@@ -381,6 +392,8 @@
         } catch (e) { /* not a key record */ }
       } else if (kind === 'custody') {
         custody.push({ r, text });
+      } else if (kind === 'product' || kind === 'engagement') {
+        support.push({ i: r.leaf_index, kind, text });
       } else if (kind === 'recall') {
         markRecord(r.leaf_index, true);
       }
@@ -390,15 +403,42 @@
     else if (n > 0 && bad === 0 && itemOk && items === 1) cInc.done('pass', n + ' 条记录，全部在检查点中', n + ' records, all in the checkpoint');
     else cInc.done('fail', bad + ' 条记录的证明不成立' + (itemOk ? '' : '，签发记录不符'),
       bad + ' record proofs do not hold' + (itemOk ? '' : '; the issuance record does not match'));
-    // 4. Custody signatures, with the keys the bundle's own proven actor records register.
+    // 4. Custody signatures, with the keys the bundle's own proven actor records register, by
+    // actors the product's owner had engaged when they signed: ownership and engagements as
+    // the log stood at each record (its product and engagement records before it).
+    const gtin = new URL(code).pathname.split('/')[2];
+    const ordered = support.concat(custody.map(({ r, text }) => ({ i: r.leaf_index, kind: 'custody', r, text })))
+      .sort((a, b) => a.i - b.i);
+    let owner = null, unengaged = 0;
+    const periods = new Map();
     let sigOk = 0, sigBad = 0;
-    for (const { r, text } of custody) {
+    for (const ev of ordered) {
+      if (ev.kind !== 'custody') {
+        try {
+          const o = JSON.parse(ev.text.split('\n')[1]);
+          if (ev.kind === 'product' && o.gtin === gtin) owner = o.enterprise;
+          if (ev.kind === 'engagement') {
+            const k = o.enterprise + '/' + o.actor;
+            const ps = periods.get(k) || [];
+            if (o.op === 'engage') ps.push({ gtins: o.gtins || [], nb: o.not_before, na: o.not_after ?? null, end: null });
+            if (o.op === 'end') for (const p of ps) if (p.end === null) p.end = o.at;
+            periods.set(k, ps);
+          }
+        } catch (e) { /* a malformed record engages nobody */ }
+        continue;
+      }
+      const { r, text } = ev;
       let good = false;
       try {
         const lines = text.split('\n');
         const st = JSON.parse(lines[1]);
+        if (owner === null || !engagedAt(periods.get(owner + '/' + st.actor) || [], gtin, st.signed_at)) {
+          unengaged++;
+          throw new Error('not engaged');
+        }
         const pubB64 = actorKeys.get(st.actor + '/' + st.kid);
-        if (pubB64 && lines.length === 4 && lines[2].startsWith('sig ') && lines[3] === '') {
+        const names = !Array.isArray(st.items) || st.items.includes(itemRef);
+        if (pubB64 && names && lines.length === 4 && lines[2].startsWith('sig ') && lines[3] === '') {
           const pub = b64(pubB64);
           good = hex((await sha256(pub)).slice(0, 4)) === st.kid &&
             await edVerify(pub, b64(lines[2].slice(4)), te.encode(lines[0] + '\n' + lines[1] + '\n'));
@@ -414,6 +454,7 @@
     // Records the page marks as newer than the latest checkpoint cannot be proven yet.
     const pending = document.querySelectorAll('#timeline [data-pending]').length;
     if (missing.length) cRec.done('fail', '页面上的 ' + missing.length + ' 条记录不在证明材料中', missing.length + ' records on this page are not in the proofs');
+    else if (unengaged) cRec.done('fail', unengaged + ' 条记录的签署方未受进口商委托', unengaged + ' records signed by actors the importer had not engaged');
     else if (sigBad) cRec.done('fail', sigBad + ' 个签名无效', sigBad + ' signatures invalid');
     else if (custody.length === 0) cRec.done('skip', '没有流转记录', 'no custody records');
     else if (pending) cRec.done('incomplete', sigOk + ' 个签名有效；' + pending + ' 条最新记录尚未进入签名检查点，请稍后再扫',

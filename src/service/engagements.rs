@@ -1,0 +1,521 @@
+//! Engagements: which actors an enterprise engages for its products, and the logged product
+//! ownership they are checked against (`docs/custody.md`, Engagements).
+//!
+//! A custody record is accepted only if its signer was engaged by the enterprise that owns the
+//! lot's GTIN at the record's `signed_at`. Every engagement change and every change of a
+//! product's enterprise is a log leaf ([`crate::custody::engagement`]), written in the same
+//! synced batch as the state it changes, under the custody lock so a submission sees either
+//! the state before or after it.
+//!
+//! Schema: `engagements` (enterprise id u64 BE ‖ actor id → [`EngagementState`] JSON) and
+//! `product_log` (GTIN-14 ‖ leaf index u64 BE → enterprise id u64 BE).
+
+use serde::{Deserialize, Serialize};
+use tracing::{info, instrument};
+use utoipa::ToSchema;
+
+use super::log::PendingLeaf;
+use super::{lock, now_unix, Result, Service, ServiceError};
+use crate::custody::engagement::{self, EngagementOp, Period, ProductRecord, MAX_ENGAGEMENT_GTINS};
+use crate::custody::record::MAX_UNIX;
+use crate::gs1::Gtin;
+use crate::merkle;
+use crate::store::codec::{decode_json, decode_u64, encode_json, u64_key};
+use crate::store::{prefix_end, Cf, WriteBatch};
+
+/// Body of `POST /api/v1/enterprises/{id}/engagements`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngagementInput {
+    /// The actor engaged.
+    pub actor_id: String,
+    /// GTINs the engagement covers (any GS1 length); absent or empty: every product of the
+    /// enterprise, present and future.
+    #[serde(default)]
+    pub gtins: Vec<String>,
+    /// Signatures count from (Unix seconds); default now.
+    #[serde(default)]
+    pub not_before: Option<i64>,
+    /// Signatures count until (exclusive, Unix seconds); default open-ended.
+    #[serde(default)]
+    pub not_after: Option<i64>,
+}
+
+/// An engagement as stored: its periods and the leaves that logged them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngagementState {
+    /// The periods, oldest first.
+    pub periods: Vec<Period>,
+    /// Leaf indexes of its `engagement` records, in log order.
+    pub records: Vec<u64>,
+}
+
+/// `GET /api/v1/enterprises/{id}/engagements` rows.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct EngagementView {
+    /// The enterprise.
+    pub enterprise_id: u64,
+    /// The actor.
+    pub actor_id: String,
+    /// Whether a period covers now (signatures made now count).
+    pub active: bool,
+    /// Whether a period is not ended or expired (in force now, or starting later): a new
+    /// engagement of the actor must wait until it is ended.
+    pub open: bool,
+    /// The periods, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub periods: Vec<Period>,
+    /// Leaf indexes of the logged `engagement` records.
+    pub records: Vec<u64>,
+}
+
+fn engagement_key(enterprise: u64, actor: &str) -> Vec<u8> {
+    let mut k = u64_key(enterprise).to_vec();
+    k.extend_from_slice(actor.as_bytes());
+    k
+}
+
+fn product_log_key(gtin: &str, leaf: u64) -> Vec<u8> {
+    let mut k = gtin.as_bytes().to_vec();
+    k.extend_from_slice(&u64_key(leaf));
+    k
+}
+
+fn check_unix(field: &str, t: i64) -> Result<i64> {
+    if (0..=MAX_UNIX).contains(&t) {
+        Ok(t)
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "{field} must be Unix seconds between 1970 and 9999, got {t}"
+        )))
+    }
+}
+
+impl Service {
+    fn engagement_state(&self, enterprise: u64, actor: &str) -> Result<EngagementState> {
+        Ok(
+            match self
+                .store
+                .get(Cf::Engagements, &engagement_key(enterprise, actor))?
+            {
+                Some(v) => decode_json("engagement", &v)?,
+                None => EngagementState::default(),
+            },
+        )
+    }
+
+    fn view(enterprise: u64, actor: &str, st: EngagementState) -> EngagementView {
+        let now = now_unix();
+        EngagementView {
+            enterprise_id: enterprise,
+            actor_id: actor.to_string(),
+            active: st
+                .periods
+                .iter()
+                .any(|p| p.open_at(now) && p.covers_time(now)),
+            open: st.periods.iter().any(|p| p.open_at(now)),
+            periods: st.periods,
+            records: st.records,
+        }
+    }
+
+    /// The GTINs of an engagement request: each a registered product of `enterprise`.
+    fn engagement_gtins(&self, enterprise: u64, gtins: &[String]) -> Result<Vec<String>> {
+        if gtins.len() > MAX_ENGAGEMENT_GTINS {
+            return Err(ServiceError::Invalid(format!(
+                "at most {MAX_ENGAGEMENT_GTINS} GTINs per engagement; leave gtins out to cover every product"
+            )));
+        }
+        let mut out = Vec::with_capacity(gtins.len());
+        for g in gtins {
+            let gtin =
+                Gtin::parse(g).map_err(|e| ServiceError::Invalid(format!("gtin {g}: {e}")))?;
+            match self.find_product(&gtin)? {
+                Some(p) if p.enterprise_id == enterprise => out.push(p.gtin),
+                _ => {
+                    return Err(ServiceError::Unprocessable(format!(
+                        "GTIN {} is not a product of enterprise {enterprise}",
+                        gtin.as_str()
+                    )))
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Engages an actor for an enterprise's products (logged as an `engagement` leaf).
+    #[instrument(skip(self, input))]
+    pub fn engage(&self, enterprise: u64, input: &EngagementInput) -> Result<EngagementView> {
+        self.enterprise(enterprise)?;
+        let actor = self.find_actor(&input.actor_id)?.ok_or_else(|| {
+            ServiceError::Unprocessable(format!("no actor with id {:?}", input.actor_id))
+        })?;
+        let gtins = self.engagement_gtins(enterprise, &input.gtins)?;
+        let now = now_unix();
+        let not_before = check_unix("not_before", input.not_before.unwrap_or(now))?;
+        let not_after = match input.not_after {
+            Some(t) if check_unix("not_after", t)? <= not_before => {
+                return Err(ServiceError::Invalid(
+                    "not_after must be later than not_before".into(),
+                ))
+            }
+            t => t,
+        };
+        let op = EngagementOp::Engage {
+            enterprise,
+            actor: actor.id.clone(),
+            gtins,
+            not_before,
+            not_after,
+            at: now,
+        };
+        let _g = lock(&self.custody)?;
+        let mut st = self.engagement_state(enterprise, &actor.id)?;
+        if let Some(p) = st.periods.iter().find(|p| p.open_at(now)) {
+            return Err(ServiceError::Conflict(format!(
+                "actor {} is already engaged by enterprise {enterprise} (from {}); end that engagement first",
+                actor.id,
+                super::rfc3339(p.not_before)
+            )));
+        }
+        self.append_engagement(enterprise, &actor.id, &mut st, op)?;
+        info!(enterprise, actor = %actor.id, "engaged actor");
+        Ok(Self::view(enterprise, &actor.id, st))
+    }
+
+    /// Ends every open engagement of the actor by the enterprise, from now on (logged).
+    #[instrument(skip(self))]
+    pub fn end_engagement(&self, enterprise: u64, actor: &str) -> Result<EngagementView> {
+        self.enterprise(enterprise)?;
+        let now = now_unix();
+        let _g = lock(&self.custody)?;
+        let mut st = self.engagement_state(enterprise, actor)?;
+        if !st.periods.iter().any(|p| p.open_at(now)) {
+            return Err(ServiceError::NotFound(format!(
+                "actor {actor:?} has no open engagement with enterprise {enterprise}"
+            )));
+        }
+        let op = EngagementOp::End {
+            enterprise,
+            actor: actor.to_string(),
+            at: now,
+        };
+        self.append_engagement(enterprise, actor, &mut st, op)?;
+        info!(enterprise, actor, "ended engagement");
+        Ok(Self::view(enterprise, actor, st))
+    }
+
+    fn append_engagement(
+        &self,
+        enterprise: u64,
+        actor: &str,
+        st: &mut EngagementState,
+        op: EngagementOp,
+    ) -> Result<()> {
+        let data = op.leaf();
+        let hash = merkle::leaf_hash(&data);
+        let mut next = st.clone();
+        engagement::apply(&mut next.periods, &op);
+        let key = engagement_key(enterprise, actor);
+        self.append_leaves(vec![PendingLeaf { data, hash }], |first, wb| {
+            next.records.push(first);
+            wb.put(Cf::Engagements, key, encode_json(&next));
+            Ok(())
+        })?;
+        *st = next;
+        Ok(())
+    }
+
+    /// The enterprise's engagements, by actor id.
+    pub fn list_engagements(&self, enterprise: u64) -> Result<Vec<EngagementView>> {
+        self.enterprise(enterprise)?;
+        let prefix = u64_key(enterprise);
+        let end = prefix_end(&prefix);
+        self.store
+            .range(Cf::Engagements, &prefix, end.as_deref(), usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| {
+                let actor = String::from_utf8_lossy(&k[8..]).into_owned();
+                Ok(Self::view(
+                    enterprise,
+                    &actor,
+                    decode_json("engagement", &v)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Refuses (403) unless `actor` was engaged by `enterprise` for `gtin` at `signed_at`.
+    /// Called under the custody lock.
+    pub(crate) fn check_engaged(
+        &self,
+        enterprise: u64,
+        actor: &str,
+        gtin: &str,
+        signed_at: i64,
+    ) -> Result<()> {
+        let st = self.engagement_state(enterprise, actor)?;
+        engagement::check(&st.periods, enterprise, actor, gtin, signed_at)
+            .map_err(|e| ServiceError::Forbidden(e.to_string()))
+    }
+
+    /// Adds the product-ownership leaf of `gtin` now owned by `enterprise` to a write (the
+    /// caller appends `leaf` and calls the returned closure's writes). Used by `master`.
+    pub(crate) fn product_record(gtin: &str, enterprise: u64) -> PendingLeaf {
+        let data = ProductRecord {
+            gtin: gtin.to_string(),
+            enterprise,
+            at: now_unix(),
+        }
+        .leaf();
+        PendingLeaf {
+            hash: merkle::leaf_hash(&data),
+            data,
+        }
+    }
+
+    /// Records, in the write of a product leaf at `leaf`, that `gtin` is owned by `enterprise`.
+    pub(crate) fn index_product_record(
+        wb: &mut WriteBatch,
+        gtin: &str,
+        leaf: u64,
+        enterprise: u64,
+    ) {
+        wb.put(
+            Cf::ProductLog,
+            product_log_key(gtin, leaf),
+            u64_key(enterprise).to_vec(),
+        );
+    }
+
+    /// Leaf indexes of the product records of `gtin` and their enterprises, in log order.
+    pub fn product_records(&self, gtin: &str) -> Result<Vec<(u64, u64)>> {
+        let prefix = gtin.as_bytes();
+        let end = prefix_end(prefix);
+        self.store
+            .range(Cf::ProductLog, prefix, end.as_deref(), usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| Ok((decode_u64(&k[prefix.len()..])?, decode_u64(&v)?)))
+            .collect()
+    }
+
+    /// Leaf indexes of the engagement records of `actor` by any of `enterprises`.
+    pub fn engagement_records(&self, enterprises: &[u64], actor: &str) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        for e in enterprises {
+            out.extend(self.engagement_state(*e, actor)?.records);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::service::master::tests::seed;
+    use crate::service::setup::test_service;
+
+    pub(crate) fn input(actor: &str) -> EngagementInput {
+        EngagementInput {
+            actor_id: actor.into(),
+            gtins: vec![],
+            not_before: None,
+            not_after: None,
+        }
+    }
+
+    /// Every role × engaged by the product's enterprise / not engaged / engaged by another
+    /// enterprise / engagement ended: only the first is accepted; the others are 403 with the
+    /// reason and log nothing. (Prerequisites are recorded by a second, engaged cast.)
+    #[test]
+    fn engagement_matrix_every_role_and_case() {
+        use crate::custody::{Event, Role, Step};
+        use crate::service::custody::tests::{cast, cast_named, declare, prefix_until, signed};
+        let step_of = |r: Role| match r {
+            Role::Inspector => Step::OriginAttestation,
+            Role::Carrier => Step::Shipping,
+            Role::CustomsBroker => Step::CustomsDeclaration,
+            Role::BondedWarehouse => Step::Receiving,
+            Role::Retailer => Step::RetailSale,
+        };
+        let mut accepted = 0;
+        for role in Role::ALL {
+            for case in ["engaged", "not engaged", "other enterprise", "ended"] {
+                let (svc, _) = test_service();
+                let p = seed(&svc);
+                let other = svc
+                    .create_enterprise(&crate::service::types::EnterpriseInput {
+                        name: "Other Imports Ltd".into(),
+                        uscc: "91330206MA2AF1C3XT".into(),
+                        country: "FR".into(),
+                    })
+                    .unwrap();
+                let helpers = cast(&svc); // engaged by both enterprises
+                let tested = cast_named(&svc, "t-", 40);
+                let (id, sk) = &tested.keys[&role];
+                match case {
+                    "engaged" => {
+                        svc.engage(p.enterprise_id, &input(id)).unwrap();
+                    }
+                    "other enterprise" => {
+                        svc.engage(other.id, &input(id)).unwrap();
+                    }
+                    "ended" => {
+                        svc.engage(p.enterprise_id, &input(id)).unwrap();
+                        svc.end_engagement(p.enterprise_id, id).unwrap();
+                    }
+                    _ => {}
+                }
+                let lot = format!("{}.M1", p.gtin);
+                declare(&svc, &lot);
+                let step = step_of(role);
+                for (r, e) in prefix_until(step) {
+                    helpers.submit(&svc, r, &lot, e, vec![]).unwrap();
+                }
+                let event: Event = crate::custody::rules::standard_route("531620261000123")
+                    .into_iter()
+                    .find(|(_, e)| e.step() == step)
+                    .unwrap()
+                    .1;
+                let size = svc.log_size().unwrap();
+                let got = svc.submit(&signed(
+                    id,
+                    sk,
+                    &lot,
+                    &svc.lot_head(&lot).unwrap(),
+                    event,
+                    vec![],
+                ));
+                if case == "engaged" {
+                    got.unwrap_or_else(|e| panic!("{role} engaged: {e}"));
+                    accepted += 1;
+                } else {
+                    match got {
+                        Err(ServiceError::Forbidden(m)) => assert!(
+                            m.contains(&format!(
+                                "actor {id} is not engaged by enterprise {} for GTIN {}",
+                                p.enterprise_id, p.gtin
+                            )),
+                            "{role} {case}: {m}"
+                        ),
+                        other => panic!("{role} {case}: must be 403, got {other:?}"),
+                    }
+                    assert_eq!(svc.log_size().unwrap(), size, "a refusal logs nothing");
+                }
+            }
+        }
+        assert_eq!(accepted, 5);
+    }
+
+    #[test]
+    fn a_lot_must_exist_and_repeatable_steps_are_bounded() {
+        use crate::custody::record::{Event, Warehousing};
+        use crate::custody::{rules, Role, Step};
+        use crate::service::custody::tests::{cast, declare, prefix_until, signed};
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let (id, sk) = &c.keys[&Role::Inspector];
+        let lot = "09506000134352.NEVER";
+        let att = crate::service::custody::tests::attest(
+            crate::custody::record::Conformance::NonConformant,
+        );
+        match svc.submit(&signed(
+            id,
+            sk,
+            lot,
+            crate::custody::GENESIS,
+            att.clone(),
+            vec![],
+        )) {
+            Err(ServiceError::NotFound(m)) => assert!(m.contains("does not exist"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // Declared ahead of labelling, the inspector can attest it.
+        declare(&svc, lot);
+        svc.submit(&signed(id, sk, lot, crate::custody::GENESIS, att, vec![]))
+            .unwrap();
+        // Storing is bounded per lot.
+        let lot2 = "09506000134352.S1";
+        for (r, e) in prefix_until(Step::Storing) {
+            c.submit(&svc, r, lot2, e, vec![]).unwrap();
+        }
+        for _ in 0..rules::MAX_STORING {
+            c.submit(
+                &svc,
+                Role::BondedWarehouse,
+                lot2,
+                Event::Storing(Warehousing::default()),
+                vec![],
+            )
+            .unwrap();
+        }
+        match c.submit(
+            &svc,
+            Role::BondedWarehouse,
+            lot2,
+            Event::Storing(Warehousing::default()),
+            vec![],
+        ) {
+            Err(ServiceError::Conflict(m)) => assert!(m.contains("the most a lot may have"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn engage_list_end_and_refusals() {
+        let (svc, _) = test_service();
+        let p = seed(&svc);
+        let cast = crate::service::custody::tests::cast_unengaged(&svc);
+        let actor = cast.ids()[0].clone();
+        let e = p.enterprise_id;
+        let v = svc.engage(e, &input(&actor)).unwrap();
+        assert!(v.active && v.records.len() == 1);
+        let err = svc.engage(e, &input(&actor)).unwrap_err();
+        assert!(matches!(err, ServiceError::Conflict(_)), "{err}");
+        assert!(matches!(
+            svc.engage(e, &input("nobody")).unwrap_err(),
+            ServiceError::Unprocessable(_)
+        ));
+        assert!(matches!(
+            svc.engage(e + 100, &input(&actor)).unwrap_err(),
+            ServiceError::NotFound(_)
+        ));
+        let mut bad = input(&actor);
+        bad.gtins = vec!["09312345000128".into()];
+        assert!(svc
+            .engage(e, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("not a product of enterprise"));
+        let mut bad = input(&actor);
+        bad.not_before = Some(100);
+        bad.not_after = Some(50);
+        assert!(matches!(
+            svc.engage(e, &bad).unwrap_err(),
+            ServiceError::Invalid(_)
+        ));
+        assert_eq!(svc.list_engagements(e).unwrap().len(), 1);
+        let v = svc.end_engagement(e, &actor).unwrap();
+        assert!(!v.active && v.records.len() == 2);
+        assert!(matches!(
+            svc.end_engagement(e, &actor).unwrap_err(),
+            ServiceError::NotFound(_)
+        ));
+        // Both changes are log leaves.
+        for i in &v.records {
+            let data = svc.leaf_data(*i).unwrap();
+            assert!(data.starts_with(b"traceseal/engagement/v1\n"));
+        }
+        // And the product's ownership is logged too.
+        let recs = svc.product_records(&p.gtin).unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].1, e);
+        assert!(svc
+            .leaf_data(recs[0].0)
+            .unwrap()
+            .starts_with(b"traceseal/product/v1\n"));
+    }
+}

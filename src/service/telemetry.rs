@@ -1,0 +1,552 @@
+//! Scan telemetry: who scanned a code, the clone warning, scan records for complaints, and
+//! aggregates of forged-code scans. None of it decides whether a code is genuine, and none of
+//! it can fail a scan: when it cannot be read or written (disk full, store fault) the verdict
+//! is served without it and the failure is counted (`traceseal_scan_telemetry_failures_total`).
+//!
+//! **The warning rule** ([`crate::config::ScanRules`], `docs/operations.md`): a label copied
+//! onto counterfeits is scanned by many buyers in many places; the original is scanned a few
+//! times by one. So what counts is **distinct client networks** (IPv4 /24, IPv6 /48) that
+//! scanned the code **within a sliding window** (`window_days`, default 30): a genuine code
+//! scanned from more than `warn_after_networks` (default 5) of them is answered
+//! `genuine_with_warning`. Networks not seen within the window drop out (decay). One network
+//! counts **once per `repeat_secs`** (default one hour) however often it scans, so no single
+//! client — one phone, one office, one attacker's script — can flag anyone's item: 200 scans
+//! from one network are one network.
+//!
+//! **Bounded**: per code at most [`MAX_TRACKED_NETWORKS`] networks are kept (the least recently
+//! seen is forgotten), and a scan that does not count writes nothing. Scan records (what a
+//! complaint refers to) are one per code × network × `repeat_secs` bucket, with an id derived
+//! from them under a secret key, so a flood of repeated scans is one record. Forged-code scans
+//! (bad signature, unknown key or serial) are also aggregated per day × product × reason
+//! ([`ForgedDay`]) for the operator and the credit model; records are purged after
+//! [`SCAN_RETENTION_DAYS`] days, aggregates after [`FORGED_RETENTION_DAYS`].
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash as _, Hasher};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::types::{Reason, ScanSummary, Verdict, VerdictKind};
+use super::{rfc3339, Result, Service, ServiceError};
+use crate::code::Code;
+use crate::config::ScanRules;
+use crate::store::codec::{decode_json, decode_u64, encode_json, item_key, u64_key};
+use crate::store::{Cf, Durability, WriteBatch};
+
+/// Most distinct networks remembered per code (far above any sane warning threshold).
+pub const MAX_TRACKED_NETWORKS: usize = 64;
+
+/// How long scan records are kept: complaints may refer to a scan for
+/// [`super::complaints::SCAN_VALID_DAYS`] days; two more for clock slack.
+pub const SCAN_RETENTION_DAYS: i64 = super::complaints::SCAN_VALID_DAYS + 2;
+
+/// How long daily forged-scan aggregates are kept (a little over a year: the credit model
+/// looks back twelve months).
+pub const FORGED_RETENTION_DAYS: i64 = 400;
+
+/// Meta key of the secret that scan ids are derived with.
+const META_SCAN_ID_KEY: &[u8] = b"scan_id_key";
+
+/// GTIN recorded for forged scans naming a GTIN that is not a registered product (so random
+/// GTINs cannot grow the aggregates).
+pub const UNKNOWN_GTIN: &str = "00000000000000";
+
+/// One scan as recorded (`scans` column family), for complaints and the operator.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScanRecord {
+    /// Unix seconds of the first scan of this code from this network in the bucket.
+    pub at: i64,
+    /// The code as presented.
+    pub code: String,
+    /// GTIN-14, lot and serial as read from the code.
+    pub gtin: Option<String>,
+    /// Lot.
+    pub lot: Option<String>,
+    /// Serial.
+    pub serial: Option<String>,
+    /// The verdict shown.
+    pub verdict: VerdictKind,
+    /// Its reason codes.
+    pub reasons: Vec<String>,
+    /// Coarse client network.
+    pub network: String,
+    /// The product's enterprise, when known.
+    pub enterprise_id: Option<u64>,
+    /// Complaints filed from this scan.
+    pub complaints: u32,
+}
+
+/// The 16 bytes of a scan id given as 32 hex characters (either case).
+pub fn scan_id_bytes(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The coarse network of a client address: IPv4 /24 or IPv6 /48 (IPv4-mapped IPv6 as IPv4);
+/// "unknown" without one.
+pub fn coarse_network(ip: Option<IpAddr>) -> String {
+    match ip {
+        Some(IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => coarse_network(Some(IpAddr::V4(v4))),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        },
+        None => "unknown".into(),
+    }
+}
+
+/// One network that scanned a code.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkSeen {
+    /// The coarse network.
+    pub net: String,
+    /// First counted scan since it (re)entered the window, Unix seconds.
+    pub first: i64,
+    /// Latest counted scan, Unix seconds.
+    pub last: i64,
+    /// The `repeat_secs` bucket of the latest counted scan.
+    pub bucket: i64,
+    /// Counted scans (once per bucket) since `first`.
+    pub counted: u64,
+}
+
+/// Per-code scan aggregate as stored (`scan_stats`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanStats {
+    /// First counted scan ever, Unix seconds.
+    pub first_at: i64,
+    /// The networks, at most [`MAX_TRACKED_NETWORKS`].
+    pub networks: Vec<NetworkSeen>,
+}
+
+/// What one scan does to a code's aggregate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counted {
+    /// Whether the scan counted (first from its network in its bucket): only then is
+    /// anything written.
+    pub counted: bool,
+    /// The summary the verdict shows.
+    pub summary: ScanSummary,
+    /// More distinct networks in the window than the rule allows.
+    pub warn: bool,
+}
+
+fn bucket_of(t: i64, repeat_secs: u64) -> i64 {
+    t.div_euclid(repeat_secs.max(1) as i64)
+}
+
+impl ScanStats {
+    /// Applies a scan from `net` at `now` under `rules` (pure: the caller persists the result
+    /// when it counted).
+    pub fn observe(&mut self, net: &str, now: i64, rules: &ScanRules) -> Counted {
+        let window_start = now - rules.window_days as i64 * 86_400;
+        let bucket = bucket_of(now, rules.repeat_secs);
+        // Decay: networks not seen within the window are forgotten.
+        self.networks.retain(|n| n.last >= window_start);
+        let counted = match self.networks.iter_mut().find(|n| n.net == net) {
+            Some(n) if n.bucket == bucket => false,
+            Some(n) => {
+                n.last = now;
+                n.bucket = bucket;
+                n.counted += 1;
+                true
+            }
+            None => {
+                if self.networks.len() >= MAX_TRACKED_NETWORKS {
+                    if let Some(i) = (0..self.networks.len()).min_by_key(|i| self.networks[*i].last)
+                    {
+                        self.networks.swap_remove(i);
+                    }
+                }
+                self.networks.push(NetworkSeen {
+                    net: net.to_string(),
+                    first: now,
+                    last: now,
+                    bucket,
+                    counted: 1,
+                });
+                true
+            }
+        };
+        if self.first_at == 0 {
+            self.first_at = now;
+        }
+        let since = self.networks.iter().map(|n| n.first).min().unwrap_or(now);
+        let summary = ScanSummary {
+            networks: self.networks.len() as u64,
+            since: rfc3339(since),
+            window_days: rules.window_days,
+            scans: self.networks.iter().map(|n| n.counted).sum(),
+            first_scan_at: rfc3339(self.first_at),
+        };
+        Counted {
+            counted,
+            warn: self.networks.len() > rules.warn_after_networks,
+            summary,
+        }
+    }
+}
+
+/// The key of a daily forged-scan aggregate: day (u32 BE) ‖ GTIN-14 ‖ reason.
+fn forged_key(day: i64, gtin: &str, reason: &str) -> Vec<u8> {
+    let mut k = (day.max(0) as u32).to_be_bytes().to_vec();
+    k.extend_from_slice(gtin.as_bytes());
+    k.extend_from_slice(reason.as_bytes());
+    k
+}
+
+/// Forged-code scans of one day, product and reason (`GET /api/v1/scans/forged`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ForgedDay {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// GTIN-14 named by the codes ([`UNKNOWN_GTIN`] when not a registered product).
+    pub gtin: String,
+    /// `bad_signature`, `unknown_key`, `unknown_serial`, `code_mismatch`.
+    pub reason: String,
+    /// Scans counted (each code × network once per `repeat_secs`).
+    pub scans: u64,
+}
+
+impl Service {
+    /// Records the scan (never failing the verdict): the per-code aggregate and the clone
+    /// warning for issued items, the scan record, the forged-scan aggregate.
+    pub(crate) fn record_telemetry(
+        &self,
+        code: &Code,
+        client: Option<IpAddr>,
+        now: i64,
+        v: &mut Verdict,
+    ) {
+        if let Err(e) = self.try_telemetry(code, client, now, v) {
+            self.stats
+                .scan_telemetry_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "scan telemetry not recorded; the verdict is served without it");
+        }
+    }
+
+    fn try_telemetry(
+        &self,
+        code: &Code,
+        client: Option<IpAddr>,
+        now: i64,
+        v: &mut Verdict,
+    ) -> Result<()> {
+        let net = coarse_network(client);
+        let bucket = bucket_of(now, self.scan_rules.repeat_secs);
+        let id = self.scan_id(code, &net, bucket)?;
+        if v.issued_at.is_some() {
+            self.telemetry_issued(code, &net, id, now, v)?;
+        } else {
+            self.telemetry_forged(code, &net, id, now, v)?;
+        }
+        v.scan_id = Some(crate::custody::record::hex(&id));
+        Ok(())
+    }
+
+    /// An issued item: the per-code aggregate (read-modify-write under the code's stripe
+    /// lock), the warning, and the scan record when the scan counted.
+    fn telemetry_issued(
+        &self,
+        code: &Code,
+        net: &str,
+        id: [u8; 16],
+        now: i64,
+        v: &mut Verdict,
+    ) -> Result<()> {
+        let item = code.item();
+        let ikey = item_key(item.gtin.as_str(), item.serial.as_str());
+        let _guard = super::lock(&self.scan_locks[self.stripe(&ikey)])?;
+        let mut stats: ScanStats = match self.store.get(Cf::ScanStats, &ikey)? {
+            Some(b) => decode_json("scan stats", &b)?,
+            None => ScanStats::default(),
+        };
+        let c = stats.observe(net, now, &self.scan_rules);
+        if c.warn && v.verdict != VerdictKind::NotGenuine {
+            v.verdict = VerdictKind::GenuineWithWarning;
+            v.reasons.push(Reason {
+                code: "scanned_widely".into(),
+                message: format!(
+                    "this code has been scanned from {} different networks since {} (within {} days); copies of one label may be in circulation",
+                    c.summary.networks, c.summary.since, c.summary.window_days
+                ),
+            });
+        }
+        v.scans = Some(c.summary);
+        if c.counted {
+            let mut wb = WriteBatch::new();
+            wb.put(Cf::ScanStats, ikey, encode_json(&stats));
+            // A network forgotten (over the per-code cap) and back within the same period
+            // must not reset the record its complaints count against.
+            if self.store.get(Cf::Scans, &id)?.is_none() {
+                wb.put(
+                    Cf::Scans,
+                    id.to_vec(),
+                    encode_json(&self.scan_record(code, net, now, v)),
+                );
+            }
+            // Telemetry is not critical state: buffered, not fsynced per scan.
+            self.store.write(wb, Durability::Buffered)?;
+        }
+        Ok(())
+    }
+
+    /// A code we did not issue (or cannot vouch for): one scan record per code × network ×
+    /// bucket, and the day's aggregate for its product and reason.
+    fn telemetry_forged(
+        &self,
+        code: &Code,
+        net: &str,
+        id: [u8; 16],
+        now: i64,
+        v: &Verdict,
+    ) -> Result<()> {
+        if self.store.get(Cf::Scans, &id)?.is_some() {
+            return Ok(());
+        }
+        let reason = v.reasons.first().map(|r| r.code.as_str()).unwrap_or("none");
+        let gtin = &code.item().gtin;
+        let gtin = if self.find_product(gtin)?.is_some() {
+            gtin.as_str()
+        } else {
+            UNKNOWN_GTIN
+        };
+        let key = forged_key(now.div_euclid(86_400), gtin, reason);
+        let _g = super::lock(&self.scan_locks[self.stripe(&key)])?;
+        let n = match self.store.get(Cf::ForgedScans, &key)? {
+            Some(b) => decode_u64(&b)?,
+            None => 0,
+        };
+        let mut wb = WriteBatch::new();
+        wb.put(
+            Cf::Scans,
+            id.to_vec(),
+            encode_json(&self.scan_record(code, net, now, v)),
+        );
+        wb.put(Cf::ForgedScans, key, u64_key(n + 1).to_vec());
+        self.store.write(wb, Durability::Buffered)?;
+        Ok(())
+    }
+
+    fn stripe(&self, key: &[u8]) -> usize {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        (h.finish() % self.scan_locks.len() as u64) as usize
+    }
+
+    /// The scan id of a code scanned from `net` in `bucket`: the bucket's start time (so ids
+    /// sort by time and old ones purge as a range), then 8 bytes of SHA-256 under a secret
+    /// (so ids cannot be guessed).
+    fn scan_id(&self, code: &Code, net: &str, bucket: i64) -> Result<[u8; 16]> {
+        let mut h = Sha256::new();
+        h.update(self.scan_id_key()?);
+        h.update(code.as_str().as_bytes());
+        h.update([0]);
+        h.update(net.as_bytes());
+        h.update(bucket.to_be_bytes());
+        let digest = h.finalize();
+        let start = (bucket * self.scan_rules.repeat_secs.max(1) as i64).max(0) as u64;
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&u64_key(start));
+        id[8..].copy_from_slice(&digest[..8]);
+        Ok(id)
+    }
+
+    fn scan_id_key(&self) -> Result<[u8; 32]> {
+        if let Some(k) = *super::lock(&self.scan_id_key)? {
+            return Ok(k);
+        }
+        let mut slot = super::lock(&self.scan_id_key)?;
+        let key = match self.store.get(Cf::Meta, META_SCAN_ID_KEY)? {
+            Some(b) => b
+                .as_slice()
+                .try_into()
+                .map_err(|_| ServiceError::Internal("scan id key is not 32 bytes".into()))?,
+            None => {
+                let mut k = [0u8; 32];
+                getrandom::getrandom(&mut k).map_err(|e| {
+                    ServiceError::Internal(format!("OS random generator failed: {e}"))
+                })?;
+                let mut wb = WriteBatch::new();
+                wb.put(Cf::Meta, META_SCAN_ID_KEY, k.to_vec());
+                self.store.write(wb, Durability::Synced)?;
+                k
+            }
+        };
+        *slot = Some(key);
+        Ok(key)
+    }
+
+    fn scan_record(&self, code: &Code, net: &str, now: i64, v: &Verdict) -> ScanRecord {
+        let item = v.item.as_ref();
+        ScanRecord {
+            at: now,
+            code: code.as_str().to_string(),
+            gtin: item.map(|i| i.gtin.clone()),
+            lot: item.map(|i| i.lot.clone()),
+            serial: item.map(|i| i.serial.clone()),
+            verdict: v.verdict,
+            reasons: v.reasons.iter().map(|r| r.code.clone()).collect(),
+            network: net.to_string(),
+            enterprise_id: v
+                .product
+                .as_ref()
+                .and_then(|p| p.enterprise.as_ref())
+                .map(|e| e.id),
+            complaints: 0,
+        }
+    }
+
+    /// Forged-code scans by day, product and reason, newest day first (`before_day`: only
+    /// days before it, as days since the epoch), at most `limit` rows.
+    pub fn forged_scans(&self, before_day: Option<i64>, limit: usize) -> Result<Vec<ForgedDay>> {
+        let end = before_day.map(|d| (d.max(0) as u32).to_be_bytes().to_vec());
+        let rows = self
+            .store
+            .range(Cf::ForgedScans, &[], end.as_deref(), usize::MAX)?;
+        let mut out: Vec<ForgedDay> = rows
+            .iter()
+            .rev()
+            .take(limit)
+            .filter_map(|(k, v)| {
+                let day = u32::from_be_bytes(k.get(..4)?.try_into().ok()?) as i64;
+                let gtin = std::str::from_utf8(k.get(4..18)?).ok()?.to_string();
+                let reason = std::str::from_utf8(k.get(18..)?).ok()?.to_string();
+                Some(ForgedDay {
+                    day: rfc3339(day * 86_400)[..10].to_string(),
+                    gtin,
+                    reason,
+                    scans: decode_u64(v).ok()?,
+                })
+            })
+            .collect();
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Deletes scan records older than `before` (Unix seconds) and forged-scan aggregates of
+    /// days older than [`FORGED_RETENTION_DAYS`] before it; returns how many records went.
+    /// Complaints keep their own copy of the scan.
+    pub fn purge_scans(&self, before: i64) -> Result<u64> {
+        let n = self.purge_range(Cf::Scans, &u64_key(before.max(0) as u64))?;
+        let day =
+            (before - (FORGED_RETENTION_DAYS - SCAN_RETENTION_DAYS) * 86_400).div_euclid(86_400);
+        self.purge_range(Cf::ForgedScans, &(day.max(0) as u32).to_be_bytes())?;
+        Ok(n)
+    }
+
+    fn purge_range(&self, cf: Cf, end: &[u8]) -> Result<u64> {
+        let mut n = 0;
+        let mut start = Vec::new();
+        loop {
+            // Each page starts after the last key deleted, so deleted keys are not rescanned.
+            let page = self.store.range(cf, &start, Some(end), 10_000)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(n);
+            };
+            start = last.clone();
+            start.push(0);
+            let mut wb = WriteBatch::with_capacity(page.len());
+            for (k, _) in &page {
+                wb.delete(cf, k.clone());
+            }
+            n += page.len() as u64;
+            self.store.write(wb, Durability::Buffered)?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> ScanRules {
+        ScanRules {
+            warn_after_networks: 3,
+            window_days: 30,
+            repeat_secs: 3600,
+        }
+    }
+
+    #[test]
+    fn one_network_counts_once_per_bucket_and_never_warns() {
+        let mut s = ScanStats::default();
+        let t0 = 1_800_000_000;
+        let first = s.observe("10.0.0.0/24", t0, &rules());
+        assert!(first.counted);
+        for i in 1..200 {
+            let c = s.observe("10.0.0.0/24", t0 + i, &rules());
+            assert!(!c.counted && !c.warn, "scan {i}");
+            assert_eq!(c.summary.networks, 1);
+        }
+        // An hour later it counts again, still one network.
+        let c = s.observe("10.0.0.0/24", t0 + 3600, &rules());
+        assert!(c.counted && !c.warn);
+        assert_eq!((c.summary.networks, c.summary.scans), (1, 2));
+    }
+
+    #[test]
+    fn many_networks_warn_and_decay_out_of_the_window() {
+        let mut s = ScanStats::default();
+        let t0 = 1_800_000_000;
+        for i in 0..3 {
+            assert!(!s.observe(&format!("10.0.{i}.0/24"), t0, &rules()).warn);
+        }
+        let c = s.observe("10.0.3.0/24", t0 + 10, &rules());
+        assert!(c.warn, "4 networks > 3");
+        assert_eq!(c.summary.since, rfc3339(t0));
+        // 31 days later the old networks are gone: one new network does not warn.
+        let later = t0 + 31 * 86_400;
+        let c = s.observe("10.9.9.0/24", later, &rules());
+        assert!(!c.warn);
+        assert_eq!(c.summary.networks, 1);
+        assert_eq!(c.summary.since, rfc3339(later));
+        assert_eq!(
+            c.summary.first_scan_at,
+            rfc3339(t0),
+            "the first scan ever is kept"
+        );
+    }
+
+    #[test]
+    fn at_most_64_networks_are_kept() {
+        let mut s = ScanStats::default();
+        for i in 0..200 {
+            s.observe(
+                &format!("10.{}.{}.0/24", i / 256, i % 256),
+                1_800_000_000 + i,
+                &rules(),
+            );
+        }
+        assert_eq!(s.networks.len(), MAX_TRACKED_NETWORKS);
+        assert!(s
+            .networks
+            .iter()
+            .all(|n| n.last >= 1_800_000_000 + 200 - 64));
+    }
+
+    #[test]
+    fn coarse_networks() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(coarse_network(ip("203.0.113.77")), "203.0.113.0/24");
+        assert_eq!(coarse_network(ip("2001:db8:1:2::5")), "2001:db8:1::/48");
+        assert_eq!(coarse_network(ip("::ffff:1.2.3.4")), "1.2.3.0/24");
+        assert_eq!(coarse_network(None), "unknown");
+    }
+}
