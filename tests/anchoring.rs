@@ -105,7 +105,8 @@ async fn anchored(n: u64) -> (Anvil, TestServer, Vec<String>, Value) {
     let s = TestServer::start_anchored(fast_config(), &anvil.url()).await;
     s.seed().await;
     let (_, codes) = s.issue("k1", n).await;
-    s.checkpoint_covering(n).await;
+    // The log: the product's ownership record, then the n items.
+    s.checkpoint_covering(n + 1).await;
     let v = wait_status(
         &s,
         &codes[0],
@@ -241,7 +242,11 @@ async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_c
     let (anvil, s, codes, v) = anchored(5).await;
     let a = &v["anchor"];
     assert_eq!(a["chain_id"], 31337);
-    assert_eq!(a["tree_size"].as_u64(), Some(5));
+    assert_eq!(
+        a["tree_size"].as_u64(),
+        Some(6),
+        "the product record and 5 items"
+    );
     let tx = a["tx_hash"].as_str().unwrap().to_string();
     let block = a["block_number"].as_u64().unwrap();
     assert_eq!(
@@ -250,11 +255,11 @@ async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_c
     );
     // The root on chain is the checkpoint's.
     let on = contract_reader(&s)
-        .anchor_at(&our_log_id(&s), 5)
+        .anchor_at(&our_log_id(&s), 6)
         .await
         .unwrap()
         .expect("anchored on chain");
-    let cp = s.state.svc.checkpoint_at(5).unwrap().unwrap();
+    let cp = s.state.svc.checkpoint_at(6).unwrap().unwrap();
     assert_eq!(on.root, *cp.root_hash().unwrap().as_bytes());
     assert_eq!(on.block_number, block);
 
@@ -323,7 +328,7 @@ async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_c
     // Items not anchored yet: the bundle says so and verify-bundle exits 3.
     r.set_automine(false).await.unwrap();
     let (_, more) = s.issue("k2", 2).await;
-    s.checkpoint_covering(7).await;
+    s.checkpoint_covering(8).await;
     let b: Value = s
         .get(&with_code("/api/v1/bundle", &more[0]))
         .await
@@ -414,7 +419,7 @@ async fn a_reorg_sends_the_anchor_back_to_pending_and_it_is_reanchored_once() {
         .await
         .unwrap();
     assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].0, 3);
+    assert_eq!(ev[0].0, 4, "the product record and 3 items");
     s.stop().await;
 }
 
@@ -440,7 +445,7 @@ async fn anvil_killed_and_restarted_the_worker_recovers_by_itself() {
 
     // The chain is gone: scans still answer (200, genuine), and say "pending", never anchored.
     let (_, second) = s.issue("k2", 2).await;
-    s.checkpoint_covering(4).await;
+    s.checkpoint_covering(5).await;
     for c in [&first[0], &second[0]] {
         let v = scan(&s, c).await;
         assert_eq!(v["verdict"], "genuine");
@@ -471,7 +476,7 @@ async fn anvil_killed_and_restarted_the_worker_recovers_by_itself() {
         .unwrap();
     let sizes: Vec<u64> = ev.iter().map(|e| e.0).collect();
     assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
-    assert_eq!(sizes.last(), Some(&4), "{sizes:?}");
+    assert_eq!(sizes.last(), Some(&5), "{sizes:?}");
     s.stop().await;
 }
 
@@ -485,7 +490,7 @@ async fn a_stuck_transaction_is_fee_bumped_and_mined_once() {
     r.set_automine(false).await.unwrap();
     s.seed().await;
     let (_, codes) = s.issue("k1", 2).await;
-    s.checkpoint_covering(2).await;
+    s.checkpoint_covering(3).await;
     // Not mined: pending, then re-signed with higher fees.
     let deadline = Instant::now() + Duration::from_secs(20);
     let rec = loop {
@@ -568,7 +573,8 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
     let p = serve(&data, &envs);
     tokio::time::sleep(Duration::from_millis(500)).await;
     r.anvil_mine(1).await.unwrap();
-    // Wait until the first checkpoint (10 leaves) is anchored, via a bundle.
+    // Wait until the first checkpoint (11 leaves: the product record and 10 items) is
+    // anchored, via a bundle.
     let bundle_url = format!("{}{}", p.base, with_code("/api/v1/bundle", &codes[0]));
     let deadline = Instant::now() + Duration::from_secs(30);
     let b = loop {
@@ -590,7 +596,7 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(b["anchor"]["tree_size"], 10);
+    assert_eq!(b["anchor"]["tree_size"], 11);
     let contract =
         traceseal::anchor::parse_hex::<20>(b["anchor"]["contract"].as_str().unwrap()).unwrap();
     let cr = Reader::connect(&url, contract, T).await.unwrap();
@@ -605,7 +611,7 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
             .latest(&lid)
             .await
             .unwrap()
-            .is_some_and(|a| a.tree_size == 15)
+            .is_some_and(|a| a.tree_size == 16)
         {
             break;
         }
@@ -614,7 +620,7 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
     }
     let ev = cr.anchored_events(&lid).await.unwrap();
     let sizes: Vec<u64> = ev.iter().map(|e| e.0).collect();
-    assert_eq!(sizes, vec![10, 15], "each checkpoint anchored exactly once");
+    assert_eq!(sizes, vec![11, 16], "each checkpoint anchored exactly once");
     drop(p);
 }
 
@@ -667,7 +673,7 @@ async fn serve_starts_while_the_node_is_down_and_anchors_once_it_is_up() {
     loop {
         let v = scan().await;
         if v["anchor"]["status"] == "anchored" || v["anchor"]["status"] == "confirmed" {
-            assert_eq!(v["anchor"]["tree_size"], 4);
+            assert_eq!(v["anchor"]["tree_size"], 5);
             break;
         }
         assert!(Instant::now() < deadline, "never anchored: {}", v["anchor"]);

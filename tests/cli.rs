@@ -105,7 +105,7 @@ fn serve_without_dev_needs_a_chain_or_none_and_a_real_operator_token() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a configuration error");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("no chain is configured")

@@ -604,7 +604,7 @@ async fn custody_chain_end_to_end_with_the_cli() {
 #[tokio::test]
 async fn non_conformant_lots_scan_with_a_warning() {
     let s = TestServer::start(test_config()).await;
-    s.seed().await;
+    let eid = s.seed().await;
     let (_, codes) = s.issue("b1", 2).await;
     let lot = format!("{GTIN}.LOT-1");
     let keys = tempfile::tempdir().unwrap();
@@ -614,6 +614,13 @@ async fn non_conformant_lots_scan_with_a_warning() {
         .admin_post(
             "/api/v1/actors",
             json!({"id": "kr-inspector", "organisation": "KR Inspection", "country": "KR", "role": "inspector", "keys": [{"public_key": public}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = s
+        .admin_post(
+            &format!("/api/v1/enterprises/{eid}/engagements"),
+            json!({"actor_id": "kr-inspector"}),
         )
         .await;
     assert_eq!(r.status(), 201);

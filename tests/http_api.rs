@@ -211,12 +211,13 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
 
     // Checkpoint signed by the log key from /api/v1/keys.
     let verifier = log_verifier(&s).await;
-    let note = s.checkpoint_covering(32).await;
+    // The log: the product's ownership record (leaf 0), then the 32 items.
+    let note = s.checkpoint_covering(33).await;
     let cp = open_checkpoint(&note, &verifier).unwrap();
-    assert_eq!(cp.size, 32);
+    assert_eq!(cp.size, 33);
 
     // Every leaf is provably in the checkpoint.
-    for i in [0u64, 1, 24, 25, 31] {
+    for i in [1u64, 2, 25, 26, 32] {
         let leaf: Value = s
             .get(&format!("/api/v1/log/leaves/{i}"))
             .await
@@ -228,14 +229,14 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         let text = String::from_utf8(data.clone()).unwrap();
         assert!(text.starts_with("traceseal/item/v2\n"));
         let pr: Value = s
-            .get(&format!("/api/v1/log/proof/inclusion?index={i}&size=32"))
+            .get(&format!("/api/v1/log/proof/inclusion?index={i}&size=33"))
             .await
             .json()
             .await
             .unwrap();
         assert_eq!(
             (pr["index"].as_u64(), pr["size"].as_u64()),
-            (Some(i), Some(32))
+            (Some(i), Some(33))
         );
         let proof: Vec<Hash> = pr["proof"]
             .as_array()
@@ -243,10 +244,16 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
             .iter()
             .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
             .collect();
-        merkle::verify_inclusion(&merkle::leaf_hash(&data), i, 32, &proof, &cp.root).unwrap();
+        merkle::verify_inclusion(&merkle::leaf_hash(&data), i, 33, &proof, &cp.root).unwrap();
     }
     let all: Vec<&String> = codes.iter().chain(more.iter()).collect();
-    let leaf0: Value = s.get("/api/v1/log/leaves/0").await.json().await.unwrap();
+    let product: Value = s.get("/api/v1/log/leaves/0").await.json().await.unwrap();
+    let product = String::from_utf8(b64(product["data"].as_str().unwrap())).unwrap();
+    assert!(
+        product.starts_with("traceseal/product/v1\n{\"at\":"),
+        "{product}"
+    );
+    let leaf0: Value = s.get("/api/v1/log/leaves/1").await.json().await.unwrap();
     let text0 = String::from_utf8(b64(leaf0["data"].as_str().unwrap())).unwrap();
     // The leaf commits to its code without holding it (or its serial, or its signature).
     let commitments: Vec<String> = all
@@ -258,7 +265,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         commitments
             .iter()
             .any(|c| text0 == format!("traceseal/item/v2\n{issued}\nbatch 1\ncommitment {c}\n")),
-        "leaf 0 is one code's commitment: {text0}"
+        "leaf 1 is one code's commitment: {text0}"
     );
     for c in &all {
         let code = traceseal::code::Code::parse(c).unwrap();
@@ -266,7 +273,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         let sig = &c[c.find("&s=").unwrap() + 3..];
         assert!(!text0.contains(serial) && !text0.contains(sig), "{text0}");
     }
-    problem(s.get("/api/v1/log/leaves/32").await, 404).await;
+    problem(s.get("/api/v1/log/leaves/33").await, 404).await;
     problem(
         s.get("/api/v1/log/proof/inclusion?index=5&size=99").await,
         400,
@@ -285,14 +292,14 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
 
     // Consistency between the size-25 state and the checkpoint.
     let cons: Value = s
-        .get("/api/v1/log/proof/consistency?from=25&to=32")
+        .get("/api/v1/log/proof/consistency?from=25&to=33")
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(
         (cons["from"].as_u64(), cons["to"].as_u64()),
-        (Some(25), Some(32))
+        (Some(25), Some(33))
     );
     let proof: Vec<Hash> = cons["proof"]
         .as_array()
@@ -301,7 +308,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
         .collect();
     let root25 = s.state.svc.root_at(25).unwrap();
-    merkle::verify_consistency(25, 32, &proof, &root25, &cp.root).unwrap();
+    merkle::verify_consistency(25, 33, &proof, &root25, &cp.root).unwrap();
 
     // Scans.
     let v: Value = s.get(&verify_path(&codes[3])).await.json().await.unwrap();
@@ -310,9 +317,9 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     assert_eq!(v["item"]["lot"], "LOT-1");
     assert_eq!(v["item"]["expiry"], "2028-06-30");
     assert_eq!(v["product"]["name_zh"], "婴儿配方奶粉");
-    assert_eq!(v["scans"]["count"], 1);
+    assert_eq!(v["scans"]["networks"], 1);
     assert!(v["issued_at"].is_string());
-    assert_eq!(v["log"]["tree_size"], 32);
+    assert_eq!(v["log"]["tree_size"], 33);
     let proof: Vec<Hash> = v["log"]["inclusion_proof"]
         .as_array()
         .unwrap()
@@ -340,7 +347,14 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["verdict"], "genuine");
-    assert_eq!(v["scans"]["count"], 2);
+    // Scanned twice from one network within the hour: still one network, one counted scan.
+    assert_eq!(
+        (
+            v["scans"]["networks"].as_u64(),
+            v["scans"]["scans"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
     let r = s
         .client
         .get(s.url(&code_path(&codes[3])))
@@ -448,7 +462,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     );
     assert!(m.contains("traceseal_http_request_duration_seconds_bucket"));
     assert!(m.contains("traceseal_codes_issued_total 32"));
-    assert!(m.contains("traceseal_log_size 32"));
+    assert!(m.contains("traceseal_log_size 33"));
     assert!(m.contains("traceseal_checkpoint_age_seconds"));
     s.stop().await;
 }

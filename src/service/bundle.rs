@@ -313,6 +313,53 @@ mod tests {
         let mut t = b.clone();
         t.records[i].kind = "item".into();
         assert_eq!(verify(&t).unwrap_err().check, "records");
+        // Without the engagement records, no signer was engaged by the importer.
+        let mut t = b.clone();
+        t.records.retain(|r| r.kind != "engagement");
+        let e = verify(&t).unwrap_err();
+        assert_eq!(e.check, "custody", "{e}");
+        assert!(
+            e.detail
+                .contains("is not engaged by enterprise 1 for GTIN 09506000134352"),
+            "{e}"
+        );
+        // Without the product record, the GTIN has no owner to have engaged anyone.
+        let mut t = b.clone();
+        t.records.retain(|r| r.kind != "product");
+        let e = verify(&t).unwrap_err();
+        assert!(e.detail.contains("no product record of GTIN"), "{e}");
+    }
+
+    /// Engagements are read as the log stood at each record: a record accepted while its
+    /// signer was engaged still verifies after the engagement ends, and the bundle carries
+    /// the end record too.
+    #[test]
+    fn a_record_signed_while_engaged_verifies_after_the_engagement_ends() {
+        let (svc, _) = test_service();
+        let p = seed(&svc);
+        let (b, _) = svc.issue_batch(&req(2), "k", &|_| {}).unwrap();
+        let cast = crate::service::custody::tests::cast(&svc);
+        let lot = format!("09506000134352.{}", b.lot);
+        for (role, e) in crate::service::custody::tests::route().into_iter().take(3) {
+            cast.submit(&svc, role, &lot, e, vec![]).unwrap();
+        }
+        let (carrier, _) = &cast.keys[&crate::custody::Role::Carrier];
+        svc.end_engagement(p.enterprise_id, carrier).unwrap();
+        svc.checkpoint_now().unwrap();
+        let code = svc.batch_codes(&b, 0, 1).unwrap().remove(0);
+        let (c, item) = issued(&svc, &code.code);
+        let bundle = svc.bundle(&c, &item, None).unwrap();
+        assert_eq!(
+            bundle
+                .records
+                .iter()
+                .filter(|r| r.kind == "engagement")
+                .count(),
+            3,
+            "the signers' engagements (inspector, carrier) and the carrier's end"
+        );
+        let v = verify(&bundle).unwrap();
+        assert_eq!(v.custody_records, 3);
     }
 
     #[test]

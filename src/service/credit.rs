@@ -157,8 +157,10 @@ pub struct CreditProfile {
     pub disclosures: Vec<Disclosure>,
     /// The dishonesty-list entry, while listed.
     pub dishonest: Option<DishonestListing>,
-    /// Complaints about the enterprise's items (live).
-    pub complaints: ComplaintCounts,
+    /// Complaints about the enterprise's items that the operator looked into and upheld
+    /// (live). Only upheld complaints are public: anyone can file a complaint, so counts of
+    /// received or rejected ones would let a competitor paint an enterprise.
+    pub complaints_upheld: u64,
     /// 1 for the first profile, +1 per replacement.
     pub version: u64,
     /// RFC 3339 time of the last replacement.
@@ -354,7 +356,7 @@ fn profile(name: &str, id: u64, s: StoredProfile, counts: ComplaintCounts) -> Cr
         basis: s.input.basis,
         disclosures: s.input.disclosures,
         dishonest: s.input.dishonest,
-        complaints: counts,
+        complaints_upheld: counts.resolved,
         version: s.version,
         updated_at: rfc3339(s.updated_at),
     }

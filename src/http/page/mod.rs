@@ -614,7 +614,7 @@ fn credit_rows(c: &CreditProfile, b: &mut String) {
     ));
     b.push_str(&dt(
         ("经核实的投诉", "Upheld complaints"),
-        &format!("<span id=\"upheld\">{}</span>", c.complaints.resolved),
+        &format!("<span id=\"upheld\">{}</span>", c.complaints_upheld),
     ));
 }
 
@@ -1005,7 +1005,7 @@ mod tests {
                     listed_on: "2026-01-01".into(),
                     authority: evil.into(),
                 }),
-                complaints: Default::default(),
+                complaints_upheld: 0,
                 version: 1,
                 updated_at: String::new(),
             }),
