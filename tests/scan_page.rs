@@ -290,6 +290,8 @@ async fn genuine_anchored_item_in_zh_and_en_with_every_browser_check_passing_and
         ("proof", "fail", "inclusion"),
         ("relabel", "fail", "inclusion"),
         ("drop", "fail", "records"),
+        // Without the engagement records, no signer was engaged by the importer.
+        ("drop-engagements", "fail", "records"),
         ("anchor-null", "fail", "chain"),
         ("unavailable", "incomplete", "inclusion"),
         ("no-issuer-keys", "pass", ""),
@@ -313,7 +315,7 @@ async fn genuine_anchored_item_in_zh_and_en_with_every_browser_check_passing_and
             let expect = if want == "fail" { "fail" } else { "incomplete" };
             assert_eq!(result(&c, failing), expect, "{m}: {c}");
         }
-        if m == "proof" || m == "drop" {
+        if m == "proof" || m == "drop" || m == "drop-engagements" {
             b.full_screenshot(&art.join(format!("altered-{m}-en.png")))
                 .await;
         }
@@ -389,6 +391,7 @@ async fn tampering_proxy(
             }
             // The custody records left out: the timeline shows records the proofs lack.
             "drop" => recs.retain(|r| r["kind"] != "custody"),
+            "drop-engagements" => recs.retain(|r| r["kind"] != "engagement"),
             "anchor-null" => b["anchor"] = Value::Null,
             "no-issuer-keys" => b["keys"]["issuers"] = json!([]),
             other => panic!("mode {other}"),
