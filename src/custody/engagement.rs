@@ -15,8 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::canon;
-use super::registry::OpError;
+use super::registry::{decode, encode, OpError};
 
 /// First line of a product-ownership leaf.
 pub const PRODUCT_V1: &str = "traceseal/product/v1";
@@ -216,27 +215,6 @@ fn when(t: i64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| t.to_string())
-}
-
-fn encode<T: Serialize>(kind: &str, v: &T) -> Vec<u8> {
-    let json = serde_json::to_value(v)
-        .ok()
-        .and_then(|v| canon::to_string(&v).ok())
-        .unwrap_or_default();
-    format!("{kind}\n{json}\n").into_bytes()
-}
-
-fn decode<T: Serialize + for<'de> Deserialize<'de>>(kind: &str, text: &str) -> Result<T, OpError> {
-    let json = text
-        .strip_prefix(kind)
-        .and_then(|r| r.strip_prefix('\n'))
-        .and_then(|r| r.strip_suffix('\n'))
-        .ok_or_else(|| OpError("framing".into()))?;
-    let v: T = serde_json::from_str(json).map_err(|e| OpError(e.to_string()))?;
-    if encode(kind, &v) != text.as_bytes() {
-        return Err(OpError("not in canonical form".into()));
-    }
-    Ok(v)
 }
 
 impl ProductRecord {

@@ -103,7 +103,8 @@ pub struct Recall {
 #[error("malformed operator record: {0}")]
 pub struct OpError(pub String);
 
-fn encode<T: Serialize>(kind: &str, v: &T) -> Vec<u8> {
+/// The leaf of an operator record: its kind line, then its canonical JSON (RFC 8785).
+pub(crate) fn encode<T: Serialize>(kind: &str, v: &T) -> Vec<u8> {
     let json = serde_json::to_value(v)
         .ok()
         .and_then(|v| canon::to_string(&v).ok())
@@ -111,7 +112,11 @@ fn encode<T: Serialize>(kind: &str, v: &T) -> Vec<u8> {
     format!("{kind}\n{json}\n").into_bytes()
 }
 
-fn decode<T: Serialize + for<'de> Deserialize<'de>>(kind: &str, text: &str) -> Result<T, OpError> {
+/// Parses the leaf of an operator record; only the canonical form is accepted.
+pub(crate) fn decode<T: Serialize + for<'de> Deserialize<'de>>(
+    kind: &str,
+    text: &str,
+) -> Result<T, OpError> {
     let json = text
         .strip_prefix(kind)
         .and_then(|r| r.strip_prefix('\n'))

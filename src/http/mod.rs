@@ -251,8 +251,14 @@ mod tests {
     use axum::http::{Request as HttpRequest, StatusCode};
     use tower::ServiceExt;
 
-    #[tokio::test]
-    async fn storage_outage_answers_503_cannot_verify_now_never_fake() {
+    /// A test service with one issued code (and the memory store behind it), and the
+    /// config that serves it.
+    fn one_code() -> (
+        crate::service::Service,
+        std::sync::Arc<crate::store::mem::MemStore>,
+        String,
+        Config,
+    ) {
         let (svc, mem) = test_service();
         crate::service::master::tests::seed(&svc);
         let (b, _) = svc
@@ -272,6 +278,17 @@ mod tests {
             public_host: svc.host().as_str().to_string(),
             ..Config::default()
         };
+        (svc, mem, code, cfg)
+    }
+
+    /// The path and query of a code URI.
+    fn code_path(code: &str) -> &str {
+        &code["https://".len() + code["https://".len()..].find('/').unwrap()..]
+    }
+
+    #[tokio::test]
+    async fn storage_outage_answers_503_cannot_verify_now_never_fake() {
+        let (svc, mem, code, cfg) = one_code();
         let state = AppState::new(Arc::new(svc), "t", cfg);
         let uri = format!(
             "/api/v1/verify?code={}",
@@ -300,7 +317,7 @@ mod tests {
         assert_eq!(v["verdict"], "cannot_verify_now");
         assert_ne!(v["verdict"], "not_genuine");
         // The consumer's page says the same, in both languages, never "not genuine".
-        let path = &code["https://".len() + code["https://".len()..].find('/').unwrap()..];
+        let path = code_path(&code);
         let res = app(state.clone())
             .oneshot(
                 HttpRequest::get(path)
@@ -338,33 +355,14 @@ mod tests {
         assert!(!public::is_loopback_url("https://rpc.example.com/v1"));
         assert!(!public::is_loopback_url("https://127.0.0.1.example.com"));
         for dev in [false, true] {
-            let (svc, _) = test_service();
-            crate::service::master::tests::seed(&svc);
-            let (b, _) = svc
-                .issue_batch(
-                    &BatchRequest {
-                        gtin: "09506000134352".into(),
-                        lot: "L".into(),
-                        expiry: None,
-                        quantity: 1,
-                    },
-                    "k",
-                    &|_| {},
-                )
-                .unwrap();
+            let (svc, _, code, mut cfg) = one_code();
             svc.checkpoint_now().unwrap();
-            let code = svc.batch_codes(&b, 0, 1).unwrap().remove(0).code;
-            let mut cfg = Config {
-                public_host: svc.host().as_str().to_string(),
-                ..Config::default()
-            };
             cfg.chain.public_rpc_url = "http://127.0.0.1:8545".into();
             cfg.chain.dev_mode = dev;
             let state = AppState::new(Arc::new(svc), "t", cfg);
-            let path = &code["https://".len() + code["https://".len()..].find('/').unwrap()..];
             let res = app(state)
                 .oneshot(
-                    HttpRequest::get(path)
+                    HttpRequest::get(code_path(&code))
                         .header("accept", "text/html")
                         .body(Body::empty())
                         .unwrap(),

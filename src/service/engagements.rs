@@ -21,7 +21,7 @@ use crate::custody::record::MAX_UNIX;
 use crate::gs1::Gtin;
 use crate::merkle;
 use crate::store::codec::{decode_json, decode_u64, encode_json, u64_key};
-use crate::store::{prefix_end, Cf, WriteBatch};
+use crate::store::{prefix_end, Cf};
 
 /// Body of `POST /api/v1/enterprises/{id}/engagements`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -261,33 +261,30 @@ impl Service {
             .map_err(|e| ServiceError::Forbidden(e.to_string()))
     }
 
-    /// Adds the product-ownership leaf of `gtin` now owned by `enterprise` to a write (the
-    /// caller appends `leaf` and calls the returned closure's writes). Used by `master`.
-    pub(crate) fn product_record(gtin: &str, enterprise: u64) -> PendingLeaf {
+    /// Stores `p` with a product-ownership record of its enterprise in the log, in one synced
+    /// write (a product's creation, or a change of its enterprise). The caller holds the
+    /// custody lock, so no submission sees the product without its record.
+    pub(crate) fn store_owned_product(&self, p: &crate::service::types::Product) -> Result<()> {
         let data = ProductRecord {
-            gtin: gtin.to_string(),
-            enterprise,
+            gtin: p.gtin.clone(),
+            enterprise: p.enterprise_id,
             at: now_unix(),
         }
         .leaf();
-        PendingLeaf {
+        let leaf = PendingLeaf {
             hash: merkle::leaf_hash(&data),
             data,
-        }
-    }
-
-    /// Records, in the write of a product leaf at `leaf`, that `gtin` is owned by `enterprise`.
-    pub(crate) fn index_product_record(
-        wb: &mut WriteBatch,
-        gtin: &str,
-        leaf: u64,
-        enterprise: u64,
-    ) {
-        wb.put(
-            Cf::ProductLog,
-            product_log_key(gtin, leaf),
-            u64_key(enterprise).to_vec(),
-        );
+        };
+        self.append_leaves(vec![leaf], |first, wb| {
+            wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(p));
+            wb.put(
+                Cf::ProductLog,
+                product_log_key(&p.gtin, first),
+                u64_key(p.enterprise_id).to_vec(),
+            );
+            Ok(())
+        })?;
+        Ok(())
     }
 
     /// Leaf indexes of the product records of `gtin` and their enterprises, in log order.

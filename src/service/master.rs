@@ -188,12 +188,7 @@ impl Service {
         };
         // The ownership is logged: custody records are checked against it.
         let _c = super::lock(&self.custody)?;
-        let leaf = Service::product_record(&p.gtin, p.enterprise_id);
-        self.append_leaves(vec![leaf], |first, wb| {
-            wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
-            Service::index_product_record(wb, &p.gtin, first, p.enterprise_id);
-            Ok(())
-        })?;
+        self.store_owned_product(&p)?;
         Ok(p)
     }
 
@@ -250,12 +245,7 @@ impl Service {
         p.updated_at = rfc3339(now().unix_timestamp());
         if moved {
             // A change of owner is logged: from here on, the new owner's engagements count.
-            let leaf = Service::product_record(&p.gtin, p.enterprise_id);
-            self.append_leaves(vec![leaf], |first, wb| {
-                wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
-                Service::index_product_record(wb, &p.gtin, first, p.enterprise_id);
-                Ok(())
-            })?;
+            self.store_owned_product(&p)?;
         } else {
             let mut wb = WriteBatch::new();
             wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
