@@ -5,7 +5,8 @@
 //! chain with an inclusion proof per record.
 //!
 //! Also writes `OUT.page.lua`: the same codes requested as a phone does, the code URI with
-//! `Accept: text/html` (the scan page).
+//! `Accept: text/html` (the scan page); and `OUT.spread.lua`: the JSON scans, each from a
+//! random client network (`X-Forwarded-For`), so every scan counts and is recorded.
 //!
 //! Usage: `loadtest_setup BASE_URL TOKEN_FILE OUT.lua [CODES] [custody]`
 
@@ -102,7 +103,15 @@ async fn main() {
     );
     let page_out = out.replace(".lua", ".page.lua");
     std::fs::write(&page_out, page).unwrap();
-    println!("seeded {n} codes; wrote {out} and {page_out}");
+    // The same JSON scans, each from a random client network (X-Forwarded-For, believed from a
+    // trusted proxy on 127.0.0.1): every scan counts and is recorded, the telemetry's worst case.
+    let spread = std::fs::read_to_string(out).unwrap().replace(
+        "return wrk.format(\"GET\", paths[(counter % #paths) + 1])",
+        "local ip = math.random(1, 223) .. \".\" .. math.random(0, 255) .. \".\" .. math.random(0, 255) .. \".\" .. math.random(1, 254)\n  return wrk.format(\"GET\", paths[(counter % #paths) + 1], {[\"X-Forwarded-For\"] = ip})",
+    );
+    let spread_out = out.replace(".lua", ".spread.lua");
+    std::fs::write(&spread_out, spread).unwrap();
+    println!("seeded {n} codes; wrote {out}, {page_out} and {spread_out}");
 }
 
 /// Registers one actor per role, engaged by the importer, and records the lot's route, each

@@ -176,8 +176,9 @@ impl Default for RateLimit {
 pub struct ChainConfig {
     /// Anchor at all (`TRACESEAL_CHAIN_ENABLED`). Off: scans carry no anchor.
     pub enabled: bool,
-    /// JSON-RPC URL of the node (`TRACESEAL_CHAIN_RPC`). Empty: start the local development
-    /// chain (anvil) with its state under `DATA_DIR/chain/`.
+    /// JSON-RPC URL of the node (`TRACESEAL_CHAIN_RPC`). Empty: under `serve --dev`, start the
+    /// local development chain (anvil) with its state under `DATA_DIR/chain/`; without `--dev`
+    /// an empty URL with anchoring on is refused at start.
     pub rpc_url: String,
     /// Expected chain id (`TRACESEAL_CHAIN_ID`); 0 accepts whatever the node reports.
     pub chain_id: u64,
@@ -706,8 +707,9 @@ burst = {burst}
 [chain]
 # Anchor signed checkpoints on an EVM chain. (TRACESEAL_CHAIN_ENABLED)
 enabled = true
-# JSON-RPC URL of the node. Empty: start the local development chain (anvil, chain id 31337)
-# with its state in DATA_DIR/chain/. (TRACESEAL_CHAIN_RPC)
+# JSON-RPC URL of the node. Empty: only `serve --dev` starts the local development chain
+# (anvil, chain id 31337, state in DATA_DIR/chain/); without --dev, serve refuses to start:
+# name a node here, or set enabled = false. (TRACESEAL_CHAIN_RPC)
 rpc_url = ""
 # Expected chain id; 0 accepts the node's. (TRACESEAL_CHAIN_ID)
 chain_id = 0

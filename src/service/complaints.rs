@@ -212,8 +212,8 @@ impl Service {
         }
         if scan.complaints >= self.complaint_rules.per_scan {
             return Err(ServiceError::Conflict(format!(
-                "{} problems were reported from this scan already; scan the label again to report another",
-                scan.complaints
+                "{} problems were reported from this scan already (scans of one code from one network within {} s share one scan)",
+                scan.complaints, self.scan_rules.repeat_secs
             )));
         }
         let n = match self.store.get(Cf::Meta, META_NEXT_COMPLAINT)? {

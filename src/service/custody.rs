@@ -29,6 +29,23 @@ use crate::store::codec::{
 };
 use crate::store::{prefix_end, Cf};
 
+/// A record that passed every check, ready to be written.
+struct AcceptedRecord<'a> {
+    /// The lot key.
+    lk: &'a [u8],
+    /// The lot state after the record.
+    state: LotState,
+    /// The leaf bytes.
+    leaf: Vec<u8>,
+    /// Lot-wide (moves the head) or item-scoped.
+    lot_wide: bool,
+    /// The items it names, and their states after it.
+    named: &'a [NamedItem],
+    items: &'a [(String, ItemState)],
+    /// The replay-guard key and the signature time.
+    nonce: (Vec<u8>, i64),
+}
+
 /// An item named by an item-scoped statement.
 struct NamedItem {
     serial: String,
@@ -428,6 +445,45 @@ fn leaf_hex(data: &[u8]) -> String {
     hex(merkle::leaf_hash(data).as_bytes())
 }
 
+/// The actor's role may record the event (403 with who may, otherwise).
+fn authorize_role(actor: &Actor, event: &crate::custody::Event) -> Result<()> {
+    if rules::allowed(actor.role, event) {
+        return Ok(());
+    }
+    let step = event.step();
+    let detail = match event {
+        crate::custody::Event::Holding(h) | crate::custody::Event::HoldRelease(h) => format!(
+            "{} holds belong to the {}",
+            h.hold_type.as_str(),
+            rules::hold_owner(h.hold_type)
+        ),
+        _ => {
+            let roles: Vec<&str> = rules::step_roles(step).iter().map(|r| r.as_str()).collect();
+            format!("{step} may be recorded by: {}", roles.join(", "))
+        }
+    };
+    Err(ServiceError::Forbidden(format!(
+        "actor {} is a {}; {detail}",
+        actor.id, actor.role
+    )))
+}
+
+/// The lot has room for a record and `prev` is its head (409 otherwise).
+fn check_head(lot: &LotId, state: &LotState, prev: &str) -> Result<()> {
+    if state.records >= MAX_LOT_RECORDS as u64 {
+        return Err(ServiceError::Conflict(format!(
+            "lot {lot} has {MAX_LOT_RECORDS} records, the most a lot may have"
+        )));
+    }
+    let head = state.head.as_deref().unwrap_or(GENESIS);
+    if prev != head {
+        return Err(ServiceError::Conflict(format!(
+            "prev {prev} is not the head of lot {lot} ({head}): another record was added since; fetch GET /api/v1/lots/{lot} and sign again"
+        )));
+    }
+    Ok(())
+}
+
 impl Service {
     // ----- actor registry -----
 
@@ -686,10 +742,68 @@ impl Service {
             .map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let signature =
             parse_signature(&sub.signature).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        // Owned once (a statement may name 10,000 serials); everything below borrows it.
+        // Owned once (a statement may name 10,000 items); everything below borrows it.
         let signed = SignedStatement { checked, signature };
-        let checked = &signed.checked;
-        let st = &checked.statement;
+        let (actor, leaf) = self.authenticate(&signed, now)?;
+        let st = &signed.checked.statement;
+        authorize_role(&actor, &st.event)?;
+        let lot = &signed.checked.lot;
+        self.registered_owner(lot)?;
+        if leaf.len() > crate::leaf::MAX_LEAF_LEN {
+            return Err(ServiceError::Invalid(format!(
+                "the record is {} bytes, more than the {} a log leaf may hold; split the items over several events",
+                leaf.len(),
+                crate::leaf::MAX_LEAF_LEN
+            )));
+        }
+        let _g = lock(&self.custody)?;
+        self.recheck_key(&actor.id, st, now)?;
+        // Only actors the product's importer engaged, only on lots that exist (both read
+        // under the lock that engagement and ownership changes take).
+        let owner = self.registered_owner(lot)?;
+        self.check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at)?;
+        let lk = lot_key(lot);
+        if !self.lot_exists(&lk)? {
+            return Err(ServiceError::NotFound(format!(
+                "lot {lot} does not exist: issue a batch of it, or declare it first (POST /api/v1/lots)"
+            )));
+        }
+        let nk = nonce_key(&actor.id, &st.nonce);
+        if self.store.get(Cf::Nonces, &nk)?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "replay: nonce {} was already used by actor {}",
+                st.nonce, actor.id
+            )));
+        }
+        let mut state = self.lot_state(&lk)?;
+        check_head(lot, &state, &st.prev)?;
+        let named = self.item_states(lot, &signed.checked.items)?;
+        let mut items: Vec<(String, ItemState)> =
+            named.iter().map(|n| (n.serial.clone(), n.state)).collect();
+        rules::apply(&mut state, &st.event, &mut items)
+            .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        let accepted = self.commit_record(AcceptedRecord {
+            lk: &lk,
+            state,
+            leaf,
+            lot_wide: signed.checked.items.is_empty(),
+            named: &named,
+            items: &items,
+            nonce: (nk, st.signed_at),
+        })?;
+        info!(lot = %lot, step = %st.event.step(), actor = %actor.id, leaf = accepted.leaf_index, items = named.len(), "accepted custody record");
+        Ok(Accepted {
+            lot: lot.to_string(),
+            step: st.event.step().to_string(),
+            ..accepted
+        })
+    }
+
+    /// The statement is for this log, by a registered actor, signed (`verify_strict`) with one
+    /// of its keys valid at `signed_at` and usable now, within the freshness window. Returns
+    /// the actor and the record's leaf bytes.
+    fn authenticate(&self, signed: &SignedStatement, now: i64) -> Result<(Actor, Vec<u8>)> {
+        let st = &signed.checked.statement;
         if st.log != self.origin {
             return Err(ServiceError::Unauthenticated(format!(
                 "the statement was signed for log {:?}, this service is log {:?}",
@@ -719,123 +833,71 @@ impl Service {
                 super::rfc3339(now)
             )));
         }
-        let step = st.event.step();
-        if !rules::allowed(actor.role, &st.event) {
-            let roles: Vec<&str> = rules::step_roles(step).iter().map(|r| r.as_str()).collect();
-            let detail = match &st.event {
-                crate::custody::Event::Holding(h) | crate::custody::Event::HoldRelease(h) => {
-                    format!(
-                        "{} holds belong to the {}",
-                        h.hold_type.as_str(),
-                        rules::hold_owner(h.hold_type)
-                    )
-                }
-                _ => format!("{step} may be recorded by: {}", roles.join(", ")),
-            };
-            return Err(ServiceError::Forbidden(format!(
-                "actor {} is a {}; {detail}",
-                actor.id, actor.role
-            )));
-        }
-        let lot = &checked.lot;
-        if self.find_product(&lot.gtin)?.is_none() {
-            return Err(ServiceError::Unprocessable(format!(
-                "GTIN {} is not a registered product",
-                lot.gtin.as_str()
-            )));
-        }
-        if leaf.len() > crate::leaf::MAX_LEAF_LEN {
-            return Err(ServiceError::Invalid(format!(
-                "the record is {} bytes, more than the {} a log leaf may hold; split the items over several events",
-                leaf.len(),
-                crate::leaf::MAX_LEAF_LEN
-            )));
-        }
-        let hash = merkle::leaf_hash(&leaf);
-        let _g = lock(&self.custody)?;
-        // The registry may have changed since the checks above (a revocation or rotation
-        // commits under this lock): check the key again, now that nothing can change it.
+        Ok((actor, leaf))
+    }
+
+    /// The registry may have changed since [`Service::authenticate`] (a revocation or
+    /// rotation commits under the custody lock): checks the key again, under the lock.
+    fn recheck_key(&self, actor: &str, st: &record::Statement, now: i64) -> Result<()> {
         let key = self
-            .find_actor(&actor.id)?
+            .find_actor(actor)?
             .and_then(|a| a.keys.into_iter().find(|k| k.kid == st.kid))
             .ok_or_else(|| {
-                ServiceError::Unauthenticated(format!("actor {} has no key {}", actor.id, st.kid))
+                ServiceError::Unauthenticated(format!("actor {actor} has no key {}", st.kid))
             })?;
         key.valid_at(st.signed_at)
             .map_err(ServiceError::Unauthenticated)?;
-        key.usable_now(now).map_err(ServiceError::Unauthenticated)?;
-        // Only actors the product's importer engaged, only on lots that exist (both read
-        // under the lock that engagement and ownership changes take).
-        let owner = self
-            .find_product(&lot.gtin)?
+        key.usable_now(now).map_err(ServiceError::Unauthenticated)
+    }
+
+    /// The enterprise that owns the lot's GTIN (422 for a GTIN that is no registered product).
+    fn registered_owner(&self, lot: &LotId) -> Result<u64> {
+        self.find_product(&lot.gtin)?
+            .map(|p| p.enterprise_id)
             .ok_or_else(|| {
                 ServiceError::Unprocessable(format!(
                     "GTIN {} is not a registered product",
                     lot.gtin.as_str()
                 ))
-            })?
-            .enterprise_id;
-        self.check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at)?;
-        let lk = lot_key(lot);
-        if !self.lot_exists(&lk)? {
-            return Err(ServiceError::NotFound(format!(
-                "lot {lot} does not exist: issue a batch of it, or declare it first (POST /api/v1/lots)"
-            )));
-        }
-        let nk = nonce_key(&actor.id, &st.nonce);
-        if self.store.get(Cf::Nonces, &nk)?.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "replay: nonce {} was already used by actor {}",
-                st.nonce, actor.id
-            )));
-        }
-        let mut state = self.lot_state(&lk)?;
-        if state.records >= MAX_LOT_RECORDS as u64 {
-            return Err(ServiceError::Conflict(format!(
-                "lot {lot} has {MAX_LOT_RECORDS} records, the most a lot may have"
-            )));
-        }
-        let head = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
-        if st.prev != head {
-            return Err(ServiceError::Conflict(format!(
-                "prev {} is not the head of lot {lot} ({head}): another record was added since; fetch GET /api/v1/lots/{lot} and sign again",
-                st.prev
-            )));
-        }
-        let named = self.item_states(lot, &checked.items)?;
-        let mut items: Vec<(String, ItemState)> =
-            named.iter().map(|n| (n.serial.clone(), n.state)).collect();
-        rules::apply(&mut state, &st.event, &mut items)
-            .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-        let lot_wide = checked.items.is_empty();
+            })
+    }
+
+    /// Writes an accepted record in one synced batch: its leaf, the lot state, the record
+    /// indexes, the named items' states and the nonce.
+    fn commit_record(&self, r: AcceptedRecord<'_>) -> Result<Accepted> {
+        let AcceptedRecord {
+            lk,
+            mut state,
+            leaf,
+            lot_wide,
+            named,
+            items,
+            nonce: (nk, signed_at),
+        } = r;
+        let hash = merkle::leaf_hash(&leaf);
         let hash_hex = hex(hash.as_bytes());
         if lot_wide {
             state.head = Some(hash_hex.clone());
         }
         let new_head = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
         let first = self.append_leaves(vec![PendingLeaf { data: leaf, hash }], |first, wb| {
-            wb.put(Cf::Lots, lk.clone(), encode_json(&state));
+            wb.put(Cf::Lots, lk.to_vec(), encode_json(&state));
             let scope = if lot_wide { SCOPE_LOT } else { SCOPE_ITEMS };
-            wb.put(
-                Cf::LotRecords,
-                lot_record_key(&lk, scope, first),
-                Vec::new(),
-            );
-            for (n, (_, st)) in named.iter().zip(&items) {
+            wb.put(Cf::LotRecords, lot_record_key(lk, scope, first), Vec::new());
+            for (n, (_, st)) in named.iter().zip(items) {
                 let mut rk = n.key.clone();
                 rk.extend_from_slice(&u64_key(first));
                 wb.put(Cf::ItemRecords, rk, Vec::new());
                 wb.put(Cf::ItemCustody, n.key.clone(), encode_json(st));
             }
-            wb.put(Cf::Nonces, nk.clone(), u64_key(st.signed_at as u64));
+            wb.put(Cf::Nonces, nk, u64_key(signed_at as u64));
             Ok(())
         })?;
-        info!(lot = %lot, step = %step, actor = %actor.id, leaf = first, items = checked.items.len(), "accepted custody record");
         Ok(Accepted {
             leaf_index: first,
             record_hash: hash_hex,
-            lot: lot.to_string(),
-            step: step.to_string(),
+            lot: String::new(),
+            step: String::new(),
             head: new_head,
         })
     }
