@@ -323,6 +323,12 @@ async fn handle(
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    // A body of known size is already in memory and written at once: the request is done.
+    // A streamed one (labels, exports) keeps the request counted until it ends.
+    if body.size_hint().exact().is_some() {
+        drop(guard);
+        return Ok(Response::from_parts(parts, body));
+    }
     Ok(Response::from_parts(
         parts,
         Body::new(GuardedBody {
