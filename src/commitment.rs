@@ -14,9 +14,12 @@
 //! recomputes both and finds the item's records; whoever sees only the log learns nothing about
 //! any code, because a code holds 96 random serial bits and a 64-byte signature nobody can
 //! guess. The two are different on purpose: commitments are public (every issuance leaf shows
-//! one), so an item-scoped custody record names the item by a value that cannot be computed
-//! from the log, only from the label — an actor who records the sale of an item has seen its
-//! code — and the public cannot link a sale to an issuance record.
+//! one), so the first record that names an item by reference — normally its release from the
+//! bonded warehouse — comes from someone who holds the code (the label, or the importer's code
+//! list), not from someone who copied a value out of the issuance leaves; and the public cannot
+//! link custody records to issuance records. Once a record names an item its reference is
+//! public too, so later records (a sale after a release) only show that their signer, an actor
+//! the importer engaged, claims the step — as every signed record does.
 
 use std::fmt;
 

@@ -605,6 +605,21 @@ impl Config {
                     .into(),
             ));
         }
+        if let Some(m) = sv.metrics_listen {
+            let private = match m.ip() {
+                IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+                IpAddr::V6(v6) => {
+                    v6.is_loopback()
+                        || (v6.segments()[0] & 0xfe00) == 0xfc00
+                        || (v6.segments()[0] & 0xffc0) == 0xfe80
+                }
+            };
+            if !private {
+                return Err(ConfigError::Invalid(format!(
+                    "server.metrics_listen {m} would publish /metrics without a token; give a loopback or private address (e.g. 127.0.0.1:9464), or leave it unset to serve /metrics behind the operator token"
+                )));
+            }
+        }
         let sr = &self.scan;
         if !(1..=3650).contains(&sr.window_days)
             || !(1..=86_400).contains(&sr.repeat_secs)
@@ -824,6 +839,22 @@ mod tests {
         assert_eq!(cfg.checkpoint_interval_ms, 250);
         assert_eq!(cfg.rate_limit.burst, 7);
         assert_eq!(cfg.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn metrics_listen_must_be_private() {
+        for (addr, ok) in [
+            ("127.0.0.1:9464", true),
+            ("10.0.0.5:9464", true),
+            ("0.0.0.0:9464", false),
+            ("203.0.113.9:9464", false),
+            ("[::1]:9464", true),
+            ("[::]:9464", false),
+        ] {
+            let mut c = Config::default();
+            c.server.metrics_listen = Some(addr.parse().unwrap());
+            assert_eq!(c.validate().is_ok(), ok, "{addr}");
+        }
     }
 
     #[test]

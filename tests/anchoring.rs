@@ -418,8 +418,15 @@ async fn a_reorg_sends_the_anchor_back_to_pending_and_it_is_reanchored_once() {
         .anchored_events(&our_log_id(&s))
         .await
         .unwrap();
-    assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].0, 4, "the product record and 3 items");
+    // (An earlier checkpoint of the product record alone may have been anchored before the
+    // batch was issued; the one under test, 4 leaves, is anchored exactly once.)
+    let sizes: Vec<u64> = ev.iter().map(|e| e.0).collect();
+    assert_eq!(
+        sizes.iter().filter(|s| **s == 4).count(),
+        1,
+        "the product record and 3 items, anchored once: {sizes:?}"
+    );
+    assert!(sizes.iter().all(|s| *s == 1 || *s == 4), "{sizes:?}");
     s.stop().await;
 }
 
@@ -620,6 +627,8 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
     }
     let ev = cr.anchored_events(&lid).await.unwrap();
     let sizes: Vec<u64> = ev.iter().map(|e| e.0).collect();
+    // (The product record alone, size 1, may have been anchored before the first batch.)
+    let sizes: Vec<u64> = sizes.into_iter().filter(|s| *s != 1).collect();
     assert_eq!(sizes, vec![11, 16], "each checkpoint anchored exactly once");
     drop(p);
 }

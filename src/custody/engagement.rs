@@ -114,6 +114,11 @@ impl Period {
         self.ended_at.is_none() && self.not_after.is_none_or(|a| now < a)
     }
 
+    /// Whether the period covers a signature at `t` for `gtin`.
+    pub fn covers(&self, gtin: &str, t: i64) -> bool {
+        self.covers_gtin(gtin) && self.covers_time(t)
+    }
+
     fn covers_gtin(&self, gtin: &str) -> bool {
         self.gtins.is_empty() || self.gtins.iter().any(|g| g == gtin)
     }

@@ -453,7 +453,8 @@ pub struct Statement {
     /// The lot, `{gtin14}.{lot}`.
     pub lot: String,
     /// The items the event covers, by their item references (SHA-256 of a domain line and the
-    /// code, `docs/code-format.md`): only whoever has seen an item's label can name it. Empty
+    /// code, `docs/code-format.md`): not computable from the issuance leaves, only from the
+    /// code (or from an earlier record that named the item). Empty
     /// means the whole lot. Sorted, unique.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,

@@ -348,12 +348,34 @@ mod tests {
 
     #[tokio::test]
     async fn the_page_advertises_a_loopback_chain_only_in_development_mode() {
-        assert!(public::is_loopback_url("http://127.0.0.1:8545"));
-        assert!(public::is_loopback_url("http://localhost:8545/"));
-        assert!(public::is_loopback_url("http://[::1]:8545"));
-        assert!(public::is_loopback_url("http://user@[::ffff:127.0.0.1]:1"));
-        assert!(!public::is_loopback_url("https://rpc.example.com/v1"));
-        assert!(!public::is_loopback_url("https://127.0.0.1.example.com"));
+        for local in [
+            "http://127.0.0.1:8545",
+            "http://localhost:8545/",
+            "http://LOCALHOST.:1",
+            "http://a.localhost",
+            "http://[::1]:8545",
+            "http://user@[::ffff:127.0.0.1]:1",
+            "http://127.1:8545",
+            "http://0x7f.0.0.1",
+            "http://2130706433/",
+            "http://10.1.2.3:8545",
+            "http://192.168.0.9",
+            "http://169.254.1.1",
+            "http://0.0.0.0:8545",
+            "http://[fd00::1]",
+            "http://[fe80::1]",
+            "not a url",
+        ] {
+            assert!(public::is_local_url(local), "{local}");
+        }
+        for public_url in [
+            "https://rpc.example.com/v1",
+            "https://127.0.0.1.example.com",
+            "https://8.8.8.8",
+            "https://[2001:db8::1]",
+        ] {
+            assert!(!public::is_local_url(public_url), "{public_url}");
+        }
         for dev in [false, true] {
             let (svc, _, code, mut cfg) = one_code();
             svc.checkpoint_now().unwrap();

@@ -137,9 +137,10 @@ fn split_lang(query: &str) -> (String, Option<String>) {
     (rest.join("&"), lang)
 }
 
-/// The JSON-RPC URL the page's script may read the chain with. A loopback URL (the
-/// development chain, or a misconfigured public one) is given only under `serve --dev`: a
-/// consumer's browser would otherwise call a node on the consumer's own machine.
+/// The JSON-RPC URL the page's script may read the chain with. A local URL (loopback or
+/// private: the development chain, or a misconfigured public one) is given only under
+/// `serve --dev`: a consumer's browser would otherwise call a node on the consumer's own
+/// machine or network.
 fn page_rpc(st: &AppState) -> Option<String> {
     let c = &st.config.chain;
     let url = if !c.enabled {
@@ -151,24 +152,42 @@ fn page_rpc(st: &AppState) -> Option<String> {
     } else {
         None
     };
-    url.filter(|u| c.dev_mode || !is_loopback_url(u))
+    url.filter(|u| c.dev_mode || !is_local_url(u))
 }
 
-/// Whether a URL's host is a loopback address or `localhost`.
-pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+/// Whether a URL points at the consumer's own machine or network: a loopback, private,
+/// link-local or unspecified address, `localhost`, or a URL that does not parse. Hosts are
+/// read as browsers read them (WHATWG URL: `127.1`, `0x7f.0.0.1` and `2130706433` are
+/// 127.0.0.1). A public name that resolves to such an address cannot be told from here.
+pub fn is_local_url(url: &str) -> bool {
+    use std::net::IpAddr;
+    let local = |ip: IpAddr| match super::ratelimit::canonical_ip(ip) {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link-local
+        }
     };
-    let host = host.to_ascii_lowercase();
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| super::ratelimit::canonical_ip(ip).is_loopback() || ip.is_unspecified())
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Ipv4(v4)) => local(IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => local(IpAddr::V6(v6)),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => true,
+    }
 }
 
 /// The code URI itself: the scan page for browsers, the JSON verdict with

@@ -63,6 +63,9 @@ pub struct Limits {
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 /// How often a connection checks its idle clock.
 const IDLE_TICK: Duration = Duration::from_millis(250);
+/// A connection told to close, with no request in flight and no bytes moved for this long,
+/// closes at once (a response still being written moves bytes, so it is let finish).
+const QUIET: Duration = Duration::from_millis(100);
 
 /// Counters the metrics endpoint reads.
 #[derive(Debug, Default)]
@@ -109,12 +112,14 @@ impl Registry {
     /// is busy.
     fn evict_oldest_idle(&self) -> bool {
         let g = self.lock();
-        let victim = g
-            .values()
-            .find(|t| t.busy.load(Ordering::Acquire) == 0 && !*t.close.borrow());
+        let victim = g.values().find(|t| {
+            t.busy.load(Ordering::Acquire) == 0
+                && !*t.close.borrow()
+                && t.close.receiver_count() > 0
+        });
         match victim {
             Some(t) => {
-                let _ = t.close.send(true);
+                t.close.send_replace(true);
                 true
             }
             None => false,
@@ -123,7 +128,7 @@ impl Registry {
 
     fn close_all(&self) {
         for t in self.lock().values() {
-            let _ = t.close.send(true);
+            t.close.send_replace(true);
         }
     }
 
@@ -187,11 +192,16 @@ pub async fn run(
             busy,
             stats: stats.clone(),
         };
-        let (registry, stop_rx) = (registry.clone(), stop_rx.clone());
+        let slot = Slot {
+            registry: registry.clone(),
+            id,
+            _permit: permit,
+        };
+        let stop_rx = stop_rx.clone();
         tokio::spawn(async move {
+            // The slot is released when the task ends, even by a panic.
+            let _slot = slot;
             conn.serve(stream, close_rx, stop_rx).await;
-            registry.remove(id);
-            drop(permit);
         });
     }
     // Stop accepting; tell every connection to finish what it is doing and close.
@@ -200,6 +210,20 @@ pub async fn run(
     registry.close_all();
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(CLOSE_GRACE, slots.acquire_many(all)).await;
+}
+
+/// A connection's place under the cap: its registry entry and its permit, given back when
+/// the connection's task ends however it ends.
+struct Slot {
+    registry: Arc<Registry>,
+    id: u64,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.registry.remove(self.id);
+    }
 }
 
 /// One accepted connection.
@@ -226,6 +250,7 @@ impl Connection {
             last: activity.clone(),
         });
         self.stats.open.fetch_add(1, Ordering::Relaxed);
+        let _open = OpenGauge(self.stats.clone());
         let (router, peer, limits) = (self.router.clone(), self.peer, self.limits);
         let (busy, stats) = (self.busy.clone(), self.stats.clone());
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -247,6 +272,14 @@ impl Connection {
         tokio::pin!(conn);
         let mut closing: Option<Instant> = None;
         let mut tick = tokio::time::interval(IDLE_TICK);
+        // No request in flight, and for how long no bytes moved.
+        let quiet = || {
+            let last = Duration::from_millis(activity.load(Ordering::Relaxed));
+            (
+                self.busy.load(Ordering::Acquire) == 0,
+                start.elapsed().saturating_sub(last),
+            )
+        };
         loop {
             tokio::select! {
                 r = conn.as_mut() => {
@@ -256,6 +289,11 @@ impl Connection {
                     break;
                 }
                 _ = close.changed(), if closing.is_none() => {
+                    if let (true, q) = quiet() {
+                        if q >= QUIET {
+                            break; // evicted while idle: close now
+                        }
+                    }
                     conn.as_mut().graceful_shutdown();
                     closing = Some(Instant::now());
                 }
@@ -264,23 +302,21 @@ impl Connection {
                     closing = Some(Instant::now());
                 }
                 _ = tick.tick() => {
-                    let idle_for = start.elapsed().saturating_sub(Duration::from_millis(activity.load(Ordering::Relaxed)));
-                    let idle = self.busy.load(Ordering::Acquire) == 0;
+                    let (idle, quiet_for) = quiet();
                     match closing {
-                        None if idle && idle_for >= self.limits.idle => {
+                        None if idle && quiet_for >= self.limits.idle => {
                             self.stats.idle_closed.fetch_add(1, Ordering::Relaxed);
                             conn.as_mut().graceful_shutdown();
                             closing = Some(Instant::now());
                         }
-                        // An idle connection told to close goes now; a busy one gets a grace
-                        // period for its request.
-                        Some(t) if (idle && t.elapsed() >= IDLE_TICK) || t.elapsed() >= CLOSE_GRACE => break,
+                        // Told to close: it goes once nothing is in flight and nothing moves
+                        // (a response still being written is let finish), or after the grace.
+                        Some(t) if (idle && quiet_for >= QUIET) || t.elapsed() >= CLOSE_GRACE => break,
                         _ => {}
                     }
                 }
             }
         }
-        self.stats.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -336,6 +372,15 @@ async fn handle(
             _guard: guard,
         }),
     ))
+}
+
+/// Counts an open connection while alive (also when its task ends by a panic).
+struct OpenGauge(Arc<ConnStats>);
+
+impl Drop for OpenGauge {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Counts a request in flight while alive.

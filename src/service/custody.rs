@@ -24,9 +24,7 @@ use crate::custody::{ActorOp, LotId, Recall, Role, SignedStatement, Step, GENESI
 use crate::gs1::CountryCode;
 use crate::leaf::LeafRecord;
 use crate::merkle;
-use crate::store::codec::{
-    decode_json, encode_json, item_key, item_key_serial, u64_key, ItemRecord,
-};
+use crate::store::codec::{decode_json, encode_json, item_key, u64_key, ItemRecord};
 use crate::store::{prefix_end, Cf};
 
 /// A record that passed every check, ready to be written.
@@ -48,7 +46,8 @@ struct AcceptedRecord<'a> {
 
 /// An item named by an item-scoped statement.
 struct NamedItem {
-    serial: String,
+    /// How answers name it: its item reference (never its serial).
+    label: String,
     /// GTIN-14 ‖ serial.
     key: Vec<u8>,
     state: ItemState,
@@ -337,6 +336,8 @@ pub const MAX_PAGE_RECORDS: usize = 500;
 pub const PAGE_LEAF_BYTES: usize = 4 << 20;
 /// Budget of each public page cache (bytes of leaves parsed).
 pub const PAGE_CACHE_BYTES: usize = 64 << 20;
+/// The least a cached page counts against the budget (an empty page still takes memory).
+pub const PAGE_COST_FLOOR: usize = 4 << 10;
 
 impl LotPage {
     fn bounds(&self) -> Result<(u64, usize)> {
@@ -761,7 +762,7 @@ impl Service {
         // Only actors the product's importer engaged, only on lots that exist (both read
         // under the lock that engagement and ownership changes take).
         let owner = self.registered_owner(lot)?;
-        self.check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at)?;
+        self.check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at, now)?;
         let lk = lot_key(lot);
         if !self.lot_exists(&lk)? {
             return Err(ServiceError::NotFound(format!(
@@ -779,7 +780,7 @@ impl Service {
         check_head(lot, &state, &st.prev)?;
         let named = self.item_states(lot, &signed.checked.items)?;
         let mut items: Vec<(String, ItemState)> =
-            named.iter().map(|n| (n.serial.clone(), n.state)).collect();
+            named.iter().map(|n| (n.label.clone(), n.state)).collect();
         rules::apply(&mut state, &st.event, &mut items)
             .map_err(|e| ServiceError::Conflict(e.to_string()))?;
         let accepted = self.commit_record(AcceptedRecord {
@@ -953,63 +954,56 @@ impl Service {
     }
 
     /// The items an item-scoped statement names, resolved from their references: each must be
-    /// an issued item of `lot` from a completed batch. Returns (serial, item key, state).
+    /// an issued item of `lot` from a completed batch. Every unusable reference gets the same
+    /// answer, naming only the reference: item references are public once a record names them,
+    /// so an answer must not tell which serial, lot or batch one belongs to.
     fn item_states(&self, lot: &LotId, refs: &[ItemRef]) -> Result<Vec<NamedItem>> {
         if refs.is_empty() {
             return Ok(Vec::new());
         }
+        let unusable = |r: &ItemRef| {
+            ServiceError::Unprocessable(format!(
+                "item {r} names no issued item of lot {lot} (an item reference is computed from the code on the label: docs/code-format.md)"
+            ))
+        };
         let ref_keys: Vec<Vec<u8>> = refs.iter().map(|r| r.as_bytes().to_vec()).collect();
         let mut keys = Vec::with_capacity(refs.len());
         for (r, k) in refs
             .iter()
             .zip(self.store.multi_get(Cf::ItemRefs, &ref_keys)?)
         {
-            let k = k.ok_or_else(|| {
-                ServiceError::Unprocessable(format!(
-                    "item {r} was never issued: an item reference is computed from the code on the label (docs/code-format.md)"
-                ))
-            })?;
-            keys.push(k);
+            keys.push(k.ok_or_else(|| unusable(r))?);
         }
         let items = self.store.multi_get(Cf::Items, &keys)?;
         let states = self.store.multi_get(Cf::ItemCustody, &keys)?;
-        let mut batch_lots: HashMap<u64, bool> = HashMap::new();
+        let mut batch_ok: HashMap<u64, bool> = HashMap::new();
         let mut out = Vec::with_capacity(refs.len());
-        for ((key, item), state) in keys.into_iter().zip(items).zip(states) {
-            let serial = item_key_serial(&key)?;
+        for (((r, key), item), state) in refs.iter().zip(keys).zip(items).zip(states) {
             let raw = item.ok_or_else(|| {
-                ServiceError::Internal(format!(
-                    "item reference of serial {serial} without its item"
-                ))
+                ServiceError::Internal(format!("item reference {r} without its item"))
             })?;
             let rec = ItemRecord::decode(&raw)?;
-            let in_lot = match batch_lots.get(&rec.batch_id) {
+            let ok = match batch_ok.get(&rec.batch_id) {
                 Some(b) => *b,
                 None => {
                     let sb = self.stored_batch(rec.batch_id)?;
-                    if sb.batch.status != super::types::BatchStatus::Complete {
-                        return Err(ServiceError::Unprocessable(format!(
-                            "item {serial} is in batch {}, whose issuance was interrupted: its code is not valid",
-                            rec.batch_id
-                        )));
-                    }
-                    let b = key.starts_with(lot.gtin.as_str().as_bytes())
+                    // An interrupted batch's codes are not valid.
+                    let b = sb.batch.status == super::types::BatchStatus::Complete
+                        && key.starts_with(lot.gtin.as_str().as_bytes())
                         && sb.batch.lot == lot.lot.as_str();
-                    batch_lots.insert(rec.batch_id, b);
+                    batch_ok.insert(rec.batch_id, b);
                     b
                 }
             };
-            if !in_lot {
-                return Err(ServiceError::Unprocessable(format!(
-                    "item {serial} belongs to another lot than {lot}"
-                )));
+            if !ok {
+                return Err(unusable(r));
             }
             let st = match state {
                 Some(v) => decode_json("item custody", &v)?,
                 None => ItemState::default(),
             };
             out.push(NamedItem {
-                serial,
+                label: r.to_string(),
                 key,
                 state: st,
             });
@@ -1289,7 +1283,7 @@ impl Service {
         let lot = LotId::parse(lot_id).map_err(ServiceError::Invalid)?;
         let (from, limit) = page.bounds()?;
         let state = self.existing_lot_state(&lot)?;
-        let (key, version) = self.page_cache_key(&lot, &state, from, limit, 0);
+        let (key, version) = self.page_cache_key(&lot, &state, from, limit, &[]);
         if let Some(v) = self.lot_pages.get(&key, &version) {
             return Ok(v);
         }
@@ -1301,7 +1295,14 @@ impl Service {
             records: self.record_views(&chain)?,
             next_after,
         });
-        self.lot_pages.put(key, version, view.clone(), cost);
+        self.cache_page(
+            &self.lot_pages,
+            &lot,
+            &view.state,
+            (key, version),
+            view.clone(),
+            cost,
+        )?;
         Ok(view)
     }
 
@@ -1318,14 +1319,14 @@ impl Service {
 
     /// Cache key and version of a page: the lot and page bounds; the lot's record count and
     /// head, the registry generation (views show signers' revocations) and `extra` (e.g. the
-    /// number of batches of an EPCIS export).
+    /// batches of an EPCIS export).
     fn page_cache_key(
         &self,
         lot: &LotId,
         state: &LotState,
         from: u64,
         limit: usize,
-        extra: u64,
+        extra: &[u64],
     ) -> (Vec<u8>, Vec<u8>) {
         let mut key = lot_key(lot);
         key.extend_from_slice(&u64_key(from));
@@ -1333,8 +1334,29 @@ impl Service {
         let mut version = u64_key(state.records).to_vec();
         version.extend_from_slice(state.head.as_deref().unwrap_or("").as_bytes());
         version.extend_from_slice(&u64_key(self.registry_generation()));
-        version.extend_from_slice(&u64_key(extra));
+        for x in extra {
+            version.extend_from_slice(&u64_key(*x));
+        }
         (key, version)
+    }
+
+    /// Caches a built page unless the lot changed while it was built (its state is read again:
+    /// a page must not pair a head with records of another moment). Every entry costs at least
+    /// [`PAGE_COST_FLOOR`], so pages asked for with made-up bounds cannot pile up cheaply.
+    fn cache_page<V>(
+        &self,
+        cache: &super::cache::ViewCache<V>,
+        lot: &LotId,
+        before: &LotState,
+        (key, version): (Vec<u8>, Vec<u8>),
+        value: Arc<V>,
+        cost: usize,
+    ) -> Result<()> {
+        let now = self.find_lot_state(lot)?.unwrap_or_default();
+        if now.records == before.records && now.head == before.head {
+            cache.put(key, version, value, cost.max(PAGE_COST_FLOOR));
+        }
+        Ok(())
     }
 
     /// Records of the lot with leaf index ≥ `from`, at most `limit` and about
@@ -1454,26 +1476,27 @@ impl Service {
         let state = self.existing_lot_state(&lot)?;
         let p = lot_key(&lot);
         let end = prefix_end(&p);
-        let mut complete = Vec::new();
-        for (k, _) in self
+        let batches = self
             .store
             .range(Cf::LotBatches, &p, end.as_deref(), MAX_LOT_RECORDS)?
-        {
-            let b = tail_u64(&k)?;
-            // An interrupted batch's codes are not valid: it commissioned nothing.
-            if self.stored_batch(b)?.batch.status == super::types::BatchStatus::Complete {
-                complete.push(b);
-            }
-        }
-        let (key, version) = self.page_cache_key(&lot, &state, from, limit, complete.len() as u64);
+            .iter()
+            .map(|(k, _)| tail_u64(k))
+            .collect::<Result<Vec<u64>>>()?;
+        // The batches' statuses are read only on a miss: the version has their number and the
+        // service's count of completed batches instead.
+        let extra = [batches.len() as u64, self.batch_generation()];
+        let (key, version) = self.page_cache_key(&lot, &state, from, limit, &extra);
         if let Some(p) = self.epcis_pages.get(&key, &version) {
             return Ok(p);
         }
         let (chain, next, cost) = self.lot_page(&lot, from, limit)?;
-        let mut events = Vec::with_capacity(complete.len() + chain.len());
+        let mut events = Vec::with_capacity(batches.len() + chain.len());
         if from == 0 {
-            for b in complete {
-                events.push(self.commissioning(b, None)?);
+            for b in batches {
+                // An interrupted batch's codes are not valid: it commissioned nothing.
+                if self.stored_batch(b)?.batch.status == super::types::BatchStatus::Complete {
+                    events.push(self.commissioning(b, None)?);
+                }
             }
         }
         events.extend(self.epcis_events(&lot, &chain, None)?);
@@ -1485,7 +1508,14 @@ impl Service {
             ),
             next_after: next,
         });
-        self.epcis_pages.put(key, version, page.clone(), cost);
+        self.cache_page(
+            &self.epcis_pages,
+            &lot,
+            &state,
+            (key, version),
+            page.clone(),
+            cost,
+        )?;
         Ok(page)
     }
 
@@ -1580,6 +1610,19 @@ pub(crate) mod tests {
         event: Event,
         items: Vec<String>,
     ) -> Submission {
+        signed_when(actor, key, lot, prev, event, items, now_unix())
+    }
+
+    /// [`signed`], with the signature made at `signed_at`.
+    pub(crate) fn signed_when(
+        actor: &str,
+        key: &SigningKey,
+        lot: &str,
+        prev: &str,
+        event: Event,
+        items: Vec<String>,
+        signed_at: i64,
+    ) -> Submission {
         let st = Statement {
             log: "verify.example.com/log".into(),
             lot: lot.into(),
@@ -1588,7 +1631,7 @@ pub(crate) mod tests {
             actor: actor.into(),
             kid: KeyId::of(&key.verifying_key()).to_string(),
             time: "2026-11-02T09:30:00+10:00".into(),
-            signed_at: now_unix(),
+            signed_at,
             nonce: random_nonce(),
             place: None,
             event,
@@ -2002,7 +2045,9 @@ pub(crate) mod tests {
             Event::Release(Outbound::default()),
             vec![item],
         ) {
-            Err(ServiceError::Unprocessable(m)) => assert!(m.contains("interrupted"), "{m}"),
+            Err(ServiceError::Unprocessable(m)) => {
+                assert!(m.contains("names no issued item of lot"), "{m}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
@@ -2159,8 +2204,8 @@ pub(crate) mod tests {
             rel.head, head,
             "item-scoped records do not move the lot head"
         );
-        // Selling an item that was not released is out of order; the message names the
-        // serial (whoever named the item has its code).
+        // Selling an item that was not released is out of order; the message names the item
+        // by its reference, never by its serial (references are public once recorded).
         match c.submit(
             &svc,
             Role::Retailer,
@@ -2169,7 +2214,7 @@ pub(crate) mod tests {
             vec![refs[1].clone()],
         ) {
             Err(ServiceError::Conflict(m)) => assert!(
-                m.contains("not been released") && m.contains(&serials[1]),
+                m.contains("not been released") && m.contains(&refs[1]) && !m.contains(&serials[1]),
                 "{m}"
             ),
             other => panic!("{other:?}"),
@@ -2193,7 +2238,9 @@ pub(crate) mod tests {
                 Event::Release(Outbound::default()),
                 vec![bogus],
             ) {
-                Err(ServiceError::Unprocessable(m)) => assert!(m.contains("never issued"), "{m}"),
+                Err(ServiceError::Unprocessable(m)) => {
+                    assert!(m.contains("names no issued item of lot"), "{m}")
+                }
                 other => panic!("{other:?}"),
             }
         }

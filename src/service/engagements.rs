@@ -247,18 +247,31 @@ impl Service {
             .collect()
     }
 
-    /// Refuses (403) unless `actor` was engaged by `enterprise` for `gtin` at `signed_at`.
-    /// Called under the custody lock.
+    /// Refuses (403) unless `actor` was engaged by `enterprise` for `gtin` at `signed_at`, by
+    /// an engagement still in force `now`: a record signed just before an engagement ended
+    /// (within the freshness window) is not accepted after the end. Called under the custody
+    /// lock.
     pub(crate) fn check_engaged(
         &self,
         enterprise: u64,
         actor: &str,
         gtin: &str,
         signed_at: i64,
+        now: i64,
     ) -> Result<()> {
         let st = self.engagement_state(enterprise, actor)?;
         engagement::check(&st.periods, enterprise, actor, gtin, signed_at)
-            .map_err(|e| ServiceError::Forbidden(e.to_string()))
+            .map_err(|e| ServiceError::Forbidden(e.to_string()))?;
+        if st
+            .periods
+            .iter()
+            .any(|p| p.covers(gtin, signed_at) && p.open_at(now))
+        {
+            return Ok(());
+        }
+        Err(ServiceError::Forbidden(format!(
+            "actor {actor} is not engaged by enterprise {enterprise} for GTIN {gtin} any more: its engagement ended or expired before this record arrived"
+        )))
     }
 
     /// Stores `p` with a product-ownership record of its enterprise in the log, in one synced
@@ -457,6 +470,37 @@ pub(crate) mod tests {
             vec![],
         ) {
             Err(ServiceError::Conflict(m)) => assert!(m.contains("the most a lot may have"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A record signed while its signer was engaged, but arriving after the engagement ended
+    /// (within the freshness window), is refused: the end takes effect at once.
+    #[test]
+    fn a_record_signed_before_the_end_is_refused_after_it() {
+        use crate::custody::Role;
+        use crate::service::custody::tests::{attest, cast_unengaged, declare, signed_when};
+        let (svc, _) = test_service();
+        let p = seed(&svc);
+        let c = cast_unengaged(&svc);
+        let (id, sk) = &c.keys[&Role::Inspector];
+        let mut i = input(id);
+        i.not_before = Some(0);
+        svc.engage(p.enterprise_id, &i).unwrap();
+        let lot = format!("{}.E1", p.gtin);
+        declare(&svc, &lot);
+        let sub = signed_when(
+            id,
+            sk,
+            &lot,
+            crate::custody::GENESIS,
+            attest(crate::custody::record::Conformance::Conformant),
+            vec![],
+            now_unix() - 30,
+        );
+        svc.end_engagement(p.enterprise_id, id).unwrap();
+        match svc.submit(&sub) {
+            Err(ServiceError::Forbidden(m)) => assert!(m.contains("any more"), "{m}"),
             other => panic!("{other:?}"),
         }
     }

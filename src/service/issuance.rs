@@ -389,9 +389,17 @@ impl Service {
             wb.put(Cf::Batches, u64_key(next.batch.id), encode_json(&next));
             Ok(())
         })?;
+        if next.batch.status == BatchStatus::Complete {
+            self.batch_generation.fetch_add(1, Ordering::Release);
+        }
         *sb = next;
         self.stats.codes_issued.fetch_add(n, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Changes whenever a batch completes (cached lot exports depend on which are complete).
+    pub(crate) fn batch_generation(&self) -> u64 {
+        self.batch_generation.load(Ordering::Acquire)
     }
 
     pub(crate) fn stored_batch(&self, id: u64) -> Result<StoredBatch> {

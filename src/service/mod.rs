@@ -124,12 +124,14 @@ pub struct Service {
     complaints: Mutex<()>,
     custody: Mutex<()>,
     registry_generation: AtomicU64,
+    batch_generation: AtomicU64,
     lot_view_cache: Mutex<scan::LotViewCache>,
     lot_pages: cache::ViewCache<custody::LotView>,
     epcis_pages: cache::ViewCache<custody::EpcisPage>,
     print_progress: printing::PrintProgress,
     scan_locks: Vec<Mutex<()>>,
     scan_id_key: Mutex<Option<[u8; 32]>>,
+    forged_quota: Mutex<telemetry::ForgedQuota>,
     stats: Stats,
 }
 

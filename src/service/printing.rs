@@ -483,11 +483,13 @@ impl Service {
         let _g = lock(&self.issuance)?;
         let mut job = self.print_job(id)?.job;
         if job.output_fetches == 0 {
+            // Set up first (a missing font, say, is refused before the fetch counts).
             job.output_fetches = 1;
+            let output = self.job_output(&job)?;
             let mut wb = crate::store::WriteBatch::new();
             wb.put(Cf::PrintJobs, u64_key(id), encode_json(&job));
             self.store.write(wb, crate::store::Durability::Synced)?;
-            return self.job_output(&job);
+            return Ok(output);
         }
         let Some(reason) = reason else {
             return Err(ServiceError::Conflict(format!(

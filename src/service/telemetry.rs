@@ -18,8 +18,10 @@
 //! complaint refers to) are one per code × network × `repeat_secs` bucket, with an id derived
 //! from them under a secret key, so a flood of repeated scans is one record. Forged-code scans
 //! (bad signature, unknown key or serial) are also aggregated per day × product × reason
-//! ([`ForgedDay`]) for the operator and the credit model; records are purged after
-//! [`SCAN_RETENTION_DAYS`] days, aggregates after [`FORGED_RETENTION_DAYS`].
+//! ([`ForgedDay`]) for the operator and the credit model; their records are kept within daily
+//! quotas ([`MAX_FORGED_RECORDS_PER_DAY`], [`MAX_FORGED_RECORDS_PER_NETWORK`]) so a flood of
+//! made-up codes cannot fill the disk. Records are purged after [`SCAN_RETENTION_DAYS`] days,
+//! aggregates after [`FORGED_RETENTION_DAYS`].
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash as _, Hasher};
@@ -46,6 +48,39 @@ pub const SCAN_RETENTION_DAYS: i64 = super::complaints::SCAN_VALID_DAYS + 2;
 /// How long daily forged-scan aggregates are kept (a little over a year: the credit model
 /// looks back twelve months).
 pub const FORGED_RETENTION_DAYS: i64 = 400;
+
+/// Most scan records of forged codes kept per day (a flood of made-up codes must not fill the
+/// disk: beyond this a forged scan is still answered and aggregated, without a record).
+pub const MAX_FORGED_RECORDS_PER_DAY: u64 = 20_000;
+/// Most scan records of forged codes kept per day from one client network.
+pub const MAX_FORGED_RECORDS_PER_NETWORK: u32 = 50;
+
+/// Forged-scan records kept today, by network (bounded by [`MAX_FORGED_RECORDS_PER_DAY`]).
+#[derive(Default)]
+pub struct ForgedQuota {
+    day: i64,
+    total: u64,
+    by_network: std::collections::HashMap<String, u32>,
+}
+
+impl ForgedQuota {
+    /// Takes one record for `net` on `day`, if both quotas allow.
+    fn take(&mut self, net: &str, day: i64) -> bool {
+        if day != self.day {
+            *self = ForgedQuota {
+                day,
+                ..Default::default()
+            };
+        }
+        let n = self.by_network.get(net).copied().unwrap_or(0);
+        if self.total >= MAX_FORGED_RECORDS_PER_DAY || n >= MAX_FORGED_RECORDS_PER_NETWORK {
+            return false;
+        }
+        self.total += 1;
+        self.by_network.insert(net.to_string(), n + 1);
+        true
+    }
+}
 
 /// Meta key of the secret that scan ids are derived with.
 const META_SCAN_ID_KEY: &[u8] = b"scan_id_key";
@@ -251,12 +286,15 @@ impl Service {
         let net = coarse_network(client);
         let bucket = bucket_of(now, self.scan_rules.repeat_secs);
         let id = self.scan_id(code, &net, bucket)?;
-        if v.issued_at.is_some() {
+        let recorded = if v.issued_at.is_some() {
             self.telemetry_issued(code, &net, id, now, v)?;
+            true
         } else {
-            self.telemetry_forged(code, &net, id, now, v)?;
+            self.telemetry_forged(code, &net, id, now, v)?
+        };
+        if recorded {
+            v.scan_id = Some(crate::custody::record::hex(&id));
         }
-        v.scan_id = Some(crate::custody::record::hex(&id));
         Ok(())
     }
 
@@ -308,7 +346,8 @@ impl Service {
     }
 
     /// A code we did not issue (or cannot vouch for): one scan record per code × network ×
-    /// bucket, and the day's aggregate for its product and reason.
+    /// bucket, within the day's quotas, and the day's aggregate for its product and reason.
+    /// Returns whether the scan has a record (a scan id to complain from).
     fn telemetry_forged(
         &self,
         code: &Code,
@@ -316,10 +355,11 @@ impl Service {
         id: [u8; 16],
         now: i64,
         v: &Verdict,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         if self.store.get(Cf::Scans, &id)?.is_some() {
-            return Ok(());
+            return Ok(true);
         }
+        let recorded = super::lock(&self.forged_quota)?.take(net, now.div_euclid(86_400));
         let reason = v.reasons.first().map(|r| r.code.as_str()).unwrap_or("none");
         let gtin = &code.item().gtin;
         let gtin = if self.find_product(gtin)?.is_some() {
@@ -334,14 +374,16 @@ impl Service {
             None => 0,
         };
         let mut wb = WriteBatch::new();
-        wb.put(
-            Cf::Scans,
-            id.to_vec(),
-            encode_json(&self.scan_record(code, net, now, v)),
-        );
+        if recorded {
+            wb.put(
+                Cf::Scans,
+                id.to_vec(),
+                encode_json(&self.scan_record(code, net, now, v)),
+            );
+        }
         wb.put(Cf::ForgedScans, key, u64_key(n + 1).to_vec());
         self.store.write(wb, Durability::Buffered)?;
-        Ok(())
+        Ok(recorded)
     }
 
     fn stripe(&self, key: &[u8]) -> usize {
@@ -539,6 +581,30 @@ mod tests {
             .networks
             .iter()
             .all(|n| n.last >= 1_800_000_000 + 200 - 64));
+    }
+
+    #[test]
+    fn forged_records_are_kept_within_daily_quotas() {
+        let mut q = ForgedQuota::default();
+        for _ in 0..MAX_FORGED_RECORDS_PER_NETWORK {
+            assert!(q.take("10.0.0.0/24", 20_000));
+        }
+        assert!(
+            !q.take("10.0.0.0/24", 20_000),
+            "one network's quota is spent"
+        );
+        assert!(
+            q.take("10.0.1.0/24", 20_000),
+            "another network still has one"
+        );
+        assert!(q.take("10.0.0.0/24", 20_001), "a new day");
+        let mut q = ForgedQuota::default();
+        let mut kept = 0;
+        for i in 0..(MAX_FORGED_RECORDS_PER_DAY + 100) {
+            kept += u64::from(q.take(&format!("n{}", i / 10), 7));
+        }
+        assert_eq!(kept, MAX_FORGED_RECORDS_PER_DAY, "the day's quota holds");
+        assert!(q.by_network.len() as u64 <= MAX_FORGED_RECORDS_PER_DAY);
     }
 
     #[test]

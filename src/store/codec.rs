@@ -43,14 +43,6 @@ pub fn item_key(gtin14: &str, serial: &str) -> Vec<u8> {
     k
 }
 
-/// The serial of an item key (the inverse of [`item_key`] for its last part).
-pub fn item_key_serial(key: &[u8]) -> Result<String, StoreError> {
-    let bad = || StoreError::Corrupt("malformed item key".into());
-    let len = *key.get(14).ok_or_else(bad)? as usize;
-    let serial = key.get(15..).filter(|s| s.len() == len).ok_or_else(bad)?;
-    String::from_utf8(serial.to_vec()).map_err(|_| bad())
-}
-
 /// Where an issued item sits: its batch and its leaf in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ItemRecord {

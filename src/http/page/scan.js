@@ -279,6 +279,17 @@
   const KINDS = { 'traceseal/item/v2': 'item', 'traceseal/custody/v2': 'custody', 'traceseal/actor/v1': 'actor',
     'traceseal/recall/v1': 'recall', 'traceseal/reprint/v2': 'reprint', 'traceseal/product/v1': 'product',
     'traceseal/engagement/v1': 'engagement' };
+  // Who may record which step (docs/custody.md, the permission matrix); holds by their type.
+  const STEP_ROLES = {
+    origin_attestation: ['inspector'], packing: ['inspector', 'carrier'], shipping: ['carrier'],
+    departing: ['carrier'], arriving: ['carrier'], customs_declaration: ['customs_broker'],
+    customs_clearance: ['customs_broker'], receiving: ['bonded_warehouse'], storing: ['bonded_warehouse'],
+    release: ['bonded_warehouse'], retail_sale: ['retailer'], self_pickup: ['retailer'],
+  };
+  const HOLD_OWNER = { customs: 'customs_broker', quality: 'bonded_warehouse' };
+  const roleAllows = (role, ev) => !!role && !!ev && (ev.step === 'holding' || ev.step === 'hold_release'
+    ? HOLD_OWNER[ev.data && ev.data.hold_type] === role
+    : (STEP_ROLES[ev.step] || []).includes(role));
   // Whether an enterprise's engagement periods of an actor cover a signature at t for gtin.
   const engagedAt = (ps, gtin, t) => ps.some((p) => (p.gtins.length === 0 || p.gtins.includes(gtin)) &&
     t >= p.nb && (p.na === null || t < p.na) && (p.end === null || t < p.end));
@@ -363,6 +374,7 @@
     const custody = [];
     const support = [];
     const proven = new Set();
+    const roles = new Map();
     let bad = 0, itemOk = false, items = 0;
     const recs = Array.isArray(bundle.records) ? bundle.records : [];
     for (const r of recs) {
@@ -389,13 +401,12 @@
         try {
           const op = JSON.parse(text.split('\n')[1]);
           if (op.op === 'add_key') actorKeys.set(op.actor + '/' + op.kid, op.public_key);
+          if (op.op === 'register') roles.set(op.actor, op.role);
         } catch (e) { /* not a key record */ }
       } else if (kind === 'custody') {
-        custody.push({ r, text });
-      } else if (kind === 'product' || kind === 'engagement') {
-        support.push({ i: r.leaf_index, kind, text });
-      } else if (kind === 'recall') {
-        markRecord(r.leaf_index, true);
+        custody.push({ r, text, lh: hex(await leafHash(data)) });
+      } else if (kind === 'product' || kind === 'engagement' || kind === 'recall') {
+        support.push({ i: r.leaf_index, kind, text, lh: hex(await leafHash(data)) });
       }
     }
     const n = recs.length;
@@ -406,13 +417,30 @@
     // 4. Custody signatures, with the keys the bundle's own proven actor records register, by
     // actors the product's owner had engaged when they signed: ownership and engagements as
     // the log stood at each record (its product and engagement records before it).
-    const gtin = new URL(code).pathname.split('/')[2];
-    const ordered = support.concat(custody.map(({ r, text }) => ({ i: r.leaf_index, kind: 'custody', r, text })))
+    // Records of the item's lot only, in the lot's hash chain (lot-wide records link to the
+    // one before; item-scoped ones point into the chain), each step by a role allowed to
+    // record it.
+    const path = new URL(code).pathname.split('/');
+    const gtin = path[2];
+    const lotId = gtin + '.' + path[4];
+    const ordered = support.concat(custody.map(({ r, text, lh }) => ({ i: r.leaf_index, kind: 'custody', r, text, lh })))
       .sort((a, b) => a.i - b.i);
-    let owner = null, unengaged = 0;
+    let owner = null, unengaged = 0, unlinked = 0;
+    let head = '0'.repeat(64);
+    const lotWide = new Set([head]);
     const periods = new Map();
     let sigOk = 0, sigBad = 0;
     for (const ev of ordered) {
+      if (ev.kind === 'recall') {
+        let ok = false;
+        try {
+          const o = JSON.parse(ev.text.split('\n')[1]);
+          ok = o.lot === lotId && o.prev === head;
+        } catch (e) { ok = false; }
+        if (ok) { head = ev.lh; lotWide.add(head); } else unlinked++;
+        markRecord(ev.i, ok);
+        continue;
+      }
       if (ev.kind !== 'custody') {
         try {
           const o = JSON.parse(ev.text.split('\n')[1]);
@@ -432,6 +460,13 @@
       try {
         const lines = text.split('\n');
         const st = JSON.parse(lines[1]);
+        const scoped = Array.isArray(st.items);
+        if (st.lot !== lotId || !(scoped ? lotWide.has(st.prev) : st.prev === head) ||
+            !roleAllows(roles.get(st.actor), st.event)) {
+          unlinked++;
+          throw new Error('not in the lot\'s chain, or not the role\'s step');
+        }
+        if (!scoped) { head = ev.lh; lotWide.add(head); }
         if (owner === null || !engagedAt(periods.get(owner + '/' + st.actor) || [], gtin, st.signed_at)) {
           unengaged++;
           throw new Error('not engaged');
@@ -454,6 +489,8 @@
     // Records the page marks as newer than the latest checkpoint cannot be proven yet.
     const pending = document.querySelectorAll('#timeline [data-pending]').length;
     if (missing.length) cRec.done('fail', '页面上的 ' + missing.length + ' 条记录不在证明材料中', missing.length + ' records on this page are not in the proofs');
+    else if (unlinked) cRec.done('fail', unlinked + ' 条记录不属于本批次的记录链，或签署方无权记录该环节',
+      unlinked + ' records are not in this lot\'s chain, or were recorded by a role that may not record the step');
     else if (unengaged) cRec.done('fail', unengaged + ' 条记录的签署方未受进口商委托', unengaged + ' records signed by actors the importer had not engaged');
     else if (sigBad) cRec.done('fail', sigBad + ' 个签名无效', sigBad + ' signatures invalid');
     else if (custody.length === 0) cRec.done('skip', '没有流转记录', 'no custody records');
