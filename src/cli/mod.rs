@@ -716,11 +716,11 @@ fn verify_bundle(file: &Path, rpc: Option<&str>, pins: &Pins) -> ExitCode {
     }
     if v.custody_records > 0 {
         println!(
-            "ok  {} custody record(s): signatures by the signers' logged keys, roles, lot and hash links",
+            "ok  {} custody record(s): signatures by the signers' logged keys, roles, engagements by the importer, lot and hash links",
             v.custody_records
         );
         println!(
-            "note: the links prove nothing is missing between the bundle's first and last lot-wide record; records after them (or an item record left out) cannot be excluded offline: compare GET /api/v1/lots/{{lot}}/head"
+            "note: the links prove nothing is missing between the bundle's first and last lot-wide record; records after them (or an item record, an engagement's end or a product's change of owner left out) cannot be excluded offline: compare GET /api/v1/lots/{{lot}}/head"
         );
     }
     for w in &v.custody_warnings {
