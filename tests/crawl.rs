@@ -231,6 +231,7 @@ async fn an_anonymous_crawl_of_every_public_endpoint_finds_no_code() {
     let doc: Value =
         serde_json::from_str(&c.get("/api/v1/openapi.json", "application/json").await.1).unwrap();
     let mut covered = BTreeSet::new();
+    let mut writes_refused = 0;
     let actors: Value =
         serde_json::from_str(&c.get("/api/v1/actors", "application/json").await.1).unwrap();
     let actor_ids: Vec<String> = actors
@@ -293,8 +294,20 @@ async fn an_anonymous_crawl_of_every_public_endpoint_finds_no_code() {
             };
             for url in concrete {
                 if method != "get" {
-                    // Writes need the operator token or an actor's signature; an anonymous
-                    // POST/PUT/PATCH without either changes nothing (checked by other tests).
+                    // An anonymous write to an operator endpoint is refused before it is read.
+                    if operator {
+                        let m =
+                            reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                        let r = c
+                            .client
+                            .request(m, s.url(&url))
+                            .json(&json!({"gtin": GTIN, "lot": "X", "actor_id": actor_ids[0]}))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(r.status(), 401, "{method} {url} is the operator's");
+                        writes_refused += 1;
+                    }
                     continue;
                 }
                 let (status, _) = c.get(&url, "application/json").await;
@@ -311,6 +324,24 @@ async fn an_anonymous_crawl_of_every_public_endpoint_finds_no_code() {
         covered.len() >= 40,
         "the OpenAPI document lists every endpoint: {covered:?}"
     );
+    assert!(
+        writes_refused >= 15,
+        "anonymous operator writes tried: {writes_refused}"
+    );
+    let after: u64 = s.get("/healthz").await.json::<Value>().await.unwrap()["log_size"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        after, size,
+        "nothing an anonymous client sent reached the log"
+    );
+    // Page bounds out of range are refused.
+    for q in ["limit=0", "limit=501", "limit=x", "after=-1"] {
+        let (status, _) = c
+            .get(&format!("/api/v1/lots/{lot}?{q}"), "application/json")
+            .await;
+        assert_eq!(status, 400, "{q}");
+    }
     // Lot pages: follow next_after to the end.
     let mut after = None::<u64>;
     loop {

@@ -281,6 +281,14 @@ mod tests {
         (svc, mem, code, cfg)
     }
 
+    /// A response body as text.
+    async fn body_text(res: Response) -> String {
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
     /// The path and query of a code URI.
     fn code_path(code: &str) -> &str {
         &code["https://".len() + code["https://".len()..].find('/').unwrap()..]
@@ -328,13 +336,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let html = String::from_utf8(
-            axum::body::to_bytes(res.into_body(), 1 << 20)
-                .await
-                .unwrap()
-                .to_vec(),
-        )
-        .unwrap();
+        let html = body_text(res).await;
         assert!(html.contains("data-verdict=\"cannot_verify_now\""));
         assert!(
             html.contains("暂时无法验证") && html.contains("this does not mean the item is fake")
@@ -395,13 +397,7 @@ mod tests {
                 .to_str()
                 .unwrap()
                 .to_string();
-            let html = String::from_utf8(
-                axum::body::to_bytes(res.into_body(), 1 << 20)
-                    .await
-                    .unwrap()
-                    .to_vec(),
-            )
-            .unwrap();
+            let html = body_text(res).await;
             assert_eq!(csp.contains("127.0.0.1:8545"), dev, "{csp}");
             assert_eq!(html.contains("data-rpc=\"http://127.0.0.1:8545\""), dev);
         }

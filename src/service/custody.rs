@@ -1663,6 +1663,48 @@ pub(crate) mod tests {
         }
     }
 
+    /// Pages asked for with made-up bounds each cost the cache at least the floor, and the
+    /// cache stays within its budget.
+    #[test]
+    fn made_up_pages_cannot_pile_up_in_the_cache() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let lot = format!("{GTIN}.P1");
+        declare(&svc, &lot);
+        let before = svc.lot_pages.used();
+        for after in 0..200u64 {
+            let page = svc
+                .lot_view(
+                    &lot,
+                    LotPage {
+                        after: Some(1_000_000 + after),
+                        limit: Some(1 + (after as usize % 500)),
+                    },
+                )
+                .unwrap();
+            assert!(page.records.is_empty() && page.next_after.is_none());
+        }
+        assert_eq!(svc.lot_pages.used() - before, 200 * PAGE_COST_FLOOR);
+        assert!(svc.lot_pages.used() <= PAGE_CACHE_BYTES);
+    }
+
+    /// A release naming `item` is refused with the one answer every unusable reference gets.
+    fn release_is_refused_as_unusable(c: &Cast, svc: &Service, lot: &str, item: String) {
+        let got = c.submit(
+            svc,
+            Role::BondedWarehouse,
+            lot,
+            Event::Release(Outbound::default()),
+            vec![item],
+        );
+        match got {
+            Err(ServiceError::Unprocessable(m)) => {
+                assert!(m.contains("names no issued item of lot"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// Declares `lot` (`{gtin14}.{lot}`) if it does not exist yet.
     pub(crate) fn declare(svc: &Service, lot: &str) {
         let l = LotId::parse(lot).unwrap();
@@ -2038,18 +2080,7 @@ pub(crate) mod tests {
         let mut wb = crate::store::WriteBatch::new();
         wb.put(Cf::Batches, u64_key(b.id), encode_json(&sb));
         crate::store::Store::write(mem.as_ref(), wb, crate::store::Durability::Synced).unwrap();
-        match c.submit(
-            &svc,
-            Role::BondedWarehouse,
-            &lot,
-            Event::Release(Outbound::default()),
-            vec![item],
-        ) {
-            Err(ServiceError::Unprocessable(m)) => {
-                assert!(m.contains("names no issued item of lot"), "{m}")
-            }
-            other => panic!("{other:?}"),
-        }
+        release_is_refused_as_unusable(&c, &svc, &lot, item);
         assert!(matches!(
             svc.item_epcis(&crate::code::Code::parse(&code).unwrap()),
             Err(ServiceError::Conflict(_))
@@ -2231,18 +2262,7 @@ pub(crate) mod tests {
         // which is not an item reference — is refused.
         let commitment = crate::commitment::Commitment::of_uri(&codes[2].code).to_string();
         for bogus in [commitment, crate::commitment::ItemRef([7; 32]).to_string()] {
-            match c.submit(
-                &svc,
-                Role::BondedWarehouse,
-                &lot,
-                Event::Release(Outbound::default()),
-                vec![bogus],
-            ) {
-                Err(ServiceError::Unprocessable(m)) => {
-                    assert!(m.contains("names no issued item of lot"), "{m}")
-                }
-                other => panic!("{other:?}"),
-            }
+            release_is_refused_as_unusable(&c, &svc, &lot, bogus);
         }
         // The item's chain: 8 lot-wide records + its release and sale; others see only 8.
         let l = LotId::parse(&lot).unwrap();

@@ -12,7 +12,7 @@ use crate::leaf::LeafRecord;
 use crate::store::codec::{item_key, u64_key, ItemRecord};
 use crate::store::Cf;
 
-/// An issued item, found from its code.
+/// An item of ours, found from its presented code.
 #[derive(Clone, Debug)]
 pub struct IssuedItem {
     /// Its lot.
@@ -21,6 +21,24 @@ pub struct IssuedItem {
     pub record: ItemRecord,
     /// Its issuance leaf.
     pub leaf_data: Vec<u8>,
+    /// When its batch was created (Unix seconds, from the leaf).
+    pub issued_at: i64,
+    /// Whether its batch completed (an interrupted batch's codes are not valid).
+    pub complete: bool,
+}
+
+/// Why a presented code is not one of our items. A scan tells the person holding the label
+/// which; every other answer gives one 404 for all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotIssued {
+    /// The key id is not one of our issuer keys.
+    UnknownKey,
+    /// The signature does not verify (`verify_strict`).
+    BadSignature,
+    /// No item with this GTIN and serial was issued.
+    UnknownSerial,
+    /// An item with this serial was issued, with another code.
+    CodeMismatch,
 }
 
 /// The one answer for every code that is not one we issued: it does not say whether the key,
@@ -33,20 +51,27 @@ fn not_issued() -> ServiceError {
 }
 
 impl Service {
-    /// The issued item of a presented code: signed with one of our issuer keys
-    /// (`verify_strict`), issued, committed to by its leaf, from a completed batch. A code we
-    /// did not issue is 404; one of an interrupted batch is 409.
-    pub fn issued_item(&self, code: &Code) -> Result<IssuedItem> {
-        let key = self.issuer_keys.get(&code.kid()).ok_or_else(not_issued)?;
-        code.verify(key).map_err(|_| not_issued())?;
+    /// The item of a presented code, or why it is none of ours: the key is ours, the signature
+    /// verifies (`verify_strict`), the serial was issued and its leaf commits to this code.
+    /// Storage failures are the outer error.
+    pub(crate) fn find_issued(
+        &self,
+        code: &Code,
+    ) -> Result<Result<IssuedItem, NotIssued>, ServiceError> {
+        let Some(key) = self.issuer_keys.get(&code.kid()) else {
+            return Ok(Err(NotIssued::UnknownKey));
+        };
+        if code.verify(key).is_err() {
+            return Ok(Err(NotIssued::BadSignature));
+        }
         let item = code.item();
-        let raw = self
-            .store
-            .get(
-                Cf::Items,
-                &item_key(item.gtin.as_str(), item.serial.as_str()),
-            )?
-            .ok_or_else(not_issued)?;
+        let Some(raw) = self.store.get(
+            Cf::Items,
+            &item_key(item.gtin.as_str(), item.serial.as_str()),
+        )?
+        else {
+            return Ok(Err(NotIssued::UnknownSerial));
+        };
         let record = ItemRecord::decode(&raw)?;
         let leaf_data = self
             .store
@@ -55,22 +80,32 @@ impl Service {
         let leaf = LeafRecord::parse_item(&leaf_data)
             .map_err(|e| ServiceError::Internal(format!("stored leaf: {e}")))?;
         if leaf.commitment != Commitment::of(code) {
-            return Err(not_issued());
+            return Ok(Err(NotIssued::CodeMismatch));
         }
-        let sb = self.stored_batch(record.batch_id)?;
-        if sb.batch.status != super::types::BatchStatus::Complete {
-            return Err(ServiceError::Conflict(format!(
-                "issuance of batch {} was interrupted before it completed; its codes are not valid",
-                record.batch_id
-            )));
-        }
-        Ok(IssuedItem {
+        let complete =
+            self.stored_batch(record.batch_id)?.batch.status == super::types::BatchStatus::Complete;
+        Ok(Ok(IssuedItem {
             lot: LotId {
                 gtin: item.gtin.clone(),
                 lot: item.lot.clone(),
             },
             record,
             leaf_data,
-        })
+            issued_at: leaf.issued_at,
+            complete,
+        }))
+    }
+
+    /// The issued item of a presented code, from a completed batch. A code we did not issue is
+    /// 404, whatever its fault; one of an interrupted batch is 409.
+    pub fn issued_item(&self, code: &Code) -> Result<IssuedItem> {
+        let item = self.find_issued(code)?.map_err(|_| not_issued())?;
+        if !item.complete {
+            return Err(ServiceError::Conflict(format!(
+                "issuance of batch {} was interrupted before it completed; its codes are not valid",
+                item.record.batch_id
+            )));
+        }
+        Ok(item)
     }
 }

@@ -14,14 +14,12 @@ use time::OffsetDateTime;
 use super::types::{
     CustodyRecordView, CustodyView, ItemView, LogView, ProductView, Reason, Verdict, VerdictKind,
 };
-use super::{rfc3339, Result, Service, ServiceError};
+use super::{rfc3339, Result, Service};
 use crate::code::Code;
-use crate::commitment::Commitment;
 use crate::custody::record::Conformance;
 use crate::custody::{ItemState, LotId};
-use crate::leaf::LeafRecord;
 use crate::merkle::Hash;
-use crate::store::codec::{decode_json, item_key, u64_key, ItemRecord};
+use crate::store::codec::{decode_json, item_key};
 use crate::store::Cf;
 
 /// Lots whose lot-wide custody views are cached for scans (the cache is dropped when full).
@@ -113,49 +111,37 @@ impl Service {
     }
 
     fn try_scan(&self, code: &Code) -> Result<Verdict> {
-        let Some(key) = self.issuer_keys.get(&code.kid()) else {
-            return Ok(Verdict::not_genuine(
-                code,
-                "unknown_key",
-                format!(
-                    "the code names issuer key {}, which is not one of ours",
-                    code.kid()
-                ),
-            ));
+        use super::items::NotIssued;
+        let found = match self.find_issued(code)? {
+            Ok(found) => found,
+            Err(why) => {
+                let (what, message) = match why {
+                    NotIssued::UnknownKey => (
+                        "unknown_key",
+                        format!(
+                            "the code names issuer key {}, which is not one of ours",
+                            code.kid()
+                        ),
+                    ),
+                    NotIssued::BadSignature => (
+                        "bad_signature",
+                        "the code's signature does not verify: it was altered or forged".into(),
+                    ),
+                    NotIssued::UnknownSerial => (
+                        "unknown_serial",
+                        "no item with this serial was issued".into(),
+                    ),
+                    NotIssued::CodeMismatch => (
+                        "code_mismatch",
+                        "the code differs from the one issued for this serial".into(),
+                    ),
+                };
+                return Ok(Verdict::not_genuine(code, what, message));
+            }
         };
-        if code.verify(key).is_err() {
-            return Ok(Verdict::not_genuine(
-                code,
-                "bad_signature",
-                "the code's signature does not verify: it was altered or forged",
-            ));
-        }
         let item = code.item();
-        let ikey = item_key(item.gtin.as_str(), item.serial.as_str());
-        let Some(raw) = self.store.get(Cf::Items, &ikey)? else {
-            return Ok(Verdict::not_genuine(
-                code,
-                "unknown_serial",
-                "no item with this serial was issued",
-            ));
-        };
-        let rec = ItemRecord::decode(&raw)?;
-        let leaf_data = self
-            .store
-            .get(Cf::Leaves, &u64_key(rec.leaf_index))?
-            .ok_or_else(|| ServiceError::Internal(format!("leaf {} missing", rec.leaf_index)))?;
-        let leaf = LeafRecord::parse_item(&leaf_data)
-            .map_err(|e| ServiceError::Internal(format!("stored leaf: {e}")))?;
         let mut v = Verdict::new(VerdictKind::Genuine, code);
-        v.issued_at = Some(rfc3339(leaf.issued_at));
-        if leaf.commitment != Commitment::of(code) {
-            return Ok(Verdict::not_genuine(
-                code,
-                "code_mismatch",
-                "the code differs from the one issued for this serial",
-            ));
-        }
-        let sb = self.stored_batch(rec.batch_id)?;
+        v.issued_at = Some(rfc3339(found.issued_at));
         if let Some(p) = self.find_product(&item.gtin)? {
             let enterprise = self.find_enterprise(p.enterprise_id)?;
             v.product = Some(ProductView {
@@ -183,19 +169,19 @@ impl Service {
                 ));
             }
         }
-        if sb.batch.status != super::types::BatchStatus::Complete {
+        if !found.complete {
             v.verdict = VerdictKind::NotGenuine;
             v.reasons = vec![reason(
                 "batch_incomplete",
                 format!(
                     "issuance of batch {} was interrupted before it completed; its codes are not valid",
-                    sb.batch.id
+                    found.record.batch_id
                 ),
             )];
         } else if !v.reasons.is_empty() {
             v.verdict = VerdictKind::GenuineWithWarning;
         }
-        v.log = self.log_view(rec.leaf_index, &leaf_data)?;
+        v.log = self.log_view(found.record.leaf_index, &found.leaf_data)?;
         let tree_size = v.log.as_ref().map(|l| l.tree_size);
         v.custody = self.custody_view(code, tree_size, &mut v)?;
         Ok(v)
