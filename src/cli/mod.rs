@@ -281,6 +281,16 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
+/// Prints a line of `serve`'s start-up banner. The server keeps running if nobody reads its
+/// standard output any more (a supervisor that read the banner and closed the pipe): a failed
+/// write is ignored instead of panicking as `println!` would.
+macro_rules! banner {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 /// The flags of `traceseal serve`.
 struct ServeOptions {
     listen: Option<std::net::SocketAddr>,
@@ -373,7 +383,7 @@ fn serve(data_dir: &Path, o: &ServeOptions) -> Result<(), String> {
         let mut retry_chain = false;
         if cfg.chain.enabled {
             if cfg.chain.dev() {
-                println!(
+                banner!(
                     "starting the development chain (anvil on 127.0.0.1:{}, state in {})",
                     cfg.chain.dev_port,
                     dir.root().join("chain").display()
@@ -394,15 +404,15 @@ fn serve(data_dir: &Path, o: &ServeOptions) -> Result<(), String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let token_path = std::fs::canonicalize(dir.admin_token())
             .unwrap_or_else(|_| dir.admin_token());
-        println!("traceseal listening on http://{addr}");
-        println!("  data dir        {}", dir.root().display());
-        println!("  operator token  {}", token_path.display());
-        println!("  public host     {}", cfg.public_host);
+        banner!("traceseal listening on http://{addr}");
+        banner!("  data dir        {}", dir.root().display());
+        banner!("  operator token  {}", token_path.display());
+        banner!("  public host     {}", cfg.public_host);
         match &chain {
             Some(c) => {
                 use crate::anchor::ChainPort;
                 let client = c.anchorer.chain();
-                println!(
+                banner!(
                     "  anchoring       chain {} via {}, contract {}, account {}",
                     client.chain_id(),
                     c.rpc_url,
@@ -410,14 +420,14 @@ fn serve(data_dir: &Path, o: &ServeOptions) -> Result<(), String> {
                     crate::anchor::hex0x(&client.account())
                 );
             }
-            None if retry_chain => println!(
+            None if retry_chain => banner!(
                 "  anchoring       waiting for {} (unreachable; retrying)",
                 cfg.chain.rpc_url
             ),
-            None => println!("  anchoring       off (chain.enabled = false)"),
+            None => banner!("  anchoring       off (chain.enabled = false)"),
         }
-        println!("  try:            curl -s http://{addr}/api/v1/log/checkpoint");
-        println!(
+        banner!("  try:            curl -s http://{addr}/api/v1/log/checkpoint");
+        banner!(
             "                  curl -s -H \"Authorization: Bearer $(cat {})\" http://{addr}/api/v1/enterprises",
             token_path.display()
         );
