@@ -45,29 +45,81 @@ fn make_key(path: &Path) -> String {
         .to_string()
 }
 
-/// Validates EPCIS documents with the GS1 schema (ajv, via `tools/validate-epcis.js`).
+/// Checks EPCIS documents against the GS1 schema (ajv, via `tools/validate-epcis.js`) and
+/// recomputes every eventID with GS1's EPCIS 2.0 SDK (`tools/epcis-event-ids.js`).
 fn epcis_errors(docs: &[&Value]) -> (bool, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        root.join("tools/validate-epcis.js"),
-        root.join("fixtures/epcis/EPCIS-JSON-Schema.json"),
-    ];
+    let mut paths = Vec::new();
     for (i, d) in docs.iter().enumerate() {
         let p = dir.path().join(format!("doc{i}.json"));
         std::fs::write(&p, serde_json::to_vec_pretty(d).unwrap()).unwrap();
-        args.push(p);
+        paths.push(p);
     }
-    let o = Command::new("node")
-        .args(&args)
+    let schema = Command::new("node")
+        .arg(root.join("tools/validate-epcis.js"))
+        .arg(root.join("fixtures/epcis/EPCIS-JSON-Schema.json"))
+        .args(&paths)
         .output()
         .expect("node (installed by scripts/dev setup)");
-    (o.status.success(), text(&o))
+    let ids = event_id_check(&paths);
+    (
+        schema.status.success() && ids.status.success(),
+        format!("{}{}", text(&schema), text(&ids)),
+    )
+}
+
+/// `tools/epcis-event-ids.js` over documents on disk.
+fn event_id_check(paths: &[std::path::PathBuf]) -> std::process::Output {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = Command::new("node")
+        .arg(root.join("tools/epcis-event-ids.js"))
+        .args(paths)
+        .output()
+        .expect("node (installed by scripts/dev setup)");
+    assert_ne!(o.status.code(), Some(2), "{}", text(&o));
+    o
 }
 
 fn assert_valid_epcis(docs: &[&Value]) {
     let (ok, out) = epcis_errors(docs);
-    assert!(ok, "EPCIS schema errors:\n{out}");
+    assert!(ok, "EPCIS schema or eventID errors:\n{out}");
+}
+
+/// The eventID check fails on a wrong ID, and tells epcis2.js's date heuristic (it reads a
+/// place name such as "Warehouse 3, Zone B" as a date) from a real disagreement.
+#[test]
+fn the_event_id_check_can_fail_and_names_the_date_heuristic() {
+    use traceseal::epcis::{document, EpcisEvent, Ext};
+    let t = time::macros::datetime!(2026-11-25 10:00 +08:00);
+    let mut e = EpcisEvent::object(
+        t,
+        "+08:00".into(),
+        "OBSERVE",
+        "receiving",
+        "in_progress",
+        vec![("placeName".into(), Ext::Str("Bonded Warehouse 3".into()))],
+    );
+    e.epc_list = vec!["https://id.gs1.org/01/09521234543213/21/A1".into()];
+    e.biz_transactions = vec![(Some("po".into()), "urn:traceseal:order:NB-ORD-4417".into())];
+    let good = document("urn:uuid:1", t, &[e]);
+    let mut bad = good.clone();
+    bad["epcisBody"]["eventList"][0]["eventID"] =
+        json!(format!("ni:///sha-256;{}?ver=CBV2.0", "0".repeat(64)));
+    let dir = tempfile::tempdir().unwrap();
+    let (g, b) = (dir.path().join("good.json"), dir.path().join("bad.json"));
+    std::fs::write(&g, good.to_string()).unwrap();
+    std::fs::write(&b, bad.to_string()).unwrap();
+    let o = event_id_check(&[g]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("stops reading") && text(&o).contains("urn:traceseal:order:NB-ORD-4417"),
+        "{}",
+        text(&o)
+    );
+    let o = event_id_check(&[b]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("DIFFERS"), "{}", text(&o));
 }
 
 #[test]
