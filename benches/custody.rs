@@ -15,7 +15,7 @@ use traceseal::code::KeyId;
 use traceseal::custody::record::{self, Event, Outbound, Role, Warehousing};
 use traceseal::custody::{SignedStatement, Statement};
 use traceseal::service::custody::{ActorInput, KeyInput, Submission};
-use traceseal::service::types::BatchRequest;
+use traceseal::service::issuance::BatchRequest;
 use traceseal::service::Service;
 
 mod common;

@@ -13,7 +13,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use rayon::prelude::*;
 use traceseal::code::{Code, Host, ItemId, KeyId};
 use traceseal::gs1::{Gtin, Lot, Serial};
-use traceseal::service::types::BatchRequest;
+use traceseal::service::issuance::BatchRequest;
 
 mod common;
 

@@ -12,8 +12,8 @@ use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 use traceseal::labels::layout::{LabelSpec, Qr};
 use traceseal::labels::{font, png, svg, EcLevel, LabelData};
+use traceseal::service::issuance::BatchRequest;
 use traceseal::service::printing::{LabelFormat, PrintJobRequest};
-use traceseal::service::types::BatchRequest;
 
 mod common;
 

@@ -10,8 +10,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use rand::{Rng, SeedableRng};
 use traceseal::merkle::{self, Frontier, Hash};
 use traceseal::service::log::StoreHashes;
-use traceseal::store::codec::node_key;
 use traceseal::store::rocks::RocksStore;
+use traceseal::store::schema::node_key;
 use traceseal::store::{Cf, Durability, Store, WriteBatch};
 
 /// Appends `n` leaves to `store` (nodes only), in batches of 64k.

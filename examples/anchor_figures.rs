@@ -16,9 +16,10 @@ use traceseal::chain::anvil::{find_binary, Anvil, AnvilOptions};
 use traceseal::chain::Reader;
 use traceseal::code::{Code, Host};
 use traceseal::config::ChainConfig;
-use traceseal::service::anchor::AnchorSource;
+use traceseal::service::anchoring::AnchorSource;
+use traceseal::service::issuance::BatchRequest;
+use traceseal::service::master::{EnterpriseInput, ProductInput};
 use traceseal::service::setup::{self, DataDir, OpenOptions};
-use traceseal::service::types::{BatchRequest, EnterpriseInput, ProductInput};
 
 const GTIN: &str = "09506000134352";
 

@@ -6,8 +6,9 @@
 use std::time::Instant;
 
 use traceseal::code::Host;
+use traceseal::service::issuance::BatchRequest;
+use traceseal::service::master::{EnterpriseInput, ProductInput};
 use traceseal::service::setup::{self, DataDir, OpenOptions};
-use traceseal::service::types::{BatchRequest, EnterpriseInput, ProductInput};
 
 fn main() {
     let n: u64 = std::env::args()

@@ -10,9 +10,10 @@ use std::io::Write;
 use std::time::Instant;
 
 use traceseal::code::Host;
+use traceseal::service::issuance::BatchRequest;
+use traceseal::service::master::{EnterpriseInput, ProductInput};
 use traceseal::service::printing::{LabelFormat, PrintJobRequest};
 use traceseal::service::setup::{self, DataDir, OpenOptions};
-use traceseal::service::types::{BatchRequest, EnterpriseInput, ProductInput};
 
 fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -90,7 +91,7 @@ fn issue(dir: &std::path::Path, n: u64) {
 
 fn print_job(
     svc: &traceseal::service::Service,
-    batch: &traceseal::service::types::Batch,
+    batch: &traceseal::service::issuance::Batch,
     n: u64,
     dir: &std::path::Path,
 ) {

@@ -1,6 +1,6 @@
 //! Anchoring, the pure part: how a checkpoint is identified on chain (log id, checkpoint
 //! hash), the public anchoring states, and [`ChainPort`], the chain as the anchoring worker
-//! needs it. The worker is [`crate::service::anchor`]; the alloy implementation of the port is
+//! needs it. The worker is [`crate::service::anchoring`]; the alloy implementation of the port is
 //! [`crate::chain`].
 
 use std::future::Future;

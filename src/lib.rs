@@ -7,9 +7,13 @@
 //! | layer | modules | owns |
 //! | --- | --- | --- |
 //! | pure core (no I/O) | [`gs1`], [`code`], [`commitment`], [`leaf`], [`merkle`], [`checkpoint`], [`custody`], [`epcis`], [`anchor`], [`bundle`] | formats, signatures, proofs, custody rules, EPCIS, the chain port |
-//! | adapters | [`store`] (RocksDB), [`keys`] (PEM key files), [`chain`] (alloy, anvil), [`labels`] (QR sizing, ZPL) | one external resource each |
-//! | service | [`service`] | use cases, transactions, background workers |
-//! | edges | [`http`] (axum), [`cli`] (clap), [`config`], [`wiring`] | transport, composition |
+//! | adapters | [`store`] (RocksDB; `store::schema`: every key and value codec), [`keys`] (PEM key files), [`chain`] (alloy, anvil), [`labels`] (QR sizing, fonts, PNG/SVG/PDF/ZPL) | one external resource each |
+//! | settings | [`config`] | the configuration: TOML file, then the `TRACESEAL_*` table, then checks |
+//! | service | [`service`]: `setup`, `master`, `issuance`, `log`, `items`, `scan`, `verdict`, `telemetry`, `anchoring`, `bundle`, `verify`, `custody`, `engagements`, `printing`, `complaints`, `credit`, `cache`, `demo` | use cases, transactions, background workers |
+//! | edges | [`http`] (axum), [`cli`] (clap), [`wiring`] | transport, composition |
+//!
+//! No import cycles between modules that are not parent and child (`scripts/check-imports.py`;
+//! `docs/development.md`).
 
 pub mod anchor;
 pub mod bundle;

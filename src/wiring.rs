@@ -12,7 +12,7 @@ use crate::anchor::hex0x;
 use crate::chain::anvil::{self, Anvil, AnvilOptions};
 use crate::chain::{self, ChainClient, Reader};
 use crate::config::ChainConfig;
-use crate::service::anchor::{Anchorer, Deployment};
+use crate::service::anchoring::{Anchorer, Deployment};
 use crate::service::setup::DataDir;
 use crate::service::Service;
 
@@ -177,8 +177,7 @@ pub async fn start_chain(
         dev,
         "anchoring enabled"
     );
-    let anchorer =
-        Anchorer::new(svc, Arc::new(client), cfg.settings()).map_err(|e| e.to_string())?;
+    let anchorer = Anchorer::new(svc, Arc::new(client), cfg.into()).map_err(|e| e.to_string())?;
     Ok(ChainRuntime {
         anvil,
         anchorer,

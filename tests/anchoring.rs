@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use common::{bin, test_config, verify_path, with_code, Proc, TestServer, GTIN, USCC};
+use common::{bin, test_config, verify_path, with_code, Proc, TestServer, GTIN};
 use traceseal::anchor::{hex0x, log_id, AnchorStatus, ChainPort};
 use traceseal::chain::anvil::{find_binary, Anvil, AnvilOptions};
 use traceseal::chain::Reader;
@@ -77,7 +77,7 @@ fn our_log_id(s: &TestServer) -> [u8; 32] {
 
 fn anchorer(
     s: &TestServer,
-) -> &traceseal::service::anchor::Anchorer<traceseal::chain::ChainClient> {
+) -> &traceseal::service::anchoring::Anchorer<traceseal::chain::ChainClient> {
     s.anchorer.as_ref().unwrap()
 }
 
@@ -166,73 +166,25 @@ impl Operator {
         }
     }
 
-    async fn post(
-        &self,
-        base: &str,
-        path: &str,
-        body: Value,
-        key: Option<&str>,
-    ) -> reqwest::Response {
-        let mut rq = self
-            .c
-            .post(format!("{base}{path}"))
-            .bearer_auth(&self.token)
-            .json(&body);
-        if let Some(k) = key {
-            rq = rq.header("Idempotency-Key", k);
+    /// The shared seeding client ([`common::seed::Seeder`]) for the service at `base`.
+    fn at<'a>(&'a self, base: &'a str) -> common::seed::Seeder<'a> {
+        common::seed::Seeder {
+            base,
+            token: &self.token,
+            http: &self.c,
         }
-        rq.send().await.unwrap()
     }
 
     /// Registers the enterprise and product.
     async fn seed(&self, base: &str) {
-        let e: Value = self
-            .post(
-                base,
-                "/api/v1/enterprises",
-                json!({"name": "Acme", "uscc": USCC, "country": "AU"}),
-                None,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
-        let r = self
-            .post(
-                base,
-                "/api/v1/products",
-                json!({"gtin": GTIN, "name_zh": "奶粉", "name_en": "Formula", "enterprise_id": e["id"]}),
-                None,
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        let id = self.at(base).enterprise("Acme", "AU").await;
+        self.at(base).product(id, "奶粉", "Formula").await;
     }
 
     /// Issues a batch; returns its codes.
     async fn issue(&self, base: &str, key: &str, lot: &str, quantity: u64) -> Vec<String> {
-        let r = self
-            .post(
-                base,
-                "/api/v1/batches",
-                json!({"gtin": GTIN, "lot": lot, "quantity": quantity}),
-                Some(key),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
-        let id = r.json::<Value>().await.unwrap()["batch_id"]
-            .as_u64()
-            .unwrap();
-        let text = self
-            .c
-            .get(format!("{base}/api/v1/batches/{id}/codes"))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        common::code_lines(&text)
+        let body = json!({"lot": lot, "quantity": quantity});
+        self.at(base).issue(key, body).await.1
     }
 }
 

@@ -245,38 +245,17 @@ async fn sigkill_during_large_batch_never_leaves_a_partial_batch_genuine() {
     let v = NoteVerifier::from_vkey(&vkey).unwrap();
 
     // Master data and two acknowledged batches (ids 1 and 2).
-    let e: Value = api
-        .http
-        .post(format!("{}/api/v1/enterprises", api.base))
-        .bearer_auth(&api.token)
-        .json(&json!({"name": "Crash Test Imports", "uscc": USCC, "country": "FR"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = api
-        .http
-        .post(format!("{}/api/v1/products", api.base))
-        .bearer_auth(&api.token)
-        .json(&json!({"gtin": GTIN, "name_zh": "葡萄酒", "name_en": "Wine", "enterprise_id": e["id"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let seeder = common::seed::Seeder {
+        base: &api.base,
+        token: &api.token,
+        http: &api.http,
+    };
+    let id = seeder.enterprise("Crash Test Imports", "FR").await;
+    seeder.product(id, "葡萄酒", "Wine").await;
     let mut acked = Vec::new();
     for (key, q) in [("small-1", 40u64), ("small-2", 60)] {
-        let r = api.post_batch(key, q).send().await.unwrap();
-        assert_eq!(r.status(), 201);
-        let b: Value = r.json().await.unwrap();
-        let text = api
-            .get(&format!("/api/v1/batches/{}/codes", b["batch_id"]))
-            .await
-            .text()
-            .await
-            .unwrap();
-        acked.extend(code_lines(&text));
+        let body = json!({"lot": "CRASH-1", "quantity": q});
+        acked.extend(seeder.issue(key, body).await.1);
     }
     assert_eq!(acked.len(), 100);
 

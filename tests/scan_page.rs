@@ -513,14 +513,14 @@ async fn a_tampered_code_fails_in_the_browser_and_the_fallback_ed25519_agrees_wi
     // same answers as ed25519-dalek on random keys and messages, tampering refused.
     use ed25519_dalek::Signer;
     let hexs = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let js = |p: &str, s: &str, m: &str| {
+        format!("return await window.tracesealEd25519('{p}', '{s}', '{m}')")
+    };
     for i in 0..8u8 {
         let sk = ed25519_dalek::SigningKey::from_bytes(&[i.wrapping_mul(37).wrapping_add(1); 32]);
         let msg: Vec<u8> = (0..(i as usize * 13)).map(|j| (j as u8) ^ i).collect();
         let sig = sk.sign(&msg).to_bytes();
         let (p, sg, m) = (hexs(sk.verifying_key().as_bytes()), hexs(&sig), hexs(&msg));
-        let js = |p: &str, s: &str, m: &str| {
-            format!("return await window.tracesealEd25519('{p}', '{s}', '{m}')")
-        };
         assert_eq!(b.js_async(&js(&p, &sg, &m)).await, true, "vector {i}");
         let mut bad = sig;
         bad[(i as usize * 7) % 64] ^= 0x10;
@@ -535,6 +535,65 @@ async fn a_tampered_code_fails_in_the_browser_and_the_fallback_ed25519_agrees_wi
             "other message {i}"
         );
     }
+    // What verify_strict refuses, the page refuses: a small-order key (the identity) with a
+    // signature that verifies under cofactored rules (R = identity, S = 0), a small-order R,
+    // and S >= L (S + L of a valid signature).
+    let identity = format!("01{}", "00".repeat(31));
+    let zero_sig = format!("{identity}{}", "00".repeat(32));
+    assert_eq!(
+        b.js_async(&js(&identity, &zero_sig, "00")).await,
+        false,
+        "small-order key"
+    );
+    let sk = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let sig = sk.sign(b"m").to_bytes();
+    let p = hexs(sk.verifying_key().as_bytes());
+    let small_r = format!("{identity}{}", hexs(&sig[32..]));
+    assert_eq!(
+        b.js_async(&js(&p, &small_r, "6d")).await,
+        false,
+        "small-order R"
+    );
+    let mut s_plus_l = sig;
+    let l: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut carry = 0u16;
+    for (x, y) in s_plus_l[32..].iter_mut().zip(l) {
+        let t = *x as u16 + y as u16 + carry;
+        *x = t as u8;
+        carry = t >> 8;
+    }
+    assert_eq!(
+        b.js_async(&js(&p, &hexs(&sig), "6d")).await,
+        true,
+        "the valid one"
+    );
+    assert_eq!(
+        b.js_async(&js(&p, &hexs(&s_plus_l), "6d")).await,
+        false,
+        "S >= L"
+    );
     b.quit().await;
     s.stop().await;
+}
+
+/// The scan page's Ed25519 module is @noble/ed25519 exactly as the pinned npm release (which
+/// `npm ci` checks against the lockfile's sha512).
+#[test]
+fn the_vendored_ed25519_is_the_pinned_release() {
+    let pkg =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/node_modules/@noble/ed25519");
+    let meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(pkg.join("package.json"))
+            .expect("tools/ installed by scripts/dev setup"),
+    )
+    .unwrap();
+    assert_eq!(meta["version"], "3.2.0");
+    let published = std::fs::read_to_string(pkg.join("index.js")).unwrap();
+    assert!(
+        published == traceseal::http::page::ED25519_JS,
+        "src/http/page/vendor/noble-ed25519.js differs from the published @noble/ed25519 3.2.0"
+    );
 }

@@ -2,8 +2,8 @@
 //! product GTIN 09506000134352.
 
 use traceseal::code::Host;
+use traceseal::service::master::{EnterpriseInput, ProductInput};
 use traceseal::service::setup::{self, DataDir, OpenOptions};
-use traceseal::service::types::{EnterpriseInput, ProductInput};
 use traceseal::service::Service;
 
 /// The product every bench issues and records.

@@ -179,12 +179,74 @@ fn usage(m: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Why `traceseal labels` stopped short: each is one exit code.
+#[derive(Debug)]
+enum Stop {
+    /// Bad arguments or a local file that cannot be written (2).
+    Usage(String),
+    /// The service refused the job (1): status and its problem detail.
+    Refused(u16, String),
+    /// The service cannot be reached, answered unexpectedly or sent incomplete output (4).
+    Remote(String),
+    /// The output cannot be written (2): where, and why.
+    Write(String),
+}
+
+impl Stop {
+    fn exit(self) -> ExitCode {
+        match self {
+            Stop::Usage(m) => usage(&m),
+            Stop::Refused(status, detail) => {
+                println!("refused ({status}): {detail}");
+                ExitCode::from(1)
+            }
+            Stop::Remote(m) => {
+                eprintln!("{m}");
+                ExitCode::from(4)
+            }
+            Stop::Write(m) => {
+                eprintln!("\nerror: writing {m}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
 /// Runs `traceseal labels`.
 pub fn run(a: &LabelsArgs) -> ExitCode {
-    let token = match crate::keys::read_secret_file(&a.token_file) {
-        Ok(t) => String::from_utf8_lossy(&t).trim().to_string(),
-        Err(e) => return usage(&e.to_string()),
+    match try_run(a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(stop) => stop.exit(),
+    }
+}
+
+fn try_run(a: &LabelsArgs) -> Result<(), Stop> {
+    let token = crate::keys::read_secret_file(&a.token_file)
+        .map(|t| String::from_utf8_lossy(&t).trim().to_string())
+        .map_err(|e| Stop::Usage(e.to_string()))?;
+    let req = request(a)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Stop::Usage(e.to_string()))?;
+    let api = Api {
+        http: reqwest::Client::new(),
+        base: a.server.trim_end_matches('/').to_string(),
+        token,
     };
+    rt.block_on(async {
+        let job = api.create_job(a.batch, &req).await?;
+        announce(&job);
+        let r = api.output(job.id).await?;
+        let mut sink = Sink::open(a)?;
+        let got = receive(r, &mut sink, &api, &job).await?;
+        sink.flush()?;
+        finish(a, &api, &job, &sink, &got).await
+    })
+}
+
+/// The print job request the flags describe.
+fn request(a: &LabelsArgs) -> Result<PrintJobRequest, Stop> {
     let range = match &a.range {
         None => None,
         Some(r) => match r
@@ -192,186 +254,250 @@ pub fn run(a: &LabelsArgs) -> ExitCode {
             .map(|(s, c)| (s.parse::<u64>(), c.parse::<u64>()))
         {
             Some((Ok(s), Ok(c))) => Some([s, c]),
-            _ => return usage("--range must be START:COUNT, e.g. 0:1000"),
+            _ => {
+                return Err(Stop::Usage(
+                    "--range must be START:COUNT, e.g. 0:1000".into(),
+                ))
+            }
         },
     };
-    let layout = match layout(a) {
-        Ok(l) => l,
-        Err(e) => return usage(&e),
-    };
-    let format = match serde_json::from_value(serde_json::Value::String(a.format.clone())) {
-        Ok(f) => f,
-        Err(e) => return usage(&e.to_string()),
-    };
-    let req = PrintJobRequest {
+    let layout = layout(a).map_err(Stop::Usage)?;
+    let format = serde_json::from_value(serde_json::Value::String(a.format.clone()))
+        .map_err(|e| Stop::Usage(e.to_string()))?;
+    Ok(PrintJobRequest {
         format,
         layout: Some(layout),
         range,
         reprint_reason: a.reprint_reason.clone(),
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return usage(&e.to_string()),
-    };
-    let base = a.server.trim_end_matches('/').to_string();
-    rt.block_on(async move {
-        let http = reqwest::Client::new();
-        let url = format!("{base}/api/v1/batches/{}/print-jobs", a.batch);
-        let r = match http.post(&url).bearer_auth(&token).json(&req).send().await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: cannot reach {url}: {e}");
-                return ExitCode::from(4);
-            }
-        };
+    })
+}
+
+/// The service, as the operator.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn create_job(&self, batch: u64, req: &PrintJobRequest) -> Result<PrintJob, Stop> {
+        let url = format!("{}/api/v1/batches/{batch}/print-jobs", self.base);
+        let r = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| Stop::Remote(format!("error: cannot reach {url}: {e}")))?;
         if r.status().as_u16() != 201 {
             let status = r.status().as_u16();
             let body: serde_json::Value = r.json().await.unwrap_or_default();
-            println!(
-                "refused ({status}): {}",
-                body["detail"].as_str().unwrap_or("no detail")
-            );
-            return ExitCode::from(1);
+            let detail = body["detail"].as_str().unwrap_or("no detail").to_string();
+            return Err(Stop::Refused(status, detail));
         }
-        let job: PrintJob = match r.json().await {
-            Ok(j) => j,
-            Err(e) => {
-                eprintln!("error: unexpected answer: {e}");
-                return ExitCode::from(4);
-            }
-        };
-        eprintln!(
-            "print job {}: {} labels of batch {}{}",
-            job.id,
-            job.count,
-            job.batch_id,
-            if job.reprinted > 0 {
-                format!(" ({} reprinted, logged)", job.reprinted)
-            } else {
-                String::new()
-            }
-        );
-        let url = format!("{base}/api/v1/print-jobs/{}/output", job.id);
-        let mut r = match http.get(&url).bearer_auth(&token).send().await {
-            Ok(r) if r.status().is_success() => r,
-            Ok(r) => {
-                eprintln!("error: {url} answered {}", r.status());
-                return ExitCode::from(4);
-            }
-            Err(e) => {
-                eprintln!("error: cannot reach {url}: {e}");
-                return ExitCode::from(4);
-            }
-        };
+        r.json()
+            .await
+            .map_err(|e| Stop::Remote(format!("error: unexpected answer: {e}")))
+    }
+
+    async fn output(&self, job: u64) -> Result<reqwest::Response, Stop> {
+        let url = format!("{}/api/v1/print-jobs/{job}/output", self.base);
+        match self.http.get(&url).bearer_auth(&self.token).send().await {
+            Ok(r) if r.status().is_success() => Ok(r),
+            Ok(r) => Err(Stop::Remote(format!(
+                "error: {url} answered {}",
+                r.status()
+            ))),
+            Err(e) => Err(Stop::Remote(format!("error: cannot reach {url}: {e}"))),
+        }
+    }
+
+    fn job_url(&self, job: u64) -> String {
+        format!("{}/api/v1/print-jobs/{job}", self.base)
+    }
+
+    /// Labels rendered so far (0 when the job cannot be read).
+    async fn rendered(&self, job: u64) -> u64 {
+        fetch_view(&self.http, &self.job_url(job), &self.token)
+            .await
+            .map(|v| v.rendered)
+            .unwrap_or(0)
+    }
+}
+
+fn announce(job: &PrintJob) {
+    eprintln!(
+        "print job {}: {} labels of batch {}{}",
+        job.id,
+        job.count,
+        job.batch_id,
+        if job.reprinted > 0 {
+            format!(" ({} reprinted, logged)", job.reprinted)
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// Where the output goes: a file or standard output, or (PNG and SVG into a directory) one
+/// file per label extracted from the archive as it arrives.
+struct Sink {
+    path: PathBuf,
+    out: Box<dyn Write>,
+    extract: Option<(PathBuf, tar::Reader)>,
+    files: u64,
+}
+
+impl Sink {
+    fn open(a: &LabelsArgs) -> Result<Sink, Stop> {
         let extract = matches!(a.format.as_str(), "png" | "svg") && a.out.is_dir();
-        let mut out: Box<dyn Write> = if extract {
+        let out: Box<dyn Write> = if extract {
             Box::new(std::io::sink())
         } else if a.out.as_os_str() == "-" {
             Box::new(std::io::stdout().lock())
         } else {
-            match std::fs::File::create(&a.out) {
-                Ok(f) => Box::new(std::io::BufWriter::new(f)),
-                Err(e) => return usage(&format!("cannot create {}: {e}", a.out.display())),
+            let f = std::fs::File::create(&a.out)
+                .map_err(|e| Stop::Usage(format!("cannot create {}: {e}", a.out.display())))?;
+            Box::new(std::io::BufWriter::new(f))
+        };
+        Ok(Sink {
+            path: a.out.clone(),
+            out,
+            extract: extract.then(|| (a.out.clone(), tar::Reader::default())),
+            files: 0,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        let Some((dir, reader)) = &mut self.extract else {
+            return self.out.write_all(bytes).map_err(|e| self.error(&e));
+        };
+        let done = reader
+            .feed(bytes)
+            .map_err(|e| Stop::Remote(format!("\nerror: the archive is malformed: {e}")))?;
+        for (name, data) in done {
+            // Only names as the service writes them: nothing outside the directory, nothing
+            // hidden.
+            if !is_entry_name(&name) {
+                return Err(Stop::Write(format!(
+                    "{}: refusing the archive entry {name:?}",
+                    dir.display()
+                )));
+            }
+            self.files += 1;
+            std::fs::write(dir.join(&name), data)
+                .map_err(|e| Stop::Write(format!("{}: {e}", dir.display())))?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink {
+    fn error(&self, e: &dyn std::fmt::Display) -> Stop {
+        Stop::Write(format!("{}: {e}", self.path.display()))
+    }
+
+    fn flush(&mut self) -> Result<(), Stop> {
+        self.out.flush().map_err(|e| self.error(&e))
+    }
+}
+
+/// What the output stream held: its size, the ZPL labels counted in it, and its last bytes
+/// (a format's end marker).
+struct Received {
+    bytes: u64,
+    zpl_labels: u64,
+    tail: Vec<u8>,
+    started: Instant,
+}
+
+/// Streams the output into the sink, with a progress bar from the job's counters.
+async fn receive(
+    mut r: reqwest::Response,
+    sink: &mut Sink,
+    api: &Api,
+    job: &PrintJob,
+) -> Result<Received, Stop> {
+    let mut got = Received {
+        bytes: 0,
+        zpl_labels: 0,
+        tail: Vec::new(),
+        started: Instant::now(),
+    };
+    let mut last = Instant::now();
+    // The last bytes of the previous chunk: a `^XZ` may straddle two chunks.
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let bytes = match r.chunk().await {
+            Ok(Some(b)) => b,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(Stop::Remote(format!(
+                    "\nerror: the output stream broke after {} bytes: {e}",
+                    got.bytes
+                )))
             }
         };
-        let job_url = format!("{base}/api/v1/print-jobs/{}", job.id);
-        let rendered = |v: Option<PrintJobView>| v.map(|v| v.rendered).unwrap_or(0);
-        let (start, mut last) = (Instant::now(), Instant::now());
-        let (mut bytes_out, mut files, mut zpl_labels) = (0u64, 0u64, 0u64);
-        // The last bytes of the previous chunk: a `^XZ` may straddle two chunks.
-        let mut carry: Vec<u8> = Vec::new();
-        let mut reader = tar::Reader::default();
-        let mut tail: Vec<u8> = Vec::new();
-        loop {
-            match r.chunk().await {
-                Ok(Some(bytes)) => {
-                    bytes_out += bytes.len() as u64;
-                    carry.extend_from_slice(&bytes);
-                    zpl_labels += carry.windows(3).filter(|w| w == b"^XZ").count() as u64;
-                    carry.drain(..carry.len().saturating_sub(2));
-                    tail.extend_from_slice(&bytes);
-                    let keep = tail.len().saturating_sub(2 * tar::BLOCK);
-                    tail.drain(..keep);
-                    let written = if extract {
-                        match reader.feed(&bytes) {
-                            Ok(done) => done.into_iter().try_for_each(|(name, data)| {
-                                // Only names as the service writes them: nothing outside
-                                // the directory, nothing hidden.
-                                if !is_entry_name(&name) {
-                                    return Err(std::io::Error::other(format!(
-                                        "refusing the archive entry {name:?}"
-                                    )));
-                                }
-                                files += 1;
-                                std::fs::write(a.out.join(&name), data)
-                            }),
-                            Err(e) => {
-                                eprintln!("\nerror: the archive is malformed: {e}");
-                                return ExitCode::from(4);
-                            }
-                        }
-                    } else {
-                        out.write_all(&bytes)
-                    };
-                    if let Err(e) = written {
-                        eprintln!("\nerror: writing {}: {e}", a.out.display());
-                        return ExitCode::from(2);
-                    }
-                    if last.elapsed() > Duration::from_millis(300) {
-                        last = Instant::now();
-                        let done = rendered(fetch_view(&http, &job_url, &token).await);
-                        eprint!(
-                            "\r  {} {done} / {} labels ({}%), {:.1} MB",
-                            bar(done, job.count),
-                            job.count,
-                            done * 100 / job.count.max(1),
-                            bytes_out as f64 / 1e6
-                        );
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    eprintln!("\nerror: the output stream broke after {bytes_out} bytes: {e}");
-                    return ExitCode::from(4);
-                }
-            }
-        }
-        if let Err(e) = out.flush() {
-            eprintln!("\nerror: writing {}: {e}", a.out.display());
-            return ExitCode::from(2);
-        }
-        // Complete? The server counted every label, and the format's end is there.
-        let done = rendered(fetch_view(&http, &job_url, &token).await);
-        let ended = match a.format.as_str() {
-            "zpl" => zpl_labels == job.count,
-            "pdf" => tail.ends_with(b"%%EOF\n"),
-            _ => tail.len() == 2 * tar::BLOCK && tail.iter().all(|&b| b == 0),
-        };
-        if done != job.count || !ended {
-            eprintln!(
-                "\nerror: the output is incomplete ({done} of {} labels rendered); fetch the job's output again, which prints every label again and is logged: GET {job_url}/output?reprint_reason=…",
-                job.count
+        got.bytes += bytes.len() as u64;
+        carry.extend_from_slice(&bytes);
+        got.zpl_labels += carry.windows(3).filter(|w| w == b"^XZ").count() as u64;
+        carry.drain(..carry.len().saturating_sub(2));
+        got.tail.extend_from_slice(&bytes);
+        let keep = got.tail.len().saturating_sub(2 * tar::BLOCK);
+        got.tail.drain(..keep);
+        sink.write(&bytes)?;
+        if last.elapsed() > Duration::from_millis(300) {
+            last = Instant::now();
+            let done = api.rendered(job.id).await;
+            eprint!(
+                "\r  {} {done} / {} labels ({}%), {:.1} MB",
+                bar(done, job.count),
+                job.count,
+                done * 100 / job.count.max(1),
+                got.bytes as f64 / 1e6
             );
-            return ExitCode::from(4);
         }
-        eprintln!(
-            "\r  {} {done} / {} labels (100%), {:.1} MB in {:.1} s -> {}{}",
-            bar(done, job.count),
+    }
+    Ok(got)
+}
+
+/// Flushes the output and checks it is complete: the service counted every label, and the
+/// format's end is there.
+async fn finish(
+    a: &LabelsArgs,
+    api: &Api,
+    job: &PrintJob,
+    sink: &Sink,
+    got: &Received,
+) -> Result<(), Stop> {
+    let done = api.rendered(job.id).await;
+    let ended = match a.format.as_str() {
+        "zpl" => got.zpl_labels == job.count,
+        "pdf" => got.tail.ends_with(b"%%EOF\n"),
+        _ => got.tail.len() == 2 * tar::BLOCK && got.tail.iter().all(|&b| b == 0),
+    };
+    if done != job.count || !ended {
+        return Err(Stop::Remote(format!(
+            "\nerror: the output is incomplete ({done} of {} labels rendered); fetch the job's output again, which prints every label again and is logged: GET {}/output?reprint_reason=…",
             job.count,
-            bytes_out as f64 / 1e6,
-            start.elapsed().as_secs_f64(),
-            a.out.display(),
-            if extract {
-                format!(" ({files} files)")
-            } else {
-                String::new()
-            }
-        );
-        ExitCode::SUCCESS
-    })
+            api.job_url(job.id)
+        )));
+    }
+    eprintln!(
+        "\r  {} {done} / {} labels (100%), {:.1} MB in {:.1} s -> {}{}",
+        bar(done, job.count),
+        job.count,
+        got.bytes as f64 / 1e6,
+        got.started.elapsed().as_secs_f64(),
+        a.out.display(),
+        if sink.extract.is_some() {
+            format!(" ({} files)", sink.files)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
 }
 
 async fn fetch_view(http: &reqwest::Client, url: &str, token: &str) -> Option<PrintJobView> {

@@ -4,6 +4,7 @@
 //!
 //! Statements are signed over this text, so a signer in any language can reproduce the bytes:
 //! build the object, serialise with a JCS library (or sort keys and print compactly), sign.
+//! The serialisation is `serde_jcs`'s; this module adds the integer-only rule.
 
 use serde_json::Value;
 
@@ -17,73 +18,26 @@ pub enum CanonError {
 
 const MAX_SAFE: i64 = (1 << 53) - 1;
 
-/// The canonical text of `v`.
+/// The canonical text of `v`: RFC 8785 by `serde_jcs`, after checking that every number is
+/// an integer in the JavaScript safe range (what a signer in any language reproduces exactly).
 pub fn to_string(v: &Value) -> Result<String, CanonError> {
-    let mut out = String::with_capacity(256);
-    write(v, &mut out)?;
-    Ok(out)
+    check_numbers(v)?;
+    // serde_jcs fails only on values serde_json cannot hold (non-finite floats, which
+    // check_numbers has refused already).
+    serde_jcs::to_string(v).map_err(|_| CanonError::Number)
 }
 
-fn write(v: &Value, out: &mut String) -> Result<(), CanonError> {
+fn check_numbers(v: &Value) -> Result<(), CanonError> {
     match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let i = n
-                .as_i64()
-                .filter(|i| (-MAX_SAFE..=MAX_SAFE).contains(i))
-                .ok_or(CanonError::Number)?;
-            out.push_str(&i.to_string());
-        }
-        Value::String(s) => string(s, out),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write(x, out)?;
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            // Sorted explicitly: serde_json's map keeps insertion order when another crate in
-            // the build enables its `preserve_order` feature. JCS sorts by UTF-16 code units;
-            // for the ASCII keys we use that equals byte order, and non-ASCII keys sort by
-            // their UTF-16 encoding here to stay exact.
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                string(k, out);
-                out.push(':');
-                write(&m[k], out)?;
-            }
-            out.push('}');
-        }
+        Value::Number(n) => n
+            .as_i64()
+            .filter(|i| (-MAX_SAFE..=MAX_SAFE).contains(i))
+            .map(|_| ())
+            .ok_or(CanonError::Number),
+        Value::Array(a) => a.iter().try_for_each(check_numbers),
+        Value::Object(m) => m.values().try_for_each(check_numbers),
+        Value::Null | Value::Bool(_) | Value::String(_) => Ok(()),
     }
-    Ok(())
-}
-
-fn string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -100,7 +54,18 @@ mod tests {
             to_string(&v).unwrap(),
             r#"{"A":{},"a":"é\n\"\u0001","b":[1,-2,true,null]}"#
         );
+        // Keys sort by UTF-16 code units: U+1F600 (surrogates D83D DE00) before U+E000, the
+        // reverse of code point order; control characters use JSON.stringify's short escapes.
+        let v = json!({"\u{1F600}": 1, "\u{E000}": 2, "t": "\u{8}\u{c}\t\u{1f}/"});
+        assert_eq!(
+            to_string(&v).unwrap(),
+            "{\"t\":\"\\b\\f\\t\\u001f/\",\"\u{1F600}\":1,\"\u{E000}\":2}"
+        );
         assert_eq!(to_string(&json!(1.5)), Err(CanonError::Number));
+        assert_eq!(
+            to_string(&json!({"a": [{"b": 0.5}]})),
+            Err(CanonError::Number)
+        );
         assert_eq!(to_string(&json!(1u64 << 60)), Err(CanonError::Number));
     }
 

@@ -15,6 +15,7 @@
 
 pub mod canon;
 pub mod engagement;
+pub mod event;
 pub mod record;
 pub mod registry;
 pub mod rules;

@@ -17,11 +17,10 @@ use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
 
 use super::error::ApiError;
-use super::{blocking, AppState};
+use super::state::{blocking, AppState};
+use crate::service::issuance::{Batch, BatchCreated, BatchRequest};
+use crate::service::master::{Enterprise, EnterpriseInput, Product, ProductInput};
 use crate::service::printing::{PrintJob, PrintJobRequest, PrintJobView};
-use crate::service::types::{
-    Batch, BatchCreated, BatchRequest, Enterprise, EnterpriseInput, Product, ProductInput,
-};
 
 /// Codes per page when streaming a batch.
 const CODES_PAGE: usize = 4096;

@@ -16,7 +16,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::error::ApiError;
-use super::{blocking, page, AppState};
+use super::page;
+use super::state::{blocking, AppState};
 use crate::service::complaints::{
     Complaint, ComplaintCategory, ComplaintFilter, ComplaintInput, ComplaintReceipt,
     ComplaintStatus, ComplaintUpdate,

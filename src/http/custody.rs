@@ -13,7 +13,7 @@ use axum::{Json, Router};
 
 use super::admin::Page;
 use super::error::ApiError;
-use super::{blocking, AppState};
+use super::state::{blocking, AppState};
 use crate::service::custody::{
     Accepted, Actor, ActorInput, KeyInput, LotInput, LotPage, LotView, RecallInput, RevokeInput,
     Submission,

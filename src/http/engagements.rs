@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 use super::error::ApiError;
-use super::{blocking, AppState};
+use super::state::{blocking, AppState};
 use crate::service::engagements::{EngagementInput, EngagementView};
 
 /// Operator routes (bearer token).

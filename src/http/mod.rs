@@ -1,10 +1,13 @@
-//! The HTTP edge (axum): transport only. Each sub-module owns its routes; [`app`] merges them.
+//! The HTTP edge (axum): transport only. Each sub-module owns its routes; [`routes`] merges
+//! them into [`app`]; handlers share [`state::AppState`] and make one service call each.
 //!
-//! - [`admin`]: operator endpoints (bearer token): enterprises, products, batches.
-//! - [`public`]: scan (`/api/v1/verify`, the code URI itself), log, keys — rate-limited.
+//! - [`admin`]: operator endpoints (bearer token): enterprises, products, batches, print jobs.
+//! - [`public`]: scan (`/api/v1/verify`, the code URI itself), bundles, log, keys — rate-limited.
 //! - [`page`]: the consumer scan page (HTML) and its assets.
 //! - [`consumer`]: complaints and merchant credit.
-//! - [`ops`]: `/healthz`, `/metrics`, `/api/v1/openapi.json`.
+//! - [`custody`], [`engagements`]: the actor registry, signed submissions, lots, EPCIS.
+//! - [`ops`]: `/healthz`, `/metrics`; [`openapi`]: `/api/v1/openapi.json`.
+//! - [`server`]: the HTTP/1.1 loop with its limits; [`error`]: problem+json.
 
 pub mod admin;
 pub mod consumer;
@@ -17,140 +20,18 @@ pub mod ops;
 pub mod page;
 pub mod public;
 pub mod ratelimit;
+pub mod routes;
 pub mod server;
+pub mod state;
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::Router;
-use sha2::{Digest, Sha256};
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
 use tracing::info;
 
-use self::error::ApiError;
-use self::metrics::Metrics;
-use self::ratelimit::RateLimiter;
+pub use self::routes::app;
+pub use self::state::{blocking, AppState};
 use crate::config::Config;
-use crate::service::anchor::AnchorSlot;
-use crate::service::{Service, ServiceError};
-
-/// Shared state of every handler.
-pub struct AppState {
-    /// The service.
-    pub svc: Arc<Service>,
-    /// SHA-256 of the operator token (compared in constant time).
-    pub token_digest: [u8; 32],
-    /// Request metrics.
-    pub metrics: Metrics,
-    /// Public endpoint limiter.
-    pub limiter: RateLimiter,
-    /// Complaint limiter (`complaints.per_hour` per client address).
-    pub complaint_limiter: RateLimiter,
-    /// The configuration in force.
-    pub config: Config,
-    /// The anchoring worker (off, waiting for the chain, or ready).
-    pub anchor: AnchorSlot,
-    /// Connection counters of the server loop.
-    pub conns: Arc<server::ConnStats>,
-}
-
-impl AppState {
-    /// State for `svc`, the operator token and the config.
-    pub fn new(svc: Arc<Service>, operator_token: &str, config: Config) -> Arc<Self> {
-        Arc::new(Self::build(svc, operator_token, config, AnchorSlot::off()))
-    }
-
-    /// The same, with anchoring.
-    pub fn with_anchor(
-        svc: Arc<Service>,
-        operator_token: &str,
-        config: Config,
-        anchor: AnchorSlot,
-    ) -> Arc<Self> {
-        Arc::new(Self::build(svc, operator_token, config, anchor))
-    }
-
-    fn build(svc: Arc<Service>, operator_token: &str, config: Config, anchor: AnchorSlot) -> Self {
-        AppState {
-            svc,
-            token_digest: Sha256::digest(operator_token.trim().as_bytes()).into(),
-            metrics: Metrics::default(),
-            limiter: RateLimiter::new(&config.rate_limit),
-            complaint_limiter: RateLimiter::per_hour(config.complaints.per_hour),
-            config,
-            anchor,
-            conns: Arc::default(),
-        }
-    }
-
-    /// The client address of a request (socket peer, or forwarded by a trusted proxy).
-    pub fn client_ip<B>(&self, req: &axum::http::Request<B>) -> Option<IpAddr> {
-        ratelimit::client_ip(req, &self.config.trusted_proxies)
-    }
-}
-
-/// Runs blocking service work off the async executor.
-pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
-where
-    F: FnOnce() -> Result<T, ServiceError> + Send + 'static,
-    T: Send + 'static,
-{
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(ApiError::from),
-        Err(e) => Err(ServiceError::Internal(format!("worker task failed: {e}")).into()),
-    }
-}
-
-/// The whole application router.
-pub fn app(state: Arc<AppState>) -> Router {
-    let body_cap = state.config.max_body_bytes;
-    Router::new()
-        .merge(admin::router(state.clone()))
-        .merge(custody::operator_router(state.clone()))
-        .merge(engagements::operator_router(state.clone()))
-        .merge(custody::public_router(state.clone()))
-        .merge(public::router(state.clone()))
-        .merge(consumer::public_router(state.clone()))
-        .merge(consumer::operator_router(state.clone()))
-        .merge(ops::router(state.clone()))
-        .layer(DefaultBodyLimit::max(body_cap))
-        .layer(RequestBodyLimitLayer::new(body_cap))
-        // Added after the general body limit: a signed record naming up to 10,000 serials
-        // is larger than other requests, so this route has its own cap.
-        .merge(custody::actor_router(state.clone()))
-        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
-        .layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = req
-                .extensions()
-                .get::<MatchedPath>()
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default();
-            tracing::info_span!("http", method = %req.method(), route)
-        }))
-        .with_state(state)
-}
-
-async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "(unmatched)".into());
-    let method = metrics::method_label(req.method());
-    let start = Instant::now();
-    let res = next.run(req).await;
-    state
-        .metrics
-        .observe(&method, &route, res.status().as_u16(), start.elapsed());
-    res
-}
 
 /// Serves `app` on `listener` until `shutdown` resolves, under the configured server limits
 /// ([`server`]), running the checkpointer alongside (and the private metrics listener, when
@@ -245,8 +126,8 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 's
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::issuance::BatchRequest;
     use crate::service::setup::test_service;
-    use crate::service::types::BatchRequest;
     use axum::body::Body;
     use axum::http::{Request as HttpRequest, StatusCode};
     use tower::ServiceExt;
@@ -282,7 +163,7 @@ mod tests {
     }
 
     /// A response body as text.
-    async fn body_text(res: Response) -> String {
+    async fn body_text(res: axum::response::Response) -> String {
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
             .await
             .unwrap();

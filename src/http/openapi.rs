@@ -1,5 +1,7 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations and the types' schemas.
 
+use axum::response::IntoResponse;
+use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -12,7 +14,7 @@ use super::{admin, consumer, custody, engagements, ops, public};
         description = "Signed per-item codes, an append-only Merkle log with signed checkpoints, and public scans."
     ),
     paths(
-        ops::healthz, ops::metrics, ops::openapi,
+        ops::healthz, ops::metrics, openapi,
         admin::create_enterprise, admin::list_enterprises, admin::get_enterprise, admin::update_enterprise,
         admin::create_product, admin::list_products, admin::get_product, admin::update_product,
         admin::create_batch, admin::get_batch, admin::batch_codes,
@@ -29,6 +31,13 @@ use super::{admin, consumer, custody, engagements, ops, public};
     modifiers(&OperatorAuth)
 )]
 struct ApiDoc;
+
+/// This API's OpenAPI 3 document, generated from the code.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+pub async fn openapi() -> impl IntoResponse {
+    Json(document())
+}
 
 struct OperatorAuth;
 

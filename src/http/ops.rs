@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::AppState;
+use super::state::AppState;
 
 /// Body of `GET /healthz`.
 #[derive(Serialize, ToSchema)]
@@ -25,9 +25,7 @@ pub struct Health {
 /// Routes of this module. `/metrics` is here behind the operator token, unless it has a
 /// listener of its own (`server.metrics_listen`, [`metrics_router`]).
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    let r = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/v1/openapi.json", get(openapi));
+    let r = Router::new().route("/healthz", get(healthz));
     if state.config.server.metrics_listen.is_some() {
         return r;
     }
@@ -66,11 +64,4 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
         )],
         st.metrics.render(&st.svc, &st.conns),
     )
-}
-
-/// This API's OpenAPI 3 document, generated from the code.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
-    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi() -> impl IntoResponse {
-    Json(super::openapi::document())
 }

@@ -15,11 +15,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::error::ApiError;
-use super::{blocking, page, AppState};
+use super::page;
+use super::state::{blocking, AppState};
 use crate::code::Code;
-use crate::service::types::{
-    ConsistencyProofView, InclusionProofView, KeySet, LeafView, Verdict, VerdictKind,
-};
+use crate::service::log::{ConsistencyProofView, InclusionProofView, LeafView};
+use crate::service::setup::KeySet;
+use crate::service::telemetry::VerdictKind;
+use crate::service::verdict::Verdict;
 use crate::service::ServiceError;
 
 /// Routes of this module, behind the rate limiter.
@@ -63,22 +65,10 @@ pub struct VerifyQuery {
     pub code: String,
 }
 
-async fn run_scan(st: &Arc<AppState>, code: Code, req_ip: Option<std::net::IpAddr>) -> Verdict {
-    let svc = st.svc.clone();
-    let mut v = match tokio::task::spawn_blocking(move || {
-        svc.scan(&code, req_ip, time::OffsetDateTime::now_utc())
-    })
-    .await
-    {
-        Ok(v) => v,
-        Err(_) => {
-            return Verdict::cannot_verify_now("the verification worker failed; please try again")
-        }
-    };
-    if let Some(log) = v.log.as_ref() {
-        v.anchor = st.anchor.view(log.leaf_index).await;
-    }
-    v
+async fn run_scan(st: &Arc<AppState>, code: Code, ip: Option<std::net::IpAddr>) -> Verdict {
+    st.verifier
+        .scan(code, ip, time::OffsetDateTime::now_utc())
+        .await
 }
 
 fn verdict_json(v: Verdict) -> Response {
@@ -392,11 +382,6 @@ pub async fn bundle(
     q: Result<Query<CodeQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let code = q?.0.parse()?;
-    let svc = st.svc.clone();
-    let c = code.clone();
-    let item = blocking(move || svc.issued_item(&c)).await?;
-    let anchoring = st.anchor.bundle_anchoring(item.record.leaf_index).await;
-    let svc = st.svc.clone();
-    let b = blocking(move || svc.bundle(&code, &item, anchoring)).await?;
+    let b = st.verifier.bundle(code).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(b)).into_response())
 }

@@ -7,11 +7,18 @@
 //!
 //! Glyphs are drawn from their outlines: PNG labels rasterise them, SVG labels carry them as
 //! paths (so they print the same on a machine without the font), PDF sheets embed a subset of
-//! the font.
+//! the font. Fonts are read with Google's fontations (`skrifa`) and subset with `subsetter`
+//! (typst), both maintained; `docs/labels.md` says why not ttf-parser (RUSTSEC-2026-0192).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+
+use skrifa::instance::{LocationRef, Size};
+use skrifa::outline::{DrawSettings, OutlinePen};
+use skrifa::raw::TableProvider;
+use skrifa::string::StringId;
+use skrifa::{FontRef, GlyphId, MetadataProvider};
 
 /// Where Debian's `fonts-wqy-microhei` puts the font.
 pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
@@ -53,8 +60,10 @@ pub enum FontError {
 pub struct Font {
     path: PathBuf,
     data: &'static [u8],
-    face: ttf_parser::Face<'static>,
+    face: FontRef<'static>,
     units_per_em: f32,
+    descender: f32,
+    bbox: [f32; 4],
     ascender: f32,
     cap_height: f32,
     /// Glyph ids by character (filled on use).
@@ -89,7 +98,7 @@ struct Collect<'a> {
     out: &'a mut Vec<Seg>,
 }
 
-impl ttf_parser::OutlineBuilder for Collect<'_> {
+impl OutlinePen for Collect<'_> {
     fn move_to(&mut self, x: f32, y: f32) {
         let s = self.scale;
         self.out.push(Seg::Move(x * s, y * s));
@@ -146,39 +155,38 @@ impl Font {
             reason,
         };
         // Checked before the bytes are kept for good.
-        ttf_parser::Face::parse(&data, 0).map_err(|e| bad(e.to_string()))?;
+        FontRef::from_index(&data, 0).map_err(|e| bad(e.to_string()))?;
         let data: &'static [u8] = Box::leak(data.into_boxed_slice());
-        let face = ttf_parser::Face::parse(data, 0).map_err(|e| bad(e.to_string()))?;
-        if face.tables().glyf.is_none() {
-            return Err(bad(
-                "it has no TrueType (glyf) outlines; PDF embedding needs them".into(),
-            ));
-        }
-        if face.is_subsetting_allowed() && !face.is_outline_embedding_allowed() {
-            return Err(bad("its licence does not allow embedding".into()));
-        }
-        let upem = f32::from(face.units_per_em());
-        let ascender = f32::from(face.ascender()) / upem;
-        let cap_height = face
-            .capital_height()
-            .map(|h| f32::from(h) / upem)
-            .unwrap_or(0.7);
-        if face.glyph_index('A').is_none() || face.glyph_index('0').is_none() {
-            return Err(bad("it has no Latin letters and digits".into()));
-        }
+        let face = FontRef::from_index(data, 0).map_err(|e| bad(e.to_string()))?;
+        check_usable(&face).map_err(bad)?;
+        let m = face.metrics(Size::unscaled(), LocationRef::default());
+        let upem = f32::from(m.units_per_em);
+        let bbox = m
+            .bounds
+            .map(|b| {
+                [
+                    b.x_min / upem,
+                    b.y_min / upem,
+                    b.x_max / upem,
+                    b.y_max / upem,
+                ]
+            })
+            .unwrap_or([0.0, m.descent / upem, 1.0, m.ascent / upem]);
         Ok(Font {
             path: path.to_path_buf(),
             data,
             face,
             units_per_em: upem,
-            ascender,
-            cap_height,
+            descender: m.descent / upem,
+            bbox,
+            ascender: m.ascent / upem,
+            cap_height: m.cap_height.map(|h| h / upem).unwrap_or(0.7),
             cmap: Mutex::new(HashMap::new()),
             outlines: Mutex::new(HashMap::new()),
         })
     }
 
-    fn face(&self) -> &ttf_parser::Face<'static> {
+    fn face(&self) -> &FontRef<'static> {
         &self.face
     }
 
@@ -195,15 +203,9 @@ impl Font {
     /// The PostScript name (or a stand-in).
     pub fn postscript_name(&self) -> String {
         self.face()
-            .names()
-            .into_iter()
-            .filter(|n| n.name_id == ttf_parser::name_id::POST_SCRIPT_NAME)
-            // Unicode records decode; Macintosh Roman ones are plain ASCII for PostScript names.
-            .find_map(|n| {
-                n.to_string()
-                    .or_else(|| String::from_utf8(n.name.to_vec()).ok())
-                    .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()))
-            })
+            .localized_strings(StringId::POSTSCRIPT_NAME)
+            .map(|n| n.to_string())
+            .find(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()))
             .unwrap_or_else(|| "TracesealLabelFont".into())
     }
 
@@ -224,26 +226,21 @@ impl Font {
 
     /// Descender (negative), in em.
     pub fn descender(&self) -> f32 {
-        f32::from(self.face().descender()) / self.units_per_em
+        self.descender
     }
 
     /// Font bounding box in em: x0, y0, x1, y1.
     pub fn bbox(&self) -> [f32; 4] {
-        let b = self.face().global_bounding_box();
-        let u = self.units_per_em;
-        [
-            f32::from(b.x_min) / u,
-            f32::from(b.y_min) / u,
-            f32::from(b.x_max) / u,
-            f32::from(b.y_max) / u,
-        ]
+        self.bbox
     }
 
     /// The glyph for `ch`, if the font has one.
     pub fn glyph(&self, ch: char) -> Option<u16> {
         let mut m = self.cmap.lock().unwrap_or_else(|e| e.into_inner());
-        *m.entry(ch)
-            .or_insert_with(|| self.face().glyph_index(ch).map(|g| g.0))
+        *m.entry(ch).or_insert_with(|| {
+            let g = self.face().charmap().map(ch)?;
+            u16::try_from(g.to_u32()).ok()
+        })
     }
 
     /// Glyph ids of `text`; an error names the first character the font lacks.
@@ -263,8 +260,9 @@ impl Font {
     /// Advance width of a glyph, in em.
     pub fn advance(&self, glyph: u16) -> f32 {
         self.face()
-            .glyph_hor_advance(ttf_parser::GlyphId(glyph))
-            .map(|a| f32::from(a) / self.units_per_em)
+            .glyph_metrics(Size::unscaled(), LocationRef::default())
+            .advance_width(GlyphId::new(u32::from(glyph)))
+            .map(|a| a / self.units_per_em)
             .unwrap_or(0.5)
     }
 
@@ -279,29 +277,76 @@ impl Font {
     pub fn outline(&self, glyph: u16) -> Arc<[Seg]> {
         let mut m = self.outlines.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(glyph)
-            .or_insert_with(|| {
-                let mut out = Vec::new();
-                let mut c = Collect {
-                    scale: 1.0 / self.units_per_em,
-                    out: &mut out,
-                };
-                let _ = self
-                    .face()
-                    .outline_glyph(ttf_parser::GlyphId(glyph), &mut c);
-                out.into()
-            })
+            .or_insert_with(|| outline_of(self.face(), glyph, 1.0 / self.units_per_em).into())
             .clone()
     }
 
-    /// A copy of the font that keeps only the outlines of `glyphs` (glyph ids unchanged).
-    pub fn subset(&self, glyphs: &[u16]) -> Result<Vec<u8>, FontError> {
-        subsetter::subset(self.data, 0, subsetter::Profile::pdf(glyphs)).map_err(|e| {
-            FontError::Unusable {
-                path: self.path.display().to_string(),
-                reason: format!("subsetting failed: {e}"),
-            }
-        })
+    /// A copy of the font that keeps only the outlines of `glyphs` (and `.notdef`), with
+    /// the glyphs renumbered: the map says each kept glyph's id in the subset.
+    pub fn subset(&self, glyphs: &[u16]) -> Result<Subset, FontError> {
+        let mut remapper = subsetter::GlyphRemapper::new();
+        let mut map = BTreeMap::new();
+        for &g in glyphs {
+            map.insert(g, remapper.remap(g));
+        }
+        let data = subsetter::subset(self.data, 0, &remapper).map_err(|e| FontError::Unusable {
+            path: self.path.display().to_string(),
+            reason: format!("subsetting failed: {e}"),
+        })?;
+        Ok(Subset { data, map })
     }
+}
+
+/// A subset of the label font ([`Font::subset`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subset {
+    /// The subset font file.
+    pub data: Vec<u8>,
+    /// Glyph id in the full font → glyph id in the subset.
+    pub map: BTreeMap<u16, u16>,
+}
+
+/// The outline of `glyph` in `face`, scaled by `scale` (empty when it has none or cannot be
+/// drawn).
+fn outline_of(face: &FontRef<'_>, glyph: u16, scale: f32) -> Vec<Seg> {
+    let mut out = Vec::new();
+    let Some(g) = face.outline_glyphs().get(GlyphId::new(u32::from(glyph))) else {
+        return out;
+    };
+    let settings = DrawSettings::unhinted(Size::unscaled(), LocationRef::default());
+    if g.draw(
+        settings,
+        &mut Collect {
+            scale,
+            out: &mut out,
+        },
+    )
+    .is_err()
+    {
+        out.clear();
+    }
+    out
+}
+
+/// `fsType` bits of the OS/2 table (OpenType): no subsetting; bitmap embedding only.
+const FS_NO_SUBSETTING: u16 = 0x0100;
+const FS_BITMAP_ONLY: u16 = 0x0200;
+
+/// Why a parsed font cannot draw labels: no TrueType outlines, a licence that forbids
+/// embedding outlines, no Latin letters and digits.
+fn check_usable(face: &FontRef<'_>) -> Result<(), String> {
+    if face.glyf().is_err() {
+        return Err("it has no TrueType (glyf) outlines; PDF embedding needs them".into());
+    }
+    let fs_type = face.os2().map(|t| t.fs_type()).unwrap_or(0);
+    if fs_type & FS_NO_SUBSETTING == 0 && fs_type & FS_BITMAP_ONLY != 0 {
+        return Err("its licence does not allow embedding".into());
+    }
+    let cmap = face.charmap();
+    if cmap.map('A').is_none() || cmap.map('0').is_none() {
+        return Err("it has no Latin letters and digits".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -333,19 +378,18 @@ pub(crate) mod tests {
             f.width("验")
         );
         assert!(f.width("i") < f.width("W"));
-        // A subset keeps the ids and is much smaller than the 4 MB font.
-        let sub = f.subset(&[han, f.glyph('A').unwrap()]).unwrap();
-        assert!(sub.len() < f.data().len() / 10, "{}", sub.len());
-        let face = ttf_parser::Face::parse(&sub, 0).unwrap();
-        assert!(face
-            .outline_glyph(
-                ttf_parser::GlyphId(han),
-                &mut Collect {
-                    scale: 1.0,
-                    out: &mut Vec::new()
-                }
-            )
-            .is_some());
+        // A subset is much smaller than the 4 MB font, and its renumbered glyphs have the
+        // same outlines.
+        let a = f.glyph('A').unwrap();
+        let sub = f.subset(&[han, a]).unwrap();
+        assert!(sub.data.len() < f.data().len() / 10, "{}", sub.data.len());
+        assert_eq!(sub.map.len(), 2);
+        let small = FontRef::new(&sub.data).unwrap();
+        for g in [han, a] {
+            let kept = outline_of(&small, sub.map[&g], 1.0 / f.units_per_em());
+            assert!(!kept.is_empty());
+            assert_eq!(&kept[..], &f.outline(g)[..], "glyph {g}");
+        }
     }
 
     #[test]

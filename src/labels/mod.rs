@@ -9,6 +9,7 @@
 //! The quiet zone is 4 modules on every side (ISO/IEC 18004).
 
 pub mod font;
+pub mod job;
 pub mod layout;
 pub mod pdf;
 pub mod png;

@@ -308,6 +308,13 @@ impl PdfStream {
             .chain(self.glyphs.keys().copied())
             .collect();
         let subset = font.subset(&glyphs)?;
+        // Pages show glyphs by their ids in the full font (CIDs); the subset renumbers them.
+        let cid_to_gid = FIRST_PAGE + 2 * self.pages;
+        let map = deflate(&cid_to_gid_map(&subset.map), flate2::Compression::default());
+        let mut ch = Chunk::new();
+        ch.stream(Ref::new(cid_to_gid), &map)
+            .filter(Filter::FlateDecode);
+        self.put(cid_to_gid, &ch);
         let base = format!("TRCSEA+{}", font.postscript_name());
         let upem = 1000.0;
         // Type 0 font → CID font → descriptor → font file; ToUnicode for text extraction.
@@ -331,7 +338,7 @@ impl PdfStream {
                 .system_info(info)
                 .font_descriptor(Ref::new(DESCRIPTOR))
                 .default_width(1000.0)
-                .cid_to_gid_map_predefined(Name(b"Identity"));
+                .cid_to_gid_map_stream(Ref::new(cid_to_gid));
             let mut w = cid.widths();
             for &g in self.glyphs.keys() {
                 w.consecutive(g, [font.advance(g) * upem]);
@@ -356,11 +363,11 @@ impl PdfStream {
             .stem_v(80.0)
             .font_file2(Ref::new(FONT_FILE));
         self.put(DESCRIPTOR, &ch);
-        let data = deflate(&subset, flate2::Compression::default());
+        let data = deflate(&subset.data, flate2::Compression::default());
         let mut ch = Chunk::new();
         ch.stream(Ref::new(FONT_FILE), &data)
             .filter(Filter::FlateDecode)
-            .pair(Name(b"Length1"), subset.len() as i32);
+            .pair(Name(b"Length1"), subset.data.len() as i32);
         self.put(FONT_FILE, &ch);
         let mut cmap = UnicodeCmap::<u16>::new(Name(b"Traceseal-UCS"), info);
         for (&g, &c) in &self.glyphs {
@@ -404,6 +411,18 @@ impl PdfStream {
         self.out.extend_from_slice(t.as_bytes());
         Ok(std::mem::take(&mut self.out))
     }
+}
+
+/// A CIDToGIDMap stream: for every CID up to the largest used, the subset's glyph id (two
+/// bytes, big-endian; 0, `.notdef`, for CIDs not used).
+fn cid_to_gid_map(map: &BTreeMap<u16, u16>) -> Vec<u8> {
+    let last = map.keys().next_back().copied().unwrap_or(0);
+    let mut out = vec![0u8; 2 * (usize::from(last) + 1)];
+    for (&cid, &gid) in map {
+        let i = 2 * usize::from(cid);
+        out[i..i + 2].copy_from_slice(&gid.to_be_bytes());
+    }
+    out
 }
 
 fn deflate(data: &[u8], level: flate2::Compression) -> Vec<u8> {
@@ -481,7 +500,8 @@ mod tests {
             .skip(3)
             .take_while(|l| l.ends_with(" n "))
             .collect();
-        assert_eq!(entries.len(), 8 + 4);
+        // 8 fixed objects, 2 per page (2 pages), and the font's CIDToGIDMap after the pages.
+        assert_eq!(entries.len(), 8 + 4 + 1);
         for (i, e) in entries.iter().enumerate() {
             let off: usize = e[..10].parse().unwrap();
             assert!(

@@ -1,29 +1,30 @@
 //! A streaming writer (and, for the CLI, a reader) of POSIX ustar archives: the output of PNG
 //! and SVG print jobs, one file per label, extractable with `tar -xf` on Linux, macOS and
-//! Windows 10+.
+//! Windows 10+. Headers are the `tar` crate's; the framing is ours because print jobs stream
+//! archives as byte chunks into an async response and the CLI reads them as they arrive,
+//! where the crate's `Builder` and `Archive` want a blocking `Write` and `Read`.
 
 /// Tar's block size.
 pub const BLOCK: usize = 512;
 
-/// The header and padded data of one regular file.
+/// The header and padded data of one regular file (the header is the `tar` crate's ustar
+/// header; names longer than 100 bytes use its prefix field, as far as ustar allows).
 pub fn entry(name: &str, data: &[u8], mtime: u64) -> Vec<u8> {
-    let mut h = [0u8; BLOCK];
-    let name = name.as_bytes();
-    let n = name.len().min(99);
-    h[..n].copy_from_slice(&name[..n]);
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[108..116].copy_from_slice(b"0000000\0");
-    h[116..124].copy_from_slice(b"0000000\0");
-    h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
-    h[136..148].copy_from_slice(format!("{:011o}\0", mtime.min(0o77777777777)).as_bytes());
-    h[148..156].copy_from_slice(b"        ");
-    h[156] = b'0';
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut h = tar::Header::new_ustar();
+    if h.set_path(name).is_err() {
+        // Our label names are short ASCII; a name ustar cannot hold is cut to its last 100 bytes.
+        let tail = &name[name.len().saturating_sub(100)..];
+        let _ = h.set_path(tail.trim_start_matches(|c: char| !c.is_ascii()));
+    }
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(mtime.min(0o77777777777));
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
     let mut out = Vec::with_capacity(BLOCK + data.len().next_multiple_of(BLOCK));
-    out.extend_from_slice(&h);
+    out.extend_from_slice(h.as_bytes());
     out.extend_from_slice(data);
     out.resize(BLOCK + data.len().next_multiple_of(BLOCK), 0);
     out
@@ -70,13 +71,23 @@ impl Reader {
             if oct(&h[148..156]) != Some(u64::from(sum)) || &h[257..262] != b"ustar" {
                 return Err("not a ustar archive (bad header checksum)".into());
             }
-            let size = oct(&h[124..136]).ok_or("bad size in tar header")? as usize;
-            let total = BLOCK + size.next_multiple_of(BLOCK);
+            let header = tar::Header::from_byte_slice(h);
+            let size = header
+                .entry_size()
+                .map_err(|_| "bad size in tar header".to_string())?;
+            let size = usize::try_from(size).map_err(|_| "tar entry too large".to_string())?;
+            let total = size
+                .checked_next_multiple_of(BLOCK)
+                .and_then(|n| n.checked_add(BLOCK))
+                .ok_or("tar entry too large")?;
             if self.buf.len() - at < total {
                 break;
             }
-            let name_end = h[..100].iter().position(|&b| b == 0).unwrap_or(100);
-            let name = String::from_utf8_lossy(&h[..name_end]).into_owned();
+            let name = header
+                .path()
+                .map_err(|_| "bad name in tar header".to_string())?
+                .to_string_lossy()
+                .into_owned();
             files.push((name, self.buf[at + BLOCK..at + BLOCK + size].to_vec()));
             at += total;
         }
@@ -116,6 +127,19 @@ mod tests {
             String::from_utf8_lossy(&out.stdout),
             "000001-A.png\n000002-B.svg\n"
         );
+        // The tar crate's reader lists it too, with a long name in the prefix field.
+        let long = format!("{}/000003-C.png", "d".repeat(120));
+        let mut two = archive[..archive.len() - 2 * BLOCK].to_vec();
+        two.extend(entry(&long, b"x", 0));
+        two.extend(end());
+        let names: Vec<String> = tar::Archive::new(&two[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["000001-A.png", "000002-B.svg", long.as_str()]);
+        let mut r = Reader::default();
+        assert_eq!(r.feed(&two).unwrap()[2].0, long);
         let mut bad = archive.clone();
         bad[0] ^= 1;
         assert!(Reader::default().feed(&bad).is_err());

@@ -6,20 +6,12 @@
 
 use base64::Engine;
 
-use super::anchor::{hex0x, log_id, AnchorRecord, AnchorStatus, AnchorView};
+use super::anchoring::{hex0x, log_id, AnchorStatus, BundleAnchoring};
 use super::items::IssuedItem;
 use super::{Result, Service, ServiceError, SignedCheckpoint};
 use crate::bundle::{Bundle, BundleAnchor, BundleIssuerKey, BundleKeys, BundleRecord, FORMAT};
 use crate::code::Code;
 use crate::merkle::Hash;
-
-/// The anchoring facts a bundle is built with (from the worker, live-checked).
-pub struct BundleAnchoring {
-    /// The item's anchoring state as a scan would show it now.
-    pub view: AnchorView,
-    /// The record of the anchor covering the item, when `view` says it is on chain.
-    pub record: Option<AnchorRecord>,
-}
 
 impl Service {
     /// The proof bundle of `item`, found from its presented `code` with
@@ -209,8 +201,8 @@ mod tests {
 
     #[test]
     fn custody_records_newer_than_the_anchored_checkpoint_are_proven_against_the_latest() {
-        use crate::service::anchor::{AnchorRecord, AnchorStatus, AnchorView};
-        use crate::service::bundle::BundleAnchoring;
+        use crate::service::anchoring::BundleAnchoring;
+        use crate::service::anchoring::{AnchorRecord, AnchorStatus, AnchorView};
         let (svc, _) = test_service();
         seed(&svc);
         let (b, _) = svc.issue_batch(&req(11), "k", &|_| {}).unwrap();

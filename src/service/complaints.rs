@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::credit::{counts_key, ComplaintCounts};
 use super::master::check_text;
-use super::telemetry::{scan_id_bytes, ScanRecord};
-use super::types::VerdictKind;
+use super::telemetry::VerdictKind;
+use super::telemetry::{scan_id_bytes, ScanRecord, SCAN_VALID_DAYS};
 use super::{lock, now, rfc3339, Result, Service, ServiceError};
-use crate::store::codec::{decode_json, decode_u64, encode_json, u64_key};
+use crate::store::schema::{
+    counts_key, decode_json, decode_u64, encode_json, u64_key, META_NEXT_COMPLAINT,
+};
 use crate::store::{Cf, Durability, WriteBatch};
 
 /// Longest description, in characters.
@@ -24,8 +25,6 @@ pub const MAX_DESCRIPTION: usize = 2000;
 pub const MAX_CONTACT: usize = 200;
 /// Longest operator note, in characters.
 pub const MAX_NOTE: usize = 2000;
-/// How long after a scan a complaint may refer to it.
-pub const SCAN_VALID_DAYS: i64 = 90;
 
 /// What the complaint is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -157,9 +156,6 @@ pub struct ComplaintFilter {
     pub enterprise_id: Option<u64>,
 }
 
-/// Meta key: next complaint number (u64 BE).
-const META_NEXT_COMPLAINT: &[u8] = b"next_complaint";
-
 fn reference(n: u64, at: OffsetDateTime) -> String {
     format!(
         "TS{:04}{:02}{:02}-{n:06}",
@@ -182,7 +178,46 @@ fn reference_number(r: &str) -> Option<u64> {
     n.parse().ok()
 }
 
+/// Complaint counts of an enterprise (kept with every complaint and status change). Only
+/// `resolved` — complaints the operator looked into and upheld — is shown to consumers:
+/// anyone can file complaints, so the received count alone says little.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ComplaintCounts {
+    /// Complaints received about the enterprise's items.
+    pub received: u64,
+    /// Of those, upheld and handled by the operator (`resolved`).
+    pub resolved: u64,
+    /// Of those, not upheld (`rejected`).
+    pub rejected: u64,
+}
+
+impl ComplaintCounts {
+    /// Moves one complaint from status `from` to `to` (`None`: a new complaint).
+    pub(crate) fn apply(&mut self, from: Option<ComplaintStatus>, to: ComplaintStatus) {
+        use ComplaintStatus as S;
+        match from {
+            None => self.received += 1,
+            Some(S::Resolved) => self.resolved = self.resolved.saturating_sub(1),
+            Some(S::Rejected) => self.rejected = self.rejected.saturating_sub(1),
+            Some(_) => {}
+        }
+        match to {
+            S::Resolved => self.resolved += 1,
+            S::Rejected => self.rejected += 1,
+            _ => {}
+        }
+    }
+}
+
 impl Service {
+    /// Complaint counts of enterprise `id`.
+    pub(crate) fn complaint_counts(&self, id: u64) -> Result<ComplaintCounts> {
+        Ok(match self.store.get(Cf::Credit, &counts_key(id))? {
+            Some(b) => decode_json("complaint counts", &b)?,
+            None => ComplaintCounts::default(),
+        })
+    }
+
     /// Files a complaint about scan `input.scan_id`.
     pub fn file_complaint(&self, input: &ComplaintInput) -> Result<ComplaintReceipt> {
         let description = check_text("description", &input.description, MAX_DESCRIPTION, true)?;

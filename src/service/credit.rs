@@ -10,9 +10,12 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::complaints::ComplaintCounts;
 use super::master::check_text;
 use super::{lock, now, rfc3339, Result, Service, ServiceError};
-use crate::store::codec::{decode_json, encode_json, u64_key};
+use crate::store::schema::{
+    decode_json, encode_json, key_after, profile_key, profile_key_id, PROFILES_END,
+};
 use crate::store::{Cf, Durability, WriteBatch};
 
 /// Most disclosures one profile may hold.
@@ -104,41 +107,6 @@ pub struct CreditInput {
     pub dishonest: Option<DishonestListing>,
 }
 
-/// Complaint counts of an enterprise (kept with every complaint and status change). Only
-/// `resolved` — complaints the operator looked into and upheld — is shown to consumers:
-/// anyone can file complaints, so the received count alone says little.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct ComplaintCounts {
-    /// Complaints received about the enterprise's items.
-    pub received: u64,
-    /// Of those, upheld and handled by the operator (`resolved`).
-    pub resolved: u64,
-    /// Of those, not upheld (`rejected`).
-    pub rejected: u64,
-}
-
-impl ComplaintCounts {
-    /// Moves one complaint from status `from` to `to` (`None`: a new complaint).
-    pub(crate) fn apply(
-        &mut self,
-        from: Option<super::complaints::ComplaintStatus>,
-        to: super::complaints::ComplaintStatus,
-    ) {
-        use super::complaints::ComplaintStatus as S;
-        match from {
-            None => self.received += 1,
-            Some(S::Resolved) => self.resolved = self.resolved.saturating_sub(1),
-            Some(S::Rejected) => self.rejected = self.rejected.saturating_sub(1),
-            Some(_) => {}
-        }
-        match to {
-            S::Resolved => self.resolved += 1,
-            S::Rejected => self.rejected += 1,
-            _ => {}
-        }
-    }
-}
-
 /// An enterprise's credit profile as disclosed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CreditProfile {
@@ -186,18 +154,6 @@ struct StoredProfile {
     input: CreditInput,
     version: u64,
     updated_at: i64,
-}
-
-fn profile_key(id: u64) -> Vec<u8> {
-    let mut k = b"p".to_vec();
-    k.extend_from_slice(&u64_key(id));
-    k
-}
-
-pub(crate) fn counts_key(id: u64) -> Vec<u8> {
-    let mut k = b"c".to_vec();
-    k.extend_from_slice(&u64_key(id));
-    k
 }
 
 fn check_date(field: &str, v: &str) -> Result<String> {
@@ -306,30 +262,22 @@ impl Service {
         Ok(Some(profile(name, id, stored, self.complaint_counts(id)?)))
     }
 
-    /// Complaint counts of enterprise `id`.
-    pub(crate) fn complaint_counts(&self, id: u64) -> Result<ComplaintCounts> {
-        Ok(match self.store.get(Cf::Credit, &counts_key(id))? {
-            Some(b) => decode_json("complaint counts", &b)?,
-            None => ComplaintCounts::default(),
-        })
-    }
-
     /// Every enterprise currently on the dishonesty list, by id.
     pub fn dishonest_list(&self) -> Result<Vec<DishonestEntry>> {
         let mut out = Vec::new();
         let mut start = profile_key(0);
-        let end = b"q".to_vec();
         loop {
-            let page = self.store.range(Cf::Credit, &start, Some(&end), 1000)?;
+            let page = self
+                .store
+                .range(Cf::Credit, &start, Some(PROFILES_END), 1000)?;
             let Some((last, _)) = page.last() else { break };
-            start = last.clone();
-            start.push(0);
+            start = key_after(last);
             for (k, v) in &page {
                 let stored: StoredProfile = decode_json("credit profile", v)?;
                 let Some(listing) = stored.input.dishonest else {
                     continue;
                 };
-                let id = crate::store::codec::decode_u64(&k[1..])?;
+                let id = profile_key_id(k)?;
                 if let Some(e) = self.find_enterprise(id)? {
                     out.push(DishonestEntry {
                         enterprise_id: id,
@@ -454,7 +402,7 @@ mod tests {
 
     #[test]
     fn an_importer_on_the_dishonesty_list_makes_scans_warn() {
-        use crate::service::types::VerdictKind;
+        use crate::service::telemetry::VerdictKind;
         let (svc, _) = test_service();
         seed(&svc);
         let code = crate::service::scan::tests::issue(&svc, 1).remove(0);

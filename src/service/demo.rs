@@ -11,17 +11,17 @@ use serde::Deserialize;
 use tracing::info;
 
 use super::custody::{ActorInput, KeyInput, RecallInput};
-use super::types::{BatchRequest, EnterpriseInput, ProductInput};
+use super::issuance::BatchRequest;
+use super::master::{EnterpriseInput, ProductInput};
 use super::{Result, Service, ServiceError};
 use crate::code::KeyId;
 use crate::custody::record::{Event, Place, Role};
 use crate::custody::Statement;
+use crate::store::schema::META_DEMO_LOADED;
 use crate::store::{Cf, Durability, WriteBatch};
 
 /// The built-in copy of `fixtures/demo.json`.
 pub const BUILTIN: &str = include_str!("../../fixtures/demo.json");
-/// Meta key set once the demo data is loaded (so it is never loaded twice).
-pub const META_DEMO_LOADED: &[u8] = b"demo_loaded";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,6 +121,29 @@ impl Service {
         }
         let demo: Demo = serde_json::from_str(text)
             .map_err(|e| ServiceError::Invalid(format!("demo file: {e}")))?;
+        self.demo_master_data(&demo, &mut report)?;
+        let keys = self.demo_actors(&demo, keys_dir, &mut report)?;
+        self.demo_engagements(&demo, &mut report)?;
+        for l in &demo.lots {
+            self.demo_lot(l, &keys, &mut report)?;
+        }
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::Meta, META_DEMO_LOADED, b"1".to_vec());
+        self.store.write(wb, Durability::Synced)?;
+        self.checkpoint_now()?;
+        report.loaded = true;
+        info!(
+            products = report.products,
+            actors = report.actors,
+            lots = report.lots,
+            records = report.records,
+            "loaded the demo data"
+        );
+        Ok(report)
+    }
+
+    /// The demo's enterprises and products.
+    fn demo_master_data(&self, demo: &Demo, report: &mut DemoReport) -> Result<()> {
         let mut enterprise_ids = std::collections::HashMap::new();
         for e in &demo.enterprises {
             let created = self.create_enterprise(&EnterpriseInput {
@@ -142,6 +165,16 @@ impl Service {
             })?;
             report.products += 1;
         }
+        Ok(())
+    }
+
+    /// The demo's actors, each registered with a new key written to `keys_dir`.
+    fn demo_actors(
+        &self,
+        demo: &Demo,
+        keys_dir: &Path,
+        report: &mut DemoReport,
+    ) -> Result<std::collections::HashMap<String, SigningKey>> {
         std::fs::create_dir_all(keys_dir).map_err(|e| {
             ServiceError::Internal(format!("cannot create {}: {e}", keys_dir.display()))
         })?;
@@ -167,7 +200,11 @@ impl Service {
             keys.insert(a.id.clone(), key);
             report.actors += 1;
         }
-        // Each importer engages the actors that handle its lots, for those products only.
+        Ok(keys)
+    }
+
+    /// Each importer engages the actors that handle its lots, for those products only.
+    fn demo_engagements(&self, demo: &Demo, report: &mut DemoReport) -> Result<()> {
         let mut engaged: std::collections::BTreeMap<(u64, String), Vec<String>> =
             std::collections::BTreeMap::new();
         for l in &demo.lots {
@@ -191,84 +228,80 @@ impl Service {
             )?;
             report.engagements += 1;
         }
-        for l in &demo.lots {
-            let (batch, _) = self.issue_batch(
-                &BatchRequest {
-                    gtin: l.gtin.clone(),
-                    lot: l.lot.clone(),
-                    expiry: l.expiry.clone(),
-                    quantity: l.quantity,
-                },
-                &format!("demo-{}-{}", l.gtin, l.lot),
-                &|_| {},
-            )?;
-            let codes = self.batch_codes(&batch, 0, l.quantity as usize)?;
-            if let Some(c) = codes.first() {
-                report.sample_codes.push(c.code.clone());
-            }
-            let lot_id = format!("{}.{}", batch.gtin, l.lot);
-            for ev in &l.events {
-                let key = keys.get(&ev.actor).ok_or_else(|| {
-                    ServiceError::Invalid(format!("demo event by unknown actor {}", ev.actor))
-                })?;
-                let mut items: Vec<String> = match ev.first_items {
-                    Some(n) => codes
-                        .iter()
-                        .take(n)
-                        .map(|c| crate::commitment::ItemRef::of_uri(&c.code).to_string())
-                        .collect(),
-                    None => Vec::new(),
-                };
-                items.sort();
-                let sub = sign(
-                    key,
-                    Statement {
-                        log: self.origin.clone(),
-                        lot: lot_id.clone(),
-                        items,
-                        prev: self.lot_head(&lot_id)?,
-                        actor: ev.actor.clone(),
-                        kid: String::new(),
-                        time: ev.time.clone(),
-                        signed_at: super::now_unix(),
-                        nonce: crate::custody::record::random_nonce(),
-                        place: ev.place.clone(),
-                        event: ev.event.clone(),
-                    },
-                );
-                self.submit(&sub).map_err(|e| {
-                    ServiceError::Invalid(format!(
-                        "demo lot {lot_id}, {} by {}: {e}",
-                        ev.event.step(),
-                        ev.actor
-                    ))
-                })?;
-                report.records += 1;
-            }
-            if let Some(reason) = &l.recall {
-                self.recall(
-                    &lot_id,
-                    &RecallInput {
-                        reason: reason.clone(),
-                    },
-                )?;
-                report.records += 1;
-            }
-            report.lots += 1;
+        Ok(())
+    }
+
+    /// One demo lot: its batch, its custody records signed by the actors' keys, its recall.
+    fn demo_lot(
+        &self,
+        l: &DemoLot,
+        keys: &std::collections::HashMap<String, SigningKey>,
+        report: &mut DemoReport,
+    ) -> Result<()> {
+        let (batch, _) = self.issue_batch(
+            &BatchRequest {
+                gtin: l.gtin.clone(),
+                lot: l.lot.clone(),
+                expiry: l.expiry.clone(),
+                quantity: l.quantity,
+            },
+            &format!("demo-{}-{}", l.gtin, l.lot),
+            &|_| {},
+        )?;
+        let codes = self.batch_codes(&batch, 0, l.quantity as usize)?;
+        if let Some(c) = codes.first() {
+            report.sample_codes.push(c.code.clone());
         }
-        let mut wb = WriteBatch::new();
-        wb.put(Cf::Meta, META_DEMO_LOADED, b"1".to_vec());
-        self.store.write(wb, Durability::Synced)?;
-        self.checkpoint_now()?;
-        report.loaded = true;
-        info!(
-            products = report.products,
-            actors = report.actors,
-            lots = report.lots,
-            records = report.records,
-            "loaded the demo data"
-        );
-        Ok(report)
+        let lot_id = format!("{}.{}", batch.gtin, l.lot);
+        for ev in &l.events {
+            let key = keys.get(&ev.actor).ok_or_else(|| {
+                ServiceError::Invalid(format!("demo event by unknown actor {}", ev.actor))
+            })?;
+            let mut items: Vec<String> = match ev.first_items {
+                Some(n) => codes
+                    .iter()
+                    .take(n)
+                    .map(|c| crate::commitment::ItemRef::of_uri(&c.code).to_string())
+                    .collect(),
+                None => Vec::new(),
+            };
+            items.sort();
+            let sub = sign(
+                key,
+                Statement {
+                    log: self.origin.clone(),
+                    lot: lot_id.clone(),
+                    items,
+                    prev: self.lot_head(&lot_id)?,
+                    actor: ev.actor.clone(),
+                    kid: String::new(),
+                    time: ev.time.clone(),
+                    signed_at: super::now_unix(),
+                    nonce: crate::custody::record::random_nonce(),
+                    place: ev.place.clone(),
+                    event: ev.event.clone(),
+                },
+            );
+            self.submit(&sub).map_err(|e| {
+                ServiceError::Invalid(format!(
+                    "demo lot {lot_id}, {} by {}: {e}",
+                    ev.event.step(),
+                    ev.actor
+                ))
+            })?;
+            report.records += 1;
+        }
+        if let Some(reason) = &l.recall {
+            self.recall(
+                &lot_id,
+                &RecallInput {
+                    reason: reason.clone(),
+                },
+            )?;
+            report.records += 1;
+        }
+        report.lots += 1;
+        Ok(())
     }
 }
 

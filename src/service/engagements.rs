@@ -20,7 +20,9 @@ use crate::custody::engagement::{self, EngagementOp, Period, ProductRecord, MAX_
 use crate::custody::record::MAX_UNIX;
 use crate::gs1::Gtin;
 use crate::merkle;
-use crate::store::codec::{decode_json, decode_u64, encode_json, u64_key};
+use crate::store::schema::{
+    decode_json, decode_u64, encode_json, engagement_key, product_log_key, u64_key,
+};
 use crate::store::{prefix_end, Cf};
 
 /// Body of `POST /api/v1/enterprises/{id}/engagements`.
@@ -67,18 +69,6 @@ pub struct EngagementView {
     pub periods: Vec<Period>,
     /// Leaf indexes of the logged `engagement` records.
     pub records: Vec<u64>,
-}
-
-fn engagement_key(enterprise: u64, actor: &str) -> Vec<u8> {
-    let mut k = u64_key(enterprise).to_vec();
-    k.extend_from_slice(actor.as_bytes());
-    k
-}
-
-fn product_log_key(gtin: &str, leaf: u64) -> Vec<u8> {
-    let mut k = gtin.as_bytes().to_vec();
-    k.extend_from_slice(&u64_key(leaf));
-    k
 }
 
 fn check_unix(field: &str, t: i64) -> Result<i64> {
@@ -277,7 +267,7 @@ impl Service {
     /// Stores `p` with a product-ownership record of its enterprise in the log, in one synced
     /// write (a product's creation, or a change of its enterprise). The caller holds the
     /// custody lock, so no submission sees the product without its record.
-    pub(crate) fn store_owned_product(&self, p: &crate::service::types::Product) -> Result<()> {
+    pub(crate) fn store_owned_product(&self, p: &crate::service::master::Product) -> Result<()> {
         let data = ProductRecord {
             gtin: p.gtin.clone(),
             enterprise: p.enterprise_id,
@@ -356,7 +346,7 @@ pub(crate) mod tests {
                 let (svc, _) = test_service();
                 let p = seed(&svc);
                 let other = svc
-                    .create_enterprise(&crate::service::types::EnterpriseInput {
+                    .create_enterprise(&crate::service::master::EnterpriseInput {
                         name: "Other Imports Ltd".into(),
                         uscc: "91330206MA2AF1C3XT".into(),
                         country: "FR".into(),

@@ -21,15 +21,88 @@ use sha2::{Digest, Sha256};
 use tracing::{info, instrument};
 
 use super::log::PendingLeaf;
-use super::types::{Batch, BatchRequest, BatchStatus, CodeLine};
 use super::{now, rfc3339, Result, Service, ServiceError};
 use crate::code::{Code, ItemId};
 use crate::commitment::{Commitment, ItemRef};
 use crate::gs1::{Expiry, Gtin, Lot, Serial};
 use crate::leaf::ItemLeaf;
 use crate::merkle;
-use crate::store::codec::{decode_json, decode_u64, encode_json, item_key, u64_key, ItemRecord};
+use crate::store::schema::{
+    decode_json, decode_u64, encode_json, item_key, lot_batch_key, u64_key, ItemRecord,
+    META_NEXT_BATCH,
+};
 use crate::store::{Cf, Durability, WriteBatch};
+use utoipa::ToSchema;
+
+/// Body of `POST /api/v1/batches`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// GTIN of a registered product.
+    pub gtin: String,
+    /// Lot (GS1 AI 10): 1–20 characters of `[A-Za-z0-9._-]`.
+    pub lot: String,
+    /// Expiry date `YYYY-MM-DD` (GS1 AI 17), optional.
+    #[serde(default)]
+    pub expiry: Option<String>,
+    /// Number of codes, 1..=1,000,000.
+    pub quantity: u64,
+}
+
+/// State of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    /// Codes are being written; none of them scans genuine yet.
+    Issuing,
+    /// Every code is durable and in the log; the batch scans genuine.
+    Complete,
+}
+
+/// A batch of issued codes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Batch {
+    /// Assigned id.
+    pub id: u64,
+    /// GTIN-14.
+    pub gtin: String,
+    /// Lot.
+    pub lot: String,
+    /// Expiry `YYYY-MM-DD`, if any.
+    pub expiry: Option<String>,
+    /// Codes requested.
+    pub quantity: u64,
+    /// Codes durably issued so far.
+    pub issued: u64,
+    /// `issuing` or `complete`.
+    pub status: BatchStatus,
+    /// Key id of the issuer key that signs the batch.
+    pub kid: String,
+    /// RFC 3339 creation time (the items' issue time).
+    pub created_at: String,
+    /// RFC 3339 completion time.
+    pub completed_at: Option<String>,
+    /// The batch's leaves in the log as `[first_index, count]` runs, in issue order.
+    pub segments: Vec<[u64; 2]>,
+}
+
+/// Response of `POST /api/v1/batches`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BatchCreated {
+    /// The batch id.
+    pub batch_id: u64,
+    /// Codes issued.
+    pub count: u64,
+}
+
+/// One line of `GET /api/v1/batches/{id}/codes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CodeLine {
+    /// The item serial (GS1 AI 21).
+    pub serial: String,
+    /// The signed code URI to print.
+    pub code: String,
+}
 
 /// Most codes one batch may hold.
 pub const MAX_QUANTITY: u64 = 1_000_000;
@@ -37,8 +110,6 @@ pub const MAX_QUANTITY: u64 = 1_000_000;
 pub const CHUNK: usize = 8_192;
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-/// Meta key: next batch id (u64 BE).
-pub const META_NEXT_BATCH: &[u8] = b"next_batch_id";
 
 /// The batch record as stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -215,9 +286,11 @@ impl Service {
             }),
         );
         wb.put(Cf::Meta, META_NEXT_BATCH, u64_key(id + 1));
-        let mut lb = item_key(v.gtin.as_str(), v.lot.as_str());
-        lb.extend_from_slice(&u64_key(id));
-        wb.put(Cf::LotBatches, lb, Vec::new());
+        wb.put(
+            Cf::LotBatches,
+            lot_batch_key(v.gtin.as_str(), v.lot.as_str(), id),
+            Vec::new(),
+        );
         self.store.write(wb, Durability::Synced)?;
         Ok(sb)
     }

@@ -9,7 +9,7 @@ use crate::code::Code;
 use crate::commitment::Commitment;
 use crate::custody::LotId;
 use crate::leaf::LeafRecord;
-use crate::store::codec::{item_key, u64_key, ItemRecord};
+use crate::store::schema::{item_key, u64_key, ItemRecord};
 use crate::store::Cf;
 
 /// An item of ours, found from its presented code.
@@ -82,8 +82,8 @@ impl Service {
         if leaf.commitment != Commitment::of(code) {
             return Ok(Err(NotIssued::CodeMismatch));
         }
-        let complete =
-            self.stored_batch(record.batch_id)?.batch.status == super::types::BatchStatus::Complete;
+        let complete = self.stored_batch(record.batch_id)?.batch.status
+            == super::issuance::BatchStatus::Complete;
         Ok(Ok(IssuedItem {
             lot: LotId {
                 gtin: item.gtin.clone(),

@@ -10,19 +10,46 @@ use std::sync::atomic::Ordering;
 use base64::Engine;
 use tracing::{error, info};
 
-use super::types::{ConsistencyProofView, InclusionProofView, LeafView};
 use super::{lock, now, Result, Service, ServiceError};
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{self, Frontier, Hash, HashReader, NodeId, ProofError};
-use crate::store::codec::{decode_json, decode_u64, encode_json, node_key, u64_key};
+use crate::store::schema::{
+    decode_json, decode_u64, encode_json, node_key, u64_key, META_LATEST_CHECKPOINT, META_LOG_SIZE,
+};
 use crate::store::{Cf, Durability, Store, StoreError, WriteBatch};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-/// Meta key: number of leaves in the log (u64 BE), written in the same batch as the leaves.
-pub const META_LOG_SIZE: &[u8] = b"log_size";
-/// Meta key: the log origin (checkpoint first line and note key name).
-pub const META_LOG_ORIGIN: &[u8] = b"log_origin";
-/// Meta key: tree size of the latest signed checkpoint (u64 BE).
-pub const META_LATEST_CHECKPOINT: &[u8] = b"latest_checkpoint";
+/// Response of `GET /api/v1/log/leaves/{index}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LeafView {
+    /// Leaf index.
+    pub index: u64,
+    /// Base64 leaf data.
+    pub data: String,
+}
+
+/// Response of `GET /api/v1/log/proof/inclusion`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InclusionProofView {
+    /// Leaf index.
+    pub index: u64,
+    /// Tree size the proof is for.
+    pub size: u64,
+    /// Base64 hashes.
+    pub proof: Vec<String>,
+}
+
+/// Response of `GET /api/v1/log/proof/consistency`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyProofView {
+    /// Older tree size.
+    pub from: u64,
+    /// Newer tree size.
+    pub to: u64,
+    /// Base64 hashes.
+    pub proof: Vec<String>,
+}
 
 /// The in-memory right edge of the tree; changes only after a successful synced write.
 pub struct LogState {

@@ -2,14 +2,75 @@
 
 use tracing::instrument;
 
-use super::types::{Enterprise, EnterpriseInput, Product, ProductInput};
 use super::{now, rfc3339, Result, Service, ServiceError};
 use crate::gs1::{CountryCode, Gtin, Uscc};
-use crate::store::codec::{decode_json, decode_u64, encode_json, u64_key};
+use crate::store::schema::{
+    decode_json, decode_u64, encode_json, key_after, u64_key, META_NEXT_ENTERPRISE,
+};
 use crate::store::{Cf, Durability, WriteBatch};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-/// Meta key: next enterprise id (u64 BE).
-pub const META_NEXT_ENTERPRISE: &[u8] = b"next_enterprise_id";
+/// A registered enterprise (importer or brand owner).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Enterprise {
+    /// Assigned id.
+    pub id: u64,
+    /// Legal name.
+    pub name: String,
+    /// 18-character unified social credit code (GB 32100-2015).
+    pub uscc: String,
+    /// ISO 3166-1 alpha-2 country of registration.
+    pub country: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last update.
+    pub updated_at: String,
+}
+
+/// Body of `POST /api/v1/enterprises` and `PUT /api/v1/enterprises/{id}`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnterpriseInput {
+    /// Legal name, 1–200 characters.
+    pub name: String,
+    /// Unified social credit code; its check character is validated.
+    pub uscc: String,
+    /// ISO 3166-1 alpha-2 country code, e.g. `CN`, `AU`.
+    pub country: String,
+}
+
+/// A registered product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Product {
+    /// GTIN-14.
+    pub gtin: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
+    /// The owning enterprise.
+    pub enterprise_id: u64,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last update.
+    pub updated_at: String,
+}
+
+/// Body of `POST /api/v1/products` and `PUT /api/v1/products/{gtin}`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    /// GTIN-8/12/13/14 with a valid check digit (stored as GTIN-14).
+    pub gtin: String,
+    /// Chinese name, 1–200 characters.
+    pub name_zh: String,
+    /// English name, 1–200 characters.
+    pub name_en: String,
+    /// Id of a registered enterprise.
+    pub enterprise_id: u64,
+}
+
 /// Longest accepted name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 /// Most records a list call returns.
@@ -209,11 +270,7 @@ impl Service {
     /// Products with GTIN greater than `after`, at most `limit` (≤ [`MAX_LIST`]).
     pub fn list_products(&self, after: Option<&str>, limit: usize) -> Result<Vec<Product>> {
         let start = match after {
-            Some(a) => {
-                let mut k = a.as_bytes().to_vec();
-                k.push(0);
-                k
-            }
+            Some(a) => key_after(a.as_bytes()),
             None => Vec::new(),
         };
         self.store

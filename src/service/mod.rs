@@ -10,7 +10,7 @@
 //! Every method here is blocking (RocksDB, CPU-heavy signing); the HTTP edge calls them through
 //! `spawn_blocking`.
 
-pub mod anchor;
+pub mod anchoring;
 pub mod bundle;
 pub mod cache;
 pub mod complaints;
@@ -26,7 +26,8 @@ pub mod printing;
 pub mod scan;
 pub mod setup;
 pub mod telemetry;
-pub mod types;
+pub mod verdict;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;

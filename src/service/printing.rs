@@ -10,212 +10,33 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 use utoipa::ToSchema;
 
+use super::issuance::{Batch, BatchStatus, CodeLine};
 use super::log::PendingLeaf;
-use super::types::{Batch, BatchStatus, CodeLine, Product};
+use super::master::Product;
 use super::{lock, now_unix, rfc3339, Result, Service, ServiceError};
 use crate::labels::font::{self, Font};
-use crate::labels::layout::{Frame, LabelSpec};
-use crate::labels::pdf::{PdfStream, Sheet};
-use crate::labels::zpl::{self, ZplLayout};
-use crate::labels::{png, svg, tar, EcLevel, LabelData};
+pub use crate::labels::job::{
+    entry_name, is_entry_name, ImageLayout, JobLayout, LabelFormat, SheetKind, SheetLayout,
+};
+use crate::labels::job::{Output, RenderError, Renderer};
+use crate::labels::LabelData;
 use crate::leaf::Reprint;
 use crate::merkle;
-use crate::store::codec::{decode_json, decode_u64, encode_json, u64_key};
+use crate::store::schema::{
+    decode_json, decode_u64, encode_json, print_key, u64_key, META_NEXT_PRINT_JOB,
+};
 use crate::store::Cf;
 
-/// Meta key: next print job id (u64 BE).
-pub const META_NEXT_PRINT_JOB: &[u8] = b"next_print_job_id";
 /// Most labels in one job.
 pub const MAX_JOB_LABELS: u64 = 1_000_000;
 /// Serials per reprint record.
 pub const REPRINT_CHUNK: usize = 10_000;
 /// Labels read from the store per page.
 pub const PAGE: usize = 4096;
-
-/// Output formats available.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LabelFormat {
-    /// ZPL II for Zebra-compatible thermal printers.
-    Zpl,
-    /// PNG per label (in a tar archive).
-    Png,
-    /// SVG per label (in a tar archive).
-    Svg,
-    /// PDF label sheets for office printers.
-    Pdf,
-}
-
-impl LabelFormat {
-    /// Labels rendered per chunk of output.
-    fn chunk(self) -> usize {
-        match self {
-            LabelFormat::Zpl => PAGE,
-            LabelFormat::Pdf => 240,
-            LabelFormat::Png | LabelFormat::Svg => 64,
-        }
-    }
-
-    /// `Content-Type` of the output.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            LabelFormat::Zpl => "text/plain; charset=utf-8",
-            LabelFormat::Pdf => "application/pdf",
-            LabelFormat::Png | LabelFormat::Svg => "application/x-tar",
-        }
-    }
-
-    /// File name extension of the output.
-    pub fn extension(self) -> &'static str {
-        match self {
-            LabelFormat::Zpl => "zpl",
-            LabelFormat::Pdf => "pdf",
-            LabelFormat::Png => "png.tar",
-            LabelFormat::Svg => "svg.tar",
-        }
-    }
-}
-
-fn d_width() -> f64 {
-    60.0
-}
-fn d_height() -> f64 {
-    40.0
-}
-fn d_dpi() -> u32 {
-    300
-}
-
-/// Layout of PNG and SVG labels (all fields optional).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ImageLayout {
-    /// Label width, mm (default 60).
-    #[serde(default = "d_width")]
-    pub width_mm: f64,
-    /// Label height, mm (default 40).
-    #[serde(default = "d_height")]
-    pub height_mm: f64,
-    /// QR module size, mm, at least 0.33 (default: the largest up to 0.5 the label allows).
-    /// PNG modules are whole pixels at `dpi`.
-    #[serde(default)]
-    pub module_mm: Option<f64>,
-    /// PNG resolution, 72 to 1200 dpi (default 300).
-    #[serde(default = "d_dpi")]
-    pub dpi: u32,
-    /// Error correction L, M (default), Q or H.
-    #[serde(default)]
-    #[schema(value_type = String)]
-    pub ec: EcLevel,
-}
-
-impl Default for ImageLayout {
-    fn default() -> Self {
-        ImageLayout {
-            width_mm: d_width(),
-            height_mm: d_height(),
-            module_mm: None,
-            dpi: d_dpi(),
-            ec: EcLevel::M,
-        }
-    }
-}
-
-/// Label stock of a PDF job.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum SheetKind {
-    /// A4, 3 × 8 labels of 70 × 37 mm.
-    #[default]
-    #[serde(rename = "a4-3x8")]
-    A4x3x8,
-    /// A4, 4 × 10 labels of 52.5 × 29.7 mm.
-    #[serde(rename = "a4-4x10")]
-    A4x4x10,
-    /// The grid given in `grid`.
-    #[serde(rename = "custom")]
-    Custom,
-}
-
-/// Layout of a PDF job (all fields optional).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SheetLayout {
-    /// `a4-3x8` (default), `a4-4x10` or `custom`.
-    #[serde(default)]
-    pub sheet: SheetKind,
-    /// The grid of a `custom` sheet: page size, columns, rows, margins, pitch, label size.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub grid: Option<Sheet>,
-    /// QR module size, mm, at least 0.33 (default: the largest up to 0.5 the label allows).
-    #[serde(default)]
-    pub module_mm: Option<f64>,
-    /// Error correction L, M (default), Q or H.
-    #[serde(default)]
-    #[schema(value_type = String)]
-    pub ec: EcLevel,
-}
-
-impl SheetLayout {
-    /// The sheet's grid.
-    pub fn sheet(&self) -> std::result::Result<Sheet, String> {
-        match (self.sheet, self.grid) {
-            (SheetKind::A4x3x8, None) => Ok(Sheet::A4_3X8),
-            (SheetKind::A4x4x10, None) => Ok(Sheet::A4_4X10),
-            (SheetKind::Custom, Some(g)) => Ok(g),
-            (SheetKind::Custom, None) => Err("a custom sheet needs a grid: page_width_mm, page_height_mm, columns, rows, margin_left_mm, margin_top_mm, pitch_x_mm, pitch_y_mm, label_width_mm, label_height_mm".into()),
-            (_, Some(_)) => Err("grid is only for sheet \"custom\"".into()),
-        }
-    }
-}
-
-/// A job's layout, by format.
-#[derive(Clone, Debug, PartialEq)]
-pub enum JobLayout {
-    /// ZPL.
-    Zpl(ZplLayout),
-    /// PNG or SVG.
-    Image(ImageLayout),
-    /// PDF.
-    Sheet(SheetLayout),
-}
-
-impl JobLayout {
-    /// Reads the `layout` of a request or stored job for `format` (`None`: the defaults).
-    pub fn parse(
-        format: LabelFormat,
-        v: Option<&serde_json::Value>,
-    ) -> std::result::Result<Self, String> {
-        fn de<T: serde::de::DeserializeOwned + Default>(
-            v: Option<&serde_json::Value>,
-        ) -> std::result::Result<T, String> {
-            match v {
-                None | Some(serde_json::Value::Null) => Ok(T::default()),
-                Some(v) => T::deserialize(v).map_err(|e| e.to_string()),
-            }
-        }
-        Ok(match format {
-            LabelFormat::Zpl => JobLayout::Zpl(de(v)?),
-            LabelFormat::Png | LabelFormat::Svg => JobLayout::Image(de(v)?),
-            LabelFormat::Pdf => JobLayout::Sheet(de(v)?),
-        })
-    }
-
-    /// As JSON (every field spelled out).
-    pub fn to_value(&self) -> serde_json::Value {
-        match self {
-            JobLayout::Zpl(l) => serde_json::to_value(l),
-            JobLayout::Image(l) => serde_json::to_value(l),
-            JobLayout::Sheet(l) => serde_json::to_value(l),
-        }
-        .unwrap_or_default()
-    }
-}
 
 /// Body of `POST /api/v1/batches/{id}/print-jobs`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -297,12 +118,6 @@ fn check_reason(r: &str) -> Result<String> {
         ));
     }
     Ok(r.to_string())
-}
-
-fn print_key(batch: u64, ordinal: u64) -> Vec<u8> {
-    let mut k = u64_key(batch).to_vec();
-    k.extend_from_slice(&u64_key(ordinal));
-    k
 }
 
 /// Output progress of jobs being fetched, by job id.
@@ -584,53 +399,8 @@ impl Service {
     ) -> Result<(Renderer, [u64; 2])> {
         let product = self.label_product(batch)?;
         let (sample, ordinals) = self.worst_label(batch, &product, format, range, known)?;
-        let bad = layout_error;
-        let spec = |width_mm, height_mm, module_mm, ec| LabelSpec {
-            width_mm,
-            height_mm,
-            module_mm,
-            ec,
-        };
-        let renderer = match layout {
-            JobLayout::Zpl(z) => {
-                zpl::label(&sample, z).map_err(bad)?;
-                Renderer::Zpl(z.clone())
-            }
-            JobLayout::Image(l) => {
-                let font = self.label_font()?;
-                let spec = spec(l.width_mm, l.height_mm, l.module_mm, l.ec);
-                // PNG snaps modules to whole pixels at its resolution; SVG is vector (no dpi).
-                if format == LabelFormat::Png {
-                    Renderer::Image {
-                        frame: png::frame(&spec, l.dpi, &sample, &font).map_err(bad)?,
-                        dpi: Some(l.dpi),
-                        font,
-                    }
-                } else {
-                    Renderer::Image {
-                        frame: spec.frame_for(&sample, &font).map_err(bad)?,
-                        dpi: None,
-                        font,
-                    }
-                }
-            }
-            JobLayout::Sheet(l) => {
-                let sheet = l
-                    .sheet()
-                    .map_err(|e| ServiceError::Invalid(format!("layout: {e}")))?;
-                sheet.check().map_err(bad)?;
-                let font = self.label_font()?;
-                let frame = spec(
-                    sheet.label_width_mm,
-                    sheet.label_height_mm,
-                    l.module_mm,
-                    l.ec,
-                )
-                .frame_for(&sample, &font)
-                .map_err(bad)?;
-                Renderer::Sheet { sheet, frame, font }
-            }
-        };
+        let renderer = Renderer::prepare(format, layout, &sample, || font::load(&self.label_font))
+            .map_err(render_error)?;
         Ok((renderer, ordinals))
     }
 
@@ -708,42 +478,17 @@ impl Service {
             job.check_labels,
         )?;
         let product = self.label_product(&batch)?;
-        let pdf = match &renderer {
-            Renderer::Sheet { sheet, font, .. } => Some(
-                PdfStream::new(
-                    font.clone(),
-                    *sheet,
-                    &format!("traceseal print job {} ({} labels)", job.id, job.count),
-                )
-                .map_err(layout_error)?,
-            ),
-            _ => None,
-        };
+        let title = format!("traceseal print job {} ({} labels)", job.id, job.count);
+        let out = Output::start(renderer, &title).map_err(render_error)?;
         Ok(JobOutput {
             job: job.clone(),
             batch,
             product,
             next: job.start,
-            renderer,
-            pdf,
+            out,
             done: false,
         })
     }
-}
-
-enum Renderer {
-    Zpl(ZplLayout),
-    Image {
-        frame: Frame,
-        /// PNG resolution; `None` for SVG.
-        dpi: Option<u32>,
-        font: std::sync::Arc<Font>,
-    },
-    Sheet {
-        sheet: Sheet,
-        frame: Frame,
-        font: std::sync::Arc<Font>,
-    },
 }
 
 /// The output of a print job, produced a chunk at a time.
@@ -752,49 +497,18 @@ pub struct JobOutput {
     batch: Batch,
     product: Product,
     next: u64,
-    renderer: Renderer,
-    pdf: Option<PdfStream>,
+    out: Output,
     done: bool,
 }
 
-/// A layout that cannot be rendered is the request's problem (422).
-fn layout_error(e: crate::labels::LayoutError) -> ServiceError {
-    ServiceError::Unprocessable(format!("layout: {e}"))
-}
-
-/// A tar entry name for a label: its position in the batch and its serial (characters other
-/// than letters, digits, `.`, `-` and `_` become `_`).
-pub fn entry_name(ordinal: u64, serial: &str, ext: &str) -> String {
-    let safe: String = serial
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{ordinal:07}-{safe}.{ext}")
-}
-
-/// Whether `name` is a tar entry name as [`entry_name`] writes them (what a client may safely
-/// create in its output directory: one path component, no `..`, no hidden file).
-pub fn is_entry_name(name: &str) -> bool {
-    let Some((stem, ext)) = name.rsplit_once('.') else {
-        return false;
-    };
-    let Some((ordinal, serial)) = stem.split_once('-') else {
-        return false;
-    };
-    matches!(ext, "png" | "svg")
-        && ordinal.len() == 7
-        && ordinal.bytes().all(|b| b.is_ascii_digit())
-        && !serial.is_empty()
-        && serial.len() <= 80
-        && serial
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+/// A layout that cannot be rendered is the request's problem (422); a malformed one too
+/// (400); a font we cannot use is ours (503).
+fn render_error(e: RenderError) -> ServiceError {
+    match e {
+        RenderError::Layout(_) => ServiceError::Unprocessable(e.to_string()),
+        RenderError::Invalid(_) => ServiceError::Invalid(e.to_string()),
+        RenderError::Font(e) => ServiceError::Unavailable(e.to_string()),
+    }
 }
 
 impl JobOutput {
@@ -812,18 +526,14 @@ impl JobOutput {
         let end = self.job.start + self.job.count;
         if self.next >= end {
             self.done = true;
-            let tail = match (&self.renderer, self.pdf.take()) {
-                (Renderer::Sheet { .. }, Some(pdf)) => pdf
-                    .finish()
-                    .map_err(|e| ServiceError::Internal(format!("finishing the PDF: {e}")))?,
-                (Renderer::Image { .. }, _) => tar::end(),
-                _ => Vec::new(),
-            };
+            let tail = self
+                .out
+                .finish()
+                .map_err(|e| ServiceError::Internal(format!("finishing the output: {e}")))?;
             return Ok((!tail.is_empty()).then_some((tail, 0)));
         }
         let n = ((end - self.next) as usize).min(self.job.format.chunk());
         let codes = svc.batch_codes(&self.batch, self.next, n)?;
-        let bad = layout_error;
         let mtime = now_unix().max(0) as u64;
         let labels: Vec<(u64, LabelData)> = codes
             .into_iter()
@@ -835,53 +545,7 @@ impl JobOutput {
                 )
             })
             .collect();
-        let mut out = Vec::new();
-        // Labels are encoded and drawn in parallel (QR encoding dominates), then written in
-        // order.
-        match &self.renderer {
-            Renderer::Zpl(z) => {
-                for (_, d) in &labels {
-                    out.extend(zpl::label(d, z).map_err(bad)?.into_bytes());
-                }
-            }
-            Renderer::Image { frame, dpi, font } => {
-                let files: Vec<Result<(String, Vec<u8>)>> = labels
-                    .par_iter()
-                    .map(|(ordinal, d)| {
-                        let p = frame.place(d, font).map_err(bad)?;
-                        Ok(match dpi {
-                            Some(dpi) => (
-                                entry_name(*ordinal, &d.serial, "png"),
-                                png::render(&p, *dpi, font),
-                            ),
-                            None => (
-                                entry_name(*ordinal, &d.serial, "svg"),
-                                svg::render(&p, font).into_bytes(),
-                            ),
-                        })
-                    })
-                    .collect();
-                for f in files {
-                    let (name, data) = f?;
-                    out.extend(tar::entry(&name, &data, mtime));
-                }
-            }
-            Renderer::Sheet { frame, font, .. } => {
-                let placed: Vec<Result<crate::labels::layout::Placed>> = labels
-                    .par_iter()
-                    .map(|(_, d)| frame.place(d, font).map_err(bad))
-                    .collect();
-                for p in placed {
-                    let p = p?;
-                    if let Some(pdf) = self.pdf.as_mut() {
-                        pdf.add(&p);
-                    }
-                }
-            }
-        }
-        if let Some(pdf) = self.pdf.as_mut() {
-            out.extend(pdf.take());
-        }
+        let out = self.out.render(&labels, mtime).map_err(render_error)?;
         self.next += n as u64;
         Ok(Some((out, n as u64)))
     }
@@ -890,6 +554,7 @@ impl JobOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels::{tar, zpl};
     use crate::service::issuance::tests::req;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;

@@ -11,15 +11,14 @@ use std::sync::atomic::Ordering;
 use base64::Engine;
 use time::OffsetDateTime;
 
-use super::types::{
-    CustodyRecordView, CustodyView, ItemView, LogView, ProductView, Reason, Verdict, VerdictKind,
-};
+use super::telemetry::{ScanFacts, ScanNote, VerdictKind};
+use super::verdict::{reason, CustodyRecordView, CustodyView, LogView, ProductView, Verdict};
 use super::{rfc3339, Result, Service};
 use crate::code::Code;
 use crate::custody::record::Conformance;
 use crate::custody::{ItemState, LotId};
 use crate::merkle::Hash;
-use crate::store::codec::{decode_json, item_key};
+use crate::store::schema::{decode_json, item_key};
 use crate::store::Cf;
 
 /// Lots whose lot-wide custody views are cached for scans (the cache is dropped when full).
@@ -37,58 +36,40 @@ pub struct LotViewKey {
 pub type LotViewCache =
     std::collections::HashMap<Vec<u8>, (LotViewKey, std::sync::Arc<Vec<CustodyRecordView>>)>;
 
-fn reason(code: &str, message: impl Into<String>) -> Reason {
-    Reason {
-        code: code.into(),
-        message: message.into(),
+/// What telemetry records of a verdict.
+fn facts(v: &Verdict) -> ScanFacts {
+    ScanFacts {
+        issued: v.issued_at.is_some(),
+        verdict: v.verdict,
+        reasons: v.reasons.iter().map(|r| r.code.clone()).collect(),
+        item: v
+            .item
+            .as_ref()
+            .map(|i| (i.gtin.clone(), i.lot.clone(), i.serial.clone())),
+        enterprise_id: v
+            .product
+            .as_ref()
+            .and_then(|p| p.enterprise.as_ref())
+            .map(|e| e.id),
     }
 }
 
-impl Verdict {
-    fn new(kind: VerdictKind, code: &Code) -> Verdict {
-        let item = code.item();
-        Verdict {
-            verdict: kind,
-            scan_id: None,
-            reasons: Vec::new(),
-            item: Some(ItemView {
-                gtin: item.gtin.as_str().to_string(),
-                lot: item.lot.as_str().to_string(),
-                serial: item.serial.as_str().to_string(),
-                expiry: item.expiry.as_ref().map(|e| e.to_iso()),
-            }),
-            product: None,
-            issuer_kid: Some(code.kid().to_string()),
-            issued_at: None,
-            scans: None,
-            log: None,
-            anchor: None,
-            custody: None,
+/// Adds the scan id, the scan history and the clone warning to a verdict.
+fn apply_note(v: &mut Verdict, note: ScanNote) {
+    v.scan_id = note.scan_id;
+    if let Some(c) = &note.summary {
+        if note.warn && v.verdict != VerdictKind::NotGenuine {
+            v.verdict = VerdictKind::GenuineWithWarning;
+            v.reasons.push(reason(
+                "scanned_widely",
+                format!(
+                    "this code has been scanned from {} different networks since {} (within {} days); copies of one label may be in circulation",
+                    c.networks, c.since, c.window_days
+                ),
+            ));
         }
     }
-
-    fn not_genuine(code: &Code, why: &str, message: impl Into<String>) -> Verdict {
-        let mut v = Verdict::new(VerdictKind::NotGenuine, code);
-        v.reasons.push(reason(why, message));
-        v
-    }
-
-    /// The answer when we are at fault and cannot check.
-    pub fn cannot_verify_now(message: impl Into<String>) -> Verdict {
-        Verdict {
-            verdict: VerdictKind::CannotVerifyNow,
-            scan_id: None,
-            reasons: vec![reason("unavailable", message)],
-            item: None,
-            product: None,
-            issuer_kid: None,
-            issued_at: None,
-            scans: None,
-            log: None,
-            anchor: None,
-            custody: None,
-        }
-    }
+    v.scans = note.summary;
 }
 
 impl Service {
@@ -98,7 +79,8 @@ impl Service {
         self.stats.scans.fetch_add(1, Ordering::Relaxed);
         match self.try_scan(code) {
             Ok(mut v) => {
-                self.record_telemetry(code, client, at.unix_timestamp(), &mut v);
+                let note = self.record_telemetry(code, client, at.unix_timestamp(), &facts(&v));
+                apply_note(&mut v, note);
                 v
             }
             Err(e) => {
@@ -367,9 +349,9 @@ impl Service {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::service::issuance::BatchRequest;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
-    use crate::service::types::BatchRequest;
 
     /// Issues `q` codes of the seeded product (lot L1).
     pub(crate) fn issue(svc: &Service, q: u64) -> Vec<Code> {

@@ -19,16 +19,46 @@ use std::sync::{Arc, Mutex, RwLock};
 use base64::Engine;
 use ed25519_dalek::VerifyingKey;
 
-use super::log::{LogState, META_LOG_ORIGIN};
-use super::types::KeyInfo;
+use super::log::LogState;
 use super::{now, rfc3339, Issuer, Result, Service, ServiceError, Stats};
 use crate::checkpoint::NoteSigner;
 use crate::code::{Host, KeyId};
 use crate::config::{Config, ScanRules};
 use crate::keys;
-use crate::store::codec::{decode_json, encode_json};
 use crate::store::rocks::RocksStore;
+use crate::store::schema::{
+    decode_json, encode_json, key_after, lot_batch_key, META_LOG_ORIGIN, META_LOT_BATCHES_INDEXED,
+};
 use crate::store::{Cf, Durability, Store, WriteBatch};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A public key of the service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeyInfo {
+    /// Key id: 8 hex chars (issuer: SHA-256 of the public key; log: C2SP note key id).
+    pub kid: String,
+    /// `issuer` (signs codes) or `log` (signs checkpoints).
+    pub role: String,
+    /// Always `Ed25519`.
+    pub algorithm: String,
+    /// Base64 of the 32 raw public key bytes.
+    pub public_key: String,
+    /// RFC 3339 start of validity.
+    pub not_before: String,
+    /// RFC 3339 end of validity, if any.
+    pub not_after: Option<String>,
+    /// For the log key: its C2SP verifier key string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vkey: Option<String>,
+}
+
+/// Response of `GET /api/v1/keys`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeySet {
+    /// Every issuer and log key.
+    pub keys: Vec<KeyInfo>,
+}
 
 /// Number of stripes of the scan-record lock.
 const SCAN_LOCK_STRIPES: usize = 64;
@@ -305,10 +335,6 @@ impl Service {
     }
 }
 
-/// Meta key: set once every batch has its `lot_batches` row (data directories created before
-/// that index existed get it on first open).
-pub const META_LOT_BATCHES_INDEXED: &[u8] = b"lot_batches_indexed";
-
 impl Service {
     /// One-time migration: index the batches of each lot (for the EPCIS export).
     fn index_lot_batches(&self) -> Result<()> {
@@ -324,12 +350,10 @@ impl Service {
         loop {
             let page = self.store.range(Cf::Batches, &start, None, 1024)?;
             let Some((last, _)) = page.last() else { break };
-            start = last.clone();
-            start.push(0);
+            start = key_after(last);
             for (_, v) in &page {
                 let sb: super::issuance::StoredBatch = decode_json("batch", v)?;
-                let mut k = crate::store::codec::item_key(&sb.batch.gtin, &sb.batch.lot);
-                k.extend_from_slice(&crate::store::codec::u64_key(sb.batch.id));
+                let k = lot_batch_key(&sb.batch.gtin, &sb.batch.lot, sb.batch.id);
                 wb.put(Cf::LotBatches, k, Vec::new());
             }
         }
@@ -396,13 +420,13 @@ pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
 
 impl Service {
     /// Every registered issuer and log key.
-    pub fn keys(&self) -> Result<super::types::KeySet> {
+    pub fn keys(&self) -> Result<super::setup::KeySet> {
         let keys = self
             .store
             .range(Cf::Keys, &[], None, usize::MAX)?
             .iter()
             .map(|(_, v)| Ok(decode_json::<KeyInfo>("key record", v)?))
             .collect::<Result<Vec<_>>>()?;
-        Ok(super::types::KeySet { keys })
+        Ok(super::setup::KeySet { keys })
     }
 }

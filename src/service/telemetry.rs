@@ -31,19 +31,54 @@ use std::sync::atomic::Ordering;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::types::{Reason, ScanSummary, Verdict, VerdictKind};
 use super::{rfc3339, Result, Service, ServiceError};
 use crate::code::Code;
 use crate::config::ScanRules;
-use crate::store::codec::{decode_json, decode_u64, encode_json, item_key, u64_key};
+use crate::store::schema::{
+    decode_json, decode_u64, encode_json, forged_day_prefix, forged_key, item_key, key_after,
+    parse_forged_key, u64_key, META_SCAN_ID_KEY,
+};
 use crate::store::{Cf, Durability, WriteBatch};
+use utoipa::ToSchema;
 
-/// Most distinct networks remembered per code (far above any sane warning threshold).
-pub const MAX_TRACKED_NETWORKS: usize = 64;
+/// The four possible scan answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    /// Signed by our issuer, issued, nothing suspicious.
+    Genuine,
+    /// Genuine, but the scan history is suspicious (see reasons).
+    GenuineWithWarning,
+    /// Not a code we issued, or no longer valid (see reasons).
+    NotGenuine,
+    /// We cannot answer now (our fault, e.g. storage unavailable). Never means fake.
+    CannotVerifyNow,
+}
+
+/// Scan history of the code, including this scan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ScanSummary {
+    /// Distinct client networks (IPv4 /24, IPv6 /48) that scanned the code within the
+    /// window, this scan's included.
+    pub networks: u64,
+    /// RFC 3339: since when (the earliest of those networks' first scans in the window).
+    pub since: String,
+    /// The window, in days.
+    pub window_days: u32,
+    /// Scans counted within the window (each network once per `scan.repeat_secs`).
+    pub scans: u64,
+    /// RFC 3339 time of the first scan ever counted.
+    pub first_scan_at: String,
+}
+
+pub use crate::config::MAX_TRACKED_NETWORKS;
 
 /// How long scan records are kept: complaints may refer to a scan for
-/// [`super::complaints::SCAN_VALID_DAYS`] days; two more for clock slack.
-pub const SCAN_RETENTION_DAYS: i64 = super::complaints::SCAN_VALID_DAYS + 2;
+/// [`SCAN_VALID_DAYS`] days; two more for clock slack.
+pub const SCAN_RETENTION_DAYS: i64 = SCAN_VALID_DAYS + 2;
+
+/// How long after a scan a complaint may refer to it.
+pub const SCAN_VALID_DAYS: i64 = 90;
 
 /// How long daily forged-scan aggregates are kept (a little over a year: the credit model
 /// looks back twelve months).
@@ -82,9 +117,6 @@ impl ForgedQuota {
     }
 }
 
-/// Meta key of the secret that scan ids are derived with.
-const META_SCAN_ID_KEY: &[u8] = b"scan_id_key";
-
 /// GTIN recorded for forged scans naming a GTIN that is not a registered product (so random
 /// GTINs cannot grow the aggregates).
 pub const UNKNOWN_GTIN: &str = "00000000000000";
@@ -112,6 +144,26 @@ pub struct ScanRecord {
     pub enterprise_id: Option<u64>,
     /// Complaints filed from this scan.
     pub complaints: u32,
+}
+
+/// The record of one scan.
+fn scan_record(code: &Code, net: &str, now: i64, facts: &ScanFacts) -> ScanRecord {
+    let (gtin, lot, serial) = match &facts.item {
+        Some((g, l, s)) => (Some(g.clone()), Some(l.clone()), Some(s.clone())),
+        None => (None, None, None),
+    };
+    ScanRecord {
+        at: now,
+        code: code.as_str().to_string(),
+        gtin,
+        lot,
+        serial,
+        verdict: facts.verdict,
+        reasons: facts.reasons.clone(),
+        network: net.to_string(),
+        enterprise_id: facts.enterprise_id,
+        complaints: 0,
+    }
 }
 
 /// The 16 bytes of a scan id given as 32 hex characters (either case).
@@ -237,14 +289,6 @@ impl ScanStats {
     }
 }
 
-/// The key of a daily forged-scan aggregate: day (u32 BE) ‖ GTIN-14 ‖ reason.
-fn forged_key(day: i64, gtin: &str, reason: &str) -> Vec<u8> {
-    let mut k = (day.max(0) as u32).to_be_bytes().to_vec();
-    k.extend_from_slice(gtin.as_bytes());
-    k.extend_from_slice(reason.as_bytes());
-    k
-}
-
 /// Forged-code scans of one day, product and reason (`GET /api/v1/scans/forged`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ForgedDay {
@@ -258,22 +302,50 @@ pub struct ForgedDay {
     pub scans: u64,
 }
 
+/// What telemetry is told about a scan's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanFacts {
+    /// The code names an item we issued (its aggregate and warning apply).
+    pub issued: bool,
+    /// The verdict shown.
+    pub verdict: VerdictKind,
+    /// Its reason codes, first the one that decided.
+    pub reasons: Vec<String>,
+    /// GTIN-14, lot and serial as read from the code.
+    pub item: Option<(String, String, String)>,
+    /// The product's enterprise, when known.
+    pub enterprise_id: Option<u64>,
+}
+
+/// What telemetry adds to a scan's answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanNote {
+    /// The id of the scan's record (32 hex), when it has one.
+    pub scan_id: Option<String>,
+    /// The code's scan history, for issued items.
+    pub summary: Option<ScanSummary>,
+    /// The warning rule fired: copies of one label may be in circulation.
+    pub warn: bool,
+}
+
 impl Service {
-    /// Records the scan (never failing the verdict): the per-code aggregate and the clone
-    /// warning for issued items, the scan record, the forged-scan aggregate.
+    /// Records the scan and returns what it adds to the answer; never fails (a storage
+    /// problem is counted and logged, and the answer is served without a note).
     pub(crate) fn record_telemetry(
         &self,
         code: &Code,
         client: Option<IpAddr>,
         now: i64,
-        v: &mut Verdict,
-    ) {
-        if let Err(e) = self.try_telemetry(code, client, now, v) {
-            self.stats
-                .scan_telemetry_failures
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, "scan telemetry not recorded; the verdict is served without it");
-        }
+        facts: &ScanFacts,
+    ) -> ScanNote {
+        self.try_telemetry(code, client, now, facts)
+            .unwrap_or_else(|e| {
+                self.stats
+                    .scan_telemetry_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "scan telemetry not recorded; the verdict is served without it");
+                ScanNote::default()
+            })
     }
 
     fn try_telemetry(
@@ -281,33 +353,37 @@ impl Service {
         code: &Code,
         client: Option<IpAddr>,
         now: i64,
-        v: &mut Verdict,
-    ) -> Result<()> {
+        facts: &ScanFacts,
+    ) -> Result<ScanNote> {
         let net = coarse_network(client);
         let bucket = bucket_of(now, self.scan_rules.repeat_secs);
         let id = self.scan_id(code, &net, bucket)?;
-        let recorded = if v.issued_at.is_some() {
-            self.telemetry_issued(code, &net, id, now, v)?;
+        let record = scan_record(code, &net, now, facts);
+        let mut note = ScanNote::default();
+        let recorded = if facts.issued {
+            let (summary, warn) = self.telemetry_issued(code, id, now, &record)?;
+            note.summary = Some(summary);
+            note.warn = warn;
             true
         } else {
-            self.telemetry_forged(code, &net, id, now, v)?
+            self.telemetry_forged(code, id, now, &record)?
         };
         if recorded {
-            v.scan_id = Some(crate::custody::record::hex(&id));
+            note.scan_id = Some(crate::custody::record::hex(&id));
         }
-        Ok(())
+        Ok(note)
     }
 
     /// An issued item: the per-code aggregate (read-modify-write under the code's stripe
-    /// lock), the warning, and the scan record when the scan counted.
+    /// lock) and the scan record when the scan counted. Returns the summary and whether the
+    /// warning rule fired.
     fn telemetry_issued(
         &self,
         code: &Code,
-        net: &str,
         id: [u8; 16],
         now: i64,
-        v: &mut Verdict,
-    ) -> Result<()> {
+        record: &ScanRecord,
+    ) -> Result<(ScanSummary, bool)> {
         let item = code.item();
         let ikey = item_key(item.gtin.as_str(), item.serial.as_str());
         let _guard = super::lock(&self.scan_locks[self.stripe(&ikey)])?;
@@ -315,34 +391,19 @@ impl Service {
             Some(b) => decode_json("scan stats", &b)?,
             None => ScanStats::default(),
         };
-        let c = stats.observe(net, now, &self.scan_rules);
-        if c.warn && v.verdict != VerdictKind::NotGenuine {
-            v.verdict = VerdictKind::GenuineWithWarning;
-            v.reasons.push(Reason {
-                code: "scanned_widely".into(),
-                message: format!(
-                    "this code has been scanned from {} different networks since {} (within {} days); copies of one label may be in circulation",
-                    c.summary.networks, c.summary.since, c.summary.window_days
-                ),
-            });
-        }
-        v.scans = Some(c.summary);
+        let c = stats.observe(&record.network, now, &self.scan_rules);
         if c.counted {
             let mut wb = WriteBatch::new();
             wb.put(Cf::ScanStats, ikey, encode_json(&stats));
             // A network forgotten (over the per-code cap) and back within the same period
             // must not reset the record its complaints count against.
             if self.store.get(Cf::Scans, &id)?.is_none() {
-                wb.put(
-                    Cf::Scans,
-                    id.to_vec(),
-                    encode_json(&self.scan_record(code, net, now, v)),
-                );
+                wb.put(Cf::Scans, id.to_vec(), encode_json(record));
             }
             // Telemetry is not critical state: buffered, not fsynced per scan.
             self.store.write(wb, Durability::Buffered)?;
         }
-        Ok(())
+        Ok((c.summary, c.warn))
     }
 
     /// A code we did not issue (or cannot vouch for): one scan record per code × network ×
@@ -351,23 +412,23 @@ impl Service {
     fn telemetry_forged(
         &self,
         code: &Code,
-        net: &str,
         id: [u8; 16],
         now: i64,
-        v: &Verdict,
+        record: &ScanRecord,
     ) -> Result<bool> {
         if self.store.get(Cf::Scans, &id)?.is_some() {
             return Ok(true);
         }
-        let recorded = super::lock(&self.forged_quota)?.take(net, now.div_euclid(86_400));
-        let reason = v.reasons.first().map(|r| r.code.as_str()).unwrap_or("none");
+        let day = now.div_euclid(86_400);
+        let recorded = super::lock(&self.forged_quota)?.take(&record.network, day);
+        let reason = record.reasons.first().map(String::as_str).unwrap_or("none");
         let gtin = &code.item().gtin;
         let gtin = if self.find_product(gtin)?.is_some() {
             gtin.as_str()
         } else {
             UNKNOWN_GTIN
         };
-        let key = forged_key(now.div_euclid(86_400), gtin, reason);
+        let key = forged_key(day, gtin, reason);
         let _g = super::lock(&self.scan_locks[self.stripe(&key)])?;
         let n = match self.store.get(Cf::ForgedScans, &key)? {
             Some(b) => decode_u64(&b)?,
@@ -375,11 +436,7 @@ impl Service {
         };
         let mut wb = WriteBatch::new();
         if recorded {
-            wb.put(
-                Cf::Scans,
-                id.to_vec(),
-                encode_json(&self.scan_record(code, net, now, v)),
-            );
+            wb.put(Cf::Scans, id.to_vec(), encode_json(record));
         }
         wb.put(Cf::ForgedScans, key, u64_key(n + 1).to_vec());
         self.store.write(wb, Durability::Buffered)?;
@@ -435,30 +492,10 @@ impl Service {
         Ok(key)
     }
 
-    fn scan_record(&self, code: &Code, net: &str, now: i64, v: &Verdict) -> ScanRecord {
-        let item = v.item.as_ref();
-        ScanRecord {
-            at: now,
-            code: code.as_str().to_string(),
-            gtin: item.map(|i| i.gtin.clone()),
-            lot: item.map(|i| i.lot.clone()),
-            serial: item.map(|i| i.serial.clone()),
-            verdict: v.verdict,
-            reasons: v.reasons.iter().map(|r| r.code.clone()).collect(),
-            network: net.to_string(),
-            enterprise_id: v
-                .product
-                .as_ref()
-                .and_then(|p| p.enterprise.as_ref())
-                .map(|e| e.id),
-            complaints: 0,
-        }
-    }
-
     /// Forged-code scans by day, product and reason, newest day first (`before_day`: only
     /// days before it, as days since the epoch), at most `limit` rows.
     pub fn forged_scans(&self, before_day: Option<i64>, limit: usize) -> Result<Vec<ForgedDay>> {
-        let end = before_day.map(|d| (d.max(0) as u32).to_be_bytes().to_vec());
+        let end = before_day.map(|d| forged_day_prefix(d).to_vec());
         let rows = self
             .store
             .range(Cf::ForgedScans, &[], end.as_deref(), usize::MAX)?;
@@ -467,9 +504,7 @@ impl Service {
             .rev()
             .take(limit)
             .filter_map(|(k, v)| {
-                let day = u32::from_be_bytes(k.get(..4)?.try_into().ok()?) as i64;
-                let gtin = std::str::from_utf8(k.get(4..18)?).ok()?.to_string();
-                let reason = std::str::from_utf8(k.get(18..)?).ok()?.to_string();
+                let (day, gtin, reason) = parse_forged_key(k)?;
                 Some(ForgedDay {
                     day: rfc3339(day * 86_400)[..10].to_string(),
                     gtin,
@@ -489,7 +524,7 @@ impl Service {
         let n = self.purge_range(Cf::Scans, &u64_key(before.max(0) as u64))?;
         let day =
             (before - (FORGED_RETENTION_DAYS - SCAN_RETENTION_DAYS) * 86_400).div_euclid(86_400);
-        self.purge_range(Cf::ForgedScans, &(day.max(0) as u32).to_be_bytes())?;
+        self.purge_range(Cf::ForgedScans, &forged_day_prefix(day))?;
         Ok(n)
     }
 
@@ -502,8 +537,7 @@ impl Service {
             let Some((last, _)) = page.last() else {
                 return Ok(n);
             };
-            start = last.clone();
-            start.push(0);
+            start = key_after(last);
             let mut wb = WriteBatch::with_capacity(page.len());
             for (k, _) in &page {
                 wb.delete(cf, k.clone());

@@ -7,13 +7,11 @@ use rocksdb::{
     ReadOptions, WriteOptions, DB,
 };
 
+use super::schema::SCHEMA_VERSION_KEY;
 use super::{Cf, Durability, Op, Pair, Store, StoreError, WriteBatch, SCHEMA_VERSION};
 
 /// Size of the block cache shared by all column families.
 pub const BLOCK_CACHE_BYTES: usize = 256 << 20;
-
-/// Meta key holding the schema version (u32 big-endian).
-pub const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 
 /// RocksDB with one column family per [`Cf`].
 pub struct RocksStore {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod seed;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ use traceseal::chain::ChainClient;
 use traceseal::code::Host;
 use traceseal::config::Config;
 use traceseal::http::{self, AppState};
-use traceseal::service::anchor::{AnchorSlot, Anchorer};
+use traceseal::service::anchoring::{AnchorSlot, Anchorer};
 use traceseal::service::setup::{self, DataDir, OpenOptions};
 
 /// A USCC with a valid check character.
@@ -147,47 +148,24 @@ impl TestServer {
         }
     }
 
-    /// Registers an enterprise and the product GTIN; returns the enterprise id.
-    pub async fn seed(&self) -> u64 {
-        let e = self
-            .admin_post(
-                "/api/v1/enterprises",
-                json!({"name": "Acme Import Co.", "uscc": USCC, "country": "AU"}),
-            )
-            .await;
-        assert_eq!(e.status(), 201);
-        let id = e.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
-        let p = self
-            .admin_post(
-                "/api/v1/products",
-                json!({"gtin": GTIN, "name_zh": "婴儿配方奶粉", "name_en": "Infant formula", "enterprise_id": id}),
-            )
-            .await;
-        assert_eq!(p.status(), 201);
-        id
+    /// The operator seeding client of this server ([`seed::Seeder`]).
+    pub fn seeder(&self) -> seed::Seeder<'_> {
+        seed::Seeder {
+            base: &self.base,
+            token: &self.token,
+            http: &self.client,
+        }
     }
 
-    /// Issues a batch and returns (batch_id, codes).
+    /// Registers an enterprise and the product GTIN; returns the enterprise id.
+    pub async fn seed(&self) -> u64 {
+        self.seeder().seed().await
+    }
+
+    /// Issues a batch (lot LOT-1, expiry 2028-06-30) and returns (batch_id, codes).
     pub async fn issue(&self, key: &str, quantity: u64) -> (u64, Vec<String>) {
-        let r = self
-            .client
-            .post(self.url("/api/v1/batches"))
-            .bearer_auth(&self.token)
-            .header("Idempotency-Key", key)
-            .json(&json!({"gtin": GTIN, "lot": "LOT-1", "expiry": "2028-06-30", "quantity": quantity}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let b: Value = r.json().await.unwrap();
-        let id = b["batch_id"].as_u64().unwrap();
-        let text = self
-            .admin_get(&format!("/api/v1/batches/{id}/codes"))
-            .await
-            .text()
-            .await
-            .unwrap();
-        (id, code_lines(&text))
+        let body = json!({"lot": "LOT-1", "expiry": "2028-06-30", "quantity": quantity});
+        self.seeder().issue(key, body).await
     }
 
     /// Waits until the latest checkpoint covers at least `size` leaves; returns its note.

@@ -11,18 +11,31 @@
 
 use std::sync::OnceLock;
 
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+mod sections;
+mod words;
+
+pub use self::sections::PageCtx;
+use self::sections::{
+    anchor_section, complaint_section, importer_section, origin_section, product_section,
+    timeline_section, verify_section,
+};
+pub use self::words::{esc, Lang};
+use self::words::{reason_zh, t, verdict_texts, when};
 use crate::service::complaints::ComplaintReceipt;
-use crate::service::credit::{CreditProfile, DisclosureCategory, Rating};
-use crate::service::types::{CustodyRecordView, Verdict, VerdictKind};
+use crate::service::verdict::Verdict;
 
 /// The stylesheet.
 pub const CSS: &str = include_str!("scan.css");
 /// The script.
 pub const JS: &str = include_str!("scan.js");
+/// @noble/ed25519 3.2.0 (MIT), vendored as published on npm (a test checks it byte for byte
+/// against the pinned package in `tools/`): the scan page's Ed25519 where the browser's
+/// WebCrypto has none, loaded only then (a dynamic `import()` under the same CSP).
+pub const ED25519_JS: &str = include_str!("vendor/noble-ed25519.js");
 
 /// A static asset under its content-hashed name.
 pub struct Asset {
@@ -40,9 +53,9 @@ fn hashed(stem: &str, ext: &str, body: &str) -> String {
     format!("{stem}-{h}.{ext}")
 }
 
-/// The page's assets: `[stylesheet, script]`.
-pub fn assets() -> &'static [Asset; 2] {
-    static A: OnceLock<[Asset; 2]> = OnceLock::new();
+/// The page's assets: `[stylesheet, script, Ed25519 module]`.
+pub fn assets() -> &'static [Asset; 3] {
+    static A: OnceLock<[Asset; 3]> = OnceLock::new();
     A.get_or_init(|| {
         [
             Asset {
@@ -55,109 +68,13 @@ pub fn assets() -> &'static [Asset; 2] {
                 content_type: "text/javascript; charset=utf-8",
                 body: JS,
             },
+            Asset {
+                name: hashed("noble-ed25519", "js", ED25519_JS),
+                content_type: "text/javascript; charset=utf-8",
+                body: ED25519_JS,
+            },
         ]
     })
-}
-
-/// Page language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    /// Simplified Chinese (the default).
-    Zh,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// `zh`, `zh-CN`, `zh-Hans`… → Zh; `en`, `en-GB`… → En.
-    pub fn parse(s: &str) -> Option<Lang> {
-        let p = s.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match p.as_str() {
-            "zh" => Some(Lang::Zh),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-
-    /// The language of a request: `?lang=` (given as `query`), else the `ts_lang` cookie, else
-    /// the first of zh/en by `Accept-Language` preference, else Chinese.
-    pub fn from_headers(h: &HeaderMap, query: Option<&str>) -> Lang {
-        if let Some(l) = query.and_then(Lang::parse) {
-            return l;
-        }
-        let cookie = h
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|c| c.trim().strip_prefix("ts_lang="))
-            .find_map(Lang::parse);
-        if let Some(l) = cookie {
-            return l;
-        }
-        let al = h
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let (mut zh, mut en) = (-1.0f32, -1.0f32);
-        for part in al.split(',') {
-            let mut it = part.split(';');
-            let tag = it.next().unwrap_or("");
-            let q = it
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .and_then(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
-            match Lang::parse(tag) {
-                Some(Lang::Zh) => zh = zh.max(q),
-                Some(Lang::En) => en = en.max(q),
-                None => {}
-            }
-        }
-        if en > zh && en > 0.0 {
-            Lang::En
-        } else {
-            Lang::Zh
-        }
-    }
-
-    fn html(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh-CN",
-            Lang::En => "en",
-        }
-    }
-
-    fn other(self) -> &'static str {
-        match self {
-            Lang::Zh => "en",
-            Lang::En => "zh",
-        }
-    }
-}
-
-/// HTML-escapes text.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// Both languages (escaped), one shown by the stylesheet.
-fn t(zh: &str, en: &str) -> String {
-    format!(
-        "<span lang=\"zh-CN\">{}</span><span lang=\"en\">{}</span>",
-        esc(zh),
-        esc(en)
-    )
 }
 
 /// Security headers of every page: a strict CSP (own script and style only; the chain node
@@ -211,7 +128,7 @@ fn url_origin(u: &str) -> Option<String> {
 }
 
 fn shell(lang: Lang, title: (&str, &str), body: &str, switch_href: Option<&str>) -> String {
-    let [css, js] = assets();
+    let [css, js, ed25519] = assets();
     let cur = match lang {
         Lang::Zh => title.0,
         Lang::En => title.1,
@@ -221,7 +138,7 @@ fn shell(lang: Lang, title: (&str, &str), body: &str, switch_href: Option<&str>)
          <meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <meta name=\"color-scheme\" content=\"light\"><meta name=\"robots\" content=\"noindex\">\
          <title>{cur}</title><link rel=\"stylesheet\" href=\"/assets/{css}\">\
-         <script src=\"/assets/{js}\" defer></script></head><body>\
+         <script src=\"/assets/{js}\" data-ed25519=\"/assets/{ed}\" defer></script></head><body>\
          <header><span class=\"brand\">{brand}</span>\
          {sw}</header>\
          {body}<footer><p>{foot}</p></footer></body></html>",
@@ -231,6 +148,7 @@ fn shell(lang: Lang, title: (&str, &str), body: &str, switch_href: Option<&str>)
         cur = esc(cur),
         css = css.name,
         js = js.name,
+        ed = ed25519.name,
         brand = t("traceseal 正品验证", "traceseal verification"),
         sw = switch(lang, switch_href),
         foot = t(
@@ -257,179 +175,9 @@ fn switch(lang: Lang, href: Option<&str>) -> String {
     }
 }
 
-/// What the page needs besides the verdict.
-pub struct PageCtx<'a> {
-    /// The code as scanned (the signed URI).
-    pub code: &'a str,
-    /// The request's path and query without `lang` (for the language link).
-    pub path_query: &'a str,
-    /// The page language.
-    pub lang: Lang,
-    /// JSON-RPC URL for the in-browser chain check, if any.
-    pub rpc: Option<&'a str>,
-}
-
 fn switch_href(path_query: &str, lang: Lang) -> String {
     let sep = if path_query.contains('?') { '&' } else { '?' };
     format!("{path_query}{sep}lang={}", lang.other())
-}
-
-fn verdict_texts(
-    k: VerdictKind,
-) -> (
-    &'static str,
-    (&'static str, &'static str),
-    (&'static str, &'static str),
-) {
-    match k {
-        VerdictKind::Genuine => (
-            "ok",
-            ("正品", "Genuine"),
-            (
-                "此商品的码由本平台签发，记录完整。",
-                "This item's code was issued by us and its records are intact.",
-            ),
-        ),
-        VerdictKind::GenuineWithWarning => (
-            "warn",
-            ("正品，但请注意", "Genuine, with a warning"),
-            (
-                "此码是本平台签发的，但有需要您注意的情况：",
-                "We issued this code, but please note:",
-            ),
-        ),
-        VerdictKind::NotGenuine => (
-            "bad",
-            ("非正品", "Not genuine"),
-            (
-                "此码不是本平台签发的有效码。请勿购买或使用，并向我们反馈。",
-                "This is not a valid code of ours. Do not buy or use the item, and please report it.",
-            ),
-        ),
-        VerdictKind::CannotVerifyNow => (
-            "na",
-            ("暂时无法验证", "Cannot verify now"),
-            (
-                "我们这边暂时出了问题，这并不表示商品是假的。请稍后再扫一次。",
-                "Something is wrong on our side; this does not mean the item is fake. Please scan again later.",
-            ),
-        ),
-    }
-}
-
-/// The Chinese text of a reason (the English is the service's message).
-fn reason_zh(code: &str, v: &Verdict) -> Option<String> {
-    let scans = v.scans.as_ref();
-    let since = scans.map(|s| s.since.replace('T', " ").replace('Z', " UTC"));
-    Some(match code {
-        "bad_signature" => "此码的签名无法验证：它被改动过或是伪造的。".into(),
-        "unknown_key" => "此码声称的签发密钥不属于本平台。".into(),
-        "unknown_serial" => "本平台从未签发过这个序列号。".into(),
-        "code_mismatch" => "此码与为该序列号签发的码不一致。".into(),
-        "batch_incomplete" => "该批次的签发过程中断，其码无效。".into(),
-        "scanned_widely" => format!(
-            "此码自 {} 起（{} 天内）已在 {} 个不同网络中被扫描；同一标签可能有多个副本在流通。",
-            since.unwrap_or_default(),
-            scans.map(|s| s.window_days).unwrap_or(0),
-            scans.map(|s| s.networks).unwrap_or(0)
-        ),
-        "recalled" => format!(
-            "该批次已被召回：{}",
-            v.custody
-                .as_ref()
-                .and_then(|c| c.recalled.clone())
-                .unwrap_or_default()
-        ),
-        "non_conformant" => "境外检验判定该批次不合格，不应上市销售。".into(),
-        "on_hold" => "该批次目前处于扣留状态。".into(),
-        "revoked_key" => "部分记录的签名密钥后来被吊销，这些记录可能不可信。".into(),
-        "dishonest_enterprise" => {
-            let d = v
-                .product
-                .as_ref()
-                .and_then(|p| p.credit.as_ref())
-                .and_then(|c| c.dishonest.as_ref())?;
-            format!(
-                "进口商自 {} 起被列入失信名单（{}：{}）。",
-                d.listed_on, d.authority, d.reason
-            )
-        }
-        "unavailable" => "验证服务暂时无法检查此码，请稍后再试。".into(),
-        _ => return None,
-    })
-}
-
-fn step_names(step: &str) -> (&'static str, &'static str) {
-    match step {
-        "origin_attestation" => ("原产地检验证明", "Origin inspection attested"),
-        "packing" => ("装箱", "Packed"),
-        "shipping" => ("交付承运", "Handed to the carrier"),
-        "departing" => ("离港", "Departed"),
-        "arriving" => ("抵港", "Arrived"),
-        "customs_declaration" => ("海关申报", "Customs declaration"),
-        "customs_clearance" => ("海关放行", "Customs clearance"),
-        "receiving" => ("入保税仓", "Received into the bonded warehouse"),
-        "storing" => ("仓储", "Stored"),
-        "holding" => ("扣留", "Put on hold"),
-        "hold_release" => ("解除扣留", "Hold released"),
-        "release" => ("出保税仓", "Released from the bonded warehouse"),
-        "retail_sale" => ("售出", "Sold"),
-        "self_pickup" => ("自提", "Picked up"),
-        "recall" => ("召回", "Recalled"),
-        _ => ("其他", "Other"),
-    }
-}
-
-fn role_names(role: &str) -> (&'static str, &'static str) {
-    match role {
-        "inspector" => ("检验机构", "inspection body"),
-        "carrier" => ("承运人", "carrier"),
-        "customs_broker" => ("报关行", "customs broker"),
-        "bonded_warehouse" => ("保税仓", "bonded warehouse"),
-        "retailer" => ("零售商", "retailer"),
-        "operator" => ("平台运营方", "platform operator"),
-        _ => ("参与方", "party"),
-    }
-}
-
-fn anchor_names(s: &str) -> (&'static str, &'static str) {
-    match s {
-        "logged" => ("已记入日志，等待上链", "logged, waiting to be anchored"),
-        "anchor_pending" => ("上链中", "anchoring pending"),
-        "anchored" => ("已上链", "anchored"),
-        "confirmed" => ("已上链并确认", "anchored and confirmed"),
-        "finalized" => ("已上链并最终确定", "anchored and finalized"),
-        _ => ("未知", "unknown"),
-    }
-}
-
-fn rating_names(r: Rating) -> (&'static str, &'static str, &'static str) {
-    match r {
-        Rating::A => ("A", "优", "excellent"),
-        Rating::B => ("B", "良", "good"),
-        Rating::C => ("C", "中", "fair"),
-        Rating::D => ("D", "差", "poor"),
-    }
-}
-
-fn category_names(c: DisclosureCategory) -> (&'static str, &'static str) {
-    match c {
-        DisclosureCategory::Registration => ("注册信息", "Registration"),
-        DisclosureCategory::Business => ("经营信息", "Business"),
-        DisclosureCategory::Regulatory => ("监管信息", "Regulatory"),
-        DisclosureCategory::Service => ("服务信息", "Service"),
-        DisclosureCategory::Reward => ("奖励信息", "Rewards"),
-        DisclosureCategory::Punishment => ("惩戒信息", "Punishments"),
-        DisclosureCategory::Complaint => ("投诉信息", "Complaints"),
-    }
-}
-
-fn dt(label: (&str, &str), value: &str) -> String {
-    format!("<dt>{}</dt><dd>{}</dd>", t(label.0, label.1), value)
-}
-
-fn when(s: &str) -> String {
-    esc(&s.replace('T', " ").replace('Z', " UTC"))
 }
 
 /// The page for a verdict.
@@ -507,355 +255,6 @@ pub fn verdict(v: &Verdict, ctx: &PageCtx<'_>) -> String {
     )
 }
 
-fn product_section(v: &Verdict, b: &mut String) {
-    let Some(i) = &v.item else { return };
-    b.push_str(&format!(
-        "<section aria-labelledby=\"h-product\"><h2 id=\"h-product\">{}</h2><dl>",
-        t("商品", "Product")
-    ));
-    if let Some(p) = &v.product {
-        b.push_str(&dt(("名称", "Name"), &t(&p.name_zh, &p.name_en)));
-    }
-    b.push_str(&dt(
-        ("GTIN", "GTIN"),
-        &format!("<span class=\"mono\">{}</span>", esc(&i.gtin)),
-    ));
-    b.push_str(&dt(("批号", "Lot"), &esc(&i.lot)));
-    if let Some(e) = &i.expiry {
-        b.push_str(&dt(("有效期至", "Expiry"), &esc(e)));
-    }
-    b.push_str(&dt(
-        ("序列号", "Serial"),
-        &format!("<span class=\"mono\">{}</span>", esc(&i.serial)),
-    ));
-    if let Some(at) = &v.issued_at {
-        b.push_str(&dt(("签发时间", "Issued"), &when(at)));
-    }
-    b.push_str("</dl></section>");
-}
-
-fn importer_section(v: &Verdict, b: &mut String) {
-    let Some(p) = &v.product else { return };
-    let Some(e) = &p.enterprise else { return };
-    b.push_str(&format!(
-        "<section aria-labelledby=\"h-importer\" id=\"importer\"><h2 id=\"h-importer\">{}</h2><dl>",
-        t("进口商", "Importer")
-    ));
-    b.push_str(&dt(("企业", "Enterprise"), &esc(&e.name)));
-    b.push_str(&dt(("国家/地区", "Country"), &esc(&e.country)));
-    b.push_str(&dt(
-        ("统一社会信用代码", "Credit code (USCC)"),
-        &format!("<span class=\"mono\">{}</span>", esc(&e.uscc)),
-    ));
-    match &p.credit {
-        Some(c) => credit_rows(c, b),
-        None => b.push_str(&dt(
-            ("信用等级", "Credit rating"),
-            &t("尚未评级", "not rated yet"),
-        )),
-    }
-    b.push_str("</dl>");
-    if let Some(c) = &p.credit {
-        if let Some(d) = &c.dishonest {
-            b.push_str(&format!(
-                "<p class=\"alert\" role=\"alert\" id=\"dishonest\">{}</p>",
-                t(
-                    &format!(
-                        "⚠ 该进口商已被列入失信名单：{}（{}，{}）",
-                        d.reason, d.authority, d.listed_on
-                    ),
-                    &format!(
-                        "⚠ This importer is on the dishonesty list: {} ({}, {})",
-                        d.reason, d.authority, d.listed_on
-                    )
-                )
-            ));
-        }
-        if !c.disclosures.is_empty() {
-            b.push_str(&format!(
-                "<details><summary>{}</summary><ul>",
-                t(
-                    &format!("信用信息公示（{} 条）", c.disclosures.len()),
-                    &format!("Credit disclosures ({})", c.disclosures.len())
-                )
-            ));
-            for d in &c.disclosures {
-                let (cz, ce) = category_names(d.category);
-                b.push_str(&format!(
-                    "<li><strong>{}</strong> {} · {}{}{}</li>",
-                    t(cz, ce),
-                    esc(&d.date),
-                    esc(&d.title),
-                    d.detail
-                        .as_deref()
-                        .map(|x| format!("<br>{}", esc(x)))
-                        .unwrap_or_default(),
-                    d.source
-                        .as_deref()
-                        .map(|x| format!(" <span class=\"note\">({})</span>", esc(x)))
-                        .unwrap_or_default(),
-                ));
-            }
-            b.push_str("</ul></details>");
-        }
-    }
-    b.push_str("</section>");
-}
-
-fn credit_rows(c: &CreditProfile, b: &mut String) {
-    let (g, zh, en) = rating_names(c.rating);
-    b.push_str(&dt(
-        ("信用等级", "Credit rating"),
-        &format!(
-            "<span class=\"rating r{g}\" id=\"rating\">{g}</span> {} <span class=\"note\">({})</span>",
-            t(zh, en),
-            esc(&c.rated_on)
-        ),
-    ));
-    b.push_str(&dt(
-        ("经核实的投诉", "Upheld complaints"),
-        &format!("<span id=\"upheld\">{}</span>", c.complaints_upheld),
-    ));
-}
-
-fn attestation(v: &Verdict) -> Option<&CustodyRecordView> {
-    v.custody
-        .as_ref()?
-        .records
-        .iter()
-        .rev()
-        .find(|r| r.record.step == "origin_attestation")
-}
-
-fn origin_section(v: &Verdict, b: &mut String) {
-    let Some(a) = attestation(v) else { return };
-    let r = &a.record;
-    let d = &r.data;
-    let s = |k: &str| d.get(k).and_then(|x| x.as_str()).unwrap_or("");
-    b.push_str(&format!(
-        "<section aria-labelledby=\"h-origin\" id=\"origin\"><h2 id=\"h-origin\">{}</h2><dl>",
-        t("原产地与检验", "Origin and inspection")
-    ));
-    b.push_str(&dt(
-        ("检验机构", "Inspector"),
-        &format!("{} ({})", esc(&r.organisation), esc(&r.country)),
-    ));
-    b.push_str(&dt(
-        ("原产国", "Country of origin"),
-        &esc(s("origin_country")),
-    ));
-    b.push_str(&dt(("生产商", "Producer"), &esc(s("producer"))));
-    b.push_str(&dt(
-        ("证书编号", "Certificate"),
-        &format!("<span class=\"mono\">{}</span>", esc(s("certificate_no"))),
-    ));
-    b.push_str(&dt(("检验日期", "Inspected"), &esc(s("inspection_date"))));
-    let result = match s("result") {
-        "conformant" => t("合格", "conformant"),
-        "non_conformant" => t("不合格", "non-conformant"),
-        other => esc(other),
-    };
-    b.push_str(&dt(("结论", "Result"), &result));
-    b.push_str("</dl></section>");
-}
-
-fn timeline_section(v: &Verdict, b: &mut String) {
-    let Some(c) = &v.custody else { return };
-    b.push_str(&format!(
-        "<section aria-labelledby=\"h-chain\" id=\"timeline\"><h2 id=\"h-chain\">{}</h2><ol class=\"tl\">",
-        t("流转记录", "Custody timeline")
-    ));
-    if let (Some(at), Some(log)) = (&v.issued_at, &v.log) {
-        b.push_str(&format!(
-            "<li data-leaf=\"{}\" data-step=\"issued\"><div class=\"step\">{}</div><div class=\"meta\">{}</div><div class=\"sig\">{}</div><div class=\"here\"></div></li>",
-            log.leaf_index,
-            t("签发防伪码", "Code issued"),
-            when(at),
-            t("服务器已记录", "recorded by the service")
-        ));
-    }
-    for cr in &c.records {
-        let r = &cr.record;
-        // A record newer than the latest signed checkpoint has no proof yet: the script
-        // reports it as not checkable yet instead of looking for it in the bundle.
-        let (attr, pending) = if cr.inclusion_proof.is_some() {
-            ("data-leaf", String::new())
-        } else {
-            (
-                "data-pending",
-                format!(
-                    "<div class=\"note\">{}</div>",
-                    t(
-                        "尚未进入签名检查点，稍后可验证",
-                        "not in a signed checkpoint yet; checkable in a minute"
-                    )
-                ),
-            )
-        };
-        let (sz, se) = step_names(&r.step);
-        let (rz, re) = role_names(&r.role);
-        let place = r
-            .place
-            .as_ref()
-            .map(|p| {
-                let name = p.get("name").and_then(|x| x.as_str()).unwrap_or("");
-                let cc = p.get("country").and_then(|x| x.as_str()).unwrap_or("");
-                format!(" · {} ({})", esc(name), esc(cc))
-            })
-            .unwrap_or_default();
-        let sig = if r.key_revoked {
-            format!(
-                "<div class=\"sig fail\">{}</div>",
-                t("⚠ 签名密钥已被吊销", "⚠ signing key since revoked")
-            )
-        } else if r.signature_checked {
-            format!(
-                "<div class=\"sig\">{}</div>",
-                t("✓ 签名已由服务器验证", "✓ signature checked by the service")
-            )
-        } else {
-            format!(
-                "<div class=\"sig\">{}</div>",
-                t("平台运营方记录", "operator record")
-            )
-        };
-        b.push_str(&format!(
-            "<li {attr}=\"{}\" data-step=\"{}\"><div class=\"step\">{}</div><div class=\"meta\">{} · {}{} · {}</div>{}{pending}<div class=\"here\"></div></li>",
-            r.leaf_index,
-            esc(&r.step),
-            t(sz, se),
-            esc(&r.organisation),
-            t(rz, re),
-            place,
-            esc(&r.time),
-            sig
-        ));
-    }
-    b.push_str("</ol></section>");
-}
-
-fn anchor_section(v: &Verdict, b: &mut String) {
-    if v.log.is_none() && v.anchor.is_none() {
-        return;
-    }
-    b.push_str(&format!(
-        "<section aria-labelledby=\"h-anchor\" id=\"anchor\"><h2 id=\"h-anchor\">{}</h2><dl>",
-        t("区块链存证", "Anchored on chain")
-    ));
-    match &v.anchor {
-        Some(a) => {
-            let (z, e) = anchor_names(a.status.as_str());
-            b.push_str(&dt(
-                ("状态", "Status"),
-                &format!(
-                    "<span id=\"anchor-status\" data-status=\"{}\">{}</span>",
-                    a.status.as_str(),
-                    t(z, e)
-                ),
-            ));
-            b.push_str(&dt(("链 ID", "Chain"), &a.chain_id.to_string()));
-            b.push_str(&dt(
-                ("合约", "Contract"),
-                &format!("<span class=\"mono\">{}</span>", esc(&a.contract)),
-            ));
-            if let Some(tx) = &a.tx_hash {
-                b.push_str(&dt(
-                    ("交易", "Transaction"),
-                    &format!("<span class=\"mono\">{}</span>", esc(tx)),
-                ));
-            }
-            if let Some(n) = a.block_number {
-                b.push_str(&dt(("区块", "Block"), &n.to_string()));
-            }
-            if let Some(n) = a.tree_size {
-                b.push_str(&dt(("日志规模", "Log size"), &n.to_string()));
-            }
-        }
-        None => b.push_str(&dt(
-            ("状态", "Status"),
-            &t(
-                "已记入签名日志；本服务未配置上链",
-                "in the signed log; this service does not anchor",
-            ),
-        )),
-    }
-    b.push_str("</dl></section>");
-}
-
-fn verify_section(v: &Verdict, ctx: &PageCtx<'_>, b: &mut String) {
-    if v.verdict == VerdictKind::CannotVerifyNow {
-        return;
-    }
-    // The script asks for the bundle with the code it holds (`?code=`): nothing else can.
-    let bundle = match (&v.item, v.log.is_some()) {
-        (Some(_), true) => "/api/v1/bundle".to_string(),
-        _ => String::new(),
-    };
-    let selector: String = crate::chain::ANCHOR_AT_SELECTOR
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect();
-    b.push_str(&format!(
-        "<section aria-labelledby=\"h-verify\" id=\"verify\" data-code=\"{}\" data-bundle=\"{}\" data-keys=\"/api/v1/keys\" data-rpc=\"{}\" data-selector=\"{}\" data-anchor-status=\"{}\" data-contract=\"{}\">\
-         <h2 id=\"h-verify\">{}</h2><p class=\"note\">{}</p><ol class=\"checks\" id=\"checks\" aria-live=\"polite\"></ol>\
-         <p id=\"verify-summary\" class=\"note\"></p><noscript><p>{}</p></noscript></section>",
-        esc(ctx.code),
-        esc(&bundle),
-        esc(ctx.rpc.unwrap_or("")),
-        selector,
-        v.anchor.as_ref().map(|a| a.status.as_str()).unwrap_or(""),
-        esc(v.anchor.as_ref().map(|a| a.contract.as_str()).unwrap_or("")),
-        t("自己验证", "Verify it yourself"),
-        t(
-            "您的浏览器下载证明材料，用公开的密钥和算法（Ed25519、SHA-256 Merkle 证明）逐项检查，不需要信任我们的服务器。",
-            "Your browser downloads the proofs and checks them with the public keys and standard algorithms (Ed25519, SHA-256 Merkle proofs) — no need to trust our server."
-        ),
-        t(
-            "需要启用 JavaScript 才能在浏览器中验证；也可以用 traceseal verify-bundle 离线验证。",
-            "Checking in the browser needs JavaScript; you can also check offline with traceseal verify-bundle."
-        ),
-    ));
-}
-
-fn complaint_section(v: &Verdict, ctx: &PageCtx<'_>, b: &mut String) {
-    let Some(sid) = &v.scan_id else { return };
-    let radio = |value: &str, zh: &str, en: &str, checked: bool| {
-        format!(
-            "<label><input type=\"radio\" name=\"category\" value=\"{value}\"{}> {}</label>",
-            if checked { " checked" } else { "" },
-            t(zh, en)
-        )
-    };
-    let counterfeit_first = v.verdict != VerdictKind::Genuine;
-    b.push_str(&format!(
-        "<section aria-labelledby=\"h-report\" id=\"report\"><h2 id=\"h-report\">{}</h2>\
-         <form id=\"complaint\" method=\"post\" action=\"/complaints\" data-api=\"/api/v1/complaints\">\
-         <input type=\"hidden\" name=\"scan_id\" value=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\">\
-         <fieldset><legend>{}</legend>{}{}{}</fieldset>\
-         <label for=\"c-desc\">{}</label><textarea id=\"c-desc\" name=\"description\" required maxlength=\"2000\"></textarea>\
-         <label for=\"c-contact\">{}</label><input type=\"text\" id=\"c-contact\" name=\"contact\" maxlength=\"200\" autocomplete=\"tel\">\
-         <button type=\"submit\">{}</button><p class=\"note\">{}</p></form>\
-         <div id=\"complaint-result\" tabindex=\"-1\" hidden></div></section>",
-        t("反馈问题", "Report a problem"),
-        esc(sid),
-        match ctx.lang {
-            Lang::Zh => "zh",
-            Lang::En => "en",
-        },
-        t("问题类型", "What is wrong"),
-        radio("counterfeit", "疑似假冒", "Suspected counterfeit", counterfeit_first),
-        radio("quality", "质量问题", "Quality problem", !counterfeit_first),
-        radio("service", "服务问题", "Service problem", false),
-        t("问题描述", "Description"),
-        t("联系方式（选填）", "Contact (optional)"),
-        t("提交", "Send"),
-        t(
-            "反馈与本次扫描一起保存，您会得到一个编号。",
-            "Your report is stored with this scan; you will get a reference number."
-        ),
-    ));
-}
-
 /// The page for a code that is not well-formed.
 pub fn invalid(reason: &str, lang: Lang, path_query: &str) -> String {
     shell(
@@ -920,6 +319,9 @@ pub fn complaint_result(lang: Lang, r: Result<ComplaintReceipt, (StatusCode, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::credit::{CreditProfile, DisclosureCategory, Rating};
+    use crate::service::telemetry::VerdictKind;
+    use axum::http::HeaderMap;
 
     #[test]
     fn language_choice() {
@@ -947,7 +349,9 @@ mod tests {
     }
 
     fn hostile_verdict(kind: VerdictKind) -> Verdict {
-        use crate::service::types::{Enterprise, ItemView, ProductView, Reason, ScanSummary};
+        use crate::service::master::Enterprise;
+        use crate::service::telemetry::ScanSummary;
+        use crate::service::verdict::{ItemView, ProductView, Reason};
         let evil = "<script>alert(1)</script>\"'&";
         let mut v = Verdict::cannot_verify_now("x");
         v.verdict = kind;
@@ -1060,7 +464,7 @@ mod tests {
 
     #[test]
     fn records_newer_than_the_checkpoint_are_marked_pending_not_proven() {
-        use crate::service::types::{CustodyRecordView, CustodyView};
+        use crate::service::verdict::{CustodyRecordView, CustodyView};
         let rec = |leaf: u64, step: &str, proof: bool| {
             let record: crate::service::custody::RecordView =
                 serde_json::from_value(serde_json::json!({
@@ -1130,7 +534,8 @@ mod tests {
         );
         assert_eq!(url_origin("javascript:alert(1)"), None);
         assert_eq!(url_origin("https://a b;c"), None);
-        let [css, js] = assets();
+        let [css, js, ed] = assets();
+        assert!(ed.name.starts_with("noble-ed25519-") && ed.name.ends_with(".js"));
         assert!(css.name.starts_with("scan-") && css.name.ends_with(".css"));
         assert!(js.name.ends_with(".js"));
     }

@@ -1,7 +1,8 @@
 // traceseal scan page: language switch, "verify it yourself" (the proof bundle checked in the
 // browser with WebCrypto: Ed25519 signatures, SHA-256 RFC 9162 Merkle proofs, the C2SP
 // checkpoint signature, and the anchored root read from the chain with eth_call), and the
-// problem report form. No dependencies; everything is served by traceseal.
+// problem report form. Everything is served by traceseal; the one library, @noble/ed25519,
+// is vendored (src/http/page/vendor/) and loaded only where WebCrypto lacks Ed25519.
 (() => {
   'use strict';
   const $ = (s) => document.querySelector(s);
@@ -65,62 +66,22 @@
   const node = (l, r) => sha256(cat([1], l, r));
 
   // Ed25519 (RFC 8032): WebCrypto where the browser has it (Chromium 137+, Firefox 129+,
-  // Safari 17+), else this BigInt implementation (SHA-512 still from WebCrypto). Both reject
-  // S >= L; the fallback also rejects small-order keys and R, as the service's verify_strict
-  // does (native WebCrypto may accept them; the service never signs with such a key).
-  const P = 2n ** 255n - 19n;
-  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
-  const md = (a) => ((a % P) + P) % P;
-  function pw(b, e) {
-    let r = 1n;
-    b = md(b);
-    while (e > 0n) { if (e & 1n) r = md(r * b); b = md(b * b); e >>= 1n; }
-    return r;
-  }
-  const D = md(-121665n * pw(121666n, P - 2n));
-  const I = pw(2n, (P - 1n) / 4n);
-  function padd([X1, Y1, Z1, T1], [X2, Y2, Z2, T2]) {
-    const A = md((Y1 - X1) * (Y2 - X2)), B = md((Y1 + X1) * (Y2 + X2));
-    const C = md(T1 * 2n * D * T2), E = B - A, F = md(Z1 * 2n * Z2) - C, G = md(Z1 * 2n * Z2) + C, H = B + A;
-    return [md(E * F), md(G * H), md(F * G), md(E * H)];
-  }
-  function pmul(p, n) {
-    let r = [0n, 1n, 1n, 0n];
-    while (n > 0n) { if (n & 1n) r = padd(r, p); p = padd(p, p); n >>= 1n; }
-    return r;
-  }
-  const le = (u) => u.reduceRight((a, x) => (a << 8n) | BigInt(x), 0n);
-  function pdec(u) {
-    if (u.length !== 32) return null;
-    const sign = u[31] >> 7;
-    const y = le(u) & ((1n << 255n) - 1n);
-    if (y >= P) return null;
-    const y2 = md(y * y), uu = md(y2 - 1n), v = md(D * y2 + 1n);
-    let x = md(uu * pw(v, 3n) * pw(uu * pw(v, 7n), (P - 5n) / 8n));
-    const vx2 = md(v * x * x);
-    if (vx2 === md(-uu)) x = md(x * I);
-    else if (vx2 !== uu) return null;
-    if (x === 0n && sign) return null;
-    if (Number(x & 1n) !== sign) x = P - x;
-    return [x, y, 1n, md(x * y)];
-  }
-  function penc([X, Y, Z]) {
-    const zi = pw(Z, P - 2n), x = md(X * zi);
-    let y = md(Y * zi);
-    const out = new Uint8Array(32);
-    for (let i = 0; i < 32; i++) { out[i] = Number(y & 255n); y >>= 8n; }
-    out[31] |= Number(x & 1n) << 7;
-    return out;
-  }
-  const small = (p) => { const q = pmul(p, 8n); return q[0] === 0n && q[1] === q[2]; };
-  const BASE = pdec(Uint8Array.from([0x58, ...new Array(31).fill(0x66)]));
+  // Safari 17+), else @noble/ed25519 (vendored, served by us, loaded only then; SHA-512 from
+  // WebCrypto), in its strict mode (canonical encodings, S < L, small-order keys rejected) and
+  // with small-order R rejected too, as the service's verify_strict does. (Native WebCrypto
+  // may accept small-order keys; the service never signs with such a key.)
+  const nobleUrl = document.currentScript && document.currentScript.dataset.ed25519;
+  let noble = null;
   async function edVerifyJs(pub, sig, msg) {
-    if (sig.length !== 64) return false;
-    const A = pdec(pub), R = pdec(sig.slice(0, 32)), S = le(sig.slice(32));
-    if (!A || !R || S >= L || small(A) || small(R)) return false;
-    const h = new Uint8Array(await crypto.subtle.digest('SHA-512', cat(sig.slice(0, 32), pub, msg)));
-    const k = le(h) % L;
-    return same(penc(pmul(BASE, S)), penc(padd(R, pmul(A, k))));
+    if (sig.length !== 64 || pub.length !== 32) return false;
+    noble = noble || import(nobleUrl);
+    const ed = await noble;
+    try {
+      if (ed.Point.fromBytes(sig.slice(0, 32), false).isSmallOrder()) return false;
+      return await ed.verifyAsync(sig, msg, pub, { zip215: false });
+    } catch (e) {
+      return false;
+    }
   }
   let native = null;
   async function edVerify(pub, sig, msg) {

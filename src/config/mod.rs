@@ -3,6 +3,8 @@
 //! `TRACESEAL_*` environment variables. Secrets are never in the config: keys and the operator
 //! token are files in the data directory. `docs/configuration.md` lists every field.
 
+mod env;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
@@ -49,6 +51,10 @@ pub const DEFAULT_DEV_PORT: u16 = 8545;
 pub const DEFAULT_DEV_BLOCK_TIME_S: u64 = 1;
 /// Default anchoring key file, relative to the data directory.
 pub const DEFAULT_ANCHOR_KEY: &str = "keys/anchor.pem";
+
+/// Most distinct networks remembered per code by scan telemetry (far above any sane warning
+/// threshold; `scan.warn_after_networks` must stay below it).
+pub const MAX_TRACKED_NETWORKS: usize = 64;
 
 /// Name of the config file inside the data directory.
 pub const CONFIG_FILE_NAME: &str = "traceseal.toml";
@@ -247,21 +253,6 @@ impl ChainConfig {
     pub fn dev(&self) -> bool {
         self.enabled && self.rpc_url.is_empty() && self.dev_mode
     }
-
-    /// The worker's settings.
-    pub fn settings(&self) -> crate::service::anchor::AnchorSettings {
-        const GWEI: u128 = 1_000_000_000;
-        crate::service::anchor::AnchorSettings {
-            confirmations: self.confirmations,
-            interval: Duration::from_millis(self.anchor_interval_ms),
-            min_new_leaves: self.min_new_leaves,
-            poll: Duration::from_millis(self.poll_ms),
-            bump_after: Duration::from_millis(self.fee_bump_after_ms),
-            max_fee_per_gas: self.max_fee_gwei as u128 * GWEI,
-            max_priority_fee_per_gas: self.max_priority_fee_gwei as u128 * GWEI,
-            rpc_timeout: Duration::from_secs(5),
-        }
-    }
 }
 
 /// Everything `traceseal serve` can be told.
@@ -430,158 +421,6 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
-    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
-        where
-            T::Err: std::fmt::Display,
-        {
-            value.parse::<T>().map_err(|e| ConfigError::Env {
-                name,
-                message: e.to_string(),
-                value,
-            })
-        }
-        if let Some(v) = env("TRACESEAL_LISTEN") {
-            self.listen = parse("TRACESEAL_LISTEN", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_PUBLIC_HOST") {
-            self.public_host = v;
-        }
-        if let Some(v) = env("TRACESEAL_CHECKPOINT_INTERVAL_MS") {
-            self.checkpoint_interval_ms = parse("TRACESEAL_CHECKPOINT_INTERVAL_MS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_HEADER_READ_TIMEOUT_MS") {
-            self.server.header_read_timeout_ms = parse("TRACESEAL_HEADER_READ_TIMEOUT_MS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_BODY_READ_TIMEOUT_MS") {
-            self.server.body_read_timeout_ms = parse("TRACESEAL_BODY_READ_TIMEOUT_MS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_IDLE_TIMEOUT_MS") {
-            self.server.idle_timeout_ms = parse("TRACESEAL_IDLE_TIMEOUT_MS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_MAX_CONNECTIONS") {
-            self.server.max_connections = parse("TRACESEAL_MAX_CONNECTIONS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_METRICS_LISTEN") {
-            self.server.metrics_listen = if v.is_empty() {
-                None
-            } else {
-                Some(parse("TRACESEAL_METRICS_LISTEN", v)?)
-            };
-        }
-        if let Some(v) = env("TRACESEAL_SCAN_WINDOW_DAYS") {
-            self.scan.window_days = parse("TRACESEAL_SCAN_WINDOW_DAYS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_SCAN_REPEAT_SECS") {
-            self.scan.repeat_secs = parse("TRACESEAL_SCAN_REPEAT_SECS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_WARN_AFTER_NETWORKS") {
-            self.scan.warn_after_networks = parse("TRACESEAL_WARN_AFTER_NETWORKS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_LABEL_FONT") {
-            self.labels.font = v.into();
-        }
-        if let Some(v) = env("TRACESEAL_CUSTODY_FRESHNESS_SECS") {
-            self.custody.freshness_secs = parse("TRACESEAL_CUSTODY_FRESHNESS_SECS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_DEMO") {
-            self.custody.demo_on_init = match v.as_str() {
-                "1" | "true" | "on" | "yes" => true,
-                "0" | "false" | "off" | "no" => false,
-                _ => {
-                    return Err(ConfigError::Env {
-                        name: "TRACESEAL_DEMO",
-                        value: v,
-                        message: "expected true or false".into(),
-                    })
-                }
-            };
-        }
-        if let Some(v) = env("TRACESEAL_RATE_PER_SECOND") {
-            self.rate_limit.per_second = parse("TRACESEAL_RATE_PER_SECOND", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_CHAIN_PUBLIC_RPC") {
-            self.chain.public_rpc_url = v;
-        }
-        if let Some(v) = env("TRACESEAL_COMPLAINTS_PER_HOUR") {
-            self.complaints.per_hour = parse("TRACESEAL_COMPLAINTS_PER_HOUR", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_COMPLAINTS_PER_SCAN") {
-            self.complaints.per_scan = parse("TRACESEAL_COMPLAINTS_PER_SCAN", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_RATE_BURST") {
-            self.rate_limit.burst = parse("TRACESEAL_RATE_BURST", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_TRUSTED_PROXIES") {
-            self.trusted_proxies = v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| parse("TRACESEAL_TRUSTED_PROXIES", s.to_string()))
-                .collect::<Result<_, _>>()?;
-        }
-        if let Some(v) = env("TRACESEAL_MAX_BODY_BYTES") {
-            self.max_body_bytes = parse("TRACESEAL_MAX_BODY_BYTES", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_CHAIN_ENABLED") {
-            self.chain.enabled = match v.as_str() {
-                "1" | "true" | "on" | "yes" => true,
-                "0" | "false" | "off" | "no" => false,
-                _ => {
-                    return Err(ConfigError::Env {
-                        name: "TRACESEAL_CHAIN_ENABLED",
-                        value: v,
-                        message: "expected true or false".into(),
-                    })
-                }
-            };
-        }
-        if let Some(v) = env("TRACESEAL_CHAIN_RPC") {
-            self.chain.rpc_url = v;
-        }
-        if let Some(v) = env("TRACESEAL_CHAIN_ID") {
-            self.chain.chain_id = parse("TRACESEAL_CHAIN_ID", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_CHAIN_CONTRACT") {
-            self.chain.contract = v;
-        }
-        if let Some(v) = env("TRACESEAL_ANCHOR_KEY") {
-            self.chain.anchor_key = v;
-        }
-        if let Some(v) = env("TRACESEAL_CHAIN_CONFIRMATIONS") {
-            self.chain.confirmations = parse("TRACESEAL_CHAIN_CONFIRMATIONS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_ANCHOR_INTERVAL_MS") {
-            self.chain.anchor_interval_ms = parse("TRACESEAL_ANCHOR_INTERVAL_MS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_ANCHOR_MIN_NEW_LEAVES") {
-            self.chain.min_new_leaves = parse("TRACESEAL_ANCHOR_MIN_NEW_LEAVES", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_ANCHOR_POLL_MS") {
-            self.chain.poll_ms = parse("TRACESEAL_ANCHOR_POLL_MS", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_MAX_FEE_GWEI") {
-            self.chain.max_fee_gwei = parse("TRACESEAL_MAX_FEE_GWEI", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_DEV_CHAIN_PORT") {
-            self.chain.dev_port = parse("TRACESEAL_DEV_CHAIN_PORT", v)?;
-        }
-        if let Some(v) = env("TRACESEAL_LOG_FORMAT") {
-            self.log_format = match v.as_str() {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                _ => {
-                    return Err(ConfigError::Env {
-                        name: "TRACESEAL_LOG_FORMAT",
-                        value: v,
-                        message: "expected text or json".into(),
-                    })
-                }
-            };
-        }
-        Ok(())
-    }
-
     /// Checks ranges that serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.checkpoint_interval_ms == 0 {
@@ -623,11 +462,11 @@ impl Config {
         let sr = &self.scan;
         if !(1..=3650).contains(&sr.window_days)
             || !(1..=86_400).contains(&sr.repeat_secs)
-            || sr.warn_after_networks >= crate::service::telemetry::MAX_TRACKED_NETWORKS
+            || sr.warn_after_networks >= MAX_TRACKED_NETWORKS
         {
             return Err(ConfigError::Invalid(format!(
                 "scan.window_days must be 1 to 3650, scan.repeat_secs 1 to 86400, and scan.warn_after_networks below {}",
-                crate::service::telemetry::MAX_TRACKED_NETWORKS
+                MAX_TRACKED_NETWORKS
             )));
         }
         if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {

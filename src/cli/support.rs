@@ -1,0 +1,106 @@
+//! What the commands share: data directory set-up, configuration, the service, issuer keys,
+//! error exits.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use base64::Engine;
+use ed25519_dalek::VerifyingKey;
+
+use crate::code::Host;
+use crate::config::Config;
+use crate::keys;
+use crate::service::setup::{self, DataDir, KeySet, OpenOptions};
+use crate::wiring;
+
+pub(super) fn fail(msg: &str) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
+}
+
+pub(super) fn load_config(dir: &DataDir, file: Option<PathBuf>) -> Result<Config, String> {
+    let path = file.unwrap_or_else(|| dir.config());
+    Config::load(&path, |k| std::env::var(k).ok()).map_err(|e| e.to_string())
+}
+
+pub(super) fn init(data_dir: &Path, host: Option<String>) -> Result<(), String> {
+    let dir = DataDir::new(data_dir);
+    let cfg = load_config(&dir, None)?;
+    let cfg_chain_key = cfg.chain.anchor_key.clone();
+    let host = host.unwrap_or(cfg.public_host);
+    let host = Host::parse(&host).map_err(|e| format!("public host {host:?}: {e}"))?;
+    let r = setup::init(&dir, &host).map_err(|e| e.to_string())?;
+    println!("initialised {}", dir.root().display());
+    println!(
+        "  issuer key   {}  (kid {})",
+        dir.issuer_key().display(),
+        r.issuer_kid
+    );
+    println!(
+        "  log key      {}  (vkey {})",
+        dir.log_key().display(),
+        r.log_vkey
+    );
+    let anchor_key = wiring::data_path(&dir, &cfg_chain_key);
+    let signer = crate::chain::key::load_or_generate(&anchor_key, true)?;
+    println!(
+        "  anchor key   {}  (account {})",
+        anchor_key.display(),
+        crate::anchor::hex0x(&signer.address().0 .0)
+    );
+    println!("  operator token {}", dir.admin_token().display());
+    println!("  config       {}", dir.config().display());
+    Ok(())
+}
+
+pub(super) fn print_demo(r: &crate::service::demo::DemoReport) {
+    if !r.loaded {
+        println!("demo data: already loaded");
+        return;
+    }
+    println!(
+        "demo data: {} products, {} actors, {} engagements, {} lots, {} custody records (actors' keys in {})",
+        r.products,
+        r.actors,
+        r.engagements,
+        r.lots,
+        r.records,
+        r.keys_dir.display()
+    );
+    for c in &r.sample_codes {
+        println!("  scan          {c}");
+    }
+}
+
+pub(super) fn open_service(dir: &DataDir, cfg: &Config) -> Result<crate::service::Service, String> {
+    let host = Host::parse(&cfg.public_host).map_err(|e| e.to_string())?;
+    setup::open(dir, OpenOptions::from_config(host, cfg)).map_err(|e| e.to_string())
+}
+
+/// Issuer keys from a keys file: the JSON of `GET /api/v1/keys`, or a PEM key.
+pub fn load_issuer_keys(path: &Path) -> Result<Vec<VerifyingKey>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if text.trim_start().starts_with('{') {
+        let set: KeySet =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut out = Vec::new();
+        for k in set.keys.iter().filter(|k| k.role == "issuer") {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(&k.public_key)
+                .map_err(|e| format!("key {}: {e}", k.kid))?;
+            let arr: [u8; 32] = raw
+                .as_slice()
+                .try_into()
+                .map_err(|_| format!("key {}: not 32 bytes", k.kid))?;
+            out.push(VerifyingKey::from_bytes(&arr).map_err(|e| format!("key {}: {e}", k.kid))?);
+        }
+        if out.is_empty() {
+            return Err(format!("{} holds no issuer key", path.display()));
+        }
+        Ok(out)
+    } else {
+        keys::public_key_from_pem(&text)
+            .map(|k| vec![k])
+            .map_err(|e| format!("{}: not a key file: {e}", path.display()))
+    }
+}

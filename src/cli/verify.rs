@@ -1,0 +1,377 @@
+//! `traceseal verify` (a code, offline, against issuer keys) and `traceseal verify-bundle` (a
+//! proof bundle, offline, and its anchor on chain when given an RPC URL).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::support::{fail, load_issuer_keys};
+use crate::code::{Code, KeyId};
+use crate::service::setup::KeySet;
+
+/// Offline verification: exit 0 genuine, 1 not genuine (with the reason), 2 on usage errors.
+pub(super) fn verify(code: &str, keys_file: &Path) -> ExitCode {
+    let keys = match load_issuer_keys(keys_file) {
+        Ok(k) => k,
+        Err(e) => return fail(&e),
+    };
+    let code = match Code::parse(code.trim()) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("NOT GENUINE: the code is malformed: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let Some(key) = keys.iter().find(|k| KeyId::of(k) == code.kid()) else {
+        println!(
+            "NOT GENUINE: the code names issuer key {}, which is not in {}",
+            code.kid(),
+            keys_file.display()
+        );
+        return ExitCode::from(1);
+    };
+    match code.verify(key) {
+        Ok(()) => {
+            let i = code.item();
+            println!(
+                "GENUINE signature: GTIN {} lot {} serial {}{} (issuer key {})",
+                i.gtin.as_str(),
+                i.lot.as_str(),
+                i.serial.as_str(),
+                i.expiry
+                    .as_ref()
+                    .map(|e| format!(" expiry {}", e.to_iso()))
+                    .unwrap_or_default(),
+                code.kid()
+            );
+            println!("(offline check: the code was signed by this issuer; scan online for issuance status and scan history)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("NOT GENUINE: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Exit codes of `verify-bundle`.
+mod bundle_exit {
+    pub const OK: u8 = 0;
+    pub const INVALID: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const NOT_ANCHORED: u8 = 3;
+    pub const CHAIN_UNREACHABLE: u8 = 4;
+}
+
+fn read_bundle(file: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let limit = crate::bundle::MAX_BUNDLE_BYTES;
+    let mut text = String::new();
+    let res = if file == Path::new("-") {
+        std::io::stdin().take(limit + 1).read_to_string(&mut text)
+    } else {
+        std::fs::File::open(file).and_then(|f| f.take(limit + 1).read_to_string(&mut text))
+    };
+    res.map_err(|e| format!("{}: {e}", file.display()))?;
+    if text.len() as u64 > limit {
+        return Err(format!("{}: larger than {limit} bytes", file.display()));
+    }
+    Ok(text)
+}
+
+/// What `verify-bundle` is told to trust instead of the bundle's own claims.
+pub(super) struct Pins {
+    pub(super) keys: Option<PathBuf>,
+    pub(super) contract: Option<String>,
+    pub(super) chain_id: Option<u64>,
+}
+
+/// Checks the bundle's keys and anchor against the pins; `Err` is the failure to print.
+fn check_pins(
+    b: &crate::bundle::Bundle,
+    v: &crate::bundle::Verified,
+    pins: &Pins,
+) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    match &pins.keys {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("--keys {}: {e}", path.display()))?;
+            let set: KeySet = serde_json::from_str(&text)
+                .map_err(|e| format!("--keys {}: not the JSON of GET /api/v1/keys: {e}", path.display()))?;
+            let issuer = b
+                .keys
+                .issuers
+                .iter()
+                .find(|k| k.kid == v.kid)
+                .ok_or_else(|| format!("the bundle has no issuer key {}", v.kid))?;
+            if !set
+                .keys
+                .iter()
+                .any(|k| k.role == "issuer" && k.kid == issuer.kid && k.public_key == issuer.public_key)
+            {
+                return Err(format!("keys: issuer key {} is not one of the pinned keys", v.kid));
+            }
+            if !set
+                .keys
+                .iter()
+                .any(|k| k.role == "log" && k.vkey.as_deref() == Some(b.keys.log_vkey.as_str()))
+            {
+                return Err("keys: the bundle's log key is not the pinned log key".into());
+            }
+            notes.push(format!("ok  issuer and log keys are the pinned ones ({})", path.display()));
+        }
+        None => notes.push("note: keys are the bundle's own; pin them with --keys (GET /api/v1/keys, fetched independently)".into()),
+    }
+    if let Some(claim) = &v.anchor {
+        if let Some(c) = &pins.contract {
+            let want = crate::chain::parse_address(c).map_err(|e| format!("--contract: {e}"))?;
+            if want != claim.contract {
+                return Err(format!(
+                    "anchor: the bundle's contract {} is not the pinned {}",
+                    crate::anchor::hex0x(&claim.contract),
+                    c
+                ));
+            }
+        }
+        if let Some(id) = pins.chain_id {
+            if id != claim.chain_id {
+                return Err(format!(
+                    "anchor: the bundle's chain {} is not the pinned chain {id}",
+                    claim.chain_id
+                ));
+            }
+        }
+        if pins.contract.is_none() {
+            notes.push(
+                "note: the contract is the bundle's own; pin it with --contract (and --chain-id)"
+                    .into(),
+            );
+        }
+    }
+    Ok(notes)
+}
+
+/// `traceseal verify-bundle FILE [--rpc URL] [--keys FILE] [--contract ADDR] [--chain-id N]`.
+pub(super) fn verify_bundle(file: &Path, rpc: Option<&str>, pins: &Pins) -> ExitCode {
+    use crate::anchor::hex0x;
+    let text = match read_bundle(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(bundle_exit::USAGE);
+        }
+    };
+    let bad = |e: &dyn std::fmt::Display| {
+        println!("FAILED {e}");
+        ExitCode::from(bundle_exit::INVALID)
+    };
+    let b = match crate::bundle::parse(&text) {
+        Ok(b) => b,
+        Err(e) => return bad(&e),
+    };
+    let v = match crate::bundle::verify(&b) {
+        Ok(v) => v,
+        Err(e) => return bad(&e),
+    };
+    let notes = match check_pins(&b, &v, pins) {
+        Ok(n) => n,
+        Err(e) => {
+            println!("FAILED {e}");
+            return ExitCode::from(bundle_exit::INVALID);
+        }
+    };
+    println!(
+        "ok  code signature (issuer key {}): GTIN {} serial {}",
+        v.kid, v.gtin, v.serial
+    );
+    println!(
+        "ok  {} record(s) included in the signed checkpoint of {} (size {}, root {})",
+        v.records.len(),
+        v.origin,
+        v.tree_size,
+        hex0x(&v.root)
+    );
+    if v.newer_records > 0 {
+        println!(
+            "ok  {} newer record(s) included in the latest signed checkpoint (not anchored yet)",
+            v.newer_records
+        );
+    }
+    if v.custody_records > 0 {
+        println!(
+            "ok  {} custody record(s): signatures by the signers' logged keys, roles, engagements by the importer, lot and hash links",
+            v.custody_records
+        );
+        println!(
+            "note: the links prove nothing is missing between the bundle's first and last lot-wide record; records after them (or an item record, an engagement's end or a product's change of owner left out) cannot be excluded offline: compare GET /api/v1/lots/{{lot}}/head"
+        );
+    }
+    for w in &v.custody_warnings {
+        println!("WARN {w}");
+    }
+    if let Some(l) = v.latest_size {
+        println!("ok  consistent with the latest signed checkpoint (size {l})");
+    }
+    for n in &notes {
+        println!("{n}");
+    }
+    let Some(claim) = v.anchor.clone() else {
+        match v.anchor_status {
+            Some(s) => println!("NOT ANCHORED YET: the checkpoint's anchoring state was {:?} when the bundle was made; fetch a new bundle later", s.as_str()),
+            None => println!("NOT ANCHORED: the service that made this bundle does not anchor"),
+        }
+        return ExitCode::from(bundle_exit::NOT_ANCHORED);
+    };
+    println!(
+        "ok  anchor claim matches the checkpoint: chain {} contract {} tx {} block {}",
+        claim.chain_id,
+        hex0x(&claim.contract),
+        claim
+            .tx_hash
+            .map(|t| hex0x(&t))
+            .unwrap_or_else(|| "-".into()),
+        claim
+            .block_number
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into())
+    );
+    if let Some(u) = rpc {
+        if let Err(e) = crate::chain::parse_rpc_url(u) {
+            eprintln!("error: --rpc: {e}");
+            return ExitCode::from(bundle_exit::USAGE);
+        }
+    }
+    let Some(url) = rpc else {
+        println!("VERIFIED offline. Pass --rpc URL to check the anchor on chain.");
+        return ExitCode::from(bundle_exit::OK);
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(bundle_exit::USAGE);
+        }
+    };
+    rt.block_on(check_on_chain(url, &v, &claim))
+}
+
+async fn check_on_chain(
+    url: &str,
+    v: &crate::bundle::Verified,
+    claim: &crate::bundle::AnchorClaim,
+) -> ExitCode {
+    use crate::anchor::{hex0x, ChainError};
+    let unreachable = |e: &dyn std::fmt::Display| {
+        println!("CANNOT CHECK the chain: {e}");
+        ExitCode::from(bundle_exit::CHAIN_UNREACHABLE)
+    };
+    let bad = |e: String| {
+        println!("FAILED chain: {e}");
+        ExitCode::from(bundle_exit::INVALID)
+    };
+    let reader = match crate::chain::Reader::connect(
+        url,
+        claim.contract,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return unreachable(&e),
+    };
+    if reader.chain_id() != claim.chain_id {
+        return bad(format!(
+            "{url} is chain {}, the bundle's anchor is on chain {}",
+            reader.chain_id(),
+            claim.chain_id
+        ));
+    }
+    match reader.has_code().await {
+        Ok(true) => {}
+        Ok(false) => {
+            return bad(format!(
+                "no contract at {} on chain {}",
+                hex0x(&claim.contract),
+                claim.chain_id
+            ))
+        }
+        Err(e) => return unreachable(&e),
+    }
+    let on = match reader.anchor_at(&claim.log_id, claim.tree_size).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return bad(format!(
+                "the contract holds no anchor of tree size {} for this log (reorged away, or never anchored)",
+                claim.tree_size
+            ))
+        }
+        Err(ChainError::Unavailable(e)) => return unreachable(&e),
+        Err(e) => return bad(e.to_string()),
+    };
+    if on.root != claim.root {
+        return bad(format!(
+            "the contract's root for tree size {} is {}, the bundle's checkpoint has {}",
+            claim.tree_size,
+            hex0x(&on.root),
+            hex0x(&claim.root)
+        ));
+    }
+    if on.checkpoint_hash != claim.checkpoint_hash {
+        return bad(format!(
+            "the contract's checkpoint hash is {}, the bundle's checkpoint hashes to {}",
+            hex0x(&on.checkpoint_hash),
+            hex0x(&claim.checkpoint_hash)
+        ));
+    }
+    println!(
+        "ok  contract holds root {} for tree size {} (block {})",
+        hex0x(&on.root),
+        on.tree_size,
+        on.block_number
+    );
+    for (index, leaf_hash, proof) in &v.records {
+        match reader
+            .verify_anchored_inclusion(&claim.log_id, claim.tree_size, leaf_hash, *index, proof)
+            .await
+        {
+            Ok(true) => println!("ok  contract verifies the inclusion of leaf {index}"),
+            Ok(false) => {
+                return bad(format!(
+                    "the contract rejects the inclusion proof of leaf {index}"
+                ))
+            }
+            Err(ChainError::Unavailable(e)) => return unreachable(&e),
+            Err(e) => return bad(e.to_string()),
+        }
+    }
+    // The contract state above is what proves the anchor. The transaction is informative: after
+    // a reorg the anchor may have been re-sent in another transaction or block.
+    if let Some(tx) = claim.tx_hash {
+        match reader.receipt(&tx).await {
+            Ok(Some(r)) if r.success && Some(r.block_number) == claim.block_number => {
+                println!("ok  anchor transaction {} is in block {}", hex0x(&tx), r.block_number);
+            }
+            Ok(Some(r)) => println!(
+                "note: anchor transaction {} is in block {} (the bundle says {:?}); the contract holds the anchor from block {}",
+                hex0x(&tx),
+                r.block_number,
+                claim.block_number,
+                on.block_number
+            ),
+            Ok(None) => println!(
+                "note: anchor transaction {} is not on this chain (re-sent after a reorg); the contract holds the same anchor from block {}",
+                hex0x(&tx),
+                on.block_number
+            ),
+            Err(ChainError::Unavailable(e)) => return unreachable(&e),
+            Err(e) => return bad(e.to_string()),
+        }
+    }
+    println!(
+        "VERIFIED: the item's records are in a checkpoint whose root is anchored on chain {}",
+        claim.chain_id
+    );
+    ExitCode::from(bundle_exit::OK)
+}

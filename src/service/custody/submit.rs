@@ -1,0 +1,368 @@
+//! Signed submissions, step by step (authenticate, authorise the role, the registered owner,
+//! the key rechecked, the engagement, the lot, the head, commit), recalls and declared lots.
+
+use super::*;
+
+impl Service {
+    /// Accepts a signed custody statement, or refuses it and stores nothing.
+    ///
+    /// Checks, in order: shape and canonical form (400); actor and key known, signature
+    /// (`verify_strict`), key valid at `signed_at`, freshness (401); the actor's role may
+    /// record the step (403); product registered (422); nonce unused (409); `prev` is the lot
+    /// head (409); named serials are issued items of the lot (422); the step is in order for
+    /// the lot (409). See `docs/custody.md`.
+    #[instrument(skip(self, sub))]
+    pub fn submit(&self, sub: &Submission) -> Result<Accepted> {
+        self.submit_at(sub, now_unix())
+    }
+
+    pub(crate) fn submit_at(&self, sub: &Submission, now: i64) -> Result<Accepted> {
+        let checked = record::parse_statement(&sub.statement)
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let signature =
+            parse_signature(&sub.signature).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        // Owned once (a statement may name 10,000 items); everything below borrows it.
+        let signed = SignedStatement { checked, signature };
+        let (actor, leaf) = self.authenticate(&signed, now)?;
+        let st = &signed.checked.statement;
+        authorize_role(&actor, &st.event)?;
+        let lot = &signed.checked.lot;
+        self.registered_owner(lot)?;
+        if leaf.len() > crate::leaf::MAX_LEAF_LEN {
+            return Err(ServiceError::Invalid(format!(
+                "the record is {} bytes, more than the {} a log leaf may hold; split the items over several events",
+                leaf.len(),
+                crate::leaf::MAX_LEAF_LEN
+            )));
+        }
+        let _g = lock(&self.custody)?;
+        self.recheck_key(&actor.id, st, now)?;
+        // Only actors the product's importer engaged, only on lots that exist (both read
+        // under the lock that engagement and ownership changes take).
+        let owner = self.registered_owner(lot)?;
+        self.check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at, now)?;
+        let lk = lot_key(lot);
+        if !self.lot_exists(&lk)? {
+            return Err(ServiceError::NotFound(format!(
+                "lot {lot} does not exist: issue a batch of it, or declare it first (POST /api/v1/lots)"
+            )));
+        }
+        let nk = nonce_key(&actor.id, &st.nonce);
+        if self.store.get(Cf::Nonces, &nk)?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "replay: nonce {} was already used by actor {}",
+                st.nonce, actor.id
+            )));
+        }
+        let mut state = self.lot_state(&lk)?;
+        check_head(lot, &state, &st.prev)?;
+        let named = self.item_states(lot, &signed.checked.items)?;
+        let mut items: Vec<(String, ItemState)> =
+            named.iter().map(|n| (n.label.clone(), n.state)).collect();
+        rules::apply(&mut state, &st.event, &mut items)
+            .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        let accepted = self.commit_record(AcceptedRecord {
+            lk: &lk,
+            state,
+            leaf,
+            lot_wide: signed.checked.items.is_empty(),
+            named: &named,
+            items: &items,
+            nonce: (nk, st.signed_at),
+        })?;
+        info!(lot = %lot, step = %st.event.step(), actor = %actor.id, leaf = accepted.leaf_index, items = named.len(), "accepted custody record");
+        Ok(Accepted {
+            lot: lot.to_string(),
+            step: st.event.step().to_string(),
+            ..accepted
+        })
+    }
+
+    /// The statement is for this log, by a registered actor, signed (`verify_strict`) with one
+    /// of its keys valid at `signed_at` and usable now, within the freshness window. Returns
+    /// the actor and the record's leaf bytes.
+    pub(super) fn authenticate(
+        &self,
+        signed: &SignedStatement,
+        now: i64,
+    ) -> Result<(Actor, Vec<u8>)> {
+        let st = &signed.checked.statement;
+        if st.log != self.origin {
+            return Err(ServiceError::Unauthenticated(format!(
+                "the statement was signed for log {:?}, this service is log {:?}",
+                st.log, self.origin
+            )));
+        }
+        let actor = self.find_actor(&st.actor)?.ok_or_else(|| {
+            ServiceError::Unauthenticated(format!("unknown actor {:?}", st.actor))
+        })?;
+        let key = actor.keys.iter().find(|k| k.kid == st.kid).ok_or_else(|| {
+            ServiceError::Unauthenticated(format!("actor {} has no key {}", actor.id, st.kid))
+        })?;
+        let leaf = signed.verified_leaf(&key.verifying_key()?).ok_or_else(|| {
+            ServiceError::Unauthenticated(format!(
+                "the signature does not verify with key {} of actor {}",
+                key.kid, actor.id
+            ))
+        })?;
+        key.valid_at(st.signed_at)
+            .map_err(ServiceError::Unauthenticated)?;
+        key.usable_now(now).map_err(ServiceError::Unauthenticated)?;
+        let window = self.custody_rules.freshness_secs as i64;
+        if (now - st.signed_at).abs() > window {
+            return Err(ServiceError::Unauthenticated(format!(
+                "signed_at {} is more than {window} s from the server time {}: sign again now (check the signer's clock)",
+                crate::service::rfc3339(st.signed_at),
+                crate::service::rfc3339(now)
+            )));
+        }
+        Ok((actor, leaf))
+    }
+
+    /// The registry may have changed since [`Service::authenticate`] (a revocation or
+    /// rotation commits under the custody lock): checks the key again, under the lock.
+    pub(super) fn recheck_key(&self, actor: &str, st: &record::Statement, now: i64) -> Result<()> {
+        let key = self
+            .find_actor(actor)?
+            .and_then(|a| a.keys.into_iter().find(|k| k.kid == st.kid))
+            .ok_or_else(|| {
+                ServiceError::Unauthenticated(format!("actor {actor} has no key {}", st.kid))
+            })?;
+        key.valid_at(st.signed_at)
+            .map_err(ServiceError::Unauthenticated)?;
+        key.usable_now(now).map_err(ServiceError::Unauthenticated)
+    }
+
+    /// The enterprise that owns the lot's GTIN (422 for a GTIN that is no registered product).
+    pub(super) fn registered_owner(&self, lot: &LotId) -> Result<u64> {
+        self.find_product(&lot.gtin)?
+            .map(|p| p.enterprise_id)
+            .ok_or_else(|| {
+                ServiceError::Unprocessable(format!(
+                    "GTIN {} is not a registered product",
+                    lot.gtin.as_str()
+                ))
+            })
+    }
+
+    /// Writes an accepted record in one synced batch: its leaf, the lot state, the record
+    /// indexes, the named items' states and the nonce.
+    pub(super) fn commit_record(&self, r: AcceptedRecord<'_>) -> Result<Accepted> {
+        let AcceptedRecord {
+            lk,
+            mut state,
+            leaf,
+            lot_wide,
+            named,
+            items,
+            nonce: (nk, signed_at),
+        } = r;
+        let hash = merkle::leaf_hash(&leaf);
+        let hash_hex = hex(hash.as_bytes());
+        if lot_wide {
+            state.head = Some(hash_hex.clone());
+        }
+        let new_head = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
+        let first = self.append_leaves(vec![PendingLeaf { data: leaf, hash }], |first, wb| {
+            wb.put(Cf::Lots, lk.to_vec(), encode_json(&state));
+            let scope = if lot_wide { SCOPE_LOT } else { SCOPE_ITEMS };
+            wb.put(Cf::LotRecords, lot_record_key(lk, scope, first), Vec::new());
+            for (n, (_, st)) in named.iter().zip(items) {
+                wb.put(Cf::ItemRecords, item_record_key(&n.key, first), Vec::new());
+                wb.put(Cf::ItemCustody, n.key.clone(), encode_json(st));
+            }
+            wb.put(Cf::Nonces, nk, u64_key(signed_at as u64));
+            Ok(())
+        })?;
+        Ok(Accepted {
+            leaf_index: first,
+            record_hash: hash_hex,
+            lot: String::new(),
+            step: String::new(),
+            head: new_head,
+        })
+    }
+
+    /// Recalls a lot (operator).
+    #[instrument(skip(self, input))]
+    pub fn recall(&self, lot_id: &str, input: &RecallInput) -> Result<Accepted> {
+        let lot = LotId::parse(lot_id).map_err(ServiceError::Invalid)?;
+        let reason = check_text("reason", &input.reason)?;
+        if self.find_product(&lot.gtin)?.is_none() {
+            return Err(ServiceError::Unprocessable(format!(
+                "GTIN {} is not a registered product",
+                lot.gtin.as_str()
+            )));
+        }
+        let _g = lock(&self.custody)?;
+        let lk = lot_key(&lot);
+        if !self.lot_exists(&lk)? {
+            return Err(ServiceError::NotFound(format!(
+                "lot {lot} does not exist: nothing of it was issued or declared"
+            )));
+        }
+        let mut state = self.lot_state(&lk)?;
+        let prev = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
+        rules::recall(&mut state, &reason).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        let r = Recall {
+            lot: lot.to_string(),
+            prev,
+            reason,
+            at: now_unix(),
+        };
+        let data = r.leaf();
+        let hash = merkle::leaf_hash(&data);
+        let hash_hex = hex(hash.as_bytes());
+        state.head = Some(hash_hex.clone());
+        let first = self.append_leaves(vec![PendingLeaf { data, hash }], |first, wb| {
+            wb.put(Cf::Lots, lk.clone(), encode_json(&state));
+            wb.put(
+                Cf::LotRecords,
+                lot_record_key(&lk, SCOPE_LOT, first),
+                Vec::new(),
+            );
+            Ok(())
+        })?;
+        info!(lot = %lot, leaf = first, "recalled lot");
+        Ok(Accepted {
+            leaf_index: first,
+            record_hash: hash_hex.clone(),
+            lot: lot.to_string(),
+            step: "recall".into(),
+            head: hash_hex,
+        })
+    }
+
+    /// The items an item-scoped statement names, resolved from their references: each must be
+    /// an issued item of `lot` from a completed batch. Every unusable reference gets the same
+    /// answer, naming only the reference: item references are public once a record names them,
+    /// so an answer must not tell which serial, lot or batch one belongs to.
+    pub(super) fn item_states(&self, lot: &LotId, refs: &[ItemRef]) -> Result<Vec<NamedItem>> {
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let unusable = |r: &ItemRef| {
+            ServiceError::Unprocessable(format!(
+                "item {r} names no issued item of lot {lot} (an item reference is computed from the code on the label: docs/code-format.md)"
+            ))
+        };
+        let ref_keys: Vec<Vec<u8>> = refs.iter().map(|r| r.as_bytes().to_vec()).collect();
+        let mut keys = Vec::with_capacity(refs.len());
+        for (r, k) in refs
+            .iter()
+            .zip(self.store.multi_get(Cf::ItemRefs, &ref_keys)?)
+        {
+            keys.push(k.ok_or_else(|| unusable(r))?);
+        }
+        let items = self.store.multi_get(Cf::Items, &keys)?;
+        let states = self.store.multi_get(Cf::ItemCustody, &keys)?;
+        let mut batch_ok: HashMap<u64, bool> = HashMap::new();
+        let mut out = Vec::with_capacity(refs.len());
+        for (((r, key), item), state) in refs.iter().zip(keys).zip(items).zip(states) {
+            let raw = item.ok_or_else(|| {
+                ServiceError::Internal(format!("item reference {r} without its item"))
+            })?;
+            let rec = ItemRecord::decode(&raw)?;
+            let ok = match batch_ok.get(&rec.batch_id) {
+                Some(b) => *b,
+                None => {
+                    let sb = self.stored_batch(rec.batch_id)?;
+                    // An interrupted batch's codes are not valid.
+                    let b = sb.batch.status == crate::service::issuance::BatchStatus::Complete
+                        && key.starts_with(lot.gtin.as_str().as_bytes())
+                        && sb.batch.lot == lot.lot.as_str();
+                    batch_ok.insert(rec.batch_id, b);
+                    b
+                }
+            };
+            if !ok {
+                return Err(unusable(r));
+            }
+            let st = match state {
+                Some(v) => decode_json("item custody", &v)?,
+                None => ItemState::default(),
+            };
+            out.push(NamedItem {
+                label: r.to_string(),
+                key,
+                state: st,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether a lot exists: a batch of it was issued, or its importer declared it.
+    pub(super) fn lot_exists(&self, lk: &[u8]) -> Result<bool> {
+        if self.store.get(Cf::Lots, lk)?.is_some() {
+            return Ok(true);
+        }
+        let end = prefix_end(lk);
+        Ok(!self
+            .store
+            .range(Cf::LotBatches, lk, end.as_deref(), 1)?
+            .is_empty())
+    }
+
+    /// Declares a lot ahead of labelling, so an inspector can attest it before labels are
+    /// printed. Returns the lot view and whether it was new (an existing lot is left as is).
+    #[instrument(skip(self, input))]
+    pub fn declare_lot(&self, input: &LotInput) -> Result<(Arc<LotView>, bool)> {
+        let gtin = crate::gs1::Gtin::parse(&input.gtin)
+            .map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
+        let lot_no = crate::gs1::Lot::parse(&input.lot)
+            .map_err(|e| ServiceError::Invalid(format!("lot: {e}")))?;
+        if self.find_product(&gtin)?.is_none() {
+            return Err(ServiceError::Unprocessable(format!(
+                "GTIN {} is not a registered product",
+                gtin.as_str()
+            )));
+        }
+        let lot = LotId { gtin, lot: lot_no };
+        let lk = lot_key(&lot);
+        let created = {
+            let _g = lock(&self.custody)?;
+            if self.lot_exists(&lk)? {
+                false
+            } else {
+                let state = LotState {
+                    declared_at: Some(now_unix()),
+                    ..LotState::default()
+                };
+                let mut wb = crate::store::WriteBatch::new();
+                wb.put(Cf::Lots, lk, encode_json(&state));
+                self.store.write(wb, crate::store::Durability::Synced)?;
+                true
+            }
+        };
+        if created {
+            info!(lot = %lot, "declared lot");
+        }
+        Ok((
+            self.lot_view(
+                &lot.to_string(),
+                LotPage {
+                    after: None,
+                    limit: None,
+                },
+            )?,
+            created,
+        ))
+    }
+
+    pub(super) fn lot_state(&self, lk: &[u8]) -> Result<LotState> {
+        Ok(match self.store.get(Cf::Lots, lk)? {
+            Some(v) => decode_json("lot state", &v)?,
+            None => LotState::default(),
+        })
+    }
+
+    // ----- read side -----
+
+    /// The custody state of a lot, if anything was recorded.
+    pub fn find_lot_state(&self, lot: &LotId) -> Result<Option<LotState>> {
+        match self.store.get(Cf::Lots, &lot_key(lot))? {
+            Some(v) => Ok(Some(decode_json("lot state", &v)?)),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! The one place that knows the bytes: every column family, every key layout and every value
+//! codec of the store, and the schema's version (see `docs/schema.md`).
+//!
+//! Integer keys are big-endian so iteration order is numeric order. Hot records (items,
+//! nodes, leaves) use fixed binary layouts; low-volume records use JSON through
+//! [`encode_json`]/[`decode_json`]. Every decoder returns [`StoreError::Corrupt`] on bad bytes
+//! and never panics. Units of the service build keys only with the functions here.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::StoreError;
+
+/// Version of the on-disk schema; checked on open, a mismatch refuses to start.
+///
+/// Version 2: item leaves commit to codes instead of carrying them (`traceseal/item/v2`),
+/// codes are kept in [`Cf::Codes`], custody and reprint records name items by reference.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// What to do with a data directory of an older schema version (there is no migration).
+pub fn schema_hint(found: u32) -> &'static str {
+    match found {
+        1 => {
+            " Schema 1 wrote every signed code into the public log (anyone could print clones of \
+              every label); it cannot be migrated. Move the directory aside (keep it offline: it \
+              holds valid codes) and run `traceseal init` to start a new log (docs/operations.md)."
+        }
+        _ => "",
+    }
+}
+
+/// Column families, one per record kind. See `docs/schema.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cf {
+    /// Singletons: schema version, counters, log size, log origin.
+    Meta,
+    /// Enterprise id → enterprise record.
+    Enterprises,
+    /// USCC → enterprise id (uniqueness index).
+    EnterpriseUscc,
+    /// GTIN-14 → product record.
+    Products,
+    /// Batch id → batch record.
+    Batches,
+    /// Idempotency key → batch id and request fingerprint.
+    Idempotency,
+    /// GTIN-14 ‖ serial → item record (batch id, leaf index).
+    Items,
+    /// Leaf index of an item leaf → the signed code URI (secret: operator endpoints only).
+    Codes,
+    /// Item reference (32 bytes) → GTIN-14 ‖ serial: resolves the items custody and reprint
+    /// records name.
+    ItemRefs,
+    /// Leaf index → leaf data.
+    Leaves,
+    /// (level, index) → node hash of a perfect subtree.
+    Nodes,
+    /// Tree size → signed checkpoint note.
+    Checkpoints,
+    /// Key id → public key record.
+    Keys,
+    /// GTIN-14 ‖ serial → scan aggregate.
+    ScanStats,
+    /// Chain id ‖ contract ‖ tree size → anchoring record of that checkpoint.
+    Anchors,
+    /// Actor id → actor record (organisation, role, keys with validity and revocation).
+    Actors,
+    /// Lot key (GTIN-14 ‖ lot length ‖ lot) → custody state of the lot.
+    Lots,
+    /// Lot key ‖ scope (0 lot-wide, 1 item-scoped) ‖ leaf index → empty: the lot's records.
+    LotRecords,
+    /// Item key ‖ leaf index → empty: item-scoped records naming the item.
+    ItemRecords,
+    /// Item key → custody state of the item (released, sold).
+    ItemCustody,
+    /// Actor id ‖ 0x00 ‖ nonce (32 lowercase hex characters) → signed_at (u64 BE): the replay
+    /// guard.
+    Nonces,
+    /// Lot key ‖ batch id → empty: the issuance batches of a lot.
+    LotBatches,
+    /// Print job id → print job record.
+    PrintJobs,
+    /// Batch id ‖ ordinal in the batch → how often that label was printed, and by which job
+    /// first.
+    Prints,
+    /// Scan id (16 random bytes) → what was scanned, when, from where, and the verdict.
+    Scans,
+    /// Complaint number (u64 BE) → complaint with its history.
+    Complaints,
+    /// `p` ‖ enterprise id → credit profile; `c` ‖ enterprise id → complaint counts.
+    Credit,
+    /// Enterprise id ‖ actor id → the engagement's periods and record leaves.
+    Engagements,
+    /// GTIN-14 ‖ leaf index → enterprise id: the product's logged ownership records.
+    ProductLog,
+    /// Day (u32 BE, days since the epoch) ‖ GTIN-14 ‖ reason → forged-code scans counted.
+    ForgedScans,
+}
+
+impl Cf {
+    /// Every column family, in a fixed order.
+    pub const ALL: [Cf; 30] = [
+        Cf::Meta,
+        Cf::Enterprises,
+        Cf::EnterpriseUscc,
+        Cf::Products,
+        Cf::Batches,
+        Cf::Idempotency,
+        Cf::Items,
+        Cf::Codes,
+        Cf::ItemRefs,
+        Cf::Leaves,
+        Cf::Nodes,
+        Cf::Checkpoints,
+        Cf::Keys,
+        Cf::ScanStats,
+        Cf::Anchors,
+        Cf::Actors,
+        Cf::Lots,
+        Cf::LotRecords,
+        Cf::ItemRecords,
+        Cf::ItemCustody,
+        Cf::Nonces,
+        Cf::LotBatches,
+        Cf::PrintJobs,
+        Cf::Prints,
+        Cf::Scans,
+        Cf::Complaints,
+        Cf::Credit,
+        Cf::Engagements,
+        Cf::ProductLog,
+        Cf::ForgedScans,
+    ];
+
+    /// The column family's on-disk name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::Meta => "meta",
+            Cf::Enterprises => "enterprises",
+            Cf::EnterpriseUscc => "enterprise_uscc",
+            Cf::Products => "products",
+            Cf::Batches => "batches",
+            Cf::Idempotency => "idempotency",
+            Cf::Items => "items",
+            Cf::Codes => "codes",
+            Cf::ItemRefs => "item_refs",
+            Cf::Leaves => "leaves",
+            Cf::Nodes => "nodes",
+            Cf::Checkpoints => "checkpoints",
+            Cf::Keys => "keys",
+            Cf::ScanStats => "scan_stats",
+            Cf::Anchors => "anchors",
+            Cf::Actors => "actors",
+            Cf::Lots => "lots",
+            Cf::LotRecords => "lot_records",
+            Cf::ItemRecords => "item_records",
+            Cf::ItemCustody => "item_custody",
+            Cf::Nonces => "nonces",
+            Cf::LotBatches => "lot_batches",
+            Cf::PrintJobs => "print_jobs",
+            Cf::Prints => "prints",
+            Cf::Scans => "scans",
+            Cf::Complaints => "complaints",
+            Cf::Credit => "credit",
+            Cf::Engagements => "engagements",
+            Cf::ProductLog => "product_log",
+            Cf::ForgedScans => "forged_scans",
+        }
+    }
+}
+
+/// Keys of the singletons in [`Cf::Meta`].
+/// Meta key set once the demo data is loaded (so it is never loaded twice).
+pub const META_DEMO_LOADED: &[u8] = b"demo_loaded";
+/// Meta key: next batch id (u64 BE).
+pub const META_NEXT_BATCH: &[u8] = b"next_batch_id";
+/// Meta key: next print job id (u64 BE).
+pub const META_NEXT_PRINT_JOB: &[u8] = b"next_print_job_id";
+/// Meta key: number of leaves in the log (u64 BE), written in the same batch as the leaves.
+pub const META_LOG_SIZE: &[u8] = b"log_size";
+/// Meta key: the log origin (checkpoint first line and note key name).
+pub const META_LOG_ORIGIN: &[u8] = b"log_origin";
+/// Meta key: tree size of the latest signed checkpoint (u64 BE).
+pub const META_LATEST_CHECKPOINT: &[u8] = b"latest_checkpoint";
+/// Meta key of the secret that scan ids are derived with.
+pub const META_SCAN_ID_KEY: &[u8] = b"scan_id_key";
+/// Meta key: next enterprise id (u64 BE).
+pub const META_NEXT_ENTERPRISE: &[u8] = b"next_enterprise_id";
+/// Meta key: next complaint number (u64 BE).
+pub const META_NEXT_COMPLAINT: &[u8] = b"next_complaint";
+/// Meta key: the deployment (chain id and contract) the service anchors to.
+pub const META_DEPLOYMENT: &[u8] = b"chain_deployment";
+/// Meta key: set once every batch has its `lot_batches` row (data directories created before
+/// that index existed get it on first open).
+pub const META_LOT_BATCHES_INDEXED: &[u8] = b"lot_batches_indexed";
+/// The schema version (u32 big-endian), written at `init`, checked at open.
+pub const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
+
+/// Big-endian encoding of a u64 key.
+pub fn u64_key(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+/// Decodes an 8-byte big-endian u64.
+pub fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
+    let arr: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("expected 8 bytes, found {}", bytes.len())))?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+/// Key of a Merkle node: level (1 byte) ‖ index (8 bytes, big-endian).
+pub fn node_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// Key of an item: GTIN-14 (14 ASCII digits) ‖ serial length (1 byte) ‖ serial.
+///
+/// The length byte keeps keys prefix-free, so scan-event keys can extend item keys.
+pub fn item_key(gtin14: &str, serial: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(15 + serial.len());
+    k.extend_from_slice(gtin14.as_bytes());
+    // Serials are at most 20 bytes (enforced by the Serial type), so this never truncates.
+    k.push(serial.len() as u8);
+    k.extend_from_slice(serial.as_bytes());
+    k
+}
+
+/// Where an issued item sits: its batch and its leaf in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemRecord {
+    /// The batch that issued the item.
+    pub batch_id: u64,
+    /// Index of the item's leaf in the Merkle log.
+    pub leaf_index: u64,
+}
+
+impl ItemRecord {
+    /// 16 bytes: batch id ‖ leaf index, both big-endian.
+    pub fn encode(&self) -> [u8; 16] {
+        let mut v = [0u8; 16];
+        v[..8].copy_from_slice(&self.batch_id.to_be_bytes());
+        v[8..].copy_from_slice(&self.leaf_index.to_be_bytes());
+        v
+    }
+
+    /// Inverse of [`ItemRecord::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        if bytes.len() != 16 {
+            return Err(StoreError::Corrupt(format!(
+                "item record is {} bytes, expected 16",
+                bytes.len()
+            )));
+        }
+        Ok(ItemRecord {
+            batch_id: decode_u64(&bytes[..8])?,
+            leaf_index: decode_u64(&bytes[8..])?,
+        })
+    }
+}
+
+/// Encodes a low-volume record as JSON.
+pub fn encode_json<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising our own plain structs (no maps with non-string keys) cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Decodes a JSON record; a failure means the store is corrupt.
+pub fn decode_json<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// Lot key: GTIN-14 ‖ lot length ‖ lot (the item-key layout, so it is prefix-free).
+pub fn lot_key(gtin14: &str, lot: &str) -> Vec<u8> {
+    item_key(gtin14, lot)
+}
+
+/// Key of a lot's issuance batch ([`Cf::LotBatches`]): lot key ‖ batch id.
+pub fn lot_batch_key(gtin14: &str, lot: &str, batch: u64) -> Vec<u8> {
+    let mut k = lot_key(gtin14, lot);
+    k.extend_from_slice(&u64_key(batch));
+    k
+}
+
+/// Key of an item-scoped record naming an item ([`Cf::ItemRecords`]): item key ‖ leaf index.
+pub fn item_record_key(item_key: &[u8], leaf: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(item_key.len() + 8);
+    k.extend_from_slice(item_key);
+    k.extend_from_slice(&u64_key(leaf));
+    k
+}
+
+/// The first key after `key` in byte order (to continue a range scan past it).
+pub fn key_after(key: &[u8]) -> Vec<u8> {
+    let mut k = key.to_vec();
+    k.push(0);
+    k
+}
+
+pub fn lot_record_key(lk: &[u8], scope: u8, leaf: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(lk.len() + 9);
+    k.extend_from_slice(lk);
+    k.push(scope);
+    k.extend_from_slice(&u64_key(leaf));
+    k
+}
+
+pub fn nonce_key(actor: &str, nonce: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(actor.len() + 1 + nonce.len());
+    k.extend_from_slice(actor.as_bytes());
+    k.push(0);
+    k.extend_from_slice(nonce.as_bytes());
+    k
+}
+
+pub fn print_key(batch: u64, ordinal: u64) -> Vec<u8> {
+    let mut k = u64_key(batch).to_vec();
+    k.extend_from_slice(&u64_key(ordinal));
+    k
+}
+
+pub fn engagement_key(enterprise: u64, actor: &str) -> Vec<u8> {
+    let mut k = u64_key(enterprise).to_vec();
+    k.extend_from_slice(actor.as_bytes());
+    k
+}
+
+pub fn product_log_key(gtin: &str, leaf: u64) -> Vec<u8> {
+    let mut k = gtin.as_bytes().to_vec();
+    k.extend_from_slice(&u64_key(leaf));
+    k
+}
+
+/// The key of a daily forged-scan aggregate: day (u32 BE) ‖ GTIN-14 ‖ reason.
+pub fn forged_key(day: i64, gtin: &str, reason: &str) -> Vec<u8> {
+    let mut k = forged_day_prefix(day).to_vec();
+    k.extend_from_slice(gtin.as_bytes());
+    k.extend_from_slice(reason.as_bytes());
+    k
+}
+
+/// The first 4 bytes of the forged-scan keys of `day` (days since the epoch; u32 BE): range
+/// bounds by day.
+pub fn forged_day_prefix(day: i64) -> [u8; 4] {
+    (day.clamp(0, i64::from(u32::MAX)) as u32).to_be_bytes()
+}
+
+/// (day, GTIN-14, reason) of a [`forged_key`]; `None` for a key not of that layout.
+pub fn parse_forged_key(k: &[u8]) -> Option<(i64, String, String)> {
+    let day = u32::from_be_bytes(k.get(..4)?.try_into().ok()?) as i64;
+    let gtin = std::str::from_utf8(k.get(4..18)?).ok()?.to_string();
+    let reason = std::str::from_utf8(k.get(18..)?).ok()?.to_string();
+    Some((day, gtin, reason))
+}
+
+/// The end (exclusive) of the credit profiles' key range ([`profile_key`]s start with `p`).
+pub const PROFILES_END: &[u8] = b"q";
+
+/// The enterprise id of a [`profile_key`].
+pub fn profile_key_id(k: &[u8]) -> Result<u64, StoreError> {
+    decode_u64(k.get(1..).unwrap_or_default())
+}
+
+/// The leaf index that ends a record index key ([`lot_record_key`], [`item_record_key`]).
+pub fn record_key_leaf(k: &[u8]) -> Result<u64, StoreError> {
+    let tail = k
+        .len()
+        .checked_sub(8)
+        .map(|s| &k[s..])
+        .ok_or_else(|| StoreError::Corrupt("short record index key".into()))?;
+    decode_u64(tail)
+}
+
+/// Value of an anchoring low-water mark ([`anchor_low_water_key`]): the tree size, u64 BE.
+pub fn encode_low_water(tree_size: u64) -> Vec<u8> {
+    u64_key(tree_size).to_vec()
+}
+
+pub fn profile_key(id: u64) -> Vec<u8> {
+    let mut k = b"p".to_vec();
+    k.extend_from_slice(&u64_key(id));
+    k
+}
+
+/// Where an enterprise's complaint counts are kept (in the credit column family, next to its
+/// profile, so the profile and its counts are read together).
+pub fn counts_key(id: u64) -> Vec<u8> {
+    let mut k = b"c".to_vec();
+    k.extend_from_slice(&u64_key(id));
+    k
+}
+
+/// Store key of a record: chain id ‖ contract ‖ tree size (all big-endian).
+pub fn anchor_record_key(chain_id: u64, contract: &[u8; 20], tree_size: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(36);
+    k.extend_from_slice(&chain_id.to_be_bytes());
+    k.extend_from_slice(contract);
+    k.extend_from_slice(&tree_size.to_be_bytes());
+    k
+}
+
+/// Meta key of a deployment's low-water mark: `anchor_low_water` ‖ chain id ‖ contract.
+pub fn anchor_low_water_key(chain_id: u64, contract: &[u8; 20]) -> Vec<u8> {
+    let mut k = b"anchor_low_water".to_vec();
+    k.extend_from_slice(&chain_id.to_be_bytes());
+    k.extend_from_slice(contract);
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn node_keys_sort_by_level_then_index() {
+        assert!(node_key(0, 5) < node_key(0, 256));
+        assert!(node_key(0, u64::MAX) < node_key(1, 0));
+    }
+
+    #[test]
+    fn item_keys_are_prefix_free() {
+        let a = item_key("09506000134352", "ab");
+        let b = item_key("09506000134352", "abc");
+        assert!(!b.starts_with(&a));
+    }
+
+    proptest! {
+        #[test]
+        fn item_record_round_trips(batch in any::<u64>(), leaf in any::<u64>()) {
+            let r = ItemRecord { batch_id: batch, leaf_index: leaf };
+            prop_assert_eq!(ItemRecord::decode(&r.encode()).unwrap(), r);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let _ = ItemRecord::decode(&bytes);
+            let _ = decode_u64(&bytes);
+            let _ = decode_json::<serde_json::Value>("x", &bytes);
+        }
+
+        #[test]
+        fn u64_round_trips(n in any::<u64>()) {
+            prop_assert_eq!(decode_u64(&u64_key(n)).unwrap(), n);
+        }
+    }
+}
