@@ -82,6 +82,20 @@ pub struct TxAttempt {
     pub sent_at_ms: i64,
 }
 
+impl TxAttempt {
+    /// The attempt of a transaction signed now (nonce, gas limit and fees as signed).
+    fn signed(tx: &SignedTx, nonce: u64, gas_limit: u64, fees: Fees) -> TxAttempt {
+        TxAttempt {
+            hash: hex0x(&tx.hash),
+            raw: hex0x(&tx.raw),
+            nonce,
+            gas_limit,
+            fees,
+            sent_at_ms: now_ms(),
+        }
+    }
+}
+
 /// The persisted anchoring state of one checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnchorRecord {

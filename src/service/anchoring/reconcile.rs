@@ -272,14 +272,7 @@ impl<C: ChainPort> Anchorer<C> {
             _ => self.gas_for(&call).await?,
         };
         let tx = self.chain.sign_anchor(&call, nonce, gas, fees)?;
-        rec.attempts.push(TxAttempt {
-            hash: hex0x(&tx.hash),
-            raw: hex0x(&tx.raw),
-            nonce,
-            gas_limit: gas,
-            fees,
-            sent_at_ms: now_ms(),
-        });
+        rec.attempts.push(TxAttempt::signed(&tx, nonce, gas, fees));
         rec.status = AnchorStatus::AnchorPending;
         self.save(&rec)?;
         self.send(&rec, &tx).await?;

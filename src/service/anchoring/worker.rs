@@ -297,17 +297,7 @@ impl<C: ChainPort> Anchorer<C> {
         let gas = self.gas_for(&call).await?;
         let fees = self.cap(self.call(self.chain.suggested_fees()).await?);
         let tx = self.chain.sign_anchor(&call, nonce, gas, fees)?;
-        let rec = self.new_record(
-            &call,
-            vec![TxAttempt {
-                hash: hex0x(&tx.hash),
-                raw: hex0x(&tx.raw),
-                nonce,
-                gas_limit: gas,
-                fees,
-                sent_at_ms: now_ms(),
-            }],
-        );
+        let rec = self.new_record(&call, vec![TxAttempt::signed(&tx, nonce, gas, fees)]);
         // Intent and signed bytes are durable before anything leaves the process.
         self.save(&rec)?;
         self.send(&rec, &tx).await?;
