@@ -40,35 +40,37 @@ fn world() -> World {
     for (i, role) in Role::ALL.into_iter().enumerate() {
         let sk = SigningKey::from_bytes(&[i as u8 + 1; 32]);
         let id = role.as_str().replace('_', "-");
-        svc.register_actor(&ActorInput {
-            id: id.clone(),
-            organisation: id.clone(),
-            country: "AU".into(),
-            role,
-            keys: vec![KeyInput {
-                public_key: base64::engine::general_purpose::STANDARD
-                    .encode(sk.verifying_key().as_bytes()),
-                not_before: Some(0),
-                not_after: None,
-                replaces: None,
-            }],
-        })
-        .unwrap();
+        svc.registry()
+            .register_actor(&ActorInput {
+                id: id.clone(),
+                organisation: id.clone(),
+                country: "AU".into(),
+                role,
+                keys: vec![KeyInput {
+                    public_key: base64::engine::general_purpose::STANDARD
+                        .encode(sk.verifying_key().as_bytes()),
+                    not_before: Some(0),
+                    not_after: None,
+                    replaces: None,
+                }],
+            })
+            .unwrap();
         keys.push((role, id, sk));
     }
     // The product's importer engages every actor (only engaged actors' records count).
-    let enterprise = svc.list_enterprises(0, 1).unwrap()[0].id;
+    let enterprise = svc.master().list_enterprises(0, 1).unwrap()[0].id;
     for (_, id, _) in &keys {
-        svc.engage(
-            enterprise,
-            &traceseal::service::engagements::EngagementInput {
-                actor_id: id.clone(),
-                gtins: vec![],
-                not_before: Some(0),
-                not_after: None,
-            },
-        )
-        .unwrap();
+        svc.engagements()
+            .engage(
+                enterprise,
+                &traceseal::service::engagements::EngagementInput {
+                    actor_id: id.clone(),
+                    gtins: vec![],
+                    not_before: Some(0),
+                    not_after: None,
+                },
+            )
+            .unwrap();
     }
     World {
         _dir: dir,
@@ -106,9 +108,10 @@ impl World {
     }
 
     fn submit(&self, role: Role, lot: &str, event: Event, items: Vec<String>) {
-        let prev = self.svc.lot_head(lot).unwrap();
+        let prev = self.svc.custody().lot_head(lot).unwrap();
         let (st, sk) = self.statement(role, lot, &prev, event, items);
         self.svc
+            .custody()
             .submit(&Submission {
                 statement: st.canonical(),
                 signature: st.sign(sk),
@@ -120,6 +123,7 @@ impl World {
     fn to_warehouse(&self, lot: &str) {
         let (gtin, lot_no) = lot.split_once('.').unwrap();
         self.svc
+            .custody()
             .declare_lot(&traceseal::service::custody::LotInput {
                 gtin: gtin.into(),
                 lot: lot_no.into(),
@@ -149,7 +153,7 @@ impl World {
     /// `n` chained, pre-signed `storing` records: each `prev` is the leaf hash of the one
     /// before, computed offline exactly as the server will.
     fn chain(&self, lot: &str, n: u64) -> Vec<Submission> {
-        let mut prev = self.svc.lot_head(lot).unwrap();
+        let mut prev = self.svc.custody().lot_head(lot).unwrap();
         (0..n)
             .map(|i| {
                 let e = Event::Storing(Warehousing {
@@ -218,7 +222,7 @@ fn bench(c: &mut Criterion) {
                 let subs = w.chains(&format!("B{lot_no}-"), N);
                 let t = Instant::now();
                 for s in &subs {
-                    w.svc.submit(s).unwrap();
+                    w.svc.custody().submit(s).unwrap();
                 }
                 total += t.elapsed();
             }
@@ -239,6 +243,7 @@ fn bench(c: &mut Criterion) {
                     let lot = format!("{GTIN}.{lot_name}");
                     let (batch, _) = w
                         .svc
+                        .issuance()
                         .issue_batch(
                             &BatchRequest {
                                 gtin: GTIN.into(),
@@ -252,6 +257,7 @@ fn bench(c: &mut Criterion) {
                         .unwrap();
                     let mut items: Vec<String> = w
                         .svc
+                        .issuance()
                         .batch_codes(&batch, 0, BULK as usize)
                         .unwrap()
                         .into_iter()
@@ -259,7 +265,7 @@ fn bench(c: &mut Criterion) {
                         .collect();
                     items.sort();
                     w.to_warehouse(&lot);
-                    let prev = w.svc.lot_head(&lot).unwrap();
+                    let prev = w.svc.custody().lot_head(&lot).unwrap();
                     let (st, sk) = w.statement(
                         Role::BondedWarehouse,
                         &lot,
@@ -272,7 +278,7 @@ fn bench(c: &mut Criterion) {
                         signature: st.sign(sk),
                     };
                     let t = Instant::now();
-                    w.svc.submit(&sub).unwrap();
+                    w.svc.custody().submit(&sub).unwrap();
                     total += t.elapsed();
                 }
                 total

@@ -61,7 +61,11 @@ fn bench(c: &mut Criterion) {
                 expiry: Some("2028-01-31".into()),
                 quantity: N,
             };
-            svc.issue_batch(&req, &k, &|_| {}).unwrap().0.issued
+            svc.issuance()
+                .issue_batch(&req, &k, &|_| {})
+                .unwrap()
+                .0
+                .issued
         })
     });
     g.finish();

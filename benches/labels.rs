@@ -29,8 +29,8 @@ fn bench(c: &mut Criterion) {
         expiry: Some("2028-01-31".into()),
         quantity: N,
     };
-    let (batch, _) = svc.issue_batch(&req, "labels", &|_| {}).unwrap();
-    let codes = svc.batch_codes(&batch, 0, N as usize).unwrap();
+    let (batch, _) = svc.issuance().issue_batch(&req, "labels", &|_| {}).unwrap();
+    let codes = svc.issuance().batch_codes(&batch, 0, N as usize).unwrap();
     let data: Vec<LabelData> = codes
         .iter()
         .map(|c| LabelData {
@@ -93,6 +93,7 @@ fn bench(c: &mut Criterion) {
         (LabelFormat::Zpl, serde_json::Value::Null),
     ] {
         let job = svc
+            .printing()
             .create_print_job(
                 batch.id,
                 &PrintJobRequest {
@@ -106,9 +107,9 @@ fn bench(c: &mut Criterion) {
         let name = format!("job_{}", format.extension().replace(".tar", ""));
         g.bench_function(BenchmarkId::new(name, N), |b| {
             b.iter(|| {
-                let mut out = svc.job_output(&job).unwrap();
+                let mut out = svc.printing().job_output(&job).unwrap();
                 let mut bytes = 0;
-                while let Some((chunk, _)) = out.next_chunk(&svc).unwrap() {
+                while let Some((chunk, _)) = out.next_chunk(svc.printing()).unwrap() {
                     bytes += chunk.len();
                 }
                 bytes

@@ -54,19 +54,21 @@ async fn main() {
     tokio::spawn(anchorer.clone().run(stop_rx));
 
     let e = svc
+        .master()
         .create_enterprise(&EnterpriseInput {
             name: "Figures".into(),
             uscc: "91350100M000100Y43".into(),
             country: "KR".into(),
         })
         .expect("enterprise");
-    svc.create_product(&ProductInput {
-        gtin: GTIN.into(),
-        name_zh: "化妆品".into(),
-        name_en: "Cosmetics".into(),
-        enterprise_id: e.id,
-    })
-    .expect("product");
+    svc.master()
+        .create_product(&ProductInput {
+            gtin: GTIN.into(),
+            name_zh: "化妆品".into(),
+            name_en: "Cosmetics".into(),
+            enterprise_id: e.id,
+        })
+        .expect("product");
 
     println!("| new items per anchor | gas of the anchor tx | gas per item | issuance | end of issuance → anchored | → confirmed (K=2) |");
     println!("|---:|---:|---:|---:|---:|---:|");
@@ -75,7 +77,7 @@ async fn main() {
         let t0 = Instant::now();
         let s = svc.clone();
         let (batch, _) = tokio::task::spawn_blocking(move || {
-            s.issue_batch(
+            s.issuance().issue_batch(
                 &BatchRequest {
                     gtin: GTIN.into(),
                     lot: format!("FIG-{i}"),
@@ -92,7 +94,7 @@ async fn main() {
         let issued = t0.elapsed();
         let t1 = Instant::now();
         let s = svc.clone();
-        let cp = tokio::task::spawn_blocking(move || s.checkpoint_now())
+        let cp = tokio::task::spawn_blocking(move || s.log().checkpoint_now())
             .await
             .expect("join")
             .expect("checkpoint")
@@ -121,8 +123,10 @@ async fn main() {
         let s = svc.clone();
         let id = batch.id;
         last_code = tokio::task::spawn_blocking(move || {
-            let b = s.batch(id).expect("batch");
-            s.batch_codes(&b, n / 2, 1).expect("codes")[0].code.clone()
+            let b = s.issuance().batch(id).expect("batch");
+            s.issuance().batch_codes(&b, n / 2, 1).expect("codes")[0]
+                .code
+                .clone()
         })
         .await
         .expect("join");
@@ -130,7 +134,7 @@ async fn main() {
 
     // Proof bundle of an item in a log of 1,101,000 leaves.
     let code = Code::parse(&last_code).expect("code");
-    let item = svc.issued_item(&code).expect("issued item");
+    let item = svc.issuance().issued_item(&code).expect("issued item");
     let anchoring = anchorer.bundle_anchoring(item.record.leaf_index).await;
     let bundle = svc.bundle(&code, &item, Some(anchoring)).expect("bundle");
     let json = serde_json::to_vec_pretty(&bundle).expect("json");
@@ -139,7 +143,7 @@ async fn main() {
     println!();
     println!(
         "log size {} leaves; bundle {} bytes ({} hashes in the inclusion proof, {} in the consistency proof)",
-        svc.log_size().expect("size"),
+        svc.log().log_size().expect("size"),
         json.len(),
         bundle.records[0].inclusion_proof.len(),
         bundle.consistency_proof.len()

@@ -21,22 +21,25 @@ fn main() {
     setup::init(&dd, &host).expect("init");
     let svc = setup::open(&dd, OpenOptions::defaults(host)).expect("open");
     let e = svc
+        .master()
         .create_enterprise(&EnterpriseInput {
             name: "Timing".into(),
             uscc: "91350100M000100Y43".into(),
             country: "KR".into(),
         })
         .expect("enterprise");
-    svc.create_product(&ProductInput {
-        gtin: "09506000134352".into(),
-        name_zh: "化妆品".into(),
-        name_en: "Cosmetics".into(),
-        enterprise_id: e.id,
-    })
-    .expect("product");
+    svc.master()
+        .create_product(&ProductInput {
+            gtin: "09506000134352".into(),
+            name_zh: "化妆品".into(),
+            name_en: "Cosmetics".into(),
+            enterprise_id: e.id,
+        })
+        .expect("product");
     let t = Instant::now();
     let last = std::sync::Mutex::new(Instant::now());
     let (b, _) = svc
+        .issuance()
         .issue_batch(
             &BatchRequest {
                 gtin: "09506000134352".into(),
@@ -68,10 +71,10 @@ fn main() {
         rayon::current_num_threads()
     );
     let t = Instant::now();
-    svc.checkpoint_now().expect("checkpoint");
+    svc.log().checkpoint_now().expect("checkpoint");
     println!(
         "checkpoint over {} leaves signed in {:.3} s",
-        svc.log_size().unwrap(),
+        svc.log().log_size().unwrap(),
         t.elapsed().as_secs_f64()
     );
 }

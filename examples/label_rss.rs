@@ -53,7 +53,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let svc = open(dir.path());
-    let batch = svc.batch(1).unwrap();
+    let batch = svc.issuance().batch(1).unwrap();
     print_job(&svc, &batch, n, dir.path());
 }
 
@@ -63,30 +63,33 @@ fn issue(dir: &std::path::Path, n: u64) {
     setup::init(&dd, &host).unwrap();
     let svc = open(dir);
     let e = svc
+        .master()
         .create_enterprise(&EnterpriseInput {
             name: "RSS".into(),
             uscc: "91350100M000100Y43".into(),
             country: "CN".into(),
         })
         .unwrap();
-    svc.create_product(&ProductInput {
-        gtin: "09506000134352".into(),
-        name_zh: "澳洲婴儿配方奶粉 1段 900克".into(),
-        name_en: "Infant formula stage 1, 900 g".into(),
-        enterprise_id: e.id,
-    })
-    .unwrap();
-    svc.issue_batch(
-        &BatchRequest {
+    svc.master()
+        .create_product(&ProductInput {
             gtin: "09506000134352".into(),
-            lot: "RSS-1".into(),
-            expiry: Some("2028-01-31".into()),
-            quantity: n,
-        },
-        "rss",
-        &|_| {},
-    )
-    .unwrap();
+            name_zh: "澳洲婴儿配方奶粉 1段 900克".into(),
+            name_en: "Infant formula stage 1, 900 g".into(),
+            enterprise_id: e.id,
+        })
+        .unwrap();
+    svc.issuance()
+        .issue_batch(
+            &BatchRequest {
+                gtin: "09506000134352".into(),
+                lot: "RSS-1".into(),
+                expiry: Some("2028-01-31".into()),
+                quantity: n,
+            },
+            "rss",
+            &|_| {},
+        )
+        .unwrap();
 }
 
 fn print_job(
@@ -96,6 +99,7 @@ fn print_job(
     dir: &std::path::Path,
 ) {
     let job = svc
+        .printing()
         .create_print_job(
             batch.id,
             &PrintJobRequest {
@@ -115,9 +119,9 @@ fn print_job(
     let path = dir.join("job.pdf");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     let t = Instant::now();
-    let mut out = svc.job_output(&job).unwrap();
+    let mut out = svc.printing().job_output(&job).unwrap();
     let (mut labels, mut bytes, mut next_report) = (0u64, 0u64, n / 10);
-    while let Some((chunk, k)) = out.next_chunk(svc).unwrap() {
+    while let Some((chunk, k)) = out.next_chunk(svc.printing()).unwrap() {
         file.write_all(&chunk).unwrap();
         labels += k;
         bytes += chunk.len() as u64;

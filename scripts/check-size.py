@@ -17,7 +17,6 @@ KNOWN = {
     "src/custody/rules.rs::apply": 152,
     "src/http/metrics.rs::render": 151,
     "src/epcis.rs::custody_event": 138,
-    "src/service/bundle.rs::bundle": 128,
     "src/config/mod.rs::default_toml": 122,
     "src/labels/zpl.rs::check": 121,
     "src/service/printing.rs::create_print_job": 119,
@@ -27,12 +26,9 @@ KNOWN = {
     "src/cli/verify.rs::verify_bundle": 105,
     "src/service/anchoring/reconcile.rs::reconcile_pending": 101,
     "src/epcis.rs::prehash": 99,
-    "src/service/scan.rs::custody_view": 96,
     "src/config/mod.rs::validate": 94,
     "src/custody/record.rs::check": 88,
-    "src/service/setup.rs::from_parts": 83,
     "src/http/server.rs::serve": 82,
-    "src/wiring.rs::start_chain": 81,
     "src/cli/labels.rs::layout": 81,
 }
 

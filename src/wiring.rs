@@ -118,18 +118,62 @@ pub async fn start_chain(
         }
     })?;
     let me = signer.address().0 .0;
-    let (anvil, url) = if dev {
-        let d = dir.clone();
-        let c = cfg.clone();
-        let a = tokio::task::spawn_blocking(move || start_dev_chain(&d, &c))
-            .await
-            .map_err(|e| format!("development chain: {e}"))??;
-        let url = a.url();
-        (Some(Arc::new(Mutex::new(a))), url)
-    } else {
-        (None, cfg.rpc_url.clone())
-    };
-    let probe = Reader::connect(&url, [0; 20], RPC_TIMEOUT)
+    let (anvil, url) = chain_url(dir, cfg, dev).await?;
+    let chain_id = probe_chain(&url, cfg, me, dev).await?;
+    let client = ChainClient::connect(&url, signer, [0; 20], Some(chain_id), RPC_TIMEOUT).await?;
+    let contract = resolve_contract(cfg, &svc, &client, chain_id, dev).await?;
+    let client = client.with_contract(contract);
+    check_anchorer(&client, me, contract).await?;
+    info!(
+        chain_id,
+        contract = %hex0x(&contract),
+        account = %hex0x(&me),
+        rpc = %url,
+        dev,
+        "anchoring enabled"
+    );
+    let anchorer = Anchorer::new(
+        svc.log().clone(),
+        svc.anchors().clone(),
+        Arc::new(client),
+        cfg.into(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(ChainRuntime {
+        anvil,
+        anchorer,
+        rpc_url: url,
+    })
+}
+
+/// The RPC URL: a development chain started for us (kept running in the handle), or the
+/// configured node.
+async fn chain_url(
+    dir: &DataDir,
+    cfg: &ChainConfig,
+    dev: bool,
+) -> Result<(Option<Arc<Mutex<Anvil>>>, String), StartError> {
+    if !dev {
+        return Ok((None, cfg.rpc_url.clone()));
+    }
+    let d = dir.clone();
+    let c = cfg.clone();
+    let a = tokio::task::spawn_blocking(move || start_dev_chain(&d, &c))
+        .await
+        .map_err(|e| format!("development chain: {e}"))??;
+    let url = a.url();
+    Ok((Some(Arc::new(Mutex::new(a))), url))
+}
+
+/// Connects to `url`, checks it is the configured chain, funds our account on a dev chain;
+/// returns the chain id.
+async fn probe_chain(
+    url: &str,
+    cfg: &ChainConfig,
+    me: [u8; 20],
+    dev: bool,
+) -> Result<u64, StartError> {
+    let probe = Reader::connect(url, [0; 20], RPC_TIMEOUT)
         .await
         .map_err(|e| {
             if e.contains("RPC URL") {
@@ -151,38 +195,31 @@ pub async fn start_chain(
             .await
             .map_err(|e| format!("funding the anchoring account on the dev chain: {e}"))?;
     }
-    let client = ChainClient::connect(&url, signer, [0; 20], Some(chain_id), RPC_TIMEOUT).await?;
-    let contract = resolve_contract(cfg, &svc, &client, chain_id, dev).await?;
-    let client = client.with_contract(contract);
+    Ok(chain_id)
+}
+
+/// Our account must be the contract's anchorer (fatal otherwise: only its owner can fix it).
+async fn check_anchorer(
+    client: &ChainClient,
+    me: [u8; 20],
+    contract: [u8; 20],
+) -> Result<(), StartError> {
     let (anchorer_on_chain, owner) = client
         .reader()
         .roles()
         .await
         .map_err(|e| format!("reading the contract's roles: {e}"))?;
-    if anchorer_on_chain != me {
-        return Err(StartError::Fatal(format!(
-            "the anchoring key's account {} is not the anchorer of contract {} (its anchorer is {}); the owner {} must call setAnchorer({})",
-            hex0x(&me),
-            hex0x(&contract),
-            hex0x(&anchorer_on_chain),
-            hex0x(&owner),
-            hex0x(&me)
-        )));
+    if anchorer_on_chain == me {
+        return Ok(());
     }
-    info!(
-        chain_id,
-        contract = %hex0x(&contract),
-        account = %hex0x(&me),
-        rpc = %url,
-        dev,
-        "anchoring enabled"
-    );
-    let anchorer = Anchorer::new(svc, Arc::new(client), cfg.into()).map_err(|e| e.to_string())?;
-    Ok(ChainRuntime {
-        anvil,
-        anchorer,
-        rpc_url: url,
-    })
+    Err(StartError::Fatal(format!(
+        "the anchoring key's account {} is not the anchorer of contract {} (its anchorer is {}); the owner {} must call setAnchorer({})",
+        hex0x(&me),
+        hex0x(&contract),
+        hex0x(&anchorer_on_chain),
+        hex0x(&owner),
+        hex0x(&me)
+    )))
 }
 
 async fn resolve_contract(
@@ -207,7 +244,7 @@ async fn resolve_contract(
         return Ok(addr);
     }
     let s = svc.clone();
-    let recorded = tokio::task::spawn_blocking(move || s.deployment())
+    let recorded = tokio::task::spawn_blocking(move || s.anchors().deployment())
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
@@ -233,7 +270,7 @@ async fn resolve_contract(
     };
     info!(contract = %d.contract, block, "deployed the anchor registry");
     let s = svc.clone();
-    tokio::task::spawn_blocking(move || s.record_deployment(&d))
+    tokio::task::spawn_blocking(move || s.anchors().record_deployment(&d))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;

@@ -211,7 +211,7 @@ async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_c
         .await
         .unwrap()
         .expect("anchored on chain");
-    let cp = s.state.svc.checkpoint_at(6).unwrap().unwrap();
+    let cp = s.state.svc.log().checkpoint_at(6).unwrap().unwrap();
     assert_eq!(on.root, *cp.root_hash().unwrap().as_bytes());
     assert_eq!(on.block_number, block);
 

@@ -307,7 +307,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         .iter()
         .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
         .collect();
-    let root25 = s.state.svc.root_at(25).unwrap();
+    let root25 = s.state.svc.log().root_at(25).unwrap();
     merkle::verify_consistency(25, 33, &proof, &root25, &cp.root).unwrap();
 
     // Scans.

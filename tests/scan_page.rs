@@ -81,7 +81,7 @@ async fn genuine_anchored_item_in_zh_and_en_with_every_browser_check_passing_and
     let code = report.sample_codes[0].clone();
     // Its checkpoint anchored, then the log grows past it (so the bundle carries a
     // consistency proof from the anchored checkpoint to the latest).
-    let size = s.state.svc.log_size().unwrap();
+    let size = s.state.svc.log().log_size().unwrap();
     s.checkpoint_covering(size).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let v = loop {
@@ -111,7 +111,7 @@ async fn genuine_anchored_item_in_zh_and_en_with_every_browser_check_passing_and
         .await
         .unwrap();
     assert_eq!(put.status(), 200);
-    s.state.svc.checkpoint_now().unwrap();
+    s.state.svc.log().checkpoint_now().unwrap();
     s.seed().await;
     let (_, more) = s.issue("grow", 3).await;
     assert_eq!(more.len(), 3);

@@ -16,18 +16,20 @@ pub fn service(dir: &std::path::Path) -> Service {
     setup::init(&dd, &host).unwrap();
     let svc = setup::open(&dd, OpenOptions::defaults(host)).unwrap();
     let e = svc
+        .master()
         .create_enterprise(&EnterpriseInput {
             name: "Bench".into(),
             uscc: "91350100M000100Y43".into(),
             country: "CN".into(),
         })
         .unwrap();
-    svc.create_product(&ProductInput {
-        gtin: GTIN.into(),
-        name_zh: "基准".into(),
-        name_en: "Bench".into(),
-        enterprise_id: e.id,
-    })
-    .unwrap();
+    svc.master()
+        .create_product(&ProductInput {
+            gtin: GTIN.into(),
+            name_zh: "基准".into(),
+            name_en: "Bench".into(),
+            enterprise_id: e.id,
+        })
+        .unwrap();
     svc
 }

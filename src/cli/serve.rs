@@ -258,7 +258,8 @@ fn spawn_scan_purge(svc: Arc<Service>) -> tokio::task::JoinHandle<()> {
             let s = svc.clone();
             let res = tokio::task::spawn_blocking(move || {
                 let days = crate::service::telemetry::SCAN_RETENTION_DAYS;
-                s.purge_scans(crate::service::now_unix() - days * 86_400)
+                s.telemetry()
+                    .purge_scans(crate::service::now_unix() - days * 86_400)
             })
             .await;
             match res {

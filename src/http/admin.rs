@@ -108,7 +108,7 @@ pub async fn create_enterprise(
 ) -> Result<(StatusCode, Json<Enterprise>), ApiError> {
     let Json(input) = body?;
     let svc = st.svc.clone();
-    let e = blocking(move || svc.create_enterprise(&input)).await?;
+    let e = blocking(move || svc.master().create_enterprise(&input)).await?;
     Ok((StatusCode::CREATED, Json(e)))
 }
 
@@ -127,8 +127,11 @@ pub async fn list_enterprises(
         None => 0,
     };
     let svc = st.svc.clone();
-    let list =
-        blocking(move || svc.list_enterprises(after, p.limit.unwrap_or(DEFAULT_LIMIT))).await?;
+    let list = blocking(move || {
+        svc.master()
+            .list_enterprises(after, p.limit.unwrap_or(DEFAULT_LIMIT))
+    })
+    .await?;
     Ok(Json(list))
 }
 
@@ -142,7 +145,7 @@ pub async fn get_enterprise(
 ) -> Result<Json<Enterprise>, ApiError> {
     let Path(id) = id?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.enterprise(id)).await?))
+    Ok(Json(blocking(move || svc.master().enterprise(id)).await?))
 }
 
 /// Replace an enterprise's name, USCC and country.
@@ -159,7 +162,7 @@ pub async fn update_enterprise(
     let Json(input) = body?;
     let svc = st.svc.clone();
     Ok(Json(
-        blocking(move || svc.update_enterprise(id, &input)).await?,
+        blocking(move || svc.master().update_enterprise(id, &input)).await?,
     ))
 }
 
@@ -174,7 +177,7 @@ pub async fn create_product(
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
     let Json(input) = body?;
     let svc = st.svc.clone();
-    let p = blocking(move || svc.create_product(&input)).await?;
+    let p = blocking(move || svc.master().create_product(&input)).await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
 
@@ -187,9 +190,11 @@ pub async fn list_products(
 ) -> Result<Json<Vec<Product>>, ApiError> {
     let Query(p) = q?;
     let svc = st.svc.clone();
-    let list =
-        blocking(move || svc.list_products(p.after.as_deref(), p.limit.unwrap_or(DEFAULT_LIMIT)))
-            .await?;
+    let list = blocking(move || {
+        svc.master()
+            .list_products(p.after.as_deref(), p.limit.unwrap_or(DEFAULT_LIMIT))
+    })
+    .await?;
     Ok(Json(list))
 }
 
@@ -203,7 +208,7 @@ pub async fn get_product(
 ) -> Result<Json<Product>, ApiError> {
     let Path(gtin) = gtin?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.product(&gtin)).await?))
+    Ok(Json(blocking(move || svc.master().product(&gtin)).await?))
 }
 
 /// Replace a product's names and enterprise.
@@ -220,7 +225,7 @@ pub async fn update_product(
     let Json(input) = body?;
     let svc = st.svc.clone();
     Ok(Json(
-        blocking(move || svc.update_product(&gtin, &input)).await?,
+        blocking(move || svc.master().update_product(&gtin, &input)).await?,
     ))
 }
 
@@ -248,7 +253,8 @@ pub async fn create_batch(
         .to_string();
     let Json(req) = body?;
     let svc = st.svc.clone();
-    let (batch, replayed) = blocking(move || svc.issue_batch(&req, &key, &|_| {})).await?;
+    let (batch, replayed) =
+        blocking(move || svc.issuance().issue_batch(&req, &key, &|_| {})).await?;
     let mut res = (
         StatusCode::CREATED,
         Json(BatchCreated {
@@ -274,7 +280,7 @@ pub async fn get_batch(
 ) -> Result<Json<Batch>, ApiError> {
     let Path(id) = id?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.batch(id)).await?))
+    Ok(Json(blocking(move || svc.issuance().batch(id)).await?))
 }
 
 /// Stream a complete batch's codes as JSON lines `{"serial": …, "code": …}`.
@@ -291,8 +297,8 @@ pub async fn batch_codes(
     // The first page is read before answering, so a missing or incomplete batch gets its
     // proper status; later pages stream with bounded memory.
     let (batch, first) = blocking(move || {
-        let b = svc.batch(id)?;
-        let page = svc.batch_codes(&b, 0, CODES_PAGE)?;
+        let b = svc.issuance().batch(id)?;
+        let page = svc.issuance().batch_codes(&b, 0, CODES_PAGE)?;
         Ok((b, page))
     })
     .await?;
@@ -320,8 +326,10 @@ pub async fn batch_codes(
                 break;
             }
             let (s, b) = (svc.clone(), batch.clone());
-            page = match tokio::task::spawn_blocking(move || s.batch_codes(&b, next, CODES_PAGE))
-                .await
+            page = match tokio::task::spawn_blocking(move || {
+                s.issuance().batch_codes(&b, next, CODES_PAGE)
+            })
+            .await
             {
                 Ok(Ok(p)) => p,
                 _ => {
@@ -356,7 +364,7 @@ pub async fn create_print_job(
     let Path(id) = id?;
     let Json(req) = body?;
     let svc = st.svc.clone();
-    let job = blocking(move || svc.create_print_job(id, &req)).await?;
+    let job = blocking(move || svc.printing().create_print_job(id, &req)).await?;
     Ok((StatusCode::CREATED, Json(job)))
 }
 
@@ -370,7 +378,7 @@ pub async fn get_print_job(
 ) -> Result<Json<PrintJobView>, ApiError> {
     let Path(id) = id?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.print_job(id)).await?))
+    Ok(Json(blocking(move || svc.printing().print_job(id)).await?))
 }
 
 /// Query of `GET /api/v1/print-jobs/{id}/output`.
@@ -400,9 +408,11 @@ pub async fn print_job_output(
     let svc = st.svc.clone();
     // The first chunk is rendered before answering, so errors get their status.
     let (mut output, first, progress) = blocking(move || {
-        let mut output = svc.start_job_output(id, q.reprint_reason.as_deref())?;
-        let progress = svc.print_progress(id)?;
-        let first = output.next_chunk(&svc)?;
+        let mut output = svc
+            .printing()
+            .start_job_output(id, q.reprint_reason.as_deref())?;
+        let progress = svc.printing().print_progress(id)?;
+        let first = output.next_chunk(svc.printing())?;
         Ok((output, first, progress))
     })
     .await?;
@@ -421,7 +431,7 @@ pub async fn print_job_output(
             let s = svc.clone();
             let job_id = output.job().id;
             match tokio::task::spawn_blocking(move || {
-                let next = output.next_chunk(&s);
+                let next = output.next_chunk(s.printing());
                 (output, next)
             })
             .await

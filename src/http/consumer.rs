@@ -93,7 +93,7 @@ pub async fn file_complaint(
     let Json(input) = body?;
     complaint_quota(&st, ip)?;
     let svc = st.svc.clone();
-    let r = blocking(move || svc.file_complaint(&input))
+    let r = blocking(move || svc.consumer().file_complaint(&input))
         .await
         .inspect_err(|_| refund(&st, ip))?;
     Ok((StatusCode::CREATED, Json(r)))
@@ -147,7 +147,7 @@ async fn file_complaint_form(State(st): State<Arc<AppState>>, req: Request) -> R
         contact: Some(f.contact),
     };
     let svc = st.svc.clone();
-    match blocking(move || svc.file_complaint(&input)).await {
+    match blocking(move || svc.consumer().file_complaint(&input)).await {
         Ok(r) => page::complaint_result(lang, Ok(r)),
         Err(e) => {
             refund(&st, ip);
@@ -185,8 +185,11 @@ pub async fn list_complaints(
         enterprise_id: q.enterprise_id,
     };
     Ok(Json(
-        blocking(move || svc.list_complaints(&filter, q.before.as_deref(), q.limit.unwrap_or(100)))
-            .await?,
+        blocking(move || {
+            svc.consumer()
+                .list_complaints(&filter, q.before.as_deref(), q.limit.unwrap_or(100))
+        })
+        .await?,
     ))
 }
 
@@ -213,7 +216,7 @@ pub async fn forged_scans(
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let svc = st.svc.clone();
     Ok(Json(
-        blocking(move || svc.forged_scans(q.before_day, limit)).await?,
+        blocking(move || svc.telemetry().forged_scans(q.before_day, limit)).await?,
     ))
 }
 
@@ -228,7 +231,7 @@ pub async fn get_complaint(
 ) -> Result<Json<Complaint>, ApiError> {
     let Path(r) = p?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.complaint(&r)).await?))
+    Ok(Json(blocking(move || svc.consumer().complaint(&r)).await?))
 }
 
 /// Move a complaint to a new status, with a note (kept in its history).
@@ -245,7 +248,9 @@ pub async fn update_complaint(
     let Path(r) = p?;
     let Json(u) = body?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.update_complaint(&r, &u)).await?))
+    Ok(Json(
+        blocking(move || svc.consumer().update_complaint(&r, &u)).await?,
+    ))
 }
 
 /// Write (replace) an enterprise's credit profile: rating, disclosures, dishonesty listing.
@@ -262,7 +267,9 @@ pub async fn put_credit(
     let Path(id) = p?;
     let Json(input) = body?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.put_credit(id, &input)).await?))
+    Ok(Json(
+        blocking(move || svc.consumer().put_credit(id, &input)).await?,
+    ))
 }
 
 /// An enterprise's public credit profile.
@@ -275,7 +282,7 @@ pub async fn get_credit(
 ) -> Result<Json<CreditProfile>, ApiError> {
     let Path(id) = p?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.credit(id)).await?))
+    Ok(Json(blocking(move || svc.consumer().credit(id)).await?))
 }
 
 /// Enterprises currently on the dishonesty list.
@@ -283,6 +290,6 @@ pub async fn get_credit(
     responses((status = 200, body = Vec<DishonestEntry>)))]
 pub async fn dishonest_list(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let svc = st.svc.clone();
-    let list = blocking(move || svc.dishonest_list()).await?;
+    let list = blocking(move || svc.consumer().dishonest_list()).await?;
     Ok(([(header::CACHE_CONTROL, "max-age=60")], Json(list)).into_response())
 }

@@ -80,7 +80,7 @@ pub async fn register_actor(
 ) -> Result<(StatusCode, Json<Actor>), ApiError> {
     let Json(input) = body?;
     let svc = st.svc.clone();
-    let a = blocking(move || svc.register_actor(&input)).await?;
+    let a = blocking(move || svc.registry().register_actor(&input)).await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 
@@ -97,7 +97,7 @@ pub async fn add_key(
     let Path(id) = id?;
     let Json(input) = body?;
     let svc = st.svc.clone();
-    let a = blocking(move || svc.add_actor_key(&id, &input)).await?;
+    let a = blocking(move || svc.registry().add_actor_key(&id, &input)).await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 
@@ -116,7 +116,7 @@ pub async fn revoke_key(
     let Json(input) = body?;
     let svc = st.svc.clone();
     Ok(Json(
-        blocking(move || svc.revoke_actor_key(&id, &kid, &input)).await?,
+        blocking(move || svc.registry().revoke_actor_key(&id, &kid, &input)).await?,
     ))
 }
 
@@ -133,7 +133,7 @@ pub async fn declare_lot(
 ) -> Result<Response, ApiError> {
     let Json(input) = body?;
     let svc = st.svc.clone();
-    let (v, created) = blocking(move || svc.declare_lot(&input)).await?;
+    let (v, created) = blocking(move || svc.custody().declare_lot(&input)).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -154,7 +154,7 @@ pub async fn recall(
     let Path(id) = id?;
     let Json(input) = body?;
     let svc = st.svc.clone();
-    let a = blocking(move || svc.recall(&id, &input)).await?;
+    let a = blocking(move || svc.custody().recall(&id, &input)).await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 
@@ -172,7 +172,7 @@ pub async fn submit(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let Json(sub) = body?;
     let svc = st.svc.clone();
-    let a = blocking(move || svc.submit(&sub)).await?;
+    let a = blocking(move || svc.custody().submit(&sub)).await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 
@@ -188,7 +188,7 @@ pub async fn list_actors(
     let after = p.after.unwrap_or_default();
     let limit = p.limit.unwrap_or(100);
     Ok(Json(
-        blocking(move || svc.list_actors(&after, limit)).await?,
+        blocking(move || svc.registry().list_actors(&after, limit)).await?,
     ))
 }
 
@@ -202,7 +202,7 @@ pub async fn get_actor(
 ) -> Result<Json<Actor>, ApiError> {
     let Path(id) = id?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.actor(&id)).await?))
+    Ok(Json(blocking(move || svc.registry().actor(&id)).await?))
 }
 
 /// A lot's custody state, head (the `prev` to sign) and a page of its records (`after`,
@@ -220,7 +220,7 @@ pub async fn get_lot(
     let Path(id) = id?;
     let Query(page) = q?;
     let svc = st.svc.clone();
-    let v = blocking(move || svc.lot_view(&id, page)).await?;
+    let v = blocking(move || svc.custody().lot_view(&id, page)).await?;
     Ok(Json(&*v).into_response())
 }
 
@@ -248,7 +248,7 @@ pub async fn get_head(
     let svc = st.svc.clone();
     let lot = id.clone();
     let log = st.svc.origin().to_string();
-    let head = blocking(move || svc.lot_head(&id)).await?;
+    let head = blocking(move || svc.custody().lot_head(&id)).await?;
     Ok(Json(LotHead { log, lot, head }))
 }
 
@@ -276,7 +276,7 @@ pub async fn lot_epcis(
     let Query(page) = q?;
     let svc = st.svc.clone();
     let lot = id.clone();
-    let p = blocking(move || svc.lot_epcis(&id, page)).await?;
+    let p = blocking(move || svc.custody().lot_epcis(&id, page)).await?;
     let mut res = epcis_response(&p.doc);
     if let Some(next) = p.next_after {
         let limit = page
@@ -303,6 +303,6 @@ pub async fn item_epcis(
     let code = q?.0.parse()?;
     let svc = st.svc.clone();
     Ok(epcis_response(
-        &blocking(move || svc.item_epcis(&code)).await?,
+        &blocking(move || svc.custody().item_epcis(&code)).await?,
     ))
 }

@@ -48,7 +48,7 @@ pub async fn engage(
     let Path(id) = id?;
     let Json(input) = body?;
     let svc = st.svc.clone();
-    let v = blocking(move || svc.engage(id, &input)).await?;
+    let v = blocking(move || svc.engagements().engage(id, &input)).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -62,7 +62,9 @@ pub async fn list(
 ) -> Result<Json<Vec<EngagementView>>, ApiError> {
     let Path(id) = id?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.list_engagements(id)).await?))
+    Ok(Json(
+        blocking(move || svc.engagements().list_engagements(id)).await?,
+    ))
 }
 
 /// End the actor's open engagement: its signatures from now on no longer count. Logged.
@@ -77,6 +79,6 @@ pub async fn end(
     let Path((id, actor)) = p?;
     let svc = st.svc.clone();
     Ok(Json(
-        blocking(move || svc.end_engagement(id, &actor)).await?,
+        blocking(move || svc.engagements().end_engagement(id, &actor)).await?,
     ))
 }

@@ -214,7 +214,7 @@ impl Metrics {
                 v.load(Ordering::Relaxed).to_string(),
             );
         }
-        if let Ok(size) = svc.log_size() {
+        if let Ok(size) = svc.log().log_size() {
             gauge(
                 &mut out,
                 "traceseal_log_size",
@@ -223,7 +223,7 @@ impl Metrics {
                 size.to_string(),
             );
         }
-        if let Ok(Some(cp)) = svc.latest_checkpoint() {
+        if let Ok(Some(cp)) = svc.log().latest_checkpoint() {
             let age = (crate::service::now_unix() - cp.created_at).max(0);
             gauge(
                 &mut out,

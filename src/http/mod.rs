@@ -53,12 +53,13 @@ pub async fn serve(
                 _ = stop_rx.changed() => break,
             }
             let s = svc.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.checkpoint_now()).await {
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.log().checkpoint_now()).await
+            {
                 tracing::error!(error = %e, "checkpoint failed; will retry");
             }
         }
         let s = svc.clone();
-        let _ = tokio::task::spawn_blocking(move || s.checkpoint_now()).await;
+        let _ = tokio::task::spawn_blocking(move || s.log().checkpoint_now()).await;
     });
     let limits = server_limits(&state.config);
     let metrics_server = match state.config.server.metrics_listen {
@@ -143,6 +144,7 @@ mod tests {
         let (svc, mem) = test_service();
         crate::service::master::tests::seed(&svc);
         let (b, _) = svc
+            .issuance()
             .issue_batch(
                 &BatchRequest {
                     gtin: "09506000134352".into(),
@@ -154,7 +156,7 @@ mod tests {
                 &|_| {},
             )
             .unwrap();
-        let code = svc.batch_codes(&b, 0, 1).unwrap().remove(0).code;
+        let code = svc.issuance().batch_codes(&b, 0, 1).unwrap().remove(0).code;
         let cfg = Config {
             public_host: svc.host().as_str().to_string(),
             ..Config::default()
@@ -261,7 +263,7 @@ mod tests {
         }
         for dev in [false, true] {
             let (svc, _, code, mut cfg) = one_code();
-            svc.checkpoint_now().unwrap();
+            svc.log().checkpoint_now().unwrap();
             cfg.chain.public_rpc_url = "http://127.0.0.1:8545".into();
             cfg.chain.dev_mode = dev;
             let state = AppState::new(Arc::new(svc), "t", cfg);

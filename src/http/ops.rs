@@ -47,7 +47,7 @@ pub fn metrics_router(state: Arc<AppState>) -> axum::Router {
 pub async fn healthz(State(st): State<Arc<AppState>>) -> Result<Json<Health>, ApiError> {
     Ok(Json(Health {
         status: "ok".into(),
-        log_size: st.svc.log_size()?,
+        log_size: st.svc.log().log_size()?,
     }))
 }
 

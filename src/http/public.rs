@@ -281,6 +281,7 @@ pub async fn keys(State(st): State<Arc<AppState>>) -> Result<Json<KeySet>, ApiEr
 pub async fn checkpoint(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let cp = st
         .svc
+        .log()
         .latest_checkpoint()?
         .ok_or_else(|| ServiceError::Unavailable("no checkpoint signed yet".into()))?;
     Ok((
@@ -303,7 +304,7 @@ pub async fn leaf(
 ) -> Result<Json<LeafView>, ApiError> {
     let Path(index) = index?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.leaf(index)).await?))
+    Ok(Json(blocking(move || svc.log().leaf(index)).await?))
 }
 
 /// Query of the inclusion proof endpoint.
@@ -326,7 +327,7 @@ pub async fn inclusion(
     let Query(q) = q?;
     let svc = st.svc.clone();
     Ok(Json(
-        blocking(move || svc.inclusion_proof_view(q.index, q.size)).await?,
+        blocking(move || svc.log().inclusion_proof_view(q.index, q.size)).await?,
     ))
 }
 
@@ -350,7 +351,7 @@ pub async fn consistency(
     let Query(q) = q?;
     let svc = st.svc.clone();
     Ok(Json(
-        blocking(move || svc.consistency_proof_view(q.from, q.to)).await?,
+        blocking(move || svc.log().consistency_proof_view(q.from, q.to)).await?,
     ))
 }
 

@@ -43,11 +43,14 @@ pub use crate::anchor::{
     ChainError, ChainPort, Fees, Inclusion, OnChainAnchor, SendOutcome, SignedTx, Word,
 };
 
-use super::{Result, Service, ServiceError, SignedCheckpoint};
+use super::base::{Result, ServiceError};
+use super::log::LogBook;
+use super::SignedCheckpoint;
 use crate::store::schema::{
     anchor_low_water_key, anchor_record_key, decode_json, encode_json, encode_low_water,
     META_DEPLOYMENT,
 };
+use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
 
 mod reconcile;
@@ -229,7 +232,19 @@ pub struct Deployment {
     pub block_number: Option<u64>,
 }
 
-impl Service {
+/// The anchoring records: the contract deployment and one record per anchored checkpoint.
+pub struct AnchorBook {
+    store: Arc<dyn Store>,
+}
+
+impl AnchorBook {
+    /// Anchor records in `store`.
+    pub fn new(store: Arc<dyn Store>) -> AnchorBook {
+        AnchorBook { store }
+    }
+}
+
+impl AnchorBook {
     /// The recorded deployment, if any.
     pub fn deployment(&self) -> Result<Option<Deployment>> {
         match self.store.get(Cf::Meta, META_DEPLOYMENT)? {
@@ -345,6 +360,7 @@ mod tests {
     use crate::merkle;
     use crate::service::log::PendingLeaf;
     use crate::service::setup::test_service;
+    use crate::service::Service;
 
     #[derive(Default)]
     struct State {
@@ -559,22 +575,28 @@ mod tests {
     fn grow(svc: &Service, n: usize) {
         let leaves = (0..n)
             .map(|i| {
-                let data = format!("leaf {} {i}", svc.log_size().unwrap()).into_bytes();
+                let data = format!("leaf {} {i}", svc.log().log_size().unwrap()).into_bytes();
                 PendingLeaf {
                     hash: merkle::leaf_hash(&data),
                     data,
                 }
             })
             .collect();
-        svc.append_leaves(leaves, |_, _| Ok(())).unwrap();
-        svc.checkpoint_now().unwrap();
+        svc.log().append_leaves(leaves, |_, _| Ok(())).unwrap();
+        svc.log().checkpoint_now().unwrap();
     }
 
     fn setup(automine: bool) -> (Arc<Service>, Arc<FakeChain>, Arc<Anchorer<FakeChain>>) {
         let (svc, _) = test_service();
         let svc = Arc::new(svc);
         let chain = Arc::new(FakeChain::new(automine));
-        let a = Anchorer::new(svc.clone(), chain.clone(), settings()).unwrap();
+        let a = Anchorer::new(
+            svc.log().clone(),
+            svc.anchors().clone(),
+            chain.clone(),
+            settings(),
+        )
+        .unwrap();
         (svc, chain, a)
     }
 
@@ -638,7 +660,13 @@ mod tests {
         // The node loses the pool (e.g. it restarted) and our process restarts too.
         chain.st().pool.clear();
         drop(a);
-        let a = Anchorer::new(svc.clone(), chain.clone(), settings()).unwrap();
+        let a = Anchorer::new(
+            svc.log().clone(),
+            svc.anchors().clone(),
+            chain.clone(),
+            settings(),
+        )
+        .unwrap();
         a.tick().await.unwrap();
         assert_eq!(
             chain.st().pool.len(),
@@ -690,7 +718,7 @@ mod tests {
         let mut s = settings();
         s.bump_after = Duration::ZERO;
         s.max_fee_per_gas = 2_400_000_000;
-        let a = Anchorer::new(svc.clone(), chain.clone(), s).unwrap();
+        let a = Anchorer::new(svc.log().clone(), svc.anchors().clone(), chain.clone(), s).unwrap();
         a.tick().await.unwrap();
         let r = a.latest_record().unwrap().unwrap();
         assert_eq!(r.attempts.len(), 3);
@@ -753,7 +781,10 @@ mod tests {
         chain.mine();
         a.tick().await.unwrap();
         a.tick().await.unwrap();
-        let recs = svc.anchor_records(31337, &[0xc0; 20], 0, 10).unwrap();
+        let recs = svc
+            .anchors()
+            .anchor_records(31337, &[0xc0; 20], 0, 10)
+            .unwrap();
         assert!(recs.iter().all(|r| r.status.on_chain()), "{recs:?}");
         assert_eq!(
             chain.st().anchors.keys().copied().collect::<Vec<_>>(),

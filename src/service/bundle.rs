@@ -6,7 +6,7 @@
 
 use base64::Engine;
 
-use super::anchoring::{hex0x, log_id, AnchorStatus, BundleAnchoring};
+use super::anchoring::{hex0x, log_id, AnchorRecord, AnchorStatus, BundleAnchoring};
 use super::items::IssuedItem;
 use super::{Result, Service, ServiceError, SignedCheckpoint};
 use crate::bundle::{Bundle, BundleAnchor, BundleIssuerKey, BundleKeys, BundleRecord, FORMAT};
@@ -25,6 +25,7 @@ impl Service {
         let leaf_index = item.record.leaf_index;
         let leaf_data = &item.leaf_data;
         let latest = self
+            .log()
             .latest_checkpoint()?
             .filter(|c| c.size > leaf_index)
             .ok_or_else(|| {
@@ -41,50 +42,20 @@ impl Service {
             _ => None,
         };
         let cp: SignedCheckpoint = match &anchored {
-            Some(r) => self.checkpoint_at(r.tree_size)?.ok_or_else(|| {
+            Some(r) => self.log().checkpoint_at(r.tree_size)?.ok_or_else(|| {
                 ServiceError::Internal(format!("anchored checkpoint {} missing", r.tree_size))
             })?,
             None => latest.clone(),
         };
-        let proof = self.inclusion_proof(leaf_index, cp.size)?;
+        let proof = self.log().inclusion_proof(leaf_index, cp.size)?;
         let (latest_checkpoint, consistency_proof) = if latest.size > cp.size {
-            let c = self.consistency_proof_view(cp.size, latest.size)?;
+            let c = self.log().consistency_proof_view(cp.size, latest.size)?;
             (Some(latest.note.clone()), c.proof)
         } else {
             (None, Vec::new())
         };
-        let anchor = anchoring.map(|a| match &anchored {
-            Some(r) => BundleAnchor {
-                status: a.view.status,
-                chain_id: r.chain_id,
-                contract: r.contract.clone(),
-                log_id: r.log_id.clone(),
-                tree_size: Some(r.tree_size),
-                root: Some(r.root.clone()),
-                checkpoint_hash: Some(r.checkpoint_hash.clone()),
-                tx_hash: r.tx_hash.clone(),
-                block_number: r.block_number,
-                block_hash: r.block_hash.clone(),
-                block_timestamp: r.block_timestamp,
-            },
-            None => BundleAnchor {
-                status: if a.view.status.on_chain() {
-                    AnchorStatus::AnchorPending
-                } else {
-                    a.view.status
-                },
-                chain_id: a.view.chain_id,
-                contract: a.view.contract.clone(),
-                log_id: hex0x(&log_id(&self.origin)),
-                tree_size: a.view.tree_size,
-                root: None,
-                checkpoint_hash: None,
-                tx_hash: None,
-                block_number: None,
-                block_hash: None,
-                block_timestamp: None,
-            },
-        });
+        let log_id = hex0x(&log_id(self.origin()));
+        let anchor = anchoring.map(|a| bundle_anchor(a, anchored.as_ref(), log_id));
         let mut records = vec![BundleRecord {
             kind: "item".into(),
             leaf_index,
@@ -92,44 +63,8 @@ impl Service {
             inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
             tree_size: None,
         }];
-        // The item's custody records and the registry records of their signers (so the
-        // verifier learns each signer's key and role from the log itself). Records in the
-        // anchored checkpoint are proven against it; newer ones (custody steps usually come
-        // long after issuance) against the latest checkpoint, linked to it by the consistency
-        // proof; records in no checkpoint yet are left out.
-        let chain = self.item_chain(&item.lot, code.item().serial.as_str())?;
-        let actors = self.actor_records_for(&chain)?;
-        let engagements = self.engagement_records_for(code.item().gtin.as_str(), &chain)?;
-        for r in actors.iter().chain(engagements.iter()).chain(chain.iter()) {
-            let against = if r.leaf_index < cp.size {
-                None
-            } else if r.leaf_index < latest.size {
-                Some(latest.size)
-            } else {
-                continue;
-            };
-            records.push(BundleRecord {
-                kind: r.record.kind().into(),
-                leaf_index: r.leaf_index,
-                leaf_data: base64::engine::general_purpose::STANDARD.encode(&r.data),
-                inclusion_proof: self
-                    .inclusion_proof(r.leaf_index, against.unwrap_or(cp.size))?
-                    .iter()
-                    .map(Hash::to_base64)
-                    .collect(),
-                tree_size: against,
-            });
-        }
-        let keys = self.keys()?;
-        let issuers = keys
-            .keys
-            .iter()
-            .filter(|k| k.role == "issuer")
-            .map(|k| BundleIssuerKey {
-                kid: k.kid.clone(),
-                public_key: k.public_key.clone(),
-            })
-            .collect();
+        records.extend(self.custody_records(code, item, cp.size, latest.size)?);
+        let issuers = self.issuer_keys()?;
         Ok(Bundle {
             format: FORMAT.to_string(),
             code: code.as_str().to_string(),
@@ -140,9 +75,108 @@ impl Service {
             anchor,
             keys: BundleKeys {
                 issuers,
-                log_vkey: self.log_signer.vkey(),
+                log_vkey: self.log.signer().vkey(),
             },
         })
+    }
+
+    /// The item's custody records and the registry records of their signers (so the
+    /// verifier learns each signer's key and role from the log itself). Records in the
+    /// checkpoint of size `cp` are proven against it; newer ones (custody steps usually come
+    /// long after issuance) against the latest checkpoint (`latest`), linked to it by the
+    /// consistency proof; records in no checkpoint yet are left out.
+    fn custody_records(
+        &self,
+        code: &Code,
+        item: &IssuedItem,
+        cp: u64,
+        latest: u64,
+    ) -> Result<Vec<BundleRecord>> {
+        let chain = self
+            .custody()
+            .item_chain(&item.lot, code.item().serial.as_str())?;
+        let actors = self.custody().actor_records_for(&chain)?;
+        let engagements = self
+            .custody()
+            .engagement_records_for(code.item().gtin.as_str(), &chain)?;
+        let mut records = Vec::new();
+        for r in actors.iter().chain(engagements.iter()).chain(chain.iter()) {
+            let against = if r.leaf_index < cp {
+                None
+            } else if r.leaf_index < latest {
+                Some(latest)
+            } else {
+                continue;
+            };
+            records.push(BundleRecord {
+                kind: r.record.kind().into(),
+                leaf_index: r.leaf_index,
+                leaf_data: base64::engine::general_purpose::STANDARD.encode(&r.data),
+                inclusion_proof: self
+                    .log()
+                    .inclusion_proof(r.leaf_index, against.unwrap_or(cp))?
+                    .iter()
+                    .map(Hash::to_base64)
+                    .collect(),
+                tree_size: against,
+            });
+        }
+        Ok(records)
+    }
+
+    /// Every registered issuer key (codes signed by any of them verify).
+    fn issuer_keys(&self) -> Result<Vec<BundleIssuerKey>> {
+        Ok(self
+            .keys()?
+            .keys
+            .iter()
+            .filter(|k| k.role == "issuer")
+            .map(|k| BundleIssuerKey {
+                kid: k.kid.clone(),
+                public_key: k.public_key.clone(),
+            })
+            .collect())
+    }
+}
+
+/// The bundle's anchor: the record the proofs are against when it is on chain, or else the
+/// worker's view, with the status at most *pending*.
+fn bundle_anchor(
+    a: BundleAnchoring,
+    anchored: Option<&AnchorRecord>,
+    log_id: String,
+) -> BundleAnchor {
+    match anchored {
+        Some(r) => BundleAnchor {
+            status: a.view.status,
+            chain_id: r.chain_id,
+            contract: r.contract.clone(),
+            log_id: r.log_id.clone(),
+            tree_size: Some(r.tree_size),
+            root: Some(r.root.clone()),
+            checkpoint_hash: Some(r.checkpoint_hash.clone()),
+            tx_hash: r.tx_hash.clone(),
+            block_number: r.block_number,
+            block_hash: r.block_hash.clone(),
+            block_timestamp: r.block_timestamp,
+        },
+        None => BundleAnchor {
+            status: if a.view.status.on_chain() {
+                AnchorStatus::AnchorPending
+            } else {
+                a.view.status
+            },
+            chain_id: a.view.chain_id,
+            contract: a.view.contract.clone(),
+            log_id,
+            tree_size: a.view.tree_size,
+            root: None,
+            checkpoint_hash: None,
+            tx_hash: None,
+            block_number: None,
+            block_hash: None,
+            block_timestamp: None,
+        },
     }
 }
 
@@ -164,22 +198,22 @@ mod tests {
         code: &str,
     ) -> (crate::code::Code, crate::service::items::IssuedItem) {
         let c = crate::code::Code::parse(code).unwrap();
-        let item = svc.issued_item(&c).unwrap();
+        let item = svc.issuance().issued_item(&c).unwrap();
         (c, item)
     }
 
     fn sample() -> (String, crate::bundle::Verified) {
         let (svc, _) = test_service();
         seed(&svc);
-        let (b, _) = svc.issue_batch(&req(11), "k", &|_| {}).unwrap();
+        let (b, _) = svc.issuance().issue_batch(&req(11), "k", &|_| {}).unwrap();
         // Its lot's custody chain: 5 actors (2 log records each), 10 lot-wide records.
         let cast = crate::service::custody::tests::cast(&svc);
         let lot = format!("09506000134352.{}", b.lot);
         for (role, e) in crate::service::custody::tests::route() {
             cast.submit(&svc, role, &lot, e, vec![]).unwrap();
         }
-        svc.checkpoint_now().unwrap();
-        let code = svc.batch_codes(&b, 6, 1).unwrap().remove(0);
+        svc.log().checkpoint_now().unwrap();
+        let code = svc.issuance().batch_codes(&b, 6, 1).unwrap().remove(0);
         let (c, item) = issued(&svc, &code.code);
         let index = item.record.leaf_index;
         let bundle = svc.bundle(&c, &item, None).unwrap();
@@ -205,10 +239,10 @@ mod tests {
         use crate::service::anchoring::{AnchorRecord, AnchorStatus, AnchorView};
         let (svc, _) = test_service();
         seed(&svc);
-        let (b, _) = svc.issue_batch(&req(11), "k", &|_| {}).unwrap();
+        let (b, _) = svc.issuance().issue_batch(&req(11), "k", &|_| {}).unwrap();
         // The issuance is anchored at size 12 (the product record and 11 items); custody
         // comes later.
-        let cp = svc.checkpoint_now().unwrap().unwrap();
+        let cp = svc.log().checkpoint_now().unwrap().unwrap();
         assert_eq!(cp.size, 12);
         let rec = AnchorRecord {
             chain_id: 31337,
@@ -236,8 +270,8 @@ mod tests {
         for (role, e) in crate::service::custody::tests::route() {
             cast.submit(&svc, role, &lot, e, vec![]).unwrap();
         }
-        svc.checkpoint_now().unwrap();
-        let code = svc.batch_codes(&b, 2, 1).unwrap().remove(0);
+        svc.log().checkpoint_now().unwrap();
+        let code = svc.issuance().batch_codes(&b, 2, 1).unwrap().remove(0);
         let (c, item) = issued(&svc, &code.code);
         let view = AnchorView {
             status: AnchorStatus::Confirmed,
@@ -329,16 +363,18 @@ mod tests {
     fn a_record_signed_while_engaged_verifies_after_the_engagement_ends() {
         let (svc, _) = test_service();
         let p = seed(&svc);
-        let (b, _) = svc.issue_batch(&req(2), "k", &|_| {}).unwrap();
+        let (b, _) = svc.issuance().issue_batch(&req(2), "k", &|_| {}).unwrap();
         let cast = crate::service::custody::tests::cast(&svc);
         let lot = format!("09506000134352.{}", b.lot);
         for (role, e) in crate::service::custody::tests::route().into_iter().take(3) {
             cast.submit(&svc, role, &lot, e, vec![]).unwrap();
         }
         let (carrier, _) = &cast.keys[&crate::custody::Role::Carrier];
-        svc.end_engagement(p.enterprise_id, carrier).unwrap();
-        svc.checkpoint_now().unwrap();
-        let code = svc.batch_codes(&b, 0, 1).unwrap().remove(0);
+        svc.engagements()
+            .end_engagement(p.enterprise_id, carrier)
+            .unwrap();
+        svc.log().checkpoint_now().unwrap();
+        let code = svc.issuance().batch_codes(&b, 0, 1).unwrap().remove(0);
         let (c, item) = issued(&svc, &code.code);
         let bundle = svc.bundle(&c, &item, None).unwrap();
         assert_eq!(

@@ -10,14 +10,22 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use super::base::WriteLocks;
+use super::base::{lock, now, rfc3339, Result, ServiceError};
 use super::master::check_text;
+use super::master::MasterData;
 use super::telemetry::VerdictKind;
 use super::telemetry::{scan_id_bytes, ScanRecord, SCAN_VALID_DAYS};
-use super::{lock, now, rfc3339, Result, Service, ServiceError};
+use crate::config::ComplaintRules;
+use crate::config::ScanRules;
 use crate::store::schema::{
     counts_key, decode_json, decode_u64, encode_json, u64_key, META_NEXT_COMPLAINT,
 };
+use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
+use std::sync::Arc;
+
+pub mod credit;
 
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION: usize = 2000;
@@ -209,7 +217,36 @@ impl ComplaintCounts {
     }
 }
 
-impl Service {
+/// Consumer services: complaints about scans, and the merchant credit profiles shown with
+/// each verdict.
+pub struct ConsumerServices {
+    store: Arc<dyn Store>,
+    locks: Arc<WriteLocks>,
+    master: Arc<MasterData>,
+    complaint_rules: ComplaintRules,
+    scan_rules: ScanRules,
+}
+
+impl ConsumerServices {
+    /// Consumer services over `store`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        locks: Arc<WriteLocks>,
+        master: Arc<MasterData>,
+        complaint_rules: ComplaintRules,
+        scan_rules: ScanRules,
+    ) -> ConsumerServices {
+        ConsumerServices {
+            store,
+            locks,
+            master,
+            complaint_rules,
+            scan_rules,
+        }
+    }
+}
+
+impl ConsumerServices {
     /// Complaint counts of enterprise `id`.
     pub(crate) fn complaint_counts(&self, id: u64) -> Result<ComplaintCounts> {
         Ok(match self.store.get(Cf::Credit, &counts_key(id))? {
@@ -228,7 +265,7 @@ impl Service {
         let sid = scan_id_bytes(&input.scan_id).ok_or_else(|| {
             ServiceError::Invalid("scan_id must be the 32 hex characters of a scan id".into())
         })?;
-        let _guard = lock(&self.complaints)?;
+        let _guard = lock(&self.locks.complaints)?;
         let mut scan: ScanRecord = match self.store.get(Cf::Scans, &sid)? {
             Some(b) => decode_json("scan", &b)?,
             None => {
@@ -369,7 +406,7 @@ impl Service {
     /// Moves a complaint to a new status with a note.
     pub fn update_complaint(&self, r: &str, u: &ComplaintUpdate) -> Result<Complaint> {
         let note = check_text("note", &u.note, MAX_NOTE, true)?;
-        let _guard = lock(&self.complaints)?;
+        let _guard = lock(&self.locks.complaints)?;
         let (n, mut c) = self
             .find_complaint(r)?
             .ok_or_else(|| ServiceError::NotFound(format!("no complaint with reference {r:?}")))?;
@@ -400,10 +437,11 @@ mod tests {
     use crate::code::Code;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
+    use crate::service::Service;
 
     fn scanned(svc: &Service) -> (String, Code) {
         let code = crate::service::scan::tests::issue(svc, 2).remove(0);
-        let v = svc.scan(
+        let v = svc.scans().scan(
             &code,
             Some("10.0.0.1".parse().unwrap()),
             OffsetDateTime::now_utc(),
@@ -425,23 +463,24 @@ mod tests {
         let (svc, _) = test_service();
         seed(&svc);
         let (sid, code) = scanned(&svc);
-        let r = svc.file_complaint(&input(&sid)).unwrap();
+        let r = svc.consumer().file_complaint(&input(&sid)).unwrap();
         assert!(reference_number(&r.reference) == Some(1), "{}", r.reference);
-        let c = svc.complaint(&r.reference).unwrap();
+        let c = svc.consumer().complaint(&r.reference).unwrap();
         assert_eq!(c.scan.code, code.as_str());
         assert_eq!(c.scan.verdict, VerdictKind::Genuine);
         assert_eq!(c.contact, None, "blank contact is no contact");
         assert_eq!(c.enterprise_id, Some(1));
-        assert_eq!(svc.complaint_counts(1).unwrap().received, 1);
+        assert_eq!(svc.consumer().complaint_counts(1).unwrap().received, 1);
         // Per-scan limit (3 in the default rules).
-        svc.file_complaint(&input(&sid)).unwrap();
-        svc.file_complaint(&input(&sid)).unwrap();
-        match svc.file_complaint(&input(&sid)) {
+        svc.consumer().file_complaint(&input(&sid)).unwrap();
+        svc.consumer().file_complaint(&input(&sid)).unwrap();
+        match svc.consumer().file_complaint(&input(&sid)) {
             Err(ServiceError::Conflict(m)) => assert!(m.contains("3 problems"), "{m}"),
             other => panic!("{other:?}"),
         }
         // Status changes keep the history and the counts.
         let u = svc
+            .consumer()
             .update_complaint(
                 &r.reference,
                 &ComplaintUpdate {
@@ -451,17 +490,18 @@ mod tests {
             )
             .unwrap();
         assert_eq!(u.history.len(), 2);
-        assert_eq!(svc.complaint_counts(1).unwrap().resolved, 1);
-        svc.update_complaint(
-            &r.reference,
-            &ComplaintUpdate {
-                status: ComplaintStatus::Investigating,
-                note: "reopened".into(),
-            },
-        )
-        .unwrap();
+        assert_eq!(svc.consumer().complaint_counts(1).unwrap().resolved, 1);
+        svc.consumer()
+            .update_complaint(
+                &r.reference,
+                &ComplaintUpdate {
+                    status: ComplaintStatus::Investigating,
+                    note: "reopened".into(),
+                },
+            )
+            .unwrap();
         assert_eq!(
-            svc.complaint_counts(1).unwrap(),
+            svc.consumer().complaint_counts(1).unwrap(),
             ComplaintCounts {
                 received: 3,
                 resolved: 0,
@@ -470,11 +510,13 @@ mod tests {
         );
         // Lists: newest first, filtered, paged.
         let all = svc
+            .consumer()
             .list_complaints(&ComplaintFilter::default(), None, 10)
             .unwrap();
         assert_eq!(all.len(), 3);
         assert!(all[0].reference.ends_with("-000003"));
         let inv = svc
+            .consumer()
             .list_complaints(
                 &ComplaintFilter {
                     status: Some(ComplaintStatus::Investigating),
@@ -486,6 +528,7 @@ mod tests {
             .unwrap();
         assert_eq!(inv.len(), 1);
         let older = svc
+            .consumer()
             .list_complaints(&ComplaintFilter::default(), Some(&all[0].reference), 1)
             .unwrap();
         assert_eq!(older.len(), 1);
@@ -501,26 +544,26 @@ mod tests {
                 "control characters",
             ),
         ] {
-            match svc.file_complaint(&bad) {
+            match svc.consumer().file_complaint(&bad) {
                 Err(ServiceError::Invalid(m)) => assert!(m.contains(want), "{m}"),
                 other => panic!("{other:?}"),
             }
         }
         assert!(matches!(
-            svc.file_complaint(&input(&"ab".repeat(16))),
+            svc.consumer().file_complaint(&input(&"ab".repeat(16))),
             Err(ServiceError::NotFound(_))
         ));
         assert!(matches!(
-            svc.complaint("TS20261126-000099"),
+            svc.consumer().complaint("TS20261126-000099"),
             Err(ServiceError::NotFound(_))
         ));
         assert!(matches!(
-            svc.complaint("nope"),
+            svc.consumer().complaint("nope"),
             Err(ServiceError::Invalid(_))
         ));
         let wrong_date = format!("TS19990101-{}", &r.reference[11..]);
         assert!(matches!(
-            svc.complaint(&wrong_date),
+            svc.consumer().complaint(&wrong_date),
             Err(ServiceError::NotFound(_))
         ));
     }
@@ -537,8 +580,8 @@ mod tests {
         ) {
             let (svc, _) = test_service();
             let _ = reference_number(&r);
-            let _ = svc.complaint(&r);
-            let res = svc.file_complaint(&ComplaintInput {
+            let _ = svc.consumer().complaint(&r);
+            let res = svc.consumer().file_complaint(&ComplaintInput {
                 scan_id: sid,
                 category: ComplaintCategory::Quality,
                 description: desc,

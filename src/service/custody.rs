@@ -8,31 +8,93 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use base64::Engine;
-use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 use utoipa::ToSchema;
 
+use super::base::check_text;
+use super::base::WriteLocks;
+use super::cache::ViewCache;
+use super::engagements::Engagements;
+use super::issuance::Issuance;
+use super::log::LogBook;
 use super::log::PendingLeaf;
-use super::{lock, now_unix, Result, Service, ServiceError};
-use crate::code::KeyId;
+use super::master::MasterData;
+use super::{lock, now_unix, Result, ServiceError};
 use crate::commitment::ItemRef;
-use crate::custody::record::{self, check_actor_id, hex, parse_signature};
+use crate::config::CustodyRules;
+use crate::custody::record::{self, hex, parse_signature};
 use crate::custody::rules::{self, ItemState, LotState};
-use crate::custody::{ActorOp, LotId, Recall, Role, SignedStatement, Step, GENESIS};
-use crate::gs1::CountryCode;
+use crate::custody::{LotId, Recall, SignedStatement, Step, GENESIS};
 use crate::leaf::LeafRecord;
 use crate::merkle;
 use crate::store::schema::{
-    self, decode_json, encode_json, item_key, item_record_key, key_after, lot_record_key,
-    nonce_key, record_key_leaf, u64_key, ItemRecord,
+    self, decode_json, encode_json, item_key, item_record_key, lot_record_key, nonce_key,
+    record_key_leaf, u64_key, ItemRecord,
 };
+use crate::store::Store;
 use crate::store::{prefix_end, Cf};
 
-mod actors;
 mod submit;
 mod views;
+
+pub use super::registry::{
+    decode_public_key, Actor, ActorInput, ActorKey, ActorRegistry, KeyInput, RevokeInput,
+    MAX_ACTOR_KEYS,
+};
+
+/// Custody chains: signed submissions checked against the rules, lot states, recalls, and the
+/// views and EPCIS exports of what was recorded.
+pub struct Custody {
+    store: Arc<dyn Store>,
+    locks: Arc<WriteLocks>,
+    log: Arc<LogBook>,
+    master: Arc<MasterData>,
+    registry: Arc<ActorRegistry>,
+    engagements: Arc<Engagements>,
+    issuance: Arc<Issuance>,
+    custody_rules: CustodyRules,
+    lot_pages: ViewCache<LotView>,
+    epcis_pages: ViewCache<EpcisPage>,
+}
+
+/// The units custody reads and writes through.
+#[derive(Clone)]
+pub struct CustodyDeps {
+    /// The log records are appended to.
+    pub log: Arc<LogBook>,
+    /// Products and their owners.
+    pub master: Arc<MasterData>,
+    /// Who may sign.
+    pub registry: Arc<ActorRegistry>,
+    /// For which enterprise and product.
+    pub engagements: Arc<Engagements>,
+    /// The batches and items of a lot.
+    pub issuance: Arc<Issuance>,
+}
+
+impl Custody {
+    /// Custody over `store` under `rules`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        locks: Arc<WriteLocks>,
+        deps: CustodyDeps,
+        custody_rules: CustodyRules,
+    ) -> Custody {
+        Custody {
+            store,
+            locks,
+            log: deps.log,
+            master: deps.master,
+            registry: deps.registry,
+            engagements: deps.engagements,
+            issuance: deps.issuance,
+            custody_rules,
+            lot_pages: ViewCache::new(PAGE_CACHE_BYTES),
+            epcis_pages: ViewCache::new(PAGE_CACHE_BYTES),
+        }
+    }
+}
 
 /// A record that passed every check, ready to be written.
 struct AcceptedRecord<'a> {
@@ -62,156 +124,8 @@ struct NamedItem {
 
 /// Most records a lot view lists.
 pub const MAX_LOT_RECORDS: usize = 10_000;
-/// Most keys one actor may hold (active or not).
-pub const MAX_ACTOR_KEYS: usize = 32;
-
 const SCOPE_LOT: u8 = 0;
 const SCOPE_ITEMS: u8 = 1;
-
-/// An actor's key as stored and served.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct ActorKey {
-    /// Key id: first 4 bytes of SHA-256 of the public key, 8 hex.
-    pub kid: String,
-    /// Base64 of the 32-byte Ed25519 public key.
-    pub public_key: String,
-    /// Valid from, Unix seconds.
-    pub not_before: i64,
-    /// Valid until (exclusive), Unix seconds.
-    pub not_after: Option<i64>,
-    /// Revoked: signatures made at or after this time are invalid.
-    pub revoked_from: Option<i64>,
-    /// Why it was revoked.
-    pub revoke_reason: Option<String>,
-    /// The key this one rotated out.
-    pub replaces: Option<String>,
-    /// Leaf index of its registration record.
-    pub leaf_index: u64,
-}
-
-impl ActorKey {
-    /// Whether the key was valid at Unix time `t`; otherwise why not.
-    pub fn valid_at(&self, t: i64) -> std::result::Result<(), String> {
-        if t < self.not_before {
-            return Err(format!(
-                "key {} is not valid before {}",
-                self.kid,
-                super::rfc3339(self.not_before)
-            ));
-        }
-        if let Some(na) = self.not_after.filter(|na| t >= *na) {
-            return Err(format!(
-                "key {} expired at {}",
-                self.kid,
-                super::rfc3339(na)
-            ));
-        }
-        if let Some(r) = self.revoked_from.filter(|r| t >= *r) {
-            return Err(format!(
-                "key {} was revoked from {} ({})",
-                self.kid,
-                super::rfc3339(r),
-                self.revoke_reason.as_deref().unwrap_or("no reason given")
-            ));
-        }
-        Ok(())
-    }
-
-    /// Whether new statements may still be accepted with the key at server time `now`: a
-    /// revocation or an expiry in effect (or within the second) refuses it, whatever the
-    /// statement's own `signed_at`.
-    pub fn usable_now(&self, now: i64) -> std::result::Result<(), String> {
-        if let Some(r) = self.revoked_from.filter(|r| *r <= now + 1) {
-            return Err(format!(
-                "key {} was revoked from {} ({})",
-                self.kid,
-                super::rfc3339(r),
-                self.revoke_reason.as_deref().unwrap_or("no reason given")
-            ));
-        }
-        if let Some(na) = self.not_after.filter(|na| *na <= now + 1) {
-            return Err(format!(
-                "key {} expired at {}",
-                self.kid,
-                super::rfc3339(na)
-            ));
-        }
-        Ok(())
-    }
-
-    fn verifying_key(&self) -> Result<VerifyingKey> {
-        decode_public_key(&self.public_key)
-            .map_err(|e| ServiceError::Internal(format!("stored key {}: {e}", self.kid)))
-    }
-}
-
-/// A registered actor.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Actor {
-    /// Actor id (`[a-z0-9-]`, chosen by the operator).
-    pub id: String,
-    /// Organisation name.
-    pub organisation: String,
-    /// ISO 3166-1 alpha-2 country.
-    pub country: String,
-    /// `inspector`, `carrier`, `customs_broker`, `bonded_warehouse` or `retailer`.
-    #[schema(value_type = String)]
-    pub role: Role,
-    /// Registration time, Unix seconds.
-    pub created_at: i64,
-    /// Every key ever registered, with validity and revocation.
-    pub keys: Vec<ActorKey>,
-    /// Leaf indexes of the actor's registry records, in order.
-    pub records: Vec<u64>,
-}
-
-/// A public key in a request: base64 of the 32 raw bytes, or an SPKI PEM.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KeyInput {
-    /// Base64 of the 32-byte Ed25519 public key, or `-----BEGIN PUBLIC KEY-----` PEM.
-    pub public_key: String,
-    /// Valid from, Unix seconds (default: now).
-    #[serde(default)]
-    pub not_before: Option<i64>,
-    /// Valid until (exclusive), Unix seconds.
-    #[serde(default)]
-    pub not_after: Option<i64>,
-    /// Rotation: the kid of the actor's key this one replaces; that key's validity ends at
-    /// this key's `not_before`.
-    #[serde(default)]
-    pub replaces: Option<String>,
-}
-
-/// Body of `POST /api/v1/actors`.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActorInput {
-    /// Actor id: 2–64 characters of `a-z`, `0-9`, `-`.
-    pub id: String,
-    /// Organisation name, 1–200 characters.
-    pub organisation: String,
-    /// ISO 3166-1 alpha-2 country.
-    pub country: String,
-    /// The actor's role.
-    #[schema(value_type = String)]
-    pub role: Role,
-    /// Its public key(s), at least one.
-    pub keys: Vec<KeyInput>,
-}
-
-/// Body of `POST /api/v1/actors/{id}/keys/{kid}/revoke`.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeInput {
-    /// Why, 1–200 characters.
-    pub reason: String,
-    /// Unix seconds from which signatures are invalid (default: the next second; may be in
-    /// the past, e.g. the time of a key compromise). New submissions with the key are refused
-    /// once the revocation is in effect.
-    #[serde(default)]
-    pub revoked_from: Option<i64>,
-}
 
 /// Body of `POST /api/v1/lots`: a lot declared ahead of labelling.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -369,34 +283,6 @@ pub struct ChainRecord {
     pub record: LeafRecord,
 }
 
-/// Decodes a public key given as base64 of 32 bytes or an SPKI PEM.
-pub fn decode_public_key(s: &str) -> std::result::Result<VerifyingKey, String> {
-    let s = s.trim();
-    let vk = if s.starts_with("-----BEGIN") {
-        if s.contains("PRIVATE KEY") {
-            return Err(
-                "public_key is a PRIVATE key: send only the public key (`traceseal actor-key` prints it); the private key never leaves the actor"
-                    .into(),
-            );
-        }
-        crate::keys::public_key_from_pem(s)?
-    } else {
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .map_err(|_| "public_key must be base64 of 32 bytes or a PEM public key".to_string())?;
-        let arr: [u8; 32] = raw
-            .as_slice()
-            .try_into()
-            .map_err(|_| format!("public_key is {} bytes, an Ed25519 key is 32", raw.len()))?;
-        VerifyingKey::from_bytes(&arr)
-            .map_err(|_| "public_key is not a valid Ed25519 point".to_string())?
-    };
-    if vk.is_weak() {
-        return Err("public_key is a weak (small-order) Ed25519 key".into());
-    }
-    Ok(vk)
-}
-
 /// Lot key: GTIN-14 ‖ lot length ‖ lot (the item-key layout, so it is prefix-free).
 pub fn lot_key(lot: &LotId) -> Vec<u8> {
     schema::lot_key(lot.gtin.as_str(), lot.lot.as_str())
@@ -404,29 +290,6 @@ pub fn lot_key(lot: &LotId) -> Vec<u8> {
 
 fn tail_u64(k: &[u8]) -> Result<u64> {
     Ok(record_key_leaf(k)?)
-}
-
-fn check_text(field: &str, v: &str) -> Result<String> {
-    let t = v.trim();
-    if t.is_empty() || t.chars().count() > record::MAX_TEXT || t.chars().any(char::is_control) {
-        return Err(ServiceError::Invalid(format!(
-            "{field} must be 1 to {} characters without control characters",
-            record::MAX_TEXT
-        )));
-    }
-    Ok(t.to_string())
-}
-
-/// Timestamps in operator records: Unix seconds from 1970 to 9999 (they are logged as
-/// canonical JSON integers).
-fn check_unix(field: &str, t: i64) -> Result<()> {
-    if (0..=record::MAX_UNIX).contains(&t) {
-        Ok(())
-    } else {
-        Err(ServiceError::Invalid(format!(
-            "{field} must be Unix seconds between 1970 and 9999, got {t}"
-        )))
-    }
 }
 
 fn leaf_hex(data: &[u8]) -> String {
@@ -475,9 +338,12 @@ fn check_head(lot: &LotId, state: &LotState, prev: &str) -> Result<()> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::code::KeyId;
     use crate::custody::record::*;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
+    use crate::service::Service;
+    use base64::Engine;
     use ed25519_dalek::SigningKey;
 
     pub(crate) const GTIN: &str = "09506000134352";
@@ -490,9 +356,10 @@ pub(crate) mod tests {
     /// One actor per role, each engaged by every enterprise registered so far.
     pub(crate) fn cast(svc: &Service) -> Cast {
         let c = cast_unengaged(svc);
-        for e in svc.list_enterprises(0, 1000).unwrap() {
+        for e in svc.master().list_enterprises(0, 1000).unwrap() {
             for id in c.ids() {
-                svc.engage(e.id, &crate::service::engagements::tests::input(&id))
+                svc.engagements()
+                    .engage(e.id, &crate::service::engagements::tests::input(&id))
                     .unwrap();
             }
         }
@@ -510,20 +377,21 @@ pub(crate) mod tests {
         for (i, role) in Role::ALL.into_iter().enumerate() {
             let sk = SigningKey::from_bytes(&[i as u8 + seed; 32]);
             let id = format!("{prefix}{}", role.as_str().replace('_', "-"));
-            svc.register_actor(&ActorInput {
-                id: id.clone(),
-                organisation: format!("{role} Pty Ltd"),
-                country: "AU".into(),
-                role,
-                keys: vec![KeyInput {
-                    public_key: base64::engine::general_purpose::STANDARD
-                        .encode(sk.verifying_key().as_bytes()),
-                    not_before: Some(0),
-                    not_after: None,
-                    replaces: None,
-                }],
-            })
-            .unwrap();
+            svc.registry()
+                .register_actor(&ActorInput {
+                    id: id.clone(),
+                    organisation: format!("{role} Pty Ltd"),
+                    country: "AU".into(),
+                    role,
+                    keys: vec![KeyInput {
+                        public_key: base64::engine::general_purpose::STANDARD
+                            .encode(sk.verifying_key().as_bytes()),
+                        not_before: Some(0),
+                        not_after: None,
+                        replaces: None,
+                    }],
+                })
+                .unwrap();
             keys.insert(role, (id, sk));
         }
         Cast { keys }
@@ -585,8 +453,9 @@ pub(crate) mod tests {
         ) -> Result<Accepted> {
             let (id, sk) = &self.keys[&role];
             declare(svc, lot);
-            let prev = svc.lot_head(lot).unwrap();
-            svc.submit(&signed(id, sk, lot, &prev, event, items))
+            let prev = svc.custody().lot_head(lot).unwrap();
+            svc.custody()
+                .submit(&signed(id, sk, lot, &prev, event, items))
         }
     }
 
@@ -598,9 +467,10 @@ pub(crate) mod tests {
         seed(&svc);
         let lot = format!("{GTIN}.P1");
         declare(&svc, &lot);
-        let before = svc.lot_pages.used();
+        let before = svc.custody().lot_pages.used();
         for after in 0..200u64 {
             let page = svc
+                .custody()
                 .lot_view(
                     &lot,
                     LotPage {
@@ -611,8 +481,11 @@ pub(crate) mod tests {
                 .unwrap();
             assert!(page.records.is_empty() && page.next_after.is_none());
         }
-        assert_eq!(svc.lot_pages.used() - before, 200 * PAGE_COST_FLOOR);
-        assert!(svc.lot_pages.used() <= PAGE_CACHE_BYTES);
+        assert_eq!(
+            svc.custody().lot_pages.used() - before,
+            200 * PAGE_COST_FLOOR
+        );
+        assert!(svc.custody().lot_pages.used() <= PAGE_CACHE_BYTES);
     }
 
     /// A release naming `item` is refused with the one answer every unusable reference gets.
@@ -635,11 +508,12 @@ pub(crate) mod tests {
     /// Declares `lot` (`{gtin14}.{lot}`) if it does not exist yet.
     pub(crate) fn declare(svc: &Service, lot: &str) {
         let l = LotId::parse(lot).unwrap();
-        svc.declare_lot(&LotInput {
-            gtin: l.gtin.as_str().into(),
-            lot: l.lot.as_str().into(),
-        })
-        .unwrap();
+        svc.custody()
+            .declare_lot(&LotInput {
+                gtin: l.gtin.as_str().into(),
+                lot: l.lot.as_str().into(),
+            })
+            .unwrap();
     }
 
     pub(crate) fn attest(result: Conformance) -> Event {
@@ -759,7 +633,7 @@ pub(crate) mod tests {
                     c.submit(&svc, r, &lot, e, vec![])
                         .unwrap_or_else(|e| panic!("prerequisite of {name} failed: {e}"));
                 }
-                let size = svc.log_size().unwrap();
+                let size = svc.log().log_size().unwrap();
                 let got = c.submit(&svc, role, &lot, event.clone(), vec![]);
                 if expected(role, name) {
                     allowed += 1;
@@ -773,7 +647,7 @@ pub(crate) mod tests {
                         other => panic!("{role} × {name} must be 403, got {other:?}"),
                     }
                     assert_eq!(
-                        svc.log_size().unwrap(),
+                        svc.log().log_size().unwrap(),
                         size,
                         "a refused record writes nothing"
                     );
@@ -800,10 +674,10 @@ pub(crate) mod tests {
             attest(Conformance::Conformant),
             vec![],
         );
-        svc.submit(&sub).unwrap();
-        let size = svc.log_size().unwrap();
+        svc.custody().submit(&sub).unwrap();
+        let size = svc.log().log_size().unwrap();
         // Replay of the same bytes.
-        match svc.submit(&sub) {
+        match svc.custody().submit(&sub) {
             Err(ServiceError::Conflict(m)) => assert!(m.contains("replay"), "{m}"),
             other => panic!("replay: {other:?}"),
         }
@@ -813,21 +687,21 @@ pub(crate) mod tests {
             id,
             sk,
             &lot,
-            &svc.lot_head(&lot).unwrap(),
+            &svc.custody().lot_head(&lot).unwrap(),
             Event::Packing(Packing::default()),
             vec![],
         );
         let st: Statement = serde_json::from_str(&forged.statement).unwrap();
         forged.signature = st.sign(other_key);
         assert!(
-            matches!(svc.submit(&forged), Err(ServiceError::Unauthenticated(m)) if m.contains("does not verify"))
+            matches!(svc.custody().submit(&forged), Err(ServiceError::Unauthenticated(m)) if m.contains("does not verify"))
         );
         // A valid signature over different bytes (tampered statement).
         let good = signed(
             id,
             sk,
             &lot,
-            &svc.lot_head(&lot).unwrap(),
+            &svc.custody().lot_head(&lot).unwrap(),
             Event::Packing(Packing {
                 packages: Some(3),
                 container: None,
@@ -839,11 +713,11 @@ pub(crate) mod tests {
             signature: good.signature.clone(),
         };
         assert!(matches!(
-            svc.submit(&tampered),
+            svc.custody().submit(&tampered),
             Err(ServiceError::Unauthenticated(_))
         ));
         // Stale and future timestamps.
-        let head = svc.lot_head(&lot).unwrap();
+        let head = svc.custody().lot_head(&lot).unwrap();
         let mut st: Statement = serde_json::from_str(&good.statement).unwrap();
         st.signed_at -= 301;
         st.nonce = random_nonce();
@@ -852,7 +726,7 @@ pub(crate) mod tests {
             signature: st.sign(sk),
         };
         assert!(
-            matches!(svc.submit(&stale), Err(ServiceError::Unauthenticated(m)) if m.contains("more than 300 s"))
+            matches!(svc.custody().submit(&stale), Err(ServiceError::Unauthenticated(m)) if m.contains("more than 300 s"))
         );
         st.signed_at += 700;
         let future = Submission {
@@ -860,12 +734,12 @@ pub(crate) mod tests {
             signature: st.sign(sk),
         };
         assert!(matches!(
-            svc.submit(&future),
+            svc.custody().submit(&future),
             Err(ServiceError::Unauthenticated(_))
         ));
         // Wrong order: arriving before shipping.
         let (cid, ck) = &c.keys[&Role::Carrier];
-        match svc.submit(&signed(
+        match svc.custody().submit(&signed(
             cid,
             ck,
             &lot,
@@ -880,7 +754,7 @@ pub(crate) mod tests {
             other => panic!("wrong order: {other:?}"),
         }
         // Stale prev.
-        match svc.submit(&signed(
+        match svc.custody().submit(&signed(
             cid,
             ck,
             &lot,
@@ -899,7 +773,7 @@ pub(crate) mod tests {
             signature: other_log.sign(sk),
         };
         assert!(
-            matches!(svc.submit(&replayed), Err(ServiceError::Unauthenticated(m)) if m.contains("signed for log"))
+            matches!(svc.custody().submit(&replayed), Err(ServiceError::Unauthenticated(m)) if m.contains("signed for log"))
         );
         // Unknown actor.
         let ghost = signed(
@@ -911,7 +785,7 @@ pub(crate) mod tests {
             vec![],
         );
         assert!(
-            matches!(svc.submit(&ghost), Err(ServiceError::Unauthenticated(m)) if m.contains("unknown actor"))
+            matches!(svc.custody().submit(&ghost), Err(ServiceError::Unauthenticated(m)) if m.contains("unknown actor"))
         );
         // Non-canonical statement text.
         let pretty = Submission {
@@ -919,11 +793,15 @@ pub(crate) mod tests {
             signature: good.signature.clone(),
         };
         assert!(
-            matches!(svc.submit(&pretty), Err(ServiceError::Invalid(m)) if m.contains("canonical"))
+            matches!(svc.custody().submit(&pretty), Err(ServiceError::Invalid(m)) if m.contains("canonical"))
         );
-        assert_eq!(svc.log_size().unwrap(), size, "nothing refused was stored");
+        assert_eq!(
+            svc.log().log_size().unwrap(),
+            size,
+            "nothing refused was stored"
+        );
         // The good packing statement is still acceptable.
-        svc.submit(&good).unwrap();
+        svc.custody().submit(&good).unwrap();
     }
 
     #[test]
@@ -932,7 +810,7 @@ pub(crate) mod tests {
         seed(&svc);
         let c = cast(&svc);
         let (id, sk) = &c.keys[&Role::Inspector];
-        let size = svc.log_size().unwrap();
+        let size = svc.log().log_size().unwrap();
         let key = |not_after| KeyInput {
             public_key: base64::engine::general_purpose::STANDARD.encode(
                 SigningKey::from_bytes(&[9u8; 32])
@@ -945,7 +823,7 @@ pub(crate) mod tests {
         };
         // Beyond JavaScript's safe integers (what canonical JSON can carry), and beyond 9999.
         for t in [9_007_199_254_740_993, 253_402_300_800, -1] {
-            match svc.add_actor_key(id, &key(t)) {
+            match svc.registry().add_actor_key(id, &key(t)) {
                 Err(ServiceError::Invalid(m)) => assert!(m.contains("not_after"), "{m}"),
                 other => panic!("{t}: {other:?}"),
             }
@@ -956,7 +834,7 @@ pub(crate) mod tests {
         };
         let kid = KeyId::of(&sk.verifying_key()).to_string();
         assert!(matches!(
-            svc.revoke_actor_key(id, &kid, &revoke),
+            svc.registry().revoke_actor_key(id, &kid, &revoke),
             Err(ServiceError::Invalid(_))
         ));
         // An event dated far from its signature (year 9999, or three years back) is refused.
@@ -979,12 +857,12 @@ pub(crate) mod tests {
                 statement: st.canonical(),
                 signature: st.sign(sk),
             };
-            match svc.submit(&sub) {
+            match svc.custody().submit(&sub) {
                 Err(ServiceError::Invalid(m)) => assert!(m.contains("two years"), "{m}"),
                 other => panic!("{time}: {other:?}"),
             }
         }
-        assert_eq!(svc.log_size().unwrap(), size, "nothing was logged");
+        assert_eq!(svc.log().log_size().unwrap(), size, "nothing was logged");
     }
 
     #[test]
@@ -993,26 +871,29 @@ pub(crate) mod tests {
         seed(&svc);
         let c = cast(&svc);
         let (b, _) = svc
+            .issuance()
             .issue_batch(&crate::service::issuance::tests::req(2), "k", &|_| {})
             .unwrap();
-        let code = svc.batch_codes(&b, 0, 1).unwrap().remove(0).code;
+        let code = svc.issuance().batch_codes(&b, 0, 1).unwrap().remove(0).code;
         let item = crate::commitment::ItemRef::of_uri(&code).to_string();
         let lot = format!("{GTIN}.{}", b.lot);
         for (r, e) in prefix_until(Step::Release) {
             c.submit(&svc, r, &lot, e, vec![]).unwrap();
         }
         // What a crash mid-issuance leaves: the batch record still `issuing`.
-        let mut sb = svc.stored_batch(b.id).unwrap();
+        let mut sb = svc.issuance().stored_batch(b.id).unwrap();
         sb.batch.status = crate::service::issuance::BatchStatus::Issuing;
         let mut wb = crate::store::WriteBatch::new();
         wb.put(Cf::Batches, u64_key(b.id), encode_json(&sb));
         crate::store::Store::write(mem.as_ref(), wb, crate::store::Durability::Synced).unwrap();
         release_is_refused_as_unusable(&c, &svc, &lot, item);
         assert!(matches!(
-            svc.item_epcis(&crate::code::Code::parse(&code).unwrap()),
+            svc.custody()
+                .item_epcis(&crate::code::Code::parse(&code).unwrap()),
             Err(ServiceError::Conflict(_))
         ));
         let page = svc
+            .custody()
             .lot_epcis(
                 &lot,
                 LotPage {
@@ -1040,6 +921,7 @@ pub(crate) mod tests {
         // Rotation: the new key replaces the old from now on.
         let new = SigningKey::from_bytes(&[42u8; 32]);
         let a = svc
+            .registry()
             .add_actor_key(
                 id,
                 &KeyInput {
@@ -1053,7 +935,7 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(a.keys.len(), 2);
         assert_eq!(a.records.len(), 3, "register, add_key, add_key (rotation)");
-        match svc.submit(&signed(
+        match svc.custody().submit(&signed(
             id,
             sk,
             &lot,
@@ -1064,49 +946,53 @@ pub(crate) mod tests {
             Err(ServiceError::Unauthenticated(m)) => assert!(m.contains("expired"), "{m}"),
             other => panic!("rotated-out key: {other:?}"),
         }
-        svc.submit(&signed(
-            id,
-            &new,
-            &lot,
-            GENESIS,
-            attest(Conformance::Conformant),
-            vec![],
-        ))
-        .unwrap();
+        svc.custody()
+            .submit(&signed(
+                id,
+                &new,
+                &lot,
+                GENESIS,
+                attest(Conformance::Conformant),
+                vec![],
+            ))
+            .unwrap();
         // Revocation from a past time flags records signed since, and refuses new ones.
         let new_kid = KeyId::of(&new.verifying_key()).to_string();
-        svc.revoke_actor_key(
-            id,
-            &new_kid,
-            &RevokeInput {
-                reason: "laptop stolen".into(),
-                revoked_from: Some(now_unix() - 5),
-            },
-        )
-        .unwrap();
+        svc.registry()
+            .revoke_actor_key(
+                id,
+                &new_kid,
+                &RevokeInput {
+                    reason: "laptop stolen".into(),
+                    revoked_from: Some(now_unix() - 5),
+                },
+            )
+            .unwrap();
         let l = LotId::parse(&lot).unwrap();
         let views = svc
-            .record_views(&svc.lot_records(&l, 100).unwrap())
+            .custody()
+            .record_views(&svc.custody().lot_records(&l, 100).unwrap())
             .unwrap();
         assert!(
             views[0].key_revoked,
             "the attestation was signed after the revocation time"
         );
         let (cid, ck) = &c.keys[&Role::Carrier];
-        svc.submit(&signed(
-            cid,
-            ck,
-            &lot,
-            &svc.lot_head(&lot).unwrap(),
-            Event::Shipping(Movement::default()),
-            vec![],
-        ))
-        .unwrap();
-        match svc.submit(&signed(
+        svc.custody()
+            .submit(&signed(
+                cid,
+                ck,
+                &lot,
+                &svc.custody().lot_head(&lot).unwrap(),
+                Event::Shipping(Movement::default()),
+                vec![],
+            ))
+            .unwrap();
+        match svc.custody().submit(&signed(
             id,
             &new,
             &lot,
-            &svc.lot_head(&lot).unwrap(),
+            &svc.custody().lot_head(&lot).unwrap(),
             Event::Packing(Packing::default()),
             vec![],
         )) {
@@ -1114,7 +1000,7 @@ pub(crate) mod tests {
             other => panic!("revoked key: {other:?}"),
         }
         assert!(matches!(
-            svc.revoke_actor_key(
+            svc.registry().revoke_actor_key(
                 id,
                 &new_kid,
                 &RevokeInput {
@@ -1132,9 +1018,10 @@ pub(crate) mod tests {
         seed(&svc);
         let c = cast(&svc);
         let (b, _) = svc
+            .issuance()
             .issue_batch(&crate::service::issuance::tests::req(3), "k", &|_| {})
             .unwrap();
-        let codes = svc.batch_codes(&b, 0, 10).unwrap();
+        let codes = svc.issuance().batch_codes(&b, 0, 10).unwrap();
         let lot = format!("{GTIN}.{}", b.lot);
         for (r, e) in prefix_until(Step::Release) {
             c.submit(&svc, r, &lot, e, vec![]).unwrap();
@@ -1145,7 +1032,7 @@ pub(crate) mod tests {
             .map(|c| crate::commitment::ItemRef::of_uri(&c.code).to_string())
             .collect();
         let serials: Vec<String> = codes.iter().map(|c| c.serial.clone()).collect();
-        let head = svc.lot_head(&lot).unwrap();
+        let head = svc.custody().lot_head(&lot).unwrap();
         let rel = c
             .submit(
                 &svc,
@@ -1193,25 +1080,26 @@ pub(crate) mod tests {
         }
         // The item's chain: 8 lot-wide records + its release and sale; others see only 8.
         let l = LotId::parse(&lot).unwrap();
-        let chain = svc.item_chain(&l, &serials[0]).unwrap();
+        let chain = svc.custody().item_chain(&l, &serials[0]).unwrap();
         assert_eq!(chain.len(), 10);
-        assert_eq!(svc.item_chain(&l, &serials[1]).unwrap().len(), 8);
+        assert_eq!(svc.custody().item_chain(&l, &serials[1]).unwrap().len(), 8);
         // Lot-wide records form an unbroken hash chain from GENESIS.
-        let views = svc.record_views(&chain).unwrap();
+        let views = svc.custody().record_views(&chain).unwrap();
         let mut prev = GENESIS.to_string();
         for v in views.iter().filter(|v| v.items == 0) {
             assert_eq!(v.prev, prev);
             prev = v.record_hash.clone();
         }
-        assert_eq!(prev, svc.lot_head(&lot).unwrap());
+        assert_eq!(prev, svc.custody().lot_head(&lot).unwrap());
         // A recall joins the chain and blocks further releases.
-        svc.recall(
-            &lot,
-            &RecallInput {
-                reason: "contamination".into(),
-            },
-        )
-        .unwrap();
+        svc.custody()
+            .recall(
+                &lot,
+                &RecallInput {
+                    reason: "contamination".into(),
+                },
+            )
+            .unwrap();
         match c.submit(
             &svc,
             Role::BondedWarehouse,

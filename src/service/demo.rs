@@ -130,7 +130,7 @@ impl Service {
         let mut wb = WriteBatch::new();
         wb.put(Cf::Meta, META_DEMO_LOADED, b"1".to_vec());
         self.store.write(wb, Durability::Synced)?;
-        self.checkpoint_now()?;
+        self.log().checkpoint_now()?;
         report.loaded = true;
         info!(
             products = report.products,
@@ -146,7 +146,7 @@ impl Service {
     fn demo_master_data(&self, demo: &Demo, report: &mut DemoReport) -> Result<()> {
         let mut enterprise_ids = std::collections::HashMap::new();
         for e in &demo.enterprises {
-            let created = self.create_enterprise(&EnterpriseInput {
+            let created = self.master().create_enterprise(&EnterpriseInput {
                 name: e.name.clone(),
                 uscc: e.uscc.clone(),
                 country: e.country.clone(),
@@ -157,7 +157,7 @@ impl Service {
             let id = *enterprise_ids.get(&p.enterprise).ok_or_else(|| {
                 ServiceError::Invalid(format!("demo product {}: unknown enterprise", p.gtin))
             })?;
-            self.create_product(&ProductInput {
+            self.master().create_product(&ProductInput {
                 gtin: p.gtin.clone(),
                 name_zh: p.name_zh.clone(),
                 name_en: p.name_en.clone(),
@@ -184,7 +184,7 @@ impl Service {
             let path = keys_dir.join(format!("{}.pem", a.id));
             crate::keys::write_private_pem(&path, &key)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
-            self.register_actor(&ActorInput {
+            self.registry().register_actor(&ActorInput {
                 id: a.id.clone(),
                 organisation: a.organisation.clone(),
                 country: a.country.clone(),
@@ -208,7 +208,7 @@ impl Service {
         let mut engaged: std::collections::BTreeMap<(u64, String), Vec<String>> =
             std::collections::BTreeMap::new();
         for l in &demo.lots {
-            let p = self.product(&l.gtin)?;
+            let p = self.master().product(&l.gtin)?;
             for ev in &l.events {
                 engaged
                     .entry((p.enterprise_id, ev.actor.clone()))
@@ -217,7 +217,7 @@ impl Service {
             }
         }
         for ((enterprise, actor), gtins) in engaged {
-            self.engage(
+            self.engagements().engage(
                 enterprise,
                 &super::engagements::EngagementInput {
                     actor_id: actor,
@@ -238,7 +238,7 @@ impl Service {
         keys: &std::collections::HashMap<String, SigningKey>,
         report: &mut DemoReport,
     ) -> Result<()> {
-        let (batch, _) = self.issue_batch(
+        let (batch, _) = self.issuance().issue_batch(
             &BatchRequest {
                 gtin: l.gtin.clone(),
                 lot: l.lot.clone(),
@@ -248,7 +248,9 @@ impl Service {
             &format!("demo-{}-{}", l.gtin, l.lot),
             &|_| {},
         )?;
-        let codes = self.batch_codes(&batch, 0, l.quantity as usize)?;
+        let codes = self
+            .issuance()
+            .batch_codes(&batch, 0, l.quantity as usize)?;
         if let Some(c) = codes.first() {
             report.sample_codes.push(c.code.clone());
         }
@@ -269,10 +271,10 @@ impl Service {
             let sub = sign(
                 key,
                 Statement {
-                    log: self.origin.clone(),
+                    log: self.origin().to_string(),
                     lot: lot_id.clone(),
                     items,
-                    prev: self.lot_head(&lot_id)?,
+                    prev: self.custody().lot_head(&lot_id)?,
                     actor: ev.actor.clone(),
                     kid: String::new(),
                     time: ev.time.clone(),
@@ -282,7 +284,7 @@ impl Service {
                     event: ev.event.clone(),
                 },
             );
-            self.submit(&sub).map_err(|e| {
+            self.custody().submit(&sub).map_err(|e| {
                 ServiceError::Invalid(format!(
                     "demo lot {lot_id}, {} by {}: {e}",
                     ev.event.step(),
@@ -292,7 +294,7 @@ impl Service {
             report.records += 1;
         }
         if let Some(reason) = &l.recall {
-            self.recall(
+            self.custody().recall(
                 &lot_id,
                 &RecallInput {
                     reason: reason.clone(),
@@ -344,11 +346,12 @@ mod tests {
         ] {
             let l = LotId::parse(lot).unwrap();
             assert!(
-                svc.lot_has_step(&l, crate::custody::Step::SelfPickup)
+                svc.custody()
+                    .lot_has_step(&l, crate::custody::Step::SelfPickup)
                     .unwrap(),
                 "{lot}"
             );
-            let st = svc.find_lot_state(&l).unwrap().unwrap();
+            let st = svc.custody().find_lot_state(&l).unwrap().unwrap();
             assert!(st.holds.is_empty() && st.recalled.is_none(), "{lot}");
         }
         let again = svc.load_demo(BUILTIN, dir.path()).unwrap();

@@ -14,16 +14,20 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 use utoipa::ToSchema;
 
+use super::base::WriteLocks;
+use super::base::{lock, now_unix, Result, ServiceError};
+use super::log::LogBook;
 use super::log::PendingLeaf;
-use super::{lock, now_unix, Result, Service, ServiceError};
-use crate::custody::engagement::{self, EngagementOp, Period, ProductRecord, MAX_ENGAGEMENT_GTINS};
+use super::master::MasterData;
+use super::registry::ActorRegistry;
+use crate::custody::engagement::{self, EngagementOp, Period, MAX_ENGAGEMENT_GTINS};
 use crate::custody::record::MAX_UNIX;
 use crate::gs1::Gtin;
 use crate::merkle;
-use crate::store::schema::{
-    decode_json, decode_u64, encode_json, engagement_key, product_log_key, u64_key,
-};
+use crate::store::schema::{decode_json, encode_json, engagement_key, u64_key};
+use crate::store::Store;
 use crate::store::{prefix_end, Cf};
+use std::sync::Arc;
 
 /// Body of `POST /api/v1/enterprises/{id}/engagements`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -81,7 +85,35 @@ fn check_unix(field: &str, t: i64) -> Result<i64> {
     }
 }
 
-impl Service {
+/// Which actors each enterprise engages, for which products and when (every change a log leaf).
+pub struct Engagements {
+    store: Arc<dyn Store>,
+    locks: Arc<WriteLocks>,
+    log: Arc<LogBook>,
+    master: Arc<MasterData>,
+    registry: Arc<ActorRegistry>,
+}
+
+impl Engagements {
+    /// Engagements over `store`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        locks: Arc<WriteLocks>,
+        log: Arc<LogBook>,
+        master: Arc<MasterData>,
+        registry: Arc<ActorRegistry>,
+    ) -> Engagements {
+        Engagements {
+            store,
+            locks,
+            log,
+            master,
+            registry,
+        }
+    }
+}
+
+impl Engagements {
     fn engagement_state(&self, enterprise: u64, actor: &str) -> Result<EngagementState> {
         Ok(
             match self
@@ -120,7 +152,7 @@ impl Service {
         for g in gtins {
             let gtin =
                 Gtin::parse(g).map_err(|e| ServiceError::Invalid(format!("gtin {g}: {e}")))?;
-            match self.find_product(&gtin)? {
+            match self.master.find_product(&gtin)? {
                 Some(p) if p.enterprise_id == enterprise => out.push(p.gtin),
                 _ => {
                     return Err(ServiceError::Unprocessable(format!(
@@ -138,8 +170,8 @@ impl Service {
     /// Engages an actor for an enterprise's products (logged as an `engagement` leaf).
     #[instrument(skip(self, input))]
     pub fn engage(&self, enterprise: u64, input: &EngagementInput) -> Result<EngagementView> {
-        self.enterprise(enterprise)?;
-        let actor = self.find_actor(&input.actor_id)?.ok_or_else(|| {
+        self.master.enterprise(enterprise)?;
+        let actor = self.registry.find_actor(&input.actor_id)?.ok_or_else(|| {
             ServiceError::Unprocessable(format!("no actor with id {:?}", input.actor_id))
         })?;
         let gtins = self.engagement_gtins(enterprise, &input.gtins)?;
@@ -161,13 +193,13 @@ impl Service {
             not_after,
             at: now,
         };
-        let _g = lock(&self.custody)?;
+        let _g = lock(&self.locks.custody)?;
         let mut st = self.engagement_state(enterprise, &actor.id)?;
         if let Some(p) = st.periods.iter().find(|p| p.open_at(now)) {
             return Err(ServiceError::Conflict(format!(
                 "actor {} is already engaged by enterprise {enterprise} (from {}); end that engagement first",
                 actor.id,
-                super::rfc3339(p.not_before)
+                super::base::rfc3339(p.not_before)
             )));
         }
         self.append_engagement(enterprise, &actor.id, &mut st, op)?;
@@ -178,9 +210,9 @@ impl Service {
     /// Ends every open engagement of the actor by the enterprise, from now on (logged).
     #[instrument(skip(self))]
     pub fn end_engagement(&self, enterprise: u64, actor: &str) -> Result<EngagementView> {
-        self.enterprise(enterprise)?;
+        self.master.enterprise(enterprise)?;
         let now = now_unix();
-        let _g = lock(&self.custody)?;
+        let _g = lock(&self.locks.custody)?;
         let mut st = self.engagement_state(enterprise, actor)?;
         if !st.periods.iter().any(|p| p.open_at(now)) {
             return Err(ServiceError::NotFound(format!(
@@ -209,18 +241,19 @@ impl Service {
         let mut next = st.clone();
         engagement::apply(&mut next.periods, &op);
         let key = engagement_key(enterprise, actor);
-        self.append_leaves(vec![PendingLeaf { data, hash }], |first, wb| {
-            next.records.push(first);
-            wb.put(Cf::Engagements, key, encode_json(&next));
-            Ok(())
-        })?;
+        self.log
+            .append_leaves(vec![PendingLeaf { data, hash }], |first, wb| {
+                next.records.push(first);
+                wb.put(Cf::Engagements, key, encode_json(&next));
+                Ok(())
+            })?;
         *st = next;
         Ok(())
     }
 
     /// The enterprise's engagements, by actor id.
     pub fn list_engagements(&self, enterprise: u64) -> Result<Vec<EngagementView>> {
-        self.enterprise(enterprise)?;
+        self.master.enterprise(enterprise)?;
         let prefix = u64_key(enterprise);
         let end = prefix_end(&prefix);
         self.store
@@ -263,44 +296,6 @@ impl Service {
             "actor {actor} is not engaged by enterprise {enterprise} for GTIN {gtin} any more: its engagement ended or expired before this record arrived"
         )))
     }
-
-    /// Stores `p` with a product-ownership record of its enterprise in the log, in one synced
-    /// write (a product's creation, or a change of its enterprise). The caller holds the
-    /// custody lock, so no submission sees the product without its record.
-    pub(crate) fn store_owned_product(&self, p: &crate::service::master::Product) -> Result<()> {
-        let data = ProductRecord {
-            gtin: p.gtin.clone(),
-            enterprise: p.enterprise_id,
-            at: now_unix(),
-        }
-        .leaf();
-        let leaf = PendingLeaf {
-            hash: merkle::leaf_hash(&data),
-            data,
-        };
-        self.append_leaves(vec![leaf], |first, wb| {
-            wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(p));
-            wb.put(
-                Cf::ProductLog,
-                product_log_key(&p.gtin, first),
-                u64_key(p.enterprise_id).to_vec(),
-            );
-            Ok(())
-        })?;
-        Ok(())
-    }
-
-    /// Leaf indexes of the product records of `gtin` and their enterprises, in log order.
-    pub fn product_records(&self, gtin: &str) -> Result<Vec<(u64, u64)>> {
-        let prefix = gtin.as_bytes();
-        let end = prefix_end(prefix);
-        self.store
-            .range(Cf::ProductLog, prefix, end.as_deref(), usize::MAX)?
-            .into_iter()
-            .map(|(k, v)| Ok((decode_u64(&k[prefix.len()..])?, decode_u64(&v)?)))
-            .collect()
-    }
-
     /// Leaf indexes of the engagement records of `actor` by any of `enterprises`.
     pub fn engagement_records(&self, enterprises: &[u64], actor: &str) -> Result<Vec<u64>> {
         let mut out = Vec::new();
@@ -346,6 +341,7 @@ pub(crate) mod tests {
                 let (svc, _) = test_service();
                 let p = seed(&svc);
                 let other = svc
+                    .master()
                     .create_enterprise(&crate::service::master::EnterpriseInput {
                         name: "Other Imports Ltd".into(),
                         uscc: "91330206MA2AF1C3XT".into(),
@@ -357,14 +353,20 @@ pub(crate) mod tests {
                 let (id, sk) = &tested.keys[&role];
                 match case {
                     "engaged" => {
-                        svc.engage(p.enterprise_id, &input(id)).unwrap();
+                        svc.engagements()
+                            .engage(p.enterprise_id, &input(id))
+                            .unwrap();
                     }
                     "other enterprise" => {
-                        svc.engage(other.id, &input(id)).unwrap();
+                        svc.engagements().engage(other.id, &input(id)).unwrap();
                     }
                     "ended" => {
-                        svc.engage(p.enterprise_id, &input(id)).unwrap();
-                        svc.end_engagement(p.enterprise_id, id).unwrap();
+                        svc.engagements()
+                            .engage(p.enterprise_id, &input(id))
+                            .unwrap();
+                        svc.engagements()
+                            .end_engagement(p.enterprise_id, id)
+                            .unwrap();
                     }
                     _ => {}
                 }
@@ -379,12 +381,12 @@ pub(crate) mod tests {
                     .find(|(_, e)| e.step() == step)
                     .unwrap()
                     .1;
-                let size = svc.log_size().unwrap();
-                let got = svc.submit(&signed(
+                let size = svc.log().log_size().unwrap();
+                let got = svc.custody().submit(&signed(
                     id,
                     sk,
                     &lot,
-                    &svc.lot_head(&lot).unwrap(),
+                    &svc.custody().lot_head(&lot).unwrap(),
                     event,
                     vec![],
                 ));
@@ -402,7 +404,11 @@ pub(crate) mod tests {
                         ),
                         other => panic!("{role} {case}: must be 403, got {other:?}"),
                     }
-                    assert_eq!(svc.log_size().unwrap(), size, "a refusal logs nothing");
+                    assert_eq!(
+                        svc.log().log_size().unwrap(),
+                        size,
+                        "a refusal logs nothing"
+                    );
                 }
             }
         }
@@ -422,7 +428,7 @@ pub(crate) mod tests {
         let att = crate::service::custody::tests::attest(
             crate::custody::record::Conformance::NonConformant,
         );
-        match svc.submit(&signed(
+        match svc.custody().submit(&signed(
             id,
             sk,
             lot,
@@ -435,7 +441,8 @@ pub(crate) mod tests {
         }
         // Declared ahead of labelling, the inspector can attest it.
         declare(&svc, lot);
-        svc.submit(&signed(id, sk, lot, crate::custody::GENESIS, att, vec![]))
+        svc.custody()
+            .submit(&signed(id, sk, lot, crate::custody::GENESIS, att, vec![]))
             .unwrap();
         // Storing is bounded per lot.
         let lot2 = "09506000134352.S1";
@@ -476,7 +483,7 @@ pub(crate) mod tests {
         let (id, sk) = &c.keys[&Role::Inspector];
         let mut i = input(id);
         i.not_before = Some(0);
-        svc.engage(p.enterprise_id, &i).unwrap();
+        svc.engagements().engage(p.enterprise_id, &i).unwrap();
         let lot = format!("{}.E1", p.gtin);
         declare(&svc, &lot);
         let sub = signed_when(
@@ -488,8 +495,10 @@ pub(crate) mod tests {
             vec![],
             now_unix() - 30,
         );
-        svc.end_engagement(p.enterprise_id, id).unwrap();
-        match svc.submit(&sub) {
+        svc.engagements()
+            .end_engagement(p.enterprise_id, id)
+            .unwrap();
+        match svc.custody().submit(&sub) {
             Err(ServiceError::Forbidden(m)) => assert!(m.contains("any more"), "{m}"),
             other => panic!("{other:?}"),
         }
@@ -502,21 +511,24 @@ pub(crate) mod tests {
         let cast = crate::service::custody::tests::cast_unengaged(&svc);
         let actor = cast.ids()[0].clone();
         let e = p.enterprise_id;
-        let v = svc.engage(e, &input(&actor)).unwrap();
+        let v = svc.engagements().engage(e, &input(&actor)).unwrap();
         assert!(v.active && v.records.len() == 1);
-        let err = svc.engage(e, &input(&actor)).unwrap_err();
+        let err = svc.engagements().engage(e, &input(&actor)).unwrap_err();
         assert!(matches!(err, ServiceError::Conflict(_)), "{err}");
         assert!(matches!(
-            svc.engage(e, &input("nobody")).unwrap_err(),
+            svc.engagements().engage(e, &input("nobody")).unwrap_err(),
             ServiceError::Unprocessable(_)
         ));
         assert!(matches!(
-            svc.engage(e + 100, &input(&actor)).unwrap_err(),
+            svc.engagements()
+                .engage(e + 100, &input(&actor))
+                .unwrap_err(),
             ServiceError::NotFound(_)
         ));
         let mut bad = input(&actor);
         bad.gtins = vec!["09312345000128".into()];
         assert!(svc
+            .engagements()
             .engage(e, &bad)
             .unwrap_err()
             .to_string()
@@ -525,26 +537,27 @@ pub(crate) mod tests {
         bad.not_before = Some(100);
         bad.not_after = Some(50);
         assert!(matches!(
-            svc.engage(e, &bad).unwrap_err(),
+            svc.engagements().engage(e, &bad).unwrap_err(),
             ServiceError::Invalid(_)
         ));
-        assert_eq!(svc.list_engagements(e).unwrap().len(), 1);
-        let v = svc.end_engagement(e, &actor).unwrap();
+        assert_eq!(svc.engagements().list_engagements(e).unwrap().len(), 1);
+        let v = svc.engagements().end_engagement(e, &actor).unwrap();
         assert!(!v.active && v.records.len() == 2);
         assert!(matches!(
-            svc.end_engagement(e, &actor).unwrap_err(),
+            svc.engagements().end_engagement(e, &actor).unwrap_err(),
             ServiceError::NotFound(_)
         ));
         // Both changes are log leaves.
         for i in &v.records {
-            let data = svc.leaf_data(*i).unwrap();
+            let data = svc.log().leaf_data(*i).unwrap();
             assert!(data.starts_with(b"traceseal/engagement/v1\n"));
         }
         // And the product's ownership is logged too.
-        let recs = svc.product_records(&p.gtin).unwrap();
+        let recs = svc.master().product_records(&p.gtin).unwrap();
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].1, e);
         assert!(svc
+            .log()
             .leaf_data(recs[0].0)
             .unwrap()
             .starts_with(b"traceseal/product/v1\n"));

@@ -20,8 +20,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::{info, instrument};
 
+use super::base::Stats;
+use super::base::WriteLocks;
+use super::base::{now, rfc3339, Result, ServiceError};
+use super::log::LogBook;
 use super::log::PendingLeaf;
-use super::{now, rfc3339, Result, Service, ServiceError};
+use super::master::MasterData;
+use crate::code::Host;
+use crate::code::KeyId;
 use crate::code::{Code, ItemId};
 use crate::commitment::{Commitment, ItemRef};
 use crate::gs1::{Expiry, Gtin, Lot, Serial};
@@ -31,8 +37,16 @@ use crate::store::schema::{
     decode_json, decode_u64, encode_json, item_key, lot_batch_key, u64_key, ItemRecord,
     META_NEXT_BATCH,
 };
+use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::VerifyingKey;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use utoipa::ToSchema;
+
+pub mod items;
 
 /// Body of `POST /api/v1/batches`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -199,7 +213,73 @@ fn fingerprint(v: &ValidRequest) -> String {
         .collect()
 }
 
-impl Service {
+/// An issuer key able to sign codes.
+pub struct Issuer {
+    /// The private key (never logged: its `Debug` shows only the public half).
+    pub key: SigningKey,
+    /// Its key id.
+    pub kid: KeyId,
+}
+
+/// Batches of signed codes, and lookups of issued items.
+pub struct Issuance {
+    store: Arc<dyn Store>,
+    stats: Arc<Stats>,
+    locks: Arc<WriteLocks>,
+    log: Arc<LogBook>,
+    master: Arc<MasterData>,
+    host: Host,
+    issuer: Arc<Issuer>,
+    issuer_keys: HashMap<KeyId, VerifyingKey>,
+    batch_generation: AtomicU64,
+}
+
+/// What [`Issuance`] is built from.
+pub struct IssuanceParts {
+    /// The public host new codes are issued for.
+    pub host: Host,
+    /// The key new codes are signed with.
+    pub issuer: Issuer,
+    /// Every issuer key the store registers (codes signed by any of them verify).
+    pub issuer_keys: HashMap<KeyId, VerifyingKey>,
+}
+
+impl Issuance {
+    /// Issuance over `store`, logging to `log`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        stats: Arc<Stats>,
+        locks: Arc<WriteLocks>,
+        log: Arc<LogBook>,
+        master: Arc<MasterData>,
+        parts: IssuanceParts,
+    ) -> Issuance {
+        Issuance {
+            store,
+            stats,
+            locks,
+            log,
+            master,
+            host: parts.host,
+            issuer: Arc::new(parts.issuer),
+            issuer_keys: parts.issuer_keys,
+            batch_generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The public host new codes are issued for.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The signing key (tests forge and re-sign codes with it).
+    #[cfg(test)]
+    pub(crate) fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+}
+
+impl Issuance {
     /// Issues (or resumes, or replays) the batch for `idempotency_key`. Returns the batch and
     /// whether it was a replay of an already complete batch. `progress` is called after every
     /// durable chunk.
@@ -212,7 +292,7 @@ impl Service {
     ) -> Result<(Batch, bool)> {
         check_idempotency_key(idempotency_key)?;
         let v = validate(req)?;
-        if self.find_product(&v.gtin)?.is_none() {
+        if self.master.find_product(&v.gtin)?.is_none() {
             return Err(ServiceError::Unprocessable(format!(
                 "unknown GTIN {}: register the product with POST /api/v1/products first",
                 v.gtin.as_str()
@@ -221,7 +301,7 @@ impl Service {
         let fp = fingerprint(&v);
         // One batch at a time: keeps each batch's leaves in long contiguous runs and makes
         // the idempotency check-then-create atomic.
-        let _guard = super::lock(&self.issuance)?;
+        let _guard = super::base::lock(&self.locks.batches)?;
         let stored = match self
             .store
             .get(Cf::Idempotency, idempotency_key.as_bytes())?
@@ -439,7 +519,7 @@ impl Service {
             items.push((it.key, it.code, it.item_ref));
         }
         let mut next = sb.clone();
-        self.append_leaves(leaves, |first, wb| {
+        self.log.append_leaves(leaves, |first, wb| {
             for (i, (k, code, item_ref)) in items.into_iter().enumerate() {
                 let leaf_index = first + i as u64;
                 let rec = ItemRecord {
@@ -548,16 +628,17 @@ pub(crate) mod tests {
     fn issues_streams_and_replays() {
         let (svc, _) = test_service();
         seed(&svc);
-        let (b, replay) = svc.issue_batch(&req(40), "k1", &|_| {}).unwrap();
+        let (b, replay) = svc.issuance().issue_batch(&req(40), "k1", &|_| {}).unwrap();
         assert!(!replay);
         assert_eq!((b.issued, b.status), (40, BatchStatus::Complete));
-        let codes = svc.batch_codes(&b, 0, 1000).unwrap();
+        let codes = svc.issuance().batch_codes(&b, 0, 1000).unwrap();
         assert_eq!(codes.len(), 40);
         let serials: HashSet<_> = codes.iter().map(|c| c.serial.clone()).collect();
         assert_eq!(serials.len(), 40, "serials are distinct");
         for c in &codes {
             let code = Code::parse(&c.code).unwrap();
-            code.verify(&svc.issuer.key.verifying_key()).unwrap();
+            code.verify(&svc.issuance().issuer.key.verifying_key())
+                .unwrap();
             assert_eq!(code.item().serial.as_str(), c.serial);
             assert!(
                 c.serial.len() >= 16,
@@ -565,21 +646,21 @@ pub(crate) mod tests {
             );
         }
         // Paging.
-        let page = svc.batch_codes(&b, 35, 10).unwrap();
+        let page = svc.issuance().batch_codes(&b, 35, 10).unwrap();
         assert_eq!(page.len(), 5);
         assert_eq!(page[0], codes[35]);
         // Same key, same request: the same batch, no new codes.
-        let (again, replay) = svc.issue_batch(&req(40), "k1", &|_| {}).unwrap();
+        let (again, replay) = svc.issuance().issue_batch(&req(40), "k1", &|_| {}).unwrap();
         assert!(replay);
         assert_eq!(again, b);
         assert_eq!(
-            svc.log_size().unwrap(),
+            svc.log().log_size().unwrap(),
             41,
             "the product record and 40 items"
         );
         // Same key, other request: conflict.
         assert!(matches!(
-            svc.issue_batch(&req(41), "k1", &|_| {}),
+            svc.issuance().issue_batch(&req(41), "k1", &|_| {}),
             Err(ServiceError::Conflict(_))
         ));
     }
@@ -590,28 +671,28 @@ pub(crate) mod tests {
         seed(&svc);
         let mut r = req(0);
         assert!(matches!(
-            svc.issue_batch(&r, "k", &|_| {}),
+            svc.issuance().issue_batch(&r, "k", &|_| {}),
             Err(ServiceError::Invalid(_))
         ));
         r.quantity = MAX_QUANTITY + 1;
         assert!(matches!(
-            svc.issue_batch(&r, "k", &|_| {}),
+            svc.issuance().issue_batch(&r, "k", &|_| {}),
             Err(ServiceError::Invalid(_))
         ));
         let mut r = req(1);
         r.gtin = "00000000000017".into();
         assert!(matches!(
-            svc.issue_batch(&r, "k", &|_| {}),
+            svc.issuance().issue_batch(&r, "k", &|_| {}),
             Err(ServiceError::Unprocessable(_))
         ));
         let mut r = req(1);
         r.expiry = Some("2027-02-29".into());
         assert!(matches!(
-            svc.issue_batch(&r, "k", &|_| {}),
+            svc.issuance().issue_batch(&r, "k", &|_| {}),
             Err(ServiceError::Invalid(_))
         ));
         assert!(matches!(
-            svc.issue_batch(&req(1), "has space", &|_| {}),
+            svc.issuance().issue_batch(&req(1), "has space", &|_| {}),
             Err(ServiceError::Invalid(_))
         ));
     }
@@ -627,21 +708,28 @@ pub(crate) mod tests {
             }
         };
         let err = svc
+            .issuance()
             .issue_batch(&req(n), "crashy", &fail_after_first)
             .unwrap_err();
         assert!(matches!(err, ServiceError::Unavailable(_)), "{err:?}");
         mem.set_failing(false);
-        let b = svc.batch(1).unwrap();
+        let b = svc.issuance().batch(1).unwrap();
         assert_eq!((b.issued, b.status), (CHUNK as u64, BatchStatus::Issuing));
         assert!(matches!(
-            svc.batch_codes(&b, 0, 10),
+            svc.issuance().batch_codes(&b, 0, 10),
             Err(ServiceError::Conflict(_))
         ));
-        let (done, replay) = svc.issue_batch(&req(n), "crashy", &|_| {}).unwrap();
+        let (done, replay) = svc
+            .issuance()
+            .issue_batch(&req(n), "crashy", &|_| {})
+            .unwrap();
         assert!(!replay);
         assert_eq!((done.issued, done.status), (n, BatchStatus::Complete));
         assert_eq!(
-            svc.batch_codes(&done, 0, usize::MAX).unwrap().len() as u64,
+            svc.issuance()
+                .batch_codes(&done, 0, usize::MAX)
+                .unwrap()
+                .len() as u64,
             n
         );
     }

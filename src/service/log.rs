@@ -10,14 +10,19 @@ use std::sync::atomic::Ordering;
 use base64::Engine;
 use tracing::{error, info};
 
-use super::{lock, now, Result, Service, ServiceError};
+use super::base::Stats;
+use super::base::{lock, now, Result, ServiceError};
 use crate::checkpoint::Checkpoint;
+use crate::checkpoint::NoteSigner;
 use crate::merkle::{self, Frontier, Hash, HashReader, NodeId, ProofError};
 use crate::store::schema::{
     decode_json, decode_u64, encode_json, node_key, u64_key, META_LATEST_CHECKPOINT, META_LOG_SIZE,
 };
 use crate::store::{Cf, Durability, Store, StoreError, WriteBatch};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::RwLock;
 use utoipa::ToSchema;
 
 /// Response of `GET /api/v1/log/leaves/{index}`.
@@ -121,7 +126,49 @@ pub struct PendingLeaf {
     pub hash: Hash,
 }
 
-impl Service {
+/// The Merkle log and its checkpoints: appends leaves (with the caller's index writes in the
+/// same atomic batch), serves leaves and proofs, signs checkpoints.
+pub struct LogBook {
+    store: Arc<dyn Store>,
+    stats: Arc<Stats>,
+    log_signer: NoteSigner,
+    origin: String,
+    log: Mutex<LogState>,
+    latest: RwLock<Option<SignedCheckpoint>>,
+}
+
+impl LogBook {
+    /// The log over `store`, its frontier rebuilt, its latest checkpoint loaded.
+    pub fn open(
+        store: Arc<dyn Store>,
+        stats: Arc<Stats>,
+        log_signer: NoteSigner,
+    ) -> Result<LogBook> {
+        let log = LogState::load(store.as_ref())?;
+        let book = LogBook {
+            store,
+            stats,
+            origin: log_signer.name().to_string(),
+            log_signer,
+            log: Mutex::new(log),
+            latest: RwLock::new(None),
+        };
+        book.load_latest_checkpoint()?;
+        Ok(book)
+    }
+
+    /// The log's origin line (also the checkpoint key name).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The checkpoint signer (bundles sign nothing, but name its key).
+    pub fn signer(&self) -> &NoteSigner {
+        &self.log_signer
+    }
+}
+
+impl LogBook {
     /// Appends `leaves` to the log in one synced atomic write together with `extra` (the
     /// records that reference them). `extra` is called with the index of the first leaf before
     /// the write is built. Returns the first index. The in-memory frontier moves only after
@@ -354,31 +401,41 @@ mod tests {
     fn append_proofs_and_checkpoints() {
         let (svc, _) = test_service();
         // An empty log has a signed size-0 checkpoint from the start.
-        let cp0 = svc.latest_checkpoint().unwrap().unwrap();
+        let cp0 = svc.log().latest_checkpoint().unwrap().unwrap();
         assert_eq!(cp0.size, 0);
-        assert_eq!(svc.append_leaves(leaves(5, "a"), |_, _| Ok(())).unwrap(), 0);
-        assert_eq!(svc.append_leaves(leaves(8, "b"), |_, _| Ok(())).unwrap(), 5);
-        let cp = svc.checkpoint_now().unwrap().unwrap();
+        assert_eq!(
+            svc.log()
+                .append_leaves(leaves(5, "a"), |_, _| Ok(()))
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            svc.log()
+                .append_leaves(leaves(8, "b"), |_, _| Ok(()))
+                .unwrap(),
+            5
+        );
+        let cp = svc.log().checkpoint_now().unwrap().unwrap();
         assert_eq!(cp.size, 13);
         assert!(
-            svc.checkpoint_now().unwrap().is_none(),
+            svc.log().checkpoint_now().unwrap().is_none(),
             "nothing new to sign"
         );
         let root = cp.root_hash().unwrap();
         for i in 0..13 {
-            let data = svc.leaf_data(i).unwrap();
-            let proof = svc.inclusion_proof(i, 13).unwrap();
+            let data = svc.log().leaf_data(i).unwrap();
+            let proof = svc.log().inclusion_proof(i, 13).unwrap();
             merkle::verify_inclusion(&merkle::leaf_hash(&data), i, 13, &proof, &root).unwrap();
         }
-        let c = svc.consistency_proof_view(5, 13).unwrap();
+        let c = svc.log().consistency_proof_view(5, 13).unwrap();
         let proof: Vec<Hash> = c
             .proof
             .iter()
             .map(|p| Hash::from_base64(p).unwrap())
             .collect();
-        merkle::verify_consistency(5, 13, &proof, &svc.root_at(5).unwrap(), &root).unwrap();
+        merkle::verify_consistency(5, 13, &proof, &svc.log().root_at(5).unwrap(), &root).unwrap();
         // The note verifies with the log key.
-        let v = svc.log_signer.verifier();
+        let v = svc.log().log_signer.verifier();
         let parsed = crate::checkpoint::open_checkpoint(&cp.note, &v).unwrap();
         assert_eq!(parsed.size, 13);
         assert_eq!(parsed.root, root);
@@ -387,34 +444,46 @@ mod tests {
     #[test]
     fn bad_proof_parameters_are_invalid_not_internal() {
         let (svc, _) = test_service();
-        svc.append_leaves(leaves(3, "a"), |_, _| Ok(())).unwrap();
+        svc.log()
+            .append_leaves(leaves(3, "a"), |_, _| Ok(()))
+            .unwrap();
         assert!(matches!(
-            svc.inclusion_proof(3, 3),
+            svc.log().inclusion_proof(3, 3),
             Err(ServiceError::Invalid(_))
         ));
         assert!(matches!(
-            svc.inclusion_proof(0, 4),
+            svc.log().inclusion_proof(0, 4),
             Err(ServiceError::Invalid(_))
         ));
         assert!(matches!(
-            svc.consistency_proof_view(3, 2),
+            svc.log().consistency_proof_view(3, 2),
             Err(ServiceError::Invalid(_))
         ));
-        assert!(matches!(svc.leaf_data(3), Err(ServiceError::NotFound(_))));
+        assert!(matches!(
+            svc.log().leaf_data(3),
+            Err(ServiceError::NotFound(_))
+        ));
     }
 
     #[test]
     fn failed_write_leaves_the_frontier_unchanged() {
         let (svc, mem) = test_service();
-        svc.append_leaves(leaves(3, "a"), |_, _| Ok(())).unwrap();
+        svc.log()
+            .append_leaves(leaves(3, "a"), |_, _| Ok(()))
+            .unwrap();
         mem.set_failing(true);
         assert!(matches!(
-            svc.append_leaves(leaves(3, "b"), |_, _| Ok(())),
+            svc.log().append_leaves(leaves(3, "b"), |_, _| Ok(())),
             Err(ServiceError::Unavailable(_))
         ));
         mem.set_failing(false);
-        assert_eq!(svc.log_size().unwrap(), 3);
-        assert_eq!(svc.append_leaves(leaves(1, "c"), |_, _| Ok(())).unwrap(), 3);
-        assert!(svc.checkpoint_now().unwrap().is_some());
+        assert_eq!(svc.log().log_size().unwrap(), 3);
+        assert_eq!(
+            svc.log()
+                .append_leaves(leaves(1, "c"), |_, _| Ok(()))
+                .unwrap(),
+            3
+        );
+        assert!(svc.log().checkpoint_now().unwrap().is_some());
     }
 }

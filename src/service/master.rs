@@ -2,13 +2,22 @@
 
 use tracing::instrument;
 
-use super::{now, rfc3339, Result, Service, ServiceError};
+use super::base::now_unix;
+use super::base::WriteLocks;
+use super::base::{now, rfc3339, Result, ServiceError};
+use super::log::{LogBook, PendingLeaf};
+use crate::custody::engagement::ProductRecord;
 use crate::gs1::{CountryCode, Gtin, Uscc};
+use crate::merkle;
+use crate::store::prefix_end;
+use crate::store::schema::product_log_key;
 use crate::store::schema::{
     decode_json, decode_u64, encode_json, key_after, u64_key, META_NEXT_ENTERPRISE,
 };
+use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// A registered enterprise (importer or brand owner).
@@ -118,12 +127,63 @@ fn validate_enterprise(input: &EnterpriseInput) -> Result<ValidEnterprise> {
     })
 }
 
-impl Service {
+/// Enterprises and products, and the logged ownership of each product.
+pub struct MasterData {
+    store: Arc<dyn Store>,
+    locks: Arc<WriteLocks>,
+    log: Arc<LogBook>,
+}
+
+impl MasterData {
+    /// Master data over `store`, logging ownership records to `log`.
+    pub fn new(store: Arc<dyn Store>, locks: Arc<WriteLocks>, log: Arc<LogBook>) -> MasterData {
+        MasterData { store, locks, log }
+    }
+
+    /// Stores `p` with a product-ownership record of its enterprise in the log, in one synced
+    /// write (a product's creation, or a change of its enterprise). The caller holds the
+    /// custody lock, so no submission sees the product without its record.
+    pub(crate) fn store_owned_product(&self, p: &crate::service::master::Product) -> Result<()> {
+        let data = ProductRecord {
+            gtin: p.gtin.clone(),
+            enterprise: p.enterprise_id,
+            at: now_unix(),
+        }
+        .leaf();
+        let leaf = PendingLeaf {
+            hash: merkle::leaf_hash(&data),
+            data,
+        };
+        self.log.append_leaves(vec![leaf], |first, wb| {
+            wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(p));
+            wb.put(
+                Cf::ProductLog,
+                product_log_key(&p.gtin, first),
+                u64_key(p.enterprise_id).to_vec(),
+            );
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Leaf indexes of the product records of `gtin` and their enterprises, in log order.
+    pub fn product_records(&self, gtin: &str) -> Result<Vec<(u64, u64)>> {
+        let prefix = gtin.as_bytes();
+        let end = prefix_end(prefix);
+        self.store
+            .range(Cf::ProductLog, prefix, end.as_deref(), usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| Ok((decode_u64(&k[prefix.len()..])?, decode_u64(&v)?)))
+            .collect()
+    }
+}
+
+impl MasterData {
     /// Registers an enterprise; its USCC must be unique.
     #[instrument(skip(self, input))]
     pub fn create_enterprise(&self, input: &EnterpriseInput) -> Result<Enterprise> {
         let v = validate_enterprise(input)?;
-        let _guard = super::lock(&self.issuance)?;
+        let _guard = super::base::lock(&self.locks.batches)?;
         if let Some(id) = self
             .store
             .get(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes())?
@@ -182,7 +242,7 @@ impl Service {
     #[instrument(skip(self, input))]
     pub fn update_enterprise(&self, id: u64, input: &EnterpriseInput) -> Result<Enterprise> {
         let v = validate_enterprise(input)?;
-        let _guard = super::lock(&self.issuance)?;
+        let _guard = super::base::lock(&self.locks.batches)?;
         let mut e = self.enterprise(id)?;
         let mut wb = WriteBatch::new();
         if e.uscc != v.uscc.as_str() {
@@ -226,7 +286,7 @@ impl Service {
     #[instrument(skip(self, input))]
     pub fn create_product(&self, input: &ProductInput) -> Result<Product> {
         let (gtin, name_zh, name_en) = self.validate_product(input)?;
-        let _guard = super::lock(&self.issuance)?;
+        let _guard = super::base::lock(&self.locks.batches)?;
         if self
             .store
             .get(Cf::Products, gtin.as_str().as_bytes())?
@@ -248,7 +308,7 @@ impl Service {
             updated_at: t,
         };
         // The ownership is logged: custody records are checked against it.
-        let _c = super::lock(&self.custody)?;
+        let _c = super::base::lock(&self.locks.custody)?;
         self.store_owned_product(&p)?;
         Ok(p)
     }
@@ -292,8 +352,8 @@ impl Service {
                 path.as_str()
             )));
         }
-        let _guard = super::lock(&self.issuance)?;
-        let _c = super::lock(&self.custody)?;
+        let _guard = super::base::lock(&self.locks.batches)?;
+        let _c = super::base::lock(&self.locks.custody)?;
         let mut p = self.product(gtin)?;
         let moved = p.enterprise_id != input.enterprise_id;
         p.name_zh = name_zh;
@@ -316,25 +376,28 @@ impl Service {
 pub(crate) mod tests {
     use super::*;
     use crate::service::setup::test_service;
+    use crate::service::Service;
 
     /// A USCC with a valid check character (computed in the gs1 tests).
     pub(crate) const USCC: &str = "91350100M000100Y43";
 
     pub(crate) fn seed(svc: &Service) -> Product {
         let e = svc
+            .master()
             .create_enterprise(&EnterpriseInput {
                 name: "Acme Import Co.".into(),
                 uscc: USCC.into(),
                 country: "CN".into(),
             })
             .unwrap();
-        svc.create_product(&ProductInput {
-            gtin: "09506000134352".into(),
-            name_zh: "婴儿配方奶粉".into(),
-            name_en: "Infant formula".into(),
-            enterprise_id: e.id,
-        })
-        .unwrap()
+        svc.master()
+            .create_product(&ProductInput {
+                gtin: "09506000134352".into(),
+                name_zh: "婴儿配方奶粉".into(),
+                name_en: "Infant formula".into(),
+                enterprise_id: e.id,
+            })
+            .unwrap()
     }
 
     #[test]
@@ -342,17 +405,18 @@ pub(crate) mod tests {
         let (svc, _) = test_service();
         let p = seed(&svc);
         assert_eq!(p.gtin, "09506000134352");
-        assert_eq!(svc.list_enterprises(0, 10).unwrap().len(), 1);
-        assert_eq!(svc.list_products(None, 10).unwrap().len(), 1);
+        assert_eq!(svc.master().list_enterprises(0, 10).unwrap().len(), 1);
+        assert_eq!(svc.master().list_products(None, 10).unwrap().len(), 1);
         // GTIN-13 lookups normalise to GTIN-14.
-        assert_eq!(svc.product("9506000134352").unwrap(), p);
-        let dup = svc.create_enterprise(&EnterpriseInput {
+        assert_eq!(svc.master().product("9506000134352").unwrap(), p);
+        let dup = svc.master().create_enterprise(&EnterpriseInput {
             name: "Other".into(),
             uscc: USCC.into(),
             country: "CN".into(),
         });
         assert!(matches!(dup, Err(ServiceError::Conflict(_))));
         let upd = svc
+            .master()
             .update_product(
                 "09506000134352",
                 &ProductInput {
@@ -369,7 +433,7 @@ pub(crate) mod tests {
     #[test]
     fn invalid_master_data_is_rejected_precisely() {
         let (svc, _) = test_service();
-        let bad_uscc = svc.create_enterprise(&EnterpriseInput {
+        let bad_uscc = svc.master().create_enterprise(&EnterpriseInput {
             name: "X".into(),
             uscc: "91350100M000100Y44".into(),
             country: "CN".into(),
@@ -378,14 +442,14 @@ pub(crate) mod tests {
             Err(ServiceError::Invalid(m)) => assert!(m.starts_with("uscc:"), "{m}"),
             other => panic!("{other:?}"),
         }
-        let no_ent = svc.create_product(&ProductInput {
+        let no_ent = svc.master().create_product(&ProductInput {
             gtin: "09506000134352".into(),
             name_zh: "x".into(),
             name_en: "x".into(),
             enterprise_id: 9,
         });
         assert!(matches!(no_ent, Err(ServiceError::Unprocessable(_))));
-        let bad_gtin = svc.create_product(&ProductInput {
+        let bad_gtin = svc.master().create_product(&ProductInput {
             gtin: "09506000134353".into(),
             name_zh: "x".into(),
             name_en: "x".into(),

@@ -1,139 +1,86 @@
 //! The service layer: use cases over the store, the keys and the pure core.
 //!
-//! - [`setup`]: `init` and `open` of a data directory.
-//! - [`master`]: enterprises and products.
-//! - [`issuance`]: batches of signed codes (parallel signing, synced atomic chunks).
-//! - [`log`]: the Merkle log, proofs and the checkpointer.
-//! - [`scan`]: verdicts for scanned codes; [`telemetry`]: scan recording and the warning rule.
-//! - [`complaints`], [`credit`]: consumer complaints and merchant credit profiles.
+//! One unit per concern, each with its own state, sharing the store handle and each other's
+//! public API (never each other's fields). [`Service`] composes them; its accessors name them.
+//!
+//! | unit | module | owns |
+//! |---|---|---|
+//! | [`LogBook`] | [`log`] | the Merkle log, proofs, checkpoints |
+//! | [`MasterData`] | [`master`] | enterprises, products, product ownership records |
+//! | [`ActorRegistry`] | [`registry`] | custody actors and their keys |
+//! | [`Engagements`] | [`engagements`] | which actor works for which enterprise, when |
+//! | [`Issuance`] | [`issuance`], [`items`] | batches of signed codes, issued items |
+//! | [`Custody`] | [`custody`] | submissions, lot states, recalls, views, EPCIS |
+//! | [`Telemetry`] | [`telemetry`] | scan records, clone warnings, forged-code attempts |
+//! | [`ConsumerServices`] | [`complaints`], [`credit`] | complaints, credit profiles |
+//! | [`Scans`] | [`scan`] | the verdict for a scanned code |
+//! | [`Printing`] | [`printing`] | print jobs and reprints |
+//! | [`AnchorBook`] | [`anchoring`] | anchor records (the worker: [`anchoring::Anchorer`]) |
+//!
+//! Use cases that span units are [`Service`]'s own: [`setup`] (`init`, `open`), [`bundle`]
+//! (a proof bundle), [`demo`], and the async [`verify::Verifier`] (a scan with its anchor).
+//! The units and what they share (errors, counters, the write locks) are built in
+//! [`setup`]; [`base`] holds what every unit imports.
 //!
 //! Every method here is blocking (RocksDB, CPU-heavy signing); the HTTP edge calls them through
 //! `spawn_blocking`.
 
 pub mod anchoring;
+pub mod base;
 pub mod bundle;
 pub mod cache;
 pub mod complaints;
-pub mod credit;
 pub mod custody;
 pub mod demo;
 pub mod engagements;
 pub mod issuance;
-pub mod items;
 pub mod log;
 pub mod master;
 pub mod printing;
+pub mod registry;
 pub mod scan;
 pub mod setup;
 pub mod telemetry;
 pub mod verdict;
 pub mod verify;
 
-use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
-use time::OffsetDateTime;
+use crate::code::Host;
+use crate::store::Store;
 
-use crate::checkpoint::NoteSigner;
-use crate::code::{Host, KeyId};
-use crate::config::ScanRules;
-use crate::store::{Store, StoreError};
+pub use self::anchoring::AnchorBook;
+pub use self::base::{now_unix, Result, ServiceError, Stats, WriteLocks};
+pub use self::complaints::credit;
+pub use self::complaints::ConsumerServices;
+pub use self::custody::Custody;
+pub use self::engagements::Engagements;
+pub use self::issuance::items;
+pub use self::issuance::{Issuance, Issuer};
+pub use self::log::{LogBook, SignedCheckpoint};
+pub use self::master::MasterData;
+pub use self::printing::Printing;
+pub use self::registry::ActorRegistry;
+pub use self::scan::Scans;
+pub use self::telemetry::Telemetry;
 
-use self::log::LogState;
-pub use self::log::SignedCheckpoint;
+pub(crate) use self::base::{lock, now, rfc3339};
 
-/// Errors of the use cases; the HTTP edge maps each variant to one status code.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// The request is malformed (HTTP 400).
-    #[error("{0}")]
-    Invalid(String),
-    /// The named resource does not exist (HTTP 404).
-    #[error("{0}")]
-    NotFound(String),
-    /// The request conflicts with current state (HTTP 409).
-    #[error("{0}")]
-    Conflict(String),
-    /// Well-formed but refers to something unusable, e.g. an unknown GTIN (HTTP 422).
-    #[error("{0}")]
-    Unprocessable(String),
-    /// Storage is unavailable; retry later (HTTP 503).
-    #[error("{0}")]
-    Unavailable(String),
-    /// The signed request could not be authenticated: unknown actor or key, bad signature,
-    /// key not valid at signing time, stale timestamp (HTTP 401).
-    #[error("{0}")]
-    Unauthenticated(String),
-    /// Authenticated, but this actor's role may not do this (HTTP 403).
-    #[error("{0}")]
-    Forbidden(String),
-    /// Our own invariant broke (HTTP 500, details only in the server log).
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(_) => ServiceError::Unavailable(e.to_string()),
-            _ => ServiceError::Internal(e.to_string()),
-        }
-    }
-}
-
-/// Result of a use case.
-pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
-
-/// Counters the metrics endpoint reads.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Codes issued by this process since start.
-    pub codes_issued: AtomicU64,
-    /// Scans answered by this process since start.
-    pub scans: AtomicU64,
-    /// Checkpoints signed by this process since start.
-    pub checkpoints_signed: AtomicU64,
-    /// Scans whose telemetry could not be read or written (the verdict was served anyway).
-    pub scan_telemetry_failures: AtomicU64,
-}
-
-/// An issuer key able to sign codes.
-pub struct Issuer {
-    /// The private key (never logged: its `Debug` shows only the public half).
-    pub key: SigningKey,
-    /// Its key id.
-    pub kid: KeyId,
-}
-
-/// The traceseal service: one per data directory.
+/// The traceseal service: one per data directory, the units composed.
 pub struct Service {
     store: Arc<dyn Store>,
-    host: Host,
-    issuer: Arc<Issuer>,
-    issuer_keys: HashMap<KeyId, VerifyingKey>,
-    log_signer: NoteSigner,
-    origin: String,
-    log: Mutex<LogState>,
-    latest: RwLock<Option<SignedCheckpoint>>,
-    issuance: Mutex<()>,
-    scan_rules: ScanRules,
-    custody_rules: crate::config::CustodyRules,
-    label_font: std::path::PathBuf,
-    complaint_rules: crate::config::ComplaintRules,
-    complaints: Mutex<()>,
-    custody: Mutex<()>,
-    registry_generation: AtomicU64,
-    batch_generation: AtomicU64,
-    lot_view_cache: Mutex<scan::LotViewCache>,
-    lot_pages: cache::ViewCache<custody::LotView>,
-    epcis_pages: cache::ViewCache<custody::EpcisPage>,
-    print_progress: printing::PrintProgress,
-    scan_locks: Vec<Mutex<()>>,
-    scan_id_key: Mutex<Option<[u8; 32]>>,
-    forged_quota: Mutex<telemetry::ForgedQuota>,
-    stats: Stats,
+    stats: Arc<Stats>,
+    log: Arc<LogBook>,
+    master: Arc<MasterData>,
+    registry: Arc<ActorRegistry>,
+    engagements: Arc<Engagements>,
+    issuance: Arc<Issuance>,
+    custody: Arc<Custody>,
+    telemetry: Arc<Telemetry>,
+    consumer: Arc<ConsumerServices>,
+    scans: Arc<Scans>,
+    printing: Arc<Printing>,
+    anchors: Arc<AnchorBook>,
 }
 
 impl Service {
@@ -149,39 +96,66 @@ impl Service {
 
     /// The public host new codes are issued for.
     pub fn host(&self) -> &Host {
-        &self.host
+        self.issuance.host()
     }
 
     /// The log's origin line (also the checkpoint key name).
     pub fn origin(&self) -> &str {
-        &self.origin
+        self.log.origin()
     }
-}
 
-/// Current time, truncated to whole seconds.
-pub(crate) fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(0).unwrap_or(t)
-}
+    /// The Merkle log and its checkpoints.
+    pub fn log(&self) -> &Arc<LogBook> {
+        &self.log
+    }
 
-/// RFC 3339 text of a Unix time in seconds.
-pub(crate) fn rfc3339(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
-}
+    /// Enterprises and products.
+    pub fn master(&self) -> &Arc<MasterData> {
+        &self.master
+    }
 
-/// Lock a mutex, turning poisoning (a panic elsewhere while holding it) into an error.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
-    m.lock()
-        .map_err(|_| ServiceError::Internal("a lock was poisoned by an earlier panic".into()))
-}
+    /// Custody actors and their keys.
+    pub fn registry(&self) -> &Arc<ActorRegistry> {
+        &self.registry
+    }
 
-/// Current Unix time in seconds.
-pub fn now_unix() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+    /// Engagements of actors by enterprises.
+    pub fn engagements(&self) -> &Arc<Engagements> {
+        &self.engagements
+    }
+
+    /// Batches of signed codes and issued items.
+    pub fn issuance(&self) -> &Arc<Issuance> {
+        &self.issuance
+    }
+
+    /// Custody submissions, lot states, recalls and views.
+    pub fn custody(&self) -> &Arc<Custody> {
+        &self.custody
+    }
+
+    /// Scan records and the clone warning.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    /// Complaints and credit profiles.
+    pub fn consumer(&self) -> &Arc<ConsumerServices> {
+        &self.consumer
+    }
+
+    /// Verdicts for scanned codes.
+    pub fn scans(&self) -> &Arc<Scans> {
+        &self.scans
+    }
+
+    /// Print jobs.
+    pub fn printing(&self) -> &Arc<Printing> {
+        &self.printing
+    }
+
+    /// Anchor records.
+    pub fn anchors(&self) -> &Arc<AnchorBook> {
+        &self.anchors
+    }
 }

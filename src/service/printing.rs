@@ -14,10 +14,14 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 use utoipa::ToSchema;
 
+use super::base::WriteLocks;
+use super::base::{lock, now_unix, rfc3339, Result, ServiceError};
+use super::issuance::Issuance;
 use super::issuance::{Batch, BatchStatus, CodeLine};
+use super::log::LogBook;
 use super::log::PendingLeaf;
+use super::master::MasterData;
 use super::master::Product;
-use super::{lock, now_unix, rfc3339, Result, Service, ServiceError};
 use crate::labels::font::{self, Font};
 pub use crate::labels::job::{
     entry_name, is_entry_name, ImageLayout, JobLayout, LabelFormat, SheetKind, SheetLayout,
@@ -30,6 +34,8 @@ use crate::store::schema::{
     decode_json, decode_u64, encode_json, print_key, u64_key, META_NEXT_PRINT_JOB,
 };
 use crate::store::Cf;
+use crate::store::Store;
+use std::path::PathBuf;
 
 /// Most labels in one job.
 pub const MAX_JOB_LABELS: u64 = 1_000_000;
@@ -124,12 +130,45 @@ fn check_reason(r: &str) -> Result<String> {
 #[derive(Default)]
 pub struct PrintProgress(std::sync::Mutex<HashMap<u64, Arc<AtomicU64>>>);
 
-impl Service {
+/// Print jobs: labels rendered from a batch's codes, each print and reprint logged.
+pub struct Printing {
+    store: Arc<dyn Store>,
+    locks: Arc<WriteLocks>,
+    log: Arc<LogBook>,
+    master: Arc<MasterData>,
+    issuance: Arc<Issuance>,
+    label_font: PathBuf,
+    print_progress: PrintProgress,
+}
+
+impl Printing {
+    /// Printing over `store`, with labels set in `label_font`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        locks: Arc<WriteLocks>,
+        log: Arc<LogBook>,
+        master: Arc<MasterData>,
+        issuance: Arc<Issuance>,
+        label_font: PathBuf,
+    ) -> Printing {
+        Printing {
+            store,
+            locks,
+            log,
+            master,
+            issuance,
+            label_font,
+            print_progress: PrintProgress::default(),
+        }
+    }
+}
+
+impl Printing {
     /// Creates a print job and records its prints; refuses to print a label again without
     /// a reason.
     #[instrument(skip(self, req))]
     pub fn create_print_job(&self, batch_id: u64, req: &PrintJobRequest) -> Result<PrintJob> {
-        let batch = self.batch(batch_id)?;
+        let batch = self.issuance.batch(batch_id)?;
         if batch.status != BatchStatus::Complete {
             return Err(ServiceError::Conflict(format!(
                 "batch {batch_id} is still being issued; its labels can be printed once it is complete"
@@ -155,7 +194,7 @@ impl Service {
             .as_deref()
             .map(check_reason)
             .transpose()?;
-        let _g = lock(&self.issuance)?;
+        let _g = lock(&self.locks.batches)?;
         let id = match self.store.get(Cf::Meta, META_NEXT_PRINT_JOB)? {
             Some(b) => decode_u64(&b)?,
             None => 1,
@@ -217,7 +256,7 @@ impl Service {
         };
         let n_leaves = leaves.len() as u64;
         let mut out = None;
-        self.append_leaves(leaves, |first, wb| {
+        self.log.append_leaves(leaves, |first, wb| {
             job.reprint_records = (first..first + n_leaves).collect();
             for (i, mut rec) in records.into_iter().enumerate() {
                 if rec.count == 0 {
@@ -268,7 +307,7 @@ impl Service {
                 while j < chunk.len() && chunk[j] == chunk[j - 1] + 1 {
                     j += 1;
                 }
-                for c in self.batch_codes(batch, chunk[i], j - i)? {
+                for c in self.issuance.batch_codes(batch, chunk[i], j - i)? {
                     items.push(crate::commitment::ItemRef::of_uri(&c.code));
                 }
                 i = j;
@@ -295,7 +334,7 @@ impl Service {
     #[instrument(skip(self))]
     pub fn start_job_output(&self, id: u64, reprint_reason: Option<&str>) -> Result<JobOutput> {
         let reason = reprint_reason.map(check_reason).transpose()?;
-        let _g = lock(&self.issuance)?;
+        let _g = lock(&self.locks.batches)?;
         let mut job = self.print_job(id)?.job;
         if job.output_fetches == 0 {
             // Set up first (a missing font, say, is refused before the fetch counts).
@@ -312,7 +351,7 @@ impl Service {
                 job.output_fetches, job.count
             )));
         };
-        let batch = self.batch(job.batch_id)?;
+        let batch = self.issuance.batch(job.batch_id)?;
         let ordinals: Vec<u64> = (job.start..job.start + job.count).collect();
         let leaves = self.reprint_leaves(&batch, &ordinals, &reason, id, now_unix())?;
         let keys: Vec<Vec<u8>> = ordinals.iter().map(|o| print_key(batch.id, *o)).collect();
@@ -327,7 +366,7 @@ impl Service {
         }
         let n_leaves = leaves.len() as u64;
         job.output_fetches += 1;
-        self.append_leaves(leaves, |first, wb| {
+        self.log.append_leaves(leaves, |first, wb| {
             job.reprint_records.extend(first..first + n_leaves);
             for (k, mut rec) in keys.into_iter().zip(records) {
                 rec.count += 1;
@@ -362,7 +401,7 @@ impl Service {
     }
 
     fn label_product(&self, batch: &Batch) -> Result<Product> {
-        self.product(&batch.gtin).map_err(|_| {
+        self.master.product(&batch.gtin).map_err(|_| {
             ServiceError::Unprocessable(format!(
                 "GTIN {} is not a registered product; its labels need the product names",
                 batch.gtin
@@ -386,7 +425,7 @@ impl Service {
         font::load(&self.label_font).map_err(|e| ServiceError::Unavailable(e.to_string()))
     }
 
-    /// Checks a layout with the range's worst label ([`Service::worst_label`]; `known`: its
+    /// Checks a layout with the range's worst label ([`Printing::worst_label`]; `known`: its
     /// ordinals, found before) and prepares the renderer, so no label of the range can fail to
     /// fit once prints are recorded. Returns the renderer and the worst label's ordinals.
     fn renderer(
@@ -418,7 +457,8 @@ impl Service {
     ) -> Result<(LabelData, [u64; 2])> {
         if let Some([longest, widest]) = known {
             let one = |o: u64| {
-                self.batch_codes(batch, o, 1)?
+                self.issuance
+                    .batch_codes(batch, o, 1)?
                     .pop()
                     .ok_or_else(|| ServiceError::Internal(format!("no label {o} in the batch")))
             };
@@ -440,6 +480,7 @@ impl Service {
         while ord < start + count {
             let n = (start + count - ord).min(PAGE as u64);
             for (i, c) in self
+                .issuance
                 .batch_codes(batch, ord, n as usize)?
                 .into_iter()
                 .enumerate()
@@ -467,7 +508,7 @@ impl Service {
 
     /// Starts the output of a job.
     pub fn job_output(&self, job: &PrintJob) -> Result<JobOutput> {
-        let batch = self.batch(job.batch_id)?;
+        let batch = self.issuance.batch(job.batch_id)?;
         let layout = JobLayout::parse(job.format, Some(&job.layout))
             .map_err(|e| ServiceError::Internal(format!("stored layout of job {}: {e}", job.id)))?;
         let (renderer, _) = self.renderer(
@@ -519,7 +560,7 @@ impl JobOutput {
 
     /// The next piece of output and the number of labels in it; `None` at the end. The last
     /// piece (PDF trailer, tar end marker) carries no labels.
-    pub fn next_chunk(&mut self, svc: &Service) -> Result<Option<(Vec<u8>, u64)>> {
+    pub fn next_chunk(&mut self, printing: &Printing) -> Result<Option<(Vec<u8>, u64)>> {
         if self.done {
             return Ok(None);
         }
@@ -533,7 +574,7 @@ impl JobOutput {
             return Ok((!tail.is_empty()).then_some((tail, 0)));
         }
         let n = ((end - self.next) as usize).min(self.job.format.chunk());
-        let codes = svc.batch_codes(&self.batch, self.next, n)?;
+        let codes = printing.issuance.batch_codes(&self.batch, self.next, n)?;
         let mtime = now_unix().max(0) as u64;
         let labels: Vec<(u64, LabelData)> = codes
             .into_iter()
@@ -541,7 +582,7 @@ impl JobOutput {
             .map(|(i, c)| {
                 (
                     self.next + i as u64,
-                    svc.label_data(&self.batch, &self.product, c),
+                    printing.label_data(&self.batch, &self.product, c),
                 )
             })
             .collect();
@@ -558,6 +599,7 @@ mod tests {
     use crate::service::issuance::tests::req;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
+    use crate::service::Service;
 
     fn job(range: Option<[u64; 2]>, reason: Option<&str>) -> PrintJobRequest {
         PrintJobRequest {
@@ -572,16 +614,16 @@ mod tests {
     fn issued(n: u64) -> (Service, Batch, Vec<CodeLine>) {
         let (svc, _) = test_service();
         seed(&svc);
-        let (b, _) = svc.issue_batch(&req(n), "k", &|_| {}).unwrap();
-        let codes = svc.batch_codes(&b, 0, n as usize).unwrap();
+        let (b, _) = svc.issuance().issue_batch(&req(n), "k", &|_| {}).unwrap();
+        let codes = svc.issuance().batch_codes(&b, 0, n as usize).unwrap();
         (svc, b, codes)
     }
 
     /// All of a job's output, and the labels counted by its chunks.
     fn output(svc: &Service, job: &PrintJob) -> (Vec<u8>, u64) {
-        let mut out = svc.job_output(job).unwrap();
+        let mut out = svc.printing().job_output(job).unwrap();
         let (mut bytes, mut n) = (Vec::new(), 0);
-        while let Some((b, k)) = out.next_chunk(svc).unwrap() {
+        while let Some((b, k)) = out.next_chunk(svc.printing()).unwrap() {
             bytes.extend(b);
             n += k;
         }
@@ -603,6 +645,7 @@ mod tests {
             (LabelFormat::Svg, "svg", [3, 3]),
         ] {
             let j = svc
+                .printing()
                 .create_print_job(b.id, &mk(format, serde_json::json!({"dpi": 203}), range))
                 .unwrap();
             let (bytes, n) = output(&svc, &j);
@@ -620,6 +663,7 @@ mod tests {
         }
         // PDF: 24 labels per A4 3×8 sheet → 27 labels are two pages.
         let j = svc
+            .printing()
             .create_print_job(b.id, &mk(LabelFormat::Pdf, serde_json::json!({}), [6, 27]))
             .unwrap();
         let (bytes, n) = output(&svc, &j);
@@ -663,17 +707,21 @@ mod tests {
                 "unknown field",
             ),
         ];
-        let size = svc.log_size().unwrap();
+        let size = svc.log().log_size().unwrap();
         for (format, layout, msg) in cases {
-            match svc.create_print_job(b.id, &mk(format, layout.clone(), [40, 3])) {
+            match svc
+                .printing()
+                .create_print_job(b.id, &mk(format, layout.clone(), [40, 3]))
+            {
                 Err(ServiceError::Invalid(m) | ServiceError::Unprocessable(m)) => {
                     assert!(m.contains(msg), "{layout}: {m}")
                 }
                 other => panic!("{layout}: {other:?}"),
             }
         }
-        assert_eq!(svc.log_size().unwrap(), size);
+        assert_eq!(svc.log().log_size().unwrap(), size);
         let j = svc
+            .printing()
             .create_print_job(
                 b.id,
                 &mk(LabelFormat::Zpl, serde_json::Value::Null, [40, 3]),
@@ -706,14 +754,15 @@ mod tests {
     #[test]
     fn the_worst_label_has_the_longest_code_and_the_widest_serial() {
         let (svc, b, codes) = issued(300);
-        let product = svc.label_product(&b).unwrap();
-        let font = svc.label_font().unwrap();
+        let product = svc.printing().label_product(&b).unwrap();
+        let font = svc.printing().label_font().unwrap();
         let widest = codes
             .iter()
             .map(|c| c.serial.clone())
             .max_by(|a, b| font.width(a).total_cmp(&font.width(b)))
             .unwrap();
         let (w, ordinals) = svc
+            .printing()
             .worst_label(&b, &product, LabelFormat::Pdf, [0, 300], None)
             .unwrap();
         assert_eq!(font.width(&w.serial), font.width(&widest));
@@ -724,10 +773,12 @@ mod tests {
         // Over a sub-range, only that range counts.
         // The ordinals name the same label again without a scan.
         let (again, _) = svc
+            .printing()
             .worst_label(&b, &product, LabelFormat::Pdf, [0, 300], Some(ordinals))
             .unwrap();
         assert_eq!(again, w);
         let (w, _) = svc
+            .printing()
             .worst_label(&b, &product, LabelFormat::Pdf, [7, 1], None)
             .unwrap();
         assert_eq!(w.serial, codes[7].serial);
@@ -737,11 +788,11 @@ mod tests {
     fn a_missing_label_font_is_a_clear_503_and_records_nothing() {
         let (mut svc, _) = test_service();
         seed(&svc);
-        let (b, _) = svc.issue_batch(&req(3), "k", &|_| {}).unwrap();
-        svc.label_font = "/nonexistent/font.ttc".into();
+        let (b, _) = svc.issuance().issue_batch(&req(3), "k", &|_| {}).unwrap();
+        Arc::get_mut(&mut svc.printing).unwrap().label_font = "/nonexistent/font.ttc".into();
         let mut r = job(None, None);
         r.format = LabelFormat::Pdf;
-        match svc.create_print_job(b.id, &r) {
+        match svc.printing().create_print_job(b.id, &r) {
             Err(ServiceError::Unavailable(m)) => {
                 assert!(
                     m.contains("/nonexistent/font.ttc") && m.contains("fonts-wqy-microhei"),
@@ -751,7 +802,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // ZPL needs no font (the printer draws the text); nothing was recorded above.
-        let j = svc.create_print_job(b.id, &job(None, None)).unwrap();
+        let j = svc
+            .printing()
+            .create_print_job(b.id, &job(None, None))
+            .unwrap();
         assert_eq!((j.id, j.reprinted), (1, 0));
     }
 
@@ -759,37 +813,44 @@ mod tests {
     fn prints_are_recorded_and_reprints_need_a_logged_reason() {
         let (svc, _) = test_service();
         seed(&svc);
-        let (b, _) = svc.issue_batch(&req(10), "k", &|_| {}).unwrap();
-        let j1 = svc.create_print_job(b.id, &job(None, None)).unwrap();
+        let (b, _) = svc.issuance().issue_batch(&req(10), "k", &|_| {}).unwrap();
+        let j1 = svc
+            .printing()
+            .create_print_job(b.id, &job(None, None))
+            .unwrap();
         assert_eq!((j1.count, j1.reprinted), (10, 0));
         let (bytes, n) = output(&svc, &j1);
         assert_eq!(n, 10);
         let checked = zpl::check(&String::from_utf8(bytes).unwrap()).unwrap();
         assert_eq!(checked.labels, 10);
-        let codes = svc.batch_codes(&b, 0, 10).unwrap();
+        let codes = svc.issuance().batch_codes(&b, 0, 10).unwrap();
         assert_eq!(
             checked.qr_data,
             codes.iter().map(|c| c.code.clone()).collect::<Vec<_>>()
         );
         // Printing labels 8..10 again without a reason is refused, and nothing is recorded.
-        let size = svc.log_size().unwrap();
-        match svc.create_print_job(b.id, &job(Some([8, 2]), None)) {
+        let size = svc.log().log_size().unwrap();
+        match svc
+            .printing()
+            .create_print_job(b.id, &job(Some([8, 2]), None))
+        {
             Err(ServiceError::Conflict(m)) => assert!(
                 m.contains("2 of these 2 labels were printed before (first by job 1)"),
                 "{m}"
             ),
             other => panic!("{other:?}"),
         }
-        assert_eq!(svc.log_size().unwrap(), size);
+        assert_eq!(svc.log().log_size().unwrap(), size);
         // With a reason: one reprint record naming exactly those serials, in the log.
         let j2 = svc
+            .printing()
             .create_print_job(
                 b.id,
                 &job(Some([8, 2]), Some("labels smudged in the printer")),
             )
             .unwrap();
         assert_eq!((j2.id, j2.reprinted, j2.reprint_records.len()), (2, 2, 1));
-        let leaf = svc.leaf_data(j2.reprint_records[0]).unwrap();
+        let leaf = svc.log().leaf_data(j2.reprint_records[0]).unwrap();
         match crate::leaf::LeafRecord::parse(&leaf).unwrap() {
             crate::leaf::LeafRecord::Reprint(r) => {
                 assert_eq!(
@@ -806,7 +867,8 @@ mod tests {
         }
         // Bad ranges and layouts are 4xx.
         assert!(matches!(
-            svc.create_print_job(b.id, &job(Some([9, 2]), None)),
+            svc.printing()
+                .create_print_job(b.id, &job(Some([9, 2]), None)),
             Err(ServiceError::Invalid(_))
         ));
         let mut bad = job(None, Some("x"));
@@ -814,34 +876,47 @@ mod tests {
             serde_json::json!({"dpi": 203, "width_mm": 60.0, "height_mm": 40.0,
             "module_mm": 0.1, "cjk_font": "E:ANMDS.TTF"}),
         );
-        match svc.create_print_job(b.id, &bad) {
+        match svc.printing().create_print_job(b.id, &bad) {
             Err(ServiceError::Unprocessable(m)) => assert!(m.contains("minimum"), "{m}"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(svc.print_job(99), Err(ServiceError::NotFound(_))));
-        assert_eq!(svc.print_job(2).unwrap().job, j2);
+        assert!(matches!(
+            svc.printing().print_job(99),
+            Err(ServiceError::NotFound(_))
+        ));
+        assert_eq!(svc.printing().print_job(2).unwrap().job, j2);
     }
 
     #[test]
     fn fetching_a_job_output_again_is_a_logged_reprint() {
         let (svc, _) = test_service();
         seed(&svc);
-        let (b, _) = svc.issue_batch(&req(4), "k", &|_| {}).unwrap();
-        let j = svc.create_print_job(b.id, &job(None, None)).unwrap();
-        let first = svc.start_job_output(j.id, None).unwrap();
+        let (b, _) = svc.issuance().issue_batch(&req(4), "k", &|_| {}).unwrap();
+        let j = svc
+            .printing()
+            .create_print_job(b.id, &job(None, None))
+            .unwrap();
+        let first = svc.printing().start_job_output(j.id, None).unwrap();
         assert_eq!(first.job().output_fetches, 1);
-        let size = svc.log_size().unwrap();
-        match svc.start_job_output(j.id, None) {
+        let size = svc.log().log_size().unwrap();
+        match svc.printing().start_job_output(j.id, None) {
             Err(ServiceError::Conflict(m)) => {
                 assert!(m.contains("fetched 1 time(s) before"), "{m}")
             }
             other => panic!("{:?}", other.map(|o| o.job().clone())),
         }
-        assert_eq!(svc.log_size().unwrap(), size, "a refusal logs nothing");
-        let again = svc.start_job_output(j.id, Some("printer jammed")).unwrap();
+        assert_eq!(
+            svc.log().log_size().unwrap(),
+            size,
+            "a refusal logs nothing"
+        );
+        let again = svc
+            .printing()
+            .start_job_output(j.id, Some("printer jammed"))
+            .unwrap();
         assert_eq!(again.job().output_fetches, 2);
         let rec = *again.job().reprint_records.last().unwrap();
-        match crate::leaf::LeafRecord::parse(&svc.leaf_data(rec).unwrap()).unwrap() {
+        match crate::leaf::LeafRecord::parse(&svc.log().leaf_data(rec).unwrap()).unwrap() {
             crate::leaf::LeafRecord::Reprint(r) => {
                 assert_eq!((r.job, r.items.len()), (j.id, 4));
                 assert_eq!(r.reason, "printer jammed");
@@ -850,7 +925,8 @@ mod tests {
         }
         // The labels now count as printed twice: a new job for them needs a reason too.
         assert!(matches!(
-            svc.create_print_job(b.id, &job(Some([0, 1]), None)),
+            svc.printing()
+                .create_print_job(b.id, &job(Some([0, 1]), None)),
             Err(ServiceError::Conflict(_))
         ));
     }

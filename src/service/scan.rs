@@ -11,15 +11,26 @@ use std::sync::atomic::Ordering;
 use base64::Engine;
 use time::OffsetDateTime;
 
+use super::base::Stats;
+use super::base::{rfc3339, Result};
+use super::complaints::ConsumerServices;
+use super::custody::Custody;
+use super::issuance::Issuance;
+use super::log::LogBook;
+use super::master::MasterData;
+use super::registry::ActorRegistry;
+use super::telemetry::Telemetry;
 use super::telemetry::{ScanFacts, ScanNote, VerdictKind};
 use super::verdict::{reason, CustodyRecordView, CustodyView, LogView, ProductView, Verdict};
-use super::{rfc3339, Result, Service};
 use crate::code::Code;
 use crate::custody::record::Conformance;
-use crate::custody::{ItemState, LotId};
+use crate::custody::{ItemState, LotId, LotState};
 use crate::merkle::Hash;
 use crate::store::schema::{decode_json, item_key};
 use crate::store::Cf;
+use crate::store::Store;
+use std::sync::Arc;
+use std::sync::Mutex;
 
 /// Lots whose lot-wide custody views are cached for scans (the cache is dropped when full).
 pub const LOT_VIEW_CACHE_LOTS: usize = 1024;
@@ -35,6 +46,72 @@ pub struct LotViewKey {
 /// The scan cache of lot-wide custody views, by lot key.
 pub type LotViewCache =
     std::collections::HashMap<Vec<u8>, (LotViewKey, std::sync::Arc<Vec<CustodyRecordView>>)>;
+
+/// The lot-wide records and the item's own, merged in log order.
+fn merge_in_log_order(
+    lot_wide: &[CustodyRecordView],
+    own: Vec<CustodyRecordView>,
+) -> Vec<CustodyRecordView> {
+    let mut records = Vec::with_capacity(lot_wide.len() + own.len());
+    let mut it = own.into_iter().peekable();
+    for r in lot_wide {
+        while it
+            .peek()
+            .is_some_and(|o| o.record.leaf_index < r.record.leaf_index)
+        {
+            records.extend(it.next());
+        }
+        records.push(r.clone());
+    }
+    records.extend(it);
+    records
+}
+
+/// What the lot's custody says against the item: a recall makes it not genuine; a
+/// non-conformant attestation, a hold or a record signed with a revoked key is a warning.
+fn apply_custody_warnings(state: &LotState, records: &[CustodyRecordView], v: &mut Verdict) {
+    let revoked: Vec<String> = records
+        .iter()
+        .filter(|r| r.record.key_revoked)
+        .map(|r| format!("{} by {}", r.record.step, r.record.signer))
+        .collect();
+    let mut warn = Vec::new();
+    if state.attestation == Some(Conformance::NonConformant) {
+        warn.push(reason(
+            "non_conformant",
+            "the overseas inspection found this lot non-conformant; it should not have been released for sale",
+        ));
+    }
+    if !state.holds.is_empty() {
+        let h: Vec<&str> = state.holds.iter().map(|h| h.as_str()).collect();
+        warn.push(reason(
+            "on_hold",
+            format!("this lot is under a {} hold", h.join(" and ")),
+        ));
+    }
+    if !revoked.is_empty() {
+        warn.push(reason(
+            "revoked_key",
+            format!(
+                "records signed with a key revoked or rotated out since: {}; they may not be genuine",
+                revoked.join(", ")
+            ),
+        ));
+    }
+    if let Some(r) = &state.recalled {
+        v.verdict = VerdictKind::NotGenuine;
+        v.reasons.insert(
+            0,
+            reason("recalled", format!("this lot has been recalled: {r}")),
+        );
+    }
+    if !warn.is_empty() {
+        if v.verdict == VerdictKind::Genuine {
+            v.verdict = VerdictKind::GenuineWithWarning;
+        }
+        v.reasons.extend(warn);
+    }
+}
 
 /// What telemetry records of a verdict.
 fn facts(v: &Verdict) -> ScanFacts {
@@ -72,14 +149,58 @@ fn apply_note(v: &mut Verdict, note: ScanNote) {
     v.scans = note.summary;
 }
 
-impl Service {
+/// Scans: the verdict for a scanned code, from the issuance records, the log, custody and the
+/// enterprise's standing; telemetry is recorded on the way.
+pub struct Scans {
+    store: Arc<dyn Store>,
+    stats: Arc<Stats>,
+    deps: ScanDeps,
+    lot_view_cache: Mutex<LotViewCache>,
+}
+
+/// The units a scan reads.
+pub struct ScanDeps {
+    /// Proofs and the latest checkpoint.
+    pub log: Arc<LogBook>,
+    /// Products and enterprises.
+    pub master: Arc<MasterData>,
+    /// Issued items.
+    pub issuance: Arc<Issuance>,
+    /// Lot states and custody chains.
+    pub custody: Arc<Custody>,
+    /// Signers' registry state (cache key).
+    pub registry: Arc<ActorRegistry>,
+    /// Scan records and the clone warning.
+    pub telemetry: Arc<Telemetry>,
+    /// Credit profiles.
+    pub consumer: Arc<ConsumerServices>,
+}
+
+impl Scans {
+    /// Scans over `store`, reading through `deps`.
+    pub fn new(store: Arc<dyn Store>, stats: Arc<Stats>, deps: ScanDeps) -> Scans {
+        Scans {
+            store,
+            stats,
+            deps,
+            lot_view_cache: Mutex::default(),
+        }
+    }
+}
+
+impl Scans {
     /// Verifies a parsed code and records the scan. Never fails: storage problems become
     /// `cannot_verify_now`; telemetry problems leave the verdict as it is.
     pub fn scan(&self, code: &Code, client: Option<IpAddr>, at: OffsetDateTime) -> Verdict {
         self.stats.scans.fetch_add(1, Ordering::Relaxed);
         match self.try_scan(code) {
             Ok(mut v) => {
-                let note = self.record_telemetry(code, client, at.unix_timestamp(), &facts(&v));
+                let note = self.deps.telemetry.record_telemetry(
+                    code,
+                    client,
+                    at.unix_timestamp(),
+                    &facts(&v),
+                );
                 apply_note(&mut v, note);
                 v
             }
@@ -94,7 +215,7 @@ impl Service {
 
     fn try_scan(&self, code: &Code) -> Result<Verdict> {
         use super::items::NotIssued;
-        let found = match self.find_issued(code)? {
+        let found = match self.deps.issuance.find_issued(code)? {
             Ok(found) => found,
             Err(why) => {
                 let (what, message) = match why {
@@ -124,14 +245,14 @@ impl Service {
         let item = code.item();
         let mut v = Verdict::new(VerdictKind::Genuine, code);
         v.issued_at = Some(rfc3339(found.issued_at));
-        if let Some(p) = self.find_product(&item.gtin)? {
-            let enterprise = self.find_enterprise(p.enterprise_id)?;
+        if let Some(p) = self.deps.master.find_product(&item.gtin)? {
+            let enterprise = self.deps.master.find_enterprise(p.enterprise_id)?;
             v.product = Some(ProductView {
                 gtin: p.gtin,
                 name_zh: p.name_zh,
                 name_en: p.name_en,
                 credit: match &enterprise {
-                    Some(e) => self.find_credit(e.id, &e.name)?,
+                    Some(e) => self.deps.consumer.find_credit(e.id, &e.name)?,
                     None => None,
                 },
                 enterprise,
@@ -183,31 +304,18 @@ impl Service {
             gtin: item.gtin.clone(),
             lot: item.lot.clone(),
         };
-        let Some(state) = self.find_lot_state(&lot)? else {
+        let Some(state) = self.deps.custody.find_lot_state(&lot)? else {
             return Ok(None);
         };
         // The lot-wide part is the same for every item of the lot: cached per (head, tree
         // size, registry generation); only the item's own records are read per scan.
         let lot_wide = self.lot_wide_views(&lot, &state, tree_size)?;
-        let own = self.item_scoped_chain(&lot, item.serial.as_str())?;
+        let own = self
+            .deps
+            .custody
+            .item_scoped_chain(&lot, item.serial.as_str())?;
         let own = self.proven_views(&own, tree_size)?;
-        let mut records: Vec<CustodyRecordView> = Vec::with_capacity(lot_wide.len() + own.len());
-        let mut it = own.into_iter().peekable();
-        for r in lot_wide.iter() {
-            while it
-                .peek()
-                .is_some_and(|o| o.record.leaf_index < r.record.leaf_index)
-            {
-                records.extend(it.next());
-            }
-            records.push(r.clone());
-        }
-        records.extend(it);
-        let revoked: Vec<String> = records
-            .iter()
-            .filter(|r| r.record.key_revoked)
-            .map(|r| format!("{} by {}", r.record.step, r.record.signer))
-            .collect();
+        let records = merge_in_log_order(&lot_wide, own);
         let item_state: ItemState = match self.store.get(
             Cf::ItemCustody,
             &item_key(item.gtin.as_str(), item.serial.as_str()),
@@ -215,42 +323,7 @@ impl Service {
             Some(b) => decode_json("item custody", &b)?,
             None => ItemState::default(),
         };
-        let mut warn = Vec::new();
-        if state.attestation == Some(Conformance::NonConformant) {
-            warn.push(reason(
-                "non_conformant",
-                "the overseas inspection found this lot non-conformant; it should not have been released for sale",
-            ));
-        }
-        if !state.holds.is_empty() {
-            let h: Vec<&str> = state.holds.iter().map(|h| h.as_str()).collect();
-            warn.push(reason(
-                "on_hold",
-                format!("this lot is under a {} hold", h.join(" and ")),
-            ));
-        }
-        if !revoked.is_empty() {
-            warn.push(reason(
-                "revoked_key",
-                format!(
-                    "records signed with a key revoked or rotated out since: {}; they may not be genuine",
-                    revoked.join(", ")
-                ),
-            ));
-        }
-        if let Some(r) = &state.recalled {
-            v.verdict = VerdictKind::NotGenuine;
-            v.reasons.insert(
-                0,
-                reason("recalled", format!("this lot has been recalled: {r}")),
-            );
-        }
-        if !warn.is_empty() {
-            if v.verdict == VerdictKind::Genuine {
-                v.verdict = VerdictKind::GenuineWithWarning;
-            }
-            v.reasons.extend(warn);
-        }
+        apply_custody_warnings(&state, &records, v);
         Ok(Some(CustodyView {
             lot: lot.to_string(),
             stage: serde_json::to_value(state.stage)
@@ -275,14 +348,16 @@ impl Service {
         chain: &[super::custody::ChainRecord],
         tree_size: Option<u64>,
     ) -> Result<Vec<CustodyRecordView>> {
-        let views = self.record_views(chain)?;
+        let views = self.deps.custody.record_views(chain)?;
         chain
             .iter()
             .zip(views)
             .map(|(r, view)| {
                 let inclusion_proof = match tree_size {
                     Some(n) if r.leaf_index < n => Some(
-                        self.inclusion_proof(r.leaf_index, n)?
+                        self.deps
+                            .log
+                            .inclusion_proof(r.leaf_index, n)?
                             .iter()
                             .map(Hash::to_base64)
                             .collect(),
@@ -309,17 +384,17 @@ impl Service {
         let key = LotViewKey {
             head: state.head.clone(),
             tree_size,
-            registry: self.registry_generation(),
+            registry: self.deps.registry.generation(),
         };
         let lk = super::custody::lot_key(lot);
-        if let Some((k, v)) = super::lock(&self.lot_view_cache)?.get(&lk) {
+        if let Some((k, v)) = super::base::lock(&self.lot_view_cache)?.get(&lk) {
             if *k == key {
                 return Ok(v.clone());
             }
         }
-        let chain = self.lot_wide_chain(lot)?;
+        let chain = self.deps.custody.lot_wide_chain(lot)?;
         let views = std::sync::Arc::new(self.proven_views(&chain, tree_size)?);
-        let mut cache = super::lock(&self.lot_view_cache)?;
+        let mut cache = super::base::lock(&self.lot_view_cache)?;
         if cache.len() >= LOT_VIEW_CACHE_LOTS {
             cache.clear();
         }
@@ -329,13 +404,13 @@ impl Service {
 
     /// Proof of the leaf against the latest checkpoint (None until a checkpoint covers it).
     fn log_view(&self, leaf_index: u64, leaf_data: &[u8]) -> Result<Option<LogView>> {
-        let Some(cp) = self.latest_checkpoint()? else {
+        let Some(cp) = self.deps.log.latest_checkpoint()? else {
             return Ok(None);
         };
         if leaf_index >= cp.size {
             return Ok(None);
         }
-        let proof = self.inclusion_proof(leaf_index, cp.size)?;
+        let proof = self.deps.log.inclusion_proof(leaf_index, cp.size)?;
         Ok(Some(LogView {
             leaf_index,
             tree_size: cp.size,
@@ -352,10 +427,12 @@ pub(crate) mod tests {
     use crate::service::issuance::BatchRequest;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
+    use crate::service::Service;
 
     /// Issues `q` codes of the seeded product (lot L1).
     pub(crate) fn issue(svc: &Service, q: u64) -> Vec<Code> {
         let (b, _) = svc
+            .issuance()
             .issue_batch(
                 &BatchRequest {
                     gtin: "09506000134352".into(),
@@ -367,7 +444,8 @@ pub(crate) mod tests {
                 &|_| {},
             )
             .unwrap();
-        svc.batch_codes(&b, 0, 100)
+        svc.issuance()
+            .batch_codes(&b, 0, 100)
             .unwrap()
             .iter()
             .map(|c| Code::parse(&c.code).unwrap())
@@ -383,9 +461,9 @@ pub(crate) mod tests {
         let (svc, _) = test_service();
         seed(&svc);
         let codes = issue(&svc, 3);
-        svc.checkpoint_now().unwrap();
+        svc.log().checkpoint_now().unwrap();
         let t = OffsetDateTime::now_utc();
-        let v = svc.scan(&codes[0], ip("10.1.2.3"), t);
+        let v = svc.scans().scan(&codes[0], ip("10.1.2.3"), t);
         assert_eq!(v.verdict, VerdictKind::Genuine, "{v:?}");
         assert!(v.reasons.is_empty());
         assert_eq!(v.product.as_ref().unwrap().name_en, "Infant formula");
@@ -399,7 +477,7 @@ pub(crate) mod tests {
         let data = base64::engine::general_purpose::STANDARD
             .decode(&log.leaf_data)
             .unwrap();
-        let cp = svc.latest_checkpoint().unwrap().unwrap();
+        let cp = svc.log().latest_checkpoint().unwrap().unwrap();
         crate::merkle::verify_inclusion(
             &crate::merkle::leaf_hash(&data),
             log.leaf_index,
@@ -411,24 +489,26 @@ pub(crate) mod tests {
         // Rules in the test service: warn beyond 2 networks in 30 days; a network counts
         // once an hour. 200 scans from one network (two addresses of one /24) never warn.
         for i in 0..200 {
-            let v = svc.scan(&codes[0], ip(&format!("10.1.2.{}", i % 2 + 3)), t);
+            let v = svc
+                .scans()
+                .scan(&codes[0], ip(&format!("10.1.2.{}", i % 2 + 3)), t);
             assert_eq!(v.verdict, VerdictKind::Genuine, "scan {i}");
             assert_eq!(v.scans.as_ref().unwrap().networks, 1);
         }
-        let v = svc.scan(&codes[0], ip("10.9.9.9"), t);
+        let v = svc.scans().scan(&codes[0], ip("10.9.9.9"), t);
         assert_eq!(
             v.verdict,
             VerdictKind::Genuine,
             "2 networks is not more than 2"
         );
-        let v = svc.scan(&codes[0], ip("2001:db8::1"), t);
+        let v = svc.scans().scan(&codes[0], ip("2001:db8::1"), t);
         assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
         assert_eq!(v.reasons[0].code, "scanned_widely");
         let sum = v.scans.as_ref().unwrap();
         assert_eq!((sum.networks, sum.scans), (3, 3));
         // Another code of the same batch is untouched.
         assert_eq!(
-            svc.scan(&codes[1], ip("10.1.2.5"), t).verdict,
+            svc.scans().scan(&codes[1], ip("10.1.2.5"), t).verdict,
             VerdictKind::Genuine
         );
     }
@@ -442,12 +522,12 @@ pub(crate) mod tests {
         // A code signed by someone else's key with our key id cannot verify.
         let other = crate::keys::generate();
         let forged = Code::sign(svc.host(), codes[0].item(), codes[0].kid(), &other);
-        let v = svc.scan(&forged, None, t);
+        let v = svc.scans().scan(&forged, None, t);
         assert_eq!(v.verdict, VerdictKind::NotGenuine);
         assert_eq!(v.reasons[0].code, "bad_signature");
         // Their own key id: unknown key.
         let kid = crate::code::KeyId::of(&other.verifying_key());
-        let v = svc.scan(
+        let v = svc.scans().scan(
             &Code::sign(svc.host(), codes[0].item(), kid, &other),
             None,
             t,
@@ -456,8 +536,13 @@ pub(crate) mod tests {
         // Our key, a serial we never issued.
         let mut item = codes[0].item().clone();
         item.serial = crate::gs1::Serial::random();
-        let v = svc.scan(
-            &Code::sign(svc.host(), &item, svc.issuer.kid, &svc.issuer.key),
+        let v = svc.scans().scan(
+            &Code::sign(
+                svc.host(),
+                &item,
+                svc.issuance().issuer().kid,
+                &svc.issuance().issuer().key,
+            ),
             None,
             t,
         );
@@ -470,7 +555,7 @@ pub(crate) mod tests {
         seed(&svc);
         let codes = issue(&svc, 1);
         mem.set_failing(true);
-        let v = svc.scan(&codes[0], None, OffsetDateTime::now_utc());
+        let v = svc.scans().scan(&codes[0], None, OffsetDateTime::now_utc());
         assert_eq!(v.verdict, VerdictKind::CannotVerifyNow);
     }
 
@@ -482,14 +567,14 @@ pub(crate) mod tests {
         let codes = issue(&svc, 1);
         let old = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
         let now = OffsetDateTime::now_utc();
-        let a = svc.scan(&codes[0], None, old).scan_id.unwrap();
-        let b = svc.scan(&codes[0], None, now).scan_id.unwrap();
+        let a = svc.scans().scan(&codes[0], None, old).scan_id.unwrap();
+        let b = svc.scans().scan(&codes[0], None, now).scan_id.unwrap();
         assert!(a < b, "ids sort by time");
         assert_eq!(&a[..16], "000000006553ede0", "the hour's start, big-endian");
         // Scans from one network within the hour share one record.
-        assert_eq!(svc.scan(&codes[0], None, now).scan_id.unwrap(), b);
+        assert_eq!(svc.scans().scan(&codes[0], None, now).scan_id.unwrap(), b);
         let cutoff = now.unix_timestamp() - SCAN_RETENTION_DAYS * 86_400;
-        assert_eq!(svc.purge_scans(cutoff).unwrap(), 1);
+        assert_eq!(svc.telemetry().purge_scans(cutoff).unwrap(), 1);
         assert!(svc
             .store()
             .get(Cf::Scans, &scan_id_bytes(&a).unwrap())
@@ -500,7 +585,7 @@ pub(crate) mod tests {
             .get(Cf::Scans, &scan_id_bytes(&b).unwrap())
             .unwrap()
             .is_some());
-        assert_eq!(svc.purge_scans(cutoff).unwrap(), 0);
+        assert_eq!(svc.telemetry().purge_scans(cutoff).unwrap(), 0);
     }
 
     #[test]
@@ -510,14 +595,24 @@ pub(crate) mod tests {
         let codes = issue(&svc, 1);
         let mut item = codes[0].item().clone();
         item.serial = crate::gs1::Serial::random();
-        let forged = Code::sign(svc.host(), &item, svc.issuer.kid, &svc.issuer.key);
+        let forged = Code::sign(
+            svc.host(),
+            &item,
+            svc.issuance().issuer().kid,
+            &svc.issuance().issuer().key,
+        );
         let t = OffsetDateTime::now_utc();
         let ids: std::collections::BTreeSet<String> = (0..50)
-            .map(|_| svc.scan(&forged, ip("10.0.0.1"), t).scan_id.unwrap())
+            .map(|_| {
+                svc.scans()
+                    .scan(&forged, ip("10.0.0.1"), t)
+                    .scan_id
+                    .unwrap()
+            })
             .collect();
         assert_eq!(ids.len(), 1, "one record for 50 scans from one network");
-        svc.scan(&forged, ip("10.0.1.1"), t);
-        let days = svc.forged_scans(None, 10).unwrap();
+        svc.scans().scan(&forged, ip("10.0.1.1"), t);
+        let days = svc.telemetry().forged_scans(None, 10).unwrap();
         assert_eq!(days.len(), 1);
         assert_eq!(
             (
@@ -529,9 +624,14 @@ pub(crate) mod tests {
         );
         // A GTIN that is no product of ours is aggregated under one key.
         item.gtin = crate::gs1::Gtin::parse("09312345000128").unwrap();
-        let other = Code::sign(svc.host(), &item, svc.issuer.kid, &svc.issuer.key);
-        svc.scan(&other, ip("10.0.0.1"), t);
-        let days = svc.forged_scans(None, 10).unwrap();
+        let other = Code::sign(
+            svc.host(),
+            &item,
+            svc.issuance().issuer().kid,
+            &svc.issuance().issuer().key,
+        );
+        svc.scans().scan(&other, ip("10.0.0.1"), t);
+        let days = svc.telemetry().forged_scans(None, 10).unwrap();
         assert!(days
             .iter()
             .any(|d| d.gtin == crate::service::telemetry::UNKNOWN_GTIN));
@@ -542,9 +642,11 @@ pub(crate) mod tests {
         let (svc, mem) = test_service();
         seed(&svc);
         let codes = issue(&svc, 1);
-        svc.checkpoint_now().unwrap();
+        svc.log().checkpoint_now().unwrap();
         mem.set_failing_writes(true);
-        let v = svc.scan(&codes[0], ip("10.0.0.1"), OffsetDateTime::now_utc());
+        let v = svc
+            .scans()
+            .scan(&codes[0], ip("10.0.0.1"), OffsetDateTime::now_utc());
         assert_eq!(v.verdict, VerdictKind::Genuine, "{v:?}");
         assert!(v.log.is_some(), "the proof is served");
         assert!(v.scan_id.is_none(), "no record to complain from");
@@ -555,7 +657,9 @@ pub(crate) mod tests {
             1
         );
         mem.set_failing_writes(false);
-        let v = svc.scan(&codes[0], ip("10.0.0.1"), OffsetDateTime::now_utc());
+        let v = svc
+            .scans()
+            .scan(&codes[0], ip("10.0.0.1"), OffsetDateTime::now_utc());
         assert!(v.scan_id.is_some());
     }
 
@@ -574,9 +678,9 @@ pub(crate) mod tests {
         for (role, e) in route().into_iter().take(8) {
             c.submit(&svc, role, lot, e, vec![]).unwrap();
         }
-        svc.checkpoint_now().unwrap();
+        svc.log().checkpoint_now().unwrap();
         let t = OffsetDateTime::now_utc();
-        let v = svc.scan(&codes[0], ip("10.0.0.1"), t);
+        let v = svc.scans().scan(&codes[0], ip("10.0.0.1"), t);
         assert_eq!(v.verdict, VerdictKind::Genuine, "{:?}", v.reasons);
         let cv = v.custody.unwrap();
         assert_eq!(cv.records.len(), 8);
@@ -594,7 +698,7 @@ pub(crate) mod tests {
             vec![],
         )
         .unwrap();
-        let v = svc.scan(&codes[1], ip("10.0.0.1"), t);
+        let v = svc.scans().scan(&codes[1], ip("10.0.0.1"), t);
         assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
         assert_eq!(v.reasons[0].code, "on_hold");
         let cv = v.custody.unwrap();
@@ -604,8 +708,8 @@ pub(crate) mod tests {
             "not in a checkpoint yet"
         );
         // A new checkpoint refreshes the proofs.
-        svc.checkpoint_now().unwrap();
-        let v = svc.scan(&codes[1], ip("10.0.0.1"), t);
+        svc.log().checkpoint_now().unwrap();
+        let v = svc.scans().scan(&codes[1], ip("10.0.0.1"), t);
         assert!(v.custody.unwrap().records[8].inclusion_proof.is_some());
         c.submit(
             &svc,
@@ -618,16 +722,17 @@ pub(crate) mod tests {
         // A back-dated revocation (registry change, same head) flags the records signed since.
         let (id, sk) = &c.keys[&Role::Carrier];
         let kid = crate::code::KeyId::of(&sk.verifying_key()).to_string();
-        svc.revoke_actor_key(
-            id,
-            &kid,
-            &RevokeInput {
-                reason: "key leaked".into(),
-                revoked_from: Some(crate::service::now_unix() - 3600),
-            },
-        )
-        .unwrap();
-        let v = svc.scan(&codes[2], ip("10.0.0.1"), t);
+        svc.registry()
+            .revoke_actor_key(
+                id,
+                &kid,
+                &RevokeInput {
+                    reason: "key leaked".into(),
+                    revoked_from: Some(crate::service::now_unix() - 3600),
+                },
+            )
+            .unwrap();
+        let v = svc.scans().scan(&codes[2], ip("10.0.0.1"), t);
         assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
         assert!(
             v.reasons

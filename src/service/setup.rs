@@ -14,13 +14,19 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use base64::Engine;
 use ed25519_dalek::VerifyingKey;
 
-use super::log::LogState;
-use super::{now, rfc3339, Issuer, Result, Service, ServiceError, Stats};
+use super::base::{now, rfc3339, Result, ServiceError, Stats, WriteLocks};
+use super::custody::{Custody, CustodyDeps};
+use super::issuance::{Issuance, IssuanceParts, Issuer};
+use super::scan::{ScanDeps, Scans};
+use super::{
+    ActorRegistry, AnchorBook, ConsumerServices, Engagements, LogBook, MasterData, Printing,
+    Service, Telemetry,
+};
 use crate::checkpoint::NoteSigner;
 use crate::code::{Host, KeyId};
 use crate::config::{Config, ScanRules};
@@ -59,9 +65,6 @@ pub struct KeySet {
     /// Every issuer and log key.
     pub keys: Vec<KeyInfo>,
 }
-
-/// Number of stripes of the scan-record lock.
-const SCAN_LOCK_STRIPES: usize = 64;
 
 /// Paths inside a data directory.
 #[derive(Clone, Debug)]
@@ -297,41 +300,130 @@ impl Service {
                 "the log key file does not match the store's registered log key".into(),
             ));
         }
-        let log = LogState::load(store.as_ref())?;
-        let svc = Service {
-            store,
-            host: opts.host,
-            issuer: Arc::new(Issuer {
+        let parts = IssuanceParts {
+            host: opts.host.clone(),
+            issuer: Issuer {
                 key: issuer,
                 kid: issuer_kid,
-            }),
+            },
             issuer_keys,
-            log_signer: signer,
-            origin,
-            log: Mutex::new(log),
-            latest: RwLock::new(None),
-            issuance: Mutex::new(()),
-            scan_rules: opts.scan_rules,
-            custody_rules: opts.custody,
-            label_font: opts.labels.font,
-            complaint_rules: opts.complaints,
-            complaints: Mutex::new(()),
-            custody: Mutex::new(()),
-            registry_generation: Default::default(),
-            batch_generation: Default::default(),
-            lot_view_cache: Default::default(),
-            print_progress: Default::default(),
-            scan_locks: (0..SCAN_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
-            scan_id_key: Mutex::new(None),
-            forged_quota: Mutex::default(),
-            lot_pages: super::cache::ViewCache::new(super::custody::PAGE_CACHE_BYTES),
-            epcis_pages: super::cache::ViewCache::new(super::custody::PAGE_CACHE_BYTES),
-            stats: Stats::default(),
         };
+        let svc = Service::compose(store, signer, parts, opts)?;
         svc.index_lot_batches()?;
-        svc.load_latest_checkpoint()?;
-        svc.checkpoint_now()?;
+        svc.log.checkpoint_now()?;
         Ok(svc)
+    }
+
+    /// Builds the units over `store`, each with the units it reads.
+    fn compose(
+        store: Arc<dyn Store>,
+        signer: NoteSigner,
+        parts: IssuanceParts,
+        opts: OpenOptions,
+    ) -> Result<Service> {
+        let stats = Arc::new(Stats::default());
+        let locks = Arc::new(WriteLocks::default());
+        let st = || store.clone();
+        let log = Arc::new(LogBook::open(st(), stats.clone(), signer)?);
+        let master = Arc::new(MasterData::new(st(), locks.clone(), log.clone()));
+        let registry = Arc::new(ActorRegistry::new(st(), locks.clone(), log.clone()));
+        let engagements = Arc::new(Engagements::new(
+            st(),
+            locks.clone(),
+            log.clone(),
+            master.clone(),
+            registry.clone(),
+        ));
+        let issuance = Arc::new(Issuance::new(
+            st(),
+            stats.clone(),
+            locks.clone(),
+            log.clone(),
+            master.clone(),
+            parts,
+        ));
+        let core = CustodyDeps {
+            log,
+            master,
+            registry,
+            engagements,
+            issuance,
+        };
+        Ok(Service::compose_readers(store, stats, locks, core, opts))
+    }
+
+    /// Builds custody and the units that read across the others (scans, printing) over the
+    /// `core` units.
+    fn compose_readers(
+        store: Arc<dyn Store>,
+        stats: Arc<Stats>,
+        locks: Arc<WriteLocks>,
+        core: CustodyDeps,
+        opts: OpenOptions,
+    ) -> Service {
+        let st = || store.clone();
+        let CustodyDeps {
+            log,
+            master,
+            registry,
+            engagements,
+            issuance,
+        } = &core;
+        let custody = Arc::new(Custody::new(
+            st(),
+            locks.clone(),
+            core.clone(),
+            opts.custody,
+        ));
+        let telemetry = Arc::new(Telemetry::new(
+            st(),
+            stats.clone(),
+            master.clone(),
+            opts.scan_rules.clone(),
+        ));
+        let consumer = Arc::new(ConsumerServices::new(
+            st(),
+            locks.clone(),
+            master.clone(),
+            opts.complaints,
+            opts.scan_rules,
+        ));
+        let scans = Arc::new(Scans::new(
+            st(),
+            stats.clone(),
+            ScanDeps {
+                log: log.clone(),
+                master: master.clone(),
+                issuance: issuance.clone(),
+                custody: custody.clone(),
+                registry: registry.clone(),
+                telemetry: telemetry.clone(),
+                consumer: consumer.clone(),
+            },
+        ));
+        let printing = Arc::new(Printing::new(
+            st(),
+            locks,
+            log.clone(),
+            master.clone(),
+            issuance.clone(),
+            opts.labels.font,
+        ));
+        Service {
+            anchors: Arc::new(AnchorBook::new(st())),
+            log: log.clone(),
+            master: master.clone(),
+            registry: registry.clone(),
+            engagements: engagements.clone(),
+            issuance: issuance.clone(),
+            store,
+            stats,
+            custody,
+            telemetry,
+            consumer,
+            scans,
+            printing,
+        }
     }
 }
 

@@ -31,14 +31,19 @@ use std::sync::atomic::Ordering;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{rfc3339, Result, Service, ServiceError};
+use super::base::Stats;
+use super::base::{rfc3339, Result, ServiceError};
+use super::master::MasterData;
 use crate::code::Code;
 use crate::config::ScanRules;
 use crate::store::schema::{
     decode_json, decode_u64, encode_json, forged_day_prefix, forged_key, item_key, key_after,
     parse_forged_key, u64_key, META_SCAN_ID_KEY,
 };
+use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
+use std::sync::Arc;
+use std::sync::Mutex;
 use utoipa::ToSchema;
 
 /// The four possible scan answers.
@@ -328,7 +333,46 @@ pub struct ScanNote {
     pub warn: bool,
 }
 
-impl Service {
+/// Stripes of the per-item scan-record locks.
+const SCAN_LOCK_STRIPES: usize = 64;
+
+/// Scan records: what each scan saw, the clone-warning rule, forged-code attempts, purging.
+pub struct Telemetry {
+    store: Arc<dyn Store>,
+    stats: Arc<Stats>,
+    master: Arc<MasterData>,
+    scan_rules: ScanRules,
+    scan_locks: Vec<Mutex<()>>,
+    scan_id_key: Mutex<Option<[u8; 32]>>,
+    forged_quota: Mutex<ForgedQuota>,
+}
+
+impl Telemetry {
+    /// Telemetry over `store` under `scan_rules`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        stats: Arc<Stats>,
+        master: Arc<MasterData>,
+        scan_rules: ScanRules,
+    ) -> Telemetry {
+        Telemetry {
+            store,
+            stats,
+            master,
+            scan_rules,
+            scan_locks: (0..SCAN_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            scan_id_key: Mutex::new(None),
+            forged_quota: Mutex::default(),
+        }
+    }
+
+    /// The scan rules in force.
+    pub fn rules(&self) -> &ScanRules {
+        &self.scan_rules
+    }
+}
+
+impl Telemetry {
     /// Records the scan and returns what it adds to the answer; never fails (a storage
     /// problem is counted and logged, and the answer is served without a note).
     pub(crate) fn record_telemetry(
@@ -386,7 +430,7 @@ impl Service {
     ) -> Result<(ScanSummary, bool)> {
         let item = code.item();
         let ikey = item_key(item.gtin.as_str(), item.serial.as_str());
-        let _guard = super::lock(&self.scan_locks[self.stripe(&ikey)])?;
+        let _guard = super::base::lock(&self.scan_locks[self.stripe(&ikey)])?;
         let mut stats: ScanStats = match self.store.get(Cf::ScanStats, &ikey)? {
             Some(b) => decode_json("scan stats", &b)?,
             None => ScanStats::default(),
@@ -420,16 +464,16 @@ impl Service {
             return Ok(true);
         }
         let day = now.div_euclid(86_400);
-        let recorded = super::lock(&self.forged_quota)?.take(&record.network, day);
+        let recorded = super::base::lock(&self.forged_quota)?.take(&record.network, day);
         let reason = record.reasons.first().map(String::as_str).unwrap_or("none");
         let gtin = &code.item().gtin;
-        let gtin = if self.find_product(gtin)?.is_some() {
+        let gtin = if self.master.find_product(gtin)?.is_some() {
             gtin.as_str()
         } else {
             UNKNOWN_GTIN
         };
         let key = forged_key(day, gtin, reason);
-        let _g = super::lock(&self.scan_locks[self.stripe(&key)])?;
+        let _g = super::base::lock(&self.scan_locks[self.stripe(&key)])?;
         let n = match self.store.get(Cf::ForgedScans, &key)? {
             Some(b) => decode_u64(&b)?,
             None => 0,
@@ -468,10 +512,10 @@ impl Service {
     }
 
     fn scan_id_key(&self) -> Result<[u8; 32]> {
-        if let Some(k) = *super::lock(&self.scan_id_key)? {
+        if let Some(k) = *super::base::lock(&self.scan_id_key)? {
             return Ok(k);
         }
-        let mut slot = super::lock(&self.scan_id_key)?;
+        let mut slot = super::base::lock(&self.scan_id_key)?;
         let key = match self.store.get(Cf::Meta, META_SCAN_ID_KEY)? {
             Some(b) => b
                 .as_slice()

@@ -34,7 +34,8 @@ impl Verifier {
     /// anchor of the item's leaf is live-checked.
     pub async fn scan(&self, code: Code, client: Option<IpAddr>, at: OffsetDateTime) -> Verdict {
         let svc = self.svc.clone();
-        let scanned = tokio::task::spawn_blocking(move || svc.scan(&code, client, at)).await;
+        let scanned =
+            tokio::task::spawn_blocking(move || svc.scans().scan(&code, client, at)).await;
         let Ok(mut v) = scanned else {
             return Verdict::cannot_verify_now("the verification worker failed; please try again");
         };
@@ -49,7 +50,7 @@ impl Verifier {
     pub async fn bundle(&self, code: Code) -> Result<Bundle> {
         let svc = self.svc.clone();
         let c = code.clone();
-        let item = blocking(move || svc.issued_item(&c)).await?;
+        let item = blocking(move || svc.issuance().issued_item(&c)).await?;
         let anchoring = self.anchor.bundle_anchoring(item.record.leaf_index).await;
         let svc = self.svc.clone();
         blocking(move || svc.bundle(&code, &item, anchoring)).await

@@ -103,7 +103,7 @@ impl<C: ChainPort> Anchorer<C> {
             if let Some(inc) = self.call(self.chain.receipt(&h)).await? {
                 if !inc.success {
                     error!(tree_size = rec.tree_size, tx = %a.hash, "anchor transaction reverted; dropping the record, the checkpoint will be retried");
-                    self.svc.delete_anchor_record(&self.contract, &rec)?;
+                    self.book.delete_anchor_record(&self.contract, &rec)?;
                     self.reload_open()?;
                     return Ok(None);
                 }
@@ -142,7 +142,7 @@ impl<C: ChainPort> Anchorer<C> {
         }
         let Some(last) = rec.attempts.last().cloned() else {
             // Intent without a transaction cannot be persisted by this code; treat as logged.
-            self.svc.delete_anchor_record(&self.contract, &rec)?;
+            self.book.delete_anchor_record(&self.contract, &rec)?;
             self.reload_open()?;
             return Ok(None);
         };
@@ -207,7 +207,7 @@ impl<C: ChainPort> Anchorer<C> {
                 if m.contains("TreeSizeNotIncreasing") =>
             {
                 warn!(tree_size = size, reason = %m, "a larger checkpoint is already anchored; dropping this anchor record (the larger anchor covers its leaves)");
-                self.svc.delete_anchor_record(&self.contract, &rec)?;
+                self.book.delete_anchor_record(&self.contract, &rec)?;
                 self.reload_open()?;
                 Ok(None)
             }

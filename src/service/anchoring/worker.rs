@@ -11,7 +11,8 @@ pub(super) struct LiveCache {
 
 /// The anchoring worker for one deployment.
 pub struct Anchorer<C: ChainPort> {
-    pub(super) svc: Arc<Service>,
+    pub(super) log: Arc<LogBook>,
+    pub(super) book: Arc<AnchorBook>,
     pub(super) chain: Arc<C>,
     pub(super) settings: AnchorSettings,
     pub(super) log_id: Word,
@@ -28,12 +29,18 @@ pub struct Anchorer<C: ChainPort> {
 }
 
 impl<C: ChainPort> Anchorer<C> {
-    /// A worker anchoring `svc`'s log through `chain`.
-    pub fn new(svc: Arc<Service>, chain: Arc<C>, settings: AnchorSettings) -> Result<Arc<Self>> {
-        let log_id = log_id(svc.origin());
+    /// A worker anchoring `log` through `chain`, keeping its records in `book`.
+    pub fn new(
+        log: Arc<LogBook>,
+        book: Arc<AnchorBook>,
+        chain: Arc<C>,
+        settings: AnchorSettings,
+    ) -> Result<Arc<Self>> {
+        let log_id = log_id(log.origin());
         let contract = chain.contract();
         let a = Anchorer {
-            svc,
+            log,
+            book,
             settings,
             log_id,
             contract,
@@ -72,10 +79,10 @@ impl<C: ChainPort> Anchorer<C> {
         let chain_id = self.chain.chain_id();
         let mut open: Vec<AnchorRecord> = Vec::new();
         let mut last = None;
-        let mut from = self.svc.anchor_low_water(chain_id, &self.contract)?;
+        let mut from = self.book.anchor_low_water(chain_id, &self.contract)?;
         loop {
             let page = self
-                .svc
+                .book
                 .anchor_records(chain_id, &self.contract, from, 1024)?;
             let n = page.len();
             for r in page {
@@ -129,7 +136,7 @@ impl<C: ChainPort> Anchorer<C> {
             next.first()
                 .map_or(r.tree_size, |o| o.tree_size.min(r.tree_size + 1))
         });
-        self.svc.put_anchor_record(&self.contract, r, low_water)?;
+        self.book.put_anchor_record(&self.contract, r, low_water)?;
         *open = next;
         if let Ok(mut last) = self.last.write() {
             if last.as_ref().is_none_or(|l| l.tree_size <= r.tree_size) {
@@ -230,7 +237,7 @@ impl<C: ChainPort> Anchorer<C> {
 
     /// Starts anchoring the newest checkpoint when it qualifies.
     pub(super) async fn maybe_start(&self) -> Result<Option<u64>, AnchorError> {
-        let Some(cp) = self.svc.latest_checkpoint()? else {
+        let Some(cp) = self.log.latest_checkpoint()? else {
             return Ok(None);
         };
         if cp.size == 0 {
@@ -340,7 +347,7 @@ impl<C: ChainPort> Anchorer<C> {
     /// or else the first pending one covering it.
     pub fn covering_record(&self, index: u64) -> Result<Option<AnchorRecord>> {
         let recs = self
-            .svc
+            .book
             .anchor_records(self.chain.chain_id(), &self.contract, index + 1, 4)?;
         let first_pending = recs.first().cloned();
         Ok(recs

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Service {
+impl Custody {
     /// Accepts a signed custody statement, or refuses it and stores nothing.
     ///
     /// Checks, in order: shape and canonical form (400); actor and key known, signature
@@ -35,12 +35,13 @@ impl Service {
                 crate::leaf::MAX_LEAF_LEN
             )));
         }
-        let _g = lock(&self.custody)?;
+        let _g = lock(&self.locks.custody)?;
         self.recheck_key(&actor.id, st, now)?;
         // Only actors the product's importer engaged, only on lots that exist (both read
         // under the lock that engagement and ownership changes take).
         let owner = self.registered_owner(lot)?;
-        self.check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at, now)?;
+        self.engagements
+            .check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at, now)?;
         let lk = lot_key(lot);
         if !self.lot_exists(&lk)? {
             return Err(ServiceError::NotFound(format!(
@@ -87,13 +88,14 @@ impl Service {
         now: i64,
     ) -> Result<(Actor, Vec<u8>)> {
         let st = &signed.checked.statement;
-        if st.log != self.origin {
+        if st.log != self.log.origin() {
             return Err(ServiceError::Unauthenticated(format!(
                 "the statement was signed for log {:?}, this service is log {:?}",
-                st.log, self.origin
+                st.log,
+                self.log.origin()
             )));
         }
-        let actor = self.find_actor(&st.actor)?.ok_or_else(|| {
+        let actor = self.registry.find_actor(&st.actor)?.ok_or_else(|| {
             ServiceError::Unauthenticated(format!("unknown actor {:?}", st.actor))
         })?;
         let key = actor.keys.iter().find(|k| k.kid == st.kid).ok_or_else(|| {
@@ -123,6 +125,7 @@ impl Service {
     /// rotation commits under the custody lock): checks the key again, under the lock.
     pub(super) fn recheck_key(&self, actor: &str, st: &record::Statement, now: i64) -> Result<()> {
         let key = self
+            .registry
             .find_actor(actor)?
             .and_then(|a| a.keys.into_iter().find(|k| k.kid == st.kid))
             .ok_or_else(|| {
@@ -135,7 +138,8 @@ impl Service {
 
     /// The enterprise that owns the lot's GTIN (422 for a GTIN that is no registered product).
     pub(super) fn registered_owner(&self, lot: &LotId) -> Result<u64> {
-        self.find_product(&lot.gtin)?
+        self.master
+            .find_product(&lot.gtin)?
             .map(|p| p.enterprise_id)
             .ok_or_else(|| {
                 ServiceError::Unprocessable(format!(
@@ -163,17 +167,19 @@ impl Service {
             state.head = Some(hash_hex.clone());
         }
         let new_head = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
-        let first = self.append_leaves(vec![PendingLeaf { data: leaf, hash }], |first, wb| {
-            wb.put(Cf::Lots, lk.to_vec(), encode_json(&state));
-            let scope = if lot_wide { SCOPE_LOT } else { SCOPE_ITEMS };
-            wb.put(Cf::LotRecords, lot_record_key(lk, scope, first), Vec::new());
-            for (n, (_, st)) in named.iter().zip(items) {
-                wb.put(Cf::ItemRecords, item_record_key(&n.key, first), Vec::new());
-                wb.put(Cf::ItemCustody, n.key.clone(), encode_json(st));
-            }
-            wb.put(Cf::Nonces, nk, u64_key(signed_at as u64));
-            Ok(())
-        })?;
+        let first =
+            self.log
+                .append_leaves(vec![PendingLeaf { data: leaf, hash }], |first, wb| {
+                    wb.put(Cf::Lots, lk.to_vec(), encode_json(&state));
+                    let scope = if lot_wide { SCOPE_LOT } else { SCOPE_ITEMS };
+                    wb.put(Cf::LotRecords, lot_record_key(lk, scope, first), Vec::new());
+                    for (n, (_, st)) in named.iter().zip(items) {
+                        wb.put(Cf::ItemRecords, item_record_key(&n.key, first), Vec::new());
+                        wb.put(Cf::ItemCustody, n.key.clone(), encode_json(st));
+                    }
+                    wb.put(Cf::Nonces, nk, u64_key(signed_at as u64));
+                    Ok(())
+                })?;
         Ok(Accepted {
             leaf_index: first,
             record_hash: hash_hex,
@@ -188,13 +194,13 @@ impl Service {
     pub fn recall(&self, lot_id: &str, input: &RecallInput) -> Result<Accepted> {
         let lot = LotId::parse(lot_id).map_err(ServiceError::Invalid)?;
         let reason = check_text("reason", &input.reason)?;
-        if self.find_product(&lot.gtin)?.is_none() {
+        if self.master.find_product(&lot.gtin)?.is_none() {
             return Err(ServiceError::Unprocessable(format!(
                 "GTIN {} is not a registered product",
                 lot.gtin.as_str()
             )));
         }
-        let _g = lock(&self.custody)?;
+        let _g = lock(&self.locks.custody)?;
         let lk = lot_key(&lot);
         if !self.lot_exists(&lk)? {
             return Err(ServiceError::NotFound(format!(
@@ -214,15 +220,17 @@ impl Service {
         let hash = merkle::leaf_hash(&data);
         let hash_hex = hex(hash.as_bytes());
         state.head = Some(hash_hex.clone());
-        let first = self.append_leaves(vec![PendingLeaf { data, hash }], |first, wb| {
-            wb.put(Cf::Lots, lk.clone(), encode_json(&state));
-            wb.put(
-                Cf::LotRecords,
-                lot_record_key(&lk, SCOPE_LOT, first),
-                Vec::new(),
-            );
-            Ok(())
-        })?;
+        let first = self
+            .log
+            .append_leaves(vec![PendingLeaf { data, hash }], |first, wb| {
+                wb.put(Cf::Lots, lk.clone(), encode_json(&state));
+                wb.put(
+                    Cf::LotRecords,
+                    lot_record_key(&lk, SCOPE_LOT, first),
+                    Vec::new(),
+                );
+                Ok(())
+            })?;
         info!(lot = %lot, leaf = first, "recalled lot");
         Ok(Accepted {
             leaf_index: first,
@@ -266,7 +274,7 @@ impl Service {
             let ok = match batch_ok.get(&rec.batch_id) {
                 Some(b) => *b,
                 None => {
-                    let sb = self.stored_batch(rec.batch_id)?;
+                    let sb = self.issuance.stored_batch(rec.batch_id)?;
                     // An interrupted batch's codes are not valid.
                     let b = sb.batch.status == crate::service::issuance::BatchStatus::Complete
                         && key.starts_with(lot.gtin.as_str().as_bytes())
@@ -311,7 +319,7 @@ impl Service {
             .map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
         let lot_no = crate::gs1::Lot::parse(&input.lot)
             .map_err(|e| ServiceError::Invalid(format!("lot: {e}")))?;
-        if self.find_product(&gtin)?.is_none() {
+        if self.master.find_product(&gtin)?.is_none() {
             return Err(ServiceError::Unprocessable(format!(
                 "GTIN {} is not a registered product",
                 gtin.as_str()
@@ -320,7 +328,7 @@ impl Service {
         let lot = LotId { gtin, lot: lot_no };
         let lk = lot_key(&lot);
         let created = {
-            let _g = lock(&self.custody)?;
+            let _g = lock(&self.locks.custody)?;
             if self.lot_exists(&lk)? {
                 false
             } else {

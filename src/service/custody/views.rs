@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Service {
+impl Custody {
     pub(super) fn leaves(&self, indexes: &[u64]) -> Result<Vec<ChainRecord>> {
         let keys: Vec<Vec<u8>> = indexes.iter().map(|i| u64_key(*i).to_vec()).collect();
         let raw = self.store.multi_get(Cf::Leaves, &keys)?;
@@ -76,13 +76,6 @@ impl Service {
         self.index_range(Cf::ItemRecords, &ik, MAX_LOT_RECORDS)
     }
 
-    /// Changes on every actor-registry write (views of records show the signers' registry
-    /// state, e.g. a revocation, so cached views depend on it).
-    pub(crate) fn registry_generation(&self) -> u64 {
-        self.registry_generation
-            .load(std::sync::atomic::Ordering::Acquire)
-    }
-
     /// The registry records of the actors that signed `chain` (for bundles), in log order.
     pub fn actor_records_for(&self, chain: &[ChainRecord]) -> Result<Vec<ChainRecord>> {
         let mut idx = Vec::new();
@@ -90,7 +83,7 @@ impl Service {
         for r in chain {
             if let LeafRecord::Custody(s) = &r.record {
                 if seen.insert(s.checked.statement.actor.clone()) {
-                    if let Some(a) = self.find_actor(&s.checked.statement.actor)? {
+                    if let Some(a) = self.registry.find_actor(&s.checked.statement.actor)? {
                         idx.extend(a.records);
                     }
                 }
@@ -108,7 +101,7 @@ impl Service {
         gtin: &str,
         chain: &[ChainRecord],
     ) -> Result<Vec<ChainRecord>> {
-        let products = self.product_records(gtin)?;
+        let products = self.master.product_records(gtin)?;
         let mut owners: Vec<u64> = products.iter().map(|(_, e)| *e).collect();
         owners.sort_unstable();
         owners.dedup();
@@ -118,7 +111,7 @@ impl Service {
             if let LeafRecord::Custody(s) = &r.record {
                 let actor = &s.checked.statement.actor;
                 if seen.insert(actor.clone()) {
-                    idx.extend(self.engagement_records(&owners, actor)?);
+                    idx.extend(self.engagements.engagement_records(&owners, actor)?);
                 }
             }
         }
@@ -137,7 +130,7 @@ impl Service {
                 LeafRecord::Custody(s) => {
                     let st = &s.checked.statement;
                     if !actors.contains_key(&st.actor) {
-                        actors.insert(st.actor.clone(), self.find_actor(&st.actor)?);
+                        actors.insert(st.actor.clone(), self.registry.find_actor(&st.actor)?);
                     }
                     let actor = actors.get(&st.actor).and_then(|a| a.as_ref());
                     // Accepted records were valid when accepted; a key revoked (or rotated
@@ -251,7 +244,7 @@ impl Service {
         key.extend_from_slice(&u64_key(limit as u64));
         let mut version = u64_key(state.records).to_vec();
         version.extend_from_slice(state.head.as_deref().unwrap_or("").as_bytes());
-        version.extend_from_slice(&u64_key(self.registry_generation()));
+        version.extend_from_slice(&u64_key(self.registry.generation()));
         for x in extra {
             version.extend_from_slice(&u64_key(*x));
         }
@@ -369,7 +362,7 @@ impl Service {
         batch_id: u64,
         serial: Option<&str>,
     ) -> Result<crate::epcis::EpcisEvent> {
-        let sb = self.stored_batch(batch_id)?;
+        let sb = self.issuance.stored_batch(batch_id)?;
         let at = time::OffsetDateTime::from_unix_timestamp(sb.created_unix)
             .map_err(|e| ServiceError::Internal(format!("batch time: {e}")))?;
         Ok(crate::epcis::commissioning_event(
@@ -402,7 +395,7 @@ impl Service {
             .collect::<Result<Vec<u64>>>()?;
         // The batches' statuses are read only on a miss: the version has their number and the
         // service's count of completed batches instead.
-        let extra = [batches.len() as u64, self.batch_generation()];
+        let extra = [batches.len() as u64, self.issuance.batch_generation()];
         let (key, version) = self.page_cache_key(&lot, &state, from, limit, &extra);
         if let Some(p) = self.epcis_pages.get(&key, &version) {
             return Ok(p);
@@ -412,7 +405,7 @@ impl Service {
         if from == 0 {
             for b in batches {
                 // An interrupted batch's codes are not valid: it commissioned nothing.
-                if self.stored_batch(b)?.batch.status
+                if self.issuance.stored_batch(b)?.batch.status
                     == crate::service::issuance::BatchStatus::Complete
                 {
                     events.push(self.commissioning(b, None)?);
@@ -442,7 +435,7 @@ impl Service {
     /// One item's issuance and custody history as an EPCIS 2.0 document, for whoever presents
     /// its code.
     pub fn item_epcis(&self, code: &crate::code::Code) -> Result<serde_json::Value> {
-        let item = self.issued_item(code)?;
+        let item = self.issuance.issued_item(code)?;
         let serial = code.item().serial.as_str();
         let mut events = vec![self.commissioning(item.record.batch_id, Some(serial))?];
         let chain = self.item_chain(&item.lot, serial)?;

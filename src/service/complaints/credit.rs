@@ -10,9 +10,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::complaints::ComplaintCounts;
-use super::master::check_text;
-use super::{lock, now, rfc3339, Result, Service, ServiceError};
+use crate::service::base::{lock, now, rfc3339, Result, ServiceError};
+use crate::service::complaints::ComplaintCounts;
+use crate::service::complaints::ConsumerServices;
+use crate::service::master::check_text;
 use crate::store::schema::{
     decode_json, encode_json, key_after, profile_key, profile_key_id, PROFILES_END,
 };
@@ -223,12 +224,12 @@ fn validate(input: &CreditInput) -> Result<CreditInput> {
     })
 }
 
-impl Service {
+impl ConsumerServices {
     /// Replaces the credit profile of enterprise `id` (creating it the first time).
     pub fn put_credit(&self, id: u64, input: &CreditInput) -> Result<CreditProfile> {
         let input = validate(input)?;
-        let ent = self.enterprise(id)?;
-        let _guard = lock(&self.complaints)?;
+        let ent = self.master.enterprise(id)?;
+        let _guard = lock(&self.locks.complaints)?;
         let version = match self.store.get(Cf::Credit, &profile_key(id))? {
             Some(b) => decode_json::<StoredProfile>("credit profile", &b)?.version + 1,
             None => 1,
@@ -247,7 +248,7 @@ impl Service {
 
     /// The credit profile of enterprise `id`.
     pub fn credit(&self, id: u64) -> Result<CreditProfile> {
-        let ent = self.enterprise(id)?;
+        let ent = self.master.enterprise(id)?;
         self.find_credit(id, &ent.name)?.ok_or_else(|| {
             ServiceError::NotFound(format!("enterprise {id} has no credit profile yet"))
         })
@@ -278,7 +279,7 @@ impl Service {
                     continue;
                 };
                 let id = profile_key_id(k)?;
-                if let Some(e) = self.find_enterprise(id)? {
+                if let Some(e) = self.master.find_enterprise(id)? {
                     out.push(DishonestEntry {
                         enterprise_id: id,
                         enterprise_name: e.name,
@@ -349,23 +350,26 @@ mod tests {
     fn profiles_replace_validate_and_list() {
         let (svc, _) = test_service();
         seed(&svc);
-        assert!(matches!(svc.credit(1), Err(ServiceError::NotFound(_))));
         assert!(matches!(
-            svc.put_credit(99, &listed()),
+            svc.consumer().credit(1),
             Err(ServiceError::NotFound(_))
         ));
-        let p = svc.put_credit(1, &listed()).unwrap();
+        assert!(matches!(
+            svc.consumer().put_credit(99, &listed()),
+            Err(ServiceError::NotFound(_))
+        ));
+        let p = svc.consumer().put_credit(1, &listed()).unwrap();
         assert_eq!(p.version, 1);
         assert_eq!(p.rating, Rating::D);
         assert_eq!(p.disclosures[0].date, "2026-09-12", "newest first");
-        assert_eq!(svc.dishonest_list().unwrap().len(), 1);
+        assert_eq!(svc.consumer().dishonest_list().unwrap().len(), 1);
         let mut ok = listed();
         ok.dishonest = None;
         ok.rating = Rating::B;
-        let p = svc.put_credit(1, &ok).unwrap();
+        let p = svc.consumer().put_credit(1, &ok).unwrap();
         assert_eq!(p.version, 2);
-        assert_eq!(svc.credit(1).unwrap().rating, Rating::B);
-        assert!(svc.dishonest_list().unwrap().is_empty());
+        assert_eq!(svc.consumer().credit(1).unwrap().rating, Rating::B);
+        assert!(svc.consumer().dishonest_list().unwrap().is_empty());
         for (bad, want) in [
             (
                 CreditInput {
@@ -392,12 +396,16 @@ mod tests {
                 "at most 200",
             ),
         ] {
-            match svc.put_credit(1, &bad) {
+            match svc.consumer().put_credit(1, &bad) {
                 Err(ServiceError::Invalid(m)) => assert!(m.contains(want), "{m}"),
                 other => panic!("{other:?}"),
             }
         }
-        assert_eq!(svc.credit(1).unwrap().version, 2, "refusals change nothing");
+        assert_eq!(
+            svc.consumer().credit(1).unwrap().version,
+            2,
+            "refusals change nothing"
+        );
     }
 
     #[test]
@@ -407,11 +415,11 @@ mod tests {
         seed(&svc);
         let code = crate::service::scan::tests::issue(&svc, 1).remove(0);
         let t = time::OffsetDateTime::now_utc();
-        let v = svc.scan(&code, None, t);
+        let v = svc.scans().scan(&code, None, t);
         assert_eq!(v.verdict, VerdictKind::Genuine);
         assert!(v.product.unwrap().credit.is_none());
-        svc.put_credit(1, &listed()).unwrap();
-        let v = svc.scan(&code, None, t);
+        svc.consumer().put_credit(1, &listed()).unwrap();
+        let v = svc.scans().scan(&code, None, t);
         assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
         assert_eq!(v.reasons[0].code, "dishonest_enterprise");
         assert!(v.reasons[0].message.contains("Ningbo Customs"));

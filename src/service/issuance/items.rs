@@ -4,11 +4,12 @@
 //! whoever presents the item's code: the code is a secret until its label is seen, and these
 //! answers would otherwise hand out codes, or tell which serials exist.
 
-use super::{Result, Service, ServiceError};
 use crate::code::Code;
 use crate::commitment::Commitment;
 use crate::custody::LotId;
 use crate::leaf::LeafRecord;
+use crate::service::base::{Result, ServiceError};
+use crate::service::issuance::Issuance;
 use crate::store::schema::{item_key, u64_key, ItemRecord};
 use crate::store::Cf;
 
@@ -50,7 +51,7 @@ fn not_issued() -> ServiceError {
     )
 }
 
-impl Service {
+impl Issuance {
     /// The item of a presented code, or why it is none of ours: the key is ours, the signature
     /// verifies (`verify_strict`), the serial was issued and its leaf commits to this code.
     /// Storage failures are the outer error.
@@ -83,7 +84,7 @@ impl Service {
             return Ok(Err(NotIssued::CodeMismatch));
         }
         let complete = self.stored_batch(record.batch_id)?.batch.status
-            == super::issuance::BatchStatus::Complete;
+            == crate::service::issuance::BatchStatus::Complete;
         Ok(Ok(IssuedItem {
             lot: LotId {
                 gtin: item.gtin.clone(),

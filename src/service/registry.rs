@@ -1,9 +1,233 @@
 //! The actor registry: actors and their keys (added, rotated, revoked), each change a logged
 //! operator record.
 
-use super::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-impl Service {
+use base64::Engine;
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use tracing::{info, instrument};
+use utoipa::ToSchema;
+
+use super::base::{check_text, check_unix, lock, now_unix, Result, ServiceError, WriteLocks};
+use super::log::{LogBook, PendingLeaf};
+use crate::code::KeyId;
+use crate::custody::record::check_actor_id;
+use crate::custody::ActorOp;
+use crate::custody::Role;
+use crate::gs1::CountryCode;
+use crate::leaf::LeafRecord;
+use crate::merkle;
+use crate::store::schema::decode_json;
+use crate::store::schema::encode_json;
+use crate::store::schema::key_after;
+use crate::store::Cf;
+use crate::store::Store;
+
+/// Most keys one actor may hold (active or not).
+pub const MAX_ACTOR_KEYS: usize = 32;
+
+/// An actor's key as stored and served.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ActorKey {
+    /// Key id: first 4 bytes of SHA-256 of the public key, 8 hex.
+    pub kid: String,
+    /// Base64 of the 32-byte Ed25519 public key.
+    pub public_key: String,
+    /// Valid from, Unix seconds.
+    pub not_before: i64,
+    /// Valid until (exclusive), Unix seconds.
+    pub not_after: Option<i64>,
+    /// Revoked: signatures made at or after this time are invalid.
+    pub revoked_from: Option<i64>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<String>,
+    /// The key this one rotated out.
+    pub replaces: Option<String>,
+    /// Leaf index of its registration record.
+    pub leaf_index: u64,
+}
+
+impl ActorKey {
+    /// Whether the key was valid at Unix time `t`; otherwise why not.
+    pub fn valid_at(&self, t: i64) -> std::result::Result<(), String> {
+        if t < self.not_before {
+            return Err(format!(
+                "key {} is not valid before {}",
+                self.kid,
+                super::base::rfc3339(self.not_before)
+            ));
+        }
+        if let Some(na) = self.not_after.filter(|na| t >= *na) {
+            return Err(format!(
+                "key {} expired at {}",
+                self.kid,
+                super::base::rfc3339(na)
+            ));
+        }
+        if let Some(r) = self.revoked_from.filter(|r| t >= *r) {
+            return Err(format!(
+                "key {} was revoked from {} ({})",
+                self.kid,
+                super::base::rfc3339(r),
+                self.revoke_reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether new statements may still be accepted with the key at server time `now`: a
+    /// revocation or an expiry in effect (or within the second) refuses it, whatever the
+    /// statement's own `signed_at`.
+    pub fn usable_now(&self, now: i64) -> std::result::Result<(), String> {
+        if let Some(r) = self.revoked_from.filter(|r| *r <= now + 1) {
+            return Err(format!(
+                "key {} was revoked from {} ({})",
+                self.kid,
+                super::base::rfc3339(r),
+                self.revoke_reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+        if let Some(na) = self.not_after.filter(|na| *na <= now + 1) {
+            return Err(format!(
+                "key {} expired at {}",
+                self.kid,
+                super::base::rfc3339(na)
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn verifying_key(&self) -> Result<VerifyingKey> {
+        decode_public_key(&self.public_key)
+            .map_err(|e| ServiceError::Internal(format!("stored key {}: {e}", self.kid)))
+    }
+}
+
+/// A registered actor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Actor {
+    /// Actor id (`[a-z0-9-]`, chosen by the operator).
+    pub id: String,
+    /// Organisation name.
+    pub organisation: String,
+    /// ISO 3166-1 alpha-2 country.
+    pub country: String,
+    /// `inspector`, `carrier`, `customs_broker`, `bonded_warehouse` or `retailer`.
+    #[schema(value_type = String)]
+    pub role: Role,
+    /// Registration time, Unix seconds.
+    pub created_at: i64,
+    /// Every key ever registered, with validity and revocation.
+    pub keys: Vec<ActorKey>,
+    /// Leaf indexes of the actor's registry records, in order.
+    pub records: Vec<u64>,
+}
+
+/// A public key in a request: base64 of the 32 raw bytes, or an SPKI PEM.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyInput {
+    /// Base64 of the 32-byte Ed25519 public key, or `-----BEGIN PUBLIC KEY-----` PEM.
+    pub public_key: String,
+    /// Valid from, Unix seconds (default: now).
+    #[serde(default)]
+    pub not_before: Option<i64>,
+    /// Valid until (exclusive), Unix seconds.
+    #[serde(default)]
+    pub not_after: Option<i64>,
+    /// Rotation: the kid of the actor's key this one replaces; that key's validity ends at
+    /// this key's `not_before`.
+    #[serde(default)]
+    pub replaces: Option<String>,
+}
+
+/// Body of `POST /api/v1/actors`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActorInput {
+    /// Actor id: 2–64 characters of `a-z`, `0-9`, `-`.
+    pub id: String,
+    /// Organisation name, 1–200 characters.
+    pub organisation: String,
+    /// ISO 3166-1 alpha-2 country.
+    pub country: String,
+    /// The actor's role.
+    #[schema(value_type = String)]
+    pub role: Role,
+    /// Its public key(s), at least one.
+    pub keys: Vec<KeyInput>,
+}
+
+/// Body of `POST /api/v1/actors/{id}/keys/{kid}/revoke`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeInput {
+    /// Why, 1–200 characters.
+    pub reason: String,
+    /// Unix seconds from which signatures are invalid (default: the next second; may be in
+    /// the past, e.g. the time of a key compromise). New submissions with the key are refused
+    /// once the revocation is in effect.
+    #[serde(default)]
+    pub revoked_from: Option<i64>,
+}
+
+/// Decodes a public key given as base64 of 32 bytes or an SPKI PEM.
+pub fn decode_public_key(s: &str) -> std::result::Result<VerifyingKey, String> {
+    let s = s.trim();
+    let vk = if s.starts_with("-----BEGIN") {
+        if s.contains("PRIVATE KEY") {
+            return Err(
+                "public_key is a PRIVATE key: send only the public key (`traceseal actor-key` prints it); the private key never leaves the actor"
+                    .into(),
+            );
+        }
+        crate::keys::public_key_from_pem(s)?
+    } else {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|_| "public_key must be base64 of 32 bytes or a PEM public key".to_string())?;
+        let arr: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| format!("public_key is {} bytes, an Ed25519 key is 32", raw.len()))?;
+        VerifyingKey::from_bytes(&arr)
+            .map_err(|_| "public_key is not a valid Ed25519 point".to_string())?
+    };
+    if vk.is_weak() {
+        return Err("public_key is a weak (small-order) Ed25519 key".into());
+    }
+    Ok(vk)
+}
+
+/// The registry of custody actors and their keys (every change a log leaf).
+pub struct ActorRegistry {
+    store: Arc<dyn Store>,
+    locks: Arc<WriteLocks>,
+    log: Arc<LogBook>,
+    registry_generation: AtomicU64,
+}
+
+impl ActorRegistry {
+    /// The registry over `store`, logging to `log`.
+    pub fn new(store: Arc<dyn Store>, locks: Arc<WriteLocks>, log: Arc<LogBook>) -> ActorRegistry {
+        ActorRegistry {
+            store,
+            locks,
+            log,
+            registry_generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Changes on every registry write (views of records show the signers' registry state,
+    /// e.g. a revocation, so cached views depend on it).
+    pub fn generation(&self) -> u64 {
+        self.registry_generation.load(Ordering::Acquire)
+    }
+}
+
+impl ActorRegistry {
     // ----- actor registry -----
 
     /// One actor.
@@ -122,7 +346,7 @@ impl Service {
             .collect::<Result<_>>()?;
         let n = leaves.len() as u64;
         let mut out = None;
-        self.append_leaves(leaves, |first, wb| {
+        self.log.append_leaves(leaves, |first, wb| {
             apply(&mut actor, first);
             actor.records.extend(first..first + n);
             wb.put(Cf::Actors, actor.id.as_bytes(), encode_json(&actor));
@@ -151,7 +375,7 @@ impl Service {
                 "replaces is for rotating a key of an existing actor".into(),
             ));
         }
-        let _g = lock(&self.custody)?;
+        let _g = lock(&self.locks.custody)?;
         if self.find_actor(&input.id)?.is_some() {
             return Err(ServiceError::Conflict(format!(
                 "an actor with id {:?} exists already",
@@ -192,7 +416,7 @@ impl Service {
     /// Adds (or, with `replaces`, rotates in) a key.
     #[instrument(skip(self, input))]
     pub fn add_actor_key(&self, id: &str, input: &KeyInput) -> Result<Actor> {
-        let _g = lock(&self.custody)?;
+        let _g = lock(&self.locks.custody)?;
         let mut actor = self.actor(id)?;
         let at = now_unix();
         let (op, key) = self.key_op(&actor, input, at)?;
@@ -218,7 +442,7 @@ impl Service {
     #[instrument(skip(self, input))]
     pub fn revoke_actor_key(&self, id: &str, kid: &str, input: &RevokeInput) -> Result<Actor> {
         let reason = check_text("reason", &input.reason)?;
-        let _g = lock(&self.custody)?;
+        let _g = lock(&self.locks.custody)?;
         let mut actor = self.actor(id)?;
         let at = now_unix();
         // Default: from the next second, so records accepted before the revocation (possibly

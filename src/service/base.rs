@@ -1,0 +1,133 @@
+//! What every unit of the service shares: the error type, process counters, the clock, the
+//! lock helper, and the write locks that serialize check-then-write sequences spanning units.
+//! It imports no unit, so every unit may import it.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use crate::store::StoreError;
+
+/// Errors of the use cases; the HTTP edge maps each variant to one status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is malformed (HTTP 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The named resource does not exist (HTTP 404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with current state (HTTP 409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed but refers to something unusable, e.g. an unknown GTIN (HTTP 422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Storage is unavailable; retry later (HTTP 503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The signed request could not be authenticated: unknown actor or key, bad signature,
+    /// key not valid at signing time, stale timestamp (HTTP 401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Authenticated, but this actor's role may not do this (HTTP 403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Our own invariant broke (HTTP 500, details only in the server log).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ServiceError::Unavailable(e.to_string()),
+            _ => ServiceError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Result of a use case.
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// Counters the metrics endpoint reads.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Codes issued by this process since start.
+    pub codes_issued: AtomicU64,
+    /// Scans answered by this process since start.
+    pub scans: AtomicU64,
+    /// Checkpoints signed by this process since start.
+    pub checkpoints_signed: AtomicU64,
+    /// Scans whose telemetry could not be read or written (the verdict was served anyway).
+    pub scan_telemetry_failures: AtomicU64,
+}
+
+/// Locks that serialize writes whose check-then-write spans more than one unit. Each unit
+/// that takes one holds the same `Arc<WriteLocks>`; the lock order is `batches` before
+/// `custody` before `complaints`.
+#[derive(Debug, Default)]
+pub struct WriteLocks {
+    /// Master data, batches and print jobs (uniqueness and idempotency checks, code ranges).
+    pub batches: Mutex<()>,
+    /// Custody chains, the actor registry, engagements and product ownership records.
+    pub custody: Mutex<()>,
+    /// Complaints and the credit profiles computed from them.
+    pub complaints: Mutex<()>,
+}
+
+/// Free text in a logged record: trimmed, 1 to `MAX_TEXT` characters, no control characters.
+pub fn check_text(field: &str, v: &str) -> Result<String> {
+    let t = v.trim();
+    if t.is_empty()
+        || t.chars().count() > crate::custody::record::MAX_TEXT
+        || t.chars().any(char::is_control)
+    {
+        return Err(ServiceError::Invalid(format!(
+            "{field} must be 1 to {} characters without control characters",
+            crate::custody::record::MAX_TEXT
+        )));
+    }
+    Ok(t.to_string())
+}
+
+/// Timestamps in operator records: Unix seconds from 1970 to 9999 (they are logged as
+/// canonical JSON integers).
+pub fn check_unix(field: &str, t: i64) -> Result<()> {
+    if (0..=crate::custody::record::MAX_UNIX).contains(&t) {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "{field} must be Unix seconds between 1970 and 9999, got {t}"
+        )))
+    }
+}
+
+/// Current time, truncated to whole seconds.
+pub(crate) fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+/// RFC 3339 text of a Unix time in seconds.
+pub(crate) fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// Lock a mutex, turning poisoning (a panic elsewhere while holding it) into an error.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| ServiceError::Internal("a lock was poisoned by an earlier panic".into()))
+}
+
+/// Current Unix time in seconds.
+pub fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
