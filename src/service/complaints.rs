@@ -14,10 +14,10 @@ use super::base::WriteLocks;
 use super::base::{lock, now, rfc3339, Result, ServiceError};
 use super::master::check_text;
 use super::master::MasterData;
+use super::telemetry::Telemetry;
 use super::telemetry::VerdictKind;
 use super::telemetry::{scan_id_bytes, ScanRecord, SCAN_VALID_DAYS};
 use crate::config::ComplaintRules;
-use crate::config::ScanRules;
 use crate::store::schema::{
     counts_key, decode_json, decode_u64, encode_json, u64_key, META_NEXT_COMPLAINT,
 };
@@ -223,8 +223,8 @@ pub struct ConsumerServices {
     store: Arc<dyn Store>,
     locks: Arc<WriteLocks>,
     master: Arc<MasterData>,
+    telemetry: Arc<Telemetry>,
     complaint_rules: ComplaintRules,
-    scan_rules: ScanRules,
 }
 
 impl ConsumerServices {
@@ -233,15 +233,15 @@ impl ConsumerServices {
         store: Arc<dyn Store>,
         locks: Arc<WriteLocks>,
         master: Arc<MasterData>,
+        telemetry: Arc<Telemetry>,
         complaint_rules: ComplaintRules,
-        scan_rules: ScanRules,
     ) -> ConsumerServices {
         ConsumerServices {
             store,
             locks,
             master,
+            telemetry,
             complaint_rules,
-            scan_rules,
         }
     }
 }
@@ -255,6 +255,33 @@ impl ConsumerServices {
         })
     }
 
+    /// The scan a complaint is about: kept, recent enough, and under the per-scan limit.
+    fn complainable_scan(&self, sid: &[u8; 16], scan_id: &str, now: i64) -> Result<ScanRecord> {
+        let scan: ScanRecord = match self.telemetry.scan_record(sid)? {
+            Some(s) => s,
+            None => {
+                return Err(ServiceError::NotFound(format!(
+                    "no scan {}; report the problem from the page you scanned",
+                    scan_id
+                )))
+            }
+        };
+        if now - scan.at > SCAN_VALID_DAYS * 86_400 {
+            return Err(ServiceError::Conflict(format!(
+                "scan {} is more than {SCAN_VALID_DAYS} days old; scan the label again",
+                scan_id
+            )));
+        }
+        if scan.complaints >= self.complaint_rules.per_scan {
+            return Err(ServiceError::Conflict(format!(
+                "{} problems were reported from this scan already (scans of one code from one network within {} s share one scan)",
+                scan.complaints,
+                self.telemetry.rules().repeat_secs
+            )));
+        }
+        Ok(scan)
+    }
+
     /// Files a complaint about scan `input.scan_id`.
     pub fn file_complaint(&self, input: &ComplaintInput) -> Result<ComplaintReceipt> {
         let description = check_text("description", &input.description, MAX_DESCRIPTION, true)?;
@@ -266,28 +293,8 @@ impl ConsumerServices {
             ServiceError::Invalid("scan_id must be the 32 hex characters of a scan id".into())
         })?;
         let _guard = lock(&self.locks.complaints)?;
-        let mut scan: ScanRecord = match self.store.get(Cf::Scans, &sid)? {
-            Some(b) => decode_json("scan", &b)?,
-            None => {
-                return Err(ServiceError::NotFound(format!(
-                    "no scan {}; report the problem from the page you scanned",
-                    input.scan_id
-                )))
-            }
-        };
         let at = now();
-        if at.unix_timestamp() - scan.at > SCAN_VALID_DAYS * 86_400 {
-            return Err(ServiceError::Conflict(format!(
-                "scan {} is more than {SCAN_VALID_DAYS} days old; scan the label again",
-                input.scan_id
-            )));
-        }
-        if scan.complaints >= self.complaint_rules.per_scan {
-            return Err(ServiceError::Conflict(format!(
-                "{} problems were reported from this scan already (scans of one code from one network within {} s share one scan)",
-                scan.complaints, self.scan_rules.repeat_secs
-            )));
-        }
+        let mut scan = self.complainable_scan(&sid, &input.scan_id, at.unix_timestamp())?;
         let n = match self.store.get(Cf::Meta, META_NEXT_COMPLAINT)? {
             Some(b) => decode_u64(&b)?,
             None => 1,
@@ -323,7 +330,7 @@ impl ConsumerServices {
         let mut wb = WriteBatch::new();
         wb.put(Cf::Complaints, u64_key(n), encode_json(&c));
         wb.put(Cf::Meta, META_NEXT_COMPLAINT, u64_key(n + 1));
-        wb.put(Cf::Scans, sid.to_vec(), encode_json(&scan));
+        self.telemetry.stage_scan_record(&mut wb, &sid, &scan);
         if let Some(e) = c.enterprise_id {
             let mut counts = self.complaint_counts(e)?;
             counts.apply(None, ComplaintStatus::Open);

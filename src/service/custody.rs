@@ -30,7 +30,7 @@ use crate::leaf::LeafRecord;
 use crate::merkle;
 use crate::store::schema::{
     self, decode_json, encode_json, item_key, item_record_key, lot_record_key, nonce_key,
-    record_key_leaf, u64_key, ItemRecord,
+    record_key_leaf, u64_key,
 };
 use crate::store::Store;
 use crate::store::{prefix_end, Cf};

@@ -30,13 +30,17 @@ use crate::code::Host;
 use crate::code::KeyId;
 use crate::code::{Code, ItemId};
 use crate::commitment::{Commitment, ItemRef};
+use crate::custody::LotId;
 use crate::gs1::{Expiry, Gtin, Lot, Serial};
 use crate::leaf::ItemLeaf;
 use crate::merkle;
+use crate::store::prefix_end;
+use crate::store::schema::key_after;
 use crate::store::schema::{
     decode_json, decode_u64, encode_json, item_key, lot_batch_key, u64_key, ItemRecord,
     META_NEXT_BATCH,
 };
+use crate::store::schema::{lot_key, record_key_leaf, META_LOT_BATCHES_INDEXED};
 use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
 use ed25519_dalek::SigningKey;
@@ -553,6 +557,68 @@ impl Issuance {
     /// Changes whenever a batch completes (cached lot exports depend on which are complete).
     pub(crate) fn batch_generation(&self) -> u64 {
         self.batch_generation.load(Ordering::Acquire)
+    }
+
+    /// One-time migration: index the batches of each lot (for the EPCIS export).
+    pub(crate) fn index_lot_batches(&self) -> Result<()> {
+        if self
+            .store
+            .get(Cf::Meta, META_LOT_BATCHES_INDEXED)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut wb = WriteBatch::new();
+        let mut start = Vec::new();
+        loop {
+            let page = self.store.range(Cf::Batches, &start, None, 1024)?;
+            let Some((last, _)) = page.last() else { break };
+            start = key_after(last);
+            for (_, v) in &page {
+                let sb: StoredBatch = decode_json("batch", v)?;
+                let k = lot_batch_key(&sb.batch.gtin, &sb.batch.lot, sb.batch.id);
+                wb.put(Cf::LotBatches, k, Vec::new());
+            }
+        }
+        wb.put(Cf::Meta, META_LOT_BATCHES_INDEXED, b"1".to_vec());
+        self.store.write(wb, Durability::Synced)?;
+        Ok(())
+    }
+
+    /// The item keys of public item references (`None` for a reference no issued item has).
+    pub fn item_keys_of(&self, refs: &[ItemRef]) -> Result<Vec<Option<Vec<u8>>>> {
+        let keys: Vec<Vec<u8>> = refs.iter().map(|r| r.as_bytes().to_vec()).collect();
+        Ok(self.store.multi_get(Cf::ItemRefs, &keys)?)
+    }
+
+    /// The issuance records of items by item key (`None` where there is none).
+    pub fn item_records(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<ItemRecord>>> {
+        self.store
+            .multi_get(Cf::Items, keys)?
+            .into_iter()
+            .map(|v| v.map(|raw| ItemRecord::decode(&raw)).transpose())
+            .map(|r| r.map_err(ServiceError::from))
+            .collect()
+    }
+
+    /// Whether any batch was started for the lot of lot key `lk`.
+    pub fn lot_has_batches(&self, lk: &[u8]) -> Result<bool> {
+        let end = prefix_end(lk);
+        Ok(!self
+            .store
+            .range(Cf::LotBatches, lk, end.as_deref(), 1)?
+            .is_empty())
+    }
+
+    /// The ids of the lot's batches, oldest first (at most `limit`).
+    pub fn lot_batches(&self, lot: &LotId, limit: usize) -> Result<Vec<u64>> {
+        let p = lot_key(lot.gtin.as_str(), lot.lot.as_str());
+        let end = prefix_end(&p);
+        self.store
+            .range(Cf::LotBatches, &p, end.as_deref(), limit)?
+            .iter()
+            .map(|(k, _)| Ok(record_key_leaf(k)?))
+            .collect()
     }
 
     pub(crate) fn stored_batch(&self, id: u64) -> Result<StoredBatch> {

@@ -310,6 +310,16 @@ impl LogBook {
             .ok_or_else(|| ServiceError::Internal(format!("leaf {index} missing")))
     }
 
+    /// The data of stored leaves `indexes` (all below the log size), in order.
+    pub fn leaves_data(&self, indexes: &[u64]) -> Result<Vec<Vec<u8>>> {
+        let keys: Vec<Vec<u8>> = indexes.iter().map(|i| u64_key(*i).to_vec()).collect();
+        indexes
+            .iter()
+            .zip(self.store.multi_get(Cf::Leaves, &keys)?)
+            .map(|(i, d)| d.ok_or_else(|| ServiceError::Internal(format!("leaf {i} missing"))))
+            .collect()
+    }
+
     /// Leaf `index` as served.
     pub fn leaf(&self, index: u64) -> Result<LeafView> {
         let data = self.leaf_data(index)?;

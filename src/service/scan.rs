@@ -24,11 +24,8 @@ use super::telemetry::{ScanFacts, ScanNote, VerdictKind};
 use super::verdict::{reason, CustodyRecordView, CustodyView, LogView, ProductView, Verdict};
 use crate::code::Code;
 use crate::custody::record::Conformance;
-use crate::custody::{ItemState, LotId, LotState};
+use crate::custody::{LotId, LotState};
 use crate::merkle::Hash;
-use crate::store::schema::{decode_json, item_key};
-use crate::store::Cf;
-use crate::store::Store;
 use std::sync::Arc;
 use std::sync::Mutex;
 
@@ -152,7 +149,6 @@ fn apply_note(v: &mut Verdict, note: ScanNote) {
 /// Scans: the verdict for a scanned code, from the issuance records, the log, custody and the
 /// enterprise's standing; telemetry is recorded on the way.
 pub struct Scans {
-    store: Arc<dyn Store>,
     stats: Arc<Stats>,
     deps: ScanDeps,
     lot_view_cache: Mutex<LotViewCache>,
@@ -178,9 +174,8 @@ pub struct ScanDeps {
 
 impl Scans {
     /// Scans over `store`, reading through `deps`.
-    pub fn new(store: Arc<dyn Store>, stats: Arc<Stats>, deps: ScanDeps) -> Scans {
+    pub fn new(stats: Arc<Stats>, deps: ScanDeps) -> Scans {
         Scans {
-            store,
             stats,
             deps,
             lot_view_cache: Mutex::default(),
@@ -316,13 +311,7 @@ impl Scans {
             .item_scoped_chain(&lot, item.serial.as_str())?;
         let own = self.proven_views(&own, tree_size)?;
         let records = merge_in_log_order(&lot_wide, own);
-        let item_state: ItemState = match self.store.get(
-            Cf::ItemCustody,
-            &item_key(item.gtin.as_str(), item.serial.as_str()),
-        )? {
-            Some(b) => decode_json("item custody", &b)?,
-            None => ItemState::default(),
-        };
+        let item_state = self.deps.custody.item_state(&lot, item.serial.as_str())?;
         apply_custody_warnings(&state, &records, v);
         Ok(Some(CustodyView {
             lot: lot.to_string(),
@@ -575,16 +564,13 @@ pub(crate) mod tests {
         assert_eq!(svc.scans().scan(&codes[0], None, now).scan_id.unwrap(), b);
         let cutoff = now.unix_timestamp() - SCAN_RETENTION_DAYS * 86_400;
         assert_eq!(svc.telemetry().purge_scans(cutoff).unwrap(), 1);
-        assert!(svc
-            .store()
-            .get(Cf::Scans, &scan_id_bytes(&a).unwrap())
-            .unwrap()
-            .is_none());
-        assert!(svc
-            .store()
-            .get(Cf::Scans, &scan_id_bytes(&b).unwrap())
-            .unwrap()
-            .is_some());
+        let record = |id: &str| {
+            svc.telemetry()
+                .scan_record(&scan_id_bytes(id).unwrap())
+                .unwrap()
+        };
+        assert!(record(&a).is_none());
+        assert!(record(&b).is_some());
         assert_eq!(svc.telemetry().purge_scans(cutoff).unwrap(), 0);
     }
 

@@ -32,9 +32,7 @@ use crate::code::{Host, KeyId};
 use crate::config::{Config, ScanRules};
 use crate::keys;
 use crate::store::rocks::RocksStore;
-use crate::store::schema::{
-    decode_json, encode_json, key_after, lot_batch_key, META_LOG_ORIGIN, META_LOT_BATCHES_INDEXED,
-};
+use crate::store::schema::{decode_json, encode_json, META_LOG_ORIGIN};
 use crate::store::{Cf, Durability, Store, WriteBatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -309,7 +307,7 @@ impl Service {
             issuer_keys,
         };
         let svc = Service::compose(store, signer, parts, opts)?;
-        svc.index_lot_batches()?;
+        svc.issuance.index_lot_batches()?;
         svc.log.checkpoint_now()?;
         Ok(svc)
     }
@@ -379,17 +377,16 @@ impl Service {
             st(),
             stats.clone(),
             master.clone(),
-            opts.scan_rules.clone(),
+            opts.scan_rules,
         ));
         let consumer = Arc::new(ConsumerServices::new(
             st(),
             locks.clone(),
             master.clone(),
+            telemetry.clone(),
             opts.complaints,
-            opts.scan_rules,
         ));
         let scans = Arc::new(Scans::new(
-            st(),
             stats.clone(),
             ScanDeps {
                 log: log.clone(),
@@ -424,34 +421,6 @@ impl Service {
             scans,
             printing,
         }
-    }
-}
-
-impl Service {
-    /// One-time migration: index the batches of each lot (for the EPCIS export).
-    fn index_lot_batches(&self) -> Result<()> {
-        if self
-            .store
-            .get(Cf::Meta, META_LOT_BATCHES_INDEXED)?
-            .is_some()
-        {
-            return Ok(());
-        }
-        let mut wb = WriteBatch::new();
-        let mut start = Vec::new();
-        loop {
-            let page = self.store.range(Cf::Batches, &start, None, 1024)?;
-            let Some((last, _)) = page.last() else { break };
-            start = key_after(last);
-            for (_, v) in &page {
-                let sb: super::issuance::StoredBatch = decode_json("batch", v)?;
-                let k = lot_batch_key(&sb.batch.gtin, &sb.batch.lot, sb.batch.id);
-                wb.put(Cf::LotBatches, k, Vec::new());
-            }
-        }
-        wb.put(Cf::Meta, META_LOT_BATCHES_INDEXED, b"1".to_vec());
-        self.store.write(wb, Durability::Synced)?;
-        Ok(())
     }
 }
 

@@ -370,6 +370,20 @@ impl Telemetry {
     pub fn rules(&self) -> &ScanRules {
         &self.scan_rules
     }
+
+    /// The scan record `sid`, if it is kept.
+    pub fn scan_record(&self, sid: &[u8; 16]) -> Result<Option<ScanRecord>> {
+        match self.store.get(Cf::Scans, sid)? {
+            Some(b) => Ok(Some(decode_json("scan", &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Adds the write of scan record `sid` to `wb` (a complaint counts itself on its scan in
+    /// the same atomic write).
+    pub fn stage_scan_record(&self, wb: &mut WriteBatch, sid: &[u8; 16], record: &ScanRecord) {
+        wb.put(Cf::Scans, sid.to_vec(), encode_json(record));
+    }
 }
 
 impl Telemetry {

@@ -254,23 +254,18 @@ impl Custody {
                 "item {r} names no issued item of lot {lot} (an item reference is computed from the code on the label: docs/code-format.md)"
             ))
         };
-        let ref_keys: Vec<Vec<u8>> = refs.iter().map(|r| r.as_bytes().to_vec()).collect();
         let mut keys = Vec::with_capacity(refs.len());
-        for (r, k) in refs
-            .iter()
-            .zip(self.store.multi_get(Cf::ItemRefs, &ref_keys)?)
-        {
+        for (r, k) in refs.iter().zip(self.issuance.item_keys_of(refs)?) {
             keys.push(k.ok_or_else(|| unusable(r))?);
         }
-        let items = self.store.multi_get(Cf::Items, &keys)?;
+        let items = self.issuance.item_records(&keys)?;
         let states = self.store.multi_get(Cf::ItemCustody, &keys)?;
         let mut batch_ok: HashMap<u64, bool> = HashMap::new();
         let mut out = Vec::with_capacity(refs.len());
         for (((r, key), item), state) in refs.iter().zip(keys).zip(items).zip(states) {
-            let raw = item.ok_or_else(|| {
+            let rec = item.ok_or_else(|| {
                 ServiceError::Internal(format!("item reference {r} without its item"))
             })?;
-            let rec = ItemRecord::decode(&raw)?;
             let ok = match batch_ok.get(&rec.batch_id) {
                 Some(b) => *b,
                 None => {
@@ -304,11 +299,7 @@ impl Custody {
         if self.store.get(Cf::Lots, lk)?.is_some() {
             return Ok(true);
         }
-        let end = prefix_end(lk);
-        Ok(!self
-            .store
-            .range(Cf::LotBatches, lk, end.as_deref(), 1)?
-            .is_empty())
+        self.issuance.lot_has_batches(lk)
     }
 
     /// Declares a lot ahead of labelling, so an inspector can attest it before labels are

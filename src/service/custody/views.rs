@@ -4,14 +4,21 @@
 use super::*;
 
 impl Custody {
+    /// What custody recorded of one item of `lot` (released or sold on its own).
+    pub fn item_state(&self, lot: &LotId, serial: &str) -> Result<ItemState> {
+        let key = item_key(lot.gtin.as_str(), serial);
+        Ok(match self.store.get(Cf::ItemCustody, &key)? {
+            Some(b) => decode_json("item custody", &b)?,
+            None => ItemState::default(),
+        })
+    }
+
     pub(super) fn leaves(&self, indexes: &[u64]) -> Result<Vec<ChainRecord>> {
-        let keys: Vec<Vec<u8>> = indexes.iter().map(|i| u64_key(*i).to_vec()).collect();
-        let raw = self.store.multi_get(Cf::Leaves, &keys)?;
+        let raw = self.log.leaves_data(indexes)?;
         indexes
             .iter()
             .zip(raw)
-            .map(|(i, d)| {
-                let data = d.ok_or_else(|| ServiceError::Internal(format!("leaf {i} missing")))?;
+            .map(|(i, data)| {
                 let record = LeafRecord::parse(&data)
                     .map_err(|e| ServiceError::Internal(format!("stored leaf {i}: {e}")))?;
                 Ok(ChainRecord {
@@ -385,14 +392,7 @@ impl Custody {
         let lot = LotId::parse(lot_id).map_err(ServiceError::Invalid)?;
         let (from, limit) = page.bounds()?;
         let state = self.existing_lot_state(&lot)?;
-        let p = lot_key(&lot);
-        let end = prefix_end(&p);
-        let batches = self
-            .store
-            .range(Cf::LotBatches, &p, end.as_deref(), MAX_LOT_RECORDS)?
-            .iter()
-            .map(|(k, _)| tail_u64(k))
-            .collect::<Result<Vec<u64>>>()?;
+        let batches = self.issuance.lot_batches(&lot, MAX_LOT_RECORDS)?;
         // The batches' statuses are read only on a miss: the version has their number and the
         // service's count of completed batches instead.
         let extra = [batches.len() as u64, self.issuance.batch_generation()];

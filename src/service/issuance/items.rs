@@ -10,7 +10,7 @@ use crate::custody::LotId;
 use crate::leaf::LeafRecord;
 use crate::service::base::{Result, ServiceError};
 use crate::service::issuance::Issuance;
-use crate::store::schema::{item_key, u64_key, ItemRecord};
+use crate::store::schema::{item_key, ItemRecord};
 use crate::store::Cf;
 
 /// An item of ours, found from its presented code.
@@ -74,10 +74,7 @@ impl Issuance {
             return Ok(Err(NotIssued::UnknownSerial));
         };
         let record = ItemRecord::decode(&raw)?;
-        let leaf_data = self
-            .store
-            .get(Cf::Leaves, &u64_key(record.leaf_index))?
-            .ok_or_else(|| ServiceError::Internal(format!("leaf {} missing", record.leaf_index)))?;
+        let leaf_data = self.log.leaf_data(record.leaf_index)?;
         let leaf = LeafRecord::parse_item(&leaf_data)
             .map_err(|e| ServiceError::Internal(format!("stored leaf: {e}")))?;
         if leaf.commitment != Commitment::of(code) {
