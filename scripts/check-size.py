@@ -29,7 +29,6 @@ KNOWN = {
     "src/config/mod.rs::validate": 94,
     "src/custody/record.rs::check": 88,
     "src/http/server.rs::serve": 82,
-    "src/cli/labels.rs::layout": 81,
 }
 
 

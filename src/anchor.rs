@@ -207,30 +207,52 @@ pub fn hex0x(bytes: &[u8]) -> String {
     s
 }
 
+/// Text that is not the hex expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HexError {
+    /// The wrong number of hex digits.
+    #[error("expected {expected} hex digits, got {got}")]
+    Length {
+        /// Digits expected.
+        expected: usize,
+        /// Digits found.
+        got: usize,
+    },
+    /// An odd number of hex digits.
+    #[error("odd number of hex digits ({0})")]
+    Odd(usize),
+    /// A character that is not a hex digit.
+    #[error("not hex: {0:?}")]
+    NotHex(String),
+}
+
 /// Parses `0x`-prefixed (or bare) hex of exactly `N` bytes.
-pub fn parse_hex<const N: usize>(s: &str) -> std::result::Result<[u8; N], String> {
+pub fn parse_hex<const N: usize>(s: &str) -> std::result::Result<[u8; N], HexError> {
     let h = s.strip_prefix("0x").unwrap_or(s);
     if h.len() != N * 2 {
-        return Err(format!("expected {} hex digits, got {}", N * 2, h.len()));
+        return Err(HexError::Length {
+            expected: N * 2,
+            got: h.len(),
+        });
     }
     let mut out = [0u8; N];
     for (i, o) in out.iter_mut().enumerate() {
         *o = u8::from_str_radix(h.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)
-            .map_err(|_| format!("not hex: {s:?}"))?;
+            .map_err(|_| HexError::NotHex(s.to_string()))?;
     }
     Ok(out)
 }
 
 /// Parses `0x` hex of any length.
-pub fn parse_hex_vec(s: &str) -> std::result::Result<Vec<u8>, String> {
+pub fn parse_hex_vec(s: &str) -> std::result::Result<Vec<u8>, HexError> {
     let h = s.strip_prefix("0x").unwrap_or(s);
     if h.len() % 2 != 0 {
-        return Err("odd number of hex digits".into());
+        return Err(HexError::Odd(h.len()));
     }
     (0..h.len() / 2)
         .map(|i| {
             u8::from_str_radix(h.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)
-                .map_err(|_| "not hex".to_string())
+                .map_err(|_| HexError::NotHex(s.to_string()))
         })
         .collect()
 }

@@ -111,15 +111,26 @@ pub fn read_private_pem(path: &Path) -> Result<SigningKey, KeyFileError> {
     })
 }
 
+/// PEM text that is not an Ed25519 key.
+#[derive(Debug, thiserror::Error)]
+pub enum PemError {
+    /// A `PUBLIC KEY` block that is not an Ed25519 SPKI key.
+    #[error("not an Ed25519 SPKI public key: {0}")]
+    PublicKey(ed25519_dalek::pkcs8::spki::Error),
+    /// Anything else that is not an Ed25519 PKCS#8 private key.
+    #[error("not an Ed25519 PKCS#8 key: {0}")]
+    PrivateKey(ed25519_dalek::pkcs8::Error),
+}
+
 /// Decodes a public key from PEM text: an SPKI `PUBLIC KEY` or a PKCS#8 `PRIVATE KEY`
 /// (whose public half is used).
-pub fn public_key_from_pem(text: &str) -> Result<VerifyingKey, String> {
+pub fn public_key_from_pem(text: &str) -> Result<VerifyingKey, PemError> {
     if text.contains("-----BEGIN PUBLIC KEY-----") {
-        VerifyingKey::from_public_key_pem(text).map_err(|e| e.to_string())
+        VerifyingKey::from_public_key_pem(text).map_err(PemError::PublicKey)
     } else {
         SigningKey::from_pkcs8_pem(text)
             .map(|k| k.verifying_key())
-            .map_err(|e| e.to_string())
+            .map_err(PemError::PrivateKey)
     }
 }
 

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use crate::anchor::hex0x;
-use crate::chain::anvil::{self, Anvil, AnvilOptions};
-use crate::chain::{self, ChainClient, Reader};
+use crate::anchor::{hex0x, ChainError};
+use crate::chain::anvil::{self, Anvil, AnvilError, AnvilOptions};
+use crate::chain::key::AnchorKeyError;
+use crate::chain::{self, ChainClient, Reader, SetupError};
 use crate::config::ChainConfig;
 use crate::service::anchoring::{Anchorer, Deployment};
 use crate::service::setup::DataDir;
-use crate::service::Service;
+use crate::service::{Service, ServiceError};
 
 /// Balance the development chain gives the anchoring account (1,000 ETH).
 const DEV_FUNDING_WEI: u128 = 1_000_000_000_000_000_000_000;
@@ -42,21 +43,38 @@ pub fn data_path(dir: &DataDir, path: &str) -> PathBuf {
 }
 
 /// Starts the development chain for `dir` (state and log under `DATA_DIR/chain/`).
-pub fn start_dev_chain(dir: &DataDir, cfg: &ChainConfig) -> Result<Anvil, String> {
+pub fn start_dev_chain(dir: &DataDir, cfg: &ChainConfig) -> Result<Anvil, DevChainError> {
     let chain_dir = dir.root().join("chain");
-    std::fs::create_dir_all(&chain_dir).map_err(|e| format!("{}: {e}", chain_dir.display()))?;
-    let mut opts = AnvilOptions::new(anvil::find_binary()?);
+    let log = chain_dir.join("anvil.log");
+    let err = |source| DevChainError {
+        source,
+        port: cfg.dev_port,
+        log: log.clone(),
+    };
+    std::fs::create_dir_all(&chain_dir).map_err(|source| {
+        err(AnvilError::Io {
+            path: chain_dir.clone(),
+            source,
+        })
+    })?;
+    let mut opts = AnvilOptions::new(anvil::find_binary().map_err(err)?);
     opts.port = cfg.dev_port;
     opts.block_time = Some(cfg.dev_block_time_s.max(1));
     opts.state = Some(chain_dir.join("anvil-state.json"));
-    opts.log = Some(chain_dir.join("anvil.log"));
-    Anvil::start(opts).map_err(|e| {
-        format!(
-            "development chain: {e} (port {} is chain.dev_port / TRACESEAL_DEV_CHAIN_PORT; log {})",
-            cfg.dev_port,
-            chain_dir.join("anvil.log").display()
-        )
-    })
+    opts.log = Some(log.clone());
+    Anvil::start(opts).map_err(err)
+}
+
+/// The development chain did not start.
+#[derive(Debug, thiserror::Error)]
+#[error("development chain: {source} (port {port} is chain.dev_port / TRACESEAL_DEV_CHAIN_PORT; log {})", log.display())]
+pub struct DevChainError {
+    /// Why.
+    pub source: AnvilError,
+    /// The port it was to listen on.
+    pub port: u16,
+    /// Its log file.
+    pub log: PathBuf,
 }
 
 /// Restarts the development node whenever it exits, until the process ends.
@@ -66,39 +84,87 @@ pub fn supervise(anvil: Arc<Mutex<Anvil>>) -> tokio::task::JoinHandle<()> {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let a = anvil.clone();
             let res = tokio::task::spawn_blocking(move || {
-                let mut g = a.lock().map_err(|_| "anvil lock poisoned".to_string())?;
-                if g.exited() {
+                // A panic elsewhere while holding it leaves the handle usable.
+                let mut g = a.lock().unwrap_or_else(|p| p.into_inner());
+                g.exited().then(|| {
                     warn!("development chain exited; restarting it");
-                    g.restart().map(|_| true)
-                } else {
-                    Ok(false)
-                }
+                    g.restart()
+                })
             })
             .await;
             match res {
-                Ok(Ok(true)) => info!("development chain restarted"),
-                Ok(Err(e)) => warn!(error = %e, "development chain restart failed; retrying"),
+                Ok(Some(Ok(()))) => info!("development chain restarted"),
+                Ok(Some(Err(e))) => warn!(error = %e, "development chain restart failed; retrying"),
                 _ => {}
             }
         }
     })
 }
 
-/// Why the anchoring side did not start.
+/// Why the anchoring side did not start. Only [`StartError::Unreachable`] is worth retrying
+/// (the service runs meanwhile); every other variant needs the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The RPC node could not be reached: retry later (the service runs meanwhile).
-    #[error("{0}")]
-    Unreachable(String),
-    /// A configuration or chain-state problem that retrying will not fix.
-    #[error("{0}")]
-    Fatal(String),
-}
-
-impl From<String> for StartError {
-    fn from(s: String) -> Self {
-        StartError::Fatal(s)
-    }
+    /// The RPC node could not be reached.
+    #[error(transparent)]
+    Unreachable(SetupError),
+    /// The anchoring key file is missing, unreadable, too open or not a secp256k1 key.
+    #[error("anchoring key: {0} (chain.anchor_key / TRACESEAL_ANCHOR_KEY must name a secp256k1 PKCS#8 PEM key, mode 0600, funded on the chain)")]
+    Key(#[from] AnchorKeyError),
+    /// The development node did not start.
+    #[error(transparent)]
+    DevChain(#[from] DevChainError),
+    /// The RPC URL, the chain id, or the deployment.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// A chain read or write during start-up.
+    #[error("{what}: {source}")]
+    Chain {
+        /// What we were doing.
+        what: &'static str,
+        /// The chain's error.
+        source: ChainError,
+    },
+    /// The node is another chain than configured.
+    #[error("{url} is chain {actual}, but chain.chain_id is {want}")]
+    WrongChain {
+        /// The node.
+        url: String,
+        /// Its chain id.
+        actual: u64,
+        /// The configured one.
+        want: u64,
+    },
+    /// The configured or recorded contract has no code on this chain.
+    #[error("{which} {contract} has no code on chain {chain_id}{hint}")]
+    NoCode {
+        /// `chain.contract` or `the recorded contract`.
+        which: &'static str,
+        /// Its address.
+        contract: String,
+        /// The chain.
+        chain_id: u64,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// Our account is not the contract's anchorer.
+    #[error("the anchoring key's account {me} is not the anchorer of contract {contract} (its anchorer is {anchorer}); the owner {owner} must call setAnchorer({me})")]
+    NotAnchorer {
+        /// Our account.
+        me: String,
+        /// The contract.
+        contract: String,
+        /// Its anchorer.
+        anchorer: String,
+        /// Its owner.
+        owner: String,
+    },
+    /// Reading or writing the deployment record, or starting the worker.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// A blocking start-up task panicked.
+    #[error("a start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Connects to the chain (starting the dev node if configured so), resolves the contract
@@ -110,13 +176,7 @@ pub async fn start_chain(
 ) -> Result<ChainRuntime, StartError> {
     let dev = cfg.dev();
     let key_path = data_path(dir, &cfg.anchor_key);
-    let signer = chain::key::load_or_generate(&key_path, dev).map_err(|e| {
-        if dev {
-            e
-        } else {
-            format!("anchoring key: {e} (chain.anchor_key / TRACESEAL_ANCHOR_KEY must name a secp256k1 PKCS#8 PEM key, mode 0600, funded on the chain)")
-        }
-    })?;
+    let signer = chain::key::load_or_generate(&key_path, dev)?;
     let me = signer.address().0 .0;
     let (anvil, url) = chain_url(dir, cfg, dev).await?;
     let chain_id = probe_chain(&url, cfg, me, dev).await?;
@@ -137,8 +197,7 @@ pub async fn start_chain(
         svc.anchors().clone(),
         Arc::new(client),
         cfg.into(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     Ok(ChainRuntime {
         anvil,
         anchorer,
@@ -158,9 +217,7 @@ async fn chain_url(
     }
     let d = dir.clone();
     let c = cfg.clone();
-    let a = tokio::task::spawn_blocking(move || start_dev_chain(&d, &c))
-        .await
-        .map_err(|e| format!("development chain: {e}"))??;
+    let a = tokio::task::spawn_blocking(move || start_dev_chain(&d, &c)).await??;
     let url = a.url();
     Ok((Some(Arc::new(Mutex::new(a))), url))
 }
@@ -176,24 +233,28 @@ async fn probe_chain(
     let probe = Reader::connect(url, [0; 20], RPC_TIMEOUT)
         .await
         .map_err(|e| {
-            if e.contains("RPC URL") {
-                StartError::Fatal(e)
+            if e.is_configuration() {
+                StartError::Setup(e)
             } else {
                 StartError::Unreachable(e)
             }
         })?;
     let chain_id = probe.chain_id();
     if cfg.chain_id != 0 && cfg.chain_id != chain_id {
-        return Err(StartError::Fatal(format!(
-            "{url} is chain {chain_id}, but chain.chain_id is {}",
-            cfg.chain_id
-        )));
+        return Err(StartError::WrongChain {
+            url: url.to_string(),
+            actual: chain_id,
+            want: cfg.chain_id,
+        });
     }
     if dev {
         probe
             .anvil_set_balance(me, DEV_FUNDING_WEI)
             .await
-            .map_err(|e| format!("funding the anchoring account on the dev chain: {e}"))?;
+            .map_err(|source| StartError::Chain {
+                what: "funding the anchoring account on the dev chain",
+                source,
+            })?;
     }
     Ok(chain_id)
 }
@@ -204,22 +265,24 @@ async fn check_anchorer(
     me: [u8; 20],
     contract: [u8; 20],
 ) -> Result<(), StartError> {
-    let (anchorer_on_chain, owner) = client
-        .reader()
-        .roles()
-        .await
-        .map_err(|e| format!("reading the contract's roles: {e}"))?;
+    let (anchorer_on_chain, owner) =
+        client
+            .reader()
+            .roles()
+            .await
+            .map_err(|source| StartError::Chain {
+                what: "reading the contract's roles",
+                source,
+            })?;
     if anchorer_on_chain == me {
         return Ok(());
     }
-    Err(StartError::Fatal(format!(
-        "the anchoring key's account {} is not the anchorer of contract {} (its anchorer is {}); the owner {} must call setAnchorer({})",
-        hex0x(&me),
-        hex0x(&contract),
-        hex0x(&anchorer_on_chain),
-        hex0x(&owner),
-        hex0x(&me)
-    )))
+    Err(StartError::NotAnchorer {
+        me: hex0x(&me),
+        contract: hex0x(&contract),
+        anchorer: hex0x(&anchorer_on_chain),
+        owner: hex0x(&owner),
+    })
 }
 
 async fn resolve_contract(
@@ -228,36 +291,45 @@ async fn resolve_contract(
     client: &ChainClient,
     chain_id: u64,
     dev: bool,
-) -> Result<[u8; 20], String> {
+) -> Result<[u8; 20], StartError> {
     let has_code = |addr: [u8; 20]| {
         let r = client.clone().with_contract(addr);
-        async move { r.reader().has_code().await }
+        async move {
+            r.reader()
+                .has_code()
+                .await
+                .map_err(|source| StartError::Chain {
+                    what: "reading the contract's code",
+                    source,
+                })
+        }
     };
     if !cfg.contract.is_empty() {
         let addr = chain::parse_address(&cfg.contract)?;
-        if !has_code(addr).await.map_err(|e| e.to_string())? {
-            return Err(format!(
-                "chain.contract {} has no code on chain {chain_id}",
-                cfg.contract
-            ));
+        if !has_code(addr).await? {
+            return Err(StartError::NoCode {
+                which: "chain.contract",
+                contract: cfg.contract.clone(),
+                chain_id,
+                hint: "",
+            });
         }
         return Ok(addr);
     }
     let s = svc.clone();
-    let recorded = tokio::task::spawn_blocking(move || s.anchors().deployment())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let recorded = tokio::task::spawn_blocking(move || s.anchors().deployment()).await??;
     if let Some(d) = recorded.filter(|d| d.chain_id == chain_id) {
         let addr = chain::parse_address(&d.contract)?;
-        if has_code(addr).await.map_err(|e| e.to_string())? {
+        if has_code(addr).await? {
             return Ok(addr);
         }
         if !dev {
-            return Err(format!(
-                "the recorded contract {} has no code on chain {chain_id}; set chain.contract, or remove the record by configuring a new one",
-                d.contract
-            ));
+            return Err(StartError::NoCode {
+                which: "the recorded contract",
+                contract: d.contract,
+                chain_id,
+                hint: "; set chain.contract, or remove the record by configuring a new one",
+            });
         }
         warn!(contract = %d.contract, "the development chain no longer has the recorded contract (its state was reset); deploying a new one");
     }
@@ -270,9 +342,6 @@ async fn resolve_contract(
     };
     info!(contract = %d.contract, block, "deployed the anchor registry");
     let s = svc.clone();
-    tokio::task::spawn_blocking(move || s.anchors().record_deployment(&d))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || s.anchors().record_deployment(&d)).await??;
     Ok(addr)
 }

@@ -45,15 +45,65 @@ impl AnvilOptions {
     }
 }
 
+/// Why the development node could not be found or started.
+#[derive(Debug, thiserror::Error)]
+pub enum AnvilError {
+    /// `TRACESEAL_ANVIL` names a missing file.
+    #[error("TRACESEAL_ANVIL={} does not exist", .0.display())]
+    EnvMissing(PathBuf),
+    /// No binary in any place looked at.
+    #[error("anvil not found (tried {}, and PATH); run `./scripts/dev setup` (npm ci in tools/) or set TRACESEAL_ANVIL", list(.0))]
+    NotFound(Vec<PathBuf>),
+    /// A file or directory it needs could not be made, or the process not spawned.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file, directory or binary.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// It exited before answering.
+    #[error("anvil exited at start ({status}); is port {port} in use? see its log")]
+    Exited {
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// The port it was given.
+        port: u16,
+    },
+    /// It did not answer JSON-RPC in time.
+    #[error("anvil did not answer on {addr} within {limit:?}")]
+    NoAnswer {
+        /// Where it was asked.
+        addr: SocketAddr,
+        /// How long we waited.
+        limit: Duration,
+    },
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> AnvilError + '_ {
+    move |source| AnvilError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// Where the pinned anvil is: `$TRACESEAL_ANVIL`, then `tools/node_modules/.bin/anvil` under the
 /// current directory, then under the source tree this binary was built from, then `PATH`.
-pub fn find_binary() -> Result<PathBuf, String> {
+pub fn find_binary() -> Result<PathBuf, AnvilError> {
     if let Ok(p) = std::env::var("TRACESEAL_ANVIL") {
         let p = PathBuf::from(p);
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("TRACESEAL_ANVIL={} does not exist", p.display()))
+            Err(AnvilError::EnvMissing(p))
         };
     }
     let rel = Path::new("tools/node_modules/.bin/anvil");
@@ -74,14 +124,7 @@ pub fn find_binary() -> Result<PathBuf, String> {
             }
         }
     }
-    Err(format!(
-        "anvil not found (tried {}, and PATH); run `./scripts/dev setup` (npm ci in tools/) or set TRACESEAL_ANVIL",
-        tried
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
+    Err(AnvilError::NotFound(tried))
 }
 
 /// A free TCP port on 127.0.0.1 (bound then released).
@@ -100,16 +143,16 @@ pub struct Anvil {
 
 impl Anvil {
     /// Starts anvil and waits (up to 20 s) until it answers JSON-RPC.
-    pub fn start(mut opts: AnvilOptions) -> Result<Anvil, String> {
+    pub fn start(mut opts: AnvilOptions) -> Result<Anvil, AnvilError> {
         if opts.port == 0 {
-            opts.port = free_port().map_err(|e| format!("no free port: {e}"))?;
+            opts.port = free_port().map_err(io_at(Path::new("127.0.0.1:0")))?;
         }
         let mut a = Anvil { child: None, opts };
         a.spawn()?;
         Ok(a)
     }
 
-    fn spawn(&mut self) -> Result<(), String> {
+    fn spawn(&mut self) -> Result<(), AnvilError> {
         let o = &self.opts;
         let mut cmd = Command::new(&o.binary);
         cmd.arg("--host")
@@ -125,8 +168,7 @@ impl Anvil {
         }
         if let Some(state) = &o.state {
             if let Some(parent) = state.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+                std::fs::create_dir_all(parent).map_err(io_at(parent))?;
             }
             cmd.arg("--state")
                 .arg(state)
@@ -139,8 +181,8 @@ impl Anvil {
                     .create(true)
                     .append(true)
                     .open(log)
-                    .map_err(|e| format!("{}: {e}", log.display()))?;
-                let f2 = f.try_clone().map_err(|e| e.to_string())?;
+                    .map_err(io_at(log))?;
+                let f2 = f.try_clone().map_err(io_at(log))?;
                 cmd.stdout(Stdio::from(f)).stderr(Stdio::from(f2));
             }
             None => {
@@ -148,30 +190,28 @@ impl Anvil {
             }
         }
         cmd.stdin(Stdio::null());
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", o.binary.display()))?;
+        let child = cmd.spawn().map_err(io_at(&o.binary))?;
         self.child = Some(child);
         self.wait_ready(Duration::from_secs(20))
     }
 
-    fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
+    fn wait_ready(&mut self, limit: Duration) -> Result<(), AnvilError> {
         let deadline = Instant::now() + limit;
         let addr = SocketAddr::from(([127, 0, 0, 1], self.opts.port));
         loop {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    return Err(format!(
-                        "anvil exited at start ({status}); is port {} in use? see its log",
-                        self.opts.port
-                    ));
+                    return Err(AnvilError::Exited {
+                        status,
+                        port: self.opts.port,
+                    });
                 }
             }
             if rpc_answers(addr) {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!("anvil did not answer on {addr} within {limit:?}"));
+                return Err(AnvilError::NoAnswer { addr, limit });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -228,7 +268,7 @@ impl Anvil {
     }
 
     /// Starts it again with the same options (same port, same state file).
-    pub fn restart(&mut self) -> Result<(), String> {
+    pub fn restart(&mut self) -> Result<(), AnvilError> {
         self.kill();
         self.spawn()
     }

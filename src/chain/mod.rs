@@ -13,6 +13,9 @@
 
 pub mod anvil;
 pub mod key;
+mod setup;
+
+pub use self::setup::{creation_bytecode, parse_address, parse_rpc_url, SetupError};
 
 /// Selector of the registry's `anchorAt(bytes32,uint64)`: the scan page's script reads the
 /// anchored root with it (`eth_call`).
@@ -29,7 +32,7 @@ use alloy::primitives::{Address as EvmAddress, Bytes, TxKind, B256, U256};
 use alloy::providers::{Provider, RootProvider};
 use alloy::rpc::types::{TransactionInput, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::{SolCall, SolConstructor, SolInterface};
+use alloy::sol_types::{SolCall, SolInterface};
 use alloy::transports::{RpcError, TransportError};
 
 use crate::anchor::{
@@ -46,16 +49,6 @@ alloy::sol!(
 
 /// The compiled contract artifact (ABI, bytecode), as committed.
 pub const ARTIFACT: &str = include_str!("../../contracts/out/AnchorRegistry.json");
-
-/// Creation bytecode of the registry.
-pub fn creation_bytecode() -> Result<Vec<u8>, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(ARTIFACT).map_err(|e| format!("contract artifact: {e}"))?;
-    let hex = v["bytecode"]
-        .as_str()
-        .ok_or("contract artifact has no bytecode")?;
-    crate::anchor::parse_hex_vec(hex).map_err(|e| format!("contract bytecode: {e}"))
-}
 
 fn classify(e: TransportError) -> ChainError {
     match &e {
@@ -118,32 +111,24 @@ pub struct Reader {
     timeout: Duration,
 }
 
-/// Parses an RPC URL; `https` needs the `rpc-tls` build feature.
-pub fn parse_rpc_url(url: &str) -> Result<alloy::transports::http::reqwest::Url, String> {
-    let u: alloy::transports::http::reqwest::Url =
-        url.parse().map_err(|e| format!("RPC URL {url:?}: {e}"))?;
-    match u.scheme() {
-        "http" => Ok(u),
-        "https" if cfg!(feature = "rpc-tls") => Ok(u),
-        "https" => Err(format!(
-            "RPC URL {url:?} uses https, but this build has no TLS client: rebuild with `--features rpc-tls`, or use a local node / TLS-terminating proxy over http"
-        )),
-        s => Err(format!("RPC URL {url:?}: unsupported scheme {s:?} (http or https)")),
-    }
-}
-
 impl Reader {
     /// Connects and reads the chain id (see [`Reader::has_code`] to check the contract).
     pub async fn connect(
         url: &str,
         contract: Address,
         timeout: Duration,
-    ) -> Result<Reader, String> {
+    ) -> Result<Reader, SetupError> {
         let provider = RootProvider::<Ethereum>::new_http(parse_rpc_url(url)?);
         let chain_id = tokio::time::timeout(timeout, provider.get_chain_id())
             .await
-            .map_err(|_| format!("{url}: no answer within {timeout:?}"))?
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|_| SetupError::Timeout {
+                url: url.to_string(),
+                timeout,
+            })?
+            .map_err(|source| SetupError::Rpc {
+                url: url.to_string(),
+                source,
+            })?;
         let r = Reader {
             provider,
             contract: EvmAddress::from(contract),
@@ -371,14 +356,15 @@ impl ChainClient {
         contract: Address,
         expect_chain_id: Option<u64>,
         timeout: Duration,
-    ) -> Result<ChainClient, String> {
+    ) -> Result<ChainClient, SetupError> {
         let reader = Reader::connect(url, contract, timeout).await?;
         if let Some(want) = expect_chain_id {
             if want != reader.chain_id {
-                return Err(format!(
-                    "{url} is chain {} but chain.chain_id is {want}",
-                    reader.chain_id
-                ));
+                return Err(SetupError::WrongChain {
+                    url: url.to_string(),
+                    actual: reader.chain_id,
+                    want,
+                });
             }
         }
         Ok(ChainClient { reader, signer })
@@ -393,75 +379,6 @@ impl ChainClient {
     pub fn with_contract(mut self, contract: Address) -> ChainClient {
         self.reader.contract = EvmAddress::from(contract);
         self
-    }
-
-    /// Deploys a registry whose anchorer is this key's account; waits (up to `wait`) for the
-    /// receipt. Returns (contract, tx hash, block number).
-    pub async fn deploy(&self, wait: Duration) -> Result<(Address, Word, u64), String> {
-        let mut code = creation_bytecode()?;
-        code.extend(
-            AnchorRegistry::constructorCall {
-                anchorer_: self.signer.address(),
-            }
-            .abi_encode(),
-        );
-        let me = self.signer.address();
-        let p = &self.reader.provider;
-        let nonce = self
-            .reader
-            .t(p.get_transaction_count(me).pending().into_future())
-            .await
-            .map_err(|e| format!("deploy: nonce: {e}"))?;
-        let est = self
-            .reader
-            .t(p.estimate_gas(TransactionRequest {
-                from: Some(me),
-                to: Some(TxKind::Create),
-                input: TransactionInput::new(code.clone().into()),
-                ..Default::default()
-            })
-            .into_future())
-            .await
-            .map_err(|e| format!("deploy: gas estimate: {e}"))?;
-        let fees = self
-            .suggested_fees()
-            .await
-            .map_err(|e| format!("deploy: fees: {e}"))?;
-        let tx = self
-            .sign(TxKind::Create, code, nonce, est + est / 4, fees)
-            .map_err(|e| format!("deploy: {e}"))?;
-        match self
-            .send_raw(&tx.raw)
-            .await
-            .map_err(|e| format!("deploy: {e}"))?
-        {
-            SendOutcome::Accepted => {}
-            other => return Err(format!("deploy transaction refused: {other:?}")),
-        }
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let r = self
-                .reader
-                .t(p.get_transaction_receipt(B256::from(tx.hash)).into_future())
-                .await
-                .map_err(|e| format!("deploy: receipt: {e}"))?;
-            if let Some(r) = r {
-                if !r.status() {
-                    return Err("deploy transaction reverted".into());
-                }
-                let addr = r
-                    .contract_address
-                    .ok_or("deploy receipt has no contract address")?;
-                return Ok((addr.0 .0, tx.hash, r.block_number.unwrap_or(0)));
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(format!(
-                    "deploy transaction {} not mined within {wait:?}",
-                    crate::anchor::hex0x(&tx.hash)
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
     }
 
     /// Sends `calldata` to the contract as a transaction from this key and waits (up to
@@ -771,9 +688,4 @@ impl Reader {
     pub async fn block_info(&self, n: u64) -> Result<Option<(u64, Word, u64)>, ChainError> {
         self.block_at(BlockNumberOrTag::Number(n)).await
     }
-}
-
-/// Parses a `0x` address.
-pub fn parse_address(s: &str) -> Result<Address, String> {
-    crate::anchor::parse_hex::<20>(s).map_err(|e| format!("address {s:?}: {e}"))
 }

@@ -2,6 +2,7 @@
 //! them (`attest`, `event`). The private key never leaves the actor's machine: only the
 //! statement and its signature are sent.
 
+use anyhow::{anyhow, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -139,14 +140,14 @@ pub struct EventArgs {
     pub order_no: Option<String>,
 }
 
-fn need(v: &Option<String>, flag: &str, step: Step) -> Result<String, String> {
-    v.clone().ok_or_else(|| format!("{step} needs --{flag}"))
+fn need(v: &Option<String>, flag: &str, step: Step) -> anyhow::Result<String> {
+    v.clone().ok_or_else(|| anyhow!("{step} needs --{flag}"))
 }
 
 impl EventArgs {
-    fn event(&self) -> Result<Event, String> {
+    fn event(&self) -> anyhow::Result<Event> {
         let step = Step::parse(&self.step).ok_or_else(|| {
-            format!(
+            anyhow!(
                 "unknown step {:?}; one of: {}",
                 self.step,
                 Step::ALL
@@ -161,12 +162,12 @@ impl EventArgs {
             transport: self.transport.clone(),
             bill_of_lading: self.bill_of_lading.clone(),
         };
-        let hold = || -> Result<Hold, String> {
+        let hold = || -> anyhow::Result<Hold> {
             let t = match need(&self.hold_type, "hold-type", step)?.as_str() {
                 "customs" => HoldType::Customs,
                 "quality" => HoldType::Quality,
                 other => {
-                    return Err(format!(
+                    return Err(anyhow!(
                         "--hold-type must be customs or quality, not {other:?}"
                     ))
                 }
@@ -185,7 +186,7 @@ impl EventArgs {
         };
         Ok(match step {
             Step::OriginAttestation => {
-                return Err("use `traceseal attest` for an origin attestation".into())
+                return Err(anyhow!("use `traceseal attest` for an origin attestation"))
             }
             Step::Packing => Event::Packing(Packing {
                 packages: self.packages,
@@ -212,25 +213,25 @@ impl EventArgs {
 
     /// The item references of the codes given, sorted and unique; every code must be of
     /// the lot.
-    fn items(&self) -> Result<Vec<String>, String> {
+    fn items(&self) -> anyhow::Result<Vec<String>> {
         let mut codes: Vec<String> = self.codes.iter().map(|x| x.trim().to_string()).collect();
         if let Some(f) = &self.codes_file {
             let text = std::fs::read_to_string(f)
-                .map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+                .map_err(|e| anyhow!("cannot read {}: {e}", f.display()))?;
             codes.extend(text.lines().map(|l| l.trim().to_string()));
         }
         let lot = LotId::parse(&self.signer.lot)?;
         let mut refs = Vec::with_capacity(codes.len());
         for (i, c) in codes.iter().filter(|c| !c.is_empty()).enumerate() {
-            let code = crate::code::Code::parse(c).map_err(|e| format!("code {}: {e}", i + 1))?;
+            let code = crate::code::Code::parse(c).map_err(|e| anyhow!("code {}: {e}", i + 1))?;
             let item = code.item();
             if item.gtin != lot.gtin || item.lot != lot.lot {
-                return Err(format!(
+                bail!(
                     "code {} is of lot {}.{}, not {lot}",
                     i + 1,
                     item.gtin.as_str(),
                     item.lot.as_str()
-                ));
+                );
             }
             refs.push(crate::commitment::ItemRef::of(&code).to_string());
         }
@@ -270,12 +271,12 @@ pub fn actor_key(out: &Path) -> ExitCode {
 
 /// `traceseal attest`.
 pub fn attest(a: &AttestArgs) -> ExitCode {
-    let event = (|| -> Result<Event, String> {
+    let event = (|| -> anyhow::Result<Event> {
         let result = match a.result.as_str() {
             "conformant" => Conformance::Conformant,
             "non_conformant" => Conformance::NonConformant,
             other => {
-                return Err(format!(
+                return Err(anyhow!(
                     "--result must be conformant or non_conformant, not {other:?}"
                 ))
             }
@@ -283,7 +284,7 @@ pub fn attest(a: &AttestArgs) -> ExitCode {
         let mut documents = Vec::new();
         for d in &a.documents {
             let bytes =
-                std::fs::read(d).map_err(|e| format!("cannot read {}: {e}", d.display()))?;
+                std::fs::read(d).map_err(|e| anyhow!("cannot read {}: {e}", d.display()))?;
             documents.push(DocumentRef {
                 name: d
                     .file_name()
@@ -315,8 +316,8 @@ pub fn event(a: &EventArgs) -> ExitCode {
     }
 }
 
-fn usage(m: &str) -> ExitCode {
-    eprintln!("error: {m}");
+fn usage(m: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {m:#}");
     ExitCode::from(exit::USAGE)
 }
 
@@ -376,15 +377,15 @@ pub struct Client {
 
 impl Client {
     /// A client of `server`.
-    pub fn new(server: &str) -> Result<Client, String> {
+    pub fn new(server: &str) -> anyhow::Result<Client> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            .map_err(|e| anyhow!("cannot start the async runtime: {e}"))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .map_err(|e| anyhow!("HTTP client: {e}"))?;
         Ok(Client {
             base: server.trim_end_matches('/').to_string(),
             http,
@@ -393,7 +394,7 @@ impl Client {
     }
 
     /// The service's log origin and the lot's head (GENESIS for a lot with no record yet).
-    pub fn head(&self, lot: &str) -> Result<(String, String), String> {
+    pub fn head(&self, lot: &str) -> anyhow::Result<(String, String)> {
         let url = format!("{}/api/v1/lots/{lot}/head", self.base);
         self.rt.block_on(async {
             let r = self
@@ -401,17 +402,17 @@ impl Client {
                 .get(&url)
                 .send()
                 .await
-                .map_err(|e| format!("cannot reach {url}: {e}"))?;
+                .map_err(|e| anyhow!("cannot reach {url}: {e}"))?;
             match r.status().as_u16() {
                 200 => r
                     .json::<crate::http::custody::LotHead>()
                     .await
                     .map(|v| (v.log, v.head))
-                    .map_err(|e| format!("unexpected answer from {url}: {e}")),
-                429 => Err(format!(
+                    .map_err(|e| anyhow!("unexpected answer from {url}: {e}")),
+                429 => Err(anyhow!(
                     "{url}: rate-limited by the server; retry in a moment"
                 )),
-                s => Err(format!(
+                s => Err(anyhow!(
                     "{url} answered {s}: {}",
                     r.text().await.unwrap_or_default()
                 )),
@@ -420,7 +421,7 @@ impl Client {
     }
 
     /// Posts a submission.
-    pub fn post(&self, sub: &Submission) -> Result<Outcome, String> {
+    pub fn post(&self, sub: &Submission) -> anyhow::Result<Outcome> {
         let url = format!("{}/api/v1/custody/records", self.base);
         self.rt.block_on(async {
             let r = self
@@ -429,14 +430,14 @@ impl Client {
                 .json(sub)
                 .send()
                 .await
-                .map_err(|e| format!("cannot reach {url}: {e}"))?;
+                .map_err(|e| anyhow!("cannot reach {url}: {e}"))?;
             let status = r.status().as_u16();
             if status == 201 {
                 return r
                     .json::<Accepted>()
                     .await
                     .map(Outcome::Accepted)
-                    .map_err(|e| format!("unexpected answer: {e}"));
+                    .map_err(|e| anyhow!("unexpected answer: {e}"));
             }
             let body: serde_json::Value = r.json().await.unwrap_or_default();
             let detail = body
@@ -445,7 +446,7 @@ impl Client {
                 .unwrap_or("no detail")
                 .to_string();
             if status >= 500 {
-                return Err(format!("the server failed ({status}): {detail}"));
+                bail!("the server failed ({status}): {detail}");
             }
             Ok(Outcome::Refused(status, detail))
         })
@@ -453,7 +454,7 @@ impl Client {
 
     /// Signs with the current head and submits; when another record moved the head in
     /// between, fetches it and signs again (3 attempts in all).
-    pub fn sign_and_submit(&self, draft: &Draft, key: &SigningKey) -> Result<Outcome, String> {
+    pub fn sign_and_submit(&self, draft: &Draft, key: &SigningKey) -> anyhow::Result<Outcome> {
         let mut last = None;
         for _ in 0..3 {
             let (log, prev) = self.head(&draft.lot)?;
@@ -469,7 +470,7 @@ impl Client {
 fn submit(s: &Signer, event: Event, items: Vec<String>) -> ExitCode {
     let key = match crate::keys::read_private_pem(&s.key) {
         Ok(k) => k,
-        Err(e) => return usage(&e.to_string()),
+        Err(e) => return usage(e),
     };
     if let Err(e) = LotId::parse(&s.lot) {
         return usage(&e);
@@ -507,7 +508,7 @@ fn submit(s: &Signer, event: Event, items: Vec<String>) -> ExitCode {
     // Check the statement's shape locally before anything is signed or sent.
     let probe = draft.sign(&key, "probe", GENESIS);
     if let Err(e) = record::parse_statement(&probe.statement) {
-        return usage(&e.to_string());
+        return usage(e);
     }
     let client = match Client::new(&s.server) {
         Ok(c) => c,
@@ -585,7 +586,11 @@ mod tests {
         let other = code("L2", "Zx_9");
         assert!(parse(&[&a, &other])
             .unwrap_err()
+            .to_string()
             .contains("not 09506000134352.L1"));
-        assert!(parse(&["https://nope"]).unwrap_err().starts_with("code 1:"));
+        assert!(parse(&["https://nope"])
+            .unwrap_err()
+            .to_string()
+            .starts_with("code 1:"));
     }
 }

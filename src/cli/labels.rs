@@ -2,6 +2,7 @@
 //! progress line (labels rendered, from the job's progress in the API). The job records every
 //! print; labels printed before need `--reprint-reason`.
 
+use anyhow::{anyhow, bail};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,17 +93,17 @@ fn pair<T: std::str::FromStr>(s: &str, seps: &[char]) -> Option<(T, T)> {
 }
 
 /// The `layout` object of the request: only what was given (the server fills in defaults).
-pub fn layout(a: &LabelsArgs) -> Result<serde_json::Value, String> {
+pub fn layout(a: &LabelsArgs) -> anyhow::Result<serde_json::Value> {
     let mut l = serde_json::Map::new();
     let mut put = |k: &str, v: serde_json::Value| {
         l.insert(k.to_string(), v);
     };
     let fmt = a.format.as_str();
-    let only = |flag: &str, formats: &[&str]| -> Result<(), String> {
+    let only = |flag: &str, formats: &[&str]| -> anyhow::Result<()> {
         if formats.contains(&fmt) {
             Ok(())
         } else {
-            Err(format!("{flag} does not apply to --format {fmt}"))
+            Err(anyhow!("{flag} does not apply to --format {fmt}"))
         }
     };
     if let Some(d) = a.dpi {
@@ -136,14 +137,13 @@ pub fn layout(a: &LabelsArgs) -> Result<serde_json::Value, String> {
     }
     if custom {
         if a.sheet.as_deref() != Some("custom") {
-            return Err(
-                "--page-mm, --grid, --label-mm, --margin-mm and --pitch-mm need --sheet custom"
-                    .into(),
-            );
+            bail!("--page-mm, --grid, --label-mm, --margin-mm and --pitch-mm need --sheet custom");
         }
-        let need = |o: &Option<String>, flag: &str, seps: &[char]| -> Result<(f64, f64), String> {
-            let v = o.as_deref().ok_or(format!("--sheet custom needs {flag}"))?;
-            pair(v, seps).ok_or(format!("{flag} {v:?}: expected two numbers, e.g. 210x297"))
+        let need = |o: &Option<String>, flag: &str, seps: &[char]| -> anyhow::Result<(f64, f64)> {
+            let v = o
+                .as_deref()
+                .ok_or_else(|| anyhow!("--sheet custom needs {flag}"))?;
+            pair(v, seps).ok_or_else(|| anyhow!("{flag} {v:?}: expected two numbers, e.g. 210x297"))
         };
         let (pw, ph) = need(&a.page_mm, "--page-mm", &['x', 'X', '×'])?;
         let (lw, lh) = need(&a.label_mm, "--label-mm", &['x', 'X', '×'])?;
@@ -151,7 +151,7 @@ pub fn layout(a: &LabelsArgs) -> Result<serde_json::Value, String> {
             .grid
             .as_deref()
             .and_then(|g| pair(g, &['x', 'X', '×']))
-            .ok_or("--sheet custom needs --grid COLUMNSxROWS, e.g. 3x8")?;
+            .ok_or_else(|| anyhow!("--sheet custom needs --grid COLUMNSxROWS, e.g. 3x8"))?;
         let (ml, mt) = match &a.margin_mm {
             Some(_) => need(&a.margin_mm, "--margin-mm", &[','])?,
             None => (0.0, 0.0),
@@ -169,13 +169,13 @@ pub fn layout(a: &LabelsArgs) -> Result<serde_json::Value, String> {
             }),
         );
     } else if a.sheet.as_deref() == Some("custom") {
-        return Err("--sheet custom needs --page-mm, --grid and --label-mm".into());
+        bail!("--sheet custom needs --page-mm, --grid and --label-mm");
     }
     Ok(serde_json::Value::Object(l))
 }
 
-fn usage(m: &str) -> ExitCode {
-    eprintln!("error: {m}");
+fn usage(m: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {m:#}");
     ExitCode::from(2)
 }
 
@@ -261,7 +261,7 @@ fn request(a: &LabelsArgs) -> Result<PrintJobRequest, Stop> {
             }
         },
     };
-    let layout = layout(a).map_err(Stop::Usage)?;
+    let layout = layout(a).map_err(|e| Stop::Usage(format!("{e:#}")))?;
     let format = serde_json::from_value(serde_json::Value::String(a.format.clone()))
         .map_err(|e| Stop::Usage(e.to_string()))?;
     Ok(PrintJobRequest {

@@ -1,6 +1,7 @@
 //! The command line (clap): `init`, `serve`, `demo`, `verify`, `verify-bundle`, and the actor
 //! commands `actor-key`, `attest`, `event` ([`custody`]).
 
+use anyhow::anyhow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -174,28 +175,28 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn done(r: Result<(), String>) -> ExitCode {
+fn done(r: anyhow::Result<()>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
 }
 
-fn demo_cmd(data_dir: &Path, file: Option<PathBuf>) -> Result<(), String> {
+fn demo_cmd(data_dir: &Path, file: Option<PathBuf>) -> anyhow::Result<()> {
     let dir = DataDir::new(data_dir);
     let cfg = load_config(&dir, None)?;
     let text = match &file {
         Some(f) => {
-            std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?
+            std::fs::read_to_string(f).map_err(|e| anyhow!("cannot read {}: {e}", f.display()))?
         }
         None => crate::service::demo::BUILTIN.to_string(),
     };
     let svc = open_service(&dir, &cfg).map_err(|e| {
-        format!("{e} (is the service running on this data directory? stop it first)")
+        anyhow!("{e:#} (is the service running on this data directory? stop it first)")
     })?;
     let r = svc
         .load_demo(&text, &dir.root().join("demo-keys"))
-        .map_err(|e| e.to_string())?;
+        .map_err(anyhow::Error::from)?;
     print_demo(&r);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `traceseal serve`: the service's main job.
 
+use anyhow::{anyhow, bail};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -47,7 +48,7 @@ pub(super) struct ServeOptions {
 }
 
 /// The configuration `serve` runs with: the file and environment, then the flags.
-fn serve_config(dir: &DataDir, o: &ServeOptions) -> Result<crate::config::Config, String> {
+fn serve_config(dir: &DataDir, o: &ServeOptions) -> anyhow::Result<crate::config::Config> {
     let mut cfg = load_config(dir, o.config.clone())?;
     if let Some(l) = o.listen {
         cfg.listen = l;
@@ -57,26 +58,26 @@ fn serve_config(dir: &DataDir, o: &ServeOptions) -> Result<crate::config::Config
 }
 
 /// Refuses a production start that would fall back to the development chain.
-fn check_chain_choice(cfg: &crate::config::Config) -> Result<(), String> {
+fn check_chain_choice(cfg: &crate::config::Config) -> anyhow::Result<()> {
     let c = &cfg.chain;
     if c.enabled && c.rpc_url.is_empty() && !c.dev_mode {
-        return Err("no chain is configured for anchoring: set TRACESEAL_CHAIN_RPC (chain.rpc_url) and an anchoring key (chain.anchor_key), or disable anchoring with chain.enabled = false (TRACESEAL_CHAIN_ENABLED=false); for development, pass --dev to start the local development chain (docs/anchoring.md)".into());
+        bail!("no chain is configured for anchoring: set TRACESEAL_CHAIN_RPC (chain.rpc_url) and an anchoring key (chain.anchor_key), or disable anchoring with chain.enabled = false (TRACESEAL_CHAIN_ENABLED=false); for development, pass --dev to start the local development chain (docs/anchoring.md)");
     }
     Ok(())
 }
 
 /// Refuses an operator token too short to resist guessing (the file is the operator's
 /// password; `init` writes 43 random characters).
-pub fn check_operator_token(token: &str) -> Result<(), String> {
+pub fn check_operator_token(token: &str) -> anyhow::Result<()> {
     let t = token.trim();
     if t.chars().count() < MIN_OPERATOR_TOKEN_CHARS {
-        return Err(format!(
+        bail!(
             "the operator token (admin.token) is {} characters; it must be at least {MIN_OPERATOR_TOKEN_CHARS} (make a new one: head -c 32 /dev/urandom | base64 | tr -d '=+/' > admin.token; chmod 600 admin.token)",
             t.chars().count()
-        ));
+        );
     }
     if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("the operator token (admin.token) must be one line without spaces".into());
+        bail!("the operator token (admin.token) must be one line without spaces");
     }
     Ok(())
 }
@@ -86,39 +87,39 @@ pub const MIN_OPERATOR_TOKEN_CHARS: usize = 32;
 
 /// `traceseal serve`: opens (or initialises) the data directory, then runs the server until
 /// a signal, with anchoring and the hourly purge of old scan records alongside.
-pub(super) fn serve(data_dir: &Path, o: &ServeOptions) -> Result<(), String> {
+pub(super) fn serve(data_dir: &Path, o: &ServeOptions) -> anyhow::Result<()> {
     let dir = DataDir::new(data_dir);
     let (cfg, fresh) = prepare(&dir, o)?;
     let svc = open_service(&dir, &cfg)?;
     if fresh && (o.demo || cfg.custody.demo_on_init) {
         let r = svc
             .load_demo(crate::service::demo::BUILTIN, &dir.root().join("demo-keys"))
-            .map_err(|e| format!("loading the demo data: {e}"))?;
+            .map_err(|e| anyhow!("loading the demo data: {e}"))?;
         print_demo(&r);
     }
-    let token = keys::read_secret_file(&dir.admin_token()).map_err(|e| e.to_string())?;
-    let token = String::from_utf8(token).map_err(|_| "admin.token is not UTF-8".to_string())?;
+    let token = keys::read_secret_file(&dir.admin_token()).map_err(anyhow::Error::from)?;
+    let token = String::from_utf8(token).map_err(|_| anyhow!("admin.token is not UTF-8"))?;
     check_operator_token(&token)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        .map_err(|e| anyhow!("cannot start the async runtime: {e}"))?;
     rt.block_on(run(dir, cfg, Arc::new(svc), token))
 }
 
 /// The configuration in force, after initialising a fresh data directory when allowed (then
 /// `true`).
-fn prepare(dir: &DataDir, o: &ServeOptions) -> Result<(Config, bool), String> {
+fn prepare(dir: &DataDir, o: &ServeOptions) -> anyhow::Result<(Config, bool)> {
     let mut cfg = serve_config(dir, o)?;
     init_tracing(cfg.log_format);
     let fresh = !dir.db().exists();
     if fresh {
         if !o.init {
-            return Err(format!(
+            bail!(
                 "{} is not initialised; run `traceseal init --data-dir {}` first, or pass --init",
                 dir.root().display(),
                 dir.root().display()
-            ));
+            );
         }
         init(dir.root(), None)?;
         // init wrote DATA_DIR/traceseal.toml; read it so the file is the one in force.
@@ -141,7 +142,7 @@ async fn start_anchoring(
     dir: &DataDir,
     cfg: &Config,
     svc: &Arc<Service>,
-) -> Result<ChainStart, String> {
+) -> anyhow::Result<ChainStart> {
     if !cfg.chain.enabled {
         return Ok(ChainStart {
             chain: None,
@@ -167,20 +168,20 @@ async fn start_anchoring(
                 retry: true,
             })
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
-async fn run(dir: DataDir, cfg: Config, svc: Arc<Service>, token: String) -> Result<(), String> {
+async fn run(dir: DataDir, cfg: Config, svc: Arc<Service>, token: String) -> anyhow::Result<()> {
     // Signal handlers first: a SIGTERM during start-up (or right after the banner) must
     // still mean a graceful stop that also stops the dev chain.
     let shutdown =
-        http::shutdown_signal().map_err(|e| format!("cannot install the signal handlers: {e}"))?;
+        http::shutdown_signal().map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     let start = start_anchoring(&dir, &cfg, &svc).await?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|e| anyhow!("cannot listen on {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr().map_err(anyhow::Error::from)?;
     print_banner(addr, &dir, &cfg, &start);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = vec![spawn_scan_purge(svc.clone())];
@@ -208,7 +209,7 @@ async fn run(dir: DataDir, cfg: Config, svc: Arc<Service>, token: String) -> Res
     }
     let res = http::serve(state, listener, shutdown)
         .await
-        .map_err(|e| format!("server error: {e}"));
+        .map_err(|e| anyhow!("server error: {e}"));
     let _ = stop_tx.send(true);
     for t in tasks {
         t.abort();

@@ -1,6 +1,7 @@
 //! What the commands share: data directory set-up, configuration, the service, issuer keys,
 //! error exits.
 
+use anyhow::{anyhow, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,23 +14,23 @@ use crate::keys;
 use crate::service::setup::{self, DataDir, KeySet, OpenOptions};
 use crate::wiring;
 
-pub(super) fn fail(msg: &str) -> ExitCode {
-    eprintln!("error: {msg}");
+pub(super) fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg:#}");
     ExitCode::from(2)
 }
 
-pub(super) fn load_config(dir: &DataDir, file: Option<PathBuf>) -> Result<Config, String> {
+pub(super) fn load_config(dir: &DataDir, file: Option<PathBuf>) -> anyhow::Result<Config> {
     let path = file.unwrap_or_else(|| dir.config());
-    Config::load(&path, |k| std::env::var(k).ok()).map_err(|e| e.to_string())
+    Config::load(&path, |k| std::env::var(k).ok()).map_err(anyhow::Error::from)
 }
 
-pub(super) fn init(data_dir: &Path, host: Option<String>) -> Result<(), String> {
+pub(super) fn init(data_dir: &Path, host: Option<String>) -> anyhow::Result<()> {
     let dir = DataDir::new(data_dir);
     let cfg = load_config(&dir, None)?;
     let cfg_chain_key = cfg.chain.anchor_key.clone();
     let host = host.unwrap_or(cfg.public_host);
-    let host = Host::parse(&host).map_err(|e| format!("public host {host:?}: {e}"))?;
-    let r = setup::init(&dir, &host).map_err(|e| e.to_string())?;
+    let host = Host::parse(&host).map_err(|e| anyhow!("public host {host:?}: {e}"))?;
+    let r = setup::init(&dir, &host).map_err(anyhow::Error::from)?;
     println!("initialised {}", dir.root().display());
     println!(
         "  issuer key   {}  (kid {})",
@@ -72,35 +73,35 @@ pub(super) fn print_demo(r: &crate::service::demo::DemoReport) {
     }
 }
 
-pub(super) fn open_service(dir: &DataDir, cfg: &Config) -> Result<crate::service::Service, String> {
-    let host = Host::parse(&cfg.public_host).map_err(|e| e.to_string())?;
-    setup::open(dir, OpenOptions::from_config(host, cfg)).map_err(|e| e.to_string())
+pub(super) fn open_service(dir: &DataDir, cfg: &Config) -> anyhow::Result<crate::service::Service> {
+    let host = Host::parse(&cfg.public_host).map_err(anyhow::Error::from)?;
+    setup::open(dir, OpenOptions::from_config(host, cfg)).map_err(anyhow::Error::from)
 }
 
 /// Issuer keys from a keys file: the JSON of `GET /api/v1/keys`, or a PEM key.
-pub fn load_issuer_keys(path: &Path) -> Result<Vec<VerifyingKey>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn load_issuer_keys(path: &Path) -> anyhow::Result<Vec<VerifyingKey>> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     if text.trim_start().starts_with('{') {
         let set: KeySet =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let mut out = Vec::new();
         for k in set.keys.iter().filter(|k| k.role == "issuer") {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(&k.public_key)
-                .map_err(|e| format!("key {}: {e}", k.kid))?;
+                .map_err(|e| anyhow!("key {}: {e}", k.kid))?;
             let arr: [u8; 32] = raw
                 .as_slice()
                 .try_into()
-                .map_err(|_| format!("key {}: not 32 bytes", k.kid))?;
-            out.push(VerifyingKey::from_bytes(&arr).map_err(|e| format!("key {}: {e}", k.kid))?);
+                .map_err(|_| anyhow!("key {}: not 32 bytes", k.kid))?;
+            out.push(VerifyingKey::from_bytes(&arr).map_err(|e| anyhow!("key {}: {e}", k.kid))?);
         }
         if out.is_empty() {
-            return Err(format!("{} holds no issuer key", path.display()));
+            bail!("{} holds no issuer key", path.display());
         }
         Ok(out)
     } else {
         keys::public_key_from_pem(&text)
             .map(|k| vec![k])
-            .map_err(|e| format!("{}: not a key file: {e}", path.display()))
+            .map_err(|e| anyhow!("{}: not a key file: {e}", path.display()))
     }
 }

@@ -1,6 +1,7 @@
 //! `traceseal verify` (a code, offline, against issuer keys) and `traceseal verify-bundle` (a
 //! proof bundle, offline, and its anchor on chain when given an RPC URL).
 
+use anyhow::{anyhow, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -62,7 +63,7 @@ mod bundle_exit {
     pub const CHAIN_UNREACHABLE: u8 = 4;
 }
 
-fn read_bundle(file: &Path) -> Result<String, String> {
+fn read_bundle(file: &Path) -> anyhow::Result<String> {
     use std::io::Read;
     let limit = crate::bundle::MAX_BUNDLE_BYTES;
     let mut text = String::new();
@@ -71,9 +72,9 @@ fn read_bundle(file: &Path) -> Result<String, String> {
     } else {
         std::fs::File::open(file).and_then(|f| f.take(limit + 1).read_to_string(&mut text))
     };
-    res.map_err(|e| format!("{}: {e}", file.display()))?;
+    res.map_err(|e| anyhow!("{}: {e}", file.display()))?;
     if text.len() as u64 > limit {
-        return Err(format!("{}: larger than {limit} bytes", file.display()));
+        bail!("{}: larger than {limit} bytes", file.display());
     }
     Ok(text)
 }
@@ -90,32 +91,32 @@ fn check_pins(
     b: &crate::bundle::Bundle,
     v: &crate::bundle::Verified,
     pins: &Pins,
-) -> Result<Vec<String>, String> {
+) -> anyhow::Result<Vec<String>> {
     let mut notes = Vec::new();
     match &pins.keys {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("--keys {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|e| anyhow!("--keys {}: {e}", path.display()))?;
             let set: KeySet = serde_json::from_str(&text)
-                .map_err(|e| format!("--keys {}: not the JSON of GET /api/v1/keys: {e}", path.display()))?;
+                .map_err(|e| anyhow!("--keys {}: not the JSON of GET /api/v1/keys: {e}", path.display()))?;
             let issuer = b
                 .keys
                 .issuers
                 .iter()
                 .find(|k| k.kid == v.kid)
-                .ok_or_else(|| format!("the bundle has no issuer key {}", v.kid))?;
+                .ok_or_else(|| anyhow!("the bundle has no issuer key {}", v.kid))?;
             if !set
                 .keys
                 .iter()
                 .any(|k| k.role == "issuer" && k.kid == issuer.kid && k.public_key == issuer.public_key)
             {
-                return Err(format!("keys: issuer key {} is not one of the pinned keys", v.kid));
+                bail!("keys: issuer key {} is not one of the pinned keys", v.kid);
             }
             if !set
                 .keys
                 .iter()
                 .any(|k| k.role == "log" && k.vkey.as_deref() == Some(b.keys.log_vkey.as_str()))
             {
-                return Err("keys: the bundle's log key is not the pinned log key".into());
+                bail!("keys: the bundle's log key is not the pinned log key");
             }
             notes.push(format!("ok  issuer and log keys are the pinned ones ({})", path.display()));
         }
@@ -123,21 +124,21 @@ fn check_pins(
     }
     if let Some(claim) = &v.anchor {
         if let Some(c) = &pins.contract {
-            let want = crate::chain::parse_address(c).map_err(|e| format!("--contract: {e}"))?;
+            let want = crate::chain::parse_address(c).map_err(|e| anyhow!("--contract: {e}"))?;
             if want != claim.contract {
-                return Err(format!(
+                bail!(
                     "anchor: the bundle's contract {} is not the pinned {}",
                     crate::anchor::hex0x(&claim.contract),
                     c
-                ));
+                );
             }
         }
         if let Some(id) = pins.chain_id {
             if id != claim.chain_id {
-                return Err(format!(
+                bail!(
                     "anchor: the bundle's chain {} is not the pinned chain {id}",
                     claim.chain_id
-                ));
+                );
             }
         }
         if pins.contract.is_none() {

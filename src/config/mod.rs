@@ -404,9 +404,9 @@ impl Config {
                 path: file.display().to_string(),
                 source,
             })?;
-            Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            Self::from_toml(&text).map_err(|e| ConfigError::Parse {
                 path: file.display().to_string(),
-                message,
+                message: e.to_string(),
             })?
         } else {
             Config::default()
@@ -417,8 +417,8 @@ impl Config {
     }
 
     /// Parses TOML text; missing fields take their defaults, unknown fields are errors.
-    pub fn from_toml(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
     }
 
     /// Checks ranges that serde cannot.
@@ -656,7 +656,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let err = Config::from_toml("listn = \"1.2.3.4:5\"").unwrap_err();
+        let err = Config::from_toml("listn = \"1.2.3.4:5\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listn"), "{err}");
     }
 

@@ -88,16 +88,15 @@ pub struct LotId {
 
 impl LotId {
     /// Parses `{gtin14}.{lot}`.
-    pub fn parse(s: &str) -> Result<LotId, String> {
-        let (g, l) = s.split_once('.').ok_or_else(|| {
-            format!("lot id {s:?} must be GTIN-14, a dot, and the lot number, e.g. 09312345678907.L2026A")
-        })?;
+    pub fn parse(s: &str) -> Result<LotId, LotIdError> {
+        let id = || s.to_string();
+        let (g, l) = s.split_once('.').ok_or_else(|| LotIdError::Shape(id()))?;
         if g.len() != 14 {
-            return Err(format!("lot id {s:?}: the GTIN part must be 14 digits"));
+            return Err(LotIdError::GtinLength(id()));
         }
         Ok(LotId {
-            gtin: Gtin::parse(g).map_err(|e| format!("lot id {s:?}: gtin: {e}"))?,
-            lot: Lot::parse(l).map_err(|e| format!("lot id {s:?}: lot: {e}"))?,
+            gtin: Gtin::parse(g).map_err(|source| LotIdError::Gtin { id: id(), source })?,
+            lot: Lot::parse(l).map_err(|source| LotIdError::Lot { id: id(), source })?,
         })
     }
 }
@@ -242,8 +241,40 @@ pub fn format_event_time(t: OffsetDateTime) -> String {
     t.format(EVENT_TIME).unwrap_or_default()
 }
 
+/// A lot id that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LotIdError {
+    /// No dot between GTIN and lot.
+    #[error("lot id {0:?} must be GTIN-14, a dot, and the lot number, e.g. 09312345678907.L2026A")]
+    Shape(String),
+    /// The GTIN part is not 14 characters.
+    #[error("lot id {0:?}: the GTIN part must be 14 digits")]
+    GtinLength(String),
+    /// The GTIN part is not a valid GTIN.
+    #[error("lot id {id:?}: gtin: {source}")]
+    Gtin {
+        /// The lot id.
+        id: String,
+        /// Why.
+        source: crate::gs1::Gs1Error,
+    },
+    /// The lot part is not a valid GS1 lot number.
+    #[error("lot id {id:?}: lot: {source}")]
+    Lot {
+        /// The lot id.
+        id: String,
+        /// Why.
+        source: crate::gs1::Gs1Error,
+    },
+}
+
+/// An actor id outside the allowed shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("actor id {0:?} must be 2 to 64 characters of a-z, 0-9 and '-', not starting with '-'")]
+pub struct ActorIdError(pub String);
+
 /// Checks an actor id: 2–64 characters of `[a-z0-9-]`, starting with a letter or digit.
-pub fn check_actor_id(id: &str) -> Result<(), String> {
+pub fn check_actor_id(id: &str) -> Result<(), ActorIdError> {
     let ok = (2..=64).contains(&id.len())
         && id
             .bytes()
@@ -252,9 +283,7 @@ pub fn check_actor_id(id: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "actor id {id:?} must be 2 to 64 characters of a-z, 0-9 and '-', not starting with '-'"
-        ))
+        Err(ActorIdError(id.to_string()))
     }
 }
 
@@ -299,7 +328,7 @@ impl Statement {
                 "log must be the service's log origin (GET /api/v1/lots/{id}/head answers it)",
             ));
         }
-        let lot = LotId::parse(&self.lot).map_err(RecordError::Field)?;
+        let lot = LotId::parse(&self.lot).map_err(|e| RecordError::Field(e.to_string()))?;
         if self.items.len() > MAX_ITEMS {
             return Err(field_err(format!(
                 "at most {MAX_ITEMS} items per statement; use a lot-wide event or split it"
@@ -319,7 +348,7 @@ impl Statement {
             )));
         }
         let prev = parse_hash_hex("prev", &self.prev)?;
-        check_actor_id(&self.actor).map_err(RecordError::Field)?;
+        check_actor_id(&self.actor).map_err(|e| RecordError::Field(e.to_string()))?;
         let kid = KeyId::parse(&self.kid)
             .map_err(|_| field_err("kid must be 8 lowercase hex characters"))?;
         let time = parse_event_time(&self.time)?;

@@ -158,7 +158,7 @@ impl Font {
         FontRef::from_index(&data, 0).map_err(|e| bad(e.to_string()))?;
         let data: &'static [u8] = Box::leak(data.into_boxed_slice());
         let face = FontRef::from_index(data, 0).map_err(|e| bad(e.to_string()))?;
-        check_usable(&face).map_err(bad)?;
+        check_usable(&face).map_err(|d| bad(d.to_string()))?;
         let m = face.metrics(Size::unscaled(), LocationRef::default());
         let upem = f32::from(m.units_per_em);
         let bbox = m
@@ -332,19 +332,31 @@ fn outline_of(face: &FontRef<'_>, glyph: u16, scale: f32) -> Vec<Seg> {
 const FS_NO_SUBSETTING: u16 = 0x0100;
 const FS_BITMAP_ONLY: u16 = 0x0200;
 
-/// Why a parsed font cannot draw labels: no TrueType outlines, a licence that forbids
-/// embedding outlines, no Latin letters and digits.
-fn check_usable(face: &FontRef<'_>) -> Result<(), String> {
+/// Why a parsed font cannot draw labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FontDefect {
+    /// No TrueType outlines.
+    #[error("it has no TrueType (glyf) outlines; PDF embedding needs them")]
+    NoOutlines,
+    /// A licence that forbids embedding outlines.
+    #[error("its licence does not allow embedding")]
+    NoEmbedding,
+    /// No Latin letters and digits.
+    #[error("it has no Latin letters and digits")]
+    NoLatin,
+}
+
+fn check_usable(face: &FontRef<'_>) -> Result<(), FontDefect> {
     if face.glyf().is_err() {
-        return Err("it has no TrueType (glyf) outlines; PDF embedding needs them".into());
+        return Err(FontDefect::NoOutlines);
     }
     let fs_type = face.os2().map(|t| t.fs_type()).unwrap_or(0);
     if fs_type & FS_NO_SUBSETTING == 0 && fs_type & FS_BITMAP_ONLY != 0 {
-        return Err("its licence does not allow embedding".into());
+        return Err(FontDefect::NoEmbedding);
     }
     let cmap = face.charmap();
     if cmap.map('A').is_none() || cmap.map('0').is_none() {
-        return Err("it has no Latin letters and digits".into());
+        return Err(FontDefect::NoLatin);
     }
     Ok(())
 }

@@ -142,15 +142,26 @@ pub struct SheetLayout {
 
 impl SheetLayout {
     /// The sheet's grid.
-    pub fn sheet(&self) -> std::result::Result<Sheet, String> {
+    pub fn sheet(&self) -> std::result::Result<Sheet, SheetChoiceError> {
         match (self.sheet, self.grid) {
             (SheetKind::A4x3x8, None) => Ok(Sheet::A4_3X8),
             (SheetKind::A4x4x10, None) => Ok(Sheet::A4_4X10),
             (SheetKind::Custom, Some(g)) => Ok(g),
-            (SheetKind::Custom, None) => Err("a custom sheet needs a grid: page_width_mm, page_height_mm, columns, rows, margin_left_mm, margin_top_mm, pitch_x_mm, pitch_y_mm, label_width_mm, label_height_mm".into()),
-            (_, Some(_)) => Err("grid is only for sheet \"custom\"".into()),
+            (SheetKind::Custom, None) => Err(SheetChoiceError::CustomWithoutGrid),
+            (_, Some(_)) => Err(SheetChoiceError::GridWithoutCustom),
         }
     }
+}
+
+/// A sheet layout whose `sheet` and `grid` do not go together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SheetChoiceError {
+    /// `custom` without its grid.
+    #[error("a custom sheet needs a grid: page_width_mm, page_height_mm, columns, rows, margin_left_mm, margin_top_mm, pitch_x_mm, pitch_y_mm, label_width_mm, label_height_mm")]
+    CustomWithoutGrid,
+    /// A grid with a stock sheet.
+    #[error("grid is only for sheet \"custom\"")]
+    GridWithoutCustom,
 }
 
 /// A job's layout, by format.
@@ -169,13 +180,13 @@ impl JobLayout {
     pub fn parse(
         format: LabelFormat,
         v: Option<&serde_json::Value>,
-    ) -> std::result::Result<Self, String> {
+    ) -> std::result::Result<Self, serde_json::Error> {
         fn de<T: serde::de::DeserializeOwned + Default>(
             v: Option<&serde_json::Value>,
-        ) -> std::result::Result<T, String> {
+        ) -> std::result::Result<T, serde_json::Error> {
             match v {
                 None | Some(serde_json::Value::Null) => Ok(T::default()),
-                Some(v) => T::deserialize(v).map_err(|e| e.to_string()),
+                Some(v) => T::deserialize(v),
             }
         }
         Ok(match format {
@@ -267,7 +278,7 @@ impl Renderer {
                 Renderer::Image { frame, dpi, font }
             }
             JobLayout::Sheet(l) => {
-                let sheet = l.sheet().map_err(RenderError::Invalid)?;
+                let sheet = l.sheet().map_err(|e| RenderError::Invalid(e.to_string()))?;
                 sheet.check()?;
                 let font = font()?;
                 let frame = spec(

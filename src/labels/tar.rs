@@ -43,9 +43,26 @@ pub struct Reader {
     pub ended: bool,
 }
 
+/// A malformed archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TarReadError {
+    /// A header whose checksum or magic is wrong.
+    #[error("not a ustar archive (bad header checksum)")]
+    NotUstar,
+    /// A size field that does not parse.
+    #[error("bad size in tar header")]
+    BadSize,
+    /// An entry larger than memory allows.
+    #[error("tar entry too large")]
+    TooLarge,
+    /// A name field that does not parse.
+    #[error("bad name in tar header")]
+    BadName,
+}
+
 impl Reader {
     /// Adds bytes; returns the files completed by them, or an error for a malformed archive.
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, TarReadError> {
         self.buf.extend_from_slice(bytes);
         let mut files = Vec::new();
         let mut at = 0;
@@ -69,23 +86,21 @@ impl Reader {
                 u64::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok()
             };
             if oct(&h[148..156]) != Some(u64::from(sum)) || &h[257..262] != b"ustar" {
-                return Err("not a ustar archive (bad header checksum)".into());
+                return Err(TarReadError::NotUstar);
             }
             let header = tar::Header::from_byte_slice(h);
-            let size = header
-                .entry_size()
-                .map_err(|_| "bad size in tar header".to_string())?;
-            let size = usize::try_from(size).map_err(|_| "tar entry too large".to_string())?;
+            let size = header.entry_size().map_err(|_| TarReadError::BadSize)?;
+            let size = usize::try_from(size).map_err(|_| TarReadError::TooLarge)?;
             let total = size
                 .checked_next_multiple_of(BLOCK)
                 .and_then(|n| n.checked_add(BLOCK))
-                .ok_or("tar entry too large")?;
+                .ok_or(TarReadError::TooLarge)?;
             if self.buf.len() - at < total {
                 break;
             }
             let name = header
                 .path()
-                .map_err(|_| "bad name in tar header".to_string())?
+                .map_err(|_| TarReadError::BadName)?
                 .to_string_lossy()
                 .into_owned();
             files.push((name, self.buf[at + BLOCK..at + BLOCK + size].to_vec()));

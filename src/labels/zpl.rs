@@ -231,7 +231,7 @@ pub struct Checked {
 /// and close with `^XZ`, every command is one we use with numeric parameters where ZPL wants
 /// them, every `^FD` is closed by `^FS`, a QR field follows `^BQN,2,1..10` and starts with an
 /// error-correction letter and `A,`. Returns the labels and the QR contents.
-pub fn check(text: &str) -> Result<Checked, String> {
+pub fn check(text: &str) -> Result<Checked, ZplSyntaxError> {
     let mut out = Checked {
         labels: 0,
         qr_data: Vec::new(),
@@ -245,7 +245,7 @@ pub fn check(text: &str) -> Result<Checked, String> {
             break;
         }
         let Some(body) = rest.strip_prefix('^') else {
-            return Err(format!("expected a ^command at {:?}", preview(rest)));
+            return syntax(format!("expected a ^command at {:?}", preview(rest)));
         };
         let cmd: String = body.chars().take(2).collect();
         let after = &body[cmd.len()..];
@@ -259,23 +259,23 @@ pub fn check(text: &str) -> Result<Checked, String> {
                 (&after[..end], &after[end..])
             }
         };
-        let nums = |n: usize| -> Result<Vec<u32>, String> {
+        let nums = |n: usize| -> Result<Vec<u32>, ZplSyntaxError> {
             let v: Vec<&str> = params.split(',').collect();
             if v.len() != n || v.iter().any(|p| p.parse::<u32>().is_err()) {
-                return Err(format!("^{cmd}{params}: expected {n} numbers"));
+                return syntax(format!("^{cmd}{params}: expected {n} numbers"));
             }
             Ok(v.iter().filter_map(|p| p.parse().ok()).collect())
         };
         if !open && cmd != "XA" {
-            return Err(format!("^{cmd} outside ^XA … ^XZ"));
+            return syntax(format!("^{cmd} outside ^XA … ^XZ"));
         }
         match cmd.as_str() {
             "XA" => {
                 if open {
-                    return Err("^XA inside a label".into());
+                    return syntax("^XA inside a label");
                 }
                 if !params.is_empty() {
-                    return Err("^XA takes no parameters".into());
+                    return syntax("^XA takes no parameters");
                 }
                 open = true;
             }
@@ -285,7 +285,7 @@ pub fn check(text: &str) -> Result<Checked, String> {
             }
             "CI" => {
                 if params != "28" {
-                    return Err(format!("^CI{params}: only UTF-8 (^CI28) is used"));
+                    return syntax(format!("^CI{params}: only UTF-8 (^CI28) is used"));
                 }
             }
             "PW" | "LL" => {
@@ -301,7 +301,7 @@ pub fn check(text: &str) -> Result<Checked, String> {
                     && p[1] == "2"
                     && p[2].parse::<u32>().is_ok_and(|m| (1..=10).contains(&m));
                 if !ok {
-                    return Err(format!("^BQ{params}: expected N,2,<1-10>"));
+                    return syntax(format!("^BQ{params}: expected N,2,<1-10>"));
                 }
                 last_bq = true;
             }
@@ -312,17 +312,17 @@ pub fn check(text: &str) -> Result<Checked, String> {
                     || p[0] != "N"
                     || p[1..3].iter().any(|x| x.parse::<u32>().is_err())
                 {
-                    return Err(format!("^{cmd}{params}: bad font parameters"));
+                    return syntax(format!("^{cmd}{params}: bad font parameters"));
                 }
             }
             "FH" => {
                 if params != "\\" {
-                    return Err(format!("^FH{params}: expected ^FH\\"));
+                    return syntax(format!("^FH{params}: expected ^FH\\"));
                 }
             }
             "FD" => {
                 if params.contains('^') || params.contains('~') {
-                    return Err(format!(
+                    return syntax(format!(
                         "unescaped ^ or ~ in field data {:?} (a missing ^FS?)",
                         preview(params)
                     ));
@@ -333,24 +333,39 @@ pub fn check(text: &str) -> Result<Checked, String> {
                         .and_then(|d| d.strip_prefix("A,"))
                         .filter(|_| params.starts_with(['L', 'M', 'Q', 'H']))
                         .ok_or_else(|| {
-                            format!(
+                            ZplSyntaxError(format!(
                                 "QR field {:?} must start with L/M/Q/H and A,",
                                 preview(params)
-                            )
+                            ))
                         })?;
                     out.qr_data.push(data.to_string());
                     last_bq = false;
                 }
             }
             "FS" => {}
-            other => return Err(format!("unknown command ^{other}")),
+            other => return syntax(format!("unknown command ^{other}")),
         }
         rest = next;
     }
     if open {
-        return Err("the last label is not closed with ^XZ".into());
+        return syntax("the last label is not closed with ^XZ");
     }
     Ok(out)
+}
+
+/// ZPL that the checker refuses, with what it found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ZPL: {0}")]
+pub struct ZplSyntaxError(pub String);
+
+impl From<&str> for ZplSyntaxError {
+    fn from(m: &str) -> Self {
+        ZplSyntaxError(m.to_string())
+    }
+}
+
+fn syntax<T>(message: impl Into<String>) -> Result<T, ZplSyntaxError> {
+    Err(ZplSyntaxError(message.into()))
 }
 
 fn preview(s: &str) -> String {
@@ -441,16 +456,22 @@ mod tests {
         let good = label(&data(), &ZplLayout::default()).unwrap();
         assert!(check(&good.replace("^XZ", ""))
             .unwrap_err()
+            .0
             .contains("not closed"));
         assert!(check(&good.replacen("^FS", "", 1)).is_err());
         assert!(check(&good.replace("^BQN,2,4", "^BQN,2,11"))
             .unwrap_err()
+            .0
             .contains("^BQ"));
         assert!(check(&good.replace("^PW480", "^PWabc"))
             .unwrap_err()
+            .0
             .contains("numbers"));
         assert!(check(&format!("{good}{good}")).unwrap().labels == 2);
-        assert!(check("^XA^ZZ^XZ").unwrap_err().contains("unknown command"));
+        assert!(check("^XA^ZZ^XZ")
+            .unwrap_err()
+            .0
+            .contains("unknown command"));
         assert!(check("hello").is_err());
     }
 

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 use utoipa::ToSchema;
 
-use super::base::{check_text, check_unix, lock, now_unix, Result, ServiceError, WriteLocks};
+use super::base::{
+    check_text, check_unix, lock, now_unix, rfc3339, Result, ServiceError, WriteLocks,
+};
 use super::log::{LogBook, PendingLeaf};
 use crate::code::KeyId;
 use crate::custody::record::check_actor_id;
@@ -27,6 +29,64 @@ use crate::store::Store;
 
 /// Most keys one actor may hold (active or not).
 pub const MAX_ACTOR_KEYS: usize = 32;
+
+/// Why an actor's key cannot vouch for a statement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key {kid} {}", describe(state, reason.as_deref()))]
+pub struct KeyStateError {
+    /// The key id.
+    pub kid: String,
+    /// Its state at the time in question.
+    pub state: KeyState,
+    /// The revocation reason, when revoked.
+    pub reason: Option<String>,
+}
+
+/// The state of a key that is not valid at some time (Unix seconds in each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Not valid before this time.
+    NotYetValid(i64),
+    /// Expired at this time.
+    Expired(i64),
+    /// Revoked from this time.
+    Revoked(i64),
+}
+
+fn describe(state: &KeyState, reason: Option<&str>) -> String {
+    match state {
+        KeyState::NotYetValid(t) => format!("is not valid before {}", rfc3339(*t)),
+        KeyState::Expired(t) => format!("expired at {}", rfc3339(*t)),
+        KeyState::Revoked(t) => format!(
+            "was revoked from {} ({})",
+            rfc3339(*t),
+            reason.unwrap_or("no reason given")
+        ),
+    }
+}
+
+/// A public key in a request that is not a usable Ed25519 key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyInputError {
+    /// A private key was sent.
+    #[error("public_key is a PRIVATE key: send only the public key (`traceseal actor-key` prints it); the private key never leaves the actor")]
+    PrivateKey,
+    /// Neither PEM nor base64.
+    #[error("public_key must be base64 of 32 bytes or a PEM public key")]
+    NotBase64,
+    /// Base64 of the wrong length.
+    #[error("public_key is {0} bytes, an Ed25519 key is 32")]
+    Length(usize),
+    /// 32 bytes that are not a curve point.
+    #[error("public_key is not a valid Ed25519 point")]
+    NotAPoint,
+    /// A small-order point.
+    #[error("public_key is a weak (small-order) Ed25519 key")]
+    Weak,
+    /// PEM that is not an Ed25519 key.
+    #[error("public_key: {0}")]
+    Pem(#[from] crate::keys::PemError),
+}
 
 /// An actor's key as stored and served.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -51,28 +111,15 @@ pub struct ActorKey {
 
 impl ActorKey {
     /// Whether the key was valid at Unix time `t`; otherwise why not.
-    pub fn valid_at(&self, t: i64) -> std::result::Result<(), String> {
+    pub fn valid_at(&self, t: i64) -> std::result::Result<(), KeyStateError> {
         if t < self.not_before {
-            return Err(format!(
-                "key {} is not valid before {}",
-                self.kid,
-                super::base::rfc3339(self.not_before)
-            ));
+            return Err(self.state_error(KeyState::NotYetValid(self.not_before)));
         }
         if let Some(na) = self.not_after.filter(|na| t >= *na) {
-            return Err(format!(
-                "key {} expired at {}",
-                self.kid,
-                super::base::rfc3339(na)
-            ));
+            return Err(self.state_error(KeyState::Expired(na)));
         }
         if let Some(r) = self.revoked_from.filter(|r| t >= *r) {
-            return Err(format!(
-                "key {} was revoked from {} ({})",
-                self.kid,
-                super::base::rfc3339(r),
-                self.revoke_reason.as_deref().unwrap_or("no reason given")
-            ));
+            return Err(self.state_error(KeyState::Revoked(r)));
         }
         Ok(())
     }
@@ -80,23 +127,22 @@ impl ActorKey {
     /// Whether new statements may still be accepted with the key at server time `now`: a
     /// revocation or an expiry in effect (or within the second) refuses it, whatever the
     /// statement's own `signed_at`.
-    pub fn usable_now(&self, now: i64) -> std::result::Result<(), String> {
+    pub fn usable_now(&self, now: i64) -> std::result::Result<(), KeyStateError> {
         if let Some(r) = self.revoked_from.filter(|r| *r <= now + 1) {
-            return Err(format!(
-                "key {} was revoked from {} ({})",
-                self.kid,
-                super::base::rfc3339(r),
-                self.revoke_reason.as_deref().unwrap_or("no reason given")
-            ));
+            return Err(self.state_error(KeyState::Revoked(r)));
         }
         if let Some(na) = self.not_after.filter(|na| *na <= now + 1) {
-            return Err(format!(
-                "key {} expired at {}",
-                self.kid,
-                super::base::rfc3339(na)
-            ));
+            return Err(self.state_error(KeyState::Expired(na)));
         }
         Ok(())
+    }
+
+    fn state_error(&self, state: KeyState) -> KeyStateError {
+        KeyStateError {
+            kid: self.kid.clone(),
+            state,
+            reason: self.revoke_reason.clone(),
+        }
     }
 
     pub fn verifying_key(&self) -> Result<VerifyingKey> {
@@ -174,29 +220,25 @@ pub struct RevokeInput {
 }
 
 /// Decodes a public key given as base64 of 32 bytes or an SPKI PEM.
-pub fn decode_public_key(s: &str) -> std::result::Result<VerifyingKey, String> {
+pub fn decode_public_key(s: &str) -> std::result::Result<VerifyingKey, KeyInputError> {
     let s = s.trim();
     let vk = if s.starts_with("-----BEGIN") {
         if s.contains("PRIVATE KEY") {
-            return Err(
-                "public_key is a PRIVATE key: send only the public key (`traceseal actor-key` prints it); the private key never leaves the actor"
-                    .into(),
-            );
+            return Err(KeyInputError::PrivateKey);
         }
         crate::keys::public_key_from_pem(s)?
     } else {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(s)
-            .map_err(|_| "public_key must be base64 of 32 bytes or a PEM public key".to_string())?;
+            .map_err(|_| KeyInputError::NotBase64)?;
         let arr: [u8; 32] = raw
             .as_slice()
             .try_into()
-            .map_err(|_| format!("public_key is {} bytes, an Ed25519 key is 32", raw.len()))?;
-        VerifyingKey::from_bytes(&arr)
-            .map_err(|_| "public_key is not a valid Ed25519 point".to_string())?
+            .map_err(|_| KeyInputError::Length(raw.len()))?;
+        VerifyingKey::from_bytes(&arr).map_err(|_| KeyInputError::NotAPoint)?
     };
     if vk.is_weak() {
-        return Err("public_key is a weak (small-order) Ed25519 key".into());
+        return Err(KeyInputError::Weak);
     }
     Ok(vk)
 }
@@ -361,7 +403,7 @@ impl ActorRegistry {
     /// Registers an actor with its keys: one `register` and one `add_key` log record each.
     #[instrument(skip(self, input), fields(actor = %input.id))]
     pub fn register_actor(&self, input: &ActorInput) -> Result<Actor> {
-        check_actor_id(&input.id).map_err(ServiceError::Invalid)?;
+        check_actor_id(&input.id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let organisation = check_text("organisation", &input.organisation)?;
         let country = CountryCode::parse(&input.country)
             .map_err(|e| ServiceError::Invalid(format!("country: {e}")))?;

@@ -99,7 +99,7 @@ impl<C: ChainPort> Anchorer<C> {
     ) -> Result<Option<AnchorRecord>, AnchorError> {
         // Mined? Any attempt may be the one (fee bumps share a nonce).
         for a in rec.attempts.iter().rev() {
-            let h = parse_hex::<32>(&a.hash).map_err(AnchorError::Corrupt)?;
+            let h = parse_hex::<32>(&a.hash).map_err(|e| AnchorError::Corrupt(e.to_string()))?;
             if let Some(inc) = self.call(self.chain.receipt(&h)).await? {
                 if !inc.success {
                     error!(tree_size = rec.tree_size, tx = %a.hash, "anchor transaction reverted; dropping the record, the checkpoint will be retried");
@@ -175,10 +175,10 @@ impl<C: ChainPort> Anchorer<C> {
                 return self.resign_or_drop(rec, mined_nonce, None).await;
             }
         }
-        let hash = parse_hex::<32>(&last.hash).map_err(AnchorError::Corrupt)?;
+        let hash = parse_hex::<32>(&last.hash).map_err(|e| AnchorError::Corrupt(e.to_string()))?;
         if !self.call(self.chain.tx_known(&hash)).await? {
             info!(tree_size = rec.tree_size, tx = %last.hash, "anchor transaction not known to the node; re-sending the signed bytes");
-            let raw = parse_hex_vec(&last.raw).map_err(AnchorError::Corrupt)?;
+            let raw = parse_hex_vec(&last.raw).map_err(|e| AnchorError::Corrupt(e.to_string()))?;
             match self.call(self.chain.send_raw(&raw)).await? {
                 SendOutcome::Accepted => {}
                 SendOutcome::NonceTooLow => {} // mined meanwhile; the next tick finds the receipt
@@ -304,8 +304,9 @@ impl<C: ChainPort> Anchorer<C> {
         Ok(AnchorCall {
             log_id: self.log_id,
             tree_size: rec.tree_size,
-            root: parse_hex::<32>(&rec.root).map_err(AnchorError::Corrupt)?,
-            checkpoint_hash: parse_hex::<32>(&rec.checkpoint_hash).map_err(AnchorError::Corrupt)?,
+            root: parse_hex::<32>(&rec.root).map_err(|e| AnchorError::Corrupt(e.to_string()))?,
+            checkpoint_hash: parse_hex::<32>(&rec.checkpoint_hash)
+                .map_err(|e| AnchorError::Corrupt(e.to_string()))?,
         })
     }
 }

@@ -108,8 +108,9 @@ impl Custody {
             ))
         })?;
         key.valid_at(st.signed_at)
-            .map_err(ServiceError::Unauthenticated)?;
-        key.usable_now(now).map_err(ServiceError::Unauthenticated)?;
+            .map_err(|e| ServiceError::Unauthenticated(e.to_string()))?;
+        key.usable_now(now)
+            .map_err(|e| ServiceError::Unauthenticated(e.to_string()))?;
         let window = self.custody_rules.freshness_secs as i64;
         if (now - st.signed_at).abs() > window {
             return Err(ServiceError::Unauthenticated(format!(
@@ -132,8 +133,9 @@ impl Custody {
                 ServiceError::Unauthenticated(format!("actor {actor} has no key {}", st.kid))
             })?;
         key.valid_at(st.signed_at)
-            .map_err(ServiceError::Unauthenticated)?;
-        key.usable_now(now).map_err(ServiceError::Unauthenticated)
+            .map_err(|e| ServiceError::Unauthenticated(e.to_string()))?;
+        key.usable_now(now)
+            .map_err(|e| ServiceError::Unauthenticated(e.to_string()))
     }
 
     /// The enterprise that owns the lot's GTIN (422 for a GTIN that is no registered product).
@@ -192,7 +194,7 @@ impl Custody {
     /// Recalls a lot (operator).
     #[instrument(skip(self, input))]
     pub fn recall(&self, lot_id: &str, input: &RecallInput) -> Result<Accepted> {
-        let lot = LotId::parse(lot_id).map_err(ServiceError::Invalid)?;
+        let lot = LotId::parse(lot_id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let reason = check_text("reason", &input.reason)?;
         if self.master.find_product(&lot.gtin)?.is_none() {
             return Err(ServiceError::Unprocessable(format!(
