@@ -316,7 +316,7 @@ mod tests {
             .position(|r| r.tree_size.is_some())
             .unwrap();
         t.records[i].tree_size = Some(30);
-        assert_eq!(verify(&t).unwrap_err().check, "records");
+        assert_eq!(verify(&t).unwrap_err().check(), "records");
     }
 
     #[test]
@@ -328,24 +328,24 @@ mod tests {
         let i = t.records.iter().position(|r| r.kind == "custody").unwrap();
         t.records.remove(i + 3);
         let e = verify(&t).unwrap_err();
-        assert_eq!(e.check, "custody", "{e}");
-        assert!(e.detail.contains("does not link"), "{e}");
+        assert_eq!(e.check(), "custody", "{e}");
+        assert!(e.detail().contains("does not link"), "{e}");
         // Dropping the signers' registry records leaves their keys unknown.
         let mut t = b.clone();
         t.records.retain(|r| r.kind != "actor");
         let e = verify(&t).unwrap_err();
-        assert!(e.detail.contains("no registration record"), "{e}");
+        assert!(e.detail().contains("no registration record"), "{e}");
         // A custody record of another kind label.
         let mut t = b.clone();
         t.records[i].kind = "item".into();
-        assert_eq!(verify(&t).unwrap_err().check, "records");
+        assert_eq!(verify(&t).unwrap_err().check(), "records");
         // Without the engagement records, no signer was engaged by the importer.
         let mut t = b.clone();
         t.records.retain(|r| r.kind != "engagement");
         let e = verify(&t).unwrap_err();
-        assert_eq!(e.check, "custody", "{e}");
+        assert_eq!(e.check(), "custody", "{e}");
         assert!(
-            e.detail
+            e.detail()
                 .contains("is not engaged by enterprise 1 for GTIN 09506000134352"),
             "{e}"
         );
@@ -353,7 +353,7 @@ mod tests {
         let mut t = b.clone();
         t.records.retain(|r| r.kind != "product");
         let e = verify(&t).unwrap_err();
-        assert!(e.detail.contains("no product record of GTIN"), "{e}");
+        assert!(e.detail().contains("no product record of GTIN"), "{e}");
     }
 
     /// Engagements are read as the log stood at each record: a record accepted while its
@@ -396,22 +396,22 @@ mod tests {
         let b = parse(&json).unwrap();
         let mut t = b.clone();
         t.records[0].leaf_index += 1;
-        assert_eq!(verify(&t).unwrap_err().check, "inclusion");
+        assert_eq!(verify(&t).unwrap_err().check(), "inclusion");
         let mut t = b.clone();
         t.code = t.code.replace("/21/", "/21/X");
         assert!(verify(&t).is_err());
         let mut t = b.clone();
         t.checkpoint = t.checkpoint.replacen("\n37\n", "\n38\n", 1);
-        assert_eq!(verify(&t).unwrap_err().check, "checkpoint");
+        assert_eq!(verify(&t).unwrap_err().check(), "checkpoint");
         let mut t = b.clone();
         t.keys.issuers.clear();
-        assert_eq!(verify(&t).unwrap_err().check, "code");
+        assert_eq!(verify(&t).unwrap_err().check(), "code");
         let mut t = b.clone();
         t.records[0].inclusion_proof = vec![t.records[0].inclusion_proof[0].clone(); 65];
-        assert!(verify(&t).unwrap_err().detail.contains("at most 64"));
+        assert!(verify(&t).unwrap_err().detail().contains("at most 64"));
         let mut t = b;
         t.format = "traceseal-bundle/v0".into();
-        assert_eq!(verify(&t).unwrap_err().check, "format");
+        assert_eq!(verify(&t).unwrap_err().check(), "format");
         assert!(parse("{\"format\":1}").is_err());
         assert!(
             parse(&json.replacen('{', "{\"extra\":1,", 1)).is_err(),
