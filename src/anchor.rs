@@ -7,7 +7,6 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 /// A 32-byte word (hash, root).
 pub type Word = [u8; 32];
@@ -152,7 +151,7 @@ pub trait ChainPort: Send + Sync + 'static {
 }
 
 /// Public anchoring state of a checkpoint (and of the items it covers).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnchorStatus {
     /// In a signed checkpoint; no anchor transaction yet.

@@ -1,7 +1,6 @@
 //! The bundle format: the document's types, its limits, and the error of each check.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::anchor::{Address, AnchorStatus, Word};
 use crate::merkle::Hash;
@@ -16,7 +15,7 @@ pub const MAX_PROOF_LEN: usize = 64;
 pub const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A proof bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
     /// Always [`FORMAT`].
@@ -38,7 +37,7 @@ pub struct Bundle {
 }
 
 /// One log record about the item.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleRecord {
     /// Record kind (`item`: the issuance record).
@@ -56,7 +55,7 @@ pub struct BundleRecord {
 }
 
 /// The anchor of the bundle's checkpoint.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleAnchor {
     /// Anchoring state when the bundle was made.
@@ -84,7 +83,7 @@ pub struct BundleAnchor {
 }
 
 /// Public keys in a bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleKeys {
     /// Issuer keys (code signatures).
@@ -94,7 +93,7 @@ pub struct BundleKeys {
 }
 
 /// One issuer key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleIssuerKey {
     /// Key id (8 hex).

@@ -21,6 +21,7 @@ pub mod page;
 pub mod public;
 pub mod ratelimit;
 pub mod routes;
+pub mod schemas;
 pub mod server;
 pub mod state;
 
