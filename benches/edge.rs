@@ -171,7 +171,8 @@ fn metrics(c: &mut Criterion) {
     g.bench_function("prometheus_client", |b| {
         b.iter(|| {
             let mut out = String::new();
-            prometheus_client::encoding::prometheus_text::encode(&mut out, &theirs.registry).unwrap();
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &theirs.registry)
+                .unwrap();
             out.len()
         })
     });
