@@ -26,9 +26,7 @@ KNOWN = {
     "src/cli/verify.rs::verify_bundle": 105,
     "src/service/anchoring/reconcile.rs::reconcile_pending": 101,
     "src/epcis.rs::prehash": 99,
-    "src/config/mod.rs::validate": 94,
     "src/custody/record.rs::check": 88,
-    "src/http/server.rs::serve": 82,
 }
 
 

@@ -357,6 +357,65 @@ impl Default for Config {
     }
 }
 
+/// The server's timeouts, connection cap and metrics listener.
+fn check_server(sv: &ServerConfig) -> Result<(), ConfigError> {
+    if sv.header_read_timeout_ms == 0
+        || sv.body_read_timeout_ms == 0
+        || sv.idle_timeout_ms == 0
+        || !(1..=1_000_000).contains(&sv.max_connections)
+    {
+        return Err(ConfigError::Invalid(
+            "server timeouts must be at least 1 ms and server.max_connections 1 to 1000000".into(),
+        ));
+    }
+    if let Some(m) = sv.metrics_listen {
+        let private = match m.ip() {
+            IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+            IpAddr::V6(v6) => {
+                v6.is_loopback()
+                    || (v6.segments()[0] & 0xfe00) == 0xfc00
+                    || (v6.segments()[0] & 0xffc0) == 0xfe80
+            }
+        };
+        if !private {
+            return Err(ConfigError::Invalid(format!(
+                "server.metrics_listen {m} would publish /metrics without a token; give a loopback or private address (e.g. 127.0.0.1:9464), or leave it unset to serve /metrics behind the operator token"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The anchoring settings: positive counts, fees in order, a well-formed contract and URL.
+fn check_chain(c: &ChainConfig) -> Result<(), ConfigError> {
+    if c.confirmations == 0 || c.poll_ms == 0 || c.min_new_leaves == 0 {
+        return Err(ConfigError::Invalid(
+            "chain.confirmations, chain.poll_ms and chain.min_new_leaves must be at least 1".into(),
+        ));
+    }
+    if c.max_priority_fee_gwei > c.max_fee_gwei {
+        return Err(ConfigError::Invalid(
+            "chain.max_priority_fee_gwei must not exceed chain.max_fee_gwei".into(),
+        ));
+    }
+    if !c.contract.is_empty() && crate::anchor::parse_hex::<20>(&c.contract).is_err() {
+        return Err(ConfigError::Invalid(format!(
+            "chain.contract {:?} is not a 0x-prefixed 20-byte address",
+            c.contract
+        )));
+    }
+    let url_ok = c.rpc_url.is_empty()
+        || c.rpc_url.starts_with("http://")
+        || c.rpc_url.starts_with("https://");
+    if !url_ok {
+        return Err(ConfigError::Invalid(format!(
+            "chain.rpc_url {:?} must be an http:// or https:// URL",
+            c.rpc_url
+        )));
+    }
+    Ok(())
+}
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -433,32 +492,7 @@ impl Config {
                 "complaints.per_hour and complaints.per_scan must be at least 1".into(),
             ));
         }
-        let sv = &self.server;
-        if sv.header_read_timeout_ms == 0
-            || sv.body_read_timeout_ms == 0
-            || sv.idle_timeout_ms == 0
-            || !(1..=1_000_000).contains(&sv.max_connections)
-        {
-            return Err(ConfigError::Invalid(
-                "server timeouts must be at least 1 ms and server.max_connections 1 to 1000000"
-                    .into(),
-            ));
-        }
-        if let Some(m) = sv.metrics_listen {
-            let private = match m.ip() {
-                IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-                IpAddr::V6(v6) => {
-                    v6.is_loopback()
-                        || (v6.segments()[0] & 0xfe00) == 0xfc00
-                        || (v6.segments()[0] & 0xffc0) == 0xfe80
-                }
-            };
-            if !private {
-                return Err(ConfigError::Invalid(format!(
-                    "server.metrics_listen {m} would publish /metrics without a token; give a loopback or private address (e.g. 127.0.0.1:9464), or leave it unset to serve /metrics behind the operator token"
-                )));
-            }
-        }
+        check_server(&self.server)?;
         let sr = &self.scan;
         if !(1..=3650).contains(&sr.window_days)
             || !(1..=86_400).contains(&sr.repeat_secs)
@@ -484,33 +518,7 @@ impl Config {
                 "custody.freshness_secs must be between 1 and {MAX_CUSTODY_FRESHNESS_SECS}"
             )));
         }
-        let c = &self.chain;
-        if c.confirmations == 0 || c.poll_ms == 0 || c.min_new_leaves == 0 {
-            return Err(ConfigError::Invalid(
-                "chain.confirmations, chain.poll_ms and chain.min_new_leaves must be at least 1"
-                    .into(),
-            ));
-        }
-        if c.max_priority_fee_gwei > c.max_fee_gwei {
-            return Err(ConfigError::Invalid(
-                "chain.max_priority_fee_gwei must not exceed chain.max_fee_gwei".into(),
-            ));
-        }
-        if !c.contract.is_empty() && crate::anchor::parse_hex::<20>(&c.contract).is_err() {
-            return Err(ConfigError::Invalid(format!(
-                "chain.contract {:?} is not a 0x-prefixed 20-byte address",
-                c.contract
-            )));
-        }
-        let url_ok = c.rpc_url.is_empty()
-            || c.rpc_url.starts_with("http://")
-            || c.rpc_url.starts_with("https://");
-        if !url_ok {
-            return Err(ConfigError::Invalid(format!(
-                "chain.rpc_url {:?} must be an http:// or https:// URL",
-                c.rpc_url
-            )));
-        }
+        check_chain(&self.chain)?;
         crate::code::Host::parse(&self.public_host).map_err(|e| {
             ConfigError::Invalid(format!("public_host {:?}: {e}", self.public_host))
         })?;

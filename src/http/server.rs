@@ -263,12 +263,7 @@ impl Connection {
                 req,
             )
         });
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read)
-            .keep_alive(true);
-        let conn = builder.serve_connection(io, service);
+        let conn = http1(&limits).serve_connection(io, service);
         tokio::pin!(conn);
         let mut closing: Option<Instant> = None;
         let mut tick = tokio::time::interval(IDLE_TICK);
@@ -318,6 +313,16 @@ impl Connection {
             }
         }
     }
+}
+
+/// The HTTP/1.1 connection settings: keep-alive, and the header-read deadline.
+fn http1(limits: &Limits) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read)
+        .keep_alive(true);
+    builder
 }
 
 /// Serves one request: the client address for the handlers, the body deadline, `busy`
