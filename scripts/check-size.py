@@ -26,7 +26,6 @@ KNOWN = {
     "src/cli/verify.rs::verify_bundle": 105,
     "src/service/anchoring/reconcile.rs::reconcile_pending": 101,
     "src/epcis.rs::prehash": 99,
-    "src/custody/record.rs::check": 88,
 }
 
 

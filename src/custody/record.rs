@@ -273,6 +273,33 @@ pub enum LotIdError {
 #[error("actor id {0:?} must be 2 to 64 characters of a-z, 0-9 and '-', not starting with '-'")]
 pub struct ActorIdError(pub String);
 
+/// A place: a name, an ISO country, and, when given, a UN/LOCODE and a GLN with its check
+/// digit.
+fn check_place(p: &Place) -> Result<(), RecordError> {
+    check_text("place.name", &p.name)?;
+    check_country("place.country", &p.country)?;
+    if let Some(u) = &p.unlocode {
+        let ok = u.len() == 5
+            && u.bytes().take(2).all(|b| b.is_ascii_uppercase())
+            && u.bytes()
+                .skip(2)
+                .all(|b| b.is_ascii_uppercase() || (b'2'..=b'9').contains(&b));
+        if !ok {
+            return Err(field_err(format!(
+                "place.unlocode {u:?} must be a UN/LOCODE without the space, e.g. AUMEL"
+            )));
+        }
+    }
+    if let Some(g) = &p.gln {
+        if g.len() != 13 || !g.bytes().all(|b| b.is_ascii_digit()) || !gs1_check_ok(g) {
+            return Err(field_err(format!(
+                "place.gln {g:?} must be a 13-digit GLN with a valid check digit"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks an actor id: 2–64 characters of `[a-z0-9-]`, starting with a letter or digit.
 pub fn check_actor_id(id: &str) -> Result<(), ActorIdError> {
     let ok = (2..=64).contains(&id.len())
@@ -329,24 +356,7 @@ impl Statement {
             ));
         }
         let lot = LotId::parse(&self.lot).map_err(|e| RecordError::Field(e.to_string()))?;
-        if self.items.len() > MAX_ITEMS {
-            return Err(field_err(format!(
-                "at most {MAX_ITEMS} items per statement; use a lot-wide event or split it"
-            )));
-        }
-        let mut items = Vec::with_capacity(self.items.len());
-        for s in &self.items {
-            items.push(ItemRef::parse(s).map_err(|e| field_err(format!("items: {e}")))?);
-        }
-        if self.items.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(field_err("items must be sorted and unique"));
-        }
-        if !self.items.is_empty() && !self.event.step().item_scoped_allowed() {
-            return Err(field_err(format!(
-                "{} is a lot-wide step: it cannot name items (only release, retail_sale and self_pickup can)",
-                self.event.step()
-            )));
-        }
+        let items = self.check_items()?;
         let prev = parse_hash_hex("prev", &self.prev)?;
         check_actor_id(&self.actor).map_err(|e| RecordError::Field(e.to_string()))?;
         let kid = KeyId::parse(&self.kid)
@@ -373,27 +383,7 @@ impl Statement {
             }
         }
         if let Some(p) = &self.place {
-            check_text("place.name", &p.name)?;
-            check_country("place.country", &p.country)?;
-            if let Some(u) = &p.unlocode {
-                let ok = u.len() == 5
-                    && u.bytes().take(2).all(|b| b.is_ascii_uppercase())
-                    && u.bytes()
-                        .skip(2)
-                        .all(|b| b.is_ascii_uppercase() || (b'2'..=b'9').contains(&b));
-                if !ok {
-                    return Err(field_err(format!(
-                        "place.unlocode {u:?} must be a UN/LOCODE without the space, e.g. AUMEL"
-                    )));
-                }
-            }
-            if let Some(g) = &p.gln {
-                if g.len() != 13 || !g.bytes().all(|b| b.is_ascii_digit()) || !gs1_check_ok(g) {
-                    return Err(field_err(format!(
-                        "place.gln {g:?} must be a 13-digit GLN with a valid check digit"
-                    )));
-                }
-            }
+            check_place(p)?;
         }
         self.check_event()?;
         let canonical = self.canonical();
@@ -406,6 +396,30 @@ impl Statement {
             canonical,
             statement: self,
         })
+    }
+
+    /// The named items: at most [`MAX_ITEMS`], each a valid reference, sorted and unique, and
+    /// only for the steps that may name items.
+    fn check_items(&self) -> Result<Vec<ItemRef>, RecordError> {
+        if self.items.len() > MAX_ITEMS {
+            return Err(field_err(format!(
+                "at most {MAX_ITEMS} items per statement; use a lot-wide event or split it"
+            )));
+        }
+        let mut items = Vec::with_capacity(self.items.len());
+        for s in &self.items {
+            items.push(ItemRef::parse(s).map_err(|e| field_err(format!("items: {e}")))?);
+        }
+        if self.items.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(field_err("items must be sorted and unique"));
+        }
+        if !self.items.is_empty() && !self.event.step().item_scoped_allowed() {
+            return Err(field_err(format!(
+                "{} is a lot-wide step: it cannot name items (only release, retail_sale and self_pickup can)",
+                self.event.step()
+            )));
+        }
+        Ok(items)
     }
 
     fn check_event(&self) -> Result<(), RecordError> {
