@@ -23,7 +23,6 @@ KNOWN = {
     "src/cli/verify.rs::check_on_chain": 118,
     "src/labels/pdf.rs::finish": 110,
     "src/labels/png.rs::raster": 110,
-    "src/cli/verify.rs::verify_bundle": 105,
     "src/service/anchoring/reconcile.rs::reconcile_pending": 101,
     "src/epcis.rs::prehash": 99,
 }

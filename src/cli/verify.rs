@@ -180,41 +180,7 @@ pub(super) fn verify_bundle(file: &Path, rpc: Option<&str>, pins: &Pins) -> Exit
             return ExitCode::from(bundle_exit::INVALID);
         }
     };
-    println!(
-        "ok  code signature (issuer key {}): GTIN {} serial {}",
-        v.kid, v.gtin, v.serial
-    );
-    println!(
-        "ok  {} record(s) included in the signed checkpoint of {} (size {}, root {})",
-        v.records.len(),
-        v.origin,
-        v.tree_size,
-        hex0x(&v.root)
-    );
-    if v.newer_records > 0 {
-        println!(
-            "ok  {} newer record(s) included in the latest signed checkpoint (not anchored yet)",
-            v.newer_records
-        );
-    }
-    if v.custody_records > 0 {
-        println!(
-            "ok  {} custody record(s): signatures by the signers' logged keys, roles, engagements by the importer, lot and hash links",
-            v.custody_records
-        );
-        println!(
-            "note: the links prove nothing is missing between the bundle's first and last lot-wide record; records after them (or an item record, an engagement's end or a product's change of owner left out) cannot be excluded offline: compare GET /api/v1/lots/{{lot}}/head"
-        );
-    }
-    for w in &v.custody_warnings {
-        println!("WARN {w}");
-    }
-    if let Some(l) = v.latest_size {
-        println!("ok  consistent with the latest signed checkpoint (size {l})");
-    }
-    for n in &notes {
-        println!("{n}");
-    }
+    print_offline_checks(&v, &notes);
     let Some(claim) = v.anchor.clone() else {
         match v.anchor_status {
             Some(s) => println!("NOT ANCHORED YET: the checkpoint's anchoring state was {:?} when the bundle was made; fetch a new bundle later", s.as_str()),
@@ -256,6 +222,46 @@ pub(super) fn verify_bundle(file: &Path, rpc: Option<&str>, pins: &Pins) -> Exit
         }
     };
     rt.block_on(check_on_chain(url, &v, &claim))
+}
+
+/// What the offline verification established, a line each (warnings and pin notes too).
+fn print_offline_checks(v: &crate::bundle::Verified, notes: &[String]) {
+    use crate::anchor::hex0x;
+    println!(
+        "ok  code signature (issuer key {}): GTIN {} serial {}",
+        v.kid, v.gtin, v.serial
+    );
+    println!(
+        "ok  {} record(s) included in the signed checkpoint of {} (size {}, root {})",
+        v.records.len(),
+        v.origin,
+        v.tree_size,
+        hex0x(&v.root)
+    );
+    if v.newer_records > 0 {
+        println!(
+            "ok  {} newer record(s) included in the latest signed checkpoint (not anchored yet)",
+            v.newer_records
+        );
+    }
+    if v.custody_records > 0 {
+        println!(
+            "ok  {} custody record(s): signatures by the signers' logged keys, roles, engagements by the importer, lot and hash links",
+            v.custody_records
+        );
+        println!(
+            "note: the links prove nothing is missing between the bundle's first and last lot-wide record; records after them (or an item record, an engagement's end or a product's change of owner left out) cannot be excluded offline: compare GET /api/v1/lots/{{lot}}/head"
+        );
+    }
+    for w in &v.custody_warnings {
+        println!("WARN {w}");
+    }
+    if let Some(l) = v.latest_size {
+        println!("ok  consistent with the latest signed checkpoint (size {l})");
+    }
+    for n in notes {
+        println!("{n}");
+    }
 }
 
 async fn check_on_chain(
