@@ -586,17 +586,20 @@ mod tests {
         svc.log().checkpoint_now().unwrap();
     }
 
+    /// A worker over `svc`'s log and anchor records, sending through `chain`.
+    fn anchorer(
+        svc: &Service,
+        chain: &Arc<FakeChain>,
+        s: AnchorSettings,
+    ) -> Arc<Anchorer<FakeChain>> {
+        Anchorer::new(svc.log().clone(), svc.anchors().clone(), chain.clone(), s).unwrap()
+    }
+
     fn setup(automine: bool) -> (Arc<Service>, Arc<FakeChain>, Arc<Anchorer<FakeChain>>) {
         let (svc, _) = test_service();
         let svc = Arc::new(svc);
         let chain = Arc::new(FakeChain::new(automine));
-        let a = Anchorer::new(
-            svc.log().clone(),
-            svc.anchors().clone(),
-            chain.clone(),
-            settings(),
-        )
-        .unwrap();
+        let a = anchorer(&svc, &chain, settings());
         (svc, chain, a)
     }
 
@@ -660,13 +663,7 @@ mod tests {
         // The node loses the pool (e.g. it restarted) and our process restarts too.
         chain.st().pool.clear();
         drop(a);
-        let a = Anchorer::new(
-            svc.log().clone(),
-            svc.anchors().clone(),
-            chain.clone(),
-            settings(),
-        )
-        .unwrap();
+        let a = anchorer(&svc, &chain, settings());
         a.tick().await.unwrap();
         assert_eq!(
             chain.st().pool.len(),
@@ -718,7 +715,7 @@ mod tests {
         let mut s = settings();
         s.bump_after = Duration::ZERO;
         s.max_fee_per_gas = 2_400_000_000;
-        let a = Anchorer::new(svc.log().clone(), svc.anchors().clone(), chain.clone(), s).unwrap();
+        let a = anchorer(&svc, &chain, s);
         a.tick().await.unwrap();
         let r = a.latest_record().unwrap().unwrap();
         assert_eq!(r.attempts.len(), 3);
