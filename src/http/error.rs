@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::service::ServiceError;
+use crate::service::{ErrorKind, ServiceError};
 
 /// Media type of problem details.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -26,6 +26,11 @@ pub struct Problem {
     pub status: u16,
     /// What exactly is wrong with this request.
     pub detail: String,
+    /// The stable code of a use case's refusal, `family.variant` (e.g.
+    /// `custody.stale_head`), for clients that act on or translate it; the list is in
+    /// `docs/api.md`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// An error answered as problem details.
@@ -37,6 +42,8 @@ pub struct ApiError {
     pub detail: String,
     /// `Retry-After` seconds, for 429 and 503.
     pub retry_after: Option<u64>,
+    /// The stable code of a use case's refusal.
+    pub code: Option<String>,
 }
 
 impl ApiError {
@@ -46,12 +53,19 @@ impl ApiError {
             status,
             detail: detail.into(),
             retry_after: None,
+            code: None,
         }
     }
 
     /// 400 Bad Request.
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    /// Adds the stable code of a use case's refusal.
+    pub fn with_code(mut self, code: String) -> Self {
+        self.code = Some(code);
+        self
     }
 
     /// Adds `Retry-After`.
@@ -62,30 +76,33 @@ impl ApiError {
 }
 
 impl From<ServiceError> for ApiError {
+    /// The one place a use case's error becomes a status: by its kind. 4xx answers carry the
+    /// error's text and its stable code; 5xx answers are opaque, the cause goes to the log.
     fn from(e: ServiceError) -> Self {
-        match e {
-            ServiceError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
-            ServiceError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
-            ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
-            ServiceError::Unprocessable(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-            ServiceError::Unauthenticated(m) => ApiError::new(StatusCode::UNAUTHORIZED, m),
-            ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
-            ServiceError::Unavailable(m) => {
-                tracing::error!(cause = %m, "storage unavailable");
-                ApiError::new(
+        let status = match e.kind() {
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::Unavailable => {
+                tracing::error!(cause = %e, code = %e.code(), "dependency unavailable");
+                return ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "storage is temporarily unavailable; retry later",
                 )
-                .retry_after(5)
+                .retry_after(5);
             }
-            ServiceError::Internal(m) => {
-                tracing::error!(cause = %m, "internal error");
-                ApiError::new(
+            ErrorKind::Internal => {
+                tracing::error!(cause = %e, code = %e.code(), "internal error");
+                return ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal error; the cause is in the server log",
-                )
+                );
             }
-        }
+        };
+        ApiError::new(status, e.to_string()).with_code(e.code())
     }
 }
 
@@ -142,6 +159,7 @@ impl IntoResponse for ApiError {
             title: title(self.status),
             status: self.status.as_u16(),
             detail: self.detail,
+            code: self.code,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut res = (self.status, bytes).into_response();

@@ -7,46 +7,7 @@ use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
-use crate::store::StoreError;
-
-/// Errors of the use cases; the HTTP edge maps each variant to one status code.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// The request is malformed (HTTP 400).
-    #[error("{0}")]
-    Invalid(String),
-    /// The named resource does not exist (HTTP 404).
-    #[error("{0}")]
-    NotFound(String),
-    /// The request conflicts with current state (HTTP 409).
-    #[error("{0}")]
-    Conflict(String),
-    /// Well-formed but refers to something unusable, e.g. an unknown GTIN (HTTP 422).
-    #[error("{0}")]
-    Unprocessable(String),
-    /// Storage is unavailable; retry later (HTTP 503).
-    #[error("{0}")]
-    Unavailable(String),
-    /// The signed request could not be authenticated: unknown actor or key, bad signature,
-    /// key not valid at signing time, stale timestamp (HTTP 401).
-    #[error("{0}")]
-    Unauthenticated(String),
-    /// Authenticated, but this actor's role may not do this (HTTP 403).
-    #[error("{0}")]
-    Forbidden(String),
-    /// Our own invariant broke (HTTP 500, details only in the server log).
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(_) => ServiceError::Unavailable(e.to_string()),
-            _ => ServiceError::Internal(e.to_string()),
-        }
-    }
-}
+pub use super::errors::{ErrorKind, ServiceError};
 
 /// Result of a use case.
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
