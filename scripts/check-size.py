@@ -14,16 +14,6 @@ FN_LIMIT = 80
 FILE_LIMIT = 800
 # "path" or "path::fn" -> lines when the limit was set (`--report` prints today's sizes).
 KNOWN = {
-    "src/custody/rules.rs::apply": 152,
-    "src/epcis.rs::custody_event": 138,
-    "src/config/mod.rs::default_toml": 122,
-    "src/labels/zpl.rs::check": 121,
-    "src/service/printing.rs::create_print_job": 119,
-    "src/cli/verify.rs::check_on_chain": 118,
-    "src/labels/pdf.rs::finish": 110,
-    "src/labels/png.rs::raster": 110,
-    "src/service/anchoring/reconcile.rs::reconcile_pending": 101,
-    "src/epcis.rs::prehash": 99,
 }
 
 

@@ -172,6 +172,15 @@ impl EpcisEvent {
         s.push_str(&utc_ms(self.event_time));
         s.push_str("eventTimeZoneOffset=");
         s.push_str(&self.tz_offset);
+        self.push_what(&mut s);
+        self.push_how(&mut s);
+        self.push_transactions(&mut s);
+        self.push_extensions(&mut s);
+        s
+    }
+
+    /// The pre-hash's "what": the EPC list and the quantity list, each sorted.
+    fn push_what(&self, s: &mut String) {
         if !self.epc_list.is_empty() {
             let mut l: Vec<String> = self.epc_list.iter().map(|e| format!("epc={e}")).collect();
             l.sort();
@@ -194,6 +203,10 @@ impl EpcisEvent {
             s.push_str("quantityList");
             s.push_str(&l.concat());
         }
+    }
+
+    /// The pre-hash's action, business step, disposition, read point and business location.
+    fn push_how(&self, s: &mut String) {
         s.push_str("action=");
         s.push_str(self.action);
         if let Some(b) = &self.biz_step {
@@ -212,21 +225,11 @@ impl EpcisEvent {
             s.push_str("bizLocationid=");
             s.push_str(b);
         }
-        let typed = |name: &str, field: &str, prefix: &str, l: Vec<(Option<&String>, &String)>| {
-            if l.is_empty() {
-                return String::new();
-            }
-            let mut v: Vec<String> = l
-                .into_iter()
-                .map(|(t, id)| match t {
-                    Some(t) => format!("type={}{field}={}", cbv(prefix, t), canon_value(id)),
-                    None => format!("{field}={}", canon_value(id)),
-                })
-                .collect();
-            v.sort();
-            format!("{name}{}", v.concat())
-        };
-        s.push_str(&typed(
+    }
+
+    /// The pre-hash's typed lists: business transactions, sources, destinations.
+    fn push_transactions(&self, s: &mut String) {
+        s.push_str(&typed_list(
             "bizTransactionList",
             "bizTransaction",
             "BTT",
@@ -235,13 +238,13 @@ impl EpcisEvent {
                 .map(|(t, i)| (t.as_ref(), i))
                 .collect(),
         ));
-        s.push_str(&typed(
+        s.push_str(&typed_list(
             "sourceList",
             "source",
             "SDT",
             self.sources.iter().map(|(t, i)| (Some(t), i)).collect(),
         ));
-        s.push_str(&typed(
+        s.push_str(&typed_list(
             "destinationList",
             "destination",
             "SDT",
@@ -250,6 +253,10 @@ impl EpcisEvent {
                 .map(|(t, i)| (Some(t), i))
                 .collect(),
         ));
+    }
+
+    /// The pre-hash's extension fields in our namespace, sorted.
+    fn push_extensions(&self, s: &mut String) {
         let mut ext: Vec<String> = Vec::new();
         for (k, v) in &self.extensions {
             let key = format!("{{{TS_NAMESPACE}}}{k}");
@@ -261,7 +268,6 @@ impl EpcisEvent {
         }
         ext.sort();
         s.push_str(&ext.concat());
-        s
     }
 
     /// `ni:///sha-256;{hex}?ver=CBV2.0`.
@@ -464,30 +470,51 @@ pub fn custody_event(
         ext.push(s("placeCountry", &p.country));
     }
     let mut btx: Vec<(Option<String>, String)> = Vec::new();
-    let declaration = |no: &str| {
-        (
-            Some(BTT_CUSTOMS_DECLARATION.to_string()),
-            format!("urn:traceseal:customs-declaration:{}", pct(no)),
-        )
-    };
-    let (step, disp) = match &statement.event {
-        Event::OriginAttestation(a) => {
-            ext.push(s("certificateNumber", &a.certificate_no));
-            ext.push(s("originCountry", &a.origin_country));
-            ext.push(s("producer", &a.producer));
-            ext.push(s("inspectionDate", &a.inspection_date));
-            if !a.documents.is_empty() {
-                ext.push((
-                    "documentSha256".into(),
-                    Ext::List(a.documents.iter().map(|d| d.sha256.clone()).collect()),
-                ));
-            }
-            let d = match a.result {
-                Conformance::Conformant => "conformant",
-                Conformance::NonConformant => "non_conformant",
-            };
-            ("inspecting", d)
-        }
+    let (step, disp) = step_fields(&statement.event, &mut ext, &mut btx);
+    let mut e = EpcisEvent::object(
+        c.time,
+        offset_text(c.time.offset()),
+        "OBSERVE",
+        step,
+        disp,
+        ext,
+    );
+    e.epc_list = epc_list;
+    e.quantity_list = quantity_list;
+    e.read_point = read_point(&statement.place);
+    e.biz_transactions = btx;
+    e
+}
+
+/// One typed list of the pre-hash (`name` then its sorted `field=` elements, each with its
+/// CBV-expanded `type=` when it has one); empty for an empty list.
+fn typed_list(name: &str, field: &str, prefix: &str, l: Vec<(Option<&String>, &String)>) -> String {
+    if l.is_empty() {
+        return String::new();
+    }
+    let mut v: Vec<String> = l
+        .into_iter()
+        .map(|(t, id)| match t {
+            Some(t) => format!("type={}{field}={}", cbv(prefix, t), canon_value(id)),
+            None => format!("{field}={}", canon_value(id)),
+        })
+        .collect();
+    v.sort();
+    format!("{name}{}", v.concat())
+}
+
+/// A business transaction: its type and URI.
+type BizTransaction = (Option<String>, String);
+
+/// The business step and disposition of a custody event, adding its step's own fields to
+/// the extensions and business transactions.
+fn step_fields(
+    event: &Event,
+    ext: &mut Vec<(String, Ext)>,
+    btx: &mut Vec<BizTransaction>,
+) -> (&'static str, &'static str) {
+    match event {
+        Event::OriginAttestation(a) => attestation_fields(a, ext),
         Event::Packing(p) => {
             if let Some(n) = p.packages {
                 ext.push(("packages".into(), Ext::Int(n as i64)));
@@ -504,7 +531,7 @@ pub fn custody_event(
             if let Some(b) = &m.bill_of_lading {
                 btx.push((Some("bol".into()), format!("urn:traceseal:bol:{}", pct(b))));
             }
-            let step = match statement.event {
+            let step = match event {
                 Event::Shipping(_) => "shipping",
                 Event::Departing(_) => "departing",
                 _ => "arriving",
@@ -523,58 +550,89 @@ pub fn custody_event(
             if let Some(l) = &w.location {
                 ext.push(s("location", l));
             }
-            let step = if matches!(statement.event, Event::Receiving(_)) {
+            let step = if matches!(event, Event::Receiving(_)) {
                 "receiving"
             } else {
                 "storing"
             };
             (step, "sellable_not_accessible")
         }
-        Event::Holding(h) | Event::HoldRelease(h) => {
-            ext.push(s(
-                "holdType",
-                match h.hold_type {
-                    HoldType::Customs => "customs",
-                    HoldType::Quality => "quality",
-                },
-            ));
-            ext.push(s("reason", &h.reason));
-            if matches!(statement.event, Event::Holding(_)) {
-                ("holding", "non_sellable_other")
-            } else {
-                ("storing", "sellable_not_accessible")
-            }
-        }
+        Event::Holding(h) | Event::HoldRelease(h) => hold_fields(event, h, ext),
         Event::Release(o) | Event::RetailSale(o) | Event::SelfPickup(o) => {
-            if let Some(n) = &o.order_no {
-                btx.push((Some("po".into()), format!("urn:traceseal:order:{}", pct(n))));
-            }
-            if let Some(d) = &o.declaration_no {
-                btx.push(declaration(d));
-            }
-            match statement.event {
-                Event::Release(_) => ("departing", "in_transit"),
-                Event::SelfPickup(_) => {
-                    ext.push(s("handover", "self_pickup"));
-                    ("retail_selling", "retail_sold")
-                }
-                _ => ("retail_selling", "retail_sold"),
-            }
+            outbound_fields(event, o, ext, btx)
         }
+    }
+}
+
+/// The business transaction of a customs declaration.
+fn declaration(no: &str) -> BizTransaction {
+    (
+        Some(BTT_CUSTOMS_DECLARATION.to_string()),
+        format!("urn:traceseal:customs-declaration:{}", pct(no)),
+    )
+}
+
+fn attestation_fields(
+    a: &crate::custody::event::Attestation,
+    ext: &mut Vec<(String, Ext)>,
+) -> (&'static str, &'static str) {
+    ext.push(s("certificateNumber", &a.certificate_no));
+    ext.push(s("originCountry", &a.origin_country));
+    ext.push(s("producer", &a.producer));
+    ext.push(s("inspectionDate", &a.inspection_date));
+    if !a.documents.is_empty() {
+        ext.push((
+            "documentSha256".into(),
+            Ext::List(a.documents.iter().map(|d| d.sha256.clone()).collect()),
+        ));
+    }
+    let d = match a.result {
+        Conformance::Conformant => "conformant",
+        Conformance::NonConformant => "non_conformant",
     };
-    let mut e = EpcisEvent::object(
-        c.time,
-        offset_text(c.time.offset()),
-        "OBSERVE",
-        step,
-        disp,
-        ext,
-    );
-    e.epc_list = epc_list;
-    e.quantity_list = quantity_list;
-    e.read_point = read_point(&statement.place);
-    e.biz_transactions = btx;
-    e
+    ("inspecting", d)
+}
+
+fn hold_fields(
+    event: &Event,
+    h: &crate::custody::event::Hold,
+    ext: &mut Vec<(String, Ext)>,
+) -> (&'static str, &'static str) {
+    ext.push(s(
+        "holdType",
+        match h.hold_type {
+            HoldType::Customs => "customs",
+            HoldType::Quality => "quality",
+        },
+    ));
+    ext.push(s("reason", &h.reason));
+    if matches!(event, Event::Holding(_)) {
+        ("holding", "non_sellable_other")
+    } else {
+        ("storing", "sellable_not_accessible")
+    }
+}
+
+fn outbound_fields(
+    event: &Event,
+    o: &crate::custody::event::Outbound,
+    ext: &mut Vec<(String, Ext)>,
+    btx: &mut Vec<BizTransaction>,
+) -> (&'static str, &'static str) {
+    if let Some(n) = &o.order_no {
+        btx.push((Some("po".into()), format!("urn:traceseal:order:{}", pct(n))));
+    }
+    if let Some(d) = &o.declaration_no {
+        btx.push(declaration(d));
+    }
+    match event {
+        Event::Release(_) => ("departing", "in_transit"),
+        Event::SelfPickup(_) => {
+            ext.push(s("handover", "self_pickup"));
+            ("retail_selling", "retail_sold")
+        }
+        _ => ("retail_selling", "retail_sold"),
+    }
 }
 
 /// `+HH:MM` of an offset.

@@ -269,68 +269,128 @@ async fn check_on_chain(
     v: &crate::bundle::Verified,
     claim: &crate::bundle::AnchorClaim,
 ) -> ExitCode {
-    use crate::anchor::{hex0x, ChainError};
-    let unreachable = |e: &dyn std::fmt::Display| {
-        println!("CANNOT CHECK the chain: {e}");
-        ExitCode::from(bundle_exit::CHAIN_UNREACHABLE)
-    };
-    let bad = |e: String| {
-        println!("FAILED chain: {e}");
-        ExitCode::from(bundle_exit::INVALID)
-    };
-    let reader = match crate::chain::Reader::connect(
-        url,
-        claim.contract,
-        std::time::Duration::from_secs(10),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => return unreachable(&e),
-    };
+    match chain_checks(url, v, claim).await {
+        Ok(()) => {
+            println!(
+                "VERIFIED: the item's records are in a checkpoint whose root is anchored on chain {}",
+                claim.chain_id
+            );
+            ExitCode::from(bundle_exit::OK)
+        }
+        Err(ChainCheck::Unreachable(e)) => {
+            println!("CANNOT CHECK the chain: {e}");
+            ExitCode::from(bundle_exit::CHAIN_UNREACHABLE)
+        }
+        Err(ChainCheck::Failed(e)) => {
+            println!("FAILED chain: {e}");
+            ExitCode::from(bundle_exit::INVALID)
+        }
+    }
+}
+
+/// Why the on-chain checks stopped.
+enum ChainCheck {
+    /// The node could not be asked (exit `CHAIN_UNREACHABLE`).
+    Unreachable(String),
+    /// The chain contradicts the bundle (exit `INVALID`).
+    Failed(String),
+}
+
+impl From<crate::anchor::ChainError> for ChainCheck {
+    fn from(e: crate::anchor::ChainError) -> Self {
+        match e {
+            crate::anchor::ChainError::Unavailable(e) => ChainCheck::Unreachable(e.to_string()),
+            e => ChainCheck::Failed(e.to_string()),
+        }
+    }
+}
+
+/// The on-chain checks in order: the contract, its anchor of the bundle's checkpoint, the
+/// contract's own inclusion checks, and (for information) the anchor transaction.
+async fn chain_checks(
+    url: &str,
+    v: &crate::bundle::Verified,
+    claim: &crate::bundle::AnchorClaim,
+) -> Result<(), ChainCheck> {
+    let reader = connect_contract(url, claim).await?;
+    let on = check_anchor(&reader, claim).await?;
+    for (index, leaf_hash, proof) in &v.records {
+        let ok = reader
+            .verify_anchored_inclusion(&claim.log_id, claim.tree_size, leaf_hash, *index, proof)
+            .await?;
+        if !ok {
+            return Err(ChainCheck::Failed(format!(
+                "the contract rejects the inclusion proof of leaf {index}"
+            )));
+        }
+        println!("ok  contract verifies the inclusion of leaf {index}");
+    }
+    // The contract state above is what proves the anchor. The transaction is informative:
+    // after a reorg the anchor may have been re-sent in another transaction or block.
+    if let Some(tx) = claim.tx_hash {
+        report_transaction(&reader, claim, &tx, on.block_number).await?;
+    }
+    Ok(())
+}
+
+/// A reader of the bundle's contract, on the bundle's chain.
+async fn connect_contract(
+    url: &str,
+    claim: &crate::bundle::AnchorClaim,
+) -> Result<crate::chain::Reader, ChainCheck> {
+    use crate::anchor::hex0x;
+    let reader =
+        crate::chain::Reader::connect(url, claim.contract, std::time::Duration::from_secs(10))
+            .await
+            .map_err(|e| ChainCheck::Unreachable(e.to_string()))?;
     if reader.chain_id() != claim.chain_id {
-        return bad(format!(
+        return Err(ChainCheck::Failed(format!(
             "{url} is chain {}, the bundle's anchor is on chain {}",
             reader.chain_id(),
             claim.chain_id
-        ));
+        )));
     }
-    match reader.has_code().await {
-        Ok(true) => {}
-        Ok(false) => {
-            return bad(format!(
-                "no contract at {} on chain {}",
-                hex0x(&claim.contract),
-                claim.chain_id
-            ))
-        }
-        Err(e) => return unreachable(&e),
+    let has_code = reader
+        .has_code()
+        .await
+        .map_err(|e| ChainCheck::Unreachable(e.to_string()))?;
+    if !has_code {
+        return Err(ChainCheck::Failed(format!(
+            "no contract at {} on chain {}",
+            hex0x(&claim.contract),
+            claim.chain_id
+        )));
     }
-    let on = match reader.anchor_at(&claim.log_id, claim.tree_size).await {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            return bad(format!(
-                "the contract holds no anchor of tree size {} for this log (reorged away, or never anchored)",
-                claim.tree_size
-            ))
-        }
-        Err(ChainError::Unavailable(e)) => return unreachable(&e),
-        Err(e) => return bad(e.to_string()),
-    };
+    Ok(reader)
+}
+
+/// The contract's anchor of the bundle's tree size, which must match the bundle's checkpoint.
+async fn check_anchor(
+    reader: &crate::chain::Reader,
+    claim: &crate::bundle::AnchorClaim,
+) -> Result<crate::anchor::OnChainAnchor, ChainCheck> {
+    use crate::anchor::hex0x;
+    let on = reader
+        .anchor_at(&claim.log_id, claim.tree_size)
+        .await?
+        .ok_or_else(|| ChainCheck::Failed(format!(
+            "the contract holds no anchor of tree size {} for this log (reorged away, or never anchored)",
+            claim.tree_size
+        )))?;
     if on.root != claim.root {
-        return bad(format!(
+        return Err(ChainCheck::Failed(format!(
             "the contract's root for tree size {} is {}, the bundle's checkpoint has {}",
             claim.tree_size,
             hex0x(&on.root),
             hex0x(&claim.root)
-        ));
+        )));
     }
     if on.checkpoint_hash != claim.checkpoint_hash {
-        return bad(format!(
+        return Err(ChainCheck::Failed(format!(
             "the contract's checkpoint hash is {}, the bundle's checkpoint hashes to {}",
             hex0x(&on.checkpoint_hash),
             hex0x(&claim.checkpoint_hash)
-        ));
+        )));
     }
     println!(
         "ok  contract holds root {} for tree size {} (block {})",
@@ -338,47 +398,33 @@ async fn check_on_chain(
         on.tree_size,
         on.block_number
     );
-    for (index, leaf_hash, proof) in &v.records {
-        match reader
-            .verify_anchored_inclusion(&claim.log_id, claim.tree_size, leaf_hash, *index, proof)
-            .await
-        {
-            Ok(true) => println!("ok  contract verifies the inclusion of leaf {index}"),
-            Ok(false) => {
-                return bad(format!(
-                    "the contract rejects the inclusion proof of leaf {index}"
-                ))
-            }
-            Err(ChainError::Unavailable(e)) => return unreachable(&e),
-            Err(e) => return bad(e.to_string()),
+    Ok(on)
+}
+
+/// Where the anchor transaction the bundle names is now (for information only).
+async fn report_transaction(
+    reader: &crate::chain::Reader,
+    claim: &crate::bundle::AnchorClaim,
+    tx: &crate::anchor::Word,
+    anchored_in: u64,
+) -> Result<(), ChainCheck> {
+    use crate::anchor::hex0x;
+    match reader.receipt(tx).await? {
+        Some(r) if r.success && Some(r.block_number) == claim.block_number => {
+            println!("ok  anchor transaction {} is in block {}", hex0x(tx), r.block_number);
         }
+        Some(r) => println!(
+            "note: anchor transaction {} is in block {} (the bundle says {:?}); the contract holds the anchor from block {}",
+            hex0x(tx),
+            r.block_number,
+            claim.block_number,
+            anchored_in
+        ),
+        None => println!(
+            "note: anchor transaction {} is not on this chain (re-sent after a reorg); the contract holds the same anchor from block {}",
+            hex0x(tx),
+            anchored_in
+        ),
     }
-    // The contract state above is what proves the anchor. The transaction is informative: after
-    // a reorg the anchor may have been re-sent in another transaction or block.
-    if let Some(tx) = claim.tx_hash {
-        match reader.receipt(&tx).await {
-            Ok(Some(r)) if r.success && Some(r.block_number) == claim.block_number => {
-                println!("ok  anchor transaction {} is in block {}", hex0x(&tx), r.block_number);
-            }
-            Ok(Some(r)) => println!(
-                "note: anchor transaction {} is in block {} (the bundle says {:?}); the contract holds the anchor from block {}",
-                hex0x(&tx),
-                r.block_number,
-                claim.block_number,
-                on.block_number
-            ),
-            Ok(None) => println!(
-                "note: anchor transaction {} is not on this chain (re-sent after a reorg); the contract holds the same anchor from block {}",
-                hex0x(&tx),
-                on.block_number
-            ),
-            Err(ChainError::Unavailable(e)) => return unreachable(&e),
-            Err(e) => return bad(e.to_string()),
-        }
-    }
-    println!(
-        "VERIFIED: the item's records are in a checkpoint whose root is anchored on chain {}",
-        claim.chain_id
-    );
-    ExitCode::from(bundle_exit::OK)
+    Ok(())
 }

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// The commented configuration file, with `{name}` where a default value goes.
+const DEFAULT_TOML: &str = include_str!("default.toml");
+
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default public verification host (signed into every code).
@@ -528,125 +531,38 @@ impl Config {
     /// A commented config file with every field at its default, written by `traceseal init`.
     pub fn default_toml() -> String {
         let d = Config::default();
-        format!(
-            r#"# traceseal configuration. Every field is optional; shown here at its default.
-# Environment variables (TRACESEAL_*) override this file. See docs/configuration.md.
-
-# Socket address to listen on. (TRACESEAL_LISTEN)
-listen = "{listen}"
-
-# Public verification host written into every new code as https://HOST/... and signed.
-# Set it to your real verification domain before issuing production codes. (TRACESEAL_PUBLIC_HOST)
-public_host = "{host}"
-
-# How often (ms) the log is checked for new leaves and a new checkpoint signed.
-checkpoint_interval_ms = {cp}
-
-# Body size cap for every request, in bytes.
-max_body_bytes = {body}
-
-# "text" or "json". Verbosity comes from RUST_LOG (default traceseal=info,tower_http=info).
-log_format = "text"
-
-# Proxies whose X-Forwarded-For header is believed (e.g. ["127.0.0.1"]).
-trusted_proxies = []
-
-[scan]
-# Scans of one code from more than this many distinct networks (IPv4 /24, IPv6 /48) within
-# the window turn a genuine verdict into genuine_with_warning.
-warn_after_networks = {wan}
-# The window, in days: networks not seen within it no longer count.
-window_days = {wdays}
-# One network's scans of one code count once per this many seconds.
-repeat_secs = {rsecs}
-
-[rate_limit]
-# Public endpoints (scan, log, keys): sustained requests per second per client address...
-per_second = {rps}
-# ...and the burst allowed on top.
-burst = {burst}
-
-[chain]
-# Anchor signed checkpoints on an EVM chain. (TRACESEAL_CHAIN_ENABLED)
-enabled = true
-# JSON-RPC URL of the node. Empty: only `serve --dev` starts the local development chain
-# (anvil, chain id 31337, state in DATA_DIR/chain/); without --dev, serve refuses to start:
-# name a node here, or set enabled = false. (TRACESEAL_CHAIN_RPC)
-rpc_url = ""
-# Expected chain id; 0 accepts the node's. (TRACESEAL_CHAIN_ID)
-chain_id = 0
-# Registry contract. Empty: the one recorded for this chain, else deploy one. (TRACESEAL_CHAIN_CONTRACT)
-contract = ""
-# Anchoring key: secp256k1 PKCS#8 PEM, mode 0600; relative to the data dir. (TRACESEAL_ANCHOR_KEY)
-anchor_key = "{akey}"
-# Blocks (the anchor's own included) before an anchor is "confirmed". (TRACESEAL_CHAIN_CONFIRMATIONS)
-confirmations = {conf}
-# At most one anchor per interval (ms), and only after this many new leaves.
-anchor_interval_ms = {aint}
-min_new_leaves = {minl}
-# How often (ms) pending anchors are re-checked; after how long (ms) a stuck one is fee-bumped.
-poll_ms = {poll}
-fee_bump_after_ms = {bump}
-# Fee caps, in gwei.
-max_fee_gwei = {maxfee}
-max_priority_fee_gwei = {maxtip}
-# Development chain only: port on 127.0.0.1 and seconds per block.
-dev_port = {devport}
-dev_block_time_s = {devbt}
-
-[custody]
-# Signed custody statements must be signed within this many seconds of the server's clock
-# (either way); nonces are remembered for good. (TRACESEAL_CUSTODY_FRESHNESS_SECS)
-freshness_secs = {fresh}
-# Load the demo data set when `serve --init` creates a new data directory, as
-# `serve --init --demo` does (./scripts/dev run passes --demo). (TRACESEAL_DEMO)
-demo_on_init = false
-
-[labels]
-# TrueType font for Chinese and Latin label text (PNG, SVG, PDF). (TRACESEAL_LABEL_FONT)
-font = "{font}"
-
-[server]
-# A request's headers must arrive within this many ms of the connection's start or of the
-# previous response (TRACESEAL_HEADER_READ_TIMEOUT_MS); its body within this many ms of its
-# head (TRACESEAL_BODY_READ_TIMEOUT_MS), else 408.
-header_read_timeout_ms = {hrt}
-body_read_timeout_ms = {brt}
-# A connection with no request in flight and no bytes moving is closed after this many ms.
-# (TRACESEAL_IDLE_TIMEOUT_MS)
-idle_timeout_ms = {idle}
-# Most open connections; at the cap the oldest idle one is closed. (TRACESEAL_MAX_CONNECTIONS)
-max_connections = {maxconn}
-# Serve /metrics on its own (private) address, without the token, e.g. "127.0.0.1:9464";
-# unset: on the main listener behind the operator token. (TRACESEAL_METRICS_LISTEN)
-# metrics_listen = "127.0.0.1:9464"
-"#,
-            hrt = d.server.header_read_timeout_ms,
-            brt = d.server.body_read_timeout_ms,
-            idle = d.server.idle_timeout_ms,
-            maxconn = d.server.max_connections,
-            font = d.labels.font.display(),
-            fresh = d.custody.freshness_secs,
-            akey = d.chain.anchor_key,
-            conf = d.chain.confirmations,
-            aint = d.chain.anchor_interval_ms,
-            minl = d.chain.min_new_leaves,
-            poll = d.chain.poll_ms,
-            bump = d.chain.fee_bump_after_ms,
-            maxfee = d.chain.max_fee_gwei,
-            maxtip = d.chain.max_priority_fee_gwei,
-            devport = d.chain.dev_port,
-            devbt = d.chain.dev_block_time_s,
-            listen = d.listen,
-            host = d.public_host,
-            cp = d.checkpoint_interval_ms,
-            body = d.max_body_bytes,
-            wan = d.scan.warn_after_networks,
-            wdays = d.scan.window_days,
-            rsecs = d.scan.repeat_secs,
-            rps = d.rate_limit.per_second,
-            burst = d.rate_limit.burst,
-        )
+        let values = [
+            ("hrt", d.server.header_read_timeout_ms.to_string()),
+            ("brt", d.server.body_read_timeout_ms.to_string()),
+            ("idle", d.server.idle_timeout_ms.to_string()),
+            ("maxconn", d.server.max_connections.to_string()),
+            ("font", d.labels.font.display().to_string()),
+            ("fresh", d.custody.freshness_secs.to_string()),
+            ("akey", d.chain.anchor_key.to_string()),
+            ("conf", d.chain.confirmations.to_string()),
+            ("aint", d.chain.anchor_interval_ms.to_string()),
+            ("minl", d.chain.min_new_leaves.to_string()),
+            ("poll", d.chain.poll_ms.to_string()),
+            ("bump", d.chain.fee_bump_after_ms.to_string()),
+            ("maxfee", d.chain.max_fee_gwei.to_string()),
+            ("maxtip", d.chain.max_priority_fee_gwei.to_string()),
+            ("devport", d.chain.dev_port.to_string()),
+            ("devbt", d.chain.dev_block_time_s.to_string()),
+            ("listen", d.listen.to_string()),
+            ("host", d.public_host.to_string()),
+            ("cp", d.checkpoint_interval_ms.to_string()),
+            ("body", d.max_body_bytes.to_string()),
+            ("wan", d.scan.warn_after_networks.to_string()),
+            ("wdays", d.scan.window_days.to_string()),
+            ("rsecs", d.scan.repeat_secs.to_string()),
+            ("rps", d.rate_limit.per_second.to_string()),
+            ("burst", d.rate_limit.burst.to_string()),
+        ];
+        values
+            .iter()
+            .fold(DEFAULT_TOML.to_string(), |t, (name, value)| {
+                t.replace(&format!("{{{name}}}"), value)
+            })
     }
 }
 

@@ -193,139 +193,14 @@ pub fn apply(
     items: &mut [(String, ItemState)],
 ) -> Result<(), OrderError> {
     let step = event.step();
-    if step != Step::OriginAttestation {
-        need(lot.stage >= Stage::Attested, || {
-            format!("{step} before the origin attestation: the inspector's attestation comes first")
-        })?;
-    }
     let mut next = lot.clone();
-    if let Some(max) = max_repeats(step) {
-        let n = lot.repeats.get(&step).copied().unwrap_or(0);
-        need(n < max, || {
-            format!("the lot has {n} {step} records, the most a lot may have")
-        })?;
-        next.repeats.insert(step, n + 1);
-    }
+    count_step(lot, step, &mut next)?;
     match event {
-        Event::OriginAttestation(a) => {
-            need(lot.stage == Stage::New, || {
-                "the lot already has an origin attestation; a lot is attested once".into()
-            })?;
-            next.stage = Stage::Attested;
-            next.attestation = Some(a.result);
-        }
-        Event::Packing(_) => at_stage(lot, Stage::Attested, step)
-            .map_err(|_| OrderError("packing must happen before shipping".into()))?,
-        Event::Shipping(_) => {
-            at_stage(lot, Stage::Attested, step)?;
-            next.stage = Stage::Shipped;
-        }
-        Event::Departing(_) => {
-            at_stage(lot, Stage::Shipped, step)?;
-            next.stage = Stage::Departed;
-        }
-        Event::Arriving(_) => {
-            at_stage(lot, Stage::Departed, step)?;
-            next.stage = Stage::Arrived;
-        }
-        Event::CustomsDeclaration(c) => {
-            at_stage(lot, Stage::Arrived, step)?;
-            next.stage = Stage::Declared;
-            next.declaration_no = Some(c.declaration_no.clone());
-        }
-        Event::CustomsClearance(c) => {
-            at_stage(lot, Stage::Declared, step)?;
-            need(
-                lot.declaration_no.as_deref() == Some(&c.declaration_no),
-                || {
-                    format!(
-                        "clearance names declaration {}, but the lot was declared as {}",
-                        c.declaration_no,
-                        lot.declaration_no.as_deref().unwrap_or("-")
-                    )
-                },
-            )?;
-            need(!lot.holds.contains(&HoldType::Customs), || {
-                "the lot is under a customs hold; release the hold before clearance".into()
-            })?;
-            next.stage = Stage::Cleared;
-        }
-        Event::Receiving(_) => {
-            need(lot.stage >= Stage::Arrived, || {
-                "receiving before arriving: the lot has not arrived at port".into()
-            })?;
-            at_stage(lot, Stage::Cleared, step)?;
-            next.stage = Stage::Received;
-        }
-        Event::Storing(_) => at_stage(lot, Stage::Received, step)?,
-        Event::Holding(h) => {
-            need(lot.stage >= Stage::Arrived, || {
-                "a hold can be placed once the lot has arrived".into()
-            })?;
-            need(!lot.sold, || "the lot has been sold".into())?;
-            need(!lot.holds.contains(&h.hold_type), || {
-                format!("the lot is already under a {} hold", h.hold_type.as_str())
-            })?;
-            next.holds.push(h.hold_type);
-            next.holds.sort();
-        }
-        Event::HoldRelease(h) => {
-            need(lot.holds.contains(&h.hold_type), || {
-                format!(
-                    "the lot is not under a {} hold; there is nothing to release",
-                    h.hold_type.as_str()
-                )
-            })?;
-            next.holds.retain(|t| *t != h.hold_type);
-        }
-        Event::Release(_) => {
-            at_stage(lot, Stage::Received, step)?;
-            blocked(lot)?;
-            need(lot.attestation == Some(Conformance::Conformant), || {
-                "the origin attestation found the lot non_conformant: it may not be released".into()
-            })?;
-            need(!lot.released, || "the lot has already been released".into())?;
-            if items.is_empty() {
-                need(lot.items_released == 0, || {
-                    format!(
-                        "{} items of the lot were released one by one; release the others by serial",
-                        lot.items_released
-                    )
-                })?;
-                next.released = true;
-            }
-            next.items_released += items.len() as u64;
-            for (serial, st) in items.iter() {
-                need(!st.released, || {
-                    format!("item {serial} has already been released")
-                })?;
-            }
-        }
-        Event::RetailSale(_) | Event::SelfPickup(_) => {
-            blocked(lot)?;
-            need(!lot.sold, || "the lot has already been sold".into())?;
-            if items.is_empty() {
-                need(lot.released, || {
-                    "the lot has not been released from the bonded warehouse".into()
-                })?;
-                need(lot.items_sold == 0, || {
-                    format!(
-                        "{} items of the lot were sold one by one; record the others by serial",
-                        lot.items_sold
-                    )
-                })?;
-                next.sold = true;
-            }
-            next.items_sold += items.len() as u64;
-            for (serial, st) in items.iter() {
-                need(lot.released || st.released, || {
-                    format!("item {serial} has not been released from the bonded warehouse")
-                })?;
-                need(!st.sold, || {
-                    format!("item {serial} has already been sold or picked up")
-                })?;
-            }
-        }
+        Event::Holding(h) => place_hold(lot, h.hold_type, &mut next)?,
+        Event::HoldRelease(h) => lift_hold(lot, h.hold_type, &mut next)?,
+        Event::Release(_) => release(lot, items, &mut next)?,
+        Event::RetailSale(_) | Event::SelfPickup(_) => sell(lot, items, &mut next)?,
+        route => route_step(lot, route, &mut next)?,
     }
     // Item changes only once every check passed.
     for (_, st) in items.iter_mut() {
@@ -337,6 +212,181 @@ pub fn apply(
     }
     next.records += 1;
     *lot = next;
+    Ok(())
+}
+
+/// Checks that come before every step: the origin attestation first, and the bound on
+/// repeatable steps (counted in `next`).
+fn count_step(lot: &LotState, step: Step, next: &mut LotState) -> Result<(), OrderError> {
+    if step != Step::OriginAttestation {
+        need(lot.stage >= Stage::Attested, || {
+            format!("{step} before the origin attestation: the inspector's attestation comes first")
+        })?;
+    }
+    if let Some(max) = max_repeats(step) {
+        let n = lot.repeats.get(&step).copied().unwrap_or(0);
+        need(n < max, || {
+            format!("the lot has {n} {step} records, the most a lot may have")
+        })?;
+        next.repeats.insert(step, n + 1);
+    }
+    Ok(())
+}
+
+/// The steps along the route, from attestation to storing in the bonded warehouse: each
+/// needs the lot at the stage before it and moves it on.
+fn route_step(lot: &LotState, event: &Event, next: &mut LotState) -> Result<(), OrderError> {
+    let step = event.step();
+    match event {
+        Event::OriginAttestation(a) => {
+            need(lot.stage == Stage::New, || {
+                "the lot already has an origin attestation; a lot is attested once".into()
+            })?;
+            next.stage = Stage::Attested;
+            next.attestation = Some(a.result);
+        }
+        Event::Packing(_) => at_stage(lot, Stage::Attested, step)
+            .map_err(|_| OrderError("packing must happen before shipping".into()))?,
+        Event::Shipping(_) => advance(lot, next, Stage::Attested, Stage::Shipped, step)?,
+        Event::Departing(_) => advance(lot, next, Stage::Shipped, Stage::Departed, step)?,
+        Event::Arriving(_) => advance(lot, next, Stage::Departed, Stage::Arrived, step)?,
+        Event::CustomsDeclaration(c) => {
+            advance(lot, next, Stage::Arrived, Stage::Declared, step)?;
+            next.declaration_no = Some(c.declaration_no.clone());
+        }
+        Event::CustomsClearance(c) => clear(lot, &c.declaration_no, next)?,
+        Event::Receiving(_) => {
+            need(lot.stage >= Stage::Arrived, || {
+                "receiving before arriving: the lot has not arrived at port".into()
+            })?;
+            advance(lot, next, Stage::Cleared, Stage::Received, step)?;
+        }
+        Event::Storing(_) => at_stage(lot, Stage::Received, step)?,
+        Event::Holding(_)
+        | Event::HoldRelease(_)
+        | Event::Release(_)
+        | Event::RetailSale(_)
+        | Event::SelfPickup(_) => {
+            return Err(OrderError(format!("{step} is not a step along the route")))
+        }
+    }
+    Ok(())
+}
+
+fn advance(
+    lot: &LotState,
+    next: &mut LotState,
+    from: Stage,
+    to: Stage,
+    step: Step,
+) -> Result<(), OrderError> {
+    at_stage(lot, from, step)?;
+    next.stage = to;
+    Ok(())
+}
+
+/// Customs clearance: of the declaration the lot was declared under, with no customs hold.
+fn clear(lot: &LotState, declaration_no: &str, next: &mut LotState) -> Result<(), OrderError> {
+    at_stage(lot, Stage::Declared, Step::CustomsClearance)?;
+    need(
+        lot.declaration_no.as_deref() == Some(declaration_no),
+        || {
+            format!(
+                "clearance names declaration {declaration_no}, but the lot was declared as {}",
+                lot.declaration_no.as_deref().unwrap_or("-")
+            )
+        },
+    )?;
+    need(!lot.holds.contains(&HoldType::Customs), || {
+        "the lot is under a customs hold; release the hold before clearance".into()
+    })?;
+    next.stage = Stage::Cleared;
+    Ok(())
+}
+
+fn place_hold(lot: &LotState, t: HoldType, next: &mut LotState) -> Result<(), OrderError> {
+    need(lot.stage >= Stage::Arrived, || {
+        "a hold can be placed once the lot has arrived".into()
+    })?;
+    need(!lot.sold, || "the lot has been sold".into())?;
+    need(!lot.holds.contains(&t), || {
+        format!("the lot is already under a {} hold", t.as_str())
+    })?;
+    next.holds.push(t);
+    next.holds.sort();
+    Ok(())
+}
+
+fn lift_hold(lot: &LotState, t: HoldType, next: &mut LotState) -> Result<(), OrderError> {
+    need(lot.holds.contains(&t), || {
+        format!(
+            "the lot is not under a {} hold; there is nothing to release",
+            t.as_str()
+        )
+    })?;
+    next.holds.retain(|h| *h != t);
+    Ok(())
+}
+
+/// Release from the bonded warehouse: of the whole lot (no items) or of the named items.
+fn release(
+    lot: &LotState,
+    items: &[(String, ItemState)],
+    next: &mut LotState,
+) -> Result<(), OrderError> {
+    at_stage(lot, Stage::Received, Step::Release)?;
+    blocked(lot)?;
+    need(lot.attestation == Some(Conformance::Conformant), || {
+        "the origin attestation found the lot non_conformant: it may not be released".into()
+    })?;
+    need(!lot.released, || "the lot has already been released".into())?;
+    if items.is_empty() {
+        need(lot.items_released == 0, || {
+            format!(
+                "{} items of the lot were released one by one; release the others by serial",
+                lot.items_released
+            )
+        })?;
+        next.released = true;
+    }
+    next.items_released += items.len() as u64;
+    for (serial, st) in items {
+        need(!st.released, || {
+            format!("item {serial} has already been released")
+        })?;
+    }
+    Ok(())
+}
+
+/// Retail sale or self pickup: of the whole released lot (no items) or of the named items.
+fn sell(
+    lot: &LotState,
+    items: &[(String, ItemState)],
+    next: &mut LotState,
+) -> Result<(), OrderError> {
+    blocked(lot)?;
+    need(!lot.sold, || "the lot has already been sold".into())?;
+    if items.is_empty() {
+        need(lot.released, || {
+            "the lot has not been released from the bonded warehouse".into()
+        })?;
+        need(lot.items_sold == 0, || {
+            format!(
+                "{} items of the lot were sold one by one; record the others by serial",
+                lot.items_sold
+            )
+        })?;
+        next.sold = true;
+    }
+    next.items_sold += items.len() as u64;
+    for (serial, st) in items {
+        need(lot.released || st.released, || {
+            format!("item {serial} has not been released from the bonded warehouse")
+        })?;
+        need(!st.sold, || {
+            format!("item {serial} has already been sold or picked up")
+        })?;
+    }
     Ok(())
 }
 

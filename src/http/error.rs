@@ -88,11 +88,13 @@ impl From<ServiceError> for ApiError {
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::Unavailable => {
                 tracing::error!(cause = %e, code = %e.code(), "dependency unavailable");
-                return ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage is temporarily unavailable; retry later",
-                )
-                .retry_after(5);
+                let detail = match e {
+                    ServiceError::Store(_) => "storage is temporarily unavailable; retry later",
+                    _ => "a resource this request needs is temporarily unavailable; retry later",
+                };
+                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, detail)
+                    .retry_after(5)
+                    .with_code(e.code());
             }
             ErrorKind::Internal => {
                 tracing::error!(cause = %e, code = %e.code(), "internal error");

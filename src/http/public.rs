@@ -18,6 +18,7 @@ use super::error::ApiError;
 use super::page;
 use super::state::{blocking, AppState};
 use crate::code::Code;
+use crate::service::errors::LogError;
 use crate::service::log::{ConsistencyProofView, InclusionProofView, LeafView};
 use crate::service::setup::KeySet;
 use crate::service::telemetry::VerdictKind;
@@ -283,7 +284,7 @@ pub async fn checkpoint(State(st): State<Arc<AppState>>) -> Result<Response, Api
         .svc
         .log()
         .latest_checkpoint()?
-        .ok_or_else(|| ServiceError::Unavailable("no checkpoint signed yet".into()))?;
+        .ok_or(ServiceError::from(LogError::NoCheckpoint))?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),

@@ -16,12 +16,22 @@ use std::sync::Arc;
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Chunk, Filter, Name, Rect, Ref, Str, TextStr};
 
-use super::font::Font;
+use super::font::{Font, Subset};
 use super::layout::Placed;
 use super::LayoutError;
 
 /// Points per millimetre.
 const PT: f64 = 72.0 / 25.4;
+
+/// Font units per em in PDF glyph space (widths and metrics are in thousandths of an em).
+const UPEM: f32 = 1000.0;
+
+/// The character collection of the CID font: Adobe-Identity-0.
+const SYSTEM_INFO: SystemInfo = SystemInfo {
+    registry: Str(b"Adobe"),
+    ordering: Str(b"Identity"),
+    supplement: 0,
+};
 
 /// A sheet of labels: page size, grid, margins and pitch, in millimetres.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -303,11 +313,20 @@ impl PdfStream {
     /// Ends the document: the last page, the font, the page tree, the cross-reference table.
     pub fn finish(mut self) -> Result<Vec<u8>, LayoutError> {
         self.flush_page();
-        let font = self.font.clone();
         let glyphs: Vec<u16> = std::iter::once(0)
             .chain(self.glyphs.keys().copied())
             .collect();
-        let subset = font.subset(&glyphs)?;
+        let subset = self.font.subset(&glyphs)?;
+        self.put_font(&subset);
+        self.put_document();
+        self.put_trailer();
+        Ok(std::mem::take(&mut self.out))
+    }
+
+    /// The embedded font: Type 0 font → CID font → descriptor → font file, the CIDToGIDMap,
+    /// and ToUnicode for text extraction.
+    fn put_font(&mut self, subset: &Subset) {
+        let font = self.font.clone();
         // Pages show glyphs by their ids in the full font (CIDs); the subset renumbers them.
         let cid_to_gid = FIRST_PAGE + 2 * self.pages;
         let map = deflate(&cid_to_gid_map(&subset.map), flate2::Compression::default());
@@ -316,8 +335,6 @@ impl PdfStream {
             .filter(Filter::FlateDecode);
         self.put(cid_to_gid, &ch);
         let base = format!("TRCSEA+{}", font.postscript_name());
-        let upem = 1000.0;
-        // Type 0 font → CID font → descriptor → font file; ToUnicode for text extraction.
         let mut ch = Chunk::new();
         ch.type0_font(Ref::new(FONT))
             .base_font(Name(base.as_bytes()))
@@ -325,41 +342,42 @@ impl PdfStream {
             .descendant_font(Ref::new(CID_FONT))
             .to_unicode(Ref::new(TO_UNICODE));
         self.put(FONT, &ch);
-        let info = SystemInfo {
-            registry: Str(b"Adobe"),
-            ordering: Str(b"Identity"),
-            supplement: 0,
-        };
         let mut ch = Chunk::new();
         {
             let mut cid = ch.cid_font(Ref::new(CID_FONT));
             cid.subtype(CidFontType::Type2)
                 .base_font(Name(base.as_bytes()))
-                .system_info(info)
+                .system_info(SYSTEM_INFO)
                 .font_descriptor(Ref::new(DESCRIPTOR))
                 .default_width(1000.0)
                 .cid_to_gid_map_stream(Ref::new(cid_to_gid));
             let mut w = cid.widths();
             for &g in self.glyphs.keys() {
-                w.consecutive(g, [font.advance(g) * upem]);
+                w.consecutive(g, [font.advance(g) * UPEM]);
             }
         }
         self.put(CID_FONT, &ch);
+        self.put_descriptor(&font, &base, subset);
+        self.put_to_unicode();
+    }
+
+    /// The font descriptor and the font file (the subset, deflated).
+    fn put_descriptor(&mut self, font: &Font, base: &str, subset: &Subset) {
         let b = font.bbox();
         let mut ch = Chunk::new();
         ch.font_descriptor(Ref::new(DESCRIPTOR))
             .name(Name(base.as_bytes()))
             .flags(FontFlags::SYMBOLIC)
             .bbox(Rect::new(
-                b[0] * upem,
-                b[1] * upem,
-                b[2] * upem,
-                b[3] * upem,
+                b[0] * UPEM,
+                b[1] * UPEM,
+                b[2] * UPEM,
+                b[3] * UPEM,
             ))
             .italic_angle(0.0)
-            .ascent(font.ascender() * upem)
-            .descent(font.descender() * upem)
-            .cap_height(font.cap_height() * upem)
+            .ascent(font.ascender() * UPEM)
+            .descent(font.descender() * UPEM)
+            .cap_height(font.cap_height() * UPEM)
             .stem_v(80.0)
             .font_file2(Ref::new(FONT_FILE));
         self.put(DESCRIPTOR, &ch);
@@ -369,7 +387,11 @@ impl PdfStream {
             .filter(Filter::FlateDecode)
             .pair(Name(b"Length1"), subset.data.len() as i32);
         self.put(FONT_FILE, &ch);
-        let mut cmap = UnicodeCmap::<u16>::new(Name(b"Traceseal-UCS"), info);
+    }
+
+    /// The ToUnicode CMap: which character each glyph shows.
+    fn put_to_unicode(&mut self) {
+        let mut cmap = UnicodeCmap::<u16>::new(Name(b"Traceseal-UCS"), SYSTEM_INFO);
         for (&g, &c) in &self.glyphs {
             cmap.pair(g, c);
         }
@@ -377,9 +399,12 @@ impl PdfStream {
         let mut ch = Chunk::new();
         ch.cmap(Ref::new(TO_UNICODE), &cmap)
             .name(Name(b"Traceseal-UCS"))
-            .system_info(info);
+            .system_info(SYSTEM_INFO);
         self.put(TO_UNICODE, &ch);
-        // Page tree, catalog, document info.
+    }
+
+    /// The page tree, the catalog and the document information.
+    fn put_document(&mut self) {
         let mut ch = Chunk::new();
         ch.pages(Ref::new(PAGES))
             .kids((0..self.pages).map(|i| Ref::new(FIRST_PAGE + 2 * i)))
@@ -397,7 +422,10 @@ impl PdfStream {
             .pair(Name(b"Title"), TextStr(&self.title))
             .pair(Name(b"Producer"), TextStr("traceseal"));
         self.put(INFO, &ch);
-        // Cross-reference table and trailer.
+    }
+
+    /// The cross-reference table and the trailer.
+    fn put_trailer(&mut self) {
         let xref = self.emitted + self.out.len() as u64;
         let size = self.offsets.len() + 1;
         let mut t = format!("xref\n0 {size}\n0000000000 65535 f \n");
@@ -409,7 +437,6 @@ impl PdfStream {
             "trailer\n<< /Size {size} /Root {CATALOG} 0 R /Info {INFO} 0 R >>\nstartxref\n{xref}\n%%EOF\n"
         );
         self.out.extend_from_slice(t.as_bytes());
-        Ok(std::mem::take(&mut self.out))
     }
 }
 

@@ -3,7 +3,7 @@
 //! outlines, and the resolution recorded in the `pHYs` chunk so printing software prints the
 //! label at its true size.
 
-use ab_glyph_rasterizer::{point, Rasterizer};
+use ab_glyph_rasterizer::{point, Point, Rasterizer};
 
 use super::font::{Font, Seg};
 use super::layout::{Frame, LabelSpec, Placed};
@@ -72,109 +72,144 @@ pub fn raster(p: &Placed, dpi: u32, font: &Font) -> (u32, u32, Vec<u8>) {
         px(f.width_mm, dpi).round() as u32,
         px(f.height_mm, dpi).round() as u32,
     );
-    let mut buf = vec![255u8; (w * h) as usize];
-    // QR: whole pixels per module.
-    let m = px(f.module_mm, dpi).round() as u32;
-    let (x0, y0) = (
-        px(p.qr_x_mm, dpi).round() as u32,
-        px(p.qr_y_mm, dpi).round() as u32,
-    );
-    for (row, col, len) in p.qr.runs() {
-        let (x, y) = (x0 + col as u32 * m, y0 + row as u32 * m);
-        for yy in y..(y + m).min(h) {
-            let line = (yy * w) as usize;
-            for xx in x..(x + len as u32 * m).min(w) {
-                buf[line + xx as usize] = 0;
-            }
-        }
-    }
-    // Text.
+    let mut c = Canvas {
+        w,
+        h,
+        buf: vec![255u8; (w * h) as usize],
+    };
+    c.fill_qr(p, dpi);
     let mut r = Rasterizer::new(0, 0);
     for line in &p.lines {
         let scale = px(line.size_mm, dpi) as f32;
         let (lx, base) = (px(line.x_mm, dpi) as f32, px(line.baseline_mm, dpi) as f32);
         for &(g, off) in &line.glyphs {
             let segs = font.outline(g);
-            if segs.is_empty() {
-                continue;
+            if !segs.is_empty() {
+                let ox = lx + off * scale;
+                c.draw_glyph(&mut r, &segs, |x, y| (ox + x * scale, base - y * scale));
             }
-            let ox = lx + off * scale;
-            let to = |x: f32, y: f32| (ox + x * scale, base - y * scale);
-            // Bounding box of the control points bounds the outline.
-            let (mut minx, mut miny, mut maxx, mut maxy) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-            let mut see = |x: f32, y: f32| {
-                let (a, b) = to(x, y);
-                minx = minx.min(a);
-                maxx = maxx.max(a);
-                miny = miny.min(b);
-                maxy = maxy.max(b);
-            };
-            for s in segs.iter() {
-                match *s {
-                    Seg::Move(x, y) | Seg::Line(x, y) => see(x, y),
-                    Seg::Quad(a, b, x, y) => {
-                        see(a, b);
-                        see(x, y)
-                    }
-                    Seg::Cubic(a, b, c, d, x, y) => {
-                        see(a, b);
-                        see(c, d);
-                        see(x, y)
-                    }
-                    Seg::Close => {}
-                }
-            }
-            let (bx, by) = (minx.floor(), miny.floor());
-            let (gw, gh) = (
-                (maxx.ceil() - bx) as usize + 1,
-                (maxy.ceil() - by) as usize + 1,
-            );
-            r.reset(gw, gh);
-            let at = |x: f32, y: f32| {
-                let (a, b) = to(x, y);
-                point(a - bx, b - by)
-            };
-            let (mut start, mut cur) = (point(0.0, 0.0), point(0.0, 0.0));
-            for s in segs.iter() {
-                match *s {
-                    Seg::Move(x, y) => {
-                        start = at(x, y);
-                        cur = start;
-                    }
-                    Seg::Line(x, y) => {
-                        let p1 = at(x, y);
-                        r.draw_line(cur, p1);
-                        cur = p1;
-                    }
-                    Seg::Quad(a, b, x, y) => {
-                        let p2 = at(x, y);
-                        r.draw_quad(cur, at(a, b), p2);
-                        cur = p2;
-                    }
-                    Seg::Cubic(a, b, c, d, x, y) => {
-                        let p3 = at(x, y);
-                        r.draw_cubic(cur, at(a, b), at(c, d), p3);
-                        cur = p3;
-                    }
-                    Seg::Close => {
-                        if cur != start {
-                            r.draw_line(cur, start);
-                        }
-                        cur = start;
-                    }
-                }
-            }
-            r.for_each_pixel_2d(|x, y, a| {
-                let (gx, gy) = (bx as i64 + i64::from(x), by as i64 + i64::from(y));
-                if gx >= 0 && gy >= 0 && (gx as u32) < w && (gy as u32) < h {
-                    let i = (gy as u32 * w + gx as u32) as usize;
-                    let ink = (a.clamp(0.0, 1.0) * 255.0).round() as u16;
-                    buf[i] = (u16::from(buf[i]) * (255 - ink) / 255) as u8;
-                }
-            });
         }
     }
-    (w, h, buf)
+    (w, h, c.buf)
+}
+
+/// A greyscale label being drawn: white 255, black 0.
+struct Canvas {
+    w: u32,
+    h: u32,
+    buf: Vec<u8>,
+}
+
+impl Canvas {
+    /// The QR code, in whole pixels per module.
+    fn fill_qr(&mut self, p: &Placed, dpi: u32) {
+        let m = px(p.frame.module_mm, dpi).round() as u32;
+        let (x0, y0) = (
+            px(p.qr_x_mm, dpi).round() as u32,
+            px(p.qr_y_mm, dpi).round() as u32,
+        );
+        for (row, col, len) in p.qr.runs() {
+            let (x, y) = (x0 + col as u32 * m, y0 + row as u32 * m);
+            for yy in y..(y + m).min(self.h) {
+                let line = (yy * self.w) as usize;
+                for xx in x..(x + len as u32 * m).min(self.w) {
+                    self.buf[line + xx as usize] = 0;
+                }
+            }
+        }
+    }
+
+    /// One glyph's outline, `to` placing font units on the canvas, anti-aliased.
+    fn draw_glyph(
+        &mut self,
+        r: &mut Rasterizer,
+        segs: &[Seg],
+        to: impl Fn(f32, f32) -> (f32, f32),
+    ) {
+        let (bx, by, gw, gh) = glyph_box(segs, &to);
+        r.reset(gw, gh);
+        trace(r, segs, |x, y| {
+            let (a, b) = to(x, y);
+            point(a - bx, b - by)
+        });
+        let (w, h) = (self.w, self.h);
+        r.for_each_pixel_2d(|x, y, a| {
+            let (gx, gy) = (bx as i64 + i64::from(x), by as i64 + i64::from(y));
+            if gx >= 0 && gy >= 0 && (gx as u32) < w && (gy as u32) < h {
+                let i = (gy as u32 * w + gx as u32) as usize;
+                let ink = (a.clamp(0.0, 1.0) * 255.0).round() as u16;
+                self.buf[i] = (u16::from(self.buf[i]) * (255 - ink) / 255) as u8;
+            }
+        });
+    }
+}
+
+/// The pixel box a glyph covers: its origin and size (the control points' bounding box
+/// bounds the outline).
+fn glyph_box(segs: &[Seg], to: &impl Fn(f32, f32) -> (f32, f32)) -> (f32, f32, usize, usize) {
+    let (mut minx, mut miny, mut maxx, mut maxy) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    let mut see = |x: f32, y: f32| {
+        let (a, b) = to(x, y);
+        minx = minx.min(a);
+        maxx = maxx.max(a);
+        miny = miny.min(b);
+        maxy = maxy.max(b);
+    };
+    for s in segs {
+        match *s {
+            Seg::Move(x, y) | Seg::Line(x, y) => see(x, y),
+            Seg::Quad(a, b, x, y) => {
+                see(a, b);
+                see(x, y)
+            }
+            Seg::Cubic(a, b, c, d, x, y) => {
+                see(a, b);
+                see(c, d);
+                see(x, y)
+            }
+            Seg::Close => {}
+        }
+    }
+    let (bx, by) = (minx.floor(), miny.floor());
+    let (gw, gh) = (
+        (maxx.ceil() - bx) as usize + 1,
+        (maxy.ceil() - by) as usize + 1,
+    );
+    (bx, by, gw, gh)
+}
+
+/// Draws an outline into the rasterizer, `at` placing font units in its box.
+fn trace(r: &mut Rasterizer, segs: &[Seg], at: impl Fn(f32, f32) -> Point) {
+    let (mut start, mut cur) = (point(0.0, 0.0), point(0.0, 0.0));
+    for s in segs {
+        match *s {
+            Seg::Move(x, y) => {
+                start = at(x, y);
+                cur = start;
+            }
+            Seg::Line(x, y) => {
+                let p1 = at(x, y);
+                r.draw_line(cur, p1);
+                cur = p1;
+            }
+            Seg::Quad(a, b, x, y) => {
+                let p2 = at(x, y);
+                r.draw_quad(cur, at(a, b), p2);
+                cur = p2;
+            }
+            Seg::Cubic(a, b, c, d, x, y) => {
+                let p3 = at(x, y);
+                r.draw_cubic(cur, at(a, b), at(c, d), p3);
+                cur = p3;
+            }
+            Seg::Close => {
+                if cur != start {
+                    r.draw_line(cur, start);
+                }
+                cur = start;
+            }
+        }
+    }
 }
 
 /// Encodes a greyscale buffer as PNG with its resolution.

@@ -232,125 +232,147 @@ pub struct Checked {
 /// them, every `^FD` is closed by `^FS`, a QR field follows `^BQN,2,1..10` and starts with an
 /// error-correction letter and `A,`. Returns the labels and the QR contents.
 pub fn check(text: &str) -> Result<Checked, ZplSyntaxError> {
-    let mut out = Checked {
-        labels: 0,
-        qr_data: Vec::new(),
+    let mut c = Checker {
+        out: Checked {
+            labels: 0,
+            qr_data: Vec::new(),
+        },
+        open: false,
+        last_bq: false,
     };
-    let mut open = false;
-    let mut last_bq = false;
     let mut rest = text;
     loop {
         rest = rest.trim_start_matches(['\n', '\r']);
         if rest.is_empty() {
             break;
         }
-        let Some(body) = rest.strip_prefix('^') else {
-            return syntax(format!("expected a ^command at {:?}", preview(rest)));
-        };
-        let cmd: String = body.chars().take(2).collect();
-        let after = &body[cmd.len()..];
-        let (params, next) = match cmd.as_str() {
-            "FD" => {
-                let end = after.find("^FS").ok_or("^FD without ^FS")?;
-                (&after[..end], &after[end..])
-            }
-            _ => {
-                let end = after.find('^').unwrap_or(after.len());
-                (&after[..end], &after[end..])
-            }
-        };
-        let nums = |n: usize| -> Result<Vec<u32>, ZplSyntaxError> {
-            let v: Vec<&str> = params.split(',').collect();
-            if v.len() != n || v.iter().any(|p| p.parse::<u32>().is_err()) {
-                return syntax(format!("^{cmd}{params}: expected {n} numbers"));
-            }
-            Ok(v.iter().filter_map(|p| p.parse().ok()).collect())
-        };
-        if !open && cmd != "XA" {
+        let (cmd, params, next) = next_command(rest)?;
+        c.command(&cmd, params)?;
+        rest = next;
+    }
+    if c.open {
+        return syntax("the last label is not closed with ^XZ");
+    }
+    Ok(c.out)
+}
+
+/// Splits the next `^XX params` off `rest`: the command, its parameters, and what follows.
+/// Field data (`^FD`) runs to its `^FS`; other parameters to the next `^`.
+fn next_command(rest: &str) -> Result<(String, &str, &str), ZplSyntaxError> {
+    let Some(body) = rest.strip_prefix('^') else {
+        return syntax(format!("expected a ^command at {:?}", preview(rest)));
+    };
+    let cmd: String = body.chars().take(2).collect();
+    let after = &body[cmd.len()..];
+    let end = match cmd.as_str() {
+        "FD" => after.find("^FS").ok_or("^FD without ^FS")?,
+        _ => after.find('^').unwrap_or(after.len()),
+    };
+    Ok((cmd, &after[..end], &after[end..]))
+}
+
+/// The checker's state between commands.
+struct Checker {
+    out: Checked,
+    /// Inside `^XA … ^XZ`.
+    open: bool,
+    /// The previous command was `^BQ`: the next field data is a QR code's.
+    last_bq: bool,
+}
+
+impl Checker {
+    fn command(&mut self, cmd: &str, params: &str) -> Result<(), ZplSyntaxError> {
+        if !self.open && cmd != "XA" {
             return syntax(format!("^{cmd} outside ^XA … ^XZ"));
         }
-        match cmd.as_str() {
+        match cmd {
             "XA" => {
-                if open {
+                if self.open {
                     return syntax("^XA inside a label");
                 }
                 if !params.is_empty() {
                     return syntax("^XA takes no parameters");
                 }
-                open = true;
+                self.open = true;
             }
             "XZ" => {
-                open = false;
-                out.labels += 1;
-            }
-            "CI" => {
-                if params != "28" {
-                    return syntax(format!("^CI{params}: only UTF-8 (^CI28) is used"));
-                }
-            }
-            "PW" | "LL" => {
-                nums(1)?;
-            }
-            "LH" | "FO" => {
-                nums(2)?;
+                self.open = false;
+                self.out.labels += 1;
             }
             "BQ" => {
-                let p: Vec<&str> = params.split(',').collect();
-                let ok = p.len() == 3
-                    && p[0] == "N"
-                    && p[1] == "2"
-                    && p[2].parse::<u32>().is_ok_and(|m| (1..=10).contains(&m));
-                if !ok {
-                    return syntax(format!("^BQ{params}: expected N,2,<1-10>"));
-                }
-                last_bq = true;
+                check_bq(params)?;
+                self.last_bq = true;
             }
-            "A0" | "A@" => {
-                let p: Vec<&str> = params.split(',').collect();
-                let want = if cmd == "A0" { 3 } else { 4 };
-                if p.len() != want
-                    || p[0] != "N"
-                    || p[1..3].iter().any(|x| x.parse::<u32>().is_err())
-                {
-                    return syntax(format!("^{cmd}{params}: bad font parameters"));
-                }
-            }
-            "FH" => {
-                if params != "\\" {
-                    return syntax(format!("^FH{params}: expected ^FH\\"));
-                }
-            }
-            "FD" => {
-                if params.contains('^') || params.contains('~') {
-                    return syntax(format!(
-                        "unescaped ^ or ~ in field data {:?} (a missing ^FS?)",
-                        preview(params)
-                    ));
-                }
-                if last_bq {
-                    let data = params
-                        .get(1..)
-                        .and_then(|d| d.strip_prefix("A,"))
-                        .filter(|_| params.starts_with(['L', 'M', 'Q', 'H']))
-                        .ok_or_else(|| {
-                            ZplSyntaxError(format!(
-                                "QR field {:?} must start with L/M/Q/H and A,",
-                                preview(params)
-                            ))
-                        })?;
-                    out.qr_data.push(data.to_string());
-                    last_bq = false;
-                }
-            }
+            "FD" => self.field_data(params)?,
             "FS" => {}
-            other => return syntax(format!("unknown command ^{other}")),
+            other => check_setting(other, params)?,
         }
-        rest = next;
+        Ok(())
     }
-    if open {
-        return syntax("the last label is not closed with ^XZ");
+
+    fn field_data(&mut self, params: &str) -> Result<(), ZplSyntaxError> {
+        if params.contains('^') || params.contains('~') {
+            return syntax(format!(
+                "unescaped ^ or ~ in field data {:?} (a missing ^FS?)",
+                preview(params)
+            ));
+        }
+        if self.last_bq {
+            let data = params
+                .get(1..)
+                .and_then(|d| d.strip_prefix("A,"))
+                .filter(|_| params.starts_with(['L', 'M', 'Q', 'H']))
+                .ok_or_else(|| {
+                    ZplSyntaxError(format!(
+                        "QR field {:?} must start with L/M/Q/H and A,",
+                        preview(params)
+                    ))
+                })?;
+            self.out.qr_data.push(data.to_string());
+            self.last_bq = false;
+        }
+        Ok(())
     }
-    Ok(out)
+}
+
+fn check_bq(params: &str) -> Result<(), ZplSyntaxError> {
+    let p: Vec<&str> = params.split(',').collect();
+    let ok = p.len() == 3
+        && p[0] == "N"
+        && p[1] == "2"
+        && p[2].parse::<u32>().is_ok_and(|m| (1..=10).contains(&m));
+    if !ok {
+        return syntax(format!("^BQ{params}: expected N,2,<1-10>"));
+    }
+    Ok(())
+}
+
+/// The commands that set up a label or field: encoding, sizes, origins, fonts, hex escapes.
+fn check_setting(cmd: &str, params: &str) -> Result<(), ZplSyntaxError> {
+    let nums = |n: usize| -> Result<(), ZplSyntaxError> {
+        let v: Vec<&str> = params.split(',').collect();
+        if v.len() != n || v.iter().any(|p| p.parse::<u32>().is_err()) {
+            return syntax(format!("^{cmd}{params}: expected {n} numbers"));
+        }
+        Ok(())
+    };
+    match cmd {
+        "CI" if params != "28" => syntax(format!("^CI{params}: only UTF-8 (^CI28) is used")),
+        "CI" => Ok(()),
+        "PW" | "LL" => nums(1),
+        "LH" | "FO" => nums(2),
+        "A0" | "A@" => {
+            let p: Vec<&str> = params.split(',').collect();
+            let want = if cmd == "A0" { 3 } else { 4 };
+            if p.len() != want || p[0] != "N" || p[1..3].iter().any(|x| x.parse::<u32>().is_err()) {
+                return syntax(format!("^{cmd}{params}: bad font parameters"));
+            }
+            Ok(())
+        }
+        "FH" if params != "\\" => syntax(format!("^FH{params}: expected ^FH\\")),
+        "FH" => Ok(()),
+        other => syntax(format!("unknown command ^{other}")),
+    }
 }
 
 /// ZPL that the checker refuses, with what it found.

@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
+pub(crate) use super::errors::rfc3339;
+use super::errors::InputError;
 pub use super::errors::{ErrorKind, ServiceError};
 
 /// Result of a use case.
@@ -39,29 +41,35 @@ pub struct WriteLocks {
 }
 
 /// Free text in a logged record: trimmed, 1 to `MAX_TEXT` characters, no control characters.
-pub fn check_text(field: &str, v: &str) -> Result<String> {
+pub fn check_text(field: &'static str, v: &str) -> Result<String> {
     let t = v.trim();
     if t.is_empty()
         || t.chars().count() > crate::custody::record::MAX_TEXT
         || t.chars().any(char::is_control)
     {
-        return Err(ServiceError::Invalid(format!(
-            "{field} must be 1 to {} characters without control characters",
-            crate::custody::record::MAX_TEXT
-        )));
+        return Err(InputError::field(
+            field,
+            format!(
+                "{field} must be 1 to {} characters without control characters",
+                crate::custody::record::MAX_TEXT
+            ),
+        )
+        .into());
     }
     Ok(t.to_string())
 }
 
 /// Timestamps in operator records: Unix seconds from 1970 to 9999 (they are logged as
 /// canonical JSON integers).
-pub fn check_unix(field: &str, t: i64) -> Result<()> {
+pub fn check_unix(field: &'static str, t: i64) -> Result<()> {
     if (0..=crate::custody::record::MAX_UNIX).contains(&t) {
         Ok(())
     } else {
-        Err(ServiceError::Invalid(format!(
-            "{field} must be Unix seconds between 1970 and 9999, got {t}"
-        )))
+        Err(InputError::field(
+            field,
+            format!("{field} must be Unix seconds between 1970 and 9999, got {t}"),
+        )
+        .into())
     }
 }
 
@@ -69,17 +77,6 @@ pub fn check_unix(field: &str, t: i64) -> Result<()> {
 pub(crate) fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(0).unwrap_or(t)
-}
-
-/// RFC 3339 text of a Unix time in seconds.
-pub(crate) fn rfc3339(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
 }
 
 /// Lock a mutex, turning poisoning (a panic elsewhere while holding it) into an error.

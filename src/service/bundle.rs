@@ -7,6 +7,7 @@
 use base64::Engine;
 
 use super::anchoring::{hex0x, log_id, AnchorRecord, AnchorStatus, BundleAnchoring};
+use super::errors::LogError;
 use super::items::IssuedItem;
 use super::{Result, Service, ServiceError, SignedCheckpoint};
 use crate::bundle::{Bundle, BundleAnchor, BundleIssuerKey, BundleKeys, BundleRecord, FORMAT};
@@ -28,11 +29,7 @@ impl Service {
             .log()
             .latest_checkpoint()?
             .filter(|c| c.size > leaf_index)
-            .ok_or_else(|| {
-                ServiceError::Conflict(
-                    "the item is not in a signed checkpoint yet; retry in a few seconds".into(),
-                )
-            })?;
+            .ok_or(LogError::NotCheckpointed { leaf_index })?;
         // The checkpoint the proofs are against.
         let anchored = match &anchoring {
             Some(BundleAnchoring {

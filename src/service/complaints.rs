@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::base::WriteLocks;
-use super::base::{lock, now, rfc3339, Result, ServiceError};
+use super::base::{lock, now, rfc3339, Result};
+use super::errors::{ComplaintError, InputError};
 use super::master::check_text;
 use super::master::MasterData;
 use super::telemetry::Telemetry;
@@ -260,24 +261,25 @@ impl ConsumerServices {
         let scan: ScanRecord = match self.telemetry.scan_record(sid)? {
             Some(s) => s,
             None => {
-                return Err(ServiceError::NotFound(format!(
-                    "no scan {}; report the problem from the page you scanned",
-                    scan_id
-                )))
+                return Err(ComplaintError::ScanNotFound {
+                    scan_id: scan_id.to_string(),
+                }
+                .into())
             }
         };
         if now - scan.at > SCAN_VALID_DAYS * 86_400 {
-            return Err(ServiceError::Conflict(format!(
-                "scan {} is more than {SCAN_VALID_DAYS} days old; scan the label again",
-                scan_id
-            )));
+            return Err(ComplaintError::ScanTooOld {
+                scan_id: scan_id.to_string(),
+                max_days: SCAN_VALID_DAYS,
+            }
+            .into());
         }
         if scan.complaints >= self.complaint_rules.per_scan {
-            return Err(ServiceError::Conflict(format!(
-                "{} problems were reported from this scan already (scans of one code from one network within {} s share one scan)",
-                scan.complaints,
-                self.telemetry.rules().repeat_secs
-            )));
+            return Err(ComplaintError::ScanLimitReached {
+                complaints: scan.complaints,
+                repeat_secs: self.telemetry.rules().repeat_secs,
+            }
+            .into());
         }
         Ok(scan)
     }
@@ -290,7 +292,10 @@ impl ConsumerServices {
             Some(c) => Some(check_text("contact", c, MAX_CONTACT, false)?),
         };
         let sid = scan_id_bytes(&input.scan_id).ok_or_else(|| {
-            ServiceError::Invalid("scan_id must be the 32 hex characters of a scan id".into())
+            InputError::field(
+                "scan_id",
+                "scan_id must be the 32 hex characters of a scan id",
+            )
         })?;
         let _guard = lock(&self.locks.complaints)?;
         let at = now();
@@ -349,15 +354,20 @@ impl ConsumerServices {
         self.find_complaint(reference)?
             .map(|(_, c)| c)
             .ok_or_else(|| {
-                ServiceError::NotFound(format!("no complaint with reference {reference:?}"))
+                ComplaintError::ComplaintNotFound {
+                    reference: reference.to_string(),
+                }
+                .into()
             })
     }
 
     fn find_complaint(&self, r: &str) -> Result<Option<(u64, Complaint)>> {
         let Some(n) = reference_number(r) else {
-            return Err(ServiceError::Invalid(format!(
-                "{r:?} is not a complaint reference (like TS20261126-000042)"
-            )));
+            return Err(InputError::field(
+                "reference",
+                format!("{r:?} is not a complaint reference (like TS20261126-000042)"),
+            )
+            .into());
         };
         let Some(b) = self.store.get(Cf::Complaints, &u64_key(n))? else {
             return Ok(None);
@@ -377,7 +387,10 @@ impl ConsumerServices {
         let limit = limit.clamp(1, super::master::MAX_LIST);
         let mut end = match before {
             Some(r) => reference_number(r).ok_or_else(|| {
-                ServiceError::Invalid(format!("before: {r:?} is not a complaint reference"))
+                InputError::field(
+                    "before",
+                    format!("before: {r:?} is not a complaint reference"),
+                )
             })?,
             None => match self.store.get(Cf::Meta, META_NEXT_COMPLAINT)? {
                 Some(b) => decode_u64(&b)?,
@@ -414,9 +427,11 @@ impl ConsumerServices {
     pub fn update_complaint(&self, r: &str, u: &ComplaintUpdate) -> Result<Complaint> {
         let note = check_text("note", &u.note, MAX_NOTE, true)?;
         let _guard = lock(&self.locks.complaints)?;
-        let (n, mut c) = self
-            .find_complaint(r)?
-            .ok_or_else(|| ServiceError::NotFound(format!("no complaint with reference {r:?}")))?;
+        let (n, mut c) =
+            self.find_complaint(r)?
+                .ok_or_else(|| ComplaintError::ComplaintNotFound {
+                    reference: r.to_string(),
+                })?;
         let was = c.status;
         let t = rfc3339(now().unix_timestamp());
         c.status = u.status;
@@ -444,7 +459,7 @@ mod tests {
     use crate::code::Code;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
-    use crate::service::Service;
+    use crate::service::{ErrorKind, Service, ServiceError};
 
     fn scanned(svc: &Service) -> (String, Code) {
         let code = crate::service::scan::tests::issue(svc, 2).remove(0);
@@ -482,7 +497,9 @@ mod tests {
         svc.consumer().file_complaint(&input(&sid)).unwrap();
         svc.consumer().file_complaint(&input(&sid)).unwrap();
         match svc.consumer().file_complaint(&input(&sid)) {
-            Err(ServiceError::Conflict(m)) => assert!(m.contains("3 problems"), "{m}"),
+            Err(e @ ServiceError::Complaint(ComplaintError::ScanLimitReached { .. })) => {
+                assert!(e.to_string().contains("3 problems"), "{e}")
+            }
             other => panic!("{other:?}"),
         }
         // Status changes keep the history and the counts.
@@ -552,26 +569,35 @@ mod tests {
             ),
         ] {
             match svc.consumer().file_complaint(&bad) {
-                Err(ServiceError::Invalid(m)) => assert!(m.contains(want), "{m}"),
+                Err(e) if e.kind() == ErrorKind::Invalid => {
+                    assert!(e.to_string().contains(want), "{e}")
+                }
                 other => panic!("{other:?}"),
             }
         }
         assert!(matches!(
             svc.consumer().file_complaint(&input(&"ab".repeat(16))),
-            Err(ServiceError::NotFound(_))
+            Err(ServiceError::Complaint(ComplaintError::ScanNotFound { .. }))
         ));
         assert!(matches!(
             svc.consumer().complaint("TS20261126-000099"),
-            Err(ServiceError::NotFound(_))
+            Err(ServiceError::Complaint(
+                ComplaintError::ComplaintNotFound { .. }
+            ))
         ));
         assert!(matches!(
             svc.consumer().complaint("nope"),
-            Err(ServiceError::Invalid(_))
+            Err(ServiceError::Input(InputError::Field {
+                field: "reference",
+                ..
+            }))
         ));
         let wrong_date = format!("TS19990101-{}", &r.reference[11..]);
         assert!(matches!(
             svc.consumer().complaint(&wrong_date),
-            Err(ServiceError::NotFound(_))
+            Err(ServiceError::Complaint(
+                ComplaintError::ComplaintNotFound { .. }
+            ))
         ));
     }
 

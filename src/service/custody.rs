@@ -16,6 +16,7 @@ use super::base::check_text;
 use super::base::WriteLocks;
 use super::cache::ViewCache;
 use super::engagements::Engagements;
+use super::errors::{CustodyError, InputError};
 use super::issuance::Issuance;
 use super::log::LogBook;
 use super::log::PendingLeaf;
@@ -264,9 +265,11 @@ impl LotPage {
     fn bounds(&self) -> Result<(u64, usize)> {
         let limit = self.limit.unwrap_or(DEFAULT_PAGE_RECORDS);
         if !(1..=MAX_PAGE_RECORDS).contains(&limit) {
-            return Err(ServiceError::Invalid(format!(
-                "limit must be between 1 and {MAX_PAGE_RECORDS}"
-            )));
+            return Err(InputError::field(
+                "limit",
+                format!("limit must be between 1 and {MAX_PAGE_RECORDS}"),
+            )
+            .into());
         }
         Ok((self.after.map_or(0, |a| a.saturating_add(1)), limit))
     }
@@ -296,41 +299,53 @@ fn leaf_hex(data: &[u8]) -> String {
     hex(merkle::leaf_hash(data).as_bytes())
 }
 
+/// Parses a lot id (`{gtin14}.{lot}`, e.g. from a path), 400 otherwise.
+fn parse_lot_id(id: &str) -> Result<LotId> {
+    LotId::parse(id).map_err(|e| InputError::field("lot", e.to_string()).into())
+}
+
 /// The actor's role may record the event (403 with who may, otherwise).
 fn authorize_role(actor: &Actor, event: &crate::custody::Event) -> Result<()> {
     if rules::allowed(actor.role, event) {
         return Ok(());
     }
     let step = event.step();
-    let detail = match event {
-        crate::custody::Event::Holding(h) | crate::custody::Event::HoldRelease(h) => format!(
-            "{} holds belong to the {}",
-            h.hold_type.as_str(),
-            rules::hold_owner(h.hold_type)
-        ),
-        _ => {
-            let roles: Vec<&str> = rules::step_roles(step).iter().map(|r| r.as_str()).collect();
-            format!("{step} may be recorded by: {}", roles.join(", "))
+    Err(match event {
+        crate::custody::Event::Holding(h) | crate::custody::Event::HoldRelease(h) => {
+            CustodyError::HoldNotOwned {
+                actor: actor.id.clone(),
+                role: actor.role,
+                hold: h.hold_type,
+                owner: rules::hold_owner(h.hold_type),
+            }
         }
-    };
-    Err(ServiceError::Forbidden(format!(
-        "actor {} is a {}; {detail}",
-        actor.id, actor.role
-    )))
+        _ => CustodyError::RoleNotAllowed {
+            actor: actor.id.clone(),
+            role: actor.role,
+            step,
+            allowed: rules::step_roles(step),
+        },
+    }
+    .into())
 }
 
 /// The lot has room for a record and `prev` is its head (409 otherwise).
 fn check_head(lot: &LotId, state: &LotState, prev: &str) -> Result<()> {
     if state.records >= MAX_LOT_RECORDS as u64 {
-        return Err(ServiceError::Conflict(format!(
-            "lot {lot} has {MAX_LOT_RECORDS} records, the most a lot may have"
-        )));
+        return Err(CustodyError::LotFull {
+            lot: lot.clone(),
+            max: MAX_LOT_RECORDS,
+        }
+        .into());
     }
     let head = state.head.as_deref().unwrap_or(GENESIS);
     if prev != head {
-        return Err(ServiceError::Conflict(format!(
-            "prev {prev} is not the head of lot {lot} ({head}): another record was added since; fetch GET /api/v1/lots/{lot} and sign again"
-        )));
+        return Err(CustodyError::StaleHead {
+            lot: lot.clone(),
+            prev: prev.to_string(),
+            head: head.to_string(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -340,9 +355,10 @@ pub(crate) mod tests {
     use super::*;
     use crate::code::KeyId;
     use crate::custody::record::*;
+    use crate::service::errors::RegistryError;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
-    use crate::service::Service;
+    use crate::service::{ErrorKind, Service};
     use base64::Engine;
     use ed25519_dalek::SigningKey;
 
@@ -498,8 +514,8 @@ pub(crate) mod tests {
             vec![item],
         );
         match got {
-            Err(ServiceError::Unprocessable(m)) => {
-                assert!(m.contains("names no issued item of lot"), "{m}")
+            Err(e @ ServiceError::Custody(CustodyError::UnknownItem { .. })) => {
+                assert!(e.to_string().contains("names no issued item of lot"), "{e}")
             }
             other => panic!("{other:?}"),
         }
@@ -641,8 +657,13 @@ pub(crate) mod tests {
                     assert_eq!(a.leaf_index, size);
                 } else {
                     match got {
-                        Err(ServiceError::Forbidden(m)) => {
-                            assert!(m.contains(role.as_str()), "{m}");
+                        Err(
+                            e @ ServiceError::Custody(
+                                CustodyError::RoleNotAllowed { .. }
+                                | CustodyError::HoldNotOwned { .. },
+                            ),
+                        ) => {
+                            assert!(e.to_string().contains(role.as_str()), "{e}");
                         }
                         other => panic!("{role} × {name} must be 403, got {other:?}"),
                     }
@@ -678,7 +699,9 @@ pub(crate) mod tests {
         let size = svc.log().log_size().unwrap();
         // Replay of the same bytes.
         match svc.custody().submit(&sub) {
-            Err(ServiceError::Conflict(m)) => assert!(m.contains("replay"), "{m}"),
+            Err(e @ ServiceError::Custody(CustodyError::Replay { .. })) => {
+                assert!(e.to_string().contains("replay"), "{e}")
+            }
             other => panic!("replay: {other:?}"),
         }
         // Forged: signed by another key than the one named.
@@ -694,7 +717,7 @@ pub(crate) mod tests {
         let st: Statement = serde_json::from_str(&forged.statement).unwrap();
         forged.signature = st.sign(other_key);
         assert!(
-            matches!(svc.custody().submit(&forged), Err(ServiceError::Unauthenticated(m)) if m.contains("does not verify"))
+            matches!(svc.custody().submit(&forged), Err(e @ ServiceError::Custody(CustodyError::BadSignature { .. })) if e.to_string().contains("does not verify"))
         );
         // A valid signature over different bytes (tampered statement).
         let good = signed(
@@ -714,7 +737,7 @@ pub(crate) mod tests {
         };
         assert!(matches!(
             svc.custody().submit(&tampered),
-            Err(ServiceError::Unauthenticated(_))
+            Err(ServiceError::Custody(CustodyError::BadSignature { .. }))
         ));
         // Stale and future timestamps.
         let head = svc.custody().lot_head(&lot).unwrap();
@@ -726,7 +749,7 @@ pub(crate) mod tests {
             signature: st.sign(sk),
         };
         assert!(
-            matches!(svc.custody().submit(&stale), Err(ServiceError::Unauthenticated(m)) if m.contains("more than 300 s"))
+            matches!(svc.custody().submit(&stale), Err(e @ ServiceError::Custody(CustodyError::SignedAtOutOfWindow { .. })) if e.to_string().contains("more than 300 s"))
         );
         st.signed_at += 700;
         let future = Submission {
@@ -735,7 +758,9 @@ pub(crate) mod tests {
         };
         assert!(matches!(
             svc.custody().submit(&future),
-            Err(ServiceError::Unauthenticated(_))
+            Err(ServiceError::Custody(
+                CustodyError::SignedAtOutOfWindow { .. }
+            ))
         ));
         // Wrong order: arriving before shipping.
         let (cid, ck) = &c.keys[&Role::Carrier];
@@ -747,9 +772,10 @@ pub(crate) mod tests {
             Event::Arriving(Movement::default()),
             vec![],
         )) {
-            Err(ServiceError::Conflict(m)) => assert!(
-                m.contains("arriving needs the lot at stage departed"),
-                "{m}"
+            Err(e @ ServiceError::Custody(CustodyError::OutOfOrder(_))) => assert!(
+                e.to_string()
+                    .contains("arriving needs the lot at stage departed"),
+                "{e}"
             ),
             other => panic!("wrong order: {other:?}"),
         }
@@ -762,7 +788,9 @@ pub(crate) mod tests {
             Event::Shipping(Movement::default()),
             vec![],
         )) {
-            Err(ServiceError::Conflict(m)) => assert!(m.contains("is not the head"), "{m}"),
+            Err(e @ ServiceError::Custody(CustodyError::StaleHead { .. })) => {
+                assert!(e.to_string().contains("is not the head"), "{e}")
+            }
             other => panic!("stale prev: {other:?}"),
         }
         // Signed for another deployment's log (e.g. staging), replayed here.
@@ -773,7 +801,7 @@ pub(crate) mod tests {
             signature: other_log.sign(sk),
         };
         assert!(
-            matches!(svc.custody().submit(&replayed), Err(ServiceError::Unauthenticated(m)) if m.contains("signed for log"))
+            matches!(svc.custody().submit(&replayed), Err(e @ ServiceError::Custody(CustodyError::WrongLog { .. })) if e.to_string().contains("signed for log"))
         );
         // Unknown actor.
         let ghost = signed(
@@ -785,7 +813,7 @@ pub(crate) mod tests {
             vec![],
         );
         assert!(
-            matches!(svc.custody().submit(&ghost), Err(ServiceError::Unauthenticated(m)) if m.contains("unknown actor"))
+            matches!(svc.custody().submit(&ghost), Err(e @ ServiceError::Custody(CustodyError::UnknownActor { .. })) if e.to_string().contains("unknown actor"))
         );
         // Non-canonical statement text.
         let pretty = Submission {
@@ -793,7 +821,7 @@ pub(crate) mod tests {
             signature: good.signature.clone(),
         };
         assert!(
-            matches!(svc.custody().submit(&pretty), Err(ServiceError::Invalid(m)) if m.contains("canonical"))
+            matches!(svc.custody().submit(&pretty), Err(e @ ServiceError::Custody(CustodyError::MalformedStatement(_))) if e.to_string().contains("canonical"))
         );
         assert_eq!(
             svc.log().log_size().unwrap(),
@@ -824,7 +852,9 @@ pub(crate) mod tests {
         // Beyond JavaScript's safe integers (what canonical JSON can carry), and beyond 9999.
         for t in [9_007_199_254_740_993, 253_402_300_800, -1] {
             match svc.registry().add_actor_key(id, &key(t)) {
-                Err(ServiceError::Invalid(m)) => assert!(m.contains("not_after"), "{m}"),
+                Err(e) if e.kind() == ErrorKind::Invalid => {
+                    assert!(e.to_string().contains("not_after"), "{e}")
+                }
                 other => panic!("{t}: {other:?}"),
             }
         }
@@ -835,7 +865,7 @@ pub(crate) mod tests {
         let kid = KeyId::of(&sk.verifying_key()).to_string();
         assert!(matches!(
             svc.registry().revoke_actor_key(id, &kid, &revoke),
-            Err(ServiceError::Invalid(_))
+            Err(e) if e.kind() == ErrorKind::Invalid
         ));
         // An event dated far from its signature (year 9999, or three years back) is refused.
         let lot = format!("{GTIN}.T1");
@@ -858,7 +888,9 @@ pub(crate) mod tests {
                 signature: st.sign(sk),
             };
             match svc.custody().submit(&sub) {
-                Err(ServiceError::Invalid(m)) => assert!(m.contains("two years"), "{m}"),
+                Err(e @ ServiceError::Custody(CustodyError::MalformedStatement(_))) => {
+                    assert!(e.to_string().contains("two years"), "{e}")
+                }
                 other => panic!("{time}: {other:?}"),
             }
         }
@@ -890,7 +922,7 @@ pub(crate) mod tests {
         assert!(matches!(
             svc.custody()
                 .item_epcis(&crate::code::Code::parse(&code).unwrap()),
-            Err(ServiceError::Conflict(_))
+            Err(e) if e.kind() == ErrorKind::Conflict
         ));
         let page = svc
             .custody()
@@ -943,7 +975,9 @@ pub(crate) mod tests {
             attest(Conformance::Conformant),
             vec![],
         )) {
-            Err(ServiceError::Unauthenticated(m)) => assert!(m.contains("expired"), "{m}"),
+            Err(e @ ServiceError::Custody(CustodyError::KeyExpired { .. })) => {
+                assert!(e.to_string().contains("expired"), "{e}")
+            }
             other => panic!("rotated-out key: {other:?}"),
         }
         svc.custody()
@@ -996,7 +1030,9 @@ pub(crate) mod tests {
             Event::Packing(Packing::default()),
             vec![],
         )) {
-            Err(ServiceError::Unauthenticated(m)) => assert!(m.contains("revoked"), "{m}"),
+            Err(e @ ServiceError::Custody(CustodyError::KeyRevoked { .. })) => {
+                assert!(e.to_string().contains("revoked"), "{e}")
+            }
             other => panic!("revoked key: {other:?}"),
         }
         assert!(matches!(
@@ -1008,7 +1044,7 @@ pub(crate) mod tests {
                     revoked_from: None
                 }
             ),
-            Err(ServiceError::Conflict(_))
+            Err(ServiceError::Registry(RegistryError::AlreadyRevoked { .. }))
         ));
     }
 
@@ -1058,10 +1094,15 @@ pub(crate) mod tests {
             Event::RetailSale(Outbound::default()),
             vec![refs[1].clone()],
         ) {
-            Err(ServiceError::Conflict(m)) => assert!(
-                m.contains("not been released") && m.contains(&refs[1]) && !m.contains(&serials[1]),
-                "{m}"
-            ),
+            Err(e @ ServiceError::Custody(CustodyError::OutOfOrder(_))) => {
+                let m = e.to_string();
+                assert!(
+                    m.contains("not been released")
+                        && m.contains(&refs[1])
+                        && !m.contains(&serials[1]),
+                    "{m}"
+                )
+            }
             other => panic!("{other:?}"),
         }
         c.submit(
@@ -1107,7 +1148,9 @@ pub(crate) mod tests {
             Event::Release(Outbound::default()),
             vec![refs[1].clone()],
         ) {
-            Err(ServiceError::Conflict(m)) => assert!(m.contains("recalled"), "{m}"),
+            Err(e @ ServiceError::Custody(CustodyError::OutOfOrder(_))) => {
+                assert!(e.to_string().contains("recalled"), "{e}")
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use tracing::info;
 
 use super::custody::{ActorInput, KeyInput, RecallInput};
+use super::errors::SetupError;
 use super::issuance::BatchRequest;
 use super::master::{EnterpriseInput, ProductInput};
 use super::{Result, Service, ServiceError};
@@ -119,8 +120,8 @@ impl Service {
         if self.store.get(Cf::Meta, META_DEMO_LOADED)?.is_some() {
             return Ok(report);
         }
-        let demo: Demo = serde_json::from_str(text)
-            .map_err(|e| ServiceError::Invalid(format!("demo file: {e}")))?;
+        let demo: Demo =
+            serde_json::from_str(text).map_err(|source| SetupError::BadDemoFile { source })?;
         self.demo_master_data(&demo, &mut report)?;
         let keys = self.demo_actors(&demo, keys_dir, &mut report)?;
         self.demo_engagements(&demo, &mut report)?;
@@ -155,7 +156,10 @@ impl Service {
         }
         for p in &demo.products {
             let id = *enterprise_ids.get(&p.enterprise).ok_or_else(|| {
-                ServiceError::Invalid(format!("demo product {}: unknown enterprise", p.gtin))
+                SetupError::DemoUnknownEnterprise {
+                    gtin: p.gtin.clone(),
+                    enterprise: p.enterprise.clone(),
+                }
             })?;
             self.master().create_product(&ProductInput {
                 gtin: p.gtin.clone(),
@@ -256,9 +260,11 @@ impl Service {
         }
         let lot_id = format!("{}.{}", batch.gtin, l.lot);
         for ev in &l.events {
-            let key = keys.get(&ev.actor).ok_or_else(|| {
-                ServiceError::Invalid(format!("demo event by unknown actor {}", ev.actor))
-            })?;
+            let key = keys
+                .get(&ev.actor)
+                .ok_or_else(|| SetupError::DemoUnknownActor {
+                    actor: ev.actor.clone(),
+                })?;
             let mut items: Vec<String> = match ev.first_items {
                 Some(n) => codes
                     .iter()
@@ -284,13 +290,14 @@ impl Service {
                     event: ev.event.clone(),
                 },
             );
-            self.custody().submit(&sub).map_err(|e| {
-                ServiceError::Invalid(format!(
-                    "demo lot {lot_id}, {} by {}: {e}",
-                    ev.event.step(),
-                    ev.actor
-                ))
-            })?;
+            self.custody()
+                .submit(&sub)
+                .map_err(|e| SetupError::DemoRecordRefused {
+                    lot: lot_id.clone(),
+                    step: ev.event.step(),
+                    actor: ev.actor.clone(),
+                    source: Box::new(e),
+                })?;
             report.records += 1;
         }
         if let Some(reason) = &l.recall {

@@ -15,7 +15,8 @@ use tracing::{info, instrument};
 use utoipa::ToSchema;
 
 use super::base::WriteLocks;
-use super::base::{lock, now_unix, Result, ServiceError};
+use super::base::{lock, now_unix, Result};
+use super::errors::{EngagementError, InputError};
 use super::log::LogBook;
 use super::log::PendingLeaf;
 use super::master::MasterData;
@@ -75,13 +76,15 @@ pub struct EngagementView {
     pub records: Vec<u64>,
 }
 
-fn check_unix(field: &str, t: i64) -> Result<i64> {
+fn check_unix(field: &'static str, t: i64) -> Result<i64> {
     if (0..=MAX_UNIX).contains(&t) {
         Ok(t)
     } else {
-        Err(ServiceError::Invalid(format!(
-            "{field} must be Unix seconds between 1970 and 9999, got {t}"
-        )))
+        Err(InputError::field(
+            field,
+            format!("{field} must be Unix seconds between 1970 and 9999, got {t}"),
+        )
+        .into())
     }
 }
 
@@ -144,21 +147,26 @@ impl Engagements {
     /// The GTINs of an engagement request: each a registered product of `enterprise`.
     fn engagement_gtins(&self, enterprise: u64, gtins: &[String]) -> Result<Vec<String>> {
         if gtins.len() > MAX_ENGAGEMENT_GTINS {
-            return Err(ServiceError::Invalid(format!(
-                "at most {MAX_ENGAGEMENT_GTINS} GTINs per engagement; leave gtins out to cover every product"
-            )));
+            return Err(InputError::field(
+                "gtins",
+                format!(
+                    "at most {MAX_ENGAGEMENT_GTINS} GTINs per engagement; leave gtins out to cover every product"
+                ),
+            )
+            .into());
         }
         let mut out = Vec::with_capacity(gtins.len());
         for g in gtins {
             let gtin =
-                Gtin::parse(g).map_err(|e| ServiceError::Invalid(format!("gtin {g}: {e}")))?;
+                Gtin::parse(g).map_err(|e| InputError::field("gtins", format!("gtin {g}: {e}")))?;
             match self.master.find_product(&gtin)? {
                 Some(p) if p.enterprise_id == enterprise => out.push(p.gtin),
                 _ => {
-                    return Err(ServiceError::Unprocessable(format!(
-                        "GTIN {} is not a product of enterprise {enterprise}",
-                        gtin.as_str()
-                    )))
+                    return Err(EngagementError::NotAProductOfEnterprise {
+                        gtin: gtin.as_str().to_string(),
+                        enterprise,
+                    }
+                    .into())
                 }
             }
         }
@@ -172,16 +180,20 @@ impl Engagements {
     pub fn engage(&self, enterprise: u64, input: &EngagementInput) -> Result<EngagementView> {
         self.master.enterprise(enterprise)?;
         let actor = self.registry.find_actor(&input.actor_id)?.ok_or_else(|| {
-            ServiceError::Unprocessable(format!("no actor with id {:?}", input.actor_id))
+            EngagementError::UnknownActor {
+                actor: input.actor_id.clone(),
+            }
         })?;
         let gtins = self.engagement_gtins(enterprise, &input.gtins)?;
         let now = now_unix();
         let not_before = check_unix("not_before", input.not_before.unwrap_or(now))?;
         let not_after = match input.not_after {
             Some(t) if check_unix("not_after", t)? <= not_before => {
-                return Err(ServiceError::Invalid(
-                    "not_after must be later than not_before".into(),
-                ))
+                return Err(InputError::field(
+                    "not_after",
+                    "not_after must be later than not_before",
+                )
+                .into())
             }
             t => t,
         };
@@ -196,11 +208,12 @@ impl Engagements {
         let _g = lock(&self.locks.custody)?;
         let mut st = self.engagement_state(enterprise, &actor.id)?;
         if let Some(p) = st.periods.iter().find(|p| p.open_at(now)) {
-            return Err(ServiceError::Conflict(format!(
-                "actor {} is already engaged by enterprise {enterprise} (from {}); end that engagement first",
-                actor.id,
-                super::base::rfc3339(p.not_before)
-            )));
+            return Err(EngagementError::AlreadyEngaged {
+                actor: actor.id.clone(),
+                enterprise,
+                from: p.not_before,
+            }
+            .into());
         }
         self.append_engagement(enterprise, &actor.id, &mut st, op)?;
         info!(enterprise, actor = %actor.id, "engaged actor");
@@ -215,9 +228,11 @@ impl Engagements {
         let _g = lock(&self.locks.custody)?;
         let mut st = self.engagement_state(enterprise, actor)?;
         if !st.periods.iter().any(|p| p.open_at(now)) {
-            return Err(ServiceError::NotFound(format!(
-                "actor {actor:?} has no open engagement with enterprise {enterprise}"
-            )));
+            return Err(EngagementError::NoOpenEngagement {
+                actor: actor.to_string(),
+                enterprise,
+            }
+            .into());
         }
         let op = EngagementOp::End {
             enterprise,
@@ -284,7 +299,7 @@ impl Engagements {
     ) -> Result<()> {
         let st = self.engagement_state(enterprise, actor)?;
         engagement::check(&st.periods, enterprise, actor, gtin, signed_at)
-            .map_err(|e| ServiceError::Forbidden(e.to_string()))?;
+            .map_err(EngagementError::from)?;
         if st
             .periods
             .iter()
@@ -292,9 +307,12 @@ impl Engagements {
         {
             return Ok(());
         }
-        Err(ServiceError::Forbidden(format!(
-            "actor {actor} is not engaged by enterprise {enterprise} for GTIN {gtin} any more: its engagement ended or expired before this record arrived"
-        )))
+        Err(EngagementError::NoLongerEngaged {
+            actor: actor.to_string(),
+            enterprise,
+            gtin: gtin.to_string(),
+        }
+        .into())
     }
     /// Leaf indexes of the engagement records of `actor` by any of `enterprises`.
     pub fn engagement_records(&self, enterprises: &[u64], actor: &str) -> Result<Vec<u64>> {
@@ -309,8 +327,10 @@ impl Engagements {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::service::errors::CustodyError;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
+    use crate::service::{ErrorKind, ServiceError};
 
     pub(crate) fn input(actor: &str) -> EngagementInput {
         EngagementInput {
@@ -395,12 +415,17 @@ pub(crate) mod tests {
                     accepted += 1;
                 } else {
                     match got {
-                        Err(ServiceError::Forbidden(m)) => assert!(
-                            m.contains(&format!(
+                        Err(
+                            e @ ServiceError::Engagement(
+                                EngagementError::NotEngaged(_)
+                                | EngagementError::NoLongerEngaged { .. },
+                            ),
+                        ) => assert!(
+                            e.to_string().contains(&format!(
                                 "actor {id} is not engaged by enterprise {} for GTIN {}",
                                 p.enterprise_id, p.gtin
                             )),
-                            "{role} {case}: {m}"
+                            "{role} {case}: {e}"
                         ),
                         other => panic!("{role} {case}: must be 403, got {other:?}"),
                     }
@@ -436,7 +461,9 @@ pub(crate) mod tests {
             att.clone(),
             vec![],
         )) {
-            Err(ServiceError::NotFound(m)) => assert!(m.contains("does not exist"), "{m}"),
+            Err(e @ ServiceError::Custody(CustodyError::UndeclaredLot { .. })) => {
+                assert!(e.to_string().contains("does not exist"), "{e}")
+            }
             other => panic!("{other:?}"),
         }
         // Declared ahead of labelling, the inspector can attest it.
@@ -466,7 +493,9 @@ pub(crate) mod tests {
             Event::Storing(Warehousing::default()),
             vec![],
         ) {
-            Err(ServiceError::Conflict(m)) => assert!(m.contains("the most a lot may have"), "{m}"),
+            Err(e @ ServiceError::Custody(CustodyError::OutOfOrder(_))) => {
+                assert!(e.to_string().contains("the most a lot may have"), "{e}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -499,7 +528,9 @@ pub(crate) mod tests {
             .end_engagement(p.enterprise_id, id)
             .unwrap();
         match svc.custody().submit(&sub) {
-            Err(ServiceError::Forbidden(m)) => assert!(m.contains("any more"), "{m}"),
+            Err(e @ ServiceError::Engagement(EngagementError::NoLongerEngaged { .. })) => {
+                assert!(e.to_string().contains("any more"), "{e}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -514,38 +545,51 @@ pub(crate) mod tests {
         let v = svc.engagements().engage(e, &input(&actor)).unwrap();
         assert!(v.active && v.records.len() == 1);
         let err = svc.engagements().engage(e, &input(&actor)).unwrap_err();
-        assert!(matches!(err, ServiceError::Conflict(_)), "{err}");
+        assert!(
+            matches!(
+                err,
+                ServiceError::Engagement(EngagementError::AlreadyEngaged { .. })
+            ),
+            "{err}"
+        );
         assert!(matches!(
             svc.engagements().engage(e, &input("nobody")).unwrap_err(),
-            ServiceError::Unprocessable(_)
+            ServiceError::Engagement(EngagementError::UnknownActor { .. })
         ));
-        assert!(matches!(
+        assert_eq!(
             svc.engagements()
                 .engage(e + 100, &input(&actor))
-                .unwrap_err(),
-            ServiceError::NotFound(_)
-        ));
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
         let mut bad = input(&actor);
         bad.gtins = vec!["09312345000128".into()];
-        assert!(svc
-            .engagements()
-            .engage(e, &bad)
-            .unwrap_err()
-            .to_string()
-            .contains("not a product of enterprise"));
+        let err = svc.engagements().engage(e, &bad).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ServiceError::Engagement(EngagementError::NotAProductOfEnterprise { .. })
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("not a product of enterprise"));
         let mut bad = input(&actor);
         bad.not_before = Some(100);
         bad.not_after = Some(50);
         assert!(matches!(
             svc.engagements().engage(e, &bad).unwrap_err(),
-            ServiceError::Invalid(_)
+            ServiceError::Input(InputError::Field {
+                field: "not_after",
+                ..
+            })
         ));
         assert_eq!(svc.engagements().list_engagements(e).unwrap().len(), 1);
         let v = svc.engagements().end_engagement(e, &actor).unwrap();
         assert!(!v.active && v.records.len() == 2);
         assert!(matches!(
             svc.engagements().end_engagement(e, &actor).unwrap_err(),
-            ServiceError::NotFound(_)
+            ServiceError::Engagement(EngagementError::NoOpenEngagement { .. })
         ));
         // Both changes are log leaves.
         for i in &v.records {

@@ -23,6 +23,7 @@ use tracing::{info, instrument};
 use super::base::Stats;
 use super::base::WriteLocks;
 use super::base::{now, rfc3339, Result, ServiceError};
+use super::errors::{InputError, IssuanceError};
 use super::log::LogBook;
 use super::log::PendingLeaf;
 use super::master::MasterData;
@@ -166,19 +167,21 @@ struct SignedItem {
 }
 
 fn validate(req: &BatchRequest) -> Result<ValidRequest> {
-    let gtin = Gtin::parse(&req.gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
-    let lot = Lot::parse(&req.lot).map_err(|e| ServiceError::Invalid(format!("lot: {e}")))?;
+    let gtin = Gtin::parse(&req.gtin).map_err(|e| InputError::parse("gtin", e))?;
+    let lot = Lot::parse(&req.lot).map_err(|e| InputError::parse("lot", e))?;
     let expiry = match &req.expiry {
-        Some(e) => {
-            Some(Expiry::parse_iso(e).map_err(|e| ServiceError::Invalid(format!("expiry: {e}")))?)
-        }
+        Some(e) => Some(Expiry::parse_iso(e).map_err(|e| InputError::parse("expiry", e))?),
         None => None,
     };
     if !(1..=MAX_QUANTITY).contains(&req.quantity) {
-        return Err(ServiceError::Invalid(format!(
-            "quantity must be between 1 and {MAX_QUANTITY}, got {}",
-            req.quantity
-        )));
+        return Err(InputError::field(
+            "quantity",
+            format!(
+                "quantity must be between 1 and {MAX_QUANTITY}, got {}",
+                req.quantity
+            ),
+        )
+        .into());
     }
     Ok(ValidRequest {
         gtin,
@@ -191,14 +194,18 @@ fn validate(req: &BatchRequest) -> Result<ValidRequest> {
 /// Checks an `Idempotency-Key` header value: 1–255 visible ASCII characters.
 pub fn check_idempotency_key(key: &str) -> Result<()> {
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
-        return Err(ServiceError::Invalid(format!(
-            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"
-        )));
+        return Err(InputError::field(
+            "Idempotency-Key",
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"),
+        )
+        .into());
     }
     if !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ServiceError::Invalid(
-            "Idempotency-Key must be visible ASCII without spaces".into(),
-        ));
+        return Err(InputError::field(
+            "Idempotency-Key",
+            "Idempotency-Key must be visible ASCII without spaces",
+        )
+        .into());
     }
     Ok(())
 }
@@ -297,10 +304,10 @@ impl Issuance {
         check_idempotency_key(idempotency_key)?;
         let v = validate(req)?;
         if self.master.find_product(&v.gtin)?.is_none() {
-            return Err(ServiceError::Unprocessable(format!(
-                "unknown GTIN {}: register the product with POST /api/v1/products first",
-                v.gtin.as_str()
-            )));
+            return Err(IssuanceError::UnknownGtin {
+                gtin: v.gtin.as_str().to_string(),
+            }
+            .into());
         }
         let fp = fingerprint(&v);
         // One batch at a time: keeps each batch's leaves in long contiguous runs and makes
@@ -313,11 +320,11 @@ impl Issuance {
             Some(raw) => {
                 let rec: IdempotencyRecord = decode_json("idempotency record", &raw)?;
                 if rec.fingerprint != fp {
-                    return Err(ServiceError::Conflict(format!(
-                        "Idempotency-Key {idempotency_key:?} was already used for a different \
-                         request (batch {}); use a new key for a new batch",
-                        rec.batch_id
-                    )));
+                    return Err(IssuanceError::IdempotencyKeyReused {
+                        key: idempotency_key.to_string(),
+                        batch: rec.batch_id,
+                    }
+                    .into());
                 }
                 let sb = self.stored_batch(rec.batch_id)?;
                 if sb.batch.status == BatchStatus::Complete {
@@ -624,7 +631,7 @@ impl Issuance {
     pub(crate) fn stored_batch(&self, id: u64) -> Result<StoredBatch> {
         match self.store.get(Cf::Batches, &u64_key(id))? {
             Some(v) => Ok(decode_json("batch", &v)?),
-            None => Err(ServiceError::NotFound(format!("no batch with id {id}"))),
+            None => Err(IssuanceError::BatchNotFound { id }.into()),
         }
     }
 
@@ -637,10 +644,12 @@ impl Issuance {
     /// order). A batch still issuing has no codes to print yet (409).
     pub fn batch_codes(&self, batch: &Batch, start: u64, limit: usize) -> Result<Vec<CodeLine>> {
         if batch.status != BatchStatus::Complete {
-            return Err(ServiceError::Conflict(format!(
-                "batch {} is still being issued ({} of {} codes); its codes can be listed once it is complete",
-                batch.id, batch.issued, batch.quantity
-            )));
+            return Err(IssuanceError::BatchIssuing {
+                id: batch.id,
+                issued: batch.issued,
+                quantity: batch.quantity,
+            }
+            .into());
         }
         let mut out = Vec::with_capacity(limit.min(CHUNK));
         let mut skip = start;
@@ -679,6 +688,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
+    use crate::store::StoreError;
 
     /// A valid batch request for the seeded product.
     pub(crate) fn req(q: u64) -> BatchRequest {
@@ -727,7 +737,9 @@ pub(crate) mod tests {
         // Same key, other request: conflict.
         assert!(matches!(
             svc.issuance().issue_batch(&req(41), "k1", &|_| {}),
-            Err(ServiceError::Conflict(_))
+            Err(ServiceError::Issuance(
+                IssuanceError::IdempotencyKeyReused { batch: 1, .. }
+            ))
         ));
     }
 
@@ -738,28 +750,40 @@ pub(crate) mod tests {
         let mut r = req(0);
         assert!(matches!(
             svc.issuance().issue_batch(&r, "k", &|_| {}),
-            Err(ServiceError::Invalid(_))
+            Err(ServiceError::Input(InputError::Field {
+                field: "quantity",
+                ..
+            }))
         ));
         r.quantity = MAX_QUANTITY + 1;
         assert!(matches!(
             svc.issuance().issue_batch(&r, "k", &|_| {}),
-            Err(ServiceError::Invalid(_))
+            Err(ServiceError::Input(InputError::Field {
+                field: "quantity",
+                ..
+            }))
         ));
         let mut r = req(1);
         r.gtin = "00000000000017".into();
         assert!(matches!(
             svc.issuance().issue_batch(&r, "k", &|_| {}),
-            Err(ServiceError::Unprocessable(_))
+            Err(ServiceError::Issuance(IssuanceError::UnknownGtin { .. }))
         ));
         let mut r = req(1);
         r.expiry = Some("2027-02-29".into());
         assert!(matches!(
             svc.issuance().issue_batch(&r, "k", &|_| {}),
-            Err(ServiceError::Invalid(_))
+            Err(ServiceError::Input(InputError::Field {
+                field: "expiry",
+                ..
+            }))
         ));
         assert!(matches!(
             svc.issuance().issue_batch(&req(1), "has space", &|_| {}),
-            Err(ServiceError::Invalid(_))
+            Err(ServiceError::Input(InputError::Field {
+                field: "Idempotency-Key",
+                ..
+            }))
         ));
     }
 
@@ -777,13 +801,16 @@ pub(crate) mod tests {
             .issuance()
             .issue_batch(&req(n), "crashy", &fail_after_first)
             .unwrap_err();
-        assert!(matches!(err, ServiceError::Unavailable(_)), "{err:?}");
+        assert!(
+            matches!(err, ServiceError::Store(StoreError::Unavailable(_))),
+            "{err:?}"
+        );
         mem.set_failing(false);
         let b = svc.issuance().batch(1).unwrap();
         assert_eq!((b.issued, b.status), (CHUNK as u64, BatchStatus::Issuing));
         assert!(matches!(
             svc.issuance().batch_codes(&b, 0, 10),
-            Err(ServiceError::Conflict(_))
+            Err(ServiceError::Issuance(IssuanceError::BatchIssuing { .. }))
         ));
         let (done, replay) = svc
             .issuance()

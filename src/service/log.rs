@@ -12,6 +12,7 @@ use tracing::{error, info};
 
 use super::base::Stats;
 use super::base::{lock, now, Result, ServiceError};
+use super::errors::LogError;
 use crate::checkpoint::Checkpoint;
 use crate::checkpoint::NoteSigner;
 use crate::merkle::{self, Frontier, Hash, HashReader, NodeId, ProofError};
@@ -92,7 +93,7 @@ impl From<ProofError<StoreError>> for ServiceError {
     fn from(e: ProofError<StoreError>) -> Self {
         match e {
             ProofError::Read(s) => s.into(),
-            other => ServiceError::Invalid(other.to_string()),
+            other => LogError::BadProofRequest { source: other }.into(),
         }
     }
 }
@@ -301,9 +302,7 @@ impl LogBook {
     pub fn leaf_data(&self, index: u64) -> Result<Vec<u8>> {
         let size = self.log_size()?;
         if index >= size {
-            return Err(ServiceError::NotFound(format!(
-                "leaf {index} does not exist: the log has {size} leaves"
-            )));
+            return Err(LogError::LeafNotFound { index, size }.into());
         }
         self.store
             .get(Cf::Leaves, &u64_key(index))?
@@ -332,9 +331,7 @@ impl LogBook {
     fn check_size(&self, size: u64) -> Result<()> {
         let have = self.log_size()?;
         if size > have {
-            return Err(ServiceError::Invalid(format!(
-                "tree size {size} exceeds the log size {have}"
-            )));
+            return Err(LogError::SizeBeyondLog { size, have }.into());
         }
         Ok(())
     }
@@ -343,9 +340,7 @@ impl LogBook {
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
         self.check_size(size)?;
         if index >= size {
-            return Err(ServiceError::Invalid(format!(
-                "leaf index {index} is not below tree size {size}"
-            )));
+            return Err(LogError::IndexNotInTree { index, size }.into());
         }
         Ok(merkle::inclusion_proof(
             index,
@@ -371,9 +366,7 @@ impl LogBook {
     pub fn consistency_proof_view(&self, from: u64, to: u64) -> Result<ConsistencyProofView> {
         self.check_size(to)?;
         if from > to {
-            return Err(ServiceError::Invalid(format!(
-                "from ({from}) must not exceed to ({to})"
-            )));
+            return Err(LogError::FromAfterTo { from, to }.into());
         }
         let proof = merkle::consistency_proof(from, to, &StoreHashes(self.store.as_ref()))?;
         Ok(ConsistencyProofView {
@@ -459,19 +452,28 @@ mod tests {
             .unwrap();
         assert!(matches!(
             svc.log().inclusion_proof(3, 3),
-            Err(ServiceError::Invalid(_))
+            Err(ServiceError::Log(LogError::IndexNotInTree {
+                index: 3,
+                size: 3
+            }))
         ));
         assert!(matches!(
             svc.log().inclusion_proof(0, 4),
-            Err(ServiceError::Invalid(_))
+            Err(ServiceError::Log(LogError::SizeBeyondLog {
+                size: 4,
+                have: 3
+            }))
         ));
         assert!(matches!(
             svc.log().consistency_proof_view(3, 2),
-            Err(ServiceError::Invalid(_))
+            Err(ServiceError::Log(LogError::FromAfterTo { from: 3, to: 2 }))
         ));
         assert!(matches!(
             svc.log().leaf_data(3),
-            Err(ServiceError::NotFound(_))
+            Err(ServiceError::Log(LogError::LeafNotFound {
+                index: 3,
+                size: 3
+            }))
         ));
     }
 
@@ -484,7 +486,7 @@ mod tests {
         mem.set_failing(true);
         assert!(matches!(
             svc.log().append_leaves(leaves(3, "b"), |_, _| Ok(())),
-            Err(ServiceError::Unavailable(_))
+            Err(ServiceError::Store(StoreError::Unavailable(_)))
         ));
         mem.set_failing(false);
         assert_eq!(svc.log().log_size().unwrap(), 3);

@@ -4,7 +4,8 @@ use tracing::instrument;
 
 use super::base::now_unix;
 use super::base::WriteLocks;
-use super::base::{now, rfc3339, Result, ServiceError};
+use super::base::{now, rfc3339, Result};
+use super::errors::{InputError, MasterError};
 use super::log::{LogBook, PendingLeaf};
 use crate::custody::engagement::ProductRecord;
 use crate::gs1::{CountryCode, Gtin, Uscc};
@@ -94,20 +95,27 @@ fn check_name(field: &str, value: &str) -> Result<String> {
 pub(crate) fn check_text(field: &str, v: &str, max: usize, multiline: bool) -> Result<String> {
     let t = v.trim();
     if t.is_empty() {
-        return Err(ServiceError::Invalid(format!("{field} must not be empty")));
+        return Err(InputError::EmptyText {
+            field: field.to_string(),
+        }
+        .into());
     }
     let n = t.chars().count();
     if n > max {
-        return Err(ServiceError::Invalid(format!(
-            "{field} is {n} characters, at most {max} allowed"
-        )));
+        return Err(InputError::TextTooLong {
+            field: field.to_string(),
+            chars: n,
+            max,
+        }
+        .into());
     }
     if t.chars()
         .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\r' || c == '\t')))
     {
-        return Err(ServiceError::Invalid(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(InputError::ControlCharacters {
+            field: field.to_string(),
+        }
+        .into());
     }
     Ok(t.to_string())
 }
@@ -121,9 +129,8 @@ struct ValidEnterprise {
 fn validate_enterprise(input: &EnterpriseInput) -> Result<ValidEnterprise> {
     Ok(ValidEnterprise {
         name: check_name("name", &input.name)?,
-        uscc: Uscc::parse(&input.uscc).map_err(|e| ServiceError::Invalid(format!("uscc: {e}")))?,
-        country: CountryCode::parse(&input.country)
-            .map_err(|e| ServiceError::Invalid(format!("country: {e}")))?,
+        uscc: Uscc::parse(&input.uscc).map_err(|e| InputError::parse("uscc", e))?,
+        country: CountryCode::parse(&input.country).map_err(|e| InputError::parse("country", e))?,
     })
 }
 
@@ -188,11 +195,11 @@ impl MasterData {
             .store
             .get(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes())?
         {
-            return Err(ServiceError::Conflict(format!(
-                "an enterprise with USCC {} exists already (id {})",
-                v.uscc.as_str(),
-                decode_u64(&id)?
-            )));
+            return Err(MasterError::UsccExists {
+                uscc: v.uscc.as_str().to_string(),
+                enterprise: decode_u64(&id)?,
+            }
+            .into());
         }
         let id = match self.store.get(Cf::Meta, META_NEXT_ENTERPRISE)? {
             Some(b) => decode_u64(&b)?,
@@ -218,7 +225,7 @@ impl MasterData {
     /// One enterprise.
     pub fn enterprise(&self, id: u64) -> Result<Enterprise> {
         self.find_enterprise(id)?
-            .ok_or_else(|| ServiceError::NotFound(format!("no enterprise with id {id}")))
+            .ok_or_else(|| MasterError::EnterpriseNotFound { id }.into())
     }
 
     pub(crate) fn find_enterprise(&self, id: u64) -> Result<Option<Enterprise>> {
@@ -250,11 +257,11 @@ impl MasterData {
                 .store
                 .get(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes())?
             {
-                return Err(ServiceError::Conflict(format!(
-                    "USCC {} belongs to enterprise {}",
-                    v.uscc.as_str(),
-                    decode_u64(&other)?
-                )));
+                return Err(MasterError::UsccInUse {
+                    uscc: v.uscc.as_str().to_string(),
+                    enterprise: decode_u64(&other)?,
+                }
+                .into());
             }
             wb.delete(Cf::EnterpriseUscc, e.uscc.as_bytes());
             wb.put(Cf::EnterpriseUscc, v.uscc.as_str().as_bytes(), u64_key(id));
@@ -269,15 +276,14 @@ impl MasterData {
     }
 
     fn validate_product(&self, input: &ProductInput) -> Result<(Gtin, String, String)> {
-        let gtin =
-            Gtin::parse(&input.gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
+        let gtin = Gtin::parse(&input.gtin).map_err(|e| InputError::parse("gtin", e))?;
         let zh = check_name("name_zh", &input.name_zh)?;
         let en = check_name("name_en", &input.name_en)?;
         if self.find_enterprise(input.enterprise_id)?.is_none() {
-            return Err(ServiceError::Unprocessable(format!(
-                "enterprise_id {} does not exist; register the enterprise first",
-                input.enterprise_id
-            )));
+            return Err(MasterError::UnknownEnterprise {
+                id: input.enterprise_id,
+            }
+            .into());
         }
         Ok((gtin, zh, en))
     }
@@ -292,11 +298,10 @@ impl MasterData {
             .get(Cf::Products, gtin.as_str().as_bytes())?
             .is_some()
         {
-            return Err(ServiceError::Conflict(format!(
-                "product {} exists already; use PUT /api/v1/products/{} to change it",
-                gtin.as_str(),
-                gtin.as_str()
-            )));
+            return Err(MasterError::ProductExists {
+                gtin: gtin.as_str().to_string(),
+            }
+            .into());
         }
         let t = rfc3339(now().unix_timestamp());
         let p = Product {
@@ -315,9 +320,13 @@ impl MasterData {
 
     /// One product by GTIN (any accepted GTIN length).
     pub fn product(&self, gtin: &str) -> Result<Product> {
-        let g = Gtin::parse(gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
-        self.find_product(&g)?
-            .ok_or_else(|| ServiceError::NotFound(format!("no product with GTIN {}", g.as_str())))
+        let g = Gtin::parse(gtin).map_err(|e| InputError::parse("gtin", e))?;
+        self.find_product(&g)?.ok_or_else(|| {
+            MasterError::ProductNotFound {
+                gtin: g.as_str().to_string(),
+            }
+            .into()
+        })
     }
 
     pub(crate) fn find_product(&self, gtin: &Gtin) -> Result<Option<Product>> {
@@ -344,13 +353,13 @@ impl MasterData {
     #[instrument(skip(self, input))]
     pub fn update_product(&self, gtin: &str, input: &ProductInput) -> Result<Product> {
         let (g, name_zh, name_en) = self.validate_product(input)?;
-        let path = Gtin::parse(gtin).map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
+        let path = Gtin::parse(gtin).map_err(|e| InputError::parse("gtin", e))?;
         if path != g {
-            return Err(ServiceError::Invalid(format!(
-                "the body's gtin {} differs from the path's {}; a GTIN cannot be changed",
-                g.as_str(),
-                path.as_str()
-            )));
+            return Err(MasterError::GtinMismatch {
+                body: g.as_str().to_string(),
+                path: path.as_str().to_string(),
+            }
+            .into());
         }
         let _guard = super::base::lock(&self.locks.batches)?;
         let _c = super::base::lock(&self.locks.custody)?;
@@ -375,6 +384,7 @@ impl MasterData {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::service::base::ServiceError;
     use crate::service::setup::test_service;
     use crate::service::Service;
 
@@ -414,7 +424,13 @@ pub(crate) mod tests {
             uscc: USCC.into(),
             country: "CN".into(),
         });
-        assert!(matches!(dup, Err(ServiceError::Conflict(_))));
+        assert!(matches!(
+            dup,
+            Err(ServiceError::Master(MasterError::UsccExists {
+                enterprise: 1,
+                ..
+            }))
+        ));
         let upd = svc
             .master()
             .update_product(
@@ -439,7 +455,9 @@ pub(crate) mod tests {
             country: "CN".into(),
         });
         match bad_uscc {
-            Err(ServiceError::Invalid(m)) => assert!(m.starts_with("uscc:"), "{m}"),
+            Err(e @ ServiceError::Input(InputError::Field { field: "uscc", .. })) => {
+                assert!(e.to_string().starts_with("uscc:"), "{e}")
+            }
             other => panic!("{other:?}"),
         }
         let no_ent = svc.master().create_product(&ProductInput {
@@ -448,13 +466,21 @@ pub(crate) mod tests {
             name_en: "x".into(),
             enterprise_id: 9,
         });
-        assert!(matches!(no_ent, Err(ServiceError::Unprocessable(_))));
+        assert!(matches!(
+            no_ent,
+            Err(ServiceError::Master(MasterError::UnknownEnterprise {
+                id: 9
+            }))
+        ));
         let bad_gtin = svc.master().create_product(&ProductInput {
             gtin: "09506000134353".into(),
             name_zh: "x".into(),
             name_en: "x".into(),
             enterprise_id: 1,
         });
-        assert!(matches!(bad_gtin, Err(ServiceError::Invalid(_))));
+        assert!(matches!(
+            bad_gtin,
+            Err(ServiceError::Input(InputError::Field { field: "gtin", .. }))
+        ));
     }
 }

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use super::base::WriteLocks;
 use super::base::{lock, now_unix, rfc3339, Result, ServiceError};
+use super::errors::{InputError, PrintError};
 use super::issuance::Issuance;
 use super::issuance::{Batch, BatchStatus, CodeLine};
 use super::log::LogBook;
@@ -115,13 +116,54 @@ struct PrintRecord {
     last_job: u64,
 }
 
+/// A print job request checked against its batch, before anything is recorded.
+struct CheckedJob {
+    /// The (complete) batch.
+    batch: Batch,
+    /// `[start, count]`: the labels to print.
+    range: [u64; 2],
+    /// The parsed layout.
+    layout: JobLayout,
+    /// Ordinals of the range's longest code and widest serial (the layout fits them).
+    check_labels: [u64; 2],
+    /// The checked reprint reason, if one was given.
+    reason: Option<String>,
+}
+
+/// The print records of a job's range, and which of its labels were printed before.
+struct PriorPrints {
+    /// The print record of every label of the range, in order (zero counts for new ones).
+    records: Vec<PrintRecord>,
+    /// Ordinals of the labels printed before.
+    again: Vec<u64>,
+    /// The first job that printed one of them.
+    first_job: Option<u64>,
+}
+
+impl PriorPrints {
+    /// Refuses to print labels again without a reprint `reason` (`count`: labels in the range).
+    fn check_reprint(&self, count: u64, reason: Option<&str>) -> Result<()> {
+        if !self.again.is_empty() && reason.is_none() {
+            return Err(PrintError::ReprintNeedsReason {
+                reprinted: self.again.len(),
+                count,
+                first_job: self.first_job.unwrap_or(0),
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
 /// A reprint reason: 1 to 200 characters, no control characters.
 fn check_reason(r: &str) -> Result<String> {
     let r = r.trim();
     if r.is_empty() || r.chars().count() > 200 || r.chars().any(char::is_control) {
-        return Err(ServiceError::Invalid(
-            "reprint_reason must be 1 to 200 characters".into(),
-        ));
+        return Err(InputError::field(
+            "reprint_reason",
+            "reprint_reason must be 1 to 200 characters",
+        )
+        .into());
     }
     Ok(r.to_string())
 }
@@ -168,24 +210,70 @@ impl Printing {
     /// a reason.
     #[instrument(skip(self, req))]
     pub fn create_print_job(&self, batch_id: u64, req: &PrintJobRequest) -> Result<PrintJob> {
+        let checked = self.check_job_request(batch_id, req)?;
+        let [start, count] = checked.range;
+        let _g = lock(&self.locks.batches)?;
+        let id = match self.store.get(Cf::Meta, META_NEXT_PRINT_JOB)? {
+            Some(b) => decode_u64(&b)?,
+            None => 1,
+        };
+        let prior = self.prior_prints(batch_id, checked.range)?;
+        prior.check_reprint(count, checked.reason.as_deref())?;
+        let at = now_unix();
+        let leaves = self.reprint_leaves(
+            &checked.batch,
+            &prior.again,
+            checked.reason.as_deref().unwrap_or_default(),
+            id,
+            at,
+        )?;
+        let job = PrintJob {
+            id,
+            batch_id,
+            format: req.format,
+            layout: checked.layout.to_value(),
+            start,
+            count,
+            reprinted: prior.again.len() as u64,
+            reprint_reason: checked.reason,
+            reprint_records: Vec::new(),
+            created_at: rfc3339(at),
+            check_labels: Some(checked.check_labels),
+            output_fetches: 0,
+        };
+        let job = self.record_job(job, prior.records, leaves)?;
+        info!(
+            job = id,
+            batch = batch_id,
+            count,
+            reprinted = job.reprinted,
+            "created print job"
+        );
+        Ok(job)
+    }
+
+    /// Checks a job request before anything is recorded: the batch is complete, the range lies
+    /// within it, the layout parses and fits the range's worst label, the reason is valid.
+    fn check_job_request(&self, batch_id: u64, req: &PrintJobRequest) -> Result<CheckedJob> {
         let batch = self.issuance.batch(batch_id)?;
         if batch.status != BatchStatus::Complete {
-            return Err(ServiceError::Conflict(format!(
-                "batch {batch_id} is still being issued; its labels can be printed once it is complete"
-            )));
+            return Err(PrintError::BatchIssuing { batch: batch_id }.into());
         }
         let [start, count] = req.range.unwrap_or([0, batch.issued]);
         if count == 0
             || count > MAX_JOB_LABELS
             || start.checked_add(count).is_none_or(|e| e > batch.issued)
         {
-            return Err(ServiceError::Invalid(format!(
-                "range [{start}, {count}] must name 1 to {MAX_JOB_LABELS} labels within the batch's {}",
-                batch.issued
-            )));
+            return Err(PrintError::BadRange {
+                start,
+                count,
+                max: MAX_JOB_LABELS,
+                issued: batch.issued,
+            }
+            .into());
         }
         let layout = JobLayout::parse(req.format, req.layout.as_ref())
-            .map_err(|e| ServiceError::Invalid(format!("layout: {e}")))?;
+            .map_err(|e| InputError::parse("layout", e))?;
         // Render the first label now: a layout that cannot work is refused before anything
         // is recorded.
         let (_, check_labels) = self.renderer(&batch, req.format, &layout, [start, count], None)?;
@@ -194,15 +282,23 @@ impl Printing {
             .as_deref()
             .map(check_reason)
             .transpose()?;
-        let _g = lock(&self.locks.batches)?;
-        let id = match self.store.get(Cf::Meta, META_NEXT_PRINT_JOB)? {
-            Some(b) => decode_u64(&b)?,
-            None => 1,
+        Ok(CheckedJob {
+            batch,
+            range: [start, count],
+            layout,
+            check_labels,
+            reason,
+        })
+    }
+
+    /// The print records of the labels `[start, count]` of a batch, and which of them were
+    /// printed before.
+    fn prior_prints(&self, batch_id: u64, [start, count]: [u64; 2]) -> Result<PriorPrints> {
+        let mut prior = PriorPrints {
+            records: Vec::with_capacity(count as usize),
+            again: Vec::new(),
+            first_job: None,
         };
-        // Which labels of the range were printed before.
-        let mut records = Vec::with_capacity(count as usize);
-        let mut again: Vec<u64> = Vec::new();
-        let mut first_job = None;
         let mut ord = start;
         while ord < start + count {
             let n = (start + count - ord).min(PAGE as u64);
@@ -218,42 +314,25 @@ impl Printing {
                     None => PrintRecord::default(),
                 };
                 if rec.count > 0 {
-                    again.push(ord + i as u64);
-                    first_job.get_or_insert(rec.first_job);
+                    prior.again.push(ord + i as u64);
+                    prior.first_job.get_or_insert(rec.first_job);
                 }
-                records.push(rec);
+                prior.records.push(rec);
             }
             ord += n;
         }
-        if !again.is_empty() && reason.is_none() {
-            return Err(ServiceError::Conflict(format!(
-                "{} of these {count} labels were printed before (first by job {}); printing them again needs a reprint_reason, which is logged",
-                again.len(),
-                first_job.unwrap_or(0)
-            )));
-        }
-        let at = now_unix();
-        let leaves = self.reprint_leaves(
-            &batch,
-            &again,
-            reason.as_deref().unwrap_or_default(),
-            id,
-            at,
-        )?;
-        let mut job = PrintJob {
-            id,
-            batch_id,
-            format: req.format,
-            layout: layout.to_value(),
-            start,
-            count,
-            reprinted: again.len() as u64,
-            reprint_reason: reason,
-            reprint_records: Vec::new(),
-            created_at: rfc3339(at),
-            check_labels: Some(check_labels),
-            output_fetches: 0,
-        };
+        Ok(prior)
+    }
+
+    /// Records a new job in one write with its reprint records (`leaves`, appended to the log)
+    /// and the updated print records of its labels (`records`, in range order).
+    fn record_job(
+        &self,
+        mut job: PrintJob,
+        records: Vec<PrintRecord>,
+        leaves: Vec<PendingLeaf>,
+    ) -> Result<PrintJob> {
+        let (id, batch_id, start) = (job.id, job.batch_id, job.start);
         let n_leaves = leaves.len() as u64;
         let mut out = None;
         self.log.append_leaves(leaves, |first, wb| {
@@ -275,16 +354,7 @@ impl Printing {
             out = Some(job.clone());
             Ok(())
         })?;
-        let job =
-            out.ok_or_else(|| ServiceError::Internal("print job write did not run".into()))?;
-        info!(
-            job = id,
-            batch = batch_id,
-            count,
-            reprinted = job.reprinted,
-            "created print job"
-        );
-        Ok(job)
+        out.ok_or_else(|| ServiceError::Internal("print job write did not run".into()))
     }
 
     /// The reprint records of `ordinals` of `batch` (the items by item reference, in chunks
@@ -346,10 +416,12 @@ impl Printing {
             return Ok(output);
         }
         let Some(reason) = reason else {
-            return Err(ServiceError::Conflict(format!(
-                "the labels of print job {id} were fetched {} time(s) before; fetching them again prints all {} again: say why with ?reprint_reason=… (it is logged)",
-                job.output_fetches, job.count
-            )));
+            return Err(PrintError::RefetchNeedsReason {
+                job: id,
+                fetches: job.output_fetches,
+                labels: job.count,
+            }
+            .into());
         };
         let batch = self.issuance.batch(job.batch_id)?;
         let ordinals: Vec<u64> = (job.start..job.start + job.count).collect();
@@ -384,7 +456,7 @@ impl Printing {
     pub fn print_job(&self, id: u64) -> Result<PrintJobView> {
         let job: PrintJob = match self.store.get(Cf::PrintJobs, &u64_key(id))? {
             Some(v) => decode_json("print job", &v)?,
-            None => return Err(ServiceError::NotFound(format!("no print job {id}"))),
+            None => return Err(PrintError::JobNotFound { id }.into()),
         };
         let rendered = lock(&self.print_progress.0)?
             .get(&id)
@@ -402,10 +474,10 @@ impl Printing {
 
     fn label_product(&self, batch: &Batch) -> Result<Product> {
         self.master.product(&batch.gtin).map_err(|_| {
-            ServiceError::Unprocessable(format!(
-                "GTIN {} is not a registered product; its labels need the product names",
-                batch.gtin
-            ))
+            PrintError::UnregisteredProduct {
+                gtin: batch.gtin.clone(),
+            }
+            .into()
         })
     }
 
@@ -422,7 +494,7 @@ impl Printing {
     }
 
     fn label_font(&self) -> Result<std::sync::Arc<Font>> {
-        font::load(&self.label_font).map_err(|e| ServiceError::Unavailable(e.to_string()))
+        Ok(font::load(&self.label_font).map_err(PrintError::FontUnavailable)?)
     }
 
     /// Checks a layout with the range's worst label ([`Printing::worst_label`]; `known`: its
@@ -546,9 +618,9 @@ pub struct JobOutput {
 /// (400); a font we cannot use is ours (503).
 fn render_error(e: RenderError) -> ServiceError {
     match e {
-        RenderError::Layout(_) => ServiceError::Unprocessable(e.to_string()),
-        RenderError::Invalid(_) => ServiceError::Invalid(e.to_string()),
-        RenderError::Font(e) => ServiceError::Unavailable(e.to_string()),
+        RenderError::Layout(l) => PrintError::UnfitLayout(l).into(),
+        RenderError::Invalid(_) => InputError::field("layout", e.to_string()).into(),
+        RenderError::Font(f) => PrintError::FontUnavailable(f).into(),
     }
 }
 
@@ -596,6 +668,7 @@ impl JobOutput {
 mod tests {
     use super::*;
     use crate::labels::{tar, zpl};
+    use crate::service::base::ErrorKind;
     use crate::service::issuance::tests::req;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
@@ -713,7 +786,13 @@ mod tests {
                 .printing()
                 .create_print_job(b.id, &mk(format, layout.clone(), [40, 3]))
             {
-                Err(ServiceError::Invalid(m) | ServiceError::Unprocessable(m)) => {
+                Err(
+                    e @ (ServiceError::Input(InputError::Field {
+                        field: "layout", ..
+                    })
+                    | ServiceError::Printing(PrintError::UnfitLayout(_))),
+                ) => {
+                    let m = e.to_string();
                     assert!(m.contains(msg), "{layout}: {m}")
                 }
                 other => panic!("{layout}: {other:?}"),
@@ -793,7 +872,9 @@ mod tests {
         let mut r = job(None, None);
         r.format = LabelFormat::Pdf;
         match svc.printing().create_print_job(b.id, &r) {
-            Err(ServiceError::Unavailable(m)) => {
+            Err(e @ ServiceError::Printing(PrintError::FontUnavailable(_))) => {
+                assert_eq!(e.kind(), ErrorKind::Unavailable);
+                let m = e.to_string();
                 assert!(
                     m.contains("/nonexistent/font.ttc") && m.contains("fonts-wqy-microhei"),
                     "{m}"
@@ -834,9 +915,10 @@ mod tests {
             .printing()
             .create_print_job(b.id, &job(Some([8, 2]), None))
         {
-            Err(ServiceError::Conflict(m)) => assert!(
-                m.contains("2 of these 2 labels were printed before (first by job 1)"),
-                "{m}"
+            Err(e @ ServiceError::Printing(PrintError::ReprintNeedsReason { .. })) => assert!(
+                e.to_string()
+                    .contains("2 of these 2 labels were printed before (first by job 1)"),
+                "{e}"
             ),
             other => panic!("{other:?}"),
         }
@@ -869,7 +951,7 @@ mod tests {
         assert!(matches!(
             svc.printing()
                 .create_print_job(b.id, &job(Some([9, 2]), None)),
-            Err(ServiceError::Invalid(_))
+            Err(ServiceError::Printing(PrintError::BadRange { .. }))
         ));
         let mut bad = job(None, Some("x"));
         bad.layout = Some(
@@ -877,12 +959,14 @@ mod tests {
             "module_mm": 0.1, "cjk_font": "E:ANMDS.TTF"}),
         );
         match svc.printing().create_print_job(b.id, &bad) {
-            Err(ServiceError::Unprocessable(m)) => assert!(m.contains("minimum"), "{m}"),
+            Err(e @ ServiceError::Printing(PrintError::UnfitLayout(_))) => {
+                assert!(e.to_string().contains("minimum"), "{e}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
             svc.printing().print_job(99),
-            Err(ServiceError::NotFound(_))
+            Err(ServiceError::Printing(PrintError::JobNotFound { id: 99 }))
         ));
         assert_eq!(svc.printing().print_job(2).unwrap().job, j2);
     }
@@ -900,8 +984,8 @@ mod tests {
         assert_eq!(first.job().output_fetches, 1);
         let size = svc.log().log_size().unwrap();
         match svc.printing().start_job_output(j.id, None) {
-            Err(ServiceError::Conflict(m)) => {
-                assert!(m.contains("fetched 1 time(s) before"), "{m}")
+            Err(e @ ServiceError::Printing(PrintError::RefetchNeedsReason { .. })) => {
+                assert!(e.to_string().contains("fetched 1 time(s) before"), "{e}")
             }
             other => panic!("{:?}", other.map(|o| o.job().clone())),
         }
@@ -927,7 +1011,9 @@ mod tests {
         assert!(matches!(
             svc.printing()
                 .create_print_job(b.id, &job(Some([0, 1]), None)),
-            Err(ServiceError::Conflict(_))
+            Err(ServiceError::Printing(
+                PrintError::ReprintNeedsReason { .. }
+            ))
         ));
     }
 }

@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 use utoipa::ToSchema;
 
-use super::base::{
-    check_text, check_unix, lock, now_unix, rfc3339, Result, ServiceError, WriteLocks,
-};
+use super::base::{check_text, check_unix, lock, now_unix, Result, ServiceError, WriteLocks};
+use super::errors::{CustodyError, InputError, RegistryError};
 use super::log::{LogBook, PendingLeaf};
 use crate::code::KeyId;
 use crate::custody::record::check_actor_id;
@@ -29,41 +28,6 @@ use crate::store::Store;
 
 /// Most keys one actor may hold (active or not).
 pub const MAX_ACTOR_KEYS: usize = 32;
-
-/// Why an actor's key cannot vouch for a statement.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("key {kid} {}", describe(state, reason.as_deref()))]
-pub struct KeyStateError {
-    /// The key id.
-    pub kid: String,
-    /// Its state at the time in question.
-    pub state: KeyState,
-    /// The revocation reason, when revoked.
-    pub reason: Option<String>,
-}
-
-/// The state of a key that is not valid at some time (Unix seconds in each).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    /// Not valid before this time.
-    NotYetValid(i64),
-    /// Expired at this time.
-    Expired(i64),
-    /// Revoked from this time.
-    Revoked(i64),
-}
-
-fn describe(state: &KeyState, reason: Option<&str>) -> String {
-    match state {
-        KeyState::NotYetValid(t) => format!("is not valid before {}", rfc3339(*t)),
-        KeyState::Expired(t) => format!("expired at {}", rfc3339(*t)),
-        KeyState::Revoked(t) => format!(
-            "was revoked from {} ({})",
-            rfc3339(*t),
-            reason.unwrap_or("no reason given")
-        ),
-    }
-}
 
 /// A public key in a request that is not a usable Ed25519 key.
 #[derive(Debug, thiserror::Error)]
@@ -110,16 +74,20 @@ pub struct ActorKey {
 }
 
 impl ActorKey {
-    /// Whether the key was valid at Unix time `t`; otherwise why not.
-    pub fn valid_at(&self, t: i64) -> std::result::Result<(), KeyStateError> {
+    /// Whether the key was valid at Unix time `t`; otherwise why not (not yet valid, expired
+    /// or revoked: a refused signature, HTTP 401).
+    pub fn valid_at(&self, t: i64) -> std::result::Result<(), CustodyError> {
         if t < self.not_before {
-            return Err(self.state_error(KeyState::NotYetValid(self.not_before)));
+            return Err(CustodyError::KeyNotYetValid {
+                kid: self.kid.clone(),
+                from: self.not_before,
+            });
         }
         if let Some(na) = self.not_after.filter(|na| t >= *na) {
-            return Err(self.state_error(KeyState::Expired(na)));
+            return Err(self.expired(na));
         }
         if let Some(r) = self.revoked_from.filter(|r| t >= *r) {
-            return Err(self.state_error(KeyState::Revoked(r)));
+            return Err(self.revoked(r));
         }
         Ok(())
     }
@@ -127,20 +95,27 @@ impl ActorKey {
     /// Whether new statements may still be accepted with the key at server time `now`: a
     /// revocation or an expiry in effect (or within the second) refuses it, whatever the
     /// statement's own `signed_at`.
-    pub fn usable_now(&self, now: i64) -> std::result::Result<(), KeyStateError> {
+    pub fn usable_now(&self, now: i64) -> std::result::Result<(), CustodyError> {
         if let Some(r) = self.revoked_from.filter(|r| *r <= now + 1) {
-            return Err(self.state_error(KeyState::Revoked(r)));
+            return Err(self.revoked(r));
         }
         if let Some(na) = self.not_after.filter(|na| *na <= now + 1) {
-            return Err(self.state_error(KeyState::Expired(na)));
+            return Err(self.expired(na));
         }
         Ok(())
     }
 
-    fn state_error(&self, state: KeyState) -> KeyStateError {
-        KeyStateError {
+    fn expired(&self, at: i64) -> CustodyError {
+        CustodyError::KeyExpired {
             kid: self.kid.clone(),
-            state,
+            at,
+        }
+    }
+
+    fn revoked(&self, from: i64) -> CustodyError {
+        CustodyError::KeyRevoked {
+            kid: self.kid.clone(),
+            from,
             reason: self.revoke_reason.clone(),
         }
     }
@@ -275,7 +250,7 @@ impl ActorRegistry {
     /// One actor.
     pub fn actor(&self, id: &str) -> Result<Actor> {
         self.find_actor(id)?
-            .ok_or_else(|| ServiceError::NotFound(format!("no actor with id {id:?}")))
+            .ok_or_else(|| RegistryError::ActorNotFound { id: id.to_string() }.into())
     }
 
     pub(crate) fn find_actor(&self, id: &str) -> Result<Option<Actor>> {
@@ -310,37 +285,41 @@ impl ActorRegistry {
         k: &KeyInput,
         at: i64,
     ) -> Result<(ActorOp, ActorKey)> {
-        let vk = decode_public_key(&k.public_key)
-            .map_err(|e| ServiceError::Invalid(format!("keys: {e}")))?;
+        let vk = decode_public_key(&k.public_key).map_err(|e| InputError::parse("keys", e))?;
         let kid = KeyId::of(&vk).to_string();
         if actor.keys.iter().any(|x| x.kid == kid) {
-            return Err(ServiceError::Conflict(format!(
-                "actor {} already has key {kid}",
-                actor.id
-            )));
+            return Err(RegistryError::DuplicateKey {
+                actor: actor.id.clone(),
+                kid,
+            }
+            .into());
         }
         if actor.keys.len() >= MAX_ACTOR_KEYS {
-            return Err(ServiceError::Conflict(format!(
-                "actor {} has {MAX_ACTOR_KEYS} keys, the most allowed",
-                actor.id
-            )));
+            return Err(RegistryError::TooManyKeys {
+                actor: actor.id.clone(),
+                max: MAX_ACTOR_KEYS,
+            }
+            .into());
         }
         let not_before = k.not_before.unwrap_or(at);
         check_unix("not_before", not_before)?;
         if let Some(na) = k.not_after {
             check_unix("not_after", na)?;
             if na <= not_before {
-                return Err(ServiceError::Invalid(
-                    "not_after must be later than not_before".into(),
-                ));
+                return Err(InputError::field(
+                    "not_after",
+                    "not_after must be later than not_before",
+                )
+                .into());
             }
         }
         if let Some(r) = &k.replaces {
             if !actor.keys.iter().any(|x| &x.kid == r) {
-                return Err(ServiceError::NotFound(format!(
-                    "actor {} has no key {r} to replace",
-                    actor.id
-                )));
+                return Err(RegistryError::ReplacedKeyNotFound {
+                    actor: actor.id.clone(),
+                    kid: r.clone(),
+                }
+                .into());
             }
         }
         let public_key = base64::engine::general_purpose::STANDARD.encode(vk.as_bytes());
@@ -403,26 +382,26 @@ impl ActorRegistry {
     /// Registers an actor with its keys: one `register` and one `add_key` log record each.
     #[instrument(skip(self, input), fields(actor = %input.id))]
     pub fn register_actor(&self, input: &ActorInput) -> Result<Actor> {
-        check_actor_id(&input.id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        check_actor_id(&input.id).map_err(|e| InputError::field("id", e.to_string()))?;
         let organisation = check_text("organisation", &input.organisation)?;
-        let country = CountryCode::parse(&input.country)
-            .map_err(|e| ServiceError::Invalid(format!("country: {e}")))?;
+        let country =
+            CountryCode::parse(&input.country).map_err(|e| InputError::parse("country", e))?;
         if input.keys.is_empty() {
-            return Err(ServiceError::Invalid(
-                "an actor needs at least one public key".into(),
-            ));
+            return Err(InputError::field("keys", "an actor needs at least one public key").into());
         }
         if input.keys.iter().any(|k| k.replaces.is_some()) {
-            return Err(ServiceError::Invalid(
-                "replaces is for rotating a key of an existing actor".into(),
-            ));
+            return Err(InputError::field(
+                "replaces",
+                "replaces is for rotating a key of an existing actor",
+            )
+            .into());
         }
         let _g = lock(&self.locks.custody)?;
         if self.find_actor(&input.id)?.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "an actor with id {:?} exists already",
-                input.id
-            )));
+            return Err(RegistryError::ActorExists {
+                id: input.id.clone(),
+            }
+            .into());
         }
         let at = now_unix();
         let mut actor = Actor {
@@ -496,13 +475,17 @@ impl ActorRegistry {
             .keys
             .iter_mut()
             .find(|k| k.kid == kid)
-            .ok_or_else(|| ServiceError::NotFound(format!("actor {id} has no key {kid}")))?;
+            .ok_or_else(|| RegistryError::KeyNotFound {
+                actor: id.to_string(),
+                kid: kid.to_string(),
+            })?;
         if let Some(prev) = k.revoked_from {
             if prev <= from {
-                return Err(ServiceError::Conflict(format!(
-                    "key {kid} is already revoked from {}",
-                    crate::service::rfc3339(prev)
-                )));
+                return Err(RegistryError::AlreadyRevoked {
+                    kid: kid.to_string(),
+                    from: prev,
+                }
+                .into());
             }
         }
         k.revoked_from = Some(from);

@@ -21,6 +21,7 @@ use ed25519_dalek::VerifyingKey;
 
 use super::base::{now, rfc3339, Result, ServiceError, Stats, WriteLocks};
 use super::custody::{Custody, CustodyDeps};
+use super::errors::SetupError;
 use super::issuance::{Issuance, IssuanceParts, Issuer};
 use super::scan::{ScanDeps, Scans};
 use super::{
@@ -127,11 +128,10 @@ pub struct InitReport {
 /// Initialises `dir` for public host `host`. Refuses an initialised directory.
 pub fn init(dir: &DataDir, host: &Host) -> Result<InitReport> {
     if dir.is_initialised() {
-        return Err(ServiceError::Conflict(format!(
-            "{} is already initialised (or partially: it holds db/, keys/ or admin.token); \
-             refusing to touch it. Use another directory, or remove it to start over",
-            dir.root().display()
-        )));
+        return Err(SetupError::AlreadyInitialised {
+            dir: dir.root().to_path_buf(),
+        }
+        .into());
     }
     let io = |what: &str, e: std::io::Error| {
         ServiceError::Internal(format!("cannot create {what}: {e}"))
@@ -234,11 +234,10 @@ impl OpenOptions {
 /// Opens an initialised data directory.
 pub fn open(dir: &DataDir, opts: OpenOptions) -> Result<Service> {
     if !dir.db().exists() {
-        return Err(ServiceError::NotFound(format!(
-            "{} is not initialised: run `traceseal init --data-dir {}` (or `serve --init`)",
-            dir.root().display(),
-            dir.root().display()
-        )));
+        return Err(SetupError::NotInitialised {
+            dir: dir.root().to_path_buf(),
+        }
+        .into());
     }
     let kerr = |e: keys::KeyFileError| ServiceError::Internal(e.to_string());
     let issuer = keys::read_private_pem(&dir.issuer_key()).map_err(kerr)?;

@@ -93,51 +93,15 @@ impl<C: ChainPort> Anchorer<C> {
 
     pub(super) async fn reconcile_pending(
         &self,
-        mut rec: AnchorRecord,
+        rec: AnchorRecord,
         head: u64,
         finalized: Option<u64>,
     ) -> Result<Option<AnchorRecord>, AnchorError> {
         // Mined? Any attempt may be the one (fee bumps share a nonce).
-        for a in rec.attempts.iter().rev() {
+        for a in rec.attempts.clone().iter().rev() {
             let h = parse_hex::<32>(&a.hash).map_err(|e| AnchorError::Corrupt(e.to_string()))?;
             if let Some(inc) = self.call(self.chain.receipt(&h)).await? {
-                if !inc.success {
-                    error!(tree_size = rec.tree_size, tx = %a.hash, "anchor transaction reverted; dropping the record, the checkpoint will be retried");
-                    self.book.delete_anchor_record(&self.contract, &rec)?;
-                    self.reload_open()?;
-                    return Ok(None);
-                }
-                let ts = self.call(self.chain.block(inc.block_number)).await?;
-                let Some((bh, ts)) = ts else {
-                    // Receipt from a block past the head we saw: wait for the next tick.
-                    return Ok(Some(rec));
-                };
-                if bh != inc.block_hash {
-                    return Ok(Some(rec));
-                }
-                // The receipt alone is not proof: a call to an address without code succeeds
-                // too. The contract must hold exactly our root at our size.
-                let held = self
-                    .call(self.chain.anchor_at(&self.log_id, rec.tree_size))
-                    .await?;
-                if held.map(|on| hex0x(&on.root)) != Some(rec.root.clone()) {
-                    error!(tree_size = rec.tree_size, tx = %a.hash, contract = %rec.contract, "the anchor transaction succeeded but the contract does not hold the anchor (no contract code at the address?); not marking it anchored");
-                    return Err(AnchorError::Conflict(format!(
-                        "contract {} does not hold the anchor of tree size {} after transaction {}",
-                        rec.contract, rec.tree_size, a.hash
-                    )));
-                }
-                rec.status = AnchorStatus::Anchored;
-                rec.tx_hash = Some(a.hash.clone());
-                rec.block_number = Some(inc.block_number);
-                rec.block_hash = Some(hex0x(&inc.block_hash));
-                rec.block_timestamp = Some(ts);
-                rec.gas_used = Some(inc.gas_used);
-                rec.effective_gas_price = Some(inc.effective_gas_price);
-                rec.anchored_at_ms.get_or_insert(now_ms());
-                info!(tree_size = rec.tree_size, tx = %a.hash, block = inc.block_number, gas = inc.gas_used, "checkpoint anchored");
-                self.save(&rec)?;
-                return self.advance(rec, head, finalized).map(Some);
+                return self.mined(rec, a, inc, head, finalized).await;
             }
         }
         let Some(last) = rec.attempts.last().cloned() else {
@@ -146,6 +110,70 @@ impl<C: ChainPort> Anchorer<C> {
             self.reload_open()?;
             return Ok(None);
         };
+        if let Some(nonce) = self.lost_nonce(&rec, &last).await? {
+            return self.resign_or_drop(rec, nonce, None).await;
+        }
+        self.resend_or_bump(rec, last).await
+    }
+
+    /// Attempt `a` has receipt `inc`: a reverted transaction drops the record (the
+    /// checkpoint will be retried); a mined one in a block we see, whose contract holds our
+    /// root, marks the record anchored.
+    async fn mined(
+        &self,
+        mut rec: AnchorRecord,
+        a: &TxAttempt,
+        inc: Inclusion,
+        head: u64,
+        finalized: Option<u64>,
+    ) -> Result<Option<AnchorRecord>, AnchorError> {
+        if !inc.success {
+            error!(tree_size = rec.tree_size, tx = %a.hash, "anchor transaction reverted; dropping the record, the checkpoint will be retried");
+            self.book.delete_anchor_record(&self.contract, &rec)?;
+            self.reload_open()?;
+            return Ok(None);
+        }
+        let ts = self.call(self.chain.block(inc.block_number)).await?;
+        let Some((bh, ts)) = ts else {
+            // Receipt from a block past the head we saw: wait for the next tick.
+            return Ok(Some(rec));
+        };
+        if bh != inc.block_hash {
+            return Ok(Some(rec));
+        }
+        // The receipt alone is not proof: a call to an address without code succeeds
+        // too. The contract must hold exactly our root at our size.
+        let held = self
+            .call(self.chain.anchor_at(&self.log_id, rec.tree_size))
+            .await?;
+        if held.map(|on| hex0x(&on.root)) != Some(rec.root.clone()) {
+            error!(tree_size = rec.tree_size, tx = %a.hash, contract = %rec.contract, "the anchor transaction succeeded but the contract does not hold the anchor (no contract code at the address?); not marking it anchored");
+            return Err(AnchorError::Conflict(format!(
+                "contract {} does not hold the anchor of tree size {} after transaction {}",
+                rec.contract, rec.tree_size, a.hash
+            )));
+        }
+        rec.status = AnchorStatus::Anchored;
+        rec.tx_hash = Some(a.hash.clone());
+        rec.block_number = Some(inc.block_number);
+        rec.block_hash = Some(hex0x(&inc.block_hash));
+        rec.block_timestamp = Some(ts);
+        rec.gas_used = Some(inc.gas_used);
+        rec.effective_gas_price = Some(inc.effective_gas_price);
+        rec.anchored_at_ms.get_or_insert(now_ms());
+        info!(tree_size = rec.tree_size, tx = %a.hash, block = inc.block_number, gas = inc.gas_used, "checkpoint anchored");
+        self.save(&rec)?;
+        self.advance(rec, head, finalized).map(Some)
+    }
+
+    /// Whether the record's nonce can no longer be mined, and if so the nonce to sign at
+    /// again: ours was used by another transaction, or lower ones were dropped from the chain
+    /// and no older record of ours will fill the gap.
+    async fn lost_nonce(
+        &self,
+        rec: &AnchorRecord,
+        last: &TxAttempt,
+    ) -> Result<Option<u64>, AnchorError> {
         let mined_nonce = self.call(self.chain.nonce(false)).await?;
         if mined_nonce > last.nonce {
             // Our nonce was consumed without a receipt of ours (someone else used the key):
@@ -156,8 +184,7 @@ impl<C: ChainPort> Anchorer<C> {
                 mined = mined_nonce,
                 "anchor nonce was used by another transaction; re-signing"
             );
-            let next = self.call(self.chain.nonce(true)).await?;
-            return self.resign_or_drop(rec, next, None).await;
+            return Ok(Some(self.call(self.chain.nonce(true)).await?));
         }
         if mined_nonce < last.nonce {
             // Lower nonces are not mined (a chain reset or a deep reorg dropped them). If an
@@ -172,9 +199,19 @@ impl<C: ChainPort> Anchorer<C> {
             });
             if !filler {
                 warn!(tree_size = rec.tree_size, had = last.nonce, now = mined_nonce, "earlier transactions are gone from the chain; re-signing the anchor at the next free nonce");
-                return self.resign_or_drop(rec, mined_nonce, None).await;
+                return Ok(Some(mined_nonce));
             }
         }
+        Ok(None)
+    }
+
+    /// A pending transaction that may still be mined: re-sent if the node forgot it,
+    /// fee-bumped once it is older than the bump delay.
+    async fn resend_or_bump(
+        &self,
+        rec: AnchorRecord,
+        last: TxAttempt,
+    ) -> Result<Option<AnchorRecord>, AnchorError> {
         let hash = parse_hex::<32>(&last.hash).map_err(|e| AnchorError::Corrupt(e.to_string()))?;
         if !self.call(self.chain.tx_known(&hash)).await? {
             info!(tree_size = rec.tree_size, tx = %last.hash, "anchor transaction not known to the node; re-sending the signed bytes");

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::service::base::{lock, now, rfc3339, Result, ServiceError};
 use crate::service::complaints::ComplaintCounts;
 use crate::service::complaints::ConsumerServices;
+use crate::service::errors::{ComplaintError, InputError};
 use crate::service::master::check_text;
 use crate::store::schema::{
     decode_json, encode_json, key_after, profile_key, profile_key_id, PROFILES_END,
@@ -157,20 +158,29 @@ struct StoredProfile {
     updated_at: i64,
 }
 
-fn check_date(field: &str, v: &str) -> Result<String> {
+/// `v` is a date `YYYY-MM-DD`. `field` is the field as the API names it, `name` as this
+/// request names it (`disclosures[3].date` for `disclosures[].date`).
+fn check_date(field: &'static str, name: &str, v: &str) -> Result<String> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(v, &fmt).map_err(|_| {
-        ServiceError::Invalid(format!("{field} must be a date YYYY-MM-DD, got {v:?}"))
+        InputError::field(
+            field,
+            format!("{name} must be a date YYYY-MM-DD, got {v:?}"),
+        )
     })?;
     Ok(v.to_string())
 }
 
 fn validate(input: &CreditInput) -> Result<CreditInput> {
     if input.disclosures.len() > MAX_DISCLOSURES {
-        return Err(ServiceError::Invalid(format!(
-            "disclosures: {} given, at most {MAX_DISCLOSURES} allowed",
-            input.disclosures.len()
-        )));
+        return Err(InputError::field(
+            "disclosures",
+            format!(
+                "disclosures: {} given, at most {MAX_DISCLOSURES} allowed",
+                input.disclosures.len()
+            ),
+        )
+        .into());
     }
     let mut disclosures = input
         .disclosures
@@ -190,7 +200,11 @@ fn validate(input: &CreditInput) -> Result<CreditInput> {
                     .as_deref()
                     .map(|x| check_text(&format!("disclosures[{i}].detail"), x, MAX_DETAIL, true))
                     .transpose()?,
-                date: check_date(&format!("disclosures[{i}].date"), &d.date)?,
+                date: check_date(
+                    "disclosures[].date",
+                    &format!("disclosures[{i}].date"),
+                    &d.date,
+                )?,
                 source: d
                     .source
                     .as_deref()
@@ -203,7 +217,7 @@ fn validate(input: &CreditInput) -> Result<CreditInput> {
     disclosures.sort_by(|a, b| b.date.cmp(&a.date));
     Ok(CreditInput {
         rating: input.rating,
-        rated_on: check_date("rated_on", &input.rated_on)?,
+        rated_on: check_date("rated_on", "rated_on", &input.rated_on)?,
         basis: input
             .basis
             .as_deref()
@@ -216,7 +230,11 @@ fn validate(input: &CreditInput) -> Result<CreditInput> {
             .map(|d| {
                 Ok::<_, ServiceError>(DishonestListing {
                     reason: check_text("dishonest.reason", &d.reason, MAX_TITLE, false)?,
-                    listed_on: check_date("dishonest.listed_on", &d.listed_on)?,
+                    listed_on: check_date(
+                        "dishonest.listed_on",
+                        "dishonest.listed_on",
+                        &d.listed_on,
+                    )?,
                     authority: check_text("dishonest.authority", &d.authority, MAX_TITLE, false)?,
                 })
             })
@@ -249,9 +267,8 @@ impl ConsumerServices {
     /// The credit profile of enterprise `id`.
     pub fn credit(&self, id: u64) -> Result<CreditProfile> {
         let ent = self.master.enterprise(id)?;
-        self.find_credit(id, &ent.name)?.ok_or_else(|| {
-            ServiceError::NotFound(format!("enterprise {id} has no credit profile yet"))
-        })
+        self.find_credit(id, &ent.name)?
+            .ok_or_else(|| ComplaintError::NoCreditProfile { enterprise_id: id }.into())
     }
 
     /// The profile, if the operator has written one.
@@ -316,6 +333,7 @@ mod tests {
     use super::*;
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
+    use crate::service::ErrorKind;
 
     pub(crate) fn listed() -> CreditInput {
         CreditInput {
@@ -352,11 +370,13 @@ mod tests {
         seed(&svc);
         assert!(matches!(
             svc.consumer().credit(1),
-            Err(ServiceError::NotFound(_))
+            Err(ServiceError::Complaint(ComplaintError::NoCreditProfile {
+                enterprise_id: 1
+            }))
         ));
         assert!(matches!(
             svc.consumer().put_credit(99, &listed()),
-            Err(ServiceError::NotFound(_))
+            Err(e) if e.kind() == ErrorKind::NotFound
         ));
         let p = svc.consumer().put_credit(1, &listed()).unwrap();
         assert_eq!(p.version, 1);
@@ -397,7 +417,9 @@ mod tests {
             ),
         ] {
             match svc.consumer().put_credit(1, &bad) {
-                Err(ServiceError::Invalid(m)) => assert!(m.contains(want), "{m}"),
+                Err(e) if e.kind() == ErrorKind::Invalid => {
+                    assert!(e.to_string().contains(want), "{e}")
+                }
                 other => panic!("{other:?}"),
             }
         }

@@ -17,10 +17,10 @@ impl Custody {
     }
 
     pub(crate) fn submit_at(&self, sub: &Submission, now: i64) -> Result<Accepted> {
-        let checked = record::parse_statement(&sub.statement)
-            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let checked =
+            record::parse_statement(&sub.statement).map_err(CustodyError::MalformedStatement)?;
         let signature =
-            parse_signature(&sub.signature).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+            parse_signature(&sub.signature).map_err(CustodyError::MalformedSignature)?;
         // Owned once (a statement may name 10,000 items); everything below borrows it.
         let signed = SignedStatement { checked, signature };
         let (actor, leaf) = self.authenticate(&signed, now)?;
@@ -29,11 +29,11 @@ impl Custody {
         let lot = &signed.checked.lot;
         self.registered_owner(lot)?;
         if leaf.len() > crate::leaf::MAX_LEAF_LEN {
-            return Err(ServiceError::Invalid(format!(
-                "the record is {} bytes, more than the {} a log leaf may hold; split the items over several events",
-                leaf.len(),
-                crate::leaf::MAX_LEAF_LEN
-            )));
+            return Err(CustodyError::RecordTooLarge {
+                len: leaf.len(),
+                max: crate::leaf::MAX_LEAF_LEN,
+            }
+            .into());
         }
         let _g = lock(&self.locks.custody)?;
         self.recheck_key(&actor.id, st, now)?;
@@ -44,24 +44,22 @@ impl Custody {
             .check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at, now)?;
         let lk = lot_key(lot);
         if !self.lot_exists(&lk)? {
-            return Err(ServiceError::NotFound(format!(
-                "lot {lot} does not exist: issue a batch of it, or declare it first (POST /api/v1/lots)"
-            )));
+            return Err(CustodyError::UndeclaredLot { lot: lot.clone() }.into());
         }
         let nk = nonce_key(&actor.id, &st.nonce);
         if self.store.get(Cf::Nonces, &nk)?.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "replay: nonce {} was already used by actor {}",
-                st.nonce, actor.id
-            )));
+            return Err(CustodyError::Replay {
+                nonce: st.nonce.clone(),
+                actor: actor.id.clone(),
+            }
+            .into());
         }
         let mut state = self.lot_state(&lk)?;
         check_head(lot, &state, &st.prev)?;
         let named = self.item_states(lot, &signed.checked.items)?;
         let mut items: Vec<(String, ItemState)> =
             named.iter().map(|n| (n.label.clone(), n.state)).collect();
-        rules::apply(&mut state, &st.event, &mut items)
-            .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        rules::apply(&mut state, &st.event, &mut items).map_err(CustodyError::OutOfOrder)?;
         let accepted = self.commit_record(AcceptedRecord {
             lk: &lk,
             state,
@@ -89,35 +87,40 @@ impl Custody {
     ) -> Result<(Actor, Vec<u8>)> {
         let st = &signed.checked.statement;
         if st.log != self.log.origin() {
-            return Err(ServiceError::Unauthenticated(format!(
-                "the statement was signed for log {:?}, this service is log {:?}",
-                st.log,
-                self.log.origin()
-            )));
+            return Err(CustodyError::WrongLog {
+                signed_for: st.log.clone(),
+                this_log: self.log.origin().to_string(),
+            }
+            .into());
         }
-        let actor = self.registry.find_actor(&st.actor)?.ok_or_else(|| {
-            ServiceError::Unauthenticated(format!("unknown actor {:?}", st.actor))
-        })?;
+        let actor =
+            self.registry
+                .find_actor(&st.actor)?
+                .ok_or_else(|| CustodyError::UnknownActor {
+                    actor: st.actor.clone(),
+                })?;
         let key = actor.keys.iter().find(|k| k.kid == st.kid).ok_or_else(|| {
-            ServiceError::Unauthenticated(format!("actor {} has no key {}", actor.id, st.kid))
+            CustodyError::UnknownKey {
+                actor: actor.id.clone(),
+                kid: st.kid.clone(),
+            }
         })?;
         let leaf = signed.verified_leaf(&key.verifying_key()?).ok_or_else(|| {
-            ServiceError::Unauthenticated(format!(
-                "the signature does not verify with key {} of actor {}",
-                key.kid, actor.id
-            ))
+            CustodyError::BadSignature {
+                kid: key.kid.clone(),
+                actor: actor.id.clone(),
+            }
         })?;
-        key.valid_at(st.signed_at)
-            .map_err(|e| ServiceError::Unauthenticated(e.to_string()))?;
-        key.usable_now(now)
-            .map_err(|e| ServiceError::Unauthenticated(e.to_string()))?;
+        key.valid_at(st.signed_at)?;
+        key.usable_now(now)?;
         let window = self.custody_rules.freshness_secs as i64;
         if (now - st.signed_at).abs() > window {
-            return Err(ServiceError::Unauthenticated(format!(
-                "signed_at {} is more than {window} s from the server time {}: sign again now (check the signer's clock)",
-                crate::service::rfc3339(st.signed_at),
-                crate::service::rfc3339(now)
-            )));
+            return Err(CustodyError::SignedAtOutOfWindow {
+                signed_at: st.signed_at,
+                now,
+                window,
+            }
+            .into());
         }
         Ok((actor, leaf))
     }
@@ -129,13 +132,12 @@ impl Custody {
             .registry
             .find_actor(actor)?
             .and_then(|a| a.keys.into_iter().find(|k| k.kid == st.kid))
-            .ok_or_else(|| {
-                ServiceError::Unauthenticated(format!("actor {actor} has no key {}", st.kid))
+            .ok_or_else(|| CustodyError::UnknownKey {
+                actor: actor.to_string(),
+                kid: st.kid.clone(),
             })?;
-        key.valid_at(st.signed_at)
-            .map_err(|e| ServiceError::Unauthenticated(e.to_string()))?;
-        key.usable_now(now)
-            .map_err(|e| ServiceError::Unauthenticated(e.to_string()))
+        key.valid_at(st.signed_at)?;
+        Ok(key.usable_now(now)?)
     }
 
     /// The enterprise that owns the lot's GTIN (422 for a GTIN that is no registered product).
@@ -144,10 +146,10 @@ impl Custody {
             .find_product(&lot.gtin)?
             .map(|p| p.enterprise_id)
             .ok_or_else(|| {
-                ServiceError::Unprocessable(format!(
-                    "GTIN {} is not a registered product",
-                    lot.gtin.as_str()
-                ))
+                CustodyError::UnregisteredProduct {
+                    gtin: lot.gtin.as_str().to_string(),
+                }
+                .into()
             })
     }
 
@@ -194,24 +196,22 @@ impl Custody {
     /// Recalls a lot (operator).
     #[instrument(skip(self, input))]
     pub fn recall(&self, lot_id: &str, input: &RecallInput) -> Result<Accepted> {
-        let lot = LotId::parse(lot_id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let lot = parse_lot_id(lot_id)?;
         let reason = check_text("reason", &input.reason)?;
         if self.master.find_product(&lot.gtin)?.is_none() {
-            return Err(ServiceError::Unprocessable(format!(
-                "GTIN {} is not a registered product",
-                lot.gtin.as_str()
-            )));
+            return Err(CustodyError::UnregisteredProduct {
+                gtin: lot.gtin.as_str().to_string(),
+            }
+            .into());
         }
         let _g = lock(&self.locks.custody)?;
         let lk = lot_key(&lot);
         if !self.lot_exists(&lk)? {
-            return Err(ServiceError::NotFound(format!(
-                "lot {lot} does not exist: nothing of it was issued or declared"
-            )));
+            return Err(CustodyError::LotNotFound { lot }.into());
         }
         let mut state = self.lot_state(&lk)?;
         let prev = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
-        rules::recall(&mut state, &reason).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        rules::recall(&mut state, &reason).map_err(CustodyError::AlreadyRecalled)?;
         let r = Recall {
             lot: lot.to_string(),
             prev,
@@ -251,10 +251,9 @@ impl Custody {
         if refs.is_empty() {
             return Ok(Vec::new());
         }
-        let unusable = |r: &ItemRef| {
-            ServiceError::Unprocessable(format!(
-                "item {r} names no issued item of lot {lot} (an item reference is computed from the code on the label: docs/code-format.md)"
-            ))
+        let unusable = |r: &ItemRef| CustodyError::UnknownItem {
+            item: *r,
+            lot: lot.clone(),
         };
         let mut keys = Vec::with_capacity(refs.len());
         for (r, k) in refs.iter().zip(self.issuance.item_keys_of(refs)?) {
@@ -281,7 +280,7 @@ impl Custody {
                 }
             };
             if !ok {
-                return Err(unusable(r));
+                return Err(unusable(r).into());
             }
             let st = match state {
                 Some(v) => decode_json("item custody", &v)?,
@@ -308,15 +307,14 @@ impl Custody {
     /// printed. Returns the lot view and whether it was new (an existing lot is left as is).
     #[instrument(skip(self, input))]
     pub fn declare_lot(&self, input: &LotInput) -> Result<(Arc<LotView>, bool)> {
-        let gtin = crate::gs1::Gtin::parse(&input.gtin)
-            .map_err(|e| ServiceError::Invalid(format!("gtin: {e}")))?;
-        let lot_no = crate::gs1::Lot::parse(&input.lot)
-            .map_err(|e| ServiceError::Invalid(format!("lot: {e}")))?;
+        let gtin =
+            crate::gs1::Gtin::parse(&input.gtin).map_err(|e| InputError::parse("gtin", e))?;
+        let lot_no = crate::gs1::Lot::parse(&input.lot).map_err(|e| InputError::parse("lot", e))?;
         if self.master.find_product(&gtin)?.is_none() {
-            return Err(ServiceError::Unprocessable(format!(
-                "GTIN {} is not a registered product",
-                gtin.as_str()
-            )));
+            return Err(CustodyError::UnregisteredProduct {
+                gtin: gtin.as_str().to_string(),
+            }
+            .into());
         }
         let lot = LotId { gtin, lot: lot_no };
         let lk = lot_key(&lot);

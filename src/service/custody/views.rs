@@ -198,7 +198,7 @@ impl Custody {
     /// `GET /api/v1/lots/{id}`: the lot's state and one page of its records, from the page
     /// cache while the lot and the actor registry are unchanged.
     pub fn lot_view(&self, lot_id: &str, page: LotPage) -> Result<Arc<LotView>> {
-        let lot = LotId::parse(lot_id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let lot = parse_lot_id(lot_id)?;
         let (from, limit) = page.bounds()?;
         let state = self.existing_lot_state(&lot)?;
         let (key, version) = self.page_cache_key(&lot, &state, from, limit, &[]);
@@ -229,9 +229,7 @@ impl Custody {
         match self.find_lot_state(lot)? {
             Some(s) => Ok(s),
             None if self.lot_exists(&lot_key(lot))? => Ok(LotState::default()),
-            None => Err(ServiceError::NotFound(format!(
-                "lot {lot} does not exist: nothing of it was issued or declared"
-            ))),
+            None => Err(CustodyError::LotNotFound { lot: lot.clone() }.into()),
         }
     }
 
@@ -325,7 +323,7 @@ impl Custody {
 
     /// The head a signer should use as `prev` for `lot_id` (zeros for a new lot).
     pub fn lot_head(&self, lot_id: &str) -> Result<String> {
-        let lot = LotId::parse(lot_id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let lot = parse_lot_id(lot_id)?;
         Ok(self
             .find_lot_state(&lot)?
             .and_then(|s| s.head)
@@ -389,7 +387,7 @@ impl Custody {
     /// commissioning events of its batches on the first page), with the next page's `after`;
     /// from the page cache while the lot, its batches and the registry are unchanged.
     pub fn lot_epcis(&self, lot_id: &str, page: LotPage) -> Result<Arc<EpcisPage>> {
-        let lot = LotId::parse(lot_id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let lot = parse_lot_id(lot_id)?;
         let (from, limit) = page.bounds()?;
         let state = self.existing_lot_state(&lot)?;
         let batches = self.issuance.lot_batches(&lot, MAX_LOT_RECORDS)?;

@@ -4,16 +4,67 @@ use super::ErrorKind;
 
 /// Complaints and credit profiles: what went wrong, with the data that explains it.
 #[derive(Debug, thiserror::Error)]
-pub enum ComplaintError {}
+pub enum ComplaintError {
+    /// The scan a complaint names is not kept (never made, or purged).
+    #[error("no scan {scan_id}; report the problem from the page you scanned")]
+    ScanNotFound {
+        /// The scan id as given.
+        scan_id: String,
+    },
+    /// The scan is too old to complain about.
+    #[error("scan {scan_id} is more than {max_days} days old; scan the label again")]
+    ScanTooOld {
+        /// The scan id as given.
+        scan_id: String,
+        /// How many days a scan can be complained about.
+        max_days: i64,
+    },
+    /// The scan already carries as many complaints as one scan may.
+    #[error(
+        "{complaints} problems were reported from this scan already (scans of one code from \
+         one network within {repeat_secs} s share one scan)"
+    )]
+    ScanLimitReached {
+        /// Complaints the scan carries.
+        complaints: u32,
+        /// The window within which scans of one code from one network are one scan.
+        repeat_secs: u64,
+    },
+    /// No complaint has this reference.
+    #[error("no complaint with reference {reference:?}")]
+    ComplaintNotFound {
+        /// The reference as given.
+        reference: String,
+    },
+    /// The enterprise exists but the operator has not written its credit profile.
+    #[error("enterprise {enterprise_id} has no credit profile yet")]
+    NoCreditProfile {
+        /// The enterprise.
+        enterprise_id: u64,
+    },
+}
 
 impl ComplaintError {
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
-        match *self {}
+        match self {
+            ComplaintError::ScanNotFound { .. }
+            | ComplaintError::ComplaintNotFound { .. }
+            | ComplaintError::NoCreditProfile { .. } => ErrorKind::NotFound,
+            ComplaintError::ScanTooOld { .. } | ComplaintError::ScanLimitReached { .. } => {
+                ErrorKind::Conflict
+            }
+        }
     }
 
     /// The variant's part of the stable code (`snake_case`).
     pub fn code(&self) -> &'static str {
-        match *self {}
+        match self {
+            ComplaintError::ScanNotFound { .. } => "scan_not_found",
+            ComplaintError::ScanTooOld { .. } => "scan_too_old",
+            ComplaintError::ScanLimitReached { .. } => "scan_limit_reached",
+            ComplaintError::ComplaintNotFound { .. } => "complaint_not_found",
+            ComplaintError::NoCreditProfile { .. } => "no_credit_profile",
+        }
     }
 }

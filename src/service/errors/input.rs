@@ -14,6 +14,28 @@ pub enum InputError {
         /// What is wrong with it, for people.
         message: String,
     },
+    /// A free-text field is empty (or only whitespace).
+    #[error("{field} must not be empty")]
+    EmptyText {
+        /// The field, as the API names it (`name`, `description`, `disclosures[0].detail`…).
+        field: String,
+    },
+    /// A free-text field is longer than allowed.
+    #[error("{field} is {chars} characters, at most {max} allowed")]
+    TextTooLong {
+        /// The field, as the API names it.
+        field: String,
+        /// Its length, in characters (after trimming).
+        chars: usize,
+        /// The most characters allowed.
+        max: usize,
+    },
+    /// A free-text field contains control characters (other than allowed line breaks).
+    #[error("{field} must not contain control characters")]
+    ControlCharacters {
+        /// The field, as the API names it.
+        field: String,
+    },
 }
 
 impl InputError {
@@ -39,13 +61,19 @@ impl InputError {
     pub fn code(&self) -> &'static str {
         match self {
             InputError::Field { .. } => "invalid_field",
+            InputError::EmptyText { .. } => "empty_text",
+            InputError::TextTooLong { .. } => "text_too_long",
+            InputError::ControlCharacters { .. } => "control_characters",
         }
     }
 
     /// The field at fault.
-    pub fn field_name(&self) -> &'static str {
+    pub fn field_name(&self) -> &str {
         match self {
             InputError::Field { field, .. } => field,
+            InputError::EmptyText { field }
+            | InputError::TextTooLong { field, .. }
+            | InputError::ControlCharacters { field } => field,
         }
     }
 }

@@ -91,21 +91,6 @@ pub enum ServiceError {
     /// Our own invariant broke; the text says which (server log only).
     #[error("{0}")]
     Internal(String),
-    // Transitional string variants, removed once every unit uses its family.
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Unprocessable(String),
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("{0}")]
-    Unauthenticated(String),
-    #[error("{0}")]
-    Forbidden(String),
 }
 
 impl ServiceError {
@@ -142,13 +127,18 @@ impl ServiceError {
             E::Store(StoreError::Unavailable(_)) => (K::Unavailable, "store", "unavailable"),
             E::Store(_) => (K::Internal, "store", "failed"),
             E::Internal(_) => (K::Internal, "internal", "invariant"),
-            E::Invalid(_) => (K::Invalid, "legacy", "invalid"),
-            E::NotFound(_) => (K::NotFound, "legacy", "not_found"),
-            E::Conflict(_) => (K::Conflict, "legacy", "conflict"),
-            E::Unprocessable(_) => (K::Unprocessable, "legacy", "unprocessable"),
-            E::Unavailable(_) => (K::Unavailable, "legacy", "unavailable"),
-            E::Unauthenticated(_) => (K::Unauthenticated, "legacy", "unauthenticated"),
-            E::Forbidden(_) => (K::Forbidden, "legacy", "forbidden"),
         }
     }
+}
+
+/// RFC 3339 text of a Unix time in seconds (the number itself if out of range), as the
+/// service writes times in its messages and records.
+pub(crate) fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
 }

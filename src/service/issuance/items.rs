@@ -9,6 +9,7 @@ use crate::commitment::Commitment;
 use crate::custody::LotId;
 use crate::leaf::LeafRecord;
 use crate::service::base::{Result, ServiceError};
+use crate::service::errors::IssuanceError;
 use crate::service::issuance::Issuance;
 use crate::store::schema::{item_key, ItemRecord};
 use crate::store::Cf;
@@ -40,15 +41,6 @@ pub enum NotIssued {
     UnknownSerial,
     /// An item with this serial was issued, with another code.
     CodeMismatch,
-}
-
-/// The one answer for every code that is not one we issued: it does not say whether the key,
-/// the signature or the serial was wrong (a scan says that, to a person holding the label).
-fn not_issued() -> ServiceError {
-    ServiceError::NotFound(
-        "no item was issued with this code (scan it for the reason: GET /api/v1/verify?code=…)"
-            .into(),
-    )
 }
 
 impl Issuance {
@@ -97,12 +89,17 @@ impl Issuance {
     /// The issued item of a presented code, from a completed batch. A code we did not issue is
     /// 404, whatever its fault; one of an interrupted batch is 409.
     pub fn issued_item(&self, code: &Code) -> Result<IssuedItem> {
-        let item = self.find_issued(code)?.map_err(|_| not_issued())?;
+        // One answer for every code that is not one we issued: it does not say whether the
+        // key, the signature or the serial was wrong (a scan says that, to a person holding
+        // the label).
+        let item = self
+            .find_issued(code)?
+            .map_err(|_| IssuanceError::CodeNotIssued)?;
         if !item.complete {
-            return Err(ServiceError::Conflict(format!(
-                "issuance of batch {} was interrupted before it completed; its codes are not valid",
-                item.record.batch_id
-            )));
+            return Err(IssuanceError::BatchInterrupted {
+                batch: item.record.batch_id,
+            }
+            .into());
         }
         Ok(item)
     }
