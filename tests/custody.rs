@@ -448,12 +448,16 @@ async fn custody_chain_end_to_end_with_the_cli() {
     assert_eq!(r.status(), 201);
     let r = post(body.clone()).await;
     assert_eq!(r.status(), 409);
-    assert!(r.text().await.unwrap().contains("replay"));
+    let p: Value = r.json().await.unwrap();
+    assert!(p["detail"].as_str().unwrap().contains("replay"), "{p}");
+    assert_eq!(p["code"], "custody.replay", "{p}");
     let other = traceseal::keys::generate();
     let forged = json!({"statement": st.canonical(), "signature": st.sign(&other)});
     let r = post(forged).await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "custody.bad_signature", "{p}");
     let r = post(json!({"statement": "{", "signature": "x"})).await;
     assert_eq!(r.status(), 400);
     let r = post(json!({"statement": 5})).await;

@@ -70,11 +70,14 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         .await;
     let p = problem(bad, 400).await;
     assert!(p["detail"].as_str().unwrap().contains("uscc"), "{p}");
+    assert_eq!(p["code"], "input.invalid_field", "{p}");
     let bad = s
         .admin_post("/api/v1/enterprises", json!({"name": "X", "uscc": USCC}))
         .await;
     let p = problem(bad, 400).await;
     assert!(p["detail"].as_str().unwrap().contains("country"), "{p}");
+    // A body the edge refuses before any use case runs has no code.
+    assert!(p.get("code").is_none(), "{p}");
     let eid = s.seed().await;
     let dup = s
         .admin_post(
@@ -82,7 +85,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
             json!({"name": "Y", "uscc": USCC, "country": "CN"}),
         )
         .await;
-    problem(dup, 409).await;
+    assert_eq!(problem(dup, 409).await["code"], "master.uscc_exists");
     let e: Value = s
         .admin_get(&format!("/api/v1/enterprises/{eid}"))
         .await
@@ -90,8 +93,11 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         .await
         .unwrap();
     assert_eq!(e["uscc"], USCC);
-    problem(s.admin_get("/api/v1/enterprises/999").await, 404).await;
-    problem(s.admin_get("/api/v1/enterprises/abc").await, 400).await;
+    let p = problem(s.admin_get("/api/v1/enterprises/999").await, 404).await;
+    assert_eq!(p["code"], "master.enterprise_not_found", "{p}");
+    // Refused by the edge before any use case runs: no code.
+    let p = problem(s.admin_get("/api/v1/enterprises/abc").await, 400).await;
+    assert!(p.get("code").is_none(), "{p}");
     let upd = s
         .client
         .put(s.url(&format!("/api/v1/enterprises/{eid}")))
@@ -198,7 +204,8 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     )
     .await
     .unwrap();
-    problem(other, 409).await;
+    let p = problem(other, 409).await;
+    assert_eq!(p["code"], "issuance.idempotency_key_reused", "{p}");
     let batch: Value = s
         .admin_get(&format!("/api/v1/batches/{bid}"))
         .await
@@ -273,7 +280,8 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         let sig = &c[c.find("&s=").unwrap() + 3..];
         assert!(!text0.contains(serial) && !text0.contains(sig), "{text0}");
     }
-    problem(s.get("/api/v1/log/leaves/33").await, 404).await;
+    let p = problem(s.get("/api/v1/log/leaves/33").await, 404).await;
+    assert_eq!(p["code"], "log.leaf_not_found", "{p}");
     problem(
         s.get("/api/v1/log/proof/inclusion?index=5&size=99").await,
         400,

@@ -142,3 +142,86 @@ pub(crate) fn rfc3339(unix: i64) -> String {
         })
         .unwrap_or_else(|| unix.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes a family's `code()` returns, read from its source file.
+    fn codes_in(source: &str) -> Vec<String> {
+        let start = source.find("pub fn code(&self)").expect("a code() method");
+        let body = &source[start..];
+        let end = body.find("\n    }\n").expect("end of code()");
+        body[..end]
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_code_is_documented_in_the_api_docs() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let docs = std::fs::read_to_string(format!("{root}/docs/api.md")).unwrap();
+        let families = [
+            ("input", "input"),
+            ("master", "master"),
+            ("registry", "registry"),
+            ("engagement", "engagement"),
+            ("issuance", "issuance"),
+            ("custody", "custody"),
+            ("printing", "printing"),
+            ("complaint", "complaint"),
+            ("log", "log"),
+            ("setup", "setup"),
+        ];
+        let mut ours = std::collections::BTreeSet::new();
+        for (file, family) in families {
+            let src =
+                std::fs::read_to_string(format!("{root}/src/service/errors/{file}.rs")).unwrap();
+            let codes = codes_in(&src);
+            assert!(!codes.is_empty(), "{file}.rs: no codes found");
+            ours.extend(codes.into_iter().map(|c| format!("{family}.{c}")));
+        }
+        // Both ways: every code is documented, and the table names no code we do not have.
+        let table = docs
+            .split("## Error codes")
+            .nth(1)
+            .expect("an Error codes section");
+        let documented: std::collections::BTreeSet<String> = table
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `")?.split_once("` |").map(|(c, _)| c))
+            .filter(|c| c.contains('.') && !c.starts_with("store."))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            ours.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "codes missing from docs/api.md"
+        );
+        assert_eq!(
+            documented.difference(&ours).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "docs/api.md names codes that do not exist"
+        );
+        assert!(ours.len() > 70, "only {} codes found", ours.len());
+    }
+
+    #[test]
+    fn kinds_and_codes_of_the_shared_variants() {
+        let e = ServiceError::from(InputError::parse("gtin", "bad check digit"));
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Invalid, "input.invalid_field".into())
+        );
+        assert_eq!(e.to_string(), "gtin: bad check digit");
+        let e = ServiceError::from(StoreError::Unavailable("disk".into()));
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Unavailable, "store.unavailable".into())
+        );
+        let e = ServiceError::internal("checkpoint 3 missing");
+        assert_eq!(e.kind(), ErrorKind::Internal);
+    }
+}
