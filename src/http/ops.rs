@@ -62,6 +62,6 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        st.metrics.render(&st.svc, &st.conns),
+        st.metrics.render(),
     )
 }

@@ -2,7 +2,6 @@
 //! code URI itself), the log and the keys.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
@@ -46,7 +45,7 @@ pub(super) async fn rate_limit(
     next: Next,
 ) -> Response {
     if let Some(ip) = st.client_ip(&req) {
-        if let Err(wait) = st.limiter.check(ip, Instant::now()) {
+        if let Err(wait) = st.limiter.check(ip) {
             return ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("too many requests from {ip}; retry in {wait} s"),

@@ -1,22 +1,33 @@
-//! Per-client-address token buckets for the public endpoints, and client address resolution.
+//! Rate limits of the public endpoints, and client address resolution.
 //!
 //! The client address is the socket peer's, unless the peer is a configured trusted proxy, in
 //! which case it is the right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+//! Clients are limited per IPv4 address and per IPv6 /64 (one subscriber's prefix).
+//!
+//! The general limit ([`PublicLimiter`]) is `governor`'s keyed GCRA limiter, swept of idle
+//! clients as it grows; the complaint quota ([`QuotaLimiter`]) is our own, for the reasons in
+//! its module.
 
-use std::collections::HashMap;
+mod quota;
+
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::ConnectInfo;
 use axum::http::Request;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::Quota;
 
+pub use self::quota::QuotaLimiter;
 use crate::config::RateLimit;
 
-/// Shards of the bucket table (less lock contention).
-const SHARDS: usize = 16;
-/// Buckets per shard before idle ones are purged.
-const MAX_BUCKETS_PER_SHARD: usize = 10_000;
+/// Clients the public limiter holds before idle ones (whose bucket is full again) are swept.
+pub const MAX_CLIENTS: usize = 160_000;
+/// How often (in checks) the table's size is looked at.
+const SWEEP_EVERY: u64 = 256;
 
 /// The limited unit: an IPv4 address, or an IPv6 /64 (IPv4-mapped IPv6 as IPv4).
 fn client_key(ip: IpAddr) -> IpAddr {
@@ -32,91 +43,62 @@ fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn shard_of(ip: IpAddr) -> usize {
-    (match ip {
-        IpAddr::V4(v) => v.octets()[3] as usize,
-        IpAddr::V6(v) => v.octets()[7] as usize,
-    }) % SHARDS
+type Keyed<C> = governor::RateLimiter<
+    IpAddr,
+    DashMapStateStore<IpAddr>,
+    C,
+    NoOpMiddleware<<C as Clock>::Instant>,
+>;
+
+/// The public endpoints' limit: `rate_limit.per_second` sustained, `rate_limit.burst` at
+/// once, per client.
+pub struct PublicLimiter<C: Clock = DefaultClock> {
+    limiter: Keyed<C>,
+    checks: AtomicU64,
 }
 
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
-}
-
-/// Token-bucket limiter keyed by client address.
-pub struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    shards: Vec<Mutex<HashMap<IpAddr, Bucket>>>,
-}
-
-impl RateLimiter {
+impl PublicLimiter {
     /// A limiter with the configured rate and burst.
     pub fn new(cfg: &RateLimit) -> Self {
-        RateLimiter {
-            rate: f64::from(cfg.per_second),
-            burst: f64::from(cfg.burst),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        Self::with_clock(cfg, DefaultClock::default())
+    }
+}
+
+impl<C: Clock> PublicLimiter<C> {
+    /// The same, on `clock` (tests use a fake one).
+    pub fn with_clock(cfg: &RateLimit, clock: C) -> Self {
+        let nz = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_second(nz(cfg.per_second)).allow_burst(nz(cfg.burst));
+        PublicLimiter {
+            limiter: governor::RateLimiter::dashmap_with_clock(quota, clock),
+            checks: AtomicU64::new(0),
         }
     }
 
-    /// A limiter allowing `per_hour` requests per hour, all of them at once at most.
-    pub fn per_hour(per_hour: u32) -> Self {
-        RateLimiter {
-            rate: f64::from(per_hour) / 3600.0,
-            burst: f64::from(per_hour),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-        }
-    }
-
-    /// Takes one token for `ip`; `Err(seconds)` says when to retry. IPv6 clients are limited
-    /// per /64 (one subscriber's prefix), IPv4 clients per address.
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
-        let ip = client_key(ip);
-        let shard = shard_of(ip);
-        // A poisoned shard only means another request panicked mid-update; the map is still
-        // usable, so recover it instead of failing every later request.
-        let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_BUCKETS_PER_SHARD {
-            let (rate, burst) = (self.rate, self.burst);
-            let level = |b: &Bucket| b.tokens + now.duration_since(b.updated).as_secs_f64() * rate;
-            map.retain(|_, b| level(b) < burst);
-            if map.len() >= MAX_BUCKETS_PER_SHARD * 3 / 4 {
-                // A slow limiter (complaints: hours to refill) under many addresses: forget
-                // the half that is fullest, i.e. used least, so the table stays bounded and
-                // the purge does not run on every request.
-                let mut by_level: Vec<(f64, IpAddr)> =
-                    map.iter().map(|(ip, b)| (level(b), *ip)).collect();
-                by_level.sort_by(|a, b| a.0.total_cmp(&b.0));
-                for (_, ip) in &by_level[by_level.len() / 2..] {
-                    map.remove(ip);
-                }
+    /// Takes one request's worth for `ip`'s client; `Err(seconds)` says when to retry.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        self.sweep_if_large();
+        match self.limiter.check_key(&client_key(ip)) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.limiter.clock().now());
+                Err(wait.as_secs_f64().ceil().max(1.0) as u64)
             }
         }
-        let b = map.entry(ip).or_insert(Bucket {
-            tokens: self.burst,
-            updated: now,
-        });
-        let elapsed = now.duration_since(b.updated).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
-        b.updated = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - b.tokens) / self.rate).ceil().max(1.0) as u64)
-        }
     }
 
-    /// Gives back the token of a request that turned out not to count (e.g. a refused
-    /// complaint, so only stored ones use up the quota).
-    pub fn refund(&self, ip: IpAddr) {
-        let ip = client_key(ip);
-        let shard = shard_of(ip);
-        let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(b) = map.get_mut(&ip) {
-            b.tokens = (b.tokens + 1.0).min(self.burst);
+    /// Clients held now.
+    pub fn clients(&self) -> usize {
+        self.limiter.len()
+    }
+
+    /// Past [`MAX_CLIENTS`], forgets the clients whose bucket is full again (idle for
+    /// `burst / per_second` seconds at most): they start afresh, exactly as if remembered.
+    fn sweep_if_large(&self) {
+        let n = self.checks.fetch_add(1, Ordering::Relaxed);
+        if n % SWEEP_EVERY == 0 && self.limiter.len() > MAX_CLIENTS {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
         }
     }
 }
@@ -163,23 +145,68 @@ pub fn client_ip<B>(req: &Request<B>, trusted: &[IpAddr]) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
     use std::time::Duration;
+
+    fn limiter(
+        per_second: u32,
+        burst: u32,
+    ) -> (PublicLimiter<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        let cfg = RateLimit { per_second, burst };
+        (PublicLimiter::with_clock(&cfg, clock.clone()), clock)
+    }
 
     #[test]
     fn bucket_allows_burst_then_limits_then_refills() {
-        let l = RateLimiter::new(&RateLimit {
-            per_second: 2,
-            burst: 3,
-        });
+        let (l, clock) = limiter(2, 3);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let t = Instant::now();
         for _ in 0..3 {
-            assert!(l.check(ip, t).is_ok());
+            assert!(l.check(ip).is_ok());
         }
-        assert_eq!(l.check(ip, t), Err(1));
+        assert_eq!(l.check(ip), Err(1));
         // Another client is not affected.
-        assert!(l.check("192.0.2.2".parse().unwrap(), t).is_ok());
-        assert!(l.check(ip, t + Duration::from_millis(600)).is_ok());
+        assert!(l.check("192.0.2.2".parse().unwrap()).is_ok());
+        clock.advance(Duration::from_millis(600));
+        assert!(l.check(ip).is_ok());
+        assert!(l.check(ip).is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64() {
+        let (l, _clock) = limiter(1, 1);
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(l.check(a).is_ok());
+        assert!(l.check(b).is_err(), "same /64");
+        assert!(l.check(other).is_ok());
+        let mapped: IpAddr = "::ffff:192.0.2.9".parse().unwrap();
+        assert!(l.check(mapped).is_ok());
+        assert!(
+            l.check("192.0.2.9".parse().unwrap()).is_err(),
+            "mapped is IPv4"
+        );
+    }
+
+    #[test]
+    fn a_rotating_flood_leaves_the_table_bounded() {
+        // 10 requests a second, burst 20: a bucket is full again 2 s after its last use.
+        // 600,000 new clients at 20,000 a second (30 s): at most 2 s of them are held at
+        // once (40,000), plus the checks between sweeps; with no sweep all 600,000 would be.
+        let (l, clock) = limiter(10, 20);
+        let mut most = 0;
+        for i in 0..600_000u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            assert!(l.check(ip).is_ok());
+            clock.advance(Duration::from_micros(50));
+            most = most.max(l.clients());
+        }
+        assert!(most <= MAX_CLIENTS + SWEEP_EVERY as usize, "held {most}");
+        assert!(
+            most > MAX_CLIENTS / 2,
+            "the sweep waits for the bound: {most}"
+        );
     }
 
     fn req(peer: &str, xff: Option<&str>) -> Request<()> {
@@ -191,34 +218,6 @@ mod tests {
                 .insert("x-forwarded-for", x.parse().unwrap());
         }
         r
-    }
-
-    #[test]
-    fn ipv6_is_limited_per_64_refunds_give_back_and_the_table_stays_bounded() {
-        let l = RateLimiter::per_hour(2);
-        let t = Instant::now();
-        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
-        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert!(l.check(a, t).is_ok());
-        assert!(l.check(b, t).is_ok());
-        assert!(l.check(a, t).is_err(), "same /64");
-        assert!(l.check(other, t).is_ok());
-        l.refund(b);
-        assert!(l.check(a, t).is_ok(), "a refunded token");
-        // Many addresses on a slow limiter: the table does not grow without bound.
-        for i in 0..(SHARDS * MAX_BUCKETS_PER_SHARD * 2) as u32 {
-            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
-            let _ = l.check(ip, t);
-        }
-        for shard in &l.shards {
-            let n = shard.lock().unwrap().len();
-            assert!(n <= MAX_BUCKETS_PER_SHARD, "bounded: {n}");
-            assert!(
-                n >= MAX_BUCKETS_PER_SHARD / 4,
-                "half kept, not all dropped: {n}"
-            );
-        }
     }
 
     #[test]

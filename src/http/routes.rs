@@ -57,6 +57,6 @@ async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
     let res = next.run(req).await;
     state
         .metrics
-        .observe(&method, &route, res.status().as_u16(), start.elapsed());
+        .observe(method, &route, res.status().as_u16(), start.elapsed());
     res
 }

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::metrics::Metrics;
-use super::ratelimit::{self, RateLimiter};
+use super::ratelimit::{self, PublicLimiter, QuotaLimiter};
 use super::server;
 use crate::config::Config;
 use crate::service::anchoring::AnchorSlot;
@@ -23,9 +23,9 @@ pub struct AppState {
     /// Request metrics.
     pub metrics: Metrics,
     /// Public endpoint limiter.
-    pub limiter: RateLimiter,
+    pub limiter: PublicLimiter,
     /// Complaint limiter (`complaints.per_hour` per client address).
-    pub complaint_limiter: RateLimiter,
+    pub complaint_limiter: QuotaLimiter,
     /// The configuration in force.
     pub config: Config,
     /// Scans and bundles (the service with the anchoring worker: off, waiting for the
@@ -53,15 +53,17 @@ impl AppState {
 
     fn build(svc: Arc<Service>, operator_token: &str, config: Config, anchor: AnchorSlot) -> Self {
         let verifier = Verifier::new(svc.clone(), Arc::new(anchor));
+        let conns = Arc::<server::ConnStats>::default();
+        let metrics = Metrics::new(svc.clone(), conns.clone());
         AppState {
             svc,
             token_digest: Sha256::digest(operator_token.trim().as_bytes()).into(),
-            metrics: Metrics::default(),
-            limiter: RateLimiter::new(&config.rate_limit),
-            complaint_limiter: RateLimiter::per_hour(config.complaints.per_hour),
+            metrics,
+            limiter: PublicLimiter::new(&config.rate_limit),
+            complaint_limiter: QuotaLimiter::per_hour(config.complaints.per_hour),
             verifier,
             config,
-            conns: Arc::default(),
+            conns,
         }
     }
 
