@@ -16,6 +16,7 @@
 //! `docs/development.md`).
 
 pub mod anchor;
+pub mod authz;
 pub mod bundle;
 pub mod chain;
 pub mod checkpoint;

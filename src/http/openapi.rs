@@ -55,3 +55,28 @@ impl Modify for OperatorAuth {
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The authorization table (`crate::authz`, `docs/authorization.md`) names exactly the
+    /// documented operations that need credentials.
+    #[test]
+    fn the_authorization_table_covers_every_authenticated_operation() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let mut documented = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if op.get("security").is_some() {
+                    documented.push(format!("{} {path}", method.to_uppercase()));
+                }
+            }
+        }
+        documented.sort();
+        let mut table: Vec<String> = crate::authz::TABLE
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        table.sort();
+        assert_eq!(documented, table);
+    }
+}
