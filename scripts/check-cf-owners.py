@@ -25,6 +25,7 @@ OWNERS = {
     "printing": ["printing.rs"],
     "anchors": ["anchoring.rs"],
     "setup": ["setup.rs"],
+    "accounts": ["accounts.rs"],
 }
 CFS = {
     "log": ["Leaves", "Nodes", "Checkpoints"],
@@ -38,6 +39,7 @@ CFS = {
     "printing": ["PrintJobs", "Prints"],
     "anchors": ["Anchors"],
     "setup": ["Keys"],
+    "accounts": ["ApiTokens"],
 }
 
 

@@ -3,7 +3,7 @@
 //! and whose the target is; [`decide`] says yes or why not.
 //!
 //! `docs/authorization.md` shows the same table; a test reads it and fails when the two
-//! differ. (Issue 14: the HTTP edge will enforce this table in one place once accounts land.)
+//! differ. The HTTP edge enforces it in one place (`http::auth`).
 
 use std::fmt;
 
@@ -150,6 +150,9 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/v1/complaints/{reference}", [All, All, Own, No], Owner::PathComplaint),
     rule("PATCH", "/api/v1/complaints/{reference}", [All, No, No, No], Owner::PathComplaint),
     rule("GET", "/api/v1/scans/forged", [All, All, No, No], Owner::Platform),
+    rule("POST", "/api/v1/tokens", [All, No, No, No], Owner::Platform),
+    rule("GET", "/api/v1/tokens", [All, No, No, No], Owner::List),
+    rule("POST", "/api/v1/tokens/{id}/revoke", [All, No, No, No], Owner::Platform),
     rule("GET", "/metrics", [All, No, No, No], Owner::Platform),
 ];
 

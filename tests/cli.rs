@@ -170,7 +170,7 @@ async fn offline_verify_with_keys_json_and_pem() {
 
     let tampered = codes[0].replace("/10/LOT-1/", "/10/LOT-9/");
     let bad = run(&tampered, &keys_file);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("NOT GENUINE"));
 
     let malformed = run("https://x/01/123", &keys_file);
@@ -292,4 +292,94 @@ fn serve_init_demo_loads_the_demo_data_and_prints_codes_to_scan() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn token_add_list_revoke_on_the_data_dir_and_the_token_works_on_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let run = |args: &[&str]| {
+        Command::new(bin())
+            .args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["init", "--public-host", "verify.example.com"])
+        .status
+        .success());
+    let out = run(&[
+        "token",
+        "add",
+        "--role",
+        "regulator",
+        "--name",
+        "customs dashboard",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("tst_") && token.len() == 58, "{token}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shown only now"));
+    let id = token[4..14].to_string();
+    let list = String::from_utf8(run(&["token", "list"]).stdout).unwrap();
+    assert!(list.contains(&id) && list.contains("regulator") && list.contains("never used"));
+    assert!(!list.contains(&token[15..]), "the secret is never listed");
+    let bad = run(&["token", "add", "--role", "label_printer", "--name", "x"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not available yet"));
+
+    let (mut child, banner) = spawn_serve(
+        &["--listen", "127.0.0.1:0"],
+        &dir,
+        &[("TRACESEAL_CHAIN_ENABLED", "false")],
+        |l| l.contains("traceseal listening on http://"),
+    );
+    let base = banner
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let c = reqwest::Client::new();
+    let read = c
+        .get(format!("{base}/api/v1/enterprises"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let write = c
+        .post(format!("{base}/api/v1/enterprises"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "X", "uscc": USCC, "country": "CN"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 403);
+    let p: Value = write.json().await.unwrap();
+    assert_eq!(p["detail"], "a regulator may not POST /api/v1/enterprises");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let out = run(&["token", "revoke", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = run(&["token", "revoke", &id]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("revoked already"));
+    let list = String::from_utf8(run(&["token", "list"]).stdout).unwrap();
+    assert!(list.contains("revoked "), "{list}");
 }

@@ -13,6 +13,7 @@ pub mod custody;
 pub mod labels;
 mod serve;
 mod support;
+mod token;
 mod verify;
 
 use self::serve::{serve, ServeOptions};
@@ -117,6 +118,10 @@ pub enum Command {
     /// and are logged) and write its labels to a file, with progress. Exit 0: all labels
     /// written; 1: refused (reason printed); 2: usage; 4: server unreachable or stream broken.
     Labels(labels::LabelsArgs),
+    /// API tokens for machines and regulators: `token add --role regulator --name …`,
+    /// `token list`, `token revoke ID`, on the data directory (the service stopped). Exit 0:
+    /// done; 2: refused or unusable (the reason is printed).
+    Token(token::TokenArgs),
     /// Check a code offline against public keys; exit 0 when genuine.
     Verify {
         /// The code URI.
@@ -157,6 +162,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Event(a) => custody::event(&a),
         Command::Labels(a) => labels::run(&a),
         Command::Demo { data_dir, file } => done(demo_cmd(&data_dir, file)),
+        Command::Token(a) => done(token::run(&a)),
         Command::VerifyBundle {
             file,
             rpc,

@@ -1,19 +1,18 @@
-//! Operator endpoints, authenticated with `Authorization: Bearer <DATA_DIR/admin.token>`.
+//! Master data, batches and print jobs: routes behind authentication and the authorization
+//! table (`http::auth`, `docs/authorization.md`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
 
 use super::error::ApiError;
@@ -47,42 +46,10 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/batches/{id}/print-jobs", post(create_print_job))
         .route("/api/v1/print-jobs/{id}", get(get_print_job))
         .route("/api/v1/print-jobs/{id}/output", get(print_job_output))
-        .route_layer(middleware::from_fn_with_state(state, require_operator))
-}
-
-pub(super) async fn require_operator(
-    State(st): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let ok = match presented {
-        Some(t) => {
-            let d: [u8; 32] = Sha256::digest(t.as_bytes()).into();
-            bool::from(d.ct_eq(&st.token_digest))
-        }
-        None => false,
-    };
-    if !ok {
-        let mut res = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            if presented.is_some() {
-                "the bearer token is not the operator token"
-            } else {
-                "this endpoint needs `Authorization: Bearer <operator token>` (see DATA_DIR/admin.token)"
-            },
-        )
-        .into_response();
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return res;
-    }
-    next.run(req).await
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            super::auth::authorize,
+        ))
 }
 
 /// Paging parameters of list endpoints.

@@ -49,7 +49,7 @@ pub fn operator_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .route_layer(middleware::from_fn_with_state(
             state,
-            super::admin::require_operator,
+            super::auth::authorize,
         ))
 }
 

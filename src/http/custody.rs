@@ -32,7 +32,7 @@ pub fn operator_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/lots/{id}/recall", post(recall))
         .route_layer(middleware::from_fn_with_state(
             state,
-            super::admin::require_operator,
+            super::auth::authorize,
         ))
 }
 

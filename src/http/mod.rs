@@ -9,7 +9,9 @@
 //! - [`ops`]: `/healthz`, `/metrics`; [`openapi`]: `/api/v1/openapi.json`.
 //! - [`server`]: the HTTP/1.1 loop with its limits; [`error`]: problem+json.
 
+pub mod accounts;
 pub mod admin;
+pub mod auth;
 pub mod consumer;
 pub mod custody;
 pub mod engagements;

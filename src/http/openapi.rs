@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, consumer, custody, engagements, ops, public};
+use super::{accounts, admin, consumer, custody, engagements, ops, public};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,7 @@ use super::{admin, consumer, custody, engagements, ops, public};
         custody::lot_epcis, custody::item_epcis,
         consumer::file_complaint, consumer::list_complaints, consumer::forged_scans, consumer::get_complaint,
         consumer::update_complaint, consumer::put_credit, consumer::get_credit, consumer::dishonest_list,
+        accounts::create_token, accounts::list_tokens, accounts::revoke_token,
     ),
     modifiers(&OperatorAuth)
 )]

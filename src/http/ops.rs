@@ -30,7 +30,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         return r;
     }
     r.merge(Router::new().route("/metrics", get(metrics)).route_layer(
-        axum::middleware::from_fn_with_state(state, super::admin::require_operator),
+        axum::middleware::from_fn_with_state(state, super::auth::authorize),
     ))
 }
 

@@ -13,13 +13,14 @@ use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{admin, consumer, custody, engagements, metrics, openapi, ops, public};
+use super::{accounts, admin, consumer, custody, engagements, metrics, openapi, ops, public};
 
 /// The whole application router.
 pub fn app(state: Arc<AppState>) -> Router {
     let body_cap = state.config.max_body_bytes;
     Router::new()
         .merge(admin::router(state.clone()))
+        .merge(accounts::router(state.clone()))
         .merge(custody::operator_router(state.clone()))
         .merge(engagements::operator_router(state.clone()))
         .merge(custody::public_router(state.clone()))

@@ -25,6 +25,7 @@
 //! Every method here is blocking (RocksDB, CPU-heavy signing); the HTTP edge calls them through
 //! `spawn_blocking`.
 
+pub mod accounts;
 pub mod anchoring;
 pub mod base;
 pub mod bundle;
@@ -50,6 +51,7 @@ use std::sync::Arc;
 use crate::code::Host;
 use crate::store::Store;
 
+pub use self::accounts::Accounts;
 pub use self::anchoring::AnchorBook;
 pub use self::base::{now_unix, Result, Stats, WriteLocks};
 pub use self::complaints::credit;
@@ -83,6 +85,7 @@ pub struct Service {
     scans: Arc<Scans>,
     printing: Arc<Printing>,
     anchors: Arc<AnchorBook>,
+    accounts: Arc<Accounts>,
 }
 
 impl Service {
@@ -159,5 +162,10 @@ impl Service {
     /// Anchor records.
     pub fn anchors(&self) -> &Arc<AnchorBook> {
         &self.anchors
+    }
+
+    /// Principals and their API tokens.
+    pub fn accounts(&self) -> &Arc<Accounts> {
+        &self.accounts
     }
 }

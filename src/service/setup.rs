@@ -25,8 +25,8 @@ use super::errors::SetupError;
 use super::issuance::{Issuance, IssuanceParts, Issuer};
 use super::scan::{ScanDeps, Scans};
 use super::{
-    ActorRegistry, AnchorBook, ConsumerServices, Engagements, LogBook, MasterData, Printing,
-    Service, Telemetry,
+    Accounts, ActorRegistry, AnchorBook, ConsumerServices, Engagements, LogBook, MasterData,
+    Printing, Service, Telemetry,
 };
 use crate::checkpoint::NoteSigner;
 use crate::code::{Host, KeyId};
@@ -407,6 +407,7 @@ impl Service {
         ));
         Service {
             anchors: Arc::new(AnchorBook::new(st())),
+            accounts: Arc::new(Accounts::new(st())),
             log: log.clone(),
             master: master.clone(),
             registry: registry.clone(),

@@ -95,11 +95,14 @@ pub enum Cf {
     ProductLog,
     /// Day (u32 BE, days since the epoch) ‖ GTIN-14 ‖ reason → forged-code scans counted.
     ForgedScans,
+    /// API token id → the token's record (role, name, SHA-256 of its secret, expiry, last use,
+    /// revocation).
+    ApiTokens,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 30] = [
+    pub const ALL: [Cf; 31] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -130,6 +133,7 @@ impl Cf {
         Cf::Engagements,
         Cf::ProductLog,
         Cf::ForgedScans,
+        Cf::ApiTokens,
     ];
 
     /// The column family's on-disk name.
@@ -165,6 +169,7 @@ impl Cf {
             Cf::Engagements => "engagements",
             Cf::ProductLog => "product_log",
             Cf::ForgedScans => "forged_scans",
+            Cf::ApiTokens => "api_tokens",
         }
     }
 }

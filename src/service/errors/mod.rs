@@ -7,6 +7,7 @@
 //! that clients can act on — or translate — a refusal without parsing its English text.
 //! This module imports no unit of the service, so every unit may import it.
 
+mod account;
 mod complaint;
 mod custody;
 mod engagement;
@@ -18,6 +19,7 @@ mod printing;
 mod registry;
 mod setup;
 
+pub use self::account::AccountError;
 pub use self::complaint::ComplaintError;
 pub use self::custody::CustodyError;
 pub use self::engagement::EngagementError;
@@ -85,6 +87,9 @@ pub enum ServiceError {
     /// Setting up and opening a data directory, loading demo data.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// Principals and their API tokens.
+    #[error(transparent)]
+    Account(#[from] AccountError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -124,6 +129,7 @@ impl ServiceError {
             E::Complaint(e) => (e.kind(), "complaint", e.code()),
             E::Log(e) => (e.kind(), "log", e.code()),
             E::Setup(e) => (e.kind(), "setup", e.code()),
+            E::Account(e) => (e.kind(), "account", e.code()),
             E::Store(StoreError::Unavailable(_)) => (K::Unavailable, "store", "unavailable"),
             E::Store(_) => (K::Internal, "store", "failed"),
             E::Internal(_) => (K::Internal, "internal", "invariant"),
@@ -175,6 +181,7 @@ mod tests {
             ("complaint", "complaint"),
             ("log", "log"),
             ("setup", "setup"),
+            ("account", "account"),
         ];
         let mut ours = std::collections::BTreeSet::new();
         for (file, family) in families {

@@ -1,0 +1,73 @@
+//! API tokens: made, listed and revoked by operators (`docs/authorization.md`).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+
+use super::error::ApiError;
+use super::state::{blocking, AppState};
+use crate::authz::Principal;
+use crate::service::accounts::{NewToken, TokenInput, TokenView};
+
+/// Routes of this module, behind authentication and the authorization table.
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/tokens", post(create_token).get(list_tokens))
+        .route("/api/v1/tokens/{id}/revoke", post(revoke_token))
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            super::auth::authorize,
+        ))
+}
+
+/// Make an API token. The answer is the only time its secret is shown.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts",
+    request_body = TokenInput, security(("operator" = [])),
+    responses((status = 201, body = NewToken), (status = 400, body = super::error::Problem),
+              (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem),
+              (status = 422, body = super::error::Problem)))]
+pub async fn create_token(
+    State(st): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    body: Result<Json<TokenInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<NewToken>), ApiError> {
+    let Json(input) = body?;
+    let svc = st.svc.clone();
+    let t = blocking(move || svc.accounts().create_token(&input, &p.id)).await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+
+/// The API tokens (never their secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "accounts", security(("operator" = [])),
+    responses((status = 200, body = Vec<TokenView>), (status = 401, body = super::error::Problem),
+              (status = 403, body = super::error::Problem)))]
+pub async fn list_tokens(
+    State(st): State<Arc<AppState>>,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let svc = st.svc.clone();
+    Ok(Json(blocking(move || svc.accounts().tokens()).await?))
+}
+
+/// Revoke an API token: it authenticates nothing from the next request on.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/revoke", tag = "accounts",
+    params(("id" = String, Path, description = "The token's id (its public prefix)")),
+    security(("operator" = [])),
+    responses((status = 200, body = TokenView), (status = 401, body = super::error::Problem),
+              (status = 403, body = super::error::Problem), (status = 404, body = super::error::Problem),
+              (status = 409, body = super::error::Problem)))]
+pub async fn revoke_token(
+    State(st): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<TokenView>, ApiError> {
+    let Path(id) = id?;
+    let svc = st.svc.clone();
+    Ok(Json(
+        blocking(move || svc.accounts().revoke_token(&id, &p.id)).await?,
+    ))
+}
