@@ -195,3 +195,22 @@ async fn tokens_are_shown_once_stored_hashed_and_revoked_at_once() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn failed_authentications_are_rate_limited_per_client_and_valid_ones_are_not() {
+    let mut cfg = test_config();
+    cfg.rate_limit = traceseal::config::RateLimit {
+        per_second: 1,
+        burst: 3,
+    };
+    let s = TestServer::start(cfg).await;
+    let guess = format!("tst_0123456789_{}", "A".repeat(43));
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(send(&s, "GET", "/api/v1/enterprises", Some(&guess)).await.0);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    // The operator's own requests from the same address still pass.
+    assert_eq!(s.admin_get("/api/v1/enterprises").await.status(), 200);
+    s.stop().await;
+}

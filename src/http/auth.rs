@@ -2,8 +2,9 @@
 //! bearer credential names a principal (the bootstrap operator token `DATA_DIR/admin.token`,
 //! or an API token of `service::accounts`), and the authorization table (`crate::authz`,
 //! `docs/authorization.md`) says whether its role may use the matched route. 401 without a
-//! valid credential, 403 with the reason when the table refuses; the handler runs only when
-//! the table allows, with the [`Principal`] in the request's extensions.
+//! valid credential (failures count against the client's public rate limit: 429 past it), 403
+//! with the reason when the table refuses; the handler runs only when the table allows, with
+//! the [`Principal`] in the request's extensions.
 
 use std::sync::Arc;
 
@@ -27,9 +28,10 @@ pub(super) async fn authorize(
     mut req: Request,
     next: Next,
 ) -> Response {
+    let ip = st.client_ip(&req);
     let principal = match authenticate(&st, bearer(&req)).await {
         Ok(p) => p,
-        Err(res) => return res,
+        Err(res) => return throttle_failures(&st, ip, res),
     };
     let path = req
         .extensions()
@@ -93,6 +95,23 @@ async fn authenticate(
             "the bearer token is not valid: unknown, expired or revoked",
         )),
         Err(e) => Err(e.into_response()),
+    }
+}
+
+/// A failed authentication counts against the client's public rate limit, so guessing tokens
+/// (or flooding the token lookup) is as limited as scanning: past it, 429 instead of 401.
+fn throttle_failures(st: &AppState, ip: Option<std::net::IpAddr>, res: Response) -> Response {
+    if res.status() != StatusCode::UNAUTHORIZED {
+        return res;
+    }
+    match ip.map(|ip| (ip, st.limiter.check(ip))) {
+        Some((ip, Err(wait))) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed authentications from {ip}; retry in {wait} s"),
+        )
+        .retry_after(wait)
+        .into_response(),
+        _ => res,
     }
 }
 
