@@ -170,7 +170,7 @@ async fn offline_verify_with_keys_json_and_pem() {
 
     let tampered = codes[0].replace("/10/LOT-1/", "/10/LOT-9/");
     let bad = run(&tampered, &keys_file);
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("NOT GENUINE"));
 
     let malformed = run("https://x/01/123", &keys_file);
