@@ -51,7 +51,7 @@ async fn send(s: &TestServer, method: &str, path: &str, token: Option<&str>) -> 
     if let Some(t) = token {
         rq = rq.bearer_auth(t);
     }
-    if method != "GET" {
+    if method != "GET" && method != "HEAD" {
         rq = rq.json(&json!({}));
     }
     let r = rq.send().await.unwrap();
@@ -119,6 +119,14 @@ async fn every_route_answers_as_the_table_says() {
         }
     }
     assert!(refused >= 20, "{refused}");
+    // A HEAD follows its GET's rule (axum answers HEAD with the GET route).
+    assert_eq!(
+        send(&s, "HEAD", "/api/v1/enterprises", Some(&regulator))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(send(&s, "HEAD", "/metrics", Some(&regulator)).await.0, 403);
     assert_eq!(snapshot(&s), before, "a refused request wrote something");
 
     // The operator's API token may use every route (the handler then answers as it does for

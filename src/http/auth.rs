@@ -38,7 +38,12 @@ pub(super) async fn authorize(
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_default();
-    let Some(rule) = authz::rule_for(req.method().as_str(), &path) else {
+    // A HEAD is answered by the GET route, so it is the GET's rule.
+    let method = match req.method().as_str() {
+        "HEAD" => "GET",
+        m => m,
+    };
+    let Some(rule) = authz::rule_for(method, &path) else {
         tracing::error!(method = %req.method(), path, "route missing from the authorization table");
         return ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
