@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 use super::base::{check_text, lock, now_unix, rfc3339, Result};
 use super::errors::{AccountError, InputError, ServiceError};
 use crate::authz::{Principal, Role};
+use crate::custody::record::hex;
 use crate::store::schema::{decode_json, encode_json};
 use crate::store::{Cf, Durability, Store, WriteBatch};
 
@@ -290,10 +291,6 @@ fn split_token(token: &str) -> Option<(&str, &str)> {
     let (id, secret) = token.strip_prefix(TOKEN_PREFIX)?.split_once('_')?;
     let id_ok = id.len() == 10 && id.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
     (id_ok && secret.len() == 43).then_some((id, secret))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]
