@@ -85,6 +85,40 @@ pub enum Owner {
     BodyEnterprise,
     /// The body's `gtin`.
     BodyProduct,
+    /// The product `{gtin}` in the path and the body's `enterprise_id`: both must be the
+    /// principal's (an enterprise cannot hand its product to another).
+    PathProductBodyEnterprise,
+    /// The API token `{id}` in the path.
+    PathToken,
+}
+
+impl Owner {
+    /// Whether finding the owner needs the request body.
+    pub fn needs_body(self) -> bool {
+        matches!(
+            self,
+            Owner::BodyEnterprise | Owner::BodyProduct | Owner::PathProductBodyEnterprise
+        )
+    }
+}
+
+/// A target whose enterprise decides an `own` grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// An enterprise, by id.
+    Enterprise(u64),
+    /// A product, by GTIN (any accepted length).
+    Product(String),
+    /// A batch, by id.
+    Batch(u64),
+    /// A print job, by id.
+    PrintJob(u64),
+    /// A lot, `{gtin14}.{lot}`.
+    Lot(String),
+    /// A complaint, by reference.
+    Complaint(String),
+    /// An API token, by id.
+    Token(String),
 }
 
 /// One row of the table.
@@ -134,7 +168,7 @@ pub const TABLE: &[Rule] = &[
     rule("POST", "/api/v1/products", [All, No, Own, No], Owner::BodyEnterprise),
     rule("GET", "/api/v1/products", [All, All, Own, Own], Owner::List),
     rule("GET", "/api/v1/products/{gtin}", [All, All, Own, Own], Owner::PathProduct),
-    rule("PUT", "/api/v1/products/{gtin}", [All, No, Own, No], Owner::PathProduct),
+    rule("PUT", "/api/v1/products/{gtin}", [All, No, Own, No], Owner::PathProductBodyEnterprise),
     rule("POST", "/api/v1/batches", [All, No, Own, No], Owner::BodyProduct),
     rule("GET", "/api/v1/batches/{id}", [All, All, Own, Own], Owner::PathBatch),
     rule("GET", "/api/v1/batches/{id}/codes", [All, No, Own, Own], Owner::PathBatch),
@@ -150,9 +184,9 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/v1/complaints/{reference}", [All, All, Own, No], Owner::PathComplaint),
     rule("PATCH", "/api/v1/complaints/{reference}", [All, No, No, No], Owner::PathComplaint),
     rule("GET", "/api/v1/scans/forged", [All, All, No, No], Owner::Platform),
-    rule("POST", "/api/v1/tokens", [All, No, No, No], Owner::Platform),
-    rule("GET", "/api/v1/tokens", [All, No, No, No], Owner::List),
-    rule("POST", "/api/v1/tokens/{id}/revoke", [All, No, No, No], Owner::Platform),
+    rule("POST", "/api/v1/tokens", [All, No, Own, No], Owner::BodyEnterprise),
+    rule("GET", "/api/v1/tokens", [All, No, Own, No], Owner::List),
+    rule("POST", "/api/v1/tokens/{id}/revoke", [All, No, Own, No], Owner::PathToken),
     rule("GET", "/metrics", [All, No, No, No], Owner::Platform),
 ];
 
@@ -221,6 +255,16 @@ pub enum Allowed {
     Enterprise(u64),
 }
 
+impl Allowed {
+    /// The one enterprise the answer is narrowed to, if any.
+    pub fn only(self) -> Option<u64> {
+        match self {
+            Allowed::Everything => None,
+            Allowed::Enterprise(e) => Some(e),
+        }
+    }
+}
+
 /// Whether `p` may use `rule` on a target owned by `owner` (`None`: no enterprise owns it, or
 /// the route is a list). Lists and platform routes need no owner.
 pub fn decide(p: &Principal, rule: &Rule, owner: Option<u64>) -> Result<Allowed, Refusal> {
@@ -279,6 +323,8 @@ mod tests {
             Owner::PathComplaint => "path complaint",
             Owner::BodyEnterprise => "body enterprise",
             Owner::BodyProduct => "body product",
+            Owner::PathProductBodyEnterprise => "path product + body enterprise",
+            Owner::PathToken => "path token",
         }
     }
 

@@ -1,15 +1,16 @@
 //! The authorization table (`docs/authorization.md`, `src/authz.rs`) enforced over HTTP, with
 //! RocksDB on disk: every authenticated route × anonymous, a regulator token, an operator token
-//! and a revoked token. Refusals are 401 or 403 with the reason and write nothing (every column
-//! family compared byte for byte). API tokens are shown once, stored hashed, and a revocation
-//! takes effect on the next request.
+//! and a revoked token; and every route × the enterprise roles × their own and another
+//! enterprise's targets. Refusals are 401 or 403 with the reason and write nothing (every
+//! column family compared byte for byte). API tokens are shown once, stored hashed, and a
+//! revocation takes effect on the next request.
 
 mod common;
 
 use common::{test_config, TestServer, GTIN};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use traceseal::authz::{Grant, Role, TABLE};
+use traceseal::authz::{Grant, Owner, Role, TABLE};
 use traceseal::store::Cf;
 
 /// Every column family but the tokens' (whose last use moves when a token authenticates),
@@ -46,13 +47,23 @@ fn concrete(pattern: &str, batch: u64, token_id: &str) -> String {
 }
 
 async fn send(s: &TestServer, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    send_body(s, method, path, token, json!({})).await
+}
+
+async fn send_body(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, String) {
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut rq = s.client.request(m, s.url(path));
     if let Some(t) = token {
         rq = rq.bearer_auth(t);
     }
     if method != "GET" && method != "HEAD" {
-        rq = rq.json(&json!({}));
+        rq = rq.json(&body);
     }
     let r = rq.send().await.unwrap();
     let status = r.status().as_u16();
@@ -60,13 +71,21 @@ async fn send(s: &TestServer, method: &str, path: &str, token: Option<&str>) -> 
 }
 
 async fn make_token(s: &TestServer, role: &str) -> (String, String) {
+    make_enterprise_token(s, role, None).await
+}
+
+async fn make_enterprise_token(
+    s: &TestServer,
+    role: &str,
+    enterprise: Option<u64>,
+) -> (String, String) {
     let r = s
         .admin_post(
             "/api/v1/tokens",
-            json!({"name": format!("{role} for the matrix"), "role": role}),
+            json!({"name": format!("{role} for the matrix"), "role": role, "enterprise_id": enterprise}),
         )
         .await;
-    assert_eq!(r.status(), 201);
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let v: Value = r.json().await.unwrap();
     (
         v["token"].as_str().unwrap().to_string(),
@@ -189,9 +208,9 @@ async fn tokens_are_shown_once_stored_hashed_and_revoked_at_once() {
     assert_eq!(again.status(), 409);
     let p: Value = again.json().await.unwrap();
     assert_eq!(p["code"], "account.already_revoked");
-    // Enterprise roles wait for enterprise scoping; unknown roles are malformed.
+    // An enterprise role names its enterprise; unknown roles are malformed.
     for (role, status, code) in [
-        ("label_printer", 422, "account.role_not_available"),
+        ("label_printer", 422, "account.enterprise_required"),
         ("root", 400, "input.invalid_field"),
     ] {
         let r = s
@@ -221,4 +240,243 @@ async fn failed_authentications_are_rate_limited_per_client_and_valid_ones_are_n
     // The operator's own requests from the same address still pass.
     assert_eq!(s.admin_get("/api/v1/enterprises").await.status(), 200);
     s.stop().await;
+}
+
+/// One enterprise's data: a product, a batch, a print job, a complaint and a spare token.
+struct Side {
+    enterprise: u64,
+    gtin: &'static str,
+    batch: u64,
+    job: u64,
+    complaint: String,
+    token_id: String,
+}
+
+impl Side {
+    /// A concrete path for a route pattern, on this enterprise's data.
+    fn path(&self, pattern: &str) -> String {
+        let e = self.enterprise;
+        pattern
+            .replace(
+                "{id}/engagements/{actor_id}",
+                &format!("{e}/engagements/nobody"),
+            )
+            .replace("/enterprises/{id}", &format!("/enterprises/{e}"))
+            .replace("{gtin}", self.gtin)
+            .replace("/batches/{id}", &format!("/batches/{}", self.batch))
+            .replace("/print-jobs/{id}", &format!("/print-jobs/{}", self.job))
+            .replace("/lots/{id}", &format!("/lots/{}.LOT-1", self.gtin))
+            .replace("/actors/{id}/keys/{kid}", "/actors/nobody/keys/x")
+            .replace("/actors/{id}", "/actors/nobody")
+            .replace("{reference}", &self.complaint)
+            .replace("/tokens/{id}", &format!("/tokens/{}", self.token_id))
+    }
+
+    /// A body naming this enterprise and its product (the owner fields of every body).
+    fn body(&self) -> Value {
+        json!({"enterprise_id": self.enterprise, "gtin": self.gtin})
+    }
+}
+
+/// Registers an enterprise with product `gtin`, a batch of it, a print job, a complaint from
+/// a scan of one of its codes, and a spare label-printer token.
+async fn side(s: &TestServer, name: &str, uscc: &str, gtin: &'static str) -> Side {
+    let seeder = s.seeder();
+    let r = seeder
+        .post(
+            "/api/v1/enterprises",
+            json!({"name": name, "uscc": uscc, "country": "AU"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let enterprise = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
+    let product =
+        json!({"gtin": gtin, "name_zh": "奶粉", "name_en": "Formula", "enterprise_id": enterprise});
+    assert_eq!(
+        seeder
+            .post("/api/v1/products", product, None)
+            .await
+            .status(),
+        201
+    );
+    let r = seeder
+        .post(
+            "/api/v1/batches",
+            json!({"gtin": gtin, "lot": "LOT-1", "quantity": 2}),
+            Some(&format!("k-{gtin}")),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let batch = r.json::<Value>().await.unwrap()["batch_id"]
+        .as_u64()
+        .unwrap();
+    let r = s
+        .admin_post(
+            &format!("/api/v1/batches/{batch}/print-jobs"),
+            json!({"format": "zpl"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let job = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
+    let code = seeder.codes(batch).await.remove(0);
+    let scan: Value = s
+        .get(&common::verify_path(&code))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = s
+        .client
+        .post(s.url("/api/v1/complaints"))
+        .json(&json!({"scan_id": scan["scan_id"], "category": "quality", "description": "结块"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let complaint = r.json::<Value>().await.unwrap()["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, token_id) = make_enterprise_token(s, "label_printer", Some(enterprise)).await;
+    Side {
+        enterprise,
+        gtin,
+        batch,
+        job,
+        complaint,
+        token_id,
+    }
+}
+
+/// Every route × the enterprise roles of enterprise A × A's and B's targets, refusals first
+/// (which must write nothing), then A's own.
+#[tokio::test]
+async fn enterprise_roles_reach_their_own_enterprise_only() {
+    let mut cfg = test_config();
+    cfg.chain.enabled = false;
+    let s = TestServer::start(cfg).await;
+    let a = side(&s, "Acme Import Co.", common::USCC, GTIN).await;
+    let b = side(
+        &s,
+        "Other Import Co.",
+        "91110108551385082Q",
+        "09506000134369",
+    )
+    .await;
+    let (admin, _) = make_enterprise_token(&s, "enterprise_admin", Some(a.enterprise)).await;
+    let (printer, _) = make_enterprise_token(&s, "label_printer", Some(a.enterprise)).await;
+    let principals = [
+        (Role::EnterpriseAdmin, &admin),
+        (Role::LabelPrinter, &printer),
+    ];
+
+    let size = s.state.svc.log().log_size().unwrap();
+    s.checkpoint_covering(size).await;
+    let before = snapshot(&s);
+    let mut refused = 0;
+    for rule in TABLE {
+        for (role, token) in principals {
+            let what = format!("{role} {} {}", rule.method, rule.path);
+            let other = send_body(&s, rule.method, &b.path(rule.path), Some(token), b.body()).await;
+            match (rule.grant(role), rule.owner) {
+                (Grant::No, _) => {
+                    assert_eq!(other.0, 403, "{what}: {}", other.1);
+                    let p: Value = serde_json::from_str(&other.1).unwrap();
+                    assert_eq!(
+                        p["detail"],
+                        format!("a {role} may not {} {}", rule.method, rule.path)
+                    );
+                }
+                (Grant::Own, Owner::List) => continue,
+                (Grant::Own, _) => {
+                    assert_eq!(other.0, 403, "{what} on B: {}", other.1);
+                    let needle = format!("belongs to enterprise {}", b.enterprise);
+                    assert!(other.1.contains(&needle), "{what} on B: {}", other.1);
+                }
+                (Grant::All, _) => panic!("{what}: an enterprise role has an `all` grant"),
+            }
+            refused += 1;
+        }
+    }
+    // A's product cannot be handed to B; A's admin lists only A's complaints.
+    let moved = send_body(
+        &s,
+        "PUT",
+        &a.path("/api/v1/products/{gtin}"),
+        Some(&admin),
+        b.body(),
+    )
+    .await;
+    assert_eq!(moved.0, 403, "{}", moved.1);
+    let (st, body) = send(
+        &s,
+        "GET",
+        &format!("/api/v1/complaints?enterprise_id={}", b.enterprise),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(st, 403, "{body}");
+    // Nor can A's admin grant a platform role, or a role of B.
+    for grant in [
+        json!({"name": "x", "role": "operator"}),
+        json!({"name": "x", "role": "label_printer", "enterprise_id": b.enterprise}),
+    ] {
+        let (st, body) = send_body(&s, "POST", "/api/v1/tokens", Some(&admin), grant).await;
+        assert_eq!(st, 403, "{body}");
+    }
+    assert!(refused >= 50, "{refused}");
+    assert_eq!(snapshot(&s), before, "a refused request wrote something");
+
+    // On A's own data every `own` cell is served (200, or 4xx for these bodies).
+    for rule in TABLE {
+        for (role, token) in principals {
+            if rule.grant(role) != Grant::Own {
+                continue;
+            }
+            let (st, body) =
+                send_body(&s, rule.method, &a.path(rule.path), Some(token), a.body()).await;
+            assert!(
+                st != 401 && st != 403 && st < 500,
+                "{role} {} {} on A: {st} {body}",
+                rule.method,
+                rule.path
+            );
+        }
+    }
+    lists_are_narrowed_to_the_enterprise(&s, &a, &admin).await;
+    s.stop().await;
+}
+
+/// What enterprise A's admin lists is A's only.
+async fn lists_are_narrowed_to_the_enterprise(s: &TestServer, a: &Side, admin: &str) {
+    let list = |path: &'static str| async move {
+        let (st, body) = send(s, "GET", path, Some(admin)).await;
+        assert_eq!(st, 200, "{path}: {body}");
+        serde_json::from_str::<Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let enterprises = list("/api/v1/enterprises").await;
+    assert_eq!(enterprises.len(), 1);
+    assert_eq!(enterprises[0]["id"], a.enterprise);
+    let products = list("/api/v1/products").await;
+    assert_eq!(products.len(), 1);
+    assert_eq!(products[0]["gtin"], a.gtin);
+    let complaints = list("/api/v1/complaints").await;
+    assert_eq!(complaints.len(), 1);
+    assert_eq!(complaints[0]["reference"], a.complaint.as_str());
+    let tokens = list("/api/v1/tokens").await;
+    assert_eq!(tokens.len(), 3, "the spare, the admin's and the printer's");
+    assert!(tokens.iter().all(|t| t["enterprise_id"] == a.enterprise));
+    // The operator sees both enterprises.
+    let all: Value = s
+        .admin_get("/api/v1/enterprises")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 2);
 }

@@ -331,7 +331,19 @@ async fn token_add_list_revoke_on_the_data_dir_and_the_token_works_on_the_server
     assert!(!list.contains(&token[15..]), "the secret is never listed");
     let bad = run(&["token", "add", "--role", "label_printer", "--name", "x"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("not available yet"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("give enterprise_id"));
+    let unknown = run(&[
+        "token",
+        "add",
+        "--role",
+        "label_printer",
+        "--enterprise",
+        "7",
+        "--name",
+        "x",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("enterprise_id 7 does not exist"));
 
     let (mut child, banner) = spawn_serve(
         &["--listen", "127.0.0.1:0"],

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::support::{load_config, open_service};
 use super::DEFAULT_DATA_DIR;
+use crate::authz::{Principal, Role};
 use crate::service::accounts::TokenInput;
 use crate::service::setup::DataDir;
 use crate::service::Service;
@@ -28,9 +29,12 @@ pub struct TokenArgs {
 pub enum TokenAction {
     /// Make a token and print it (once: only its hash is kept).
     Add {
-        /// `operator` or `regulator`.
+        /// `operator`, `regulator`, `enterprise_admin` or `label_printer`.
         #[arg(long)]
         role: String,
+        /// The enterprise of an enterprise role.
+        #[arg(long)]
+        enterprise: Option<u64>,
         /// What it is for, e.g. "customs dashboard".
         #[arg(long)]
         name: String,
@@ -54,15 +58,22 @@ pub fn run(a: &TokenArgs) -> anyhow::Result<()> {
     match &a.action {
         TokenAction::Add {
             role,
+            enterprise,
             name,
             expires_in_days,
         } => {
             let input = TokenInput {
                 name: name.clone(),
                 role: role.clone(),
+                enterprise_id: *enterprise,
                 expires_in_days: Some(*expires_in_days),
             };
-            let t = accounts.create_token(&input, "cli")?;
+            let cli = Principal {
+                id: "cli".into(),
+                role: Role::Operator,
+                enterprise: None,
+            };
+            let t = accounts.create_token(&input, &cli)?;
             println!("{}", t.token);
             eprintln!(
                 "token {} ({}, {}) expires {}; it is shown only now: keep it secret",
@@ -70,15 +81,19 @@ pub fn run(a: &TokenArgs) -> anyhow::Result<()> {
             );
         }
         TokenAction::List => {
-            for t in accounts.tokens()? {
+            for t in accounts.tokens(None)? {
                 let state = match (&t.revoked_at, &t.last_used_at) {
                     (Some(r), _) => format!("revoked {r}"),
                     (None, Some(u)) => format!("last used {u}"),
                     (None, None) => "never used".into(),
                 };
+                let role = match t.enterprise_id {
+                    Some(e) => format!("{} of enterprise {e}", t.role),
+                    None => t.role.clone(),
+                };
                 println!(
-                    "{}  {:<9}  {}  expires {}  {state}",
-                    t.id, t.role, t.name, t.expires_at
+                    "{}  {role:<16}  {}  expires {}  {state}",
+                    t.id, t.name, t.expires_at
                 );
             }
         }

@@ -1,4 +1,5 @@
-//! API tokens: made, listed and revoked by operators (`docs/authorization.md`).
+//! API tokens: made, listed and revoked by operators, and by enterprise admins for their own
+//! enterprise's staff (`docs/authorization.md`).
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use axum::{Extension, Json, Router};
 
 use super::error::ApiError;
 use super::state::{blocking, AppState};
-use crate::authz::Principal;
+use crate::authz::{Allowed, Principal};
 use crate::service::accounts::{NewToken, TokenInput, TokenView};
 
 /// Routes of this module, behind authentication and the authorization table.
@@ -38,7 +39,7 @@ pub async fn create_token(
 ) -> Result<(StatusCode, Json<NewToken>), ApiError> {
     let Json(input) = body?;
     let svc = st.svc.clone();
-    let t = blocking(move || svc.accounts().create_token(&input, &p.id)).await?;
+    let t = blocking(move || svc.accounts().create_token(&input, &p)).await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
 
@@ -48,9 +49,12 @@ pub async fn create_token(
               (status = 403, body = super::error::Problem)))]
 pub async fn list_tokens(
     State(st): State<Arc<AppState>>,
+    Extension(allowed): Extension<Allowed>,
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.accounts().tokens()).await?))
+    Ok(Json(
+        blocking(move || svc.accounts().tokens(allowed.only())).await?,
+    ))
 }
 
 /// Revoke an API token: it authenticates nothing from the next request on.

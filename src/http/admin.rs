@@ -11,12 +11,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::error::ApiError;
 use super::state::{blocking, AppState};
+use crate::authz::Allowed;
 use crate::service::issuance::{Batch, BatchCreated, BatchRequest};
 use crate::service::master::{Enterprise, EnterpriseInput, Product, ProductInput};
 use crate::service::printing::{PrintJob, PrintJobRequest, PrintJobView};
@@ -84,6 +85,7 @@ pub async fn create_enterprise(
     security(("operator" = [])), responses((status = 200, body = Vec<Enterprise>)))]
 pub async fn list_enterprises(
     State(st): State<Arc<AppState>>,
+    Extension(allowed): Extension<Allowed>,
     q: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Vec<Enterprise>>, ApiError> {
     let Query(p) = q?;
@@ -94,9 +96,13 @@ pub async fn list_enterprises(
         None => 0,
     };
     let svc = st.svc.clone();
-    let list = blocking(move || {
-        svc.master()
-            .list_enterprises(after, p.limit.unwrap_or(DEFAULT_LIMIT))
+    let list = blocking(move || match allowed.only() {
+        // An enterprise role sees its own enterprise only.
+        Some(own) if own > after && p.limit != Some(0) => Ok(vec![svc.master().enterprise(own)?]),
+        Some(_) => Ok(Vec::new()),
+        None => svc
+            .master()
+            .list_enterprises(after, p.limit.unwrap_or(DEFAULT_LIMIT)),
     })
     .await?;
     Ok(Json(list))
@@ -153,13 +159,17 @@ pub async fn create_product(
     security(("operator" = [])), responses((status = 200, body = Vec<Product>)))]
 pub async fn list_products(
     State(st): State<Arc<AppState>>,
+    Extension(allowed): Extension<Allowed>,
     q: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Vec<Product>>, ApiError> {
     let Query(p) = q?;
     let svc = st.svc.clone();
     let list = blocking(move || {
-        svc.master()
-            .list_products(p.after.as_deref(), p.limit.unwrap_or(DEFAULT_LIMIT))
+        svc.master().list_products(
+            allowed.only(),
+            p.after.as_deref(),
+            p.limit.unwrap_or(DEFAULT_LIMIT),
+        )
     })
     .await?;
     Ok(Json(list))

@@ -8,24 +8,27 @@
 
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::body::Body;
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::RequestPartsExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::state::{blocking, AppState};
-use crate::authz::{self, Allowed, Principal, Role};
+use crate::authz::{self, Allowed, Grant, Owner, Principal, Role, Rule, Target};
 
 /// The principal id of the bootstrap operator token.
 pub const BOOTSTRAP: &str = "bootstrap";
 
-/// The middleware: authenticate, then authorize the matched route.
+/// The middleware: authenticate, then authorize the matched route. The handler gets the
+/// [`Principal`] and what it may see ([`Allowed`]) in the request's extensions.
 pub(super) async fn authorize(
     State(st): State<Arc<AppState>>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     let ip = st.client_ip(&req);
@@ -33,37 +36,146 @@ pub(super) async fn authorize(
         Ok(p) => p,
         Err(res) => return throttle_failures(&st, ip, res),
     };
-    let path = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_default();
-    // A HEAD is answered by the GET route, so it is the GET's rule.
-    let method = match req.method().as_str() {
-        "HEAD" => "GET",
-        m => m,
-    };
-    let Some(rule) = authz::rule_for(method, &path) else {
-        tracing::error!(method = %req.method(), path, "route missing from the authorization table");
+    let Some(rule) = rule_of(&req) else {
+        tracing::error!(method = %req.method(), "route missing from the authorization table");
         return ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error; the cause is in the server log",
         )
         .into_response();
     };
-    match authz::decide(&principal, rule, None) {
-        Ok(Allowed::Everything) => {
+    match permit(&st, &principal, rule, req).await {
+        Ok((mut req, allowed)) => {
             req.extensions_mut().insert(principal);
+            req.extensions_mut().insert(allowed);
             next.run(req).await
         }
-        // No enterprise role can hold a credential until enterprise scoping lands; refuse
-        // rather than answer unscoped.
-        Ok(Allowed::Enterprise(_)) => {
-            ApiError::new(StatusCode::FORBIDDEN, "enterprise roles are not served yet")
-                .into_response()
-        }
-        Err(refusal) => ApiError::new(StatusCode::FORBIDDEN, refusal.to_string()).into_response(),
+        Err(res) => res,
     }
+}
+
+/// The table's rule of the matched route. A HEAD is answered by the GET route, so it is the
+/// GET's rule.
+fn rule_of(req: &Request) -> Option<&'static Rule> {
+    let path = req.extensions().get::<MatchedPath>()?.as_str();
+    let method = match req.method().as_str() {
+        "HEAD" => "GET",
+        m => m,
+    };
+    authz::rule_for(method, path)
+}
+
+/// Whether `p` may make `req` under `rule`: for an `own` grant, the target's enterprise is
+/// found first (from the path, or the JSON body, which is buffered and handed on).
+async fn permit(
+    st: &Arc<AppState>,
+    p: &Principal,
+    rule: &'static Rule,
+    req: Request,
+) -> Result<(Request, Allowed), Response> {
+    let forbidden = |r: authz::Refusal| ApiError::new(StatusCode::FORBIDDEN, r.to_string());
+    if rule.grant(p.role) != Grant::Own || matches!(rule.owner, Owner::List | Owner::Platform) {
+        let allowed = authz::decide(p, rule, None).map_err(|r| forbidden(r).into_response())?;
+        return Ok((req, allowed));
+    }
+    let (req, targets) = targets_of(st, rule.owner, req).await?;
+    let svc = st.svc.clone();
+    let owners = blocking(move || {
+        targets
+            .iter()
+            .map(|t| match t {
+                Some(t) => svc.owner_of(t),
+                None => Ok(None),
+            })
+            .collect::<crate::service::Result<Vec<_>>>()
+    })
+    .await
+    .map_err(IntoResponse::into_response)?;
+    let mut allowed = Allowed::Everything;
+    for owner in owners {
+        allowed = authz::decide(p, rule, owner).map_err(|r| forbidden(r).into_response())?;
+    }
+    Ok((req, allowed))
+}
+
+/// The targets whose enterprise decides the request (`None`: the body names none).
+async fn targets_of(
+    st: &AppState,
+    owner: Owner,
+    req: Request,
+) -> Result<(Request, Vec<Option<Target>>), Response> {
+    let (mut parts, body) = req.into_parts();
+    let params = parts
+        .extract::<RawPathParams>()
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default()
+    };
+    let id = |name: &str| {
+        let v = param(name);
+        v.parse::<u64>().map_err(|_| {
+            Box::new(
+                ApiError::bad_request(format!("{name} must be an integer, got {v:?}"))
+                    .into_response(),
+            )
+        })
+    };
+    let (body, json) = if owner.needs_body() {
+        buffer_json(st, body).await?
+    } else {
+        (body, serde_json::Value::Null)
+    };
+    let enterprise = || {
+        json.get("enterprise_id")
+            .and_then(|v| v.as_u64())
+            .map(Target::Enterprise)
+    };
+    let product = || {
+        json.get("gtin")
+            .and_then(|v| v.as_str())
+            .map(|g| Target::Product(g.into()))
+    };
+    let targets = match owner {
+        Owner::PathEnterprise => vec![Some(Target::Enterprise(id("id").map_err(|e| *e)?))],
+        Owner::PathProduct => vec![Some(Target::Product(param("gtin")))],
+        Owner::PathBatch => vec![Some(Target::Batch(id("id").map_err(|e| *e)?))],
+        Owner::PathPrintJob => vec![Some(Target::PrintJob(id("id").map_err(|e| *e)?))],
+        Owner::PathLot => vec![Some(Target::Lot(param("id")))],
+        Owner::PathComplaint => vec![Some(Target::Complaint(param("reference")))],
+        Owner::PathToken => vec![Some(Target::Token(param("id")))],
+        Owner::BodyEnterprise => vec![enterprise()],
+        Owner::BodyProduct => vec![product()],
+        Owner::PathProductBodyEnterprise => {
+            vec![Some(Target::Product(param("gtin"))), enterprise()]
+        }
+        Owner::List | Owner::Platform => Vec::new(),
+    };
+    Ok((Request::from_parts(parts, body), targets))
+}
+
+/// Reads the body (within the body limit) to find its owner fields, and gives it back.
+async fn buffer_json(st: &AppState, body: Body) -> Result<(Body, serde_json::Value), Response> {
+    let bytes = axum::body::to_bytes(body, st.config.max_body_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request body is over {} bytes",
+                    st.config.max_body_bytes
+                ),
+            )
+            .into_response()
+        })?;
+    let json = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request(format!("the request body is not valid JSON: {e}")).into_response()
+    })?;
+    Ok((Body::from(bytes), json))
 }
 
 /// The request's bearer credential.

@@ -11,13 +11,14 @@ use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::error::ApiError;
 use super::page;
 use super::state::{blocking, AppState};
+use crate::authz::Allowed;
 use crate::service::complaints::{
     Complaint, ComplaintCategory, ComplaintFilter, ComplaintInput, ComplaintReceipt,
     ComplaintStatus, ComplaintUpdate,
@@ -176,13 +177,25 @@ pub struct ComplaintQuery {
     responses((status = 200, body = Vec<Complaint>), (status = 400, body = super::error::Problem)))]
 pub async fn list_complaints(
     State(st): State<Arc<AppState>>,
+    Extension(allowed): Extension<Allowed>,
     q: Result<Query<ComplaintQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Complaint>>, ApiError> {
     let Query(q) = q?;
     let svc = st.svc.clone();
+    // An enterprise role sees its own enterprise's complaints, and asks for no other's.
+    let enterprise_id = match (allowed.only(), q.enterprise_id) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("enterprise_id={asked}: you may list only enterprise {own}'s complaints"),
+            ))
+        }
+        (Some(own), _) => Some(own),
+        (None, asked) => asked,
+    };
     let filter = ComplaintFilter {
         status: q.status,
-        enterprise_id: q.enterprise_id,
+        enterprise_id,
     };
     Ok(Json(
         blocking(move || {

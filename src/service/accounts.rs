@@ -19,7 +19,8 @@ use tracing::info;
 use utoipa::ToSchema;
 
 use super::base::{check_text, lock, now_unix, rfc3339, Result};
-use super::errors::{AccountError, InputError, ServiceError};
+use super::errors::{AccountError, InputError, MasterError, ServiceError};
+use super::master::MasterData;
 use crate::authz::{Principal, Role};
 use crate::custody::record::hex;
 use crate::store::schema::{decode_json, encode_json};
@@ -42,8 +43,12 @@ pub const MAX_TOKENS_LISTED: usize = 1000;
 pub struct TokenInput {
     /// What the token is for, e.g. "customs dashboard".
     pub name: String,
-    /// `operator` or `regulator` (enterprise roles wait for enterprise scoping).
+    /// `operator`, `regulator`, `enterprise_admin` or `label_printer`.
     pub role: String,
+    /// The enterprise of an enterprise role (`enterprise_admin`, `label_printer`); absent
+    /// for the platform's roles.
+    #[serde(default)]
+    pub enterprise_id: Option<u64>,
     /// Days until it expires (1 to 3650; default 90).
     #[serde(default)]
     pub expires_in_days: Option<u32>,
@@ -85,6 +90,8 @@ pub struct TokenView {
     pub name: String,
     /// Its role.
     pub role: String,
+    /// The enterprise of an enterprise role.
+    pub enterprise_id: Option<u64>,
     /// When it was made (RFC 3339).
     pub created_at: String,
     /// Who made it.
@@ -105,6 +112,7 @@ impl From<&TokenRecord> for TokenView {
             id: r.id.clone(),
             name: r.name.clone(),
             role: r.role.clone(),
+            enterprise_id: r.enterprise_id,
             created_at: rfc3339(r.created_at),
             created_by: r.created_by.clone(),
             expires_at: rfc3339(r.expires_at),
@@ -129,23 +137,27 @@ pub struct NewToken {
 /// The accounts unit.
 pub struct Accounts {
     store: Arc<dyn Store>,
+    master: Arc<MasterData>,
     /// Serializes read-modify-writes of token records (revocation, last use).
     writes: Mutex<()>,
 }
 
 impl Accounts {
-    /// The unit over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// The unit over `store`; enterprises of enterprise roles are checked in `master`.
+    pub fn new(store: Arc<dyn Store>, master: Arc<MasterData>) -> Self {
         Accounts {
             store,
+            master,
             writes: Mutex::new(()),
         }
     }
 
-    /// Makes a token for `input`, made by `by`.
-    pub fn create_token(&self, input: &TokenInput, by: &str) -> Result<NewToken> {
+    /// Makes a token for `input`, made by `by`: an operator grants any role, an enterprise
+    /// admin only its own enterprise's roles.
+    pub fn create_token(&self, input: &TokenInput, by: &Principal) -> Result<NewToken> {
         let name = check_text("name", &input.name)?;
         let role = parse_role(&input.role)?;
+        let enterprise = self.check_grant(role, input.enterprise_id, by)?;
         let days = input.expires_in_days.unwrap_or(DEFAULT_TOKEN_DAYS);
         if !(1..=MAX_TOKEN_DAYS).contains(&days) {
             return Err(InputError::field(
@@ -160,34 +172,80 @@ impl Accounts {
             id: id.clone(),
             name,
             role: role.as_str().to_string(),
-            enterprise_id: None,
+            enterprise_id: enterprise,
             secret_sha256: hex(&Sha256::digest(secret.as_bytes())),
             created_at: now,
-            created_by: by.to_string(),
+            created_by: by.id.clone(),
             expires_at: now + i64::from(days) * 86_400,
             last_used_at: None,
             revoked_at: None,
             revoked_by: None,
         };
         self.put(&rec, Durability::Synced)?;
-        info!(token = %id, role = %rec.role, by, "API token made");
+        info!(token = %id, role = %rec.role, by = %by.id, "API token made");
         Ok(NewToken {
             token: format!("{TOKEN_PREFIX}{id}_{secret}"),
             view: TokenView::from(&rec),
         })
     }
 
-    /// Every token (at most [`MAX_TOKENS_LISTED`]), by id.
-    pub fn tokens(&self) -> Result<Vec<TokenView>> {
-        let rows = self
-            .store
-            .range(Cf::ApiTokens, b"", None, MAX_TOKENS_LISTED)?;
-        rows.iter()
-            .map(|(_, v)| {
+    /// The enterprise a new token of `role` belongs to, if `by` may grant it.
+    fn check_grant(
+        &self,
+        role: Role,
+        enterprise: Option<u64>,
+        by: &Principal,
+    ) -> Result<Option<u64>> {
+        if by.role.is_enterprise_role()
+            && (!role.is_enterprise_role() || enterprise != by.enterprise)
+        {
+            return Err(AccountError::RoleAboveGrantor {
+                role: role.as_str().to_string(),
+                by: by.role.as_str().to_string(),
+            }
+            .into());
+        }
+        let named = role.as_str().to_string();
+        match (role.is_enterprise_role(), enterprise) {
+            (true, None) => Err(AccountError::EnterpriseRequired { role: named }.into()),
+            (false, Some(_)) => Err(AccountError::EnterpriseNotAllowed { role: named }.into()),
+            (true, Some(e)) => match self.master.find_enterprise(e)? {
+                Some(_) => Ok(Some(e)),
+                None => Err(MasterError::UnknownEnterprise { id: e }.into()),
+            },
+            (false, None) => Ok(None),
+        }
+    }
+
+    /// The tokens (at most [`MAX_TOKENS_LISTED`]), by id: all of them, or those of one
+    /// enterprise.
+    pub fn tokens(&self, enterprise: Option<u64>) -> Result<Vec<TokenView>> {
+        let mut out = Vec::new();
+        let mut start = Vec::new();
+        loop {
+            let rows = self.store.range(Cf::ApiTokens, &start, None, 500)?;
+            for (_, v) in &rows {
                 let r: TokenRecord = decode_json("token", v)?;
-                Ok(TokenView::from(&r))
-            })
-            .collect()
+                if enterprise.is_none_or(|e| r.enterprise_id == Some(e)) {
+                    out.push(TokenView::from(&r));
+                }
+                if out.len() == MAX_TOKENS_LISTED {
+                    return Ok(out);
+                }
+            }
+            match rows.last() {
+                Some((k, _)) if rows.len() == 500 => start = crate::store::schema::key_after(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// The enterprise token `id` belongs to (`None`: a platform token).
+    pub fn token_enterprise(&self, id: &str) -> Result<Option<u64>> {
+        let rec = self
+            .record(id)?
+            .ok_or_else(|| AccountError::TokenNotFound { id: id.to_string() })?;
+        Ok(rec.enterprise_id)
     }
 
     /// Revokes token `id`: it authenticates nothing from the next request on.
@@ -259,21 +317,20 @@ impl Accounts {
     }
 }
 
-/// The roles a token may hold today.
+/// A role by name.
 fn parse_role(role: &str) -> Result<Role> {
-    match role {
-        "operator" => Ok(Role::Operator),
-        "regulator" => Ok(Role::Regulator),
-        "enterprise_admin" | "label_printer" => Err(AccountError::RoleNotAvailable {
-            role: role.to_string(),
-        }
-        .into()),
-        other => Err(InputError::field(
-            "role",
-            format!("role must be operator or regulator, got {other:?}"),
-        )
-        .into()),
-    }
+    Role::ALL
+        .into_iter()
+        .find(|r| r.as_str() == role)
+        .ok_or_else(|| {
+            InputError::field(
+                "role",
+                format!(
+                    "role must be operator, regulator, enterprise_admin or label_printer, got {role:?}"
+                ),
+            )
+            .into()
+        })
 }
 
 /// A new token's id (10 hex characters) and secret (32 bytes, base64url).
@@ -296,24 +353,35 @@ fn split_token(token: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::mem::MemStore;
+    use crate::service::setup::test_service;
+    use crate::service::Service;
 
-    fn unit() -> Accounts {
-        Accounts::new(Arc::new(MemStore::default()))
+    fn service() -> Service {
+        test_service().0
+    }
+
+    fn cli() -> Principal {
+        Principal {
+            id: "cli".into(),
+            role: Role::Operator,
+            enterprise: None,
+        }
     }
 
     fn input(role: &str) -> TokenInput {
         TokenInput {
             name: "customs dashboard".into(),
             role: role.into(),
+            enterprise_id: None,
             expires_in_days: None,
         }
     }
 
     #[test]
     fn a_token_authenticates_until_revoked_and_its_secret_is_not_kept() {
-        let a = unit();
-        let t = a.create_token(&input("regulator"), "cli").unwrap();
+        let svc = service();
+        let a = svc.accounts();
+        let t = a.create_token(&input("regulator"), &cli()).unwrap();
         assert!(
             t.token.starts_with(&format!("tst_{}_", t.view.id)),
             "{}",
@@ -331,7 +399,7 @@ mod tests {
             .unwrap();
         let secret = &t.token[15..];
         assert!(!String::from_utf8_lossy(&stored).contains(secret));
-        assert!(a.tokens().unwrap()[0].last_used_at.is_some());
+        assert!(a.tokens(None).unwrap()[0].last_used_at.is_some());
         // A wrong secret with the right id, a truncated token, another format: nothing.
         let mut wrong = t.token.clone();
         wrong.replace_range(
@@ -359,8 +427,9 @@ mod tests {
 
     #[test]
     fn an_expired_token_is_refused() {
-        let a = unit();
-        let t = a.create_token(&input("operator"), "cli").unwrap();
+        let svc = service();
+        let a = svc.accounts();
+        let t = a.create_token(&input("operator"), &cli()).unwrap();
         let mut rec = a.record(&t.view.id).unwrap().unwrap();
         rec.expires_at = now_unix();
         a.put(&rec, Durability::Synced).unwrap();
@@ -368,26 +437,74 @@ mod tests {
     }
 
     #[test]
+    fn enterprise_tokens_name_a_registered_enterprise_and_list_by_it() {
+        let svc = service();
+        let e = crate::service::master::tests::seed(&svc).enterprise_id;
+        let a = svc.accounts();
+        let mut i = input("label_printer");
+        i.enterprise_id = Some(e);
+        let t = a.create_token(&i, &cli()).unwrap();
+        let p = a.authenticate(&t.token).unwrap().unwrap();
+        assert_eq!((p.role, p.enterprise), (Role::LabelPrinter, Some(e)));
+        a.create_token(&input("regulator"), &cli()).unwrap();
+        let listed = a.tokens(Some(e)).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].id, t.view.id);
+        assert_eq!(a.tokens(None).unwrap().len(), 2);
+        assert_eq!(a.token_enterprise(&t.view.id).unwrap(), Some(e));
+        // The enterprise admin grants its own enterprise's roles only.
+        let admin = Principal {
+            id: "token:a".into(),
+            role: Role::EnterpriseAdmin,
+            enterprise: Some(e),
+        };
+        assert!(a.create_token(&i, &admin).is_ok());
+        for (role, ent) in [
+            ("operator", None),
+            ("regulator", None),
+            ("label_printer", Some(e + 1)),
+        ] {
+            let mut j = input(role);
+            j.enterprise_id = ent;
+            let err = a.create_token(&j, &admin).unwrap_err();
+            assert_eq!(err.code(), "account.role_above_grantor", "{role}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_requests_are_refused_and_write_nothing() {
-        let a = unit();
-        for (role, days, code) in [
-            ("root", None, "input.invalid_field"),
-            ("label_printer", None, "account.role_not_available"),
-            ("enterprise_admin", None, "account.role_not_available"),
-            ("operator", Some(0), "input.invalid_field"),
-            ("operator", Some(MAX_TOKEN_DAYS + 1), "input.invalid_field"),
+        let svc = service();
+        let a = svc.accounts();
+        for (role, ent, days, code) in [
+            ("root", None, None, "input.invalid_field"),
+            ("label_printer", None, None, "account.enterprise_required"),
+            (
+                "enterprise_admin",
+                Some(99),
+                None,
+                "master.unknown_enterprise",
+            ),
+            ("regulator", Some(1), None, "account.enterprise_not_allowed"),
+            ("operator", None, Some(0), "input.invalid_field"),
+            (
+                "operator",
+                None,
+                Some(MAX_TOKEN_DAYS + 1),
+                "input.invalid_field",
+            ),
         ] {
             let mut i = input(role);
+            i.enterprise_id = ent;
             i.expires_in_days = days;
-            let e = a.create_token(&i, "cli").unwrap_err();
+            let e = a.create_token(&i, &cli()).unwrap_err();
             assert_eq!(e.code(), code, "{role} {days:?}: {e}");
         }
         let mut i = input("operator");
         i.name = " ".into();
         assert_eq!(
-            a.create_token(&i, "cli").unwrap_err().code(),
+            a.create_token(&i, &cli()).unwrap_err().code(),
             "input.invalid_field"
         );
-        assert!(a.tokens().unwrap().is_empty());
+        assert!(a.tokens(None).unwrap().is_empty());
     }
 }

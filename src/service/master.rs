@@ -336,17 +336,35 @@ impl MasterData {
         }
     }
 
-    /// Products with GTIN greater than `after`, at most `limit` (≤ [`MAX_LIST`]).
-    pub fn list_products(&self, after: Option<&str>, limit: usize) -> Result<Vec<Product>> {
-        let start = match after {
+    /// Products with GTIN greater than `after`, at most `limit` (≤ [`MAX_LIST`]): all of
+    /// them, or those of one enterprise.
+    pub fn list_products(
+        &self,
+        enterprise: Option<u64>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Product>> {
+        let limit = limit.min(MAX_LIST);
+        let mut start = match after {
             Some(a) => key_after(a.as_bytes()),
             None => Vec::new(),
         };
-        self.store
-            .range(Cf::Products, &start, None, limit.min(MAX_LIST))?
-            .iter()
-            .map(|(_, v)| Ok(decode_json("product", v)?))
-            .collect()
+        let mut out = Vec::new();
+        // Walk up in pages; the enterprise filter is applied as we go.
+        while out.len() < limit {
+            let page = self.store.range(Cf::Products, &start, None, MAX_LIST)?;
+            for (_, v) in &page {
+                let p: Product = decode_json("product", v)?;
+                if enterprise.is_none_or(|e| e == p.enterprise_id) && out.len() < limit {
+                    out.push(p);
+                }
+            }
+            match page.last() {
+                Some((k, _)) if page.len() == MAX_LIST => start = key_after(k),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 
     /// Replaces a product's names and enterprise; the GTIN in the body must match the path.
@@ -416,7 +434,14 @@ pub(crate) mod tests {
         let p = seed(&svc);
         assert_eq!(p.gtin, "09506000134352");
         assert_eq!(svc.master().list_enterprises(0, 10).unwrap().len(), 1);
-        assert_eq!(svc.master().list_products(None, 10).unwrap().len(), 1);
+        assert_eq!(svc.master().list_products(None, None, 10).unwrap().len(), 1);
+        assert_eq!(
+            svc.master()
+                .list_products(Some(99), None, 10)
+                .unwrap()
+                .len(),
+            0
+        );
         // GTIN-13 lookups normalise to GTIN-14.
         assert_eq!(svc.master().product("9506000134352").unwrap(), p);
         let dup = svc.master().create_enterprise(&EnterpriseInput {

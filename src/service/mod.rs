@@ -38,6 +38,7 @@ pub mod errors;
 pub mod issuance;
 pub mod log;
 pub mod master;
+pub mod ownership;
 pub mod printing;
 pub mod registry;
 pub mod scan;

@@ -407,7 +407,7 @@ impl Service {
         ));
         Service {
             anchors: Arc::new(AnchorBook::new(st())),
-            accounts: Arc::new(Accounts::new(st())),
+            accounts: Arc::new(Accounts::new(st(), master.clone())),
             log: log.clone(),
             master: master.clone(),
             registry: registry.clone(),

@@ -17,14 +17,26 @@ pub enum AccountError {
         /// The token's id.
         id: String,
     },
-    /// Tokens of enterprise roles need the enterprise scoping of issue 14, which has not
-    /// landed: until then only platform roles can hold a token.
-    #[error(
-        "role {role} is not available yet: tokens are for the operator and regulator roles until enterprise scoping lands"
-    )]
-    RoleNotAvailable {
+    /// An enterprise role names no enterprise.
+    #[error("a {role} belongs to one enterprise: give enterprise_id")]
+    EnterpriseRequired {
         /// The role asked for.
         role: String,
+    },
+    /// A platform role names an enterprise.
+    #[error("a {role} belongs to the platform, not to an enterprise: leave out enterprise_id")]
+    EnterpriseNotAllowed {
+        /// The role asked for.
+        role: String,
+    },
+    /// The grantor may not hand out this role: an enterprise admin grants only its own
+    /// enterprise's roles.
+    #[error("a {by} may not grant the {role} role")]
+    RoleAboveGrantor {
+        /// The role asked for.
+        role: String,
+        /// The grantor's role.
+        by: String,
     },
 }
 
@@ -34,7 +46,10 @@ impl AccountError {
         match self {
             AccountError::TokenNotFound { .. } => ErrorKind::NotFound,
             AccountError::AlreadyRevoked { .. } => ErrorKind::Conflict,
-            AccountError::RoleNotAvailable { .. } => ErrorKind::Unprocessable,
+            AccountError::EnterpriseRequired { .. } | AccountError::EnterpriseNotAllowed { .. } => {
+                ErrorKind::Unprocessable
+            }
+            AccountError::RoleAboveGrantor { .. } => ErrorKind::Forbidden,
         }
     }
 
@@ -43,7 +58,9 @@ impl AccountError {
         match self {
             AccountError::TokenNotFound { .. } => "token_not_found",
             AccountError::AlreadyRevoked { .. } => "already_revoked",
-            AccountError::RoleNotAvailable { .. } => "role_not_available",
+            AccountError::EnterpriseRequired { .. } => "enterprise_required",
+            AccountError::EnterpriseNotAllowed { .. } => "enterprise_not_allowed",
+            AccountError::RoleAboveGrantor { .. } => "role_above_grantor",
         }
     }
 }
