@@ -90,6 +90,10 @@ pub enum Owner {
     PathProductBodyEnterprise,
     /// The API token `{id}` in the path.
     PathToken,
+    /// The user `{username}` in the path.
+    PathUser,
+    /// The principal's own session: every principal may use it.
+    Own,
 }
 
 impl Owner {
@@ -119,6 +123,8 @@ pub enum Target {
     Complaint(String),
     /// An API token, by id.
     Token(String),
+    /// A user, by name.
+    User(String),
 }
 
 /// One row of the table.
@@ -187,6 +193,12 @@ pub const TABLE: &[Rule] = &[
     rule("POST", "/api/v1/tokens", [All, No, Own, No], Owner::BodyEnterprise),
     rule("GET", "/api/v1/tokens", [All, No, Own, No], Owner::List),
     rule("POST", "/api/v1/tokens/{id}/revoke", [All, No, Own, No], Owner::PathToken),
+    rule("POST", "/api/v1/users", [All, No, Own, No], Owner::BodyEnterprise),
+    rule("GET", "/api/v1/users", [All, No, Own, No], Owner::List),
+    rule("POST", "/api/v1/users/{username}/disable", [All, No, Own, No], Owner::PathUser),
+    rule("GET", "/api/v1/session", [All, All, All, All], Owner::Own),
+    rule("DELETE", "/api/v1/session", [All, All, All, All], Owner::Own),
+    rule("POST", "/api/v1/session/password", [All, All, All, All], Owner::Own),
     rule("GET", "/metrics", [All, No, No, No], Owner::Platform),
 ];
 
@@ -325,6 +337,8 @@ mod tests {
             Owner::BodyProduct => "body product",
             Owner::PathProductBodyEnterprise => "path product + body enterprise",
             Owner::PathToken => "path token",
+            Owner::PathUser => "path user",
+            Owner::Own => "own session",
         }
     }
 
@@ -384,7 +398,8 @@ mod tests {
             let op = decide(&principal(Role::Operator, None), r, Some(9));
             assert_eq!(op, Ok(Allowed::Everything), "{} {}", r.method, r.path);
             let reg = decide(&principal(Role::Regulator, None), r, Some(9));
-            if r.method != "GET" {
+            // Its own session (sign-out, password) is the one thing a regulator changes.
+            if r.method != "GET" && r.owner != Owner::Own {
                 assert!(
                     matches!(reg, Err(Refusal::Role { .. })),
                     "{} {}",
@@ -456,6 +471,9 @@ mod tests {
                 "POST /api/v1/batches/{id}/print-jobs",
                 "GET /api/v1/print-jobs/{id}",
                 "GET /api/v1/print-jobs/{id}/output",
+                "GET /api/v1/session",
+                "DELETE /api/v1/session",
+                "POST /api/v1/session/password",
             ]
         );
     }

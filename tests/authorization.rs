@@ -44,6 +44,7 @@ fn concrete(pattern: &str, batch: u64, token_id: &str) -> String {
         .replace("/actors/{id}", "/actors/nobody")
         .replace("{reference}", "TS00000001")
         .replace("/tokens/{id}", &format!("/tokens/{token_id}"))
+        .replace("{username}", "nobody")
 }
 
 async fn send(s: &TestServer, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
@@ -250,6 +251,7 @@ struct Side {
     job: u64,
     complaint: String,
     token_id: String,
+    user: String,
 }
 
 impl Side {
@@ -270,6 +272,7 @@ impl Side {
             .replace("/actors/{id}", "/actors/nobody")
             .replace("{reference}", &self.complaint)
             .replace("/tokens/{id}", &format!("/tokens/{}", self.token_id))
+            .replace("{username}", &self.user)
     }
 
     /// A body naming this enterprise and its product (the owner fields of every body).
@@ -339,6 +342,14 @@ async fn side(s: &TestServer, name: &str, uscc: &str, gtin: &'static str) -> Sid
         .unwrap()
         .to_string();
     let (_, token_id) = make_enterprise_token(s, "label_printer", Some(enterprise)).await;
+    let user = format!("printer{enterprise}");
+    let r = s
+        .admin_post(
+            "/api/v1/users",
+            json!({"username": user, "password": "a long enough password", "role": "label_printer", "enterprise_id": enterprise}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
     Side {
         enterprise,
         gtin,
@@ -346,6 +357,7 @@ async fn side(s: &TestServer, name: &str, uscc: &str, gtin: &'static str) -> Sid
         job,
         complaint,
         token_id,
+        user,
     }
 }
 
@@ -388,7 +400,7 @@ async fn enterprise_roles_reach_their_own_enterprise_only() {
                         format!("a {role} may not {} {}", rule.method, rule.path)
                     );
                 }
-                (Grant::Own, Owner::List) => continue,
+                (Grant::Own, Owner::List) | (Grant::All, Owner::Own) => continue,
                 (Grant::Own, _) => {
                     assert_eq!(other.0, 403, "{what} on B: {}", other.1);
                     let needle = format!("belongs to enterprise {}", b.enterprise);
@@ -468,6 +480,9 @@ async fn lists_are_narrowed_to_the_enterprise(s: &TestServer, a: &Side, admin: &
     let complaints = list("/api/v1/complaints").await;
     assert_eq!(complaints.len(), 1);
     assert_eq!(complaints[0]["reference"], a.complaint.as_str());
+    let users = list("/api/v1/users").await;
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["enterprise_id"], a.enterprise);
     let tokens = list("/api/v1/tokens").await;
     assert_eq!(tokens.len(), 3, "the spare, the admin's and the printer's");
     assert!(tokens.iter().all(|t| t["enterprise_id"] == a.enterprise));

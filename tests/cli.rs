@@ -395,3 +395,107 @@ async fn token_add_list_revoke_on_the_data_dir_and_the_token_works_on_the_server
     let list = String::from_utf8(run(&["token", "list"]).stdout).unwrap();
     assert!(list.contains("revoked "), "{list}");
 }
+
+#[tokio::test]
+async fn user_add_makes_the_first_operator_who_signs_in_on_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(bin())
+            .args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert!(run(&["init", "--public-host", "verify.example.com"], "")
+        .status
+        .success());
+    let add = ["user", "add", "--username", "root-op", "--role", "operator"];
+    let out = run(&[&add[..], &["--generate-password"]].concat(), "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let password = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(password.len(), 24, "{password}");
+    // A password read from standard input is checked; a refusal exits 2 and stores nothing.
+    let short = run(
+        &["user", "add", "--username", "second", "--role", "regulator"],
+        "short\n",
+    );
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("password must be 12 to 256"));
+    let taken = run(&add, "another long password\n");
+    assert_eq!(taken.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&taken.stderr).contains("exists already"));
+    let list = String::from_utf8(run(&["user", "list"], "").stdout).unwrap();
+    assert!(
+        list.contains("root-op  operator") && !list.contains("second"),
+        "{list}"
+    );
+    // With a user operator in place, the bootstrap token is retired: its file deleted.
+    let bootstrap = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    std::fs::remove_file(dir.join("admin.token")).unwrap();
+
+    let (mut child, banner) = spawn_serve(
+        &["--listen", "127.0.0.1:0"],
+        &dir,
+        &[("TRACESEAL_CHAIN_ENABLED", "false")],
+        |l| l.contains("traceseal listening on http://"),
+    );
+    let base = banner
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let c = reqwest::Client::new();
+    let sign_in = |pw: String| {
+        c.post(format!("{base}/api/v1/session"))
+            .json(&json!({"username": "root-op", "password": pw}))
+            .send()
+    };
+    assert_eq!(
+        sign_in("wrong password!".into()).await.unwrap().status(),
+        401
+    );
+    let r = sign_in(password).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-traceseal-session=") && cookie.contains("Secure"));
+    let retired = c
+        .get(format!("{base}/api/v1/enterprises"))
+        .bearer_auth(bootstrap.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        retired.status(),
+        401,
+        "the retired bootstrap token opens nothing"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let out = run(&["user", "disable", "root-op"], "");
+    assert!(out.status.success());
+    let list = String::from_utf8(run(&["user", "list"], "").stdout).unwrap();
+    assert!(list.contains("disabled "), "{list}");
+}

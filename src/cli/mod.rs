@@ -14,6 +14,7 @@ pub mod labels;
 mod serve;
 mod support;
 mod token;
+mod user;
 mod verify;
 
 use self::serve::{serve, ServeOptions};
@@ -122,6 +123,10 @@ pub enum Command {
     /// `token list`, `token revoke ID`, on the data directory (the service stopped). Exit 0:
     /// done; 2: refused or unusable (the reason is printed).
     Token(token::TokenArgs),
+    /// Users (people who sign in with a password): `user add --username alice --role operator
+    /// --generate-password`, `user list`, `user disable NAME`, on the data directory (the
+    /// service stopped). Exit 0: done; 2: refused or unusable (the reason is printed).
+    User(user::UserArgs),
     /// Check a code offline against public keys; exit 0 when genuine.
     Verify {
         /// The code URI.
@@ -163,6 +168,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Labels(a) => labels::run(&a),
         Command::Demo { data_dir, file } => done(demo_cmd(&data_dir, file)),
         Command::Token(a) => done(token::run(&a)),
+        Command::User(a) => done(user::run(&a)),
         Command::VerifyBundle {
             file,
             rpc,

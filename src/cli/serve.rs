@@ -54,6 +54,7 @@ fn serve_config(dir: &DataDir, o: &ServeOptions) -> anyhow::Result<crate::config
         cfg.listen = l;
     }
     cfg.chain.dev_mode = o.dev;
+    cfg.sessions.dev_mode = o.dev;
     Ok(cfg)
 }
 
@@ -82,6 +83,18 @@ pub fn check_operator_token(token: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The bootstrap operator token, `DATA_DIR/admin.token`; empty once it is retired (the file
+/// deleted: operators then sign in as users or use API tokens; `docs/operations.md`).
+fn bootstrap_token(dir: &DataDir) -> anyhow::Result<String> {
+    if !dir.admin_token().exists() {
+        return Ok(String::new());
+    }
+    let token = keys::read_secret_file(&dir.admin_token()).map_err(anyhow::Error::from)?;
+    let token = String::from_utf8(token).map_err(|_| anyhow!("admin.token is not UTF-8"))?;
+    check_operator_token(&token)?;
+    Ok(token)
+}
+
 /// Shortest operator token `serve` accepts.
 pub const MIN_OPERATOR_TOKEN_CHARS: usize = 32;
 
@@ -97,9 +110,7 @@ pub(super) fn serve(data_dir: &Path, o: &ServeOptions) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("loading the demo data: {e}"))?;
         print_demo(&r);
     }
-    let token = keys::read_secret_file(&dir.admin_token()).map_err(anyhow::Error::from)?;
-    let token = String::from_utf8(token).map_err(|_| anyhow!("admin.token is not UTF-8"))?;
-    check_operator_token(&token)?;
+    let token = bootstrap_token(&dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -223,9 +234,16 @@ async fn run(dir: DataDir, cfg: Config, svc: Arc<Service>, token: String) -> any
 /// The start-up banner: where the server listens, its data and token, and anchoring.
 fn print_banner(addr: std::net::SocketAddr, dir: &DataDir, cfg: &Config, start: &ChainStart) {
     let token_path = std::fs::canonicalize(dir.admin_token()).unwrap_or_else(|_| dir.admin_token());
+    let retired = !token_path.exists();
     banner!("traceseal listening on http://{addr}");
     banner!("  data dir        {}", dir.root().display());
-    banner!("  operator token  {}", token_path.display());
+    if retired {
+        banner!(
+            "  operator token  retired (no admin.token): sign in as a user, or use an API token"
+        );
+    } else {
+        banner!("  operator token  {}", token_path.display());
+    }
     banner!("  public host     {}", cfg.public_host);
     match &start.chain {
         Some(c) => {
@@ -246,10 +264,12 @@ fn print_banner(addr: std::net::SocketAddr, dir: &DataDir, cfg: &Config, start: 
         None => banner!("  anchoring       off (chain.enabled = false)"),
     }
     banner!("  try:            curl -s http://{addr}/api/v1/log/checkpoint");
-    banner!(
-        "                  curl -s -H \"Authorization: Bearer $(cat {})\" http://{addr}/api/v1/enterprises",
-        token_path.display()
-    );
+    if !retired {
+        banner!(
+            "                  curl -s -H \"Authorization: Bearer $(cat {})\" http://{addr}/api/v1/enterprises",
+            token_path.display()
+        );
+    }
 }
 
 /// Scan records older than the complaint window are purged hourly.

@@ -82,6 +82,18 @@ const ENV_VARS: &[(&str, EnvSetter)] = &[
         parsed!(complaints.per_scan),
     ),
     ("TRACESEAL_RATE_BURST", parsed!(rate_limit.burst)),
+    (
+        "TRACESEAL_SESSION_IDLE_MINUTES",
+        parsed!(sessions.idle_minutes),
+    ),
+    (
+        "TRACESEAL_SESSION_ABSOLUTE_HOURS",
+        parsed!(sessions.absolute_hours),
+    ),
+    (
+        "TRACESEAL_LOGIN_FAILURES_PER_HOUR",
+        parsed!(sessions.network_failures_per_hour),
+    ),
     ("TRACESEAL_TRUSTED_PROXIES", |c, name, v| {
         c.trusted_proxies = v
             .split(',')

@@ -160,6 +160,46 @@ impl Default for ComplaintRules {
     }
 }
 
+/// Users' sessions and sign-in (`docs/authorization.md`, Users and sessions).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionRules {
+    /// A session unused for this long ends, in minutes (`TRACESEAL_SESSION_IDLE_MINUTES`).
+    pub idle_minutes: u32,
+    /// A session ends this long after sign-in however it is used, in hours
+    /// (`TRACESEAL_SESSION_ABSOLUTE_HOURS`).
+    pub absolute_hours: u32,
+    /// Wrong passwords in a row before an account's sign-in pauses.
+    pub max_failures: u32,
+    /// How long sign-in pauses after `max_failures`, in minutes.
+    pub lockout_minutes: u32,
+    /// Failed sign-ins one client network (IPv4 /24, IPv6 /48) may make per hour, over all
+    /// accounts, before it gets 429 (`TRACESEAL_LOGIN_FAILURES_PER_HOUR`).
+    pub network_failures_per_hour: u32,
+    /// Set by `serve --dev` only (never from a file or the environment): the session cookie
+    /// goes without `Secure` (and without the `__Host-` prefix), for plain HTTP on loopback.
+    #[serde(skip)]
+    pub dev_mode: bool,
+}
+
+/// Default idle expiry of a session, in minutes.
+pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 30;
+/// Default absolute expiry of a session, in hours.
+pub const DEFAULT_SESSION_ABSOLUTE_HOURS: u32 = 12;
+
+impl Default for SessionRules {
+    fn default() -> Self {
+        SessionRules {
+            idle_minutes: DEFAULT_SESSION_IDLE_MINUTES,
+            absolute_hours: DEFAULT_SESSION_ABSOLUTE_HOURS,
+            max_failures: 5,
+            lockout_minutes: 15,
+            network_failures_per_hour: 100,
+            dev_mode: false,
+        }
+    }
+}
+
 /// Per-client-address rate limit of the public endpoints (token bucket).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -291,6 +331,8 @@ pub struct Config {
     pub labels: LabelConfig,
     /// Consumer complaint limits.
     pub complaints: ComplaintRules,
+    /// Users' sessions and sign-in limits.
+    pub sessions: SessionRules,
     /// HTTP server limits and the metrics listener.
     pub server: ServerConfig,
 }
@@ -355,12 +397,28 @@ impl Default for Config {
             custody: CustodyRules::default(),
             labels: LabelConfig::default(),
             complaints: ComplaintRules::default(),
+            sessions: SessionRules::default(),
             server: ServerConfig::default(),
         }
     }
 }
 
 /// The server's timeouts, connection cap and metrics listener.
+fn check_sessions(s: &SessionRules) -> Result<(), ConfigError> {
+    let ok = (1..=1440).contains(&s.idle_minutes)
+        && (1..=720).contains(&s.absolute_hours)
+        && (1..=100).contains(&s.max_failures)
+        && (1..=1440).contains(&s.lockout_minutes)
+        && s.network_failures_per_hour >= 1;
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(
+            "sessions.idle_minutes must be 1 to 1440, sessions.absolute_hours 1 to 720, sessions.max_failures 1 to 100, sessions.lockout_minutes 1 to 1440 and sessions.network_failures_per_hour at least 1".into(),
+        ))
+    }
+}
+
 fn check_server(sv: &ServerConfig) -> Result<(), ConfigError> {
     if sv.header_read_timeout_ms == 0
         || sv.body_read_timeout_ms == 0
@@ -496,6 +554,7 @@ impl Config {
             ));
         }
         check_server(&self.server)?;
+        check_sessions(&self.sessions)?;
         let sr = &self.scan;
         if !(1..=3650).contains(&sr.window_days)
             || !(1..=86_400).contains(&sr.repeat_secs)

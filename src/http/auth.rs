@@ -1,10 +1,12 @@
 //! Authentication and authorization of the routes that need a principal, in one place: the
-//! bearer credential names a principal (the bootstrap operator token `DATA_DIR/admin.token`,
-//! or an API token of `service::accounts`), and the authorization table (`crate::authz`,
-//! `docs/authorization.md`) says whether its role may use the matched route. 401 without a
-//! valid credential (failures count against the client's public rate limit: 429 past it), 403
-//! with the reason when the table refuses; the handler runs only when the table allows, with
-//! the [`Principal`] in the request's extensions.
+//! credential names a principal — a bearer token (the bootstrap operator token
+//! `DATA_DIR/admin.token`, or an API token of `service::accounts`), else a user's session
+//! cookie (`http::session`; a request that writes must then carry the session's CSRF token) —
+//! and the authorization table (`crate::authz`, `docs/authorization.md`) says whether its role
+//! may use the matched route on that target. 401 without a valid credential (failures count
+//! against the client's public rate limit: 429 past it), 403 with the reason when the table
+//! refuses; the handler runs only when the table allows, with the [`Principal`] and what it
+//! may see ([`Allowed`]) in the request's extensions.
 
 use std::sync::Arc;
 
@@ -17,9 +19,11 @@ use axum::RequestPartsExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::cookie::{session_cookie, SessionId, CSRF_HEADER};
 use super::error::ApiError;
 use super::state::{blocking, AppState};
 use crate::authz::{self, Allowed, Grant, Owner, Principal, Role, Rule, Target};
+use crate::service::accounts::sessions::SessionView;
 
 /// The principal id of the bootstrap operator token.
 pub const BOOTSTRAP: &str = "bootstrap";
@@ -32,10 +36,16 @@ pub(super) async fn authorize(
     next: Next,
 ) -> Response {
     let ip = st.client_ip(&req);
-    let principal = match authenticate(&st, bearer(&req)).await {
+    let presented = credential(&st, &req);
+    let (principal, session) = match authenticate(&st, presented).await {
         Ok(p) => p,
         Err(res) => return throttle_failures(&st, ip, res),
     };
+    if let Some(s) = &session {
+        if let Err(refusal) = check_csrf(&req, &s.view.csrf_token) {
+            return refusal.into_response();
+        }
+    }
     let Some(rule) = rule_of(&req) else {
         tracing::error!(method = %req.method(), "route missing from the authorization table");
         return ApiError::new(
@@ -48,6 +58,9 @@ pub(super) async fn authorize(
         Ok((mut req, allowed)) => {
             req.extensions_mut().insert(principal);
             req.extensions_mut().insert(allowed);
+            if let Some(s) = session {
+                req.extensions_mut().insert(SessionId(s.id));
+            }
             next.run(req).await
         }
         Err(res) => res,
@@ -74,7 +87,8 @@ async fn permit(
     req: Request,
 ) -> Result<(Request, Allowed), Response> {
     let forbidden = |r: authz::Refusal| ApiError::new(StatusCode::FORBIDDEN, r.to_string());
-    if rule.grant(p.role) != Grant::Own || matches!(rule.owner, Owner::List | Owner::Platform) {
+    let no_target = matches!(rule.owner, Owner::List | Owner::Platform | Owner::Own);
+    if rule.grant(p.role) != Grant::Own || no_target {
         let allowed = authz::decide(p, rule, None).map_err(|r| forbidden(r).into_response())?;
         return Ok((req, allowed));
     }
@@ -148,12 +162,13 @@ async fn targets_of(
         Owner::PathLot => vec![Some(Target::Lot(param("id")))],
         Owner::PathComplaint => vec![Some(Target::Complaint(param("reference")))],
         Owner::PathToken => vec![Some(Target::Token(param("id")))],
+        Owner::PathUser => vec![Some(Target::User(param("username")))],
         Owner::BodyEnterprise => vec![enterprise()],
         Owner::BodyProduct => vec![product()],
         Owner::PathProductBodyEnterprise => {
             vec![Some(Target::Product(param("gtin"))), enterprise()]
         }
-        Owner::List | Owner::Platform => Vec::new(),
+        Owner::List | Owner::Platform | Owner::Own => Vec::new(),
     };
     Ok((Request::from_parts(parts, body), targets))
 }
@@ -187,18 +202,59 @@ fn bearer(req: &Request) -> Option<String> {
         .map(|t| t.trim().to_string())
 }
 
-/// The principal of a bearer credential, or the 401 (or 503) answer.
+/// A session a request authenticated with.
+struct LiveSession {
+    id: String,
+    view: SessionView,
+}
+
+/// What a request presents: a bearer token, else a session cookie.
+enum Credential {
+    Bearer(String),
+    Session(String),
+    Nothing,
+}
+
+fn credential(st: &AppState, req: &Request) -> Credential {
+    match (
+        bearer(req),
+        session_cookie(req.headers(), st.config.sessions.dev_mode),
+    ) {
+        (Some(t), _) => Credential::Bearer(t),
+        (None, Some(id)) => Credential::Session(id),
+        (None, None) => Credential::Nothing,
+    }
+}
+
+/// The principal of the request's credential, or the 401 (or 503) answer.
 async fn authenticate(
     st: &Arc<AppState>,
-    presented: Option<String>,
-) -> Result<Principal, Response> {
-    let Some(token) = presented else {
-        return Err(unauthorized(
-            "this endpoint needs `Authorization: Bearer <token>`: an API token, or the operator token in DATA_DIR/admin.token",
-        ));
+    presented: Credential,
+) -> Result<(Principal, Option<LiveSession>), Response> {
+    let id = match presented {
+        Credential::Bearer(token) => return Ok((bearer_principal(st, token).await?, None)),
+        Credential::Session(id) => id,
+        Credential::Nothing => return Err(unauthorized(
+            "this endpoint needs `Authorization: Bearer <token>` (an API token, or the operator token in DATA_DIR/admin.token) or a session (POST /api/v1/session to sign in)",
+        )),
     };
+    let svc = st.svc.clone();
+    let lookup = id.clone();
+    match blocking(move || svc.accounts().session(&lookup)).await {
+        Ok(Some((p, view))) => Ok((p, Some(LiveSession { id, view }))),
+        Ok(None) => Err(unauthorized(
+            "the session has ended (signed out, expired, or the user changed): sign in again",
+        )),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+async fn bearer_principal(st: &Arc<AppState>, token: String) -> Result<Principal, Response> {
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    if bool::from(digest.ct_eq(&st.token_digest)) {
+    if st
+        .token_digest
+        .is_some_and(|d| bool::from(digest.ct_eq(&d)))
+    {
         return Ok(Principal {
             id: BOOTSTRAP.into(),
             role: Role::Operator,
@@ -213,6 +269,26 @@ async fn authenticate(
         )),
         Err(e) => Err(e.into_response()),
     }
+}
+
+/// A request that may write, made with a session, must carry the session's CSRF token: a
+/// page of another site can make the browser send the cookie, but cannot read the token.
+fn check_csrf(req: &Request, expected: &str) -> Result<(), ApiError> {
+    if req.method().is_safe() {
+        return Ok(());
+    }
+    let given = req
+        .headers()
+        .get(CSRF_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if bool::from(given.ct_eq(expected.as_bytes())) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "missing or wrong X-CSRF-Token: a request that writes with a session must carry the session's csrf_token (GET /api/v1/session gives it)",
+    ))
 }
 
 /// A failed authentication counts against the client's public rate limit, so guessing tokens

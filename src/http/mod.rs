@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod consumer;
+pub mod cookie;
 pub mod custody;
 pub mod engagements;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod schemas;
 pub mod server;
+pub mod session;
 pub mod state;
 
 use std::future::Future;

@@ -2,10 +2,10 @@
 
 use axum::response::IntoResponse;
 use axum::Json;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, admin, consumer, custody, engagements, ops, public};
+use super::{accounts, admin, consumer, custody, engagements, ops, public, session};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,8 @@ use super::{accounts, admin, consumer, custody, engagements, ops, public};
         consumer::file_complaint, consumer::list_complaints, consumer::forged_scans, consumer::get_complaint,
         consumer::update_complaint, consumer::put_credit, consumer::get_credit, consumer::dishonest_list,
         accounts::create_token, accounts::list_tokens, accounts::revoke_token,
+        accounts::create_user, accounts::list_users, accounts::disable_user,
+        session::sign_in, session::whoami, session::sign_out, session::change_password,
     ),
     modifiers(&OperatorAuth)
 )]
@@ -48,6 +50,10 @@ impl Modify for OperatorAuth {
         components.add_security_scheme(
             "operator",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::cookie::COOKIE))),
         );
     }
 }

@@ -13,7 +13,9 @@ use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{accounts, admin, consumer, custody, engagements, metrics, openapi, ops, public};
+use super::{
+    accounts, admin, consumer, custody, engagements, metrics, openapi, ops, public, session,
+};
 
 /// The whole application router.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -21,6 +23,8 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(admin::router(state.clone()))
         .merge(accounts::router(state.clone()))
+        .merge(session::router(state.clone()))
+        .merge(session::public_router(state.clone()))
         .merge(custody::operator_router(state.clone()))
         .merge(engagements::operator_router(state.clone()))
         .merge(custody::public_router(state.clone()))

@@ -18,14 +18,19 @@ use crate::service::{Service, ServiceError};
 pub struct AppState {
     /// The service.
     pub svc: Arc<Service>,
-    /// SHA-256 of the operator token (compared in constant time).
-    pub token_digest: [u8; 32],
+    /// SHA-256 of the bootstrap operator token (compared in constant time); `None` once it is
+    /// retired (an empty token).
+    pub token_digest: Option<[u8; 32]>,
     /// Request metrics.
     pub metrics: Metrics,
     /// Public endpoint limiter.
     pub limiter: PublicLimiter,
     /// Complaint limiter (`complaints.per_hour` per client address).
     pub complaint_limiter: QuotaLimiter,
+    /// Failed sign-ins per client network (`sessions.network_failures_per_hour`).
+    pub sign_in_limiter: QuotaLimiter,
+    /// Password hashes computed at once ([`HASHING_SLOTS`]).
+    pub hashing: tokio::sync::Semaphore,
     /// The configuration in force.
     pub config: Config,
     /// Scans and bundles (the service with the anchoring worker: off, waiting for the
@@ -57,10 +62,13 @@ impl AppState {
         let metrics = Metrics::new(svc.clone(), conns.clone());
         AppState {
             svc,
-            token_digest: Sha256::digest(operator_token.trim().as_bytes()).into(),
+            token_digest: (!operator_token.trim().is_empty())
+                .then(|| Sha256::digest(operator_token.trim().as_bytes()).into()),
             metrics,
             limiter: PublicLimiter::new(&config.rate_limit),
             complaint_limiter: QuotaLimiter::per_hour(config.complaints.per_hour),
+            sign_in_limiter: QuotaLimiter::per_hour(config.sessions.network_failures_per_hour),
+            hashing: tokio::sync::Semaphore::new(HASHING_SLOTS),
             verifier,
             config,
             conns,
@@ -72,6 +80,10 @@ impl AppState {
         ratelimit::client_ip(req, &self.config.trusted_proxies)
     }
 }
+
+/// Password hashes (argon2id, 19 MiB each) computed at once, at most: sign-ins and new users
+/// wait for a slot, so a flood of them cannot exhaust memory or the cores.
+pub const HASHING_SLOTS: usize = 2;
 
 /// Runs blocking service work off the async executor.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>

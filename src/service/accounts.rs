@@ -7,7 +7,12 @@
 //! base64url without padding). Tokens carry 256 bits of entropy, so one SHA-256 (not a slow
 //! password hash) is the right way to store them.
 //!
+//! Users and their sessions are in [`users`] and [`sessions`].
+//!
 //! Schema: `api_tokens` (token id → [`TokenRecord`] JSON).
+
+pub mod sessions;
+pub mod users;
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +27,7 @@ use super::base::{check_text, lock, now_unix, rfc3339, Result};
 use super::errors::{AccountError, InputError, MasterError, ServiceError};
 use super::master::MasterData;
 use crate::authz::{Principal, Role};
+use crate::config::SessionRules;
 use crate::custody::record::hex;
 use crate::store::schema::{decode_json, encode_json};
 use crate::store::{Cf, Durability, Store, WriteBatch};
@@ -138,16 +144,19 @@ pub struct NewToken {
 pub struct Accounts {
     store: Arc<dyn Store>,
     master: Arc<MasterData>,
+    rules: SessionRules,
     /// Serializes read-modify-writes of token records (revocation, last use).
     writes: Mutex<()>,
 }
 
 impl Accounts {
-    /// The unit over `store`; enterprises of enterprise roles are checked in `master`.
-    pub fn new(store: Arc<dyn Store>, master: Arc<MasterData>) -> Self {
+    /// The unit over `store`; enterprises of enterprise roles are checked in `master`;
+    /// sessions and sign-in follow `rules`.
+    pub fn new(store: Arc<dyn Store>, master: Arc<MasterData>, rules: SessionRules) -> Self {
         Accounts {
             store,
             master,
+            rules,
             writes: Mutex::new(()),
         }
     }

@@ -32,6 +32,7 @@ impl Service {
             }
             Target::Complaint(reference) => Ok(self.consumer().complaint(reference)?.enterprise_id),
             Target::Token(id) => self.accounts().token_enterprise(id),
+            Target::User(name) => self.accounts().user_enterprise(name),
         }
     }
 }

@@ -211,6 +211,8 @@ pub struct OpenOptions {
     pub labels: crate::config::LabelConfig,
     /// Complaint limits.
     pub complaints: crate::config::ComplaintRules,
+    /// Sessions and sign-in limits.
+    pub sessions: crate::config::SessionRules,
 }
 
 impl OpenOptions {
@@ -227,6 +229,7 @@ impl OpenOptions {
             custody: cfg.custody.clone(),
             labels: cfg.labels.clone(),
             complaints: cfg.complaints.clone(),
+            sessions: cfg.sessions.clone(),
         }
     }
 }
@@ -407,7 +410,7 @@ impl Service {
         ));
         Service {
             anchors: Arc::new(AnchorBook::new(st())),
-            accounts: Arc::new(Accounts::new(st(), master.clone())),
+            accounts: Arc::new(Accounts::new(st(), master.clone(), opts.sessions)),
             log: log.clone(),
             master: master.clone(),
             registry: registry.clone(),
@@ -473,6 +476,7 @@ pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
             custody: Default::default(),
             labels: Default::default(),
             complaints: Default::default(),
+            sessions: Default::default(),
         },
     )
     .unwrap();

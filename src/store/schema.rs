@@ -98,11 +98,16 @@ pub enum Cf {
     /// API token id → the token's record (role, name, SHA-256 of its secret, expiry, last use,
     /// revocation).
     ApiTokens,
+    /// User name → the user's record (role, enterprise, argon2id password hash, failed
+    /// sign-ins and lockout, disabling).
+    Users,
+    /// SHA-256 of a session id → the session (user, start, last activity, CSRF token).
+    Sessions,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 31] = [
+    pub const ALL: [Cf; 33] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -134,6 +139,8 @@ impl Cf {
         Cf::ProductLog,
         Cf::ForgedScans,
         Cf::ApiTokens,
+        Cf::Users,
+        Cf::Sessions,
     ];
 
     /// The column family's on-disk name.
@@ -170,6 +177,8 @@ impl Cf {
             Cf::ProductLog => "product_log",
             Cf::ForgedScans => "forged_scans",
             Cf::ApiTokens => "api_tokens",
+            Cf::Users => "users",
+            Cf::Sessions => "sessions",
         }
     }
 }

@@ -29,6 +29,33 @@ pub enum AccountError {
         /// The role asked for.
         role: String,
     },
+    /// A user with this name exists.
+    #[error("user {username:?} exists already")]
+    UserExists {
+        /// The name.
+        username: String,
+    },
+    /// No user has this name.
+    #[error("no user {username:?}")]
+    UserNotFound {
+        /// The name asked for.
+        username: String,
+    },
+    /// The user is disabled already.
+    #[error("user {username:?} was disabled already")]
+    UserDisabledAlready {
+        /// The name.
+        username: String,
+    },
+    /// Sign-in refused: the one answer for a wrong password, an unknown or disabled user and a
+    /// paused account, so it never tells whether an account exists.
+    #[error(
+        "wrong user name or password, or this account cannot sign in now (after repeated wrong passwords, sign-in pauses for a while)"
+    )]
+    SignInFailed,
+    /// A password change gave a wrong current password.
+    #[error("the current password is wrong")]
+    WrongPassword,
     /// The grantor may not hand out this role: an enterprise admin grants only its own
     /// enterprise's roles.
     #[error("a {by} may not grant the {role} role")]
@@ -49,7 +76,14 @@ impl AccountError {
             AccountError::EnterpriseRequired { .. } | AccountError::EnterpriseNotAllowed { .. } => {
                 ErrorKind::Unprocessable
             }
-            AccountError::RoleAboveGrantor { .. } => ErrorKind::Forbidden,
+            AccountError::RoleAboveGrantor { .. } | AccountError::WrongPassword => {
+                ErrorKind::Forbidden
+            }
+            AccountError::UserExists { .. } | AccountError::UserDisabledAlready { .. } => {
+                ErrorKind::Conflict
+            }
+            AccountError::UserNotFound { .. } => ErrorKind::NotFound,
+            AccountError::SignInFailed => ErrorKind::Unauthenticated,
         }
     }
 
@@ -61,6 +95,11 @@ impl AccountError {
             AccountError::EnterpriseRequired { .. } => "enterprise_required",
             AccountError::EnterpriseNotAllowed { .. } => "enterprise_not_allowed",
             AccountError::RoleAboveGrantor { .. } => "role_above_grantor",
+            AccountError::UserExists { .. } => "user_exists",
+            AccountError::UserNotFound { .. } => "user_not_found",
+            AccountError::UserDisabledAlready { .. } => "user_disabled_already",
+            AccountError::SignInFailed => "sign_in_failed",
+            AccountError::WrongPassword => "wrong_password",
         }
     }
 }
