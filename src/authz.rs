@@ -196,6 +196,7 @@ pub const TABLE: &[Rule] = &[
     rule("POST", "/api/v1/users", [All, No, Own, No], Owner::BodyEnterprise),
     rule("GET", "/api/v1/users", [All, No, Own, No], Owner::List),
     rule("POST", "/api/v1/users/{username}/disable", [All, No, Own, No], Owner::PathUser),
+    rule("GET", "/api/v1/audit", [All, All, Own, No], Owner::List),
     rule("GET", "/api/v1/session", [All, All, All, All], Owner::Own),
     rule("DELETE", "/api/v1/session", [All, All, All, All], Owner::Own),
     rule("POST", "/api/v1/session/password", [All, All, All, All], Owner::Own),
@@ -216,6 +217,31 @@ pub struct Principal {
     pub role: Role,
     /// The enterprise of an enterprise role.
     pub enterprise: Option<u64>,
+    /// The request this principal makes: its request id (`X-Request-Id`), which log leaves
+    /// and the audit trail name. Empty until the edge assigns it.
+    pub request: String,
+}
+
+impl Principal {
+    /// A principal, its request not yet named.
+    pub fn new(id: impl Into<String>, role: Role, enterprise: Option<u64>) -> Self {
+        Principal {
+            id: id.into(),
+            role,
+            enterprise,
+            request: String::new(),
+        }
+    }
+
+    /// The operator acting through the CLI on the data directory; its request id is
+    /// `cli-` and 12 random hex characters.
+    pub fn cli() -> Self {
+        let mut b = [0u8; 6];
+        let _ = getrandom::getrandom(&mut b);
+        let mut p = Principal::new("cli", Role::Operator, None);
+        p.request = format!("cli-{}", crate::custody::record::hex(&b));
+        p
+    }
 }
 
 /// The answer to a request the table refuses (HTTP 403), with the reason.
@@ -308,11 +334,7 @@ mod tests {
     use super::*;
 
     fn principal(role: Role, enterprise: Option<u64>) -> Principal {
-        Principal {
-            id: "t".into(),
-            role,
-            enterprise,
-        }
+        Principal::new("t", role, enterprise)
     }
 
     fn cell(g: Grant) -> &'static str {

@@ -44,6 +44,10 @@ pub enum LeafRecord {
     Product(crate::custody::engagement::ProductRecord),
     /// An enterprise engaging an actor, or ending it (`traceseal/engagement/v1`).
     Engagement(crate::custody::engagement::EngagementOp),
+    /// A version of an enterprise's credit profile (`traceseal/credit/v1`).
+    Credit(crate::records::CreditRecord),
+    /// A user or API token made, disabled or revoked (`traceseal/account/v1`).
+    Account(crate::records::AccountRecord),
 }
 
 /// First line of a reprint leaf.
@@ -150,11 +154,13 @@ impl LeafRecord {
             LeafRecord::Reprint(r) => r.leaf(),
             LeafRecord::Product(p) => p.leaf(),
             LeafRecord::Engagement(e) => e.leaf(),
+            LeafRecord::Credit(c) => c.leaf(),
+            LeafRecord::Account(a) => a.leaf(),
         }
     }
 
     /// The kind name used in bundles and views: `item`, `custody`, `actor`, `recall`,
-    /// `reprint`, `product` or `engagement`.
+    /// `reprint`, `product`, `engagement`, `credit` or `account`.
     pub fn kind(&self) -> &'static str {
         match self {
             LeafRecord::Item(_) => "item",
@@ -164,6 +170,8 @@ impl LeafRecord {
             LeafRecord::Reprint(_) => "reprint",
             LeafRecord::Product(_) => "product",
             LeafRecord::Engagement(_) => "engagement",
+            LeafRecord::Credit(_) => "credit",
+            LeafRecord::Account(_) => "account",
         }
     }
 
@@ -219,6 +227,16 @@ impl LeafRecord {
                     .map(LeafRecord::Engagement)
                     .map_err(|e| other(e.to_string()))
             }
+            crate::records::CREDIT_V1 => {
+                return crate::records::CreditRecord::parse_leaf(text)
+                    .map(LeafRecord::Credit)
+                    .map_err(|e| other(e.to_string()))
+            }
+            crate::records::ACCOUNT_V1 => {
+                return crate::records::AccountRecord::parse_leaf(text)
+                    .map(LeafRecord::Account)
+                    .map_err(|e| other(e.to_string()))
+            }
             _ => return Err(LeafError::UnknownKind(kind.chars().take(64).collect())),
         }
         let issued = field(lines.next(), "issued ")?
@@ -271,6 +289,24 @@ mod tests {
             LeafRecord::parse(&leaf.encode()).unwrap(),
             LeafRecord::Item(leaf)
         );
+    }
+
+    #[test]
+    fn operator_records_are_leaf_kinds() {
+        let a = crate::records::AccountRecord {
+            op: crate::records::AccountOp::TokenRevoked,
+            subject: "token:0123456789".into(),
+            role: "regulator".into(),
+            enterprise: None,
+            at: 1,
+            by_role: "operator".into(),
+            request: "r".into(),
+        };
+        let parsed = LeafRecord::parse(&a.leaf()).unwrap();
+        assert_eq!((parsed.kind(), parsed.encode()), ("account", a.leaf()));
+        let mut bad = a.leaf();
+        bad.insert(bad.len() - 2, b' ');
+        assert!(matches!(LeafRecord::parse(&bad), Err(LeafError::Record(_))));
     }
 
     #[test]

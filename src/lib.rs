@@ -32,6 +32,7 @@ pub mod keys;
 pub mod labels;
 pub mod leaf;
 pub mod merkle;
+pub mod records;
 pub mod service;
 pub mod store;
 pub mod wiring;

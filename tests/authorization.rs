@@ -31,6 +31,17 @@ fn snapshot(s: &TestServer) -> Vec<(&'static str, [u8; 32])> {
     out
 }
 
+/// Fails naming the column families that changed since `before`.
+fn assert_unchanged(s: &TestServer, before: &[(&'static str, [u8; 32])]) {
+    let changed: Vec<&str> = snapshot(s)
+        .iter()
+        .zip(before)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a.0)
+        .collect();
+    assert!(changed.is_empty(), "a refused request wrote to {changed:?}");
+}
+
 /// A concrete path for a route pattern.
 fn concrete(pattern: &str, batch: u64, token_id: &str) -> String {
     pattern
@@ -120,6 +131,10 @@ async fn every_route_answers_as_the_table_says() {
         let (st, body) = send(&s, rule.method, &path, Some(&revoked)).await;
         assert_eq!(st, 401, "revoked {} {path}: {body}", rule.method);
         assert!(body.contains("unknown, expired or revoked"), "{body}");
+        if rule.owner == Owner::Own {
+            // The principal's own session: allowed to all, so not a refusal (below).
+            continue;
+        }
         let (st, body) = send(&s, rule.method, &path, Some(&regulator)).await;
         match rule.grant(Role::Regulator) {
             Grant::No => {
@@ -147,20 +162,65 @@ async fn every_route_answers_as_the_table_says() {
         200
     );
     assert_eq!(send(&s, "HEAD", "/metrics", Some(&regulator)).await.0, 403);
-    assert_eq!(snapshot(&s), before, "a refused request wrote something");
+    assert_unchanged(&s, &before);
 
     // The operator's API token may use every route (the handler then answers as it does for
-    // the bootstrap token: 200, or 4xx for these empty bodies and unknown ids).
+    // the bootstrap token: 200, or 4xx for these empty bodies and unknown ids). Every write
+    // it makes is in the audit trail, once, with its request id; reads are not.
+    let operator_id = format!("token:{}", &operator[4..14]);
     for rule in TABLE {
         let path = concrete(rule.path, batch, "0000000000");
-        let (st, body) = send(&s, rule.method, &path, Some(&operator)).await;
+        let before = audit_size(&s);
+        let m = reqwest::Method::from_bytes(rule.method.as_bytes()).unwrap();
+        let mut rq = s.client.request(m, s.url(&path)).bearer_auth(&operator);
+        if rule.method != "GET" {
+            rq = rq.json(&json!({}));
+        }
+        let r = rq.send().await.unwrap();
+        let st = r.status().as_u16();
+        let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+        let body = r.text().await.unwrap();
         assert!(
             st != 401 && st != 403 && st < 500,
             "operator {} {path}: {st} {body}",
             rule.method
         );
+        if rule.method == "GET" {
+            assert_eq!(audit_size(&s), before, "a read is not audited: {path}");
+            continue;
+        }
+        assert_eq!(audit_size(&s), before + 1, "{} {path}", rule.method);
+        let page = s
+            .state
+            .svc
+            .audit()
+            .list(&Default::default(), None, 1)
+            .unwrap();
+        let rec = &page.records[0];
+        assert_eq!(
+            (
+                rec.principal.as_str(),
+                rec.route.as_str(),
+                rec.method.as_str()
+            ),
+            (operator_id.as_str(), rule.path, rule.method)
+        );
+        assert_eq!(
+            (rec.request_id.as_str(), rec.status),
+            (request_id.as_str(), st)
+        );
+        assert_eq!(rec.path, path.split('?').next().unwrap());
     }
     s.stop().await;
+}
+
+fn audit_size(s: &TestServer) -> usize {
+    s.state
+        .svc
+        .store()
+        .range(Cf::Audit, b"", None, usize::MAX)
+        .unwrap()
+        .len()
 }
 
 #[tokio::test]
@@ -390,6 +450,11 @@ async fn enterprise_roles_reach_their_own_enterprise_only() {
     for rule in TABLE {
         for (role, token) in principals {
             let what = format!("{role} {} {}", rule.method, rule.path);
+            if rule.owner == Owner::Own
+                || rule.owner == Owner::List && rule.grant(role) == Grant::Own
+            {
+                continue;
+            }
             let other = send_body(&s, rule.method, &b.path(rule.path), Some(token), b.body()).await;
             match (rule.grant(role), rule.owner) {
                 (Grant::No, _) => {
@@ -400,7 +465,7 @@ async fn enterprise_roles_reach_their_own_enterprise_only() {
                         format!("a {role} may not {} {}", rule.method, rule.path)
                     );
                 }
-                (Grant::Own, Owner::List) | (Grant::All, Owner::Own) => continue,
+                (Grant::Own, Owner::List) | (Grant::All, Owner::Own) => unreachable!(),
                 (Grant::Own, _) => {
                     assert_eq!(other.0, 403, "{what} on B: {}", other.1);
                     let needle = format!("belongs to enterprise {}", b.enterprise);
@@ -438,7 +503,7 @@ async fn enterprise_roles_reach_their_own_enterprise_only() {
         assert_eq!(st, 403, "{body}");
     }
     assert!(refused >= 50, "{refused}");
-    assert_eq!(snapshot(&s), before, "a refused request wrote something");
+    assert_unchanged(&s, &before);
 
     // On A's own data every `own` cell is served (200, or 4xx for these bodies).
     for rule in TABLE {
@@ -494,4 +559,122 @@ async fn lists_are_narrowed_to_the_enterprise(s: &TestServer, a: &Side, admin: &
         .await
         .unwrap();
     assert_eq!(all.as_array().unwrap().len(), 2);
+}
+
+/// The audit trail over HTTP: the operator and the regulator read all of it, an enterprise
+/// admin its enterprise's; filters and paging; credit profile versions and account changes are
+/// log leaves, and a profile's history is public.
+#[tokio::test]
+async fn the_audit_trail_and_the_logged_changes() {
+    let mut cfg = test_config();
+    cfg.chain.enabled = false;
+    let s = TestServer::start(cfg).await;
+    let a = side(&s, "Acme Import Co.", common::USCC, GTIN).await;
+    let b = side(
+        &s,
+        "Other Import Co.",
+        "91110108551385082Q",
+        "09506000134369",
+    )
+    .await;
+    let (admin, _) = make_enterprise_token(&s, "enterprise_admin", Some(a.enterprise)).await;
+    let (regulator, _) = make_token(&s, "regulator").await;
+    let credit = json!({"rating": "B", "rated_on": "2026-11-01", "disclosures": []});
+    for rating in ["B", "A"] {
+        let mut c = credit.clone();
+        c["rating"] = json!(rating);
+        let r = s
+            .client
+            .put(s.url(&format!("/api/v1/enterprises/{}/credit", b.enterprise)))
+            .bearer_auth(&s.token)
+            .json(&c)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let page = |token: &str, query: &str| {
+        let (c, url, t) = (
+            s.client.clone(),
+            s.url(&format!("/api/v1/audit{query}")),
+            token.to_string(),
+        );
+        async move {
+            let r = c.get(url).bearer_auth(t).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (st, all) = page(&regulator, "?limit=1000").await;
+    assert_eq!(st, 200);
+    let all = all["records"].as_array().unwrap().clone();
+    assert!(
+        all.iter().all(|r| r["principal"] == "bootstrap"),
+        "the setup's writes"
+    );
+    let credit_writes: Vec<&Value> = all
+        .iter()
+        .filter(|r| r["route"] == "/api/v1/enterprises/{id}/credit")
+        .collect();
+    assert_eq!(credit_writes.len(), 2);
+    assert_eq!(
+        credit_writes[0]["enterprise"], b.enterprise,
+        "the target's owner"
+    );
+    // Paging: newest first, `next_before` goes on.
+    let (_, first) = page(&regulator, "?limit=2").await;
+    let next = first["next_before"].as_u64().unwrap();
+    let (_, second) = page(&regulator, &format!("?limit=2&before={next}")).await;
+    assert_eq!(second["records"][0]["seq"], all[2]["seq"]);
+    // A's admin sees A's records only, and may not ask for B's.
+    let (st, mine) = page(&admin, "?limit=1000").await;
+    assert_eq!(st, 200);
+    let mine = mine["records"].as_array().unwrap().clone();
+    assert!(!mine.is_empty());
+    assert!(
+        mine.iter()
+            .all(|r| r["enterprise"] == a.enterprise || r["principal_enterprise"] == a.enterprise),
+        "{mine:?}"
+    );
+    let (st, _) = page(&admin, &format!("?enterprise_id={}", b.enterprise)).await;
+    assert_eq!(st, 403);
+    let (st, _) = page(&admin, "?since=yesterday").await;
+    assert_eq!(st, 400);
+    // The credit profile's history is public; each version is a log leaf naming the request.
+    let h: Value = s
+        .get(&format!("/api/v1/credit/{}/history", b.enterprise))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let versions = h.as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(
+        (
+            versions[0]["version"].as_u64(),
+            versions[1]["profile"]["rating"].as_str()
+        ),
+        (Some(1), Some("A"))
+    );
+    let leaf_index = versions[1]["leaf_index"].as_u64().unwrap();
+    let leaf = s.state.svc.log().leaf_data(leaf_index).unwrap();
+    let text = String::from_utf8(leaf).unwrap();
+    assert!(text.starts_with("traceseal/credit/v1\n"), "{text}");
+    assert!(text.contains(versions[1]["request_id"].as_str().unwrap()));
+    assert!(
+        text.contains(credit_writes[0]["request_id"].as_str().unwrap()),
+        "the newest write's request"
+    );
+    // Account changes are leaves too; user names never appear in the log.
+    let size = s.state.svc.log().log_size().unwrap();
+    let mut accounts = 0;
+    for i in 0..size {
+        let text = String::from_utf8(s.state.svc.log().leaf_data(i).unwrap()).unwrap();
+        assert!(!text.contains(&a.user) && !text.contains(&b.user), "{text}");
+        accounts += usize::from(text.starts_with("traceseal/account/v1\n"));
+    }
+    assert_eq!(
+        accounts, 6,
+        "two tokens and a user per side, the admin's and the regulator's tokens"
+    );
+    s.stop().await;
 }

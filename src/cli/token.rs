@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::support::{load_config, open_service};
 use super::DEFAULT_DATA_DIR;
-use crate::authz::{Principal, Role};
+use crate::authz::Principal;
 use crate::service::accounts::TokenInput;
 use crate::service::setup::DataDir;
 use crate::service::Service;
@@ -68,11 +68,7 @@ pub fn run(a: &TokenArgs) -> anyhow::Result<()> {
                 enterprise_id: *enterprise,
                 expires_in_days: Some(*expires_in_days),
             };
-            let cli = Principal {
-                id: "cli".into(),
-                role: Role::Operator,
-                enterprise: None,
-            };
+            let cli = Principal::cli();
             let t = accounts.create_token(&input, &cli)?;
             println!("{}", t.token);
             eprintln!(
@@ -98,7 +94,7 @@ pub fn run(a: &TokenArgs) -> anyhow::Result<()> {
             }
         }
         TokenAction::Revoke { id } => {
-            let t = accounts.revoke_token(id, "cli")?;
+            let t = accounts.revoke_token(id, &Principal::cli())?;
             println!("token {} revoked", t.id);
         }
     }

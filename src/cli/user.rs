@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 
 use super::support::{load_config, open_service};
 use super::DEFAULT_DATA_DIR;
-use crate::authz::{Principal, Role};
+use crate::authz::Principal;
 use crate::service::accounts::users::UserInput;
 use crate::service::setup::DataDir;
 use crate::service::Service;
@@ -60,11 +60,7 @@ pub enum UserAction {
 pub fn run(a: &UserArgs) -> anyhow::Result<()> {
     let svc = open(a)?;
     let accounts = svc.accounts();
-    let cli = Principal {
-        id: "cli".into(),
-        role: Role::Operator,
-        enterprise: None,
-    };
+    let cli = Principal::cli();
     match &a.action {
         UserAction::Add {
             username,
@@ -106,7 +102,7 @@ pub fn run(a: &UserArgs) -> anyhow::Result<()> {
             }
         }
         UserAction::Disable { username } => {
-            accounts.disable_user(username, "cli")?;
+            accounts.disable_user(username, &cli)?;
             println!("user {username} disabled");
         }
     }

@@ -75,7 +75,7 @@ pub async fn revoke_token(
     let Path(id) = id?;
     let svc = st.svc.clone();
     Ok(Json(
-        blocking(move || svc.accounts().revoke_token(&id, &p.id)).await?,
+        blocking(move || svc.accounts().revoke_token(&id, &p)).await?,
     ))
 }
 
@@ -130,6 +130,6 @@ pub async fn disable_user(
     let Path(name) = name?;
     let svc = st.svc.clone();
     Ok(Json(
-        blocking(move || svc.accounts().disable_user(&name, &p.id)).await?,
+        blocking(move || svc.accounts().disable_user(&name, &p)).await?,
     ))
 }

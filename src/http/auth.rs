@@ -10,37 +10,50 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{MatchedPath, RawPathParams, Request, State};
+mod audit;
+mod targets;
+
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::RequestPartsExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::cookie::{session_cookie, SessionId, CSRF_HEADER};
 use super::error::ApiError;
 use super::state::{blocking, AppState};
-use crate::authz::{self, Allowed, Grant, Owner, Principal, Role, Rule, Target};
+use crate::authz::{self, Principal, Role, Rule};
 use crate::service::accounts::sessions::SessionView;
 
 /// The principal id of the bootstrap operator token.
 pub const BOOTSTRAP: &str = "bootstrap";
 
 /// The middleware: authenticate, then authorize the matched route. The handler gets the
-/// [`Principal`] and what it may see ([`Allowed`]) in the request's extensions.
+/// [`Principal`] (with the request id) and what it may see ([`crate::authz::Allowed`]) in the request's
+/// extensions; a write it answers is recorded in the audit trail. Every answer carries
+/// `X-Request-Id`.
 pub(super) async fn authorize(
     State(st): State<Arc<AppState>>,
     req: Request,
     next: Next,
 ) -> Response {
+    let request_id = audit::new_request_id();
+    let mut res = authorized(st, req, next, &request_id).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+async fn authorized(st: Arc<AppState>, req: Request, next: Next, request_id: &str) -> Response {
     let ip = st.client_ip(&req);
     let presented = credential(&st, &req);
-    let (principal, session) = match authenticate(&st, presented).await {
+    let (mut principal, session) = match authenticate(&st, presented).await {
         Ok(p) => p,
         Err(res) => return throttle_failures(&st, ip, res),
     };
+    principal.request = request_id.to_string();
     if let Some(s) = &session {
         if let Err(refusal) = check_csrf(&req, &s.view.csrf_token) {
             return refusal.into_response();
@@ -54,17 +67,24 @@ pub(super) async fn authorize(
         )
         .into_response();
     };
-    match permit(&st, &principal, rule, req).await {
-        Ok((mut req, allowed)) => {
-            req.extensions_mut().insert(principal);
-            req.extensions_mut().insert(allowed);
-            if let Some(s) = session {
-                req.extensions_mut().insert(SessionId(s.id));
-            }
-            next.run(req).await
-        }
-        Err(res) => res,
+    let (req, params) = targets::path_params(req).await;
+    let permit = match targets::permit(&st, &principal, rule, req, &params).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let mut req = permit.req;
+    let entry = (!req.method().is_safe())
+        .then(|| audit::entry(&principal, rule, req.uri().path(), &params, permit.owner));
+    req.extensions_mut().insert(principal);
+    req.extensions_mut().insert(permit.allowed);
+    if let Some(s) = session {
+        req.extensions_mut().insert(SessionId(s.id));
     }
+    let res = next.run(req).await;
+    if let Some(e) = entry {
+        audit::record(&st, e, res.status()).await;
+    }
+    res
 }
 
 /// The table's rule of the matched route. A HEAD is answered by the GET route, so it is the
@@ -76,121 +96,6 @@ fn rule_of(req: &Request) -> Option<&'static Rule> {
         m => m,
     };
     authz::rule_for(method, path)
-}
-
-/// Whether `p` may make `req` under `rule`: for an `own` grant, the target's enterprise is
-/// found first (from the path, or the JSON body, which is buffered and handed on).
-async fn permit(
-    st: &Arc<AppState>,
-    p: &Principal,
-    rule: &'static Rule,
-    req: Request,
-) -> Result<(Request, Allowed), Response> {
-    let forbidden = |r: authz::Refusal| ApiError::new(StatusCode::FORBIDDEN, r.to_string());
-    let no_target = matches!(rule.owner, Owner::List | Owner::Platform | Owner::Own);
-    if rule.grant(p.role) != Grant::Own || no_target {
-        let allowed = authz::decide(p, rule, None).map_err(|r| forbidden(r).into_response())?;
-        return Ok((req, allowed));
-    }
-    let (req, targets) = targets_of(st, rule.owner, req).await?;
-    let svc = st.svc.clone();
-    let owners = blocking(move || {
-        targets
-            .iter()
-            .map(|t| match t {
-                Some(t) => svc.owner_of(t),
-                None => Ok(None),
-            })
-            .collect::<crate::service::Result<Vec<_>>>()
-    })
-    .await
-    .map_err(IntoResponse::into_response)?;
-    let mut allowed = Allowed::Everything;
-    for owner in owners {
-        allowed = authz::decide(p, rule, owner).map_err(|r| forbidden(r).into_response())?;
-    }
-    Ok((req, allowed))
-}
-
-/// The targets whose enterprise decides the request (`None`: the body names none).
-async fn targets_of(
-    st: &AppState,
-    owner: Owner,
-    req: Request,
-) -> Result<(Request, Vec<Option<Target>>), Response> {
-    let (mut parts, body) = req.into_parts();
-    let params = parts
-        .extract::<RawPathParams>()
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_default()
-    };
-    let id = |name: &str| {
-        let v = param(name);
-        v.parse::<u64>().map_err(|_| {
-            Box::new(
-                ApiError::bad_request(format!("{name} must be an integer, got {v:?}"))
-                    .into_response(),
-            )
-        })
-    };
-    let (body, json) = if owner.needs_body() {
-        buffer_json(st, body).await?
-    } else {
-        (body, serde_json::Value::Null)
-    };
-    let enterprise = || {
-        json.get("enterprise_id")
-            .and_then(|v| v.as_u64())
-            .map(Target::Enterprise)
-    };
-    let product = || {
-        json.get("gtin")
-            .and_then(|v| v.as_str())
-            .map(|g| Target::Product(g.into()))
-    };
-    let targets = match owner {
-        Owner::PathEnterprise => vec![Some(Target::Enterprise(id("id").map_err(|e| *e)?))],
-        Owner::PathProduct => vec![Some(Target::Product(param("gtin")))],
-        Owner::PathBatch => vec![Some(Target::Batch(id("id").map_err(|e| *e)?))],
-        Owner::PathPrintJob => vec![Some(Target::PrintJob(id("id").map_err(|e| *e)?))],
-        Owner::PathLot => vec![Some(Target::Lot(param("id")))],
-        Owner::PathComplaint => vec![Some(Target::Complaint(param("reference")))],
-        Owner::PathToken => vec![Some(Target::Token(param("id")))],
-        Owner::PathUser => vec![Some(Target::User(param("username")))],
-        Owner::BodyEnterprise => vec![enterprise()],
-        Owner::BodyProduct => vec![product()],
-        Owner::PathProductBodyEnterprise => {
-            vec![Some(Target::Product(param("gtin"))), enterprise()]
-        }
-        Owner::List | Owner::Platform | Owner::Own => Vec::new(),
-    };
-    Ok((Request::from_parts(parts, body), targets))
-}
-
-/// Reads the body (within the body limit) to find its owner fields, and gives it back.
-async fn buffer_json(st: &AppState, body: Body) -> Result<(Body, serde_json::Value), Response> {
-    let bytes = axum::body::to_bytes(body, st.config.max_body_bytes)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the request body is over {} bytes",
-                    st.config.max_body_bytes
-                ),
-            )
-            .into_response()
-        })?;
-    let json = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request(format!("the request body is not valid JSON: {e}")).into_response()
-    })?;
-    Ok((Body::from(bytes), json))
 }
 
 /// The request's bearer credential.
@@ -255,11 +160,7 @@ async fn bearer_principal(st: &Arc<AppState>, token: String) -> Result<Principal
         .token_digest
         .is_some_and(|d| bool::from(digest.ct_eq(&d)))
     {
-        return Ok(Principal {
-            id: BOOTSTRAP.into(),
-            role: Role::Operator,
-            enterprise: None,
-        });
+        return Ok(Principal::new(BOOTSTRAP, Role::Operator, None));
     }
     let svc = st.svc.clone();
     match blocking(move || svc.accounts().authenticate(&token)).await {

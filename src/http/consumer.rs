@@ -18,12 +18,12 @@ use utoipa::IntoParams;
 use super::error::ApiError;
 use super::page;
 use super::state::{blocking, AppState};
-use crate::authz::Allowed;
+use crate::authz::{Allowed, Principal};
 use crate::service::complaints::{
     Complaint, ComplaintCategory, ComplaintFilter, ComplaintInput, ComplaintReceipt,
     ComplaintStatus, ComplaintUpdate,
 };
-use crate::service::credit::{CreditInput, CreditProfile, DishonestEntry};
+use crate::service::credit::{CreditInput, CreditProfile, CreditVersion, DishonestEntry};
 
 /// Public routes (behind the general rate limiter).
 pub fn public_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
@@ -32,6 +32,10 @@ pub fn public_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/complaints", post(file_complaint_form))
         .route("/api/v1/credit/dishonest", get(dishonest_list))
         .route("/api/v1/credit/{enterprise_id}", get(get_credit))
+        .route(
+            "/api/v1/credit/{enterprise_id}/history",
+            get(credit_history),
+        )
         .route_layer(middleware::from_fn_with_state(
             state,
             super::public::rate_limit,
@@ -274,6 +278,7 @@ pub async fn update_complaint(
               (status = 404, body = super::error::Problem)))]
 pub async fn put_credit(
     State(st): State<Arc<AppState>>,
+    Extension(by): Extension<Principal>,
     p: Result<Path<u64>, PathRejection>,
     body: Result<Json<CreditInput>, JsonRejection>,
 ) -> Result<Json<CreditProfile>, ApiError> {
@@ -281,7 +286,23 @@ pub async fn put_credit(
     let Json(input) = body?;
     let svc = st.svc.clone();
     Ok(Json(
-        blocking(move || svc.consumer().put_credit(id, &input)).await?,
+        blocking(move || svc.consumer().put_credit(id, &input, &by)).await?,
+    ))
+}
+
+/// Every version of an enterprise's credit profile, oldest first: who (role and request id)
+/// wrote it, when, its log leaf, and the profile as written.
+#[utoipa::path(get, path = "/api/v1/credit/{enterprise_id}/history", tag = "credit",
+    params(("enterprise_id" = u64, Path, description = "Enterprise id")),
+    responses((status = 200, body = Vec<CreditVersion>), (status = 404, body = super::error::Problem)))]
+pub async fn credit_history(
+    State(st): State<Arc<AppState>>,
+    p: Result<Path<u64>, PathRejection>,
+) -> Result<Json<Vec<CreditVersion>>, ApiError> {
+    let Path(id) = p?;
+    let svc = st.svc.clone();
+    Ok(Json(
+        blocking(move || svc.consumer().credit_history(id)).await?,
     ))
 }
 

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, admin, consumer, custody, engagements, ops, public, session};
+use super::{accounts, admin, audit, consumer, custody, engagements, ops, public, session};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,9 +26,10 @@ use super::{accounts, admin, consumer, custody, engagements, ops, public, sessio
         custody::submit, custody::list_actors, custody::get_actor, custody::get_lot, custody::get_head,
         custody::lot_epcis, custody::item_epcis,
         consumer::file_complaint, consumer::list_complaints, consumer::forged_scans, consumer::get_complaint,
-        consumer::update_complaint, consumer::put_credit, consumer::get_credit, consumer::dishonest_list,
+        consumer::update_complaint, consumer::put_credit, consumer::get_credit, consumer::credit_history, consumer::dishonest_list,
         accounts::create_token, accounts::list_tokens, accounts::revoke_token,
         accounts::create_user, accounts::list_users, accounts::disable_user,
+        audit::list,
         session::sign_in, session::whoami, session::sign_out, session::change_password,
     ),
     modifiers(&OperatorAuth)

@@ -25,10 +25,12 @@ use utoipa::ToSchema;
 
 use super::base::{check_text, lock, now_unix, rfc3339, Result};
 use super::errors::{AccountError, InputError, MasterError, ServiceError};
+use super::log::{LogBook, PendingLeaf};
 use super::master::MasterData;
 use crate::authz::{Principal, Role};
 use crate::config::SessionRules;
 use crate::custody::record::hex;
+use crate::records::{AccountOp, AccountRecord};
 use crate::store::schema::{decode_json, encode_json};
 use crate::store::{Cf, Durability, Store, WriteBatch};
 
@@ -144,6 +146,7 @@ pub struct NewToken {
 pub struct Accounts {
     store: Arc<dyn Store>,
     master: Arc<MasterData>,
+    log: Arc<LogBook>,
     rules: SessionRules,
     /// Serializes read-modify-writes of token records (revocation, last use).
     writes: Mutex<()>,
@@ -151,11 +154,17 @@ pub struct Accounts {
 
 impl Accounts {
     /// The unit over `store`; enterprises of enterprise roles are checked in `master`;
-    /// sessions and sign-in follow `rules`.
-    pub fn new(store: Arc<dyn Store>, master: Arc<MasterData>, rules: SessionRules) -> Self {
+    /// account changes are logged to `log`; sessions and sign-in follow `rules`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        master: Arc<MasterData>,
+        log: Arc<LogBook>,
+        rules: SessionRules,
+    ) -> Self {
         Accounts {
             store,
             master,
+            log,
             rules,
             writes: Mutex::new(()),
         }
@@ -190,7 +199,14 @@ impl Accounts {
             revoked_at: None,
             revoked_by: None,
         };
-        self.put(&rec, Durability::Synced)?;
+        let change = AccountChange {
+            op: AccountOp::TokenAdded,
+            subject: format!("token:{id}"),
+            role: &rec.role,
+            enterprise: rec.enterprise_id,
+            by,
+        };
+        self.logged(change, |b| put_token(b, &rec))?;
         info!(token = %id, role = %rec.role, by = %by.id, "API token made");
         Ok(NewToken {
             token: format!("{TOKEN_PREFIX}{id}_{secret}"),
@@ -258,7 +274,7 @@ impl Accounts {
     }
 
     /// Revokes token `id`: it authenticates nothing from the next request on.
-    pub fn revoke_token(&self, id: &str, by: &str) -> Result<TokenView> {
+    pub fn revoke_token(&self, id: &str, by: &Principal) -> Result<TokenView> {
         let _g = lock(&self.writes)?;
         let mut rec = self
             .record(id)?
@@ -267,9 +283,16 @@ impl Accounts {
             return Err(AccountError::AlreadyRevoked { id: rec.id }.into());
         }
         rec.revoked_at = Some(now_unix());
-        rec.revoked_by = Some(by.to_string());
-        self.put(&rec, Durability::Synced)?;
-        info!(token = %id, by, "API token revoked");
+        rec.revoked_by = Some(by.id.clone());
+        let change = AccountChange {
+            op: AccountOp::TokenRevoked,
+            subject: format!("token:{id}"),
+            role: &rec.role,
+            enterprise: rec.enterprise_id,
+            by,
+        };
+        self.logged(change, |b| put_token(b, &rec))?;
+        info!(token = %id, by = %by.id, "API token revoked");
         Ok(TokenView::from(&rec))
     }
 
@@ -292,11 +315,11 @@ impl Accounts {
         if rec.last_used_at.is_none_or(|t| now - t >= LAST_USE_EVERY) {
             self.record_use(id, now)?;
         }
-        Ok(Some(Principal {
-            id: format!("token:{id}"),
+        Ok(Some(Principal::new(
+            format!("token:{id}"),
             role,
-            enterprise: rec.enterprise_id,
-        }))
+            rec.enterprise_id,
+        )))
     }
 
     /// Sets a token's last use, unless it was revoked meanwhile (re-read under the lock, so
@@ -321,9 +344,45 @@ impl Accounts {
 
     fn put(&self, rec: &TokenRecord, durability: Durability) -> Result<()> {
         let mut b = WriteBatch::default();
-        b.put(Cf::ApiTokens, rec.id.as_bytes().to_vec(), encode_json(rec));
+        put_token(&mut b, rec);
         Ok(self.store.write(b, durability)?)
     }
+
+    /// Writes what `write` puts together with the account change's log leaf, in one synced
+    /// batch.
+    fn logged(&self, c: AccountChange<'_>, write: impl FnOnce(&mut WriteBatch)) -> Result<u64> {
+        let data = AccountRecord {
+            op: c.op,
+            subject: c.subject,
+            role: c.role.to_string(),
+            enterprise: c.enterprise,
+            at: now_unix(),
+            by_role: c.by.role.as_str().to_string(),
+            request: c.by.request.clone(),
+        }
+        .leaf();
+        let leaf = PendingLeaf {
+            hash: crate::merkle::leaf_hash(&data),
+            data,
+        };
+        self.log.append_leaves(vec![leaf], |_, b| {
+            write(b);
+            Ok(())
+        })
+    }
+}
+
+/// An account change to log.
+struct AccountChange<'a> {
+    op: AccountOp,
+    subject: String,
+    role: &'a str,
+    enterprise: Option<u64>,
+    by: &'a Principal,
+}
+
+fn put_token(b: &mut WriteBatch, rec: &TokenRecord) {
+    b.put(Cf::ApiTokens, rec.id.as_bytes().to_vec(), encode_json(rec));
 }
 
 /// A role by name.
@@ -370,11 +429,7 @@ mod tests {
     }
 
     fn cli() -> Principal {
-        Principal {
-            id: "cli".into(),
-            role: Role::Operator,
-            enterprise: None,
-        }
+        Principal::cli()
     }
 
     fn input(role: &str) -> TokenInput {
@@ -418,18 +473,18 @@ mod tests {
         assert_eq!(a.authenticate(&wrong).unwrap(), None);
         assert_eq!(a.authenticate(&t.token[..t.token.len() - 1]).unwrap(), None);
         assert_eq!(a.authenticate("not a token").unwrap(), None);
-        a.revoke_token(&t.view.id, "token:x").unwrap();
+        a.revoke_token(&t.view.id, &cli()).unwrap();
         assert_eq!(
             a.authenticate(&t.token).unwrap(),
             None,
             "revoked: refused at once"
         );
         assert!(matches!(
-            a.revoke_token(&t.view.id, "cli"),
+            a.revoke_token(&t.view.id, &cli()),
             Err(ServiceError::Account(AccountError::AlreadyRevoked { .. }))
         ));
         assert!(matches!(
-            a.revoke_token("0000000000", "cli"),
+            a.revoke_token("0000000000", &cli()),
             Err(ServiceError::Account(AccountError::TokenNotFound { .. }))
         ));
     }
@@ -462,11 +517,7 @@ mod tests {
         assert_eq!(a.tokens(None).unwrap().len(), 2);
         assert_eq!(a.token_enterprise(&t.view.id).unwrap(), Some(e));
         // The enterprise admin grants its own enterprise's roles only.
-        let admin = Principal {
-            id: "token:a".into(),
-            role: Role::EnterpriseAdmin,
-            enterprise: Some(e),
-        };
+        let admin = Principal::new("token:a", Role::EnterpriseAdmin, Some(e));
         assert!(a.create_token(&i, &admin).is_ok());
         for (role, ent) in [
             ("operator", None),

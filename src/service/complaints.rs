@@ -223,6 +223,7 @@ impl ComplaintCounts {
 pub struct ConsumerServices {
     store: Arc<dyn Store>,
     locks: Arc<WriteLocks>,
+    log: Arc<super::LogBook>,
     master: Arc<MasterData>,
     telemetry: Arc<Telemetry>,
     complaint_rules: ComplaintRules,
@@ -233,6 +234,7 @@ impl ConsumerServices {
     pub fn new(
         store: Arc<dyn Store>,
         locks: Arc<WriteLocks>,
+        log: Arc<super::LogBook>,
         master: Arc<MasterData>,
         telemetry: Arc<Telemetry>,
         complaint_rules: ComplaintRules,
@@ -240,6 +242,7 @@ impl ConsumerServices {
         ConsumerServices {
             store,
             locks,
+            log,
             master,
             telemetry,
             complaint_rules,

@@ -16,6 +16,8 @@
 //! | [`Scans`] | [`scan`] | the verdict for a scanned code |
 //! | [`Printing`] | [`printing`] | print jobs and reprints |
 //! | [`AnchorBook`] | [`anchoring`] | anchor records (the worker: [`anchoring::Anchorer`]) |
+//! | [`Accounts`] | [`accounts`] | API tokens, users, sessions |
+//! | [`AuditTrail`] | [`audit`] | the audit trail of authenticated writes |
 //!
 //! Use cases that span units are [`Service`]'s own: [`setup`] (`init`, `open`), [`bundle`]
 //! (a proof bundle), [`demo`], and the async [`verify::Verifier`] (a scan with its anchor).
@@ -27,6 +29,7 @@
 
 pub mod accounts;
 pub mod anchoring;
+pub mod audit;
 pub mod base;
 pub mod bundle;
 pub mod cache;
@@ -54,6 +57,7 @@ use crate::store::Store;
 
 pub use self::accounts::Accounts;
 pub use self::anchoring::AnchorBook;
+pub use self::audit::AuditTrail;
 pub use self::base::{now_unix, Result, Stats, WriteLocks};
 pub use self::complaints::credit;
 pub use self::complaints::ConsumerServices;
@@ -87,6 +91,7 @@ pub struct Service {
     printing: Arc<Printing>,
     anchors: Arc<AnchorBook>,
     accounts: Arc<Accounts>,
+    audit: Arc<AuditTrail>,
 }
 
 impl Service {
@@ -168,5 +173,10 @@ impl Service {
     /// Principals and their API tokens.
     pub fn accounts(&self) -> &Arc<Accounts> {
         &self.accounts
+    }
+
+    /// The audit trail of authenticated writes.
+    pub fn audit(&self) -> &Arc<AuditTrail> {
+        &self.audit
     }
 }

@@ -25,8 +25,8 @@ use super::errors::SetupError;
 use super::issuance::{Issuance, IssuanceParts, Issuer};
 use super::scan::{ScanDeps, Scans};
 use super::{
-    Accounts, ActorRegistry, AnchorBook, ConsumerServices, Engagements, LogBook, MasterData,
-    Printing, Service, Telemetry,
+    Accounts, ActorRegistry, AnchorBook, AuditTrail, ConsumerServices, Engagements, LogBook,
+    MasterData, Printing, Service, Telemetry,
 };
 use crate::checkpoint::NoteSigner;
 use crate::code::{Host, KeyId};
@@ -384,6 +384,7 @@ impl Service {
         let consumer = Arc::new(ConsumerServices::new(
             st(),
             locks.clone(),
+            log.clone(),
             master.clone(),
             telemetry.clone(),
             opts.complaints,
@@ -410,7 +411,13 @@ impl Service {
         ));
         Service {
             anchors: Arc::new(AnchorBook::new(st())),
-            accounts: Arc::new(Accounts::new(st(), master.clone(), opts.sessions)),
+            accounts: Arc::new(Accounts::new(
+                st(),
+                master.clone(),
+                log.clone(),
+                opts.sessions,
+            )),
+            audit: Arc::new(AuditTrail::new(st())),
             log: log.clone(),
             master: master.clone(),
             registry: registry.clone(),

@@ -103,11 +103,13 @@ pub enum Cf {
     Users,
     /// SHA-256 of a session id → the session (user, start, last activity, CSRF token).
     Sessions,
+    /// Sequence number (u64 BE) → an audited write (who, what, when, request id, outcome).
+    Audit,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 33] = [
+    pub const ALL: [Cf; 34] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -141,6 +143,7 @@ impl Cf {
         Cf::ApiTokens,
         Cf::Users,
         Cf::Sessions,
+        Cf::Audit,
     ];
 
     /// The column family's on-disk name.
@@ -179,6 +182,7 @@ impl Cf {
             Cf::ApiTokens => "api_tokens",
             Cf::Users => "users",
             Cf::Sessions => "sessions",
+            Cf::Audit => "audit",
         }
     }
 }

@@ -184,11 +184,11 @@ impl Accounts {
             s.last_seen = now - now % ACTIVITY_EVERY;
             self.put_session(id, &s, Durability::Buffered)?;
         }
-        let principal = Principal {
-            id: format!("user:{}", user.username),
-            role: parse_role(&user.role)?,
-            enterprise: user.enterprise_id,
-        };
+        let principal = Principal::new(
+            format!("user:{}", user.username),
+            parse_role(&user.role)?,
+            user.enterprise_id,
+        );
         Ok(Some((principal, self.view(&user, &s))))
     }
 

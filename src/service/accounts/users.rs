@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 use utoipa::ToSchema;
 
-use super::{parse_role, Accounts};
+use super::{parse_role, AccountChange, Accounts};
 use crate::authz::Principal;
+use crate::records::{user_subject, AccountOp};
 use crate::service::base::{lock, now_unix, rfc3339, Result};
 use crate::service::errors::{AccountError, InputError, ServiceError};
 use crate::store::schema::{decode_json, encode_json, key_after};
@@ -136,7 +137,14 @@ impl Accounts {
             disabled_at: None,
             disabled_by: None,
         };
-        self.put_user(&rec, Durability::Synced)?;
+        let change = AccountChange {
+            op: AccountOp::UserAdded,
+            subject: user_subject(&rec.username),
+            role: &rec.role,
+            enterprise: rec.enterprise_id,
+            by,
+        };
+        self.logged(change, |b| put_user(b, &rec))?;
         info!(user = %rec.username, role = %rec.role, by = %by.id, "user made");
         Ok(UserView::from(&rec))
     }
@@ -164,7 +172,7 @@ impl Accounts {
     }
 
     /// Disables user `username`: it cannot sign in, and its sessions end at once.
-    pub fn disable_user(&self, username: &str, by: &str) -> Result<UserView> {
+    pub fn disable_user(&self, username: &str, by: &Principal) -> Result<UserView> {
         let _g = lock(&self.writes)?;
         let mut rec = self.existing_user(username)?;
         if rec.disabled_at.is_some() {
@@ -175,10 +183,17 @@ impl Accounts {
         }
         let now = now_unix();
         rec.disabled_at = Some(now);
-        rec.disabled_by = Some(by.to_string());
+        rec.disabled_by = Some(by.id.clone());
         rec.sessions_after = now + 1;
-        self.put_user(&rec, Durability::Synced)?;
-        info!(user = %rec.username, by, "user disabled");
+        let change = AccountChange {
+            op: AccountOp::UserDisabled,
+            subject: user_subject(&rec.username),
+            role: &rec.role,
+            enterprise: rec.enterprise_id,
+            by,
+        };
+        self.logged(change, |b| put_user(b, &rec))?;
+        info!(user = %rec.username, by = %by.id, "user disabled");
         Ok(UserView::from(&rec))
     }
 
@@ -205,13 +220,17 @@ impl Accounts {
 
     pub(super) fn put_user(&self, rec: &UserRecord, durability: Durability) -> Result<()> {
         let mut b = WriteBatch::default();
-        b.put(
-            Cf::Users,
-            rec.username.as_bytes().to_vec(),
-            encode_json(rec),
-        );
+        put_user(&mut b, rec);
         Ok(self.store.write(b, durability)?)
     }
+}
+
+fn put_user(b: &mut WriteBatch, rec: &UserRecord) {
+    b.put(
+        Cf::Users,
+        rec.username.as_bytes().to_vec(),
+        encode_json(rec),
+    );
 }
 
 /// A user name, checked: 3–64 characters of `a-z 0-9 . _ @ -`.

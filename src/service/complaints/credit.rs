@@ -3,22 +3,26 @@
 //! list — plus complaint counts kept with every complaint. Scans show the importer's rating,
 //! and an item whose importer is on the dishonesty list scans `genuine_with_warning`.
 //!
-//! Profiles are operator records in the store (not log leaves): they change as an enterprise's
-//! standing changes, and the current profile is what a consumer needs. Each replacement bumps
-//! `version`. See `docs/credit.md`.
+//! Each profile version is a log leaf (`traceseal/credit/v1`, the profile in full, with the
+//! writer's role and request id), so no version can be quietly rewritten, and the full history
+//! is public (`GET /api/v1/credit/{id}/history`). The current profile is what a consumer sees
+//! on a scan. Each replacement bumps `version`. See `docs/credit.md`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::authz::Principal;
+use crate::records::CreditRecord;
 use crate::service::base::{lock, now, rfc3339, Result, ServiceError};
 use crate::service::complaints::ComplaintCounts;
 use crate::service::complaints::ConsumerServices;
 use crate::service::errors::{ComplaintError, InputError};
+use crate::service::log::PendingLeaf;
 use crate::service::master::check_text;
 use crate::store::schema::{
     decode_json, encode_json, key_after, profile_key, profile_key_id, PROFILES_END,
 };
-use crate::store::{Cf, Durability, WriteBatch};
+use crate::store::Cf;
 
 /// Most disclosures one profile may hold.
 pub const MAX_DISCLOSURES: usize = 200;
@@ -137,6 +141,44 @@ pub struct CreditProfile {
     pub updated_at: String,
 }
 
+/// One version of a credit profile, as `GET /api/v1/credit/{id}/history` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreditVersion {
+    /// 1 for the first profile, +1 per replacement.
+    pub version: u64,
+    /// When it was written (RFC 3339).
+    pub written_at: String,
+    /// The role of who wrote it (the audit trail names the principal behind `request_id`).
+    pub by_role: String,
+    /// The request that wrote it.
+    pub request_id: String,
+    /// Its log leaf (`GET /api/v1/log/leaves/{index}`), checkpointed and anchored.
+    pub leaf_index: u64,
+    /// The profile as written.
+    pub profile: CreditInput,
+}
+
+impl CreditVersion {
+    fn of(r: &CreditRecord, input: &CreditInput, leaf_index: u64) -> Self {
+        CreditVersion {
+            version: r.version,
+            written_at: rfc3339(r.at),
+            by_role: r.by_role.clone(),
+            request_id: r.request.clone(),
+            leaf_index,
+            profile: input.clone(),
+        }
+    }
+}
+
+/// `h` ‖ enterprise id ‖ version: a version of a profile in the history.
+fn history_key(id: u64, version: u64) -> Vec<u8> {
+    let mut k = b"h".to_vec();
+    k.extend_from_slice(&crate::store::schema::u64_key(id));
+    k.extend_from_slice(&crate::store::schema::u64_key(version));
+    k
+}
+
 /// One line of `GET /api/v1/credit/dishonest`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DishonestEntry {
@@ -243,8 +285,14 @@ fn validate(input: &CreditInput) -> Result<CreditInput> {
 }
 
 impl ConsumerServices {
-    /// Replaces the credit profile of enterprise `id` (creating it the first time).
-    pub fn put_credit(&self, id: u64, input: &CreditInput) -> Result<CreditProfile> {
+    /// Replaces the credit profile of enterprise `id` (creating it the first time), written
+    /// by `by`: the new version is logged and kept in the history, in one synced write.
+    pub fn put_credit(
+        &self,
+        id: u64,
+        input: &CreditInput,
+        by: &Principal,
+    ) -> Result<CreditProfile> {
         let input = validate(input)?;
         let ent = self.master.enterprise(id)?;
         let _guard = lock(&self.locks.complaints)?;
@@ -257,11 +305,40 @@ impl ConsumerServices {
             version,
             updated_at: now().unix_timestamp(),
         };
-        let mut wb = WriteBatch::new();
-        wb.put(Cf::Credit, profile_key(id), encode_json(&stored));
-        self.store.write(wb, Durability::Synced)?;
+        let record = CreditRecord {
+            enterprise: id,
+            version,
+            at: stored.updated_at,
+            by_role: by.role.as_str().to_string(),
+            request: by.request.clone(),
+            profile: serde_json::to_value(&stored.input)
+                .map_err(|e| ServiceError::internal(format!("credit profile JSON: {e}")))?,
+        };
+        let data = record.leaf();
+        let leaf = PendingLeaf {
+            hash: crate::merkle::leaf_hash(&data),
+            data,
+        };
+        self.log.append_leaves(vec![leaf], |index, wb| {
+            wb.put(Cf::Credit, profile_key(id), encode_json(&stored));
+            let row = CreditVersion::of(&record, &stored.input, index);
+            wb.put(Cf::Credit, history_key(id, version), encode_json(&row));
+            Ok(())
+        })?;
         let counts = self.complaint_counts(id)?;
         Ok(profile(&ent.name, id, stored, counts))
+    }
+
+    /// Every version of enterprise `id`'s credit profile, oldest first (public).
+    pub fn credit_history(&self, id: u64) -> Result<Vec<CreditVersion>> {
+        self.master.enterprise(id)?;
+        let start = history_key(id, 0);
+        let end = history_key(id + 1, 0);
+        self.store
+            .range(Cf::Credit, &start, Some(&end), usize::MAX)?
+            .iter()
+            .map(|(_, v)| Ok(decode_json("credit version", v)?))
+            .collect()
     }
 
     /// The credit profile of enterprise `id`.
@@ -375,10 +452,13 @@ mod tests {
             }))
         ));
         assert!(matches!(
-            svc.consumer().put_credit(99, &listed()),
+            svc.consumer().put_credit(99, &listed(), &Principal::cli()),
             Err(e) if e.kind() == ErrorKind::NotFound
         ));
-        let p = svc.consumer().put_credit(1, &listed()).unwrap();
+        let p = svc
+            .consumer()
+            .put_credit(1, &listed(), &Principal::cli())
+            .unwrap();
         assert_eq!(p.version, 1);
         assert_eq!(p.rating, Rating::D);
         assert_eq!(p.disclosures[0].date, "2026-09-12", "newest first");
@@ -386,7 +466,10 @@ mod tests {
         let mut ok = listed();
         ok.dishonest = None;
         ok.rating = Rating::B;
-        let p = svc.consumer().put_credit(1, &ok).unwrap();
+        let p = svc
+            .consumer()
+            .put_credit(1, &ok, &Principal::cli())
+            .unwrap();
         assert_eq!(p.version, 2);
         assert_eq!(svc.consumer().credit(1).unwrap().rating, Rating::B);
         assert!(svc.consumer().dishonest_list().unwrap().is_empty());
@@ -416,7 +499,7 @@ mod tests {
                 "at most 200",
             ),
         ] {
-            match svc.consumer().put_credit(1, &bad) {
+            match svc.consumer().put_credit(1, &bad, &Principal::cli()) {
                 Err(e) if e.kind() == ErrorKind::Invalid => {
                     assert!(e.to_string().contains(want), "{e}")
                 }
@@ -440,7 +523,9 @@ mod tests {
         let v = svc.scans().scan(&code, None, t);
         assert_eq!(v.verdict, VerdictKind::Genuine);
         assert!(v.product.unwrap().credit.is_none());
-        svc.consumer().put_credit(1, &listed()).unwrap();
+        svc.consumer()
+            .put_credit(1, &listed(), &Principal::cli())
+            .unwrap();
         let v = svc.scans().scan(&code, None, t);
         assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
         assert_eq!(v.reasons[0].code, "dishonest_enterprise");
