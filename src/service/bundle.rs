@@ -61,6 +61,7 @@ impl Service {
             tree_size: None,
         }];
         records.extend(self.custody_records(code, item, cp.size, latest.size)?);
+        records.extend(self.issuer_key_records(code, cp.size, latest.size)?);
         let issuers = self.issuer_keys()?;
         Ok(Bundle {
             format: FORMAT.to_string(),
@@ -98,27 +99,59 @@ impl Service {
             .engagement_records_for(code.item().gtin.as_str(), &chain)?;
         let mut records = Vec::new();
         for r in actors.iter().chain(engagements.iter()).chain(chain.iter()) {
-            let against = if r.leaf_index < cp {
-                None
-            } else if r.leaf_index < latest {
-                Some(latest)
-            } else {
-                continue;
-            };
-            records.push(BundleRecord {
-                kind: r.record.kind().into(),
-                leaf_index: r.leaf_index,
-                leaf_data: base64::engine::general_purpose::STANDARD.encode(&r.data),
-                inclusion_proof: self
-                    .log()
-                    .inclusion_proof(r.leaf_index, against.unwrap_or(cp))?
-                    .iter()
-                    .map(Hash::to_base64)
-                    .collect(),
-                tree_size: against,
-            });
+            records.extend(self.proven_record(
+                r.record.kind(),
+                r.leaf_index,
+                &r.data,
+                cp,
+                latest,
+            )?);
         }
         Ok(records)
+    }
+
+    /// The log records about the code's issuer key (`issuer_key`: its retirement, its
+    /// revocation), so a verifier learns from the log itself whether the key was revoked
+    /// before the item was issued. Proven as custody records are.
+    fn issuer_key_records(&self, code: &Code, cp: u64, latest: u64) -> Result<Vec<BundleRecord>> {
+        let indexes = self.keyring().records_of(code.kid())?;
+        let data = self.log().leaves_data(&indexes)?;
+        let mut records = Vec::new();
+        for (i, d) in indexes.into_iter().zip(data) {
+            records.extend(self.proven_record("issuer_key", i, &d, cp, latest)?);
+        }
+        Ok(records)
+    }
+
+    /// Leaf `index` as a bundle record: proven against the checkpoint of size `cp` when it
+    /// covers the leaf, else against the latest checkpoint (`latest`), else left out (`None`).
+    fn proven_record(
+        &self,
+        kind: &str,
+        index: u64,
+        data: &[u8],
+        cp: u64,
+        latest: u64,
+    ) -> Result<Option<BundleRecord>> {
+        let against = if index < cp {
+            None
+        } else if index < latest {
+            Some(latest)
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(BundleRecord {
+            kind: kind.into(),
+            leaf_index: index,
+            leaf_data: base64::engine::general_purpose::STANDARD.encode(data),
+            inclusion_proof: self
+                .log()
+                .inclusion_proof(index, against.unwrap_or(cp))?
+                .iter()
+                .map(Hash::to_base64)
+                .collect(),
+            tree_size: against,
+        }))
     }
 
     /// Every registered issuer key (codes signed by any of them verify).

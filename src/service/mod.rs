@@ -9,6 +9,7 @@
 //! | [`MasterData`] | [`master`] | enterprises, products, product ownership records |
 //! | [`ActorRegistry`] | [`registry`] | custody actors and their keys |
 //! | [`Engagements`] | [`engagements`] | which actor works for which enterprise, when |
+//! | [`keyring::Keyring`] | [`keyring`] | issuer keys: the current one, rotations, revocations |
 //! | [`Issuance`] | [`issuance`], [`items`] | batches of signed codes, issued items |
 //! | [`Custody`] | [`custody`] | submissions, lot states, recalls, views, EPCIS |
 //! | [`Telemetry`] | [`telemetry`] | scan records, clone warnings, forged-code attempts |
@@ -36,6 +37,7 @@ pub mod demo;
 pub mod engagements;
 pub mod errors;
 pub mod issuance;
+pub mod keyring;
 pub mod log;
 pub mod master;
 pub mod ownership;
@@ -61,7 +63,8 @@ pub use self::custody::Custody;
 pub use self::engagements::Engagements;
 pub use self::errors::{ErrorKind, ServiceError};
 pub use self::issuance::items;
-pub use self::issuance::{Issuance, Issuer};
+pub use self::issuance::Issuance;
+pub use self::keyring::Issuer;
 pub use self::log::{LogBook, SignedCheckpoint};
 pub use self::master::MasterData;
 pub use self::printing::Printing;
@@ -87,6 +90,7 @@ pub struct Service {
     printing: Arc<Printing>,
     anchors: Arc<AnchorBook>,
     accounts: Arc<Accounts>,
+    keyring: Arc<keyring::Keyring>,
 }
 
 impl Service {
@@ -168,5 +172,10 @@ impl Service {
     /// Principals and their API tokens.
     pub fn accounts(&self) -> &Arc<Accounts> {
         &self.accounts
+    }
+
+    /// Issuer keys: which signs new batches, which verify codes, rotations and revocations.
+    pub fn keyring(&self) -> &Arc<keyring::Keyring> {
+        &self.keyring
     }
 }
