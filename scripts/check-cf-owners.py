@@ -24,7 +24,7 @@ OWNERS = {
     "consumer": ["complaints.rs", "complaints/credit.rs"],
     "printing": ["printing.rs"],
     "anchors": ["anchoring.rs"],
-    "setup": ["setup.rs"],
+    "keyring": ["keyring.rs"],
     "accounts": ["accounts.rs"],
 }
 CFS = {
@@ -38,7 +38,7 @@ CFS = {
     "consumer": ["Complaints", "Credit"],
     "printing": ["PrintJobs", "Prints"],
     "anchors": ["Anchors"],
-    "setup": ["Keys"],
+    "keyring": ["Keys"],
     "accounts": ["ApiTokens"],
 }
 

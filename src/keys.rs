@@ -69,6 +69,13 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), KeyFileErro
     f.sync_all().map_err(io_err(path))
 }
 
+/// Fsyncs a directory, so that a file just created in it survives a crash or power loss.
+pub fn sync_dir(path: &Path) -> Result<(), KeyFileError> {
+    fs::File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(path))
+}
+
 /// Reads a secret file, refusing one that group or others can access.
 pub fn read_secret_file(path: &Path) -> Result<Vec<u8>, KeyFileError> {
     let meta = fs::metadata(path).map_err(io_err(path))?;

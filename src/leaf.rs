@@ -48,6 +48,8 @@ pub enum LeafRecord {
     Credit(crate::records::CreditRecord),
     /// A user or API token made, disabled or revoked (`traceseal/account/v1`).
     Account(crate::records::AccountRecord),
+    /// An issuer key added, retired or revoked (`traceseal/issuer-key/v1`).
+    IssuerKey(crate::issuer::IssuerKeyOp),
 }
 
 /// First line of a reprint leaf.
@@ -156,11 +158,12 @@ impl LeafRecord {
             LeafRecord::Engagement(e) => e.leaf(),
             LeafRecord::Credit(c) => c.leaf(),
             LeafRecord::Account(a) => a.leaf(),
+            LeafRecord::IssuerKey(k) => k.leaf(),
         }
     }
 
     /// The kind name used in bundles and views: `item`, `custody`, `actor`, `recall`,
-    /// `reprint`, `product`, `engagement`, `credit` or `account`.
+    /// `reprint`, `product`, `engagement`, `credit`, `account` or `issuer_key`.
     pub fn kind(&self) -> &'static str {
         match self {
             LeafRecord::Item(_) => "item",
@@ -172,6 +175,7 @@ impl LeafRecord {
             LeafRecord::Engagement(_) => "engagement",
             LeafRecord::Credit(_) => "credit",
             LeafRecord::Account(_) => "account",
+            LeafRecord::IssuerKey(_) => "issuer_key",
         }
     }
 
@@ -235,6 +239,11 @@ impl LeafRecord {
             crate::records::ACCOUNT_V1 => {
                 return crate::records::AccountRecord::parse_leaf(text)
                     .map(LeafRecord::Account)
+                    .map_err(|e| other(e.to_string()))
+            }
+            crate::issuer::ISSUER_KEY_V1 => {
+                return crate::issuer::IssuerKeyOp::parse_leaf(text)
+                    .map(LeafRecord::IssuerKey)
                     .map_err(|e| other(e.to_string()))
             }
             _ => return Err(LeafError::UnknownKind(kind.chars().take(64).collect())),
@@ -325,6 +334,27 @@ mod tests {
             LeafRecord::parse(b"traceseal/item/v1\nissued 5\nbatch 1\ncode https://h/x\n"),
             Err(LeafError::Withdrawn("traceseal/item/v1"))
         );
+    }
+
+    #[test]
+    fn an_issuer_key_leaf_round_trips_through_the_leaf_parser() {
+        use base64::Engine;
+        let k = ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key();
+        let op = crate::issuer::IssuerKeyOp::Retire {
+            kid: crate::code::KeyId::of(&k).to_string(),
+            public_key: base64::engine::general_purpose::STANDARD.encode(k.as_bytes()),
+            not_after: 1_764_000_000,
+            replaced_by: "0a1b2c3d".into(),
+            at: 1_764_000_000,
+        };
+        let rec = LeafRecord::IssuerKey(op.clone());
+        assert_eq!(rec.kind(), "issuer_key");
+        assert_eq!(rec.encode(), op.leaf());
+        assert_eq!(LeafRecord::parse(&rec.encode()).unwrap(), rec);
+        assert!(matches!(
+            LeafRecord::parse(b"traceseal/issuer-key/v1\n{}\n"),
+            Err(LeafError::Record(_))
+        ));
     }
 
     proptest! {

@@ -6,10 +6,10 @@
 //!
 //! | layer | modules | owns |
 //! | --- | --- | --- |
-//! | pure core (no I/O) | [`gs1`], [`code`], [`commitment`], [`leaf`], [`merkle`], [`checkpoint`], [`custody`], [`epcis`], [`anchor`], [`bundle`] | formats, signatures, proofs, custody rules, EPCIS, the chain port |
+//! | pure core (no I/O) | [`gs1`], [`code`], [`commitment`], [`leaf`], [`issuer`], [`merkle`], [`checkpoint`], [`custody`], [`epcis`], [`anchor`], [`bundle`] | formats, signatures, proofs, custody rules, EPCIS, the chain port |
 //! | adapters | [`store`] (RocksDB; `store::schema`: every key and value codec), [`keys`] (PEM key files), [`chain`] (alloy, anvil), [`labels`] (QR sizing, fonts, PNG/SVG/PDF/ZPL) | one external resource each |
 //! | settings | [`config`] | the configuration: TOML file, then the `TRACESEAL_*` table, then checks |
-//! | service | [`service`]: one unit per concern (`log`, `master`, `registry`, `engagements`, `issuance`, `custody`, `telemetry`, `complaints`, `scan`, `printing`, `anchoring`), composed by `Service`; its own use cases `setup`, `bundle`, `verify`, `demo`; `base` | use cases, transactions, background workers |
+//! | service | [`service`]: one unit per concern (`log`, `master`, `registry`, `keyring`, `engagements`, `issuance`, `custody`, `telemetry`, `complaints`, `scan`, `printing`, `anchoring`), composed by `Service`; its own use cases `setup`, `bundle`, `verify`, `demo`; `base` | use cases, transactions, background workers |
 //! | edges | [`http`] (axum), [`cli`] (clap), [`wiring`] | transport, composition |
 //!
 //! No import cycles between modules that are not parent and child (`scripts/check-imports.py`;
@@ -28,6 +28,7 @@ pub mod custody;
 pub mod epcis;
 pub mod gs1;
 pub mod http;
+pub mod issuer;
 pub mod keys;
 pub mod labels;
 pub mod leaf;

@@ -126,6 +126,10 @@ pub enum BundleError {
     /// The `inclusion` check.
     #[error("inclusion: {0}")]
     Inclusion(String),
+    /// The `issuer_key_revoked` check: the code's issuer key is revoked from a time at or
+    /// before the item's issuance (`crate::issuer`).
+    #[error("issuer_key_revoked: {0}")]
+    IssuerKeyRevoked(String),
     /// The `keys` check.
     #[error("keys: {0}")]
     Keys(String),
@@ -148,6 +152,7 @@ impl BundleError {
             BundleError::Custody(_) => "custody",
             BundleError::Format(_) => "format",
             BundleError::Inclusion(_) => "inclusion",
+            BundleError::IssuerKeyRevoked(_) => "issuer_key_revoked",
             BundleError::Keys(_) => "keys",
             BundleError::LatestCheckpoint(_) => "latest_checkpoint",
             BundleError::Records(_) => "records",
@@ -164,6 +169,7 @@ impl BundleError {
             | BundleError::Custody(d)
             | BundleError::Format(d)
             | BundleError::Inclusion(d)
+            | BundleError::IssuerKeyRevoked(d)
             | BundleError::Keys(d)
             | BundleError::LatestCheckpoint(d)
             | BundleError::Records(d) => d,
@@ -187,6 +193,11 @@ pub struct Verified {
     pub serial: String,
     /// Issuer key id.
     pub kid: String,
+    /// The item's issue time (Unix seconds), from its issuance record.
+    pub issued_at: i64,
+    /// The revocation of the issuer key the bundle's records show, if any (the item was issued
+    /// before it, or the bundle would not verify).
+    pub key_revocation: Option<crate::issuer::Revocation>,
     /// Log origin.
     pub origin: String,
     /// Size of the checkpoint the proofs are against.

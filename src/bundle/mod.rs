@@ -16,6 +16,7 @@ use crate::anchor::{checkpoint_hash, hex0x, log_id, parse_hex};
 use crate::checkpoint::{open_checkpoint, Checkpoint, NoteVerifier};
 use crate::code::{Code, KeyId};
 use crate::commitment::Commitment;
+use crate::issuer::{check_revocation, revocation_in, Revocation};
 use crate::leaf::LeafRecord;
 use crate::merkle::{self, Hash};
 
@@ -26,8 +27,10 @@ pub fn parse(text: &str) -> Result<Bundle, BundleError> {
 }
 
 /// Checks everything a bundle says that needs no chain access: the code's signature, each
-/// record's leaf and inclusion proof, the checkpoint signatures, the consistency proof, and
-/// that the anchor claim matches the checkpoint.
+/// record's leaf and inclusion proof, the checkpoint signatures, the consistency proof, that
+/// the code's issuer key was not revoked from a time at or before the item's issuance (by the
+/// bundle's `issuer_key` records; [`crate::issuer`]), and that the anchor claim matches the
+/// checkpoint.
 pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
     if b.format != FORMAT {
         return fail(
@@ -42,13 +45,14 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
         .or_else(|e| fail(BundleError::Checkpoint, format!("{e}")))?;
     let latest = verify_latest(b, &cp, &log)?;
     let checked = verify_records(b, &code, &cp, latest)?;
-    let (custody_records, custody_warnings) = verify_custody(&code, checked.custody_leaves)?;
-    if !checked.has_item {
+    let Some(issued_at) = checked.issued_at else {
         return fail(
             BundleError::Records,
             "the bundle has no issuance record of the item",
         );
-    }
+    };
+    let key_revocation = verify_issuer_key(b, &code, &checked.custody_leaves, issued_at)?;
+    let (custody_records, custody_warnings) = verify_custody(&code, checked.custody_leaves)?;
     let anchor = match &b.anchor {
         Some(a) if a.status.on_chain() => Some(anchor_claim(a, &b.checkpoint, &cp)?),
         _ => None,
@@ -58,6 +62,8 @@ pub fn verify(b: &Bundle) -> Result<Verified, BundleError> {
         gtin: item.gtin.as_str().to_string(),
         serial: item.serial.as_str().to_string(),
         kid: code.kid().to_string(),
+        issued_at,
+        key_revocation,
         origin: cp.origin,
         tree_size: cp.size,
         root: *cp.root.as_bytes(),
@@ -107,6 +113,41 @@ fn issuer_key(b: &Bundle, kid: KeyId) -> Result<VerifyingKey, BundleError> {
         );
     }
     Ok(vk)
+}
+
+/// The revocation of the code's issuer key by the bundle's `issuer_key` records (those about
+/// the bundle's key of that id; a record naming the id with another public key is refused),
+/// and the revocation rule applied to the item's issuance time.
+fn verify_issuer_key(
+    b: &Bundle,
+    code: &Code,
+    leaves: &[(u64, LeafRecord, Hash)],
+    issued_at: i64,
+) -> Result<Option<Revocation>, BundleError> {
+    let kid = code.kid().to_string();
+    let public_key = b
+        .keys
+        .issuers
+        .iter()
+        .find(|k| k.kid == kid)
+        .map(|k| k.public_key.as_str())
+        .unwrap_or_default();
+    let mut ops = Vec::new();
+    for (i, leaf, _) in leaves {
+        if let LeafRecord::IssuerKey(op) = leaf {
+            if op.kid() == kid && op.public_key() != public_key {
+                return fail(
+                    BundleError::Records,
+                    format!("issuer key record {i} names key {kid} with another public key"),
+                );
+            }
+            ops.push(op);
+        }
+    }
+    let revocation = revocation_in(ops, &kid, public_key);
+    check_revocation(&kid, revocation.as_ref(), Some(issued_at))
+        .or_else(|e| fail(BundleError::IssuerKeyRevoked, e.to_string()))?;
+    Ok(revocation)
 }
 
 /// The latest checkpoint (size and root), when the bundle has one, checked to extend the
@@ -165,8 +206,8 @@ struct CheckedRecords {
     custody_leaves: Vec<(u64, LeafRecord, Hash)>,
     /// Records proven against the latest checkpoint instead.
     newer_records: usize,
-    /// The item's issuance record is among them.
-    has_item: bool,
+    /// The issue time in the item's issuance record, when it is among them.
+    issued_at: Option<i64>,
 }
 
 /// Every record parsed, of the kind it claims, and included in the tree it names.
@@ -189,7 +230,7 @@ fn verify_records(
         records: Vec::with_capacity(b.records.len()),
         custody_leaves: Vec::new(),
         newer_records: 0,
-        has_item: false,
+        issued_at: None,
     };
     for r in &b.records {
         let data = base64::engine::general_purpose::STANDARD
@@ -202,7 +243,11 @@ fn verify_records(
             })?;
         let leaf = LeafRecord::parse(&data)
             .or_else(|e| fail(BundleError::Records, format!("leaf {}: {e}", r.leaf_index)))?;
-        out.has_item |= record_kind(r, &leaf, code)?;
+        if record_kind(r, &leaf, code)? {
+            if let LeafRecord::Item(i) = &leaf {
+                out.issued_at = Some(i.issued_at);
+            }
+        }
         let p = proof(BundleError::Inclusion, &r.inclusion_proof)?;
         let lh = merkle::leaf_hash(&data);
         let (size, root) = proof_target(r, &leaf, cp, latest)?;
@@ -245,7 +290,8 @@ fn record_kind(r: &BundleRecord, leaf: &LeafRecord, code: &Code) -> Result<bool,
         | (LeafRecord::Actor(_), "actor")
         | (LeafRecord::Recall(_), "recall")
         | (LeafRecord::Product(_), "product")
-        | (LeafRecord::Engagement(_), "engagement") => Ok(false),
+        | (LeafRecord::Engagement(_), "engagement")
+        | (LeafRecord::IssuerKey(_), "issuer_key") => Ok(false),
         (_, k) => fail(
             BundleError::Records,
             format!("leaf {} does not hold a record of kind {k:?}", r.leaf_index),

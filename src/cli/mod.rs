@@ -1,5 +1,5 @@
-//! The command line (clap): `init`, `serve`, `demo`, `verify`, `verify-bundle`, and the actor
-//! commands `actor-key`, `attest`, `event` ([`custody`]).
+//! The command line (clap): `init`, `serve`, `demo`, `verify`, `verify-bundle`, `token`,
+//! `keys`, and the actor commands `actor-key`, `attest`, `event` ([`custody`]).
 
 use anyhow::anyhow;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::service::setup::DataDir;
 
 pub mod custody;
+mod keys;
 pub mod labels;
 mod serve;
 mod support;
@@ -127,13 +128,25 @@ pub enum Command {
     /// --generate-password`, `user list`, `user disable NAME`, on the data directory (the
     /// service stopped). Exit 0: done; 2: refused or unusable (the reason is printed).
     User(user::UserArgs),
-    /// Check a code offline against public keys; exit 0 when genuine.
+    /// Issuer keys: `keys list`, `keys rotate` (a new key signs new batches; the old one's
+    /// codes stay valid), `keys revoke KID --from TIME --reason …` (after a leak), on the data
+    /// directory (the service stopped). Exit 0: done; 2: refused or unusable (the reason is
+    /// printed).
+    Keys(keys::KeysArgs),
+    /// Check a code offline against public keys. Exit 0: genuine; 1: not genuine (the reason
+    /// is printed; a code of a revoked issuer key needs --bundle to show it was issued before
+    /// the revocation); 2: usage error or unreadable file.
     Verify {
         /// The code URI.
         code: String,
         /// Keys: the JSON of GET /api/v1/keys, or a PEM public (or private) key.
         #[arg(long)]
         keys: PathBuf,
+        /// The item's proof bundle (GET /api/v1/bundle?code=CODE), checked offline: its
+        /// issuance record dates the code, for a key revoked since (needs --keys JSON, whose
+        /// log key the bundle's checkpoints must be signed with).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
     },
 }
 
@@ -161,7 +174,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 dev,
             },
         )),
-        Command::Verify { code, keys } => verify(&code, &keys),
+        Command::Verify { code, keys, bundle } => verify(&code, &keys, bundle.as_deref()),
         Command::ActorKey { out } => custody::actor_key(&out),
         Command::Attest(a) => custody::attest(&a),
         Command::Event(a) => custody::event(&a),
@@ -169,6 +182,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo { data_dir, file } => done(demo_cmd(&data_dir, file)),
         Command::Token(a) => done(token::run(&a)),
         Command::User(a) => done(user::run(&a)),
+        Command::Keys(a) => done(keys::run(&a)),
         Command::VerifyBundle {
             file,
             rpc,

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use base64::Engine;
 use ed25519_dalek::VerifyingKey;
 
-use crate::code::Host;
+use crate::code::{Host, KeyId};
 use crate::config::Config;
+use crate::issuer::{parse_when, Revocation};
 use crate::keys;
 use crate::service::setup::{self, DataDir, KeySet, OpenOptions};
 use crate::wiring;
@@ -78,30 +79,61 @@ pub(super) fn open_service(dir: &DataDir, cfg: &Config) -> anyhow::Result<crate:
     setup::open(dir, OpenOptions::from_config(host, cfg)).map_err(anyhow::Error::from)
 }
 
-/// Issuer keys from a keys file: the JSON of `GET /api/v1/keys`, or a PEM key.
-pub fn load_issuer_keys(path: &Path) -> anyhow::Result<Vec<VerifyingKey>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    if text.trim_start().starts_with('{') {
-        let set: KeySet =
-            serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        let mut out = Vec::new();
-        for k in set.keys.iter().filter(|k| k.role == "issuer") {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(&k.public_key)
-                .map_err(|e| anyhow!("key {}: {e}", k.kid))?;
-            let arr: [u8; 32] = raw
-                .as_slice()
-                .try_into()
-                .map_err(|_| anyhow!("key {}: not 32 bytes", k.kid))?;
-            out.push(VerifyingKey::from_bytes(&arr).map_err(|e| anyhow!("key {}: {e}", k.kid))?);
-        }
-        if out.is_empty() {
-            bail!("{} holds no issuer key", path.display());
-        }
-        Ok(out)
-    } else {
-        keys::public_key_from_pem(&text)
-            .map(|k| vec![k])
-            .map_err(|e| anyhow!("{}: not a key file: {e}", path.display()))
+/// What a keys file gives a verifier.
+pub struct PublishedKeys {
+    /// The issuer keys, each with its revocation (none from a PEM file).
+    pub issuers: Vec<(VerifyingKey, Option<Revocation>)>,
+    /// The log's verifier key (from the JSON only).
+    pub log_vkey: Option<String>,
+}
+
+impl PublishedKeys {
+    /// The issuer key `kid` and its revocation.
+    pub fn issuer(&self, kid: KeyId) -> Option<&(VerifyingKey, Option<Revocation>)> {
+        self.issuers.iter().find(|(k, _)| KeyId::of(k) == kid)
     }
+}
+
+/// Issuer keys from a keys file: the JSON of `GET /api/v1/keys` (with each key's revocation
+/// and the log key), or a PEM key.
+pub fn load_issuer_keys(path: &Path) -> anyhow::Result<PublishedKeys> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if !text.trim_start().starts_with('{') {
+        let key = keys::public_key_from_pem(&text)
+            .map_err(|e| anyhow!("{}: not a key file: {e}", path.display()))?;
+        return Ok(PublishedKeys {
+            issuers: vec![(key, None)],
+            log_vkey: None,
+        });
+    }
+    let set: KeySet =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let mut issuers = Vec::new();
+    for k in set.keys.iter().filter(|k| k.role == "issuer") {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&k.public_key)
+            .map_err(|e| anyhow!("key {}: {e}", k.kid))?;
+        let arr: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow!("key {}: not 32 bytes", k.kid))?;
+        let key = VerifyingKey::from_bytes(&arr).map_err(|e| anyhow!("key {}: {e}", k.kid))?;
+        if let Some(f) = k
+            .revoked_from
+            .as_deref()
+            .filter(|f| parse_when(f).is_none())
+        {
+            bail!("key {}: revoked_from {f:?} is not an RFC 3339 time", k.kid);
+        }
+        issuers.push((key, k.revocation()));
+    }
+    if issuers.is_empty() {
+        bail!("{} holds no issuer key", path.display());
+    }
+    let log_vkey = set
+        .keys
+        .iter()
+        .find(|k| k.role == "log")
+        .and_then(|k| k.vkey.clone());
+    Ok(PublishedKeys { issuers, log_vkey })
 }

@@ -5,52 +5,139 @@ use anyhow::{anyhow, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::support::{fail, load_issuer_keys};
-use crate::code::{Code, KeyId};
+use base64::Engine;
+
+use super::support::{fail, load_issuer_keys, PublishedKeys};
+use crate::code::Code;
+use crate::issuer::{check_revocation, when, REVOKED_REASON};
 use crate::service::setup::KeySet;
 
-/// Offline verification: exit 0 genuine, 1 not genuine (with the reason), 2 on usage errors.
-pub(super) fn verify(code: &str, keys_file: &Path) -> ExitCode {
+/// Offline verification of a code: exit 0 genuine, 1 not genuine (with the reason), 2 on
+/// usage errors. A code of a revoked issuer key is genuine only when `bundle` (the item's
+/// proof bundle, checked offline and pinned to the keys file's log key) shows that its batch
+/// was issued before the revocation (`crate::issuer`, the revocation rule).
+pub(super) fn verify(code: &str, keys_file: &Path, bundle: Option<&Path>) -> ExitCode {
     let keys = match load_issuer_keys(keys_file) {
         Ok(k) => k,
         Err(e) => return fail(&e),
     };
+    let bundle = match bundle.map(|f| read_bundle(f).and_then(|t| pinned_bundle(&t, &keys))) {
+        Some(Err(e)) => return fail(&e),
+        Some(Ok(b)) => Some(b),
+        None => None,
+    };
+    let not_genuine = |why: &dyn std::fmt::Display| {
+        println!("NOT GENUINE {why}");
+        ExitCode::from(1)
+    };
     let code = match Code::parse(code.trim()) {
         Ok(c) => c,
-        Err(e) => {
-            println!("NOT GENUINE: the code is malformed: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return not_genuine(&format!("(malformed): the code is malformed: {e}")),
     };
-    let Some(key) = keys.iter().find(|k| KeyId::of(k) == code.kid()) else {
-        println!(
-            "NOT GENUINE: the code names issuer key {}, which is not in {}",
+    let Some((key, revocation)) = keys.issuer(code.kid()) else {
+        return not_genuine(&format!(
+            "(unknown_key): the code names issuer key {}, which is not in {}",
             code.kid(),
             keys_file.display()
-        );
-        return ExitCode::from(1);
+        ));
     };
-    match code.verify(key) {
-        Ok(()) => {
-            let i = code.item();
-            println!(
-                "GENUINE signature: GTIN {} lot {} serial {}{} (issuer key {})",
-                i.gtin.as_str(),
-                i.lot.as_str(),
-                i.serial.as_str(),
-                i.expiry
-                    .as_ref()
-                    .map(|e| format!(" expiry {}", e.to_iso()))
-                    .unwrap_or_default(),
-                code.kid()
-            );
-            println!("(offline check: the code was signed by this issuer; scan online for issuance status and scan history)");
-            ExitCode::SUCCESS
+    if let Err(e) = code.verify(key) {
+        return not_genuine(&format!("(bad_signature): {e}"));
+    }
+    let issued = match &bundle {
+        Some(b) => match bundle_issuance(b, &code, key) {
+            Ok(v) => Some(v),
+            Err(e) => return not_genuine(&e),
+        },
+        None => None,
+    };
+    let kid = code.kid().to_string();
+    if let Err(r) = check_revocation(
+        &kid,
+        revocation.as_ref(),
+        issued.as_ref().map(|v| v.issued_at),
+    ) {
+        println!("NOT GENUINE ({REVOKED_REASON}): {r}");
+        if bundle.is_none() {
+            println!("(a code of a revoked key counts only with its issuance record: pass the item's proof bundle with --bundle FILE to show it was issued before the revocation)");
         }
-        Err(e) => {
-            println!("NOT GENUINE: {e}");
-            ExitCode::from(1)
-        }
+        return ExitCode::from(1);
+    }
+    print_genuine(&code, revocation.as_ref(), issued.as_ref());
+    ExitCode::SUCCESS
+}
+
+/// The bundle file's bundle, when it is signed by the keys file's log key.
+fn pinned_bundle(text: &str, keys: &PublishedKeys) -> anyhow::Result<crate::bundle::Bundle> {
+    let b = crate::bundle::parse(text).map_err(|e| anyhow!("--bundle: {e}"))?;
+    let Some(log_vkey) = &keys.log_vkey else {
+        bail!("--bundle needs --keys to be the JSON of GET /api/v1/keys: the bundle's checkpoints must be signed by its log key");
+    };
+    if &b.keys.log_vkey != log_vkey {
+        bail!("--bundle: its log key is not the log key of --keys");
+    }
+    Ok(b)
+}
+
+/// What the bundle proves about the code: it verifies offline, it is the bundle of this very
+/// code, and its issuer key is the keys file's. `Err` is the reason to print.
+fn bundle_issuance(
+    b: &crate::bundle::Bundle,
+    code: &Code,
+    key: &ed25519_dalek::VerifyingKey,
+) -> Result<crate::bundle::Verified, String> {
+    if b.code != code.as_str() {
+        return Err("(bundle): the bundle is the proof of another code".into());
+    }
+    let v = crate::bundle::verify(b).map_err(|e| match e {
+        crate::bundle::BundleError::IssuerKeyRevoked(d) => format!("({REVOKED_REASON}): {d}"),
+        e => format!("(bundle): the bundle does not verify: {e}"),
+    })?;
+    let same_key = b.keys.issuers.iter().any(|k| {
+        k.kid == v.kid
+            && k.public_key == base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
+    });
+    if !same_key {
+        return Err("(bundle): the bundle's issuer key is not the one in --keys".into());
+    }
+    Ok(v)
+}
+
+fn print_genuine(
+    code: &Code,
+    revocation: Option<&crate::issuer::Revocation>,
+    issued: Option<&crate::bundle::Verified>,
+) {
+    let i = code.item();
+    println!(
+        "GENUINE signature: GTIN {} lot {} serial {}{} (issuer key {})",
+        i.gtin.as_str(),
+        i.lot.as_str(),
+        i.serial.as_str(),
+        i.expiry
+            .as_ref()
+            .map(|e| format!(" expiry {}", e.to_iso()))
+            .unwrap_or_default(),
+        code.kid()
+    );
+    if let Some(v) = issued {
+        println!(
+            "ok  issued at {} (its issuance record, in the signed checkpoint of size {} of {})",
+            when(v.issued_at),
+            v.tree_size,
+            v.origin
+        );
+    }
+    if let Some(r) = revocation {
+        println!(
+            "ok  issuer key {} is revoked from {} ({}); this item was issued before that: its code stays valid",
+            code.kid(),
+            when(r.from),
+            r.reason
+        );
+    }
+    if issued.is_none() {
+        println!("(offline check: the code was signed by this issuer; scan online for issuance status and scan history)");
     }
 }
 
@@ -104,13 +191,16 @@ fn check_pins(
                 .iter()
                 .find(|k| k.kid == v.kid)
                 .ok_or_else(|| anyhow!("the bundle has no issuer key {}", v.kid))?;
-            if !set
+            let Some(pinned) = set
                 .keys
                 .iter()
-                .any(|k| k.role == "issuer" && k.kid == issuer.kid && k.public_key == issuer.public_key)
-            {
+                .find(|k| k.role == "issuer" && k.kid == issuer.kid && k.public_key == issuer.public_key)
+            else {
                 bail!("keys: issuer key {} is not one of the pinned keys", v.kid);
-            }
+            };
+            // The pinned keys may know of a revocation newer than the bundle.
+            check_revocation(&v.kid, pinned.revocation().as_ref(), Some(v.issued_at))
+                .map_err(|e| anyhow!("{REVOKED_REASON}: {e}"))?;
             if !set
                 .keys
                 .iter()
@@ -231,6 +321,15 @@ fn print_offline_checks(v: &crate::bundle::Verified, notes: &[String]) {
         "ok  code signature (issuer key {}): GTIN {} serial {}",
         v.kid, v.gtin, v.serial
     );
+    if let Some(r) = &v.key_revocation {
+        println!(
+            "ok  issuer key {} is revoked from {} ({}); this item was issued at {}, before that: its code stays valid",
+            v.kid,
+            when(r.from),
+            r.reason,
+            when(v.issued_at)
+        );
+    }
     println!(
         "ok  {} record(s) included in the signed checkpoint of {} (size {}, root {})",
         v.records.len(),

@@ -61,6 +61,7 @@ impl Service {
             tree_size: None,
         }];
         records.extend(self.custody_records(code, item, cp.size, latest.size)?);
+        records.extend(self.issuer_key_records(code, cp.size, latest.size)?);
         let issuers = self.issuer_keys()?;
         Ok(Bundle {
             format: FORMAT.to_string(),
@@ -98,27 +99,59 @@ impl Service {
             .engagement_records_for(code.item().gtin.as_str(), &chain)?;
         let mut records = Vec::new();
         for r in actors.iter().chain(engagements.iter()).chain(chain.iter()) {
-            let against = if r.leaf_index < cp {
-                None
-            } else if r.leaf_index < latest {
-                Some(latest)
-            } else {
-                continue;
-            };
-            records.push(BundleRecord {
-                kind: r.record.kind().into(),
-                leaf_index: r.leaf_index,
-                leaf_data: base64::engine::general_purpose::STANDARD.encode(&r.data),
-                inclusion_proof: self
-                    .log()
-                    .inclusion_proof(r.leaf_index, against.unwrap_or(cp))?
-                    .iter()
-                    .map(Hash::to_base64)
-                    .collect(),
-                tree_size: against,
-            });
+            records.extend(self.proven_record(
+                r.record.kind(),
+                r.leaf_index,
+                &r.data,
+                cp,
+                latest,
+            )?);
         }
         Ok(records)
+    }
+
+    /// The log records about the code's issuer key (`issuer_key`: its retirement, its
+    /// revocation), so a verifier learns from the log itself whether the key was revoked
+    /// before the item was issued. Proven as custody records are.
+    fn issuer_key_records(&self, code: &Code, cp: u64, latest: u64) -> Result<Vec<BundleRecord>> {
+        let indexes = self.keyring().records_of(code.kid())?;
+        let data = self.log().leaves_data(&indexes)?;
+        let mut records = Vec::new();
+        for (i, d) in indexes.into_iter().zip(data) {
+            records.extend(self.proven_record("issuer_key", i, &d, cp, latest)?);
+        }
+        Ok(records)
+    }
+
+    /// Leaf `index` as a bundle record: proven against the checkpoint of size `cp` when it
+    /// covers the leaf, else against the latest checkpoint (`latest`), else left out (`None`).
+    fn proven_record(
+        &self,
+        kind: &str,
+        index: u64,
+        data: &[u8],
+        cp: u64,
+        latest: u64,
+    ) -> Result<Option<BundleRecord>> {
+        let against = if index < cp {
+            None
+        } else if index < latest {
+            Some(latest)
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(BundleRecord {
+            kind: kind.into(),
+            leaf_index: index,
+            leaf_data: base64::engine::general_purpose::STANDARD.encode(data),
+            inclusion_proof: self
+                .log()
+                .inclusion_proof(index, against.unwrap_or(cp))?
+                .iter()
+                .map(Hash::to_base64)
+                .collect(),
+            tree_size: against,
+        }))
     }
 
     /// Every registered issuer key (codes signed by any of them verify).
@@ -209,6 +242,19 @@ mod tests {
         for (role, e) in crate::service::custody::tests::route() {
             cast.submit(&svc, role, &lot, e, vec![]).unwrap();
         }
+        // Its issuer key rotated out, then revoked from a second after the batch: the bundle
+        // carries both records, and the item (issued before) stays valid.
+        let k1 = svc.issuance().issuer().kid.to_string();
+        svc.keyring().rotate(crate::keys::generate()).unwrap();
+        let created = svc.issuance().stored_batch(b.id).unwrap().created_unix;
+        while crate::service::now_unix() <= created {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let input = crate::service::keyring::RevokeInput {
+            from: created + 1,
+            reason: "key leaked".into(),
+        };
+        svc.keyring().revoke(&k1, &input).unwrap();
         svc.log().checkpoint_now().unwrap();
         let code = svc.issuance().batch_codes(&b, 6, 1).unwrap().remove(0);
         let (c, item) = issued(&svc, &code.code);
@@ -218,14 +264,15 @@ mod tests {
         let json = serde_json::to_string(&bundle).unwrap();
         let v = verify(&parse(&json).unwrap()).unwrap();
         // The log: the product record, 11 items, 5 actors (registration, key, engagement
-        // each), 10 custody records.
-        assert_eq!((v.tree_size, v.records[0].0), (37, index));
+        // each), 10 custody records, a rotation (2 records) and a revocation.
+        assert_eq!((v.tree_size, v.records[0].0), (40, index));
         assert_eq!(v.custody_records, 10);
         assert_eq!(
             v.records.len(),
-            1 + 10 + 1 + 5 + 10,
-            "item, 10 actor records, the product record, 5 engagements, 10 custody"
+            1 + 10 + 1 + 5 + 10 + 2,
+            "item, 10 actor records, the product record, 5 engagements, 10 custody, the key's retirement and revocation"
         );
+        assert_eq!(v.key_revocation.as_ref().map(|r| r.from), Some(created + 1));
         assert!(v.anchor.is_none() && v.anchor_status.is_none());
         (json, v)
     }
@@ -388,6 +435,45 @@ mod tests {
     }
 
     #[test]
+    fn issuer_key_records_are_checked_and_a_revocation_the_item_does_not_predate_fails() {
+        let (json, _) = sample();
+        let b = parse(&json).unwrap();
+        let keyed =
+            |b: &crate::bundle::Bundle| b.records.iter().filter(|r| r.kind == "issuer_key").count();
+        assert_eq!(keyed(&b), 2);
+        // Relabelled: refused.
+        let mut t = b.clone();
+        let i = t
+            .records
+            .iter()
+            .position(|r| r.kind == "issuer_key")
+            .unwrap();
+        t.records[i].kind = "actor".into();
+        assert_eq!(verify(&t).unwrap_err().check(), "records");
+        // Left out, the revocation is unknown offline (pin the keys: verify-bundle --keys).
+        let mut t = b.clone();
+        t.records.retain(|r| r.kind != "issuer_key");
+        assert_eq!(verify(&t).unwrap().key_revocation, None);
+        // A revocation from before the item's issue: the code is not valid.
+        let (svc, _) = test_service();
+        seed(&svc);
+        let k1 = svc.issuance().issuer().kid.to_string();
+        let (batch, _) = svc.issuance().issue_batch(&req(1), "k", &|_| {}).unwrap();
+        svc.keyring().rotate(crate::keys::generate()).unwrap();
+        let input = crate::service::keyring::RevokeInput {
+            from: svc.issuance().stored_batch(batch.id).unwrap().created_unix,
+            reason: "key leaked".into(),
+        };
+        svc.keyring().revoke(&k1, &input).unwrap();
+        svc.log().checkpoint_now().unwrap();
+        let code = svc.issuance().batch_codes(&batch, 0, 1).unwrap().remove(0);
+        let (c, item) = issued(&svc, &code.code);
+        let e = verify(&svc.bundle(&c, &item, None).unwrap()).unwrap_err();
+        assert_eq!(e.check(), "issuer_key_revoked");
+        assert!(e.detail().contains("(key leaked)"), "{e}");
+    }
+
+    #[test]
     fn a_bundle_verifies_and_field_tampering_is_caught() {
         let (json, _) = sample();
         let b = parse(&json).unwrap();
@@ -398,7 +484,7 @@ mod tests {
         t.code = t.code.replace("/21/", "/21/X");
         assert!(verify(&t).is_err());
         let mut t = b.clone();
-        t.checkpoint = t.checkpoint.replacen("\n37\n", "\n38\n", 1);
+        t.checkpoint = t.checkpoint.replacen("\n40\n", "\n41\n", 1);
         assert_eq!(verify(&t).unwrap_err().check(), "checkpoint");
         let mut t = b.clone();
         t.keys.issuers.clear();

@@ -24,6 +24,7 @@ use super::base::Stats;
 use super::base::WriteLocks;
 use super::base::{now, rfc3339, Result, ServiceError};
 use super::errors::{InputError, IssuanceError};
+use super::keyring::{Issuer, Keyring};
 use super::log::LogBook;
 use super::log::PendingLeaf;
 use super::master::MasterData;
@@ -44,9 +45,6 @@ use crate::store::schema::{
 use crate::store::schema::{lot_key, record_key_leaf, META_LOT_BATCHES_INDEXED};
 use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
-use ed25519_dalek::SigningKey;
-use ed25519_dalek::VerifyingKey;
-use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -224,14 +222,6 @@ fn fingerprint(v: &ValidRequest) -> String {
         .collect()
 }
 
-/// An issuer key able to sign codes.
-pub struct Issuer {
-    /// The private key (never logged: its `Debug` shows only the public half).
-    pub key: SigningKey,
-    /// Its key id.
-    pub kid: KeyId,
-}
-
 /// Batches of signed codes, and lookups of issued items.
 pub struct Issuance {
     store: Arc<dyn Store>,
@@ -240,8 +230,7 @@ pub struct Issuance {
     log: Arc<LogBook>,
     master: Arc<MasterData>,
     host: Host,
-    issuer: Arc<Issuer>,
-    issuer_keys: HashMap<KeyId, VerifyingKey>,
+    keyring: Arc<Keyring>,
     batch_generation: AtomicU64,
 }
 
@@ -249,10 +238,18 @@ pub struct Issuance {
 pub struct IssuanceParts {
     /// The public host new codes are issued for.
     pub host: Host,
-    /// The key new codes are signed with.
-    pub issuer: Issuer,
-    /// Every issuer key the store registers (codes signed by any of them verify).
-    pub issuer_keys: HashMap<KeyId, VerifyingKey>,
+    /// The issuer keys: the current one signs new batches; an interrupted batch is resumed
+    /// with the key it started with; codes of every registered key verify.
+    pub keyring: Arc<Keyring>,
+}
+
+/// What signs one batch's items: the request, the batch, its issue time and its key.
+#[derive(Clone, Copy)]
+struct BatchSigner<'a> {
+    v: &'a ValidRequest,
+    batch_id: u64,
+    issued_at: i64,
+    issuer: &'a Issuer,
 }
 
 impl Issuance {
@@ -272,8 +269,7 @@ impl Issuance {
             log,
             master,
             host: parts.host,
-            issuer: Arc::new(parts.issuer),
-            issuer_keys: parts.issuer_keys,
+            keyring: parts.keyring,
             batch_generation: AtomicU64::new(0),
         }
     }
@@ -283,10 +279,34 @@ impl Issuance {
         &self.host
     }
 
-    /// The signing key (tests forge and re-sign codes with it).
+    /// The current signing key (tests forge and re-sign codes with it).
     #[cfg(test)]
-    pub(crate) fn issuer(&self) -> &Issuer {
-        &self.issuer
+    pub(crate) fn issuer(&self) -> Arc<Issuer> {
+        self.keyring.current().unwrap()
+    }
+
+    /// The key that signs (the rest of) batch `sb`: the one it was started with (every code
+    /// of a batch is signed by one key, also when a rotation came between its start and its
+    /// resumption), unless that key is revoked or its file is gone.
+    fn batch_signer(&self, sb: &StoredBatch) -> Result<Arc<Issuer>> {
+        let id = sb.batch.id;
+        let kid = KeyId::parse(&sb.batch.kid)
+            .map_err(|e| ServiceError::internal(format!("batch {id}: key id: {e}")))?;
+        let key = self.keyring.issuer_key(kid)?;
+        if key.as_ref().is_some_and(|(_, r)| r.is_some()) {
+            return Err(IssuanceError::IssuerKeyRevoked {
+                batch: id,
+                kid: kid.to_string(),
+            }
+            .into());
+        }
+        self.keyring.signer(kid)?.ok_or_else(|| {
+            IssuanceError::SigningKeyUnavailable {
+                batch: id,
+                kid: kid.to_string(),
+            }
+            .into()
+        })
     }
 }
 
@@ -358,7 +378,7 @@ impl Issuance {
                 quantity: v.quantity,
                 issued: 0,
                 status: BatchStatus::Issuing,
-                kid: self.issuer.kid.to_string(),
+                kid: self.keyring.current()?.kid.to_string(),
                 created_at: rfc3339(created),
                 completed_at: None,
                 segments: Vec::new(),
@@ -401,12 +421,19 @@ impl Issuance {
             sizes.push(n as usize);
             left -= n;
         }
-        let (batch_id, issued_at) = (sb.batch.id, sb.created_unix);
+        let issuer = self.batch_signer(&sb)?;
+        let bs = BatchSigner {
+            v,
+            batch_id: sb.batch.id,
+            issued_at: sb.created_unix,
+            issuer: &issuer,
+        };
+        let (bs, batch_id) = (&bs, sb.batch.id);
         std::thread::scope(|s| {
             let (tx, rx) = mpsc::sync_channel::<Result<Vec<SignedItem>>>(1);
             s.spawn(move || {
                 for n in sizes {
-                    let chunk = self.sign_chunk(n, v, batch_id, issued_at);
+                    let chunk = self.sign_chunk(n, bs);
                     let failed = chunk.is_err();
                     if tx.send(chunk).is_err() || failed {
                         break;
@@ -415,7 +442,7 @@ impl Issuance {
             });
             for chunk in rx.iter() {
                 // Returning early drops `rx`, so the producer's next send fails and it stops.
-                let chunk = self.ensure_unique(chunk?, v, batch_id, issued_at)?;
+                let chunk = self.ensure_unique(chunk?, bs)?;
                 self.write_chunk(&mut sb, chunk)?;
                 progress(&sb.batch);
                 info!(
@@ -436,20 +463,20 @@ impl Issuance {
         Ok(sb.batch)
     }
 
-    fn sign_one(
-        &self,
-        serial: Serial,
-        v: &ValidRequest,
-        batch_id: u64,
-        issued_at: i64,
-    ) -> SignedItem {
+    fn sign_one(&self, serial: Serial, bs: &BatchSigner<'_>) -> SignedItem {
+        let BatchSigner {
+            v,
+            batch_id,
+            issued_at,
+            issuer,
+        } = *bs;
         let item = ItemId {
             gtin: v.gtin.clone(),
             lot: v.lot.clone(),
             serial,
             expiry: v.expiry,
         };
-        let code = Code::sign(&self.host, &item, self.issuer.kid, &self.issuer.key);
+        let code = Code::sign(&self.host, &item, issuer.kid, &issuer.key);
         let data = ItemLeaf {
             issued_at,
             batch_id,
@@ -467,13 +494,7 @@ impl Issuance {
         }
     }
 
-    fn sign_chunk(
-        &self,
-        n: usize,
-        v: &ValidRequest,
-        batch_id: u64,
-        issued_at: i64,
-    ) -> Result<Vec<SignedItem>> {
+    fn sign_chunk(&self, n: usize, bs: &BatchSigner<'_>) -> Result<Vec<SignedItem>> {
         let mut rnd = vec![0u8; n * 12];
         getrandom::getrandom(&mut rnd)
             .map_err(|e| ServiceError::Internal(format!("OS random generator failed: {e}")))?;
@@ -482,7 +503,7 @@ impl Issuance {
             .map(|r| {
                 let mut b = [0u8; 12];
                 b.copy_from_slice(r);
-                self.sign_one(Serial::from_random_bytes(&b), v, batch_id, issued_at)
+                self.sign_one(Serial::from_random_bytes(&b), bs)
             })
             .collect())
     }
@@ -493,9 +514,7 @@ impl Issuance {
     fn ensure_unique(
         &self,
         mut chunk: Vec<SignedItem>,
-        v: &ValidRequest,
-        batch_id: u64,
-        issued_at: i64,
+        bs: &BatchSigner<'_>,
     ) -> Result<Vec<SignedItem>> {
         loop {
             let keys: Vec<Vec<u8>> = chunk.iter().map(|i| i.key.clone()).collect();
@@ -516,7 +535,7 @@ impl Issuance {
                 getrandom::getrandom(&mut b).map_err(|e| {
                     ServiceError::Internal(format!("OS random generator failed: {e}"))
                 })?;
-                chunk[i] = self.sign_one(Serial::from_random_bytes(&b), v, batch_id, issued_at);
+                chunk[i] = self.sign_one(Serial::from_random_bytes(&b), bs);
             }
         }
     }
@@ -635,6 +654,25 @@ impl Issuance {
         }
     }
 
+    /// Every batch signed by issuer key `kid`, oldest first (what a revocation of the key
+    /// invalidates is chosen from these by their `created_unix`).
+    pub fn batches_signed_by(&self, kid: &str) -> Result<Vec<StoredBatch>> {
+        let mut out = Vec::new();
+        let mut start = Vec::new();
+        loop {
+            let page = self.store.range(Cf::Batches, &start, None, 1024)?;
+            let Some((last, _)) = page.last() else { break };
+            start = key_after(last);
+            for (_, v) in &page {
+                let sb: StoredBatch = decode_json("batch", v)?;
+                if sb.batch.kid == kid {
+                    out.push(sb);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// A batch and its progress.
     pub fn batch(&self, id: u64) -> Result<Batch> {
         Ok(self.stored_batch(id)?.batch)
@@ -713,7 +751,7 @@ pub(crate) mod tests {
         assert_eq!(serials.len(), 40, "serials are distinct");
         for c in &codes {
             let code = Code::parse(&c.code).unwrap();
-            code.verify(&svc.issuance().issuer.key.verifying_key())
+            code.verify(&svc.issuance().issuer().key.verifying_key())
                 .unwrap();
             assert_eq!(code.item().serial.as_str(), c.serial);
             assert!(

@@ -9,6 +9,7 @@
 //! | [`MasterData`] | [`master`] | enterprises, products, product ownership records |
 //! | [`ActorRegistry`] | [`registry`] | custody actors and their keys |
 //! | [`Engagements`] | [`engagements`] | which actor works for which enterprise, when |
+//! | [`keyring::Keyring`] | [`keyring`] | issuer keys: the current one, rotations, revocations |
 //! | [`Issuance`] | [`issuance`], [`items`] | batches of signed codes, issued items |
 //! | [`Custody`] | [`custody`] | submissions, lot states, recalls, views, EPCIS |
 //! | [`Telemetry`] | [`telemetry`] | scan records, clone warnings, forged-code attempts |
@@ -39,6 +40,7 @@ pub mod demo;
 pub mod engagements;
 pub mod errors;
 pub mod issuance;
+pub mod keyring;
 pub mod log;
 pub mod master;
 pub mod ownership;
@@ -65,7 +67,8 @@ pub use self::custody::Custody;
 pub use self::engagements::Engagements;
 pub use self::errors::{ErrorKind, ServiceError};
 pub use self::issuance::items;
-pub use self::issuance::{Issuance, Issuer};
+pub use self::issuance::Issuance;
+pub use self::keyring::Issuer;
 pub use self::log::{LogBook, SignedCheckpoint};
 pub use self::master::MasterData;
 pub use self::printing::Printing;
@@ -92,6 +95,7 @@ pub struct Service {
     anchors: Arc<AnchorBook>,
     accounts: Arc<Accounts>,
     audit: Arc<AuditTrail>,
+    keyring: Arc<keyring::Keyring>,
 }
 
 impl Service {
@@ -178,5 +182,10 @@ impl Service {
     /// The audit trail of authenticated writes.
     pub fn audit(&self) -> &Arc<AuditTrail> {
         &self.audit
+    }
+
+    /// Issuer keys: which signs new batches, which verify codes, rotations and revocations.
+    pub fn keyring(&self) -> &Arc<keyring::Keyring> {
+        &self.keyring
     }
 }

@@ -1,7 +1,9 @@
 //! Scans: the verdict for a presented code.
 //!
 //! Order of checks: issuer key known → signature (`verify_strict`) → serial issued → the code
-//! is the one its leaf commits to → its batch complete → product → custody. Any storage
+//! is the one its leaf commits to → the issuer key not revoked from a time at or before the
+//! item's issuance (a revoked key's code without an issuance record is not genuine either:
+//! [`crate::issuer`]) → its batch complete → product → custody. Any storage
 //! failure answers `cannot_verify_now` — never `not_genuine` for our own fault. What the scan
 //! records, and the clone warning, are [`super::telemetry`]'s: they never fail a scan.
 
@@ -25,6 +27,7 @@ use super::verdict::{reason, CustodyRecordView, CustodyView, LogView, ProductVie
 use crate::code::Code;
 use crate::custody::record::Conformance;
 use crate::custody::{LotId, LotState};
+use crate::issuer::REVOKED_REASON;
 use crate::merkle::Hash;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -233,6 +236,7 @@ impl Scans {
                         "code_mismatch",
                         "the code differs from the one issued for this serial".into(),
                     ),
+                    NotIssued::KeyRevoked(revoked) => (REVOKED_REASON, revoked.to_string()),
                 };
                 return Ok(Verdict::not_genuine(code, what, message));
             }
@@ -267,7 +271,10 @@ impl Scans {
                 ));
             }
         }
-        if !found.complete {
+        if let Some(revoked) = &found.key_revoked {
+            v.verdict = VerdictKind::NotGenuine;
+            v.reasons = vec![reason(REVOKED_REASON, revoked.to_string())];
+        } else if !found.complete {
             v.verdict = VerdictKind::NotGenuine;
             v.reasons = vec![reason(
                 "batch_incomplete",

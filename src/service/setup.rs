@@ -5,6 +5,7 @@
 //!   traceseal.toml      configuration (written by init with every default, commented)
 //!   admin.token         operator bearer token (0600)
 //!   keys/issuer.pem     issuer key, PKCS#8 PEM (0600): signs item codes
+//!   keys/issuer-<kid>.pem  each issuer key a rotation added (`traceseal keys rotate`)
 //!   keys/log.pem        log key, PKCS#8 PEM (0600): signs checkpoints
 //!   db/                 RocksDB
 //! ```
@@ -12,17 +13,18 @@
 //! `init` refuses a directory holding any of these; `open` refuses a directory without them
 //! (the server never creates critical state implicitly).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine;
-use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::SigningKey;
 
-use super::base::{now, rfc3339, Result, ServiceError, Stats, WriteLocks};
+use super::base::{now, Result, ServiceError, Stats, WriteLocks};
 use super::custody::{Custody, CustodyDeps};
-use super::errors::SetupError;
-use super::issuance::{Issuance, IssuanceParts, Issuer};
+use super::errors::{KeyError, SetupError};
+use super::issuance::{Issuance, IssuanceParts};
+use super::keyring::{put_key, Keyring, Rotation, ISSUER, LOG};
+pub use super::keyring::{KeyInfo, KeySet};
 use super::scan::{ScanDeps, Scans};
 use super::{
     Accounts, ActorRegistry, AnchorBook, AuditTrail, ConsumerServices, Engagements, LogBook,
@@ -33,37 +35,8 @@ use crate::code::{Host, KeyId};
 use crate::config::{Config, ScanRules};
 use crate::keys;
 use crate::store::rocks::RocksStore;
-use crate::store::schema::{decode_json, encode_json, META_LOG_ORIGIN};
+use crate::store::schema::META_LOG_ORIGIN;
 use crate::store::{Cf, Durability, Store, WriteBatch};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-/// A public key of the service.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct KeyInfo {
-    /// Key id: 8 hex chars (issuer: SHA-256 of the public key; log: C2SP note key id).
-    pub kid: String,
-    /// `issuer` (signs codes) or `log` (signs checkpoints).
-    pub role: String,
-    /// Always `Ed25519`.
-    pub algorithm: String,
-    /// Base64 of the 32 raw public key bytes.
-    pub public_key: String,
-    /// RFC 3339 start of validity.
-    pub not_before: String,
-    /// RFC 3339 end of validity, if any.
-    pub not_after: Option<String>,
-    /// For the log key: its C2SP verifier key string.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vkey: Option<String>,
-}
-
-/// Response of `GET /api/v1/keys`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct KeySet {
-    /// Every issuer and log key.
-    pub keys: Vec<KeyInfo>,
-}
 
 /// Paths inside a data directory.
 #[derive(Clone, Debug)]
@@ -88,9 +61,30 @@ impl DataDir {
     pub fn keys(&self) -> PathBuf {
         self.root.join("keys")
     }
-    /// The issuer key file.
+    /// The issuer key file `init` writes.
     pub fn issuer_key(&self) -> PathBuf {
         self.keys().join("issuer.pem")
+    }
+    /// The key file of an issuer key a rotation added.
+    pub fn rotated_issuer_key(&self, kid: KeyId) -> PathBuf {
+        self.keys().join(format!("issuer-{kid}.pem"))
+    }
+    /// Every issuer key file: `issuer.pem` and the `issuer-<kid>.pem` of rotations, by name.
+    pub fn issuer_key_files(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for e in std::fs::read_dir(self.keys())? {
+            let name = e?.file_name();
+            let name = name.to_string_lossy();
+            let rotated = name
+                .strip_prefix("issuer-")
+                .and_then(|r| r.strip_suffix(".pem"))
+                .is_some_and(|k| KeyId::parse(k).is_ok());
+            if name == "issuer.pem" || rotated {
+                files.push(self.keys().join(name.as_ref()));
+            }
+        }
+        files.sort();
+        Ok(files)
     }
     /// The log key file.
     pub fn log_key(&self) -> PathBuf {
@@ -155,36 +149,16 @@ pub fn init(dir: &DataDir, host: &Host) -> Result<InitReport> {
     let signer = NoteSigner::new(&origin, log_key.clone())
         .map_err(|e| ServiceError::Internal(format!("log key name {origin:?}: {e}")))?;
     let issuer_kid = KeyId::of(&issuer.verifying_key());
-    let t = rfc3339(now().unix_timestamp());
-    let b64 = |k: &VerifyingKey| base64::engine::general_purpose::STANDARD.encode(k.as_bytes());
-    let issuer_info = KeyInfo {
-        kid: issuer_kid.to_string(),
-        role: "issuer".into(),
-        algorithm: "Ed25519".into(),
-        public_key: b64(&issuer.verifying_key()),
-        not_before: t.clone(),
-        not_after: None,
-        vkey: None,
-    };
-    let log_info = KeyInfo {
-        kid: hex4(signer.key_id()),
-        role: "log".into(),
-        algorithm: "Ed25519".into(),
-        public_key: b64(&log_key.verifying_key()),
-        not_before: t,
-        not_after: None,
-        vkey: Some(signer.vkey()),
-    };
+    let t = now().unix_timestamp();
+    let issuer_info = KeyInfo::new(issuer_kid.to_string(), ISSUER, &issuer.verifying_key(), t);
+    let mut log_info = KeyInfo::new(hex4(signer.key_id()), LOG, &log_key.verifying_key(), t);
+    log_info.vkey = Some(signer.vkey());
 
     let store = RocksStore::create(&dir.db())?;
     let mut b = WriteBatch::new();
     b.put(Cf::Meta, META_LOG_ORIGIN, origin.as_bytes());
-    b.put(
-        Cf::Keys,
-        issuer_info.kid.as_bytes(),
-        encode_json(&issuer_info),
-    );
-    b.put(Cf::Keys, log_info.kid.as_bytes(), encode_json(&log_info));
+    put_key(&mut b, &issuer_info);
+    put_key(&mut b, &log_info);
     store.write(b, Durability::Synced)?;
     Ok(InitReport {
         issuer_kid: issuer_info.kid,
@@ -234,8 +208,19 @@ impl OpenOptions {
     }
 }
 
-/// Opens an initialised data directory.
+/// Opens an initialised data directory. Refuses one whose `keys/` holds an issuer key file the
+/// store does not register (an interrupted `traceseal keys rotate`: run it again to finish it).
 pub fn open(dir: &DataDir, opts: OpenOptions) -> Result<Service> {
+    let (svc, pending) = open_with_pending(dir, opts)?;
+    if !pending.is_empty() {
+        return Err(KeyError::UnregisteredKeyFiles { files: pending }.into());
+    }
+    Ok(svc)
+}
+
+/// Opens an initialised data directory, also when `keys/` holds issuer key files the store
+/// does not register; returns them (what `traceseal keys rotate` finishes).
+pub fn open_with_pending(dir: &DataDir, opts: OpenOptions) -> Result<(Service, Vec<PathBuf>)> {
     if !dir.db().exists() {
         return Err(SetupError::NotInitialised {
             dir: dir.root().to_path_buf(),
@@ -243,20 +228,35 @@ pub fn open(dir: &DataDir, opts: OpenOptions) -> Result<Service> {
         .into());
     }
     let kerr = |e: keys::KeyFileError| ServiceError::Internal(e.to_string());
-    let issuer = keys::read_private_pem(&dir.issuer_key()).map_err(kerr)?;
+    let files = dir
+        .issuer_key_files()
+        .map_err(|e| ServiceError::internal(format!("{}: {e}", dir.keys().display())))?;
+    let issuer_keys = files
+        .iter()
+        .map(|f| keys::read_private_pem(f).map_err(kerr))
+        .collect::<Result<Vec<SigningKey>>>()?;
     let log_key = keys::read_private_pem(&dir.log_key()).map_err(kerr)?;
     let store: Arc<dyn Store> = Arc::new(RocksStore::open(&dir.db())?);
-    Service::from_parts(store, issuer, log_key, opts)
+    let svc = Service::from_parts(store, issuer_keys.clone(), log_key, opts)?;
+    let pending = svc.keyring.pending()?;
+    let files = files
+        .into_iter()
+        .zip(issuer_keys)
+        .filter(|(_, k)| pending.contains(k))
+        .map(|(f, _)| f)
+        .collect();
+    Ok((svc, files))
 }
 
 impl Service {
     /// Assembles a service over an initialised store (used by [`open`] and by tests with a
-    /// [`crate::store::mem::MemStore`]). Checks that the keys match the store's key registry,
-    /// rebuilds the log frontier and signs the first checkpoint of an empty log.
+    /// [`crate::store::mem::MemStore`]) with the private keys of the issuer key files: checks
+    /// that the current issuer key and the log key match the store's key registry, rebuilds
+    /// the log frontier and signs the first checkpoint of an empty log.
     pub fn from_parts(
         store: Arc<dyn Store>,
-        issuer: ed25519_dalek::SigningKey,
-        log_key: ed25519_dalek::SigningKey,
+        issuer_keys: Vec<SigningKey>,
+        log_key: SigningKey,
         opts: OpenOptions,
     ) -> Result<Service> {
         let origin = match store.get(Cf::Meta, META_LOG_ORIGIN)? {
@@ -271,44 +271,12 @@ impl Service {
         let log_pub = log_key.verifying_key();
         let signer = NoteSigner::new(&origin, log_key)
             .map_err(|e| ServiceError::Internal(format!("log key: {e}")))?;
-        let mut issuer_keys = HashMap::new();
-        let mut saw_log_key = false;
-        for (_, v) in store.range(Cf::Keys, &[], None, usize::MAX)? {
-            let info: KeyInfo = decode_json("key record", &v)?;
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(&info.public_key)
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-                .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-                .ok_or_else(|| ServiceError::Internal(format!("key {} is corrupt", info.kid)))?;
-            match info.role.as_str() {
-                "issuer" => {
-                    issuer_keys.insert(KeyId::of(&raw), raw);
-                }
-                "log" => saw_log_key |= raw == log_pub,
-                _ => {}
-            }
-        }
-        let issuer_kid = KeyId::of(&issuer.verifying_key());
-        if issuer_keys.get(&issuer_kid) != Some(&issuer.verifying_key()) {
-            return Err(ServiceError::Internal(format!(
-                "the issuer key file (kid {issuer_kid}) is not registered in this store"
-            )));
-        }
-        if !saw_log_key {
+        let svc = Service::compose(store, signer, issuer_keys, opts)?;
+        if !svc.keyring.is_log_key(&log_pub)? {
             return Err(ServiceError::Internal(
                 "the log key file does not match the store's registered log key".into(),
             ));
         }
-        let parts = IssuanceParts {
-            host: opts.host.clone(),
-            issuer: Issuer {
-                key: issuer,
-                kid: issuer_kid,
-            },
-            issuer_keys,
-        };
-        let svc = Service::compose(store, signer, parts, opts)?;
         svc.issuance.index_lot_batches()?;
         svc.log.checkpoint_now()?;
         Ok(svc)
@@ -318,13 +286,23 @@ impl Service {
     fn compose(
         store: Arc<dyn Store>,
         signer: NoteSigner,
-        parts: IssuanceParts,
+        issuer_keys: Vec<SigningKey>,
         opts: OpenOptions,
     ) -> Result<Service> {
         let stats = Arc::new(Stats::default());
         let locks = Arc::new(WriteLocks::default());
         let st = || store.clone();
         let log = Arc::new(LogBook::open(st(), stats.clone(), signer)?);
+        let keyring = Arc::new(Keyring::open(
+            st(),
+            locks.clone(),
+            log.clone(),
+            issuer_keys,
+        )?);
+        let parts = IssuanceParts {
+            host: opts.host.clone(),
+            keyring: keyring.clone(),
+        };
         let master = Arc::new(MasterData::new(st(), locks.clone(), log.clone()));
         let registry = Arc::new(ActorRegistry::new(st(), locks.clone(), log.clone()));
         let engagements = Arc::new(Engagements::new(
@@ -349,7 +327,9 @@ impl Service {
             engagements,
             issuance,
         };
-        Ok(Service::compose_readers(store, stats, locks, core, opts))
+        Ok(Service::compose_readers(
+            store, stats, locks, keyring, core, opts,
+        ))
     }
 
     /// Builds custody and the units that read across the others (scans, printing) over the
@@ -358,6 +338,7 @@ impl Service {
         store: Arc<dyn Store>,
         stats: Arc<Stats>,
         locks: Arc<WriteLocks>,
+        keyring: Arc<Keyring>,
         core: CustodyDeps,
         opts: OpenOptions,
     ) -> Service {
@@ -418,6 +399,7 @@ impl Service {
                 opts.sessions,
             )),
             audit: Arc::new(AuditTrail::new(st())),
+            keyring,
             log: log.clone(),
             master: master.clone(),
             registry: registry.clone(),
@@ -444,35 +426,22 @@ pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
     let host = Host::parse("verify.example.com").unwrap();
     let origin = "verify.example.com/log".to_string();
     let signer = NoteSigner::new(&origin, log_key.clone()).unwrap();
-    let mk = |kid: String, role: &str, k: &VerifyingKey, vkey| KeyInfo {
-        kid,
-        role: role.into(),
-        algorithm: "Ed25519".into(),
-        public_key: base64::engine::general_purpose::STANDARD.encode(k.as_bytes()),
-        not_before: rfc3339(0),
-        not_after: None,
-        vkey,
-    };
     let mut b = WriteBatch::new();
     b.put(Cf::Meta, META_LOG_ORIGIN, origin.as_bytes());
-    let ii = mk(
+    let ii = KeyInfo::new(
         KeyId::of(&issuer.verifying_key()).to_string(),
-        "issuer",
+        ISSUER,
         &issuer.verifying_key(),
-        None,
+        0,
     );
-    let li = mk(
-        hex4(signer.key_id()),
-        "log",
-        &log_key.verifying_key(),
-        Some(signer.vkey()),
-    );
-    b.put(Cf::Keys, ii.kid.as_bytes(), encode_json(&ii));
-    b.put(Cf::Keys, li.kid.as_bytes(), encode_json(&li));
+    let mut li = KeyInfo::new(hex4(signer.key_id()), LOG, &log_key.verifying_key(), 0);
+    li.vkey = Some(signer.vkey());
+    put_key(&mut b, &ii);
+    put_key(&mut b, &li);
     mem.write(b, Durability::Synced).unwrap();
     let svc = Service::from_parts(
         mem.clone(),
-        issuer,
+        vec![issuer],
         log_key,
         OpenOptions {
             host,
@@ -491,14 +460,144 @@ pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
 }
 
 impl Service {
-    /// Every registered issuer and log key.
-    pub fn keys(&self) -> Result<super::setup::KeySet> {
-        let keys = self
-            .store
-            .range(Cf::Keys, &[], None, usize::MAX)?
-            .iter()
-            .map(|(_, v)| Ok(decode_json::<KeyInfo>("key record", v)?))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(super::setup::KeySet { keys })
+    /// Every registered issuer and log key, with their validity and revocation.
+    pub fn keys(&self) -> Result<KeySet> {
+        self.keyring.key_set()
+    }
+
+    /// Rotates the issuer key of data directory `dir` (`traceseal keys rotate`, the service
+    /// stopped): a new key is written to `keys/issuer-<kid>.pem` (0600, file and directory
+    /// synced) **before** the store registers it in one synced write with its log records, so
+    /// a crash leaves either nothing registered and a pending key file, or both. A pending key
+    /// file (from such a crash) is registered instead of making a new key; more than one is
+    /// refused. Returns the rotation and the new key's file; signs a checkpoint covering it.
+    pub fn rotate_issuer_key(&self, dir: &DataDir) -> Result<(Rotation, PathBuf)> {
+        let kerr = |e: keys::KeyFileError| ServiceError::Internal(e.to_string());
+        let pending = self.keyring.pending()?;
+        let (key, path) = match pending.as_slice() {
+            [] => {
+                let taken = self.keys()?.keys;
+                let key = std::iter::repeat_with(keys::generate)
+                    .find(|k| {
+                        let kid = KeyId::of(&k.verifying_key()).to_string();
+                        !taken.iter().any(|t| t.kid == kid)
+                    })
+                    .ok_or_else(|| ServiceError::internal("no fresh key id"))?;
+                let path = dir.rotated_issuer_key(KeyId::of(&key.verifying_key()));
+                keys::write_private_pem(&path, &key).map_err(kerr)?;
+                keys::sync_dir(&dir.keys()).map_err(kerr)?;
+                (key, path)
+            }
+            [key] => (key.clone(), pending_file(dir, key)?),
+            _ => {
+                let files = pending
+                    .iter()
+                    .map(|k| pending_file(dir, k))
+                    .collect::<Result<Vec<_>>>()?;
+                return Err(KeyError::UnregisteredKeyFiles { files }.into());
+            }
+        };
+        let rotation = self.keyring.rotate(key)?;
+        self.log.checkpoint_now()?;
+        Ok((rotation, path))
+    }
+}
+
+/// The key file in `dir` that holds `key`.
+fn pending_file(dir: &DataDir, key: &SigningKey) -> Result<PathBuf> {
+    let files = dir
+        .issuer_key_files()
+        .map_err(|e| ServiceError::internal(format!("{}: {e}", dir.keys().display())))?;
+    files
+        .into_iter()
+        .find(|f| keys::read_private_pem(f).is_ok_and(|k| &k == key))
+        .ok_or_else(|| ServiceError::internal("the pending key file is gone"))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Key files of a real data directory across a rotation and its crash cases.
+
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn opts() -> OpenOptions {
+        OpenOptions::defaults(Host::parse("verify.example.com").unwrap())
+    }
+
+    fn new_dir() -> (tempfile::TempDir, DataDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::new(tmp.path().join("d"));
+        init(&dir, &Host::parse("verify.example.com").unwrap()).unwrap();
+        (tmp, dir)
+    }
+
+    #[test]
+    fn a_rotation_writes_the_new_key_file_0600_and_reopens_with_both_keys() {
+        let (_tmp, dir) = new_dir();
+        let svc = open(&dir, opts()).unwrap();
+        let k1 = svc.keyring().current().unwrap().kid;
+        let (r, path) = svc.rotate_issuer_key(&dir).unwrap();
+        drop(svc);
+        let k2 = KeyId::parse(&r.added.kid).unwrap();
+        assert_eq!(path, dir.rotated_issuer_key(k2));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let mut want = vec![dir.issuer_key(), path.clone()];
+        want.sort();
+        assert_eq!(dir.issuer_key_files().unwrap(), want);
+        let svc = open(&dir, opts()).unwrap();
+        assert_eq!(svc.keyring().current().unwrap().kid, k2);
+        assert!(
+            svc.keyring().signer(k1).unwrap().is_some(),
+            "the retired key resumes its batches"
+        );
+        let cp = svc.log().latest_checkpoint().unwrap().unwrap();
+        assert_eq!(cp.size, 2, "the rotation's records are checkpointed");
+        drop(svc);
+        // The current key's file gone: refused, with what to do.
+        std::fs::rename(&path, dir.root().join("aside.pem")).unwrap();
+        let e = open(&dir, opts()).err().unwrap();
+        assert_eq!(e.code(), "keys.current_key_file_missing", "{e}");
+        assert!(e.to_string().contains(&format!("issuer-{k2}.pem")), "{e}");
+    }
+
+    #[test]
+    fn a_rotation_interrupted_after_writing_its_key_file_is_refused_at_open_and_finished_by_rotating(
+    ) {
+        let (_tmp, dir) = new_dir();
+        // What a crash between the key file's write and the store's write leaves.
+        let key = keys::generate();
+        let kid = KeyId::of(&key.verifying_key());
+        let file = dir.rotated_issuer_key(kid);
+        keys::write_private_pem(&file, &key).unwrap();
+        let e = open(&dir, opts()).err().unwrap();
+        assert_eq!(e.code(), "keys.unregistered_key_files");
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&file.display().to_string()) && msg.contains("keys rotate"),
+            "{msg}"
+        );
+        let (svc, pending) = open_with_pending(&dir, opts()).unwrap();
+        assert_eq!(pending, vec![file.clone()]);
+        assert_eq!(svc.log().log_size().unwrap(), 0, "nothing was registered");
+        let (r, path) = svc.rotate_issuer_key(&dir).unwrap();
+        assert_eq!((r.added.kid, path), (kid.to_string(), file));
+        drop(svc);
+        let svc = open(&dir, opts()).unwrap();
+        assert_eq!(svc.keyring().current().unwrap().kid, kid);
+        drop(svc);
+        // Two stray key files: rotating refuses to choose.
+        for _ in 0..2 {
+            let k = keys::generate();
+            keys::write_private_pem(&dir.rotated_issuer_key(KeyId::of(&k.verifying_key())), &k)
+                .unwrap();
+        }
+        let (svc, pending) = open_with_pending(&dir, opts()).unwrap();
+        assert_eq!(pending.len(), 2);
+        let e = svc.rotate_issuer_key(&dir).unwrap_err();
+        assert_eq!(e.code(), "keys.unregistered_key_files");
+        assert_eq!(svc.log().log_size().unwrap(), 2, "nothing more was logged");
     }
 }

@@ -301,7 +301,7 @@ pub struct ForgedDay {
     pub day: String,
     /// GTIN-14 named by the codes ([`UNKNOWN_GTIN`] when not a registered product).
     pub gtin: String,
-    /// `bad_signature`, `unknown_key`, `unknown_serial`, `code_mismatch`.
+    /// `bad_signature`, `unknown_key`, `unknown_serial`, `code_mismatch`, `issuer_key_revoked`.
     pub reason: String,
     /// Scans counted (each code × network once per `repeat_secs`).
     pub scans: u64,

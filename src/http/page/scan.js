@@ -239,7 +239,7 @@
   // What a leaf is, from its own first line (never from the bundle's label).
   const KINDS = { 'traceseal/item/v2': 'item', 'traceseal/custody/v2': 'custody', 'traceseal/actor/v1': 'actor',
     'traceseal/recall/v1': 'recall', 'traceseal/reprint/v2': 'reprint', 'traceseal/product/v1': 'product',
-    'traceseal/engagement/v1': 'engagement' };
+    'traceseal/engagement/v1': 'engagement', 'traceseal/issuer-key/v1': 'issuer_key' };
   // Who may record which step (docs/custody.md, the permission matrix); holds by their type.
   const STEP_ROLES = {
     origin_attestation: ['inspector'], packing: ['inspector', 'carrier'], shipping: ['carrier'],
@@ -255,22 +255,49 @@
   const engagedAt = (ps, gtin, t) => ps.some((p) => (p.gtins.length === 0 || p.gtins.includes(gtin)) &&
     t >= p.nb && (p.na === null || t < p.na) && (p.end === null || t < p.end));
   const isIndex = (n) => Number.isSafeInteger(n) && n >= 0;
+  const utc = (t) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+
+  // The revocation rule (src/issuer.rs): a code of a revoked issuer key counts only when its
+  // issuance record, proven in the log, shows it was issued before the revocation's start.
+  // `rev` is the earliest revocation of the key ({from, reason}: from the published keys and
+  // the bundle's proven issuer-key records), `issued` the proven issue time (or null).
+  function keyCheck(c, key, published, rev, issued, waiting) {
+    if (!key) return c.done('skip', '签发密钥未知', 'the issuer key is unknown');
+    if (!rev) {
+      if (published === null) return c.done('incomplete', '无法获取公钥，请稍后再试', 'could not fetch the public keys; try again later');
+      return c.done('pass', '未被吊销', 'not revoked');
+    }
+    const when = utc(rev.from);
+    if (issued !== null && issued < rev.from) {
+      return c.done('pass', '密钥自 ' + when + ' 起被吊销；此商品签发于 ' + utc(issued) + '，在此之前，仍然有效',
+        'revoked from ' + when + ' (' + rev.reason + '); this item was issued at ' + utc(issued) + ', before that: still valid');
+    }
+    if (waiting) return c.done('incomplete', '密钥已被吊销，需要签发记录才能判断，请稍后再试', 'the key is revoked; its issuance record could not be fetched to tell; try again later');
+    c.done('fail', '签发密钥自 ' + when + ' 起被吊销（' + rev.reason + '）：' + (issued === null ? '没有签发记录表明此码签发于吊销之前' : '此商品签发于 ' + utc(issued) + '，在吊销之后'),
+      'issuer key revoked from ' + when + ' (' + rev.reason + '): ' + (issued === null ? 'no issuance record shows this code was issued before that' : 'this item was issued at ' + utc(issued) + ', after that'));
+  }
+  const earliest = (a, b) => (a && b ? (b.from < a.from ? b : a) : a || b);
 
   // ---------------------------------------------------------------- the checks
   async function run(sec) {
     const code = sec.dataset.code;
     const expectProof = !!sec.dataset.bundle;
     const cSig = check('code', '标签上的码的签名', "The label code's signature");
+    const cKey = check('key', '签发密钥在签发时未被吊销', 'The issuer key was not revoked when the item was issued');
     const cCp = check('checkpoint', '日志检查点的签名', "The log checkpoint's signature");
     const cInc = check('inclusion', '每条记录都在日志中（Merkle 证明）', 'Every record is in the log (Merkle proofs)');
     const cRec = check('records', '流转记录的签名', 'Signatures of the custody records');
     const cCons = check('consistency', '日志只增不改（一致性证明）', 'The log only grew (consistency proof)');
     const cChain = check('chain', '区块链上存证的根哈希', 'The root anchored on chain');
-    const all = [cSig, cCp, cInc, cRec, cCons, cChain];
+    const all = [cSig, cKey, cCp, cInc, cRec, cCons, cChain];
     if (!window.crypto || !crypto.subtle) {
       for (const c of all) c.done('incomplete', '需要 HTTPS 安全连接才能在浏览器中验证', 'checking in the browser needs a secure (HTTPS) page');
       return;
     }
+    // The published keys, with each key's validity and revocation (fetched alongside the proofs).
+    const keysP = fetchJson(sec.dataset.keys)
+      .then((r) => (r.ok && r.json && Array.isArray(r.json.keys) ? r.json.keys : null))
+      .catch(() => null);
     let bundle = null;
     if (expectProof) {
       try {
@@ -284,14 +311,13 @@
     const kid = q.get('k');
     const cut = code.indexOf('&s=');
     let key = bundle && Array.isArray(bundle.keys && bundle.keys.issuers) ? bundle.keys.issuers.find((k) => k.kid === kid) : null;
-    let keysFetched = !!key;
-    if (!key) {
-      try {
-        const ks = (await fetchJson(sec.dataset.keys)).json.keys;
-        keysFetched = true;
-        key = ks.find((k) => k.role === 'issuer' && k.kid === kid);
-      } catch (e) { key = null; }
-    }
+    const published = await keysP;
+    let keysFetched = !!key || published !== null;
+    if (!key && published) key = published.find((k) => k.role === 'issuer' && k.kid === kid) || null;
+    // The published revocation of that very key (same id and public key).
+    const pk = key && published ? published.find((k) => k.role === 'issuer' && k.kid === kid && k.public_key === key.public_key) : null;
+    let rev = pk && pk.revoked_from && Number.isFinite(Date.parse(pk.revoked_from))
+      ? { from: Math.floor(Date.parse(pk.revoked_from) / 1000), reason: pk.revoke_reason || '' } : null;
     if (!key) {
       if (keysFetched) cSig.done('fail', '签发密钥 ' + kid + ' 不是本平台公布的密钥', 'issuer key ' + kid + ' is not one the service publishes');
       else cSig.done('incomplete', '无法获取公钥，请稍后再试', 'could not fetch the public keys; try again later');
@@ -306,6 +332,7 @@
         ok ? 'Ed25519, key ' + kid : 'the signature does not match: the code was altered or forged');
     }
     if (!bundle) {
+      keyCheck(cKey, key, published, rev, null, expectProof);
       // No proofs for a code we did not issue; for one we did, they must come.
       for (const c of [cCp, cInc, cRec, cCons, cChain]) {
         if (expectProof) c.done('incomplete', '无法获取证明材料，请稍后再试', 'could not fetch the proofs; try again later');
@@ -336,7 +363,7 @@
     const support = [];
     const proven = new Set();
     const roles = new Map();
-    let bad = 0, itemOk = false, items = 0;
+    let bad = 0, itemOk = false, items = 0, issued = null;
     const recs = Array.isArray(bundle.records) ? bundle.records : [];
     for (const r of recs) {
       let data = null, ok = false, text = '', kind = null;
@@ -357,6 +384,8 @@
       if (kind === 'item') {
         items++;
         itemOk = items === 1 && text.split('\n').includes('commitment ' + commitment);
+        const m = /\nissued (-?[0-9]+)\n/.exec(text);
+        if (itemOk && m) issued = Number(m[1]);
         markRecord(r.leaf_index, itemOk);
       } else if (kind === 'actor') {
         try {
@@ -364,6 +393,13 @@
           if (op.op === 'add_key') actorKeys.set(op.actor + '/' + op.kid, op.public_key);
           if (op.op === 'register') roles.set(op.actor, op.role);
         } catch (e) { /* not a key record */ }
+      } else if (kind === 'issuer_key') {
+        try {
+          const op = JSON.parse(text.split('\n')[1]);
+          if (op.op === 'revoke' && key && op.kid === kid && op.public_key === key.public_key) {
+            rev = earliest(rev, { from: op.revoked_from, reason: op.reason });
+          }
+        } catch (e) { /* a malformed record revokes nothing */ }
       } else if (kind === 'custody') {
         custody.push({ r, text, lh: hex(await leafHash(data)) });
       } else if (kind === 'product' || kind === 'engagement' || kind === 'recall') {
@@ -371,6 +407,7 @@
       }
     }
     const n = recs.length;
+    keyCheck(cKey, key, published, rev, bundle.code === code ? issued : null, false);
     if (bundle.code !== code) cInc.done('fail', '证明材料属于另一个码', 'the proof bundle is for another code');
     else if (n > 0 && bad === 0 && itemOk && items === 1) cInc.done('pass', n + ' 条记录，全部在检查点中', n + ' records, all in the checkpoint');
     else cInc.done('fail', bad + ' 条记录的证明不成立' + (itemOk ? '' : '，签发记录不符'),

@@ -161,6 +161,9 @@ pub(super) fn reason_zh(code: &str, v: &Verdict) -> Option<String> {
         "unknown_serial" => "本平台从未签发过这个序列号。".into(),
         "code_mismatch" => "此码与为该序列号签发的码不一致。".into(),
         "batch_incomplete" => "该批次的签发过程中断，其码无效。".into(),
+        "issuer_key_revoked" => {
+            "签发此码的密钥已被吊销：吊销时间及之后签发的码，以及没有签发记录的码，均无效。".into()
+        }
         "scanned_widely" => format!(
             "此码自 {} 起（{} 天内）已在 {} 个不同网络中被扫描；同一标签可能有多个副本在流通。",
             since.unwrap_or_default(),

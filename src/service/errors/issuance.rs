@@ -54,6 +54,30 @@ pub enum IssuanceError {
         /// The batch.
         batch: u64,
     },
+    /// An interrupted batch cannot be resumed: the issuer key it was started with (every code
+    /// of a batch is signed by one key) is revoked.
+    #[error(
+        "batch {batch} was started with issuer key {kid}, which is revoked: it cannot be resumed \
+         and its codes are not valid; issue a new batch (with a new Idempotency-Key)"
+    )]
+    IssuerKeyRevoked {
+        /// The batch.
+        batch: u64,
+        /// Its issuer key.
+        kid: String,
+    },
+    /// An interrupted batch cannot be resumed: the key file of the issuer key it was started
+    /// with is not in `keys/` (moved offline after a rotation?).
+    #[error(
+        "batch {batch} was started with issuer key {kid}, whose key file is not in keys/: put \
+         keys/issuer-{kid}.pem (or the issuer.pem of that key) back and retry to resume it"
+    )]
+    SigningKeyUnavailable {
+        /// The batch.
+        batch: u64,
+        /// Its issuer key.
+        kid: String,
+    },
 }
 
 impl IssuanceError {
@@ -64,7 +88,9 @@ impl IssuanceError {
             E::UnknownGtin { .. } => ErrorKind::Unprocessable,
             E::IdempotencyKeyReused { .. }
             | E::BatchIssuing { .. }
-            | E::BatchInterrupted { .. } => ErrorKind::Conflict,
+            | E::BatchInterrupted { .. }
+            | E::IssuerKeyRevoked { .. }
+            | E::SigningKeyUnavailable { .. } => ErrorKind::Conflict,
             E::BatchNotFound { .. } | E::CodeNotIssued => ErrorKind::NotFound,
         }
     }
@@ -79,6 +105,8 @@ impl IssuanceError {
             E::BatchIssuing { .. } => "batch_issuing",
             E::CodeNotIssued => "code_not_issued",
             E::BatchInterrupted { .. } => "batch_interrupted",
+            E::IssuerKeyRevoked { .. } => "issuer_key_revoked",
+            E::SigningKeyUnavailable { .. } => "signing_key_unavailable",
         }
     }
 }

@@ -13,6 +13,7 @@ mod custody;
 mod engagement;
 mod input;
 mod issuance;
+mod keys;
 mod log;
 mod master;
 mod printing;
@@ -25,6 +26,7 @@ pub use self::custody::CustodyError;
 pub use self::engagement::EngagementError;
 pub use self::input::InputError;
 pub use self::issuance::IssuanceError;
+pub use self::keys::KeyError;
 pub use self::log::LogError;
 pub use self::master::MasterError;
 pub use self::printing::PrintError;
@@ -81,6 +83,9 @@ pub enum ServiceError {
     /// Complaints and credit profiles.
     #[error(transparent)]
     Complaint(#[from] ComplaintError),
+    /// Issuer keys: rotation, revocation, the key files.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
     /// The log, its checkpoints and proofs, bundles.
     #[error(transparent)]
     Log(#[from] LogError),
@@ -127,6 +132,7 @@ impl ServiceError {
             E::Custody(e) => (e.kind(), "custody", e.code()),
             E::Printing(e) => (e.kind(), "printing", e.code()),
             E::Complaint(e) => (e.kind(), "complaint", e.code()),
+            E::Keys(e) => (e.kind(), "keys", e.code()),
             E::Log(e) => (e.kind(), "log", e.code()),
             E::Setup(e) => (e.kind(), "setup", e.code()),
             E::Account(e) => (e.kind(), "account", e.code()),
@@ -176,6 +182,7 @@ mod tests {
             ("registry", "registry"),
             ("engagement", "engagement"),
             ("issuance", "issuance"),
+            ("keys", "keys"),
             ("custody", "custody"),
             ("printing", "printing"),
             ("complaint", "complaint"),
