@@ -489,6 +489,24 @@ async fn user_add_makes_the_first_operator_who_signs_in_on_the_server() {
         401,
         "the retired bootstrap token opens nothing"
     );
+    // The CLI's changes are in the audit trail.
+    let id = cookie.split(';').next().unwrap().to_string();
+    let audit: Value = c
+        .get(format!("{base}/api/v1/audit"))
+        .header("cookie", id)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rec = &audit["records"][0];
+    assert_eq!(
+        (&rec["principal"], &rec["method"], &rec["route"]),
+        (&json!("cli"), &json!("CLI"), &json!("traceseal user add")),
+        "{audit}"
+    );
+    assert_eq!(rec["targets"]["username"], "root-op");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
-use super::support::{load_config, open_service};
+use super::support::{audit_cli, load_config, open_service};
 use super::DEFAULT_DATA_DIR;
+use crate::authz::Principal;
 use crate::code::Host;
 use crate::issuer::when;
 use crate::service::keyring::{KeyInfo, RevokeInput};
@@ -120,6 +121,11 @@ fn rotate(dir: &DataDir) -> anyhow::Result<()> {
         );
     }
     let (r, path) = svc.rotate_issuer_key(dir)?;
+    let t = [
+        ("retired", r.retired.kid.clone()),
+        ("added", r.added.kid.clone()),
+    ];
+    audit_cli(&svc, &Principal::cli(), "traceseal keys rotate", &t, None)?;
     println!("rotated: {} -> {}", r.retired.kid, r.added.kid);
     println!("  {}", describe(&r.retired));
     println!("  {}", describe(&r.added));
@@ -141,6 +147,8 @@ fn revoke(svc: &Service, kid: &str, from: i64, reason: &str) -> anyhow::Result<(
         reason: reason.to_string(),
     };
     let k = svc.keyring().revoke(kid, &input)?;
+    let t = [("kid", k.kid.clone()), ("from", when(from))];
+    audit_cli(svc, &Principal::cli(), "traceseal keys revoke", &t, None)?;
     svc.log().checkpoint_now()?;
     println!("revoked: {}", describe(&k));
     if let Some(leaf) = k.records.last() {

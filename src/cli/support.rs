@@ -94,6 +94,34 @@ impl PublishedKeys {
     }
 }
 
+/// Records a change made with the CLI on the data directory in the audit trail: principal
+/// `cli`, method `CLI`, route the command (e.g. `traceseal token add`), the targets named.
+pub(super) fn audit_cli(
+    svc: &crate::service::Service,
+    by: &crate::authz::Principal,
+    command: &str,
+    targets: &[(&str, String)],
+    enterprise: Option<u64>,
+) -> anyhow::Result<()> {
+    let entry = crate::service::audit::AuditEntry {
+        principal: by.id.clone(),
+        role: by.role.as_str().to_string(),
+        principal_enterprise: None,
+        method: "CLI".into(),
+        route: command.to_string(),
+        path: command.to_string(),
+        targets: targets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        enterprise,
+        request_id: by.request.clone(),
+        status: 200,
+    };
+    svc.audit().record(entry)?;
+    Ok(())
+}
+
 /// Issuer keys from a keys file: the JSON of `GET /api/v1/keys` (with each key's revocation
 /// and the log key), or a PEM key.
 pub fn load_issuer_keys(path: &Path) -> anyhow::Result<PublishedKeys> {

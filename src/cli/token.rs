@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
-use super::support::{load_config, open_service};
+use super::support::{audit_cli, load_config, open_service};
 use super::DEFAULT_DATA_DIR;
 use crate::authz::Principal;
 use crate::service::accounts::TokenInput;
@@ -70,6 +70,8 @@ pub fn run(a: &TokenArgs) -> anyhow::Result<()> {
             };
             let cli = Principal::cli();
             let t = accounts.create_token(&input, &cli)?;
+            let id = [("id", t.view.id.clone()), ("role", t.view.role.clone())];
+            audit_cli(&svc, &cli, "traceseal token add", &id, t.view.enterprise_id)?;
             println!("{}", t.token);
             eprintln!(
                 "token {} ({}, {}) expires {}; it is shown only now: keep it secret",
@@ -94,7 +96,10 @@ pub fn run(a: &TokenArgs) -> anyhow::Result<()> {
             }
         }
         TokenAction::Revoke { id } => {
-            let t = accounts.revoke_token(id, &Principal::cli())?;
+            let cli = Principal::cli();
+            let t = accounts.revoke_token(id, &cli)?;
+            let ids = [("id", t.id.clone())];
+            audit_cli(&svc, &cli, "traceseal token revoke", &ids, t.enterprise_id)?;
             println!("token {} revoked", t.id);
         }
     }

@@ -10,7 +10,7 @@ use anyhow::anyhow;
 use base64::Engine as _;
 use clap::{Args, Subcommand};
 
-use super::support::{load_config, open_service};
+use super::support::{audit_cli, load_config, open_service};
 use super::DEFAULT_DATA_DIR;
 use crate::authz::Principal;
 use crate::service::accounts::users::UserInput;
@@ -80,6 +80,8 @@ pub fn run(a: &UserArgs) -> anyhow::Result<()> {
                 enterprise_id: *enterprise,
             };
             let u = accounts.create_user(&input, &cli)?;
+            let t = [("username", u.username.clone()), ("role", u.role.clone())];
+            audit_cli(&svc, &cli, "traceseal user add", &t, u.enterprise_id)?;
             if *generate_password {
                 println!("{password}");
             }
@@ -102,7 +104,9 @@ pub fn run(a: &UserArgs) -> anyhow::Result<()> {
             }
         }
         UserAction::Disable { username } => {
-            accounts.disable_user(username, &cli)?;
+            let u = accounts.disable_user(username, &cli)?;
+            let t = [("username", u.username.clone())];
+            audit_cli(&svc, &cli, "traceseal user disable", &t, u.enterprise_id)?;
             println!("user {username} disabled");
         }
     }
