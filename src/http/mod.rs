@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod consumer;
 pub mod cookie;
 pub mod custody;

@@ -14,7 +14,8 @@ use tower_http::trace::TraceLayer;
 use super::error::ApiError;
 use super::state::AppState;
 use super::{
-    accounts, admin, audit, consumer, custody, engagements, metrics, openapi, ops, public, session,
+    accounts, admin, audit, console, consumer, custody, engagements, metrics, openapi, ops, public,
+    session,
 };
 
 /// The whole application router.
@@ -25,6 +26,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(accounts::router(state.clone()))
         .merge(session::router(state.clone()))
         .merge(audit::router(state.clone()))
+        .merge(console::router(state.clone()))
         .merge(session::public_router(state.clone()))
         .merge(custody::operator_router(state.clone()))
         .merge(engagements::operator_router(state.clone()))

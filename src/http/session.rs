@@ -30,7 +30,7 @@ use super::cookie::{clear_cookie, session_cookie, set_cookie, SessionId};
 use super::error::ApiError;
 use super::state::{blocking, AppState};
 use crate::authz::Principal;
-use crate::service::accounts::sessions::SessionView;
+use crate::service::accounts::sessions::{NewSession, SessionView};
 
 /// How long a sign-in waits for a hashing slot before 503.
 const SLOT_WAIT: Duration = Duration::from_secs(10);
@@ -89,7 +89,24 @@ async fn sign_in_with(
     body: Result<Json<SignIn>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(input) = body?;
-    // A failed sign-in uses up the network's quota; a successful one gives it back.
+    let session = checked_sign_in(st, network, input.username, input.password, replaces).await?;
+    let cookie = set_cookie(&st.config.sessions, &session.id);
+    let mut res = (StatusCode::CREATED, Json(session.view)).into_response();
+    res.headers_mut().insert(header::SET_COOKIE, cookie);
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// A sign-in within the limits: the client network's failed sign-ins (a failure uses up one,
+/// a success gives it back) and the hashing slots. The API and the console both sign in here.
+pub(super) async fn checked_sign_in(
+    st: &Arc<AppState>,
+    network: Option<IpAddr>,
+    username: String,
+    password: String,
+    replaces: Option<String>,
+) -> Result<NewSession, ApiError> {
     if let Some(net) = network {
         if let Err(wait) = st.sign_in_limiter.check(net, Instant::now()) {
             return Err(ApiError::new(
@@ -113,18 +130,13 @@ async fn sign_in_with(
     let svc = st.svc.clone();
     let session = blocking(move || {
         svc.accounts()
-            .sign_in(&input.username, &input.password, replaces.as_deref())
+            .sign_in(&username, &password, replaces.as_deref())
     })
     .await?;
     if let Some(net) = network {
         st.sign_in_limiter.refund(net);
     }
-    let cookie = set_cookie(&st.config.sessions, &session.id);
-    let mut res = (StatusCode::CREATED, Json(session.view)).into_response();
-    res.headers_mut().insert(header::SET_COOKIE, cookie);
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok(session)
 }
 
 /// The signed-in session (its CSRF token included). With an API token: 404, no session.

@@ -673,6 +673,35 @@ impl Issuance {
         Ok(out)
     }
 
+    /// The newest batches (by id, newest first) whose GTIN is in `gtins` (all when `None`),
+    /// at most `limit`; at most 10,000 batches are read.
+    pub fn recent_batches(
+        &self,
+        gtins: Option<&HashSet<String>>,
+        limit: usize,
+    ) -> Result<Vec<Batch>> {
+        let mut end = match self.store.get(Cf::Meta, META_NEXT_BATCH)? {
+            Some(b) => decode_u64(&b)?,
+            None => 1,
+        };
+        let floor = end.saturating_sub(10_000).max(1);
+        let mut out = Vec::new();
+        while out.len() < limit && end > floor {
+            let start = end.saturating_sub(256).max(floor);
+            let page = self
+                .store
+                .range(Cf::Batches, &u64_key(start), Some(&u64_key(end)), 256)?;
+            for (_, v) in page.iter().rev() {
+                let sb: StoredBatch = decode_json("batch", v)?;
+                if gtins.is_none_or(|g| g.contains(&sb.batch.gtin)) && out.len() < limit {
+                    out.push(sb.batch);
+                }
+            }
+            end = start;
+        }
+        Ok(out)
+    }
+
     /// A batch and its progress.
     pub fn batch(&self, id: u64) -> Result<Batch> {
         Ok(self.stored_batch(id)?.batch)
