@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 
 const PASSWORD: &str = "a long enough password";
 
-/// Registers an enterprise with product `gtin` and a batch of lot `lot`; its id.
-async fn enterprise(s: &TestServer, name: &str, uscc: &str, gtin: &str, lot: &str) -> u64 {
+/// Registers an enterprise with product `gtin` and a batch of lot `lot`; (its id, the batch).
+async fn enterprise(s: &TestServer, name: &str, uscc: &str, gtin: &str, lot: &str) -> (u64, u64) {
     let seeder = s.seeder();
     let r = seeder
         .post(
@@ -29,7 +29,64 @@ async fn enterprise(s: &TestServer, name: &str, uscc: &str, gtin: &str, lot: &st
     let b = json!({"gtin": gtin, "lot": lot, "quantity": 3});
     let r = seeder.post("/api/v1/batches", b, Some(lot)).await;
     assert_eq!(r.status(), 201);
-    id
+    let batch = r.json::<Value>().await.unwrap()["batch_id"]
+        .as_u64()
+        .unwrap();
+    (id, batch)
+}
+
+/// Signs `user` in over the API, downloads `path` with the session, rasterises the PDF
+/// (pdftoppm) and decodes every QR code on its first page (zbar): the codes, sorted.
+async fn download_and_decode(s: &TestServer, user: &str, path: &str) -> Vec<String> {
+    let r = s
+        .client
+        .post(s.url("/api/v1/session"))
+        .json(&json!({"username": user, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let pdf = s
+        .client
+        .get(s.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("labels.pdf"), pdf.bytes().await.unwrap()).unwrap();
+    let o = std::process::Command::new("pdftoppm")
+        .args(["-r", "300", "-gray", "-png", "-f", "1", "-l", "1"])
+        .arg(dir.path().join("labels.pdf"))
+        .arg(dir.path().join("page"))
+        .output()
+        .expect("pdftoppm (poppler-utils) is installed by ./scripts/dev setup");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "png"))
+        .unwrap();
+    let o = std::process::Command::new("zbarimg")
+        .args(["-q", "--raw", "-Sdisable", "-Sqrcode.enable"])
+        .arg(&png)
+        .output()
+        .expect("zbarimg (zbar-tools) is installed by ./scripts/dev setup");
+    let mut codes: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    codes.sort();
+    codes
 }
 
 async fn user(s: &TestServer, name: &str, role: &str, enterprise: Option<u64>) {
@@ -80,8 +137,8 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     let mut cfg = test_config();
     cfg.chain.enabled = false;
     let s = TestServer::start(cfg).await;
-    let a = enterprise(&s, "Acme Import Co.", USCC, GTIN, "LOT-A1").await;
-    enterprise(
+    let (a, batch_a) = enterprise(&s, "Acme Import Co.", USCC, GTIN, "LOT-A1").await;
+    let (_, batch_b) = enterprise(
         &s,
         "Other Import Co.",
         "91110108551385082Q",
@@ -107,6 +164,49 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     );
     assert!(table.contains("已完成"), "{table}");
     shot(&b, "batches-printer-zh").await;
+    // Print the batch as a PDF sheet from its page; the labels decode (zbar) to its codes.
+    b.click("table a").await;
+    wait_path(&b, &format!("/console/batches/{batch_a}")).await;
+    shot(&b, "batch-printer-zh").await;
+    b.click("button.primary").await;
+    for _ in 0..100 {
+        if path(&b).await.starts_with("/console/print-jobs/") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let job_path = path(&b).await;
+    assert!(job_path.starts_with("/console/print-jobs/"), "{job_path}");
+    shot(&b, "print-job-printer-zh").await;
+    let decoded = download_and_decode(&s, "printer-a", &format!("{job_path}/output")).await;
+    let mut codes = s.seeder().codes(batch_a).await;
+    codes.sort();
+    assert_eq!(decoded, codes);
+    // The same labels again: refused without a reason (the error page), printed with one.
+    b.goto(&s.url(&format!("/console/batches/{batch_a}"))).await;
+    b.click("button.primary").await;
+    wait_path(&b, &format!("/console/batches/{batch_a}/print")).await;
+    assert!(
+        b.text(".err").await.contains("reprint_reason"),
+        "{}",
+        b.text(".err").await
+    );
+    shot(&b, "reprint-refused-printer-zh").await;
+    b.goto(&s.url(&format!("/console/batches/{batch_a}"))).await;
+    b.type_into("#reprint_reason", "标签被撕坏").await;
+    b.click("button.primary").await;
+    for _ in 0..100 {
+        if path(&b).await.starts_with("/console/print-jobs/") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_ne!(path(&b).await, job_path, "a second job");
+    assert!(path(&b).await.starts_with("/console/print-jobs/"));
+    // Another enterprise's batch: the refusal page.
+    b.goto(&s.url(&format!("/console/batches/{batch_b}"))).await;
+    assert_eq!(b.text("h1").await, "无权访问");
+    assert!(b.text(".err").await.contains("belongs to enterprise"));
     // An operator page: the refusal page, with the reason.
     b.goto(&s.url("/console/audit")).await;
     assert_eq!(b.text("h1").await, "无权访问");
@@ -143,7 +243,12 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
         "{table}"
     );
     b.goto(&s.url("/console/audit")).await;
-    assert!(b.text("table").await.contains("POST /api/v1/batches"));
+    let trail = b.text("table").await;
+    assert!(trail.contains("POST /api/v1/batches"), "{trail}");
+    assert!(
+        trail.contains(&format!("POST /console/batches/{batch_a}/print")),
+        "the console's prints are audited: {trail}"
+    );
     shot(&b, "audit-operator-en").await;
     b.resize(360, 740).await;
     shot(&b, "audit-operator-en-360").await;

@@ -9,12 +9,15 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use crate::authz::{self, Grant, Principal, Refusal};
+use subtle::ConstantTimeEq;
+
+use crate::authz::{self, Grant, Principal, Refusal, Target};
 use crate::config::SessionRules;
 use crate::http::cookie::session_cookie;
 use crate::http::page::Lang;
 use crate::http::state::{blocking, AppState};
 use crate::service::accounts::sessions::SessionView;
+use crate::service::audit::AuditEntry;
 
 /// The stylesheet.
 pub const CSS: &str = include_str!("console.css");
@@ -127,4 +130,71 @@ pub fn login_token(rules: &SessionRules) -> (String, HeaderValue) {
         token,
         HeaderValue::from_str(&v).expect("base64url and fixed attributes"),
     )
+}
+
+/// Whether two CSRF tokens match (constant time; an empty one never does).
+pub fn same(a: &str, b: &str) -> bool {
+    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Whether `p` may use API route `method path` on `target`, as `http::auth` decides it: the
+/// target's owning enterprise (looked up for `own` grants). `Ok`: the owner, when known;
+/// `Err`: the status and why (403 with the table's reason, or the lookup's 404).
+pub async fn owned(
+    st: &Arc<AppState>,
+    p: &Principal,
+    method: &'static str,
+    path: &'static str,
+    target: Target,
+) -> Result<Option<u64>, (StatusCode, String)> {
+    let rule = authz::rule_for(method, path).expect("console actions name routes of the table");
+    let svc = st.svc.clone();
+    let owner = match blocking(move || svc.owner_of(&target)).await {
+        Ok(o) => o,
+        Err(e) if rule.grant(p.role) == Grant::Own => return Err((e.status, e.detail)),
+        Err(_) => None,
+    };
+    authz::decide(p, rule, owner)
+        .map(|_| owner)
+        .map_err(|r| (StatusCode::FORBIDDEN, r.to_string()))
+}
+
+/// Records a console write in the audit trail (as `http::auth` does for the API's).
+#[allow(clippy::too_many_arguments)]
+pub async fn audit(
+    st: &Arc<AppState>,
+    v: &Viewer,
+    method: &str,
+    route: &str,
+    path: &str,
+    targets: &[(&str, String)],
+    owner: Option<u64>,
+    status: StatusCode,
+) {
+    let p = &v.principal;
+    let entry = AuditEntry {
+        principal: p.id.clone(),
+        role: p.role.as_str().to_string(),
+        principal_enterprise: p.enterprise,
+        method: method.to_string(),
+        route: route.to_string(),
+        path: path.to_string(),
+        targets: targets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        enterprise: owner,
+        request_id: new_request_id(),
+        status: status.as_u16(),
+    };
+    let svc = st.svc.clone();
+    if let Err(e) = blocking(move || svc.audit().record(entry)).await {
+        tracing::error!(error = ?e, "the audit record of a console write could not be stored");
+    }
+}
+
+fn new_request_id() -> String {
+    let mut b = [0u8; 16];
+    let _ = getrandom::getrandom(&mut b);
+    crate::custody::record::hex(&b)
 }

@@ -11,6 +11,7 @@
 
 mod kit;
 mod pages;
+mod print;
 
 use std::sync::Arc;
 
@@ -22,9 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
-use self::kit::{css_name, html, see_other, tr, viewer, CSS, DEV_LOGIN_COOKIE, LOGIN_COOKIE};
+use self::kit::{css_name, html, same, see_other, tr, viewer, CSS, DEV_LOGIN_COOKIE, LOGIN_COOKIE};
 use super::cookie::{clear_cookie, session_cookie, set_cookie};
 use super::page::{esc, Lang};
 use super::state::{blocking, AppState};
@@ -37,6 +37,10 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/logout", post(logout))
         .route("/console/lang", get(switch_lang))
         .route("/console/batches", get(pages::batches))
+        .route("/console/batches/{id}", get(print::batch))
+        .route("/console/batches/{id}/print", post(print::print))
+        .route("/console/print-jobs/{id}", get(print::job))
+        .route("/console/print-jobs/{id}/output", get(print::output))
         .route("/console/audit", get(pages::audit))
         .route("/console/assets/{name}", get(asset))
         .route_layer(middleware::from_fn_with_state(
@@ -55,10 +59,6 @@ fn login_cookie(headers: &HeaderMap, dev: bool) -> Option<String> {
         .filter_map(|c| c.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
-}
-
-fn same(a: &str, b: &str) -> bool {
-    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// The login form's fields.

@@ -95,7 +95,7 @@ fn lang_switch(lang: Lang, here: &str) -> String {
 }
 
 /// The frame of a page: head, the header (menu, viewer, sign-out, language) and `body`.
-fn frame(lang: Lang, title: &str, v: Option<&Viewer>, here: &str, body: &str) -> String {
+pub(super) fn frame(lang: Lang, title: &str, v: Option<&Viewer>, here: &str, body: &str) -> String {
     let top = match v {
         Some(v) => format!(
             "{}<div class=\"who\"><span>{} · {}</span><form method=\"post\" action=\"/console/logout\">\
@@ -311,8 +311,9 @@ fn batch_table(lang: Lang, rows: &[crate::service::issuance::Batch]) -> String {
                 _ => tr(lang, "签发中", "issuing"),
             };
             format!(
-                "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"st-{}\">{}</td><td>{}</td></tr>",
-                b.id, esc(&b.gtin), esc(&b.lot), b.quantity, b.issued, esc(&st), label, esc(&b.created_at)
+                "<tr><td><a href=\"/console/batches/{id}\">{id}</a></td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"st-{}\">{}</td><td>{}</td></tr>",
+                esc(&b.gtin), esc(&b.lot), b.quantity, b.issued, esc(&st), label, esc(&b.created_at),
+                id = b.id
             )
         })
         .collect();
