@@ -69,7 +69,9 @@ fn per_request(c: &mut Criterion) {
     g.bench_function("api_token", |b| {
         b.iter(|| a.authenticate(&token).unwrap().unwrap())
     });
-    g.bench_function("session", |b| b.iter(|| a.session(&session).unwrap().unwrap()));
+    g.bench_function("session", |b| {
+        b.iter(|| a.session(&session).unwrap().unwrap())
+    });
     g.bench_function("batch_owner", |b| {
         b.iter(|| svc.owner_of(&Target::Batch(batch.id)).unwrap())
     });

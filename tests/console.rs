@@ -405,3 +405,135 @@ async fn console_forms_without_their_csrf_token_are_refused() {
         .contains("wrong user name or password"));
     s.stop().await;
 }
+
+/// The value of hidden field `name` in a page.
+fn hidden(page: &str, name: &str) -> String {
+    page.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in the page"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_enterprise_admin_issues_a_batch_from_the_form_once() {
+    let mut cfg = test_config();
+    cfg.chain.enabled = false;
+    let s = TestServer::start(cfg).await;
+    let (a, _) = enterprise(&s, "Acme Import Co.", USCC, GTIN, "LOT-A1").await;
+    enterprise(
+        &s,
+        "Other Import Co.",
+        "91110108551385082Q",
+        "09506000134369",
+        "LOT-B1",
+    )
+    .await;
+    user(&s, "admin-a", "enterprise_admin", Some(a)).await;
+
+    let b = Browser::start("zh-CN,zh", 1280, 900).await;
+    sign_in(&b, &s, "admin-a").await;
+    b.goto(&s.url("/console/batches")).await;
+    b.click("a[href='/console/batches/new']").await;
+    wait_path(&b, "/console/batches/new").await;
+    let options = b.text("#gtin").await;
+    assert!(
+        options.contains(GTIN) && !options.contains("09506000134369"),
+        "{options}"
+    );
+    b.type_into("#lot", "LOT-A2").await;
+    b.type_into("#expiry", "2028-06-30").await;
+    b.type_into("#quantity", "20000").await;
+    shot(&b, "new-batch-admin-zh").await;
+    b.click("button.primary").await;
+    // The batch's page, refreshing itself until the batch is complete; then its print form.
+    for _ in 0..600 {
+        let p = path(&b).await;
+        if p.starts_with("/console/batches/")
+            && p != "/console/batches/new"
+            && b.js("return document.querySelectorAll('#format').length")
+                .await
+                == 1
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let facts = b.text("section table").await;
+    assert!(
+        facts.contains("LOT-A2") && facts.contains("20000"),
+        "{facts}"
+    );
+    shot(&b, "batch-issued-admin-zh").await;
+    b.quit().await;
+
+    // Over HTTP: the same form posted twice issues one batch; another enterprise's product is
+    // refused; the issue is audited.
+    let c = client();
+    let r = s
+        .client
+        .post(s.url("/api/v1/session"))
+        .json(&json!({"username": "admin-a", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let session = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let form = c
+        .get(s.url("/console/batches/new"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let page = form.text().await.unwrap();
+    let (csrf, key) = (
+        hidden(&page, "csrf_token"),
+        hidden(&page, "idempotency_key"),
+    );
+    let post = |gtin: &'static str| {
+        let body = encoded(&[
+            ("csrf_token", &csrf),
+            ("idempotency_key", &key),
+            ("gtin", gtin),
+            ("lot", "LOT-A3"),
+            ("expiry", ""),
+            ("quantity", "2"),
+        ]);
+        c.post(s.url("/console/batches"))
+            .header("cookie", &session)
+            .body(body)
+            .send()
+    };
+    let first = post(GTIN).await.unwrap();
+    assert_eq!(first.status(), 303);
+    let again = post(GTIN).await.unwrap();
+    assert_eq!(
+        again.headers()["location"],
+        first.headers()["location"],
+        "one batch"
+    );
+    let other = post("09506000134369").await.unwrap();
+    assert_eq!(other.status(), 403);
+    assert!(other
+        .text()
+        .await
+        .unwrap()
+        .contains("belongs to enterprise"));
+    let trail = s
+        .state
+        .svc
+        .audit()
+        .list(&Default::default(), None, 10)
+        .unwrap();
+    assert!(trail.records.iter().any(|r| r.route == "/console/batches"
+        && r.principal == "user:admin-a"
+        && r.status == 201));
+    s.stop().await;
+}

@@ -9,6 +9,7 @@
 //! page shows is what the authorization table (`crate::authz`) gives the role on the API
 //! route behind it, menus included: a page the role may not use is a refusal page (403).
 
+mod issue;
 mod kit;
 mod pages;
 mod print;
@@ -36,7 +37,8 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/login", get(pages::login_form).post(login))
         .route("/console/logout", post(logout))
         .route("/console/lang", get(switch_lang))
-        .route("/console/batches", get(pages::batches))
+        .route("/console/batches", get(pages::batches).post(issue::issue))
+        .route("/console/batches/new", get(issue::form))
         .route("/console/batches/{id}", get(print::batch))
         .route("/console/batches/{id}/print", post(print::print))
         .route("/console/print-jobs/{id}", get(print::job))

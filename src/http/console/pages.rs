@@ -96,6 +96,18 @@ fn lang_switch(lang: Lang, here: &str) -> String {
 
 /// The frame of a page: head, the header (menu, viewer, sign-out, language) and `body`.
 pub(super) fn frame(lang: Lang, title: &str, v: Option<&Viewer>, here: &str, body: &str) -> String {
+    frame_with(lang, title, v, here, body, "")
+}
+
+/// [`frame`] with more in the head (e.g. a refresh while something is in progress).
+pub(super) fn frame_with(
+    lang: Lang,
+    title: &str,
+    v: Option<&Viewer>,
+    here: &str,
+    body: &str,
+    head: &str,
+) -> String {
     let top = match v {
         Some(v) => format!(
             "{}<div class=\"who\"><span>{} · {}</span><form method=\"post\" action=\"/console/logout\">\
@@ -112,7 +124,7 @@ pub(super) fn frame(lang: Lang, title: &str, v: Option<&Viewer>, here: &str, bod
     format!(
         "<!doctype html><html lang=\"{hl}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex\"><title>{t} · traceseal</title>\
+         <meta name=\"robots\" content=\"noindex\">{head}<title>{t} · traceseal</title>\
          <link rel=\"stylesheet\" href=\"/console/assets/{css}\"></head><body>\
          <header><a class=\"brand\" href=\"/console/\">traceseal {c}</a>{top}</header>\
          <main><h1>{t}</h1>{body}</main></body></html>",
@@ -270,7 +282,14 @@ pub(super) async fn batches(State(st): State<Arc<AppState>>, headers: HeaderMap)
             )
         }
     };
-    let body = batch_table(lang, &rows);
+    let new = match scope(&v.principal, "POST", "/api/v1/batches") {
+        Ok(_) => format!(
+            "<p><a class=\"download\" href=\"/console/batches/new\">{}</a></p>",
+            tr(lang, "签发新批次", "Issue a new batch")
+        ),
+        Err(_) => String::new(),
+    };
+    let body = format!("{new}{}", batch_table(lang, &rows));
     html(
         StatusCode::OK,
         frame(

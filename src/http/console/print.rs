@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::kit::{audit, owned, same, see_other, tr, viewer, Viewer};
-use super::pages::{frame, refusal};
+use super::pages::{frame, frame_with, refusal};
 use crate::authz::Target;
 use crate::http::page::{esc, Lang};
 use crate::http::state::{blocking, AppState};
 use crate::labels::job::LabelFormat;
-use crate::service::issuance::Batch;
+use crate::service::issuance::{Batch, BatchStatus};
 use crate::service::printing::{PrintJobRequest, PrintJobView};
 
 /// The viewer, or the way to sign in.
@@ -32,6 +32,20 @@ fn page(lang: Lang, v: &Viewer, status: StatusCode, title: &str, body: &str) -> 
         status,
         frame(lang, title, Some(v), "/console/batches", body),
     )
+}
+
+/// The batch page while it issues: it reloads itself every 2 s (no script).
+fn issuing_page(lang: Lang, v: &Viewer, title: &str, b: &Batch) -> Response {
+    let note = format!(
+        "<p class=\"muted\" role=\"status\">{} {} / {}</p>",
+        tr(lang, "正在签发…", "Issuing…"),
+        b.issued,
+        b.quantity
+    );
+    let body = format!("{note}{}", batch_facts(lang, b));
+    let head = "<meta http-equiv=\"refresh\" content=\"2\">";
+    let page = frame_with(lang, title, Some(v), "/console/batches", &body, head);
+    super::kit::html(StatusCode::OK, page)
 }
 
 fn failed(lang: Lang, v: &Viewer, status: StatusCode, why: &str) -> Response {
@@ -83,6 +97,10 @@ pub(super) async fn batch(
         Ok(b) => b,
         Err(e) => return failed(lang, &v, e.status, &e.detail),
     };
+    let title = format!("{} {}", tr(lang, "批次", "Batch"), b.id);
+    if b.status != BatchStatus::Complete {
+        return issuing_page(lang, &v, &title, &b);
+    }
     let may_print = owned(
         &st,
         &v.principal,
@@ -98,7 +116,6 @@ pub(super) async fn batch(
         String::new()
     };
     let body = format!("{}{form}", batch_facts(lang, &b));
-    let title = format!("{} {}", tr(lang, "批次", "Batch"), b.id);
     page(lang, &v, StatusCode::OK, &title, &body)
 }
 
