@@ -235,7 +235,7 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     // The operator: every batch, and the audit trail (which shows the console's sign-ins? no:
     // the API writes that made the data, by the bootstrap token).
     sign_in(&b, &s, "op-alice").await;
-    assert_eq!(b.text("nav").await, "Home\nBatches\nAudit trail");
+    assert_eq!(b.text("nav").await, "Home\nBatches\nStaff\nAudit trail");
     b.goto(&s.url("/console/batches")).await;
     let table = b.text("table").await;
     assert!(
@@ -535,5 +535,157 @@ async fn an_enterprise_admin_issues_a_batch_from_the_form_once() {
     assert!(trail.records.iter().any(|r| r.route == "/console/batches"
         && r.principal == "user:admin-a"
         && r.status == 201));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_enterprise_admin_manages_its_staff_and_nothing_above_it() {
+    let mut cfg = test_config();
+    cfg.chain.enabled = false;
+    let s = TestServer::start(cfg).await;
+    let (a, _) = enterprise(&s, "Acme Import Co.", USCC, GTIN, "LOT-A1").await;
+    let (bid, _) = enterprise(
+        &s,
+        "Other Import Co.",
+        "91110108551385082Q",
+        "09506000134369",
+        "LOT-B1",
+    )
+    .await;
+    user(&s, "admin-a", "enterprise_admin", Some(a)).await;
+    user(&s, "printer-b", "label_printer", Some(bid)).await;
+
+    let b = Browser::start("zh-CN,zh", 1280, 900).await;
+    sign_in(&b, &s, "admin-a").await;
+    assert_eq!(b.text("nav").await, "首页\n批次\n员工与令牌\n审计记录");
+    b.click("nav a[href='/console/staff']").await;
+    wait_path(&b, "/console/staff").await;
+    let users = b.text("table").await;
+    assert!(
+        users.contains("admin-a") && !users.contains("printer-b"),
+        "{users}"
+    );
+    // A new label printer, then a token for the warehouse printer (shown once), revoked.
+    b.type_into("#username", "printer-a2").await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("form[action='/console/staff/users'] button").await;
+    wait_path(&b, "/console/staff").await;
+    assert!(b.text("table").await.contains("printer-a2"));
+    b.type_into("#token-name", "仓库打印机").await;
+    b.click("form[action='/console/staff/tokens'] button").await;
+    wait_path(&b, "/console/staff/tokens").await;
+    let token = b.text(".secret").await;
+    assert!(token.starts_with("tst_"), "{token}");
+    shot(&b, "token-shown-once-admin-zh").await;
+    let read = |t: String| {
+        let (c, url) = (s.client.clone(), s.url("/api/v1/batches/1"));
+        async move {
+            c.get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        read(token.clone()).await,
+        200,
+        "a label printer token of A reads A's batch"
+    );
+    b.goto(&s.url("/console/staff")).await;
+    shot(&b, "staff-admin-zh").await;
+    b.click("form[action$='/revoke'] button").await;
+    wait_path(&b, "/console/staff").await;
+    assert_eq!(
+        read(token).await,
+        401,
+        "revoked from the console: refused at once"
+    );
+    b.click("form[action='/console/staff/users/printer-a2/disable'] button")
+        .await;
+    wait_path(&b, "/console/staff").await;
+    assert!(b.text("table").await.contains("已停用"));
+    let signin = s
+        .client
+        .post(s.url("/api/v1/session"))
+        .json(&json!({"username": "printer-a2", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signin.status(), 401, "disabled from the console");
+    b.quit().await;
+
+    // Over HTTP: no platform role, no other enterprise's user; nothing made.
+    let r = s
+        .client
+        .post(s.url("/api/v1/session"))
+        .json(&json!({"username": "admin-a", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let session = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let c = client();
+    let page = c
+        .get(s.url("/console/staff"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf_token");
+    for (role, target) in [
+        ("operator", "/console/staff/users"),
+        ("regulator", "/console/staff/tokens"),
+    ] {
+        let body = encoded(&[
+            ("csrf_token", &csrf),
+            ("username", "sneaky"),
+            ("password", PASSWORD),
+            ("name", "x"),
+            ("role", role),
+        ]);
+        let r = c
+            .post(s.url(target))
+            .header("cookie", &session)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{role}");
+    }
+    let r = c
+        .post(s.url("/console/staff/users/printer-b/disable"))
+        .header("cookie", &session)
+        .body(encoded(&[("csrf_token", &csrf)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "another enterprise's user");
+    let users: Value = s.admin_get("/api/v1/users").await.json().await.unwrap();
+    let users = users.as_array().unwrap();
+    assert!(
+        !users.iter().any(|u| u["username"] == "sneaky"),
+        "{users:?}"
+    );
+    let b_user = users.iter().find(|u| u["username"] == "printer-b").unwrap();
+    assert_eq!(b_user["disabled_at"], Value::Null);
+    let a2 = users
+        .iter()
+        .find(|u| u["username"] == "printer-a2")
+        .unwrap();
+    assert_eq!(
+        a2["role"], "label_printer",
+        "the least powerful role is the default"
+    );
     s.stop().await;
 }

@@ -145,7 +145,7 @@ pub(super) async fn issue(
         &v.principal,
         ROUTE.0,
         ROUTE.1,
-        Target::Product(f.gtin.clone()),
+        Some(Target::Product(f.gtin.clone())),
     )
     .await
     {

@@ -138,18 +138,19 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 /// Whether `p` may use API route `method path` on `target`, as `http::auth` decides it: the
-/// target's owning enterprise (looked up for `own` grants). `Ok`: the owner, when known;
+/// target's owning enterprise (looked up; `None`: the request names none). `Ok`: the owner, when known;
 /// `Err`: the status and why (403 with the table's reason, or the lookup's 404).
 pub async fn owned(
     st: &Arc<AppState>,
     p: &Principal,
     method: &'static str,
     path: &'static str,
-    target: Target,
+    target: Option<Target>,
 ) -> Result<Option<u64>, (StatusCode, String)> {
     let rule = authz::rule_for(method, path).expect("console actions name routes of the table");
     let svc = st.svc.clone();
-    let owner = match blocking(move || svc.owner_of(&target)).await {
+    let lookup = move || target.map_or(Ok(None), |t| svc.owner_of(&t));
+    let owner = match blocking(lookup).await {
         Ok(o) => o,
         Err(e) if rule.grant(p.role) == Grant::Own => return Err((e.status, e.detail)),
         Err(_) => None,

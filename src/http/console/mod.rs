@@ -13,6 +13,7 @@ mod issue;
 mod kit;
 mod pages;
 mod print;
+mod staff;
 
 use std::sync::Arc;
 
@@ -44,6 +45,17 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/print-jobs/{id}", get(print::job))
         .route("/console/print-jobs/{id}/output", get(print::output))
         .route("/console/audit", get(pages::audit))
+        .route("/console/staff", get(staff::page))
+        .route("/console/staff/users", post(staff::add_user))
+        .route(
+            "/console/staff/users/{username}/disable",
+            post(staff::disable_user),
+        )
+        .route("/console/staff/tokens", post(staff::add_token))
+        .route(
+            "/console/staff/tokens/{id}/revoke",
+            post(staff::revoke_token),
+        )
         .route("/console/assets/{name}", get(asset))
         .route_layer(middleware::from_fn_with_state(
             state,

@@ -38,6 +38,12 @@ const MENU: &[Entry] = &[
         route: Some(("GET", "/api/v1/batches/{id}")),
     },
     Entry {
+        zh: "员工与令牌",
+        en: "Staff",
+        href: "/console/staff",
+        route: Some(("GET", "/api/v1/users")),
+    },
+    Entry {
         zh: "审计记录",
         en: "Audit trail",
         href: "/console/audit",
@@ -45,7 +51,7 @@ const MENU: &[Entry] = &[
     },
 ];
 
-fn role_name(lang: Lang, role: &str) -> &'static str {
+pub(super) fn role_name(lang: Lang, role: &str) -> &'static str {
     match role {
         "operator" => tr(lang, "平台运营方", "Operator"),
         "regulator" => tr(lang, "监管部门", "Regulator"),

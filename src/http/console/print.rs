@@ -86,7 +86,7 @@ pub(super) async fn batch(
         &v.principal,
         "GET",
         "/api/v1/batches/{id}",
-        Target::Batch(id),
+        Some(Target::Batch(id)),
     )
     .await
     {
@@ -106,7 +106,7 @@ pub(super) async fn batch(
         &v.principal,
         "POST",
         "/api/v1/batches/{id}/print-jobs",
-        Target::Batch(id),
+        Some(Target::Batch(id)),
     )
     .await
     .is_ok();
@@ -209,7 +209,7 @@ pub(super) async fn print(
         );
     }
     let route = "/api/v1/batches/{id}/print-jobs";
-    let owner = match owned(&st, &v.principal, "POST", route, Target::Batch(id)).await {
+    let owner = match owned(&st, &v.principal, "POST", route, Some(Target::Batch(id))).await {
         Ok(o) => o,
         Err((s, why)) => return failed(lang, &v, s, &why),
     };
@@ -279,7 +279,7 @@ pub(super) async fn job(
         &v.principal,
         "GET",
         "/api/v1/print-jobs/{id}",
-        Target::PrintJob(id),
+        Some(Target::PrintJob(id)),
     )
     .await
     {
@@ -336,7 +336,7 @@ pub(super) async fn output(
         &v.principal,
         "GET",
         "/api/v1/print-jobs/{id}/output",
-        Target::PrintJob(id),
+        Some(Target::PrintJob(id)),
     )
     .await
     {
