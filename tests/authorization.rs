@@ -639,6 +639,54 @@ async fn the_audit_trail_and_the_logged_changes() {
     assert_eq!(st, 403);
     let (st, _) = page(&admin, "?since=yesterday").await;
     assert_eq!(st, 400);
+    // A regulator reads complaints, but never a valid code: the scanned code is hidden.
+    let complaint = |token: &str| {
+        let (c, url, t) = (
+            s.client.clone(),
+            s.url(&format!("/api/v1/complaints/{}", a.complaint)),
+            token.to_string(),
+        );
+        async move {
+            c.get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let seen = complaint(&regulator).await;
+    assert!(
+        seen["scan"]["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("(hidden"),
+        "{seen}"
+    );
+    let listed = page(&regulator, "").await;
+    assert_eq!(listed.0, 200);
+    let all_complaints: Value = s
+        .client
+        .get(s.url("/api/v1/complaints"))
+        .bearer_auth(&regulator)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(all_complaints
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| !c["scan"]["code"].as_str().unwrap().starts_with("https://")));
+    let by_operator = complaint(&s.token).await;
+    assert!(by_operator["scan"]["code"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
     // The credit profile's history is public; each version is a log leaf naming the request.
     let h: Value = s
         .get(&format!("/api/v1/credit/{}/history", b.enterprise))

@@ -181,6 +181,7 @@ pub struct ComplaintQuery {
     responses((status = 200, body = Vec<Complaint>), (status = 400, body = super::error::Problem)))]
 pub async fn list_complaints(
     State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
     Extension(allowed): Extension<Allowed>,
     q: Result<Query<ComplaintQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Complaint>>, ApiError> {
@@ -201,12 +202,13 @@ pub async fn list_complaints(
         status: q.status,
         enterprise_id,
     };
+    let list = blocking(move || {
+        svc.consumer()
+            .list_complaints(&filter, q.before.as_deref(), q.limit.unwrap_or(100))
+    })
+    .await?;
     Ok(Json(
-        blocking(move || {
-            svc.consumer()
-                .list_complaints(&filter, q.before.as_deref(), q.limit.unwrap_or(100))
-        })
-        .await?,
+        list.into_iter().map(|c| for_viewer(&who, c)).collect(),
     ))
 }
 
@@ -244,11 +246,25 @@ pub async fn forged_scans(
     responses((status = 200, body = Complaint), (status = 404, body = super::error::Problem)))]
 pub async fn get_complaint(
     State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Complaint>, ApiError> {
     let Path(r) = p?;
     let svc = st.svc.clone();
-    Ok(Json(blocking(move || svc.consumer().complaint(&r)).await?))
+    let c = blocking(move || svc.consumer().complaint(&r)).await?;
+    Ok(Json(for_viewer(&who, c)))
+}
+
+/// What of a complaint `who` may see: a regulator never reads a valid code (the table's rule
+/// for regulators), so the scanned code is hidden from it unless the scan found it not
+/// genuine (a forged, recalled or revoked code is evidence, not a secret).
+fn for_viewer(who: &Principal, mut c: Complaint) -> Complaint {
+    let secret = c.scan.verdict != crate::service::telemetry::VerdictKind::NotGenuine;
+    if who.role == crate::authz::Role::Regulator && secret {
+        c.scan.code =
+            "(hidden from regulators: a valid code is a secret until its label is seen)".into();
+    }
+    c
 }
 
 /// Move a complaint to a new status, with a note (kept in its history).
