@@ -1,5 +1,5 @@
 //! The console's pages: the frame (menu, who is signed in, sign-out, language), sign-in,
-//! home, batches, the audit trail, and the refusal page.
+//! home, batches, the audit trail, and the refusal page. The dashboard is in `dashboard.rs`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -42,6 +42,12 @@ const MENU: &[Entry] = &[
         en: "Audit trail",
         href: "/console/audit",
         route: Some(("GET", "/api/v1/audit")),
+    },
+    Entry {
+        zh: "监管看板",
+        en: "Dashboard",
+        href: "/console/dashboard",
+        route: Some(("GET", "/api/v1/scans/forged")),
     },
 ];
 
@@ -95,7 +101,7 @@ fn lang_switch(lang: Lang, here: &str) -> String {
 }
 
 /// The frame of a page: head, the header (menu, viewer, sign-out, language) and `body`.
-fn frame(lang: Lang, title: &str, v: Option<&Viewer>, here: &str, body: &str) -> String {
+pub(super) fn frame(lang: Lang, title: &str, v: Option<&Viewer>, here: &str, body: &str) -> String {
     let top = match v {
         Some(v) => format!(
             "{}<div class=\"who\"><span>{} · {}</span><form method=\"post\" action=\"/console/logout\">\
@@ -190,7 +196,7 @@ pub(super) fn refusal(lang: Lang, v: &Viewer, why: &str) -> Response {
 }
 
 /// The page for a signed-in viewer of `here`, or the way to sign-in.
-async fn signed_in(st: &Arc<AppState>, headers: &HeaderMap) -> Result<Viewer, Response> {
+pub(super) async fn signed_in(st: &Arc<AppState>, headers: &HeaderMap) -> Result<Viewer, Response> {
     viewer(st, headers)
         .await
         .ok_or_else(|| see_other("/console/login"))
