@@ -235,7 +235,10 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     // The operator: every batch, and the audit trail (which shows the console's sign-ins? no:
     // the API writes that made the data, by the bootstrap token).
     sign_in(&b, &s, "op-alice").await;
-    assert_eq!(b.text("nav").await, "Home\nBatches\nStaff\nAudit trail");
+    assert_eq!(
+        b.text("nav").await,
+        "Home\nBatches\nStaff\nAudit trail\nDashboard"
+    );
     b.goto(&s.url("/console/batches")).await;
     let table = b.text("table").await;
     assert!(

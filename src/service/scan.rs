@@ -204,6 +204,7 @@ impl Scans {
             }
             Err(e) => {
                 tracing::error!(error = %e, "scan could not be verified");
+                self.deps.telemetry.record_unverifiable(at.unix_timestamp());
                 Verdict::cannot_verify_now(
                     "the verification service cannot check this code right now; please try again later",
                 )
@@ -654,6 +655,68 @@ pub(crate) mod tests {
             .scans()
             .scan(&codes[0], ip("10.0.0.1"), OffsetDateTime::now_utc());
         assert!(v.scan_id.is_some());
+    }
+
+    #[test]
+    fn daily_counts_follow_each_counted_scan_by_day_verdict_and_enterprise() {
+        let (svc, mem) = test_service();
+        let e = seed(&svc).enterprise_id;
+        let codes = issue(&svc, 3);
+        let t = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let today = 1_800_000_000 / 86_400;
+        let counts = |e: Option<u64>, day: i64| {
+            let d = svc.telemetry().daily_scans(e, day, 1).unwrap();
+            assert_eq!(d[0].day, day);
+            d[0].counts
+        };
+        // Two codes, the first scanned 5 times from one network: 2 genuine scans counted.
+        for _ in 0..5 {
+            svc.scans().scan(&codes[0], ip("10.0.0.1"), t);
+        }
+        svc.scans().scan(&codes[1], ip("10.0.0.1"), t);
+        assert_eq!(counts(None, today), [2, 0, 0, 0]);
+        assert_eq!(counts(Some(e), today), [2, 0, 0, 0]);
+        // The third network of code 0: the warning rule fires, counted as the verdict shown.
+        svc.scans().scan(&codes[0], ip("10.0.1.1"), t);
+        let v = svc.scans().scan(&codes[0], ip("10.0.2.1"), t);
+        assert_eq!(v.verdict, VerdictKind::GenuineWithWarning);
+        assert_eq!(counts(Some(e), today), [3, 1, 0, 0]);
+        // A forged code naming our product counts for its enterprise; one of an unknown
+        // product for all products only.
+        let mut item = codes[0].item().clone();
+        item.serial = crate::gs1::Serial::random();
+        let issuer = svc.issuance().issuer();
+        let forged = Code::sign(svc.host(), &item, issuer.kid, &issuer.key);
+        svc.scans().scan(&forged, ip("10.0.0.1"), t);
+        item.gtin = crate::gs1::Gtin::parse("09312345000128").unwrap();
+        let unknown = Code::sign(svc.host(), &item, issuer.kid, &issuer.key);
+        svc.scans().scan(&unknown, ip("10.0.0.1"), t);
+        assert_eq!(counts(None, today), [3, 1, 2, 0]);
+        assert_eq!(counts(Some(e), today), [3, 1, 1, 0]);
+        // The next day is another day; the range reads both, oldest first.
+        let next = OffsetDateTime::from_unix_timestamp(1_800_000_000 + 86_400).unwrap();
+        svc.scans().scan(&codes[2], ip("10.0.0.1"), next);
+        let two = svc.telemetry().daily_scans(Some(e), today + 1, 2).unwrap();
+        let two: Vec<[u64; 4]> = two.iter().map(|d| d.counts).collect();
+        assert_eq!(two, [[3, 1, 1, 0], [1, 0, 0, 0]]);
+        // cannot_verify_now: counted when the store takes the write, a failure otherwise.
+        svc.telemetry().record_unverifiable(1_800_000_000);
+        assert_eq!(counts(None, today), [3, 1, 2, 1]);
+        mem.set_failing(true);
+        let v = svc.scans().scan(&codes[1], ip("10.0.9.1"), t);
+        assert_eq!(v.verdict, VerdictKind::CannotVerifyNow);
+        mem.set_failing(false);
+        assert_eq!(
+            counts(None, today),
+            [3, 1, 2, 1],
+            "the store refused: not counted"
+        );
+        assert_eq!(
+            svc.stats()
+                .scan_telemetry_failures
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
     }
 
     #[test]

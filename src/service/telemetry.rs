@@ -22,6 +22,13 @@
 //! quotas ([`MAX_FORGED_RECORDS_PER_DAY`], [`MAX_FORGED_RECORDS_PER_NETWORK`]) so a flood of
 //! made-up codes cannot fill the disk. Records are purged after [`SCAN_RETENTION_DAYS`] days,
 //! aggregates after [`FORGED_RETENTION_DAYS`].
+//!
+//! **Daily counts** ([`daily`], the regulator dashboard): every scan that writes a record (or,
+//! for a forged code, counts in its day's aggregate) also adds one to its UTC day × verdict
+//! (the verdict shown, the clone warning included), for all products and for the enterprise of
+//! the product the code names when it is known, **in the same write**. A `cannot_verify_now`
+//! answer has no record: it is counted on its own, each answer once, when the store takes it.
+//! Read back per range of days ([`Telemetry::daily_scans`]), purged with the forged aggregates.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash as _, Hasher};
@@ -46,6 +53,10 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use utoipa::ToSchema;
 
+mod daily;
+
+pub use self::daily::DayCounts;
+
 /// The four possible scan answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -58,6 +69,45 @@ pub enum VerdictKind {
     NotGenuine,
     /// We cannot answer now (our fault, e.g. storage unavailable). Never means fake.
     CannotVerifyNow,
+}
+
+impl VerdictKind {
+    /// Every verdict, in the order of the daily counts ([`DayCounts::counts`]).
+    pub const ALL: [VerdictKind; daily::VERDICTS] = [
+        VerdictKind::Genuine,
+        VerdictKind::GenuineWithWarning,
+        VerdictKind::NotGenuine,
+        VerdictKind::CannotVerifyNow,
+    ];
+
+    /// Its index in [`VerdictKind::ALL`] (the verdict byte of `scan_days` keys).
+    pub fn index(self) -> usize {
+        match self {
+            VerdictKind::Genuine => 0,
+            VerdictKind::GenuineWithWarning => 1,
+            VerdictKind::NotGenuine => 2,
+            VerdictKind::CannotVerifyNow => 3,
+        }
+    }
+
+    /// Its name in the API (`genuine`, `genuine_with_warning`, …).
+    pub fn code(self) -> &'static str {
+        match self {
+            VerdictKind::Genuine => "genuine",
+            VerdictKind::GenuineWithWarning => "genuine_with_warning",
+            VerdictKind::NotGenuine => "not_genuine",
+            VerdictKind::CannotVerifyNow => "cannot_verify_now",
+        }
+    }
+
+    /// The verdict shown once the clone warning is applied (as `scan::apply_note` does): a
+    /// genuine code scanned too widely is genuine with a warning.
+    pub fn with_clone_warning(self, warn: bool) -> VerdictKind {
+        match (self, warn) {
+            (VerdictKind::Genuine, true) => VerdictKind::GenuineWithWarning,
+            (v, _) => v,
+        }
+    }
 }
 
 /// Scan history of the code, including this scan.
@@ -85,9 +135,14 @@ pub const SCAN_RETENTION_DAYS: i64 = SCAN_VALID_DAYS + 2;
 /// How long after a scan a complaint may refer to it.
 pub const SCAN_VALID_DAYS: i64 = 90;
 
-/// How long daily forged-scan aggregates are kept (a little over a year: the credit model
-/// looks back twelve months).
+/// How long daily forged-scan aggregates and daily scan counts are kept (a little over a year:
+/// the credit model looks back twelve months, the dashboard up to [`DAILY_DAYS_MAX`] days).
 pub const FORGED_RETENTION_DAYS: i64 = 400;
+
+/// Days of daily counts a dashboard shows unless asked otherwise.
+pub const DAILY_DAYS_DEFAULT: u32 = 30;
+/// Most days of daily counts read at once.
+pub const DAILY_DAYS_MAX: u32 = 366;
 
 /// Most scan records of forged codes kept per day (a flood of made-up codes must not fill the
 /// disk: beyond this a forged scan is still answered and aggregated, without a record).
@@ -345,6 +400,9 @@ pub struct Telemetry {
     scan_locks: Vec<Mutex<()>>,
     scan_id_key: Mutex<Option<[u8; 32]>>,
     forged_quota: Mutex<ForgedQuota>,
+    /// Held from the read of a daily count to the write of its successor (taken after a
+    /// stripe lock, never before one).
+    daily_lock: Mutex<()>,
 }
 
 impl Telemetry {
@@ -363,6 +421,7 @@ impl Telemetry {
             scan_locks: (0..SCAN_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             scan_id_key: Mutex::new(None),
             forged_quota: Mutex::default(),
+            daily_lock: Mutex::default(),
         }
     }
 
@@ -458,6 +517,9 @@ impl Telemetry {
             if self.store.get(Cf::Scans, &id)?.is_none() {
                 wb.put(Cf::Scans, id.to_vec(), encode_json(record));
             }
+            let shown = record.verdict.with_clone_warning(c.warn);
+            let _daily = super::base::lock(&self.daily_lock)?;
+            self.stage_daily(&mut wb, now, record.enterprise_id, shown)?;
             // Telemetry is not critical state: buffered, not fsynced per scan.
             self.store.write(wb, Durability::Buffered)?;
         }
@@ -481,10 +543,10 @@ impl Telemetry {
         let recorded = super::base::lock(&self.forged_quota)?.take(&record.network, day);
         let reason = record.reasons.first().map(String::as_str).unwrap_or("none");
         let gtin = &code.item().gtin;
-        let gtin = if self.master.find_product(gtin)?.is_some() {
-            gtin.as_str()
-        } else {
-            UNKNOWN_GTIN
+        // The product the code names, when it is ours: its GTIN and its enterprise count.
+        let (gtin, enterprise) = match self.master.find_product(gtin)? {
+            Some(p) => (gtin.as_str(), Some(p.enterprise_id)),
+            None => (UNKNOWN_GTIN, None),
         };
         let key = forged_key(day, gtin, reason);
         let _g = super::base::lock(&self.scan_locks[self.stripe(&key)])?;
@@ -497,8 +559,57 @@ impl Telemetry {
             wb.put(Cf::Scans, id.to_vec(), encode_json(record));
         }
         wb.put(Cf::ForgedScans, key, u64_key(n + 1).to_vec());
+        let _daily = super::base::lock(&self.daily_lock)?;
+        self.stage_daily(&mut wb, now, enterprise, record.verdict)?;
         self.store.write(wb, Durability::Buffered)?;
         Ok(recorded)
+    }
+
+    /// Adds a scan at `now` shown as `verdict` to its day's counts in `wb` (the caller holds
+    /// `daily_lock` until `wb` is written).
+    fn stage_daily(
+        &self,
+        wb: &mut WriteBatch,
+        now: i64,
+        enterprise: Option<u64>,
+        verdict: VerdictKind,
+    ) -> Result<()> {
+        let day = now.div_euclid(86_400);
+        daily::stage(&*self.store, wb, day, enterprise, verdict.index() as u8)
+    }
+
+    /// Counts a `cannot_verify_now` answer at `now` in its day's counts (it has no scan record:
+    /// each answer counts). Never fails: when the store refuses (the likely reason for the
+    /// answer) the failure is counted and logged like any telemetry failure.
+    pub(crate) fn record_unverifiable(&self, now: i64) {
+        let res = super::base::lock(&self.daily_lock).and_then(|_daily| {
+            let mut wb = WriteBatch::new();
+            self.stage_daily(&mut wb, now, None, VerdictKind::CannotVerifyNow)?;
+            Ok(self.store.write(wb, Durability::Buffered)?)
+        });
+        if let Err(e) = res {
+            self.stats
+                .scan_telemetry_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "a cannot_verify_now answer was not counted");
+        }
+    }
+
+    /// Scans per UTC day and verdict of the `days` days (1 to [`DAILY_DAYS_MAX`]) ending with
+    /// `today` (days since the epoch), oldest first, every day present; of the products of
+    /// `enterprise` when given. Reads only those days' counts (at most `days` × 4 keys).
+    pub fn daily_scans(
+        &self,
+        enterprise: Option<u64>,
+        today: i64,
+        days: u32,
+    ) -> Result<Vec<DayCounts>> {
+        daily::read(
+            &*self.store,
+            enterprise,
+            today,
+            days.clamp(1, DAILY_DAYS_MAX),
+        )
     }
 
     fn stripe(&self, key: &[u8]) -> usize {
@@ -575,14 +686,16 @@ impl Telemetry {
         Ok(out)
     }
 
-    /// Deletes scan records older than `before` (Unix seconds) and forged-scan aggregates of
-    /// days older than [`FORGED_RETENTION_DAYS`] before it; returns how many records went.
+    /// Deletes scan records older than `before` (Unix seconds), and forged-scan aggregates
+    /// and daily counts of days more than [`FORGED_RETENTION_DAYS`] before the scan records'
+    /// own cut ([`SCAN_RETENTION_DAYS`] before now); returns how many records went.
     /// Complaints keep their own copy of the scan.
     pub fn purge_scans(&self, before: i64) -> Result<u64> {
         let n = self.purge_range(Cf::Scans, &u64_key(before.max(0) as u64))?;
         let day =
             (before - (FORGED_RETENTION_DAYS - SCAN_RETENTION_DAYS) * 86_400).div_euclid(86_400);
         self.purge_range(Cf::ForgedScans, &forged_day_prefix(day))?;
+        daily::purge(&*self.store, day)?;
         Ok(n)
     }
 

@@ -105,11 +105,14 @@ pub enum Cf {
     Sessions,
     /// Sequence number (u64 BE) → an audited write (who, what, when, request id, outcome).
     Audit,
+    /// Scans counted per UTC day and verdict, of all products (`a` ‖ day ‖ verdict) and of
+    /// each enterprise's (`e` ‖ enterprise id ‖ day ‖ verdict) → u64 BE ([`scan_day_key`]).
+    ScanDays,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 34] = [
+    pub const ALL: [Cf; 35] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -144,6 +147,7 @@ impl Cf {
         Cf::Users,
         Cf::Sessions,
         Cf::Audit,
+        Cf::ScanDays,
     ];
 
     /// The column family's on-disk name.
@@ -183,6 +187,7 @@ impl Cf {
             Cf::Users => "users",
             Cf::Sessions => "sessions",
             Cf::Audit => "audit",
+            Cf::ScanDays => "scan_days",
         }
     }
 }
@@ -374,6 +379,40 @@ pub fn parse_forged_key(k: &[u8]) -> Option<(i64, String, String)> {
     Some((day, gtin, reason))
 }
 
+/// The first bytes of the [`scan_day_key`]s of one scope: `a` (every scan) or `e` ‖ enterprise
+/// id (u64 BE) (scans of that enterprise's products).
+pub fn scan_day_prefix(enterprise: Option<u64>) -> Vec<u8> {
+    match enterprise {
+        None => b"a".to_vec(),
+        Some(e) => {
+            let mut k = b"e".to_vec();
+            k.extend_from_slice(&u64_key(e));
+            k
+        }
+    }
+}
+
+/// The key of a daily scan count ([`Cf::ScanDays`]): [`scan_day_prefix`] ‖ day (u32 BE, days
+/// since the epoch) ‖ verdict (1 byte: 0 genuine, 1 genuine with a warning, 2 not genuine, 3
+/// cannot verify now). Fixed size per scope (6 or 14 bytes), so one scope's days are one range.
+pub fn scan_day_key(enterprise: Option<u64>, day: i64, verdict: u8) -> Vec<u8> {
+    let mut k = scan_day_prefix(enterprise);
+    k.extend_from_slice(&forged_day_prefix(day));
+    k.push(verdict);
+    k
+}
+
+/// (enterprise, day, verdict) of a [`scan_day_key`]; `None` for a key not of that layout.
+pub fn parse_scan_day_key(k: &[u8]) -> Option<(Option<u64>, i64, u8)> {
+    let (enterprise, rest) = match (k.first()?, k.len()) {
+        (b'a', 6) => (None, &k[1..]),
+        (b'e', 14) => (Some(decode_u64(&k[1..9]).ok()?), &k[9..]),
+        _ => return None,
+    };
+    let day = u32::from_be_bytes(rest[..4].try_into().ok()?) as i64;
+    Some((enterprise, day, rest[4]))
+}
+
 /// The end (exclusive) of the credit profiles' key range ([`profile_key`]s start with `p`).
 pub const PROFILES_END: &[u8] = b"q";
 
@@ -444,6 +483,23 @@ mod tests {
         let a = item_key("09506000134352", "ab");
         let b = item_key("09506000134352", "abc");
         assert!(!b.starts_with(&a));
+    }
+
+    #[test]
+    fn scan_day_keys_sort_by_scope_then_day_and_round_trip() {
+        assert!(scan_day_key(None, 20_000, 3) < scan_day_key(None, 20_001, 0));
+        assert!(scan_day_key(Some(7), 20_000, 3) < scan_day_key(Some(7), 20_001, 0));
+        assert!(scan_day_key(Some(7), u32::MAX as i64, 3) < scan_day_key(Some(8), 0, 0));
+        assert!(scan_day_key(Some(7), 5, 1).starts_with(&scan_day_prefix(Some(7))));
+        for (e, d, v) in [
+            (None, 20_000, 2),
+            (Some(u64::MAX), 0, 0),
+            (Some(1), 19_999, 3),
+        ] {
+            assert_eq!(parse_scan_day_key(&scan_day_key(e, d, v)), Some((e, d, v)));
+        }
+        assert_eq!(parse_scan_day_key(b"a12"), None);
+        assert_eq!(parse_scan_day_key(b"x12345"), None);
     }
 
     proptest! {

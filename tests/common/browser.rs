@@ -215,6 +215,17 @@ impl Browser {
         .to_string()
     }
 
+    /// The value of the cookie `name` the browser holds for the current page (`HttpOnly` ones
+    /// included: WebDriver sees them all).
+    pub async fn cookie(&self, name: &str) -> Option<String> {
+        let all = self.cmd(reqwest::Method::GET, "/cookie", json!({})).await;
+        all.as_array()?
+            .iter()
+            .find(|c| c["name"] == name)
+            .and_then(|c| c["value"].as_str())
+            .map(str::to_string)
+    }
+
     /// Resizes the window.
     pub async fn resize(&self, width: u32, height: u32) {
         self.cmd(

@@ -9,6 +9,8 @@
 //! page shows is what the authorization table (`crate::authz`) gives the role on the API
 //! route behind it, menus included: a page the role may not use is a refusal page (403).
 
+mod chart;
+mod dashboard;
 mod issue;
 mod kit;
 mod pages;
@@ -56,6 +58,8 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/console/staff/tokens/{id}/revoke",
             post(staff::revoke_token),
         )
+        .route("/console/dashboard", get(dashboard::page))
+        .route("/console/dashboard.csv", get(dashboard::csv))
         .route("/console/assets/{name}", get(asset))
         .route_layer(middleware::from_fn_with_state(
             state,

@@ -1,5 +1,5 @@
 //! The console's pages: the frame (menu, who is signed in, sign-out, language), sign-in,
-//! home, batches, the audit trail, and the refusal page.
+//! home, batches, the audit trail, and the refusal page. The dashboard is in `dashboard.rs`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -48,6 +48,12 @@ const MENU: &[Entry] = &[
         en: "Audit trail",
         href: "/console/audit",
         route: Some(("GET", "/api/v1/audit")),
+    },
+    Entry {
+        zh: "监管看板",
+        en: "Dashboard",
+        href: "/console/dashboard",
+        route: Some(("GET", "/api/v1/scans/forged")),
     },
 ];
 
@@ -208,7 +214,7 @@ pub(super) fn refusal(lang: Lang, v: &Viewer, why: &str) -> Response {
 }
 
 /// The page for a signed-in viewer of `here`, or the way to sign-in.
-async fn signed_in(st: &Arc<AppState>, headers: &HeaderMap) -> Result<Viewer, Response> {
+pub(super) async fn signed_in(st: &Arc<AppState>, headers: &HeaderMap) -> Result<Viewer, Response> {
     viewer(st, headers)
         .await
         .ok_or_else(|| see_other("/console/login"))

@@ -1,0 +1,339 @@
+//! The regulator dashboard of the console (`docs/console.md`) in headless Chromium, against the
+//! real server over RocksDB: codes of two enterprises scanned over the public API (genuine,
+//! one repeated, one forged), then a regulator signs in and opens the dashboard: its table
+//! shows the counts the scans made, the SVG has one segment per non-zero count, the
+//! enterprise filter narrows both, and the CSV (fetched with the browser's session cookie)
+//! holds the same numbers. A label printer gets the refusal page. Screenshots in both
+//! languages at 1280 and 360 px: `$CARGO_TARGET_DIR/test-artifacts/console/dashboard-*.png`.
+
+mod common;
+
+use common::browser::{artifacts_dir, Browser};
+use common::{test_config, verify_path, TestServer, GTIN, USCC};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "a long enough password";
+const SESSION: &str = "__Host-traceseal-session";
+
+/// Registers an enterprise with product `gtin` and a batch of `quantity` codes of lot `lot`;
+/// its id and the codes.
+async fn enterprise(
+    s: &TestServer,
+    name: &str,
+    uscc: &str,
+    gtin: &str,
+    lot: &str,
+    quantity: u64,
+) -> (u64, Vec<String>) {
+    let seeder = s.seeder();
+    let r = seeder
+        .post(
+            "/api/v1/enterprises",
+            json!({"name": name, "uscc": uscc, "country": "AU"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
+    let p = json!({"gtin": gtin, "name_zh": "奶粉", "name_en": "Formula", "enterprise_id": id});
+    assert_eq!(seeder.post("/api/v1/products", p, None).await.status(), 201);
+    let b = json!({"gtin": gtin, "lot": lot, "quantity": quantity});
+    let r = seeder.post("/api/v1/batches", b, Some(lot)).await;
+    assert_eq!(r.status(), 201);
+    let batch = r.json::<Value>().await.unwrap()["batch_id"]
+        .as_u64()
+        .unwrap();
+    (id, seeder.codes(batch).await)
+}
+
+async fn user(s: &TestServer, name: &str, role: &str, enterprise: Option<u64>) {
+    let body =
+        json!({"username": name, "password": PASSWORD, "role": role, "enterprise_id": enterprise});
+    assert_eq!(s.admin_post("/api/v1/users", body).await.status(), 201);
+}
+
+/// Scans `code` over the public API; its verdict.
+async fn scan(s: &TestServer, code: &str) -> String {
+    let v: Value = s.get(&verify_path(code)).await.json().await.unwrap();
+    v["verdict"].as_str().unwrap().to_string()
+}
+
+async fn path(b: &Browser) -> String {
+    b.js("return location.pathname + location.search")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Waits (up to 5 s) for a navigation a click started to land on `want` (path and query).
+async fn wait_path(b: &Browser, want: &str) {
+    for _ in 0..100 {
+        if path(b).await == want && b.js("return document.readyState").await == "complete" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(path(b).await, want);
+}
+
+async fn sign_in(b: &Browser, s: &TestServer, name: &str) {
+    b.goto(&s.url("/console/login")).await;
+    b.type_into("#username", name).await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("button.primary").await;
+    wait_path(b, "/console/").await;
+}
+
+async fn shot(b: &Browser, name: &str) {
+    b.full_screenshot(&artifacts_dir("console").join(format!("dashboard-{name}.png")))
+        .await;
+}
+
+/// The table's cells, row by row (`thead`, then `tbody`, then `tfoot`), as the page shows them.
+async fn table(b: &Browser) -> Vec<Vec<String>> {
+    let v = b
+        .js("return [...document.querySelectorAll('table.counts tr')].map(r => [...r.cells].map(c => c.textContent))")
+        .await;
+    serde_json::from_value(v).unwrap()
+}
+
+/// Per verdict, the totals row of the table (genuine, with warning, not genuine, cannot
+/// verify, total), and how many of the day cells are not zero.
+fn totals(t: &[Vec<String>]) -> (Vec<u64>, usize) {
+    let n = |c: &String| c.parse::<u64>().unwrap();
+    let foot: Vec<u64> = t.last().unwrap()[1..].iter().map(n).collect();
+    let body = &t[1..t.len() - 1];
+    let non_zero = body
+        .iter()
+        .flat_map(|r| r[1..5].iter())
+        .filter(|c| n(c) > 0)
+        .count();
+    let sums: Vec<u64> = (1..6)
+        .map(|i| body.iter().map(|r| n(&r[i])).sum())
+        .collect();
+    assert_eq!(sums, foot, "the totals row adds the days up");
+    (foot, non_zero)
+}
+
+async fn segments(b: &Browser) -> usize {
+    b.js("return document.querySelectorAll('svg.chart g.bars path').length")
+        .await
+        .as_u64()
+        .unwrap() as usize
+}
+
+/// `GET path` with a session cookie, redirects not followed.
+async fn get_with(s: &TestServer, path: &str, session: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(s.url(path))
+        .header("cookie", format!("{SESSION}={session}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The CSV's totals per verdict (genuine, with warning, not genuine, cannot verify), checking
+/// its headers and its shape: a header row, one row per day × verdict.
+async fn csv_totals(s: &TestServer, path: &str, session: &str, days: usize) -> Vec<u64> {
+    let r = get_with(s, path, session).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let cd = r.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        cd.starts_with("attachment; filename=\"traceseal-scans-"),
+        "{cd}"
+    );
+    let body = r.text().await.unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "date,enterprise_id,verdict,scans");
+    assert_eq!(lines.len(), 1 + days * 4);
+    let order = [
+        "genuine",
+        "genuine_with_warning",
+        "not_genuine",
+        "cannot_verify_now",
+    ];
+    let mut t = vec![0u64; 4];
+    for (i, l) in lines[1..].iter().enumerate() {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f[2], order[i % 4], "{l}");
+        t[i % 4] += f[3].parse::<u64>().unwrap();
+    }
+    t
+}
+
+#[tokio::test]
+async fn a_regulator_sees_the_scans_as_chart_table_and_csv_and_a_printer_is_refused() {
+    let mut cfg = test_config();
+    cfg.chain.enabled = false;
+    let s = TestServer::start(cfg).await;
+    let (a, codes) = enterprise(&s, "Acme Import Co.", USCC, GTIN, "LOT-A1", 3).await;
+    let (other, other_codes) = enterprise(
+        &s,
+        "Other Import Co.",
+        "91110108551385082Q",
+        "09506000134369",
+        "LOT-B1",
+        1,
+    )
+    .await;
+    // Acme: three codes genuine, the first scanned twice (one network, one hour: counted
+    // once), and one forged from the first (its product is Acme's). Other: one genuine.
+    for c in [&codes[0], &codes[0], &codes[1], &codes[2], &other_codes[0]] {
+        assert_eq!(scan(&s, c).await, "genuine");
+    }
+    let at = codes[0].find("/21/").unwrap() + 4;
+    let mut forged = codes[0].clone().into_bytes();
+    forged[at] = if forged[at] == b'Z' { b'Y' } else { b'Z' };
+    assert_eq!(
+        scan(&s, &String::from_utf8(forged).unwrap()).await,
+        "not_genuine"
+    );
+    user(&s, "reg-rita", "regulator", None).await;
+    user(&s, "printer-a", "label_printer", Some(a)).await;
+
+    let b = Browser::start("zh-CN,zh", 1280, 900).await;
+    sign_in(&b, &s, "reg-rita").await;
+    assert!(
+        b.text("nav").await.ends_with("监管看板"),
+        "the regulator's menu"
+    );
+    b.click("nav a[href='/console/dashboard']").await;
+    wait_path(&b, "/console/dashboard").await;
+    assert_eq!(b.text("h1").await, "监管看板");
+    let t = table(&b).await;
+    assert_eq!(
+        t.len(),
+        1 + 30 + 1,
+        "30 days by default, with head and totals"
+    );
+    assert_eq!(t[0][1], "正品");
+    let (sums, non_zero) = totals(&t);
+    assert_eq!(sums, [4, 0, 1, 0, 5]);
+    assert_eq!(
+        segments(&b).await,
+        non_zero,
+        "one bar segment per non-zero count"
+    );
+    let svg = b
+        .js("const s = document.querySelector('svg.chart'); return [s.getAttribute('role'), s.querySelector('title').textContent, s.getAttribute('viewBox')]")
+        .await;
+    assert_eq!(svg[0], "img");
+    assert!(
+        svg[1].as_str().unwrap().starts_with("每日扫描次数"),
+        "{svg}"
+    );
+    assert_eq!(svg[2], "0 0 560 330");
+    assert!(b.text(".legend").await.contains("非正品"));
+    shot(&b, "regulator-zh").await;
+
+    // The filter: Acme only, through the form.
+    b.click(&format!("#enterprise_id option[value='{a}']"))
+        .await;
+    b.click("form.filters button").await;
+    wait_path(&b, &format!("/console/dashboard?enterprise_id={a}&days=30")).await;
+    let (sums, non_zero) = totals(&table(&b).await);
+    assert_eq!(sums, [3, 0, 1, 0, 4]);
+    assert_eq!(segments(&b).await, non_zero);
+    assert!(b.text("section").await.contains("Acme Import Co."));
+    shot(&b, "regulator-acme-zh").await;
+    b.resize(360, 740).await;
+    let overflow = b
+        .js("return document.documentElement.scrollWidth - window.innerWidth")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "no sideways scroll at 360 px: {overflow}"
+    );
+    shot(&b, "regulator-acme-zh-360").await;
+    b.click("a.lang").await;
+    wait_path(&b, "/console/dashboard").await;
+    assert_eq!(b.text("h1").await, "Dashboard");
+    assert!(b.text(".legend").await.contains("Not genuine"));
+    shot(&b, "regulator-en-360").await;
+    b.resize(1280, 900).await;
+    b.goto(&s.url(&format!("/console/dashboard?enterprise_id={other}&days=7")))
+        .await;
+    let t = table(&b).await;
+    assert_eq!(t.len(), 1 + 7 + 1);
+    assert_eq!(t[0][1], "Genuine");
+    assert_eq!(totals(&t).0, [1, 0, 0, 0, 1]);
+    shot(&b, "regulator-other-en").await;
+    b.goto(&s.url("/console/dashboard")).await;
+    shot(&b, "regulator-en").await;
+
+    // The CSV: the link on the page, with the browser's session, holds the same numbers.
+    let session = b.cookie(SESSION).await.expect("the session cookie");
+    let href = b
+        .js("return document.querySelector('a.csv').getAttribute('href')")
+        .await;
+    assert_eq!(href, "/console/dashboard.csv?days=30");
+    assert_eq!(
+        csv_totals(&s, "/console/dashboard.csv?days=30", &session, 30).await,
+        [4, 0, 1, 0]
+    );
+    let acme = format!("/console/dashboard.csv?days=30&enterprise_id={a}");
+    assert_eq!(csv_totals(&s, &acme, &session, 30).await, [3, 0, 1, 0]);
+    // The page itself: small, inline SVG under the console's CSP.
+    let r = get_with(&s, "/console/dashboard?days=366", &session).await;
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script"),
+        "{csp}"
+    );
+    let page = r.text().await.unwrap();
+    assert!(page.len() < 100_000, "{} bytes", page.len());
+    assert!(page.contains("<svg class=\"chart\"") && !page.contains("<script"));
+    // Bad filters and unknown enterprises are answered, not guessed.
+    assert_eq!(
+        get_with(&s, "/console/dashboard?days=0", &session)
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        get_with(&s, "/console/dashboard?enterprise_id=999", &session)
+            .await
+            .status(),
+        404
+    );
+    let anonymous = s.get("/console/dashboard.csv").await;
+    assert!(
+        anonymous.url().path().ends_with("/console/login"),
+        "signed out: to sign-in"
+    );
+
+    // A label printer: no menu entry, the refusal page, and no CSV.
+    b.click(".who button").await;
+    wait_path(&b, "/console/login").await;
+    sign_in(&b, &s, "printer-a").await;
+    assert!(!b.text("nav").await.contains("Dashboard"));
+    b.goto(&s.url("/console/dashboard")).await;
+    assert_eq!(b.text("h1").await, "Not allowed");
+    assert!(b
+        .text(".err")
+        .await
+        .contains("label_printer may not GET /api/v1/scans/forged"));
+    shot(&b, "refused-printer-en").await;
+    let printer = b.cookie(SESSION).await.unwrap();
+    assert_eq!(
+        get_with(&s, "/console/dashboard", &printer).await.status(),
+        403
+    );
+    assert_eq!(
+        get_with(&s, "/console/dashboard.csv", &printer)
+            .await
+            .status(),
+        403
+    );
+    b.quit().await;
+    s.stop().await;
+}
