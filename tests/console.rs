@@ -103,6 +103,23 @@ async fn path(b: &Browser) -> String {
         .to_string()
 }
 
+/// Waits (up to 5 s) for the page to show `needle` in the first `css` element (a form posted
+/// back to the same page: its path does not change).
+async fn wait_text(b: &Browser, css: &str, needle: &str) {
+    for _ in 0..100 {
+        let found = b
+            .js(&format!(
+                "const e = document.querySelector({css:?}); return e ? e.innerText : ''"
+            ))
+            .await;
+        if found.as_str().unwrap_or("").contains(needle) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{needle:?} not shown in {css}: {}", b.text(css).await);
+}
+
 /// Waits (up to 5 s) for a navigation a click started to land on `want`.
 async fn wait_path(b: &Browser, want: &str) {
     for _ in 0..100 {
@@ -572,7 +589,7 @@ async fn an_enterprise_admin_manages_its_staff_and_nothing_above_it() {
     b.type_into("#username", "printer-a2").await;
     b.type_into("#password", PASSWORD).await;
     b.click("form[action='/console/staff/users'] button").await;
-    wait_path(&b, "/console/staff").await;
+    wait_text(&b, "table", "printer-a2").await;
     assert!(b.text("table").await.contains("printer-a2"));
     b.type_into("#token-name", "仓库打印机").await;
     b.click("form[action='/console/staff/tokens'] button").await;
@@ -600,7 +617,7 @@ async fn an_enterprise_admin_manages_its_staff_and_nothing_above_it() {
     b.goto(&s.url("/console/staff")).await;
     shot(&b, "staff-admin-zh").await;
     b.click("form[action$='/revoke'] button").await;
-    wait_path(&b, "/console/staff").await;
+    wait_text(&b, "main", "已吊销").await;
     assert_eq!(
         read(token).await,
         401,
@@ -608,7 +625,7 @@ async fn an_enterprise_admin_manages_its_staff_and_nothing_above_it() {
     );
     b.click("form[action='/console/staff/users/printer-a2/disable'] button")
         .await;
-    wait_path(&b, "/console/staff").await;
+    wait_text(&b, "main", "已停用").await;
     assert!(b.text("table").await.contains("已停用"));
     let signin = s
         .client

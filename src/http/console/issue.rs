@@ -14,8 +14,8 @@ use axum::response::Response;
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::kit::{audit, html, owned, same, scope, see_other, tr, viewer, Viewer};
-use super::pages::{frame, refusal};
+use super::kit::{audit, html, owned, scope, see_other, tr, viewer, Viewer};
+use super::pages::{check_form, frame, refusal};
 use crate::authz::Target;
 use crate::http::page::{esc, Lang};
 use crate::http::state::{blocking, AppState};
@@ -24,20 +24,7 @@ use crate::service::issuance::BatchRequest;
 const ROUTE: (&str, &str) = ("POST", "/api/v1/batches");
 
 fn failed(lang: Lang, v: &Viewer, status: StatusCode, why: &str) -> Response {
-    if status == StatusCode::FORBIDDEN {
-        return refusal(lang, v, why);
-    }
-    let body = format!("<p class=\"err\" role=\"alert\">{}</p>", esc(why));
-    html(
-        status,
-        frame(
-            lang,
-            tr(lang, "出错了", "Something went wrong"),
-            Some(v),
-            "/console/batches",
-            &body,
-        ),
-    )
+    super::pages::failed(lang, v, status, why, "/console/batches")
 }
 
 /// `GET /console/batches/new`: the form.
@@ -129,16 +116,8 @@ pub(super) async fn issue(
             tr(lang, "表单不完整。", "The form is incomplete."),
         );
     };
-    if !same(&f.csrf_token, &v.session.csrf_token) {
-        return refusal(
-            lang,
-            &v,
-            tr(
-                lang,
-                "表单缺少有效的 CSRF 令牌，已拒绝。",
-                "The form carried no valid CSRF token; refused.",
-            ),
-        );
+    if let Some(r) = check_form(lang, &v, &f.csrf_token) {
+        return r;
     }
     let owner = match owned(
         &st,

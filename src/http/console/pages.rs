@@ -214,6 +214,50 @@ pub(super) fn refusal(lang: Lang, v: &Viewer, why: &str) -> Response {
 }
 
 /// The page for a signed-in viewer of `here`, or the way to sign-in.
+/// An error page: the refusal page for a 403, else the reason with a way back to `back`.
+pub(super) fn failed(
+    lang: Lang,
+    v: &Viewer,
+    status: StatusCode,
+    why: &str,
+    back: &str,
+) -> Response {
+    if status == StatusCode::FORBIDDEN {
+        return refusal(lang, v, why);
+    }
+    let body = format!(
+        "<p class=\"err\" role=\"alert\">{}</p><p><a href=\"{}\">{}</a></p>",
+        esc(why),
+        esc(back),
+        tr(lang, "返回", "Back")
+    );
+    let title = tr(lang, "出错了", "Something went wrong");
+    html(status, frame(lang, title, Some(v), back, &body))
+}
+
+/// A form's CSRF token checked against the viewer's session: `None` when it matches, else the
+/// refusal page.
+pub(super) fn check_form(lang: Lang, v: &Viewer, token: &str) -> Option<Response> {
+    if super::kit::same(token, &v.session.csrf_token) {
+        return None;
+    }
+    let why = tr(
+        lang,
+        "表单缺少有效的 CSRF 令牌，已拒绝。",
+        "The form carried no valid CSRF token; refused.",
+    );
+    Some(refusal(lang, v, why))
+}
+
+/// The page language and the signed-in viewer, or the way to sign in.
+pub(super) async fn viewer_lang(
+    st: &Arc<AppState>,
+    h: &HeaderMap,
+) -> Result<(Lang, Viewer), Response> {
+    let lang = Lang::from_headers(h, None);
+    Ok((lang, signed_in(st, h).await?))
+}
+
 pub(super) async fn signed_in(st: &Arc<AppState>, headers: &HeaderMap) -> Result<Viewer, Response> {
     viewer(st, headers)
         .await

@@ -11,21 +11,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::kit::{audit, owned, same, see_other, tr, viewer, Viewer};
-use super::pages::{frame, frame_with, refusal};
+use super::kit::{audit, owned, see_other, tr, Viewer};
+use super::pages::{check_form, frame, frame_with, signed_in};
 use crate::authz::Target;
 use crate::http::page::{esc, Lang};
 use crate::http::state::{blocking, AppState};
 use crate::labels::job::LabelFormat;
 use crate::service::issuance::{Batch, BatchStatus};
 use crate::service::printing::{PrintJobRequest, PrintJobView};
-
-/// The viewer, or the way to sign in.
-async fn signed_in(st: &Arc<AppState>, h: &HeaderMap) -> Result<Viewer, Response> {
-    viewer(st, h)
-        .await
-        .ok_or_else(|| see_other("/console/login"))
-}
 
 fn page(lang: Lang, v: &Viewer, status: StatusCode, title: &str, body: &str) -> Response {
     super::kit::html(
@@ -49,17 +42,33 @@ fn issuing_page(lang: Lang, v: &Viewer, title: &str, b: &Batch) -> Response {
 }
 
 fn failed(lang: Lang, v: &Viewer, status: StatusCode, why: &str) -> Response {
-    if status == StatusCode::FORBIDDEN {
-        return refusal(lang, v, why);
+    super::pages::failed(lang, v, status, why, "/console/batches")
+}
+
+/// The language, viewer and id of a page about one target, if the viewer's role may use
+/// `GET route` on it (else the refusal page, or the way to sign in).
+async fn open(
+    st: &Arc<AppState>,
+    headers: &HeaderMap,
+    id: Result<Path<u64>, PathRejection>,
+    route: &'static str,
+    target: fn(u64) -> Target,
+    missing: (&str, &str),
+) -> Result<(Lang, Viewer, u64), Response> {
+    let lang = Lang::from_headers(headers, None);
+    let v = signed_in(st, headers).await?;
+    let Ok(Path(id)) = id else {
+        return Err(failed(
+            lang,
+            &v,
+            StatusCode::NOT_FOUND,
+            tr(lang, missing.0, missing.1),
+        ));
+    };
+    match owned(st, &v.principal, "GET", route, Some(target(id))).await {
+        Ok(_) => Ok((lang, v, id)),
+        Err((s, why)) => Err(failed(lang, &v, s, &why)),
     }
-    let body = format!("<p class=\"err\" role=\"alert\">{}</p>", esc(why));
-    page(
-        lang,
-        v,
-        status,
-        tr(lang, "出错了", "Something went wrong"),
-        &body,
-    )
 }
 
 /// `GET /console/batches/{id}`: the batch and its print form.
@@ -68,30 +77,19 @@ pub(super) async fn batch(
     headers: HeaderMap,
     id: Result<Path<u64>, PathRejection>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers, None);
-    let v = match signed_in(&st, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Ok(Path(id)) = id else {
-        return failed(
-            lang,
-            &v,
-            StatusCode::NOT_FOUND,
-            tr(lang, "没有这个批次。", "No such batch."),
-        );
-    };
-    if let Err((s, why)) = owned(
+    let (lang, v, id) = match open(
         &st,
-        &v.principal,
-        "GET",
+        &headers,
+        id,
         "/api/v1/batches/{id}",
-        Some(Target::Batch(id)),
+        Target::Batch,
+        ("没有这个批次。", "No such batch."),
     )
     .await
     {
-        return failed(lang, &v, s, &why);
-    }
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let svc = st.svc.clone();
     let b = match blocking(move || svc.issuance().batch(id)).await {
         Ok(b) => b,
@@ -197,16 +195,8 @@ pub(super) async fn print(
             tr(lang, "表单不完整。", "The form is incomplete."),
         );
     };
-    if !same(&f.csrf_token, &v.session.csrf_token) {
-        return refusal(
-            lang,
-            &v,
-            tr(
-                lang,
-                "表单缺少有效的 CSRF 令牌，已拒绝。",
-                "The form carried no valid CSRF token; refused.",
-            ),
-        );
+    if let Some(r) = check_form(lang, &v, &f.csrf_token) {
+        return r;
     }
     let route = "/api/v1/batches/{id}/print-jobs";
     let owner = match owned(&st, &v.principal, "POST", route, Some(Target::Batch(id))).await {
@@ -261,30 +251,19 @@ pub(super) async fn job(
     headers: HeaderMap,
     id: Result<Path<u64>, PathRejection>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers, None);
-    let v = match signed_in(&st, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Ok(Path(id)) = id else {
-        return failed(
-            lang,
-            &v,
-            StatusCode::NOT_FOUND,
-            tr(lang, "没有这个打印任务。", "No such print job."),
-        );
-    };
-    if let Err((s, why)) = owned(
+    let (lang, v, id) = match open(
         &st,
-        &v.principal,
-        "GET",
+        &headers,
+        id,
         "/api/v1/print-jobs/{id}",
-        Some(Target::PrintJob(id)),
+        Target::PrintJob,
+        ("没有这个打印任务。", "No such print job."),
     )
     .await
     {
-        return failed(lang, &v, s, &why);
-    }
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let svc = st.svc.clone();
     let view: PrintJobView = match blocking(move || svc.printing().print_job(id)).await {
         Ok(j) => j,
@@ -318,30 +297,19 @@ pub(super) async fn output(
     headers: HeaderMap,
     id: Result<Path<u64>, PathRejection>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers, None);
-    let v = match signed_in(&st, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Ok(Path(id)) = id else {
-        return failed(
-            lang,
-            &v,
-            StatusCode::NOT_FOUND,
-            tr(lang, "没有这个打印任务。", "No such print job."),
-        );
-    };
-    if let Err((s, why)) = owned(
+    let (lang, v, id) = match open(
         &st,
-        &v.principal,
-        "GET",
+        &headers,
+        id,
         "/api/v1/print-jobs/{id}/output",
-        Some(Target::PrintJob(id)),
+        Target::PrintJob,
+        ("没有这个打印任务。", "No such print job."),
     )
     .await
     {
-        return failed(lang, &v, s, &why);
-    }
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let q = Query(crate::http::admin::OutputQuery {
         reprint_reason: None,
     });

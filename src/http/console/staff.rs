@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::kit::{audit, html, owned, same, scope, see_other, tr, viewer, Viewer};
-use super::pages::{frame, refusal};
+use super::kit::{audit, html, owned, scope, see_other, tr, Viewer};
+use super::pages::{check_form, frame, refusal, viewer_lang};
 use crate::authz::{Role, Target};
 use crate::http::page::{esc, Lang};
 use crate::http::state::{blocking, AppState};
@@ -23,37 +23,12 @@ use crate::service::accounts::{TokenInput, TokenView};
 const HERE: &str = "/console/staff";
 
 fn failed(lang: Lang, v: &Viewer, status: StatusCode, why: &str) -> Response {
-    if status == StatusCode::FORBIDDEN {
-        return refusal(lang, v, why);
-    }
-    let body = format!(
-        "<p class=\"err\" role=\"alert\">{}</p><p><a href=\"{HERE}\">{}</a></p>",
-        esc(why),
-        tr(lang, "返回", "Back")
-    );
-    html(
-        status,
-        frame(
-            lang,
-            tr(lang, "出错了", "Something went wrong"),
-            Some(v),
-            HERE,
-            &body,
-        ),
-    )
-}
-
-async fn signed_in(st: &Arc<AppState>, h: &HeaderMap) -> Result<(Lang, Viewer), Response> {
-    let lang = Lang::from_headers(h, None);
-    viewer(st, h)
-        .await
-        .map(|v| (lang, v))
-        .ok_or_else(|| see_other("/console/login"))
+    super::pages::failed(lang, v, status, why, HERE)
 }
 
 /// `GET /console/staff`: the users and tokens, with their forms.
 pub(super) async fn page(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let (lang, v) = match signed_in(&st, &headers).await {
+    let (lang, v) = match viewer_lang(&st, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -259,16 +234,8 @@ async fn check(
     route: &'static str,
     target: Option<Target>,
 ) -> Result<Option<u64>, Response> {
-    if !same(&f.csrf_token, &v.session.csrf_token) {
-        return Err(refusal(
-            lang,
-            v,
-            tr(
-                lang,
-                "表单缺少有效的 CSRF 令牌，已拒绝。",
-                "The form carried no valid CSRF token; refused.",
-            ),
-        ));
+    if let Some(r) = check_form(lang, v, &f.csrf_token) {
+        return Err(r);
     }
     let t = target.or_else(|| f.enterprise(v).map(Target::Enterprise));
     match owned(st, &v.principal, "POST", route, t).await {
@@ -283,7 +250,7 @@ pub(super) async fn add_user(
     headers: HeaderMap,
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Response {
-    let (lang, v) = match signed_in(&st, &headers).await {
+    let (lang, v) = match viewer_lang(&st, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -336,7 +303,7 @@ pub(super) async fn add_token(
     headers: HeaderMap,
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Response {
-    let (lang, v) = match signed_in(&st, &headers).await {
+    let (lang, v) = match viewer_lang(&st, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -402,7 +369,7 @@ pub(super) async fn disable_user(
     name: Result<Path<String>, PathRejection>,
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Response {
-    let (lang, v) = match signed_in(&st, &headers).await {
+    let (lang, v) = match viewer_lang(&st, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -447,7 +414,7 @@ pub(super) async fn revoke_token(
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Response {
-    let (lang, v) = match signed_in(&st, &headers).await {
+    let (lang, v) = match viewer_lang(&st, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
