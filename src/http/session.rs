@@ -10,7 +10,8 @@
 //! Sign-in is limited three ways: the public per-client rate limit; failed sign-ins per
 //! client network (`sessions.network_failures_per_hour`, 429 beyond); and per account
 //! (`sessions.max_failures`, then a pause). Password hashing (argon2id, 19 MiB) runs at most
-//! `http::state::HASHING_SLOTS` at a time, so a flood of sign-ins cannot exhaust memory or the cores.
+//! `http::state::hashing_slots()` at a time (half the cores), so a flood of sign-ins cannot
+//! exhaust memory or take the cores from scans.
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -29,7 +29,7 @@ pub struct AppState {
     pub complaint_limiter: QuotaLimiter,
     /// Failed sign-ins per client network (`sessions.network_failures_per_hour`).
     pub sign_in_limiter: QuotaLimiter,
-    /// Password hashes computed at once ([`HASHING_SLOTS`]).
+    /// Password hashes computed at once ([`hashing_slots`]).
     pub hashing: tokio::sync::Semaphore,
     /// The configuration in force.
     pub config: Config,
@@ -68,7 +68,7 @@ impl AppState {
             limiter: PublicLimiter::new(&config.rate_limit),
             complaint_limiter: QuotaLimiter::per_hour(config.complaints.per_hour),
             sign_in_limiter: QuotaLimiter::per_hour(config.sessions.network_failures_per_hour),
-            hashing: tokio::sync::Semaphore::new(HASHING_SLOTS),
+            hashing: tokio::sync::Semaphore::new(hashing_slots()),
             verifier,
             config,
             conns,
@@ -81,9 +81,12 @@ impl AppState {
     }
 }
 
-/// Password hashes (argon2id, 19 MiB each) computed at once, at most: sign-ins and new users
-/// wait for a slot, so a flood of them cannot exhaust memory or the cores.
-pub const HASHING_SLOTS: usize = 2;
+/// Password hashes (argon2id, 19 MiB each) computed at once, at most: half the cores (at
+/// least one), so a flood of sign-ins leaves the other half to scans; further sign-ins and new
+/// users wait for a slot.
+pub fn hashing_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
 
 /// Runs blocking service work off the async executor.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>

@@ -14,8 +14,8 @@ use axum::response::Response;
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::kit::{audit, html, owned, scope, see_other, tr, viewer, Viewer};
-use super::pages::{check_form, frame, refusal};
+use super::kit::{audit, html, owned, see_other, tr, viewer, Viewer};
+use super::pages::{check_form, frame, open_page};
 use crate::authz::Target;
 use crate::http::page::{esc, Lang};
 use crate::http::state::{blocking, AppState};
@@ -29,13 +29,9 @@ fn failed(lang: Lang, v: &Viewer, status: StatusCode, why: &str) -> Response {
 
 /// `GET /console/batches/new`: the form.
 pub(super) async fn form(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let lang = Lang::from_headers(&headers, None);
-    let Some(v) = viewer(&st, &headers).await else {
-        return see_other("/console/login");
-    };
-    let only = match scope(&v.principal, ROUTE.0, ROUTE.1) {
-        Ok(s) => s,
-        Err(r) => return refusal(lang, &v, &r.to_string()),
+    let (lang, v, only) = match open_page(&st, &headers, ROUTE.0, ROUTE.1).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let svc = st.svc.clone();
     let products = match blocking(move || svc.master().list_products(only, None, 1000)).await {

@@ -249,6 +249,22 @@ pub(super) fn check_form(lang: Lang, v: &Viewer, token: &str) -> Option<Response
     Some(refusal(lang, v, why))
 }
 
+/// The language, the viewer and what it may see of a page opened by the grant on API route
+/// `method path` (`None`: everything; `Some(e)`: enterprise `e`'s), or the way to sign in, or
+/// the refusal page.
+pub(super) async fn open_page(
+    st: &Arc<AppState>,
+    h: &HeaderMap,
+    method: &'static str,
+    path: &'static str,
+) -> Result<(Lang, Viewer, Option<u64>), Response> {
+    let (lang, v) = viewer_lang(st, h).await?;
+    match scope(&v.principal, method, path) {
+        Ok(only) => Ok((lang, v, only)),
+        Err(r) => Err(refusal(lang, &v, &r.to_string())),
+    }
+}
+
 /// The page language and the signed-in viewer, or the way to sign in.
 pub(super) async fn viewer_lang(
     st: &Arc<AppState>,
@@ -299,14 +315,9 @@ pub(super) async fn home(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
 }
 
 pub(super) async fn batches(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let lang = Lang::from_headers(&headers, None);
-    let v = match signed_in(&st, &headers).await {
-        Ok(v) => v,
+    let (lang, v, only) = match open_page(&st, &headers, "GET", "/api/v1/batches/{id}").await {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let only = match scope(&v.principal, "GET", "/api/v1/batches/{id}") {
-        Ok(s) => s,
-        Err(r) => return refusal(lang, &v, &r.to_string()),
     };
     let svc = st.svc.clone();
     let list = blocking(move || {
@@ -396,14 +407,9 @@ fn batch_table(lang: Lang, rows: &[crate::service::issuance::Batch]) -> String {
 }
 
 pub(super) async fn audit(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let lang = Lang::from_headers(&headers, None);
-    let v = match signed_in(&st, &headers).await {
-        Ok(v) => v,
+    let (lang, v, only) = match open_page(&st, &headers, "GET", "/api/v1/audit").await {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let only = match scope(&v.principal, "GET", "/api/v1/audit") {
-        Ok(s) => s,
-        Err(r) => return refusal(lang, &v, &r.to_string()),
     };
     let svc = st.svc.clone();
     let filter = AuditFilter {

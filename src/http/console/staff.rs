@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::kit::{audit, html, owned, scope, see_other, tr, Viewer};
-use super::pages::{check_form, frame, refusal, viewer_lang};
+use super::kit::{audit, html, owned, see_other, tr, Viewer};
+use super::pages::{check_form, frame, open_page, viewer_lang};
 use crate::authz::{Role, Target};
 use crate::http::page::{esc, Lang};
 use crate::http::state::{blocking, AppState};
@@ -28,13 +28,9 @@ fn failed(lang: Lang, v: &Viewer, status: StatusCode, why: &str) -> Response {
 
 /// `GET /console/staff`: the users and tokens, with their forms.
 pub(super) async fn page(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let (lang, v) = match viewer_lang(&st, &headers).await {
+    let (lang, v, only) = match open_page(&st, &headers, "GET", "/api/v1/users").await {
         Ok(x) => x,
         Err(r) => return r,
-    };
-    let only = match scope(&v.principal, "GET", "/api/v1/users") {
-        Ok(s) => s,
-        Err(r) => return refusal(lang, &v, &r.to_string()),
     };
     let svc = st.svc.clone();
     let lists =
@@ -362,6 +358,33 @@ pub(super) async fn add_token(
     )
 }
 
+/// What a row's button ends: a user (disabled) or an API token (revoked).
+#[derive(Clone, Copy)]
+enum Ending {
+    User,
+    Token,
+}
+
+impl Ending {
+    /// The API route whose grant it needs, the console route, and the path's kind and key.
+    fn routes(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Ending::User => (
+                "/api/v1/users/{username}/disable",
+                "/console/staff/users/{username}/disable",
+                "users",
+                "username",
+            ),
+            Ending::Token => (
+                "/api/v1/tokens/{id}/revoke",
+                "/console/staff/tokens/{id}/revoke",
+                "tokens",
+                "id",
+            ),
+        }
+    }
+}
+
 /// `POST /console/staff/users/{username}/disable`.
 pub(super) async fn disable_user(
     State(st): State<Arc<AppState>>,
@@ -369,42 +392,7 @@ pub(super) async fn disable_user(
     name: Result<Path<String>, PathRejection>,
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Response {
-    let (lang, v) = match viewer_lang(&st, &headers).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (Ok(Path(name)), Ok(Form(f))) = (name, form) else {
-        return failed(
-            lang,
-            &v,
-            StatusCode::BAD_REQUEST,
-            tr(lang, "表单不完整。", "The form is incomplete."),
-        );
-    };
-    let route = "/api/v1/users/{username}/disable";
-    let owner = match check(&st, lang, &v, &f, route, Some(Target::User(name.clone()))).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    let (svc, p, n) = (st.svc.clone(), v.principal.clone(), name.clone());
-    let done = blocking(move || svc.accounts().disable_user(&n, &p)).await;
-    let status = done.as_ref().map_or_else(|e| e.status, |_| StatusCode::OK);
-    let path = format!("{HERE}/users/{name}/disable");
-    audit(
-        &st,
-        &v,
-        "POST",
-        "/console/staff/users/{username}/disable",
-        &path,
-        &[("username", name)],
-        owner,
-        status,
-    )
-    .await;
-    match done {
-        Ok(_) => see_other(HERE),
-        Err(e) => failed(lang, &v, e.status, &e.detail),
-    }
+    end(&st, &headers, name, form, Ending::User).await
 }
 
 /// `POST /console/staff/tokens/{id}/revoke`.
@@ -414,40 +402,57 @@ pub(super) async fn revoke_token(
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Response {
-    let (lang, v) = match viewer_lang(&st, &headers).await {
+    end(&st, &headers, id, form, Ending::Token).await
+}
+
+/// Disables a user or revokes a token: the form's CSRF token, the API route's grant on the
+/// account's enterprise, the change, its audit record.
+async fn end(
+    st: &Arc<AppState>,
+    headers: &HeaderMap,
+    key: Result<Path<String>, PathRejection>,
+    form: Result<Form<AccountForm>, FormRejection>,
+    what: Ending,
+) -> Response {
+    let (lang, v) = match viewer_lang(st, headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (Ok(Path(id)), Ok(Form(f))) = (id, form) else {
-        return failed(
-            lang,
-            &v,
-            StatusCode::BAD_REQUEST,
-            tr(lang, "表单不完整。", "The form is incomplete."),
-        );
+    let (Ok(Path(key)), Ok(Form(f))) = (key, form) else {
+        let why = tr(lang, "表单不完整。", "The form is incomplete.");
+        return failed(lang, &v, StatusCode::BAD_REQUEST, why);
     };
-    let route = "/api/v1/tokens/{id}/revoke";
-    let owner = match check(&st, lang, &v, &f, route, Some(Target::Token(id.clone()))).await {
+    let (api, console, kind, name) = what.routes();
+    let target = match what {
+        Ending::User => Target::User(key.clone()),
+        Ending::Token => Target::Token(key.clone()),
+    };
+    let owner = match check(st, lang, &v, &f, api, Some(target)).await {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let (svc, p, t) = (st.svc.clone(), v.principal.clone(), id.clone());
-    let done = blocking(move || svc.accounts().revoke_token(&t, &p)).await;
+    let (svc, p, k) = (st.svc.clone(), v.principal.clone(), key.clone());
+    let done = blocking(move || match what {
+        Ending::User => svc.accounts().disable_user(&k, &p).map(drop),
+        Ending::Token => svc.accounts().revoke_token(&k, &p).map(drop),
+    })
+    .await;
     let status = done.as_ref().map_or_else(|e| e.status, |_| StatusCode::OK);
-    let path = format!("{HERE}/tokens/{id}/revoke");
+    let verb = api.rsplit('/').next().unwrap_or_default();
+    let path = format!("{HERE}/{kind}/{key}/{verb}");
     audit(
-        &st,
+        st,
         &v,
         "POST",
-        "/console/staff/tokens/{id}/revoke",
+        console,
         &path,
-        &[("id", id)],
+        &[(name, key)],
         owner,
         status,
     )
     .await;
     match done {
-        Ok(_) => see_other(HERE),
+        Ok(()) => see_other(HERE),
         Err(e) => failed(lang, &v, e.status, &e.detail),
     }
 }
