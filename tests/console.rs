@@ -89,6 +89,75 @@ async fn download_and_decode(s: &TestServer, user: &str, path: &str) -> Vec<Stri
     codes
 }
 
+/// On the batch page: a preview of the first A4 4×10 sheet shows the batch's 3 labels in their
+/// cells (the image, fetched as the browser does: SVG, never cached), and records nothing.
+/// `GET url` with the browser's session cookie.
+async fn with_browser_session(b: &Browser, url: &str) -> reqwest::Response {
+    let session = b.cookie("__Host-traceseal-session").await.unwrap();
+    reqwest::Client::new()
+        .get(url)
+        .header("cookie", format!("__Host-traceseal-session={session}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn preview_prints_nothing(b: &Browser, batch: u64) {
+    assert!(
+        b.text("main").await.contains("还没有打印过"),
+        "no print yet"
+    );
+    b.js("document.querySelector('#sheet').value = 'a4-4x10'; return 1")
+        .await;
+    b.click("#preview").await;
+    wait_path(b, &format!("/console/batches/{batch}/preview")).await;
+    let loaded = "const i = document.querySelector('#preview-image'); return !!i && i.complete && i.naturalWidth > 0";
+    for _ in 0..100 {
+        if b.js(loaded).await == json!(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.js(loaded).await, json!(true), "the preview image loads");
+    // The image as the browser got it (the page's CSP lets it load images, not fetch).
+    let src = b
+        .js("return document.querySelector('#preview-image').src")
+        .await;
+    let r = with_browser_session(b, src.as_str().unwrap()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let svg = r.text().await.unwrap();
+    assert!(
+        svg.contains(r#"width="210.00mm" height="297.00mm""#),
+        "an A4 page"
+    );
+    assert_eq!(svg.matches("<svg x=").count(), 3, "the batch's 3 labels");
+    assert!(
+        svg.contains(r#"<svg x="52.5" y="0""#),
+        "the second cell of a 4×10 sheet"
+    );
+    // The form keeps what was chosen; the history is still empty.
+    assert_eq!(
+        b.js("return document.querySelector('#sheet').value").await,
+        json!("a4-4x10")
+    );
+    assert!(b.text("main").await.contains("预览不记录任何打印"));
+    shot(b, "batch-preview-printer-zh").await;
+    b.goto(
+        &b.js("return location.origin")
+            .await
+            .as_str()
+            .map(|o| format!("{o}/console/batches/{batch}"))
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        b.text("main").await.contains("还没有打印过"),
+        "a preview prints nothing"
+    );
+}
+
 async fn user(s: &TestServer, name: &str, role: &str, enterprise: Option<u64>) {
     let body =
         json!({"username": name, "password": PASSWORD, "role": role, "enterprise_id": enterprise});
@@ -185,6 +254,8 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     b.click("table a").await;
     wait_path(&b, &format!("/console/batches/{batch_a}")).await;
     shot(&b, "batch-printer-zh").await;
+    preview_prints_nothing(&b, batch_a).await;
+    b.goto(&s.url(&format!("/console/batches/{batch_a}"))).await;
     b.click("button.primary").await;
     for _ in 0..100 {
         if path(&b).await.starts_with("/console/print-jobs/") {
@@ -220,10 +291,26 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     }
     assert_ne!(path(&b).await, job_path, "a second job");
     assert!(path(&b).await.starts_with("/console/print-jobs/"));
+    // The batch's print history: both jobs, newest first, the reprint with its reason.
+    b.goto(&s.url(&format!("/console/batches/{batch_a}"))).await;
+    let history = b.text("table.history").await;
+    let rows: Vec<&str> = history.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{history}");
+    assert!(
+        rows[0].contains("标签被撕坏") && rows[0].contains("pdf"),
+        "{history}"
+    );
+    assert!(!rows[1].contains("标签被撕坏"), "{history}");
+    shot(&b, "batch-history-printer-zh").await;
     // Another enterprise's batch: the refusal page.
     b.goto(&s.url(&format!("/console/batches/{batch_b}"))).await;
     assert_eq!(b.text("h1").await, "无权访问");
     assert!(b.text(".err").await.contains("belongs to enterprise"));
+    let other = s.url(&format!(
+        "/console/batches/{batch_b}/preview.svg?format=pdf&count=3"
+    ));
+    let r = with_browser_session(&b, &other).await;
+    assert_eq!(r.status(), 403, "B's labels are not previewed for A");
     // An operator page: the refusal page, with the reason.
     b.goto(&s.url("/console/audit")).await;
     assert_eq!(b.text("h1").await, "无权访问");
@@ -254,7 +341,7 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     sign_in(&b, &s, "op-alice").await;
     assert_eq!(
         b.text("nav").await,
-        "Home\nBatches\nStaff\nAudit trail\nDashboard"
+        "Home\nBatches\nStaff\nAudit trail\nDashboard\nRisks"
     );
     b.goto(&s.url("/console/batches")).await;
     let table = b.text("table").await;

@@ -199,7 +199,7 @@ async fn a_regulator_sees_the_scans_as_chart_table_and_csv_and_a_printer_is_refu
     let b = Browser::start("zh-CN,zh", 1280, 900).await;
     sign_in(&b, &s, "reg-rita").await;
     assert!(
-        b.text("nav").await.ends_with("监管看板"),
+        b.text("nav").await.ends_with("监管看板\n风险看板"),
         "the regulator's menu"
     );
     b.click("nav a[href='/console/dashboard']").await;
@@ -334,6 +334,197 @@ async fn a_regulator_sees_the_scans_as_chart_table_and_csv_and_a_printer_is_refu
             .status(),
         403
     );
+    b.quit().await;
+    s.stop().await;
+}
+
+/// Scans `code` from client address `ip` (through the trusted proxy header); the answer.
+async fn scan_from(s: &TestServer, code: &str, ip: &str) -> Value {
+    let r = s
+        .client
+        .get(s.url(&verify_path(code)))
+        .header("x-forwarded-for", ip)
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
+}
+
+/// The rows of the table of class `class` on the risk page, cells as shown.
+async fn risk_table(b: &Browser, class: &str) -> Vec<Vec<String>> {
+    let v = b
+        .js(&format!("return [...document.querySelectorAll('table.{class} tbody tr, table.{class} tfoot tr')].map(r => [...r.cells].map(c => c.textContent))"))
+        .await;
+    serde_json::from_value(v).unwrap()
+}
+
+/// The row whose first cell contains `name`.
+fn row<'a>(t: &'a [Vec<String>], name: &str) -> &'a [String] {
+    t.iter()
+        .find(|r| r[0].contains(name))
+        .unwrap_or_else(|| panic!("no row {name} in {t:?}"))
+}
+
+#[tokio::test]
+async fn the_risk_dashboard_counts_clones_forgeries_complaints_and_recalls_as_they_arrive() {
+    let mut cfg = test_config();
+    cfg.chain.enabled = false;
+    cfg.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let s = TestServer::start(cfg).await;
+    let (_, codes) = enterprise(&s, "Acme Import Co.", USCC, GTIN, "LOT-A1", 2).await;
+    let (_, other) = enterprise(
+        &s,
+        "Other Import Co.",
+        "91110108551385082Q",
+        "09506000134369",
+        "LOT-B1",
+        1,
+    )
+    .await;
+    // Acme's first code from 8 networks: the clone warning fires once it is widely scanned.
+    let mut warnings = 0;
+    for n in 1..=8 {
+        let v = scan_from(&s, &codes[0], &format!("192.0.{n}.9")).await;
+        warnings += u64::from(v["verdict"] == "genuine_with_warning");
+    }
+    assert!(warnings >= 2, "the warning fired: {warnings}");
+    // Forged codes: Acme's twice (two networks), Other's once.
+    let forge = |c: &str| {
+        let at = c.find("/21/").unwrap() + 4;
+        let mut f = c.to_string().into_bytes();
+        f[at] = if f[at] == b'Z' { b'Y' } else { b'Z' };
+        String::from_utf8(f).unwrap()
+    };
+    for (c, ip) in [
+        (&codes[1], "198.51.100.1"),
+        (&codes[1], "198.51.101.1"),
+        (&other[0], "198.51.100.1"),
+    ] {
+        assert_eq!(scan_from(&s, &forge(c), ip).await["verdict"], "not_genuine");
+    }
+    // A complaint about Other's item, upheld by the operator; Acme's lot recalled.
+    let v = scan_from(&s, &other[0], "203.0.113.5").await;
+    let body =
+        json!({"scan_id": v["scan_id"], "category": "quality", "description": "leaking tin"});
+    let r = s
+        .client
+        .post(s.url("/api/v1/complaints"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let reference = r.json::<Value>().await.unwrap()["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .client
+        .patch(s.url(&format!("/api/v1/complaints/{reference}")))
+        .bearer_auth(&s.token)
+        .json(&json!({"status": "resolved", "note": "upheld: the tin leaks"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .admin_post(
+            &format!("/api/v1/lots/{GTIN}.LOT-A1/recall"),
+            json!({"reason": "contamination"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    user(&s, "reg-rita", "regulator", None).await;
+
+    let b = Browser::start("zh-CN,zh", 1280, 900).await;
+    sign_in(&b, &s, "reg-rita").await;
+    b.click("nav a[href='/console/risks']").await;
+    wait_path(&b, "/console/risks").await;
+    assert_eq!(b.text("h1").await, "风险看板");
+    let ent = risk_table(&b, "ent").await;
+    assert_eq!(row(&ent, "Acme")[1..], [warnings.to_string(), "2".into()]);
+    assert_eq!(row(&ent, "Other")[1..], ["0".to_string(), "1".into()]);
+    let prod = risk_table(&b, "prod").await;
+    assert_eq!(row(&prod, GTIN)[1..], [warnings.to_string(), "2".into()]);
+    let net = risk_table(&b, "net").await;
+    assert_eq!(
+        row(&net, "198.51.100.0/24")[1..],
+        ["0".to_string(), "2".into()]
+    );
+    assert_eq!(
+        row(&net, "198.51.101.0/24")[1..],
+        ["0".to_string(), "1".into()]
+    );
+    assert_eq!(
+        row(&net, "192.0.8.0/24")[1],
+        "1",
+        "the last network saw a warning"
+    );
+    let complaints = risk_table(&b, "complaints").await;
+    assert_eq!(
+        row(&complaints, "Other")[1..],
+        ["1", "0", "1", "0"].map(String::from)
+    );
+    assert!(
+        !complaints.iter().any(|r| r[0].contains("Acme")),
+        "{complaints:?}"
+    );
+    let custody = risk_table(&b, "custody").await;
+    assert_eq!(
+        row(&custody, "Acme")[1..],
+        ["0", "0", "1"].map(String::from)
+    );
+    // One SVG segment per non-zero day value of each chart (scans: 2 series, today only).
+    let paths = b.js("return [...document.querySelectorAll('svg.chart')].map(s => s.querySelectorAll('g.bars path').length)").await;
+    // Scans today: warnings and forged; complaints: Other's one upheld; custody: one recall.
+    assert_eq!(paths, json!([2, 1, 1]));
+    shot(&b, "risks-regulator-zh").await;
+    // The CSVs, fetched with the browser's session: the same numbers.
+    let session = b.cookie(SESSION).await.unwrap();
+    let r = get_with(&s, "/console/risks.csv?part=subjects&days=30", &session).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("traceseal-risks-subjects-30d.csv"));
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("dimension,subject,clone_warnings,forged_scans\r\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("network,\"198.51.100.0/24\",0,2\r\n"), "{csv}");
+    let csv = get_with(&s, "/console/risks.csv?part=custody&days=7", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 8, "a header and 7 days: {csv}");
+    assert!(csv.trim_end().ends_with(",0,0,1"), "today's recall: {csv}");
+    let r = get_with(&s, "/console/risks.csv?part=nothing", &session).await;
+    assert_eq!(r.status(), 404);
+    let r = get_with(&s, "/console/risks?days=9999", &session).await;
+    assert_eq!(r.status(), 400);
+    // English, a year, and a phone: no script, small, no sideways scroll of the page.
+    b.goto(&s.url("/console/lang?to=en&back=/console/risks?days=366"))
+        .await;
+    assert_eq!(b.text("h1").await, "Risk dashboard");
+    let page = get_with(&s, "/console/risks?days=366", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.len() < 100 * 1024 && !page.contains("<script"),
+        "{}",
+        page.len()
+    );
+    shot(&b, "risks-regulator-en").await;
+    b.resize(360, 800).await;
+    let wide = b
+        .js("return document.documentElement.scrollWidth <= window.innerWidth")
+        .await;
+    assert_eq!(wide, json!(true), "no sideways scroll at 360 px");
+    shot(&b, "risks-regulator-en-360").await;
     b.quit().await;
     s.stop().await;
 }

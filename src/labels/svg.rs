@@ -52,13 +52,37 @@ pub fn glyph_path(segs: &[Seg]) -> String {
 
 /// One SVG label.
 pub fn render(p: &Placed, font: &Font) -> String {
+    render_at(p, font, None)
+}
+
+/// The opening of a label's `<svg>`: a document's (sized in mm), or an element's placed at
+/// `(x, y)` in a millimetre user space.
+fn open_tag(w: f32, h: f32, at: Option<(f64, f64)>) -> String {
+    match at {
+        None => format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{w}mm" height="{h}mm""#
+        ),
+        Some((x, y)) => format!(
+            r#"<svg x="{}" y="{}" width="{}" height="{}""#,
+            n(x as f32),
+            n(y as f32),
+            n(w),
+            n(h)
+        ),
+    }
+}
+
+/// One SVG label: a document of its own (`at`: `None`), or an `<svg>` element placed at
+/// `(x, y)` mm inside a document whose user unit is the millimetre (a sheet's preview).
+pub fn render_at(p: &Placed, font: &Font, at: Option<(f64, f64)>) -> String {
     let f = &p.frame;
     let (w, h) = (f.width_mm as f32, f.height_mm as f32);
     let mut s = String::with_capacity(16 * 1024);
     let text: Vec<&str> = p.lines.iter().map(|l| l.text.as_str()).collect();
+    let open = open_tag(w, h, at);
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{w}mm" height="{h}mm" viewBox="0 0 {} {}" role="img"><title>{}</title><desc>{}</desc>"#,
+        r#"{open} viewBox="0 0 {} {}" role="img"><title>{}</title><desc>{}</desc>"#,
         n(w),
         n(h),
         esc(text.first().copied().unwrap_or_default()),

@@ -259,6 +259,19 @@ impl ConsumerServices {
         })
     }
 
+    /// The complaint counts of enterprises `ids`, in order (one multi-read; zeros where none).
+    pub fn complaint_counts_of(&self, ids: &[u64]) -> Result<Vec<ComplaintCounts>> {
+        let keys: Vec<Vec<u8>> = ids.iter().map(|&e| counts_key(e)).collect();
+        self.store
+            .multi_get(Cf::Credit, &keys)?
+            .into_iter()
+            .map(|v| match v {
+                Some(b) => Ok(decode_json("complaint counts", &b)?),
+                None => Ok(ComplaintCounts::default()),
+            })
+            .collect()
+    }
+
     /// The scan a complaint is about: kept, recent enough, and under the per-scan limit.
     fn complainable_scan(&self, sid: &[u8; 16], scan_id: &str, now: i64) -> Result<ScanRecord> {
         let scan: ScanRecord = match self.telemetry.scan_record(sid)? {

@@ -36,8 +36,11 @@ use crate::store::schema::{
 use crate::store::Store;
 use crate::store::{prefix_end, Cf};
 
+mod days;
 mod submit;
 mod views;
+
+pub use self::days::{CustodyDays, CustodyKind};
 
 pub use super::registry::{
     decode_public_key, Actor, ActorInput, ActorKey, ActorRegistry, KeyInput, RevokeInput,
@@ -112,6 +115,8 @@ struct AcceptedRecord<'a> {
     items: &'a [(String, ItemState)],
     /// The replay-guard key and the signature time.
     nonce: (Vec<u8>, i64),
+    /// What the record counts as on the risk dashboard, and the lot's enterprise.
+    counts: Option<(CustodyKind, u64)>,
 }
 
 /// An item named by an item-scoped statement.
@@ -473,6 +478,57 @@ pub(crate) mod tests {
             svc.custody()
                 .submit(&signed(id, sk, lot, &prev, event, items))
         }
+    }
+
+    /// Holds placed, non-conformant attestations and recalls are counted for the risk
+    /// dashboard in their own writes, per day and for the lot's enterprise; nothing else is.
+    #[test]
+    fn holds_non_conformant_attestations_and_recalls_are_counted_per_day_and_enterprise() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let held = format!("{GTIN}.H1");
+        for (r, e) in prefix_until(Step::CustomsDeclaration) {
+            c.submit(&svc, r, &held, e, vec![]).unwrap();
+        }
+        let customs = || Hold {
+            hold_type: HoldType::Customs,
+            reason: "sampling".into(),
+        };
+        c.submit(
+            &svc,
+            Role::CustomsBroker,
+            &held,
+            Event::Holding(customs()),
+            vec![],
+        )
+        .unwrap();
+        c.submit(
+            &svc,
+            Role::CustomsBroker,
+            &held,
+            Event::HoldRelease(customs()),
+            vec![],
+        )
+        .unwrap();
+        let bad = format!("{GTIN}.N1");
+        c.submit(
+            &svc,
+            Role::Inspector,
+            &bad,
+            attest(Conformance::NonConformant),
+            vec![],
+        )
+        .unwrap();
+        let reason = RecallInput {
+            reason: "contamination".into(),
+        };
+        svc.custody().recall(&bad, &reason).unwrap();
+        let today = now_unix().div_euclid(86_400);
+        let d = svc.custody().custody_days(today, 2).unwrap();
+        assert_eq!(d.days, vec![(today - 1, [0; 3]), (today, [1, 1, 1])]);
+        let owner = svc.master().product(GTIN).unwrap().enterprise_id;
+        assert_eq!(d.enterprises, vec![(owner, [1, 1, 1])]);
     }
 
     /// Pages asked for with made-up bounds each cost the cache at least the floor, and the

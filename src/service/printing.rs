@@ -28,16 +28,19 @@ pub use crate::labels::job::{
     entry_name, is_entry_name, ImageLayout, JobLayout, LabelFormat, SheetKind, SheetLayout,
 };
 use crate::labels::job::{Output, RenderError, Renderer};
+use crate::labels::preview;
 use crate::labels::LabelData;
 use crate::leaf::Reprint;
 use crate::merkle;
 use crate::store::schema::{
-    decode_json, decode_u64, encode_json, print_key, u64_key, META_NEXT_PRINT_JOB,
+    decode_json, decode_u64, encode_json, key_after, print_key, u64_key, META_NEXT_PRINT_JOB,
 };
-use crate::store::Cf;
 use crate::store::Store;
+use crate::store::{Cf, Durability, WriteBatch};
 use std::path::PathBuf;
 
+/// Most print jobs of one batch its history reads.
+const MAX_HISTORY: usize = 10_000;
 /// Most labels in one job.
 pub const MAX_JOB_LABELS: u64 = 1_000_000;
 /// Serials per reprint record.
@@ -350,6 +353,7 @@ impl Printing {
                 );
             }
             wb.put(Cf::PrintJobs, u64_key(id), encode_json(&job));
+            wb.put(Cf::BatchPrintJobs, print_key(batch_id, id), Vec::new());
             wb.put(Cf::Meta, META_NEXT_PRINT_JOB, u64_key(id + 1));
             out = Some(job.clone());
             Ok(())
@@ -410,9 +414,9 @@ impl Printing {
             // Set up first (a missing font, say, is refused before the fetch counts).
             job.output_fetches = 1;
             let output = self.job_output(&job)?;
-            let mut wb = crate::store::WriteBatch::new();
+            let mut wb = WriteBatch::new();
             wb.put(Cf::PrintJobs, u64_key(id), encode_json(&job));
-            self.store.write(wb, crate::store::Durability::Synced)?;
+            self.store.write(wb, Durability::Synced)?;
             return Ok(output);
         }
         let Some(reason) = reason else {
@@ -463,6 +467,87 @@ impl Printing {
             .map(|p| p.load(Ordering::Relaxed))
             .unwrap_or(0);
         Ok(PrintJobView { job, rendered })
+    }
+
+    /// A preview of the job `req` would make: its first page as SVG (see
+    /// [`crate::labels::preview`]). The request is checked as [`Printing::create_print_job`]
+    /// checks it (the same refusals), and nothing is recorded.
+    pub fn preview(&self, batch_id: u64, req: &PrintJobRequest) -> Result<String> {
+        let checked = self.check_job_request(batch_id, req)?;
+        let [start, count] = checked.range;
+        let (renderer, _) = self.renderer(
+            &checked.batch,
+            req.format,
+            &checked.layout,
+            checked.range,
+            Some(checked.check_labels),
+        )?;
+        let n = count.min(preview::first_page_labels(&renderer) as u64) as usize;
+        let product = self.label_product(&checked.batch)?;
+        let labels: Vec<LabelData> = self
+            .issuance
+            .batch_codes(&checked.batch, start, n)?
+            .into_iter()
+            .map(|c| self.label_data(&checked.batch, &product, c))
+            .collect();
+        preview::svg(&renderer, &labels, || font::load(&self.label_font)).map_err(render_error)
+    }
+
+    /// The print jobs of batch `batch_id` (its print history: prints and reprints), newest
+    /// first, at most `limit`; read through the batch's index, never the other batches' jobs.
+    pub fn batch_jobs(&self, batch_id: u64, limit: usize) -> Result<Vec<PrintJob>> {
+        let start = print_key(batch_id, 0);
+        let end = print_key(batch_id.saturating_add(1), 0);
+        let ids = self
+            .store
+            .range(Cf::BatchPrintJobs, &start, Some(&end), MAX_HISTORY)?;
+        let keys: Vec<Vec<u8>> = ids
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|(k, _)| k[8..].to_vec())
+            .collect();
+        let mut jobs = Vec::with_capacity(keys.len());
+        for v in self
+            .store
+            .multi_get(Cf::PrintJobs, &keys)?
+            .into_iter()
+            .flatten()
+        {
+            jobs.push(decode_json("print job", &v)?);
+        }
+        Ok(jobs)
+    }
+
+    /// Indexes by batch the print jobs made before the index existed (once: when the index is
+    /// empty and jobs exist). Returns how many were indexed.
+    pub fn index_history(&self) -> Result<u64> {
+        if !self
+            .store
+            .range(Cf::BatchPrintJobs, b"", None, 1)?
+            .is_empty()
+        {
+            return Ok(0);
+        }
+        let (mut n, mut from) = (0, Vec::new());
+        loop {
+            let page = self.store.range(Cf::PrintJobs, &from, None, 1000)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(n);
+            };
+            from = key_after(last);
+            let mut wb = WriteBatch::with_capacity(page.len());
+            for (_, v) in &page {
+                let job: PrintJob = decode_json("print job", v)?;
+                wb.put(
+                    Cf::BatchPrintJobs,
+                    print_key(job.batch_id, job.id),
+                    Vec::new(),
+                );
+                n += 1;
+            }
+            self.store.write(wb, Durability::Synced)?;
+        }
     }
 
     /// The progress counter of a job's output (reset to 0).

@@ -238,6 +238,11 @@ pub fn open_with_pending(dir: &DataDir, opts: OpenOptions) -> Result<(Service, V
     let log_key = keys::read_private_pem(&dir.log_key()).map_err(kerr)?;
     let store: Arc<dyn Store> = Arc::new(RocksStore::open(&dir.db())?);
     let svc = Service::from_parts(store, issuer_keys.clone(), log_key, opts)?;
+    // A data directory from before the print history index: its jobs are indexed once.
+    let indexed = svc.printing.index_history()?;
+    if indexed > 0 {
+        tracing::info!(jobs = indexed, "indexed earlier print jobs by batch");
+    }
     let pending = svc.keyring.pending()?;
     let files = files
         .into_iter()

@@ -54,8 +54,10 @@ use std::sync::Mutex;
 use utoipa::ToSchema;
 
 mod daily;
+mod tally;
 
 pub use self::daily::DayCounts;
+pub use self::tally::{Tally, TallyDim, TallyKind};
 
 /// The four possible scan answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -293,6 +295,16 @@ pub struct Counted {
     pub warn: bool,
 }
 
+/// Adds a scan at `now` shown as `verdict` to its day's counts in `wb` (counter adds).
+fn stage_daily(wb: &mut WriteBatch, now: i64, enterprise: Option<u64>, verdict: VerdictKind) {
+    daily::stage(
+        wb,
+        now.div_euclid(86_400),
+        enterprise,
+        verdict.index() as u8,
+    );
+}
+
 fn bucket_of(t: i64, repeat_secs: u64) -> i64 {
     t.div_euclid(repeat_secs.max(1) as i64)
 }
@@ -400,9 +412,6 @@ pub struct Telemetry {
     scan_locks: Vec<Mutex<()>>,
     scan_id_key: Mutex<Option<[u8; 32]>>,
     forged_quota: Mutex<ForgedQuota>,
-    /// Held from the read of a daily count to the write of its successor (taken after a
-    /// stripe lock, never before one).
-    daily_lock: Mutex<()>,
 }
 
 impl Telemetry {
@@ -421,7 +430,6 @@ impl Telemetry {
             scan_locks: (0..SCAN_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             scan_id_key: Mutex::new(None),
             forged_quota: Mutex::default(),
-            daily_lock: Mutex::default(),
         }
     }
 
@@ -518,8 +526,15 @@ impl Telemetry {
                 wb.put(Cf::Scans, id.to_vec(), encode_json(record));
             }
             let shown = record.verdict.with_clone_warning(c.warn);
-            let _daily = super::base::lock(&self.daily_lock)?;
-            self.stage_daily(&mut wb, now, record.enterprise_id, shown)?;
+            stage_daily(&mut wb, now, record.enterprise_id, shown);
+            if c.warn {
+                let s = tally::Subjects {
+                    enterprise: record.enterprise_id,
+                    gtin: code.item().gtin.as_str(),
+                    network: &record.network,
+                };
+                tally::stage(&mut wb, TallyKind::CloneWarning, now.div_euclid(86_400), &s);
+            }
             // Telemetry is not critical state: buffered, not fsynced per scan.
             self.store.write(wb, Durability::Buffered)?;
         }
@@ -548,45 +563,29 @@ impl Telemetry {
             Some(p) => (gtin.as_str(), Some(p.enterprise_id)),
             None => (UNKNOWN_GTIN, None),
         };
-        let key = forged_key(day, gtin, reason);
-        let _g = super::base::lock(&self.scan_locks[self.stripe(&key)])?;
-        let n = match self.store.get(Cf::ForgedScans, &key)? {
-            Some(b) => decode_u64(&b)?,
-            None => 0,
-        };
         let mut wb = WriteBatch::new();
         if recorded {
             wb.put(Cf::Scans, id.to_vec(), encode_json(record));
         }
-        wb.put(Cf::ForgedScans, key, u64_key(n + 1).to_vec());
-        let _daily = super::base::lock(&self.daily_lock)?;
-        self.stage_daily(&mut wb, now, enterprise, record.verdict)?;
+        wb.add(Cf::ForgedScans, forged_key(day, gtin, reason), 1);
+        stage_daily(&mut wb, now, enterprise, record.verdict);
+        let s = tally::Subjects {
+            enterprise,
+            gtin,
+            network: &record.network,
+        };
+        tally::stage(&mut wb, TallyKind::Forged, day, &s);
         self.store.write(wb, Durability::Buffered)?;
         Ok(recorded)
-    }
-
-    /// Adds a scan at `now` shown as `verdict` to its day's counts in `wb` (the caller holds
-    /// `daily_lock` until `wb` is written).
-    fn stage_daily(
-        &self,
-        wb: &mut WriteBatch,
-        now: i64,
-        enterprise: Option<u64>,
-        verdict: VerdictKind,
-    ) -> Result<()> {
-        let day = now.div_euclid(86_400);
-        daily::stage(&*self.store, wb, day, enterprise, verdict.index() as u8)
     }
 
     /// Counts a `cannot_verify_now` answer at `now` in its day's counts (it has no scan record:
     /// each answer counts). Never fails: when the store refuses (the likely reason for the
     /// answer) the failure is counted and logged like any telemetry failure.
     pub(crate) fn record_unverifiable(&self, now: i64) {
-        let res = super::base::lock(&self.daily_lock).and_then(|_daily| {
-            let mut wb = WriteBatch::new();
-            self.stage_daily(&mut wb, now, None, VerdictKind::CannotVerifyNow)?;
-            Ok(self.store.write(wb, Durability::Buffered)?)
-        });
+        let mut wb = WriteBatch::new();
+        stage_daily(&mut wb, now, None, VerdictKind::CannotVerifyNow);
+        let res = self.store.write(wb, Durability::Buffered);
         if let Err(e) = res {
             self.stats
                 .scan_telemetry_failures
@@ -610,6 +609,21 @@ impl Telemetry {
             today,
             days.clamp(1, DAILY_DAYS_MAX),
         )
+    }
+
+    /// Clone warnings or forged-code scans (`kind`) of the `days` days (1 to
+    /// [`DAILY_DAYS_MAX`]) ending with `today`, per day and by `dim` (the `top` subjects with
+    /// the most). One key range of the tallies (at most [`tally::MAX_KEYS`] keys).
+    pub fn scan_tally(
+        &self,
+        kind: TallyKind,
+        dim: TallyDim,
+        today: i64,
+        days: u32,
+        top: usize,
+    ) -> Result<Tally> {
+        let days = days.clamp(1, DAILY_DAYS_MAX);
+        tally::read(&*self.store, kind, dim, today, days, top)
     }
 
     fn stripe(&self, key: &[u8]) -> usize {
@@ -696,6 +710,7 @@ impl Telemetry {
             (before - (FORGED_RETENTION_DAYS - SCAN_RETENTION_DAYS) * 86_400).div_euclid(86_400);
         self.purge_range(Cf::ForgedScans, &forged_day_prefix(day))?;
         daily::purge(&*self.store, day)?;
+        tally::purge(&*self.store, day)?;
         Ok(n)
     }
 

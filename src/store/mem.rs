@@ -73,6 +73,10 @@ impl Store for MemStore {
                 Op::Delete(cf, k) => {
                     data.remove(&(*cf, k.clone()));
                 }
+                Op::Add(cf, k, n) => {
+                    let slot = data.entry((*cf, k.clone())).or_default();
+                    *slot = super::add_counter(Some(slot), [n.to_be_bytes().as_slice()]).to_vec();
+                }
             }
         }
         Ok(())

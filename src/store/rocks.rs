@@ -19,6 +19,15 @@ pub struct RocksStore {
     path: PathBuf,
 }
 
+/// The merge operator of [`Op::Add`]: the existing value plus every operand.
+fn add_u64(
+    _key: &[u8],
+    existing: Option<&[u8]>,
+    operands: &rocksdb::MergeOperands,
+) -> Option<Vec<u8>> {
+    Some(super::add_counter(existing, operands.iter()).to_vec())
+}
+
 fn unavailable(e: rocksdb::Error) -> StoreError {
     StoreError::Unavailable(e.into_string())
 }
@@ -131,6 +140,8 @@ impl RocksStore {
             _ => 8 << 20,
         });
         o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // Counters (`Op::Add`) are merge operands, summed on read and in compactions.
+        o.set_merge_operator_associative("traceseal_add_u64", add_u64);
         o
     }
 
@@ -167,6 +178,7 @@ impl Store for RocksStore {
             match op {
                 Op::Put(cf, k, v) => wb.put_cf(self.cf(*cf)?, k, v),
                 Op::Delete(cf, k) => wb.delete_cf(self.cf(*cf)?, k),
+                Op::Add(cf, k, n) => wb.merge_cf(self.cf(*cf)?, k, n.to_be_bytes()),
             }
         }
         let mut wo = WriteOptions::default();

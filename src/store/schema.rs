@@ -53,6 +53,14 @@ pub enum Cf {
     ItemRefs,
     /// Leaf index → leaf data.
     Leaves,
+    /// Batch id ‖ print job id → nothing: a batch's print jobs, oldest first (print history).
+    BatchPrintJobs,
+    /// Kind ‖ dimension ‖ day ‖ subject → count: clone warnings and forged-code scans per day
+    /// by enterprise, product and client network (the regulator's risk dashboard).
+    ScanTallies,
+    /// Kind ‖ day ‖ enterprise → count: holds placed, non-conformant attestations and recalls
+    /// per day and enterprise (the regulator's risk dashboard).
+    CustodyDays,
     /// (level, index) → node hash of a perfect subtree.
     Nodes,
     /// Tree size → signed checkpoint note.
@@ -112,7 +120,7 @@ pub enum Cf {
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 35] = [
+    pub const ALL: [Cf; 38] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -148,6 +156,9 @@ impl Cf {
         Cf::Sessions,
         Cf::Audit,
         Cf::ScanDays,
+        Cf::BatchPrintJobs,
+        Cf::ScanTallies,
+        Cf::CustodyDays,
     ];
 
     /// The column family's on-disk name.
@@ -188,6 +199,9 @@ impl Cf {
             Cf::Sessions => "sessions",
             Cf::Audit => "audit",
             Cf::ScanDays => "scan_days",
+            Cf::BatchPrintJobs => "batch_print_jobs",
+            Cf::ScanTallies => "scan_tallies",
+            Cf::CustodyDays => "custody_days",
         }
     }
 }
@@ -411,6 +425,47 @@ pub fn parse_scan_day_key(k: &[u8]) -> Option<(Option<u64>, i64, u8)> {
     };
     let day = u32::from_be_bytes(rest[..4].try_into().ok()?) as i64;
     Some((enterprise, day, rest[4]))
+}
+
+/// The first bytes of the [`scan_tally_key`]s of one kind and dimension on `day`.
+pub fn scan_tally_prefix(kind: u8, dim: u8, day: i64) -> Vec<u8> {
+    let mut k = vec![kind, dim];
+    k.extend_from_slice(&forged_day_prefix(day));
+    k
+}
+
+/// The key of a scan tally ([`Cf::ScanTallies`]): kind (1 byte: `w` clone warning, `f` scan of
+/// a code we did not issue) ‖ dimension (`e` enterprise, `p` product, `n` client network) ‖ day
+/// (u32 BE, days since the epoch) ‖ subject (enterprise id u64 BE, GTIN-14, or the network as
+/// text). One kind × dimension × range of days is one key range.
+pub fn scan_tally_key(kind: u8, dim: u8, day: i64, subject: &[u8]) -> Vec<u8> {
+    let mut k = scan_tally_prefix(kind, dim, day);
+    k.extend_from_slice(subject);
+    k
+}
+
+/// (day, subject) of a [`scan_tally_key`]; `None` for a key not of that layout.
+pub fn parse_scan_tally_key(k: &[u8]) -> Option<(i64, &[u8])> {
+    let day = u32::from_be_bytes(k.get(2..6)?.try_into().ok()?) as i64;
+    Some((day, &k[6..]))
+}
+
+/// The key of a custody count ([`Cf::CustodyDays`]): kind (1 byte: `h` hold placed, `n`
+/// non-conformant origin attestation, `r` recall) ‖ day (u32 BE) ‖ enterprise id (u64 BE).
+pub fn custody_day_key(kind: u8, day: i64, enterprise: u64) -> Vec<u8> {
+    let mut k = vec![kind];
+    k.extend_from_slice(&forged_day_prefix(day));
+    k.extend_from_slice(&u64_key(enterprise));
+    k
+}
+
+/// (day, enterprise) of a [`custody_day_key`]; `None` for a key not of that layout.
+pub fn parse_custody_day_key(k: &[u8]) -> Option<(i64, u64)> {
+    if k.len() != 13 {
+        return None;
+    }
+    let day = u32::from_be_bytes(k[1..5].try_into().ok()?) as i64;
+    Some((day, decode_u64(&k[5..]).ok()?))
 }
 
 /// The end (exclusive) of the credit profiles' key range ([`profile_key`]s start with `p`).

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::chart::{legend, stacked_bars, Column, Series, Texts};
-use super::kit::{html, scope, tr, Viewer};
+use super::kit::{csv_attachment, html, scope, tr, Viewer};
 use super::pages::{frame, refusal, signed_in};
 use crate::http::page::{esc, Lang};
 use crate::http::state::{blocking, AppState};
@@ -28,7 +28,7 @@ const HERE: &str = "/console/dashboard";
 /// Most enterprises listed in the filter's select (beyond, a number field).
 const PICK: usize = 100;
 /// The ranges offered, in days.
-const RANGES: [u32; 4] = [7, 30, 90, 366];
+pub(super) const RANGES: [u32; 4] = [7, 30, 90, 366];
 
 /// Per verdict, in the order of `VerdictKind::ALL`: its label and colour (those of the scan
 /// page: green, amber, red, grey; each at least 4:1 against white).
@@ -200,24 +200,7 @@ pub(super) async fn csv(
         Some(e) => format!("traceseal-scans-{first}_{last}-enterprise-{e}.csv"),
         None => format!("traceseal-scans-{first}_{last}.csv"),
     };
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-        .unwrap_or(HeaderValue::from_static("attachment"));
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-        ],
-        csv_body(l.filter.enterprise, &l.days),
-    )
-        .into_response()
+    csv_attachment(&name, csv_body(l.filter.enterprise, &l.days))
 }
 
 /// The first and last dates of the range.
@@ -291,7 +274,7 @@ fn filters(lang: Lang, f: &Filter, picks: Option<&[Enterprise]>, fixed: bool) ->
     )
 }
 
-fn days_label(lang: Lang, d: u32) -> String {
+pub(super) fn days_label(lang: Lang, d: u32) -> String {
     match lang {
         Lang::Zh => format!("最近 {d} 天"),
         Lang::En => format!("Last {d} days"),

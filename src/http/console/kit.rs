@@ -107,6 +107,28 @@ pub fn html(status: StatusCode, body: String) -> Response {
     res
 }
 
+/// A CSV download (`text/csv`, as an attachment named `name`, never cached).
+pub fn csv_attachment(name: &str, body: String) -> Response {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .unwrap_or(HeaderValue::from_static("attachment"));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// A redirect (303) to `to`.
 pub fn see_other(to: &str) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();

@@ -15,6 +15,8 @@ mod issue;
 mod kit;
 mod pages;
 mod print;
+mod printform;
+mod risks;
 mod staff;
 
 use std::sync::Arc;
@@ -44,6 +46,8 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/batches/new", get(issue::form))
         .route("/console/batches/{id}", get(print::batch))
         .route("/console/batches/{id}/print", post(print::print))
+        .route("/console/batches/{id}/preview", post(print::preview))
+        .route("/console/batches/{id}/preview.svg", get(print::preview_svg))
         .route("/console/print-jobs/{id}", get(print::job))
         .route("/console/print-jobs/{id}/output", get(print::output))
         .route("/console/audit", get(pages::audit))
@@ -60,6 +64,8 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .route("/console/dashboard", get(dashboard::page))
         .route("/console/dashboard.csv", get(dashboard::csv))
+        .route("/console/risks", get(risks::page))
+        .route("/console/risks.csv", get(risks::csv))
         .route("/console/assets/{name}", get(asset))
         .route_layer(middleware::from_fn_with_state(
             state,

@@ -55,6 +55,12 @@ const MENU: &[Entry] = &[
         href: "/console/dashboard",
         route: Some(("GET", "/api/v1/scans/forged")),
     },
+    Entry {
+        zh: "风险看板",
+        en: "Risks",
+        href: "/console/risks",
+        route: Some(("GET", "/api/v1/scans/forged")),
+    },
 ];
 
 pub(super) fn role_name(lang: Lang, role: &str) -> &'static str {

@@ -7,18 +7,21 @@ use std::sync::Arc;
 
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::kit::{audit, owned, see_other, tr, Viewer};
 use super::pages::{check_form, frame, frame_with, signed_in};
 use crate::authz::Target;
 use crate::http::page::{esc, Lang};
 use crate::http::state::{blocking, AppState};
-use crate::labels::job::LabelFormat;
 use crate::service::issuance::{Batch, BatchStatus};
 use crate::service::printing::{PrintJobRequest, PrintJobView};
+
+use super::printform::{self, FormError, PrintForm};
+
+/// Most print jobs a batch page lists.
+const ROWS: usize = 100;
 
 fn page(lang: Lang, v: &Viewer, status: StatusCode, title: &str, body: &str) -> Response {
     super::kit::html(
@@ -108,12 +111,21 @@ pub(super) async fn batch(
     )
     .await
     .is_ok();
+    let svc = st.svc.clone();
+    let jobs = match blocking(move || svc.printing().batch_jobs(id, ROWS)).await {
+        Ok(j) => j,
+        Err(e) => return failed(lang, &v, e.status, &e.detail),
+    };
     let form = if may_print {
-        print_form(lang, &b, &v.session.csrf_token)
+        printform::render(lang, &b, &v.session.csrf_token, &PrintForm::default())
     } else {
         String::new()
     };
-    let body = format!("{}{form}", batch_facts(lang, &b));
+    let body = format!(
+        "{}{form}{}",
+        batch_facts(lang, &b),
+        printform::history(lang, &jobs)
+    );
     page(lang, &v, StatusCode::OK, &title, &body)
 }
 
@@ -136,43 +148,24 @@ fn batch_facts(lang: Lang, b: &Batch) -> String {
     )
 }
 
-fn print_form(lang: Lang, b: &Batch, csrf: &str) -> String {
-    let opt = |v: &str, zh: &str, en: &str| {
-        format!("<option value=\"{v}\">{}</option>", esc(tr(lang, zh, en)))
+/// A print form posted about batch `id`: the page language, the signed-in viewer, the id and
+/// the form, its CSRF token checked; or the answer instead (sign-in, error or refusal page).
+async fn posted(
+    st: &Arc<AppState>,
+    headers: &HeaderMap,
+    id: Result<Path<u64>, PathRejection>,
+    form: Result<Form<PrintForm>, FormRejection>,
+) -> Result<(Lang, Viewer, u64, PrintForm), Response> {
+    let lang = Lang::from_headers(headers, None);
+    let v = signed_in(st, headers).await?;
+    let (Ok(Path(id)), Ok(Form(f))) = (id, form) else {
+        let why = tr(lang, "表单不完整。", "The form is incomplete.");
+        return Err(failed(lang, &v, StatusCode::BAD_REQUEST, why));
     };
-    format!(
-        "<section><h2>{h}</h2><form method=\"post\" action=\"/console/batches/{id}/print\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
-         <label for=\"format\">{f}</label><select id=\"format\" name=\"format\">{pdf}{zpl}{png}{svg}</select>\
-         <label for=\"start\">{s}</label><input type=\"text\" inputmode=\"numeric\" id=\"start\" name=\"start\" value=\"0\">\
-         <label for=\"count\">{c}</label><input type=\"text\" inputmode=\"numeric\" id=\"count\" name=\"count\" value=\"{n}\">\
-         <label for=\"reprint_reason\">{r}</label><input type=\"text\" id=\"reprint_reason\" name=\"reprint_reason\">\
-         <button class=\"primary\" type=\"submit\">{go}</button></form></section>",
-        h = tr(lang, "打印标签", "Print labels"),
-        id = b.id,
-        csrf = esc(csrf),
-        f = tr(lang, "格式", "Format"),
-        pdf = opt("pdf", "PDF 标签纸（办公打印机）", "PDF label sheets (office printer)"),
-        zpl = opt("zpl", "ZPL（斑马热敏打印机）", "ZPL (Zebra thermal printer)"),
-        png = opt("png", "PNG 图片包", "PNG archive"),
-        svg = opt("svg", "SVG 图片包", "SVG archive"),
-        s = tr(lang, "从第几个标签开始（0 起）", "First label (from 0)"),
-        c = tr(lang, "标签数量", "Number of labels"),
-        n = b.issued,
-        r = tr(lang, "重印原因（重印时必填，会记入日志）", "Reprint reason (required to print again; logged)"),
-        go = tr(lang, "创建打印任务", "Create the print job"),
-    )
-}
-
-/// The print form's fields.
-#[derive(Debug, Deserialize)]
-pub(super) struct PrintForm {
-    csrf_token: String,
-    format: LabelFormat,
-    start: String,
-    count: String,
-    #[serde(default)]
-    reprint_reason: String,
+    match check_form(lang, &v, &f.csrf_token) {
+        Some(r) => Err(r),
+        None => Ok((lang, v, id, f)),
+    }
 }
 
 /// `POST /console/batches/{id}/print`: a print job, then its page.
@@ -182,45 +175,20 @@ pub(super) async fn print(
     id: Result<Path<u64>, PathRejection>,
     form: Result<Form<PrintForm>, FormRejection>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers, None);
-    let v = match signed_in(&st, &headers).await {
-        Ok(v) => v,
+    let (lang, v, id, f) = match posted(&st, &headers, id, form).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let (Ok(Path(id)), Ok(Form(f))) = (id, form) else {
-        return failed(
-            lang,
-            &v,
-            StatusCode::BAD_REQUEST,
-            tr(lang, "表单不完整。", "The form is incomplete."),
-        );
-    };
-    if let Some(r) = check_form(lang, &v, &f.csrf_token) {
-        return r;
-    }
     let route = "/api/v1/batches/{id}/print-jobs";
     let owner = match owned(&st, &v.principal, "POST", route, Some(Target::Batch(id))).await {
         Ok(o) => o,
         Err((s, why)) => return failed(lang, &v, s, &why),
     };
-    let (Ok(start), Ok(count)) = (f.start.trim().parse::<u64>(), f.count.trim().parse::<u64>())
-    else {
-        return failed(
-            lang,
-            &v,
-            StatusCode::BAD_REQUEST,
-            tr(
-                lang,
-                "起始和数量须为整数。",
-                "First label and number must be whole numbers.",
-            ),
-        );
-    };
-    let req = PrintJobRequest {
-        format: f.format,
-        layout: None,
-        range: Some([start, count]),
-        reprint_reason: Some(f.reprint_reason.trim().to_string()).filter(|r| !r.is_empty()),
+    let req = match f.request() {
+        Ok(r) => r,
+        Err(FormError(zh, en)) => {
+            return failed(lang, &v, StatusCode::BAD_REQUEST, tr(lang, zh, en))
+        }
     };
     let svc = st.svc.clone();
     let made = blocking(move || svc.printing().create_print_job(id, &req)).await;
@@ -316,5 +284,114 @@ pub(super) async fn output(
     match crate::http::admin::print_job_output(State(st), Ok(Path(id)), Ok(q)).await {
         Ok(res) => res,
         Err(e) => failed(lang, &v, e.status, &e.detail).into_response(),
+    }
+}
+
+/// The batch and what the viewer may do with it, for a page about printing it: the batch
+/// (complete), and the page's failure otherwise.
+async fn printable(
+    st: &Arc<AppState>,
+    lang: Lang,
+    v: &Viewer,
+    id: u64,
+) -> Result<(Batch, Option<u64>), Response> {
+    let route = "/api/v1/batches/{id}/print-jobs";
+    let owner = owned(st, &v.principal, "POST", route, Some(Target::Batch(id)))
+        .await
+        .map_err(|(s, why)| failed(lang, v, s, &why))?;
+    let svc = st.svc.clone();
+    let b = blocking(move || svc.issuance().batch(id))
+        .await
+        .map_err(|e| failed(lang, v, e.status, &e.detail))?;
+    Ok((b, owner))
+}
+
+/// The preview's request: the form's, over at most the first [`PREVIEW_LABELS`] labels of its
+/// range (a page never holds more; the print itself checks its whole range).
+fn preview_request(f: &PrintForm) -> Result<PrintJobRequest, FormError> {
+    let mut req = f.request()?;
+    req.reprint_reason = None;
+    if let Some([start, count]) = req.range {
+        req.range = Some([start, count.min(PREVIEW_LABELS)]);
+    }
+    Ok(req)
+}
+
+/// Most labels a preview reads.
+const PREVIEW_LABELS: u64 = 1_000;
+
+/// `POST /console/batches/{id}/preview`: the batch page with the form as filled and the
+/// preview of the job's first page (nothing is printed or recorded).
+pub(super) async fn preview(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    id: Result<Path<u64>, PathRejection>,
+    form: Result<Form<PrintForm>, FormRejection>,
+) -> Response {
+    let (lang, v, id, f) = match posted(&st, &headers, id, form).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let b = match printable(&st, lang, &v, id).await {
+        Ok((b, _)) => b,
+        Err(r) => return r,
+    };
+    let req = match preview_request(&f) {
+        Ok(r) => r,
+        Err(FormError(zh, en)) => {
+            return failed(lang, &v, StatusCode::BAD_REQUEST, tr(lang, zh, en))
+        }
+    };
+    // The request is checked now, so a layout that cannot work is said on the page.
+    let svc = st.svc.clone();
+    if let Err(e) = blocking(move || svc.printing().preview(id, &req)).await {
+        return failed(lang, &v, e.status, &e.detail);
+    }
+    let title = format!("{} {}", tr(lang, "批次", "Batch"), b.id);
+    let body = format!(
+        "{}{}{}",
+        batch_facts(lang, &b),
+        printform::preview_figure(lang, &b, &f),
+        printform::render(lang, &b, &v.session.csrf_token, &f),
+    );
+    page(lang, &v, StatusCode::OK, &title, &body)
+}
+
+/// `GET /console/batches/{id}/preview.svg?…`: the preview image (real codes: the grant of
+/// `GET /api/v1/batches/{id}/codes`; never cached).
+pub(super) async fn preview_svg(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    id: Result<Path<u64>, PathRejection>,
+    q: Result<Query<PrintForm>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let text = |s: StatusCode, why: String| (s, why).into_response();
+    let Some(v) = super::kit::viewer(&st, &headers).await else {
+        return text(StatusCode::UNAUTHORIZED, "sign in first".into());
+    };
+    let (Ok(Path(id)), Ok(Query(f))) = (id, q) else {
+        return text(StatusCode::BAD_REQUEST, "malformed preview request".into());
+    };
+    let route = "/api/v1/batches/{id}/codes";
+    if let Err((s, why)) = owned(&st, &v.principal, "GET", route, Some(Target::Batch(id))).await {
+        return text(s, why);
+    }
+    let req = match preview_request(&f) {
+        Ok(r) => r,
+        Err(FormError(_, en)) => return text(StatusCode::BAD_REQUEST, en.into()),
+    };
+    let svc = st.svc.clone();
+    match blocking(move || svc.printing().preview(id, &req)).await {
+        Ok(svg) => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (header::CACHE_CONTROL, "no-store"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
+            ],
+            svg,
+        )
+            .into_response(),
+        Err(e) => text(e.status, e.detail),
     }
 }

@@ -68,6 +68,7 @@ impl Custody {
             named: &named,
             items: &items,
             nonce: (nk, st.signed_at),
+            counts: CustodyKind::of(&st.event).map(|k| (k, owner)),
         })?;
         info!(lot = %lot, step = %st.event.step(), actor = %actor.id, leaf = accepted.leaf_index, items = named.len(), "accepted custody record");
         Ok(Accepted {
@@ -164,6 +165,7 @@ impl Custody {
             named,
             items,
             nonce: (nk, signed_at),
+            counts,
         } = r;
         let hash = merkle::leaf_hash(&leaf);
         let hash_hex = hex(hash.as_bytes());
@@ -182,6 +184,9 @@ impl Custody {
                         wb.put(Cf::ItemCustody, n.key.clone(), encode_json(st));
                     }
                     wb.put(Cf::Nonces, nk, u64_key(signed_at as u64));
+                    if let Some((kind, owner)) = counts {
+                        days::stage(wb, kind, now_unix().div_euclid(86_400), owner);
+                    }
                     Ok(())
                 })?;
         Ok(Accepted {
@@ -198,12 +203,7 @@ impl Custody {
     pub fn recall(&self, lot_id: &str, input: &RecallInput) -> Result<Accepted> {
         let lot = parse_lot_id(lot_id)?;
         let reason = check_text("reason", &input.reason)?;
-        if self.master.find_product(&lot.gtin)?.is_none() {
-            return Err(CustodyError::UnregisteredProduct {
-                gtin: lot.gtin.as_str().to_string(),
-            }
-            .into());
-        }
+        let owner = self.registered_owner(&lot)?;
         let _g = lock(&self.locks.custody)?;
         let lk = lot_key(&lot);
         if !self.lot_exists(&lk)? {
@@ -231,6 +231,7 @@ impl Custody {
                     lot_record_key(&lk, SCOPE_LOT, first),
                     Vec::new(),
                 );
+                days::stage(wb, CustodyKind::Recall, r.at.div_euclid(86_400), owner);
                 Ok(())
             })?;
         info!(lot = %lot, leaf = first, "recalled lot");

@@ -4,6 +4,13 @@
 use super::*;
 
 impl Custody {
+    /// Holds placed, non-conformant attestations and recalls of the `days` days (1 to 366)
+    /// ending with `today` (days since the epoch), per day and by enterprise: one key range per
+    /// kind (the risk dashboard; never the records).
+    pub fn custody_days(&self, today: i64, days: u32) -> Result<CustodyDays> {
+        days::read(&*self.store, today, days.clamp(1, 366))
+    }
+
     /// What custody recorded of one item of `lot` (released or sold on its own).
     pub fn item_state(&self, lot: &LotId, serial: &str) -> Result<ItemState> {
         let key = item_key(lot.gtin.as_str(), serial);

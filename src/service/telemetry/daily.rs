@@ -1,15 +1,14 @@
 //! Daily scan counts (`scan_days`), for the regulator dashboard: per UTC day × verdict, of
-//! every scan and of each enterprise's products. Maintained as scans arrive, in the same
-//! buffered write as the scan's record (the caller holds [`super::Telemetry`]'s counter lock
-//! from the read of a count to the write of its successor), and read as one key range per
-//! view: `days` × 4 keys at most, never the scan records.
+//! every scan and of each enterprise's products. Maintained as scans arrive, as counter adds
+//! in the same buffered write as the scan's record (no read, no lock), and read as one key
+//! range per view: `days` × 4 keys at most, never the scan records.
 //!
 //! Verdicts are counted by their index in `VerdictKind::ALL` (`0..VERDICTS`); this module
 //! knows nothing else of them.
 
 use crate::service::base::{rfc3339, Result};
 use crate::store::schema::{
-    decode_u64, key_after, parse_scan_day_key, scan_day_key, scan_day_prefix, u64_key,
+    decode_u64, key_after, parse_scan_day_key, scan_day_key, scan_day_prefix,
 };
 use crate::store::{prefix_end, Cf, Durability, Store, WriteBatch};
 
@@ -38,28 +37,14 @@ impl DayCounts {
 }
 
 /// Adds one scan of `verdict` (an index below [`VERDICTS`]) on `day` to `wb`: the count of
-/// every scan and, when the product's enterprise is known, that enterprise's. The caller holds
-/// the counter lock until `wb` is written.
-pub(super) fn stage(
-    store: &dyn Store,
-    wb: &mut WriteBatch,
-    day: i64,
-    enterprise: Option<u64>,
-    verdict: u8,
-) -> Result<()> {
-    let mut keys = vec![scan_day_key(None, day, verdict)];
+/// every scan and, when the product's enterprise is known, that enterprise's. Counter adds
+/// (`WriteBatch::add`): nothing is read and no lock is held, so concurrent scans never wait
+/// on each other here.
+pub(super) fn stage(wb: &mut WriteBatch, day: i64, enterprise: Option<u64>, verdict: u8) {
+    wb.add(Cf::ScanDays, scan_day_key(None, day, verdict), 1);
     if enterprise.is_some() {
-        keys.push(scan_day_key(enterprise, day, verdict));
+        wb.add(Cf::ScanDays, scan_day_key(enterprise, day, verdict), 1);
     }
-    let now = store.multi_get(Cf::ScanDays, &keys)?;
-    for (k, v) in keys.into_iter().zip(now) {
-        let n = match v {
-            Some(b) => decode_u64(&b)?,
-            None => 0,
-        };
-        wb.put(Cf::ScanDays, k, u64_key(n.saturating_add(1)).to_vec());
-    }
-    Ok(())
 }
 
 /// The counts of the `days` days ending with `last_day`, oldest first, every day present
@@ -107,6 +92,7 @@ pub(super) fn read(
 pub(super) fn purge(store: &dyn Store, before_day: i64) -> Result<u64> {
     let mut n = delete_range(
         store,
+        Cf::ScanDays,
         scan_day_key(None, 0, 0),
         &scan_day_key(None, before_day, 0),
     )?;
@@ -119,6 +105,7 @@ pub(super) fn purge(store: &dyn Store, before_day: i64) -> Result<u64> {
         };
         n += delete_range(
             store,
+            Cf::ScanDays,
             scan_day_key(Some(e), 0, 0),
             &scan_day_key(Some(e), before_day, 0),
         )?;
@@ -127,17 +114,24 @@ pub(super) fn purge(store: &dyn Store, before_day: i64) -> Result<u64> {
     Ok(n)
 }
 
-fn delete_range(store: &dyn Store, mut start: Vec<u8>, end: &[u8]) -> Result<u64> {
+/// Deletes the keys of `cf` from `start` to `end` (exclusive), a page at a time. Returns how
+/// many went.
+pub(super) fn delete_range(
+    store: &dyn Store,
+    cf: Cf,
+    mut start: Vec<u8>,
+    end: &[u8],
+) -> Result<u64> {
     let mut n = 0;
     loop {
-        let page = store.range(Cf::ScanDays, &start, Some(end), 10_000)?;
+        let page = store.range(cf, &start, Some(end), 10_000)?;
         let Some((last, _)) = page.last() else {
             return Ok(n);
         };
         start = key_after(last);
         let mut wb = WriteBatch::with_capacity(page.len());
         for (k, _) in &page {
-            wb.delete(Cf::ScanDays, k.clone());
+            wb.delete(cf, k.clone());
         }
         n += page.len() as u64;
         store.write(wb, Durability::Buffered)?;
@@ -151,7 +145,7 @@ mod tests {
 
     fn add(s: &dyn Store, day: i64, e: Option<u64>, v: u8) {
         let mut wb = WriteBatch::new();
-        stage(s, &mut wb, day, e, v).unwrap();
+        stage(&mut wb, day, e, v);
         s.write(wb, Durability::Buffered).unwrap();
     }
 

@@ -1,0 +1,139 @@
+//! Custody counts per day (`custody_days`), for the regulator's risk dashboard: holds placed,
+//! non-conformant origin attestations and recalls, per UTC day and enterprise. Counted in the
+//! record's own write (counter adds), read as one key range per kind and range of days.
+
+use std::collections::HashMap;
+
+use crate::custody::event::Conformance;
+use crate::custody::Event;
+use crate::service::base::Result;
+use crate::store::schema::{custody_day_key, decode_u64, parse_custody_day_key};
+use crate::store::{Cf, Store, WriteBatch};
+
+/// Most keys one kind's read takes (days × enterprises).
+pub const MAX_KEYS: usize = 50_000;
+
+/// What is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustodyKind {
+    /// A customs or quality hold placed.
+    Hold,
+    /// An origin attestation whose result is non-conformant.
+    NonConformant,
+    /// A lot recalled.
+    Recall,
+}
+
+impl CustodyKind {
+    /// Every kind, in the order of [`CustodyDays`]' arrays.
+    pub const ALL: [CustodyKind; 3] = [
+        CustodyKind::Hold,
+        CustodyKind::NonConformant,
+        CustodyKind::Recall,
+    ];
+
+    fn byte(self) -> u8 {
+        match self {
+            CustodyKind::Hold => b'h',
+            CustodyKind::NonConformant => b'n',
+            CustodyKind::Recall => b'r',
+        }
+    }
+
+    /// What a signed custody event counts as, if anything.
+    pub fn of(event: &Event) -> Option<CustodyKind> {
+        match event {
+            Event::Holding(_) => Some(CustodyKind::Hold),
+            Event::OriginAttestation(a) if a.result == Conformance::NonConformant => {
+                Some(CustodyKind::NonConformant)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Adds one `kind` on `day` for `enterprise` to `wb`.
+pub(super) fn stage(wb: &mut WriteBatch, kind: CustodyKind, day: i64, enterprise: u64) {
+    wb.add(
+        Cf::CustodyDays,
+        custody_day_key(kind.byte(), day, enterprise),
+        1,
+    );
+}
+
+/// Counts over a range of days, by kind (in [`CustodyKind::ALL`] order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustodyDays {
+    /// Every day of the range, oldest first.
+    pub days: Vec<(i64, [u64; 3])>,
+    /// Each enterprise with any, most first (ties by id).
+    pub enterprises: Vec<(u64, [u64; 3])>,
+    /// A kind's range held more than [`MAX_KEYS`] keys (counted from its first keys only).
+    pub truncated: bool,
+}
+
+/// The counts of the `days` days ending with `last_day`: one range read per kind.
+pub(super) fn read(store: &dyn Store, last_day: i64, days: u32) -> Result<CustodyDays> {
+    let first = last_day - i64::from(days) + 1;
+    let mut out = CustodyDays {
+        days: (first..=last_day).map(|d| (d, [0; 3])).collect(),
+        ..CustodyDays::default()
+    };
+    let mut by: HashMap<u64, [u64; 3]> = HashMap::new();
+    for (i, kind) in CustodyKind::ALL.into_iter().enumerate() {
+        let start = custody_day_key(kind.byte(), first.max(0), 0);
+        let end = custody_day_key(kind.byte(), last_day.max(0) + 1, 0);
+        let rows = store.range(Cf::CustodyDays, &start, Some(&end), MAX_KEYS + 1)?;
+        out.truncated |= rows.len() > MAX_KEYS;
+        for (k, v) in rows.iter().take(MAX_KEYS) {
+            let (Some((day, e)), Ok(n)) = (parse_custody_day_key(k), decode_u64(v)) else {
+                continue;
+            };
+            if let Some(d) = usize::try_from(day - first)
+                .ok()
+                .and_then(|j| out.days.get_mut(j))
+            {
+                d.1[i] += n;
+            }
+            by.entry(e).or_default()[i] += n;
+        }
+    }
+    let mut ranked: Vec<(u64, [u64; 3])> = by.into_iter().collect();
+    ranked.sort_by(|a, b| {
+        let t = |x: &[u64; 3]| x.iter().sum::<u64>();
+        t(&b.1).cmp(&t(&a.1)).then(a.0.cmp(&b.0))
+    });
+    out.enterprises = ranked;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::mem::MemStore;
+    use crate::store::Durability;
+
+    #[test]
+    fn counts_add_up_per_day_kind_and_enterprise_within_the_range() {
+        let s = MemStore::new();
+        let add = |k, day, e| {
+            let mut wb = WriteBatch::new();
+            stage(&mut wb, k, day, e);
+            s.write(wb, Durability::Synced).unwrap();
+        };
+        add(CustodyKind::Hold, 10, 1);
+        add(CustodyKind::Hold, 10, 1);
+        add(CustodyKind::Recall, 11, 2);
+        add(CustodyKind::NonConformant, 11, 1);
+        add(CustodyKind::Hold, 5, 3);
+        let r = read(&s, 11, 2).unwrap();
+        assert_eq!(r.days, vec![(10, [2, 0, 0]), (11, [0, 1, 1])]);
+        assert_eq!(
+            r.enterprises,
+            vec![(1, [2, 1, 0]), (2, [0, 0, 1])],
+            "day 5 is outside"
+        );
+        assert!(!r.truncated);
+        assert_eq!(read(&s, 11, 7).unwrap().enterprises.len(), 3);
+    }
+}
