@@ -36,8 +36,11 @@ use crate::store::schema::{
 use crate::store::Store;
 use crate::store::{prefix_end, Cf};
 
+mod lots;
 mod submit;
 mod views;
+
+pub use lots::LotSummary;
 
 pub use super::registry::{
     decode_public_key, Actor, ActorInput, ActorKey, ActorRegistry, KeyInput, RevokeInput,
