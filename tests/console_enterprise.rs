@@ -307,7 +307,7 @@ async fn an_enterprise_admin_registers_a_product_declares_a_lot_and_engages_an_a
         .state
         .svc
         .audit()
-        .list(&Default::default(), None, 20)
+        .list(&Default::default(), None, 100)
         .unwrap();
     for route in [
         "/console/products",
