@@ -532,7 +532,7 @@ async fn another_enterprises_targets_the_operators_recall_and_tokenless_forms_ar
         }
     };
     let t = || ("csrf_token", csrf.clone());
-    let forged: Vec<(String, Vec<(&'static str, String)>, &str)> = vec![
+    let forged: Vec<(String, Fields, &str)> = vec![
         (
             format!("/console/lots/{}/recall", w.lot),
             vec![t(), ("reason", "not mine to recall".into())],
@@ -593,7 +593,7 @@ async fn another_enterprises_targets_the_operators_recall_and_tokenless_forms_ar
         );
     }
     // The same forms without the session's token: refused before anything else.
-    let tokenless: Vec<(String, Vec<(&'static str, String)>)> = vec![
+    let tokenless: Vec<(String, Fields)> = vec![
         (
             format!("/console/lots/{}/recall", w.lot),
             vec![("reason", "x".into())],
@@ -670,9 +670,15 @@ async fn another_enterprises_targets_the_operators_recall_and_tokenless_forms_ar
     s.stop().await;
 }
 
+/// A form's fields.
+type Fields = Vec<(&'static str, String)>;
+
+/// A's and B's engagements, the products, the lot's state, whether LOT-X exists (A's, B's).
+type Snapshot = (String, String, Vec<Value>, Value, (bool, bool));
+
 /// What the forged posts could change: A's and B's engagements, the products, A's lot's
 /// state, and whether lot LOT-X of A's or B's product exists.
-fn snapshot(s: &TestServer, w: &World) -> (String, String, Vec<Value>, Value, (bool, bool)) {
+fn snapshot(s: &TestServer, w: &World) -> Snapshot {
     let svc = &s.state.svc;
     let e = |id| serde_json::to_string(&svc.engagements().list_engagements(id).unwrap()).unwrap();
     let page = || LotPage {
