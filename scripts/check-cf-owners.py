@@ -19,7 +19,7 @@ OWNERS = {
     "registry": ["registry.rs"],
     "engagements": ["engagements.rs"],
     "issuance": ["issuance.rs", "issuance/items.rs"],
-    "custody": ["custody.rs", "custody/submit.rs", "custody/views.rs", "custody/days.rs"],
+    "custody": ["custody.rs", "custody/submit.rs", "custody/views.rs", "custody/days.rs", "custody/lots.rs"],
     "telemetry": ["telemetry.rs", "telemetry/daily.rs", "telemetry/tally.rs"],
     "consumer": ["complaints.rs", "complaints/credit.rs"],
     "printing": ["printing.rs"],

@@ -341,7 +341,7 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     sign_in(&b, &s, "op-alice").await;
     assert_eq!(
         b.text("nav").await,
-        "Home\nBatches\nStaff\nAudit trail\nDashboard\nRisks"
+        "Home\nBatches\nProducts\nLots\nEngagements\nStaff\nAudit trail\nDashboard\nRisks"
     );
     b.goto(&s.url("/console/batches")).await;
     let table = b.text("table").await;
@@ -664,7 +664,10 @@ async fn an_enterprise_admin_manages_its_staff_and_nothing_above_it() {
 
     let b = Browser::start("zh-CN,zh", 1280, 900).await;
     sign_in(&b, &s, "admin-a").await;
-    assert_eq!(b.text("nav").await, "首页\n批次\n员工与令牌\n审计记录");
+    assert_eq!(
+        b.text("nav").await,
+        "首页\n批次\n商品\n批号与流转\n合作方\n员工与令牌\n审计记录"
+    );
     b.click("nav a[href='/console/staff']").await;
     wait_path(&b, "/console/staff").await;
     let users = b.text("table").await;

@@ -416,6 +416,93 @@ pub fn recall(lot: &mut LotState, reason: &str) -> Result<(), OrderError> {
     Ok(())
 }
 
+/// A step the lot may record next, and the roles that may record it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NextStep {
+    /// The step.
+    pub step: Step,
+    /// Who may record it now (for holds: the owners of the hold types that may be placed or
+    /// lifted now).
+    pub roles: Vec<Role>,
+}
+
+/// The steps [`apply`] would accept next for the lot, lot-wide or for one item not yet
+/// released or sold, each with who may record it. Decided by the same rules as a submission:
+/// each step is tried, with sample data, on a copy of the state.
+pub fn next_steps(lot: &LotState) -> Vec<NextStep> {
+    Step::ALL
+        .into_iter()
+        .filter_map(|step| {
+            let mut roles: Vec<Role> = probes(lot, step)
+                .into_iter()
+                .filter(|(event, items)| accepts(lot, event, items))
+                .flat_map(|(event, _)| match &event {
+                    Event::Holding(h) | Event::HoldRelease(h) => vec![hold_owner(h.hold_type)],
+                    _ => step_roles(step).to_vec(),
+                })
+                .collect();
+            roles.sort();
+            roles.dedup();
+            (!roles.is_empty()).then_some(NextStep { step, roles })
+        })
+        .collect()
+}
+
+fn accepts(lot: &LotState, event: &Event, items: &[(String, ItemState)]) -> bool {
+    apply(&mut lot.clone(), event, &mut items.to_vec()).is_ok()
+}
+
+/// Sample records of `step` to try: lot-wide, and for the outbound steps also one fresh
+/// item; holds of either type.
+fn probes(lot: &LotState, step: Step) -> Vec<(Event, Vec<(String, ItemState)>)> {
+    use super::record::{Attestation, Customs, Hold, Movement, Outbound, Packing, Warehousing};
+    let customs = || Customs {
+        declaration_no: lot.declaration_no.clone().unwrap_or_default(),
+    };
+    let holds = |f: fn(Hold) -> Event| {
+        [HoldType::Customs, HoldType::Quality].map(|hold_type| {
+            f(Hold {
+                hold_type,
+                reason: String::new(),
+            })
+        })
+    };
+    let events: Vec<Event> = match step {
+        Step::OriginAttestation => vec![Event::OriginAttestation(Attestation {
+            certificate_no: String::new(),
+            origin_country: String::new(),
+            producer: String::new(),
+            inspection_date: String::new(),
+            result: Conformance::Conformant,
+            documents: vec![],
+        })],
+        Step::Packing => vec![Event::Packing(Packing::default())],
+        Step::Shipping => vec![Event::Shipping(Movement::default())],
+        Step::Departing => vec![Event::Departing(Movement::default())],
+        Step::Arriving => vec![Event::Arriving(Movement::default())],
+        Step::CustomsDeclaration => vec![Event::CustomsDeclaration(customs())],
+        Step::CustomsClearance => vec![Event::CustomsClearance(customs())],
+        Step::Receiving => vec![Event::Receiving(Warehousing::default())],
+        Step::Storing => vec![Event::Storing(Warehousing::default())],
+        Step::Holding => holds(Event::Holding).to_vec(),
+        Step::HoldRelease => holds(Event::HoldRelease).to_vec(),
+        Step::Release => vec![Event::Release(Outbound::default())],
+        Step::RetailSale => vec![Event::RetailSale(Outbound::default())],
+        Step::SelfPickup => vec![Event::SelfPickup(Outbound::default())],
+    };
+    let one = vec![("item".to_string(), ItemState::default())];
+    events
+        .into_iter()
+        .flat_map(|e| {
+            let mut v = vec![(e.clone(), Vec::new())];
+            if step.item_scoped_allowed() {
+                v.push((e, one.clone()));
+            }
+            v
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,6 +542,53 @@ mod tests {
             Event::Receiving(Warehousing::default()),
             Event::Storing(Warehousing::default()),
         ]
+    }
+
+    fn next(lot: &LotState) -> Vec<Step> {
+        next_steps(lot).into_iter().map(|n| n.step).collect()
+    }
+
+    #[test]
+    fn next_steps_follow_the_state_machine() {
+        let mut lot = LotState::default();
+        assert_eq!(next(&lot), vec![Step::OriginAttestation]);
+        assert_eq!(next_steps(&lot)[0].roles, vec![Role::Inspector]);
+        apply(&mut lot, &attest(Conformance::Conformant), &mut []).unwrap();
+        assert_eq!(next(&lot), vec![Step::Packing, Step::Shipping]);
+        for e in &route(Conformance::Conformant)[1..5] {
+            apply(&mut lot, e, &mut []).unwrap();
+        }
+        // Arrived: declaration, or a hold of either type.
+        assert_eq!(next(&lot), vec![Step::CustomsDeclaration, Step::Holding]);
+        let hold = |t| Hold {
+            hold_type: t,
+            reason: "check".into(),
+        };
+        apply(&mut lot, &Event::Holding(hold(HoldType::Customs)), &mut []).unwrap();
+        let n = next_steps(&lot);
+        let held = n.iter().find(|s| s.step == Step::Holding).unwrap();
+        assert_eq!(
+            held.roles,
+            vec![Role::BondedWarehouse],
+            "only the other hold type"
+        );
+        let lift = n.iter().find(|s| s.step == Step::HoldRelease).unwrap();
+        assert_eq!(lift.roles, vec![Role::CustomsBroker]);
+        apply(
+            &mut lot,
+            &Event::HoldRelease(hold(HoldType::Customs)),
+            &mut [],
+        )
+        .unwrap();
+        for e in &route(Conformance::Conformant)[5..] {
+            apply(&mut lot, e, &mut []).unwrap();
+        }
+        assert!(next(&lot).contains(&Step::Release));
+        recall(&mut lot, "contaminated").unwrap();
+        assert!(
+            !next(&lot).contains(&Step::Release),
+            "a recalled lot is not released"
+        );
     }
 
     #[test]

@@ -42,7 +42,11 @@ pub fn svg(
                 );
                 cells.push_str(&render_at(&frame.place(d, font)?, font, Some((x, y))));
             }
-            Ok(document(sheet.page_width_mm, sheet.page_height_mm, &cells))
+            Ok(document(
+                sheet.page_width_mm,
+                sheet.page_height_mm,
+                &shared_defs(&cells),
+            ))
         }
         Renderer::Image { frame, font, .. } => {
             let p = frame.place(first, font)?;
@@ -68,6 +72,34 @@ pub fn svg(
             ))
         }
     }
+}
+
+/// `labels` with each label's glyph definitions moved into one `<defs>` in front, each glyph
+/// once (they are the same font's, with the same ids), so a sheet of 40 labels carries its
+/// glyphs once, not 40 times.
+fn shared_defs(labels: &str) -> String {
+    let mut glyphs = std::collections::BTreeMap::new();
+    let mut rest = String::with_capacity(labels.len());
+    let mut s = labels;
+    while let Some(i) = s.find("<defs>") {
+        rest.push_str(&s[..i]);
+        let body = &s[i + 6..];
+        let end = body.find("</defs>").unwrap_or(body.len());
+        for path in body[..end].split_inclusive("/>") {
+            if let Some(id) = path
+                .strip_prefix("<path id=\"")
+                .and_then(|p| p.split('"').next())
+            {
+                glyphs
+                    .entry(id.to_string())
+                    .or_insert_with(|| path.to_string());
+            }
+        }
+        s = body.get(end + 7..).unwrap_or_default();
+    }
+    rest.push_str(s);
+    let defs: String = glyphs.into_values().collect();
+    format!("<defs>{defs}</defs>{rest}")
 }
 
 /// An SVG document of `w` × `h` mm (user unit: the millimetre) on white, holding `inner`.

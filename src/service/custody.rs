@@ -37,10 +37,12 @@ use crate::store::Store;
 use crate::store::{prefix_end, Cf};
 
 mod days;
+mod lots;
 mod submit;
 mod views;
 
 pub use self::days::{CustodyDays, CustodyKind};
+pub use lots::LotSummary;
 
 pub use super::registry::{
     decode_public_key, Actor, ActorInput, ActorKey, ActorRegistry, KeyInput, RevokeInput,

@@ -636,6 +636,20 @@ impl Issuance {
             .is_empty())
     }
 
+    /// The lot keys of the lots of product `gtin` (GTIN-14) with a batch started, in key
+    /// order, from at most `rows` rows of the lot–batch index (one range read).
+    pub fn lots_with_batches(&self, gtin: &str, rows: usize) -> Result<Vec<Vec<u8>>> {
+        let end = prefix_end(gtin.as_bytes());
+        let mut keys: Vec<Vec<u8>> = self
+            .store
+            .range(Cf::LotBatches, gtin.as_bytes(), end.as_deref(), rows)?
+            .into_iter()
+            .filter_map(|(k, _)| k.len().checked_sub(8).map(|n| k[..n].to_vec()))
+            .collect();
+        keys.dedup();
+        Ok(keys)
+    }
+
     /// The ids of the lot's batches, oldest first (at most `limit`).
     pub fn lot_batches(&self, lot: &LotId, limit: usize) -> Result<Vec<u64>> {
         let p = lot_key(lot.gtin.as_str(), lot.lot.as_str());

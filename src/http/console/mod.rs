@@ -9,6 +9,7 @@
 //! page shows is what the authorization table (`crate::authz`) gives the role on the API
 //! route behind it, menus included: a page the role may not use is a refusal page (403).
 
+mod admin;
 mod chart;
 mod dashboard;
 mod issue;
@@ -67,6 +68,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/risks", get(risks::page))
         .route("/console/risks.csv", get(risks::csv))
         .route("/console/assets/{name}", get(asset))
+        .merge(admin::routes())
         .route_layer(middleware::from_fn_with_state(
             state,
             super::public::rate_limit,

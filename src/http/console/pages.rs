@@ -14,7 +14,7 @@ use crate::http::state::{blocking, AppState};
 use crate::service::audit::AuditFilter;
 
 /// Most rows a console table shows (pages stay small: under 100 KB).
-const ROWS: usize = 100;
+pub(super) const ROWS: usize = 100;
 
 /// A menu entry: its texts, its page, and the API route whose grant opens it.
 struct Entry {
@@ -36,6 +36,24 @@ const MENU: &[Entry] = &[
         en: "Batches",
         href: "/console/batches",
         route: Some(("GET", "/api/v1/batches/{id}")),
+    },
+    Entry {
+        zh: "商品",
+        en: "Products",
+        href: "/console/products",
+        route: Some(("POST", "/api/v1/products")),
+    },
+    Entry {
+        zh: "批号与流转",
+        en: "Lots",
+        href: "/console/lots",
+        route: Some(("POST", "/api/v1/lots")),
+    },
+    Entry {
+        zh: "合作方",
+        en: "Engagements",
+        href: "/console/engagements",
+        route: Some(("POST", "/api/v1/enterprises/{id}/engagements")),
     },
     Entry {
         zh: "员工与令牌",

@@ -182,7 +182,7 @@ fn token_table(lang: Lang, tokens: &[TokenView], csrf: &str) -> String {
     table(lang, &head, &rows)
 }
 
-fn table(lang: Lang, head: &[(&str, &str)], rows: &str) -> String {
+pub(super) fn table(lang: Lang, head: &[(&str, &str)], rows: &str) -> String {
     if rows.is_empty() {
         return format!(
             "<p class=\"muted\">{}</p>",
