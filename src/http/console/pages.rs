@@ -14,7 +14,7 @@ use crate::http::state::{blocking, AppState};
 use crate::service::audit::AuditFilter;
 
 /// Most rows a console table shows (pages stay small: under 100 KB).
-const ROWS: usize = 100;
+pub(super) const ROWS: usize = 100;
 
 /// A menu entry: its texts, its page, and the API route whose grant opens it.
 struct Entry {
@@ -48,6 +48,30 @@ const MENU: &[Entry] = &[
         en: "Audit trail",
         href: "/console/audit",
         route: Some(("GET", "/api/v1/audit")),
+    },
+    Entry {
+        zh: "投诉",
+        en: "Complaints",
+        href: "/console/complaints",
+        route: Some(("GET", "/api/v1/complaints")),
+    },
+    Entry {
+        zh: "企业",
+        en: "Enterprises",
+        href: "/console/enterprises",
+        route: Some(("GET", "/api/v1/enterprises")),
+    },
+    Entry {
+        zh: "参与方",
+        en: "Actors",
+        href: "/console/actors",
+        route: Some(("POST", "/api/v1/actors")),
+    },
+    Entry {
+        zh: "锚定与日志",
+        en: "Health",
+        href: "/console/health",
+        route: Some(("GET", "/metrics")),
     },
     Entry {
         zh: "监管看板",
