@@ -239,7 +239,11 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     b.goto(&s.url("/console/login")).await;
     shot(&b, "login-zh").await;
     sign_in(&b, &s, "printer-a").await;
-    assert_eq!(b.text("nav").await, "首页\n批次", "a label printer's menu");
+    assert_eq!(
+        b.text("nav").await,
+        "首页\n批次\n企业",
+        "a label printer's menu"
+    );
     shot(&b, "home-printer-zh").await;
     b.click("nav a[href='/console/batches']").await;
     wait_path(&b, "/console/batches").await;
@@ -327,7 +331,7 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     assert!(b.text("table").await.contains("complete"));
     shot(&b, "batches-printer-en").await;
     b.goto(&s.url("/console/")).await;
-    assert_eq!(b.text("nav").await, "Home\nBatches");
+    assert_eq!(b.text("nav").await, "Home\nBatches\nEnterprises");
     shot(&b, "home-printer-en").await;
     // Sign out: back to sign-in, and the pages ask for it again.
     b.click(".who button").await;
@@ -341,7 +345,7 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     sign_in(&b, &s, "op-alice").await;
     assert_eq!(
         b.text("nav").await,
-        "Home\nBatches\nProducts\nLots\nEngagements\nStaff\nAudit trail\nDashboard\nRisks"
+        "Home\nBatches\nProducts\nLots\nEngagements\nStaff\nAudit trail\nComplaints\nEnterprises\nActors\nHealth\nDashboard\nRisks"
     );
     b.goto(&s.url("/console/batches")).await;
     let table = b.text("table").await;
@@ -666,7 +670,7 @@ async fn an_enterprise_admin_manages_its_staff_and_nothing_above_it() {
     sign_in(&b, &s, "admin-a").await;
     assert_eq!(
         b.text("nav").await,
-        "首页\n批次\n商品\n批号与流转\n合作方\n员工与令牌\n审计记录"
+        "首页\n批次\n商品\n批号与流转\n合作方\n员工与令牌\n审计记录\n投诉\n企业"
     );
     b.click("nav a[href='/console/staff']").await;
     wait_path(&b, "/console/staff").await;

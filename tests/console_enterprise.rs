@@ -218,7 +218,7 @@ async fn an_enterprise_admin_registers_a_product_declares_a_lot_and_engages_an_a
     sign_in(&b, &s, "admin-a").await;
     assert_eq!(
         b.text("nav").await,
-        "首页\n批次\n商品\n批号与流转\n合作方\n员工与令牌\n审计记录"
+        "首页\n批次\n商品\n批号与流转\n合作方\n员工与令牌\n审计记录\n投诉\n企业"
     );
 
     // Products: A's only; a wrong check digit gets the API's own message.

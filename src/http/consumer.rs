@@ -258,7 +258,7 @@ pub async fn get_complaint(
 /// What of a complaint `who` may see: a regulator never reads a valid code (the table's rule
 /// for regulators), so the scanned code is hidden from it unless the scan found it not
 /// genuine (a forged, recalled or revoked code is evidence, not a secret).
-fn for_viewer(who: &Principal, mut c: Complaint) -> Complaint {
+pub(crate) fn for_viewer(who: &Principal, mut c: Complaint) -> Complaint {
     let secret = c.scan.verdict != crate::service::telemetry::VerdictKind::NotGenuine;
     if who.role == crate::authz::Role::Regulator && secret {
         c.scan.code =

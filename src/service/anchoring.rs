@@ -320,6 +320,54 @@ impl AnchorBook {
     }
 }
 
+/// Anchoring as the operator's health page shows it: the newest record, and the records not
+/// finalized yet (from the low-water mark up), read without scanning the finalized ones.
+#[derive(Clone, Debug, Default)]
+pub struct AnchorSummary {
+    /// The newest record (any state), if any.
+    pub latest: Option<AnchorRecord>,
+    /// Records that may still change, oldest first (at most the limit asked for).
+    pub open: Vec<AnchorRecord>,
+}
+
+impl AnchorSummary {
+    /// The largest tree size on chain (anchored or better) among the records read.
+    pub fn anchored_size(&self) -> Option<u64> {
+        self.open
+            .iter()
+            .chain(self.latest.iter())
+            .filter(|r| r.status.on_chain())
+            .map(|r| r.tree_size)
+            .max()
+    }
+
+    /// Records whose transaction is sent but not in a canonical block yet.
+    pub fn pending(&self) -> usize {
+        self.open
+            .iter()
+            .filter(|r| r.status == AnchorStatus::AnchorPending)
+            .count()
+    }
+}
+
+impl AnchorBook {
+    /// The newest anchor record and the open ones of its deployment (at most `limit`).
+    pub fn summary(&self, limit: usize) -> Result<AnchorSummary> {
+        let Some((_, v)) = self.store.last(Cf::Anchors)? else {
+            return Ok(AnchorSummary::default());
+        };
+        let latest: AnchorRecord = decode_json("anchor record", &v)?;
+        let contract: Address = parse_hex(&latest.contract)
+            .map_err(|e| ServiceError::Internal(format!("anchor record contract: {e}")))?;
+        let from = self.anchor_low_water(latest.chain_id, &contract)?;
+        let open = self.anchor_records(latest.chain_id, &contract, from, limit)?;
+        Ok(AnchorSummary {
+            latest: Some(latest),
+            open,
+        })
+    }
+}
+
 /// What one tick did (for logs and tests).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {

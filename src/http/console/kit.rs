@@ -21,6 +21,8 @@ use crate::service::audit::AuditEntry;
 
 /// The stylesheet.
 pub const CSS: &str = include_str!("console.css");
+/// The console's one script: the USCC checked as it is typed (enterprise forms only).
+pub const JS: &str = include_str!("console.js");
 /// The login form's CSRF cookie over HTTPS (`serve --dev`: without the `__Host-` prefix).
 pub(super) const LOGIN_COOKIE: &str = "__Host-traceseal-login";
 pub(super) const DEV_LOGIN_COOKIE: &str = "traceseal-login";
@@ -28,11 +30,20 @@ pub(super) const DEV_LOGIN_COOKIE: &str = "traceseal-login";
 /// The stylesheet's content-hashed name, `console-<10 hex>.css`.
 pub fn css_name() -> &'static str {
     static N: OnceLock<String> = OnceLock::new();
-    N.get_or_init(|| {
-        let d = Sha256::digest(CSS.as_bytes());
-        let h: String = d[..5].iter().map(|b| format!("{b:02x}")).collect();
-        format!("console-{h}.css")
-    })
+    N.get_or_init(|| hashed_name(CSS, "css"))
+}
+
+/// The script's content-hashed name, `console-<10 hex>.js`.
+pub fn js_name() -> &'static str {
+    static N: OnceLock<String> = OnceLock::new();
+    N.get_or_init(|| hashed_name(JS, "js"))
+}
+
+/// `console-<first 10 hex of SHA-256>.<ext>`.
+fn hashed_name(body: &str, ext: &str) -> String {
+    let d = Sha256::digest(body.as_bytes());
+    let h: String = d[..5].iter().map(|b| format!("{b:02x}")).collect();
+    format!("console-{h}.{ext}")
 }
 
 /// One text in the page's language.
@@ -129,6 +140,19 @@ pub fn csv_attachment(name: &str, body: String) -> Response {
         .into_response()
 }
 
+/// The CSP of a page that loads the console's script (and nothing else: no inline script).
+const SCRIPTED_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// An HTML answer of a page that uses the console's script: [`html`] with `script-src 'self'`.
+pub fn html_scripted(status: StatusCode, body: String) -> Response {
+    let mut res = html(status, body);
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(SCRIPTED_CSP),
+    );
+    res
+}
+
 /// A redirect (303) to `to`.
 pub fn see_other(to: &str) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
@@ -207,7 +231,11 @@ pub async fn audit(
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect(),
         enterprise: owner,
-        request_id: new_request_id(),
+        // A write that named its request (a log leaf carries it) is audited under that id.
+        request_id: match p.request.is_empty() {
+            true => new_request_id(),
+            false => p.request.clone(),
+        },
         status: status.as_u16(),
     };
     let svc = st.svc.clone();
@@ -216,7 +244,8 @@ pub async fn audit(
     }
 }
 
-fn new_request_id() -> String {
+/// A fresh request id (32 hex), as the API's edge assigns one.
+pub fn new_request_id() -> String {
     let mut b = [0u8; 16];
     let _ = getrandom::getrandom(&mut b);
     crate::custody::record::hex(&b)

@@ -1,6 +1,7 @@
 //! The console: the web interface of warehouse staff, enterprise admins, the operator and
 //! regulators (`docs/console.md`). Server-rendered HTML, one stylesheet of our own under a
-//! content-hashed name, no script, nothing external, a strict CSP; Chinese by default, English
+//! content-hashed name, nothing external, a strict CSP, no script but one small one of our own
+//! (the USCC checked as it is typed) on the enterprise form pages only; Chinese by default, English
 //! on a switch (the `ts_lang` cookie, shared with the scan page).
 //!
 //! Sign-in is the session of `http::session` (the same limits, the same cookie). Every form
@@ -14,6 +15,7 @@ mod chart;
 mod dashboard;
 mod issue;
 mod kit;
+mod operator;
 mod pages;
 mod print;
 mod printform;
@@ -31,7 +33,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use self::kit::{css_name, html, same, see_other, tr, viewer, CSS, DEV_LOGIN_COOKIE, LOGIN_COOKIE};
+use self::kit::{
+    css_name, html, js_name, same, see_other, tr, viewer, CSS, DEV_LOGIN_COOKIE, JS, LOGIN_COOKIE,
+};
 use super::cookie::{clear_cookie, session_cookie, set_cookie};
 use super::page::{esc, Lang};
 use super::state::{blocking, AppState};
@@ -69,6 +73,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/risks.csv", get(risks::csv))
         .route("/console/assets/{name}", get(asset))
         .merge(admin::routes())
+        .merge(operator::routes())
         .route_layer(middleware::from_fn_with_state(
             state,
             super::public::rate_limit,
@@ -206,22 +211,27 @@ async fn switch_lang(q: Result<Query<LangQuery>, QueryRejection>) -> Response {
 }
 
 async fn asset(p: Result<Path<String>, PathRejection>) -> Response {
-    match p {
-        Ok(Path(name)) if name == css_name() => (
-            [
-                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            CSS,
-        )
-            .into_response(),
-        _ => html(
+    let (kind, body) = match p {
+        Ok(Path(name)) if name == css_name() => ("text/css; charset=utf-8", CSS),
+        Ok(Path(name)) if name == js_name() => ("text/javascript; charset=utf-8", JS),
+        _ => ("", ""),
+    };
+    match kind {
+        "" => html(
             StatusCode::NOT_FOUND,
             format!(
                 "<!doctype html><title>404</title><p>{}</p>",
                 esc("no such asset")
             ),
         ),
+        _ => (
+            [
+                (header::CONTENT_TYPE, kind),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            body,
+        )
+            .into_response(),
     }
 }

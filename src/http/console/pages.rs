@@ -68,6 +68,30 @@ const MENU: &[Entry] = &[
         route: Some(("GET", "/api/v1/audit")),
     },
     Entry {
+        zh: "投诉",
+        en: "Complaints",
+        href: "/console/complaints",
+        route: Some(("GET", "/api/v1/complaints")),
+    },
+    Entry {
+        zh: "企业",
+        en: "Enterprises",
+        href: "/console/enterprises",
+        route: Some(("GET", "/api/v1/enterprises")),
+    },
+    Entry {
+        zh: "参与方",
+        en: "Actors",
+        href: "/console/actors",
+        route: Some(("POST", "/api/v1/actors")),
+    },
+    Entry {
+        zh: "锚定与日志",
+        en: "Health",
+        href: "/console/health",
+        route: Some(("GET", "/metrics")),
+    },
+    Entry {
         zh: "监管看板",
         en: "Dashboard",
         href: "/console/dashboard",

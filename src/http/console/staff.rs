@@ -117,7 +117,8 @@ fn token_form(lang: Lang, v: &Viewer, csrf: &str) -> String {
     )
 }
 
-fn button(action: &str, csrf: &str, label: &str) -> String {
+/// A one-button form posting the CSRF token to `action`.
+pub(super) fn button(action: &str, csrf: &str, label: &str) -> String {
     format!(
         "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><button type=\"submit\" class=\"small\">{}</button></form>",
         esc(action),
@@ -182,6 +183,7 @@ fn token_table(lang: Lang, tokens: &[TokenView], csrf: &str) -> String {
     table(lang, &head, &rows)
 }
 
+/// A table (scrolling sideways on phones) with head `head` (zh, en) and `rows`, or "none yet".
 pub(super) fn table(lang: Lang, head: &[(&str, &str)], rows: &str) -> String {
     if rows.is_empty() {
         return format!(
