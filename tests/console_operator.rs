@@ -248,7 +248,7 @@ async fn the_operator_answers_a_complaint_and_the_consumer_facing_count_moves() 
 
     // A consumer scans an item and files a complaint; upheld complaints shown: 0.
     let v = scan(&s, &codes[0]).await;
-    assert_eq!(v["credit"]["complaints_upheld"], 0, "{v}");
+    assert_eq!(v["product"]["credit"]["complaints_upheld"], 0, "{v}");
     let reference = complain(&s, v["scan_id"].as_str().unwrap(), "罐底批号被刮掉了").await;
 
     // The operator finds it in the list (filtered to open complaints) and upholds it.
@@ -298,7 +298,7 @@ async fn the_operator_answers_a_complaint_and_the_consumer_facing_count_moves() 
 
     // The count a consumer sees moves: on the next scan and on the public credit profile.
     let v = scan(&s, &codes[1]).await;
-    assert_eq!(v["credit"]["complaints_upheld"], 1, "{v}");
+    assert_eq!(v["product"]["credit"]["complaints_upheld"], 1, "{v}");
     let credit: Value = s
         .get(&format!("/api/v1/credit/{a}"))
         .await
