@@ -270,10 +270,27 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     let job_path = path(&b).await;
     assert!(job_path.starts_with("/console/print-jobs/"), "{job_path}");
     shot(&b, "print-job-printer-zh").await;
+    assert!(
+        b.text("main").await.contains("尚未下载"),
+        "{}",
+        b.text("main").await
+    );
     let decoded = download_and_decode(&s, "printer-a", &format!("{job_path}/output")).await;
     let mut codes = s.seeder().codes(batch_a).await;
     codes.sort();
     assert_eq!(decoded, codes);
+    // The job's page says how far its output went: every label, fetched once.
+    b.goto(&s.url(&job_path)).await;
+    let progress = b.text("main").await;
+    assert!(
+        progress.contains("已生成 3 / 3 个标签（100%）· 下载 1 次"),
+        "{progress}"
+    );
+    assert_eq!(
+        b.js("return document.querySelector('progress').value")
+            .await,
+        json!(3)
+    );
     // The same labels again: refused without a reason (the error page), printed with one.
     b.goto(&s.url(&format!("/console/batches/{batch_a}"))).await;
     b.click("button.primary").await;

@@ -48,7 +48,7 @@ use super::log::LogBook;
 use super::SignedCheckpoint;
 use crate::store::schema::{
     anchor_low_water_key, anchor_record_key, decode_json, encode_json, encode_low_water,
-    META_DEPLOYMENT,
+    META_ANCHOR_GAS, META_ANCHOR_GWEI, META_DEPLOYMENT,
 };
 use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
@@ -140,6 +140,16 @@ pub struct AnchorRecord {
     pub finalized_at_ms: Option<i64>,
     /// Times the record went back to pending after being anchored (reorg, chain reset).
     pub reorgs: u32,
+}
+
+impl AnchorRecord {
+    /// What its receipt (if any) used and paid: (gas, gwei), as the totals count them.
+    fn spent(&self) -> (i64, i64) {
+        let gas = self.gas_used.unwrap_or(0);
+        let wei = u128::from(gas) * self.effective_gas_price.unwrap_or(0);
+        let clamp = |v: u128| i64::try_from(v).unwrap_or(i64::MAX);
+        (clamp(u128::from(gas)), clamp(wei / 1_000_000_000))
+    }
 }
 
 /// Anchoring state of one item as scans and bundles show it.
@@ -283,12 +293,20 @@ impl AnchorBook {
         r: &AnchorRecord,
         low_water: Option<u64>,
     ) -> Result<()> {
+        let key = anchor_record_key(r.chain_id, contract, r.tree_size);
+        let before = match self.store.get(Cf::Anchors, &key)? {
+            Some(v) => decode_json::<AnchorRecord>("anchor record", &v)?.spent(),
+            None => (0, 0),
+        };
+        let now = r.spent();
         let mut wb = WriteBatch::new();
-        wb.put(
-            Cf::Anchors,
-            anchor_record_key(r.chain_id, contract, r.tree_size),
-            encode_json(r),
-        );
+        wb.put(Cf::Anchors, key, encode_json(r));
+        // The totals follow the record's receipt: added when it gets one, taken off when a
+        // reorg drops it (the record is written again without it).
+        if now != before {
+            wb.add(Cf::Meta, META_ANCHOR_GAS, now.0 - before.0);
+            wb.add(Cf::Meta, META_ANCHOR_GWEI, now.1 - before.1);
+        }
         if let Some(lw) = low_water {
             wb.put(
                 Cf::Meta,
@@ -321,13 +339,19 @@ impl AnchorBook {
 }
 
 /// Anchoring as the operator's health page shows it: the newest record, and the records not
-/// finalized yet (from the low-water mark up), read without scanning the finalized ones.
+/// finalized yet (from the low-water mark up), read without scanning the finalized ones, and
+/// the gas every anchor transaction used and paid (kept as counters).
 #[derive(Clone, Debug, Default)]
 pub struct AnchorSummary {
     /// The newest record (any state), if any.
     pub latest: Option<AnchorRecord>,
     /// Records that may still change, oldest first (at most the limit asked for).
     pub open: Vec<AnchorRecord>,
+    /// Gas used by every anchor transaction with a receipt in a canonical block, since the
+    /// start.
+    pub gas_used: u64,
+    /// What they paid, in gwei.
+    pub gwei_paid: u64,
 }
 
 impl AnchorSummary {
@@ -361,9 +385,17 @@ impl AnchorBook {
             .map_err(|e| ServiceError::Internal(format!("anchor record contract: {e}")))?;
         let from = self.anchor_low_water(latest.chain_id, &contract)?;
         let open = self.anchor_records(latest.chain_id, &contract, from, limit)?;
+        let total = |k: &[u8]| -> Result<u64> {
+            Ok(match self.store.get(Cf::Meta, k)? {
+                Some(v) => crate::store::schema::decode_u64(&v)?,
+                None => 0,
+            })
+        };
         Ok(AnchorSummary {
             latest: Some(latest),
             open,
+            gas_used: total(META_ANCHOR_GAS)?,
+            gwei_paid: total(META_ANCHOR_GWEI)?,
         })
     }
 }
@@ -672,9 +704,16 @@ mod tests {
         assert_eq!(rep.started, Some(3));
         assert_eq!(status(&a).await, AnchorStatus::AnchorPending);
         assert_eq!(a.anchor_view(0).await.status, AnchorStatus::AnchorPending);
+        let spent = || {
+            let s = svc.anchors().summary(10).unwrap();
+            (s.gas_used, s.gwei_paid)
+        };
+        assert_eq!(spent(), (0, 0), "nothing mined yet");
         chain.mine();
         a.tick().await.unwrap();
         assert_eq!(status(&a).await, AnchorStatus::Anchored);
+        // The fake chain's receipt: 90,000 gas at 1.5 gwei.
+        assert_eq!(spent(), (90_000, 135_000));
         let v = a.anchor_view(2).await;
         assert_eq!((v.status, v.tree_size), (AnchorStatus::Anchored, Some(3)));
         assert!(v.tx_hash.is_some() && v.block_number == Some(1));
@@ -690,6 +729,11 @@ mod tests {
         chain.mine();
         a.tick().await.unwrap();
         assert_eq!(status(&a).await, AnchorStatus::Finalized);
+        assert_eq!(
+            spent(),
+            (90_000, 135_000),
+            "later writes of the record add nothing"
+        );
         let r = a.latest_record().unwrap().unwrap();
         assert!(
             r.anchored_at_ms.is_some()
@@ -743,6 +787,11 @@ mod tests {
         assert_eq!(after.status, AnchorStatus::Anchored);
         assert_eq!(after.reorgs, 1);
         assert_ne!(after.block_hash, before.block_hash);
+        let s = svc.anchors().summary(10).unwrap();
+        assert_eq!(
+            s.gas_used, 90_000,
+            "the receipt the reorg dropped was taken off, the new one counted once"
+        );
         assert_eq!(a.anchor_view(1).await.status, AnchorStatus::Anchored);
         assert_eq!(chain.st().anchors.len(), 1);
     }

@@ -227,6 +227,12 @@ pub const META_NEXT_ENTERPRISE: &[u8] = b"next_enterprise_id";
 pub const META_NEXT_COMPLAINT: &[u8] = b"next_complaint";
 /// Meta key: the deployment (chain id and contract) the service anchors to.
 pub const META_DEPLOYMENT: &[u8] = b"chain_deployment";
+/// Meta key: gas used by every anchor transaction with a receipt in a canonical block (a
+/// counter, `WriteBatch::add`; a receipt lost to a reorg is taken off again).
+pub const META_ANCHOR_GAS: &[u8] = b"anchor_gas_used";
+/// Meta key: what those transactions paid, in gwei (gas used × effective gas price ÷ 10⁹; a
+/// counter like [`META_ANCHOR_GAS`]).
+pub const META_ANCHOR_GWEI: &[u8] = b"anchor_gwei_paid";
 /// Meta key: set once every batch has its `lot_batches` row (data directories created before
 /// that index existed get it on first open).
 pub const META_LOT_BATCHES_INDEXED: &[u8] = b"lot_batches_indexed";

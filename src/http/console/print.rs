@@ -256,7 +256,39 @@ pub(super) async fn job(
         tr(lang, "下载标签文件", "Download the labels"),
     );
     let title = format!("{} {}", tr(lang, "打印任务", "Print job"), j.id);
-    page(lang, &v, StatusCode::OK, &title, &body)
+    let (progress, head) = download_progress(lang, &view);
+    let body = format!("{body}{progress}");
+    let page = frame_with(lang, &title, Some(&v), "/console/batches", &body, head);
+    super::kit::html(StatusCode::OK, page)
+}
+
+/// How far the job's output has been rendered and sent (the download's progress, as the
+/// server sees it), and a refresh every 2 s while a download is under way (no script).
+fn download_progress(lang: Lang, view: &PrintJobView) -> (String, &'static str) {
+    let (done, all) = (view.rendered, view.job.count);
+    let fetched = view.job.output_fetches;
+    if fetched == 0 && done == 0 {
+        let none = tr(lang, "尚未下载。", "Not downloaded yet.");
+        return (format!("<p class=\"muted\" role=\"status\">{none}</p>"), "");
+    }
+    let pct = (done.min(all) * 100).checked_div(all).unwrap_or(100);
+    let text = match lang {
+        Lang::Zh => format!("已生成 {done} / {all} 个标签（{pct}%）· 下载 {fetched} 次"),
+        Lang::En => {
+            format!("{done} of {all} labels rendered ({pct}%) · downloaded {fetched} times")
+        }
+    };
+    let bar = format!(
+        "<p role=\"status\"><progress max=\"{all}\" value=\"{}\">{pct}%</progress> {}</p>",
+        done.min(all),
+        esc(&text)
+    );
+    let refresh = if done > 0 && done < all {
+        "<meta http-equiv=\"refresh\" content=\"2\">"
+    } else {
+        ""
+    };
+    (bar, refresh)
 }
 
 /// `GET /console/print-jobs/{id}/output`: the labels, streamed (the API's download).

@@ -138,15 +138,6 @@ fn record_table(rows: &str) -> String {
     format!("<div class=\"table\"><table class=\"record\"><tbody>{rows}</tbody></table></div>")
 }
 
-/// Gas used and fees paid (wei) by `recs`, the records with a receipt.
-fn spent<'a>(recs: impl Iterator<Item = &'a AnchorRecord>) -> (u64, u128) {
-    recs.fold((0, 0), |(g, w), r| {
-        let gas = r.gas_used.unwrap_or(0);
-        let price = r.effective_gas_price.unwrap_or(0);
-        (g + gas, w + u128::from(gas) * price)
-    })
-}
-
 fn anchor_table(lang: Lang, st: &AppState, a: &AnchorSummary) -> String {
     if !st.config.chain.enabled {
         let off = tr(
@@ -163,11 +154,6 @@ fn anchor_table(lang: Lang, st: &AppState, a: &AnchorSummary) -> String {
     let anchored = a
         .anchored_size()
         .map_or_else(|| "—".into(), |n| n.to_string());
-    let recs = a
-        .open
-        .iter()
-        .chain(std::iter::once(l).filter(|l| !a.open.iter().any(|o| o.tree_size == l.tree_size)));
-    let (gas, wei) = spent(recs);
     let rows = [
         field(lang, "链 ID", "Chain id", &l.chain_id.to_string()),
         field(
@@ -214,11 +200,11 @@ fn anchor_table(lang: Lang, st: &AppState, a: &AnchorSummary) -> String {
         ),
         field(
             lang,
-            "消耗的 gas（最新及未最终确认的锚定）",
-            "Gas spent (newest and not-final anchors)",
+            "累计消耗的 gas（全部已上链的锚定交易）",
+            "Gas spent (every anchor transaction on chain, since the start)",
             &format!(
-                "<strong class=\"gas\">{gas}</strong> gas · {} gwei",
-                wei / 1_000_000_000
+                "<strong class=\"gas\">{}</strong> gas · {} gwei",
+                a.gas_used, a.gwei_paid
             ),
         ),
     ]
