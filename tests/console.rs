@@ -7,10 +7,9 @@
 mod common;
 
 use common::browser::{artifacts_dir, Browser};
+use common::console::{encoded, path, user, wait_path, PASSWORD};
 use common::{test_config, TestServer, GTIN, USCC};
 use serde_json::{json, Value};
-
-const PASSWORD: &str = "a long enough password";
 
 /// Registers an enterprise with product `gtin` and a batch of lot `lot`; (its id, the batch).
 async fn enterprise(s: &TestServer, name: &str, uscc: &str, gtin: &str, lot: &str) -> (u64, u64) {
@@ -158,20 +157,6 @@ async fn preview_prints_nothing(b: &Browser, batch: u64) {
     );
 }
 
-async fn user(s: &TestServer, name: &str, role: &str, enterprise: Option<u64>) {
-    let body =
-        json!({"username": name, "password": PASSWORD, "role": role, "enterprise_id": enterprise});
-    assert_eq!(s.admin_post("/api/v1/users", body).await.status(), 201);
-}
-
-async fn path(b: &Browser) -> String {
-    b.js("return location.pathname")
-        .await
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// Waits (up to 5 s) for the page to show `needle` in the first `css` element (a form posted
 /// back to the same page: its path does not change).
 async fn wait_text(b: &Browser, css: &str, needle: &str) {
@@ -187,17 +172,6 @@ async fn wait_text(b: &Browser, css: &str, needle: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("{needle:?} not shown in {css}: {}", b.text(css).await);
-}
-
-/// Waits (up to 5 s) for a navigation a click started to land on `want`.
-async fn wait_path(b: &Browser, want: &str) {
-    for _ in 0..100 {
-        if path(b).await == want && b.js("return document.readyState").await == "complete" {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(path(b).await, want);
 }
 
 async fn sign_in(b: &Browser, s: &TestServer, name: &str) {
@@ -386,13 +360,6 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     shot(&b, "audit-operator-zh-360").await;
     b.quit().await;
     s.stop().await;
-}
-
-/// An `application/x-www-form-urlencoded` body.
-fn encoded(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }
 
 /// A request that carries cookies like a browser, without following redirects.

@@ -9,11 +9,9 @@
 mod common;
 
 use common::browser::{artifacts_dir, Browser};
+use common::console::{sign_in, user, wait_path, SESSION};
 use common::{test_config, verify_path, TestServer, GTIN, USCC};
 use serde_json::{json, Value};
-
-const PASSWORD: &str = "a long enough password";
-const SESSION: &str = "__Host-traceseal-session";
 
 /// Registers an enterprise with product `gtin` and a batch of `quantity` codes of lot `lot`;
 /// its id and the codes.
@@ -46,43 +44,10 @@ async fn enterprise(
     (id, seeder.codes(batch).await)
 }
 
-async fn user(s: &TestServer, name: &str, role: &str, enterprise: Option<u64>) {
-    let body =
-        json!({"username": name, "password": PASSWORD, "role": role, "enterprise_id": enterprise});
-    assert_eq!(s.admin_post("/api/v1/users", body).await.status(), 201);
-}
-
 /// Scans `code` over the public API; its verdict.
 async fn scan(s: &TestServer, code: &str) -> String {
     let v: Value = s.get(&verify_path(code)).await.json().await.unwrap();
     v["verdict"].as_str().unwrap().to_string()
-}
-
-async fn path(b: &Browser) -> String {
-    b.js("return location.pathname + location.search")
-        .await
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// Waits (up to 5 s) for a navigation a click started to land on `want` (path and query).
-async fn wait_path(b: &Browser, want: &str) {
-    for _ in 0..100 {
-        if path(b).await == want && b.js("return document.readyState").await == "complete" {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(path(b).await, want);
-}
-
-async fn sign_in(b: &Browser, s: &TestServer, name: &str) {
-    b.goto(&s.url("/console/login")).await;
-    b.type_into("#username", name).await;
-    b.type_into("#password", PASSWORD).await;
-    b.click("button.primary").await;
-    wait_path(b, "/console/").await;
 }
 
 async fn shot(b: &Browser, name: &str) {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use common::browser::{artifacts_dir, Browser};
+use common::console::{encoded, sign_in, user, wait_path, PASSWORD};
 use common::{test_config, verify_path, TestServer, GTIN, USCC};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
@@ -21,7 +22,6 @@ use traceseal::custody::event::{Attestation, Conformance, Hold, HoldType, Moveme
 use traceseal::custody::Event;
 use traceseal::service::custody::LotPage;
 
-const PASSWORD: &str = "a long enough password";
 /// Enterprise B's product.
 const GTIN_B: &str = "09506000134369";
 /// The product registered through the form (a valid check digit), and one with a wrong one.
@@ -60,12 +60,6 @@ async fn world(s: &TestServer) -> World {
         lot: format!("{GTIN}.LOT-A1"),
         codes: seeder.codes(batch).await,
     }
-}
-
-async fn user(s: &TestServer, name: &str, role: &str, enterprise: Option<u64>) {
-    let body =
-        json!({"username": name, "password": PASSWORD, "role": role, "enterprise_id": enterprise});
-    assert_eq!(s.admin_post("/api/v1/users", body).await.status(), 201);
 }
 
 /// A custody actor with its key, registered by the operator and engaged by `enterprise`
@@ -127,33 +121,6 @@ async fn record(s: &TestServer, lot: &str, actor: &str, key: &SigningKey, event:
     let v: Value = r.json().await.unwrap();
     assert_eq!(status, 201, "{v}");
     v["leaf_index"].as_u64().unwrap()
-}
-
-async fn path(b: &Browser) -> String {
-    b.js("return location.pathname")
-        .await
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// Waits (up to 5 s) for a navigation a click started to land on `want`.
-async fn wait_path(b: &Browser, want: &str) {
-    for _ in 0..100 {
-        if path(b).await == want && b.js("return document.readyState").await == "complete" {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(path(b).await, want);
-}
-
-async fn sign_in(b: &Browser, s: &TestServer, name: &str) {
-    b.goto(&s.url("/console/login")).await;
-    b.type_into("#username", name).await;
-    b.type_into("#password", PASSWORD).await;
-    b.click("button.primary").await;
-    wait_path(b, "/console/").await;
 }
 
 /// Screenshots of the page at `at` in Chinese and English, at 1280 and 360 px wide (no
@@ -453,12 +420,6 @@ async fn the_lot_page_shows_its_custody_and_the_operator_recalls_it() {
     }
     b.quit().await;
     s.stop().await;
-}
-
-fn encoded(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }
 
 /// A client that posts forms like a browser without following redirects, signed in as

@@ -15,22 +15,15 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::browser::{artifacts_dir, Browser};
+use common::console::{path, sign_in, user, wait_path, PASSWORD, SESSION};
 use common::{test_config, verify_path, TestServer, GTIN, USCC};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-const PASSWORD: &str = "a long enough password";
-const SESSION: &str = "__Host-traceseal-session";
 /// A second valid USCC (check character `P`).
 const USCC_B: &str = "91110000MA0123456P";
 /// Enterprise B's GTIN-14.
 const GTIN_B: &str = "09312345000128";
-
-async fn user(s: &TestServer, name: &str, role: &str, enterprise: Option<u64>) {
-    let body =
-        json!({"username": name, "password": PASSWORD, "role": role, "enterprise_id": enterprise});
-    assert_eq!(s.admin_post("/api/v1/users", body).await.status(), 201);
-}
 
 /// Registers an enterprise with product `gtin`; its id.
 async fn enterprise(s: &TestServer, name: &str, uscc: &str, gtin: &str) -> u64 {
@@ -54,25 +47,6 @@ async fn scan(s: &TestServer, code: &str) -> Value {
     s.get(&verify_path(code)).await.json().await.unwrap()
 }
 
-async fn path(b: &Browser) -> String {
-    b.js("return location.pathname")
-        .await
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// Waits (up to 5 s) for a navigation a click started to land on `want`.
-async fn wait_path(b: &Browser, want: &str) {
-    for _ in 0..100 {
-        if path(b).await == want && b.js("return document.readyState").await == "complete" {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(path(b).await, want);
-}
-
 /// The page's visible text.
 async fn page_text(b: &Browser) -> String {
     b.js("return document.body.innerText")
@@ -80,14 +54,6 @@ async fn page_text(b: &Browser) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-async fn sign_in(b: &Browser, s: &TestServer, name: &str) {
-    b.goto(&s.url("/console/login")).await;
-    b.type_into("#username", name).await;
-    b.type_into("#password", PASSWORD).await;
-    b.click("button.primary").await;
-    wait_path(b, "/console/").await;
 }
 
 /// Screenshots of `page` in Chinese and English at 1280 and 360 px (`operator-{name}-…`), and

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod console;
 pub mod seed;
 
 use std::io::{BufRead, BufReader};
