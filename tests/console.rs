@@ -7,7 +7,7 @@
 mod common;
 
 use common::browser::{artifacts_dir, Browser};
-use common::console::{encoded, path, user, wait_path, PASSWORD};
+use common::console::{api_sign_in, encoded, path, user, wait_path, PASSWORD};
 use common::{test_config, TestServer, GTIN, USCC};
 use serde_json::{json, Value};
 
@@ -37,20 +37,7 @@ async fn enterprise(s: &TestServer, name: &str, uscc: &str, gtin: &str, lot: &st
 /// Signs `user` in over the API, downloads `path` with the session, rasterises the PDF
 /// (pdftoppm) and decodes every QR code on its first page (zbar): the codes, sorted.
 async fn download_and_decode(s: &TestServer, user: &str, path: &str) -> Vec<String> {
-    let r = s
-        .client
-        .post(s.url("/api/v1/session"))
-        .json(&json!({"username": user, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (cookie, _) = api_sign_in(s, user).await;
     let pdf = s
         .client
         .get(s.url(path))

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use common::browser::{artifacts_dir, Browser};
-use common::console::{encoded, sign_in, user, wait_path, PASSWORD};
+use common::console::{api_sign_in, encoded, sign_in, user, wait_path};
 use common::{test_config, verify_path, TestServer, GTIN, USCC};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
@@ -425,20 +425,7 @@ async fn the_lot_page_shows_its_custody_and_the_operator_recalls_it() {
 /// A client that posts forms like a browser without following redirects, signed in as
 /// `name`: (client, session cookie, the CSRF token read from the page at `at`).
 async fn session(s: &TestServer, name: &str, at: &str) -> (reqwest::Client, String, String) {
-    let r = s
-        .client
-        .post(s.url("/api/v1/session"))
-        .json(&json!({"username": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (cookie, _) = api_sign_in(s, name).await;
     let mut h = reqwest::header::HeaderMap::new();
     h.insert(
         "content-type",

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::browser::{artifacts_dir, Browser};
-use common::console::{path, sign_in, user, wait_path, PASSWORD, SESSION};
+use common::console::{api_sign_in, path, sign_in, user, wait_path, SESSION};
 use common::{test_config, verify_path, TestServer, GTIN, USCC};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -89,24 +89,9 @@ fn client() -> reqwest::Client {
 
 /// A session of `name` made over the API: its cookie and CSRF token.
 async fn session(s: &TestServer, name: &str) -> (String, String) {
-    let r = s
-        .client
-        .post(s.url("/api/v1/session"))
-        .json(&json!({"username": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (cookie, csrf) = api_sign_in(s, name).await;
     assert!(cookie.starts_with(SESSION));
-    let v: Value = r.json().await.unwrap();
-    (cookie, v["csrf_token"].as_str().unwrap().to_string())
+    (cookie, csrf)
 }
 
 /// `GET path` with a session cookie: the status and the page.

@@ -65,3 +65,28 @@ pub fn encoded(pairs: &[(&str, &str)]) -> String {
         .extend_pairs(pairs)
         .finish()
 }
+
+/// Signs `name` in over the API (`POST /api/v1/session`): the session cookie (`name=value`)
+/// and the session's CSRF token.
+pub async fn api_sign_in(s: &TestServer, name: &str) -> (String, String) {
+    let r = s
+        .client
+        .post(s.url("/api/v1/session"))
+        .json(&json!({"username": name, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "the sign-in of {name}");
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let v: serde_json::Value = r.json().await.unwrap();
+    (
+        cookie,
+        v["csrf_token"].as_str().unwrap_or_default().to_string(),
+    )
+}
