@@ -196,6 +196,7 @@ pub const TABLE: &[Rule] = &[
     rule("POST", "/api/v1/users", [All, No, Own, No], Owner::BodyEnterprise),
     rule("GET", "/api/v1/users", [All, No, Own, No], Owner::List),
     rule("POST", "/api/v1/users/{username}/disable", [All, No, Own, No], Owner::PathUser),
+    rule("POST", "/api/v1/users/{username}/password", [All, No, Own, No], Owner::PathUser),
     rule("GET", "/api/v1/audit", [All, All, Own, No], Owner::List),
     rule("GET", "/api/v1/session", [All, All, All, All], Owner::Own),
     rule("DELETE", "/api/v1/session", [All, All, All, All], Owner::Own),

@@ -65,6 +65,8 @@ pub enum AccountOp {
     UserAdded,
     /// A user was disabled.
     UserDisabled,
+    /// A user's password was reset by an administrator (its sessions ended).
+    PasswordReset,
     /// An API token was made.
     TokenAdded,
     /// An API token was revoked.

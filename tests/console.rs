@@ -688,6 +688,35 @@ async fn an_enterprise_admin_manages_its_staff_and_nothing_above_it() {
         401,
         "revoked from the console: refused at once"
     );
+    // The admin resets printer-a2's password: the old one stops working, the new one works.
+    let sign_in_as = |name: &'static str, password: &'static str| {
+        let (c, url) = (s.client.clone(), s.url("/api/v1/session"));
+        async move {
+            let body = json!({"username": name, "password": password});
+            c.post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(sign_in_as("printer-a2", PASSWORD).await, 201);
+    b.type_into("#reset-printer-a2", "a brand new password 2")
+        .await;
+    b.click("form[action='/console/staff/users/printer-a2/password'] button")
+        .await;
+    wait_path(&b, "/console/staff").await;
+    assert_eq!(
+        sign_in_as("printer-a2", PASSWORD).await,
+        401,
+        "the old password"
+    );
+    assert_eq!(
+        sign_in_as("printer-a2", "a brand new password 2").await,
+        201
+    );
     b.click("form[action='/console/staff/users/printer-a2/disable'] button")
         .await;
     wait_text(&b, "main", "已停用").await;
@@ -756,6 +785,25 @@ async fn an_enterprise_admin_manages_its_staff_and_nothing_above_it() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403, "another enterprise's user");
+    let r = c
+        .post(s.url("/console/staff/users/printer-b/password"))
+        .header("cookie", &session)
+        .body(encoded(&[
+            ("csrf_token", &csrf),
+            ("password", "taken over by A 123"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "another enterprise's user's password");
+    let b_signs_in = s
+        .client
+        .post(s.url("/api/v1/session"))
+        .json(&json!({"username": "printer-b", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(b_signs_in.status(), 201, "B's password is unchanged");
     let users: Value = s.admin_get("/api/v1/users").await.json().await.unwrap();
     let users = users.as_array().unwrap();
     assert!(

@@ -6,6 +6,8 @@
 
 mod common;
 
+use base64::Engine as _;
+
 use common::{test_config, TestServer};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -380,6 +382,52 @@ async fn disabling_a_user_or_changing_its_password_ends_its_sessions() {
     assert_eq!(st, 401, "a password change ends the sessions");
     assert_eq!(sign_in_raw(&s, "bob", PASSWORD, None).await.status(), 401);
     assert_eq!(sign_in_raw(&s, "bob", new, None).await.status(), 201);
+
+    // An administrator resets bob's password: bob's sessions end, the new one signs in, the
+    // reset is an account leaf; a short one and a disabled user are refused.
+    let b = sign_in_raw(&s, "bob", new, None).await;
+    let cookie = b.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let id = cookie.split_once('=').unwrap().1.to_string();
+    let reset = |pw: &str| json!({"password": pw});
+    let r = s
+        .admin_post("/api/v1/users/bob/password", reset("short"))
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = s
+        .admin_post("/api/v1/users/bob/password", reset("reset by the operator"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let (st, _) = with_session(&s, "GET", "/api/v1/enterprises", &id, None, None).await;
+    assert_eq!(st, 401, "a reset ends the sessions");
+    assert_eq!(sign_in_raw(&s, "bob", new, None).await.status(), 401);
+    assert_eq!(
+        sign_in_raw(&s, "bob", "reset by the operator", None)
+            .await
+            .status(),
+        201
+    );
+    let leaves = s.state.svc.log().log_size().unwrap();
+    let leaf = s.state.svc.log().leaf(leaves - 1).unwrap();
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(leaf.data)
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&data).contains("password_reset"),
+        "the reset is logged"
+    );
+    let r = s
+        .admin_post(
+            "/api/v1/users/alice/password",
+            reset("reset by the operator"),
+        )
+        .await;
+    assert_eq!(r.status(), 409, "alice is disabled");
     s.stop().await;
 }
 

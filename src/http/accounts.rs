@@ -9,6 +9,8 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::state::{blocking, AppState};
@@ -23,6 +25,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/tokens/{id}/revoke", post(revoke_token))
         .route("/api/v1/users", post(create_user).get(list_users))
         .route("/api/v1/users/{username}/disable", post(disable_user))
+        .route("/api/v1/users/{username}/password", post(reset_password))
         .route_layer(middleware::from_fn_with_state(
             state,
             super::auth::authorize,
@@ -112,6 +115,35 @@ pub async fn list_users(
     let svc = st.svc.clone();
     Ok(Json(
         blocking(move || svc.accounts().users(allowed.only())).await?,
+    ))
+}
+
+/// Body of `POST /api/v1/users/{username}/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// The new password: 12–256 characters, not the user name.
+    pub password: String,
+}
+
+/// Reset a user's password (an administrator's act): its sessions end at once.
+#[utoipa::path(post, path = "/api/v1/users/{username}/password", tag = "accounts",
+    params(("username" = String, Path, description = "The user name")),
+    request_body = PasswordReset, security(("operator" = [])),
+    responses((status = 200, body = UserView), (status = 400, body = super::error::Problem),
+              (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem),
+              (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)))]
+pub async fn reset_password(
+    State(st): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Json<PasswordReset>, JsonRejection>,
+) -> Result<Json<UserView>, ApiError> {
+    let Path(name) = name?;
+    let Json(b) = body?;
+    let svc = st.svc.clone();
+    Ok(Json(
+        blocking(move || svc.accounts().reset_password(&name, &b.password, &p)).await?,
     ))
 }
 

@@ -62,6 +62,10 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/console/staff/users/{username}/disable",
             post(staff::disable_user),
         )
+        .route(
+            "/console/staff/users/{username}/password",
+            post(staff::reset_password),
+        )
         .route("/console/staff/tokens", post(staff::add_token))
         .route(
             "/console/staff/tokens/{id}/revoke",

@@ -126,6 +126,21 @@ pub(super) fn button(action: &str, csrf: &str, label: &str) -> String {
     )
 }
 
+/// The form that resets a user's password (the administrator tells the user the new one).
+fn reset_form(lang: Lang, username: &str, csrf: &str) -> String {
+    let id = format!("reset-{}", esc(username));
+    format!(
+        "<form class=\"inline\" method=\"post\" action=\"{HERE}/users/{u}/password\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+         <label for=\"{id}\">{l}</label><input type=\"password\" id=\"{id}\" name=\"password\" autocomplete=\"new-password\" minlength=\"12\" required>\
+         <button type=\"submit\" class=\"small\">{go}</button></form>",
+        u = esc(username),
+        csrf = esc(csrf),
+        l = tr(lang, "新密码", "New password"),
+        go = tr(lang, "重置密码", "Reset password"),
+    )
+}
+
 fn user_table(lang: Lang, users: &[UserView], csrf: &str, me: &str) -> String {
     let rows: String = users
         .iter()
@@ -133,7 +148,11 @@ fn user_table(lang: Lang, users: &[UserView], csrf: &str, me: &str) -> String {
             let state = match &u.disabled_at {
                 Some(d) => format!("{} {}", tr(lang, "已停用", "disabled"), esc(d)),
                 None if u.username == me => tr(lang, "（您自己）", "(you)").to_string(),
-                None => button(&format!("{HERE}/users/{}/disable", u.username), csrf, tr(lang, "停用", "Disable")),
+                None => format!(
+                    "{}{}",
+                    button(&format!("{HERE}/users/{}/disable", u.username), csrf, tr(lang, "停用", "Disable")),
+                    reset_form(lang, &u.username, csrf)
+                ),
             };
             let ent = u.enterprise_id.map(|e| e.to_string()).unwrap_or_default();
             format!(
@@ -360,11 +379,13 @@ pub(super) async fn add_token(
     )
 }
 
-/// What a row's button ends: a user (disabled) or an API token (revoked).
+/// What a row's form does: end a user (disabled) or an API token (revoked), or reset a
+/// user's password.
 #[derive(Clone, Copy)]
 enum Ending {
     User,
     Token,
+    Reset,
 }
 
 impl Ending {
@@ -383,6 +404,12 @@ impl Ending {
                 "tokens",
                 "id",
             ),
+            Ending::Reset => (
+                "/api/v1/users/{username}/password",
+                "/console/staff/users/{username}/password",
+                "users",
+                "username",
+            ),
         }
     }
 }
@@ -395,6 +422,16 @@ pub(super) async fn disable_user(
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Response {
     end(&st, &headers, name, form, Ending::User).await
+}
+
+/// `POST /console/staff/users/{username}/password`.
+pub(super) async fn reset_password(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    name: Result<Path<String>, PathRejection>,
+    form: Result<Form<AccountForm>, FormRejection>,
+) -> Response {
+    end(&st, &headers, name, form, Ending::Reset).await
 }
 
 /// `POST /console/staff/tokens/{id}/revoke`.
@@ -426,17 +463,18 @@ async fn end(
     };
     let (api, console, kind, name) = what.routes();
     let target = match what {
-        Ending::User => Target::User(key.clone()),
+        Ending::User | Ending::Reset => Target::User(key.clone()),
         Ending::Token => Target::Token(key.clone()),
     };
     let owner = match check(st, lang, &v, &f, api, Some(target)).await {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let (svc, p, k) = (st.svc.clone(), v.principal.clone(), key.clone());
+    let (svc, p, k, pw) = (st.svc.clone(), v.principal.clone(), key.clone(), f.password);
     let done = blocking(move || match what {
         Ending::User => svc.accounts().disable_user(&k, &p).map(drop),
         Ending::Token => svc.accounts().revoke_token(&k, &p).map(drop),
+        Ending::Reset => svc.accounts().reset_password(&k, &pw, &p).map(drop),
     })
     .await;
     let status = done.as_ref().map_or_else(|e| e.status, |_| StatusCode::OK);
