@@ -174,25 +174,12 @@ impl Accounts {
     /// Disables user `username`: it cannot sign in, and its sessions end at once.
     pub fn disable_user(&self, username: &str, by: &Principal) -> Result<UserView> {
         let _g = lock(&self.writes)?;
-        let mut rec = self.existing_user(username)?;
-        if rec.disabled_at.is_some() {
-            return Err(AccountError::UserDisabledAlready {
-                username: rec.username,
-            }
-            .into());
-        }
+        let mut rec = self.active_user(username)?;
         let now = now_unix();
         rec.disabled_at = Some(now);
         rec.disabled_by = Some(by.id.clone());
         rec.sessions_after = now + 1;
-        let change = AccountChange {
-            op: AccountOp::UserDisabled,
-            subject: user_subject(&rec.username),
-            role: &rec.role,
-            enterprise: rec.enterprise_id,
-            by,
-        };
-        self.logged(change, |b| put_user(b, &rec))?;
+        self.write_logged(&rec, AccountOp::UserDisabled, by)?;
         info!(user = %rec.username, by = %by.id, "user disabled");
         Ok(UserView::from(&rec))
     }
@@ -203,25 +190,36 @@ impl Accounts {
         check_password(username, new)?;
         let hash = hash_password(new)?;
         let _g = lock(&self.writes)?;
-        let mut rec = self.existing_user(username)?;
-        if rec.disabled_at.is_some() {
-            return Err(AccountError::UserDisabledAlready {
-                username: rec.username,
-            }
-            .into());
-        }
+        let mut rec = self.active_user(username)?;
         rec.password_hash = hash;
         rec.sessions_after = now_unix() + 1;
+        self.write_logged(&rec, AccountOp::PasswordReset, by)?;
+        info!(user = %rec.username, by = %by.id, "password reset");
+        Ok(UserView::from(&rec))
+    }
+
+    /// User `username`, refused when it is disabled already.
+    fn active_user(&self, username: &str) -> Result<UserRecord> {
+        let rec = self.existing_user(username)?;
+        match rec.disabled_at {
+            Some(_) => Err(AccountError::UserDisabledAlready {
+                username: rec.username,
+            }
+            .into()),
+            None => Ok(rec),
+        }
+    }
+
+    /// Writes `rec` with its account leaf (`op`, by `by`), in one write.
+    fn write_logged(&self, rec: &UserRecord, op: AccountOp, by: &Principal) -> Result<()> {
         let change = AccountChange {
-            op: AccountOp::PasswordReset,
+            op,
             subject: user_subject(&rec.username),
             role: &rec.role,
             enterprise: rec.enterprise_id,
             by,
         };
-        self.logged(change, |b| put_user(b, &rec))?;
-        info!(user = %rec.username, by = %by.id, "password reset");
-        Ok(UserView::from(&rec))
+        self.logged(change, |b| put_user(b, rec)).map(drop)
     }
 
     /// The enterprise user `username` belongs to (`None`: a platform user).
