@@ -705,8 +705,22 @@ async fn an_enterprise_admin_manages_its_staff_and_nothing_above_it() {
     assert_eq!(sign_in_as("printer-a2", PASSWORD).await, 201);
     b.type_into("#reset-printer-a2", "a brand new password 2")
         .await;
+    // The answer comes back to the same page: wait for a new document, not for the path.
+    b.js("window.beforeReset = true; return 1").await;
     b.click("form[action='/console/staff/users/printer-a2/password'] button")
         .await;
+    let reloaded = "return window.beforeReset === undefined && document.readyState === 'complete'";
+    for _ in 0..100 {
+        if b.js(reloaded).await == json!(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        b.js(reloaded).await,
+        json!(true),
+        "the reset's answer loaded"
+    );
     wait_path(&b, "/console/staff").await;
     assert_eq!(
         sign_in_as("printer-a2", PASSWORD).await,
