@@ -211,6 +211,10 @@ async fn an_enterprise_admin_registers_a_product_declares_a_lot_and_engages_an_a
         b.type_into("#name_zh", "羊奶粉").await;
         b.type_into("#name_en", "Goat formula").await;
         b.click("form[action='/console/products'] button").await;
+        if gtin == BAD_GTIN {
+            // The refusal comes back at the same path: wait for its message before moving on.
+            wait_text(&b, "main", &detail).await;
+        }
     }
     wait_path(&b, &format!("/console/products/{NEW_GTIN}")).await;
     // (The first post's answer, the API's message, is checked over HTTP below.)
