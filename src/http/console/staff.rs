@@ -261,26 +261,31 @@ async fn check(
     }
 }
 
+/// A form that makes an account: the page language, the viewer, the form, and the owner the
+/// grant of `POST route` was checked on (CSRF token first); or the page to answer instead.
+async fn posted(
+    st: &Arc<AppState>,
+    headers: &HeaderMap,
+    form: Result<Form<AccountForm>, FormRejection>,
+    route: &'static str,
+) -> Result<(Lang, Viewer, AccountForm, Option<u64>), Response> {
+    let (lang, v) = viewer_lang(st, headers).await?;
+    let Ok(Form(f)) = form else {
+        let why = tr(lang, "表单不完整。", "The form is incomplete.");
+        return Err(failed(lang, &v, StatusCode::BAD_REQUEST, why));
+    };
+    let owner = check(st, lang, &v, &f, route, None).await?;
+    Ok((lang, v, f, owner))
+}
+
 /// `POST /console/staff/users`.
 pub(super) async fn add_user(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Response {
-    let (lang, v) = match viewer_lang(&st, &headers).await {
+    let (lang, v, f, owner) = match posted(&st, &headers, form, "/api/v1/users").await {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let Ok(Form(f)) = form else {
-        return failed(
-            lang,
-            &v,
-            StatusCode::BAD_REQUEST,
-            tr(lang, "表单不完整。", "The form is incomplete."),
-        );
-    };
-    let owner = match check(&st, lang, &v, &f, "/api/v1/users", None).await {
-        Ok(o) => o,
         Err(r) => return r,
     };
     let input = UserInput {
@@ -320,20 +325,8 @@ pub(super) async fn add_token(
     headers: HeaderMap,
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Response {
-    let (lang, v) = match viewer_lang(&st, &headers).await {
+    let (lang, v, f, owner) = match posted(&st, &headers, form, "/api/v1/tokens").await {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let Ok(Form(f)) = form else {
-        return failed(
-            lang,
-            &v,
-            StatusCode::BAD_REQUEST,
-            tr(lang, "表单不完整。", "The form is incomplete."),
-        );
-    };
-    let owner = match check(&st, lang, &v, &f, "/api/v1/tokens", None).await {
-        Ok(o) => o,
         Err(r) => return r,
     };
     let input = TokenInput {
