@@ -24,6 +24,10 @@ use common::GTIN;
 
 /// Events per measured iteration.
 const N: u64 = 2_000;
+/// Records per measured iteration of the concurrent runs (divisible by every count below).
+const CONCURRENT_N: u64 = 3_200;
+/// Concurrent submitters measured.
+const SUBMITTERS: [u64; 3] = [1, 8, 32];
 /// Serials in the bulk release.
 const BULK: u64 = 10_000;
 
@@ -175,6 +179,13 @@ impl World {
     }
 }
 
+fn signed_of(s: &Submission) -> SignedStatement {
+    SignedStatement {
+        checked: record::parse_statement(&s.statement).unwrap(),
+        signature: record::parse_signature(&s.signature).unwrap(),
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("custody");
     g.sample_size(10);
@@ -186,13 +197,7 @@ fn bench(c: &mut Criterion) {
     let subs = w.chains("RAW", N);
     let (_, _, sk) = &w.keys[3];
     let vk = sk.verifying_key();
-    let signed: Vec<SignedStatement> = subs
-        .iter()
-        .map(|s| SignedStatement {
-            checked: record::parse_statement(&s.statement).unwrap(),
-            signature: record::parse_signature(&s.signature).unwrap(),
-        })
-        .collect();
+    let signed: Vec<SignedStatement> = subs.iter().map(signed_of).collect();
     g.bench_function(BenchmarkId::new("raw_verify_strict", N), |b| {
         b.iter(|| signed.iter().filter(|s| s.verify(&vk)).count())
     });
@@ -229,6 +234,56 @@ fn bench(c: &mut Criterion) {
             total
         })
     });
+
+    // Concurrent submitters, each walking its own lots (group commit), against raw
+    // verify_strict of the same statements by as many threads, on the same cores.
+    g.throughput(Throughput::Elements(CONCURRENT_N));
+    for threads in SUBMITTERS {
+        let per = CONCURRENT_N / threads;
+        let sets: Vec<Vec<Submission>> = (0..threads)
+            .map(|t| w.chains(&format!("V{threads}-{t}-"), per))
+            .collect();
+        let signed: Vec<Vec<SignedStatement>> = sets
+            .iter()
+            .map(|set| set.iter().map(signed_of).collect())
+            .collect();
+        g.bench_function(
+            BenchmarkId::new("raw_verify_strict_threads", threads),
+            |b| {
+                b.iter(|| {
+                    std::thread::scope(|s| {
+                        for set in &signed {
+                            s.spawn(|| set.iter().filter(|x| x.verify(&vk)).count());
+                        }
+                    })
+                })
+            },
+        );
+        g.bench_function(BenchmarkId::new("service_accept_threads", threads), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    lot_no += 1;
+                    let sets: Vec<Vec<Submission>> = (0..threads)
+                        .map(|t| w.chains(&format!("T{lot_no}-{t}-"), per))
+                        .collect();
+                    let t = Instant::now();
+                    std::thread::scope(|s| {
+                        for set in &sets {
+                            let svc = &w.svc;
+                            s.spawn(move || {
+                                for sub in set {
+                                    svc.custody().submit(sub).unwrap();
+                                }
+                            });
+                        }
+                    });
+                    total += t.elapsed();
+                }
+                total
+            })
+        });
+    }
 
     // One release naming 10,000 items.
     g.throughput(Throughput::Elements(BULK));
@@ -321,6 +376,19 @@ fn main() {
             N as f64 / (fsync / 1e9),
             100.0 * fsync / svc
         );
+    }
+    for threads in SUBMITTERS {
+        let raw = mean_ns("raw_verify_strict_threads", threads);
+        let svc = mean_ns("service_accept_threads", threads);
+        if let (Some(raw), Some(svc)) = (raw, svc) {
+            let per_s = |ns: f64| CONCURRENT_N as f64 / (ns / 1e9);
+            println!(
+                "custody: {threads} submitters: accepted {:.0} records/s, raw verify_strict by {threads} threads {:.0} sig/s: ratio {:.1}%",
+                per_s(svc),
+                per_s(raw),
+                100.0 * raw / svc
+            );
+        }
     }
     if let Some(bulk) = mean_ns("release_10000_items_one_event", BULK) {
         println!(

@@ -149,7 +149,12 @@ impl std::fmt::Debug for ServiceCollector {
 
 /// One counter (`_total` is added to `name`) from an atomic.
 fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, v: &AtomicU64) -> std::fmt::Result {
-    let c = ConstCounter::new(v.load(Ordering::Relaxed));
+    counter_of(e, name, help, v.load(Ordering::Relaxed))
+}
+
+/// One counter (`_total` is added to `name`) of a value.
+fn counter_of(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::fmt::Result {
+    let c = ConstCounter::new(v);
     c.encode(e.encode_descriptor(name, help, None, MetricType::Counter)?)
 }
 
@@ -185,6 +190,19 @@ impl Collector for ServiceCollector {
             "traceseal_scan_telemetry_failures",
             "Scans whose telemetry could not be recorded (the verdict was served anyway).",
             &st.scan_telemetry_failures,
+        )?;
+        let intake = self.svc.custody().intake_stats();
+        counter_of(
+            &mut e,
+            "traceseal_custody_groups",
+            "Group commits of custody records (one synced write each).",
+            intake.groups,
+        )?;
+        counter_of(
+            &mut e,
+            "traceseal_custody_group_records",
+            "Custody records written by group commits.",
+            intake.records,
         )?;
         self.encode_connections(&mut e)?;
         self.encode_log(&mut e)

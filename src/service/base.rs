@@ -2,7 +2,7 @@
 //! lock helper, and the write locks that serialize check-then-write sequences spanning units.
 //! It imports no unit, so every unit may import it.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use time::OffsetDateTime;
@@ -38,6 +38,39 @@ pub struct WriteLocks {
     pub custody: Mutex<()>,
     /// Complaints and the credit profiles computed from them.
     pub complaints: Mutex<()>,
+    /// Moves after every change that can alter a custody submission's authorization (actor
+    /// keys, engagements, product owners); see [`WriteLocks::custody_change`].
+    custody_epoch: AtomicU64,
+}
+
+/// The custody lock, held for a change to actor keys, engagements or product owners. Dropping
+/// it moves the custody epoch (while the lock is still held), so a submission that checked its
+/// authorization before the change checks it again.
+pub struct CustodyChange<'a> {
+    locks: &'a WriteLocks,
+    _guard: std::sync::MutexGuard<'a, ()>,
+}
+
+impl Drop for CustodyChange<'_> {
+    fn drop(&mut self) {
+        self.locks.custody_epoch.fetch_add(1, Ordering::Release);
+    }
+}
+
+impl WriteLocks {
+    /// Takes the custody lock for a change that can alter a submission's authorization.
+    pub fn custody_change(&self) -> Result<CustodyChange<'_>> {
+        Ok(CustodyChange {
+            locks: self,
+            _guard: lock(&self.custody)?,
+        })
+    }
+
+    /// The custody epoch: unchanged between two reads means no key, engagement or owner
+    /// changed in between (a change moves it before releasing the custody lock).
+    pub fn custody_epoch(&self) -> u64 {
+        self.custody_epoch.load(Ordering::Acquire)
+    }
 }
 
 /// Free text in a logged record: trimmed, 1 to `MAX_TEXT` characters, no control characters.

@@ -1,9 +1,10 @@
 //! Custody use cases: the actor registry, signed submissions, recalls, and the read side
 //! (lot views, an item's chain) that scans, bundles and the EPCIS export use.
 //!
-//! Every accepted record is one synced atomic write: its log leaf, the node hashes, the lot
-//! state, the record indexes, the item states it changes and the nonce that guards against
-//! replay. A refused submission writes nothing.
+//! Accepted records are written in groups (`intake.rs`): each group is one synced atomic write
+//! of its records' log leaves, the node hashes, the lot states, the record indexes, the item
+//! states they change and the nonces that guard against replay. A refused submission writes
+//! nothing, and a caller is answered only once its record is durable.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,11 +38,13 @@ use crate::store::Store;
 use crate::store::{prefix_end, Cf};
 
 mod days;
+mod intake;
 mod lots;
 mod submit;
 mod views;
 
 pub use self::days::{CustodyDays, CustodyKind};
+pub use intake::{IntakeStats, MAX_GROUP_BYTES, MAX_GROUP_RECORDS};
 pub use lots::LotSummary;
 
 pub use super::registry::{
@@ -62,6 +65,7 @@ pub struct Custody {
     custody_rules: CustodyRules,
     lot_pages: ViewCache<LotView>,
     epcis_pages: ViewCache<EpcisPage>,
+    intake: intake::Intake,
 }
 
 /// The units custody reads and writes through.
@@ -98,27 +102,9 @@ impl Custody {
             custody_rules,
             lot_pages: ViewCache::new(PAGE_CACHE_BYTES),
             epcis_pages: ViewCache::new(PAGE_CACHE_BYTES),
+            intake: intake::Intake::default(),
         }
     }
-}
-
-/// A record that passed every check, ready to be written.
-struct AcceptedRecord<'a> {
-    /// The lot key.
-    lk: &'a [u8],
-    /// The lot state after the record.
-    state: LotState,
-    /// The leaf bytes.
-    leaf: Vec<u8>,
-    /// Lot-wide (moves the head) or item-scoped.
-    lot_wide: bool,
-    /// The items it names, and their states after it.
-    named: &'a [NamedItem],
-    items: &'a [(String, ItemState)],
-    /// The replay-guard key and the signature time.
-    nonce: (Vec<u8>, i64),
-    /// What the record counts as on the risk dashboard, and the lot's enterprise.
-    counts: Option<(CustodyKind, u64)>,
 }
 
 /// An item named by an item-scoped statement.

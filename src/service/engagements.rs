@@ -15,7 +15,7 @@ use tracing::{info, instrument};
 use utoipa::ToSchema;
 
 use super::base::WriteLocks;
-use super::base::{lock, now_unix, Result};
+use super::base::{now_unix, Result};
 use super::errors::{EngagementError, InputError};
 use super::log::LogBook;
 use super::log::PendingLeaf;
@@ -205,7 +205,7 @@ impl Engagements {
             not_after,
             at: now,
         };
-        let _g = lock(&self.locks.custody)?;
+        let _g = self.locks.custody_change()?;
         let mut st = self.engagement_state(enterprise, &actor.id)?;
         if let Some(p) = st.periods.iter().find(|p| p.open_at(now)) {
             return Err(EngagementError::AlreadyEngaged {
@@ -225,7 +225,7 @@ impl Engagements {
     pub fn end_engagement(&self, enterprise: u64, actor: &str) -> Result<EngagementView> {
         self.master.enterprise(enterprise)?;
         let now = now_unix();
-        let _g = lock(&self.locks.custody)?;
+        let _g = self.locks.custody_change()?;
         let mut st = self.engagement_state(enterprise, actor)?;
         if !st.periods.iter().any(|p| p.open_at(now)) {
             return Err(EngagementError::NoOpenEngagement {

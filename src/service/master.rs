@@ -313,7 +313,7 @@ impl MasterData {
             updated_at: t,
         };
         // The ownership is logged: custody records are checked against it.
-        let _c = super::base::lock(&self.locks.custody)?;
+        let _c = self.locks.custody_change()?;
         self.store_owned_product(&p)?;
         Ok(p)
     }
@@ -380,7 +380,7 @@ impl MasterData {
             .into());
         }
         let _guard = super::base::lock(&self.locks.batches)?;
-        let _c = super::base::lock(&self.locks.custody)?;
+        let _c = self.locks.custody_change()?;
         let mut p = self.product(gtin)?;
         let moved = p.enterprise_id != input.enterprise_id;
         p.name_zh = name_zh;

@@ -1,6 +1,7 @@
 //! Signed submissions, step by step (authenticate, authorise the role, the registered owner,
 //! the key rechecked, the engagement, the lot, the head, commit), recalls and declared lots.
 
+use super::intake::Prepared;
 use super::*;
 
 impl Custody {
@@ -17,6 +18,19 @@ impl Custody {
     }
 
     pub(crate) fn submit_at(&self, sub: &Submission, now: i64) -> Result<Accepted> {
+        let prepared = {
+            let _slot = self.intake.slot()?;
+            self.prepare(sub, now)?
+        };
+        self.intake.commit(self, prepared)
+    }
+
+    /// The checks that need no lock, on the caller's thread: shape and canonical form (400),
+    /// authentication (401), role (403), registered product (422), leaf size (400), engagement
+    /// (403). The group commit checks the key, owner and engagement again only if one of them
+    /// changed since (the custody epoch moved).
+    pub(super) fn prepare(&self, sub: &Submission, now: i64) -> Result<Prepared> {
+        let epoch = self.locks.custody_epoch();
         let checked =
             record::parse_statement(&sub.statement).map_err(CustodyError::MalformedStatement)?;
         let signature =
@@ -27,7 +41,7 @@ impl Custody {
         let st = &signed.checked.statement;
         authorize_role(&actor, &st.event)?;
         let lot = &signed.checked.lot;
-        self.registered_owner(lot)?;
+        let owner = self.registered_owner(lot)?;
         if leaf.len() > crate::leaf::MAX_LEAF_LEN {
             return Err(CustodyError::RecordTooLarge {
                 len: leaf.len(),
@@ -35,46 +49,17 @@ impl Custody {
             }
             .into());
         }
-        let _g = lock(&self.locks.custody)?;
-        self.recheck_key(&actor.id, st, now)?;
-        // Only actors the product's importer engaged, only on lots that exist (both read
-        // under the lock that engagement and ownership changes take).
-        let owner = self.registered_owner(lot)?;
         self.engagements
             .check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at, now)?;
-        let lk = lot_key(lot);
-        if !self.lot_exists(&lk)? {
-            return Err(CustodyError::UndeclaredLot { lot: lot.clone() }.into());
-        }
-        let nk = nonce_key(&actor.id, &st.nonce);
-        if self.store.get(Cf::Nonces, &nk)?.is_some() {
-            return Err(CustodyError::Replay {
-                nonce: st.nonce.clone(),
-                actor: actor.id.clone(),
-            }
-            .into());
-        }
-        let mut state = self.lot_state(&lk)?;
-        check_head(lot, &state, &st.prev)?;
-        let named = self.item_states(lot, &signed.checked.items)?;
-        let mut items: Vec<(String, ItemState)> =
-            named.iter().map(|n| (n.label.clone(), n.state)).collect();
-        rules::apply(&mut state, &st.event, &mut items).map_err(CustodyError::OutOfOrder)?;
-        let accepted = self.commit_record(AcceptedRecord {
-            lk: &lk,
-            state,
+        let hash = merkle::leaf_hash(&leaf);
+        Ok(Prepared {
+            signed,
+            actor,
             leaf,
-            lot_wide: signed.checked.items.is_empty(),
-            named: &named,
-            items: &items,
-            nonce: (nk, st.signed_at),
-            counts: CustodyKind::of(&st.event).map(|k| (k, owner)),
-        })?;
-        info!(lot = %lot, step = %st.event.step(), actor = %actor.id, leaf = accepted.leaf_index, items = named.len(), "accepted custody record");
-        Ok(Accepted {
-            lot: lot.to_string(),
-            step: st.event.step().to_string(),
-            ..accepted
+            hash,
+            now,
+            owner,
+            epoch,
         })
     }
 
@@ -106,12 +91,12 @@ impl Custody {
                 kid: st.kid.clone(),
             }
         })?;
-        let leaf = signed.verified_leaf(&key.verifying_key()?).ok_or_else(|| {
-            CustodyError::BadSignature {
+        let leaf = signed
+            .verified_leaf(&self.registry.verifying_key(key)?)
+            .ok_or_else(|| CustodyError::BadSignature {
                 kid: key.kid.clone(),
                 actor: actor.id.clone(),
-            }
-        })?;
+            })?;
         key.valid_at(st.signed_at)?;
         key.usable_now(now)?;
         let window = self.custody_rules.freshness_secs as i64;
@@ -152,50 +137,6 @@ impl Custody {
                 }
                 .into()
             })
-    }
-
-    /// Writes an accepted record in one synced batch: its leaf, the lot state, the record
-    /// indexes, the named items' states and the nonce.
-    pub(super) fn commit_record(&self, r: AcceptedRecord<'_>) -> Result<Accepted> {
-        let AcceptedRecord {
-            lk,
-            mut state,
-            leaf,
-            lot_wide,
-            named,
-            items,
-            nonce: (nk, signed_at),
-            counts,
-        } = r;
-        let hash = merkle::leaf_hash(&leaf);
-        let hash_hex = hex(hash.as_bytes());
-        if lot_wide {
-            state.head = Some(hash_hex.clone());
-        }
-        let new_head = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
-        let first =
-            self.log
-                .append_leaves(vec![PendingLeaf { data: leaf, hash }], |first, wb| {
-                    wb.put(Cf::Lots, lk.to_vec(), encode_json(&state));
-                    let scope = if lot_wide { SCOPE_LOT } else { SCOPE_ITEMS };
-                    wb.put(Cf::LotRecords, lot_record_key(lk, scope, first), Vec::new());
-                    for (n, (_, st)) in named.iter().zip(items) {
-                        wb.put(Cf::ItemRecords, item_record_key(&n.key, first), Vec::new());
-                        wb.put(Cf::ItemCustody, n.key.clone(), encode_json(st));
-                    }
-                    wb.put(Cf::Nonces, nk, u64_key(signed_at as u64));
-                    if let Some((kind, owner)) = counts {
-                        days::stage(wb, kind, now_unix().div_euclid(86_400), owner);
-                    }
-                    Ok(())
-                })?;
-        Ok(Accepted {
-            leaf_index: first,
-            record_hash: hash_hex,
-            lot: String::new(),
-            step: String::new(),
-            head: new_head,
-        })
     }
 
     /// Recalls a lot (operator).
