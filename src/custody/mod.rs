@@ -5,19 +5,21 @@
 //! - [`record`]: custody statements, their signing and their log leaves.
 //! - [`registry`]: operator records — actor and key registration, rotation, revocation, recalls.
 //! - [`rules`]: the permission matrix and the lot state machine.
+//! - [`request`]: signed actor requests (reads and uploads authenticated by an actor's key).
 //!
 //! Hash links: every statement carries `prev`, the leaf hash of the lot's latest lot-wide
 //! record (or zeros). Lot-wide records advance the lot's head; item-scoped records (a release
 //! or sale of some serials) point at the head they saw without moving it, so per-order events
 //! never have to re-sign because another order moved the head, and an item's history is the
-//! lot-wide chain plus its own records. (The service still accepts one record at a time: each
-//! is a read-modify-write of the lot state in one synced write.) See `docs/custody.md`.
+//! lot-wide chain plus its own records. (The service checks records one at a time against the
+//! lot state and writes them in groups, one synced write per group.) See `docs/custody.md`.
 
 pub mod canon;
 pub mod engagement;
 pub mod event;
 pub mod record;
 pub mod registry;
+pub mod request;
 pub mod rules;
 
 pub use record::{

@@ -10,6 +10,7 @@
 //! - [`server`]: the HTTP/1.1 loop with its limits; [`error`]: problem+json.
 
 pub mod accounts;
+pub mod actor;
 pub mod admin;
 pub mod audit;
 pub mod auth;

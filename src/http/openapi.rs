@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, admin, audit, consumer, custody, engagements, ops, public, session};
+use super::{accounts, actor, admin, audit, consumer, custody, engagements, ops, public, session};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,7 +24,7 @@ use super::{accounts, admin, audit, consumer, custody, engagements, ops, public,
         custody::register_actor, custody::add_key, custody::revoke_key, custody::declare_lot, custody::recall,
         engagements::engage, engagements::list, engagements::end,
         custody::submit, custody::list_actors, custody::get_actor, custody::get_lot, custody::get_head,
-        custody::lot_epcis, custody::item_epcis,
+        custody::lot_epcis, custody::item_epcis, actor::me, actor::lots, actor::lot,
         consumer::file_complaint, consumer::list_complaints, consumer::forged_scans, consumer::get_complaint,
         consumer::update_complaint, consumer::put_credit, consumer::get_credit, consumer::credit_history, consumer::dishonest_list,
         accounts::create_token, accounts::list_tokens, accounts::revoke_token,

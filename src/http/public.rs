@@ -254,7 +254,8 @@ pub async fn asset(p: Result<Path<String>, PathRejection>) -> Response {
     let Ok(Path(name)) = p else {
         return ApiError::new(StatusCode::NOT_FOUND, "no such asset").into_response();
     };
-    match page::assets().iter().find(|a| a.name == name) {
+    let all = page::assets().iter().chain(super::actor::assets());
+    match all.into_iter().find(|a| a.name == name) {
         Some(a) => (
             [
                 (header::CONTENT_TYPE, a.content_type),

@@ -38,12 +38,14 @@ use crate::store::Store;
 use crate::store::{prefix_end, Cf};
 
 mod days;
+mod desk;
 mod intake;
 mod lots;
 mod submit;
 mod views;
 
 pub use self::days::{CustodyDays, CustodyKind};
+pub use self::desk::{DeskLot, DeskLots, DeskMe, MAX_DESK_LOTS};
 pub use intake::{IntakeStats, MAX_GROUP_BYTES, MAX_GROUP_RECORDS};
 pub use lots::LotSummary;
 

@@ -76,6 +76,9 @@ pub struct EngagementView {
     pub records: Vec<u64>,
 }
 
+/// Most enterprises [`Engagements::engaging`] looks through.
+pub const MAX_ENGAGING_SCAN: usize = 20_000;
+
 fn check_unix(field: &'static str, t: i64) -> Result<i64> {
     if (0..=MAX_UNIX).contains(&t) {
         Ok(t)
@@ -314,6 +317,51 @@ impl Engagements {
         }
         .into())
     }
+    /// The enterprises whose engagement of `actor` is in force at `now`, each with the GTIN-14s
+    /// it covers (empty: every product of the enterprise). Reads the engagement of each
+    /// enterprise, [`MAX_LIST`](crate::service::master::MAX_LIST) at a time, at most
+    /// [`MAX_ENGAGING_SCAN`] enterprises.
+    pub fn engaging(&self, actor: &str, now: i64) -> Result<Vec<(u64, Vec<String>)>> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        let mut seen = 0;
+        while seen < MAX_ENGAGING_SCAN {
+            let page = self
+                .master
+                .list_enterprises(after, crate::service::master::MAX_LIST)?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            seen += page.len();
+            let keys: Vec<Vec<u8>> = page.iter().map(|e| engagement_key(e.id, actor)).collect();
+            for (e, v) in page
+                .iter()
+                .zip(self.store.multi_get(Cf::Engagements, &keys)?)
+            {
+                let Some(v) = v else { continue };
+                let st: EngagementState = decode_json("engagement", &v)?;
+                let mut gtins: Option<Vec<String>> = None;
+                for p in st
+                    .periods
+                    .iter()
+                    .filter(|p| p.open_at(now) && p.covers_time(now))
+                {
+                    let g = gtins.get_or_insert_with(Vec::new);
+                    if p.gtins.is_empty() {
+                        g.clear();
+                        break;
+                    }
+                    g.extend(p.gtins.iter().cloned());
+                }
+                if let Some(mut g) = gtins {
+                    g.sort();
+                    g.dedup();
+                    out.push((e.id, g));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Leaf indexes of the engagement records of `actor` by any of `enterprises`.
     pub fn engagement_records(&self, enterprises: &[u64], actor: &str) -> Result<Vec<u64>> {
         let mut out = Vec::new();

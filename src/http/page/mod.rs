@@ -47,6 +47,11 @@ pub struct Asset {
     pub body: &'static str,
 }
 
+/// `<stem>-<10 hex of SHA-256 of body>.<ext>`: an asset's name, new whenever it changes.
+pub fn hashed_name(stem: &str, ext: &str, body: &str) -> String {
+    hashed(stem, ext, body)
+}
+
 fn hashed(stem: &str, ext: &str, body: &str) -> String {
     let d = Sha256::digest(body.as_bytes());
     let h: String = d[..5].iter().map(|b| format!("{b:02x}")).collect();

@@ -16,6 +16,9 @@ pub enum CustodyError {
     /// The signature is not base64url of 64 bytes.
     #[error(transparent)]
     MalformedSignature(RecordError),
+    /// A signed actor request without a well-formed `Authorization: Traceseal-Actor …` header.
+    #[error(transparent)]
+    MalformedAuthorization(#[from] crate::custody::request::RequestError),
     /// The record's leaf would exceed the most a log leaf may hold.
     #[error(
         "the record is {len} bytes, more than the {max} a log leaf may hold; split the items over several events"
@@ -205,6 +208,7 @@ impl CustodyError {
                 ErrorKind::Invalid
             }
             E::WrongLog { .. }
+            | E::MalformedAuthorization(_)
             | E::UnknownActor { .. }
             | E::UnknownKey { .. }
             | E::BadSignature { .. }
@@ -229,6 +233,7 @@ impl CustodyError {
         match self {
             E::MalformedStatement(_) => "malformed_statement",
             E::MalformedSignature(_) => "malformed_signature",
+            E::MalformedAuthorization(_) => "malformed_authorization",
             E::RecordTooLarge { .. } => "record_too_large",
             E::WrongLog { .. } => "wrong_log",
             E::UnknownActor { .. } => "unknown_actor",
