@@ -254,8 +254,12 @@ pub async fn asset(p: Result<Path<String>, PathRejection>) -> Response {
     let Ok(Path(name)) = p else {
         return ApiError::new(StatusCode::NOT_FOUND, "no such asset").into_response();
     };
-    let all = page::assets().iter().chain(super::actor::assets());
-    match all.into_iter().find(|a| a.name == name) {
+    serve_asset(page::assets(), &name)
+}
+
+/// The asset `name` of `assets`, cached for a year (its name changes with its content).
+pub fn serve_asset(assets: &[page::Asset], name: &str) -> Response {
+    match assets.iter().find(|a| a.name == name) {
         Some(a) => (
             [
                 (header::CONTENT_TYPE, a.content_type),

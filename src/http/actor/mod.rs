@@ -53,6 +53,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/actor", get(|| async { Redirect::permanent("/actor/") }))
         .route("/actor/", get(page))
+        .route("/actor/assets/{name}", get(asset))
         .route("/api/v1/actor/me", get(me))
         .route("/api/v1/actor/lots", get(lots))
         .route("/api/v1/actor/lots/{id}", get(lot))
@@ -88,6 +89,14 @@ fn page_headers() -> [(header::HeaderName, HeaderValue); 6] {
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ]
+}
+
+/// `GET /actor/assets/{name}`: the page's script and stylesheet by content-hashed name.
+async fn asset(p: Result<Path<String>, PathRejection>) -> Response {
+    match p {
+        Ok(Path(name)) => super::public::serve_asset(assets(), &name),
+        Err(_) => ApiError::new(StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
 }
 
 /// `GET /actor/`: the shell the script builds the page in.
@@ -126,11 +135,11 @@ fn shell(lang: Lang, log: &str) -> String {
          data-title-zh=\"{tz}\" data-title-en=\"{te}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\"><title>{title}</title>\
-         <link rel=\"stylesheet\" href=\"/assets/{css}\"></head><body>\
+         <link rel=\"stylesheet\" href=\"/actor/assets/{css}\"></head><body>\
          <header><span class=\"brand\">traceseal</span></header>\
          <main id=\"app\"><noscript><p lang=\"zh-CN\">本页面需要启用 JavaScript：记录在您的浏览器中签名。</p>\
          <p lang=\"en\">This page needs JavaScript: records are signed in your browser.</p></noscript></main>\
-         <script type=\"module\" src=\"/assets/{js}\"></script></body></html>",
+         <script type=\"module\" src=\"/actor/assets/{js}\"></script></body></html>",
         hl = lang.html(),
         log = esc(log),
         css = css.name,
@@ -223,7 +232,7 @@ mod tests {
         assert!(html.contains("<html lang=\"en\""));
         let [css, js] = assets();
         assert!(css.name.starts_with("actor-") && css.name.ends_with(".css"));
-        assert!(html.contains(&format!("/assets/{}", js.name)));
+        assert!(html.contains(&format!("/actor/assets/{}", js.name)));
         assert!(!html.contains("<script>"), "no inline script");
     }
 }
