@@ -27,6 +27,7 @@ OWNERS = {
     "anchors": ["anchoring.rs"],
     "keyring": ["keyring.rs"],
     "accounts": ["accounts.rs"],
+    "certificates": ["certificates.rs"],
 }
 CFS = {
     "log": ["Leaves", "Nodes", "Checkpoints"],
@@ -41,6 +42,7 @@ CFS = {
     "anchors": ["Anchors"],
     "keyring": ["Keys"],
     "accounts": ["ApiTokens"],
+    "certificates": ["Certificates", "CertificateRecords"],
 }
 
 

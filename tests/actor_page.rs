@@ -21,23 +21,6 @@ use traceseal::custody::{Statement, GENESIS};
 
 const LOG: &str = "verify.example.com/log";
 
-async fn register(s: &TestServer, id: &str, role: &str, public_key: &str) {
-    let body = json!({"id": id, "organisation": format!("{id} Ltd"), "country": "AU", "role": role,
-                      "keys": [{"public_key": public_key, "not_before": 0}]});
-    let r = s.admin_post("/api/v1/actors", body).await;
-    assert_eq!(r.status(), 201, "{:?}", r.text().await);
-}
-
-async fn engage(s: &TestServer, enterprise: u64, id: &str) {
-    let r = s
-        .admin_post(
-            &format!("/api/v1/enterprises/{enterprise}/engagements"),
-            json!({"actor_id": id, "not_before": 0}),
-        )
-        .await;
-    assert_eq!(r.status(), 201, "{:?}", r.text().await);
-}
-
 async fn declare(s: &TestServer, gtin: &str, lot: &str) {
     let r = s
         .admin_post("/api/v1/lots", json!({"gtin": gtin, "lot": lot}))
@@ -85,8 +68,8 @@ async fn signed_reads_are_the_actors_own_and_refuse_forgeries() {
     declare(&s, GTIN, "MINE1").await;
     declare(&s, other_gtin, "THEIRS1").await;
     let sk = SigningKey::from_bytes(&[21; 32]);
-    register(&s, "desk-insp", "inspector", &b64(&sk)).await;
-    engage(&s, a, "desk-insp").await;
+    s.register_actor("desk-insp", "inspector", &b64(&sk)).await;
+    s.engage(a, "desk-insp").await;
     let now = traceseal::service::now_unix();
     let auth = |path: &str, at: i64| authorization(&sk, "desk-insp", LOG, "GET", path, at);
 
@@ -169,7 +152,7 @@ async fn signed_reads_are_the_actors_own_and_refuse_forgeries() {
     assert_eq!(r.status(), 401);
     // An actor engaged by nobody lists nothing.
     let idle = SigningKey::from_bytes(&[22; 32]);
-    register(&s, "desk-idle", "carrier", &b64(&idle)).await;
+    s.register_actor("desk-idle", "carrier", &b64(&idle)).await;
     let h = authorization(&idle, "desk-idle", LOG, "GET", "/api/v1/actor/lots", now);
     let (st, v) = signed_get(&s, "/api/v1/actor/lots", &h).await;
     assert_eq!((st, v["lots"].as_array().unwrap().len()), (200, 0), "{v}");
@@ -311,9 +294,9 @@ impl ActorBrowser {
         b.wait_ready(Duration::from_secs(20)).await;
         b.click("#key-generate").await;
         let pk = wait_text(&b, "#key-public").await;
-        register(s, id, role, &pk).await;
+        s.register_actor(id, role, &pk).await;
         if let Some(e) = enterprise {
-            engage(s, e, id).await;
+            s.engage(e, id).await;
         }
         b.type_into("#actor-id", id).await;
         b.click("#actor-save").await;
@@ -329,6 +312,13 @@ impl ActorBrowser {
     /// Opens `lot` by typing it, fills the form of `step` and submits; returns `#result`'s
     /// state and code.
     async fn record(&self, lot: &str, step: &str, fields: &[(&str, &str)]) -> (String, String) {
+        self.open_form(lot, step).await;
+        self.fill(fields).await;
+        self.submit().await
+    }
+
+    /// Opens `lot` by typing it and the form of `step`.
+    async fn open_form(&self, lot: &str, step: &str) {
         let b = &self.b;
         b.js(&format!(
             "document.querySelector('#lot-input').value = '{lot}'; document.querySelector('#result')?.removeAttribute('data-state'); return 1"
@@ -349,13 +339,21 @@ impl ActorBrowser {
             "the form",
         )
         .await;
+    }
+
+    async fn fill(&self, fields: &[(&str, &str)]) {
         for (name, value) in fields {
-            b.js(&format!(
+            self.b.js(&format!(
                 "const e = document.querySelector('#step-form [name=\"{name}\"]'); e.value = {value:?};\
                  e.dispatchEvent(new Event('input', {{bubbles: true}})); e.dispatchEvent(new Event('change', {{bubbles: true}})); return 1"
             ))
             .await;
         }
+    }
+
+    /// Submits the open form; returns `#result`'s state and code.
+    async fn submit(&self) -> (String, String) {
+        let b = &self.b;
         b.click("#step-submit").await;
         wait_js(
             b,
@@ -370,9 +368,114 @@ impl ActorBrowser {
     }
 }
 
-/// Five actors, five browser profiles: the lot goes from origin attestation to release through
-/// the page; the key cannot be exported; an actor the importer did not engage is refused in
-/// the page; the consumer's scan shows the chain.
+fn sha_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// The inspector attests the lot with two documents chosen in the file input as a person
+/// would, ticks "publish" on the certificate image only, and sees it published.
+async fn attest_with_documents(inspector: &ActorBrowser, lot: &str, dir: &std::path::Path) {
+    let attest = [
+        ("certificate_no", "AQIS-2026-0099"),
+        ("origin_country", "AU"),
+        ("producer", "Gippsland Dairy"),
+        ("inspection_date", "2026-11-30"),
+        ("result", "conformant"),
+    ];
+    let (png, pdf) = (dir.join("inspection.png"), dir.join("lab-report.pdf"));
+    std::fs::write(&png, CERT_PNG).unwrap();
+    std::fs::write(&pdf, LAB_PDF).unwrap();
+    inspector.open_form(lot, "origin_attestation").await;
+    inspector.fill(&attest).await;
+    let b = &inspector.b;
+    b.type_into(
+        "#step-form input[type=file]",
+        &format!("{}\n{}", png.display(), pdf.display()),
+    )
+    .await;
+    wait_js(
+        b,
+        "return document.querySelectorAll('#doc-list li[data-sha256]').length === 2",
+        "both documents hashed in the page",
+    )
+    .await;
+    b.click(&format!("#publish-{}", sha_hex(CERT_PNG))).await;
+    let r = inspector.submit().await;
+    assert_eq!(r.0, "accepted", "{r:?}");
+    wait_js(
+        b,
+        "const l = document.querySelectorAll('#uploads li'); return l.length === 1 && l[0].dataset.state !== 'pending'",
+        "the upload",
+    )
+    .await;
+    let up = b
+        .js("const l = document.querySelector('#uploads li'); return [l.dataset.state, l.dataset.sha256, l.textContent]")
+        .await;
+    assert_eq!(up[0], "ok", "{up}");
+    assert_eq!(up[1], sha_hex(CERT_PNG).as_str());
+}
+
+/// The consumer's scan page (a phone, in Chinese) shows the published certificate: the
+/// browser fetches it, checks its SHA-256 against the signed record and shows it; bytes
+/// altered on the way are refused in the page.
+async fn consumer_views_the_certificate(s: &TestServer, code: &str) {
+    let size = s.state.svc.log().log_size().unwrap();
+    s.checkpoint_covering(size).await;
+    let b = Browser::start("zh-CN,zh", 390, 844).await;
+    b.goto(&format!("{}{}", s.base, code_path(code))).await;
+    b.wait_ready(Duration::from_secs(20)).await;
+    let buttons = b
+        .js("return Array.from(document.querySelectorAll('#origin button.cert'), (e) => e.dataset.sha256)")
+        .await;
+    assert_eq!(
+        buttons,
+        json!([sha_hex(CERT_PNG)]),
+        "only the published document"
+    );
+    b.click("#origin button.cert").await;
+    wait_js(
+        &b,
+        "const v = document.querySelector('#origin .cert-view'); return !!v && v.dataset.state !== 'busy' && !!v.dataset.state",
+        "the certificate check",
+    )
+    .await;
+    let v = b
+        .js("const v = document.querySelector('#origin .cert-view'); const i = v.querySelector('img.cert-img');\
+             return [v.dataset.state, i ? i.naturalWidth : -1, !!v.querySelector('a.cert-save[download]')]")
+        .await;
+    assert_eq!(v, json!(["pass", 48, true]));
+    b.full_screenshot(&common::browser::artifacts_dir("actor").join("scan-certificate.png"))
+        .await;
+    // A file changed on the way (one bit) does not pass.
+    b.js("const f = window.fetch; window.fetch = (u, o) => String(u).startsWith('/certificates/') ?\
+          f(u, o).then((r) => r.arrayBuffer()).then((x) => { const y = new Uint8Array(x); y[y.length - 1] ^= 1; return new Response(y); }) : f(u, o);\
+          document.querySelector('#origin .cert-view').removeAttribute('data-state'); return 1")
+        .await;
+    b.click("#origin button.cert").await;
+    wait_js(
+        &b,
+        "const v = document.querySelector('#origin .cert-view'); return !!v.dataset.state && v.dataset.state !== 'busy'",
+        "the tampered check",
+    )
+    .await;
+    let v = b
+        .js("const v = document.querySelector('#origin .cert-view'); return [v.dataset.state, !!v.querySelector('img')]")
+        .await;
+    assert_eq!(v, json!(["fail", false]));
+    b.quit().await;
+}
+
+const CERT_PNG: &[u8] = include_bytes!("../fixtures/certificates/inspection.png");
+const LAB_PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+/// Five actors, five browser profiles: the lot goes from origin attestation (with a published
+/// certificate) to retail sale through the page; the key cannot be exported; an actor the importer did not engage is refused in
+/// the page; the consumer's scan shows the chain and the certificate, checked in the browser.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_actors_record_a_lot_from_their_own_browsers() {
     let s = TestServer::start(test_config()).await;
@@ -390,20 +493,8 @@ async fn five_actors_record_a_lot_from_their_own_browsers() {
         )
         .await;
     assert_eq!(export, json!(["InvalidAccessError", false]));
-    let attest = [
-        ("certificate_no", "AQIS-2026-0099"),
-        ("origin_country", "AU"),
-        ("producer", "Gippsland Dairy"),
-        ("inspection_date", "2026-11-30"),
-        ("result", "conformant"),
-    ];
-    assert_eq!(
-        inspector
-            .record(&lot, "origin_attestation", &attest)
-            .await
-            .0,
-        "accepted"
-    );
+    let dir = tempfile::tempdir().unwrap();
+    attest_with_documents(&inspector, &lot, dir.path()).await;
     let stranger = ActorBrowser::start(&s, "walk-stranger", "carrier", None).await;
     let refused = stranger.record(&lot, "packing", &[]).await;
     assert_eq!(refused, ("refused".into(), "engagement.not_engaged".into()));
@@ -472,5 +563,6 @@ async fn five_actors_record_a_lot_from_their_own_browsers() {
     for a in [inspector, stranger, carrier, broker, warehouse, shop] {
         a.b.quit().await;
     }
+    consumer_views_the_certificate(&s, &codes[0]).await;
     s.stop().await;
 }

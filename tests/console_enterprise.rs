@@ -17,7 +17,6 @@ use common::console::{api_sign_in, encoded, sign_in, user, wait_path};
 use common::{test_config, verify_path, TestServer, GTIN, USCC};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
-use traceseal::cli::custody::Draft;
 use traceseal::custody::event::{Attestation, Conformance, Hold, HoldType, Movement};
 use traceseal::custody::Event;
 use traceseal::service::custody::LotPage;
@@ -87,40 +86,6 @@ async fn actor(
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
     key
-}
-
-/// Signs `event` for the lot as `actor` over its head, submits it; its leaf index.
-async fn record(s: &TestServer, lot: &str, actor: &str, key: &SigningKey, event: Event) -> u64 {
-    let head: Value = s
-        .get(&format!("/api/v1/lots/{lot}/head"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let draft = Draft {
-        lot: lot.to_string(),
-        items: Vec::new(),
-        actor: actor.to_string(),
-        time: "2026-11-02T09:30:00+10:00".into(),
-        place: None,
-        event,
-    };
-    let sub = draft.sign(
-        key,
-        head["log"].as_str().unwrap(),
-        head["head"].as_str().unwrap(),
-    );
-    let r = s
-        .client
-        .post(s.url("/api/v1/custody/records"))
-        .json(&sub)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(status, 201, "{v}");
-    v["leaf_index"].as_u64().unwrap()
 }
 
 /// Screenshots of the page at `at` in Chinese and English, at 1280 and 360 px wide (no
@@ -351,22 +316,31 @@ async fn the_lot_page_shows_its_custody_and_the_operator_recalls_it() {
         result: Conformance::Conformant,
         documents: vec![],
     });
-    let mut leaves = vec![record(&s, &w.lot, "au-inspector", &insp, attest).await];
+    let mut leaves = vec![
+        s.record(&w.lot, ("au-inspector", &insp), attest, vec![])
+            .await,
+    ];
     for e in [
         Event::Shipping(Movement::default()),
         Event::Departing(Movement::default()),
         Event::Arriving(Movement::default()),
     ] {
-        leaves.push(record(&s, &w.lot, "sea-carrier", &carrier, e).await);
+        leaves.push(s.record(&w.lot, ("sea-carrier", &carrier), e, vec![]).await);
     }
     let hold = |reason: &str| Hold {
         hold_type: HoldType::Customs,
         reason: reason.into(),
     };
     let placed = Event::Holding(hold("document check"));
-    leaves.push(record(&s, &w.lot, "nb-broker", &broker, placed).await);
+    leaves.push(
+        s.record(&w.lot, ("nb-broker", &broker), placed, vec![])
+            .await,
+    );
     let lifted = Event::HoldRelease(hold("documents complete"));
-    leaves.push(record(&s, &w.lot, "nb-broker", &broker, lifted).await);
+    leaves.push(
+        s.record(&w.lot, ("nb-broker", &broker), lifted, vec![])
+            .await,
+    );
 
     // The enterprise admin: the timeline, the hold and its outcome, what comes next.
     let b = Browser::start("zh-CN,zh", 1280, 900).await;

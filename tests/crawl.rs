@@ -11,9 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use common::*;
 use serde_json::{json, Value};
 use traceseal::commitment::ItemRef;
-use traceseal::custody::record::{random_nonce, Outbound};
-use traceseal::custody::{rules, Event, Role, Statement};
-use traceseal::service::custody::Submission;
+use traceseal::custody::record::Outbound;
+use traceseal::custody::{rules, Event, Role};
 
 /// Registers one actor per role, engaged by `enterprise`; their keys by role.
 async fn actors(
@@ -45,46 +44,6 @@ async fn actors(
         out.insert(role, (id, sk));
     }
     out
-}
-
-async fn submit(
-    s: &TestServer,
-    (id, sk): &(String, ed25519_dalek::SigningKey),
-    lot: &str,
-    event: Event,
-    items: Vec<String>,
-) {
-    let head: Value = s
-        .get(&format!("/api/v1/lots/{lot}/head"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let st = Statement {
-        log: head["log"].as_str().unwrap().into(),
-        lot: lot.into(),
-        items,
-        prev: head["head"].as_str().unwrap().into(),
-        actor: id.clone(),
-        kid: traceseal::code::KeyId::of(&sk.verifying_key()).to_string(),
-        time: "2026-11-20T10:00:00+08:00".into(),
-        signed_at: traceseal::service::now_unix(),
-        nonce: random_nonce(),
-        place: None,
-        event,
-    };
-    let sub = Submission {
-        statement: st.canonical(),
-        signature: st.sign(sk),
-    };
-    let r = s
-        .client
-        .post(s.url("/api/v1/custody/records"))
-        .json(&sub)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }
 
 /// What must never leak: every code, its signature, its serial.
@@ -143,7 +102,8 @@ async fn an_anonymous_crawl_of_every_public_endpoint_finds_no_code() {
     let lot = format!("{GTIN}.LOT-1");
     let cast = actors(&s, eid).await;
     for (role, event) in rules::standard_route("531620261000123").into_iter().take(8) {
-        submit(&s, &cast[&role], &lot, event, vec![]).await;
+        let (id, sk) = &cast[&role];
+        s.record(&lot, (id, sk), event, vec![]).await;
     }
     // Item-scoped: two items released, one sold, named by item reference.
     let mut two: Vec<String> = codes[..2]
@@ -151,23 +111,18 @@ async fn an_anonymous_crawl_of_every_public_endpoint_finds_no_code() {
         .map(|c| ItemRef::of_uri(c).to_string())
         .collect();
     two.sort();
-    submit(
-        &s,
-        &cast[&Role::BondedWarehouse],
+    let (id, sk) = &cast[&Role::BondedWarehouse];
+    s.record(
         &lot,
+        (id, sk),
         Event::Release(Outbound::default()),
         two.clone(),
     )
     .await;
     let sold = vec![ItemRef::of_uri(&codes[0]).to_string()];
-    submit(
-        &s,
-        &cast[&Role::Retailer],
-        &lot,
-        Event::RetailSale(Outbound::default()),
-        sold,
-    )
-    .await;
+    let (id, sk) = &cast[&Role::Retailer];
+    s.record(&lot, (id, sk), Event::RetailSale(Outbound::default()), sold)
+        .await;
     // A print job, printed again with a reason (a reprint record), and fetched twice.
     let r = s
         .admin_post(

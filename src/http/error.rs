@@ -86,6 +86,8 @@ impl From<ServiceError> for ApiError {
             ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorKind::Unavailable => {
                 tracing::error!(cause = %e, code = %e.code(), "dependency unavailable");
                 let detail = match e {

@@ -14,6 +14,7 @@ pub mod actor;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod certificates;
 pub mod console;
 pub mod consumer;
 pub mod cookie;

@@ -5,7 +5,10 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, actor, admin, audit, consumer, custody, engagements, ops, public, session};
+use super::{
+    accounts, actor, admin, audit, certificates, consumer, custody, engagements, ops, public,
+    session,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +28,7 @@ use super::{accounts, actor, admin, audit, consumer, custody, engagements, ops, 
         engagements::engage, engagements::list, engagements::end,
         custody::submit, custody::list_actors, custody::get_actor, custody::get_lot, custody::get_head,
         custody::lot_epcis, custody::item_epcis, actor::me, actor::lots, actor::lot,
+        certificates::publish, certificates::publications, certificates::file,
         consumer::file_complaint, consumer::list_complaints, consumer::forged_scans, consumer::get_complaint,
         consumer::update_complaint, consumer::put_credit, consumer::get_credit, consumer::credit_history, consumer::dishonest_list,
         accounts::create_token, accounts::list_tokens, accounts::revoke_token,

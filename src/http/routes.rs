@@ -14,8 +14,8 @@ use tower_http::trace::TraceLayer;
 use super::error::ApiError;
 use super::state::AppState;
 use super::{
-    accounts, actor, admin, audit, console, consumer, custody, engagements, metrics, openapi, ops,
-    public, session,
+    accounts, actor, admin, audit, certificates, console, consumer, custody, engagements, metrics,
+    openapi, ops, public, session,
 };
 
 /// The whole application router.
@@ -42,6 +42,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         // is larger than other requests, so this route has its own cap.
         .merge(custody::actor_router(state.clone()))
         .merge(actor::router(state.clone()))
+        // Reads its bodies itself, after authenticating, up to its own cap.
+        .merge(certificates::router(state.clone()))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

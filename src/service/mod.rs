@@ -19,6 +19,7 @@
 //! | [`AnchorBook`] | [`anchoring`] | anchor records (the worker: [`anchoring::Anchorer`]) |
 //! | [`Accounts`] | [`accounts`] | API tokens, users, sessions |
 //! | [`AuditTrail`] | [`audit`] | the audit trail of authenticated writes |
+//! | [`Certificates`] | [`certificates`] | published certificate files (content-addressed) |
 //!
 //! Use cases that span units are [`Service`]'s own: [`setup`] (`init`, `open`), [`bundle`]
 //! (a proof bundle), [`demo`], and the async [`verify::Verifier`] (a scan with its anchor).
@@ -34,6 +35,7 @@ pub mod audit;
 pub mod base;
 pub mod bundle;
 pub mod cache;
+pub mod certificates;
 pub mod complaints;
 pub mod custody;
 pub mod demo;
@@ -61,6 +63,7 @@ pub use self::accounts::Accounts;
 pub use self::anchoring::AnchorBook;
 pub use self::audit::AuditTrail;
 pub use self::base::{now_unix, Result, Stats, WriteLocks};
+pub use self::certificates::Certificates;
 pub use self::complaints::credit;
 pub use self::complaints::ConsumerServices;
 pub use self::custody::Custody;
@@ -95,6 +98,7 @@ pub struct Service {
     anchors: Arc<AnchorBook>,
     accounts: Arc<Accounts>,
     audit: Arc<AuditTrail>,
+    certificates: Arc<Certificates>,
     keyring: Arc<keyring::Keyring>,
 }
 
@@ -182,6 +186,11 @@ impl Service {
     /// The audit trail of authenticated writes.
     pub fn audit(&self) -> &Arc<AuditTrail> {
         &self.audit
+    }
+
+    /// Published certificate files.
+    pub fn certificates(&self) -> &Arc<Certificates> {
+        &self.certificates
     }
 
     /// Issuer keys: which signs new batches, which verify codes, rotations and revocations.

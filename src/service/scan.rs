@@ -41,6 +41,7 @@ pub struct LotViewKey {
     head: Option<String>,
     tree_size: Option<u64>,
     registry: u64,
+    certificates: u64,
 }
 
 /// The scan cache of lot-wide custody views, by lot key.
@@ -173,6 +174,8 @@ pub struct ScanDeps {
     pub telemetry: Arc<Telemetry>,
     /// Credit profiles.
     pub consumer: Arc<ConsumerServices>,
+    /// Which attestation documents are published.
+    pub certificates: Arc<super::certificates::Certificates>,
 }
 
 impl Scans {
@@ -361,13 +364,40 @@ impl Scans {
                     ),
                     _ => None,
                 };
+                let certificates = self.published_documents(&view)?;
                 Ok(CustodyRecordView {
+                    certificates,
                     record: view,
                     inclusion_proof,
                     leaf_data: base64::engine::general_purpose::STANDARD.encode(&r.data),
                 })
             })
             .collect()
+    }
+
+    /// The hashes of an origin attestation's documents that are published (none for other
+    /// records).
+    fn published_documents(&self, view: &super::custody::RecordView) -> Result<Vec<String>> {
+        if view.step != "origin_attestation" {
+            return Ok(Vec::new());
+        }
+        let hashes: Vec<&str> = view
+            .data
+            .get("documents")
+            .and_then(|d| d.as_array())
+            .map(|ds| {
+                ds.iter()
+                    .filter_map(|d| d.get("sha256").and_then(|h| h.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let published = self.deps.certificates.published(&hashes)?;
+        Ok(hashes
+            .into_iter()
+            .zip(published)
+            .filter(|(_, p)| *p)
+            .map(|(h, _)| h.to_string())
+            .collect())
     }
 
     /// The lot-wide records of a lot with their proofs, from the cache when the lot's head,
@@ -382,6 +412,7 @@ impl Scans {
             head: state.head.clone(),
             tree_size,
             registry: self.deps.registry.generation(),
+            certificates: self.deps.certificates.generation(),
         };
         let lk = super::custody::lot_key(lot);
         if let Some((k, v)) = super::base::lock(&self.lot_view_cache)?.get(&lk) {

@@ -27,8 +27,8 @@ use super::keyring::{put_key, Keyring, Rotation, ISSUER, LOG};
 pub use super::keyring::{KeyInfo, KeySet};
 use super::scan::{ScanDeps, Scans};
 use super::{
-    Accounts, ActorRegistry, AnchorBook, AuditTrail, ConsumerServices, Engagements, LogBook,
-    MasterData, Printing, Service, Telemetry,
+    Accounts, ActorRegistry, AnchorBook, AuditTrail, Certificates, ConsumerServices, Engagements,
+    LogBook, MasterData, Printing, Service, Telemetry,
 };
 use crate::checkpoint::NoteSigner;
 use crate::code::{Host, KeyId};
@@ -375,17 +375,10 @@ impl Service {
             telemetry.clone(),
             opts.complaints,
         ));
+        let certificates = Arc::new(Certificates::new(st(), log.clone()));
         let scans = Arc::new(Scans::new(
             stats.clone(),
-            ScanDeps {
-                log: log.clone(),
-                master: master.clone(),
-                issuance: issuance.clone(),
-                custody: custody.clone(),
-                registry: registry.clone(),
-                telemetry: telemetry.clone(),
-                consumer: consumer.clone(),
-            },
+            scan_deps(&core, &custody, &telemetry, &consumer, &certificates),
         ));
         let printing = Arc::new(Printing::new(
             st(),
@@ -404,6 +397,7 @@ impl Service {
                 opts.sessions,
             )),
             audit: Arc::new(AuditTrail::new(st())),
+            certificates,
             keyring,
             log: log.clone(),
             master: master.clone(),
@@ -418,6 +412,26 @@ impl Service {
             scans,
             printing,
         }
+    }
+}
+
+/// What scans read: the core units and the readers built over them.
+fn scan_deps(
+    core: &CustodyDeps,
+    custody: &Arc<Custody>,
+    telemetry: &Arc<super::Telemetry>,
+    consumer: &Arc<ConsumerServices>,
+    certificates: &Arc<Certificates>,
+) -> ScanDeps {
+    ScanDeps {
+        log: core.log.clone(),
+        master: core.master.clone(),
+        issuance: core.issuance.clone(),
+        registry: core.registry.clone(),
+        custody: custody.clone(),
+        telemetry: telemetry.clone(),
+        consumer: consumer.clone(),
+        certificates: certificates.clone(),
     }
 }
 

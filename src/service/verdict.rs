@@ -127,6 +127,10 @@ pub struct CustodyRecordView {
     pub inclusion_proof: Option<Vec<String>>,
     /// Base64 of the leaf data (checkable against `record_hash` and the proof).
     pub leaf_data: String,
+    /// The SHA-256 (hex) of each of the record's documents that its signer published, fetchable
+    /// at `/certificates/{sha256}` (origin attestations only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<String>,
 }
 
 pub(crate) fn reason(code: &str, message: impl Into<String>) -> Reason {

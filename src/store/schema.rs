@@ -116,11 +116,16 @@ pub enum Cf {
     /// Scans counted per UTC day and verdict, of all products (`a` ‖ day ‖ verdict) and of
     /// each enterprise's (`e` ‖ enterprise id ‖ day ‖ verdict) → u64 BE ([`scan_day_key`]).
     ScanDays,
+    /// SHA-256 of a published certificate (32 bytes) → the file's bytes (PDF, PNG or JPEG).
+    Certificates,
+    /// SHA-256 (32 bytes) ‖ leaf index of the attestation naming it (u64 BE) → JSON
+    /// publication (who, when, name, type, size).
+    CertificateRecords,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 38] = [
+    pub const ALL: [Cf; 40] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -159,6 +164,8 @@ impl Cf {
         Cf::BatchPrintJobs,
         Cf::ScanTallies,
         Cf::CustodyDays,
+        Cf::Certificates,
+        Cf::CertificateRecords,
     ];
 
     /// The column family's on-disk name.
@@ -202,6 +209,8 @@ impl Cf {
             Cf::BatchPrintJobs => "batch_print_jobs",
             Cf::ScanTallies => "scan_tallies",
             Cf::CustodyDays => "custody_days",
+            Cf::Certificates => "certificates",
+            Cf::CertificateRecords => "certificate_records",
         }
     }
 }
@@ -368,6 +377,14 @@ pub fn print_key(batch: u64, ordinal: u64) -> Vec<u8> {
 pub fn engagement_key(enterprise: u64, actor: &str) -> Vec<u8> {
     let mut k = u64_key(enterprise).to_vec();
     k.extend_from_slice(actor.as_bytes());
+    k
+}
+
+/// The key of a certificate's publication under a record ([`Cf::CertificateRecords`]): the
+/// file's SHA-256 ‖ the record's leaf index (u64 BE), so one file's records are one range.
+pub fn certificate_record_key(sha256: &[u8; 32], leaf: u64) -> Vec<u8> {
+    let mut k = sha256.to_vec();
+    k.extend_from_slice(&u64_key(leaf));
     k
 }
 

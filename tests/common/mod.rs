@@ -140,6 +140,66 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Registers a custody actor with one key (base64 public key), valid from the epoch.
+    pub async fn register_actor(&self, id: &str, role: &str, public_key: &str) {
+        let body = json!({"id": id, "organisation": format!("{id} Ltd"), "country": "AU", "role": role,
+                          "keys": [{"public_key": public_key, "not_before": 0}]});
+        let r = self.admin_post("/api/v1/actors", body).await;
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    }
+
+    /// Has `enterprise` engage actor `id` for all its products, from the epoch.
+    pub async fn engage(&self, enterprise: u64, id: &str) {
+        let r = self
+            .admin_post(
+                &format!("/api/v1/enterprises/{enterprise}/engagements"),
+                json!({"actor_id": id, "not_before": 0}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    }
+
+    /// Signs `event` for `lot` as `actor` with `key` over the lot's current head (lot-wide, or
+    /// naming `items`), submits it over HTTP; its leaf index (the answer must be 201).
+    pub async fn record(
+        &self,
+        lot: &str,
+        (actor, key): (&str, &ed25519_dalek::SigningKey),
+        event: traceseal::custody::record::Event,
+        items: Vec<String>,
+    ) -> u64 {
+        let head: Value = self
+            .get(&format!("/api/v1/lots/{lot}/head"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let draft = traceseal::cli::custody::Draft {
+            lot: lot.to_string(),
+            items,
+            actor: actor.to_string(),
+            time: "2026-11-20T10:00:00+08:00".into(),
+            place: None,
+            event,
+        };
+        let sub = draft.sign(
+            key,
+            head["log"].as_str().unwrap(),
+            head["head"].as_str().unwrap(),
+        );
+        let r = self
+            .client
+            .post(self.url("/api/v1/custody/records"))
+            .json(&sub)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "{v}");
+        v["leaf_index"].as_u64().unwrap()
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

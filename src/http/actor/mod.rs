@@ -148,7 +148,7 @@ fn shell(lang: Lang, log: &str) -> String {
 }
 
 /// Authenticates a signed actor request (on a worker thread: a key lookup and a signature).
-async fn signed_actor(
+pub(super) async fn signed_actor(
     st: &Arc<AppState>,
     headers: &HeaderMap,
     method: &Method,

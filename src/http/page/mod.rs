@@ -90,7 +90,7 @@ pub fn security_headers(rpc: Option<&str>) -> Vec<(HeaderName, HeaderValue)> {
         .map(|o| format!("'self' {o}"))
         .unwrap_or_else(|| "'self'".into());
     let csp = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
          connect-src {connect}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     );
     vec![
@@ -484,6 +484,7 @@ mod tests {
                 record,
                 inclusion_proof: proof.then(Vec::new),
                 leaf_data: String::new(),
+                certificates: vec![],
             }
         };
         let mut v = hostile_verdict(VerdictKind::Genuine);

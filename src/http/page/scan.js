@@ -611,6 +611,63 @@
     }
   });
 
+  // ---------------------------------------------------------------- certificates
+  // A published certificate is fetched and hashed here: it is shown (an image) or offered for
+  // saving (a PDF) only when its SHA-256 is the one in the signed record, and only as the
+  // bytes checked (a blob typed by their first bytes, never by the server's answer).
+  function fileType(u) {
+    const starts = (m) => m.length <= u.length && m.every((x, i) => u[i] === x);
+    if (starts([0x25, 0x50, 0x44, 0x46, 0x2d])) return ['application/pdf', 'pdf'];
+    if (starts([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return ['image/png', 'png'];
+    if (starts([0xff, 0xd8, 0xff])) return ['image/jpeg', 'jpg'];
+    return null;
+  }
+  function certNote(out, state, zh, en) {
+    out.dataset.state = state;
+    const p = document.createElement('p');
+    p.className = 'cert-note';
+    p.append(bi(zh, en));
+    out.replaceChildren(p);
+  }
+  async function viewCert(btn) {
+    const want = btn.dataset.sha256 || '';
+    const out = btn.nextElementSibling;
+    if (!out || !/^[0-9a-f]{64}$/.test(want)) return;
+    btn.disabled = true;
+    certNote(out, 'busy', '正在下载并核对文件…', 'Fetching and checking the file…');
+    try {
+      const r = await fetch('/certificates/' + want, { credentials: 'omit' });
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      const type = fileType(bytes);
+      if (hex(await sha256(bytes)) !== want || !type) {
+        certNote(out, 'fail', '✗ 文件与签名记录中的 SHA-256 不一致：这不是检验机构签署的文件。',
+          '✗ The file does not match the SHA-256 in the signed record: it is not the document the inspector signed.');
+        return;
+      }
+      certNote(out, 'pass', '✓ 文件与签名记录中的 SHA-256 一致。', '✓ The file matches the SHA-256 in the signed record.');
+      const url = URL.createObjectURL(new Blob([bytes], { type: type[0] }));
+      if (type[0].startsWith('image/')) {
+        const img = document.createElement('img');
+        img.className = 'cert-img';
+        img.alt = btn.dataset.name || '';
+        img.src = url;
+        out.append(img);
+      }
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = 'certificate-' + want.slice(0, 16) + '.' + type[1];
+      a.className = 'cert-save';
+      a.append(bi('保存已核对的文件', 'Save the checked file'));
+      out.append(a);
+    } catch (e) {
+      certNote(out, 'error', '暂时无法获取文件，请稍后再试。', 'The file cannot be fetched now; try again later.');
+    } finally {
+      btn.disabled = false;
+    }
+  }
+  for (const b of document.querySelectorAll('button.cert')) b.addEventListener('click', () => viewCert(b));
+
   // ---------------------------------------------------------------- start
   const sec = $('#verify');
   const done = () => {

@@ -169,7 +169,38 @@ pub(super) fn origin_section(v: &Verdict, b: &mut String) {
         other => esc(other),
     };
     b.push_str(&dt(("结论", "Result"), &result));
+    documents_row(a, b);
     b.push_str("</dl></section>");
+}
+
+/// The attestation's documents, each with its hash; a published one with a "view
+/// certificate" button (the script fetches it and checks its SHA-256 against the record's).
+fn documents_row(a: &CustodyRecordView, b: &mut String) {
+    let Some(docs) = a.record.data.get("documents").and_then(|d| d.as_array()) else {
+        return;
+    };
+    let mut list = String::from("<ul class=\"docs\">");
+    for d in docs {
+        let name = d.get("name").and_then(|x| x.as_str()).unwrap_or("");
+        let sha = d.get("sha256").and_then(|x| x.as_str()).unwrap_or("");
+        list.push_str(&format!(
+            "<li><span class=\"docname\">{}</span> <span class=\"mono\" title=\"SHA-256 {sha}\">{}…</span>",
+            esc(name),
+            esc(&sha[..sha.len().min(12)]),
+            sha = esc(sha)
+        ));
+        if a.certificates.iter().any(|c| c == sha) {
+            list.push_str(&format!(
+                " <button type=\"button\" class=\"cert\" data-sha256=\"{}\" data-name=\"{}\">{}</button><div class=\"cert-view\" aria-live=\"polite\"></div>",
+                esc(sha),
+                esc(name),
+                t("查看证书", "View certificate")
+            ));
+        }
+        list.push_str("</li>");
+    }
+    list.push_str("</ul>");
+    b.push_str(&dt(("证明文件", "Documents"), &list));
 }
 
 pub(super) fn timeline_section(v: &Verdict, b: &mut String) {

@@ -8,6 +8,7 @@
 //! This module imports no unit of the service, so every unit may import it.
 
 mod account;
+mod certificate;
 mod complaint;
 mod custody;
 mod engagement;
@@ -21,6 +22,7 @@ mod registry;
 mod setup;
 
 pub use self::account::AccountError;
+pub use self::certificate::CertificateError;
 pub use self::complaint::ComplaintError;
 pub use self::custody::CustodyError;
 pub use self::engagement::EngagementError;
@@ -50,6 +52,10 @@ pub enum ErrorKind {
     Unauthenticated,
     /// Authenticated, but this actor may not do this (HTTP 403).
     Forbidden,
+    /// The body is larger than the operation takes (HTTP 413).
+    TooLarge,
+    /// The body is of a type the operation does not take (HTTP 415).
+    UnsupportedType,
     /// A resource we depend on is unavailable; retry later (HTTP 503).
     Unavailable,
     /// Our own invariant broke (HTTP 500, details only in the server log).
@@ -95,6 +101,9 @@ pub enum ServiceError {
     /// Principals and their API tokens.
     #[error(transparent)]
     Account(#[from] AccountError),
+    /// Published certificates.
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -136,6 +145,7 @@ impl ServiceError {
             E::Log(e) => (e.kind(), "log", e.code()),
             E::Setup(e) => (e.kind(), "setup", e.code()),
             E::Account(e) => (e.kind(), "account", e.code()),
+            E::Certificate(e) => (e.kind(), "certificate", e.code()),
             E::Store(StoreError::Unavailable(_)) => (K::Unavailable, "store", "unavailable"),
             E::Store(_) => (K::Internal, "store", "failed"),
             E::Internal(_) => (K::Internal, "internal", "invariant"),
@@ -189,6 +199,7 @@ mod tests {
             ("log", "log"),
             ("setup", "setup"),
             ("account", "account"),
+            ("certificate", "certificate"),
         ];
         let mut ours = std::collections::BTreeSet::new();
         for (file, family) in families {
