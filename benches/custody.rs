@@ -179,6 +179,24 @@ impl World {
     }
 }
 
+/// CPU time of this process so far (user + system, from `/proc/self/stat`), in seconds; 0
+/// where there is no `/proc`.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // Fields 14 and 15 of the line (utime, stime) are 12 and 13 after the command name, in
+    // clock ticks of 1/100 s.
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 fn signed_of(s: &Submission) -> SignedStatement {
     SignedStatement {
         checked: record::parse_statement(&s.statement).unwrap(),
@@ -259,6 +277,7 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
+        let (mut busy, mut wall) = (0.0f64, 0.0f64);
         g.bench_function(BenchmarkId::new("service_accept_threads", threads), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -267,6 +286,7 @@ fn bench(c: &mut Criterion) {
                     let sets: Vec<Vec<Submission>> = (0..threads)
                         .map(|t| w.chains(&format!("T{lot_no}-{t}-"), per))
                         .collect();
+                    let cpu = cpu_seconds();
                     let t = Instant::now();
                     std::thread::scope(|s| {
                         for set in &sets {
@@ -279,10 +299,19 @@ fn bench(c: &mut Criterion) {
                         }
                     });
                     total += t.elapsed();
+                    busy += cpu_seconds() - cpu;
+                    wall += t.elapsed().as_secs_f64();
                 }
                 total
             })
         });
+        if wall > 0.0 {
+            eprintln!(
+            "service_accept_threads/{threads}: the cores were busy {:.0}% of the measured time ({} cores)",
+            100.0 * busy / (wall * cores() as f64),
+            cores()
+        );
+        }
     }
 
     // One release naming 10,000 items.

@@ -179,6 +179,33 @@ impl LogBook {
         leaves: Vec<PendingLeaf>,
         extra: impl FnOnce(u64, &mut WriteBatch) -> Result<()>,
     ) -> Result<u64> {
+        self.append_leaves_with(leaves, Durability::Synced, extra)
+    }
+
+    /// [`LogBook::append_leaves`], written to the write-ahead log without waiting for the
+    /// fsync: the caller must [`Store::sync`] before it tells anyone the leaves are stored.
+    /// The leaves are visible (and the log size counts them) at once; a checkpoint's own
+    /// synced write makes them durable before the checkpoint is published, so no signed
+    /// checkpoint ever covers a leaf a power loss could take back.
+    pub(crate) fn append_leaves_unsynced(
+        &self,
+        leaves: Vec<PendingLeaf>,
+        extra: impl FnOnce(u64, &mut WriteBatch) -> Result<()>,
+    ) -> Result<u64> {
+        self.append_leaves_with(leaves, Durability::Buffered, extra)
+    }
+
+    /// Makes every write so far durable (one fsync of the write-ahead log).
+    pub(crate) fn sync(&self) -> Result<()> {
+        Ok(self.store.sync()?)
+    }
+
+    fn append_leaves_with(
+        &self,
+        leaves: Vec<PendingLeaf>,
+        durability: Durability,
+        extra: impl FnOnce(u64, &mut WriteBatch) -> Result<()>,
+    ) -> Result<u64> {
         let mut log = lock(&self.log)?;
         let first = log.frontier.size();
         let mut frontier = log.frontier.clone();
@@ -195,7 +222,7 @@ impl LogBook {
         }
         wb.put(Cf::Meta, META_LOG_SIZE, u64_key(frontier.size()));
         extra(first, &mut wb)?;
-        self.store.write(wb, Durability::Synced)?;
+        self.store.write(wb, durability)?;
         log.frontier = frontier;
         Ok(first)
     }

@@ -18,6 +18,7 @@ pub struct MemStore {
     data: RwLock<Table>,
     failing: AtomicBool,
     failing_writes: AtomicBool,
+    failing_syncs: AtomicBool,
 }
 
 impl MemStore {
@@ -35,6 +36,12 @@ impl MemStore {
     /// work, as on a full disk.
     pub fn set_failing_writes(&self, failing: bool) {
         self.failing_writes.store(failing, Ordering::SeqCst);
+    }
+
+    /// When `failing` is true [`Store::sync`] returns [`StoreError::Unavailable`] (writes
+    /// still succeed: an fsync that fails after the write).
+    pub fn set_failing_syncs(&self, failing: bool) {
+        self.failing_syncs.store(failing, Ordering::SeqCst);
     }
 
     fn check(&self) -> Result<(), StoreError> {
@@ -55,6 +62,16 @@ impl Store for MemStore {
         self.check()?;
         let data = self.data.read().map_err(|_| Self::poisoned())?;
         Ok(data.get(&(cf, key.to_vec())).cloned())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.check()?;
+        if self.failing_writes.load(Ordering::SeqCst) || self.failing_syncs.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "injected sync fault (disk full)".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn write(&self, batch: WriteBatch, _durability: Durability) -> Result<(), StoreError> {

@@ -126,6 +126,11 @@ pub trait Store: Send + Sync + 'static {
     /// Applies a batch atomically.
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<(), StoreError>;
 
+    /// Makes every write that returned so far durable, as if each had been
+    /// [`Durability::Synced`] (one fsync of the write-ahead log). Writes are logged in
+    /// order, so a crash before the sync keeps a prefix of them, each whole or absent.
+    fn sync(&self) -> Result<(), StoreError>;
+
     /// Up to `limit` pairs with `start <= key < end` (no upper bound when `end` is `None`),
     /// in ascending key order.
     fn range(

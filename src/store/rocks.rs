@@ -186,6 +186,10 @@ impl Store for RocksStore {
         self.db.write_opt(wb, &wo).map_err(unavailable)
     }
 
+    fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush_wal(true).map_err(unavailable)
+    }
+
     fn range(
         &self,
         cf: Cf,
