@@ -630,28 +630,28 @@ mod tests {
         assert!(svc.store().get(Cf::Nonces, &nk).unwrap().is_none());
     }
 
+    /// Three first records (origin attestations) of three fresh lots `{GTIN}.{prefix}0..2`,
+    /// signed by an engaged inspector.
+    fn three_attestations(svc: &Service, prefix: &str) -> Vec<Submission> {
+        seed(svc);
+        let c = cast(svc);
+        let (insp, isk) = &c.keys[&Role::Inspector];
+        (0..3)
+            .map(|i| {
+                let lot = format!("{GTIN}.{prefix}{i}");
+                declare(svc, &lot);
+                let a = attest(Conformance::Conformant);
+                signed(insp, isk, &lot, GENESIS, a, vec![])
+            })
+            .collect()
+    }
+
     /// A group whose write fails answers every accepted member with the failure (503) and
     /// leaves no trace; the same submissions are accepted once the disk is back.
     #[test]
     fn a_failed_group_write_answers_every_member_and_stores_nothing() {
         let (svc, mem) = test_service();
-        seed(&svc);
-        let c = cast(&svc);
-        let (insp, isk) = &c.keys[&Role::Inspector];
-        let subs: Vec<Submission> = (0..3)
-            .map(|i| {
-                let lot = format!("{GTIN}.F{i}");
-                declare(&svc, &lot);
-                signed(
-                    insp,
-                    isk,
-                    &lot,
-                    GENESIS,
-                    attest(Conformance::Conformant),
-                    vec![],
-                )
-            })
-            .collect();
+        let subs = three_attestations(&svc, "F");
         let size = svc.log().log_size().unwrap();
         mem.set_failing_writes(true);
         let written = svc
@@ -679,23 +679,7 @@ mod tests {
     #[test]
     fn a_failed_sync_acknowledges_no_member() {
         let (svc, mem) = test_service();
-        seed(&svc);
-        let c = cast(&svc);
-        let (insp, isk) = &c.keys[&Role::Inspector];
-        let subs: Vec<Submission> = (0..3)
-            .map(|i| {
-                let lot = format!("{GTIN}.S{i}");
-                declare(&svc, &lot);
-                signed(
-                    insp,
-                    isk,
-                    &lot,
-                    GENESIS,
-                    attest(Conformance::Conformant),
-                    vec![],
-                )
-            })
-            .collect();
+        let subs = three_attestations(&svc, "S");
         let size = svc.log().log_size().unwrap();
         let written = svc
             .custody()
