@@ -278,6 +278,7 @@ fn bench(c: &mut Criterion) {
             },
         );
         let (mut busy, mut wall) = (0.0f64, 0.0f64);
+        let (mut groups, mut records, mut fsyncs) = (0u64, 0u64, 0u64);
         g.bench_function(BenchmarkId::new("service_accept_threads", threads), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -287,6 +288,7 @@ fn bench(c: &mut Criterion) {
                         .map(|t| w.chains(&format!("T{lot_no}-{t}-"), per))
                         .collect();
                     let cpu = cpu_seconds();
+                    let before = w.svc.custody().intake_stats();
                     let t = Instant::now();
                     std::thread::scope(|s| {
                         for set in &sets {
@@ -300,12 +302,21 @@ fn bench(c: &mut Criterion) {
                     });
                     total += t.elapsed();
                     busy += cpu_seconds() - cpu;
+                    let after = w.svc.custody().intake_stats();
+                    groups += after.groups - before.groups;
+                    records += after.records - before.records;
+                    fsyncs += after.fsyncs - before.fsyncs;
                     wall += t.elapsed().as_secs_f64();
                 }
                 total
             })
         });
         if wall > 0.0 {
+            eprintln!(
+                "service_accept_threads/{threads}: {records} records in {groups} groups ({:.1} each), {fsyncs} fsyncs ({:.1} records each)",
+                records as f64 / groups.max(1) as f64,
+                records as f64 / fsyncs.max(1) as f64
+            );
             eprintln!(
             "service_accept_threads/{threads}: the cores were busy {:.0}% of the measured time ({} cores)",
             100.0 * busy / (wall * cores() as f64),

@@ -195,7 +195,7 @@ impl Collector for ServiceCollector {
         counter_of(
             &mut e,
             "traceseal_custody_groups",
-            "Group commits of custody records (one synced write each).",
+            "Group commits of custody records (each one write, made durable by a shared fsync).",
             intake.groups,
         )?;
         counter_of(
@@ -203,6 +203,12 @@ impl Collector for ServiceCollector {
             "traceseal_custody_group_records",
             "Custody records written by group commits.",
             intake.records,
+        )?;
+        counter_of(
+            &mut e,
+            "traceseal_custody_fsyncs",
+            "Fsyncs that made custody groups durable (one may cover several groups).",
+            intake.fsyncs,
         )?;
         self.encode_connections(&mut e)?;
         self.encode_log(&mut e)

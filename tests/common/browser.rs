@@ -111,6 +111,18 @@ impl Browser {
     }
 
     async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        self.try_cmd(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("webdriver {path}: {e}"))
+    }
+
+    /// A WebDriver command; its error object when it fails.
+    async fn try_cmd(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, Value> {
         let url = format!("{}/session/{}{}", self.base, self.session, path);
         let mut req = self.http.request(method.clone(), &url);
         if method != reqwest::Method::GET {
@@ -118,9 +130,9 @@ impl Browser {
         }
         let r: Value = req.send().await.unwrap().json().await.unwrap();
         if r["value"].get("error").is_some() {
-            panic!("webdriver {path}: {}", r["value"]);
+            return Err(r["value"].clone());
         }
-        r["value"].clone()
+        Ok(r["value"].clone())
     }
 
     /// Navigates and waits for the load event.
@@ -179,15 +191,22 @@ impl Browser {
         v[ELEMENT].as_str().unwrap().to_string()
     }
 
-    /// Clicks the first element matching `css` (as a user would: it must be visible).
+    /// Clicks the first element matching `css` (as a user would: it must be visible). When
+    /// the page re-renders between finding and clicking (a stale element), finds it again,
+    /// as a person would click the button now on the screen (at most 5 times).
     pub async fn click(&self, css: &str) {
-        let id = self.element(css).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            json!({}),
-        )
-        .await;
+        for _ in 0..5 {
+            let id = self.element(css).await;
+            let path = format!("/element/{id}/click");
+            match self.try_cmd(reqwest::Method::POST, &path, json!({})).await {
+                Ok(_) => return,
+                Err(e) if e["error"] == "stale element reference" => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("webdriver {path}: {e}"),
+            }
+        }
+        panic!("{css} went stale five times in a row");
     }
 
     /// Types `text` into the first element matching `css`.

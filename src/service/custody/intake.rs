@@ -76,6 +76,8 @@ struct SyncState {
     written: u64,
     /// Every group up to this one is durable.
     synced: u64,
+    /// Fsyncs made.
+    fsyncs: u64,
     /// An fsync is in flight.
     syncing: bool,
 }
@@ -103,6 +105,7 @@ impl Syncs {
                 let r = fsync();
                 let mut s2 = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 s2.syncing = false;
+                s2.fsyncs += 1;
                 if r.is_ok() {
                     s2.synced = s2.synced.max(target);
                 }
@@ -134,13 +137,16 @@ fn max_preparing() -> usize {
     *N.get_or_init(|| 4 * std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
-/// How many groups were written, with how many records in all, since the start.
+/// How many groups were written, with how many records in all and how many fsyncs made them
+/// durable, since the start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IntakeStats {
-    /// Synced group writes.
+    /// Group writes made durable.
     pub groups: u64,
     /// Records they wrote.
     pub records: u64,
+    /// Fsyncs that made them durable (one may cover several groups).
+    pub fsyncs: u64,
 }
 
 #[derive(Default)]
@@ -340,6 +346,7 @@ impl Custody {
         IntakeStats {
             groups: self.intake.groups.load(Ordering::Relaxed),
             records: self.intake.records.load(Ordering::Relaxed),
+            fsyncs: lock(&self.intake.syncs.state).map_or(0, |s| s.fsyncs),
         }
     }
 
@@ -705,6 +712,35 @@ mod tests {
         );
     }
 
+    /// Each caller returns only after an fsync that began once its group was written, and
+    /// callers waiting together share fsyncs.
+    #[test]
+    fn shared_fsyncs_cover_every_group_written_before_they_began() {
+        let syncs = Syncs::default();
+        let began = Mutex::new(Vec::new());
+        let fsync = || {
+            let written = syncs.state.lock().unwrap().written;
+            began.lock().unwrap().push(written);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            Ok(())
+        };
+        std::thread::scope(|s| {
+            for _ in 0..16 {
+                s.spawn(|| {
+                    for _ in 0..10 {
+                        let g = syncs.wrote();
+                        syncs.sync_through(g, fsync).unwrap();
+                        let covered = began.lock().unwrap().iter().any(|w| *w >= g);
+                        assert!(covered, "group {g} answered before an fsync covered it");
+                    }
+                });
+            }
+        });
+        let n = began.lock().unwrap().len();
+        assert!(n < 160, "{n} fsyncs for 160 groups: none shared");
+        assert_eq!(syncs.state.lock().unwrap().synced, 160);
+    }
+
     /// Many threads, each walking its own lot: every record is accepted, in fewer groups than
     /// records, and each lot's chain is whole.
     #[test]
@@ -735,6 +771,7 @@ mod tests {
         let after = svc.custody().intake_stats();
         assert_eq!(after.records - before.records, threads as u64 * 9);
         assert!(after.groups - before.groups <= after.records - before.records);
+        assert!(after.fsyncs - before.fsyncs <= after.groups - before.groups);
         for l in &lots {
             let v = svc
                 .custody()
