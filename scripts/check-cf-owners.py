@@ -33,7 +33,7 @@ CFS = {
     "log": ["Leaves", "Nodes", "Checkpoints"],
     "master": ["Enterprises", "EnterpriseUscc", "Products", "ProductLog"],
     "registry": ["Actors"],
-    "engagements": ["Engagements"],
+    "engagements": ["Engagements", "ActorEngagements"],
     "issuance": ["Batches", "Codes", "Items", "ItemRefs", "LotBatches", "Idempotency"],
     "custody": ["Lots", "LotRecords", "ItemRecords", "ItemCustody", "Nonces", "CustodyDays"],
     "telemetry": ["Scans", "ScanStats", "ForgedScans", "ScanDays", "ScanTallies"],

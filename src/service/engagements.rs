@@ -25,9 +25,12 @@ use crate::custody::engagement::{self, EngagementOp, Period, MAX_ENGAGEMENT_GTIN
 use crate::custody::record::MAX_UNIX;
 use crate::gs1::Gtin;
 use crate::merkle;
-use crate::store::schema::{decode_json, encode_json, engagement_key, u64_key};
+use crate::store::schema::{
+    actor_engagement_key, decode_json, decode_u64, encode_json, engagement_key, key_after, u64_key,
+    META_ACTOR_ENGAGEMENTS_INDEXED,
+};
 use crate::store::Store;
-use crate::store::{prefix_end, Cf};
+use crate::store::{prefix_end, Cf, Durability, WriteBatch};
 use std::sync::Arc;
 
 /// Body of `POST /api/v1/enterprises/{id}/engagements`.
@@ -76,7 +79,8 @@ pub struct EngagementView {
     pub records: Vec<u64>,
 }
 
-/// Most enterprises [`Engagements::engaging`] looks through.
+/// Most enterprises [`Engagements::engaging`] reads for one actor (one key range of the
+/// `actor_engagements` index).
 pub const MAX_ENGAGING_SCAN: usize = 20_000;
 
 fn check_unix(field: &'static str, t: i64) -> Result<i64> {
@@ -98,6 +102,29 @@ pub struct Engagements {
     log: Arc<LogBook>,
     master: Arc<MasterData>,
     registry: Arc<ActorRegistry>,
+}
+
+/// The GTIN-14s an engagement covers at `now` (empty: every product of the enterprise), or
+/// `None` when no period of it is in force.
+fn gtins_in_force(st: &EngagementState, now: i64) -> Option<Vec<String>> {
+    let mut gtins: Option<Vec<String>> = None;
+    for p in st
+        .periods
+        .iter()
+        .filter(|p| p.open_at(now) && p.covers_time(now))
+    {
+        let g = gtins.get_or_insert_with(Vec::new);
+        if p.gtins.is_empty() {
+            g.clear();
+            break;
+        }
+        g.extend(p.gtins.iter().cloned());
+    }
+    gtins.map(|mut g| {
+        g.sort();
+        g.dedup();
+        g
+    })
 }
 
 impl Engagements {
@@ -263,6 +290,11 @@ impl Engagements {
             .append_leaves(vec![PendingLeaf { data, hash }], |first, wb| {
                 next.records.push(first);
                 wb.put(Cf::Engagements, key, encode_json(&next));
+                wb.put(
+                    Cf::ActorEngagements,
+                    actor_engagement_key(actor, enterprise),
+                    Vec::new(),
+                );
                 Ok(())
             })?;
         *st = next;
@@ -318,48 +350,71 @@ impl Engagements {
         .into())
     }
     /// The enterprises whose engagement of `actor` is in force at `now`, each with the GTIN-14s
-    /// it covers (empty: every product of the enterprise). Reads the engagement of each
-    /// enterprise, [`MAX_LIST`](crate::service::master::MAX_LIST) at a time, at most
-    /// [`MAX_ENGAGING_SCAN`] enterprises.
+    /// it covers (empty: every product of the enterprise). One key range of the
+    /// `actor_engagements` index (every enterprise that ever engaged the actor), then their
+    /// engagement rows, [`MAX_ENGAGING_SCAN`] at most.
     pub fn engaging(&self, actor: &str, now: i64) -> Result<Vec<(u64, Vec<String>)>> {
+        let prefix = actor_engagement_key(actor, 0);
+        let prefix = &prefix[..prefix.len() - 8];
+        let end = prefix_end(prefix);
+        let enterprises: Vec<u64> = self
+            .store
+            .range(
+                Cf::ActorEngagements,
+                prefix,
+                end.as_deref(),
+                MAX_ENGAGING_SCAN,
+            )?
+            .iter()
+            .map(|(k, _)| decode_u64(&k[prefix.len()..]))
+            .collect::<std::result::Result<_, _>>()?;
+        let keys: Vec<Vec<u8>> = enterprises
+            .iter()
+            .map(|e| engagement_key(*e, actor))
+            .collect();
         let mut out = Vec::new();
-        let mut after = 0;
-        let mut seen = 0;
-        while seen < MAX_ENGAGING_SCAN {
-            let page = self
-                .master
-                .list_enterprises(after, crate::service::master::MAX_LIST)?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
-            seen += page.len();
-            let keys: Vec<Vec<u8>> = page.iter().map(|e| engagement_key(e.id, actor)).collect();
-            for (e, v) in page
-                .iter()
-                .zip(self.store.multi_get(Cf::Engagements, &keys)?)
-            {
-                let Some(v) = v else { continue };
-                let st: EngagementState = decode_json("engagement", &v)?;
-                let mut gtins: Option<Vec<String>> = None;
-                for p in st
-                    .periods
-                    .iter()
-                    .filter(|p| p.open_at(now) && p.covers_time(now))
-                {
-                    let g = gtins.get_or_insert_with(Vec::new);
-                    if p.gtins.is_empty() {
-                        g.clear();
-                        break;
-                    }
-                    g.extend(p.gtins.iter().cloned());
-                }
-                if let Some(mut g) = gtins {
-                    g.sort();
-                    g.dedup();
-                    out.push((e.id, g));
-                }
+        for (e, v) in enterprises
+            .iter()
+            .zip(self.store.multi_get(Cf::Engagements, &keys)?)
+        {
+            let Some(v) = v else { continue };
+            let st: EngagementState = decode_json("engagement", &v)?;
+            if let Some(g) = gtins_in_force(&st, now) {
+                out.push((*e, g));
             }
         }
         Ok(out)
+    }
+
+    /// Indexes every engagement by actor once, for data directories from before the
+    /// `actor_engagements` index (`meta/actor_engagements_indexed` marks it done).
+    pub(crate) fn index_by_actor(&self) -> Result<()> {
+        if self
+            .store
+            .get(Cf::Meta, META_ACTOR_ENGAGEMENTS_INDEXED)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut wb = WriteBatch::new();
+        let mut start = Vec::new();
+        loop {
+            let page = self.store.range(Cf::Engagements, &start, None, 1024)?;
+            let Some((last, _)) = page.last() else { break };
+            start = key_after(last);
+            for (k, _) in &page {
+                let enterprise = decode_u64(&k[..8])?;
+                let actor = String::from_utf8_lossy(&k[8..]);
+                wb.put(
+                    Cf::ActorEngagements,
+                    actor_engagement_key(&actor, enterprise),
+                    Vec::new(),
+                );
+            }
+        }
+        wb.put(Cf::Meta, META_ACTOR_ENGAGEMENTS_INDEXED, b"1".to_vec());
+        self.store.write(wb, Durability::Synced)?;
+        Ok(())
     }
 
     /// Leaf indexes of the engagement records of `actor` by any of `enterprises`.
@@ -387,6 +442,61 @@ pub(crate) mod tests {
             not_before: None,
             not_after: None,
         }
+    }
+
+    /// `engaging` reads the actor's own index range: the enterprises engaging it now (an ended
+    /// engagement and another actor's do not count), and the index is rebuilt for a data
+    /// directory from before it.
+    #[test]
+    fn engaging_reads_the_actors_index_and_old_directories_are_indexed_once() {
+        use crate::service::custody::tests::cast_unengaged;
+        let (svc, mem) = test_service();
+        let p = seed(&svc);
+        let enterprise = |name: &str, uscc: &str| {
+            svc.master()
+                .create_enterprise(&crate::service::master::EnterpriseInput {
+                    name: name.into(),
+                    uscc: uscc.into(),
+                    country: "FR".into(),
+                })
+                .unwrap()
+                .id
+        };
+        let b = enterprise("Other Imports Ltd", "91330206MA2AF1C3XT");
+        let c = enterprise("Third Imports Ltd", "91110000MA0123456P");
+        let cast = cast_unengaged(&svc);
+        let ids = cast.ids();
+        let (me, other) = (&ids[0], &ids[1]);
+        let e = svc.engagements();
+        e.engage(p.enterprise_id, &input(me)).unwrap();
+        e.engage(b, &input(me)).unwrap();
+        e.end_engagement(b, me).unwrap();
+        e.engage(c, &input(other)).unwrap();
+        let now = now_unix();
+        let want = vec![(p.enterprise_id, vec![])];
+        assert_eq!(e.engaging(me, now).unwrap(), want);
+        assert_eq!(e.engaging(other, now).unwrap(), vec![(c, vec![])]);
+        assert_eq!(e.engaging("nobody", now).unwrap(), vec![]);
+        // A directory from before the index: no index rows, no meta flag.
+        let mut wb = WriteBatch::new();
+        for (k, _) in svc
+            .store()
+            .range(Cf::ActorEngagements, &[], None, usize::MAX)
+            .unwrap()
+        {
+            wb.delete(Cf::ActorEngagements, k);
+        }
+        wb.delete(Cf::Meta, META_ACTOR_ENGAGEMENTS_INDEXED.to_vec());
+        mem.write(wb, Durability::Synced).unwrap();
+        assert_eq!(e.engaging(me, now).unwrap(), vec![]);
+        e.index_by_actor().unwrap();
+        assert_eq!(e.engaging(me, now).unwrap(), want);
+        assert_eq!(e.engaging(other, now).unwrap(), vec![(c, vec![])]);
+        assert!(svc
+            .store()
+            .get(Cf::Meta, META_ACTOR_ENGAGEMENTS_INDEXED)
+            .unwrap()
+            .is_some());
     }
 
     /// Every role × engaged by the product's enterprise / not engaged / engaged by another

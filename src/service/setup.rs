@@ -283,6 +283,7 @@ impl Service {
             ));
         }
         svc.issuance.index_lot_batches()?;
+        svc.engagements.index_by_actor()?;
         svc.log.checkpoint_now()?;
         Ok(svc)
     }

@@ -118,6 +118,9 @@ pub enum Cf {
     ScanDays,
     /// SHA-256 of a published certificate (32 bytes) → the file's bytes (PDF, PNG or JPEG).
     Certificates,
+    /// Actor id ‖ `0x00` ‖ enterprise id (u64 BE) → empty: the enterprises that ever engaged
+    /// the actor ([`actor_engagement_key`]).
+    ActorEngagements,
     /// SHA-256 (32 bytes) ‖ leaf index of the attestation naming it (u64 BE) → JSON
     /// publication (who, when, name, type, size).
     CertificateRecords,
@@ -125,7 +128,7 @@ pub enum Cf {
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 40] = [
+    pub const ALL: [Cf; 41] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -166,6 +169,7 @@ impl Cf {
         Cf::CustodyDays,
         Cf::Certificates,
         Cf::CertificateRecords,
+        Cf::ActorEngagements,
     ];
 
     /// The column family's on-disk name.
@@ -211,6 +215,7 @@ impl Cf {
             Cf::CustodyDays => "custody_days",
             Cf::Certificates => "certificates",
             Cf::CertificateRecords => "certificate_records",
+            Cf::ActorEngagements => "actor_engagements",
         }
     }
 }
@@ -245,6 +250,9 @@ pub const META_ANCHOR_GWEI: &[u8] = b"anchor_gwei_paid";
 /// Meta key: set once every batch has its `lot_batches` row (data directories created before
 /// that index existed get it on first open).
 pub const META_LOT_BATCHES_INDEXED: &[u8] = b"lot_batches_indexed";
+/// Meta key set once every engagement is in the `actor_engagements` index (data directories
+/// from before the index get their rows on the first open).
+pub const META_ACTOR_ENGAGEMENTS_INDEXED: &[u8] = b"actor_engagements_indexed";
 /// The schema version (u32 big-endian), written at `init`, checked at open.
 pub const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 
@@ -385,6 +393,16 @@ pub fn engagement_key(enterprise: u64, actor: &str) -> Vec<u8> {
 pub fn certificate_record_key(sha256: &[u8; 32], leaf: u64) -> Vec<u8> {
     let mut k = sha256.to_vec();
     k.extend_from_slice(&u64_key(leaf));
+    k
+}
+
+/// The key of an actor's engagement by an enterprise in [`Cf::ActorEngagements`]: actor id ‖
+/// `0x00` ‖ enterprise id (u64 BE), so one actor's enterprises are one key range (an actor id
+/// has no `0x00`).
+pub fn actor_engagement_key(actor: &str, enterprise: u64) -> Vec<u8> {
+    let mut k = actor.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&u64_key(enterprise));
     k
 }
 
