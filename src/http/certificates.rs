@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use super::error::{body_timed_out, ApiError};
 use super::state::{blocking, AppState};
 use crate::service::certificates::{
-    CertificateFile, FileType, Publication, Upload, MAX_CERTIFICATE_BYTES,
+    parse_sha256, CertificateFile, FileType, Publication, Upload, MAX_CERTIFICATE_BYTES,
 };
 use crate::service::errors::CertificateError;
 use crate::service::{now_unix, ServiceError};
@@ -167,6 +167,7 @@ pub async fn file(
     sha: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(sha) = sha?;
+    parse_sha256(&sha).map_err(ServiceError::from)?;
     let etag = format!("\"{sha}\"");
     let fresh = headers
         .get(header::IF_NONE_MATCH)
@@ -174,13 +175,21 @@ pub async fn file(
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
     let svc = st.svc.clone();
     let sha2 = sha.clone();
+    if fresh {
+        // The client holds these bytes already (the ETag is their hash): no file is read.
+        let published = blocking(move || svc.certificates().published(&[&sha2])).await?;
+        if published[0] {
+            let mut res = StatusCode::NOT_MODIFIED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&etag) {
+                res.headers_mut().insert(header::ETAG, v);
+            }
+            return Ok(res);
+        }
+        return Err(ServiceError::from(CertificateError::NotFound { sha256: sha }).into());
+    }
     let CertificateFile { file_type, bytes } =
         blocking(move || svc.certificates().file(&sha2)).await?;
-    let mut res = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        (StatusCode::OK, bytes).into_response()
-    };
+    let mut res = (StatusCode::OK, bytes).into_response();
     file_headers(res.headers_mut(), file_type, &sha, &etag);
     Ok(res)
 }

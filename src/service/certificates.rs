@@ -194,7 +194,8 @@ impl Certificates {
             url: format!("/certificates/{}", up.sha256),
         };
         let mut batch = WriteBatch::new();
-        if self.store.get(Cf::Certificates, &sha)?.is_none() {
+        // Published under another record already: the same bytes are stored (not read back).
+        if !self.published(&[up.sha256])?[0] {
             batch.put(Cf::Certificates, sha.to_vec(), up.body.to_vec());
         }
         batch.put(Cf::CertificateRecords, key, encode_json(&publication));

@@ -26,11 +26,11 @@ use crate::custody::record::MAX_UNIX;
 use crate::gs1::Gtin;
 use crate::merkle;
 use crate::store::schema::{
-    actor_engagement_key, decode_json, decode_u64, encode_json, engagement_key, key_after, u64_key,
+    actor_engagement_key, decode_json, decode_u64, encode_json, engagement_key, u64_key,
     META_ACTOR_ENGAGEMENTS_INDEXED,
 };
 use crate::store::Store;
-use crate::store::{prefix_end, Cf, Durability, WriteBatch};
+use crate::store::{for_each_pair, prefix_end, Cf, Durability, WriteBatch};
 use std::sync::Arc;
 
 /// Body of `POST /api/v1/enterprises/{id}/engagements`.
@@ -397,21 +397,13 @@ impl Engagements {
             return Ok(());
         }
         let mut wb = WriteBatch::new();
-        let mut start = Vec::new();
-        loop {
-            let page = self.store.range(Cf::Engagements, &start, None, 1024)?;
-            let Some((last, _)) = page.last() else { break };
-            start = key_after(last);
-            for (k, _) in &page {
-                let enterprise = decode_u64(&k[..8])?;
-                let actor = String::from_utf8_lossy(&k[8..]);
-                wb.put(
-                    Cf::ActorEngagements,
-                    actor_engagement_key(&actor, enterprise),
-                    Vec::new(),
-                );
-            }
-        }
+        for_each_pair(self.store.as_ref(), Cf::Engagements, 1024, |k, _| {
+            let enterprise = decode_u64(&k[..8])?;
+            let actor = String::from_utf8_lossy(&k[8..]);
+            let key = actor_engagement_key(&actor, enterprise);
+            wb.put(Cf::ActorEngagements, key, Vec::new());
+            Ok(())
+        })?;
         wb.put(Cf::Meta, META_ACTOR_ENGAGEMENTS_INDEXED, b"1".to_vec());
         self.store.write(wb, Durability::Synced)?;
         Ok(())

@@ -595,17 +595,12 @@ impl Issuance {
             return Ok(());
         }
         let mut wb = WriteBatch::new();
-        let mut start = Vec::new();
-        loop {
-            let page = self.store.range(Cf::Batches, &start, None, 1024)?;
-            let Some((last, _)) = page.last() else { break };
-            start = key_after(last);
-            for (_, v) in &page {
-                let sb: StoredBatch = decode_json("batch", v)?;
-                let k = lot_batch_key(&sb.batch.gtin, &sb.batch.lot, sb.batch.id);
-                wb.put(Cf::LotBatches, k, Vec::new());
-            }
-        }
+        crate::store::for_each_pair(self.store.as_ref(), Cf::Batches, 1024, |_, v| {
+            let sb: StoredBatch = decode_json("batch", v)?;
+            let k = lot_batch_key(&sb.batch.gtin, &sb.batch.lot, sb.batch.id);
+            wb.put(Cf::LotBatches, k, Vec::new());
+            Ok(())
+        })?;
         wb.put(Cf::Meta, META_LOT_BATCHES_INDEXED, b"1".to_vec());
         self.store.write(wb, Durability::Synced)?;
         Ok(())

@@ -161,6 +161,27 @@ pub fn add_counter<'a>(
     sum.to_be_bytes()
 }
 
+/// Calls `f` on every pair of column family `cf`, in key order, reading `page` pairs at a
+/// time (for one-off passes such as building an index on open).
+pub fn for_each_pair(
+    store: &dyn Store,
+    cf: Cf,
+    page: usize,
+    mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut start = Vec::new();
+    loop {
+        let pairs = store.range(cf, &start, None, page)?;
+        let Some((last, _)) = pairs.last() else {
+            return Ok(());
+        };
+        start = schema::key_after(last);
+        for (k, v) in &pairs {
+            f(k, v)?;
+        }
+    }
+}
+
 /// The exclusive upper bound of all keys starting with `prefix` (None if there is none).
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
