@@ -197,6 +197,25 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Each set submitted in order by its own task, the tasks concurrent (`submit_async`, the
+/// HTTP handler's call).
+async fn submit_all(svc: &Service, sets: Vec<Vec<Submission>>) {
+    let tasks: Vec<_> = sets
+        .into_iter()
+        .map(|set| {
+            let custody = svc.custody().clone();
+            tokio::spawn(async move {
+                for sub in set {
+                    custody.submit_async(sub).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 fn signed_of(s: &Submission) -> SignedStatement {
     SignedStatement {
         checked: record::parse_statement(&s.statement).unwrap(),
@@ -256,6 +275,11 @@ fn bench(c: &mut Criterion) {
     // Concurrent submitters, each walking its own lots (group commit), against raw
     // verify_strict of the same statements by as many threads, on the same cores.
     g.throughput(Throughput::Elements(CONCURRENT_N));
+    // The submitters are tasks on a runtime with one worker per core, as HTTP requests are.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores())
+        .build()
+        .unwrap();
     for threads in SUBMITTERS {
         let per = CONCURRENT_N / threads;
         let sets: Vec<Vec<Submission>> = (0..threads)
@@ -279,7 +303,7 @@ fn bench(c: &mut Criterion) {
         );
         let (mut busy, mut wall) = (0.0f64, 0.0f64);
         let (mut groups, mut records, mut fsyncs) = (0u64, 0u64, 0u64);
-        g.bench_function(BenchmarkId::new("service_accept_threads", threads), |b| {
+        g.bench_function(BenchmarkId::new("service_accept_tasks", threads), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -290,16 +314,7 @@ fn bench(c: &mut Criterion) {
                     let cpu = cpu_seconds();
                     let before = w.svc.custody().intake_stats();
                     let t = Instant::now();
-                    std::thread::scope(|s| {
-                        for set in &sets {
-                            let svc = &w.svc;
-                            s.spawn(move || {
-                                for sub in set {
-                                    svc.custody().submit(sub).unwrap();
-                                }
-                            });
-                        }
-                    });
+                    rt.block_on(submit_all(&w.svc, sets));
                     total += t.elapsed();
                     busy += cpu_seconds() - cpu;
                     let after = w.svc.custody().intake_stats();
@@ -313,12 +328,12 @@ fn bench(c: &mut Criterion) {
         });
         if wall > 0.0 {
             eprintln!(
-                "service_accept_threads/{threads}: {records} records in {groups} groups ({:.1} each), {fsyncs} fsyncs ({:.1} records each)",
+                "service_accept_tasks/{threads}: {records} records in {groups} groups ({:.1} each), {fsyncs} fsyncs ({:.1} records each)",
                 records as f64 / groups.max(1) as f64,
                 records as f64 / fsyncs.max(1) as f64
             );
             eprintln!(
-            "service_accept_threads/{threads}: the cores were busy {:.0}% of the measured time ({} cores)",
+            "service_accept_tasks/{threads}: the cores were busy {:.0}% of the measured time ({} cores)",
             100.0 * busy / (wall * cores() as f64),
             cores()
         );
@@ -419,7 +434,7 @@ fn main() {
     }
     for threads in SUBMITTERS {
         let raw = mean_ns("raw_verify_strict_threads", threads);
-        let svc = mean_ns("service_accept_threads", threads);
+        let svc = mean_ns("service_accept_tasks", threads);
         if let (Some(raw), Some(svc)) = (raw, svc) {
             let per_s = |ns: f64| CONCURRENT_N as f64 / (ns / 1e9);
             println!(

@@ -171,8 +171,7 @@ pub async fn submit(
     body: Result<Json<Submission>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let Json(sub) = body?;
-    let svc = st.svc.clone();
-    let a = blocking(move || svc.custody().submit(&sub)).await?;
+    let a = st.svc.custody().submit_async(sub).await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 

@@ -39,6 +39,7 @@ use crate::store::{prefix_end, Cf};
 
 mod days;
 mod desk;
+mod group;
 mod intake;
 mod lots;
 mod submit;

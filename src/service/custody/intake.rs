@@ -1,140 +1,98 @@
-//! Group commit of custody submissions.
+//! The custody intake: submissions committed in groups, fsyncs shared.
 //!
-//! A submission is parsed and its signature checked (`verify_strict`) on the caller's own
-//! thread, in parallel with every other submission. What must be serial — the checks against
-//! the lot's state, the replay guard, and the synced write — is done for a whole **group** of
-//! waiting submissions at once: one of the waiting callers becomes the group's leader, takes
-//! the custody lock, checks each member in arrival order against the state the members before
-//! it leave (an in-memory overlay of lot states, item states and nonces), and writes every
-//! accepted member in **one** synced atomic write (their leaves, node hashes, lot and item
-//! states, indexes and nonces), then hands the lead to the oldest caller still waiting and
-//! only then waits for the write's fsync, **outside** the custody lock: the next group is
-//! checked and written while this one syncs (the write-ahead log keeps writes in order, so a
-//! later group is never durable without an earlier one). Each caller is answered only after
-//! the fsync that covers its record, so an acknowledged record is durable; a crash before it
-//! leaves a group whole or absent, and a refused member writes nothing. One fsync is paid per
-//! group instead of per record, and none of it inside the serial section.
+//! A submission is parsed and its signature checked (`verify_strict`) by its own caller, in
+//! parallel with every other ([`Custody::prepare`]). What must be serial is done for whole
+//! groups of waiting submissions:
 //!
-//! A leader leads one group (its own record is at the front of the queue when it is handed
-//! the lead), so no caller serves others for longer than its own wait.
+//! - a caller that queues its submission when no one is writing becomes the **writer**: it
+//!   takes every submission waiting (within [`MAX_GROUP_RECORDS`] and [`MAX_GROUP_BYTES`]) as
+//!   one group, checks each member under the custody lock against the state the members before
+//!   it leave, and writes the accepted ones in one atomic write, not yet synced (`group.rs`).
+//!   It answers the refused members at once, and goes on with the next group until none is
+//!   waiting (a few microseconds a record: no thread is woken to write);
+//! - the intake's **syncer** thread takes every group written so far and makes them durable
+//!   with one fsync.
+//!   The write-ahead log keeps writes in order, so an fsync that began after a group was
+//!   written covers it and every group before it. Only then are the acceptances given; when
+//!   the fsync fails, every accepted member is answered 503 instead.
+//!
+//! The next group is checked and written while the last ones sync, and one fsync covers every
+//! group written in the meantime. A caller waits on its reply channel: a blocked thread
+//! ([`Custody::submit`]) or a suspended task ([`Custody::submit_async`], the HTTP path, where
+//! waiting costs no thread). A crash leaves a group
+//! whole or absent, and no caller has been told "accepted" before its record was durable.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use super::group::{run_group, Prepared, Written};
 use super::*;
-use crate::custody::record::Statement;
-use crate::merkle::Hash;
 
 /// Most records in one group.
 pub const MAX_GROUP_RECORDS: usize = 256;
 /// A group stops growing once its leaves reach this many bytes (one record may be larger).
 pub const MAX_GROUP_BYTES: usize = 8 << 20;
+/// Statements up to this long are prepared on the async task that received them (about 50 µs
+/// of parsing and `verify_strict`); longer ones (a release naming thousands of items takes
+/// milliseconds) on a blocking thread, so no executor thread stalls.
+const INLINE_PREPARE_MAX: usize = 16 << 10;
 
-/// A submission that passed every check that needs no lock: shape, canonical form, signature,
-/// key validity, freshness, role, registered product, leaf size.
-pub(super) struct Prepared {
-    pub signed: SignedStatement,
-    pub actor: Actor,
-    pub leaf: Vec<u8>,
-    pub hash: Hash,
-    pub now: i64,
-    /// The enterprise that owns the lot's GTIN, and the custody epoch when the checks began.
-    pub owner: u64,
-    pub epoch: u64,
+/// Where a caller waits for its answer.
+pub(super) enum Reply {
+    /// A thread blocked in [`Custody::submit`].
+    Thread(std::sync::mpsc::SyncSender<Result<Accepted>>),
+    /// A task suspended in [`Custody::submit_async`].
+    Task(tokio::sync::oneshot::Sender<Result<Accepted>>),
 }
 
-/// The queue of prepared submissions, and the counters of what was written.
-#[derive(Default)]
-pub(super) struct Intake {
-    queue: Mutex<Queue>,
-    groups: AtomicU64,
-    records: AtomicU64,
-    /// Submissions being prepared now (at most four per core, see [`Intake::slot`]).
-    preparing: Mutex<usize>,
-    slot_free: Condvar,
-    /// The fsyncs of written groups, shared (see [`Syncs`]).
-    syncs: Syncs,
-}
-
-/// Shared fsyncs: a group written while another group's fsync is in flight waits for that
-/// one to end, then one fsync covers every group written by then. Groups are numbered in the
-/// order they were written (under the custody lock), and the write-ahead log keeps that
-/// order, so an fsync that began after group `g` was written makes `g` and every group
-/// before it durable.
-#[derive(Default)]
-struct Syncs {
-    state: Mutex<SyncState>,
-    done: Condvar,
-}
-
-#[derive(Default)]
-struct SyncState {
-    /// The last group written.
-    written: u64,
-    /// Every group up to this one is durable.
-    synced: u64,
-    /// Fsyncs made.
-    fsyncs: u64,
-    /// An fsync is in flight.
-    syncing: bool,
-}
-
-impl Syncs {
-    /// Numbers a group just written (call under the custody lock, after its write).
-    fn wrote(&self) -> u64 {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.written += 1;
-        s.written
-    }
-
-    /// Returns once group `g` is durable: by an fsync this call makes (`fsync`) for every
-    /// group written by then, or by one another caller made after `g` was written.
-    fn sync_through(&self, g: u64, fsync: impl Fn() -> Result<()>) -> Result<()> {
-        let mut s = self.state.lock().map_err(|_| poisoned())?;
-        loop {
-            if s.synced >= g {
-                return Ok(());
-            }
-            if !s.syncing {
-                s.syncing = true;
-                let target = s.written;
-                drop(s);
-                let r = fsync();
-                let mut s2 = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                s2.syncing = false;
-                s2.fsyncs += 1;
-                if r.is_ok() {
-                    s2.synced = s2.synced.max(target);
-                }
-                self.done.notify_all();
-                return r;
-            }
-            s = self.done.wait(s).map_err(|_| poisoned())?;
+impl Reply {
+    /// Gives the answer. A caller that went away (a client that hung up) is not waited for:
+    /// its record stands as answered.
+    fn send(self, a: Result<Accepted>) {
+        match self {
+            Reply::Thread(tx) => drop(tx.send(a)),
+            Reply::Task(tx) => drop(tx.send(a)),
         }
     }
 }
 
-/// A place among the submissions being prepared; freed on drop.
-pub(super) struct Slot<'a>(&'a Intake);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        let mut n = self.0.preparing.lock().unwrap_or_else(|p| p.into_inner());
-        *n -= 1;
-        self.0.slot_free.notify_one();
-    }
+/// The intake of one [`Custody`]: its queue, its syncer thread (started with the first
+/// submission, stopped when the custody unit is dropped) and what it has made durable.
+#[derive(Default)]
+pub(super) struct Intake {
+    shared: Arc<Shared>,
+    started: OnceLock<std::result::Result<(), String>>,
+    /// Blocking callers preparing now (at most four per core, see [`Intake::slot`]).
+    preparing: Mutex<usize>,
+    slot_free: Condvar,
 }
 
-/// Submissions prepared at once: four per core. With the fsync out of the serial section,
-/// fewer leave the cores idle while groups sync, and more only queue for the same cores
-/// (measured at 32 submitters on 2 cores: 2 at once 10,458 records/s, 4 at once 13,446/s,
-/// 64 at once 13,612/s; `docs/performance.md`, Custody intake).
-fn max_preparing() -> usize {
-    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *N.get_or_init(|| 4 * std::thread::available_parallelism().map_or(2, |n| n.get()))
+/// What the callers and the two threads share.
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    written: Mutex<Unsynced>,
+    to_sync: Condvar,
+    groups: AtomicU64,
+    records: AtomicU64,
+    fsyncs: AtomicU64,
+}
+
+/// Prepared submissions waiting to be written.
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<(Reply, Prepared)>,
+    /// A caller is writing the waiting submissions.
+    writing: bool,
+}
+
+/// Groups written, waiting for the syncer: each with the replies of its accepted members.
+#[derive(Default)]
+struct Unsynced {
+    groups: Vec<(Written, Vec<Option<Reply>>)>,
+    closed: bool,
 }
 
 /// How many groups were written, with how many records in all and how many fsyncs made them
@@ -145,64 +103,38 @@ pub struct IntakeStats {
     pub groups: u64,
     /// Records they wrote.
     pub records: u64,
-    /// Fsyncs that made them durable (one may cover several groups).
+    /// Fsyncs that made them durable (one covers every group written before it began).
     pub fsyncs: u64,
 }
 
-#[derive(Default)]
-struct Queue {
-    waiting: VecDeque<(Arc<Ticket>, Prepared)>,
-    leading: bool,
+fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One waiting caller: woken once, either with its answer or to lead the next group.
-#[derive(Default)]
-struct Ticket {
-    state: Mutex<TicketState>,
-    woken: Condvar,
+fn stopped() -> ServiceError {
+    ServiceError::Internal("custody intake stopped before answering".into())
 }
 
-#[derive(Default)]
-enum TicketState {
-    #[default]
-    Waiting,
-    Lead,
-    Done(Result<Accepted>),
+/// A place among the blocking callers preparing; freed on drop.
+pub(super) struct Slot<'a>(&'a Intake);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *guard(&self.0.preparing) -= 1;
+        self.0.slot_free.notify_one();
+    }
 }
 
-impl Ticket {
-    fn set(&self, s: TicketState) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = s;
-        self.woken.notify_one();
-    }
-
-    /// Waits to be woken; returns the answer, or `None` when this caller is to lead.
-    fn wait(&self) -> Result<Option<Result<Accepted>>> {
-        let mut st = self.state.lock().map_err(|_| poisoned())?;
-        loop {
-            match std::mem::take(&mut *st) {
-                TicketState::Waiting => st = self.woken.wait(st).map_err(|_| poisoned())?,
-                TicketState::Lead => return Ok(None),
-                TicketState::Done(a) => return Ok(Some(a)),
-            }
-        }
-    }
-
-    fn take_done(&self) -> Option<Result<Accepted>> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match std::mem::take(&mut *st) {
-            TicketState::Done(a) => Some(a),
-            other => {
-                *st = other;
-                None
-            }
-        }
-    }
+/// Blocking callers preparing at once: four per core, so that 32 threads submitting leave the
+/// intake's writer a core's share (`docs/performance.md`, Custody intake).
+fn max_preparing() -> usize {
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| 4 * std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 impl Queue {
     /// The next group: the oldest waiting submissions, within the record and byte caps.
-    fn take_group(&mut self) -> Vec<(Arc<Ticket>, Prepared)> {
+    fn take_group(&mut self) -> Vec<(Reply, Prepared)> {
         let mut bytes = 0;
         let mut group = Vec::new();
         while let Some((_, p)) = self.waiting.front() {
@@ -218,527 +150,349 @@ impl Queue {
     }
 }
 
-fn poisoned() -> ServiceError {
-    ServiceError::Internal("custody intake lock poisoned".into())
+impl Shared {
+    /// Queues `p`; true when the caller is to write the waiting submissions (no one is).
+    fn enqueue(&self, p: Prepared, reply: Reply) -> bool {
+        let mut q = guard(&self.queue);
+        q.waiting.push_back((reply, p));
+        !std::mem::replace(&mut q.writing, true)
+    }
+
+    /// The writer's next group; `None` (and no one writing) once none is waiting.
+    fn next_group(&self) -> Option<Vec<(Reply, Prepared)>> {
+        let mut q = guard(&self.queue);
+        if q.waiting.is_empty() {
+            q.writing = false;
+            return None;
+        }
+        Some(q.take_group())
+    }
+
+    /// Answers a written group's refused members now and hands its accepted ones to the
+    /// syncer.
+    fn wrote(&self, mut w: Written, replies: Vec<Reply>) {
+        let mut replies: Vec<Option<Reply>> = replies.into_iter().map(Some).collect();
+        let answers = std::mem::take(&mut w.answers);
+        for (id, a) in answers {
+            if w.records > 0 && a.is_ok() {
+                w.answers.push((id, a));
+            } else if let Some(r) = replies[id as usize].take() {
+                r.send(a);
+            }
+        }
+        if w.records == 0 {
+            return;
+        }
+        let mut u = guard(&self.written);
+        u.groups.push((w, replies));
+        if u.groups.len() == 1 {
+            self.to_sync.notify_one();
+        }
+    }
+
+    /// Waits for written groups and takes them all; `None` once closed and empty.
+    fn next_sync(&self) -> Option<Vec<(Written, Vec<Option<Reply>>)>> {
+        let mut u = guard(&self.written);
+        loop {
+            if !u.groups.is_empty() {
+                return Some(std::mem::take(&mut u.groups));
+            }
+            if u.closed {
+                return None;
+            }
+            u = self.to_sync.wait(u).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Answers the groups one fsync ended for (`synced`), and counts them when it succeeded.
+    fn synced(&self, groups: Vec<(Written, Vec<Option<Reply>>)>, synced: &Result<()>) {
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        for (w, mut replies) in groups {
+            if synced.is_ok() {
+                self.groups.fetch_add(1, Ordering::Relaxed);
+                self.records.fetch_add(w.records, Ordering::Relaxed);
+            }
+            for (id, a) in w.answers_after(synced) {
+                if let Ok(a) = &a {
+                    info!(lot = %a.lot, step = %a.step, leaf = a.leaf_index, "accepted custody record");
+                }
+                if let Some(r) = replies[id as usize].take() {
+                    r.send(a);
+                }
+            }
+        }
+    }
+
+    fn close(&self) {
+        guard(&self.written).closed = true;
+        self.to_sync.notify_all();
+    }
+}
+
+/// The writer: the waiting submissions, a group at a time, checked and written by `write`
+/// (under the custody lock) until none is waiting. A panic answers that group's members with
+/// an internal error (their replies are dropped), and another caller writes the next group.
+fn write_waiting(shared: &Shared, write: &dyn Fn(Vec<(u64, Prepared)>) -> Written) {
+    struct Writing<'a>(&'a Shared);
+    impl Drop for Writing<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                guard(&self.0.queue).writing = false;
+            }
+        }
+    }
+    let _w = Writing(shared);
+    while let Some(group) = shared.next_group() {
+        let (replies, members): (Vec<Reply>, Vec<Prepared>) = group.into_iter().unzip();
+        let written = write((0..).zip(members).collect());
+        shared.wrote(written, replies);
+    }
+}
+
+/// The syncer: every group written so far, made durable by one `fsync`, then answered.
+fn sync_loop(shared: &Shared, fsync: &dyn Fn() -> Result<()>) {
+    while let Some(groups) = shared.next_sync() {
+        let synced = fsync();
+        let done = catch_unwind(AssertUnwindSafe(|| shared.synced(groups, &synced)));
+        drop(done);
+    }
+}
+
+/// Starts a named thread running `run` over the intake's shared state.
+fn spawn(
+    name: &str,
+    shared: &Arc<Shared>,
+    run: impl FnOnce(&Shared) + Send + 'static,
+) -> std::result::Result<(), String> {
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || run(&shared))
+        .map(drop)
+        .map_err(|e| format!("cannot start the {name} thread: {e}"))
+}
+
+impl Drop for Intake {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
 }
 
 impl Intake {
-    /// Waits for a core to prepare a submission on (parse, `verify_strict`, the lock-free
-    /// checks).
-    pub(super) fn slot(&self) -> Result<Slot<'_>> {
-        let mut n = self.preparing.lock().map_err(|_| poisoned())?;
+    /// Waits for a core to prepare a blocking caller's submission on (parse, `verify_strict`,
+    /// the lock-free checks).
+    pub(super) fn slot(&self) -> Slot<'_> {
+        let mut n = guard(&self.preparing);
         while *n >= max_preparing() {
-            n = self.slot_free.wait(n).map_err(|_| poisoned())?;
+            n = self
+                .slot_free
+                .wait(n)
+                .unwrap_or_else(PoisonError::into_inner);
         }
         *n += 1;
-        Ok(Slot(self))
+        Slot(self)
     }
 
-    /// Queues `p` and returns its answer once its group was written (or it was refused).
-    pub(super) fn commit(&self, custody: &Custody, p: Prepared) -> Result<Accepted> {
-        let me = Arc::new(Ticket::default());
-        let lead = {
-            let mut q = self.queue.lock().map_err(|_| poisoned())?;
-            q.waiting.push_back((me.clone(), p));
-            !std::mem::replace(&mut q.leading, true)
-        };
-        if !lead {
-            if let Some(a) = me.wait()? {
-                return a;
-            }
-        }
-        self.lead(custody, &me)
-    }
-
-    /// Leads one group: the oldest waiting submissions, `me`'s first (a caller leads only
-    /// when its record is at the front). Checks and writes them under the custody lock,
-    /// hands the lead to the oldest caller still waiting (or ends it), and only then waits
-    /// for the group's fsync: the next group is checked and written while this one syncs.
-    fn lead(&self, custody: &Custody, me: &Ticket) -> Result<Accepted> {
-        let group = self.queue.lock().map_err(|_| poisoned())?.take_group();
-        let tickets: Vec<Arc<Ticket>> = group.iter().map(|(t, _)| t.clone()).collect();
-        let members = (0..).zip(group.into_iter().map(|(_, p)| p)).collect();
-        let written = run_group(custody, members);
-        let generation = (written.records > 0).then(|| self.syncs.wrote());
-        {
-            let mut q = self.queue.lock().map_err(|_| poisoned())?;
-            match q.waiting.front() {
-                Some((next, _)) => next.set(TicketState::Lead),
-                None => q.leading = false,
-            }
-        }
-        let sync = || match generation {
-            Some(g) => self.syncs.sync_through(g, || custody.log.sync()),
-            None => Ok(()),
-        };
-        for (i, answer) in custody.sync_group(written, sync) {
-            tickets[i as usize].set(TicketState::Done(answer));
-        }
-        me.take_done().unwrap_or_else(|| {
-            Err(ServiceError::Internal(
-                "custody intake: the leader's record was not in its group".into(),
-            ))
-        })
-    }
-}
-
-/// Commits one group; a panic answers every member with an internal error instead of leaving
-/// them waiting.
-fn run_group(custody: &Custody, group: Vec<(u64, Prepared)>) -> Written {
-    let ids: Vec<u64> = group.iter().map(|(id, _)| *id).collect();
-    match catch_unwind(AssertUnwindSafe(|| custody.commit_group(group))) {
-        Ok(written) => written,
-        Err(_) => Written {
-            answers: ids
-                .into_iter()
-                .map(|id| {
-                    let e = ServiceError::Internal("custody group commit panicked".into());
-                    (id, Err(e))
+    /// Starts the syncer of `custody` (once). It holds the custody unit only while it syncs,
+    /// so that dropping the service closes the store at once.
+    fn start(&self, custody: &Arc<Custody>) -> Result<()> {
+        let started = self.started.get_or_init(|| {
+            let weak = Arc::downgrade(custody);
+            spawn("custody-sync", &self.shared, move |shared| {
+                sync_loop(shared, &|| match weak.upgrade() {
+                    Some(c) => c.log.sync(),
+                    None => Err(stopped()),
                 })
-                .collect(),
-            records: 0,
-        },
+            })
+        });
+        started.clone().map_err(ServiceError::Internal)
     }
-}
 
-/// A group checked and written, not yet synced: the answers (refusals final, acceptances
-/// to be given only once the write is durable) and how many records the write holds.
-struct Written {
-    answers: Vec<(u64, Result<Accepted>)>,
-    records: u64,
-}
-
-/// What the members before one have changed, not yet written.
-#[derive(Default)]
-struct Overlay {
-    lots: HashMap<Vec<u8>, LotState>,
-    items: HashMap<Vec<u8>, ItemState>,
-    nonces: HashMap<Vec<u8>, i64>,
-}
-
-/// An accepted member, waiting for the group's write.
-struct Staged {
-    id: u64,
-    lk: Vec<u8>,
-    lot_wide: bool,
-    item_keys: Vec<Vec<u8>>,
-    counts: Option<(CustodyKind, u64)>,
-    leaf: Vec<u8>,
-    hash: Hash,
-    head: String,
-    lot: String,
-    step: String,
-}
-
-/// The same failure, once per member of a group whose write failed.
-fn for_member(e: &ServiceError) -> ServiceError {
-    match e {
-        ServiceError::Store(crate::store::StoreError::Unavailable(m)) => {
-            crate::store::StoreError::Unavailable(m.clone()).into()
+    /// Groups and records made durable, and fsyncs made, since the start.
+    pub(super) fn stats(&self) -> IntakeStats {
+        IntakeStats {
+            groups: self.shared.groups.load(Ordering::Relaxed),
+            records: self.shared.records.load(Ordering::Relaxed),
+            fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
         }
-        other => ServiceError::Internal(format!("custody group write failed: {other}")),
     }
 }
 
 impl Custody {
     /// Groups and records written by the intake since the start.
     pub fn intake_stats(&self) -> IntakeStats {
-        IntakeStats {
-            groups: self.intake.groups.load(Ordering::Relaxed),
-            records: self.intake.records.load(Ordering::Relaxed),
-            fsyncs: lock(&self.intake.syncs.state).map_or(0, |s| s.fsyncs),
-        }
+        self.intake.stats()
     }
 
-    /// Makes a written group durable (`sync`: an fsync, perhaps shared with other groups),
-    /// then gives its acceptances; when the fsync fails, every accepted member gets the
-    /// failure (503) instead.
-    fn sync_group(
-        &self,
-        w: Written,
-        sync: impl FnOnce() -> Result<()>,
-    ) -> Vec<(u64, Result<Accepted>)> {
-        if w.records == 0 {
-            return w.answers;
-        }
-        if let Err(e) = sync() {
-            return w
-                .answers
-                .into_iter()
-                .map(|(id, a)| (id, a.and_then(|_| Err(for_member(&e)))))
-                .collect();
-        }
-        self.intake.groups.fetch_add(1, Ordering::Relaxed);
-        self.intake.records.fetch_add(w.records, Ordering::Relaxed);
-        for a in w.answers.iter().filter_map(|(_, a)| a.as_ref().ok()) {
-            info!(lot = %a.lot, step = %a.step, leaf = a.leaf_index, "accepted custody record");
-        }
-        w.answers
+    /// Accepts a signed custody statement, or refuses it and stores nothing; blocks until the
+    /// answer (see [`Custody::submit_async`] for the checks).
+    #[instrument(skip(self, sub))]
+    pub fn submit(self: &Arc<Self>, sub: &Submission) -> Result<Accepted> {
+        self.submit_at(sub, now_unix())
     }
 
-    /// Checks each member against the state the members before it leave, then writes the
-    /// accepted ones in one write, not yet synced (see [`Custody::sync_group`]). Answers
-    /// every refused member; the accepted ones' answers wait for the sync.
-    fn commit_group(&self, group: Vec<(u64, Prepared)>) -> Written {
-        let mut answers = Vec::with_capacity(group.len());
-        let _g = match lock(&self.locks.custody) {
-            Ok(g) => g,
-            Err(e) => {
-                let answers = group
-                    .into_iter()
-                    .map(|(id, _)| (id, Err(for_member(&e))))
-                    .collect();
-                return Written {
-                    answers,
-                    records: 0,
-                };
-            }
+    pub(crate) fn submit_at(self: &Arc<Self>, sub: &Submission, now: i64) -> Result<Accepted> {
+        let p = {
+            let _slot = self.intake.slot();
+            self.prepare(sub, now)?
         };
-        let mut ov = Overlay::default();
-        let mut staged = Vec::with_capacity(group.len());
-        for (id, p) in group {
-            match self.check_member(id, p, &mut ov) {
-                Ok(s) => staged.push(s),
-                Err(e) => answers.push((id, Err(e))),
-            }
-        }
-        let mut records = 0;
-        if staged.is_empty() {
-            return Written { answers, records };
-        }
-        match self.write_group(&mut staged, &ov) {
-            Ok(first) => {
-                records = staged.len() as u64;
-                answers.extend(staged.into_iter().enumerate().map(|(i, s)| {
-                    let a = Accepted {
-                        leaf_index: first + i as u64,
-                        record_hash: hex(s.hash.as_bytes()),
-                        lot: s.lot,
-                        step: s.step,
-                        head: s.head,
-                    };
-                    (s.id, Ok(a))
-                }))
-            }
-            Err(e) => answers.extend(staged.iter().map(|s| (s.id, Err(for_member(&e))))),
-        }
-        Written { answers, records }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.queue(p, Reply::Thread(tx))?;
+        rx.recv().unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// The checks that need the custody lock, in order: the key, owner and engagement again
-    /// if any of them changed since [`Custody::prepare`], the lot exists, the nonce is unused, `prev` is the head, the named items, the step is in
-    /// order. On success the overlay holds the member's effects.
-    fn check_member(&self, id: u64, p: Prepared, ov: &mut Overlay) -> Result<Staged> {
-        let st: &Statement = &p.signed.checked.statement;
-        let lot = &p.signed.checked.lot;
-        let mut owner = p.owner;
-        if self.locks.custody_epoch() != p.epoch {
-            // A key, engagement or owner changed since the submission was checked.
-            self.recheck_key(&p.actor.id, st, p.now)?;
-            owner = self.registered_owner(lot)?;
-            self.engagements.check_engaged(
-                owner,
-                &p.actor.id,
-                lot.gtin.as_str(),
-                st.signed_at,
-                p.now,
-            )?;
-        }
-        let lk = lot_key(lot);
-        if !ov.lots.contains_key(&lk) && !self.lot_exists(&lk)? {
-            return Err(CustodyError::UndeclaredLot { lot: lot.clone() }.into());
-        }
-        let nk = nonce_key(&p.actor.id, &st.nonce);
-        if ov.nonces.contains_key(&nk) || self.store.get(Cf::Nonces, &nk)?.is_some() {
-            return Err(CustodyError::Replay {
-                nonce: st.nonce.clone(),
-                actor: p.actor.id.clone(),
-            }
-            .into());
-        }
-        let mut state = match ov.lots.get(&lk) {
-            Some(s) => s.clone(),
-            None => self.lot_state(&lk)?,
-        };
-        check_head(lot, &state, &st.prev)?;
-        let mut named = self.item_states(lot, &p.signed.checked.items)?;
-        for n in &mut named {
-            if let Some(s) = ov.items.get(&n.key) {
-                n.state = *s;
-            }
-        }
-        let mut items: Vec<(String, ItemState)> =
-            named.iter().map(|n| (n.label.clone(), n.state)).collect();
-        rules::apply(&mut state, &st.event, &mut items).map_err(CustodyError::OutOfOrder)?;
-        let lot_wide = named.is_empty();
-        if lot_wide {
-            state.head = Some(hex(p.hash.as_bytes()));
-        }
-        let head = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
-        for (n, (_, s)) in named.iter().zip(&items) {
-            ov.items.insert(n.key.clone(), *s);
-        }
-        ov.nonces.insert(nk, st.signed_at);
-        ov.lots.insert(lk.clone(), state);
-        Ok(Staged {
-            id,
-            lk,
-            lot_wide,
-            item_keys: named.into_iter().map(|n| n.key).collect(),
-            counts: CustodyKind::of(&st.event).map(|k| (k, owner)),
-            head,
-            lot: lot.to_string(),
-            step: st.event.step().to_string(),
-            hash: p.hash,
-            leaf: p.leaf,
-        })
-    }
-
-    /// One write (synced later, by [`Custody::sync_group`]) of every staged member: leaves and node hashes (appended in order),
-    /// each member's record indexes and dashboard counts, and the overlay's final lot states,
-    /// item states and nonces. Returns the first member's leaf index.
-    fn write_group(&self, staged: &mut [Staged], ov: &Overlay) -> Result<u64> {
-        let leaves = staged
-            .iter_mut()
-            .map(|s| PendingLeaf {
-                data: std::mem::take(&mut s.leaf),
-                hash: s.hash,
+    /// Accepts a signed custody statement, or refuses it and stores nothing; the answer comes
+    /// once the record is durable, and the task waits for it suspended.
+    ///
+    /// Checks, in order: shape and canonical form (400); actor and key known, signature
+    /// (`verify_strict`), key valid at `signed_at`, freshness (401); the actor's role may
+    /// record the step (403); product registered (422); nonce unused (409); `prev` is the lot
+    /// head (409); named serials are issued items of the lot (422); the step is in order for
+    /// the lot (409). See `docs/custody.md`.
+    #[instrument(skip(self, sub))]
+    pub async fn submit_async(self: &Arc<Self>, sub: Submission) -> Result<Accepted> {
+        let now = now_unix();
+        let p = if sub.statement.len() <= INLINE_PREPARE_MAX {
+            self.prepare(&sub, now)?
+        } else {
+            let c = self.clone();
+            tokio::task::spawn_blocking(move || {
+                let _slot = c.intake.slot();
+                c.prepare(&sub, now)
             })
-            .collect();
-        let day = now_unix().div_euclid(86_400);
-        self.log.append_leaves_unsynced(leaves, |first, wb| {
-            for (i, s) in staged.iter().enumerate() {
-                let index = first + i as u64;
-                let scope = if s.lot_wide { SCOPE_LOT } else { SCOPE_ITEMS };
-                wb.put(
-                    Cf::LotRecords,
-                    lot_record_key(&s.lk, scope, index),
-                    Vec::new(),
-                );
-                for k in &s.item_keys {
-                    wb.put(Cf::ItemRecords, item_record_key(k, index), Vec::new());
-                }
-                if let Some((kind, owner)) = s.counts {
-                    days::stage(wb, kind, day, owner);
-                }
-            }
-            for (lk, st) in &ov.lots {
-                wb.put(Cf::Lots, lk.clone(), encode_json(st));
-            }
-            for (k, st) in &ov.items {
-                wb.put(Cf::ItemCustody, k.clone(), encode_json(st));
-            }
-            for (nk, at) in &ov.nonces {
-                wb.put(Cf::Nonces, nk.clone(), u64_key(*at as u64));
-            }
-            Ok(())
-        })
+            .await
+            .map_err(|e| ServiceError::Internal(format!("custody prepare task failed: {e}")))??
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.queue(p, Reply::Task(tx))?;
+        rx.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    fn queue(self: &Arc<Self>, p: Prepared, reply: Reply) -> Result<()> {
+        self.intake.start(self)?;
+        if self.intake.shared.enqueue(p, reply) {
+            write_waiting(&self.intake.shared, &|members| run_group(self, members));
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{attest, cast, declare, signed, GTIN};
+    use super::super::tests::{cast, declare, signed, GTIN};
     use super::*;
-    use crate::custody::record::{Conformance, Event, Movement, Packing, Role};
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
     use crate::service::Service;
 
-    fn prev_after(sub: &Submission) -> String {
-        let s = SignedStatement {
-            checked: record::parse_statement(&sub.statement).unwrap(),
-            signature: parse_signature(&sub.signature).unwrap(),
-        };
-        hex(merkle::leaf_hash(&s.leaf()).as_bytes())
-    }
-
-    fn prepared(svc: &Service, subs: &[&Submission]) -> Vec<(u64, Prepared)> {
-        let now = now_unix();
-        (0..)
-            .zip(subs)
-            .map(|(i, s)| (i, svc.custody().prepare(s, now).unwrap()))
-            .collect()
-    }
-
-    fn code(r: &Result<Accepted>) -> String {
-        match r {
-            Ok(_) => "accepted".into(),
-            Err(e) => e.code(),
+    fn accepted(i: u64) -> Accepted {
+        Accepted {
+            leaf_index: i,
+            record_hash: String::new(),
+            lot: String::new(),
+            step: String::new(),
+            head: String::new(),
         }
     }
 
-    /// One group: each member is checked against what the members before it leave (the head
-    /// they moved, the nonces they used); the refused ones write nothing and the accepted ones
-    /// are written together, in arrival order.
+    /// Each caller is answered only after an fsync that began once its group was written,
+    /// callers waiting together share fsyncs, and a failed fsync acknowledges no one.
     #[test]
-    fn a_group_checks_each_member_against_the_ones_before_it() {
-        let (svc, _) = test_service();
-        seed(&svc);
-        let c = cast(&svc);
-        let lot = format!("{GTIN}.G1");
-        declare(&svc, &lot);
-        let (insp, isk) = &c.keys[&Role::Inspector];
-        let (carr, csk) = &c.keys[&Role::Carrier];
-        let a = signed(
-            insp,
-            isk,
-            &lot,
-            GENESIS,
-            attest(Conformance::Conformant),
-            vec![],
-        );
-        let pack = || Event::Packing(Packing::default());
-        let b = signed(carr, csk, &lot, &prev_after(&a), pack(), vec![]);
-        let stale = signed(carr, csk, &lot, GENESIS, pack(), vec![]);
-        let ship = Event::Shipping(Movement::default());
-        let e = signed(carr, csk, &lot, &prev_after(&b), ship, vec![]);
-        let size = svc.log().log_size().unwrap();
-        let group = prepared(&svc, &[&a, &b, &stale, &b, &e]);
-        let stale_nonce = record::parse_statement(&stale.statement)
-            .unwrap()
-            .statement
-            .nonce;
-        let written = svc.custody().commit_group(group);
-        let mut answers = svc.custody().sync_group(written, || svc.log().sync());
-        answers.sort_by_key(|(id, _)| *id);
-        let codes: Vec<String> = answers.iter().map(|(_, r)| code(r)).collect();
-        assert_eq!(
-            codes,
-            [
-                "accepted",
-                "accepted",
-                "custody.stale_head",
-                "custody.replay",
-                "accepted"
-            ]
-        );
-        let indexes: Vec<u64> = answers
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().ok().map(|a| a.leaf_index))
-            .collect();
-        assert_eq!(indexes, [size, size + 1, size + 2]);
-        assert_eq!(svc.log().log_size().unwrap(), size + 3);
-        assert_eq!(svc.custody().lot_head(&lot).unwrap(), prev_after(&e));
-        let view = svc
-            .custody()
-            .lot_view(
-                &lot,
-                LotPage {
-                    after: None,
-                    limit: None,
-                },
-            )
-            .unwrap();
-        assert_eq!(view.state.records, 3);
-        let steps: Vec<&str> = view.records.iter().map(|r| r.step.as_str()).collect();
-        assert_eq!(steps, ["origin_attestation", "packing", "shipping"]);
-        let nk = nonce_key(carr, &stale_nonce);
-        assert!(svc.store().get(Cf::Nonces, &nk).unwrap().is_none());
-    }
-
-    /// Three first records (origin attestations) of three fresh lots `{GTIN}.{prefix}0..2`,
-    /// signed by an engaged inspector.
-    fn three_attestations(svc: &Service, prefix: &str) -> Vec<Submission> {
-        seed(svc);
-        let c = cast(svc);
-        let (insp, isk) = &c.keys[&Role::Inspector];
-        (0..3)
-            .map(|i| {
-                let lot = format!("{GTIN}.{prefix}{i}");
-                declare(svc, &lot);
-                let a = attest(Conformance::Conformant);
-                signed(insp, isk, &lot, GENESIS, a, vec![])
-            })
-            .collect()
-    }
-
-    /// A group whose write fails answers every accepted member with the failure (503) and
-    /// leaves no trace; the same submissions are accepted once the disk is back.
-    #[test]
-    fn a_failed_group_write_answers_every_member_and_stores_nothing() {
-        let (svc, mem) = test_service();
-        let subs = three_attestations(&svc, "F");
-        let size = svc.log().log_size().unwrap();
-        mem.set_failing_writes(true);
-        let written = svc
-            .custody()
-            .commit_group(prepared(&svc, &[&subs[0], &subs[1], &subs[2]]));
-        let answers = svc.custody().sync_group(written, || svc.log().sync());
-        mem.set_failing_writes(false);
-        for (_, r) in &answers {
-            let e = r.as_ref().unwrap_err();
-            assert_eq!(e.kind(), crate::service::ErrorKind::Unavailable, "{e}");
-        }
-        assert_eq!(svc.log().log_size().unwrap(), size);
-        assert_eq!(
-            svc.custody().lot_head(&format!("{GTIN}.F0")).unwrap(),
-            GENESIS
-        );
-        for s in &subs {
-            svc.custody().submit(s).unwrap();
-        }
-        assert_eq!(svc.log().log_size().unwrap(), size + 3);
-    }
-
-    /// A group written whose fsync fails: no member is told it was accepted (each gets 503),
-    /// and the group's records are whole (as a crash after the write would leave them).
-    #[test]
-    fn a_failed_sync_acknowledges_no_member() {
-        let (svc, mem) = test_service();
-        let subs = three_attestations(&svc, "S");
-        let size = svc.log().log_size().unwrap();
-        let written = svc
-            .custody()
-            .commit_group(prepared(&svc, &[&subs[0], &subs[1], &subs[2]]));
-        mem.set_failing_syncs(true);
-        let answers = svc.custody().sync_group(written, || svc.log().sync());
-        mem.set_failing_syncs(false);
-        assert_eq!(answers.len(), 3);
-        for (_, r) in &answers {
-            let e = r.as_ref().unwrap_err();
-            assert_eq!(e.kind(), crate::service::ErrorKind::Unavailable, "{e}");
-        }
-        assert_eq!(svc.log().log_size().unwrap(), size + 3, "written whole");
-        let before = svc.custody().intake_stats();
-        assert_eq!(
-            svc.custody().submit(&subs[0]).unwrap_err().code(),
-            "custody.replay"
-        );
-        assert_eq!(
-            svc.custody().intake_stats(),
-            before,
-            "nothing counted as written"
-        );
-    }
-
-    /// Each caller returns only after an fsync that began once its group was written, and
-    /// callers waiting together share fsyncs.
-    #[test]
-    fn shared_fsyncs_cover_every_group_written_before_they_began() {
-        let syncs = Syncs::default();
+    fn one_fsync_covers_every_group_written_before_it_began() {
+        let shared = Arc::new(Shared::default());
+        let written = AtomicU64::new(0);
         let began = Mutex::new(Vec::new());
+        let fail = std::sync::atomic::AtomicBool::new(false);
         let fsync = || {
-            let written = syncs.state.lock().unwrap().written;
-            began.lock().unwrap().push(written);
+            began.lock().unwrap().push(written.load(Ordering::SeqCst));
             std::thread::sleep(std::time::Duration::from_millis(2));
-            Ok(())
-        };
-        std::thread::scope(|s| {
-            for _ in 0..16 {
-                s.spawn(|| {
-                    for _ in 0..10 {
-                        let g = syncs.wrote();
-                        syncs.sync_through(g, fsync).unwrap();
-                        let covered = began.lock().unwrap().iter().any(|w| *w >= g);
-                        assert!(covered, "group {g} answered before an fsync covered it");
-                    }
-                });
+            if fail.load(Ordering::SeqCst) {
+                Err(ServiceError::Internal("disk gone".into()))
+            } else {
+                Ok(())
             }
+        };
+        /// Stops the syncer when the test ends, even by a failed assertion.
+        struct Closing<'a>(&'a Shared);
+        impl Drop for Closing<'_> {
+            fn drop(&mut self) {
+                self.0.close();
+            }
+        }
+        std::thread::scope(|s| {
+            s.spawn(|| sync_loop(&shared, &fsync));
+            let _closing = Closing(&shared);
+            let callers: Vec<_> = (0..16)
+                .map(|_| {
+                    s.spawn(|| {
+                        for _ in 0..10 {
+                            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                            let g = written.fetch_add(1, Ordering::SeqCst) + 1;
+                            let w = Written {
+                                answers: vec![(0, Ok(accepted(g)))],
+                                records: 1,
+                            };
+                            shared.wrote(w, vec![Reply::Thread(tx)]);
+                            rx.recv().unwrap().unwrap();
+                            let covered = began.lock().unwrap().iter().any(|w| *w >= g);
+                            assert!(covered, "group {g} answered before an fsync covered it");
+                        }
+                    })
+                })
+                .collect();
+            for c in callers {
+                c.join().unwrap();
+            }
+            fail.store(true, Ordering::SeqCst);
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let w = Written {
+                answers: vec![(0, Ok(accepted(0)))],
+                records: 1,
+            };
+            shared.wrote(w, vec![Reply::Thread(tx)]);
+            let e = rx.recv().unwrap().unwrap_err();
+            assert_eq!(e.code(), "internal.invariant", "{e}");
         });
-        let n = began.lock().unwrap().len();
-        assert!(n < 160, "{n} fsyncs for 160 groups: none shared");
-        assert_eq!(syncs.state.lock().unwrap().synced, 160);
+        let n = began.lock().unwrap().len() as u64;
+        assert!(n < 161, "{n} fsyncs for 161 groups: none shared");
+        let stats = IntakeStats {
+            groups: shared.groups.load(Ordering::SeqCst),
+            records: shared.records.load(Ordering::SeqCst),
+            fsyncs: shared.fsyncs.load(Ordering::SeqCst),
+        };
+        assert_eq!(
+            stats,
+            IntakeStats {
+                groups: 160,
+                records: 160,
+                fsyncs: n
+            }
+        );
+    }
+
+    /// A refused member is answered without waiting for the fsync, and a group with no
+    /// accepted member is never handed to the syncer.
+    #[test]
+    fn refusals_are_answered_at_once() {
+        let shared = Shared::default();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (tx2, rx2) = std::sync::mpsc::sync_channel(1);
+        let refused = ServiceError::Internal("refused".into());
+        let w = Written {
+            answers: vec![(0, Ok(accepted(1))), (1, Err(refused))],
+            records: 1,
+        };
+        shared.wrote(w, vec![Reply::Thread(tx), Reply::Thread(tx2)]);
+        assert!(
+            rx2.try_recv().unwrap().is_err(),
+            "the refusal is answered now"
+        );
+        assert!(rx.try_recv().is_err(), "the acceptance waits for the fsync");
+        assert_eq!(guard(&shared.written).groups.len(), 1);
+        let (tx3, rx3) = std::sync::mpsc::sync_channel(1);
+        shared.wrote(Written::refused(1, &stopped()), vec![Reply::Thread(tx3)]);
+        assert!(rx3.try_recv().unwrap().is_err());
+        assert_eq!(guard(&shared.written).groups.len(), 1);
     }
 
     /// Many threads, each walking its own lot: every record is accepted, in fewer groups than
@@ -773,23 +527,106 @@ mod tests {
         assert!(after.groups - before.groups <= after.records - before.records);
         assert!(after.fsyncs - before.fsyncs <= after.groups - before.groups);
         for l in &lots {
-            let v = svc
-                .custody()
-                .lot_view(
-                    l,
-                    LotPage {
-                        after: None,
-                        limit: None,
-                    },
-                )
-                .unwrap();
-            assert_eq!(v.records.len(), 9);
-            let mut prev = GENESIS.to_string();
-            for r in &v.records {
-                assert_eq!(r.prev, prev);
-                prev = r.record_hash.clone();
-            }
-            assert_eq!(v.head, prev);
+            assert_chain_whole(&svc, l, 9);
         }
+    }
+
+    /// `lot` holds `n` records, each chained to the one before.
+    fn assert_chain_whole(svc: &Service, lot: &str, n: usize) {
+        let page = LotPage {
+            after: None,
+            limit: None,
+        };
+        let v = svc.custody().lot_view(lot, page).unwrap();
+        assert_eq!(v.records.len(), n);
+        let mut prev = GENESIS.to_string();
+        for r in &v.records {
+            assert_eq!(r.prev, prev);
+            prev = r.record_hash.clone();
+        }
+        assert_eq!(v.head, prev);
+    }
+
+    /// Submitters as async tasks on a two-thread runtime (the HTTP path): every record is
+    /// accepted, in fewer fsyncs than records, and each chain is whole.
+    #[test]
+    fn async_submitters_share_fsyncs_and_every_chain_is_whole() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let route = crate::custody::rules::standard_route("531620261000124");
+        let lots: Vec<String> = (0..16).map(|i| format!("{GTIN}.A{i}")).collect();
+        for l in &lots {
+            declare(&svc, l);
+        }
+        // Signed ahead: each record's prev is the one before's hash.
+        let chains: Vec<Vec<Submission>> = lots
+            .iter()
+            .map(|l| {
+                let mut prev = GENESIS.to_string();
+                route
+                    .iter()
+                    .take(7)
+                    .map(|(role, e)| {
+                        let (id, sk) = &c.keys[role];
+                        let sub = signed(id, sk, l, &prev, e.clone(), vec![]);
+                        prev = super::super::group::tests::prev_after(&sub);
+                        sub
+                    })
+                    .collect()
+            })
+            .collect();
+        let before = svc.custody().intake_stats();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tasks: Vec<_> = chains
+                .into_iter()
+                .map(|chain| {
+                    let custody = svc.custody().clone();
+                    tokio::spawn(async move {
+                        for sub in chain {
+                            custody.submit_async(sub).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        let after = svc.custody().intake_stats();
+        assert_eq!(after.records - before.records, 16 * 7);
+        assert!(after.fsyncs - before.fsyncs < 16 * 7, "fsyncs shared");
+        for l in &lots {
+            assert_chain_whole(&svc, l, 7);
+        }
+    }
+
+    /// Dropping the service stops the intake's threads and closes the store: the data
+    /// directory opens again at once, with every acknowledged record.
+    #[test]
+    fn dropping_the_service_closes_the_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = crate::service::setup::DataDir::new(tmp.path().join("d"));
+        let host = crate::code::Host::parse("verify.example.com").unwrap();
+        crate::service::setup::init(&dir, &host).unwrap();
+        let opts = || crate::service::setup::OpenOptions::defaults(host.clone());
+        let svc = crate::service::setup::open(&dir, opts()).unwrap();
+        seed(&svc);
+        let c = cast(&svc);
+        let lot = format!("{GTIN}.D1");
+        declare(&svc, &lot);
+        let (id, sk) = &c.keys[&crate::custody::record::Role::Inspector];
+        let a = super::super::tests::attest(crate::custody::record::Conformance::Conformant);
+        let got = svc
+            .custody()
+            .submit(&signed(id, sk, &lot, GENESIS, a, vec![]))
+            .unwrap();
+        drop(svc);
+        let svc = crate::service::setup::open(&dir, opts()).unwrap();
+        assert_eq!(svc.custody().lot_head(&lot).unwrap(), got.head);
     }
 }

@@ -1,31 +1,11 @@
 //! Signed submissions, step by step (authenticate, authorise the role, the registered owner,
 //! the key rechecked, the engagement, the lot, the head, commit), recalls and declared lots.
 
-use super::intake::Prepared;
+use super::group::Prepared;
 use super::*;
 
 impl Custody {
-    /// Accepts a signed custody statement, or refuses it and stores nothing.
-    ///
-    /// Checks, in order: shape and canonical form (400); actor and key known, signature
-    /// (`verify_strict`), key valid at `signed_at`, freshness (401); the actor's role may
-    /// record the step (403); product registered (422); nonce unused (409); `prev` is the lot
-    /// head (409); named serials are issued items of the lot (422); the step is in order for
-    /// the lot (409). See `docs/custody.md`.
-    #[instrument(skip(self, sub))]
-    pub fn submit(&self, sub: &Submission) -> Result<Accepted> {
-        self.submit_at(sub, now_unix())
-    }
-
-    pub(crate) fn submit_at(&self, sub: &Submission, now: i64) -> Result<Accepted> {
-        let prepared = {
-            let _slot = self.intake.slot()?;
-            self.prepare(sub, now)?
-        };
-        self.intake.commit(self, prepared)
-    }
-
-    /// The checks that need no lock, on the caller's thread: shape and canonical form (400),
+    /// The checks that need no lock, by the caller: shape and canonical form (400),
     /// authentication (401), role (403), registered product (422), leaf size (400), engagement
     /// (403). The group commit checks the key, owner and engagement again only if one of them
     /// changed since (the custody epoch moved).
