@@ -2,9 +2,12 @@
 //! (canonical-JSON parse, `verify_strict`, key validity and freshness, role, replay guard,
 //! lot state machine, one synced RocksDB write with the log append), against raw
 //! `verify_strict` of the same signed messages on the same core, in the same run. Plus one
-//! item-scoped release naming 10,000 items (a whole lot's worth in one event).
+//! item-scoped release naming 10,000 items (a whole lot's worth in one event). The concurrent
+//! runs submit from 1, 8 or 32 async tasks on a runtime with one worker per core, through
+//! `Custody::submit_async` (the HTTP handler's call), against raw `verify_strict` by as many
+//! threads.
 //!
-//! Run: `./scripts/dev bench --bench custody`
+//! Run: `./scripts/dev bench --bench custody` (`-- 'threads|tasks'` for the concurrent runs only)
 
 use std::time::{Duration, Instant};
 
