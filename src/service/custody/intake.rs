@@ -34,10 +34,12 @@ use super::*;
 pub const MAX_GROUP_RECORDS: usize = 256;
 /// A group stops growing once its leaves reach this many bytes (one record may be larger).
 pub const MAX_GROUP_BYTES: usize = 8 << 20;
-/// Statements up to this long are prepared on the async task that received them (about 50 µs
-/// of parsing and `verify_strict`); longer ones (a release naming thousands of items takes
-/// milliseconds) on a blocking thread, so no executor thread stalls.
-const INLINE_PREPARE_MAX: usize = 16 << 10;
+/// Statements up to this long are prepared, and groups of leaves up to this long written, on
+/// the async task that received them (about 50 µs a record: parsing, `verify_strict`, the
+/// checks and the write); a longer one (a release naming hundreds or thousands of items reads
+/// and writes as many item states, milliseconds) goes to a blocking thread, so that no
+/// executor thread stalls and scans keep their latency.
+const INLINE_MAX: usize = 4 << 10;
 
 /// Where a caller waits for its answer.
 pub(super) enum Reply {
@@ -133,13 +135,14 @@ fn max_preparing() -> usize {
 }
 
 impl Queue {
-    /// The next group: the oldest waiting submissions, within the record and byte caps.
-    fn take_group(&mut self) -> Vec<(Reply, Prepared)> {
+    /// The next group: the oldest waiting submissions, within the record cap and `max_bytes`
+    /// of leaves (a first record larger than that is taken alone).
+    fn take_group(&mut self, max_bytes: usize) -> Vec<(Reply, Prepared)> {
         let mut bytes = 0;
         let mut group = Vec::new();
         while let Some((_, p)) = self.waiting.front() {
             if !group.is_empty()
-                && (group.len() >= MAX_GROUP_RECORDS || bytes + p.leaf.len() > MAX_GROUP_BYTES)
+                && (group.len() >= MAX_GROUP_RECORDS || bytes + p.leaf.len() > max_bytes)
             {
                 break;
             }
@@ -158,14 +161,18 @@ impl Shared {
         !std::mem::replace(&mut q.writing, true)
     }
 
-    /// The writer's next group; `None` (and no one writing) once none is waiting.
-    fn next_group(&self) -> Option<Vec<(Reply, Prepared)>> {
+    /// The writer's next group, of at most `max_bytes` of leaves; `Idle` (no one writing) once
+    /// none is waiting, `TooLarge` (still writing) when the next record alone is larger.
+    fn next_group(&self, max_bytes: usize) -> Next {
         let mut q = guard(&self.queue);
-        if q.waiting.is_empty() {
-            q.writing = false;
-            return None;
+        match q.waiting.front() {
+            None => {
+                q.writing = false;
+                Next::Idle
+            }
+            Some((_, p)) if p.leaf.len() > max_bytes => Next::TooLarge,
+            Some(_) => Next::Group(q.take_group(max_bytes)),
         }
-        Some(q.take_group())
     }
 
     /// Answers a written group's refused members now and hands its accepted ones to the
@@ -229,10 +236,25 @@ impl Shared {
     }
 }
 
-/// The writer: the waiting submissions, a group at a time, checked and written by `write`
-/// (under the custody lock) until none is waiting. A panic answers that group's members with
-/// an internal error (their replies are dropped), and another caller writes the next group.
-fn write_waiting(shared: &Shared, write: &dyn Fn(Vec<(u64, Prepared)>) -> Written) {
+/// What the writer does next.
+enum Next {
+    Group(Vec<(Reply, Prepared)>),
+    /// The next record is larger than this writer writes: hand the writing on.
+    TooLarge,
+    /// Nothing waiting; no one is writing any more.
+    Idle,
+}
+
+/// The writer: the waiting submissions, a group of at most `max_bytes` of leaves at a time,
+/// checked and written by `write` (under the custody lock), until none is waiting (returns
+/// true) or the next record is larger than `max_bytes` (returns false: the caller is still
+/// the writer and hands the writing on). A panic answers that group's members with an
+/// internal error (their replies are dropped), and another caller writes the next group.
+fn write_waiting(
+    shared: &Shared,
+    max_bytes: usize,
+    write: &dyn Fn(Vec<(u64, Prepared)>) -> Written,
+) -> bool {
     struct Writing<'a>(&'a Shared);
     impl Drop for Writing<'_> {
         fn drop(&mut self) {
@@ -242,7 +264,12 @@ fn write_waiting(shared: &Shared, write: &dyn Fn(Vec<(u64, Prepared)>) -> Writte
         }
     }
     let _w = Writing(shared);
-    while let Some(group) = shared.next_group() {
+    loop {
+        let group = match shared.next_group(max_bytes) {
+            Next::Group(g) => g,
+            Next::TooLarge => return false,
+            Next::Idle => return true,
+        };
         let (replies, members): (Vec<Reply>, Vec<Prepared>) = group.into_iter().unzip();
         let written = write((0..).zip(members).collect());
         shared.wrote(written, replies);
@@ -337,7 +364,7 @@ impl Custody {
             self.prepare(sub, now)?
         };
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.queue(p, Reply::Thread(tx))?;
+        self.queue(p, Reply::Thread(tx), MAX_GROUP_BYTES)?;
         rx.recv().unwrap_or_else(|_| Err(stopped()))
     }
 
@@ -352,7 +379,7 @@ impl Custody {
     #[instrument(skip(self, sub))]
     pub async fn submit_async(self: &Arc<Self>, sub: Submission) -> Result<Accepted> {
         let now = now_unix();
-        let p = if sub.statement.len() <= INLINE_PREPARE_MAX {
+        let p = if sub.statement.len() <= INLINE_MAX {
             self.prepare(&sub, now)?
         } else {
             let c = self.clone();
@@ -364,16 +391,25 @@ impl Custody {
             .map_err(|e| ServiceError::Internal(format!("custody prepare task failed: {e}")))??
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.queue(p, Reply::Task(tx))?;
+        if self.queue(p, Reply::Task(tx), INLINE_MAX)? {
+            // A record too large to write on this task: a blocking thread writes from here.
+            let c = self.clone();
+            tokio::task::spawn_blocking(move || c.write_waiting(MAX_GROUP_BYTES));
+        }
         rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 
-    fn queue(self: &Arc<Self>, p: Prepared, reply: Reply) -> Result<()> {
+    /// Queues `p` and, when no one is writing, writes the waiting groups of at most
+    /// `max_bytes`. True when this caller must hand the writing on (a larger record waits).
+    fn queue(self: &Arc<Self>, p: Prepared, reply: Reply, max_bytes: usize) -> Result<bool> {
         self.intake.start(self)?;
-        if self.intake.shared.enqueue(p, reply) {
-            write_waiting(&self.intake.shared, &|members| run_group(self, members));
-        }
-        Ok(())
+        Ok(self.intake.shared.enqueue(p, reply) && !self.write_waiting(max_bytes))
+    }
+
+    fn write_waiting(&self, max_bytes: usize) -> bool {
+        write_waiting(&self.intake.shared, max_bytes, &|members| {
+            run_group(self, members)
+        })
     }
 }
 
@@ -603,6 +639,82 @@ mod tests {
         for l in &lots {
             assert_chain_whole(&svc, l, 7);
         }
+    }
+
+    /// A release naming 300 items (a statement and leaf over [`INLINE_MAX`]) submitted from an
+    /// async task while small records flow: it is prepared and written on a blocking thread,
+    /// and every record, large and small, is accepted.
+    #[test]
+    fn a_large_statement_is_written_off_the_async_task() {
+        use crate::custody::record::{Event, Outbound, Role};
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let (b, _) = svc
+            .issuance()
+            .issue_batch(&crate::service::issuance::tests::req(300), "k", &|_| {})
+            .unwrap();
+        let lot = format!("{GTIN}.{}", b.lot);
+        let release = crate::custody::Step::Release;
+        for (r, e) in super::super::tests::prefix_until(release) {
+            c.submit(&svc, r, &lot, e, vec![]).unwrap();
+        }
+        let mut refs: Vec<String> = svc
+            .issuance()
+            .batch_codes(&b, 0, 300)
+            .unwrap()
+            .iter()
+            .map(|c| crate::commitment::ItemRef::of_uri(&c.code).to_string())
+            .collect();
+        refs.sort();
+        let (id, sk) = &c.keys[&Role::BondedWarehouse];
+        let head = svc.custody().lot_head(&lot).unwrap();
+        let big = signed(
+            id,
+            sk,
+            &lot,
+            &head,
+            Event::Release(Outbound::default()),
+            refs,
+        );
+        assert!(big.statement.len() > INLINE_MAX);
+        let small = |i: usize| {
+            let l = format!("{GTIN}.S{i}");
+            declare(&svc, &l);
+            let (id, sk) = &c.keys[&Role::Inspector];
+            let a = super::super::tests::attest(crate::custody::record::Conformance::Conformant);
+            signed(id, sk, &l, GENESIS, a, vec![])
+        };
+        let subs: Vec<Submission> = (0..8).map(small).chain([big]).collect();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        let answers = rt.block_on(async {
+            let tasks: Vec<_> = subs
+                .into_iter()
+                .map(|sub| {
+                    let custody = svc.custody().clone();
+                    tokio::spawn(async move { custody.submit_async(sub).await })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                let limit = std::time::Duration::from_secs(60);
+                let answer = tokio::time::timeout(limit, t).await;
+                out.push(
+                    answer
+                        .expect("answered: the writing was handed on")
+                        .unwrap(),
+                );
+            }
+            out
+        });
+        for a in &answers {
+            assert!(a.is_ok(), "{a:?}");
+        }
+        assert_eq!(answers[8].as_ref().unwrap().step, "release");
     }
 
     /// Dropping the service stops the intake's threads and closes the store: the data
