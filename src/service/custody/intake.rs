@@ -71,7 +71,7 @@ pub(super) struct Intake {
     slot_free: Condvar,
 }
 
-/// What the callers and the two threads share.
+/// What the callers and the syncer share.
 #[derive(Default)]
 struct Shared {
     queue: Mutex<Queue>,
@@ -248,18 +248,23 @@ enum Next {
 /// The writer: the waiting submissions, a group of at most `max_bytes` of leaves at a time,
 /// checked and written by `write` (under the custody lock), until none is waiting (returns
 /// true) or the next record is larger than `max_bytes` (returns false: the caller is still
-/// the writer and hands the writing on). A panic answers that group's members with an
-/// internal error (their replies are dropped), and another caller writes the next group.
+/// the writer and hands the writing on). A panic (a bug) answers that group's members and
+/// every waiting one with an internal error (their replies are dropped), and the next caller
+/// writes again.
 fn write_waiting(
     shared: &Shared,
     max_bytes: usize,
     write: &dyn Fn(Vec<(u64, Prepared)>) -> Written,
 ) -> bool {
+    /// On a panic (a bug: `write` catches its own), the waiting submissions are dropped
+    /// unwritten, so that their callers are answered (500) instead of waiting for a writer.
     struct Writing<'a>(&'a Shared);
     impl Drop for Writing<'_> {
         fn drop(&mut self) {
             if std::thread::panicking() {
-                guard(&self.0.queue).writing = false;
+                let mut q = guard(&self.0.queue);
+                q.writing = false;
+                q.waiting.clear();
             }
         }
     }
@@ -503,6 +508,55 @@ mod tests {
                 records: 160,
                 fsyncs: n
             }
+        );
+    }
+
+    /// A writer that panics (a bug) leaves no caller waiting: its group's and every queued
+    /// caller's reply is dropped (they are answered with an error), and the next caller to
+    /// queue becomes the writer.
+    #[test]
+    fn a_panicking_writer_leaves_no_caller_waiting() {
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        let (id, sk) = &c.keys[&crate::custody::record::Role::Inspector];
+        let prepared = |i: u32| {
+            let lot = format!("{GTIN}.W{i}");
+            declare(&svc, &lot);
+            let a = super::super::tests::attest(crate::custody::record::Conformance::Conformant);
+            let sub = signed(id, sk, &lot, GENESIS, a, vec![]);
+            svc.custody().prepare(&sub, now_unix()).unwrap()
+        };
+        let shared = Shared::default();
+        let (tx1, rx1) = std::sync::mpsc::sync_channel(1);
+        let (tx2, rx2) = std::sync::mpsc::sync_channel(1);
+        assert!(shared.enqueue(prepared(1), Reply::Thread(tx1)), "writes");
+        let late = Mutex::new(Some((prepared(2), Reply::Thread(tx2))));
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            write_waiting(&shared, MAX_GROUP_BYTES, &|_| {
+                // One more arrives while the group is written.
+                let (p, r) = late.lock().unwrap().take().unwrap();
+                assert!(!shared.enqueue(p, r), "someone is writing");
+                panic!("a bug in the group write")
+            })
+        }));
+        assert!(panicked.is_err());
+        let ten = std::time::Duration::from_secs(10);
+        let gone = std::sync::mpsc::RecvTimeoutError::Disconnected;
+        assert_eq!(
+            rx1.recv_timeout(ten).unwrap_err(),
+            gone,
+            "the group's caller"
+        );
+        assert_eq!(
+            rx2.recv_timeout(ten).unwrap_err(),
+            gone,
+            "the waiting caller"
+        );
+        let (tx3, _rx3) = std::sync::mpsc::sync_channel(1);
+        assert!(
+            shared.enqueue(prepared(3), Reply::Thread(tx3)),
+            "the next caller writes"
         );
     }
 
