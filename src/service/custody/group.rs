@@ -167,9 +167,10 @@ impl Custody {
             )?;
         }
         let lk = lot_key(lot);
-        if !ov.lots.contains_key(&lk) && !self.lot_exists(&lk)? {
-            return Err(CustodyError::UndeclaredLot { lot: lot.clone() }.into());
-        }
+        let mut state = match ov.lots.get(&lk) {
+            Some(s) => s.clone(),
+            None => self.stored_lot_state(lot, &lk)?,
+        };
         let nk = nonce_key(&p.actor.id, &st.nonce);
         if ov.nonces.contains_key(&nk) || self.store.get(Cf::Nonces, &nk)?.is_some() {
             return Err(CustodyError::Replay {
@@ -178,10 +179,6 @@ impl Custody {
             }
             .into());
         }
-        let mut state = match ov.lots.get(&lk) {
-            Some(s) => s.clone(),
-            None => self.lot_state(&lk)?,
-        };
         check_head(lot, &state, &st.prev)?;
         let mut named = self.item_states(lot, &p.signed.checked.items)?;
         for n in &mut named {
@@ -214,6 +211,16 @@ impl Custody {
             hash: p.hash,
             leaf: p.leaf,
         })
+    }
+
+    /// The stored state of a lot that exists (one read: a lot with custody records has a
+    /// state; one without is declared or issued), or 404 `custody.undeclared_lot`.
+    fn stored_lot_state(&self, lot: &LotId, lk: &[u8]) -> Result<LotState> {
+        match self.store.get(Cf::Lots, lk)? {
+            Some(v) => Ok(decode_json("lot state", &v)?),
+            None if self.issuance.lot_has_batches(lk)? => Ok(LotState::default()),
+            None => Err(CustodyError::UndeclaredLot { lot: lot.clone() }.into()),
+        }
     }
 
     /// One write (synced later, by the intake's syncer) of every staged member: leaves and
