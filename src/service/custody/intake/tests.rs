@@ -218,6 +218,43 @@ fn assert_chain_whole(svc: &Service, lot: &str, n: usize) {
     assert_eq!(v.head, prev);
 }
 
+/// Each chain submitted in order by its own task (`submit_async`, the HTTP path) on a
+/// two-worker runtime; the answers, chain by chain. Each task must end within 60 s, so that
+/// a writing never handed on fails the test instead of hanging it.
+fn submit_from_tasks(svc: &Service, chains: Vec<Vec<Submission>>) -> Vec<Vec<Result<Accepted>>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = chains
+            .into_iter()
+            .map(|chain| {
+                let custody = svc.custody().clone();
+                tokio::spawn(async move {
+                    let mut answers = Vec::new();
+                    for sub in chain {
+                        answers.push(custody.submit_async(sub).await);
+                    }
+                    answers
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            let limit = std::time::Duration::from_secs(60);
+            let answers = tokio::time::timeout(limit, t).await;
+            out.push(
+                answers
+                    .expect("answered: the writing was handed on")
+                    .unwrap(),
+            );
+        }
+        out
+    })
+}
+
 /// Submitters as async tasks on a two-thread runtime (the HTTP path): every record is
 /// accepted, in fewer fsyncs than records, and each chain is whole.
 #[test]
@@ -248,26 +285,9 @@ fn async_submitters_share_fsyncs_and_every_chain_is_whole() {
         })
         .collect();
     let before = svc.custody().intake_stats();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let tasks: Vec<_> = chains
-            .into_iter()
-            .map(|chain| {
-                let custody = svc.custody().clone();
-                tokio::spawn(async move {
-                    for sub in chain {
-                        custody.submit_async(sub).await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap();
-        }
-    });
+    for answer in submit_from_tasks(&svc, chains).into_iter().flatten() {
+        answer.unwrap();
+    }
     let after = svc.custody().intake_stats();
     assert_eq!(after.records - before.records, 16 * 7);
     assert!(after.fsyncs - before.fsyncs < 16 * 7, "fsyncs shared");
@@ -320,32 +340,11 @@ fn a_large_statement_is_written_off_the_async_task() {
         let a = super::super::tests::attest(crate::custody::record::Conformance::Conformant);
         signed(id, sk, &l, GENESIS, a, vec![])
     };
-    let subs: Vec<Submission> = (0..8).map(small).chain([big]).collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap();
-    let answers = rt.block_on(async {
-        let tasks: Vec<_> = subs
-            .into_iter()
-            .map(|sub| {
-                let custody = svc.custody().clone();
-                tokio::spawn(async move { custody.submit_async(sub).await })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            let limit = std::time::Duration::from_secs(60);
-            let answer = tokio::time::timeout(limit, t).await;
-            out.push(
-                answer
-                    .expect("answered: the writing was handed on")
-                    .unwrap(),
-            );
-        }
-        out
-    });
+    let chains: Vec<Vec<Submission>> = (0..8).map(small).chain([big]).map(|s| vec![s]).collect();
+    let answers: Vec<Result<Accepted>> = submit_from_tasks(&svc, chains)
+        .into_iter()
+        .flatten()
+        .collect();
     for a in &answers {
         assert!(a.is_ok(), "{a:?}");
     }
