@@ -721,3 +721,51 @@ async fn non_conformant_lots_scan_with_a_warning() {
     assert_eq!(v["custody"]["attestation"], "non_conformant");
     s.stop().await;
 }
+
+/// A hostile client flooding the submission route from one address: each submission is
+/// parsed and its signature checked on the server's async workers, so the route's per-client
+/// limit is what bounds the CPU one address can take. After the burst every answer is 429
+/// (problem+json, `Retry-After`), given before the body is parsed.
+#[tokio::test]
+async fn a_flood_of_forged_submissions_from_one_address_is_cut_off_at_the_limit() {
+    let mut cfg = test_config();
+    cfg.rate_limit = traceseal::config::RateLimit {
+        per_second: 1,
+        burst: 3,
+    };
+    let s = TestServer::start(cfg).await;
+    let st = traceseal::custody::Statement {
+        log: "verify.example.com/log".into(),
+        lot: "09506000134352.FLOOD".into(),
+        items: vec![],
+        prev: traceseal::custody::GENESIS.into(),
+        actor: "nobody".into(),
+        kid: "00000000".into(),
+        time: "2026-11-20T10:00:00+08:00".into(),
+        signed_at: traceseal::service::now_unix(),
+        nonce: traceseal::custody::record::random_nonce(),
+        place: None,
+        event: traceseal::custody::Event::Storing(Default::default()),
+    };
+    let body =
+        json!({"statement": st.canonical(), "signature": st.sign(&traceseal::keys::generate())});
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = s
+            .client
+            .post(s.url("/api/v1/custody/records"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        if status == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            assert_eq!(r.headers()["content-type"], "application/problem+json");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses[..3], [401, 401, 401], "{statuses:?}");
+    assert!(statuses[3..].iter().all(|c| *c == 429), "{statuses:?}");
+    s.stop().await;
+}
