@@ -42,6 +42,7 @@ mod desk;
 mod group;
 mod intake;
 mod lots;
+mod signers;
 mod submit;
 mod views;
 
@@ -69,6 +70,7 @@ pub struct Custody {
     lot_pages: ViewCache<LotView>,
     epcis_pages: ViewCache<EpcisPage>,
     intake: intake::Intake,
+    signers: signers::SignerCache,
 }
 
 /// The units custody reads and writes through.
@@ -106,6 +108,7 @@ impl Custody {
             lot_pages: ViewCache::new(PAGE_CACHE_BYTES),
             epcis_pages: ViewCache::new(PAGE_CACHE_BYTES),
             intake: intake::Intake::default(),
+            signers: signers::SignerCache::default(),
         }
     }
 }

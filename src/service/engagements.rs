@@ -147,7 +147,7 @@ impl Engagements {
 }
 
 impl Engagements {
-    fn engagement_state(&self, enterprise: u64, actor: &str) -> Result<EngagementState> {
+    pub(crate) fn engagement_state(&self, enterprise: u64, actor: &str) -> Result<EngagementState> {
         Ok(
             match self
                 .store
@@ -322,17 +322,17 @@ impl Engagements {
 
     /// Refuses (403) unless `actor` was engaged by `enterprise` for `gtin` at `signed_at`, by
     /// an engagement still in force `now`: a record signed just before an engagement ended
-    /// (within the freshness window) is not accepted after the end. Called under the custody
-    /// lock.
+    /// (within the freshness window) is not accepted after the end. `st` is `enterprise`'s
+    /// engagement of `actor` ([`Engagements::engagement_state`], read under the custody lock
+    /// or as of a custody epoch).
     pub(crate) fn check_engaged(
-        &self,
+        st: &EngagementState,
         enterprise: u64,
         actor: &str,
         gtin: &str,
         signed_at: i64,
         now: i64,
     ) -> Result<()> {
-        let st = self.engagement_state(enterprise, actor)?;
         engagement::check(&st.periods, enterprise, actor, gtin, signed_at)
             .map_err(EngagementError::from)?;
         if st

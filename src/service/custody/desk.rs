@@ -144,16 +144,18 @@ impl Custody {
             return Err(CustodyError::LotNotFound { lot }.into());
         }
         let name = self.master.enterprise(product.enterprise_id)?.name;
-        let engaged = self
+        let st = self
             .engagements
-            .check_engaged(
-                product.enterprise_id,
-                &actor.id,
-                lot.gtin.as_str(),
-                now,
-                now,
-            )
-            .is_ok();
+            .engagement_state(product.enterprise_id, &actor.id)?;
+        let engaged = Engagements::check_engaged(
+            &st,
+            product.enterprise_id,
+            &actor.id,
+            lot.gtin.as_str(),
+            now,
+            now,
+        )
+        .is_ok();
         let mut d = desk_lot(
             actor.role,
             &product,

@@ -16,7 +16,7 @@ use crate::merkle::Hash;
 /// key validity, freshness, role, registered product, leaf size.
 pub(super) struct Prepared {
     pub signed: SignedStatement,
-    pub actor: Actor,
+    pub actor: Arc<Actor>,
     pub leaf: Vec<u8>,
     pub hash: Hash,
     pub now: i64,
@@ -158,7 +158,8 @@ impl Custody {
             // A key, engagement or owner changed since the submission was checked.
             self.recheck_key(&p.actor.id, st, p.now)?;
             owner = self.registered_owner(lot)?;
-            self.engagements.check_engaged(
+            Engagements::check_engaged(
+                &self.engagements.engagement_state(owner, &p.actor.id)?,
                 owner,
                 &p.actor.id,
                 lot.gtin.as_str(),

@@ -17,11 +17,11 @@ impl Custody {
             parse_signature(&sub.signature).map_err(CustodyError::MalformedSignature)?;
         // Owned once (a statement may name 10,000 items); everything below borrows it.
         let signed = SignedStatement { checked, signature };
-        let (actor, leaf) = self.authenticate(&signed, now)?;
+        let (actor, leaf) = self.authenticate(&signed, now, epoch)?;
         let st = &signed.checked.statement;
         authorize_role(&actor, &st.event)?;
         let lot = &signed.checked.lot;
-        let owner = self.registered_owner(lot)?;
+        let owner = self.owner_at(lot, epoch)?;
         if leaf.len() > crate::leaf::MAX_LEAF_LEN {
             return Err(CustodyError::RecordTooLarge {
                 len: leaf.len(),
@@ -29,8 +29,14 @@ impl Custody {
             }
             .into());
         }
-        self.engagements
-            .check_engaged(owner, &actor.id, lot.gtin.as_str(), st.signed_at, now)?;
+        Engagements::check_engaged(
+            &*self.engagement_at(owner, &actor.id, epoch)?,
+            owner,
+            &actor.id,
+            lot.gtin.as_str(),
+            st.signed_at,
+            now,
+        )?;
         let hash = merkle::leaf_hash(&leaf);
         Ok(Prepared {
             signed,
@@ -45,12 +51,14 @@ impl Custody {
 
     /// The statement is for this log, by a registered actor, signed (`verify_strict`) with one
     /// of its keys valid at `signed_at` and usable now, within the freshness window. Returns
-    /// the actor and the record's leaf bytes.
+    /// the actor and the record's leaf bytes. The registry is read as of custody `epoch`
+    /// (see `signers.rs`).
     pub(super) fn authenticate(
         &self,
         signed: &SignedStatement,
         now: i64,
-    ) -> Result<(Actor, Vec<u8>)> {
+        epoch: u64,
+    ) -> Result<(Arc<Actor>, Vec<u8>)> {
         let st = &signed.checked.statement;
         if st.log != self.log.origin() {
             return Err(CustodyError::WrongLog {
@@ -59,12 +67,11 @@ impl Custody {
             }
             .into());
         }
-        let actor =
-            self.registry
-                .find_actor(&st.actor)?
-                .ok_or_else(|| CustodyError::UnknownActor {
-                    actor: st.actor.clone(),
-                })?;
+        let actor = self
+            .actor_at(&st.actor, epoch)?
+            .ok_or_else(|| CustodyError::UnknownActor {
+                actor: st.actor.clone(),
+            })?;
         let key = actor.keys.iter().find(|k| k.kid == st.kid).ok_or_else(|| {
             CustodyError::UnknownKey {
                 actor: actor.id.clone(),

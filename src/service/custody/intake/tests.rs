@@ -92,6 +92,31 @@ fn one_fsync_covers_every_group_written_before_it_began() {
     );
 }
 
+/// The syncer syncs a lone submitter's record at once; with more submitters in the intake
+/// it waits until half of them are written, or the first written has waited
+/// [`MAX_SYNC_WAIT`].
+#[test]
+fn the_syncer_waits_for_half_the_submitters_or_max_sync_wait() {
+    let shared = Shared::default();
+    let mut u = Unsynced {
+        records: 1,
+        since: Some(std::time::Instant::now()),
+        ..Unsynced::default()
+    };
+    let _one = shared.enter();
+    assert!(shared.sync_due(&u), "alone");
+    let _more: Vec<_> = (0..3).map(|_| shared.enter()).collect();
+    assert!(!shared.sync_due(&u), "1 of 4 written");
+    u.records = 2;
+    assert!(shared.sync_due(&u), "2 of 4 written");
+    u.records = 1;
+    u.since = Some(std::time::Instant::now() - MAX_SYNC_WAIT);
+    assert!(shared.sync_due(&u), "waited long enough");
+    u.since = Some(std::time::Instant::now());
+    u.closed = true;
+    assert!(shared.sync_due(&u), "closing");
+}
+
 /// A writer that panics (a bug) leaves no caller waiting: its group's and every queued
 /// caller's reply is dropped (they are answered with an error), and the next caller to
 /// queue becomes the writer.
