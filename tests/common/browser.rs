@@ -18,6 +18,9 @@ pub struct Browser {
     base: String,
     session: String,
     http: reqwest::Client,
+    /// The driver's and the browser's `TMPDIR` (profile, singleton socket), removed with the
+    /// browser: runs leave nothing in `/tmp`.
+    _tmp: tempfile::TempDir,
 }
 
 fn free_port() -> u16 {
@@ -59,8 +62,10 @@ impl Browser {
         );
         let chromium = which("chromium").expect("chromium not found: run ./scripts/dev setup");
         let port = free_port();
+        let tmp = tempfile::tempdir().unwrap();
         let driver = Command::new(driver_bin)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", tmp.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -107,6 +112,7 @@ impl Browser {
             base,
             session,
             http,
+            _tmp: tmp,
         }
     }
 
