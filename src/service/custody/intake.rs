@@ -422,7 +422,10 @@ impl Custody {
             self.prepare(sub, now)?
         };
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.queue(p, Reply::Thread(tx), MAX_GROUP_BYTES)?;
+        if self.queue(p, Reply::Thread(tx))? {
+            // A blocking thread writes groups of any size.
+            self.write_waiting(MAX_GROUP_BYTES);
+        }
         rx.recv().unwrap_or_else(|_| Err(stopped()))
     }
 
@@ -450,8 +453,7 @@ impl Custody {
             .map_err(|e| ServiceError::Internal(format!("custody prepare task failed: {e}")))??
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.intake.start(self)?;
-        if self.intake.shared.enqueue(p, Reply::Task(tx)) {
+        if self.queue(p, Reply::Task(tx))? {
             // This task writes. It first lets the tasks ready on this worker run (they check
             // their submissions and queue them), so that one group takes them all: a group
             // write costs much more than a member's checks. Alone, it goes on at once.
@@ -467,11 +469,11 @@ impl Custody {
         rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// Queues `p` and, when no one is writing, writes the waiting groups of at most
-    /// `max_bytes`. True when this caller must hand the writing on (a larger record waits).
-    fn queue(self: &Arc<Self>, p: Prepared, reply: Reply, max_bytes: usize) -> Result<bool> {
+    /// Queues `p` (the syncer starts with the first submission). True when this caller is
+    /// to write the waiting groups: no one is writing.
+    fn queue(self: &Arc<Self>, p: Prepared, reply: Reply) -> Result<bool> {
         self.intake.start(self)?;
-        Ok(self.intake.shared.enqueue(p, reply) && !self.write_waiting(max_bytes))
+        Ok(self.intake.shared.enqueue(p, reply))
     }
 
     fn write_waiting(&self, max_bytes: usize) -> bool {

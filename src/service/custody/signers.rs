@@ -10,6 +10,12 @@
 //! owner and engagement again from the store, under the lock (`group.rs`). Absent entries are
 //! not kept (an unknown actor is looked up again), so a flood of unknown names cannot grow
 //! the cache, which is bounded anyway ([`MAX_ENTRIES`]).
+//!
+//! Not the project's `ViewCache` (`service/cache.rs`): that one versions each entry on its
+//! own and keys by owned bytes, so every lookup would allocate a key and a version on the
+//! submission path, and a submission that began before a change could put back what the
+//! change replaced. Here one epoch covers every entry, and the entries only ever move
+//! forward to a later epoch.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

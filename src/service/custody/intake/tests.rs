@@ -191,19 +191,25 @@ fn refusals_are_answered_at_once() {
     assert_eq!(guard(&shared.written).groups.len(), 1);
 }
 
+/// A seeded service, one actor per role engaged, and `n` declared lots `{GTIN}.{tag}{i}`.
+fn declared_lots(tag: &str, n: usize) -> (Service, super::super::tests::Cast, Vec<String>) {
+    let (svc, _) = test_service();
+    seed(&svc);
+    let c = cast(&svc);
+    let lots: Vec<String> = (0..n).map(|i| format!("{GTIN}.{tag}{i}")).collect();
+    for l in &lots {
+        declare(&svc, l);
+    }
+    (svc, c, lots)
+}
+
 /// Many threads, each walking its own lot: every record is accepted, in fewer groups than
 /// records, and each lot's chain is whole.
 #[test]
 fn concurrent_submitters_share_groups_and_every_chain_is_whole() {
-    let (svc, _) = test_service();
-    seed(&svc);
-    let c = cast(&svc);
-    let route = crate::custody::rules::standard_route("531620261000123");
     let threads = 8;
-    let lots: Vec<String> = (0..threads).map(|i| format!("{GTIN}.C{i}")).collect();
-    for l in &lots {
-        declare(&svc, l);
-    }
+    let (svc, c, lots) = declared_lots("C", threads);
+    let route = crate::custody::rules::standard_route("531620261000123");
     let before = svc.custody().intake_stats();
     std::thread::scope(|s| {
         for l in &lots {
@@ -284,14 +290,8 @@ fn submit_from_tasks(svc: &Service, chains: Vec<Vec<Submission>>) -> Vec<Vec<Res
 /// accepted, in fewer fsyncs than records, and each chain is whole.
 #[test]
 fn async_submitters_share_fsyncs_and_every_chain_is_whole() {
-    let (svc, _) = test_service();
-    seed(&svc);
-    let c = cast(&svc);
+    let (svc, c, lots) = declared_lots("A", 16);
     let route = crate::custody::rules::standard_route("531620261000124");
-    let lots: Vec<String> = (0..16).map(|i| format!("{GTIN}.A{i}")).collect();
-    for l in &lots {
-        declare(&svc, l);
-    }
     // Signed ahead: each record's prev is the one before's hash.
     let chains: Vec<Vec<Submission>> = lots
         .iter()
