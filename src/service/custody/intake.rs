@@ -11,7 +11,10 @@
 //!   It answers the refused members at once, and goes on with the next group until none is
 //!   waiting (no thread is woken to write). An async writer first yields once, so that the
 //!   tasks ready on its worker check their submissions and queue them into its first group:
-//!   a group write costs far more than one member's share of it;
+//!   a group write costs far more than one member's share of it. The yield lasts until its
+//!   worker has nothing else to run, so once [`GROUP_TARGET`] submissions wait, the caller
+//!   that queued the last of them writes instead (the yielded one then only waits): the
+//!   group is large enough, and the records written keep the syncer going;
 //! - the intake's **syncer** thread takes every group written so far and makes them durable
 //!   with one fsync. It first lets the group grow while the submitters in the intake are
 //!   still coming (see [`Shared::next_sync`]): an fsync costs more than a record's checks, so
@@ -44,6 +47,10 @@ pub const MAX_GROUP_BYTES: usize = 8 << 20;
 /// and writes as many item states, milliseconds) goes to a blocking thread, so that no
 /// executor thread stalls and scans keep their latency.
 const INLINE_MAX: usize = 4 << 10;
+/// Submissions waiting that make a group worth writing at once: the caller that queues the
+/// last of them writes, instead of the yielded writer (`docs/performance.md`, Custody
+/// intake).
+pub const GROUP_TARGET: usize = 4;
 /// Longest the syncer lets written records wait for more before their fsync.
 pub const MAX_SYNC_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
 
@@ -94,8 +101,33 @@ struct Shared {
 #[derive(Default)]
 struct Queue {
     waiting: VecDeque<(Reply, Prepared)>,
-    /// A caller is writing the waiting submissions.
-    writing: bool,
+    writer: Writer,
+    /// Yields so far (each yielded writer's turn).
+    turns: u64,
+}
+
+/// Who writes the waiting submissions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Writer {
+    /// No one: the next caller to queue writes.
+    #[default]
+    None,
+    /// A caller is writing.
+    Writing,
+    /// An async caller yielded (its turn) and writes when it runs again, unless a caller
+    /// queued the [`GROUP_TARGET`]th waiting submission first and writes instead.
+    Yielded(u64),
+}
+
+/// What a caller does once its submission is queued.
+#[derive(Debug, PartialEq, Eq)]
+enum Role {
+    /// Waits for its answer: someone else writes.
+    Wait,
+    /// Writes the waiting submissions.
+    Write,
+    /// Yields, then writes if it still is its turn ([`Shared::resume`]).
+    Yield(u64),
 }
 
 /// Groups written, waiting for the syncer: each with the replies of its accepted members.
@@ -105,8 +137,10 @@ struct Unsynced {
     /// Records in `groups`, and when the first of them was written.
     records: usize,
     since: Option<std::time::Instant>,
-    /// The syncer waits for more records (a written group wakes it).
+    /// The syncer waits for more records (a written group that makes the sync due wakes it).
     gathering: bool,
+    /// The syncer waits for a first group (the next one written wakes it).
+    idle: bool,
     closed: bool,
 }
 
@@ -176,11 +210,35 @@ impl Queue {
 }
 
 impl Shared {
-    /// Queues `p`; true when the caller is to write the waiting submissions (no one is).
-    fn enqueue(&self, p: Prepared, reply: Reply) -> bool {
+    /// Queues `p`, and says what the caller does next: write when no one writes (first
+    /// yielding, when `may_yield`), or when a yielded writer has not started and the group is
+    /// [`GROUP_TARGET`] large; wait otherwise.
+    fn enqueue(&self, p: Prepared, reply: Reply, may_yield: bool) -> Role {
         let mut q = guard(&self.queue);
         q.waiting.push_back((reply, p));
-        !std::mem::replace(&mut q.writing, true)
+        match q.writer {
+            Writer::None if may_yield => {
+                q.turns += 1;
+                q.writer = Writer::Yielded(q.turns);
+                Role::Yield(q.turns)
+            }
+            Writer::Yielded(_) if q.waiting.len() < GROUP_TARGET => Role::Wait,
+            Writer::None | Writer::Yielded(_) => {
+                q.writer = Writer::Writing;
+                Role::Write
+            }
+            Writer::Writing => Role::Wait,
+        }
+    }
+
+    /// After its yield, a caller writes if it still is its `turn` (no one took over).
+    fn resume(&self, turn: u64) -> bool {
+        let mut q = guard(&self.queue);
+        let mine = q.writer == Writer::Yielded(turn);
+        if mine {
+            q.writer = Writer::Writing;
+        }
+        mine
     }
 
     /// The writer's next group, of at most `max_bytes` of leaves; `Idle` (no one writing) once
@@ -189,7 +247,7 @@ impl Shared {
         let mut q = guard(&self.queue);
         match q.waiting.front() {
             None => {
-                q.writing = false;
+                q.writer = Writer::None;
                 Next::Idle
             }
             Some((_, p)) if p.leaf.len() > max_bytes => Next::TooLarge,
@@ -216,7 +274,9 @@ impl Shared {
         u.records += w.records as usize;
         u.since.get_or_insert_with(std::time::Instant::now);
         u.groups.push((w, replies));
-        if u.groups.len() == 1 || u.gathering {
+        // Woken only when it has something to do: each wake-up costs a context switch, and
+        // with many small groups most would find the sync not yet due.
+        if u.idle || (u.gathering && self.sync_due(&u)) {
             self.to_sync.notify_one();
         }
     }
@@ -250,6 +310,7 @@ impl Shared {
                 return None;
             }
             u.gathering = !u.groups.is_empty();
+            u.idle = !u.gathering;
             u = if u.gathering {
                 let waited = u.since.map_or(MAX_SYNC_WAIT, |t| t.elapsed());
                 let left = MAX_SYNC_WAIT.saturating_sub(waited);
@@ -260,6 +321,7 @@ impl Shared {
                 self.to_sync.wait(u).unwrap_or_else(PoisonError::into_inner)
             };
             u.gathering = false;
+            u.idle = false;
         }
     }
 
@@ -285,6 +347,31 @@ impl Shared {
     fn close(&self) {
         guard(&self.written).closed = true;
         self.to_sync.notify_all();
+    }
+}
+
+/// A writer's yielded turn. When its task is dropped during the yield (an HTTP client that
+/// hung up) and the turn is still its own, the waiting submissions are written from a
+/// blocking thread: no one else would write them.
+struct YieldedTurn<'a> {
+    custody: &'a Arc<Custody>,
+    turn: u64,
+    over: bool,
+}
+
+impl YieldedTurn<'_> {
+    /// True when the caller writes now (no one took over during the yield).
+    fn resume(mut self) -> bool {
+        self.over = true;
+        self.custody.intake.shared.resume(self.turn)
+    }
+}
+
+impl Drop for YieldedTurn<'_> {
+    fn drop(&mut self) {
+        if !self.over && self.custody.intake.shared.resume(self.turn) {
+            self.custody.write_on_blocking_thread();
+        }
     }
 }
 
@@ -315,7 +402,7 @@ fn write_waiting(
         fn drop(&mut self) {
             if std::thread::panicking() {
                 let mut q = guard(&self.0.queue);
-                q.writing = false;
+                q.writer = Writer::None;
                 q.waiting.clear();
             }
         }
@@ -422,7 +509,7 @@ impl Custody {
             self.prepare(sub, now)?
         };
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        if self.queue(p, Reply::Thread(tx))? {
+        if self.queue(p, Reply::Thread(tx), false)? == Role::Write {
             // A blocking thread writes groups of any size.
             self.write_waiting(MAX_GROUP_BYTES);
         }
@@ -453,27 +540,47 @@ impl Custody {
             .map_err(|e| ServiceError::Internal(format!("custody prepare task failed: {e}")))??
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.queue(p, Reply::Task(tx))? {
-            // This task writes. It first lets the tasks ready on this worker run (they check
-            // their submissions and queue them), so that one group takes them all: a group
-            // write costs much more than a member's checks. Alone, it goes on at once.
-            if self.intake.shared.active.load(Ordering::Relaxed) > 1 {
+        // A writer first lets the tasks ready on this worker run (they check their submissions
+        // and queue them), so that one group takes them all: a group write costs much more
+        // than a member's checks. Alone, it goes on at once.
+        let may_yield = self.intake.shared.active.load(Ordering::Relaxed) > 1;
+        let write = match self.queue(p, Reply::Task(tx), may_yield)? {
+            Role::Wait => false,
+            Role::Write => true,
+            Role::Yield(turn) => {
+                let turn = YieldedTurn {
+                    custody: self,
+                    turn,
+                    over: false,
+                };
                 tokio::task::yield_now().await;
+                turn.resume()
             }
-            if !self.write_waiting(INLINE_MAX) {
-                // A record too large to write on this task: a blocking thread writes from here.
-                let c = self.clone();
-                tokio::task::spawn_blocking(move || c.write_waiting(MAX_GROUP_BYTES));
-            }
+        };
+        if write && !self.write_waiting(INLINE_MAX) {
+            // A record too large to write on this task: a blocking thread writes from here.
+            self.write_on_blocking_thread();
         }
         rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// Queues `p` (the syncer starts with the first submission). True when this caller is
-    /// to write the waiting groups: no one is writing.
-    fn queue(self: &Arc<Self>, p: Prepared, reply: Reply) -> Result<bool> {
+    /// Queues `p` (the syncer starts with the first submission); what the caller does next.
+    fn queue(self: &Arc<Self>, p: Prepared, reply: Reply, may_yield: bool) -> Result<Role> {
         self.intake.start(self)?;
-        Ok(self.intake.shared.enqueue(p, reply))
+        Ok(self.intake.shared.enqueue(p, reply, may_yield))
+    }
+
+    /// Writes the waiting submissions, of any size, from a blocking thread (here, outside a
+    /// runtime).
+    fn write_on_blocking_thread(self: &Arc<Self>) {
+        let c = self.clone();
+        let write = move || {
+            let _ = c.write_waiting(MAX_GROUP_BYTES);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(write)),
+            Err(_) => write(),
+        }
     }
 
     fn write_waiting(&self, max_bytes: usize) -> bool {

@@ -1,6 +1,8 @@
 //! The intake's tests: shared fsyncs, refusals, async and blocking submitters, large
 //! statements, a panicking writer, closing.
 
+use std::future::Future;
+
 use super::super::tests::{cast, declare, signed, GTIN};
 use super::*;
 use crate::service::master::tests::seed;
@@ -136,13 +138,16 @@ fn a_panicking_writer_leaves_no_caller_waiting() {
     let shared = Shared::default();
     let (tx1, rx1) = std::sync::mpsc::sync_channel(1);
     let (tx2, rx2) = std::sync::mpsc::sync_channel(1);
-    assert!(shared.enqueue(prepared(1), Reply::Thread(tx1)), "writes");
+    assert_eq!(
+        shared.enqueue(prepared(1), Reply::Thread(tx1), false),
+        Role::Write
+    );
     let late = Mutex::new(Some((prepared(2), Reply::Thread(tx2))));
     let panicked = catch_unwind(AssertUnwindSafe(|| {
         write_waiting(&shared, MAX_GROUP_BYTES, &|_| {
             // One more arrives while the group is written.
             let (p, r) = late.lock().unwrap().take().unwrap();
-            assert!(!shared.enqueue(p, r), "someone is writing");
+            assert_eq!(shared.enqueue(p, r, false), Role::Wait, "someone writes");
             panic!("a bug in the group write")
         })
     }));
@@ -160,10 +165,89 @@ fn a_panicking_writer_leaves_no_caller_waiting() {
         "the waiting caller"
     );
     let (tx3, _rx3) = std::sync::mpsc::sync_channel(1);
-    assert!(
-        shared.enqueue(prepared(3), Reply::Thread(tx3)),
+    assert_eq!(
+        shared.enqueue(prepared(3), Reply::Thread(tx3), true),
+        Role::Yield(1),
         "the next caller writes"
     );
+}
+
+/// A yielded writer keeps its turn until [`GROUP_TARGET`] submissions wait: the caller that
+/// queues the last of them writes, and the yielded one, resumed, only waits. A writer that
+/// is not yielded is never taken over.
+#[test]
+fn the_caller_completing_a_group_takes_over_from_a_yielded_writer() {
+    let (svc, c, lots) = declared_lots("Y", GROUP_TARGET + 3);
+    let (id, sk) = &c.keys[&crate::custody::record::Role::Inspector];
+    let mut prepared = lots.iter().map(|lot| {
+        let a = super::super::tests::attest(crate::custody::record::Conformance::Conformant);
+        let sub = signed(id, sk, lot, GENESIS, a, vec![]);
+        svc.custody().prepare(&sub, now_unix()).unwrap()
+    });
+    let shared = Shared::default();
+    let mut queue = |may_yield| {
+        let (tx, _rx) = tokio::sync::oneshot::channel();
+        shared.enqueue(prepared.next().unwrap(), Reply::Task(tx), may_yield)
+    };
+    assert_eq!(queue(true), Role::Yield(1));
+    for _ in 1..GROUP_TARGET - 1 {
+        assert_eq!(
+            queue(true),
+            Role::Wait,
+            "the turn is still the yielded one's"
+        );
+    }
+    assert_eq!(
+        queue(true),
+        Role::Write,
+        "the group is complete: this caller writes"
+    );
+    assert!(!shared.resume(1), "the yielded writer only waits");
+    assert_eq!(queue(true), Role::Wait, "someone writes; no yield");
+    // The writer drains the queue; the next caller yields with a new turn, which it keeps.
+    guard(&shared.queue).waiting.clear();
+    assert!(matches!(shared.next_group(MAX_GROUP_BYTES), Next::Idle));
+    assert_eq!(queue(true), Role::Yield(2));
+    assert!(shared.resume(2), "no one took over: it writes");
+    assert_eq!(queue(true), Role::Wait);
+}
+
+/// A writer's task dropped during its yield (a client that hung up) leaves no submission
+/// unwritten: its own and the ones queued behind it are written and answered.
+#[test]
+fn a_writer_dropped_during_its_yield_hands_the_writing_on() {
+    let (svc, c, lots) = declared_lots("D", 2);
+    let (id, sk) = &c.keys[&crate::custody::record::Role::Inspector];
+    let sub = |lot: &String| {
+        let a = super::super::tests::attest(crate::custody::record::Conformance::Conformant);
+        signed(id, sk, lot, GENESIS, a, vec![])
+    };
+    let custody = svc.custody().clone();
+    let size = svc.log().log_size().unwrap();
+    let rt = two_workers();
+    rt.block_on(async {
+        // Another submitter in the intake, so that the first caller yields.
+        let _other = custody.intake.shared.enter();
+        let mut first = Box::pin(custody.submit_async(sub(&lots[0])));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(first.as_mut().poll(&mut cx).is_pending(), "yielded");
+        assert!(matches!(
+            guard(&custody.intake.shared.queue).writer,
+            Writer::Yielded(_)
+        ));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let p = custody.prepare(&sub(&lots[1]), now_unix()).unwrap();
+        assert_eq!(custody.queue(p, Reply::Task(tx), true).unwrap(), Role::Wait);
+        drop(first);
+        let limit = std::time::Duration::from_secs(60);
+        let answer = tokio::time::timeout(limit, rx).await;
+        answer
+            .expect("answered: the writing was handed on")
+            .unwrap()
+            .unwrap();
+    });
+    assert_eq!(svc.log().log_size().unwrap(), size + 2, "both written");
+    assert_ne!(svc.custody().lot_head(&lots[0]).unwrap(), GENESIS);
 }
 
 /// A refused member is answered without waiting for the fsync, and a group with no
@@ -249,15 +333,20 @@ fn assert_chain_whole(svc: &Service, lot: &str, n: usize) {
     assert_eq!(v.head, prev);
 }
 
+/// A runtime with two workers, as the service runs on this machine.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
 /// Each chain submitted in order by its own task (`submit_async`, the HTTP path) on a
 /// two-worker runtime; the answers, chain by chain. Each task must end within 60 s, so that
 /// a writing never handed on fails the test instead of hanging it.
 fn submit_from_tasks(svc: &Service, chains: Vec<Vec<Submission>>) -> Vec<Vec<Result<Accepted>>> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap();
+    let rt = two_workers();
     rt.block_on(async {
         let tasks: Vec<_> = chains
             .into_iter()
