@@ -28,17 +28,12 @@ pub fn to_string(v: &Value) -> Result<String, CanonError> {
     Ok(out)
 }
 
-fn write(v: &Value, out: &mut String) -> Result<(), CanonError> {
+/// Appends the canonical text of `v` to `out`.
+pub(crate) fn write(v: &Value, out: &mut String) -> Result<(), CanonError> {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let i = n
-                .as_i64()
-                .filter(|i| (-MAX_SAFE..=MAX_SAFE).contains(i))
-                .ok_or(CanonError::Number)?;
-            out.push_str(&i.to_string());
-        }
+        Value::Number(n) => integer(n.as_i64().ok_or(CanonError::Number)?, out)?,
         Value::String(s) => string(s, out),
         Value::Array(a) => {
             out.push('[');
@@ -72,7 +67,19 @@ fn write(v: &Value, out: &mut String) -> Result<(), CanonError> {
     Ok(())
 }
 
-fn string(s: &str, out: &mut String) {
+/// Appends `i`, which must be in the JavaScript safe range.
+pub(crate) fn integer(i: i64, out: &mut String) -> Result<(), CanonError> {
+    if !(-MAX_SAFE..=MAX_SAFE).contains(&i) {
+        return Err(CanonError::Number);
+    }
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{i}");
+    Ok(())
+}
+
+/// Appends the canonical text of the string `s`.
+pub(crate) fn string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
