@@ -56,6 +56,7 @@ fn concrete(pattern: &str, batch: u64, token_id: &str) -> String {
         .replace("{reference}", "TS00000001")
         .replace("/tokens/{id}", &format!("/tokens/{token_id}"))
         .replace("{username}", "nobody")
+        .replace("{fingerprint}", &"0".repeat(64))
 }
 
 async fn send(s: &TestServer, method: &str, path: &str, token: Option<&str>) -> (u16, String) {

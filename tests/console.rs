@@ -323,7 +323,7 @@ async fn each_role_signs_in_sees_its_menu_and_its_own_enterprise_only() {
     sign_in(&b, &s, "op-alice").await;
     assert_eq!(
         b.text("nav").await,
-        "Home\nBatches\nProducts\nLots\nEngagements\nStaff\nAudit trail\nComplaints\nEnterprises\nActors\nHealth\nDashboard\nRisks"
+        "Home\nBatches\nProducts\nLots\nEngagements\nStaff\nAudit trail\nComplaints\nEnterprises\nActors\nRegistration requests\nHealth\nDashboard\nRisks"
     );
     b.goto(&s.url("/console/batches")).await;
     let table = b.text("table").await;

@@ -27,6 +27,7 @@ pub mod ops;
 pub mod page;
 pub mod public;
 pub mod ratelimit;
+pub mod registration;
 pub mod routes;
 pub mod schemas;
 pub mod server;

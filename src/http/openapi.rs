@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     accounts, actor, admin, audit, certificates, consumer, custody, engagements, ops, public,
-    session,
+    registration, session,
 };
 
 #[derive(OpenApi)]
@@ -25,6 +25,8 @@ use super::{
         public::verify, public::code_uri, public::keys, public::checkpoint, public::leaf,
         public::inclusion, public::consistency, public::bundle,
         custody::register_actor, custody::add_key, custody::revoke_key, custody::declare_lot, custody::recall,
+        registration::file_request, registration::list_requests, registration::get_request,
+        registration::dismiss_request,
         engagements::engage, engagements::list, engagements::end,
         custody::submit, custody::list_actors, custody::get_actor, custody::get_lot, custody::get_head,
         custody::lot_epcis, custody::item_epcis, actor::me, actor::lots, actor::lot,

@@ -26,6 +26,10 @@ use crate::config::RateLimit;
 
 /// Clients the public limiter holds before idle ones (whose bucket is full again) are swept.
 pub const MAX_CLIENTS: usize = 160_000;
+
+/// Registration requests (`POST /api/v1/actor-requests`) one client address may file per
+/// hour; a refused one gives its token back.
+pub const REGISTRATION_REQUESTS_PER_HOUR: u32 = 6;
 /// How often (in checks) the table's size is looked at.
 const SWEEP_EVERY: u64 = 256;
 

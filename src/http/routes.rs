@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use super::{
     accounts, actor, admin, audit, certificates, console, consumer, custody, engagements, metrics,
-    openapi, ops, public, session,
+    openapi, ops, public, registration, session,
 };
 
 /// The whole application router.
@@ -31,6 +31,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(custody::operator_router(state.clone()))
         .merge(engagements::operator_router(state.clone()))
         .merge(custody::public_router(state.clone()))
+        .merge(registration::public_router(state.clone()))
+        .merge(registration::operator_router(state.clone()))
         .merge(public::router(state.clone()))
         .merge(consumer::public_router(state.clone()))
         .merge(consumer::operator_router(state.clone()))

@@ -27,6 +27,8 @@ pub struct AppState {
     pub limiter: PublicLimiter,
     /// Complaint limiter (`complaints.per_hour` per client address).
     pub complaint_limiter: QuotaLimiter,
+    /// Registration requests per client address ([`ratelimit::REGISTRATION_REQUESTS_PER_HOUR`]).
+    pub registration_limiter: QuotaLimiter,
     /// Failed sign-ins per client network (`sessions.network_failures_per_hour`).
     pub sign_in_limiter: QuotaLimiter,
     /// Password hashes computed at once ([`hashing_slots`]).
@@ -67,6 +69,7 @@ impl AppState {
             metrics,
             limiter: PublicLimiter::new(&config.rate_limit),
             complaint_limiter: QuotaLimiter::per_hour(config.complaints.per_hour),
+            registration_limiter: QuotaLimiter::per_hour(ratelimit::REGISTRATION_REQUESTS_PER_HOUR),
             sign_in_limiter: QuotaLimiter::per_hour(config.sessions.network_failures_per_hour),
             hashing: tokio::sync::Semaphore::new(hashing_slots()),
             verifier,

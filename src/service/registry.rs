@@ -27,6 +27,8 @@ use crate::store::schema::key_after;
 use crate::store::Cf;
 use crate::store::Store;
 
+pub mod requests;
+
 /// Most keys one actor may hold (active or not).
 pub const MAX_ACTOR_KEYS: usize = 32;
 
@@ -228,6 +230,8 @@ pub struct ActorRegistry {
     /// Public keys already decoded (and checked): decoding one is a point decompression,
     /// a sixth of a signature check, paid once per key instead of once per submission.
     decoded: std::sync::Mutex<HashMap<String, VerifyingKey>>,
+    /// Registration requests waiting for the operator.
+    desk: requests::RegistrationDesk,
 }
 
 /// Most decoded keys kept; the cache starts over when full.
@@ -236,13 +240,20 @@ const DECODED_KEYS: usize = 4096;
 impl ActorRegistry {
     /// The registry over `store`, logging to `log`.
     pub fn new(store: Arc<dyn Store>, locks: Arc<WriteLocks>, log: Arc<LogBook>) -> ActorRegistry {
+        let desk = requests::RegistrationDesk::new(store.clone(), log.origin().to_string());
         ActorRegistry {
             store,
             locks,
             log,
             registry_generation: AtomicU64::new(0),
             decoded: Default::default(),
+            desk,
         }
+    }
+
+    /// The registration requests waiting for the operator.
+    pub fn requests(&self) -> &requests::RegistrationDesk {
+        &self.desk
     }
 
     /// Changes on every registry write (views of records show the signers' registry state,
@@ -393,6 +404,8 @@ impl ActorRegistry {
             apply(&mut actor, first);
             actor.records.extend(first..first + n);
             wb.put(Cf::Actors, actor.id.as_bytes(), encode_json(&actor));
+            let keys: Vec<String> = actor.keys.iter().map(|k| k.public_key.clone()).collect();
+            requests::stage_registered(wb, &keys);
             out = Some(actor.clone());
             Ok(())
         })?;

@@ -124,11 +124,14 @@ pub enum Cf {
     /// SHA-256 (32 bytes) ‖ leaf index of the attestation naming it (u64 BE) → JSON
     /// publication (who, when, name, type, size).
     CertificateRecords,
+    /// SHA-256 of an Ed25519 public key (32 bytes) → JSON registration request waiting for
+    /// the operator (`service::registry::requests`; at most 200).
+    ActorRequests,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 41] = [
+    pub const ALL: [Cf; 42] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -170,6 +173,7 @@ impl Cf {
         Cf::Certificates,
         Cf::CertificateRecords,
         Cf::ActorEngagements,
+        Cf::ActorRequests,
     ];
 
     /// The column family's on-disk name.
@@ -216,6 +220,7 @@ impl Cf {
             Cf::Certificates => "certificates",
             Cf::CertificateRecords => "certificate_records",
             Cf::ActorEngagements => "actor_engagements",
+            Cf::ActorRequests => "actor_requests",
         }
     }
 }

@@ -89,6 +89,19 @@ export const signedBytes = (canonText) => te.encode('traceseal/custody/v2\n' + c
 export const requestBytes = (log, method, pathAndQuery, at) =>
   te.encode('traceseal/actor-request/v1\n' + log + '\n' + method.toUpperCase() + '\n' + pathAndQuery + '\n' + at + '\n');
 
+/** The bytes a registration request signs: "traceseal/registration-request/v1\n" ‖ canonical JSON ‖ "\n". */
+export const registrationBytes = (canonText) => te.encode('traceseal/registration-request/v1\n' + canonText + '\n');
+
+/**
+ * The registration request object (docs/custody.md, Registration requests): what the actor
+ * says about itself, for the operator; `note` is left out when empty.
+ */
+export function buildRegistration({ log, publicKey, actor, organisation, country, role, contact, note, signedAt }) {
+  const r = { log, public_key: publicKey, actor, organisation, country, role, contact, signed_at: signedAt };
+  if (note) r.note = note;
+  return r;
+}
+
 /** An item's reference: base64url(SHA-256("traceseal/item-ref/v1\n" ‖ code URI)), 43 chars. */
 export async function itemRef(uri) {
   return b64url(await sha256(te.encode('traceseal/item-ref/v1\n' + uri)));
@@ -380,6 +393,28 @@ const M = {
   me_key_revoked: (t) => [`自 ${t} 起已吊销`, `revoked from ${t}`],
   me_key_expired: (t) => [`${t} 起失效`, `valid until ${t}`],
   me_key_not_yet: (t) => [`${t} 起生效`, `valid from ${t}`],
+  req_h: ['申请登记', 'Ask the operator to register this key'],
+  req_intro: ['填写以下信息并提交，平台运营方会在控制台看到申请，并通过您留下的联系方式与您核对指纹。申请用本机密钥签名，私钥不会离开本设备。',
+    'Fill in and send this: the platform operator sees the request in the console and checks the fingerprint with you through the contact you give. The request is signed with this key; the private key does not leave this device.'],
+  req_actor: ['希望使用的参与方 ID：填在上面的 “参与方 ID” 一栏。', 'The actor id you ask for: the "Actor id" field above.'],
+  req_org: ['机构名称', 'Organisation'],
+  req_country: ['国家/地区（ISO 两位字母，例如 AU、FR）', 'Country (ISO two letters, e.g. AU, FR)'],
+  req_role: ['角色', 'Role'],
+  req_contact: ['联系方式（电话或电子邮件，供运营方核对指纹）', 'Contact (phone or e-mail, for the operator to check the fingerprint)'],
+  req_note: ['备注（可选）', 'Note (optional)'],
+  req_send: ['签名并提交申请', 'Sign and send the request'],
+  req_again: ['重新提交申请', 'Send the request again'],
+  req_busy: ['正在提交申请…', 'Sending the request…'],
+  req_sent: (t) => [`登记申请已于 ${t} 提交，等待平台运营方处理：运营方会与您核对指纹。`, `The registration request was sent at ${t} and waits for the platform operator, who will check the fingerprint with you.`],
+  req_bad_actor: ['请先在上面的 “参与方 ID” 一栏填写希望使用的 ID（2–64 个小写字母、数字或 “-”）。', 'Enter the id you ask for in the "Actor id" field above first (2–64 characters of a–z, 0–9 and "-").'],
+  req_bad_text: ['机构名称和联系方式为 1–200 个字符，备注最多 1000 个字符。', 'Organisation and contact are 1–200 characters, the note at most 1,000.'],
+  req_bad_country: ['国家/地区为两位字母（ISO 3166）。', 'The country is two letters (ISO 3166).'],
+  req_refused: (s) => [`申请未被接受（HTTP ${s}）。`, `The request was refused (HTTP ${s}).`],
+  req_too_many: ['提交过于频繁，请稍后再试。', 'Too many requests from this network; try again later.'],
+  'registry.bad_request_signature': ['申请的签名无法通过验证。', 'The request signature does not verify.'],
+  'registry.wrong_log': ['申请是为另一个部署的日志签名的。', "The request was signed for another deployment's log."],
+  'registry.stale_request': ['签名时间与服务器时间相差过大：请检查本机时钟后重试。', "The signing time is too far from the server's: check this device's clock and try again."],
+  'registry.too_many_requests': ['待处理的登记申请已满：请稍后再试，或直接把公钥和指纹发给运营方。', 'Too many requests are waiting: try later, or send the public key and fingerprint to the operator directly.'],
   me_log_mismatch: (a, b) => [`注意：服务器报告的日志是 ${a}，本页签名使用 ${b}。`, `Note: the server reports log ${a}; this page signs for ${b}.`],
 
   lots_h: ['我的批次', 'My lots'],
@@ -582,6 +617,7 @@ function startPage() {
     opened: null,       // the lot opened by hand (API 3 answer)
     pending: null,      // the last form data signed (for re-signing after custody.stale_head)
     busy: false,
+    reqOpen: false,     // the registration request form shown again after a request was sent
   };
 
   // ---------------------------------------------------------------- language
@@ -815,8 +851,9 @@ function startPage() {
     ui.keyForget = h('button', { id: 'key-forget', type: 'button', class: 'danger', i18n: 'key_forget', onclick: onForget, hidden: true });
     ui.keyMsg = h('p', { id: 'key-msg', class: 'msg', 'aria-live': 'polite' });
     ui.me = h('div', { id: 'me', 'aria-live': 'polite' });
+    ui.request = buildRequestForm();
     ui.key.append(h('h2', { id: 'key-h', i18n: 'key_h' }), h('p', { class: 'note', i18n: 'key_intro' }),
-      ui.keyNone, ui.keyInfo, ui.actorRow, ui.me, ui.keyMsg, ui.keyForget);
+      ui.keyNone, ui.keyInfo, ui.actorRow, ui.me, ui.request, ui.keyMsg, ui.keyForget);
   }
 
   function keyMsg(key, state, ...args) {
@@ -841,6 +878,7 @@ function startPage() {
   }
 
   function renderMe() {
+    renderRequest();
     const me = ui.me;
     me.replaceChildren();
     me.dataset.state = S.meState;
@@ -871,6 +909,109 @@ function startPage() {
       h('dt', { i18n: 'me_key' }), h('dd', { id: 'me-key', 'data-state': keyState.slice(7), class: keyState === 'me_key_ok' ? 'good' : 'bad', i18n: [keyState, keyArg] })));
     const slog = str(S.me.log);
     if (slog && LOG && slog !== LOG) me.append(h('p', { class: 'warnbox', i18n: ['me_log_mismatch', slog, LOG] }));
+  }
+
+  // ---------------------------------------------------------------- registration request
+  const ROLES = ['inspector', 'carrier', 'customs_broker', 'bonded_warehouse', 'retailer'];
+
+  function buildRequestForm() {
+    const field = (id, key, el) => h('div', { class: 'field' }, h('label', { for: id, i18n: key }), el);
+    ui.reqOrg = h('input', { id: 'req-organisation', type: 'text', maxlength: '200', autocomplete: 'organization' });
+    ui.reqCountry = h('input', { id: 'req-country', type: 'text', maxlength: '2', autocapitalize: 'characters', class: 'short' });
+    ui.reqRole = h('select', { id: 'req-role' }, ...ROLES.map((r) => h('option', { value: r, i18n: 'role_' + r })));
+    ui.reqContact = h('input', { id: 'req-contact', type: 'text', maxlength: '200', autocomplete: 'email' });
+    ui.reqNote = h('textarea', { id: 'req-note', rows: '2', maxlength: '1000' });
+    ui.reqSend = h('button', { id: 'req-send', type: 'submit', i18n: 'req_send' });
+    ui.reqMsg = h('p', { id: 'req-msg', class: 'msg', 'aria-live': 'polite' });
+    ui.reqForm = h('form', { id: 'req-form', novalidate: true },
+      h('p', { class: 'note', i18n: 'req_intro' }),
+      h('p', { class: 'note', i18n: 'req_actor' }),
+      field('req-organisation', 'req_org', ui.reqOrg),
+      field('req-country', 'req_country', ui.reqCountry),
+      field('req-role', 'req_role', ui.reqRole),
+      field('req-contact', 'req_contact', ui.reqContact),
+      field('req-note', 'req_note', ui.reqNote),
+      ui.reqSend);
+    ui.reqForm.addEventListener('submit', (e) => { e.preventDefault(); onRequest(); });
+    ui.reqSent = h('p', { id: 'req-sent', class: 'okbox' });
+    ui.reqAgain = h('button', { id: 'req-again', type: 'button', class: 'secondary', i18n: 'req_again', onclick: () => { S.reqOpen = true; renderRequest(); } });
+    return h('section', { id: 'request', 'aria-labelledby': 'req-h', hidden: true },
+      h('h3', { id: 'req-h', i18n: 'req_h' }), ui.reqSent, ui.reqAgain, ui.reqForm, ui.reqMsg);
+  }
+
+  /** The request form shows while this key is not registered; a sent request is remembered. */
+  function renderRequest() {
+    const open = !!S.key && (S.meState === 'unregistered' || S.meState === 'need_actor');
+    ui.request.hidden = !open;
+    if (!open) return;
+    const sent = isObj(S.key.request) && Number.isFinite(S.key.request.at) ? S.key.request : null;
+    ui.reqSent.hidden = !sent;
+    ui.reqAgain.hidden = !sent || !!S.reqOpen;
+    ui.reqForm.hidden = !!sent && !S.reqOpen;
+    if (sent) T(ui.reqSent, 'req_sent', utc(sent.at));
+  }
+
+  function reqMsg(key, state, ...args) {
+    if (!key) { ui.reqMsg.replaceChildren(); ui.reqMsg.removeAttribute('data-state'); return; }
+    T(ui.reqMsg, key, ...args);
+    ui.reqMsg.dataset.state = state || 'info';
+  }
+
+  /** The form's fields checked as the server checks them, or the message key of the first fault. */
+  function requestFields() {
+    const actor = ui.actorId.value.trim();
+    const organisation = ui.reqOrg.value.trim();
+    const contact = ui.reqContact.value.trim();
+    const note = ui.reqNote.value.trim();
+    const country = ui.reqCountry.value.trim().toUpperCase();
+    const text = (s, max) => s.length >= 1 && [...s].length <= max && !/[\u0000-\u001f\u007f-\u009f]/.test(s);
+    if (!actorIdValid(actor)) return { fault: 'req_bad_actor', el: ui.actorId };
+    if (!text(organisation, 200)) return { fault: 'req_bad_text', el: ui.reqOrg };
+    if (!/^[A-Z]{2}$/.test(country)) return { fault: 'req_bad_country', el: ui.reqCountry };
+    if (!text(contact, 200)) return { fault: 'req_bad_text', el: ui.reqContact };
+    if (note && [...note].length > 1000) return { fault: 'req_bad_text', el: ui.reqNote };
+    return { actor, organisation, country, role: ui.reqRole.value, contact, note };
+  }
+
+  async function onRequest() {
+    if (!S.key || S.busy) return;
+    const f = requestFields();
+    for (const el of [ui.actorId, ui.reqOrg, ui.reqCountry, ui.reqContact, ui.reqNote]) el.removeAttribute('aria-invalid');
+    if (f.fault) {
+      f.el.setAttribute('aria-invalid', 'true');
+      f.el.focus();
+      return reqMsg(f.fault, 'error');
+    }
+    S.busy = true;
+    ui.reqSend.disabled = true;
+    reqMsg('req_busy');
+    try {
+      const obj = buildRegistration({ log: LOG, publicKey: S.key.publicRaw, signedAt: nowSecs(), ...f });
+      const request = canon(obj);
+      const sig = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, S.key.privateKey, registrationBytes(request)));
+      const r = await call('POST', '/api/v1/actor-requests', {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ request, signature: b64url(sig) }),
+      });
+      if (!r.ok) {
+        const p = r.problem || {};
+        const key = r.status === 429 ? 'req_too_many' : (has(p.code) ? p.code : null);
+        T(ui.reqMsg, () => (key ? msg(key) + ' ' : msg('req_refused', r.status) + ' ') + (p.detail || ''));
+        ui.reqMsg.dataset.state = 'error';
+        return;
+      }
+      const rec = Object.assign({}, S.key, { actor: f.actor, request: { at: obj.signed_at, fingerprint: str(r.json && r.json.fingerprint) } });
+      await keyStore(rec);
+      S.key = rec;
+      S.reqOpen = false;
+      reqMsg(null);
+      await refreshIdentity();
+    } catch (e) {
+      reqMsg(e instanceof NetError ? 'res_network' : 'key_store_failed', 'error');
+    } finally {
+      S.busy = false;
+      ui.reqSend.disabled = false;
+    }
   }
 
   async function onGenerate() {

@@ -10,6 +10,7 @@ mod credit;
 mod enterprises;
 mod health;
 mod parts;
+mod requests;
 
 use std::sync::Arc;
 
@@ -42,6 +43,11 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route(
             "/console/actors/{id}/keys/{kid}/revoke",
             post(actors::revoke_key),
+        )
+        .route("/console/actor-requests", get(requests::list))
+        .route(
+            "/console/actor-requests/{fingerprint}/dismiss",
+            post(requests::dismiss),
         )
         .route("/console/health", get(health::page))
 }

@@ -86,6 +86,12 @@ const MENU: &[Entry] = &[
         route: Some(("POST", "/api/v1/actors")),
     },
     Entry {
+        zh: "登记申请",
+        en: "Registration requests",
+        href: "/console/actor-requests",
+        route: Some(("GET", "/api/v1/actor-requests")),
+    },
+    Entry {
         zh: "锚定与日志",
         en: "Health",
         href: "/console/health",

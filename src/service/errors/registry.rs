@@ -57,6 +57,37 @@ pub enum RegistryError {
         /// The time it is revoked from, Unix seconds.
         from: i64,
     },
+    /// A registration request's signature does not verify with the key it names.
+    #[error("the request's signature does not verify with its public_key (sign the request text with the key it names)")]
+    RequestSignature,
+    /// A registration request for another log.
+    #[error("the request is for log {log:?}; this is {expected:?}")]
+    RequestWrongLog {
+        /// The request's log.
+        log: String,
+        /// This service's log.
+        expected: String,
+    },
+    /// A registration request signed too long ago, or in the future.
+    #[error("the request was signed at {} but the server's time is {} (more than 10 minutes apart: check this device's clock)", rfc3339(*.signed_at), rfc3339(*.now))]
+    RequestStale {
+        /// `signed_at` of the request.
+        signed_at: i64,
+        /// The server's time.
+        now: i64,
+    },
+    /// The pending list is full.
+    #[error("{max} registration requests are waiting for the operator; try again later, or send the public key and fingerprint to the operator directly")]
+    TooManyRequests {
+        /// The most that may wait.
+        max: usize,
+    },
+    /// No pending request for this fingerprint.
+    #[error("no registration request is pending for fingerprint {fingerprint:?}")]
+    RequestNotFound {
+        /// The fingerprint asked for.
+        fingerprint: String,
+    },
 }
 
 impl RegistryError {
@@ -64,9 +95,13 @@ impl RegistryError {
     pub fn kind(&self) -> ErrorKind {
         use RegistryError as E;
         match self {
-            E::ActorNotFound { .. } | E::ReplacedKeyNotFound { .. } | E::KeyNotFound { .. } => {
-                ErrorKind::NotFound
-            }
+            E::ActorNotFound { .. }
+            | E::ReplacedKeyNotFound { .. }
+            | E::KeyNotFound { .. }
+            | E::RequestNotFound { .. } => ErrorKind::NotFound,
+            E::RequestSignature => ErrorKind::Invalid,
+            E::RequestWrongLog { .. } | E::RequestStale { .. } => ErrorKind::Unprocessable,
+            E::TooManyRequests { .. } => ErrorKind::Unavailable,
             E::ActorExists { .. }
             | E::DuplicateKey { .. }
             | E::TooManyKeys { .. }
@@ -85,6 +120,11 @@ impl RegistryError {
             E::ReplacedKeyNotFound { .. } => "replaced_key_not_found",
             E::KeyNotFound { .. } => "key_not_found",
             E::AlreadyRevoked { .. } => "already_revoked",
+            E::RequestSignature => "bad_request_signature",
+            E::RequestWrongLog { .. } => "wrong_log",
+            E::RequestStale { .. } => "stale_request",
+            E::TooManyRequests { .. } => "too_many_requests",
+            E::RequestNotFound { .. } => "request_not_found",
         }
     }
 }

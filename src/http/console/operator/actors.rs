@@ -24,9 +24,9 @@ use crate::http::state::{blocking, AppState};
 use crate::service::base::rfc3339;
 use crate::service::registry::{Actor, ActorInput, ActorKey, KeyInput, RevokeInput};
 
-const HERE: &str = "/console/actors";
+pub(super) const HERE: &str = "/console/actors";
 
-const ROLES: &[(&str, &str, &str)] = &[
+pub(super) const ROLES: &[(&str, &str, &str)] = &[
     ("inspector", "境外检验机构", "inspector"),
     ("carrier", "承运人", "carrier"),
     ("customs_broker", "报关行", "customs broker"),
@@ -39,7 +39,11 @@ pub(super) fn fingerprint(k: &ActorKey) -> String {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(&k.public_key)
         .unwrap_or_default();
-    let hex = crate::custody::record::hex(&Sha256::digest(&raw));
+    grouped(&crate::custody::record::hex(&Sha256::digest(&raw)))
+}
+
+/// Hex in groups of 8 (a fingerprint as the operator reads it out).
+pub(super) fn grouped(hex: &str) -> String {
     hex.as_bytes()
         .chunks(8)
         .map(|c| String::from_utf8_lossy(c).into_owned())
