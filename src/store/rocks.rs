@@ -139,6 +139,16 @@ impl RocksStore {
         // (which also bounds the replay at restart).
         o.set_max_total_wal_size(MAX_TOTAL_WAL);
         o.set_recycle_log_file_num(RECYCLED_WAL_FILES);
+        // Column families flush together. A WAL file ends at every memtable switch of any
+        // column family; flushed one at a time, the small ones (8 MB) cut WAL files of every
+        // size (2–23 MB measured), so a recycled file was often too short for the log written
+        // into it and its fsyncs grew the file (writing the inode as well). Flushed together,
+        // every WAL file covers one flush round, the files are the same size, each is free as
+        // soon as the round is flushed, and a group commit's fdatasync nearly always writes
+        // over a recycled file: 21,600 → 26,600 accepted records/s at 32 submitters, the cores
+        // 82 → 91 % busy, 8 µs less CPU per record (`docs/performance.md`, Custody intake).
+        // It also keeps the column families' flushed state consistent with each other.
+        o.set_atomic_flush(true);
         o
     }
 
