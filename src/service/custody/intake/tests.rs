@@ -489,3 +489,56 @@ fn dropping_the_service_closes_the_store() {
     let svc = crate::service::setup::open(&dir, opts()).unwrap();
     assert_eq!(svc.custody().lot_head(&lot).unwrap(), got.head);
 }
+
+/// Whether this process may lower a nice value (`CAP_SYS_NICE`, bit 23 of the effective set).
+fn may_raise_priority() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap()
+        .trim();
+    u64::from_str_radix(caps, 16).unwrap() & (1 << 23) != 0
+}
+
+/// The nice values of this process's threads named `name` (field 19 of their `stat`).
+fn nice_of_threads(name: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let nice: i64 = rest.split_whitespace().nth(16).unwrap().parse().unwrap();
+        out.push(nice);
+    }
+    out
+}
+
+/// The syncer runs at `SYNCER_NICE` when the process may raise priorities (CI runs as root),
+/// and at the default otherwise.
+#[test]
+fn the_syncer_runs_at_a_raised_priority() {
+    let (svc, c, lots) = declared_lots("NICE", 1);
+    let (insp, isk) = &c.keys[&crate::custody::record::Role::Inspector];
+    let a = signed(
+        insp,
+        isk,
+        &lots[0],
+        GENESIS,
+        super::super::tests::attest(crate::custody::record::Conformance::Conformant),
+        vec![],
+    );
+    svc.custody().submit(&a).unwrap();
+    let nices = nice_of_threads("custody-sync");
+    assert!(!nices.is_empty(), "no syncer thread");
+    let want = if may_raise_priority() {
+        i64::from(SYNCER_NICE)
+    } else {
+        0
+    };
+    assert!(nices.contains(&want), "{nices:?}, want {want}");
+}
