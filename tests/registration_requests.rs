@@ -230,3 +230,44 @@ async fn anonymous_clients_file_within_a_quota_and_only_the_operator_reads() {
     assert_eq!(s.admin_get(&one).await.status(), 404);
     s.stop().await;
 }
+
+/// A flood of forged requests from one address costs one signature check each only up to
+/// the public rate limit: refused requests give back their quota token, so the general
+/// limiter is what cuts them off (429 with Retry-After, as problem+json).
+#[tokio::test]
+async fn a_flood_of_forged_requests_from_one_address_is_cut_off_at_the_limit() {
+    let mut cfg = test_config();
+    cfg.rate_limit = traceseal::config::RateLimit {
+        per_second: 1,
+        burst: 3,
+    };
+    let s = TestServer::start(cfg).await;
+    let mut body = request(&s, &SigningKey::from_bytes(&[41; 32]), "Forged");
+    body["signature"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([2u8; 64]));
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = s
+            .client
+            .post(s.url("/api/v1/actor-requests"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        if status == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            assert_eq!(r.headers()["content-type"], "application/problem+json");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses[..3], [400, 400, 400], "{statuses:?}");
+    assert!(statuses[3..].iter().all(|c| *c == 429), "{statuses:?}");
+    let list: Value = s
+        .admin_get("/api/v1/actor-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list, json!([]));
+    s.stop().await;
+}

@@ -399,13 +399,20 @@ impl ActorRegistry {
             })
             .collect::<Result<_>>()?;
         let n = leaves.len() as u64;
+        // The keys these records add: their registration requests, if any, end with them.
+        let added: Vec<&str> = ops
+            .iter()
+            .filter_map(|op| match op {
+                ActorOp::AddKey { public_key, .. } => Some(public_key.as_str()),
+                _ => None,
+            })
+            .collect();
         let mut out = None;
         self.log.append_leaves(leaves, |first, wb| {
             apply(&mut actor, first);
             actor.records.extend(first..first + n);
             wb.put(Cf::Actors, actor.id.as_bytes(), encode_json(&actor));
-            let keys: Vec<String> = actor.keys.iter().map(|k| k.public_key.clone()).collect();
-            requests::stage_registered(wb, &keys);
+            requests::stage_registered(wb, &added);
             out = Some(actor.clone());
             Ok(())
         })?;

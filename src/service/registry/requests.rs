@@ -350,7 +350,7 @@ impl RegistrationDesk {
 }
 
 /// Stages the removal of the requests for `keys` (base64 public keys just registered).
-pub fn stage_registered(wb: &mut WriteBatch, keys: &[String]) {
+pub fn stage_registered(wb: &mut WriteBatch, keys: &[&str]) {
     for k in keys {
         if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(k) {
             wb.delete(Cf::ActorRequests, Sha256::digest(&raw).to_vec());
@@ -448,6 +448,20 @@ mod tests {
             .registration_requests()
             .unwrap()
             .is_empty());
+        // A key added to an existing actor ends its request too.
+        let sk2 = key(12);
+        let desk = svc.registry().requests();
+        desk.request_registration(&signed_by(&sk2, &fields(&svc, &sk2, "Lab")), now_unix())
+            .unwrap();
+        let pk2 = base64::engine::general_purpose::STANDARD.encode(sk2.verifying_key().as_bytes());
+        let key2 = KeyInput {
+            public_key: pk2,
+            not_before: None,
+            not_after: None,
+            replaces: None,
+        };
+        svc.registry().add_actor_key("bordeaux-lab", &key2).unwrap();
+        assert!(desk.registration_requests().unwrap().is_empty());
         let e = svc
             .registry()
             .requests()
