@@ -749,22 +749,7 @@ async fn a_flood_of_forged_submissions_from_one_address_is_cut_off_at_the_limit(
     };
     let body =
         json!({"statement": st.canonical(), "signature": st.sign(&traceseal::keys::generate())});
-    let mut statuses = Vec::new();
-    for _ in 0..8 {
-        let r = s
-            .client
-            .post(s.url("/api/v1/custody/records"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        if status == 429 {
-            assert!(r.headers().contains_key("retry-after"));
-            assert_eq!(r.headers()["content-type"], "application/problem+json");
-        }
-        statuses.push(status);
-    }
+    let statuses = s.flood("/api/v1/custody/records", &body, 8).await;
     assert_eq!(statuses[..3], [401, 401, 401], "{statuses:?}");
     assert!(statuses[3..].iter().all(|c| *c == 429), "{statuses:?}");
     s.stop().await;

@@ -244,22 +244,7 @@ async fn a_flood_of_forged_requests_from_one_address_is_cut_off_at_the_limit() {
     let s = TestServer::start(cfg).await;
     let mut body = request(&s, &SigningKey::from_bytes(&[41; 32]), "Forged");
     body["signature"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([2u8; 64]));
-    let mut statuses = Vec::new();
-    for _ in 0..8 {
-        let r = s
-            .client
-            .post(s.url("/api/v1/actor-requests"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        if status == 429 {
-            assert!(r.headers().contains_key("retry-after"));
-            assert_eq!(r.headers()["content-type"], "application/problem+json");
-        }
-        statuses.push(status);
-    }
+    let statuses = s.flood("/api/v1/actor-requests", &body, 8).await;
     assert_eq!(statuses[..3], [400, 400, 400], "{statuses:?}");
     assert!(statuses[3..].iter().all(|c| *c == 429), "{statuses:?}");
     let list: Value = s

@@ -130,6 +130,28 @@ impl TestServer {
             .unwrap()
     }
 
+    /// POSTs `body` to `path` `n` times from one client; the statuses, each 429 checked to
+    /// carry Retry-After and a problem+json body.
+    pub async fn flood(&self, path: &str, body: &Value, n: usize) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        for _ in 0..n {
+            let r = self
+                .client
+                .post(self.url(path))
+                .json(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            if status == 429 {
+                assert!(r.headers().contains_key("retry-after"));
+                assert_eq!(r.headers()["content-type"], "application/problem+json");
+            }
+            statuses.push(status);
+        }
+        statuses
+    }
+
     pub async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
         self.client
             .post(self.url(path))
