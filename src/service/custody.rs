@@ -40,6 +40,7 @@ use crate::store::{prefix_end, Cf};
 mod days;
 mod desk;
 mod group;
+mod heads;
 mod intake;
 mod lots;
 mod signers;
@@ -71,6 +72,7 @@ pub struct Custody {
     epcis_pages: ViewCache<EpcisPage>,
     intake: intake::Intake,
     signers: signers::SignerCache,
+    heads: heads::LotHeads,
 }
 
 /// The units custody reads and writes through.
@@ -109,6 +111,7 @@ impl Custody {
             epcis_pages: ViewCache::new(PAGE_CACHE_BYTES),
             intake: intake::Intake::default(),
             signers: signers::SignerCache::default(),
+            heads: heads::LotHeads::default(),
         }
     }
 }

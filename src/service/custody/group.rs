@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::heads::Held;
 use super::*;
 use crate::custody::record::Statement;
 use crate::merkle::Hash;
@@ -103,7 +104,7 @@ impl Custody {
     /// every refused member; the accepted ones' answers wait for the sync.
     pub(super) fn commit_group(&self, group: Vec<(u64, Prepared)>) -> Written {
         let mut answers = Vec::with_capacity(group.len());
-        let _g = match lock(&self.locks.custody) {
+        let held = match lock(&self.locks.custody) {
             Ok(g) => g,
             Err(e) => {
                 let answers = group
@@ -119,7 +120,7 @@ impl Custody {
         let mut ov = Overlay::default();
         let mut staged = Vec::with_capacity(group.len());
         for (id, p) in group {
-            match self.check_member(id, p, &mut ov) {
+            match self.check_member(&held, id, p, &mut ov) {
                 Ok(s) => staged.push(s),
                 Err(e) => answers.push((id, Err(e))),
             }
@@ -130,6 +131,7 @@ impl Custody {
         }
         match self.write_group(&mut staged, &ov) {
             Ok(first) => {
+                self.heads.put(&held, &ov.lots);
                 records = staged.len() as u64;
                 answers.extend(staged.into_iter().enumerate().map(|(i, s)| {
                     let a = Accepted {
@@ -150,7 +152,13 @@ impl Custody {
     /// The checks that need the custody lock, in order: the key, owner and engagement again
     /// if any of them changed since [`Custody::prepare`], the lot exists, the nonce is unused, `prev` is the head, the named items, the step is in
     /// order. On success the overlay holds the member's effects.
-    fn check_member(&self, id: u64, p: Prepared, ov: &mut Overlay) -> Result<Staged> {
+    fn check_member(
+        &self,
+        held: &Held<'_>,
+        id: u64,
+        p: Prepared,
+        ov: &mut Overlay,
+    ) -> Result<Staged> {
         let st: &Statement = &p.signed.checked.statement;
         let lot = &p.signed.checked.lot;
         let mut owner = p.owner;
@@ -170,7 +178,10 @@ impl Custody {
         let lk = lot_key(lot);
         let mut state = match ov.lots.get(&lk) {
             Some(s) => s.clone(),
-            None => self.stored_lot_state(lot, &lk)?,
+            None => match self.heads.get(held, &lk) {
+                Some(s) => s,
+                None => self.stored_lot_state(lot, &lk)?,
+            },
         };
         let nk = nonce_key(&p.actor.id, &st.nonce);
         if ov.nonces.contains_key(&nk) || self.store.get(Cf::Nonces, &nk)?.is_some() {

@@ -132,11 +132,13 @@ impl Custody {
         let lot = parse_lot_id(lot_id)?;
         let reason = check_text("reason", &input.reason)?;
         let owner = self.registered_owner(&lot)?;
-        let _g = lock(&self.locks.custody)?;
+        let held = lock(&self.locks.custody)?;
         let lk = lot_key(&lot);
         if !self.lot_exists(&lk)? {
             return Err(CustodyError::LotNotFound { lot }.into());
         }
+        // The state is written here, not by a group commit: its next read is the store's.
+        self.heads.forget(&held, &lk);
         let mut state = self.lot_state(&lk)?;
         let prev = state.head.clone().unwrap_or_else(|| GENESIS.to_string());
         rules::recall(&mut state, &reason).map_err(CustodyError::AlreadyRecalled)?;
@@ -248,10 +250,11 @@ impl Custody {
         let lot = LotId { gtin, lot: lot_no };
         let lk = lot_key(&lot);
         let created = {
-            let _g = lock(&self.locks.custody)?;
+            let held = lock(&self.locks.custody)?;
             if self.lot_exists(&lk)? {
                 false
             } else {
+                self.heads.forget(&held, &lk);
                 let state = LotState {
                     declared_at: Some(now_unix()),
                     ..LotState::default()
