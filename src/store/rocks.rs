@@ -37,6 +37,12 @@ fn unavailable(e: rocksdb::Error) -> StoreError {
 pub const RECYCLED_WAL_FILES: usize = 8;
 /// Live WAL past which RocksDB flushes the column families that hold the oldest WAL file.
 pub const MAX_TOTAL_WAL: u64 = 128 << 20;
+/// Compression of each level's tables: none for level 0 (memtable flushes) and level 1,
+/// LZ4 below.
+const COMPRESSION_PER_LEVEL: [rocksdb::DBCompressionType; 7] = {
+    use rocksdb::DBCompressionType::{Lz4, None};
+    [None, None, Lz4, Lz4, Lz4, Lz4, Lz4]
+};
 /// A memtable's bloom filter, as a share of its size (8 MB: 160 KB of bits, about 16 bits
 /// per nonce key at the 80,000 keys a nonce memtable holds).
 const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
@@ -168,7 +174,10 @@ impl RocksStore {
             Cf::Items | Cf::Codes | Cf::ItemRefs | Cf::Leaves | Cf::Nodes => 64 << 20,
             _ => 8 << 20,
         });
-        o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // Flushes and the first compaction write uncompressed tables: under a custody load
+        // the memtable flushes' LZ4 took 1.3 % of the CPU (`docs/performance.md`, Custody
+        // intake); what lives longer, in the levels below, is compressed.
+        o.set_compression_per_level(&COMPRESSION_PER_LEVEL);
         if cf == Cf::Nonces {
             // Nearly every nonce looked up is new: a bloom filter over each memtable's keys
             // answers "absent" without searching its skip list (the tables have theirs).
