@@ -193,27 +193,27 @@ fn check_country(field: &str, v: &str) -> Result<(), RecordError> {
 
 /// Parses 64 lowercase hex characters.
 pub fn parse_hash_hex(field: &str, s: &str) -> Result<[u8; 32], RecordError> {
-    let bytes = parse_hex(s)
-        .filter(|b| b.len() == 32)
-        .ok_or_else(|| field_err(format!("{field} must be 64 lowercase hex characters")))?;
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&bytes);
-    Ok(out)
+    parse_hex::<32>(s)
+        .ok_or_else(|| field_err(format!("{field} must be 64 lowercase hex characters")))
 }
 
-fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
+/// `N` bytes from exactly `2 N` lowercase hex characters (no allocation: every statement has
+/// two of these).
+fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     let nib = |c: u8| match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
         _ => None,
     };
-    s.as_bytes()
-        .chunks(2)
-        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
-        .collect()
+    let s = s.as_bytes();
+    if s.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (o, p) in out.iter_mut().zip(s.chunks_exact(2)) {
+        *o = nib(p[0])? << 4 | nib(p[1])?;
+    }
+    Some(out)
 }
 
 /// Lowercase hex.
@@ -419,13 +419,10 @@ impl Statement {
                 self.time
             )));
         }
-        match parse_hex(&self.nonce) {
-            Some(b) if b.len() == 16 => {}
-            _ => {
-                return Err(field_err(
-                    "nonce must be 32 lowercase hex characters (16 random bytes)",
-                ))
-            }
+        if parse_hex::<16>(&self.nonce).is_none() {
+            return Err(field_err(
+                "nonce must be 32 lowercase hex characters (16 random bytes)",
+            ));
         }
         if let Some(p) = &self.place {
             check_place(p)?;
@@ -636,6 +633,26 @@ impl SignedStatement {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// `parse_hex` reads back exactly what `hex` writes, and refuses any other length,
+        /// uppercase and non-hex characters.
+        #[test]
+        fn hex_reads_back_and_refuses_the_rest(bytes in any::<[u8; 16]>(), at in 0usize..32) {
+            let h = hex(&bytes);
+            prop_assert_eq!(parse_hex::<16>(&h), Some(bytes));
+            prop_assert_eq!(parse_hex::<16>(&h[1..]), None);
+            prop_assert_eq!(parse_hex::<16>(&format!("{h}0")), None);
+            prop_assert_eq!(parse_hex::<15>(&h), None);
+            for bad in ['A', 'F', 'g', ' ', 'é'] {
+                let mut t = h.clone().into_bytes();
+                t[at] = b'0';
+                let mut t = String::from_utf8(t).unwrap();
+                t.replace_range(at..at + 1, &bad.to_string());
+                prop_assert_eq!(parse_hex::<16>(&t), None, "{}", t);
+            }
+        }
+    }
 
     pub(crate) fn sample() -> Statement {
         Statement {
