@@ -12,7 +12,7 @@
 //!   waiting (no thread is woken to write). An async writer first yields once, so that the
 //!   tasks ready on its worker check their submissions and queue them into its first group:
 //!   a group write costs far more than one member's share of it. The yield lasts until its
-//!   worker has nothing else to run, so once [`GROUP_TARGET`] submissions wait, the caller
+//!   worker has nothing else to run, so once [`group_target`] submissions wait, the caller
 //!   that queued the last of them writes instead (the yielded one then only waits): the
 //!   group is large enough, and the records written keep the syncer going;
 //! - the intake's **syncer** thread takes every group written so far and makes them durable
@@ -48,10 +48,18 @@ pub const MAX_GROUP_BYTES: usize = 8 << 20;
 /// executor thread stalls and scans keep their latency.
 const INLINE_MAX: usize = 4 << 10;
 /// Submissions waiting that make a group worth writing at once: the caller that queues the
-/// last of them writes, instead of the yielded writer. Eight rather than four: about 4
-/// records a group instead of 2.4 at 32 submitters, 2–3 µs less CPU a record
-/// (`docs/performance.md`, Custody intake).
-pub const GROUP_TARGET: usize = 8;
+/// last of them writes, instead of the yielded writer. A quarter of the submissions in the
+/// intake (rounded up), from [`MIN_GROUP_TARGET`] to [`MAX_GROUP_TARGET`]: at 32 submitters groups of 8
+/// (4.0 records a group instead of 2.4 with 4, 2–3 µs less CPU a record), at 8 submitters
+/// groups of 4 (with 8 there the cores were idler and fewer records accepted;
+/// `docs/performance.md`, Custody intake).
+pub fn group_target(active: usize) -> usize {
+    active.div_ceil(4).clamp(MIN_GROUP_TARGET, MAX_GROUP_TARGET)
+}
+/// The smallest [`group_target`].
+pub const MIN_GROUP_TARGET: usize = 4;
+/// The largest [`group_target`] (16 at 32 submitters left the cores idler).
+pub const MAX_GROUP_TARGET: usize = 8;
 /// Longest the syncer lets written records wait for more before their fsync.
 pub const MAX_SYNC_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
 /// The syncer thread's nice value. Every waiting submitter is answered by the syncer once
@@ -122,7 +130,7 @@ enum Writer {
     /// A caller is writing.
     Writing,
     /// An async caller yielded (its turn) and writes when it runs again, unless a caller
-    /// queued the [`GROUP_TARGET`]th waiting submission first and writes instead.
+    /// queued the [`group_target`]th waiting submission first and writes instead.
     Yielded(u64),
 }
 
@@ -219,7 +227,7 @@ impl Queue {
 impl Shared {
     /// Queues `p`, and says what the caller does next: write when no one writes (first
     /// yielding, when `may_yield`), or when a yielded writer has not started and the group is
-    /// [`GROUP_TARGET`] large; wait otherwise.
+    /// [`group_target`] large; wait otherwise.
     fn enqueue(&self, p: Prepared, reply: Reply, may_yield: bool) -> Role {
         let mut q = guard(&self.queue);
         q.waiting.push_back((reply, p));
@@ -229,7 +237,11 @@ impl Shared {
                 q.writer = Writer::Yielded(q.turns);
                 Role::Yield(q.turns)
             }
-            Writer::Yielded(_) if q.waiting.len() < GROUP_TARGET => Role::Wait,
+            Writer::Yielded(_)
+                if q.waiting.len() < group_target(self.active.load(Ordering::Relaxed)) =>
+            {
+                Role::Wait
+            }
             Writer::None | Writer::Yielded(_) => {
                 q.writer = Writer::Writing;
                 Role::Write

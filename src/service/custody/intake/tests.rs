@@ -172,12 +172,24 @@ fn a_panicking_writer_leaves_no_caller_waiting() {
     );
 }
 
-/// A yielded writer keeps its turn until [`GROUP_TARGET`] submissions wait: the caller that
+/// A group is a quarter of the submissions in the intake (rounded up), from 4 to 8.
+#[test]
+fn the_group_target_follows_the_submitters_in_the_intake() {
+    let targets: Vec<usize> = [0, 1, 8, 16, 20, 27, 28, 32, 33, 64, 1000]
+        .into_iter()
+        .map(group_target)
+        .collect();
+    assert_eq!(targets, [4, 4, 4, 4, 5, 7, 7, 8, 8, 8, 8]);
+}
+
+/// A yielded writer keeps its turn until [`group_target`] submissions wait: the caller that
 /// queues the last of them writes, and the yielded one, resumed, only waits. A writer that
 /// is not yielded is never taken over.
 #[test]
 fn the_caller_completing_a_group_takes_over_from_a_yielded_writer() {
-    let (svc, c, lots) = declared_lots("Y", GROUP_TARGET + 3);
+    const ACTIVE: usize = 32;
+    let target = group_target(ACTIVE);
+    let (svc, c, lots) = declared_lots("Y", target + 3);
     let (id, sk) = &c.keys[&crate::custody::record::Role::Inspector];
     let mut prepared = lots.iter().map(|lot| {
         let a = super::super::tests::attest(crate::custody::record::Conformance::Conformant);
@@ -185,12 +197,13 @@ fn the_caller_completing_a_group_takes_over_from_a_yielded_writer() {
         svc.custody().prepare(&sub, now_unix()).unwrap()
     });
     let shared = Shared::default();
+    shared.active.store(ACTIVE, Ordering::Relaxed);
     let mut queue = |may_yield| {
         let (tx, _rx) = tokio::sync::oneshot::channel();
         shared.enqueue(prepared.next().unwrap(), Reply::Task(tx), may_yield)
     };
     assert_eq!(queue(true), Role::Yield(1));
-    for _ in 1..GROUP_TARGET - 1 {
+    for _ in 1..target - 1 {
         assert_eq!(
             queue(true),
             Role::Wait,
