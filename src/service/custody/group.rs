@@ -131,7 +131,8 @@ impl Custody {
         }
         match self.write_group(&mut staged, &ov) {
             Ok(first) => {
-                self.heads.put(&held, &ov.lots);
+                // The overlay is not needed after the write: its states move to the cache.
+                self.heads.put(&held, std::mem::take(&mut ov.lots));
                 records = staged.len() as u64;
                 answers.extend(staged.into_iter().enumerate().map(|(i, s)| {
                     let a = Accepted {

@@ -62,15 +62,15 @@ impl LotHeads {
         Some(s)
     }
 
-    /// Keeps the states a write just stored.
-    pub(super) fn put<'s>(
+    /// Keeps the states a write just stored (taken, not copied).
+    pub(super) fn put(
         &self,
         _held: &Held<'_>,
-        written: impl IntoIterator<Item = (&'s Vec<u8>, &'s LotState)>,
+        written: impl IntoIterator<Item = (Vec<u8>, LotState)>,
     ) {
         let mut g = self.inner();
         for (lk, s) in written {
-            g.put(lk.clone(), s.clone());
+            g.put(lk, s);
         }
     }
 
@@ -101,23 +101,23 @@ mod tests {
         let held = lock.lock().unwrap();
         let heads = LotHeads::default();
         let key = |i: usize| format!("lot-{i}").into_bytes();
-        heads.put(&held, [(&key(0), &state(7))]);
+        heads.put(&held, [(key(0), state(7))]);
         assert_eq!(heads.get(&held, &key(0)).map(|s| s.records), Some(7));
         heads.forget(&held, &key(0));
         assert!(heads.get(&held, &key(0)).is_none());
         for i in 0..MAX_LOTS {
-            heads.put(&held, [(&key(i), &state(i as u64))]);
+            heads.put(&held, [(key(i), state(i as u64))]);
         }
         // The bound is reached: the next new lot turns the generations over.
-        heads.put(&held, [(&key(MAX_LOTS), &state(0))]);
+        heads.put(&held, [(key(MAX_LOTS), state(0))]);
         // Read from the previous generation, lot 1 moves to the current one.
         assert_eq!(heads.get(&held, &key(1)).map(|s| s.records), Some(1));
         // With lot 1 and the lot that turned them, the current generation is full again.
         for i in MAX_LOTS + 1..2 * MAX_LOTS - 1 {
-            heads.put(&held, [(&key(i), &state(0))]);
+            heads.put(&held, [(key(i), state(0))]);
         }
         // This turn drops the generation that held lot 2 but not lot 1.
-        heads.put(&held, [(&key(2 * MAX_LOTS), &state(0))]);
+        heads.put(&held, [(key(2 * MAX_LOTS), state(0))]);
         assert!(heads.get(&held, &key(2)).is_none());
         assert_eq!(heads.get(&held, &key(1)).map(|s| s.records), Some(1));
         assert_eq!(
