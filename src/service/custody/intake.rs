@@ -295,7 +295,12 @@ impl Shared {
         u.groups.push((w, replies));
         // Woken only when it has something to do: each wake-up costs a context switch, and
         // with many small groups most would find the sync not yet due.
-        if u.idle || (u.gathering && self.sync_due(&u)) {
+        let wake = u.idle || (u.gathering && self.sync_due(&u));
+        // ... and only once the lock is free: the syncer runs at a higher priority, so woken
+        // while the lock is held it would take this core, find the lock taken and sleep again,
+        // and be woken a second time by the unlock (two preemptions instead of one).
+        drop(u);
+        if wake {
             self.to_sync.notify_one();
         }
     }
