@@ -43,6 +43,14 @@ const COMPRESSION_PER_LEVEL: [rocksdb::DBCompressionType; 7] = {
     use rocksdb::DBCompressionType::{Lz4, None};
     [None, None, Lz4, Lz4, Lz4, Lz4, Lz4]
 };
+/// Level-0 files (memtable flushes) that start a compaction into the level below (RocksDB's
+/// default is 4). The custody column families' keys (nonces, lot records, lot states, nodes
+/// of every level) fall all over their key space, so while a column family is smaller than
+/// one level's target (256 MB) each such compaction rewrites all of it: under a custody load
+/// one every 3 s, its CPU growing with the store. Every 8 flushes halves that; a point lookup
+/// checks up to 8 level-0 files' bloom filters instead of 4 (`docs/performance.md`, Custody
+/// intake).
+pub const L0_COMPACTION_TRIGGER: i32 = 8;
 /// A memtable's bloom filter, as a share of its size (8 MB: 160 KB of bits, about 16 bits
 /// per nonce key at the 80,000 keys a nonce memtable holds).
 const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
@@ -178,6 +186,7 @@ impl RocksStore {
         // the memtable flushes' LZ4 took 1.3 % of the CPU (`docs/performance.md`, Custody
         // intake); what lives longer, in the levels below, is compressed.
         o.set_compression_per_level(&COMPRESSION_PER_LEVEL);
+        o.set_level_zero_file_num_compaction_trigger(L0_COMPACTION_TRIGGER);
         if cf == Cf::Nonces {
             // Nearly every nonce looked up is new: a bloom filter over each memtable's keys
             // answers "absent" without searching its skip list (the tables have theirs).
