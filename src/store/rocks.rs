@@ -37,11 +37,13 @@ fn unavailable(e: rocksdb::Error) -> StoreError {
 pub const RECYCLED_WAL_FILES: usize = 8;
 /// Live WAL past which RocksDB flushes the column families that hold the oldest WAL file.
 pub const MAX_TOTAL_WAL: u64 = 128 << 20;
-/// Compression of each level's tables: none for level 0 (memtable flushes) and level 1,
-/// LZ4 below.
+/// Compression of each level's tables: none for level 0 (memtable flushes), LZ4 for every
+/// level a compaction writes. RocksDB fills the levels from the bottom up (dynamic level
+/// sizes): a compaction of level 0 writes into the last level until a column family holds
+/// gigabytes, so the levels in between stay empty.
 const COMPRESSION_PER_LEVEL: [rocksdb::DBCompressionType; 7] = {
     use rocksdb::DBCompressionType::{Lz4, None};
-    [None, None, Lz4, Lz4, Lz4, Lz4, Lz4]
+    [None, Lz4, Lz4, Lz4, Lz4, Lz4, Lz4]
 };
 /// Level-0 files (memtable flushes) that start a compaction into the level below (RocksDB's
 /// default is 4). The custody column families' keys (nonces, lot records, lot states, nodes
@@ -51,8 +53,9 @@ const COMPRESSION_PER_LEVEL: [rocksdb::DBCompressionType; 7] = {
 /// checks up to 8 level-0 files' bloom filters instead of 4 (`docs/performance.md`, Custody
 /// intake).
 pub const L0_COMPACTION_TRIGGER: i32 = 8;
-/// A memtable's bloom filter, as a share of its size (8 MB: 160 KB of bits, about 16 bits
-/// per nonce key at the 80,000 keys a nonce memtable holds).
+/// A memtable's bloom filter, as a share of its size (8 MB: 160 KB of bits). Under a custody
+/// load a nonce memtable holds about 23,000 keys when it is flushed (every column family is
+/// flushed when the lot states' memtable fills), so about 56 bits a key.
 const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
 
 impl RocksStore {
@@ -182,9 +185,9 @@ impl RocksStore {
             Cf::Items | Cf::Codes | Cf::ItemRefs | Cf::Leaves | Cf::Nodes => 64 << 20,
             _ => 8 << 20,
         });
-        // Flushes and the first compaction write uncompressed tables: under a custody load
-        // the memtable flushes' LZ4 took 1.3 % of the CPU (`docs/performance.md`, Custody
-        // intake); what lives longer, in the levels below, is compressed.
+        // Flushes write uncompressed tables: under a custody load the memtable flushes' LZ4
+        // took 1.3 % of the CPU (`docs/performance.md`, Custody intake); what a compaction
+        // writes, and so lives longer, is compressed.
         o.set_compression_per_level(&COMPRESSION_PER_LEVEL);
         o.set_level_zero_file_num_compaction_trigger(L0_COMPACTION_TRIGGER);
         if cf == Cf::Nonces {
