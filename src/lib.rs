@@ -43,4 +43,6 @@ pub mod merkle;
 pub mod records;
 pub mod service;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod wiring;

@@ -1,6 +1,7 @@
 //! The RocksDB backend. All tuning lives in [`RocksStore::options`].
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options,
@@ -37,13 +38,22 @@ fn unavailable(e: rocksdb::Error) -> StoreError {
 pub const RECYCLED_WAL_FILES: usize = 8;
 /// Live WAL past which RocksDB flushes the column families that hold the oldest WAL file.
 pub const MAX_TOTAL_WAL: u64 = 128 << 20;
-/// Compression of each level's tables: none for level 0 (memtable flushes), LZ4 for every
-/// level a compaction writes. RocksDB fills the levels from the bottom up (dynamic level
-/// sizes): a compaction of level 0 writes into the last level until a column family holds
-/// gigabytes, so the levels in between stay empty.
+/// Compression of each level's tables: none for level 0 (memtable flushes) and for the base
+/// level (the one level 0 is compacted into), LZ4 below it. RocksDB sizes the levels
+/// dynamically and maps this list from the base level on: entry 1 is the base level, entry 2
+/// the one below, and so on. While a column family is smaller than the base level's target
+/// (256 MB) the base level is the last one (level 6, "base level 6" in RocksDB's LOG), so its
+/// data stays uncompressed; once it outgrows that, the base level moves up and what is
+/// compacted down into the last level, the bulk of a large store, is compressed.
+///
+/// Level 0 and the base level must match: a level-0 file whose keys overlap nothing below
+/// (the leaves: sequential keys) is then *moved* into the base level, not rewritten. With
+/// LZ4 in entry 1 (session 14's last build) every leaf was read, compressed and rewritten
+/// once more, about 0.7 µs of CPU a record under a custody load (`docs/performance.md`,
+/// Custody intake).
 const COMPRESSION_PER_LEVEL: [rocksdb::DBCompressionType; 7] = {
     use rocksdb::DBCompressionType::{Lz4, None};
-    [None, Lz4, Lz4, Lz4, Lz4, Lz4, Lz4]
+    [None, None, Lz4, Lz4, Lz4, Lz4, Lz4]
 };
 /// Level-0 files (memtable flushes) that start a compaction into the level below (RocksDB's
 /// default is 4). The custody column families' keys (nonces, lot records, lot states, nodes
@@ -57,6 +67,29 @@ pub const L0_COMPACTION_TRIGGER: i32 = 8;
 /// load a nonce memtable holds about 23,000 keys when it is flushed (every column family is
 /// flushed when the lot states' memtable fills), so about 56 bits a key.
 const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
+
+/// RocksDB's default environment with its background threads (memtable flushes and
+/// compactions) at the lowest CPU priority (nice 19) and in the idle I/O class: requests come
+/// first, and the background work takes the time they leave. A flush writes tens of MB at once;
+/// at the same I/O priority the group commits' fsyncs queued behind it (p99 0.79 ms, up to
+/// 5 ms), in the idle class they pass it (p99 0.35 ms; `docs/performance.md`, Custody intake).
+/// The work is not skipped, only ordered: if requests kept the CPU or the disk busy for
+/// longer than a memtable takes to fill, RocksDB would slow the writes until the flush
+/// caught up (the usual write stall). The environment is process-wide (every store opened
+/// here shares its thread pools), so every store gets the same. `None` only if RocksDB could
+/// not create it (the store then keeps RocksDB's own default).
+fn background_env() -> Option<rocksdb::Env> {
+    static ENV: OnceLock<Option<rocksdb::Env>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = rocksdb::Env::new().ok()?;
+        env.lower_thread_pool_cpu_priority();
+        env.lower_high_priority_thread_pool_cpu_priority();
+        env.lower_thread_pool_io_priority();
+        env.lower_high_priority_thread_pool_io_priority();
+        Some(env)
+    })
+    .clone()
+}
 
 impl RocksStore {
     /// Creates a new store at `path`; fails if one exists there already.
@@ -169,6 +202,9 @@ impl RocksStore {
         // 82 → 91 % busy, 8 µs less CPU per record (`docs/performance.md`, Custody intake).
         // It also keeps the column families' flushed state consistent with each other.
         o.set_atomic_flush(true);
+        if let Some(env) = background_env() {
+            o.set_env(&env);
+        }
         o
     }
 
@@ -185,9 +221,9 @@ impl RocksStore {
             Cf::Items | Cf::Codes | Cf::ItemRefs | Cf::Leaves | Cf::Nodes => 64 << 20,
             _ => 8 << 20,
         });
-        // Flushes write uncompressed tables: under a custody load the memtable flushes' LZ4
-        // took 1.3 % of the CPU (`docs/performance.md`, Custody intake); what a compaction
-        // writes, and so lives longer, is compressed.
+        // Flushes write uncompressed tables (under a custody load the memtable flushes' LZ4
+        // took 1.3 % of the CPU; `docs/performance.md`, Custody intake), and so does the base
+        // level, so that level-0 files can be moved into it (see `COMPRESSION_PER_LEVEL`).
         o.set_compression_per_level(&COMPRESSION_PER_LEVEL);
         o.set_level_zero_file_num_compaction_trigger(L0_COMPACTION_TRIGGER);
         if cf == Cf::Nonces {
@@ -284,6 +320,21 @@ impl Store for RocksStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A memtable flush runs on RocksDB's flush thread, which has lowered its priority to
+    /// nice 19 by then (`background_env`).
+    #[test]
+    fn flushes_run_at_the_lowest_cpu_priority() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = RocksStore::create(&dir.path().join("db")).unwrap();
+        let mut b = WriteBatch::new();
+        b.put(Cf::Meta, b"k".to_vec(), b"v".to_vec());
+        s.write(b, Durability::Buffered).unwrap();
+        s.db.flush_cf(s.cf(Cf::Meta).unwrap()).unwrap();
+        let nices = crate::test_support::nice_of_threads("rocksdb:high");
+        assert!(!nices.is_empty(), "no flush thread found");
+        assert!(nices.iter().all(|&n| n == 19), "{nices:?}");
+    }
 
     #[test]
     fn conformance() {

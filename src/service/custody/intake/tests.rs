@@ -8,6 +8,7 @@ use super::*;
 use crate::service::master::tests::seed;
 use crate::service::setup::test_service;
 use crate::service::Service;
+use crate::test_support::nice_of_threads;
 
 fn accepted(i: u64) -> Accepted {
     Accepted {
@@ -512,23 +513,6 @@ fn may_raise_priority() -> bool {
         .unwrap()
         .trim();
     u64::from_str_radix(caps, 16).unwrap() & (1 << 23) != 0
-}
-
-/// The nice values of this process's threads named `name` (field 19 of their `stat`).
-fn nice_of_threads(name: &str) -> Vec<i64> {
-    let mut out = Vec::new();
-    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-        if comm.trim() != name {
-            continue;
-        }
-        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
-        // The fields after the command name, which is in parentheses and may hold spaces.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let nice: i64 = rest.split_whitespace().nth(16).unwrap().parse().unwrap();
-        out.push(nice);
-    }
-    out
 }
 
 /// The syncer runs at `SYNCER_NICE` when the process may raise priorities (CI runs as root),
