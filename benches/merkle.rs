@@ -20,12 +20,9 @@ fn build(store: &RocksStore, n: u64) -> Frontier {
     let mut wb = WriteBatch::new();
     for i in 0..n {
         let h = merkle::leaf_hash(&i.to_be_bytes());
+        // Every node an append completes ends at the appended leaf (`node_key`).
         f.append(h, |id, h| {
-            wb.put(
-                Cf::Nodes,
-                node_key(id.level, id.index),
-                h.as_bytes().to_vec(),
-            )
+            wb.put(Cf::Nodes, node_key(i, id.level), h.as_bytes().to_vec())
         });
         if wb.len() > 200_000 {
             store

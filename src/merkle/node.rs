@@ -37,6 +37,16 @@ impl NodeId {
     }
 }
 
+impl NodeId {
+    /// The last leaf index covered, or `None` if it does not fit in a `u64`. Every node an
+    /// append completes ends at the appended leaf, so nodes in order of their last leaf (then
+    /// level) are in the order they were made.
+    pub fn last_leaf(&self) -> Option<u64> {
+        let span = 1u64.checked_shl(u32::from(self.level))? - 1;
+        self.first_leaf()?.checked_add(span)
+    }
+}
+
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "node(level {}, index {})", self.level, self.index)
@@ -54,5 +64,15 @@ mod tests {
         assert_eq!(NodeId::new(63, 1).first_leaf(), Some(1 << 63));
         assert_eq!(NodeId::new(63, 2).first_leaf(), None);
         assert_eq!(NodeId::new(64, 0).first_leaf(), None);
+    }
+
+    #[test]
+    fn last_leaf() {
+        assert_eq!(NodeId::new(3, 2).last_leaf(), Some(23));
+        assert_eq!(NodeId::leaf(9).last_leaf(), Some(9));
+        assert_eq!(NodeId::new(63, 1).last_leaf(), Some(u64::MAX));
+        assert_eq!(NodeId::new(63, 2).last_leaf(), None);
+        assert_eq!(NodeId::new(64, 0).last_leaf(), None);
+        assert_eq!(NodeId::leaf(u64::MAX).last_leaf(), Some(u64::MAX));
     }
 }

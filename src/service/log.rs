@@ -80,7 +80,10 @@ pub struct StoreHashes<'a>(pub &'a dyn Store);
 impl HashReader for StoreHashes<'_> {
     type Error = StoreError;
     fn read_hash(&self, id: NodeId) -> Result<Hash, StoreError> {
-        match self.0.get(Cf::Nodes, &node_key(id.level, id.index))? {
+        let last = id
+            .last_leaf()
+            .ok_or_else(|| StoreError::Corrupt(format!("node {id:?} is past any leaf")))?;
+        match self.0.get(Cf::Nodes, &node_key(last, id.level))? {
             Some(v) => {
                 Hash::from_slice(&v).map_err(|e| StoreError::Corrupt(format!("node {id:?}: {e}")))
             }
@@ -211,13 +214,12 @@ impl LogBook {
         let mut frontier = log.frontier.clone();
         let mut wb = WriteBatch::with_capacity(leaves.len() * 4 + 4);
         for (i, leaf) in leaves.into_iter().enumerate() {
-            wb.put(Cf::Leaves, u64_key(first + i as u64), leaf.data);
+            let index = first + i as u64;
+            wb.put(Cf::Leaves, u64_key(index), leaf.data);
+            // Every node the append completes ends at this leaf (`node_key`).
             frontier.append(leaf.hash, |id, h| {
-                wb.put(
-                    Cf::Nodes,
-                    node_key(id.level, id.index),
-                    h.as_bytes().to_vec(),
-                )
+                debug_assert_eq!(id.last_leaf(), Some(index));
+                wb.put(Cf::Nodes, node_key(index, id.level), h.as_bytes().to_vec())
             });
         }
         wb.put(Cf::Meta, META_LOG_SIZE, u64_key(frontier.size()));

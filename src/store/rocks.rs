@@ -8,7 +8,7 @@ use rocksdb::{
     ReadOptions, WriteOptions, DB,
 };
 
-use super::schema::SCHEMA_VERSION_KEY;
+use super::schema::{legacy_node_key, LEGACY_NODES, MIGRATED_SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 use super::{Cf, Durability, Op, Pair, Store, StoreError, WriteBatch, SCHEMA_VERSION};
 
 /// Size of the block cache shared by all column families.
@@ -55,6 +55,9 @@ const COMPRESSION_PER_LEVEL: [rocksdb::DBCompressionType; 7] = {
     use rocksdb::DBCompressionType::{Lz4, None};
     [None, None, Lz4, Lz4, Lz4, Lz4, Lz4]
 };
+/// Rows moved in one atomic write when a version-2 directory's Merkle nodes are migrated
+/// (about 5 MB).
+pub const MIGRATION_CHUNK: usize = 100_000;
 /// Level-0 files (memtable flushes) that start a compaction into the level below (RocksDB's
 /// default is 4). The custody column families' keys (nonces, lot records, lot states, nodes
 /// of every level) fall all over their key space, so while a column family is smaller than
@@ -121,13 +124,73 @@ impl RocksStore {
         // The version is read read-only first, so a directory of another version is refused
         // untouched (a read-write open would add this version's column families to it).
         let found = Self::schema_version(path)?;
-        if found != SCHEMA_VERSION {
+        if found != SCHEMA_VERSION && found != MIGRATED_SCHEMA_VERSION {
             return Err(StoreError::SchemaVersion {
                 found,
                 expected: SCHEMA_VERSION,
             });
         }
-        Self::open_with(path, &Self::options())
+        let mut store = Self::open_with(path, &Self::options())?;
+        store.migrate(found)?;
+        Ok(store)
+    }
+
+    /// Brings a directory of schema version 2 to this version: its Merkle nodes are moved to
+    /// [`Cf::Nodes`] under their new keys ([`legacy_node_key`]), then the version is written
+    /// and version 2's column family dropped. Each step survives a crash: the nodes move in
+    /// atomic chunks (a node is in one column family or the other, never both or neither,
+    /// and nothing reads them before the move ends), and a restart goes on from where it
+    /// stopped. Nothing to do for a directory of this version (but a version-2 column family
+    /// left by a crash just before its drop is dropped).
+    fn migrate(&mut self, found: u32) -> Result<(), StoreError> {
+        if self.db.cf_handle(LEGACY_NODES).is_some() {
+            let moved = self.move_legacy_nodes()?;
+            tracing::info!(moved, "Merkle nodes moved to the schema-3 layout");
+        }
+        if found != SCHEMA_VERSION {
+            let mut b = WriteBatch::new();
+            b.put(Cf::Meta, SCHEMA_VERSION_KEY, SCHEMA_VERSION.to_be_bytes());
+            self.write(b, Durability::Synced)?;
+            tracing::info!(from = found, to = SCHEMA_VERSION, "data directory migrated");
+        }
+        if self.db.cf_handle(LEGACY_NODES).is_some() {
+            self.db.drop_cf(LEGACY_NODES).map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Moves every row of version 2's node column family into [`Cf::Nodes`], in synced
+    /// chunks of [`MIGRATION_CHUNK`] rows; returns how many it moved.
+    fn move_legacy_nodes(&self) -> Result<u64, StoreError> {
+        let old = self
+            .db
+            .cf_handle(LEGACY_NODES)
+            .ok_or_else(|| StoreError::Corrupt("version-2 nodes column family missing".into()))?;
+        let new = self.cf(Cf::Nodes)?;
+        let mut moved = 0u64;
+        let mut from: Option<Box<[u8]>> = None;
+        loop {
+            let mode = match &from {
+                Some(k) => IteratorMode::From(k, Direction::Forward),
+                None => IteratorMode::Start,
+            };
+            let mut wb = rocksdb::WriteBatch::default();
+            for item in self.db.iterator_cf(old, mode).take(MIGRATION_CHUNK) {
+                let (k, v) = item.map_err(unavailable)?;
+                wb.put_cf(new, legacy_node_key(&k)?, &v);
+                wb.delete_cf(old, &k);
+                from = Some(k);
+            }
+            let n = wb.len() as u64 / 2;
+            if n == 0 {
+                return Ok(moved);
+            }
+            let mut wo = WriteOptions::default();
+            wo.set_sync(true);
+            self.db.write_opt(wb, &wo).map_err(unavailable)?;
+            moved += n;
+            tracing::info!(moved, "moving Merkle nodes to the schema-3 layout");
+        }
     }
 
     /// The schema version of the store at `path`, read without changing anything.
@@ -320,6 +383,7 @@ impl Store for RocksStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::merkle::{Hash, NodeId};
 
     /// A memtable flush runs on RocksDB's flush thread, which has lowered its priority to
     /// nice 19 by then (`background_env`).
@@ -387,6 +451,124 @@ mod tests {
             }
             other => panic!("expected a schema version error, got {:?}", other.err()),
         }
+    }
+
+    /// A directory of schema 2 as its version left it: the nodes of a tree of `n` leaves in
+    /// `nodes` under version 2's keys (level ‖ index), the version row at 2. Returns the
+    /// nodes by id.
+    fn schema_2_directory(p: &Path, n: u32) -> std::collections::BTreeMap<NodeId, Hash> {
+        let mut s = RocksStore::create(p).unwrap();
+        s.db.create_cf(LEGACY_NODES, &Options::default()).unwrap();
+        let old = s.db.cf_handle(LEGACY_NODES).unwrap();
+        let mut nodes = std::collections::BTreeMap::new();
+        let mut frontier = crate::merkle::Frontier::new();
+        let mut wb = rocksdb::WriteBatch::default();
+        for i in 0..n {
+            frontier.append(crate::merkle::leaf_hash(&i.to_be_bytes()), |id, h| {
+                let mut k = vec![id.level];
+                k.extend_from_slice(&id.index.to_be_bytes());
+                wb.put_cf(old, k, h.as_bytes());
+                nodes.insert(id, h);
+            });
+        }
+        s.db.write(wb).unwrap();
+        let mut b = WriteBatch::new();
+        b.put(Cf::Meta, SCHEMA_VERSION_KEY, 2u32.to_be_bytes());
+        s.write(b, Durability::Synced).unwrap();
+        nodes
+    }
+
+    /// Every proof the migrated store gives equals the one over the original nodes.
+    fn assert_same_tree(s: &RocksStore, nodes: &std::collections::BTreeMap<NodeId, Hash>, n: u64) {
+        use crate::merkle::{consistency_proof, inclusion_proof, root};
+        let stored = crate::service::log::StoreHashes(s);
+        let rows = s.range(Cf::Nodes, &[], None, usize::MAX).unwrap();
+        assert_eq!(rows.len(), nodes.len());
+        for size in [1, 2, 3, 1000, n - 1, n] {
+            assert_eq!(root(size, &stored).unwrap(), root(size, nodes).unwrap());
+            for index in [0, size / 2, size - 1] {
+                assert_eq!(
+                    inclusion_proof(index, size, &stored).unwrap(),
+                    inclusion_proof(index, size, nodes).unwrap()
+                );
+            }
+            assert_eq!(
+                consistency_proof(size, n, &stored).unwrap(),
+                consistency_proof(size, n, nodes).unwrap()
+            );
+        }
+    }
+
+    /// Opens the directory at `p` and checks it is migrated: the same tree, version 3, no
+    /// `nodes` column family left.
+    fn open_migrated(p: &Path, nodes: &std::collections::BTreeMap<NodeId, Hash>, n: u32) {
+        let s = RocksStore::open(p).unwrap();
+        assert_same_tree(&s, nodes, u64::from(n));
+        drop(s);
+        assert_eq!(RocksStore::schema_version(p).unwrap(), SCHEMA_VERSION);
+        let cfs = DB::list_cf(&Options::default(), p).unwrap();
+        assert!(!cfs.iter().any(|c| c == LEGACY_NODES), "{cfs:?}");
+    }
+
+    /// A schema-2 directory is migrated when it is opened: its nodes under the new keys in
+    /// `tree_nodes`, the same tree (roots and proofs), version 3, and no `nodes` column
+    /// family left; opened again, there is nothing left to do.
+    #[test]
+    fn a_schema_2_directory_is_migrated_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        let nodes = schema_2_directory(&p, 3_001);
+        open_migrated(&p, &nodes, 3_001);
+        open_migrated(&p, &nodes, 3_001);
+    }
+
+    /// A migration stopped by a crash, after some chunks were moved or after the version
+    /// was written but before the old column family was dropped, is finished at the next
+    /// open.
+    #[test]
+    fn an_interrupted_migration_is_finished_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        let n = 2_500;
+        let nodes = schema_2_directory(&p, n);
+        {
+            // What a crash after the first chunk leaves: its rows moved, the rest not.
+            let s = RocksStore::open_with(&p, &RocksStore::options()).unwrap();
+            let old = s.db.cf_handle(LEGACY_NODES).unwrap();
+            let new = s.cf(Cf::Nodes).unwrap();
+            let mut wb = rocksdb::WriteBatch::default();
+            for item in s.db.iterator_cf(old, IteratorMode::Start).take(1_000) {
+                let (k, v) = item.unwrap();
+                wb.put_cf(new, legacy_node_key(&k).unwrap(), &v);
+                wb.delete_cf(old, &k);
+            }
+            s.db.write(wb).unwrap();
+            s.db.flush_cf(old).unwrap();
+        }
+        open_migrated(&p, &nodes, n);
+        {
+            // What a crash between the version's write and the drop leaves.
+            let mut s = RocksStore::open_with(&p, &RocksStore::options()).unwrap();
+            s.db.create_cf(LEGACY_NODES, &Options::default()).unwrap();
+        }
+        open_migrated(&p, &nodes, n);
+    }
+
+    /// A version-2 node key that is not one (a corrupt row) stops the migration with
+    /// `Corrupt`, the directory still at version 2 and its nodes where they were.
+    #[test]
+    fn a_corrupt_version_2_node_stops_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        schema_2_directory(&p, 10);
+        {
+            let s = RocksStore::open_with(&p, &RocksStore::options()).unwrap();
+            let old = s.db.cf_handle(LEGACY_NODES).unwrap();
+            s.db.put_cf(old, [200u8; 9], [0u8; 32]).unwrap();
+        }
+        let err = RocksStore::open(&p).err().expect("refused");
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+        assert_eq!(RocksStore::schema_version(&p).unwrap(), 2);
     }
 
     /// A data directory of schema 1 (item leaves with the code in clear, and a column family

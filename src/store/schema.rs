@@ -15,9 +15,19 @@ use super::StoreError;
 ///
 /// Version 2: item leaves commit to codes instead of carrying them (`traceseal/item/v2`),
 /// codes are kept in [`Cf::Codes`], custody and reprint records name items by reference.
-pub const SCHEMA_VERSION: u32 = 2;
+///
+/// Version 3: Merkle nodes keyed in the order they are made ([`node_key`]), in
+/// [`Cf::Nodes`] (`tree_nodes`) instead of version 2's `nodes` ([`LEGACY_NODES`]). A
+/// version-2 directory is migrated when it is opened (`RocksStore::open`).
+pub const SCHEMA_VERSION: u32 = 3;
 
-/// What to do with a data directory of an older schema version (there is no migration).
+/// The schema version that [`SCHEMA_VERSION`] migrates from when a directory is opened.
+pub const MIGRATED_SCHEMA_VERSION: u32 = 2;
+
+/// Version 2's column family of Merkle nodes, keyed level ‖ index ([`legacy_node_key`]).
+pub const LEGACY_NODES: &str = "nodes";
+
+/// What to do with a data directory of an older schema version that cannot be migrated.
 pub fn schema_hint(found: u32) -> &'static str {
     match found {
         1 => {
@@ -61,7 +71,7 @@ pub enum Cf {
     /// Kind ‖ day ‖ enterprise → count: holds placed, non-conformant attestations and recalls
     /// per day and enterprise (the regulator's risk dashboard).
     CustodyDays,
-    /// (level, index) → node hash of a perfect subtree.
+    /// Last leaf covered ‖ level → node hash of a perfect subtree ([`node_key`]).
     Nodes,
     /// Tree size → signed checkpoint note.
     Checkpoints,
@@ -189,7 +199,7 @@ impl Cf {
             Cf::Codes => "codes",
             Cf::ItemRefs => "item_refs",
             Cf::Leaves => "leaves",
-            Cf::Nodes => "nodes",
+            Cf::Nodes => "tree_nodes",
             Cf::Checkpoints => "checkpoints",
             Cf::Keys => "keys",
             Cf::ScanStats => "scan_stats",
@@ -274,12 +284,33 @@ pub fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(arr))
 }
 
-/// Key of a Merkle node: level (1 byte) ‖ index (8 bytes, big-endian).
-pub fn node_key(level: u8, index: u64) -> [u8; 9] {
+/// Key of a Merkle node: the last leaf it covers (u64 BE) ‖ its level (1 byte).
+///
+/// The nodes an append completes all end at the appended leaf and are made from the lowest
+/// level up, so the keys of each append sort after every key before them: the column
+/// family is written in key order, like the leaves. A memtable insert then goes at the end
+/// of the skip list, and a flushed table overlaps no older one, so RocksDB moves it down
+/// instead of rewriting the level below (keyed level ‖ index, as in version 2, every
+/// flushed table spanned every level's range, and each compaction rewrote all the nodes).
+pub fn node_key(last_leaf: u64, level: u8) -> [u8; 9] {
     let mut k = [0u8; 9];
-    k[0] = level;
-    k[1..].copy_from_slice(&index.to_be_bytes());
+    k[..8].copy_from_slice(&last_leaf.to_be_bytes());
+    k[8] = level;
     k
+}
+
+/// Version 2's key of a Merkle node, level (1 byte) ‖ index (u64 BE), as this version's
+/// [`node_key`]; `Corrupt` for bytes that are not a node key.
+pub fn legacy_node_key(old: &[u8]) -> Result<[u8; 9], StoreError> {
+    let bad = || StoreError::Corrupt(format!("not a version-2 node key: {old:02x?}"));
+    let (&level, index) = old.split_first().ok_or_else(bad)?;
+    let index = u64::from_be_bytes(index.try_into().map_err(|_| bad())?);
+    // A node holds at most 2^63 leaves (`NodeId`), the last of them below 2^64.
+    let last = (level < 64)
+        .then(|| ((u128::from(index) + 1) << level) - 1)
+        .and_then(|l| u64::try_from(l).ok())
+        .ok_or_else(bad)?;
+    Ok(node_key(last, level))
 }
 
 /// Key of an item: GTIN-14 (14 ASCII digits) ‖ serial length (1 byte) ‖ serial.
@@ -573,10 +604,47 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Every node key an append writes sorts after every key written before it.
     #[test]
-    fn node_keys_sort_by_level_then_index() {
-        assert!(node_key(0, 5) < node_key(0, 256));
-        assert!(node_key(0, u64::MAX) < node_key(1, 0));
+    fn node_keys_sort_in_the_order_nodes_are_made() {
+        let mut frontier = crate::merkle::Frontier::new();
+        let mut keys = Vec::new();
+        for i in 0..5_000u32 {
+            let leaf = crate::merkle::leaf_hash(&i.to_be_bytes());
+            frontier.append(leaf, |id, _| {
+                keys.push(node_key(id.last_leaf().unwrap(), id.level))
+            });
+        }
+        assert_eq!(keys.len(), 2 * 5_000 - 5_000u32.count_ones() as usize);
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn legacy_node_keys_convert_or_are_refused() {
+        let old = |level: u8, index: u64| {
+            let mut k = vec![level];
+            k.extend_from_slice(&index.to_be_bytes());
+            k
+        };
+        assert_eq!(legacy_node_key(&old(0, 7)).unwrap(), node_key(7, 0));
+        assert_eq!(legacy_node_key(&old(3, 2)).unwrap(), node_key(23, 3));
+        assert_eq!(
+            legacy_node_key(&old(63, 1)).unwrap(),
+            node_key(u64::MAX, 63)
+        );
+        for bad in [
+            old(63, 2),
+            old(64, 0),
+            old(200, 0),
+            vec![],
+            vec![0; 8],
+            vec![0; 10],
+        ] {
+            assert!(
+                matches!(legacy_node_key(&bad), Err(StoreError::Corrupt(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
