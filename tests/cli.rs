@@ -30,6 +30,14 @@ fn init_creates_keys_and_token_0600_and_refuses_to_touch_an_initialised_dir() {
     for f in ["keys/issuer.pem", "keys/log.pem", "admin.token"] {
         assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
     }
+    // The config names the host the log origin was made with, so codes name it too.
+    let cfg = std::fs::read_to_string(dir.join("traceseal.toml")).unwrap();
+    assert!(
+        cfg.contains("\npublic_host = \"verify.example.com\"\n"),
+        "{cfg}"
+    );
+    let cfg = traceseal::config::Config::from_toml(&cfg).unwrap();
+    assert_eq!(cfg.public_host, "verify.example.com");
     // Standard PKCS#8: openssl reads it as an Ed25519 key.
     for f in ["keys/issuer.pem", "keys/log.pem"] {
         let o = Command::new("openssl")

@@ -587,8 +587,15 @@ impl Config {
         Ok(())
     }
 
-    /// A commented config file with every field at its default, written by `traceseal init`.
+    /// A commented config file with every field at its default.
     pub fn default_toml() -> String {
+        Config::init_toml(&Config::default().public_host)
+    }
+
+    /// The config file `traceseal init` writes: every field at its default but the public
+    /// host, the one the data directory's log origin was made with (so the codes it issues
+    /// name the same host).
+    pub fn init_toml(public_host: &str) -> String {
         let d = Config::default();
         let values = [
             ("hrt", d.server.header_read_timeout_ms.to_string()),
@@ -608,7 +615,7 @@ impl Config {
             ("devport", d.chain.dev_port.to_string()),
             ("devbt", d.chain.dev_block_time_s.to_string()),
             ("listen", d.listen.to_string()),
-            ("host", d.public_host.to_string()),
+            ("host", public_host.to_string()),
             ("cp", d.checkpoint_interval_ms.to_string()),
             ("body", d.max_body_bytes.to_string()),
             ("wan", d.scan.warn_after_networks.to_string()),

@@ -142,7 +142,8 @@ pub fn init(dir: &DataDir, host: &Host) -> Result<InitReport> {
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token);
     keys::write_secret_file(&dir.admin_token(), format!("{token}\n").as_bytes()).map_err(kerr)?;
     if !dir.config().exists() {
-        std::fs::write(dir.config(), Config::default_toml()).map_err(|e| io("the config", e))?;
+        let toml = Config::init_toml(host.as_str());
+        std::fs::write(dir.config(), toml).map_err(|e| io("the config", e))?;
     }
 
     let origin = format!("{}/log", host.as_str());
