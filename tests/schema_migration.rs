@@ -7,7 +7,8 @@
 //! `fixtures/schema2/` was made with the build of commit b096b88 (schema 2): `traceseal init
 //! --public-host verify.example.com`, `traceseal demo`, then `traceseal serve` with the chain
 //! off until it signed a checkpoint (`checkpoint.txt`, as served; `code.txt` is a demo code it
-//! printed). `data.tar.gz` holds the data directory without the demo actors' keys.
+//! printed). `data.tar.gz` holds the data directory without the demo actors' keys; its issuer,
+//! log and anchoring keys and its operator token are public test values, never for use.
 
 mod common;
 

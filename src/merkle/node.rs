@@ -35,9 +35,7 @@ impl NodeId {
                 (first >> self.level == self.index).then_some(first)
             })
     }
-}
 
-impl NodeId {
     /// The last leaf index covered, or `None` if it does not fit in a `u64`. Every node an
     /// append completes ends at the appended leaf, so nodes in order of their last leaf (then
     /// level) are in the order they were made.

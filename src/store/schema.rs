@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::StoreError;
+use crate::merkle::NodeId;
 
 /// Version of the on-disk schema; checked on open, a mismatch refuses to start.
 ///
@@ -305,11 +306,7 @@ pub fn legacy_node_key(old: &[u8]) -> Result<[u8; 9], StoreError> {
     let bad = || StoreError::Corrupt(format!("not a version-2 node key: {old:02x?}"));
     let (&level, index) = old.split_first().ok_or_else(bad)?;
     let index = u64::from_be_bytes(index.try_into().map_err(|_| bad())?);
-    // A node holds at most 2^63 leaves (`NodeId`), the last of them below 2^64.
-    let last = (level < 64)
-        .then(|| ((u128::from(index) + 1) << level) - 1)
-        .and_then(|l| u64::try_from(l).ok())
-        .ok_or_else(bad)?;
+    let last = NodeId::new(level, index).last_leaf().ok_or_else(bad)?;
     Ok(node_key(last, level))
 }
 
