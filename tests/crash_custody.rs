@@ -263,6 +263,15 @@ async fn sigkill_during_group_commits_keeps_every_acknowledged_record_and_no_par
             "leaf {index} is not the acknowledged record"
         );
     }
+    // An acknowledged record sent again after the restart is a replay: its nonce was read
+    // back from the store when the service opened.
+    for (_, sent) in out.acked.iter().rev().take(8) {
+        let r = s
+            .post("/api/v1/custody/records", sent.body.clone(), None)
+            .await;
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["code"], "custody.replay", "{}: {p}", sent.lot);
+    }
     // Every lot whole; nothing but acknowledged or unanswered records in it.
     let mut in_lots = HashSet::new();
     for l in &lots {

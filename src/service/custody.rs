@@ -43,6 +43,7 @@ mod group;
 mod heads;
 mod intake;
 mod lots;
+mod nonces;
 mod signers;
 mod submit;
 mod views;
@@ -73,6 +74,7 @@ pub struct Custody {
     intake: intake::Intake,
     signers: signers::SignerCache,
     heads: heads::LotHeads,
+    nonces: nonces::NonceFilter,
 }
 
 /// The units custody reads and writes through.
@@ -112,7 +114,23 @@ impl Custody {
             intake: intake::Intake::default(),
             signers: signers::SignerCache::default(),
             heads: heads::LotHeads::default(),
+            nonces: nonces::NonceFilter::default(),
         }
+    }
+}
+
+impl Custody {
+    /// Builds the nonce filter from the stored nonces (once, when the service opens): until
+    /// then every nonce check reads the store. Logs how many it read and how long it took.
+    pub(crate) fn load_nonces(&self) -> Result<usize> {
+        let held = lock(&self.locks.custody)?;
+        let started = std::time::Instant::now();
+        let n = self
+            .nonces
+            .load(&held, self.store.as_ref(), nonces::MIN_CAPACITY)?;
+        let ms = started.elapsed().as_millis() as u64;
+        info!(nonces = n, ms, "custody nonce filter loaded");
+        Ok(n)
     }
 }
 

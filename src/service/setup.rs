@@ -285,6 +285,7 @@ impl Service {
         }
         svc.issuance.index_lot_batches()?;
         svc.engagements.index_by_actor()?;
+        svc.custody.load_nonces()?;
         svc.log.checkpoint_now()?;
         Ok(svc)
     }

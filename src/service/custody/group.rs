@@ -133,6 +133,8 @@ impl Custody {
             Ok(first) => {
                 // The overlay is not needed after the write: its states move to the cache.
                 self.heads.put(&held, std::mem::take(&mut ov.lots));
+                self.nonces
+                    .insert(&held, ov.nonces.keys().map(Vec::as_slice));
                 records = staged.len() as u64;
                 answers.extend(staged.into_iter().enumerate().map(|(i, s)| {
                     let a = Accepted {
@@ -185,7 +187,7 @@ impl Custody {
             },
         };
         let nk = nonce_key(&p.actor.id, &st.nonce);
-        if ov.nonces.contains_key(&nk) || self.store.get(Cf::Nonces, &nk)?.is_some() {
+        if ov.nonces.contains_key(&nk) || self.nonce_stored(held, &nk)? {
             return Err(CustodyError::Replay {
                 nonce: st.nonce.clone(),
                 actor: p.actor.id.clone(),
@@ -224,6 +226,15 @@ impl Custody {
             hash: p.hash,
             leaf: p.leaf,
         })
+    }
+
+    /// Whether the nonce key `nk` is stored: false at once when the nonce filter has never
+    /// seen it, else the store's answer.
+    fn nonce_stored(&self, held: &Held<'_>, nk: &[u8]) -> Result<bool> {
+        if !self.nonces.may_contain(held, nk) {
+            return Ok(false);
+        }
+        Ok(self.store.get(Cf::Nonces, nk)?.is_some())
     }
 
     /// The stored state of a lot that exists (one read: a lot with custody records has a
@@ -287,6 +298,7 @@ pub(crate) mod tests {
     use crate::service::master::tests::seed;
     use crate::service::setup::test_service;
     use crate::service::Service;
+    use crate::store::{Durability, Store, WriteBatch};
 
     pub(in crate::service::custody) fn prev_after(sub: &Submission) -> String {
         let s = SignedStatement {
@@ -378,6 +390,35 @@ pub(crate) mod tests {
         assert_eq!(steps, ["origin_attestation", "packing", "shipping"]);
         let nk = nonce_key(carr, &stale_nonce);
         assert!(svc.store().get(Cf::Nonces, &nk).unwrap().is_none());
+    }
+
+    /// The nonce check reads the filter built when the service opened: a nonce stored before
+    /// (here written behind the filter's back, then loaded as at start-up) is a replay, and a
+    /// nonce the filter holds but the store does not (a write that failed after the filter
+    /// was told) is still accepted: the store decides.
+    #[test]
+    fn nonces_stored_before_the_load_are_replays_and_the_store_decides() {
+        let (svc, mem) = test_service();
+        let subs = three_attestations(&svc, "N");
+        let nonce_of = |s: &Submission| {
+            let st = record::parse_statement(&s.statement).unwrap().statement;
+            nonce_key(&st.actor, &st.nonce)
+        };
+        let mut wb = WriteBatch::new();
+        wb.put(Cf::Nonces, nonce_of(&subs[0]), 1u64.to_be_bytes().to_vec());
+        mem.write(wb, Durability::Synced).unwrap();
+        assert!(svc.custody().load_nonces().unwrap() >= 1);
+        {
+            let held = lock(&svc.custody().locks.custody).unwrap();
+            let k = nonce_of(&subs[1]);
+            svc.custody().nonces.insert(&held, [k.as_slice()]);
+        }
+        let group = prepared(&svc, &[&subs[0], &subs[1], &subs[2]]);
+        let written = svc.custody().commit_group(group);
+        let mut answers = written.answers_after(&svc.log().sync());
+        answers.sort_by_key(|(id, _)| *id);
+        let codes: Vec<String> = answers.iter().map(|(_, r)| code(r)).collect();
+        assert_eq!(codes, ["custody.replay", "accepted", "accepted"]);
     }
 
     /// Three first records (origin attestations) of three fresh lots `{GTIN}.{prefix}0..2`,
