@@ -20,7 +20,7 @@ OWNERS = {
     "engagements": ["engagements.rs"],
     "issuance": ["issuance.rs", "issuance/items.rs"],
     "custody": ["custody.rs", "custody/submit.rs", "custody/views.rs", "custody/days.rs", "custody/lots.rs",
-                "custody/intake.rs", "custody/group.rs", "custody/desk.rs"],
+                "custody/intake.rs", "custody/group.rs", "custody/desk.rs", "custody/nonces.rs"],
     "telemetry": ["telemetry.rs", "telemetry/daily.rs", "telemetry/tally.rs"],
     "consumer": ["complaints.rs", "complaints/credit.rs"],
     "printing": ["printing.rs"],
