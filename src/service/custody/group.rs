@@ -129,12 +129,14 @@ impl Custody {
         if staged.is_empty() {
             return Written { answers, records };
         }
+        // Told before the write, so that no stored nonce is ever missing from the filter,
+        // even if a failed write had stored them; a nonce it holds in vain costs a lookup.
+        self.nonces
+            .insert(&held, ov.nonces.keys().map(Vec::as_slice));
         match self.write_group(&mut staged, &ov) {
             Ok(first) => {
                 // The overlay is not needed after the write: its states move to the cache.
                 self.heads.put(&held, std::mem::take(&mut ov.lots));
-                self.nonces
-                    .insert(&held, ov.nonces.keys().map(Vec::as_slice));
                 records = staged.len() as u64;
                 answers.extend(staged.into_iter().enumerate().map(|(i, s)| {
                     let a = Accepted {
@@ -394,8 +396,8 @@ pub(crate) mod tests {
 
     /// The nonce check reads the filter built when the service opened: a nonce stored before
     /// (here written behind the filter's back, then loaded as at start-up) is a replay, and a
-    /// nonce the filter holds but the store does not (a write that failed after the filter
-    /// was told) is still accepted: the store decides.
+    /// nonce the filter holds but the store does not (as after a failed write) is still
+    /// accepted: the store decides.
     #[test]
     fn nonces_stored_before_the_load_are_replays_and_the_store_decides() {
         let (svc, mem) = test_service();

@@ -8,9 +8,11 @@
 //! looked up in the store, so the answer is the store's, exactly as before.
 //!
 //! The filter is built once from the `nonces` column family when the service opens
-//! ([`NonceFilter::load`]), and every nonce a group commit writes is added once the write
-//! succeeded, under the custody lock, which is the only place nonces are written. Until it is
-//! loaded it holds nothing and answers "may be used" for every key: the store decides.
+//! ([`NonceFilter::load`]), and every nonce a group commit writes is added just before the
+//! write, under the custody lock, which is the only place nonces are written (a write that
+//! fails leaves keys in the filter that the store lacks: each costs a lookup, nothing else).
+//! Until it is loaded it holds nothing and answers "may be used" for every key: the store
+//! decides.
 //!
 //! Memory: about 1.2 bytes a stored nonce (10 bits). The filter is sized for twice the nonces
 //! stored at start-up (at least [`MIN_CAPACITY`]); when that fills, a filter twice as large is
@@ -122,8 +124,8 @@ impl NonceFilter {
         self.inner().as_ref().is_none_or(|f| f.may_contain(key))
     }
 
-    /// Adds the keys a write just stored (nothing before the filter is loaded: the load
-    /// reads them from the store).
+    /// Adds the keys a write is about to store (nothing before the filter is loaded: the
+    /// load reads them from the store).
     pub(super) fn insert<'k>(&self, _held: &Held<'_>, keys: impl IntoIterator<Item = &'k [u8]>) {
         if let Some(f) = self.inner().as_mut() {
             for k in keys {
