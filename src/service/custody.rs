@@ -117,9 +117,7 @@ impl Custody {
             nonces: nonces::NonceFilter::default(),
         }
     }
-}
 
-impl Custody {
     /// Builds the nonce filter from the stored nonces (once, when the service opens): until
     /// then every nonce check reads the store. Logs how many it read and how long it took.
     pub(crate) fn load_nonces(&self) -> Result<usize> {

@@ -144,8 +144,6 @@ impl NonceFilter {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::*;
     use crate::store::mem::MemStore;
     use crate::store::{Durability, WriteBatch};
