@@ -5,7 +5,9 @@
 //! item-scoped release naming 10,000 items (a whole lot's worth in one event). The concurrent
 //! runs submit from 1, 8 or 32 async tasks on a runtime with one worker per core, through
 //! `Custody::submit_async` (the HTTP handler's call), against raw `verify_strict` by as many
-//! threads.
+//! threads. At 32 submitters, paired rounds then measure both sides on the same statements
+//! back to back, for a ratio that a change in the machine's speed between criterion's two
+//! measurements cannot move.
 //!
 //! Run: `./scripts/dev bench --bench custody` (`-- 'threads|tasks'` for the concurrent runs only)
 
@@ -33,6 +35,14 @@ const CONCURRENT_N: u64 = 3_200;
 const SUBMITTERS: [u64; 3] = [1, 8, 32];
 /// Serials in the bulk release.
 const BULK: u64 = 10_000;
+/// Paired rounds at 32 submitters (see [`paired_rounds`]).
+const PAIRED_ROUNDS: usize = 48;
+/// The target: accepted records/s at 32 submitters at least this share of raw
+/// `verify_strict` by 32 threads.
+const TARGET: f64 = 0.60;
+
+/// The paired rounds' summary line, printed with the others at the end.
+static PAIRED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 struct World {
     _dir: tempfile::TempDir,
@@ -180,6 +190,20 @@ impl World {
             })
             .collect()
     }
+
+    /// `per` records for each of `threads` submitters, over fresh lots named from `prefix`.
+    fn sets(&self, prefix: &str, threads: u64, per: u64) -> Vec<Vec<Submission>> {
+        (0..threads)
+            .map(|t| self.chains(&format!("{prefix}-{t}-"), per))
+            .collect()
+    }
+}
+
+/// The statements of `sets`, parsed, for raw `verify_strict`.
+fn signed_sets(sets: &[Vec<Submission>]) -> Vec<Vec<SignedStatement>> {
+    sets.iter()
+        .map(|set| set.iter().map(signed_of).collect())
+        .collect()
 }
 
 /// CPU time of this process so far (user + system, from `/proc/self/stat`), in seconds; 0
@@ -217,6 +241,77 @@ async fn submit_all(svc: &Service, sets: Vec<Vec<Submission>>) {
     for t in tasks {
         t.await.unwrap();
     }
+}
+
+/// Raw `verify_strict` by `sets.len()` threads and the service on the very same statements,
+/// back to back, [`PAIRED_ROUNDS`] times (which goes first alternates, so that neither always
+/// meets the RocksDB work the round's set-up left behind). Criterion measures each side for
+/// 20 s in turn, so a change in the machine's speed between the two (it is a shared VM) moves
+/// the ratio; within a round both sides meet the same conditions. Returns the summary line:
+/// the ratio of the total times, then by round the median, the middle half, the extremes and
+/// how many rounds reach the target.
+fn paired_rounds(
+    w: &World,
+    rt: &tokio::runtime::Runtime,
+    vk: &ed25519_dalek::VerifyingKey,
+    lot_no: &mut u64,
+    threads: u64,
+) -> String {
+    let per = CONCURRENT_N / threads;
+    let mut ratios = Vec::with_capacity(PAIRED_ROUNDS);
+    let (mut raw_total, mut svc_total) = (Duration::ZERO, Duration::ZERO);
+    // Rounds with raw first, and with the service first.
+    let mut by_order: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..PAIRED_ROUNDS {
+        *lot_no += 1;
+        let sets = w.sets(&format!("P{lot_no}"), threads, per);
+        let signed = signed_sets(&sets);
+        let raw = || {
+            let t = Instant::now();
+            std::thread::scope(|s| {
+                for set in &signed {
+                    s.spawn(|| assert!(set.iter().all(|x| x.verify(vk))));
+                }
+            });
+            t.elapsed()
+        };
+        let (raw_t, svc_t) = if round % 2 == 0 {
+            let r = raw();
+            let t = Instant::now();
+            rt.block_on(submit_all(&w.svc, sets));
+            (r, t.elapsed())
+        } else {
+            let t = Instant::now();
+            rt.block_on(submit_all(&w.svc, sets));
+            let s = t.elapsed();
+            (raw(), s)
+        };
+        ratios.push(raw_t.as_secs_f64() / svc_t.as_secs_f64());
+        by_order[round % 2].push(ratios[round]);
+        raw_total += raw_t;
+        svc_total += svc_t;
+    }
+    let records = (CONCURRENT_N * PAIRED_ROUNDS as u64) as f64;
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        100.0 * v[v.len() / 2]
+    };
+    let (raw_first, svc_first) = (median(&mut by_order[0]), median(&mut by_order[1]));
+    ratios.sort_by(f64::total_cmp);
+    let q = |f: f64| 100.0 * ratios[((ratios.len() - 1) as f64 * f).round() as usize];
+    let reached = ratios.iter().filter(|r| **r >= TARGET).count();
+    format!(
+        "custody: {threads} submitters, {PAIRED_ROUNDS} paired rounds (raw verify_strict and the service on the same {CONCURRENT_N} statements, back to back): in all, accepted {:.0} records/s, raw {:.0} sig/s: ratio {:.1}%; by round, median {:.1}%, middle half {:.1}–{:.1}%, lowest {:.1}%, highest {:.1}%; {reached} of {PAIRED_ROUNDS} rounds at or above {:.0}% (median {raw_first:.1}% in the rounds with raw first, {svc_first:.1}% with the service first)",
+        records / svc_total.as_secs_f64(),
+        records / raw_total.as_secs_f64(),
+        100.0 * raw_total.as_secs_f64() / svc_total.as_secs_f64(),
+        q(0.5),
+        q(0.25),
+        q(0.75),
+        q(0.0),
+        q(1.0),
+        100.0 * TARGET
+    )
 }
 
 fn signed_of(s: &Submission) -> SignedStatement {
@@ -285,13 +380,8 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     for threads in SUBMITTERS {
         let per = CONCURRENT_N / threads;
-        let sets: Vec<Vec<Submission>> = (0..threads)
-            .map(|t| w.chains(&format!("V{threads}-{t}-"), per))
-            .collect();
-        let signed: Vec<Vec<SignedStatement>> = sets
-            .iter()
-            .map(|set| set.iter().map(signed_of).collect())
-            .collect();
+        let sets = w.sets(&format!("V{threads}"), threads, per);
+        let signed = signed_sets(&sets);
         g.bench_function(
             BenchmarkId::new("raw_verify_strict_threads", threads),
             |b| {
@@ -329,6 +419,9 @@ fn bench(c: &mut Criterion) {
                 total
             })
         });
+        if threads == 32 {
+            let _ = PAIRED.set(paired_rounds(&w, &rt, &vk, &mut lot_no, threads));
+        }
         if wall > 0.0 {
             eprintln!(
                 "service_accept_tasks/{threads}: {records} records in {groups} groups ({:.1} each), {fsyncs} fsyncs ({:.1} records each)",
@@ -447,6 +540,9 @@ fn main() {
                 100.0 * raw / svc
             );
         }
+    }
+    if let Some(line) = PAIRED.get() {
+        println!("{line}");
     }
     if let Some(bulk) = mean_ns("release_10000_items_one_event", BULK) {
         println!(
