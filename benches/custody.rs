@@ -244,12 +244,15 @@ async fn submit_all(svc: &Service, sets: Vec<Vec<Submission>>) {
 }
 
 /// Raw `verify_strict` by `sets.len()` threads and the service on the very same statements,
-/// back to back, [`PAIRED_ROUNDS`] times (which goes first alternates, so that neither always
-/// meets the RocksDB work the round's set-up left behind). Criterion measures each side for
-/// 20 s in turn, so a change in the machine's speed between the two (it is a shared VM) moves
-/// the ratio; within a round both sides meet the same conditions. Returns the summary line:
-/// the ratio of the total times, then by round the median, the middle half, the extremes and
-/// how many rounds reach the target.
+/// back to back, [`PAIRED_ROUNDS`] times, which goes first alternating. Criterion measures
+/// each side for 20 s in turn, so a change in the machine's speed between the two (it is a
+/// shared VM) moves the ratio; within a round both sides meet the same machine. Each side
+/// starts once RocksDB has no flush or compaction running or queued, and the service's time
+/// runs until the flushes and compactions its records caused are done as well: neither side
+/// meets the other's background work, and the service is charged all of its own (more than
+/// in criterion's runs, where part of it overlaps the next iteration's idle moments).
+/// Returns the summary line: the ratio of the total times, then by round the median, the
+/// middle half, the extremes and how many rounds reach the target.
 fn paired_rounds(
     w: &World,
     rt: &tokio::runtime::Runtime,
@@ -266,7 +269,14 @@ fn paired_rounds(
         *lot_no += 1;
         let sets = w.sets(&format!("P{lot_no}"), threads, per);
         let signed = signed_sets(&sets);
+        let quiet = || {
+            w.svc
+                .store()
+                .wait_for_background_work(Duration::from_secs(120))
+                .unwrap()
+        };
         let raw = || {
+            quiet();
             let t = Instant::now();
             std::thread::scope(|s| {
                 for set in &signed {
@@ -275,15 +285,18 @@ fn paired_rounds(
             });
             t.elapsed()
         };
+        let service = |sets| {
+            quiet();
+            let t = Instant::now();
+            rt.block_on(submit_all(&w.svc, sets));
+            quiet();
+            t.elapsed()
+        };
         let (raw_t, svc_t) = if round % 2 == 0 {
             let r = raw();
-            let t = Instant::now();
-            rt.block_on(submit_all(&w.svc, sets));
-            (r, t.elapsed())
+            (r, service(sets))
         } else {
-            let t = Instant::now();
-            rt.block_on(submit_all(&w.svc, sets));
-            let s = t.elapsed();
+            let s = service(sets);
             (raw(), s)
         };
         ratios.push(raw_t.as_secs_f64() / svc_t.as_secs_f64());

@@ -143,6 +143,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The pair with the greatest key in the column family, if any.
     fn last(&self, cf: Cf) -> Result<Option<Pair>, StoreError>;
+
+    /// Waits, at most `timeout`, until no flush or compaction is running or queued: benches
+    /// measure their baseline on a quiet machine and charge a run's background work to that
+    /// run. A store without background work returns at once.
+    fn wait_for_background_work(&self, _timeout: std::time::Duration) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// A counter's value after adding `operands` (8-byte big-endian two's complement amounts) to

@@ -345,6 +345,12 @@ impl Store for RocksStore {
         self.db.flush_wal(true).map_err(unavailable)
     }
 
+    fn wait_for_background_work(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        let mut o = rocksdb::WaitForCompactOptions::default();
+        o.set_timeout(u64::try_from(timeout.as_micros()).unwrap_or(u64::MAX));
+        self.db.wait_for_compact(&o).map_err(unavailable)
+    }
+
     fn range(
         &self,
         cf: Cf,
@@ -398,6 +404,32 @@ mod tests {
         let nices = crate::test_support::nice_of_threads("rocksdb:high");
         assert!(!nices.is_empty(), "no flush thread found");
         assert!(nices.iter().all(|&n| n == 19), "{nices:?}");
+    }
+
+    /// The wait returns once a flush started without waiting has written its table.
+    #[test]
+    fn waiting_for_background_work_sees_a_scheduled_flush_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = RocksStore::create(&dir.path().join("db")).unwrap();
+        let mut b = WriteBatch::new();
+        for i in 0u32..10_000 {
+            b.put(Cf::Meta, i.to_be_bytes().to_vec(), vec![7; 100]);
+        }
+        s.write(b, Durability::Buffered).unwrap();
+        let mut fo = rocksdb::FlushOptions::default();
+        fo.set_wait(false);
+        s.db.flush_cf_opt(s.cf(Cf::Meta).unwrap(), &fo).unwrap();
+        s.wait_for_background_work(std::time::Duration::from_secs(60))
+            .unwrap();
+        let cf = s.cf(Cf::Meta).unwrap();
+        let prop = |name: &str| s.db.property_int_value_cf(cf, name).unwrap();
+        assert_eq!(prop("rocksdb.num-entries-active-mem-table"), Some(0));
+        assert_eq!(prop("rocksdb.num-immutable-mem-table"), Some(0));
+        assert!(
+            prop("rocksdb.num-files-at-level0").unwrap()
+                + prop("rocksdb.num-files-at-level6").unwrap()
+                >= 1
+        );
     }
 
     #[test]
