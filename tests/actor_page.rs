@@ -566,3 +566,73 @@ async fn five_actors_record_a_lot_from_their_own_browsers() {
     consumer_views_the_certificate(&s, &codes[0]).await;
     s.stop().await;
 }
+
+/// The page's state for the language checks: the html `lang`, the title, the key button's
+/// text, that message in the three languages, and the pressed language button.
+const LANG_STATE: &str = "const M = window.traceseal.M; \
+    return [document.documentElement.lang, document.title, \
+    document.querySelector('#key-generate').textContent, \
+    M.key_generate[0], M.key_generate[1], M.key_generate[2], \
+    document.querySelector('#lang-switch [aria-pressed=true]').dataset.lang]";
+
+/// Every message of the page in its three languages: the keys whose texts are missing, empty
+/// or not strings, or whose French is the English text unchanged (bar a few words both
+/// languages share). Message functions get sample arguments of the types they take.
+const UNTRANSLATED: &str = "const { M } = window.traceseal; \
+    const same = new Set(['me_org', 'req_org', 'f_lot', 'res_lot', 'items_count']); \
+    const bad = []; \
+    for (const [k, v] of Object.entries(M)) { \
+      let t; \
+      try { t = typeof v === 'function' ? v(2, 3, 4, 5) : v; } catch (e) { bad.push(k + ' throws ' + e); continue; } \
+      if (!Array.isArray(t) || t.length !== 3 || t.some((s) => typeof s !== 'string' || !s.trim())) bad.push(k); \
+      else if (t[2] === t[1] && !same.has(k)) bad.push(k + ' (French = English)'); \
+    } \
+    return [Object.keys(M).length, bad];";
+
+/// A French-speaking inspector gets the page in French from the browser's languages; each
+/// language button switches the page in place and the choice outlasts a reload (the
+/// `ts_lang` cookie beats `Accept-Language`); every message exists in all three languages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_speaks_french_and_the_chosen_language_stays() {
+    let s = TestServer::start(test_config()).await;
+    let b = Browser::start("fr-FR,fr;q=0.9,en;q=0.5", 1280, 900).await;
+    b.goto(&s.url("/actor/")).await;
+    b.wait_ready(Duration::from_secs(20)).await;
+    let v = b.js(LANG_STATE).await;
+    assert_eq!(v[0], "fr", "{v}");
+    assert_eq!(v[1], "traceseal registres de traçabilité", "{v}");
+    assert_eq!(v[2], v[5], "the key button in French: {v}");
+    assert_ne!(v[5], v[4], "French is not English: {v}");
+    assert_eq!(v[6], "fr", "{v}");
+    let m = b.js(UNTRANSLATED).await;
+    assert!(m[0].as_u64().unwrap() > 200, "{m}");
+    assert_eq!(m[1], json!([]), "messages without three texts");
+
+    b.click("#lang-switch [data-lang=zh]").await;
+    let v = b.js(LANG_STATE).await;
+    assert_eq!(
+        (v[0].as_str(), v[1].as_str(), v[6].as_str()),
+        (Some("zh-CN"), Some("traceseal 供应链记录"), Some("zh")),
+        "{v}"
+    );
+    assert_eq!(v[2], v[3], "relabelled in place: {v}");
+    assert_eq!(b.cookie("ts_lang").await.as_deref(), Some("zh"));
+    b.goto(&s.url("/actor/")).await;
+    b.wait_ready(Duration::from_secs(20)).await;
+    let v = b.js(LANG_STATE).await;
+    assert_eq!(v[0], "zh-CN", "the cookie outlasts the reload: {v}");
+
+    b.click("#lang-switch [data-lang=en]").await;
+    let v = b.js(LANG_STATE).await;
+    assert_eq!(
+        (v[0].as_str(), v[6].as_str()),
+        (Some("en"), Some("en")),
+        "{v}"
+    );
+    assert_eq!(v[2], v[4], "{v}");
+    b.click("#lang-switch [data-lang=fr]").await;
+    let v = b.js(LANG_STATE).await;
+    assert_eq!((v[0].as_str(), v[2] == v[5]), (Some("fr"), true), "{v}");
+    b.quit().await;
+    s.stop().await;
+}

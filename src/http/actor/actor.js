@@ -340,250 +340,268 @@ export async function itemRefsFor(lot, text) {
 // ------------------------------------------------------------------------------ the page
 
 /* The dictionary: each entry [Chinese, English]; a function entry takes the message's arguments. */
-const M = {
-  title: ['流转记录签名 · traceseal', 'Custody records · traceseal'],
-  lang_switch: ['English', '中文'],
-  no_secure: ['此页面需要 HTTPS 安全连接才能使用签名密钥。', 'This page needs a secure (HTTPS) connection to use signing keys.'],
+// ------------------------------------------------------------------------------ languages
+
+/** The page's languages: each message below is [中文, English, Français]. */
+export const LANGS = ['zh', 'en', 'fr'];
+const LANG_TAGS = { zh: 'zh-CN', en: 'en', fr: 'fr' };
+const LANG_NAMES = { zh: '中文', en: 'English', fr: 'Français' };
+
+/** The page language of an HTML `lang` tag (`en-GB` → en, `fr-CA` → fr); Chinese otherwise. */
+export function langOf(tag) {
+  const p = String(tag || '').toLowerCase().split(/[-_]/)[0];
+  return LANGS.includes(p) ? p : 'zh';
+}
+
+/** One message's text in `l`; English where a translation is missing. */
+export function inLang(texts, l) {
+  return texts[LANGS.indexOf(l)] || texts[1];
+}
+
+export const M = {
+  title: ['流转记录签名 · traceseal', 'Custody records · traceseal', 'Registre de traçabilité · traceseal'],
+  language: ['语言', 'Language', 'Langue'],
+  no_secure: ['此页面需要 HTTPS 安全连接才能使用签名密钥。', 'This page needs a secure (HTTPS) connection to use signing keys.', 'Cette page nécessite une connexion sécurisée (HTTPS) pour utiliser les clés de signature.'],
   no_ed25519: ['此浏览器不支持 Ed25519 签名（WebCrypto），无法在本机签名。请使用最新版的 Chrome、Edge、Firefox 或 Safari。',
-    'This browser cannot sign with Ed25519 (WebCrypto), so it cannot sign records. This page needs a current browser: a recent Chrome, Edge, Firefox or Safari.'],
-  no_idb: ['此浏览器无法保存密钥（IndexedDB 不可用，例如在隐私浏览模式下）。', 'This browser cannot store the key (IndexedDB is unavailable, e.g. in private browsing).'],
+    'This browser cannot sign with Ed25519 (WebCrypto), so it cannot sign records. This page needs a current browser: a recent Chrome, Edge, Firefox or Safari.', 'Ce navigateur ne sait pas signer avec Ed25519 (WebCrypto) : il ne peut donc pas signer d’enregistrements. Cette page nécessite un navigateur à jour : une version récente de Chrome, Edge, Firefox ou Safari.'],
+  no_idb: ['此浏览器无法保存密钥（IndexedDB 不可用，例如在隐私浏览模式下）。', 'This browser cannot store the key (IndexedDB is unavailable, e.g. in private browsing).', 'Ce navigateur ne peut pas conserver la clé (IndexedDB n’est pas disponible, p. ex. en navigation privée).'],
 
-  key_h: ['我的签名密钥', 'My signing key'],
+  key_h: ['我的签名密钥', 'My signing key', 'Ma clé de signature'],
   key_intro: ['私钥只保存在本设备的浏览器中：不可导出，也从不发送给服务器。每条记录都在本机签名。',
-    'The private key stays in this browser on this device: it cannot be exported and is never sent to the server. Every record is signed here.'],
+    'The private key stays in this browser on this device: it cannot be exported and is never sent to the server. Every record is signed here.', 'La clé privée reste dans ce navigateur, sur cet appareil : elle ne peut pas être exportée et n’est jamais envoyée au serveur. Chaque enregistrement est signé ici.'],
   key_none: ['本设备还没有密钥。请生成新密钥，或导入 traceseal actor-key 生成的私钥文件（PEM）。',
-    'No key on this device yet. Generate a new key, or import the private key file (PEM) that traceseal actor-key wrote.'],
-  key_generate: ['生成新密钥', 'Generate a new key'],
-  key_import: ['导入私钥文件（PEM）', 'Import a private key file (PEM)'],
-  key_public: ['公钥（Base64）', 'Public key (base64)'],
-  key_kid: ['密钥 ID', 'Key id'],
-  key_fp: ['指纹（SHA-256）', 'Fingerprint (SHA-256)'],
+    'No key on this device yet. Generate a new key, or import the private key file (PEM) that traceseal actor-key wrote.', 'Aucune clé sur cet appareil pour l’instant. Générez une nouvelle clé ou importez le fichier de clé privée (PEM) produit par traceseal actor-key.'],
+  key_generate: ['生成新密钥', 'Generate a new key', 'Générer une nouvelle clé'],
+  key_import: ['导入私钥文件（PEM）', 'Import a private key file (PEM)', 'Importer un fichier de clé privée (PEM)'],
+  key_public: ['公钥（Base64）', 'Public key (base64)', 'Clé publique (base64)'],
+  key_kid: ['密钥 ID', 'Key id', 'Identifiant de clé'],
+  key_fp: ['指纹（SHA-256）', 'Fingerprint (SHA-256)', 'Empreinte (SHA-256)'],
   key_send: ['请把公钥和指纹发送给平台运营方登记；登记时请核对指纹。',
-    'Send the public key and the fingerprint to the platform operator to register; check the fingerprint together.'],
-  key_copy: ['复制公钥和指纹', 'Copy public key and fingerprint'],
-  key_copied: ['已复制。', 'Copied.'],
-  key_copy_failed: ['无法自动复制，请手动选择上面的文字复制。', 'Could not copy: select the text above and copy it by hand.'],
-  key_forget: ['删除本设备上的密钥', 'Delete the key from this device'],
+    'Send the public key and the fingerprint to the platform operator to register; check the fingerprint together.', 'Envoyez la clé publique et l’empreinte à l’opérateur de la plateforme pour enregistrement ; vérifiez l’empreinte ensemble.'],
+  key_copy: ['复制公钥和指纹', 'Copy public key and fingerprint', 'Copier la clé publique et l’empreinte'],
+  key_copied: ['已复制。', 'Copied.', 'Copié.'],
+  key_copy_failed: ['无法自动复制，请手动选择上面的文字复制。', 'Could not copy: select the text above and copy it by hand.', 'Copie impossible : sélectionnez le texte ci-dessus et copiez-le manuellement.'],
+  key_forget: ['删除本设备上的密钥', 'Delete the key from this device', 'Supprimer la clé de cet appareil'],
   key_forget_confirm: ['确定删除本设备上的私钥吗？此操作无法撤销：之后需要生成或导入新密钥，并由平台运营方登记。',
-    'Delete the private key from this device? This cannot be undone: you would need a new key, registered by the platform operator.'],
-  key_forgotten: ['密钥已删除。', 'The key was deleted.'],
-  key_generated: ['已生成新密钥。', 'A new key was generated.'],
-  key_imported: ['私钥已导入，并已设为不可导出。', 'The private key was imported and is now non-extractable.'],
+    'Delete the private key from this device? This cannot be undone: you would need a new key, registered by the platform operator.', 'Supprimer la clé privée de cet appareil ? Cette action est irréversible : il vous faudrait une nouvelle clé, enregistrée par l’opérateur de la plateforme.'],
+  key_forgotten: ['密钥已删除。', 'The key was deleted.', 'La clé a été supprimée.'],
+  key_generated: ['已生成新密钥。', 'A new key was generated.', 'Une nouvelle clé a été générée.'],
+  key_imported: ['私钥已导入，并已设为不可导出。', 'The private key was imported and is now non-extractable.', 'La clé privée a été importée et n’est désormais plus exportable.'],
   key_bad_pem: ['这不是 Ed25519 私钥的 PKCS#8 PEM 文件（应以 “-----BEGIN PRIVATE KEY-----” 开头，即 traceseal actor-key 生成的文件）。',
-    'This is not an Ed25519 private key in PKCS#8 PEM (it should start with "-----BEGIN PRIVATE KEY-----", as the file traceseal actor-key writes).'],
-  key_not_ed25519: ['此私钥不是 Ed25519 密钥，无法使用。', 'This private key is not an Ed25519 key: it cannot be used.'],
-  key_store_failed: ['无法在此浏览器中保存密钥。', 'Could not store the key in this browser.'],
-  key_busy: ['请稍候…', 'Please wait…'],
-  actor_id: ['参与方 ID（平台运营方为您登记的 ID）', 'Actor id (the id the platform operator registered for you)'],
-  actor_save: ['保存 ID', 'Save id'],
-  actor_saved: ['参与方 ID 已保存。', 'Actor id saved.'],
-  actor_bad: ['参与方 ID 为 2–64 个小写字母、数字或 “-”，且不以 “-” 开头。', 'An actor id is 2–64 characters of a–z, 0–9 and "-", not starting with "-".'],
-  actor_need_key: ['请先生成或导入密钥。', 'Generate or import a key first.'],
+    'This is not an Ed25519 private key in PKCS#8 PEM (it should start with "-----BEGIN PRIVATE KEY-----", as the file traceseal actor-key writes).', 'Ce n’est pas une clé privée Ed25519 au format PKCS#8 PEM (elle doit commencer par « -----BEGIN PRIVATE KEY----- », comme le fichier produit par traceseal actor-key).'],
+  key_not_ed25519: ['此私钥不是 Ed25519 密钥，无法使用。', 'This private key is not an Ed25519 key: it cannot be used.', 'Cette clé privée n’est pas une clé Ed25519 : elle ne peut pas être utilisée.'],
+  key_store_failed: ['无法在此浏览器中保存密钥。', 'Could not store the key in this browser.', 'Impossible de conserver la clé dans ce navigateur.'],
+  key_busy: ['请稍候…', 'Please wait…', 'Veuillez patienter…'],
+  actor_id: ['参与方 ID（平台运营方为您登记的 ID）', 'Actor id (the id the platform operator registered for you)', 'Identifiant d’intervenant (celui que l’opérateur de la plateforme a enregistré pour vous)'],
+  actor_save: ['保存 ID', 'Save id', 'Enregistrer l’identifiant'],
+  actor_saved: ['参与方 ID 已保存。', 'Actor id saved.', 'Identifiant d’intervenant enregistré.'],
+  actor_bad: ['参与方 ID 为 2–64 个小写字母、数字或 “-”，且不以 “-” 开头。', 'An actor id is 2–64 characters of a–z, 0–9 and "-", not starting with "-".', 'Un identifiant d’intervenant comporte 2 à 64 caractères parmi a–z, 0–9 et « - », sans commencer par « - ».'],
+  actor_need_key: ['请先生成或导入密钥。', 'Generate or import a key first.', 'Générez ou importez d’abord une clé.'],
 
-  me_need_actor: ['请填写并保存您的参与方 ID。', 'Enter and save your actor id.'],
-  me_loading: ['正在查询登记信息…', 'Checking the registration…'],
-  me_unregistered: ['此密钥尚未登记：请把公钥和指纹发送给平台运营方。', 'This key is not registered yet: send the public key and fingerprint to the platform operator.'],
-  me_failed: ['无法查询登记信息。', 'Could not check the registration.'],
-  me_actor: ['参与方', 'Actor'],
-  me_org: ['机构', 'Organisation'],
-  me_role: ['角色', 'Role'],
-  me_country: ['国家/地区', 'Country'],
-  me_key: ['本机密钥', 'This key'],
-  me_key_ok: ['有效', 'valid'],
-  me_key_revoked: (t) => [`自 ${t} 起已吊销`, `revoked from ${t}`],
-  me_key_expired: (t) => [`${t} 起失效`, `valid until ${t}`],
-  me_key_not_yet: (t) => [`${t} 起生效`, `valid from ${t}`],
-  req_h: ['申请登记', 'Ask the operator to register this key'],
+  me_need_actor: ['请填写并保存您的参与方 ID。', 'Enter and save your actor id.', 'Saisissez et enregistrez votre identifiant d’intervenant.'],
+  me_loading: ['正在查询登记信息…', 'Checking the registration…', 'Vérification de l’enregistrement…'],
+  me_unregistered: ['此密钥尚未登记：请把公钥和指纹发送给平台运营方。', 'This key is not registered yet: send the public key and fingerprint to the platform operator.', 'Cette clé n’est pas encore enregistrée : envoyez la clé publique et l’empreinte à l’opérateur de la plateforme.'],
+  me_failed: ['无法查询登记信息。', 'Could not check the registration.', 'Impossible de vérifier l’enregistrement.'],
+  me_actor: ['参与方', 'Actor', 'Intervenant'],
+  me_org: ['机构', 'Organisation', 'Organisation'],
+  me_role: ['角色', 'Role', 'Rôle'],
+  me_country: ['国家/地区', 'Country', 'Pays'],
+  me_key: ['本机密钥', 'This key', 'Cette clé'],
+  me_key_ok: ['有效', 'valid', 'valide'],
+  me_key_revoked: (t) => [`自 ${t} 起已吊销`, `revoked from ${t}`, `révoquée depuis ${t}`],
+  me_key_expired: (t) => [`${t} 起失效`, `valid until ${t}`, `valide jusqu’à ${t}`],
+  me_key_not_yet: (t) => [`${t} 起生效`, `valid from ${t}`, `valide à partir de ${t}`],
+  req_h: ['申请登记', 'Ask the operator to register this key', 'Demander à l’opérateur d’enregistrer cette clé'],
   req_intro: ['填写以下信息并提交，平台运营方会在控制台看到申请，并通过您留下的联系方式与您核对指纹。申请用本机密钥签名，私钥不会离开本设备。',
-    'Fill in and send this: the platform operator sees the request in the console and checks the fingerprint with you through the contact you give. The request is signed with this key; the private key does not leave this device.'],
-  req_actor: ['希望使用的参与方 ID：填在上面的 “参与方 ID” 一栏。', 'The actor id you ask for: the "Actor id" field above.'],
-  req_org: ['机构名称', 'Organisation'],
-  req_country: ['国家/地区（ISO 两位字母，例如 AU、FR）', 'Country (ISO two letters, e.g. AU, FR)'],
-  req_role: ['角色', 'Role'],
-  req_contact: ['联系方式（电话或电子邮件，供运营方核对指纹）', 'Contact (phone or e-mail, for the operator to check the fingerprint)'],
-  req_note: ['备注（可选）', 'Note (optional)'],
-  req_send: ['签名并提交申请', 'Sign and send the request'],
-  req_again: ['重新提交申请', 'Send the request again'],
-  req_busy: ['正在提交申请…', 'Sending the request…'],
-  req_sent: (t) => [`登记申请已于 ${t} 提交，等待平台运营方处理：运营方会与您核对指纹。`, `The registration request was sent at ${t} and waits for the platform operator, who will check the fingerprint with you.`],
-  req_bad_actor: ['请先在上面的 “参与方 ID” 一栏填写希望使用的 ID（2–64 个小写字母、数字或 “-”）。', 'Enter the id you ask for in the "Actor id" field above first (2–64 characters of a–z, 0–9 and "-").'],
-  req_bad_text: ['机构名称和联系方式为 1–200 个字符，备注最多 1000 个字符。', 'Organisation and contact are 1–200 characters, the note at most 1,000.'],
-  req_bad_country: ['国家/地区为两位字母（ISO 3166）。', 'The country is two letters (ISO 3166).'],
-  req_refused: (s) => [`申请未被接受（HTTP ${s}）。`, `The request was refused (HTTP ${s}).`],
-  req_too_many: ['提交过于频繁，请稍后再试。', 'Too many requests from this network; try again later.'],
-  'registry.bad_request_signature': ['申请的签名无法通过验证。', 'The request signature does not verify.'],
-  'registry.wrong_log': ['申请是为另一个部署的日志签名的。', "The request was signed for another deployment's log."],
-  'registry.stale_request': ['签名时间与服务器时间相差过大：请检查本机时钟后重试。', "The signing time is too far from the server's: check this device's clock and try again."],
-  'registry.too_many_requests': ['待处理的登记申请已满：请稍后再试，或直接把公钥和指纹发给运营方。', 'Too many requests are waiting: try later, or send the public key and fingerprint to the operator directly.'],
-  me_log_mismatch: (a, b) => [`注意：服务器报告的日志是 ${a}，本页签名使用 ${b}。`, `Note: the server reports log ${a}; this page signs for ${b}.`],
+    'Fill in and send this: the platform operator sees the request in the console and checks the fingerprint with you through the contact you give. The request is signed with this key; the private key does not leave this device.', 'Remplissez et envoyez ce formulaire : l’opérateur de la plateforme voit la demande dans sa console et vérifie l’empreinte avec vous par le moyen de contact que vous indiquez. La demande est signée avec cette clé ; la clé privée ne quitte pas cet appareil.'],
+  req_actor: ['希望使用的参与方 ID：填在上面的 “参与方 ID” 一栏。', 'The actor id you ask for: the "Actor id" field above.', 'L’identifiant d’intervenant demandé : le champ « Identifiant d’intervenant » ci-dessus.'],
+  req_org: ['机构名称', 'Organisation', 'Organisation'],
+  req_country: ['国家/地区（ISO 两位字母，例如 AU、FR）', 'Country (ISO two letters, e.g. AU, FR)', 'Pays (code ISO à deux lettres, p. ex. AU, FR)'],
+  req_role: ['角色', 'Role', 'Rôle'],
+  req_contact: ['联系方式（电话或电子邮件，供运营方核对指纹）', 'Contact (phone or e-mail, for the operator to check the fingerprint)', 'Contact (téléphone ou e-mail, pour que l’opérateur vérifie l’empreinte)'],
+  req_note: ['备注（可选）', 'Note (optional)', 'Remarque (facultatif)'],
+  req_send: ['签名并提交申请', 'Sign and send the request', 'Signer et envoyer la demande'],
+  req_again: ['重新提交申请', 'Send the request again', 'Renvoyer la demande'],
+  req_busy: ['正在提交申请…', 'Sending the request…', 'Envoi de la demande…'],
+  req_sent: (t) => [`登记申请已于 ${t} 提交，等待平台运营方处理：运营方会与您核对指纹。`, `The registration request was sent at ${t} and waits for the platform operator, who will check the fingerprint with you.`, `La demande d’enregistrement a été envoyée le ${t} et attend l’opérateur de la plateforme, qui vérifiera l’empreinte avec vous.`],
+  req_bad_actor: ['请先在上面的 “参与方 ID” 一栏填写希望使用的 ID（2–64 个小写字母、数字或 “-”）。', 'Enter the id you ask for in the "Actor id" field above first (2–64 characters of a–z, 0–9 and "-").', 'Saisissez d’abord l’identifiant demandé dans le champ « Identifiant d’intervenant » ci-dessus (2 à 64 caractères parmi a–z, 0–9 et « - »).'],
+  req_bad_text: ['机构名称和联系方式为 1–200 个字符，备注最多 1000 个字符。', 'Organisation and contact are 1–200 characters, the note at most 1,000.', 'L’organisation et le contact comportent de 1 à 200 caractères, la remarque 1000 au plus.'],
+  req_bad_country: ['国家/地区为两位字母（ISO 3166）。', 'The country is two letters (ISO 3166).', 'Le pays est un code à deux lettres (ISO 3166).'],
+  req_refused: (s) => [`申请未被接受（HTTP ${s}）。`, `The request was refused (HTTP ${s}).`, `La demande a été refusée (HTTP ${s}).`],
+  req_too_many: ['提交过于频繁，请稍后再试。', 'Too many requests from this network; try again later.', 'Trop de demandes depuis ce réseau ; réessayez plus tard.'],
+  'registry.bad_request_signature': ['申请的签名无法通过验证。', 'The request signature does not verify.', 'La vérification de la signature de la demande a échoué.'],
+  'registry.wrong_log': ['申请是为另一个部署的日志签名的。', "The request was signed for another deployment's log.", 'La demande a été signée pour le journal d’un autre déploiement.'],
+  'registry.stale_request': ['签名时间与服务器时间相差过大：请检查本机时钟后重试。', "The signing time is too far from the server's: check this device's clock and try again.", 'L’heure de signature est trop éloignée de celle du serveur : vérifiez l’horloge de cet appareil et réessayez.'],
+  'registry.too_many_requests': ['待处理的登记申请已满：请稍后再试，或直接把公钥和指纹发给运营方。', 'Too many requests are waiting: try later, or send the public key and fingerprint to the operator directly.', 'Trop de demandes en attente : réessayez plus tard, ou envoyez directement la clé publique et l’empreinte à l’opérateur.'],
+  me_log_mismatch: (a, b) => [`注意：服务器报告的日志是 ${a}，本页签名使用 ${b}。`, `Note: the server reports log ${a}; this page signs for ${b}.`, `Attention : le serveur indique le journal ${a} ; cette page signe pour ${b}.`],
 
-  lots_h: ['我的批次', 'My lots'],
-  lot_input: ['打开批次：批次号（14 位 GTIN.批号）、商品标签码或批次二维码内容', 'Open a lot: lot id (GTIN-14.lot), a label code or the lot QR text'],
-  lot_open: ['打开', 'Open'],
-  lot_scan: ['扫码', 'Scan'],
+  lots_h: ['我的批次', 'My lots', 'Mes lots'],
+  lot_input: ['打开批次：批次号（14 位 GTIN.批号）、商品标签码或批次二维码内容', 'Open a lot: lot id (GTIN-14.lot), a label code or the lot QR text', 'Ouvrir un lot : identifiant de lot (GTIN-14.lot), code d’étiquette ou texte du QR code du lot'],
+  lot_open: ['打开', 'Open', 'Ouvrir'],
+  lot_scan: ['扫码', 'Scan', 'Scanner'],
   lot_bad: ['无法识别批次。请输入 “14 位 GTIN.批号”（例如 09312345000128.AU2610A），或标签上的码。',
-    'Not a lot. Enter "GTIN-14.lot" (e.g. 09312345000128.AU2610A) or the code on a label.'],
-  lot_loading: ['正在打开批次…', 'Opening the lot…'],
-  lot_opened_h: ['已打开的批次', 'Opened lot'],
-  lot_not_engaged: ['注意：此产品的进口商没有委托您，服务器将拒绝您的记录。', 'Note: the importer of this product has not engaged you; the server will refuse your records.'],
-  lots_loading: ['正在加载批次…', 'Loading lots…'],
-  lots_failed: ['无法加载批次。', 'Could not load the lots.'],
-  lots_empty: ['暂无批次：还没有进口商就其产品委托您。', 'No lots yet: no importer has engaged you for its products.'],
-  lots_truncated: ['列表过长，只显示了一部分；其他批次请用上面的输入框打开。', 'The list is long and shows only part; open other lots with the box above.'],
-  lots_refresh: ['刷新', 'Refresh'],
-  lots_need_key: ['登记的密钥就绪后，这里会列出进口商委托您的批次。', 'Once your key is registered, the lots importers engaged you for are listed here.'],
-  lot_stage: ['阶段', 'Stage'],
-  lot_importer: ['进口商', 'Importer'],
-  lot_flags: ['状态', 'Status'],
-  lot_next: ['可记录的环节', 'Steps you can record'],
-  lot_no_steps: ['目前没有您可以记录的环节。', 'Nothing for you to record now.'],
-  flag_recalled: ['已召回', 'recalled'],
-  flag_released: ['已整批放行', 'released'],
-  flag_sold: ['已整批售出', 'sold'],
-  flag_hold: (t) => [`${t}暂扣中`, `${t} hold`],
-  flag_non_conformant: ['原产地核验不合格', 'origin attestation non-conformant'],
+    'Not a lot. Enter "GTIN-14.lot" (e.g. 09312345000128.AU2610A) or the code on a label.', 'Lot non reconnu. Saisissez « GTIN-14.lot » (p. ex. 09312345000128.AU2610A) ou le code figurant sur une étiquette.'],
+  lot_loading: ['正在打开批次…', 'Opening the lot…', 'Ouverture du lot…'],
+  lot_opened_h: ['已打开的批次', 'Opened lot', 'Lot ouvert'],
+  lot_not_engaged: ['注意：此产品的进口商没有委托您，服务器将拒绝您的记录。', 'Note: the importer of this product has not engaged you; the server will refuse your records.', 'Attention : l’importateur de ce produit ne vous a pas mandaté ; le serveur refusera vos enregistrements.'],
+  lots_loading: ['正在加载批次…', 'Loading lots…', 'Chargement des lots…'],
+  lots_failed: ['无法加载批次。', 'Could not load the lots.', 'Impossible de charger les lots.'],
+  lots_empty: ['暂无批次：还没有进口商就其产品委托您。', 'No lots yet: no importer has engaged you for its products.', 'Aucun lot pour l’instant : aucun importateur ne vous a mandaté pour ses produits.'],
+  lots_truncated: ['列表过长，只显示了一部分；其他批次请用上面的输入框打开。', 'The list is long and shows only part; open other lots with the box above.', 'La liste est longue et n’est affichée qu’en partie ; ouvrez les autres lots avec le champ ci-dessus.'],
+  lots_refresh: ['刷新', 'Refresh', 'Actualiser'],
+  lots_need_key: ['登记的密钥就绪后，这里会列出进口商委托您的批次。', 'Once your key is registered, the lots importers engaged you for are listed here.', 'Une fois votre clé enregistrée, les lots pour lesquels des importateurs vous ont mandaté s’affichent ici.'],
+  lot_stage: ['阶段', 'Stage', 'Phase'],
+  lot_importer: ['进口商', 'Importer', 'Importateur'],
+  lot_flags: ['状态', 'Status', 'État'],
+  lot_next: ['可记录的环节', 'Steps you can record', 'Étapes que vous pouvez enregistrer'],
+  lot_no_steps: ['目前没有您可以记录的环节。', 'Nothing for you to record now.', 'Rien à enregistrer pour vous pour le moment.'],
+  flag_recalled: ['已召回', 'recalled', 'rappelé'],
+  flag_released: ['已整批放行', 'released', 'sorti d’entrepôt'],
+  flag_sold: ['已整批售出', 'sold', 'vendu'],
+  flag_hold: (t) => [`${t}暂扣中`, `${t} hold`, `retenue ${t}`],
+  flag_non_conformant: ['原产地核验不合格', 'origin attestation non-conformant', 'attestation d’origine non conforme'],
 
-  scan_h: ['扫描二维码', 'Scan a QR code'],
-  scan_hint: ['将二维码对准摄像头。', 'Point the camera at the QR code.'],
-  scan_cancel: ['取消', 'Cancel'],
-  scan_failed: ['无法打开摄像头。', 'Could not open the camera.'],
+  scan_h: ['扫描二维码', 'Scan a QR code', 'Scanner un QR code'],
+  scan_hint: ['将二维码对准摄像头。', 'Point the camera at the QR code.', 'Pointez la caméra vers le QR code.'],
+  scan_cancel: ['取消', 'Cancel', 'Annuler'],
+  scan_failed: ['无法打开摄像头。', 'Could not open the camera.', 'Impossible d’ouvrir la caméra.'],
 
-  form_h: ['记录环节', 'Record a step'],
-  f_lot: ['批次', 'Lot'],
-  f_time: ['事件发生时间（本地时间）', 'When it happened (local time)'],
-  f_place: ['地点（可选；填写任一项时，名称和国家必填）', 'Place (optional; once any field is given, name and country are required)'],
-  f_place_name: ['地点名称', 'Place name'],
-  f_place_country: ['国家/地区（两位大写字母，如 AU）', 'Country (2 capital letters, e.g. AU)'],
-  f_place_unlocode: ['UN/LOCODE（可选，如 AUMEL）', 'UN/LOCODE (optional, e.g. AUMEL)'],
-  f_place_gln: ['GLN（可选，13 位）', 'GLN (optional, 13 digits)'],
-  f_certificate_no: ['证书编号', 'Certificate number'],
-  f_origin_country: ['原产国（两位大写字母）', 'Country of origin (2 capital letters)'],
-  f_producer: ['生产商', 'Producer'],
-  f_inspection_date: ['检验日期', 'Inspection date'],
-  f_result: ['核验结论', 'Result'],
-  f_documents: ['证明文件（可选，可多选）：只在本机计算 SHA-256；只有勾选“公开”的文件才会上传', 'Documents (optional, several allowed): hashed here with SHA-256; only files ticked "publish" are uploaded'],
-  f_packages: ['件数（可选）', 'Packages (optional)'],
-  f_container: ['集装箱号（可选）', 'Container (optional)'],
-  f_transport: ['运输工具：船名航次或航班（可选）', 'Transport: vessel, voyage or flight (optional)'],
-  f_bill_of_lading: ['提单号（可选）', 'Bill of lading (optional)'],
-  f_declaration_no: ['报关单号', 'Declaration number'],
-  f_declaration_no_opt: ['报关单号（可选）', 'Declaration number (optional)'],
-  f_location: ['库位（可选）', 'Location (optional)'],
-  f_hold_type: ['暂扣类型', 'Hold type'],
-  f_reason: ['原因', 'Reason'],
-  f_reason_release: ['解除原因（问题如何解决）', 'What resolved it'],
-  f_order_no: ['订单号（可选）', 'Order number (optional)'],
-  f_items: ['商品标签码（可选，每行一个；留空表示整批）', 'Label codes (optional, one per line; leave empty for the whole lot)'],
-  items_scan: ['扫描商品标签', 'Scan a label'],
-  items_count: (n) => [`${n} 个码`, `${n} codes`],
-  choose: ['请选择', 'Choose'],
-  result_conformant: ['合格', 'conformant'],
-  result_non_conformant: ['不合格', 'non-conformant'],
-  doc_hashing: ['正在计算 SHA-256…', 'Computing SHA-256…'],
-  doc_publish: ['公开此文件，供消费者查看', 'Publish this document so consumers can view it'],
-  doc_not_publishable: ['只能公开 5 MiB 以内的 PDF、PNG 或 JPEG 文件。', 'Only PDF, PNG or JPEG files up to 5 MiB can be published.'],
-  doc_read_failed: ['无法读取文件。', 'Could not read the file.'],
-  submit: ['签名并提交', 'Sign and submit'],
-  cancel: ['取消', 'Cancel'],
-  form_fix: ['请更正标出的字段。', 'Please correct the marked fields.'],
+  form_h: ['记录环节', 'Record a step', 'Enregistrer une étape'],
+  f_lot: ['批次', 'Lot', 'Lot'],
+  f_time: ['事件发生时间（本地时间）', 'When it happened (local time)', 'Date et heure de l’événement (heure locale)'],
+  f_place: ['地点（可选；填写任一项时，名称和国家必填）', 'Place (optional; once any field is given, name and country are required)', 'Lieu (facultatif ; dès qu’un champ est rempli, le nom et le pays sont obligatoires)'],
+  f_place_name: ['地点名称', 'Place name', 'Nom du lieu'],
+  f_place_country: ['国家/地区（两位大写字母，如 AU）', 'Country (2 capital letters, e.g. AU)', 'Pays (2 lettres majuscules, p. ex. AU)'],
+  f_place_unlocode: ['UN/LOCODE（可选，如 AUMEL）', 'UN/LOCODE (optional, e.g. AUMEL)', 'UN/LOCODE (facultatif, p. ex. AUMEL)'],
+  f_place_gln: ['GLN（可选，13 位）', 'GLN (optional, 13 digits)', 'GLN (facultatif, 13 chiffres)'],
+  f_certificate_no: ['证书编号', 'Certificate number', 'Numéro de certificat'],
+  f_origin_country: ['原产国（两位大写字母）', 'Country of origin (2 capital letters)', 'Pays d’origine (2 lettres majuscules)'],
+  f_producer: ['生产商', 'Producer', 'Producteur'],
+  f_inspection_date: ['检验日期', 'Inspection date', 'Date d’inspection'],
+  f_result: ['核验结论', 'Result', 'Résultat'],
+  f_documents: ['证明文件（可选，可多选）：只在本机计算 SHA-256；只有勾选“公开”的文件才会上传', 'Documents (optional, several allowed): hashed here with SHA-256; only files ticked "publish" are uploaded', 'Documents (facultatifs, plusieurs possibles) : hachés ici en SHA-256 ; seuls les fichiers cochés « publier » sont téléversés'],
+  f_packages: ['件数（可选）', 'Packages (optional)', 'Nombre de colis (facultatif)'],
+  f_container: ['集装箱号（可选）', 'Container (optional)', 'Conteneur (facultatif)'],
+  f_transport: ['运输工具：船名航次或航班（可选）', 'Transport: vessel, voyage or flight (optional)', 'Transport : navire, voyage ou vol (facultatif)'],
+  f_bill_of_lading: ['提单号（可选）', 'Bill of lading (optional)', 'Connaissement (facultatif)'],
+  f_declaration_no: ['报关单号', 'Declaration number', 'Numéro de déclaration'],
+  f_declaration_no_opt: ['报关单号（可选）', 'Declaration number (optional)', 'Numéro de déclaration (facultatif)'],
+  f_location: ['库位（可选）', 'Location (optional)', 'Emplacement (facultatif)'],
+  f_hold_type: ['暂扣类型', 'Hold type', 'Type de retenue'],
+  f_reason: ['原因', 'Reason', 'Motif'],
+  f_reason_release: ['解除原因（问题如何解决）', 'What resolved it', 'Comment le problème a été résolu'],
+  f_order_no: ['订单号（可选）', 'Order number (optional)', 'Numéro de commande (facultatif)'],
+  f_items: ['商品标签码（可选，每行一个；留空表示整批）', 'Label codes (optional, one per line; leave empty for the whole lot)', 'Codes d’étiquette (facultatif, un par ligne ; laisser vide pour le lot entier)'],
+  items_scan: ['扫描商品标签', 'Scan a label', 'Scanner une étiquette'],
+  items_count: (n) => [`${n} 个码`, `${n} codes`, `${n} codes`],
+  choose: ['请选择', 'Choose', 'Choisir'],
+  result_conformant: ['合格', 'conformant', 'conforme'],
+  result_non_conformant: ['不合格', 'non-conformant', 'non conforme'],
+  doc_hashing: ['正在计算 SHA-256…', 'Computing SHA-256…', 'Calcul de l’empreinte SHA-256…'],
+  doc_publish: ['公开此文件，供消费者查看', 'Publish this document so consumers can view it', 'Publier ce document pour que les consommateurs puissent le consulter'],
+  doc_not_publishable: ['只能公开 5 MiB 以内的 PDF、PNG 或 JPEG 文件。', 'Only PDF, PNG or JPEG files up to 5 MiB can be published.', 'Seuls les fichiers PDF, PNG ou JPEG de 5 Mio au plus peuvent être publiés.'],
+  doc_read_failed: ['无法读取文件。', 'Could not read the file.', 'Impossible de lire le fichier.'],
+  submit: ['签名并提交', 'Sign and submit', 'Signer et envoyer'],
+  cancel: ['取消', 'Cancel', 'Annuler'],
+  form_fix: ['请更正标出的字段。', 'Please correct the marked fields.', 'Veuillez corriger les champs signalés.'],
 
-  err_required: ['必填。', 'Required.'],
-  err_spaces: ['开头和结尾不能有空格。', 'No spaces at the start or end.'],
-  err_long: ['不能超过 200 个字符。', 'At most 200 characters.'],
-  err_control: ['不能包含控制字符。', 'No control characters.'],
-  err_country: ['请填写两位大写字母的国家代码（ISO 3166-1，如 AU、CN）。', 'Two capital letters (ISO 3166-1, e.g. AU, CN).'],
-  err_date: ['请填写有效日期（年-月-日）。', 'A valid date (YYYY-MM-DD).'],
-  err_time: ['请填写有效的日期和时间。', 'A valid date and time.'],
-  err_int: ['请填写不小于 1 的整数。', 'A whole number, at least 1.'],
-  err_declno: ['只能包含字母、数字和 “-”。', 'Letters, digits and "-" only.'],
-  err_unlocode: ['UN/LOCODE 为 5 个字符，不含空格，如 AUMEL。', 'A UN/LOCODE is 5 characters without the space, e.g. AUMEL.'],
-  err_gln: ['GLN 为 13 位数字，且校验位正确。', 'A GLN is 13 digits with a valid check digit.'],
-  err_place: ['填写地点时，名称和国家必填。', 'With a place, its name and country are required.'],
-  err_items_code: (n) => [`第 ${n} 个码不是有效的商品标签码。`, `Code ${n} is not a valid label code.`],
-  err_items_lot: (n) => [`第 ${n} 个码不属于此批次。`, `Code ${n} is of another lot.`],
-  err_items_many: ['一次最多 10000 个码。', 'At most 10,000 codes at once.'],
-  err_docs_many: ['最多 32 个文件。', 'At most 32 documents.'],
-  err_doc_name: (n) => [`文件名 “${n}” 不符合要求（1–200 个字符，首尾无空格，无控制字符）。`, `The file name "${n}" cannot be used (1–200 characters, no edge spaces, no control characters).`],
+  err_required: ['必填。', 'Required.', 'Obligatoire.'],
+  err_spaces: ['开头和结尾不能有空格。', 'No spaces at the start or end.', 'Pas d’espace au début ni à la fin.'],
+  err_long: ['不能超过 200 个字符。', 'At most 200 characters.', '200 caractères au maximum.'],
+  err_control: ['不能包含控制字符。', 'No control characters.', 'Pas de caractères de contrôle.'],
+  err_country: ['请填写两位大写字母的国家代码（ISO 3166-1，如 AU、CN）。', 'Two capital letters (ISO 3166-1, e.g. AU, CN).', 'Deux lettres majuscules (ISO 3166-1, p. ex. AU, CN).'],
+  err_date: ['请填写有效日期（年-月-日）。', 'A valid date (YYYY-MM-DD).', 'Une date valide (AAAA-MM-JJ).'],
+  err_time: ['请填写有效的日期和时间。', 'A valid date and time.', 'Une date et une heure valides.'],
+  err_int: ['请填写不小于 1 的整数。', 'A whole number, at least 1.', 'Un nombre entier, au moins 1.'],
+  err_declno: ['只能包含字母、数字和 “-”。', 'Letters, digits and "-" only.', 'Lettres, chiffres et « - » uniquement.'],
+  err_unlocode: ['UN/LOCODE 为 5 个字符，不含空格，如 AUMEL。', 'A UN/LOCODE is 5 characters without the space, e.g. AUMEL.', 'Un UN/LOCODE comporte 5 caractères sans l’espace, p. ex. AUMEL.'],
+  err_gln: ['GLN 为 13 位数字，且校验位正确。', 'A GLN is 13 digits with a valid check digit.', 'Un GLN comporte 13 chiffres avec une clé de contrôle valide.'],
+  err_place: ['填写地点时，名称和国家必填。', 'With a place, its name and country are required.', 'Si un lieu est indiqué, son nom et son pays sont obligatoires.'],
+  err_items_code: (n) => [`第 ${n} 个码不是有效的商品标签码。`, `Code ${n} is not a valid label code.`, `Le code ${n} n’est pas un code d’étiquette valide.`],
+  err_items_lot: (n) => [`第 ${n} 个码不属于此批次。`, `Code ${n} is of another lot.`, `Le code ${n} appartient à un autre lot.`],
+  err_items_many: ['一次最多 10000 个码。', 'At most 10,000 codes at once.', '10 000 codes au maximum à la fois.'],
+  err_docs_many: ['最多 32 个文件。', 'At most 32 documents.', '32 documents au maximum.'],
+  err_doc_name: (n) => [`文件名 “${n}” 不符合要求（1–200 个字符，首尾无空格，无控制字符）。`, `The file name "${n}" cannot be used (1–200 characters, no edge spaces, no control characters).`, `Le nom de fichier « ${n} » ne peut pas être utilisé (1 à 200 caractères, sans espace au début ni à la fin, sans caractères de contrôle).`],
 
-  res_busy: ['正在获取批次最新状态、签名并提交…', 'Fetching the lot head, signing and submitting…'],
-  res_accepted: ['已接受', 'Accepted'],
-  res_step: ['环节', 'Step'],
-  res_lot: ['批次', 'Lot'],
-  res_leaf: ['日志叶索引', 'Log leaf index'],
-  res_hash: ['记录哈希', 'Record hash'],
-  res_refused: (s) => [`服务器拒绝了请求（HTTP ${s}）。`, `The server refused the request (HTTP ${s}).`],
-  res_server: (s) => [`服务器出错（HTTP ${s}），请稍后再试。`, `The server failed (HTTP ${s}); try again later.`],
-  res_network: ['网络错误：无法连接服务器，请重试。', 'Network error: the server could not be reached; please try again.'],
-  res_unexpected: ['服务器的回答无法识别。', 'The server answered something this page does not understand.'],
-  res_sign_failed: ['无法在本机签名。', 'Could not sign on this device.'],
-  res_no_key: ['本设备没有已登记的密钥，无法签名。', 'There is no registered key on this device to sign with.'],
-  res_rate: ['请求过于频繁，请稍后再试。', 'Too many requests; please try again in a moment.'],
-  resign: ['按批次最新状态重新签名并提交', 'Sign again against the new head and submit'],
-  uploads_h: ['文件公开', 'Published documents'],
-  upload_busy: ['正在上传…', 'Uploading…'],
-  upload_ok: ['已公开', 'published'],
-  upload_failed: ['上传失败', 'upload failed'],
+  res_busy: ['正在获取批次最新状态、签名并提交…', 'Fetching the lot head, signing and submitting…', 'Récupération du dernier état du lot, signature et envoi…'],
+  res_accepted: ['已接受', 'Accepted', 'Accepté'],
+  res_step: ['环节', 'Step', 'Étape'],
+  res_lot: ['批次', 'Lot', 'Lot'],
+  res_leaf: ['日志叶索引', 'Log leaf index', 'Index de feuille du journal'],
+  res_hash: ['记录哈希', 'Record hash', 'Hachage de l’enregistrement'],
+  res_refused: (s) => [`服务器拒绝了请求（HTTP ${s}）。`, `The server refused the request (HTTP ${s}).`, `Le serveur a refusé la demande (HTTP ${s}).`],
+  res_server: (s) => [`服务器出错（HTTP ${s}），请稍后再试。`, `The server failed (HTTP ${s}); try again later.`, `Erreur du serveur (HTTP ${s}) ; réessayez plus tard.`],
+  res_network: ['网络错误：无法连接服务器，请重试。', 'Network error: the server could not be reached; please try again.', 'Erreur réseau : le serveur est injoignable ; veuillez réessayer.'],
+  res_unexpected: ['服务器的回答无法识别。', 'The server answered something this page does not understand.', 'Le serveur a renvoyé une réponse que cette page ne comprend pas.'],
+  res_sign_failed: ['无法在本机签名。', 'Could not sign on this device.', 'Impossible de signer sur cet appareil.'],
+  res_no_key: ['本设备没有已登记的密钥，无法签名。', 'There is no registered key on this device to sign with.', 'Aucune clé enregistrée sur cet appareil pour signer.'],
+  res_rate: ['请求过于频繁，请稍后再试。', 'Too many requests; please try again in a moment.', 'Trop de demandes ; veuillez réessayer dans un instant.'],
+  resign: ['按批次最新状态重新签名并提交', 'Sign again against the new head and submit', 'Signer à nouveau sur le dernier état du lot et envoyer'],
+  uploads_h: ['文件公开', 'Published documents', 'Documents publiés'],
+  upload_busy: ['正在上传…', 'Uploading…', 'Téléversement…'],
+  upload_ok: ['已公开', 'published', 'publié'],
+  upload_failed: ['上传失败', 'upload failed', 'échec du téléversement'],
 
-  step_origin_attestation: ['原产地核验', 'Origin attestation'],
-  step_packing: ['装箱封签', 'Packing'],
-  step_shipping: ['交运', 'Shipping'],
-  step_departing: ['启运离境', 'Departing'],
-  step_arriving: ['运抵入境', 'Arriving'],
-  step_customs_declaration: ['海关申报', 'Customs declaration'],
-  step_customs_clearance: ['海关放行', 'Customs clearance'],
-  step_receiving: ['入库收货', 'Receiving'],
-  step_storing: ['在库存储', 'Storing'],
-  step_holding: ['暂扣', 'Hold'],
-  step_hold_release: ['解除暂扣', 'Hold release'],
-  step_release: ['出库放行', 'Release'],
-  step_retail_sale: ['零售销售', 'Retail sale'],
-  step_self_pickup: ['自提', 'Self-pickup'],
-  stage_new: ['待核验', 'new'],
-  stage_attested: ['已核验', 'attested'],
-  stage_shipped: ['已交运', 'shipped'],
-  stage_departed: ['已启运', 'departed'],
-  stage_arrived: ['已运抵', 'arrived'],
-  stage_declared: ['已申报', 'declared'],
-  stage_cleared: ['已放行', 'cleared'],
-  stage_received: ['已入库', 'received'],
-  role_inspector: ['检验机构', 'inspector'],
-  role_carrier: ['承运人', 'carrier'],
-  role_customs_broker: ['报关行', 'customs broker'],
-  role_bonded_warehouse: ['保税仓库', 'bonded warehouse'],
-  role_retailer: ['零售商/自提点', 'retailer'],
-  hold_customs: ['海关', 'customs'],
-  hold_quality: ['质量', 'quality'],
+  step_origin_attestation: ['原产地核验', 'Origin attestation', 'Attestation d’origine'],
+  step_packing: ['装箱封签', 'Packing', 'Emballage'],
+  step_shipping: ['交运', 'Shipping', 'Expédition'],
+  step_departing: ['启运离境', 'Departing', 'Départ'],
+  step_arriving: ['运抵入境', 'Arriving', 'Arrivée'],
+  step_customs_declaration: ['海关申报', 'Customs declaration', 'Déclaration en douane'],
+  step_customs_clearance: ['海关放行', 'Customs clearance', 'Dédouanement'],
+  step_receiving: ['入库收货', 'Receiving', 'Réception'],
+  step_storing: ['在库存储', 'Storing', 'Stockage'],
+  step_holding: ['暂扣', 'Hold', 'Retenue'],
+  step_hold_release: ['解除暂扣', 'Hold release', 'Levée de retenue'],
+  step_release: ['出库放行', 'Release', 'Sortie d’entrepôt'],
+  step_retail_sale: ['零售销售', 'Retail sale', 'Vente au détail'],
+  step_self_pickup: ['自提', 'Self-pickup', 'Retrait par le client'],
+  stage_new: ['待核验', 'new', 'nouveau'],
+  stage_attested: ['已核验', 'attested', 'attesté'],
+  stage_shipped: ['已交运', 'shipped', 'expédié'],
+  stage_departed: ['已启运', 'departed', 'parti'],
+  stage_arrived: ['已运抵', 'arrived', 'arrivé'],
+  stage_declared: ['已申报', 'declared', 'déclaré'],
+  stage_cleared: ['已放行', 'cleared', 'dédouané'],
+  stage_received: ['已入库', 'received', 'réceptionné'],
+  role_inspector: ['检验机构', 'inspector', 'inspecteur'],
+  role_carrier: ['承运人', 'carrier', 'transporteur'],
+  role_customs_broker: ['报关行', 'customs broker', 'commissionnaire en douane'],
+  role_bonded_warehouse: ['保税仓库', 'bonded warehouse', 'entrepôt sous douane'],
+  role_retailer: ['零售商/自提点', 'retailer', 'détaillant'],
+  hold_customs: ['海关', 'customs', 'douane'],
+  hold_quality: ['质量', 'quality', 'qualité'],
 
   // Refusals by problem code (docs/api.md, Error codes); the server's English detail follows.
-  'custody.malformed_statement': ['记录格式不正确。', 'The record is malformed.'],
-  'custody.malformed_signature': ['签名格式不正确。', 'The signature is malformed.'],
-  'custody.record_too_large': ['记录过大：请把商品分成几条记录提交。', 'The record is too large: split the items over several records.'],
-  'custody.wrong_log': ['记录是为另一个部署的日志签名的。', "The record was signed for another deployment's log."],
-  'custody.unknown_actor': ['参与方未登记。', 'The actor is not registered.'],
-  'custody.unknown_key': ['此密钥未登记在您的名下。', 'This key is not registered for you.'],
-  'custody.bad_signature': ['签名无法通过验证。', 'The signature does not verify.'],
-  'custody.key_not_yet_valid': ['此密钥在签名时尚未生效。', 'This key was not yet valid when you signed.'],
-  'custody.key_expired': ['此密钥已过期或已被轮换。', 'This key has expired or was rotated out.'],
-  'custody.key_revoked': ['此密钥已被吊销。', 'This key has been revoked.'],
-  'custody.signed_at_out_of_window': ['签名时间超出允许范围：请检查本机时钟后重试。', "The signing time is outside the allowed window: check this device's clock and try again."],
-  'custody.role_not_allowed': ['您的角色无权记录此环节。', 'Your role may not record this step.'],
-  'custody.hold_not_owned': ['此类暂扣由其他角色负责。', 'Holds of this type belong to another role.'],
-  'custody.unregistered_product': ['此批次的产品未在平台登记。', "The lot's product is not registered."],
-  'custody.unknown_item': ['有商品码不是此批次已签发的商品。', 'A code is not an issued item of this lot.'],
-  'custody.undeclared_lot': ['此批次既未签发也未申报：请平台运营方先申报批次。', 'The lot was neither issued nor declared: the operator must declare it first.'],
-  'custody.lot_not_found': ['找不到此批次。', 'No such lot.'],
-  'custody.replay': ['此随机数已用过（重复提交）。', 'This nonce was used before (a replay).'],
-  'custody.lot_full': ['此批次的记录数已达上限。', 'The lot holds the most records a lot may have.'],
-  'custody.stale_head': ['批次已被其他记录更新：请按最新状态重新签名。', 'Another record moved the lot on in the meantime: sign again against its new head.'],
-  'custody.out_of_order': ['此环节不符合批次当前的状态或顺序。', "The step is out of order for the lot's current state."],
-  'custody.already_recalled': ['此批次已被召回。', 'The lot has been recalled.'],
-  'engagement.not_engaged': ['签名时您未受此产品进口商的委托。', "You were not engaged by the product's importer when you signed."],
-  'engagement.no_longer_engaged': ['委托在记录送达前已结束或到期。', 'The engagement ended or expired before the record arrived.'],
-  'input.invalid_field': ['有字段格式不正确。', 'A field is malformed.'],
-  'input.empty_text': ['有文本字段为空。', 'A text field is empty.'],
-  'input.text_too_long': ['有文本字段过长。', 'A text field is too long.'],
-  'input.control_characters': ['有文本字段包含控制字符。', 'A text field contains control characters.'],
-  'store.unavailable': ['存储暂时不可用，请稍后再试。', 'Storage is unavailable; try again later.'],
+  'custody.malformed_statement': ['记录格式不正确。', 'The record is malformed.', 'L’enregistrement est mal formé.'],
+  'custody.malformed_signature': ['签名格式不正确。', 'The signature is malformed.', 'La signature est mal formée.'],
+  'custody.record_too_large': ['记录过大：请把商品分成几条记录提交。', 'The record is too large: split the items over several records.', 'L’enregistrement est trop volumineux : répartissez les articles sur plusieurs enregistrements.'],
+  'custody.wrong_log': ['记录是为另一个部署的日志签名的。', "The record was signed for another deployment's log.", 'L’enregistrement a été signé pour le journal d’un autre déploiement.'],
+  'custody.unknown_actor': ['参与方未登记。', 'The actor is not registered.', 'L’intervenant n’est pas enregistré.'],
+  'custody.unknown_key': ['此密钥未登记在您的名下。', 'This key is not registered for you.', 'Cette clé n’est pas enregistrée à votre nom.'],
+  'custody.bad_signature': ['签名无法通过验证。', 'The signature does not verify.', 'La vérification de la signature a échoué.'],
+  'custody.key_not_yet_valid': ['此密钥在签名时尚未生效。', 'This key was not yet valid when you signed.', 'Cette clé n’était pas encore valide au moment de la signature.'],
+  'custody.key_expired': ['此密钥已过期或已被轮换。', 'This key has expired or was rotated out.', 'Cette clé a expiré ou a été remplacée lors d’une rotation.'],
+  'custody.key_revoked': ['此密钥已被吊销。', 'This key has been revoked.', 'Cette clé a été révoquée.'],
+  'custody.signed_at_out_of_window': ['签名时间超出允许范围：请检查本机时钟后重试。', "The signing time is outside the allowed window: check this device's clock and try again.", 'L’heure de signature est hors de la plage autorisée : vérifiez l’horloge de cet appareil et réessayez.'],
+  'custody.role_not_allowed': ['您的角色无权记录此环节。', 'Your role may not record this step.', 'Votre rôle ne permet pas d’enregistrer cette étape.'],
+  'custody.hold_not_owned': ['此类暂扣由其他角色负责。', 'Holds of this type belong to another role.', 'Les retenues de ce type relèvent d’un autre rôle.'],
+  'custody.unregistered_product': ['此批次的产品未在平台登记。', "The lot's product is not registered.", 'Le produit de ce lot n’est pas enregistré.'],
+  'custody.unknown_item': ['有商品码不是此批次已签发的商品。', 'A code is not an issued item of this lot.', 'Un code ne correspond à aucun article émis pour ce lot.'],
+  'custody.undeclared_lot': ['此批次既未签发也未申报：请平台运营方先申报批次。', 'The lot was neither issued nor declared: the operator must declare it first.', 'Le lot n’a été ni émis ni déclaré : l’opérateur doit d’abord le déclarer.'],
+  'custody.lot_not_found': ['找不到此批次。', 'No such lot.', 'Lot introuvable.'],
+  'custody.replay': ['此随机数已用过（重复提交）。', 'This nonce was used before (a replay).', 'Ce nonce a déjà été utilisé (rejeu).'],
+  'custody.lot_full': ['此批次的记录数已达上限。', 'The lot holds the most records a lot may have.', 'Le lot a atteint le nombre maximal d’enregistrements autorisé.'],
+  'custody.stale_head': ['批次已被其他记录更新：请按最新状态重新签名。', 'Another record moved the lot on in the meantime: sign again against its new head.', 'Un autre enregistrement a fait évoluer le lot entre-temps : signez à nouveau sur son nouvel état.'],
+  'custody.out_of_order': ['此环节不符合批次当前的状态或顺序。', "The step is out of order for the lot's current state.", 'Cette étape ne respecte pas l’ordre prévu compte tenu de l’état actuel du lot.'],
+  'custody.already_recalled': ['此批次已被召回。', 'The lot has been recalled.', 'Le lot a été rappelé.'],
+  'engagement.not_engaged': ['签名时您未受此产品进口商的委托。', "You were not engaged by the product's importer when you signed.", 'Vous n’étiez pas mandaté par l’importateur du produit au moment de la signature.'],
+  'engagement.no_longer_engaged': ['委托在记录送达前已结束或到期。', 'The engagement ended or expired before the record arrived.', 'Le mandat a pris fin ou a expiré avant la réception de l’enregistrement.'],
+  'input.invalid_field': ['有字段格式不正确。', 'A field is malformed.', 'Un champ est mal formé.'],
+  'input.empty_text': ['有文本字段为空。', 'A text field is empty.', 'Un champ de texte est vide.'],
+  'input.text_too_long': ['有文本字段过长。', 'A text field is too long.', 'Un champ de texte est trop long.'],
+  'input.control_characters': ['有文本字段包含控制字符。', 'A text field contains control characters.', 'Un champ de texte contient des caractères de contrôle.'],
+  'store.unavailable': ['存储暂时不可用，请稍后再试。', 'Storage is unavailable; try again later.', 'Le stockage est indisponible ; réessayez plus tard.'],
 };
 
 const HOLD_OF_ROLE = { customs_broker: 'customs', bonded_warehouse: 'quality' };
@@ -621,14 +639,13 @@ function startPage() {
   };
 
   // ---------------------------------------------------------------- language
-  const lang = () => (root.lang === 'en' ? 'en' : 'zh');
+  const lang = () => langOf(root.lang);
   /** The message `key` (or a (lang) => text function) in the current language. */
   function msg(key, ...args) {
     if (typeof key === 'function') return key(lang());
     if (!has(key)) return String(key);
     const e = M[key];
-    const pair = typeof e === 'function' ? e(...args) : e;
-    return pair[lang() === 'en' ? 1 : 0];
+    return inLang(typeof e === 'function' ? e(...args) : e, lang());
   }
   // Translated elements remember their message, so a language switch re-labels them in place
   // (typed values, chosen files and focus survive).
@@ -656,12 +673,16 @@ function startPage() {
       if (l.text) el.textContent = msg(l.text[0], ...l.text[1]);
       for (const [a, [k, args]] of Object.entries(l.attrs || {})) el.setAttribute(a, msg(k, ...args));
     }
-    const t = root.dataset[lang() === 'en' ? 'titleEn' : 'titleZh'];
-    document.title = t || msg('title');
+    // The shell's titles (data-title-zh, -en, -fr) name the page as the server does.
+    document.title = root.dataset['title' + lang()[0].toUpperCase() + lang()[1]] || msg('title');
+    for (const b of document.querySelectorAll('#lang-switch button')) {
+      b.setAttribute('aria-pressed', String(b.dataset.lang === lang()));
+    }
   }
   function setLang(l) {
-    root.lang = l === 'en' ? 'en' : 'zh-CN';
-    document.cookie = 'ts_lang=' + (l === 'en' ? 'en' : 'zh') + '; path=/; max-age=31536000; SameSite=Lax';
+    const to = langOf(l);
+    root.lang = LANG_TAGS[to];
+    document.cookie = 'ts_lang=' + to + '; path=/; max-age=31536000; SameSite=Lax';
     relabel();
   }
 
@@ -797,20 +818,18 @@ function startPage() {
   // ---------------------------------------------------------------- the shell
   const ui = {};
   function renderShell() {
-    let sw = $('#lang-switch');
-    if (!sw) {
-      sw = h('button', { id: 'lang-switch', class: 'lang', type: 'button', lang: 'en' });
-      app.append(h('div', { class: 'bar' }, sw));
-    } else {
-      sw.replaceChildren();
+    // One button per language, each named in its own language; the current one is pressed.
+    const sw = h('div', { id: 'lang-switch', class: 'langs', role: 'group' });
+    TA(sw, 'aria-label', 'language');
+    for (const l of LANGS) {
+      const b = h('button', { class: 'lang', type: 'button', lang: LANG_TAGS[l], 'data-lang': l, 'aria-pressed': String(l === lang()), text: LANG_NAMES[l] });
+      b.addEventListener('click', (e) => {
+        e.preventDefault();
+        setLang(l);
+      });
+      sw.append(b);
     }
-    // Its label names the other language, in that language.
-    T(sw, () => (lang() === 'en' ? '中文' : 'English'));
-    TA(sw, 'lang', () => (lang() === 'en' ? 'zh-CN' : 'en'));
-    sw.addEventListener('click', (e) => {
-      e.preventDefault();
-      setLang(lang() === 'en' ? 'zh' : 'en');
-    });
+    app.append(h('div', { class: 'bar' }, sw));
     for (const n of Array.from(app.childNodes)) if (n.nodeName === 'NOSCRIPT') n.remove();
 
     ui.alert = h('p', { id: 'support', class: 'alert', role: 'alert', hidden: true });
@@ -1245,7 +1264,7 @@ function startPage() {
     const stage = str(st.stage);
     const li = h('li', { 'data-lot': l.lot, 'data-stage': stage });
     const pz = str(l.product_zh), pe = str(l.product_en);
-    li.append(h('div', { class: 'product', i18n: [(lg) => (lg === 'en' ? pe || pz : pz || pe) || '—'] }),
+    li.append(h('div', { class: 'product', i18n: [(lg) => (lg === 'zh' ? pz || pe : pe || pz) || '—'] }),
       h('div', { class: 'lotid mono', text: l.lot }));
     const dl = h('dl', {});
     if (str(l.enterprise)) dl.append(h('dt', { i18n: 'lot_importer' }), h('dd', { text: l.enterprise }));
@@ -1485,7 +1504,7 @@ function startPage() {
     const submit = h('button', { id: 'step-submit', type: 'submit', i18n: 'submit' });
     const cancel = h('button', { id: 'step-cancel', type: 'button', class: 'secondary', i18n: 'cancel', onclick: () => { closeForm(); } });
     form.append(
-      h('p', { class: 'lotline' }, h('span', { i18n: [(lg) => (lg === 'en' ? pe || pz : pz || pe)] }), ' ', h('span', { class: 'mono', text: lot })),
+      h('p', { class: 'lotline' }, h('span', { i18n: [(lg) => (lg === 'zh' ? pz || pe : pe || pz)] }), ' ', h('span', { class: 'mono', text: lot })),
       field('time', 'f_time', time),
       ...stepControls(step),
       place,
@@ -1778,7 +1797,7 @@ function startPage() {
 
   // For the tests.
   window.traceseal = {
-    canon, signedBytes, itemRef, b64url,
+    canon, signedBytes, itemRef, b64url, M, LANGS, inLang,
     signStatement: (obj) => {
       if (!S.key) return Promise.reject(new Error('no key stored'));
       return signWith(S.key.privateKey, obj);

@@ -2,8 +2,8 @@
 //! warehouses and shops record custody from a browser, signing each record with a
 //! non-extractable WebCrypto Ed25519 key kept in the browser's IndexedDB (`actor.js`).
 //!
-//! The page is one shell (language from `?lang=`, the `ts_lang` cookie or `Accept-Language`,
-//! as the scan page) plus our own script and stylesheet under content-hashed names, under a
+//! The page is one shell (in Chinese, English or French, from `?lang=`, the `ts_lang` cookie
+//! or `Accept-Language`, as the scan page chooses; `lang.rs`) plus our own script and stylesheet under content-hashed names, under a
 //! CSP with no inline script or style and no origin but ours. Its reads are signed actor
 //! requests (`crate::custody::request`); its records go to `POST /api/v1/custody/records`
 //! like any client's. See `docs/actor-page.md`.
@@ -19,10 +19,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::error::ApiError;
-use super::page::{esc, Asset, Lang};
+use super::page::{esc, Asset};
 use super::state::{blocking, AppState};
 use crate::service::custody::{Actor, DeskLot, DeskLots, DeskMe};
 use crate::service::now_unix;
+
+mod lang;
+use lang::PageLang;
 
 /// The page's stylesheet.
 pub const CSS: &str = include_str!("actor.css");
@@ -105,7 +108,7 @@ async fn page(
     headers: HeaderMap,
     q: Result<Query<LangQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers, q.as_ref().ok().and_then(|q| q.lang.as_deref()));
+    let lang = PageLang::from_headers(&headers, q.as_ref().ok().and_then(|q| q.lang.as_deref()));
     let html = shell(lang, st.svc.origin());
     let mut res = (StatusCode::OK, html).into_response();
     let h = res.headers_mut();
@@ -123,22 +126,28 @@ async fn page(
     res
 }
 
-fn shell(lang: Lang, log: &str) -> String {
+fn shell(lang: PageLang, log: &str) -> String {
     let [css, js] = assets();
-    let (tz, te) = ("traceseal 供应链记录", "traceseal custody records");
+    let (tz, te, tf) = (
+        "traceseal 供应链记录",
+        "traceseal custody records",
+        "traceseal registres de traçabilité",
+    );
     let title = match lang {
-        Lang::Zh => tz,
-        Lang::En => te,
+        PageLang::Zh => tz,
+        PageLang::En => te,
+        PageLang::Fr => tf,
     };
     format!(
         "<!doctype html><html lang=\"{hl}\" data-log=\"{log}\" data-ready=\"0\" \
-         data-title-zh=\"{tz}\" data-title-en=\"{te}\"><head><meta charset=\"utf-8\">\
+         data-title-zh=\"{tz}\" data-title-en=\"{te}\" data-title-fr=\"{tf}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\"><title>{title}</title>\
          <link rel=\"stylesheet\" href=\"/actor/assets/{css}\"></head><body>\
          <header><span class=\"brand\">traceseal</span></header>\
          <main id=\"app\"><noscript><p lang=\"zh-CN\">本页面需要启用 JavaScript：记录在您的浏览器中签名。</p>\
-         <p lang=\"en\">This page needs JavaScript: records are signed in your browser.</p></noscript></main>\
+         <p lang=\"en\">This page needs JavaScript: records are signed in your browser.</p>\
+         <p lang=\"fr\">Cette page a besoin de JavaScript : les registres sont signés dans votre navigateur.</p></noscript></main>\
          <script type=\"module\" src=\"/actor/assets/{js}\"></script></body></html>",
         hl = lang.html(),
         log = esc(log),
@@ -227,7 +236,7 @@ mod tests {
 
     #[test]
     fn the_shell_escapes_the_log_and_names_hashed_assets() {
-        let html = shell(Lang::En, "a\"b/log");
+        let html = shell(PageLang::En, "a\"b/log");
         assert!(html.contains("data-log=\"a&quot;b/log\""), "{html}");
         assert!(html.contains("<html lang=\"en\""));
         let [css, js] = assets();

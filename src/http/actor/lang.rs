@@ -1,0 +1,135 @@
+//! The actor page's language. The site speaks Chinese and English (`page::Lang`); the actor page,
+//! used by inspectors and carriers abroad, also speaks French. Chosen as the other pages
+//! choose: `?lang=`, else the `ts_lang` cookie, else the most preferred of the three in
+//! `Accept-Language`, else Chinese. A cookie the other pages do not know (`ts_lang=fr`) leaves
+//! them on their own choice from `Accept-Language`.
+
+use axum::http::{header, HeaderMap};
+
+/// A language of the actor page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageLang {
+    /// Simplified Chinese (the default).
+    Zh,
+    /// English.
+    En,
+    /// French.
+    Fr,
+}
+
+impl PageLang {
+    /// `zh-CN` → Zh, `en-GB` → En, `fr-CA` → Fr; `None` for any other.
+    pub fn parse(tag: &str) -> Option<PageLang> {
+        let p = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match p.as_str() {
+            "zh" => Some(PageLang::Zh),
+            "en" => Some(PageLang::En),
+            "fr" => Some(PageLang::Fr),
+            _ => None,
+        }
+    }
+
+    /// The language of a request (`query` is the `?lang=` value).
+    pub fn from_headers(h: &HeaderMap, query: Option<&str>) -> PageLang {
+        query
+            .and_then(PageLang::parse)
+            .or_else(|| cookie(h))
+            .or_else(|| preferred(h))
+            .unwrap_or(PageLang::Zh)
+    }
+
+    /// The HTML `lang` value.
+    pub fn html(self) -> &'static str {
+        match self {
+            PageLang::Zh => "zh-CN",
+            PageLang::En => "en",
+            PageLang::Fr => "fr",
+        }
+    }
+}
+
+/// The first `ts_lang` cookie naming one of the page's languages.
+fn cookie(h: &HeaderMap) -> Option<PageLang> {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix("ts_lang="))
+        .find_map(PageLang::parse)
+}
+
+/// The page language with the highest `q` in `Accept-Language` (the first listed on a tie);
+/// `None` when none of them is acceptable.
+fn preferred(h: &HeaderMap) -> Option<PageLang> {
+    let al = h.get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
+    let mut best: Option<(PageLang, f32)> = None;
+    for part in al.split(',') {
+        let mut it = part.split(';');
+        let Some(l) = it.next().and_then(PageLang::parse) else {
+            continue;
+        };
+        let q = it
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q > 0.0 && best.is_none_or(|(_, b)| q > b) {
+            best = Some((l, q));
+        }
+    }
+    best.map(|(l, _)| l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(cookie: Option<&str>, accept: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(c) = cookie {
+            h.insert(header::COOKIE, c.parse().unwrap());
+        }
+        if let Some(a) = accept {
+            h.insert(header::ACCEPT_LANGUAGE, a.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn query_then_cookie_then_accept_language_then_chinese() {
+        use PageLang::*;
+        /// `?lang=`, the cookie header, `Accept-Language`, and the language they choose.
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, PageLang);
+        let cases: [Case; 12] = [
+            (Some("fr"), Some("ts_lang=en"), Some("zh-CN"), Fr),
+            (Some("de"), Some("ts_lang=en"), None, En),
+            (None, Some("a=b; ts_lang=fr"), Some("en"), Fr),
+            (
+                None,
+                Some("ts_lang=xx"),
+                Some("fr-FR,fr;q=0.9,en;q=0.8"),
+                Fr,
+            ),
+            (None, None, Some("en-AU,en;q=0.9,fr;q=0.5"), En),
+            (None, None, Some("de-DE,fr;q=0.4,zh;q=0.3"), Fr),
+            (None, None, Some("zh-CN,fr;q=0.9"), Zh),
+            (None, None, Some("fr;q=0.5,en;q=0.5"), Fr),
+            (None, None, Some("fr;q=0,en;q=0.1"), En),
+            (None, None, Some("de, it"), Zh),
+            (None, None, Some("fr;q=abc"), Fr),
+            (None, None, None, Zh),
+        ];
+        for (q, c, a, want) in cases {
+            assert_eq!(
+                PageLang::from_headers(&headers(c, a), q),
+                want,
+                "?lang={q:?} cookie {c:?} accept {a:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn html_tags() {
+        let tags = [PageLang::Zh, PageLang::En, PageLang::Fr].map(PageLang::html);
+        assert_eq!(tags, ["zh-CN", "en", "fr"]);
+    }
+}
