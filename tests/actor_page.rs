@@ -607,6 +607,15 @@ async fn the_page_speaks_french_and_the_chosen_language_stays() {
     let m = b.js(UNTRANSLATED).await;
     assert!(m[0].as_u64().unwrap() > 200, "{m}");
     assert_eq!(m[1], json!([]), "messages without three texts");
+    // French runs longer than English: on a phone the page still fits its width.
+    b.resize(360, 740).await;
+    let art = common::browser::artifacts_dir("actor");
+    b.full_screenshot(&art.join("actor-fr-360px.png")).await;
+    let w = b
+        .js("return [document.documentElement.scrollWidth, window.innerWidth]")
+        .await;
+    assert!(w[0].as_u64() <= w[1].as_u64(), "no sideways scrolling: {w}");
+    b.resize(1280, 900).await;
 
     b.click("#lang-switch [data-lang=zh]").await;
     let v = b.js(LANG_STATE).await;
