@@ -346,6 +346,8 @@ export async function itemRefsFor(lot, text) {
 export const LANGS = ['zh', 'en', 'fr'];
 const LANG_TAGS = { zh: 'zh-CN', en: 'en', fr: 'fr' };
 const LANG_NAMES = { zh: '中文', en: 'English', fr: 'Français' };
+/** The shell's `data-title-*` attribute of each language, as `dataset` names it. */
+const TITLE_DATA = { zh: 'titleZh', en: 'titleEn', fr: 'titleFr' };
 
 /** The page language of an HTML `lang` tag (`en-GB` → en, `fr-CA` → fr); Chinese otherwise. */
 export function langOf(tag) {
@@ -674,7 +676,7 @@ function startPage() {
       for (const [a, [k, args]] of Object.entries(l.attrs || {})) el.setAttribute(a, msg(k, ...args));
     }
     // The shell's titles (data-title-zh, -en, -fr) name the page as the server does.
-    document.title = root.dataset['title' + lang()[0].toUpperCase() + lang()[1]] || msg('title');
+    document.title = root.dataset[TITLE_DATA[lang()]] || msg('title');
     for (const b of document.querySelectorAll('#lang-switch button')) {
       b.setAttribute('aria-pressed', String(b.dataset.lang === lang()));
     }

@@ -4,7 +4,9 @@
 //! `Accept-Language`, else Chinese. A cookie the other pages do not know (`ts_lang=fr`) leaves
 //! them on their own choice from `Accept-Language`.
 
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
+
+use crate::http::page::negotiate;
 
 /// A language of the actor page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,13 +31,10 @@ impl PageLang {
         }
     }
 
-    /// The language of a request (`query` is the `?lang=` value).
+    /// The language of a request (`query` is the `?lang=` value), chosen as the site's
+    /// pages choose theirs ([`negotiate`]).
     pub fn from_headers(h: &HeaderMap, query: Option<&str>) -> PageLang {
-        query
-            .and_then(PageLang::parse)
-            .or_else(|| cookie(h))
-            .or_else(|| preferred(h))
-            .unwrap_or(PageLang::Zh)
+        negotiate(h, query, PageLang::parse).unwrap_or(PageLang::Zh)
     }
 
     /// The HTML `lang` value.
@@ -48,40 +47,10 @@ impl PageLang {
     }
 }
 
-/// The first `ts_lang` cookie naming one of the page's languages.
-fn cookie(h: &HeaderMap) -> Option<PageLang> {
-    h.get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().strip_prefix("ts_lang="))
-        .find_map(PageLang::parse)
-}
-
-/// The page language with the highest `q` in `Accept-Language` (the first listed on a tie);
-/// `None` when none of them is acceptable.
-fn preferred(h: &HeaderMap) -> Option<PageLang> {
-    let al = h.get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
-    let mut best: Option<(PageLang, f32)> = None;
-    for part in al.split(',') {
-        let mut it = part.split(';');
-        let Some(l) = it.next().and_then(PageLang::parse) else {
-            continue;
-        };
-        let q = it
-            .find_map(|p| p.trim().strip_prefix("q="))
-            .and_then(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        if q > 0.0 && best.is_none_or(|(_, b)| q > b) {
-            best = Some((l, q));
-        }
-    }
-    best.map(|(l, _)| l)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     fn headers(cookie: Option<&str>, accept: Option<&str>) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -23,7 +23,7 @@ use self::sections::{
     anchor_section, complaint_section, importer_section, origin_section, product_section,
     timeline_section, verify_section,
 };
-pub use self::words::{esc, Lang};
+pub use self::words::{esc, negotiate, Lang};
 use self::words::{reason_zh, t, verdict_texts, when};
 use crate::service::complaints::ComplaintReceipt;
 use crate::service::verdict::Verdict;
@@ -345,6 +345,14 @@ mod tests {
         h.insert(header::ACCEPT_LANGUAGE, "fr-FR,en;q=0.5".parse().unwrap());
         assert_eq!(Lang::from_headers(&h, None), Lang::En);
         h.insert(header::ACCEPT_LANGUAGE, "de".parse().unwrap());
+        assert_eq!(Lang::from_headers(&h, None), Lang::Zh);
+        // Equal preference: the first listed; none at q=0.
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            "en;q=0.5,zh;q=0.5".parse().unwrap(),
+        );
+        assert_eq!(Lang::from_headers(&h, None), Lang::En);
+        h.insert(header::ACCEPT_LANGUAGE, "en;q=0,de".parse().unwrap());
         assert_eq!(Lang::from_headers(&h, None), Lang::Zh);
         h.insert(header::COOKIE, "a=b; ts_lang=en".parse().unwrap());
         assert_eq!(Lang::from_headers(&h, None), Lang::En);

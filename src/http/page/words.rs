@@ -28,44 +28,9 @@ impl Lang {
     }
 
     /// The language of a request: `?lang=` (given as `query`), else the `ts_lang` cookie, else
-    /// the first of zh/en by `Accept-Language` preference, else Chinese.
+    /// the most preferred of zh/en by `Accept-Language`, else Chinese.
     pub fn from_headers(h: &HeaderMap, query: Option<&str>) -> Lang {
-        if let Some(l) = query.and_then(Lang::parse) {
-            return l;
-        }
-        let cookie = h
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|c| c.trim().strip_prefix("ts_lang="))
-            .find_map(Lang::parse);
-        if let Some(l) = cookie {
-            return l;
-        }
-        let al = h
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let (mut zh, mut en) = (-1.0f32, -1.0f32);
-        for part in al.split(',') {
-            let mut it = part.split(';');
-            let tag = it.next().unwrap_or("");
-            let q = it
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .and_then(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
-            match Lang::parse(tag) {
-                Some(Lang::Zh) => zh = zh.max(q),
-                Some(Lang::En) => en = en.max(q),
-                None => {}
-            }
-        }
-        if en > zh && en > 0.0 {
-            Lang::En
-        } else {
-            Lang::Zh
-        }
+        negotiate(h, query, Lang::parse).unwrap_or(Lang::Zh)
     }
 
     pub fn html(self) -> &'static str {
@@ -81,6 +46,46 @@ impl Lang {
             Lang::En => "zh",
         }
     }
+}
+
+/// The language a request asks for among those `parse` knows (the site's two, or the actor
+/// page's three): `?lang=` (given as `query`), else the first `ts_lang` cookie naming one,
+/// else the one with the highest `q` in `Accept-Language` (the first listed on a tie; none
+/// at `q=0`); `None` when the request names none of them.
+pub fn negotiate<L: Copy>(
+    h: &HeaderMap,
+    query: Option<&str>,
+    parse: impl Fn(&str) -> Option<L>,
+) -> Option<L> {
+    if let Some(l) = query.and_then(&parse) {
+        return Some(l);
+    }
+    let cookie = h
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix("ts_lang="))
+        .find_map(&parse);
+    if cookie.is_some() {
+        return cookie;
+    }
+    let al = h.get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
+    let mut best: Option<(L, f32)> = None;
+    for part in al.split(',') {
+        let mut it = part.split(';');
+        let Some(l) = it.next().and_then(&parse) else {
+            continue;
+        };
+        let q = it
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q > 0.0 && best.is_none_or(|(_, b)| q > b) {
+            best = Some((l, q));
+        }
+    }
+    best.map(|(l, _)| l)
 }
 
 /// HTML-escapes text.
