@@ -96,6 +96,29 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any header or query a client sends gives one of the three languages, never a
+        /// panic; the shell only ever prints the language's own tag.
+        #[test]
+        fn hostile_headers_give_one_of_three(al in "[ -~]{0,200}", cookie in "[ -~]{0,80}", q in "\\PC{0,16}") {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = al.parse() { h.insert(header::ACCEPT_LANGUAGE, v); }
+            if let Ok(v) = cookie.parse() { h.insert(header::COOKIE, v); }
+            let l = PageLang::from_headers(&h, Some(&q));
+            proptest::prop_assert!(["zh-CN", "en", "fr"].contains(&l.html()));
+        }
+    }
+
+    /// A long `Accept-Language` of many parts and a cookie and query made to be reflected
+    /// (what a hostile client may send, within the server's header limit) still give the
+    /// language the header prefers.
+    #[test]
+    fn a_long_hostile_accept_language_still_chooses() {
+        let al = format!("{}fr;q=0.9", "de;q=0.5,".repeat(7_000));
+        let h = headers(Some("ts_lang=\"><script>"), Some(&al));
+        assert_eq!(PageLang::from_headers(&h, Some("<script>")), PageLang::Fr);
+    }
+
     #[test]
     fn html_tags() {
         let tags = [PageLang::Zh, PageLang::En, PageLang::Fr].map(PageLang::html);
