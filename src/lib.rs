@@ -33,6 +33,7 @@ pub mod commitment;
 pub mod config;
 pub mod custody;
 pub mod epcis;
+pub mod grading;
 pub mod gs1;
 pub mod http;
 pub mod issuer;

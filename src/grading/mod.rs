@@ -1,0 +1,422 @@
+//! The credit-risk model (pure core): an enterprise's grade (A–D) and score (0–100) from
+//! static factors (how long it has been registered, whether its filing is disclosed, the
+//! authorities' rating and listing) and dynamic ones taken from our own records with time
+//! decay (non-conformant attestations, holds, recalls, upheld complaints by category, clone
+//! warnings and forged-code scans against its products).
+//!
+//! The weights, caps, thresholds and decay live in a versioned TOML file ([`DEFAULT_MODEL`],
+//! `src/grading/model.toml`); every assessment names the version it used and lists each
+//! factor's contribution, so a published grade can be recomputed from what it shows.
+//! `docs/credit-model.md` explains the model; `fixtures/credit-model-vectors.json` holds
+//! golden vectors (facts → score → grade).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The model shipped with this build.
+pub const DEFAULT_MODEL: &str = include_str!("model.toml");
+
+/// A credit-risk grade, best first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+pub enum Grade {
+    /// Low risk: the green channel.
+    A,
+    /// Ordinary risk.
+    B,
+    /// Elevated risk: closer supervision.
+    C,
+    /// High risk.
+    D,
+}
+
+impl Grade {
+    /// All grades, best first.
+    pub const ALL: [Grade; 4] = [Grade::A, Grade::B, Grade::C, Grade::D];
+
+    /// `"A"` … `"D"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::A => "A",
+            Grade::B => "B",
+            Grade::C => "C",
+            Grade::D => "D",
+        }
+    }
+}
+
+/// Something that moves a score.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    /// Years registered with the platform.
+    Age,
+    /// The registration/filing disclosure, present or missing.
+    Registration,
+    /// The authorities' rating in the operator's profile.
+    AuthorityRating,
+    /// On the dishonesty list by an authority's decision.
+    Listed,
+    /// Origin attestations with a non-conformant result.
+    NonConformant,
+    /// Holds placed on its lots.
+    Hold,
+    /// Recalls of its lots.
+    Recall,
+    /// Upheld complaints of counterfeiting.
+    ComplaintCounterfeit,
+    /// Upheld complaints about quality.
+    ComplaintQuality,
+    /// Upheld complaints about service.
+    ComplaintService,
+    /// Clone warnings on scans of its items.
+    CloneWarning,
+    /// Scans of forged codes naming its products.
+    ForgedScan,
+}
+
+impl Factor {
+    /// The dynamic factors, in the model file's order.
+    pub const DYNAMIC: [Factor; 8] = [
+        Factor::NonConformant,
+        Factor::Hold,
+        Factor::Recall,
+        Factor::ComplaintCounterfeit,
+        Factor::ComplaintQuality,
+        Factor::ComplaintService,
+        Factor::CloneWarning,
+        Factor::ForgedScan,
+    ];
+}
+
+/// Why a model file was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ModelError {
+    /// Not valid TOML, or fields missing or unknown.
+    #[error("credit model: {0}")]
+    Syntax(String),
+    /// Valid, but a value is out of range.
+    #[error("credit model: {0}")]
+    Invalid(String),
+}
+
+/// Grade floors and the hysteresis that keeps a grade from flapping.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Lowest score of grade A.
+    #[serde(rename = "A")]
+    pub a: f64,
+    /// Lowest score of grade B.
+    #[serde(rename = "B")]
+    pub b: f64,
+    /// Lowest score of grade C; below is D.
+    #[serde(rename = "C")]
+    pub c: f64,
+    /// Points above a better grade's floor needed to move up to it.
+    pub hysteresis: f64,
+}
+
+/// How an event's weight fades.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decay {
+    /// Days for the weight to halve.
+    pub half_life_days: f64,
+    /// Events older than this many days no longer count.
+    pub window_days: u32,
+}
+
+/// Points of each authority rating.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingPoints {
+    /// Rating A.
+    #[serde(rename = "A")]
+    pub a: f64,
+    /// Rating B.
+    #[serde(rename = "B")]
+    pub b: f64,
+    /// Rating C.
+    #[serde(rename = "C")]
+    pub c: f64,
+    /// Rating D.
+    #[serde(rename = "D")]
+    pub d: f64,
+}
+
+/// Weights of the static factors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statics {
+    /// Points per year registered.
+    pub points_per_year: f64,
+    /// Most points for age.
+    pub max_age_points: f64,
+    /// A registration/filing disclosure is present.
+    pub registration_filed: f64,
+    /// No registration/filing disclosure.
+    pub registration_missing: f64,
+    /// The authorities' rating.
+    pub authority_rating: RatingPoints,
+    /// On the dishonesty list.
+    pub listed: f64,
+}
+
+/// Points per (decayed) event and the most a factor may take.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weight {
+    /// Points per event at full weight (negative: a penalty).
+    pub points: f64,
+    /// The most the factor may add in all (same sign as `points`).
+    pub cap: f64,
+}
+
+/// The whole model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    /// Named in every assessment and grade leaf.
+    pub version: String,
+    /// Every score starts here.
+    pub base: f64,
+    /// Grade floors.
+    pub grades: Thresholds,
+    /// Time decay of events.
+    pub decay: Decay,
+    /// Static factors.
+    #[serde(rename = "static")]
+    pub statics: Statics,
+    /// Dynamic factors by name.
+    pub dynamic: BTreeMap<Factor, Weight>,
+}
+
+impl Model {
+    /// The model shipped with this build.
+    pub fn default_model() -> Model {
+        Model::parse(DEFAULT_MODEL).expect("the shipped credit model is valid")
+    }
+
+    /// Parses and checks a model file.
+    pub fn parse(text: &str) -> Result<Model, ModelError> {
+        let m: Model = toml::from_str(text).map_err(|e| ModelError::Syntax(e.to_string()))?;
+        m.check()?;
+        Ok(m)
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        let bad = |m: String| Err(ModelError::Invalid(m));
+        if self.version.trim().is_empty() || self.version.len() > 64 {
+            return bad("version must be 1–64 characters".into());
+        }
+        let g = &self.grades;
+        if !(100.0 >= g.a && g.a > g.b && g.b > g.c && g.c > 0.0) {
+            return bad(format!(
+                "grades must satisfy 100 ≥ A > B > C > 0, got A {} B {} C {}",
+                g.a, g.b, g.c
+            ));
+        }
+        if !(0.0..=10.0).contains(&g.hysteresis) {
+            return bad("grades.hysteresis must be 0–10".into());
+        }
+        if !(self.decay.half_life_days >= 1.0 && (1..=366).contains(&self.decay.window_days)) {
+            return bad("decay: half_life_days ≥ 1 and window_days 1–366".into());
+        }
+        if !(0.0..=100.0).contains(&self.base) {
+            return bad("base must be 0–100".into());
+        }
+        for f in Factor::DYNAMIC {
+            let Some(w) = self.dynamic.get(&f) else {
+                return bad(format!("dynamic.{} is missing", factor_name(f)));
+            };
+            if w.points.signum() != w.cap.signum() || !w.points.is_finite() || !w.cap.is_finite()
+            {
+                return bad(format!(
+                    "dynamic.{}: points and cap must be finite and of one sign",
+                    factor_name(f)
+                ));
+            }
+        }
+        if let Some(f) = self.dynamic.keys().find(|f| !Factor::DYNAMIC.contains(f)) {
+            return bad(format!("dynamic.{} is not a dynamic factor", factor_name(*f)));
+        }
+        Ok(())
+    }
+
+    /// The grade of `score`, given the grade held before (a better grade than the previous
+    /// one needs `hysteresis` more points than its floor).
+    pub fn grade_of(&self, score: f64, previous: Option<Grade>) -> Grade {
+        let g = &self.grades;
+        let floors = [(Grade::A, g.a), (Grade::B, g.b), (Grade::C, g.c)];
+        for (grade, floor) in floors {
+            let up = previous.is_some_and(|p| grade < p);
+            if score >= floor + if up { g.hysteresis } else { 0.0 } {
+                return grade;
+            }
+        }
+        Grade::D
+    }
+
+    fn weight(&self, age_days: i64) -> f64 {
+        if age_days < 0 || age_days >= i64::from(self.decay.window_days) {
+            return if age_days < 0 { 1.0 } else { 0.0 };
+        }
+        (-(age_days as f64) / self.decay.half_life_days).exp2()
+    }
+}
+
+/// The snake_case name of a factor (as in the model file and the API).
+pub fn factor_name(f: Factor) -> String {
+    serde_json::to_value(f)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Events of one dynamic factor on one day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dated {
+    /// The factor.
+    pub factor: Factor,
+    /// Day (days since 1970-01-01, UTC).
+    pub day: i64,
+    /// How many.
+    pub count: u64,
+}
+
+/// What the model reads of one enterprise.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Facts {
+    /// Days since the enterprise was registered with the platform.
+    pub registered_days: i64,
+    /// The operator's profile has a registration/filing disclosure.
+    pub registration_filed: bool,
+    /// The authorities' rating in the operator's profile, if any.
+    #[serde(default)]
+    pub authority_rating: Option<Grade>,
+    /// On the dishonesty list.
+    #[serde(default)]
+    pub listed: bool,
+    /// Dated events of the dynamic factors.
+    #[serde(default)]
+    pub events: Vec<Dated>,
+    /// The grade computed before (for hysteresis).
+    #[serde(default)]
+    pub previous: Option<Grade>,
+}
+
+/// One factor's part of a score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Contribution {
+    /// The factor.
+    pub factor: Factor,
+    /// What was counted: years, events after decay, or 1/0 for a yes/no factor.
+    pub amount: f64,
+    /// Points added (negative: taken), after the cap, to 0.1.
+    pub points: f64,
+}
+
+/// A score, its grade and how it was reached.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Assessment {
+    /// The model version used.
+    pub model: String,
+    /// 0–100, to 0.1.
+    pub score: f64,
+    /// The grade.
+    pub grade: Grade,
+    /// Each factor that moved the score, static ones first.
+    pub contributions: Vec<Contribution>,
+}
+
+/// Assesses `facts` on day `today`.
+pub fn assess(model: &Model, facts: &Facts, today: i64) -> Assessment {
+    let mut contributions = statics(model, facts);
+    contributions.extend(dynamics(model, facts, today));
+    let sum: f64 = contributions.iter().map(|c| c.points).sum();
+    let score = round1((model.base + sum).clamp(0.0, 100.0));
+    Assessment {
+        model: model.version.clone(),
+        score,
+        grade: model.grade_of(score, facts.previous),
+        contributions,
+    }
+}
+
+fn statics(model: &Model, facts: &Facts) -> Vec<Contribution> {
+    let s = &model.statics;
+    let years = facts.registered_days.max(0) as f64 / 365.0;
+    let mut out = vec![contribution(
+        Factor::Age,
+        round1(years),
+        (years * s.points_per_year).min(s.max_age_points),
+    )];
+    let (filed, points) = if facts.registration_filed {
+        (1.0, s.registration_filed)
+    } else {
+        (0.0, s.registration_missing)
+    };
+    out.push(contribution(Factor::Registration, filed, points));
+    if let Some(r) = facts.authority_rating {
+        let p = &s.authority_rating;
+        let points = match r {
+            Grade::A => p.a,
+            Grade::B => p.b,
+            Grade::C => p.c,
+            Grade::D => p.d,
+        };
+        out.push(contribution(Factor::AuthorityRating, 1.0, points));
+    }
+    if facts.listed {
+        out.push(contribution(Factor::Listed, 1.0, s.listed));
+    }
+    out
+}
+
+fn dynamics(model: &Model, facts: &Facts, today: i64) -> Vec<Contribution> {
+    let mut amounts: BTreeMap<Factor, f64> = BTreeMap::new();
+    for e in &facts.events {
+        let w = model.weight(today - e.day);
+        if w > 0.0 {
+            *amounts.entry(e.factor).or_default() += w * e.count as f64;
+        }
+    }
+    amounts
+        .into_iter()
+        .filter_map(|(f, amount)| {
+            let w = model.dynamic.get(&f)?;
+            let raw = amount * w.points;
+            let points = if w.cap < 0.0 {
+                raw.max(w.cap)
+            } else {
+                raw.min(w.cap)
+            };
+            Some(contribution(f, round2(amount), points))
+        })
+        .collect()
+}
+
+fn contribution(factor: Factor, amount: f64, points: f64) -> Contribution {
+    Contribution {
+        factor,
+        amount,
+        points: round1(points),
+    }
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests;
