@@ -22,12 +22,13 @@ OWNERS = {
     "custody": ["custody.rs", "custody/submit.rs", "custody/views.rs", "custody/days.rs", "custody/lots.rs",
                 "custody/intake.rs", "custody/group.rs", "custody/desk.rs", "custody/nonces.rs"],
     "telemetry": ["telemetry.rs", "telemetry/daily.rs", "telemetry/tally.rs"],
-    "consumer": ["complaints.rs", "complaints/credit.rs"],
+    "consumer": ["complaints.rs", "complaints/credit.rs", "complaints/upheld.rs"],
     "printing": ["printing.rs"],
     "anchors": ["anchoring.rs"],
     "keyring": ["keyring.rs"],
     "accounts": ["accounts.rs"],
     "certificates": ["certificates.rs"],
+    "grading": ["grading.rs"],
 }
 CFS = {
     "log": ["Leaves", "Nodes", "Checkpoints"],
@@ -43,6 +44,7 @@ CFS = {
     "keyring": ["Keys"],
     "accounts": ["ApiTokens"],
     "certificates": ["Certificates", "CertificateRecords"],
+    "grading": ["Grades"],
 }
 
 

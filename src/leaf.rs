@@ -48,6 +48,8 @@ pub enum LeafRecord {
     Credit(crate::records::CreditRecord),
     /// A user or API token made, disabled or revoked (`traceseal/account/v1`).
     Account(crate::records::AccountRecord),
+    /// An enterprise's credit-risk grade changed (`traceseal/grade/v1`).
+    Grade(crate::records::GradeRecord),
     /// An issuer key added, retired or revoked (`traceseal/issuer-key/v1`).
     IssuerKey(crate::issuer::IssuerKeyOp),
 }
@@ -158,12 +160,13 @@ impl LeafRecord {
             LeafRecord::Engagement(e) => e.leaf(),
             LeafRecord::Credit(c) => c.leaf(),
             LeafRecord::Account(a) => a.leaf(),
+            LeafRecord::Grade(g) => g.leaf(),
             LeafRecord::IssuerKey(k) => k.leaf(),
         }
     }
 
     /// The kind name used in bundles and views: `item`, `custody`, `actor`, `recall`,
-    /// `reprint`, `product`, `engagement`, `credit`, `account` or `issuer_key`.
+    /// `reprint`, `product`, `engagement`, `credit`, `account`, `grade` or `issuer_key`.
     pub fn kind(&self) -> &'static str {
         match self {
             LeafRecord::Item(_) => "item",
@@ -175,6 +178,7 @@ impl LeafRecord {
             LeafRecord::Engagement(_) => "engagement",
             LeafRecord::Credit(_) => "credit",
             LeafRecord::Account(_) => "account",
+            LeafRecord::Grade(_) => "grade",
             LeafRecord::IssuerKey(_) => "issuer_key",
         }
     }
@@ -201,52 +205,14 @@ impl LeafRecord {
             .ok_or(LeafError::Malformed("missing final newline"))?;
         let mut lines = body.split('\n');
         let kind = lines.next().unwrap_or_default();
-        let other = |e: String| LeafError::Record(e);
         match kind {
             ITEM_LEAF_V2 => {}
             ITEM_LEAF_V1_WITHDRAWN => return Err(LeafError::Withdrawn(ITEM_LEAF_V1_WITHDRAWN)),
-            crate::custody::CUSTODY_V2 => {
-                return crate::custody::SignedStatement::parse_leaf(text)
-                    .map(|s| LeafRecord::Custody(Box::new(s)))
-                    .map_err(|e| other(e.to_string()))
+            _ => {
+                return parse_record(kind, text).unwrap_or_else(|| {
+                    Err(LeafError::UnknownKind(kind.chars().take(64).collect()))
+                })
             }
-            crate::custody::registry::ACTOR_V1 => {
-                return crate::custody::ActorOp::parse_leaf(text)
-                    .map(LeafRecord::Actor)
-                    .map_err(|e| other(e.to_string()))
-            }
-            crate::custody::registry::RECALL_V1 => {
-                return crate::custody::Recall::parse_leaf(text)
-                    .map(LeafRecord::Recall)
-                    .map_err(|e| other(e.to_string()))
-            }
-            REPRINT_V2 => return Reprint::parse_leaf(text).map(LeafRecord::Reprint),
-            crate::custody::engagement::PRODUCT_V1 => {
-                return crate::custody::engagement::ProductRecord::parse_leaf(text)
-                    .map(LeafRecord::Product)
-                    .map_err(|e| other(e.to_string()))
-            }
-            crate::custody::engagement::ENGAGEMENT_V1 => {
-                return crate::custody::engagement::EngagementOp::parse_leaf(text)
-                    .map(LeafRecord::Engagement)
-                    .map_err(|e| other(e.to_string()))
-            }
-            crate::records::CREDIT_V1 => {
-                return crate::records::CreditRecord::parse_leaf(text)
-                    .map(LeafRecord::Credit)
-                    .map_err(|e| other(e.to_string()))
-            }
-            crate::records::ACCOUNT_V1 => {
-                return crate::records::AccountRecord::parse_leaf(text)
-                    .map(LeafRecord::Account)
-                    .map_err(|e| other(e.to_string()))
-            }
-            crate::issuer::ISSUER_KEY_V1 => {
-                return crate::issuer::IssuerKeyOp::parse_leaf(text)
-                    .map(LeafRecord::IssuerKey)
-                    .map_err(|e| other(e.to_string()))
-            }
-            _ => return Err(LeafError::UnknownKind(kind.chars().take(64).collect())),
         }
         let issued = field(lines.next(), "issued ")?
             .parse::<i64>()
@@ -270,6 +236,39 @@ impl LeafRecord {
         }
         Ok(LeafRecord::Item(leaf))
     }
+}
+
+/// Decodes a leaf of one of the JSON record kinds (`None`: not one of them).
+fn parse_record(kind: &str, text: &str) -> Option<Result<LeafRecord, LeafError>> {
+    use crate::custody::{engagement as eng, registry as reg};
+    use crate::records as rec;
+    Some(match kind {
+        crate::custody::CUSTODY_V2 => {
+            record(crate::custody::SignedStatement::parse_leaf(text), |s| {
+                LeafRecord::Custody(Box::new(s))
+            })
+        }
+        reg::ACTOR_V1 => record(crate::custody::ActorOp::parse_leaf(text), LeafRecord::Actor),
+        reg::RECALL_V1 => record(crate::custody::Recall::parse_leaf(text), LeafRecord::Recall),
+        REPRINT_V2 => Reprint::parse_leaf(text).map(LeafRecord::Reprint),
+        eng::PRODUCT_V1 => record(eng::ProductRecord::parse_leaf(text), LeafRecord::Product),
+        eng::ENGAGEMENT_V1 => record(eng::EngagementOp::parse_leaf(text), LeafRecord::Engagement),
+        rec::CREDIT_V1 => record(rec::CreditRecord::parse_leaf(text), LeafRecord::Credit),
+        rec::ACCOUNT_V1 => record(rec::AccountRecord::parse_leaf(text), LeafRecord::Account),
+        rec::GRADE_V1 => record(rec::GradeRecord::parse_leaf(text), LeafRecord::Grade),
+        crate::issuer::ISSUER_KEY_V1 => record(
+            crate::issuer::IssuerKeyOp::parse_leaf(text),
+            LeafRecord::IssuerKey,
+        ),
+        _ => return None,
+    })
+}
+
+fn record<T, E: std::fmt::Display>(
+    r: Result<T, E>,
+    f: impl FnOnce(T) -> LeafRecord,
+) -> Result<LeafRecord, LeafError> {
+    r.map(f).map_err(|e| LeafError::Record(e.to_string()))
 }
 
 fn field<'a>(line: Option<&'a str>, prefix: &'static str) -> Result<&'a str, LeafError> {

@@ -6,7 +6,10 @@
 //! - `traceseal/account/v1`: a user or API token made, disabled or revoked, with its role and
 //!   enterprise.
 //!
-//! Both are `kind\n<canonical JSON>\n` (RFC 8785 canonical JSON, as the custody records).
+//! - `traceseal/grade/v1`: an enterprise's credit-risk grade changed (computed by the model,
+//!   or set or lifted by the operator), with the score and each factor's part.
+//!
+//! All are `kind\n<canonical JSON>\n` (RFC 8785 canonical JSON, as the custody records).
 //! Who made the change is given as its role and the request id; the principal behind a request
 //! id is in the (non-public) audit trail. User names are never logged: a user is named by
 //! [`user_subject`], a hash of its name, so the public log holds no personal data.
@@ -38,6 +41,77 @@ pub enum RecordError {
 pub const CREDIT_V1: &str = "traceseal/credit/v1";
 /// First line of an account change leaf.
 pub const ACCOUNT_V1: &str = "traceseal/account/v1";
+
+/// First line of a grade leaf.
+pub const GRADE_V1: &str = "traceseal/grade/v1";
+
+/// Why an enterprise's grade changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GradeCause {
+    /// The model's grade moved (or the first grade).
+    Computed,
+    /// The operator set the grade, with a reason.
+    Override,
+    /// The operator lifted an override; the model's grade applies again.
+    OverrideLifted,
+}
+
+/// One factor's part of a logged score, in integers (so the leaf's JSON is exact).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedContribution {
+    /// The factor (`crate::grading::Factor`, snake_case).
+    pub factor: String,
+    /// What was counted, in hundredths.
+    pub amount_hundredths: i64,
+    /// Points, in tenths.
+    pub points_tenths: i64,
+}
+
+/// A change of an enterprise's credit-risk grade, with the factors behind it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradeRecord {
+    /// The enterprise.
+    pub enterprise: u64,
+    /// 1 for its first grade, +1 per change.
+    pub seq: u64,
+    /// Unix seconds.
+    pub at: i64,
+    /// The grade now in force.
+    pub grade: String,
+    /// The grade before, if any.
+    pub previous: Option<String>,
+    /// Why it changed.
+    pub cause: GradeCause,
+    /// The model's score, in tenths (0–1000).
+    pub score_tenths: i64,
+    /// The model's grade (differs from `grade` under an override).
+    pub computed: String,
+    /// The model version.
+    pub model: String,
+    /// The factors, as the model weighed them.
+    pub factors: Vec<LoggedContribution>,
+    /// The operator's reason (overrides).
+    pub reason: Option<String>,
+    /// The role of the principal (overrides), else `model`.
+    pub by_role: String,
+    /// The request (overrides), else empty.
+    pub request: String,
+}
+
+impl GradeRecord {
+    /// Leaf bytes.
+    pub fn leaf(&self) -> Vec<u8> {
+        json_leaf(GRADE_V1, self)
+    }
+
+    /// Decodes the leaf text; it must be in canonical form.
+    pub fn parse_leaf(text: &str) -> Result<Self, RecordError> {
+        parse_json_leaf(GRADE_V1, text, Self::leaf)
+    }
+}
 
 /// A version of an enterprise's credit profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,5 +269,37 @@ mod tests {
             AccountRecord::parse_leaf(&text[..text.len() - 1]),
             Err(RecordError::Framing)
         );
+    }
+
+    #[test]
+    fn grade_records_round_trip_through_the_leaf_parser() {
+        let g = GradeRecord {
+            enterprise: 7,
+            seq: 2,
+            at: 1_800_000_000,
+            grade: "C".into(),
+            previous: Some("B".into()),
+            cause: GradeCause::Computed,
+            score_tenths: 550,
+            computed: "C".into(),
+            model: "2026-12.1".into(),
+            factors: vec![LoggedContribution {
+                factor: "recall".into(),
+                amount_hundredths: 100,
+                points_tenths: -150,
+            }],
+            reason: None,
+            by_role: "model".into(),
+            request: String::new(),
+        };
+        let text = String::from_utf8(g.leaf()).unwrap();
+        assert!(text.starts_with("traceseal/grade/v1\n{"), "{text}");
+        assert_eq!(GradeRecord::parse_leaf(&text).unwrap(), g);
+        match crate::leaf::LeafRecord::parse(text.as_bytes()).unwrap() {
+            crate::leaf::LeafRecord::Grade(back) => assert_eq!(back, g),
+            other => panic!("parsed as {}", other.kind()),
+        }
+        let spaced = text.replacen(':', ": ", 1);
+        assert!(crate::leaf::LeafRecord::parse(spaced.as_bytes()).is_err());
     }
 }

@@ -105,8 +105,8 @@ async fn anchored(n: u64) -> (Anvil, TestServer, Vec<String>, Value) {
     let s = TestServer::start_anchored(fast_config(), &anvil.url()).await;
     s.seed().await;
     let (_, codes) = s.issue("k1", n).await;
-    // The log: the product's ownership record, then the n items.
-    s.checkpoint_covering(n + 1).await;
+    // The log: the enterprise's first grade, the product's ownership record, then the n items.
+    s.checkpoint_covering(n + 2).await;
     let v = wait_status(
         &s,
         &codes[0],
@@ -196,8 +196,8 @@ async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_c
     assert_eq!(a["chain_id"], 31337);
     assert_eq!(
         a["tree_size"].as_u64(),
-        Some(6),
-        "the product record and 5 items"
+        Some(7),
+        "the enterprise's first grade, the product record and 5 items"
     );
     let tx = a["tx_hash"].as_str().unwrap().to_string();
     let block = a["block_number"].as_u64().unwrap();
@@ -207,11 +207,11 @@ async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_c
     );
     // The root on chain is the checkpoint's.
     let on = contract_reader(&s)
-        .anchor_at(&our_log_id(&s), 6)
+        .anchor_at(&our_log_id(&s), 7)
         .await
         .unwrap()
         .expect("anchored on chain");
-    let cp = s.state.svc.log().checkpoint_at(6).unwrap().unwrap();
+    let cp = s.state.svc.log().checkpoint_at(7).unwrap().unwrap();
     assert_eq!(on.root, *cp.root_hash().unwrap().as_bytes());
     assert_eq!(on.block_number, block);
 
@@ -280,7 +280,7 @@ async fn checkpoint_is_anchored_confirmed_finalized_and_the_bundle_verifies_on_c
     // Items not anchored yet: the bundle says so and verify-bundle exits 3.
     r.set_automine(false).await.unwrap();
     let (_, more) = s.issue("k2", 2).await;
-    s.checkpoint_covering(8).await;
+    s.checkpoint_covering(9).await;
     let b: Value = s
         .get(&with_code("/api/v1/bundle", &more[0]))
         .await
@@ -370,15 +370,15 @@ async fn a_reorg_sends_the_anchor_back_to_pending_and_it_is_reanchored_once() {
         .anchored_events(&our_log_id(&s))
         .await
         .unwrap();
-    // (An earlier checkpoint of the product record alone may have been anchored before the
-    // batch was issued; the one under test, 4 leaves, is anchored exactly once.)
+    // (An earlier checkpoint of the grade and the product record alone may have been anchored
+    // before the batch was issued; the one under test, 5 leaves, is anchored exactly once.)
     let sizes: Vec<u64> = ev.iter().map(|e| e.0).collect();
     assert_eq!(
-        sizes.iter().filter(|s| **s == 4).count(),
+        sizes.iter().filter(|s| **s == 5).count(),
         1,
-        "the product record and 3 items, anchored once: {sizes:?}"
+        "the grade, the product record and 3 items, anchored once: {sizes:?}"
     );
-    assert!(sizes.iter().all(|s| *s == 1 || *s == 4), "{sizes:?}");
+    assert!(sizes.iter().all(|s| *s <= 2 || *s == 5), "{sizes:?}");
     s.stop().await;
 }
 
@@ -404,7 +404,7 @@ async fn anvil_killed_and_restarted_the_worker_recovers_by_itself() {
 
     // The chain is gone: scans still answer (200, genuine), and say "pending", never anchored.
     let (_, second) = s.issue("k2", 2).await;
-    s.checkpoint_covering(5).await;
+    s.checkpoint_covering(6).await;
     for c in [&first[0], &second[0]] {
         let v = scan(&s, c).await;
         assert_eq!(v["verdict"], "genuine");
@@ -435,7 +435,7 @@ async fn anvil_killed_and_restarted_the_worker_recovers_by_itself() {
         .unwrap();
     let sizes: Vec<u64> = ev.iter().map(|e| e.0).collect();
     assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
-    assert_eq!(sizes.last(), Some(&5), "{sizes:?}");
+    assert_eq!(sizes.last(), Some(&6), "{sizes:?}");
     s.stop().await;
 }
 
@@ -449,16 +449,16 @@ async fn a_stuck_transaction_is_fee_bumped_and_mined_once() {
     r.set_automine(false).await.unwrap();
     s.seed().await;
     let (_, codes) = s.issue("k1", 2).await;
-    s.checkpoint_covering(3).await;
+    s.checkpoint_covering(4).await;
     // Not mined: pending, then re-signed with higher fees. The worker may have started on a
-    // checkpoint taken before all three leaves were in (the batch leaf alone); mine that one
-    // out of the way so the record under test covers the codes.
+    // checkpoint taken before all four leaves were in (the grade and product leaves alone);
+    // mine that one out of the way so the record under test covers the codes.
     let deadline = Instant::now() + Duration::from_secs(20);
     let rec = loop {
         if let Some(rec) = anchorer(&s).latest_record().unwrap() {
-            if rec.tree_size < 3 && rec.status == AnchorStatus::AnchorPending {
+            if rec.tree_size < 4 && rec.status == AnchorStatus::AnchorPending {
                 r.anvil_mine(1).await.unwrap();
-            } else if rec.tree_size >= 3 && rec.attempts.len() >= 2 {
+            } else if rec.tree_size >= 4 && rec.attempts.len() >= 2 {
                 break rec;
             }
         }
@@ -537,7 +537,7 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
     let p = serve(&data, &envs);
     tokio::time::sleep(Duration::from_millis(500)).await;
     r.anvil_mine(1).await.unwrap();
-    // Wait until the first checkpoint (11 leaves: the product record and 10 items) is
+    // Wait until the first checkpoint (12 leaves: the grade, the product record and 10 items) is
     // anchored, via a bundle.
     let bundle_url = format!("{}{}", p.base, with_code("/api/v1/bundle", &codes[0]));
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -560,7 +560,7 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(b["anchor"]["tree_size"], 11);
+    assert_eq!(b["anchor"]["tree_size"], 12);
     let contract =
         traceseal::anchor::parse_hex::<20>(b["anchor"]["contract"].as_str().unwrap()).unwrap();
     let cr = Reader::connect(&url, contract, T).await.unwrap();
@@ -575,7 +575,7 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
             .latest(&lid)
             .await
             .unwrap()
-            .is_some_and(|a| a.tree_size == 16)
+            .is_some_and(|a| a.tree_size == 17)
         {
             break;
         }
@@ -584,9 +584,10 @@ async fn service_killed_mid_anchor_no_double_anchor_and_no_lost_checkpoint() {
     }
     let ev = cr.anchored_events(&lid).await.unwrap();
     let sizes: Vec<u64> = ev.iter().map(|e| e.0).collect();
-    // (The product record alone, size 1, may have been anchored before the first batch.)
-    let sizes: Vec<u64> = sizes.into_iter().filter(|s| *s != 1).collect();
-    assert_eq!(sizes, vec![11, 16], "each checkpoint anchored exactly once");
+    // (The grade and the product record alone, sizes 1–2, may have been anchored before the
+    // first batch.)
+    let sizes: Vec<u64> = sizes.into_iter().filter(|s| *s > 2).collect();
+    assert_eq!(sizes, vec![12, 17], "each checkpoint anchored exactly once");
     drop(p);
 }
 
@@ -639,7 +640,7 @@ async fn serve_starts_while_the_node_is_down_and_anchors_once_it_is_up() {
     loop {
         let v = scan().await;
         if v["anchor"]["status"] == "anchored" || v["anchor"]["status"] == "confirmed" {
-            assert_eq!(v["anchor"]["tree_size"], 5);
+            assert_eq!(v["anchor"]["tree_size"], 6);
             break;
         }
         assert!(Instant::now() < deadline, "never anchored: {}", v["anchor"]);

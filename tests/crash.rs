@@ -267,8 +267,9 @@ async fn sigkill_during_large_batch_never_leaves_a_partial_batch_genuine() {
         pending.await.unwrap().is_err(),
         "the killed request got no answer"
     );
-    // Leaves 1..=100 are the acknowledged batches (leaf 0 is the product's record).
-    let interrupted = sample_codes(&dir, 101);
+    // Leaves 2..=101 are the acknowledged batches (leaf 0 is the enterprise's first grade,
+    // leaf 1 the product's record).
+    let interrupted = sample_codes(&dir, 102);
     let proc = Proc::serve(&dir, &ENV);
     api.base = proc.base.clone();
     let issued1 = check_after_restart(&api, &v, &before, &acked, &interrupted).await;
@@ -277,8 +278,9 @@ async fn sigkill_during_large_batch_never_leaves_a_partial_batch_genuine() {
     let pending = tokio::spawn(api.post_batch(BIG_KEY, BIG).send());
     let before = kill_mid_batch(proc, &api, &v, issued1).await;
     let _ = pending.await;
-    // Leaves 1..=100 are the acknowledged batches (leaf 0 is the product's record).
-    let interrupted = sample_codes(&dir, 101);
+    // Leaves 2..=101 are the acknowledged batches (leaf 0 is the enterprise's first grade,
+    // leaf 1 the product's record).
+    let interrupted = sample_codes(&dir, 102);
     let proc = Proc::serve(&dir, &ENV);
     api.base = proc.base.clone();
     let issued2 = check_after_restart(&api, &v, &before, &acked, &interrupted).await;

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use base64::Engine;
 use common::*;
 use serde_json::{json, Value};
-use traceseal::checkpoint::{open_checkpoint, NoteVerifier};
+use traceseal::checkpoint::open_checkpoint;
 use traceseal::code::Code;
 use traceseal::merkle::{self, Hash};
 
@@ -25,17 +25,6 @@ async fn problem(r: reqwest::Response, status: u16) -> Value {
     assert_eq!(v["status"], status);
     assert!(!v["detail"].as_str().unwrap().is_empty());
     v
-}
-
-async fn log_verifier(s: &TestServer) -> NoteVerifier {
-    let keys: Value = s.get("/api/v1/keys").await.json().await.unwrap();
-    let log = keys["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["role"] == "log")
-        .unwrap();
-    NoteVerifier::from_vkey(log["vkey"].as_str().unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,14 +206,15 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     let (_, more) = s.issue("batch-2", 7).await;
 
     // Checkpoint signed by the log key from /api/v1/keys.
-    let verifier = log_verifier(&s).await;
-    // The log: the product's ownership record (leaf 0), then the 32 items.
-    let note = s.checkpoint_covering(33).await;
+    let verifier = s.log_verifier().await;
+    // The log: the enterprise's first credit grade (leaf 0), the product's ownership record
+    // (leaf 1), then the 32 items.
+    let note = s.checkpoint_covering(34).await;
     let cp = open_checkpoint(&note, &verifier).unwrap();
-    assert_eq!(cp.size, 33);
+    assert_eq!(cp.size, 34);
 
     // Every leaf is provably in the checkpoint.
-    for i in [1u64, 2, 25, 26, 32] {
+    for i in [2u64, 3, 26, 27, 33] {
         let leaf: Value = s
             .get(&format!("/api/v1/log/leaves/{i}"))
             .await
@@ -235,32 +225,20 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         let data = b64(leaf["data"].as_str().unwrap());
         let text = String::from_utf8(data.clone()).unwrap();
         assert!(text.starts_with("traceseal/item/v2\n"));
-        let pr: Value = s
-            .get(&format!("/api/v1/log/proof/inclusion?index={i}&size=33"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(
-            (pr["index"].as_u64(), pr["size"].as_u64()),
-            (Some(i), Some(33))
-        );
-        let proof: Vec<Hash> = pr["proof"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-            .collect();
-        merkle::verify_inclusion(&merkle::leaf_hash(&data), i, 33, &proof, &cp.root).unwrap();
+        let proof = s.inclusion_proof(i, 34).await;
+        merkle::verify_inclusion(&merkle::leaf_hash(&data), i, 34, &proof, &cp.root).unwrap();
     }
     let all: Vec<&String> = codes.iter().chain(more.iter()).collect();
-    let product: Value = s.get("/api/v1/log/leaves/0").await.json().await.unwrap();
+    let grade: Value = s.get("/api/v1/log/leaves/0").await.json().await.unwrap();
+    let grade = String::from_utf8(b64(grade["data"].as_str().unwrap())).unwrap();
+    assert!(grade.starts_with("traceseal/grade/v1\n{"), "{grade}");
+    let product: Value = s.get("/api/v1/log/leaves/1").await.json().await.unwrap();
     let product = String::from_utf8(b64(product["data"].as_str().unwrap())).unwrap();
     assert!(
         product.starts_with("traceseal/product/v1\n{\"at\":"),
         "{product}"
     );
-    let leaf0: Value = s.get("/api/v1/log/leaves/1").await.json().await.unwrap();
+    let leaf0: Value = s.get("/api/v1/log/leaves/2").await.json().await.unwrap();
     let text0 = String::from_utf8(b64(leaf0["data"].as_str().unwrap())).unwrap();
     // The leaf commits to its code without holding it (or its serial, or its signature).
     let commitments: Vec<String> = all
@@ -272,7 +250,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         commitments
             .iter()
             .any(|c| text0 == format!("traceseal/item/v2\n{issued}\nbatch 1\ncommitment {c}\n")),
-        "leaf 1 is one code's commitment: {text0}"
+        "leaf 2 is one code's commitment: {text0}"
     );
     for c in &all {
         let code = traceseal::code::Code::parse(c).unwrap();
@@ -280,7 +258,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         let sig = &c[c.find("&s=").unwrap() + 3..];
         assert!(!text0.contains(serial) && !text0.contains(sig), "{text0}");
     }
-    let p = problem(s.get("/api/v1/log/leaves/33").await, 404).await;
+    let p = problem(s.get("/api/v1/log/leaves/34").await, 404).await;
     assert_eq!(p["code"], "log.leaf_not_found", "{p}");
     problem(
         s.get("/api/v1/log/proof/inclusion?index=5&size=99").await,
@@ -300,14 +278,14 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
 
     // Consistency between the size-25 state and the checkpoint.
     let cons: Value = s
-        .get("/api/v1/log/proof/consistency?from=25&to=33")
+        .get("/api/v1/log/proof/consistency?from=25&to=34")
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(
         (cons["from"].as_u64(), cons["to"].as_u64()),
-        (Some(25), Some(33))
+        (Some(25), Some(34))
     );
     let proof: Vec<Hash> = cons["proof"]
         .as_array()
@@ -316,7 +294,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
         .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
         .collect();
     let root25 = s.state.svc.log().root_at(25).unwrap();
-    merkle::verify_consistency(25, 33, &proof, &root25, &cp.root).unwrap();
+    merkle::verify_consistency(25, 34, &proof, &root25, &cp.root).unwrap();
 
     // Scans.
     let v: Value = s.get(&verify_path(&codes[3])).await.json().await.unwrap();
@@ -327,7 +305,7 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     assert_eq!(v["product"]["name_zh"], "婴儿配方奶粉");
     assert_eq!(v["scans"]["networks"], 1);
     assert!(v["issued_at"].is_string());
-    assert_eq!(v["log"]["tree_size"], 33);
+    assert_eq!(v["log"]["tree_size"], 34);
     let proof: Vec<Hash> = v["log"]["inclusion_proof"]
         .as_array()
         .unwrap()
@@ -470,7 +448,11 @@ async fn master_data_issuance_log_and_scan_end_to_end() {
     );
     assert!(m.contains("traceseal_http_request_duration_seconds_bucket"));
     assert!(m.contains("traceseal_codes_issued_total 32"));
-    assert!(m.contains("traceseal_log_size 33"));
+    let log_size = m
+        .lines()
+        .find_map(|l| l.strip_prefix("traceseal_log_size "))
+        .unwrap_or_else(|| panic!("no log size in {m}"));
+    assert_eq!(log_size, s.state.svc.log().log_size().unwrap().to_string());
     assert!(m.contains("traceseal_checkpoint_age_seconds"));
     s.stop().await;
 }

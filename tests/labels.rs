@@ -6,7 +6,6 @@
 
 mod common;
 
-use base64::Engine;
 use common::*;
 use serde_json::{json, Value};
 
@@ -75,16 +74,7 @@ async fn print_jobs_record_prints_and_log_reprints() {
     assert_eq!(r.status(), 201);
     let job2: Value = r.json().await.unwrap();
     let leaf_index = job2["reprint_records"][0].as_u64().unwrap();
-    let leaf: Value = s
-        .get(&format!("/api/v1/log/leaves/{leaf_index}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let data = base64::engine::general_purpose::STANDARD
-        .decode(leaf["data"].as_str().unwrap())
-        .unwrap();
-    let text = String::from_utf8(data).unwrap();
+    let text = String::from_utf8(s.leaf_bytes(leaf_index).await).unwrap();
     assert!(text.starts_with("traceseal/reprint/v2\n"), "{text}");
     assert!(text.contains("label torn"));
     // The reprinted item is named by its item reference, never by its serial or code.

@@ -59,6 +59,10 @@ const ENV_VARS: &[(&str, EnvSetter)] = &[
         "TRACESEAL_WARN_AFTER_NETWORKS",
         parsed!(scan.warn_after_networks),
     ),
+    ("TRACESEAL_CREDIT_MODEL", |c, _, v| {
+        c.credit.model_file = Some(v.into());
+        Ok(())
+    }),
     ("TRACESEAL_LABEL_FONT", |c, _, v| {
         c.labels.font = v.into();
         Ok(())

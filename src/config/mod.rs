@@ -160,6 +160,28 @@ impl Default for ComplaintRules {
     }
 }
 
+/// The credit-risk model (`[credit]`, `docs/credit-model.md`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CreditConfig {
+    /// A model file (TOML) in place of the one built in (`TRACESEAL_CREDIT_MODEL`).
+    pub model_file: Option<std::path::PathBuf>,
+}
+
+impl CreditConfig {
+    /// The model: the file's, checked, or the one built in.
+    pub fn model(&self) -> Result<crate::grading::Model, ConfigError> {
+        let Some(path) = &self.model_file else {
+            return Ok(crate::grading::Model::default_model());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::Invalid(format!("credit.model_file {}: {e}", path.display()))
+        })?;
+        crate::grading::Model::parse(&text)
+            .map_err(|e| ConfigError::Invalid(format!("{} ({})", e, path.display())))
+    }
+}
+
 /// Users' sessions and sign-in (`docs/authorization.md`, Users and sessions).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -335,6 +357,8 @@ pub struct Config {
     pub sessions: SessionRules,
     /// HTTP server limits and the metrics listener.
     pub server: ServerConfig,
+    /// The credit-risk model.
+    pub credit: CreditConfig,
 }
 
 /// Default time allowed for a request's headers, in ms.
@@ -399,6 +423,7 @@ impl Default for Config {
             complaints: ComplaintRules::default(),
             sessions: SessionRules::default(),
             server: ServerConfig::default(),
+            credit: CreditConfig::default(),
         }
     }
 }
@@ -555,6 +580,7 @@ impl Config {
         }
         check_server(&self.server)?;
         check_sessions(&self.sessions)?;
+        self.credit.model()?;
         let sr = &self.scan;
         if !(1..=3650).contains(&sr.window_days)
             || !(1..=86_400).contains(&sr.repeat_secs)

@@ -233,8 +233,7 @@ impl Model {
             let Some(w) = self.dynamic.get(&f) else {
                 return bad(format!("dynamic.{} is missing", factor_name(f)));
             };
-            if w.points.signum() != w.cap.signum() || !w.points.is_finite() || !w.cap.is_finite()
-            {
+            if w.points.signum() != w.cap.signum() || !w.points.is_finite() || !w.cap.is_finite() {
                 return bad(format!(
                     "dynamic.{}: points and cap must be finite and of one sign",
                     factor_name(f)
@@ -242,23 +241,49 @@ impl Model {
             }
         }
         if let Some(f) = self.dynamic.keys().find(|f| !Factor::DYNAMIC.contains(f)) {
-            return bad(format!("dynamic.{} is not a dynamic factor", factor_name(*f)));
+            return bad(format!(
+                "dynamic.{} is not a dynamic factor",
+                factor_name(*f)
+            ));
         }
         Ok(())
     }
 
-    /// The grade of `score`, given the grade held before (a better grade than the previous
-    /// one needs `hysteresis` more points than its floor).
+    /// The grade of `score`, given the grade held before: a grade moves only once the score
+    /// is `hysteresis` points past the floor it crosses, up or down, so a score hovering at
+    /// a floor (or nudged by a few scans) does not make the grade flap.
     pub fn grade_of(&self, score: f64, previous: Option<Grade>) -> Grade {
-        let g = &self.grades;
-        let floors = [(Grade::A, g.a), (Grade::B, g.b), (Grade::C, g.c)];
-        for (grade, floor) in floors {
-            let up = previous.is_some_and(|p| grade < p);
-            if score >= floor + if up { g.hysteresis } else { 0.0 } {
-                return grade;
+        let raw = self.raw_grade(score);
+        let h = self.grades.hysteresis;
+        match previous {
+            Some(p) if raw < p && score < self.floor(raw) + h => {
+                // Up, but not clearly: the best grade cleared by the margin, no worse than p.
+                Grade::ALL
+                    .into_iter()
+                    .find(|g| *g <= p && score >= self.floor(*g) + if *g < p { h } else { 0.0 })
+                    .unwrap_or(p)
             }
+            Some(p) if raw > p && score >= self.floor(p) - h => p,
+            _ => raw,
         }
-        Grade::D
+    }
+
+    /// The grade whose floor the score reaches (no hysteresis).
+    fn raw_grade(&self, score: f64) -> Grade {
+        Grade::ALL
+            .into_iter()
+            .find(|g| score >= self.floor(*g))
+            .unwrap_or(Grade::D)
+    }
+
+    /// The lowest score of grade `g` (D's is 0).
+    fn floor(&self, g: Grade) -> f64 {
+        match g {
+            Grade::A => self.grades.a,
+            Grade::B => self.grades.b,
+            Grade::C => self.grades.c,
+            Grade::D => 0.0,
+        }
     }
 
     fn weight(&self, age_days: i64) -> f64 {

@@ -74,11 +74,26 @@ fn model_files_with_errors_are_refused_with_the_reason() {
     let ok = DEFAULT_MODEL;
     let cases = [
         (ok.replace("A = 85.0", "A = 60.0"), "A > B > C"),
-        (ok.replace("half_life_days = 180.0", "half_life_days = 0.0"), "decay"),
-        (ok.replace("points = -15.0", "points = 15.0"), "dynamic.recall"),
-        (ok.replace("[dynamic.forged_scan]", "[dynamic.age]"), "dynamic.forged_scan"),
-        (ok.replace("base = 75.0", "base = 75.0\nextra = 1"), "unknown field"),
-        (ok.replace("version = \"2026-12.1\"", "version = \"\""), "version"),
+        (
+            ok.replace("half_life_days = 180.0", "half_life_days = 0.0"),
+            "decay",
+        ),
+        (
+            ok.replace("points = -15.0", "points = 15.0"),
+            "dynamic.recall",
+        ),
+        (
+            ok.replace("[dynamic.forged_scan]", "[dynamic.age]"),
+            "dynamic.forged_scan",
+        ),
+        (
+            ok.replace("base = 75.0", "base = 75.0\nextra = 1"),
+            "unknown field",
+        ),
+        (
+            ok.replace("version = \"2026-12.1\"", "version = \"\""),
+            "version",
+        ),
     ];
     for (text, want) in cases {
         let err = Model::parse(&text).unwrap_err().to_string();

@@ -21,6 +21,7 @@ pub mod cookie;
 pub mod custody;
 pub mod engagements;
 pub mod error;
+pub mod grades;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -43,6 +44,18 @@ pub use self::routes::app;
 pub use self::state::{blocking, AppState};
 use crate::config::Config;
 
+/// One tick of the checkpointer: grades whatever moved (so its grade leaves are in this
+/// checkpoint), then signs a checkpoint if the log grew. Failures are logged and retried on
+/// the next tick.
+fn checkpointer_tick(svc: &crate::service::Service) {
+    if let Err(e) = svc.grading().refresh(crate::service::now_unix()) {
+        tracing::error!(error = %e, "credit grades: refresh failed; will retry");
+    }
+    if let Err(e) = svc.log().checkpoint_now() {
+        tracing::error!(error = %e, "checkpoint failed; will retry");
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, under the configured server limits
 /// ([`server`]), running the checkpointer alongside (and the private metrics listener, when
 /// configured); on shutdown the checkpointer signs a last checkpoint before returning.
@@ -63,10 +76,7 @@ pub async fn serve(
                 _ = stop_rx.changed() => break,
             }
             let s = svc.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.log().checkpoint_now()).await
-            {
-                tracing::error!(error = %e, "checkpoint failed; will retry");
-            }
+            let _ = tokio::task::spawn_blocking(move || checkpointer_tick(&s)).await;
         }
         let s = svc.clone();
         let _ = tokio::task::spawn_blocking(move || s.log().checkpoint_now()).await;

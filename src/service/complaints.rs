@@ -20,13 +20,14 @@ use super::telemetry::VerdictKind;
 use super::telemetry::{scan_id_bytes, ScanRecord, SCAN_VALID_DAYS};
 use crate::config::ComplaintRules;
 use crate::store::schema::{
-    counts_key, decode_json, decode_u64, encode_json, u64_key, META_NEXT_COMPLAINT,
+    counts_key, decode_json, decode_u64, encode_json, u64_key, upheld_key, META_NEXT_COMPLAINT,
 };
 use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
 use std::sync::Arc;
 
 pub mod credit;
+pub mod upheld;
 
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION: usize = 2000;
@@ -216,6 +217,41 @@ impl ComplaintCounts {
             _ => {}
         }
     }
+}
+
+/// An upheld complaint, as the index keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upheld {
+    /// Its category.
+    pub category: ComplaintCategory,
+    /// When it was upheld (Unix seconds).
+    pub at: i64,
+}
+
+/// Stages complaint `n`'s index row as its status now says: present while upheld.
+pub(crate) fn stage_upheld(wb: &mut WriteBatch, n: u64, c: &Complaint) {
+    let Some(e) = c.enterprise_id else { return };
+    match (c.status, upheld_at(c)) {
+        (ComplaintStatus::Resolved, Some(at)) => {
+            let row = Upheld {
+                category: c.category,
+                at,
+            };
+            wb.put(Cf::Credit, upheld_key(e, n), encode_json(&row));
+        }
+        _ => wb.delete(Cf::Credit, upheld_key(e, n)),
+    }
+}
+
+/// When the complaint was last moved to `resolved`.
+fn upheld_at(c: &Complaint) -> Option<i64> {
+    let change = c
+        .history
+        .iter()
+        .rev()
+        .find(|h| h.status == ComplaintStatus::Resolved)?;
+    let t = time::OffsetDateTime::parse(&change.at, &time::format_description::well_known::Rfc3339);
+    t.ok().map(|t| t.unix_timestamp())
 }
 
 /// Consumer services: complaints about scans, and the merchant credit profiles shown with
@@ -463,6 +499,7 @@ impl ConsumerServices {
             let mut counts: ComplaintCounts = self.complaint_counts(e)?;
             counts.apply(Some(was), u.status);
             wb.put(Cf::Credit, counts_key(e), encode_json(&counts));
+            stage_upheld(&mut wb, n, &c);
         }
         self.store.write(wb, Durability::Synced)?;
         Ok(c)

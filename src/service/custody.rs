@@ -48,7 +48,7 @@ mod signers;
 mod submit;
 mod views;
 
-pub use self::days::{CustodyDays, CustodyKind};
+pub use self::days::{CustodyDayRow, CustodyDays, CustodyKind};
 pub use self::desk::{DeskLot, DeskLots, DeskMe, MAX_DESK_LOTS};
 pub use intake::{IntakeStats, MAX_GROUP_BYTES, MAX_GROUP_RECORDS};
 pub use lots::LotSummary;

@@ -130,6 +130,16 @@ pub struct PendingLeaf {
     pub hash: Hash,
 }
 
+impl PendingLeaf {
+    /// A leaf of `data`, hashed.
+    pub fn new(data: Vec<u8>) -> PendingLeaf {
+        PendingLeaf {
+            hash: crate::merkle::leaf_hash(&data),
+            data,
+        }
+    }
+}
+
 /// The Merkle log and its checkpoints: appends leaves (with the caller's index writes in the
 /// same atomic batch), serves leaves and proofs, signs checkpoints.
 pub struct LogBook {

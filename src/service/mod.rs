@@ -41,6 +41,7 @@ pub mod custody;
 pub mod demo;
 pub mod engagements;
 pub mod errors;
+pub mod grading;
 pub mod issuance;
 pub mod keyring;
 pub mod log;
@@ -69,6 +70,7 @@ pub use self::complaints::ConsumerServices;
 pub use self::custody::Custody;
 pub use self::engagements::Engagements;
 pub use self::errors::{ErrorKind, ServiceError};
+pub use self::grading::Grading;
 pub use self::issuance::items;
 pub use self::issuance::Issuance;
 pub use self::keyring::Issuer;
@@ -99,6 +101,7 @@ pub struct Service {
     accounts: Arc<Accounts>,
     audit: Arc<AuditTrail>,
     certificates: Arc<Certificates>,
+    grading: Arc<Grading>,
     keyring: Arc<keyring::Keyring>,
 }
 
@@ -191,6 +194,11 @@ impl Service {
     /// Published certificate files.
     pub fn certificates(&self) -> &Arc<Certificates> {
         &self.certificates
+    }
+
+    /// Credit-risk grades.
+    pub fn grading(&self) -> &Arc<Grading> {
+        &self.grading
     }
 
     /// Issuer keys: which signs new batches, which verify codes, rotations and revocations.

@@ -22,6 +22,7 @@ use ed25519_dalek::SigningKey;
 use super::base::{now, Result, ServiceError, Stats, WriteLocks};
 use super::custody::{Custody, CustodyDeps};
 use super::errors::{KeyError, SetupError};
+use super::grading::{Grading, GradingDeps};
 use super::issuance::{Issuance, IssuanceParts};
 use super::keyring::{put_key, Keyring, Rotation, ISSUER, LOG};
 pub use super::keyring::{KeyInfo, KeySet};
@@ -188,6 +189,8 @@ pub struct OpenOptions {
     pub complaints: crate::config::ComplaintRules,
     /// Sessions and sign-in limits.
     pub sessions: crate::config::SessionRules,
+    /// The credit-risk model.
+    pub credit_model: crate::grading::Model,
 }
 
 impl OpenOptions {
@@ -205,6 +208,12 @@ impl OpenOptions {
             labels: cfg.labels.clone(),
             complaints: cfg.complaints.clone(),
             sessions: cfg.sessions.clone(),
+            // `Config::validate` checked the file; a file gone since falls back to the
+            // model built in, with a warning.
+            credit_model: cfg.credit.model().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "credit model; using the one built in");
+                crate::grading::Model::default_model()
+            }),
         }
     }
 }
@@ -285,6 +294,7 @@ impl Service {
         }
         svc.issuance.index_lot_batches()?;
         svc.engagements.index_by_actor()?;
+        svc.consumer.index_upheld()?;
         svc.custody.load_nonces()?;
         svc.log.checkpoint_now()?;
         Ok(svc)
@@ -391,8 +401,14 @@ impl Service {
             issuance.clone(),
             opts.labels.font,
         ));
+        let grading = Arc::new(Grading::new(
+            st(),
+            grading_deps(&core, &custody, &telemetry, &consumer),
+            opts.credit_model.clone(),
+        ));
         Service {
             anchors: Arc::new(AnchorBook::new(st())),
+            grading,
             accounts: Arc::new(Accounts::new(
                 st(),
                 master.clone(),
@@ -415,6 +431,22 @@ impl Service {
             scans,
             printing,
         }
+    }
+}
+
+/// What grades read: the log, enterprises, and the units whose records move a grade.
+fn grading_deps(
+    core: &CustodyDeps,
+    custody: &Arc<Custody>,
+    telemetry: &Arc<super::Telemetry>,
+    consumer: &Arc<ConsumerServices>,
+) -> GradingDeps {
+    GradingDeps {
+        log: core.log.clone(),
+        master: core.master.clone(),
+        custody: custody.clone(),
+        telemetry: telemetry.clone(),
+        consumer: consumer.clone(),
     }
 }
 
@@ -475,6 +507,7 @@ pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
             labels: Default::default(),
             complaints: Default::default(),
             sessions: Default::default(),
+            credit_model: crate::grading::Model::default_model(),
         },
     )
     .unwrap();

@@ -57,7 +57,7 @@ mod daily;
 mod tally;
 
 pub use self::daily::DayCounts;
-pub use self::tally::{Tally, TallyDim, TallyKind};
+pub use self::tally::{EnterpriseDays, Tally, TallyDim, TallyKind};
 
 /// The four possible scan answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -624,6 +624,17 @@ impl Telemetry {
     ) -> Result<Tally> {
         let days = days.clamp(1, DAILY_DAYS_MAX);
         tally::read(&*self.store, kind, dim, today, days, top)
+    }
+
+    /// Each enterprise's clone warnings or forged-code scans (`kind`) on each of the `days`
+    /// days (1 to [`DAILY_DAYS_MAX`]) ending with `today` (the credit model's dated events).
+    pub fn enterprise_tallies(
+        &self,
+        kind: TallyKind,
+        today: i64,
+        days: u32,
+    ) -> Result<EnterpriseDays> {
+        tally::enterprise_rows(&*self.store, kind, today, days.clamp(1, DAILY_DAYS_MAX))
     }
 
     fn stripe(&self, key: &[u8]) -> usize {

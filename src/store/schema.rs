@@ -138,11 +138,15 @@ pub enum Cf {
     /// SHA-256 of an Ed25519 public key (32 bytes) → JSON registration request waiting for
     /// the operator (`service::registry::requests`; at most 200).
     ActorRequests,
+    /// Credit-risk grades (`service::grading`): `g` ‖ enterprise id → JSON current grade
+    /// (the model's assessment, any override); `h` ‖ enterprise id ‖ seq (u64 BE) → JSON
+    /// change with its leaf index ([`grade_key`], [`grade_change_key`]).
+    Grades,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 42] = [
+    pub const ALL: [Cf; 43] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -185,6 +189,7 @@ impl Cf {
         Cf::CertificateRecords,
         Cf::ActorEngagements,
         Cf::ActorRequests,
+        Cf::Grades,
     ];
 
     /// The column family's on-disk name.
@@ -232,6 +237,7 @@ impl Cf {
             Cf::CertificateRecords => "certificate_records",
             Cf::ActorEngagements => "actor_engagements",
             Cf::ActorRequests => "actor_requests",
+            Cf::Grades => "grades",
         }
     }
 }
@@ -269,6 +275,8 @@ pub const META_LOT_BATCHES_INDEXED: &[u8] = b"lot_batches_indexed";
 /// Meta key set once every engagement is in the `actor_engagements` index (data directories
 /// from before the index get their rows on the first open).
 pub const META_ACTOR_ENGAGEMENTS_INDEXED: &[u8] = b"actor_engagements_indexed";
+/// Set once the upheld complaints are indexed by enterprise ([`upheld_key`]).
+pub const META_UPHELD_INDEXED: &[u8] = b"upheld_complaints_indexed";
 /// The schema version (u32 big-endian), written at `init`, checked at open.
 pub const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 
@@ -576,6 +584,39 @@ pub fn profile_key(id: u64) -> Vec<u8> {
 pub fn counts_key(id: u64) -> Vec<u8> {
     let mut k = b"c".to_vec();
     k.extend_from_slice(&u64_key(id));
+    k
+}
+
+/// An upheld complaint about an enterprise's items (in the credit column family): `u` ‖
+/// enterprise id ‖ complaint number (both u64 BE); the value says its category and when it
+/// was upheld. The credit model reads one range of these.
+pub fn upheld_key(enterprise: u64, number: u64) -> Vec<u8> {
+    let mut k = b"u".to_vec();
+    k.extend_from_slice(&u64_key(enterprise));
+    k.extend_from_slice(&u64_key(number));
+    k
+}
+
+/// Start and end of every [`upheld_key`].
+pub const UPHELD_RANGE: (&[u8], &[u8]) = (b"u", b"v");
+
+/// The enterprise of an [`upheld_key`].
+pub fn upheld_key_enterprise(k: &[u8]) -> Result<u64, StoreError> {
+    decode_u64(k.get(1..9).unwrap_or_default())
+}
+
+/// An enterprise's current grade ([`Cf::Grades`]): `g` ‖ enterprise id (u64 BE).
+pub fn grade_key(enterprise: u64) -> Vec<u8> {
+    let mut k = b"g".to_vec();
+    k.extend_from_slice(&u64_key(enterprise));
+    k
+}
+
+/// Change `seq` of an enterprise's grade ([`Cf::Grades`]): `h` ‖ enterprise id ‖ seq (u64 BE).
+pub fn grade_change_key(enterprise: u64, seq: u64) -> Vec<u8> {
+    let mut k = b"h".to_vec();
+    k.extend_from_slice(&u64_key(enterprise));
+    k.extend_from_slice(&u64_key(seq));
     k
 }
 

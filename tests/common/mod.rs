@@ -153,8 +153,26 @@ impl TestServer {
     }
 
     pub async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.admin_send(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn admin_put(&self, path: &str, body: Value) -> reqwest::Response {
+        self.admin_send(reqwest::Method::PUT, path, body).await
+    }
+
+    pub async fn admin_delete(&self, path: &str, body: Value) -> reqwest::Response {
+        self.admin_send(reqwest::Method::DELETE, path, body).await
+    }
+
+    /// `method path` with a JSON body, as the operator.
+    pub async fn admin_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
         self.client
-            .post(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(&self.token)
             .json(&body)
             .send()
@@ -252,6 +270,56 @@ impl TestServer {
     }
 
     /// Waits until the latest checkpoint covers at least `size` leaves; returns its note.
+    /// The log's note verifier, from the public `/api/v1/keys`.
+    pub async fn log_verifier(&self) -> traceseal::checkpoint::NoteVerifier {
+        let keys: Value = self.get("/api/v1/keys").await.json().await.unwrap();
+        let log = keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["role"] == "log")
+            .unwrap()
+            .clone();
+        traceseal::checkpoint::NoteVerifier::from_vkey(log["vkey"].as_str().unwrap()).unwrap()
+    }
+
+    /// The bytes of log leaf `i`, from the public `/api/v1/log/leaves/{i}`.
+    pub async fn leaf_bytes(&self, i: u64) -> Vec<u8> {
+        use base64::Engine;
+        let leaf: Value = self
+            .get(&format!("/api/v1/log/leaves/{i}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        base64::engine::general_purpose::STANDARD
+            .decode(leaf["data"].as_str().unwrap())
+            .unwrap()
+    }
+
+    /// The inclusion proof of leaf `i` in the tree of `size` leaves, from the public
+    /// `/api/v1/log/proof/inclusion` (which must echo the index and size).
+    pub async fn inclusion_proof(&self, i: u64, size: u64) -> Vec<traceseal::merkle::Hash> {
+        let pr: Value = self
+            .get(&format!(
+                "/api/v1/log/proof/inclusion?index={i}&size={size}"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (pr["index"].as_u64(), pr["size"].as_u64()),
+            (Some(i), Some(size))
+        );
+        pr["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| traceseal::merkle::Hash::from_base64(h.as_str().unwrap()).unwrap())
+            .collect()
+    }
+
     pub async fn checkpoint_covering(&self, size: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

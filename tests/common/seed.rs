@@ -50,7 +50,28 @@ impl Seeder<'_> {
             )
             .await;
         assert_eq!(r.status(), 201);
-        r.json::<Value>().await.unwrap()["id"].as_u64().unwrap()
+        let id = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
+        self.graded(id).await;
+        id
+    }
+
+    /// Waits until enterprise `id` has its first credit-risk grade: the checkpointer grades a
+    /// new enterprise on its next tick and logs the grade, so once this returns that leaf
+    /// is in the log, before anything the test does next (leaf positions stay fixed).
+    pub async fn graded(&self, id: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let r = self.get(&format!("/api/v1/enterprises/{id}/grade")).await;
+            if r.status() == 200 {
+                return;
+            }
+            assert_eq!(r.status(), 404, "GET grade");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "enterprise {id} not graded within 20 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// Registers product [`GTIN`] for enterprise `id`.

@@ -72,6 +72,46 @@ pub struct CustodyDays {
     pub truncated: bool,
 }
 
+/// One counter: how many of `kind` the enterprise had on `day`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CustodyDayRow {
+    /// What was counted.
+    pub kind: CustodyKind,
+    /// Days since the epoch (UTC).
+    pub day: i64,
+    /// The enterprise (the product's owner when it was counted).
+    pub enterprise: u64,
+    /// How many.
+    pub count: u64,
+}
+
+/// Every counter of the `days` days ending with `last_day`, by kind, day and enterprise (the
+/// credit model's dated events), and whether a kind had more than [`MAX_KEYS`].
+pub(super) fn rows(
+    store: &dyn Store,
+    last_day: i64,
+    days: u32,
+) -> Result<(Vec<CustodyDayRow>, bool)> {
+    let first = last_day - i64::from(days) + 1;
+    let (mut out, mut truncated) = (Vec::new(), false);
+    for kind in CustodyKind::ALL {
+        let start = custody_day_key(kind.byte(), first.max(0), 0);
+        let end = custody_day_key(kind.byte(), last_day.max(0) + 1, 0);
+        let raw = store.range(Cf::CustodyDays, &start, Some(&end), MAX_KEYS + 1)?;
+        truncated |= raw.len() > MAX_KEYS;
+        out.extend(raw.iter().take(MAX_KEYS).filter_map(|(k, v)| {
+            let ((day, enterprise), count) = (parse_custody_day_key(k)?, decode_u64(v).ok()?);
+            Some(CustodyDayRow {
+                kind,
+                day,
+                enterprise,
+                count,
+            })
+        }));
+    }
+    Ok((out, truncated))
+}
+
 /// The counts of the `days` days ending with `last_day`: one range read per kind.
 pub(super) fn read(store: &dyn Store, last_day: i64, days: u32) -> Result<CustodyDays> {
     let first = last_day - i64::from(days) + 1;

@@ -11,6 +11,13 @@ impl Custody {
         days::read(&*self.store, today, days.clamp(1, 366))
     }
 
+    /// Every custody counter of the `days` days (1 to 366) ending with `today`, by kind, day
+    /// and enterprise (the credit model's dated events): one key range per kind; `true` if a
+    /// kind held more than [`days::MAX_KEYS`] keys (its newest days are then left out).
+    pub fn custody_day_rows(&self, today: i64, days: u32) -> Result<(Vec<CustodyDayRow>, bool)> {
+        days::rows(&*self.store, today, days.clamp(1, 366))
+    }
+
     /// What custody recorded of one item of `lot` (released or sold on its own).
     pub fn item_state(&self, lot: &LotId, serial: &str) -> Result<ItemState> {
         let key = item_key(lot.gtin.as_str(), serial);

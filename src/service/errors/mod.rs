@@ -12,6 +12,7 @@ mod certificate;
 mod complaint;
 mod custody;
 mod engagement;
+mod grade;
 mod input;
 mod issuance;
 mod keys;
@@ -26,6 +27,7 @@ pub use self::certificate::CertificateError;
 pub use self::complaint::ComplaintError;
 pub use self::custody::CustodyError;
 pub use self::engagement::EngagementError;
+pub use self::grade::GradeError;
 pub use self::input::InputError;
 pub use self::issuance::IssuanceError;
 pub use self::keys::KeyError;
@@ -89,6 +91,9 @@ pub enum ServiceError {
     /// Complaints and credit profiles.
     #[error(transparent)]
     Complaint(#[from] ComplaintError),
+    /// Credit-risk grades.
+    #[error(transparent)]
+    Grade(#[from] GradeError),
     /// Issuer keys: rotation, revocation, the key files.
     #[error(transparent)]
     Keys(#[from] KeyError),
@@ -141,6 +146,7 @@ impl ServiceError {
             E::Custody(e) => (e.kind(), "custody", e.code()),
             E::Printing(e) => (e.kind(), "printing", e.code()),
             E::Complaint(e) => (e.kind(), "complaint", e.code()),
+            E::Grade(e) => (e.kind(), "grade", e.code()),
             E::Keys(e) => (e.kind(), "keys", e.code()),
             E::Log(e) => (e.kind(), "log", e.code()),
             E::Setup(e) => (e.kind(), "setup", e.code()),
@@ -196,6 +202,7 @@ mod tests {
             ("custody", "custody"),
             ("printing", "printing"),
             ("complaint", "complaint"),
+            ("grade", "grade"),
             ("log", "log"),
             ("setup", "setup"),
             ("account", "account"),

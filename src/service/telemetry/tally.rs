@@ -153,6 +153,42 @@ pub(super) fn read(
     Ok(t)
 }
 
+/// Each enterprise's count of one kind on each day of a range.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnterpriseDays {
+    /// `(day, enterprise, count)`.
+    pub rows: Vec<(i64, u64, u64)>,
+    /// The range held more than [`MAX_KEYS`] keys (its newest days are left out).
+    pub truncated: bool,
+}
+
+/// Each enterprise's count of `kind` on each of the `days` days ending with `last_day`.
+pub(super) fn enterprise_rows(
+    store: &dyn Store,
+    kind: TallyKind,
+    last_day: i64,
+    days: u32,
+) -> Result<EnterpriseDays> {
+    let first = last_day - i64::from(days) + 1;
+    let (k, d) = (kind.byte(), TallyDim::Enterprise.byte());
+    let start = scan_tally_prefix(k, d, first.max(0));
+    let end = scan_tally_prefix(k, d, last_day.max(0) + 1);
+    let raw = store.range(Cf::ScanTallies, &start, Some(&end), MAX_KEYS + 1)?;
+    let rows = raw
+        .iter()
+        .take(MAX_KEYS)
+        .filter_map(|(key, v)| {
+            let (day, subject) = parse_scan_tally_key(key)?;
+            let id = u64::from_be_bytes(subject.try_into().ok()?);
+            Some((day, id, decode_u64(v).ok()?))
+        })
+        .collect();
+    Ok(EnterpriseDays {
+        rows,
+        truncated: raw.len() > MAX_KEYS,
+    })
+}
+
 /// Deletes the tallies of days before `before_day`. Returns how many went.
 pub(super) fn purge(store: &dyn Store, before_day: i64) -> Result<u64> {
     let mut n = 0;

@@ -1,0 +1,216 @@
+//! Credit-risk grades over HTTP, on RocksDB: a new enterprise is graded on the checkpointer's
+//! next tick; a recall moves its grade within a checkpoint interval, with a logged change
+//! whose leaf is in a signed checkpoint; the operator's override holds until lifted; and
+//! anonymous scanning of forged codes cannot move a grade.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+use traceseal::checkpoint::open_checkpoint;
+use traceseal::leaf::LeafRecord;
+use traceseal::merkle;
+
+async fn grade(s: &TestServer, id: u64) -> Value {
+    let r = s.get(&format!("/api/v1/enterprises/{id}/grade")).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// Polls the public grade until `done` holds; returns it and how long it took.
+async fn grade_when(s: &TestServer, id: u64, done: impl Fn(&Value) -> bool) -> (Value, Duration) {
+    let t = Instant::now();
+    loop {
+        let g = grade(s, id).await;
+        if done(&g) {
+            return (g, t.elapsed());
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "grade never moved: {g}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The change's leaf is a grade leaf naming `grade`, provably in a signed checkpoint.
+async fn change_is_logged(s: &TestServer, change: &Value, grade: &str) {
+    let i = change["leaf_index"].as_u64().unwrap();
+    let data = s.leaf_bytes(i).await;
+    let LeafRecord::Grade(g) = LeafRecord::parse(&data).unwrap() else {
+        panic!("leaf {i} is not a grade leaf");
+    };
+    assert_eq!(
+        (g.grade.as_str(), g.seq),
+        (grade, change["seq"].as_u64().unwrap())
+    );
+    let note = s.checkpoint_covering(i + 1).await;
+    let cp = open_checkpoint(&note, &s.log_verifier().await).unwrap();
+    let proof = s.inclusion_proof(i, cp.size).await;
+    merkle::verify_inclusion(&merkle::leaf_hash(&data), i, cp.size, &proof, &cp.root).unwrap();
+}
+
+#[tokio::test]
+async fn a_recall_moves_the_grade_within_a_checkpoint_interval_and_the_change_is_logged() {
+    let s = TestServer::start(test_config()).await;
+    let id = s.seed().await;
+    let g = grade(&s, id).await;
+    assert_eq!(
+        (g["grade"].as_str(), g["score"].as_f64()),
+        (Some("B"), Some(70.0)),
+        "{g}"
+    );
+    assert_eq!(g["model"], "2026-12.1");
+    assert_eq!(g["history"].as_array().unwrap().len(), 1);
+    change_is_logged(&s, &g["history"][0], "B").await;
+
+    let r = s
+        .admin_post("/api/v1/lots", json!({"gtin": GTIN, "lot": "R1"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = s
+        .admin_post(
+            &format!("/api/v1/lots/{GTIN}.R1/recall"),
+            json!({"reason": "Salmonella found in a retained sample"}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let (g, took) = grade_when(&s, id, |g| g["grade"] == "C").await;
+    eprintln!("recall → grade C after {took:?} (checkpoint interval 50 ms)");
+    assert_eq!(g["score"].as_f64(), Some(55.0), "{g}");
+    let recall = g["contributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["factor"] == "recall")
+        .unwrap();
+    assert_eq!(
+        (recall["amount"].as_f64(), recall["points"].as_f64()),
+        (Some(1.0), Some(-15.0))
+    );
+    let history = g["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        (
+            history[1]["previous"].as_str(),
+            history[1]["cause"].as_str()
+        ),
+        (Some("B"), Some("computed"))
+    );
+    change_is_logged(&s, &history[1], "C").await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_operator_overrides_with_a_reason_and_others_cannot() {
+    let s = TestServer::start(test_config()).await;
+    let id = s.seed().await;
+    let path = format!("/api/v1/enterprises/{id}/grade/override");
+    let body = json!({"grade": "D", "reason": "Customs suspended its filing (notice 2026-118)"});
+    // Anonymous: refused, nothing changes.
+    let r = reqwest::Client::new()
+        .put(s.url(&path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(grade(&s, id).await["grade"], "B");
+    // Malformed bodies: 400 problem+json naming the field.
+    for bad in [
+        json!({"grade": "E", "reason": "x"}),
+        json!({"grade": "D"}),
+        json!({"grade": "D", "reason": ""}),
+    ] {
+        let r = s.admin_put(&path, bad.clone()).await;
+        assert_eq!(r.status(), 400, "{bad}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("application/problem+json"), "{ct}");
+    }
+    let v: Value = s.admin_put(&path, body).await.json().await.unwrap();
+    assert_eq!(
+        (v["grade"].as_str(), v["computed"].as_str()),
+        (Some("D"), Some("B"))
+    );
+    let change = v["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (change["cause"].as_str(), change["by_role"].as_str()),
+        (Some("override"), Some("operator"))
+    );
+    change_is_logged(&s, &change, "D").await;
+    // Lifting needs a reason too, and lifting twice is a conflict.
+    let lift = json!({"reason": "Filing reinstated"});
+    let v: Value = s
+        .admin_delete(&path, lift.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["grade"], "B");
+    let r = s.admin_delete(&path, lift).await;
+    assert_eq!(r.status(), 409);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "grade.no_override");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bad_ids_and_ungraded_enterprises_get_clear_errors() {
+    let s = TestServer::start(test_config()).await;
+    let id = s.seed().await;
+    for (path, status) in [
+        ("/api/v1/enterprises/abc/grade".to_string(), 400),
+        ("/api/v1/enterprises/-1/grade".to_string(), 400),
+        (format!("/api/v1/enterprises/{}/grade", id + 1), 404),
+    ] {
+        let r = s.get(&path).await;
+        assert_eq!(r.status(), status, "{path}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("application/problem+json"), "{path}: {ct}");
+    }
+    s.stop().await;
+}
+
+/// An anonymous client scanning forged codes that name an enterprise's product (400 of
+/// them, from one network) takes at most the forged-scan cap from its score, and its grade
+/// does not move.
+#[tokio::test]
+async fn forged_scans_by_anyone_cannot_move_a_grade() {
+    let s = TestServer::start(test_config()).await;
+    let id = s.seed().await;
+    let (_, codes) = s.issue("k1", 1).await;
+    let at = codes[0].find("/21/").unwrap() + 4;
+    for n in 0..400u32 {
+        let mut forged = codes[0].clone().into_bytes();
+        forged[at] = b'A' + (n % 26) as u8;
+        forged[at + 1] = b'A' + (n / 26 % 26) as u8;
+        let forged = String::from_utf8(forged).unwrap();
+        let v: Value = s.get(&verify_path(&forged)).await.json().await.unwrap();
+        assert_eq!(v["verdict"], "not_genuine");
+    }
+    let (g, _) = grade_when(&s, id, |g| {
+        g["contributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["factor"] == "forged_scan")
+    })
+    .await;
+    let forged = g["contributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["factor"] == "forged_scan")
+        .unwrap()
+        .clone();
+    assert_eq!(forged["points"].as_f64(), Some(-1.0), "capped: {g}");
+    assert_eq!(g["grade"], "B", "{g}");
+    assert_eq!(
+        g["history"].as_array().unwrap().len(),
+        1,
+        "no change logged"
+    );
+    s.stop().await;
+}
