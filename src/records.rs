@@ -80,15 +80,15 @@ pub struct GradeRecord {
     /// Unix seconds.
     pub at: i64,
     /// The grade now in force.
-    pub grade: String,
+    pub grade: crate::grading::Grade,
     /// The grade before, if any.
-    pub previous: Option<String>,
+    pub previous: Option<crate::grading::Grade>,
     /// Why it changed.
     pub cause: GradeCause,
     /// The model's score, in tenths (0–1000).
     pub score_tenths: i64,
     /// The model's grade (differs from `grade` under an override).
-    pub computed: String,
+    pub computed: crate::grading::Grade,
     /// The model version.
     pub model: String,
     /// The factors, as the model weighed them.
@@ -277,12 +277,12 @@ mod tests {
             enterprise: 7,
             seq: 2,
             at: 1_800_000_000,
-            grade: "C".into(),
-            previous: Some("B".into()),
+            grade: crate::grading::Grade::C,
+            previous: Some(crate::grading::Grade::B),
             cause: GradeCause::Computed,
             score_tenths: 550,
-            computed: "C".into(),
-            model: "2026-12.1".into(),
+            computed: crate::grading::Grade::C,
+            model: "2026-12.2".into(),
             factors: vec![LoggedContribution {
                 factor: "recall".into(),
                 amount_hundredths: 100,

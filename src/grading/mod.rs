@@ -35,6 +35,11 @@ impl Grade {
     /// All grades, best first.
     pub const ALL: [Grade; 4] = [Grade::A, Grade::B, Grade::C, Grade::D];
 
+    /// Position in [`Grade::ALL`] (0 for A).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// `"A"` … `"D"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -166,6 +171,34 @@ pub struct Statics {
     pub listed: f64,
 }
 
+impl Statics {
+    fn check(&self) -> Result<(), ModelError> {
+        let r = &self.authority_rating;
+        let all = [
+            ("points_per_year", self.points_per_year),
+            ("max_age_points", self.max_age_points),
+            ("registration_filed", self.registration_filed),
+            ("registration_missing", self.registration_missing),
+            ("authority_rating.A", r.a),
+            ("authority_rating.B", r.b),
+            ("authority_rating.C", r.c),
+            ("authority_rating.D", r.d),
+            ("listed", self.listed),
+        ];
+        match all.iter().find(|(_, v)| !points(*v)) {
+            Some((name, v)) => Err(ModelError::Invalid(format!(
+                "static.{name} must be a number from -100 to 100, got {v}"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A finite number of points within ±100.
+fn points(v: f64) -> bool {
+    v.is_finite() && (-100.0..=100.0).contains(&v)
+}
+
 /// Points per (decayed) event and the most a factor may take.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,13 +262,14 @@ impl Model {
         if !(0.0..=100.0).contains(&self.base) {
             return bad("base must be 0–100".into());
         }
+        self.statics.check()?;
         for f in Factor::DYNAMIC {
             let Some(w) = self.dynamic.get(&f) else {
                 return bad(format!("dynamic.{} is missing", factor_name(f)));
             };
-            if w.points.signum() != w.cap.signum() || !w.points.is_finite() || !w.cap.is_finite() {
+            if w.points.signum() != w.cap.signum() || !points(w.points) || !points(w.cap) {
                 return bad(format!(
-                    "dynamic.{}: points and cap must be finite and of one sign",
+                    "dynamic.{}: points and cap must be of one sign, each from -100 to 100",
                     factor_name(f)
                 ));
             }
@@ -250,30 +284,44 @@ impl Model {
     }
 
     /// The grade of `score`, given the grade held before: a grade moves only once the score
-    /// is `hysteresis` points past the floor it crosses, up or down, so a score hovering at
+    /// is `hysteresis` points past each floor it crosses, up or down, so a score hovering at
     /// a floor (or nudged by a few scans) does not make the grade flap.
     pub fn grade_of(&self, score: f64, previous: Option<Grade>) -> Grade {
         let raw = self.raw_grade(score);
+        let Some(held) = previous else { return raw };
         let h = self.grades.hysteresis;
-        match previous {
-            Some(p) if raw < p && score < self.floor(raw) + h => {
-                // Up, but not clearly: the best grade cleared by the margin, no worse than p.
-                Grade::ALL
-                    .into_iter()
-                    .find(|g| *g <= p && score >= self.floor(*g) + if *g < p { h } else { 0.0 })
-                    .unwrap_or(p)
-            }
-            Some(p) if raw > p && score >= self.floor(p) - h => p,
-            _ => raw,
+        let (r, p) = (raw.index(), held.index());
+        if r < p {
+            // Up: the best grade between the raw one and the one held whose floor the score
+            // clears by the margin; else the grade held.
+            Grade::ALL[r..p]
+                .iter()
+                .copied()
+                .find(|g| score >= self.floor(*g) + h)
+                .unwrap_or(held)
+        } else {
+            // Down (or level): from the grade held, the first the score keeps (no more than
+            // the margin below its floor); else the raw grade.
+            Grade::ALL[p..r]
+                .iter()
+                .copied()
+                .find(|g| score >= self.floor(*g) - h)
+                .unwrap_or(raw)
         }
     }
 
     /// The grade whose floor the score reaches (no hysteresis).
     fn raw_grade(&self, score: f64) -> Grade {
-        Grade::ALL
-            .into_iter()
-            .find(|g| score >= self.floor(*g))
-            .unwrap_or(Grade::D)
+        let g = &self.grades;
+        if score >= g.a {
+            Grade::A
+        } else if score >= g.b {
+            Grade::B
+        } else if score >= g.c {
+            Grade::C
+        } else {
+            Grade::D
+        }
     }
 
     /// The lowest score of grade `g` (D's is 0).

@@ -87,15 +87,29 @@ fn model_files_with_errors_are_refused_with_the_reason() {
             "dynamic.forged_scan",
         ),
         (
-            ok.replace("base = 75.0", "base = 75.0\nextra = 1"),
+            ok.replace("base = 78.0", "base = 78.0\nextra = 1"),
             "unknown field",
         ),
         (
-            ok.replace("version = \"2026-12.1\"", "version = \"\""),
+            ok.replace("listed = -40.0", "listed = nan"),
+            "static.listed",
+        ),
+        (
+            ok.replace("registration_filed = 5.0", "registration_filed = inf"),
+            "static.registration_filed",
+        ),
+        (ok.replace("cap = -45.0", "cap = -1000.0"), "dynamic.recall"),
+        (
+            ok.replace("hysteresis = 2.0", "hysteresis = nan"),
+            "hysteresis",
+        ),
+        (
+            ok.replace("version = \"2026-12.2\"", "version = \"\""),
             "version",
         ),
     ];
     for (text, want) in cases {
+        assert_ne!(text, ok, "{want}: the case changes the file");
         let err = Model::parse(&text).unwrap_err().to_string();
         assert!(err.contains(want), "{want}: {err}");
     }

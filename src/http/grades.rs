@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::middleware;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 
 use super::error::ApiError;
@@ -27,9 +27,10 @@ pub fn public_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
 /// Operator routes.
 pub fn operator_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
+        .route("/api/v1/enterprises/{id}/grade/override", put(set_override))
         .route(
-            "/api/v1/enterprises/{id}/grade/override",
-            put(set_override).delete(lift_override),
+            "/api/v1/enterprises/{id}/grade/override/lift",
+            post(lift_override),
         )
         .route_layer(middleware::from_fn_with_state(
             state,
@@ -74,7 +75,7 @@ pub async fn set_override(
 }
 
 /// Lifts an override, with a reason (logged, public): the model's grade applies again.
-#[utoipa::path(delete, path = "/api/v1/enterprises/{id}/grade/override", tag = "credit",
+#[utoipa::path(post, path = "/api/v1/enterprises/{id}/grade/override/lift", tag = "credit",
     params(("id" = u64, Path, description = "Enterprise id")),
     request_body = LiftInput, security(("operator" = [])),
     responses((status = 200, body = GradeView), (status = 400, body = super::error::Problem),

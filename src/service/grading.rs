@@ -7,28 +7,26 @@
 //! [`Grading::refresh`] runs on the checkpointer's tick. It reads a cheap signature of each
 //! enterprise (its credit profile's version, its complaint counts, its custody and scan
 //! counters of today and yesterday) and grades again only the enterprises whose signature
-//! moved, plus every enterprise once an hour and at the turn of the day (time decay).
+//! moved, plus every enterprise once an hour and at the turn of the day (time decay). The
+//! gathering of facts is in `grading/facts.rs`.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+mod facts;
+
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::base::{lock, rfc3339, Result};
-use super::complaints::credit::{DisclosureCategory, Rating};
-use super::complaints::{ComplaintCategory, ConsumerServices};
-use super::custody::{Custody, CustodyKind};
+use super::base::{lock, rfc3339, Result, ServiceError};
+use super::complaints::ConsumerServices;
+use super::custody::Custody;
 use super::errors::GradeError;
 use super::log::{LogBook, PendingLeaf};
 use super::master::{check_text, Enterprise, MasterData};
-use super::telemetry::{TallyKind, Telemetry};
+use super::telemetry::Telemetry;
 use crate::authz::Principal;
-use crate::grading::{
-    assess, factor_name, Assessment, Contribution, Dated, Factor, Facts, Grade, Model,
-};
+use crate::grading::{assess, factor_name, Assessment, Contribution, Dated, Grade, Model};
 use crate::records::{GradeCause, GradeRecord, LoggedContribution};
 use crate::store::schema::{decode_json, encode_json, grade_change_key, grade_key};
 use crate::store::{Cf, Durability, Store, WriteBatch};
@@ -68,8 +66,12 @@ pub struct Grading {
 /// What the last refresh saw.
 #[derive(Default)]
 struct Watch {
+    /// Each enterprise's signature.
     seen: HashMap<u64, u64>,
+    /// When every enterprise was last graded.
     full_at: Option<i64>,
+    /// The window's events older than yesterday, as of the last full pass.
+    past: HashMap<u64, Vec<Dated>>,
 }
 
 /// An operator's override in force.
@@ -95,7 +97,7 @@ pub struct OverrideInput {
     pub reason: String,
 }
 
-/// Body of `DELETE /api/v1/enterprises/{id}/grade/override`.
+/// Body of `POST /api/v1/enterprises/{id}/grade/override/lift`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiftInput {
@@ -107,7 +109,8 @@ pub struct LiftInput {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Stored {
     assessment: Assessment,
-    computed_at: i64,
+    /// When the assessment (score, grade or factors) last changed.
+    assessed_at: i64,
     grade: Grade,
     #[serde(default)]
     r#override: Option<Override>,
@@ -154,13 +157,13 @@ pub struct GradeView {
     pub computed: Grade,
     /// The model version.
     pub model: String,
-    /// When the model last graded it (RFC 3339).
-    pub computed_at: String,
+    /// When the model's score, grade or factors last changed (RFC 3339).
+    pub assessed_at: String,
     /// Each factor's part of the score.
     pub contributions: Vec<Contribution>,
     /// The operator's override, while in force.
     pub r#override: Option<Override>,
-    /// Changes, oldest first (the newest [`MAX_HISTORY`]).
+    /// Changes, oldest first (the newest [`MAX_HISTORY`] of them).
     pub history: Vec<GradeChange>,
 }
 
@@ -194,12 +197,13 @@ impl Grading {
     /// on the first call, hourly and at the turn of the day), at Unix time `now`.
     pub fn refresh(&self, now: i64) -> Result<Refresh> {
         let today = now.div_euclid(DAY);
+        let mut watch = lock(&self.watch)?;
         let ents = self.enterprises()?;
         let seen = self.signatures(&ents, today)?;
-        let mut watch = lock(&self.watch)?;
-        let full = watch
-            .full_at
-            .is_none_or(|t| now - t >= FULL_EVERY_SECS || t.div_euclid(DAY) != today);
+        let full = watch.full_due(now);
+        if full {
+            watch.past = self.past_events(today)?;
+        }
         let dirty: Vec<&Enterprise> = ents
             .iter()
             .filter(|e| full || watch.seen.get(&e.id) != seen.get(&e.id))
@@ -207,7 +211,7 @@ impl Grading {
         let changed = if dirty.is_empty() {
             0
         } else {
-            self.regrade(&dirty, now)?
+            self.regrade(&dirty, now, &watch.past)?
         };
         watch.seen = seen;
         if full {
@@ -219,195 +223,52 @@ impl Grading {
         })
     }
 
-    fn enterprises(&self) -> Result<Vec<Enterprise>> {
-        let mut out = Vec::new();
-        loop {
-            let after = out.last().map_or(0, |e: &Enterprise| e.id);
-            let page = self
-                .deps
-                .master
-                .list_enterprises(after, super::master::MAX_LIST)?;
-            let done = page.len() < super::master::MAX_LIST;
-            out.extend(page);
-            if done {
-                return Ok(out);
-            }
-        }
-    }
-
-    /// A hash per enterprise of what can move its grade today: cheap reads only.
-    fn signatures(&self, ents: &[Enterprise], today: i64) -> Result<HashMap<u64, u64>> {
-        let ids: Vec<u64> = ents.iter().map(|e| e.id).collect();
-        let counts = self.deps.consumer.complaint_counts_of(&ids)?;
-        let mut hashers: HashMap<u64, DefaultHasher> = HashMap::new();
-        for (e, c) in ents.iter().zip(counts) {
-            let h = hashers.entry(e.id).or_default();
-            c.resolved.hash(h);
-            let profile = self.deps.consumer.find_credit(e.id, &e.name)?;
-            profile.map(|p| p.version).hash(h);
-        }
-        for (day, e, kind, n) in self.recent_rows(today)? {
-            if let Some(h) = hashers.get_mut(&e) {
-                (day, kind, n).hash(h);
-            }
-        }
-        Ok(hashers.into_iter().map(|(k, h)| (k, h.finish())).collect())
-    }
-
-    /// Today's and yesterday's counters, as (day, enterprise, factor, count).
-    fn recent_rows(&self, today: i64) -> Result<Vec<(i64, u64, Factor, u64)>> {
-        let mut out = Vec::new();
-        self.dated(today, 2, |day, e, f, n| out.push((day, e, f, n)))?;
-        Ok(out)
-    }
-
-    /// Every dated counter of the `days` days ending `today`, by enterprise and factor.
-    fn dated(
+    /// Grades `ents` at `now`; returns how many grades changed (a leaf each).
+    fn regrade(
         &self,
-        today: i64,
-        days: u32,
-        mut f: impl FnMut(i64, u64, Factor, u64),
-    ) -> Result<bool> {
-        let (rows, mut cut) = self.deps.custody.custody_day_rows(today, days)?;
-        for r in rows {
-            f(r.day, r.enterprise, custody_factor(r.kind), r.count);
-        }
-        for (kind, factor) in [
-            (TallyKind::CloneWarning, Factor::CloneWarning),
-            (TallyKind::Forged, Factor::ForgedScan),
-        ] {
-            let t = self.deps.telemetry.enterprise_tallies(kind, today, days)?;
-            cut |= t.truncated;
-            for (day, e, n) in t.rows {
-                f(day, e, factor, n);
-            }
-        }
-        Ok(cut)
-    }
-
-    /// The model's facts about each of `ents`, on day `today`.
-    fn facts(&self, ents: &[&Enterprise], today: i64) -> Result<HashMap<u64, Facts>> {
-        let wanted: HashSet<u64> = ents.iter().map(|e| e.id).collect();
-        let mut events: HashMap<u64, Vec<Dated>> = HashMap::new();
-        let mut push = |day, e, factor, count| {
-            if wanted.contains(&e) {
-                events
-                    .entry(e)
-                    .or_default()
-                    .push(Dated { factor, day, count });
-            }
-        };
-        let window = self.model.decay.window_days;
-        if self.dated(today, window, &mut push)? {
-            tracing::warn!("credit grades: a counter range was cut; its newest days are left out");
-        }
-        for (e, u) in self.deps.consumer.upheld_complaints()? {
-            push(u.at.div_euclid(DAY), e, complaint_factor(u.category), 1);
-        }
-        ents.iter()
-            .map(|e| {
-                let mut f = self.static_facts(e, today)?;
-                f.events = events.remove(&e.id).unwrap_or_default();
-                Ok((e.id, f))
-            })
-            .collect()
-    }
-
-    fn static_facts(&self, e: &Enterprise, today: i64) -> Result<Facts> {
-        let created = time::OffsetDateTime::parse(
-            &e.created_at,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map(|t| t.unix_timestamp().div_euclid(DAY))
-        .unwrap_or(today);
-        let profile = self.deps.consumer.find_credit(e.id, &e.name)?;
-        let filed = profile.as_ref().is_some_and(|p| {
-            p.disclosures
-                .iter()
-                .any(|d| d.category == DisclosureCategory::Registration)
-        });
-        Ok(Facts {
-            registered_days: today - created,
-            registration_filed: filed,
-            authority_rating: profile.as_ref().map(|p| rating_grade(p.rating)),
-            listed: profile.as_ref().is_some_and(|p| p.dishonest.is_some()),
-            events: Vec::new(),
-            previous: self.stored(e.id)?.map(|s| s.assessment.grade),
-        })
-    }
-
-    /// Grades `ents` at `now`; returns how many grades changed.
-    fn regrade(&self, ents: &[&Enterprise], now: i64) -> Result<usize> {
+        ents: &[&Enterprise],
+        now: i64,
+        past: &HashMap<u64, Vec<Dated>>,
+    ) -> Result<usize> {
         let today = now.div_euclid(DAY);
-        let mut facts = self.facts(ents, today)?;
+        let mut facts = self.facts(ents, today, past)?;
         let _w = lock(&self.write)?;
-        let mut next = Vec::with_capacity(ents.len());
+        let mut next = Vec::new();
         for e in ents {
-            let f = facts.remove(&e.id).unwrap_or_default();
+            let f = facts.remove(&e.id).ok_or_else(|| {
+                ServiceError::internal(format!("no facts of enterprise {}", e.id))
+            })?;
             let a = assess(&self.model, &f, today);
-            next.push(self.step(e.id, self.stored(e.id)?, a, now));
+            next.extend(step(e.id, self.stored(e.id)?, a, now));
         }
         let changed = next.iter().filter(|(_, _, r)| r.is_some()).count();
-        self.write_states(next)?;
+        if !next.is_empty() {
+            self.write_states(next)?;
+        }
         Ok(changed)
     }
 
-    /// The state after a new assessment, and the change to log if the grade moved.
-    fn step(
-        &self,
-        id: u64,
-        old: Option<Stored>,
-        a: Assessment,
-        now: i64,
-    ) -> (u64, Stored, Option<GradeRecord>) {
-        let over = old.as_ref().and_then(|s| s.r#override.clone());
-        let grade = over.as_ref().map_or(a.grade, |o| o.grade);
-        let moved = old
-            .as_ref()
-            .is_none_or(|s| s.grade != grade || s.assessment.grade != a.grade);
-        let seq = old.as_ref().map_or(0, |s| s.seq) + u64::from(moved);
-        let state = Stored {
-            assessment: a,
-            computed_at: now,
-            grade,
-            r#override: over,
-            seq,
-        };
-        let record = moved.then(|| {
-            let previous = old.as_ref().map(|s| s.grade);
-            record(id, &state, previous, GradeCause::Computed, None, None)
-        });
-        (id, state, record)
-    }
-
-    /// Writes the states; the changes go to the log in the same write.
+    /// Writes the states, synced; the changes go to the log in the same write, each with
+    /// its leaf index.
     fn write_states(&self, next: Vec<(u64, Stored, Option<GradeRecord>)>) -> Result<()> {
-        let leaves: Vec<PendingLeaf> = next
-            .iter()
-            .filter_map(|(_, _, r)| r.as_ref())
-            .map(|r| PendingLeaf::new(r.leaf()))
-            .collect();
-        let stage = |first: Option<u64>, wb: &mut WriteBatch| {
-            let mut index = first;
-            for (id, state, r) in &next {
+        let records: Vec<&GradeRecord> = next.iter().filter_map(|(_, _, r)| r.as_ref()).collect();
+        let stage = |first: u64, wb: &mut WriteBatch| {
+            for (id, state, _) in &next {
                 wb.put(Cf::Grades, grade_key(*id), encode_json(state));
-                if let (Some(r), Some(i)) = (r, index) {
-                    wb.put(
-                        Cf::Grades,
-                        grade_change_key(*id, r.seq),
-                        encode_json(&(i, r)),
-                    );
-                    index = Some(i + 1);
-                }
+            }
+            for (i, r) in (first..).zip(&records) {
+                let key = grade_change_key(r.enterprise, r.seq);
+                wb.put(Cf::Grades, key, encode_json(&(i, r)));
             }
         };
-        if leaves.is_empty() {
+        if records.is_empty() {
             let mut wb = WriteBatch::new();
-            stage(None, &mut wb);
+            stage(0, &mut wb);
             return Ok(self.store.write(wb, Durability::Synced)?);
         }
+        let leaves = records.iter().map(|r| PendingLeaf::new(r.leaf())).collect();
         self.deps.log.append_leaves(leaves, |first, wb| {
-            stage(Some(first), wb);
+            stage(first, wb);
             Ok(())
         })?;
         Ok(())
@@ -436,23 +297,23 @@ impl Grading {
             score: s.assessment.score,
             computed: s.assessment.grade,
             model: s.assessment.model,
-            computed_at: rfc3339(s.computed_at),
+            assessed_at: rfc3339(s.assessed_at),
             contributions: s.assessment.contributions,
             r#override: s.r#override,
-            history: self.history(id)?,
+            history: self.history(id, s.seq)?,
         })
     }
 
-    fn history(&self, id: u64) -> Result<Vec<GradeChange>> {
+    /// The newest [`MAX_HISTORY`] changes up to `seq`, oldest first (one bounded range).
+    fn history(&self, id: u64, seq: u64) -> Result<Vec<GradeChange>> {
+        let from = (seq + 1).saturating_sub(MAX_HISTORY as u64).max(1);
         let rows = self.store.range(
             Cf::Grades,
-            &grade_change_key(id, 0),
-            Some(&grade_change_key(id + 1, 0)),
-            usize::MAX,
+            &grade_change_key(id, from),
+            Some(&grade_change_key(id, seq + 1)),
+            MAX_HISTORY,
         )?;
-        let skip = rows.len().saturating_sub(MAX_HISTORY);
         rows.iter()
-            .skip(skip)
             .map(|(_, v)| {
                 let (i, r): (u64, GradeRecord) = decode_json("grade change", v)?;
                 Ok(change_of(i, &r))
@@ -512,6 +373,37 @@ impl Grading {
     }
 }
 
+/// The state after a new assessment `a`, with the change to log if a grade moved (or the
+/// model changed); `None` if nothing changed at all.
+fn step(
+    id: u64,
+    old: Option<Stored>,
+    a: Assessment,
+    now: i64,
+) -> Option<(u64, Stored, Option<GradeRecord>)> {
+    let over = old.as_ref().and_then(|s| s.r#override.clone());
+    let grade = over.as_ref().map_or(a.grade, |o| o.grade);
+    let moved = old.as_ref().is_none_or(|s| {
+        s.grade != grade || s.assessment.grade != a.grade || s.assessment.model != a.model
+    });
+    if !moved && old.as_ref().is_some_and(|s| s.assessment == a) {
+        return None;
+    }
+    let seq = old.as_ref().map_or(0, |s| s.seq) + u64::from(moved);
+    let state = Stored {
+        assessment: a,
+        assessed_at: now,
+        grade,
+        r#override: over,
+        seq,
+    };
+    let record = moved.then(|| {
+        let previous = old.as_ref().map(|s| s.grade);
+        record(id, &state, previous, GradeCause::Computed, None, None)
+    });
+    Some((id, state, record))
+}
+
 /// The log record of a grade change.
 fn record(
     id: u64,
@@ -524,12 +416,12 @@ fn record(
     GradeRecord {
         enterprise: id,
         seq: s.seq,
-        at: s.computed_at,
-        grade: s.grade.as_str().to_string(),
-        previous: previous.map(|g| g.as_str().to_string()),
+        at: s.assessed_at,
+        grade: s.grade,
+        previous,
         cause,
         score_tenths: (s.assessment.score * 10.0).round() as i64,
-        computed: s.assessment.grade.as_str().to_string(),
+        computed: s.assessment.grade,
         model: s.assessment.model.clone(),
         factors: s.assessment.contributions.iter().map(logged).collect(),
         reason,
@@ -550,46 +442,14 @@ fn change_of(leaf_index: u64, r: &GradeRecord) -> GradeChange {
     GradeChange {
         seq: r.seq,
         at: rfc3339(r.at),
-        grade: grade_of(&r.grade),
-        previous: r.previous.as_deref().map(grade_of),
+        grade: r.grade,
+        previous: r.previous,
         cause: r.cause,
         score: r.score_tenths as f64 / 10.0,
-        computed: grade_of(&r.computed),
+        computed: r.computed,
         reason: r.reason.clone(),
         by_role: r.by_role.clone(),
         leaf_index,
-    }
-}
-
-fn grade_of(s: &str) -> Grade {
-    Grade::ALL
-        .into_iter()
-        .find(|g| g.as_str() == s)
-        .unwrap_or(Grade::D)
-}
-
-fn custody_factor(k: CustodyKind) -> Factor {
-    match k {
-        CustodyKind::Hold => Factor::Hold,
-        CustodyKind::NonConformant => Factor::NonConformant,
-        CustodyKind::Recall => Factor::Recall,
-    }
-}
-
-fn complaint_factor(c: ComplaintCategory) -> Factor {
-    match c {
-        ComplaintCategory::Counterfeit => Factor::ComplaintCounterfeit,
-        ComplaintCategory::Quality => Factor::ComplaintQuality,
-        ComplaintCategory::Service => Factor::ComplaintService,
-    }
-}
-
-fn rating_grade(r: Rating) -> Grade {
-    match r {
-        Rating::A => Grade::A,
-        Rating::B => Grade::B,
-        Rating::C => Grade::C,
-        Rating::D => Grade::D,
     }
 }
 
@@ -597,6 +457,7 @@ fn rating_grade(r: Rating) -> Grade {
 mod tests {
     use super::*;
     use crate::authz::Role;
+    use crate::grading::Factor;
     use crate::leaf::LeafRecord;
     use crate::service::custody::{LotInput, RecallInput};
     use crate::service::master::tests::seed;
@@ -647,7 +508,7 @@ mod tests {
             }
         );
         let first = g.grade(id).unwrap();
-        assert_eq!((first.grade, first.score), (Grade::B, 70.0));
+        assert_eq!((first.grade, first.score), (Grade::B, 73.0));
         assert_eq!(last_leaf(&svc).cause, GradeCause::Computed);
         assert_eq!(
             g.refresh(now + 1).unwrap(),
@@ -669,7 +530,7 @@ mod tests {
         );
         assert_eq!(svc.log().log_size().unwrap(), size + 1, "one grade leaf");
         let after = g.grade(id).unwrap();
-        assert_eq!((after.grade, after.score), (Grade::C, 55.0));
+        assert_eq!((after.grade, after.score), (Grade::C, 58.0));
         let recall = after
             .contributions
             .iter()
@@ -677,16 +538,62 @@ mod tests {
             .unwrap();
         assert_eq!((recall.amount, recall.points), (1.0, -15.0));
         let leaf = last_leaf(&svc);
-        assert_eq!(
-            (leaf.grade.as_str(), leaf.previous.as_deref()),
-            ("C", Some("B"))
-        );
+        assert_eq!((leaf.grade, leaf.previous), (Grade::C, Some(Grade::B)));
         assert!(leaf
             .factors
             .iter()
             .any(|f| f.factor == "recall" && f.points_tenths == -150));
         assert_eq!(after.history.len(), 2);
         assert_eq!(after.history[1].leaf_index, size);
+    }
+
+    /// Grading again with nothing new writes nothing, not even on the hourly pass; a new
+    /// model version is logged even where the grade stays.
+    #[test]
+    fn nothing_new_writes_nothing_and_a_new_model_is_logged() {
+        let (svc, _) = test_service();
+        let (id, _) = graded_lot(&svc);
+        let g = svc.grading();
+        let now = now_unix();
+        g.refresh(now).unwrap();
+        let (size, before) = (svc.log().log_size().unwrap(), g.grade(id).unwrap());
+        let hourly = g.refresh(now + FULL_EVERY_SECS).unwrap();
+        assert_eq!(
+            hourly,
+            Refresh {
+                graded: 1,
+                changed: 0
+            }
+        );
+        assert_eq!(
+            g.grade(id).unwrap(),
+            before,
+            "not rewritten (assessed_at unchanged)"
+        );
+        assert_eq!(svc.log().log_size().unwrap(), size);
+
+        let mut model = Model::default_model();
+        model.version = "2026-12.2-test".into();
+        let deps = GradingDeps {
+            log: svc.log().clone(),
+            master: svc.master().clone(),
+            custody: svc.custody().clone(),
+            telemetry: svc.telemetry().clone(),
+            consumer: svc.consumer().clone(),
+        };
+        let other = Grading::new(svc.store().clone(), deps, model);
+        assert_eq!(
+            other.refresh(now).unwrap(),
+            Refresh {
+                graded: 1,
+                changed: 1
+            }
+        );
+        let leaf = last_leaf(&svc);
+        assert_eq!(
+            (leaf.model.as_str(), leaf.grade),
+            ("2026-12.2-test", Grade::B)
+        );
     }
 
     #[test]

@@ -597,14 +597,6 @@ pub fn upheld_key(enterprise: u64, number: u64) -> Vec<u8> {
     k
 }
 
-/// Start and end of every [`upheld_key`].
-pub const UPHELD_RANGE: (&[u8], &[u8]) = (b"u", b"v");
-
-/// The enterprise of an [`upheld_key`].
-pub fn upheld_key_enterprise(k: &[u8]) -> Result<u64, StoreError> {
-    decode_u64(k.get(1..9).unwrap_or_default())
-}
-
 /// An enterprise's current grade ([`Cf::Grades`]): `g` ‖ enterprise id (u64 BE).
 pub fn grade_key(enterprise: u64) -> Vec<u8> {
     let mut k = b"g".to_vec();

@@ -160,10 +160,6 @@ impl TestServer {
         self.admin_send(reqwest::Method::PUT, path, body).await
     }
 
-    pub async fn admin_delete(&self, path: &str, body: Value) -> reqwest::Response {
-        self.admin_send(reqwest::Method::DELETE, path, body).await
-    }
-
     /// `method path` with a JSON body, as the operator.
     pub async fn admin_send(
         &self,
@@ -269,7 +265,6 @@ impl TestServer {
         self.seeder().issue(key, body).await
     }
 
-    /// Waits until the latest checkpoint covers at least `size` leaves; returns its note.
     /// The log's note verifier, from the public `/api/v1/keys`.
     pub async fn log_verifier(&self) -> traceseal::checkpoint::NoteVerifier {
         let keys: Value = self.get("/api/v1/keys").await.json().await.unwrap();
@@ -320,6 +315,7 @@ impl TestServer {
             .collect()
     }
 
+    /// Waits until the latest checkpoint covers at least `size` leaves; returns its note.
     pub async fn checkpoint_covering(&self, size: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

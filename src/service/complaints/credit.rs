@@ -357,6 +357,24 @@ impl ConsumerServices {
         Ok(Some(profile(name, id, stored, self.complaint_counts(id)?)))
     }
 
+    /// The version of each enterprise's credit profile in `ids`, in order (0 where there is
+    /// none): one multi-read, decoding the version alone.
+    pub fn credit_versions_of(&self, ids: &[u64]) -> Result<Vec<u64>> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u64,
+        }
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| profile_key(*id)).collect();
+        self.store
+            .multi_get(Cf::Credit, &keys)?
+            .into_iter()
+            .map(|v| match v {
+                Some(b) => Ok(decode_json::<Version>("credit profile", &b)?.version),
+                None => Ok(0),
+            })
+            .collect()
+    }
+
     /// Every enterprise currently on the dishonesty list, by id.
     pub fn dishonest_list(&self) -> Result<Vec<DishonestEntry>> {
         let mut out = Vec::new();

@@ -4,26 +4,29 @@
 
 use super::{stage_upheld, Complaint, ComplaintStatus, ConsumerServices, Upheld};
 use crate::service::base::Result;
-use crate::store::schema::{decode_json, upheld_key_enterprise, META_UPHELD_INDEXED, UPHELD_RANGE};
+use crate::store::schema::{decode_json, upheld_key, META_UPHELD_INDEXED};
 use crate::store::{Cf, Durability, WriteBatch};
 
-/// Most rows one read returns (the newest complaints' rows are left out beyond it).
-pub const MAX_UPHELD: usize = 100_000;
+/// Most rows one enterprise's read returns (its newest complaints beyond are left out).
+pub const MAX_UPHELD: usize = 10_000;
 
 impl ConsumerServices {
-    /// Every upheld complaint by enterprise, as `(enterprise, row)` (at most [`MAX_UPHELD`]).
-    pub fn upheld_complaints(&self) -> Result<Vec<(u64, Upheld)>> {
-        let (start, end) = UPHELD_RANGE;
-        self.store
-            .range(Cf::Credit, start, Some(end), MAX_UPHELD)?
+    /// The upheld complaints about enterprise `id`, oldest complaint first, and whether there
+    /// were more than [`MAX_UPHELD`] (one key range).
+    pub fn upheld_of(&self, id: u64) -> Result<(Vec<Upheld>, bool)> {
+        let rows = self.store.range(
+            Cf::Credit,
+            &upheld_key(id, 0),
+            Some(&upheld_key(id + 1, 0)),
+            MAX_UPHELD + 1,
+        )?;
+        let cut = rows.len() > MAX_UPHELD;
+        let list = rows
             .iter()
-            .map(|(k, v)| {
-                Ok((
-                    upheld_key_enterprise(k)?,
-                    decode_json("upheld complaint", v)?,
-                ))
-            })
-            .collect()
+            .take(MAX_UPHELD)
+            .map(|(_, v)| Ok(decode_json("upheld complaint", v)?))
+            .collect::<Result<Vec<Upheld>>>()?;
+        Ok((list, cut))
     }
 
     /// One-time migration: index the complaints upheld before the index existed.
