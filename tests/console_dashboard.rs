@@ -304,17 +304,6 @@ async fn a_regulator_sees_the_scans_as_chart_table_and_csv_and_a_printer_is_refu
 }
 
 /// Scans `code` from client address `ip` (through the trusted proxy header); the answer.
-async fn scan_from(s: &TestServer, code: &str, ip: &str) -> Value {
-    let r = s
-        .client
-        .get(s.url(&verify_path(code)))
-        .header("x-forwarded-for", ip)
-        .send()
-        .await
-        .unwrap();
-    r.json().await.unwrap()
-}
-
 /// The rows of the table of class `class` on the risk page, cells as shown.
 async fn risk_table(b: &Browser, class: &str) -> Vec<Vec<String>> {
     let v = b
@@ -349,7 +338,7 @@ async fn the_risk_dashboard_counts_clones_forgeries_complaints_and_recalls_as_th
     // Acme's first code from 8 networks: the clone warning fires once it is widely scanned.
     let mut warnings = 0;
     for n in 1..=8 {
-        let v = scan_from(&s, &codes[0], &format!("192.0.{n}.9")).await;
+        let v = s.scan_from(&codes[0], &format!("192.0.{n}.9")).await;
         warnings += u64::from(v["verdict"] == "genuine_with_warning");
     }
     assert!(warnings >= 2, "the warning fired: {warnings}");
@@ -365,10 +354,10 @@ async fn the_risk_dashboard_counts_clones_forgeries_complaints_and_recalls_as_th
         (&codes[1], "198.51.101.1"),
         (&other[0], "198.51.100.1"),
     ] {
-        assert_eq!(scan_from(&s, &forge(c), ip).await["verdict"], "not_genuine");
+        assert_eq!(s.scan_from(&forge(c), ip).await["verdict"], "not_genuine");
     }
     // A complaint about Other's item, upheld by the operator; Acme's lot recalled.
-    let v = scan_from(&s, &other[0], "203.0.113.5").await;
+    let v = s.scan_from(&other[0], "203.0.113.5").await;
     let body =
         json!({"scan_id": v["scan_id"], "category": "quality", "description": "leaking tin"});
     let r = s

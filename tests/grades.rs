@@ -173,17 +173,6 @@ async fn bad_ids_and_ungraded_enterprises_get_clear_errors() {
     s.stop().await;
 }
 
-async fn scan_from(s: &TestServer, code: &str, ip: &str) -> Value {
-    let r = s
-        .client
-        .get(s.url(&verify_path(code)))
-        .header("x-forwarded-for", ip)
-        .send()
-        .await
-        .unwrap();
-    r.json().await.unwrap()
-}
-
 fn points_of(g: &Value, factor: &str) -> Option<f64> {
     g["contributions"]
         .as_array()
@@ -206,7 +195,9 @@ async fn scans_by_anyone_cannot_move_a_grade() {
     let (_, codes) = s.issue("k1", 1).await;
     let mut warned = 0;
     for n in 0..60u32 {
-        let v = scan_from(&s, &codes[0], &format!("10.{}.{}.7", n / 200, n % 200)).await;
+        let v = s
+            .scan_from(&codes[0], &format!("10.{}.{}.7", n / 200, n % 200))
+            .await;
         warned += u32::from(v["verdict"] == "genuine_with_warning");
     }
     assert!(warned > 40, "clone warnings: {warned}");
@@ -219,7 +210,7 @@ async fn scans_by_anyone_cannot_move_a_grade() {
         if forged == codes[0] {
             continue; // the one variant that is the genuine code
         }
-        let v = scan_from(&s, &forged, &format!("172.16.{}.9", n % 250)).await;
+        let v = s.scan_from(&forged, &format!("172.16.{}.9", n % 250)).await;
         assert_eq!(v["verdict"], "not_genuine");
     }
     let (g, _) = grade_when(&s, id, |g| {

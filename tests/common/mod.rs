@@ -265,6 +265,19 @@ impl TestServer {
         self.seeder().issue(key, body).await
     }
 
+    /// `GET /api/v1/verify` for `code` as a client at `ip` (`X-Forwarded-For`: the server must
+    /// trust 127.0.0.1 as a proxy); the verdict.
+    pub async fn scan_from(&self, code: &str, ip: &str) -> Value {
+        let r = self
+            .client
+            .get(self.url(&verify_path(code)))
+            .header("x-forwarded-for", ip)
+            .send()
+            .await
+            .unwrap();
+        r.json().await.unwrap()
+    }
+
     /// The log's note verifier, from the public `/api/v1/keys`.
     pub async fn log_verifier(&self) -> traceseal::checkpoint::NoteVerifier {
         let keys: Value = self.get("/api/v1/keys").await.json().await.unwrap();
