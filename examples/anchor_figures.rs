@@ -67,6 +67,7 @@ async fn main() {
             name_zh: "化妆品".into(),
             name_en: "Cosmetics".into(),
             enterprise_id: e.id,
+            category: None,
         })
         .expect("product");
 

@@ -34,6 +34,7 @@ fn main() {
             name_zh: "化妆品".into(),
             name_en: "Cosmetics".into(),
             enterprise_id: e.id,
+            category: None,
         })
         .expect("product");
     let t = Instant::now();

@@ -76,6 +76,7 @@ fn issue(dir: &std::path::Path, n: u64) {
             name_zh: "澳洲婴儿配方奶粉 1段 900克".into(),
             name_en: "Infant formula stage 1, 900 g".into(),
             enterprise_id: e.id,
+            category: None,
         })
         .unwrap();
     svc.issuance()

@@ -62,7 +62,7 @@ async fn a_recall_moves_the_grade_within_a_checkpoint_interval_and_the_change_is
         (Some("B"), Some(73.0)),
         "{g}"
     );
-    assert_eq!(g["model"], "2026-12.2");
+    assert_eq!(g["model"], "2026-12.3");
     assert_eq!(g["history"].as_array().unwrap().len(), 1);
     change_is_logged(&s, &g["history"][0], "B").await;
 
@@ -100,6 +100,37 @@ async fn a_recall_moves_the_grade_within_a_checkpoint_interval_and_the_change_is
         (Some("B"), Some("computed"))
     );
     change_is_logged(&s, &history[1], "C").await;
+    s.stop().await;
+}
+
+/// A product registered over the API with its category: the riskiest category of the
+/// importer's products counts within a checkpoint interval; an unknown category is refused.
+#[tokio::test]
+async fn a_product_category_counts_in_its_importers_grade() {
+    let s = TestServer::start(test_config()).await;
+    let id = s.seeder().enterprise("Acme Import Co.", "AU").await;
+    let body = |category: &str| {
+        json!({"gtin": GTIN, "name_zh": "婴儿配方奶粉", "name_en": "Infant formula",
+               "enterprise_id": id, "category": category})
+    };
+    let r = s.admin_post("/api/v1/products", body("baby_food")).await;
+    assert_eq!(r.status(), 400);
+    let p: Value = r.json().await.unwrap();
+    assert!(p["detail"].as_str().unwrap().contains("category"), "{p}");
+    let r = s
+        .admin_post("/api/v1/products", body("infant_formula"))
+        .await;
+    assert_eq!(r.status(), 201);
+    let product: Value = r.json().await.unwrap();
+    assert_eq!(product["category"], "infant_formula");
+    let (g, took) = grade_when(&s, id, |g| points_of(g, "category_risk").is_some()).await;
+    eprintln!("product category → grade after {took:?}");
+    assert_eq!(points_of(&g, "category_risk"), Some(-8.0), "{g}");
+    assert_eq!(
+        (g["grade"].as_str(), g["score"].as_f64()),
+        (Some("C"), Some(65.0)),
+        "{g}"
+    );
     s.stop().await;
 }
 

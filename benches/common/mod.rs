@@ -29,6 +29,7 @@ pub fn service(dir: &std::path::Path) -> Service {
             name_zh: "基准".into(),
             name_en: "Bench".into(),
             enterprise_id: e.id,
+            category: None,
         })
         .unwrap();
     svc

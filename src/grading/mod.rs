@@ -51,6 +51,59 @@ impl Grade {
     }
 }
 
+/// What a product is, for its inherent risk (registered with the product; the credit
+/// model weighs the riskiest category an enterprise imports).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductCategory {
+    /// Infant formula (婴幼儿配方食品).
+    InfantFormula,
+    /// Food for special medical purposes (特殊医学用途配方食品).
+    SpecialMedicalFood,
+    /// Health food and supplements (保健食品).
+    HealthFood,
+    /// Milk and dairy products.
+    Dairy,
+    /// Wine, beer and spirits.
+    Alcohol,
+    /// Other food.
+    Food,
+    /// Cosmetics and personal care.
+    Cosmetics,
+    /// Anything else.
+    Other,
+}
+
+impl ProductCategory {
+    /// Every category, riskiest first as the model ships.
+    pub const ALL: [ProductCategory; 8] = [
+        ProductCategory::InfantFormula,
+        ProductCategory::SpecialMedicalFood,
+        ProductCategory::HealthFood,
+        ProductCategory::Dairy,
+        ProductCategory::Alcohol,
+        ProductCategory::Food,
+        ProductCategory::Cosmetics,
+        ProductCategory::Other,
+    ];
+
+    /// The snake_case name (as in the API and the model file).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductCategory::InfantFormula => "infant_formula",
+            ProductCategory::SpecialMedicalFood => "special_medical_food",
+            ProductCategory::HealthFood => "health_food",
+            ProductCategory::Dairy => "dairy",
+            ProductCategory::Alcohol => "alcohol",
+            ProductCategory::Food => "food",
+            ProductCategory::Cosmetics => "cosmetics",
+            ProductCategory::Other => "other",
+        }
+    }
+}
+
 /// Something that moves a score.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
@@ -61,6 +114,8 @@ pub enum Factor {
     Age,
     /// The registration/filing disclosure, present or missing.
     Registration,
+    /// The riskiest category among the enterprise's products.
+    CategoryRisk,
     /// The authorities' rating in the operator's profile.
     AuthorityRating,
     /// On the dishonesty list by an authority's decision.
@@ -167,6 +222,8 @@ pub struct Statics {
     pub registration_missing: f64,
     /// The authorities' rating.
     pub authority_rating: RatingPoints,
+    /// Points of each product category (the riskiest one an enterprise has counts).
+    pub category_risk: BTreeMap<ProductCategory, f64>,
     /// On the dishonesty list.
     pub listed: f64,
 }
@@ -185,12 +242,23 @@ impl Statics {
             ("authority_rating.D", r.d),
             ("listed", self.listed),
         ];
-        match all.iter().find(|(_, v)| !points(*v)) {
-            Some((name, v)) => Err(ModelError::Invalid(format!(
+        if let Some((name, v)) = all.iter().find(|(_, v)| !points(*v)) {
+            return Err(ModelError::Invalid(format!(
                 "static.{name} must be a number from -100 to 100, got {v}"
-            ))),
-            None => Ok(()),
+            )));
         }
+        for c in ProductCategory::ALL {
+            match self.category_risk.get(&c) {
+                Some(v) if points(*v) => {}
+                _ => {
+                    return Err(ModelError::Invalid(format!(
+                        "static.category_risk.{} must be a number from -100 to 100",
+                        c.as_str()
+                    )))
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -370,6 +438,9 @@ pub struct Facts {
     pub registered_days: i64,
     /// The operator's profile has a registration/filing disclosure.
     pub registration_filed: bool,
+    /// The categories of the enterprise's products.
+    #[serde(default)]
+    pub categories: Vec<ProductCategory>,
     /// The authorities' rating in the operator's profile, if any.
     #[serde(default)]
     pub authority_rating: Option<Grade>,
@@ -436,6 +507,7 @@ fn statics(model: &Model, facts: &Facts) -> Vec<Contribution> {
         (0.0, s.registration_missing)
     };
     out.push(contribution(Factor::Registration, filed, points));
+    out.extend(category_risk(s, facts));
     if let Some(r) = facts.authority_rating {
         let p = &s.authority_rating;
         let points = match r {
@@ -450,6 +522,17 @@ fn statics(model: &Model, facts: &Facts) -> Vec<Contribution> {
         out.push(contribution(Factor::Listed, 1.0, s.listed));
     }
     out
+}
+
+/// The riskiest of the enterprise's product categories, if it has any.
+fn category_risk(s: &Statics, facts: &Facts) -> Option<Contribution> {
+    let riskiest = facts
+        .categories
+        .iter()
+        .filter_map(|c| s.category_risk.get(c))
+        .copied()
+        .reduce(f64::min)?;
+    Some(contribution(Factor::CategoryRisk, 1.0, riskiest))
 }
 
 fn dynamics(model: &Model, facts: &Facts, today: i64) -> Vec<Contribution> {

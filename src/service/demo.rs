@@ -51,6 +51,8 @@ struct DemoProduct {
     name_zh: String,
     name_en: String,
     enterprise: String,
+    #[serde(default)]
+    category: Option<crate::service::master::ProductCategory>,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +168,7 @@ impl Service {
                 name_zh: p.name_zh.clone(),
                 name_en: p.name_en.clone(),
                 enterprise_id: id,
+                category: p.category,
             })?;
             report.products += 1;
         }

@@ -12,7 +12,7 @@
 
 mod facts;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,9 @@ use super::log::{LogBook, PendingLeaf};
 use super::master::{check_text, Enterprise, MasterData};
 use super::telemetry::Telemetry;
 use crate::authz::Principal;
-use crate::grading::{assess, factor_name, Assessment, Contribution, Dated, Grade, Model};
+use crate::grading::{
+    assess, factor_name, Assessment, Contribution, Dated, Grade, Model, ProductCategory,
+};
 use crate::records::{GradeCause, GradeRecord, LoggedContribution};
 use crate::store::schema::{decode_json, encode_json, grade_change_key, grade_key};
 use crate::store::{Cf, Durability, Store, WriteBatch};
@@ -72,6 +74,9 @@ struct Watch {
     full_at: Option<i64>,
     /// The window's events older than yesterday, as of the last full pass.
     past: HashMap<u64, Vec<Dated>>,
+    /// Each enterprise's product categories, and the products generation they are of.
+    categories: HashMap<u64, BTreeSet<ProductCategory>>,
+    products_seen: Option<u64>,
 }
 
 /// An operator's override in force.
@@ -204,14 +209,17 @@ impl Grading {
         if full {
             watch.past = self.past_events(today)?;
         }
+        let recategorised = self.recategorise(&mut watch, full)?;
         let dirty: Vec<&Enterprise> = ents
             .iter()
-            .filter(|e| full || watch.seen.get(&e.id) != seen.get(&e.id))
+            .filter(|e| {
+                full || recategorised.contains(&e.id) || watch.seen.get(&e.id) != seen.get(&e.id)
+            })
             .collect();
         let changed = if dirty.is_empty() {
             0
         } else {
-            self.regrade(&dirty, now, &watch.past)?
+            self.regrade(&dirty, now, &watch)?
         };
         watch.seen = seen;
         if full {
@@ -224,14 +232,9 @@ impl Grading {
     }
 
     /// Grades `ents` at `now`; returns how many grades changed (a leaf each).
-    fn regrade(
-        &self,
-        ents: &[&Enterprise],
-        now: i64,
-        past: &HashMap<u64, Vec<Dated>>,
-    ) -> Result<usize> {
+    fn regrade(&self, ents: &[&Enterprise], now: i64, watch: &Watch) -> Result<usize> {
         let today = now.div_euclid(DAY);
-        let mut facts = self.facts(ents, today, past)?;
+        let mut facts = self.facts(ents, today, watch)?;
         let _w = lock(&self.write)?;
         let mut next = Vec::new();
         for e in ents {
@@ -461,6 +464,7 @@ mod tests {
     use crate::leaf::LeafRecord;
     use crate::service::custody::{LotInput, RecallInput};
     use crate::service::master::tests::seed;
+    use crate::service::master::{ProductCategory, ProductInput};
     use crate::service::setup::test_service;
     use crate::service::{now_unix, ErrorKind, Service};
 
@@ -573,7 +577,7 @@ mod tests {
         assert_eq!(svc.log().log_size().unwrap(), size);
 
         let mut model = Model::default_model();
-        model.version = "2026-12.2-test".into();
+        model.version = "2026-12.3-test".into();
         let deps = GradingDeps {
             log: svc.log().clone(),
             master: svc.master().clone(),
@@ -592,8 +596,58 @@ mod tests {
         let leaf = last_leaf(&svc);
         assert_eq!(
             (leaf.model.as_str(), leaf.grade),
-            ("2026-12.2-test", Grade::B)
+            ("2026-12.3-test", Grade::B)
         );
+    }
+
+    /// A product's category, registered or changed, is a static factor taken within a
+    /// tick: the riskiest category of the enterprise's products counts.
+    #[test]
+    fn a_product_category_moves_its_owners_grade() {
+        let (svc, _) = test_service();
+        let (id, _) = graded_lot(&svc);
+        let g = svc.grading();
+        let now = now_unix();
+        g.refresh(now).unwrap();
+        assert_eq!(g.grade(id).unwrap().score, 73.0);
+        let gtin = "09506000134352";
+        let p = svc.master().product(gtin).unwrap();
+        let input = |category| ProductInput {
+            gtin: p.gtin.clone(),
+            name_zh: p.name_zh.clone(),
+            name_en: p.name_en.clone(),
+            enterprise_id: id,
+            category,
+        };
+        let updated = svc
+            .master()
+            .update_product(gtin, &input(Some(ProductCategory::InfantFormula)))
+            .unwrap();
+        assert_eq!(updated.category, Some(ProductCategory::InfantFormula));
+        assert_eq!(
+            g.refresh(now + 1).unwrap(),
+            Refresh {
+                graded: 1,
+                changed: 1
+            }
+        );
+        let v = g.grade(id).unwrap();
+        assert_eq!((v.grade, v.score), (Grade::C, 65.0));
+        let c = v
+            .contributions
+            .iter()
+            .find(|c| c.factor == Factor::CategoryRisk);
+        assert_eq!(c.map(|c| c.points), Some(-8.0));
+        svc.master()
+            .update_product(gtin, &input(Some(ProductCategory::Cosmetics)))
+            .unwrap();
+        g.refresh(now + 2).unwrap();
+        assert_eq!(
+            g.grade(id).unwrap().score,
+            72.0,
+            "C back to B needs 72: 73 − 1"
+        );
+        assert_eq!(g.grade(id).unwrap().grade, Grade::B);
     }
 
     #[test]

@@ -18,8 +18,12 @@ use crate::store::schema::{
 use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use utoipa::ToSchema;
+
+pub use crate::grading::ProductCategory;
 
 /// A registered enterprise (importer or brand owner).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -61,6 +65,10 @@ pub struct Product {
     pub name_en: String,
     /// The owning enterprise.
     pub enterprise_id: u64,
+    /// What it is (its inherent risk counts in the owner's credit grade); absent for
+    /// products registered without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<ProductCategory>,
     /// RFC 3339 creation time.
     pub created_at: String,
     /// RFC 3339 time of the last update.
@@ -79,6 +87,10 @@ pub struct ProductInput {
     pub name_en: String,
     /// Id of a registered enterprise.
     pub enterprise_id: u64,
+    /// What it is: `infant_formula`, `special_medical_food`, `health_food`, `dairy`,
+    /// `alcohol`, `food`, `cosmetics` or `other` (optional; `docs/credit-model.md`).
+    #[serde(default)]
+    pub category: Option<ProductCategory>,
 }
 
 /// Longest accepted name, in characters.
@@ -139,12 +151,19 @@ pub struct MasterData {
     store: Arc<dyn Store>,
     locks: Arc<WriteLocks>,
     log: Arc<LogBook>,
+    /// Bumped by every product write (the credit grades re-read products when it moves).
+    products_written: AtomicU64,
 }
 
 impl MasterData {
     /// Master data over `store`, logging ownership records to `log`.
     pub fn new(store: Arc<dyn Store>, locks: Arc<WriteLocks>, log: Arc<LogBook>) -> MasterData {
-        MasterData { store, locks, log }
+        MasterData {
+            store,
+            locks,
+            log,
+            products_written: AtomicU64::new(0),
+        }
     }
 
     /// Stores `p` with a product-ownership record of its enterprise in the log, in one synced
@@ -309,13 +328,37 @@ impl MasterData {
             name_zh,
             name_en,
             enterprise_id: input.enterprise_id,
+            category: input.category,
             created_at: t.clone(),
             updated_at: t,
         };
         // The ownership is logged: custody records are checked against it.
         let _c = self.locks.custody_change()?;
         self.store_owned_product(&p)?;
+        self.products_written.fetch_add(1, Ordering::AcqRel);
         Ok(p)
+    }
+
+    /// Moves whenever a product is registered or changed (in this process).
+    pub fn products_generation(&self) -> u64 {
+        self.products_written.load(Ordering::Acquire)
+    }
+
+    /// The categories of each enterprise's products (those registered with one): every
+    /// product read, in pages.
+    pub fn categories_by_enterprise(&self) -> Result<HashMap<u64, BTreeSet<ProductCategory>>> {
+        let mut out: HashMap<u64, BTreeSet<ProductCategory>> = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list_products(None, after.as_deref(), MAX_LIST)?;
+            for p in &page {
+                out.entry(p.enterprise_id).or_default().extend(p.category);
+            }
+            match page.last() {
+                Some(p) if page.len() == MAX_LIST => after = Some(p.gtin.clone()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     /// One product by GTIN (any accepted GTIN length).
@@ -386,6 +429,7 @@ impl MasterData {
         p.name_zh = name_zh;
         p.name_en = name_en;
         p.enterprise_id = input.enterprise_id;
+        p.category = input.category;
         p.updated_at = rfc3339(now().unix_timestamp());
         if moved {
             // A change of owner is logged: from here on, the new owner's engagements count.
@@ -395,6 +439,7 @@ impl MasterData {
             wb.put(Cf::Products, p.gtin.as_bytes(), encode_json(&p));
             self.store.write(wb, Durability::Synced)?;
         }
+        self.products_written.fetch_add(1, Ordering::AcqRel);
         Ok(p)
     }
 }
@@ -424,6 +469,7 @@ pub(crate) mod tests {
                 name_zh: "婴儿配方奶粉".into(),
                 name_en: "Infant formula".into(),
                 enterprise_id: e.id,
+                category: None,
             })
             .unwrap()
     }
@@ -465,6 +511,7 @@ pub(crate) mod tests {
                     name_zh: "奶粉".into(),
                     name_en: "Formula".into(),
                     enterprise_id: 1,
+                    category: None,
                 },
             )
             .unwrap();
@@ -490,6 +537,7 @@ pub(crate) mod tests {
             name_zh: "x".into(),
             name_en: "x".into(),
             enterprise_id: 9,
+            category: None,
         });
         assert!(matches!(
             no_ent,
@@ -502,6 +550,7 @@ pub(crate) mod tests {
             name_zh: "x".into(),
             name_en: "x".into(),
             enterprise_id: 1,
+            category: None,
         });
         assert!(matches!(
             bad_gtin,

@@ -4,7 +4,7 @@
 //! per dirty enterprise its recent events, upheld complaints and profile.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use super::{Grading, Watch, DAY, FULL_EVERY_SECS};
@@ -84,6 +84,25 @@ impl Grading {
         Ok(cut)
     }
 
+    /// Reads every product's category again when products were written since the last
+    /// read (or on a full pass); returns the enterprises whose categories changed.
+    pub(super) fn recategorise(&self, watch: &mut Watch, full: bool) -> Result<HashSet<u64>> {
+        let generation = self.deps.master.products_generation();
+        if !full && watch.products_seen == Some(generation) {
+            return Ok(HashSet::new());
+        }
+        let now: HashMap<u64, BTreeSet<_>> = self.deps.master.categories_by_enterprise()?;
+        let changed = now
+            .keys()
+            .chain(watch.categories.keys())
+            .filter(|e| now.get(e) != watch.categories.get(e))
+            .copied()
+            .collect();
+        watch.categories = now;
+        watch.products_seen = Some(generation);
+        Ok(changed)
+    }
+
     /// The counters of the model's window older than yesterday, by enterprise: they do not
     /// change any more (counters are dated by the day they are counted), so a full pass reads
     /// them once and the ticks in between read only today and yesterday.
@@ -112,7 +131,7 @@ impl Grading {
         &self,
         ents: &[&Enterprise],
         today: i64,
-        past: &HashMap<u64, Vec<Dated>>,
+        watch: &Watch,
     ) -> Result<HashMap<u64, Facts>> {
         let wanted: HashSet<u64> = ents.iter().map(|e| e.id).collect();
         let mut events: HashMap<u64, Vec<Dated>> = HashMap::new();
@@ -127,9 +146,11 @@ impl Grading {
         ents.iter()
             .map(|e| {
                 let mut f = self.static_facts(e, today)?;
+                let cats = watch.categories.get(&e.id);
+                f.categories = cats.into_iter().flatten().copied().collect();
                 f.events = events.remove(&e.id).unwrap_or_default();
-                f.events
-                    .extend(past.get(&e.id).into_iter().flatten().cloned());
+                let past = watch.past.get(&e.id);
+                f.events.extend(past.into_iter().flatten().cloned());
                 f.events.extend(self.upheld_events(e.id, today)?);
                 Ok((e.id, f))
             })
@@ -172,6 +193,7 @@ impl Grading {
         Ok(Facts {
             registered_days: today - created,
             registration_filed: filed,
+            categories: Vec::new(),
             authority_rating: profile.as_ref().map(|p| rating_grade(p.rating)),
             listed: profile.as_ref().is_some_and(|p| p.dishonest.is_some()),
             events: Vec::new(),

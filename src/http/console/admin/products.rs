@@ -18,7 +18,9 @@ use crate::http::console::pages::{failed, open_page, signed_in, ROWS};
 use crate::http::console::staff::table;
 use crate::http::page::{esc, Lang};
 use crate::http::state::{blocking, AppState};
-use crate::service::master::{Product, ProductInput};
+use crate::service::errors::InputError;
+use crate::service::master::{Product, ProductCategory, ProductInput};
+use crate::service::ServiceError;
 
 const HERE: &str = "/console/products";
 
@@ -72,9 +74,10 @@ fn product_table(lang: Lang, list: &[Product]) -> String {
         .iter()
         .map(|p| {
             format!(
-                "<tr><td class=\"mono\"><a href=\"{HERE}/{g}\">{g}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"mono\"><a href=\"{HERE}/{g}\">{g}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&p.name_zh),
                 esc(&p.name_en),
+                p.category.map_or("—", |c| category_label(lang, c)),
                 p.enterprise_id,
                 esc(&p.updated_at),
                 g = esc(&p.gtin),
@@ -85,6 +88,7 @@ fn product_table(lang: Lang, list: &[Product]) -> String {
         ("GTIN", "GTIN"),
         ("中文名称", "Chinese name"),
         ("英文名称", "English name"),
+        ("类别", "Category"),
         ("企业", "Enterprise"),
         ("更新时间", "Updated"),
     ];
@@ -115,7 +119,8 @@ fn fields(lang: Lang, v: &Viewer, p: Option<&Product>) -> String {
     format!(
         "<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">{gtin}\
          <label for=\"name_zh\">{zh}</label><input type=\"text\" id=\"name_zh\" name=\"name_zh\" maxlength=\"200\" value=\"{vzh}\" required>\
-         <label for=\"name_en\">{en}</label><input type=\"text\" id=\"name_en\" name=\"name_en\" maxlength=\"200\" value=\"{ven}\" required>{ent}",
+         <label for=\"name_en\">{en}</label><input type=\"text\" id=\"name_en\" name=\"name_en\" maxlength=\"200\" value=\"{ven}\" required>{cat}{ent}",
+        cat = category_select(lang, p.and_then(|p| p.category)),
         csrf = esc(&v.session.csrf_token),
         zh = tr(lang, "中文名称", "Chinese name"),
         en = tr(lang, "英文名称", "English name"),
@@ -146,17 +151,70 @@ pub(in crate::http::console) struct ProductForm {
     name_en: String,
     #[serde(default)]
     enterprise_id: String,
+    #[serde(default)]
+    category: String,
 }
 
 impl ProductForm {
-    fn input(&self, gtin: &str, enterprise_id: u64) -> ProductInput {
-        ProductInput {
+    /// The API's body; an unknown category is refused as the API would refuse it.
+    fn input(&self, gtin: &str, enterprise_id: u64) -> Result<ProductInput, ServiceError> {
+        let category = match self.category.trim() {
+            "" => None,
+            c => Some(
+                ProductCategory::ALL
+                    .into_iter()
+                    .find(|x| x.as_str() == c)
+                    .ok_or_else(|| {
+                        InputError::field("category", format!("category: unknown {c:?}"))
+                    })?,
+            ),
+        };
+        Ok(ProductInput {
             gtin: gtin.trim().to_string(),
             name_zh: self.name_zh.clone(),
             name_en: self.name_en.clone(),
             enterprise_id,
-        }
+            category,
+        })
     }
+}
+
+/// The category's name in the console's language.
+fn category_label(lang: Lang, c: ProductCategory) -> &'static str {
+    use ProductCategory as C;
+    match c {
+        C::InfantFormula => tr(lang, "婴幼儿配方食品", "Infant formula"),
+        C::SpecialMedicalFood => tr(
+            lang,
+            "特殊医学用途配方食品",
+            "Food for special medical purposes",
+        ),
+        C::HealthFood => tr(lang, "保健食品", "Health food"),
+        C::Dairy => tr(lang, "乳制品", "Dairy"),
+        C::Alcohol => tr(lang, "酒类", "Alcohol"),
+        C::Food => tr(lang, "其他食品", "Other food"),
+        C::Cosmetics => tr(lang, "化妆品", "Cosmetics"),
+        C::Other => tr(lang, "其他", "Other"),
+    }
+}
+
+/// The category field: a select of every category, `current` chosen.
+fn category_select(lang: Lang, current: Option<ProductCategory>) -> String {
+    let options: String = ProductCategory::ALL
+        .into_iter()
+        .map(|c| {
+            let sel = if current == Some(c) { " selected" } else { "" };
+            format!(
+                "<option value=\"{}\"{sel}>{}</option>",
+                c.as_str(),
+                category_label(lang, c)
+            )
+        })
+        .collect();
+    format!(
+        "<label for=\"category\">{}</label><select id=\"category\" name=\"category\"><option value=\"\">—</option>{options}</select>",
+        tr(lang, "类别（计入企业信用评级）", "Category (counts in the enterprise's credit grade)")
+    )
 }
 
 /// `POST /console/products`: registers a product (the grant of `POST /api/v1/products` on
@@ -179,8 +237,8 @@ pub(in crate::http::console) async fn create(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (svc, input) = (st.svc.clone(), f.input(&f.gtin, e));
-    let done = blocking(move || svc.master().create_product(&input)).await;
+    let svc = st.svc.clone();
+    let done = blocking(move || svc.master().create_product(&f.input(&f.gtin, e)?)).await;
     finish(&st, &a, &w, done, StatusCode::CREATED, |p| {
         format!("{HERE}/{}", p.gtin)
     })
@@ -256,8 +314,8 @@ pub(in crate::http::console) async fn update(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (svc, input) = (st.svc.clone(), f.input(&gtin, e));
-    let done = blocking(move || svc.master().update_product(&gtin, &input)).await;
+    let svc = st.svc.clone();
+    let done = blocking(move || svc.master().update_product(&gtin, &f.input(&gtin, e)?)).await;
     finish(&st, &a, &w, done, StatusCode::OK, |p| {
         format!("{HERE}/{}", p.gtin)
     })
