@@ -39,7 +39,7 @@ CFS = {
     "custody": ["Lots", "LotRecords", "ItemRecords", "ItemCustody", "Nonces", "CustodyDays"],
     "telemetry": ["Scans", "ScanStats", "ForgedScans", "ScanDays", "ScanTallies"],
     "consumer": ["Complaints", "Credit"],
-    "printing": ["PrintJobs", "Prints", "BatchPrintJobs"],
+    "printing": ["PrintJobs", "Prints", "BatchPrintJobs", "PrintDays"],
     "anchors": ["Anchors"],
     "keyring": ["Keys"],
     "accounts": ["ApiTokens"],

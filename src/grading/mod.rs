@@ -136,11 +136,13 @@ pub enum Factor {
     CloneWarning,
     /// Scans of forged codes naming its products.
     ForgedScan,
+    /// Labels of its products printed again (each label counts).
+    Reprint,
 }
 
 impl Factor {
     /// The dynamic factors, in the model file's order.
-    pub const DYNAMIC: [Factor; 8] = [
+    pub const DYNAMIC: [Factor; 9] = [
         Factor::NonConformant,
         Factor::Hold,
         Factor::Recall,
@@ -149,6 +151,7 @@ impl Factor {
         Factor::ComplaintService,
         Factor::CloneWarning,
         Factor::ForgedScan,
+        Factor::Reprint,
     ];
 }
 

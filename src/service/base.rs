@@ -118,6 +118,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
         .map_err(|_| ServiceError::Internal("a lock was poisoned by an earlier panic".into()))
 }
 
+/// Each enterprise's count of one kind on each day of a range (a unit's daily counters, as
+/// the credit model reads them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnterpriseDays {
+    /// `(day, enterprise, count)`.
+    pub rows: Vec<(i64, u64, u64)>,
+    /// The range held more keys than the unit reads at once (its newest days are left out).
+    pub truncated: bool,
+}
+
 /// Current Unix time in seconds.
 pub fn now_unix() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()

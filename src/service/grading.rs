@@ -24,6 +24,7 @@ use super::custody::Custody;
 use super::errors::GradeError;
 use super::log::{LogBook, PendingLeaf};
 use super::master::{check_text, Enterprise, MasterData};
+use super::printing::Printing;
 use super::telemetry::Telemetry;
 use crate::authz::Principal;
 use crate::grading::{
@@ -54,6 +55,8 @@ pub struct GradingDeps {
     pub telemetry: Arc<Telemetry>,
     /// Credit profiles and upheld complaints.
     pub consumer: Arc<ConsumerServices>,
+    /// Labels printed again.
+    pub printing: Arc<Printing>,
 }
 
 /// Credit-risk grades.
@@ -577,13 +580,14 @@ mod tests {
         assert_eq!(svc.log().log_size().unwrap(), size);
 
         let mut model = Model::default_model();
-        model.version = "2026-12.3-test".into();
+        model.version = "2026-12.4-test".into();
         let deps = GradingDeps {
             log: svc.log().clone(),
             master: svc.master().clone(),
             custody: svc.custody().clone(),
             telemetry: svc.telemetry().clone(),
             consumer: svc.consumer().clone(),
+            printing: svc.printing().clone(),
         };
         let other = Grading::new(svc.store().clone(), deps, model);
         assert_eq!(
@@ -596,7 +600,7 @@ mod tests {
         let leaf = last_leaf(&svc);
         assert_eq!(
             (leaf.model.as_str(), leaf.grade),
-            ("2026-12.3-test", Grade::B)
+            ("2026-12.4-test", Grade::B)
         );
     }
 
@@ -648,6 +652,44 @@ mod tests {
             "C back to B needs 72: 73 − 1"
         );
         assert_eq!(g.grade(id).unwrap().grade, Grade::B);
+    }
+
+    /// Labels printed again count against the product's owner, per label, from the day
+    /// they were printed again; printing them the first time does not.
+    #[test]
+    fn reprinted_labels_count_against_the_owner() {
+        use crate::labels::job::LabelFormat;
+        use crate::service::printing::PrintJobRequest;
+        let (svc, _) = test_service();
+        let (id, _) = graded_lot(&svc);
+        let req = crate::service::issuance::tests::req(10);
+        let (b, _) = svc.issuance().issue_batch(&req, "k", &|_| {}).unwrap();
+        let job = |reason: Option<&str>| PrintJobRequest {
+            format: LabelFormat::Zpl,
+            layout: None,
+            range: None,
+            reprint_reason: reason.map(String::from),
+        };
+        let g = svc.grading();
+        let now = now_unix();
+        svc.printing().create_print_job(b.id, &job(None)).unwrap();
+        g.refresh(now).unwrap();
+        assert_eq!(
+            g.grade(id).unwrap().score,
+            73.0,
+            "a first print is not a reprint"
+        );
+        svc.printing()
+            .create_print_job(b.id, &job(Some("ribbon jammed")))
+            .unwrap();
+        let today = now.div_euclid(DAY);
+        let rows = svc.printing().reprint_days(today, 1).unwrap().rows;
+        assert_eq!(rows, vec![(today, id, 10)]);
+        assert_eq!(g.refresh(now + 1).unwrap().graded, 1);
+        let v = g.grade(id).unwrap();
+        let r = v.contributions.iter().find(|c| c.factor == Factor::Reprint);
+        assert_eq!(r.map(|c| (c.amount, c.points)), Some((10.0, -0.2)));
+        assert_eq!(v.score, 72.8);
     }
 
     #[test]

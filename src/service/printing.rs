@@ -15,7 +15,7 @@ use tracing::{info, instrument};
 use utoipa::ToSchema;
 
 use super::base::WriteLocks;
-use super::base::{lock, now_unix, rfc3339, Result, ServiceError};
+use super::base::{lock, now_unix, rfc3339, EnterpriseDays, Result, ServiceError};
 use super::errors::{InputError, PrintError};
 use super::issuance::Issuance;
 use super::issuance::{Batch, BatchStatus, CodeLine};
@@ -33,7 +33,8 @@ use crate::labels::LabelData;
 use crate::leaf::Reprint;
 use crate::merkle;
 use crate::store::schema::{
-    decode_json, decode_u64, encode_json, key_after, print_key, u64_key, META_NEXT_PRINT_JOB,
+    decode_json, decode_u64, encode_json, key_after, parse_print_day_key, print_day_key, print_key,
+    u64_key, META_NEXT_PRINT_JOB,
 };
 use crate::store::Store;
 use crate::store::{Cf, Durability, WriteBatch};
@@ -244,7 +245,8 @@ impl Printing {
             check_labels: Some(checked.check_labels),
             output_fetches: 0,
         };
-        let job = self.record_job(job, prior.records, leaves)?;
+        let reprints = self.reprint_count(&checked.batch, prior.again.len() as u64, at)?;
+        let job = self.record_job(job, prior.records, leaves, reprints)?;
         info!(
             job = id,
             batch = batch_id,
@@ -334,6 +336,7 @@ impl Printing {
         mut job: PrintJob,
         records: Vec<PrintRecord>,
         leaves: Vec<PendingLeaf>,
+        reprints: Option<(Vec<u8>, u64)>,
     ) -> Result<PrintJob> {
         let (id, batch_id, start) = (job.id, job.batch_id, job.start);
         let n_leaves = leaves.len() as u64;
@@ -355,10 +358,48 @@ impl Printing {
             wb.put(Cf::PrintJobs, u64_key(id), encode_json(&job));
             wb.put(Cf::BatchPrintJobs, print_key(batch_id, id), Vec::new());
             wb.put(Cf::Meta, META_NEXT_PRINT_JOB, u64_key(id + 1));
+            if let Some((k, n)) = reprints {
+                wb.add(Cf::PrintDays, k, i64::try_from(n).unwrap_or(i64::MAX));
+            }
             out = Some(job.clone());
             Ok(())
         })?;
         out.ok_or_else(|| ServiceError::Internal("print job write did not run".into()))
+    }
+
+    /// The day's reprint counter to add `labels` to, for the owner of `batch`'s product
+    /// (`None` when nothing is printed again).
+    fn reprint_count(&self, batch: &Batch, labels: u64, at: i64) -> Result<Option<(Vec<u8>, u64)>> {
+        if labels == 0 {
+            return Ok(None);
+        }
+        let owner = self.master.product(&batch.gtin)?.enterprise_id;
+        Ok(Some((print_day_key(at.div_euclid(86_400), owner), labels)))
+    }
+
+    /// Labels printed again per enterprise and day, over the `days` days (1 to 366) ending
+    /// with `today` (the credit model's dated events): one key range.
+    pub fn reprint_days(&self, today: i64, days: u32) -> Result<EnterpriseDays> {
+        const MAX_KEYS: usize = 50_000;
+        let first = today - i64::from(days.clamp(1, 366)) + 1;
+        let raw = self.store.range(
+            Cf::PrintDays,
+            &print_day_key(first.max(0), 0),
+            Some(&print_day_key(today.max(0) + 1, 0)),
+            MAX_KEYS + 1,
+        )?;
+        let rows = raw
+            .iter()
+            .take(MAX_KEYS)
+            .filter_map(|(k, v)| {
+                let (day, e) = parse_print_day_key(k)?;
+                Some((day, e, decode_u64(v).ok()?))
+            })
+            .collect();
+        Ok(EnterpriseDays {
+            rows,
+            truncated: raw.len() > MAX_KEYS,
+        })
     }
 
     /// The reprint records of `ordinals` of `batch` (the items by item reference, in chunks
@@ -442,8 +483,12 @@ impl Printing {
         }
         let n_leaves = leaves.len() as u64;
         job.output_fetches += 1;
+        let reprints = self.reprint_count(&batch, job.count, now_unix())?;
         self.log.append_leaves(leaves, |first, wb| {
             job.reprint_records.extend(first..first + n_leaves);
+            if let Some((k, n)) = reprints {
+                wb.add(Cf::PrintDays, k, i64::try_from(n).unwrap_or(i64::MAX));
+            }
             for (k, mut rec) in keys.into_iter().zip(records) {
                 rec.count += 1;
                 rec.last_job = id;
@@ -950,13 +995,21 @@ mod tests {
 
     #[test]
     fn a_missing_label_font_is_a_clear_503_and_records_nothing() {
-        let (mut svc, _) = test_service();
+        let (svc, _) = test_service();
         seed(&svc);
         let (b, _) = svc.issuance().issue_batch(&req(3), "k", &|_| {}).unwrap();
-        Arc::get_mut(&mut svc.printing).unwrap().label_font = "/nonexistent/font.ttc".into();
+        // The same data, printed with a font that is not there.
+        let fontless = Printing::new(
+            svc.store.clone(),
+            Arc::new(WriteLocks::default()),
+            svc.log.clone(),
+            svc.master.clone(),
+            svc.issuance.clone(),
+            "/nonexistent/font.ttc".into(),
+        );
         let mut r = job(None, None);
         r.format = LabelFormat::Pdf;
-        match svc.printing().create_print_job(b.id, &r) {
+        match fontless.create_print_job(b.id, &r) {
             Err(e @ ServiceError::Printing(PrintError::FontUnavailable(_))) => {
                 assert_eq!(e.kind(), ErrorKind::Unavailable);
                 let m = e.to_string();

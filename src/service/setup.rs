@@ -403,7 +403,7 @@ impl Service {
         ));
         let grading = Arc::new(Grading::new(
             st(),
-            grading_deps(&core, &custody, &telemetry, &consumer),
+            grading_deps(&core, &custody, &telemetry, &consumer, &printing),
             opts.credit_model.clone(),
         ));
         Service {
@@ -440,6 +440,7 @@ fn grading_deps(
     custody: &Arc<Custody>,
     telemetry: &Arc<super::Telemetry>,
     consumer: &Arc<ConsumerServices>,
+    printing: &Arc<Printing>,
 ) -> GradingDeps {
     GradingDeps {
         log: core.log.clone(),
@@ -447,6 +448,7 @@ fn grading_deps(
         custody: custody.clone(),
         telemetry: telemetry.clone(),
         consumer: consumer.clone(),
+        printing: printing.clone(),
     }
 }
 

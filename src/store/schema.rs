@@ -142,11 +142,14 @@ pub enum Cf {
     /// (the model's assessment, any override); `h` ‖ enterprise id ‖ seq (u64 BE) → JSON
     /// change with its leaf index ([`grade_key`], [`grade_change_key`]).
     Grades,
+    /// Day (u32 BE) ‖ enterprise id (u64 BE) → u64 counter: labels of the enterprise's
+    /// products printed again that day ([`print_day_key`]).
+    PrintDays,
 }
 
 impl Cf {
     /// Every column family, in a fixed order.
-    pub const ALL: [Cf; 43] = [
+    pub const ALL: [Cf; 44] = [
         Cf::Meta,
         Cf::Enterprises,
         Cf::EnterpriseUscc,
@@ -190,6 +193,7 @@ impl Cf {
         Cf::ActorEngagements,
         Cf::ActorRequests,
         Cf::Grades,
+        Cf::PrintDays,
     ];
 
     /// The column family's on-disk name.
@@ -238,6 +242,7 @@ impl Cf {
             Cf::ActorEngagements => "actor_engagements",
             Cf::ActorRequests => "actor_requests",
             Cf::Grades => "grades",
+            Cf::PrintDays => "print_days",
         }
     }
 }
@@ -595,6 +600,20 @@ pub fn upheld_key(enterprise: u64, number: u64) -> Vec<u8> {
     k.extend_from_slice(&u64_key(enterprise));
     k.extend_from_slice(&u64_key(number));
     k
+}
+
+/// The key of a day's reprint count ([`Cf::PrintDays`]): day (u32 BE) ‖ enterprise id (u64 BE).
+pub fn print_day_key(day: i64, enterprise: u64) -> Vec<u8> {
+    let mut k = forged_day_prefix(day).to_vec();
+    k.extend_from_slice(&u64_key(enterprise));
+    k
+}
+
+/// The day and enterprise of a [`print_day_key`].
+pub fn parse_print_day_key(k: &[u8]) -> Option<(i64, u64)> {
+    let day = u32::from_be_bytes(k.get(..4)?.try_into().ok()?);
+    let e = u64::from_be_bytes(k.get(4..12)?.try_into().ok()?);
+    Some((i64::from(day), e))
 }
 
 /// An enterprise's current grade ([`Cf::Grades`]): `g` ‖ enterprise id (u64 BE).

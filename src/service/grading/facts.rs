@@ -81,7 +81,11 @@ impl Grading {
                 f(day, e, factor, n);
             }
         }
-        Ok(cut)
+        let r = self.deps.printing.reprint_days(today, days)?;
+        for (day, e, n) in r.rows {
+            f(day, e, Factor::Reprint, n);
+        }
+        Ok(cut || r.truncated)
     }
 
     /// Reads every product's category again when products were written since the last

@@ -153,14 +153,7 @@ pub(super) fn read(
     Ok(t)
 }
 
-/// Each enterprise's count of one kind on each day of a range.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EnterpriseDays {
-    /// `(day, enterprise, count)`.
-    pub rows: Vec<(i64, u64, u64)>,
-    /// The range held more than [`MAX_KEYS`] keys (its newest days are left out).
-    pub truncated: bool,
-}
+pub use crate::service::base::EnterpriseDays;
 
 /// Each enterprise's count of `kind` on each of the `days` days ending with `last_day`.
 pub(super) fn enterprise_rows(
