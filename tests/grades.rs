@@ -260,5 +260,15 @@ async fn scans_by_anyone_cannot_move_a_grade() {
         1,
         "no change logged"
     );
+    // A scan shows the grade (the API's verdict and the consumer's page).
+    let v = s.scan_from(&codes[0], "10.9.9.9").await;
+    let shown = &v["product"]["grade"];
+    assert_eq!(
+        (shown["grade"].as_str(), shown["score"].as_f64()),
+        (Some("B"), Some(71.0)),
+        "{v}"
+    );
+    let page = s.get(&code_path(&codes[0])).await.text().await.unwrap();
+    assert!(page.contains("id=\"risk-grade\">B</span>"), "{page}");
     s.stop().await;
 }

@@ -175,6 +175,25 @@ pub struct GradeView {
     pub history: Vec<GradeChange>,
 }
 
+/// What a scan shows of an enterprise's grade (the whole of it is
+/// `GET /api/v1/enterprises/{id}/grade`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GradeSummary {
+    /// The grade in force.
+    pub grade: Grade,
+    /// The model's score, 0–100.
+    pub score: f64,
+    /// The model's grade.
+    pub computed: Grade,
+    /// The operator has set the grade in force.
+    pub overridden: bool,
+    /// The model version.
+    pub model: String,
+}
+
+// Scores are finite (the model file is checked and the score clamped), so `==` is total.
+impl Eq for GradeSummary {}
+
 /// What one refresh did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Refresh {
@@ -290,6 +309,17 @@ impl Grading {
     fn graded(&self, id: u64) -> Result<Stored> {
         self.stored(id)?
             .ok_or_else(|| GradeError::NotGradedYet { enterprise_id: id }.into())
+    }
+
+    /// Enterprise `id`'s grade in short, if it has one (one read).
+    pub fn summary(&self, id: u64) -> Result<Option<GradeSummary>> {
+        Ok(self.stored(id)?.map(|s| GradeSummary {
+            grade: s.grade,
+            score: s.assessment.score,
+            computed: s.assessment.grade,
+            overridden: s.r#override.is_some(),
+            model: s.assessment.model,
+        }))
     }
 
     /// Enterprise `id`'s grade, score, factors and history (public).

@@ -19,7 +19,7 @@ use super::complaints::ConsumerServices;
 use super::custody::Custody;
 use super::issuance::Issuance;
 use super::log::LogBook;
-use super::master::MasterData;
+use super::master::{MasterData, Product};
 use super::registry::ActorRegistry;
 use super::telemetry::Telemetry;
 use super::telemetry::{ScanFacts, ScanNote, VerdictKind};
@@ -176,6 +176,8 @@ pub struct ScanDeps {
     pub consumer: Arc<ConsumerServices>,
     /// Which attestation documents are published.
     pub certificates: Arc<super::certificates::Certificates>,
+    /// The importers' credit-risk grades.
+    pub grading: Arc<super::grading::Grading>,
 }
 
 impl Scans {
@@ -249,17 +251,7 @@ impl Scans {
         let mut v = Verdict::new(VerdictKind::Genuine, code);
         v.issued_at = Some(rfc3339(found.issued_at));
         if let Some(p) = self.deps.master.find_product(&item.gtin)? {
-            let enterprise = self.deps.master.find_enterprise(p.enterprise_id)?;
-            v.product = Some(ProductView {
-                gtin: p.gtin,
-                name_zh: p.name_zh,
-                name_en: p.name_en,
-                credit: match &enterprise {
-                    Some(e) => self.deps.consumer.find_credit(e.id, &e.name)?,
-                    None => None,
-                },
-                enterprise,
-            });
+            v.product = Some(self.product_view(p)?);
             if let Some(d) = v
                 .product
                 .as_ref()
@@ -294,6 +286,26 @@ impl Scans {
         let tree_size = v.log.as_ref().map(|l| l.tree_size);
         v.custody = self.custody_view(code, tree_size, &mut v)?;
         Ok(v)
+    }
+
+    /// The scanned item's product, with its owner, the owner's credit profile and grade.
+    fn product_view(&self, p: Product) -> Result<ProductView> {
+        let enterprise = self.deps.master.find_enterprise(p.enterprise_id)?;
+        let (credit, grade) = match &enterprise {
+            Some(e) => (
+                self.deps.consumer.find_credit(e.id, &e.name)?,
+                self.deps.grading.summary(e.id)?,
+            ),
+            None => (None, None),
+        };
+        Ok(ProductView {
+            gtin: p.gtin,
+            name_zh: p.name_zh,
+            name_en: p.name_en,
+            enterprise,
+            credit,
+            grade,
+        })
     }
 
     /// The item's custody chain, and what it changes in the verdict: a recall makes it

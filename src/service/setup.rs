@@ -389,10 +389,6 @@ impl Service {
             opts.complaints,
         ));
         let certificates = Arc::new(Certificates::new(st(), log.clone()));
-        let scans = Arc::new(Scans::new(
-            stats.clone(),
-            scan_deps(&core, &custody, &telemetry, &consumer, &certificates),
-        ));
         let printing = Arc::new(Printing::new(
             st(),
             locks,
@@ -406,6 +402,9 @@ impl Service {
             grading_deps(&core, &custody, &telemetry, &consumer, &printing),
             opts.credit_model.clone(),
         ));
+        let readers = (custody.clone(), telemetry.clone(), consumer.clone());
+        let deps = scan_deps(&core, readers, certificates.clone(), grading.clone());
+        let scans = Arc::new(Scans::new(stats.clone(), deps));
         Service {
             anchors: Arc::new(AnchorBook::new(st())),
             grading,
@@ -455,20 +454,20 @@ fn grading_deps(
 /// What scans read: the core units and the readers built over them.
 fn scan_deps(
     core: &CustodyDeps,
-    custody: &Arc<Custody>,
-    telemetry: &Arc<super::Telemetry>,
-    consumer: &Arc<ConsumerServices>,
-    certificates: &Arc<Certificates>,
+    (custody, telemetry, consumer): (Arc<Custody>, Arc<super::Telemetry>, Arc<ConsumerServices>),
+    certificates: Arc<Certificates>,
+    grading: Arc<Grading>,
 ) -> ScanDeps {
     ScanDeps {
         log: core.log.clone(),
         master: core.master.clone(),
         issuance: core.issuance.clone(),
         registry: core.registry.clone(),
-        custody: custody.clone(),
-        telemetry: telemetry.clone(),
-        consumer: consumer.clone(),
-        certificates: certificates.clone(),
+        custody,
+        telemetry,
+        consumer,
+        certificates,
+        grading,
     }
 }
 

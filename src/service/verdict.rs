@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::anchoring::AnchorView;
 use super::credit::CreditProfile;
 use super::custody::RecordView;
+use super::grading::GradeSummary;
 use super::master::Enterprise;
 use super::telemetry::{ScanSummary, VerdictKind};
 use crate::code::Code;
@@ -48,6 +49,9 @@ pub struct ProductView {
     /// The enterprise's credit profile (rating, disclosures, dishonesty listing), once the
     /// operator has written one.
     pub credit: Option<CreditProfile>,
+    /// The enterprise's credit-risk grade (`docs/credit-model.md`), once graded.
+    #[serde(default)]
+    pub grade: Option<GradeSummary>,
 }
 
 /// Where the item sits in the log, with a proof against a signed checkpoint.

@@ -404,6 +404,13 @@ mod tests {
                 created_at: String::new(),
                 updated_at: String::new(),
             }),
+            grade: Some(crate::service::grading::GradeSummary {
+                grade: crate::grading::Grade::C,
+                score: 61.5,
+                computed: crate::grading::Grade::C,
+                overridden: true,
+                model: evil.into(),
+            }),
             credit: Some(CreditProfile {
                 enterprise_id: 1,
                 enterprise_name: evil.into(),
@@ -467,6 +474,10 @@ mod tests {
             assert!(html
                 .contains("此码自 2026-11-01 08:00:00 UTC 起（30 天内）已在 7 个不同网络中被扫描"));
             assert!(html.contains("id=\"dishonest\""));
+            // The computed grade, its score, the operator's hand and the link to its factors.
+            assert!(html.contains("<span class=\"rating rC\" id=\"risk-grade\">C</span> <span id=\"risk-score\">61.5</span>/100"), "{html}");
+            assert!(html.contains("set by the operator"));
+            assert!(html.contains("href=\"/api/v1/enterprises/1/grade\""));
             // No proof checks or complaint form when we cannot verify.
             assert_eq!(
                 html.contains("id=\"verify\""),

@@ -5,6 +5,7 @@ use super::words::{
     anchor_names, category_names, dt, esc, rating_names, role_names, step_names, t, when, Lang,
 };
 use crate::service::credit::CreditProfile;
+use crate::service::grading::GradeSummary;
 use crate::service::telemetry::VerdictKind;
 use crate::service::verdict::{CustodyRecordView, Verdict};
 
@@ -67,6 +68,9 @@ pub(super) fn importer_section(v: &Verdict, b: &mut String) {
             &t("尚未评级", "not rated yet"),
         )),
     }
+    if let Some(g) = &p.grade {
+        grade_row(g, e.id, b);
+    }
     b.push_str("</dl>");
     if let Some(c) = &p.credit {
         if let Some(d) = &c.dishonest {
@@ -113,6 +117,27 @@ pub(super) fn importer_section(v: &Verdict, b: &mut String) {
         }
     }
     b.push_str("</section>");
+}
+
+/// The computed credit-risk grade, with a link to its factors and history.
+fn grade_row(g: &GradeSummary, enterprise: u64, b: &mut String) {
+    let l = g.grade.as_str();
+    let set = if g.overridden {
+        format!(
+            " <span class=\"note\">{}</span>",
+            t("（监管人员调整）", "(set by the operator)")
+        )
+    } else {
+        String::new()
+    };
+    b.push_str(&dt(
+        ("信用风险等级", "Credit-risk grade"),
+        &format!(
+            "<span class=\"rating r{l}\" id=\"risk-grade\">{l}</span> <span id=\"risk-score\">{:.1}</span>/100{set} <a href=\"/api/v1/enterprises/{enterprise}/grade\">{}</a>",
+            g.score,
+            t("评分依据", "factors and history")
+        ),
+    ));
 }
 
 pub(super) fn credit_rows(c: &CreditProfile, b: &mut String) {
