@@ -196,6 +196,34 @@ async fn the_operator_answers_a_complaint_and_the_consumer_facing_count_moves() 
         audit["records"][0]["request_id"], request_id,
         "the audit record and the log leaf name the same request: {audit}"
     );
+    // The profile's rating is a factor of the computed grade, graded again within a tick;
+    // the page's grade section shows it (and the grade's changes).
+    let mut grade = Value::Null;
+    for _ in 0..100 {
+        grade = s
+            .get(&format!("/api/v1/enterprises/{a}/grade"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let factors = grade["contributions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if factors.iter().any(|c| c["factor"] == "authority_rating") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.goto(&s.url(&format!("/console/enterprises/{a}"))).await;
+    let text = page_text(&b).await;
+    assert!(
+        text.contains("信用风险等级") && text.contains("主管部门评级"),
+        "{text}"
+    );
+    let letter = b.text("#grade-letter").await;
+    assert_eq!(letter, grade["grade"].as_str().unwrap(), "{grade}");
+    assert!(text.contains("+5.0"), "the rating A's five points: {text}");
 
     // A consumer scans an item and files a complaint; upheld complaints shown: 0.
     let v = scan(&s, &codes[0]).await;

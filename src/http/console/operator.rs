@@ -8,6 +8,7 @@ mod actors;
 mod complaints;
 mod credit;
 mod enterprises;
+mod grade;
 mod health;
 mod parts;
 mod requests;

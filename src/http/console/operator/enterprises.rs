@@ -253,6 +253,10 @@ pub(super) async fn page(
         Ok(c) => c,
         Err((s, why)) => return failed(lang, &v, s, &why, HERE),
     };
+    let grade = match super::grade::section(&st, lang, id).await {
+        Ok(g) => g,
+        Err((s, why)) => return failed(lang, &v, s, &why, HERE),
+    };
     let editable = scope(&v.principal, "PUT", route).is_ok();
     let edit = match editable {
         true => format!(
@@ -262,7 +266,10 @@ pub(super) async fn page(
         ),
         false => String::new(),
     };
-    let body = format!("<section>{}</section>{edit}{credit}", details(lang, &e));
+    let body = format!(
+        "<section>{}</section>{edit}{grade}{credit}",
+        details(lang, &e)
+    );
     let here = format!("{HERE}/{id}");
     match editable {
         true => scripted_page(lang, &e.name, &v, &here, &body),
