@@ -272,3 +272,26 @@ async fn scans_by_anyone_cannot_move_a_grade() {
     assert!(page.contains("id=\"risk-grade\">B</span>"), "{page}");
     s.stop().await;
 }
+
+/// Grades are public, but an anonymous client walking enterprise ids in bulk is throttled
+/// like every public read: 429 problem+json with Retry-After once its burst is spent.
+#[tokio::test]
+async fn walking_every_enterprises_grade_is_rate_limited() {
+    let mut cfg = test_config();
+    cfg.rate_limit.per_second = 1;
+    cfg.rate_limit.burst = 5;
+    let s = TestServer::start(cfg).await;
+    let mut statuses = Vec::new();
+    for id in 1..=30u64 {
+        let r = s.get(&format!("/api/v1/enterprises/{id}/grade")).await;
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            assert!(ct.starts_with("application/problem+json"), "{ct}");
+        }
+        statuses.push(r.status().as_u16());
+    }
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 20, "{statuses:?}");
+    s.stop().await;
+}

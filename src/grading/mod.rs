@@ -179,7 +179,7 @@ pub struct Thresholds {
     /// Lowest score of grade C; below is D.
     #[serde(rename = "C")]
     pub c: f64,
-    /// Points above a better grade's floor needed to move up to it.
+    /// Points past a floor, up or down, before the grade moves across it.
     pub hysteresis: f64,
 }
 
@@ -191,24 +191,6 @@ pub struct Decay {
     pub half_life_days: f64,
     /// Events older than this many days no longer count.
     pub window_days: u32,
-}
-
-/// Points of each authority rating.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RatingPoints {
-    /// Rating A.
-    #[serde(rename = "A")]
-    pub a: f64,
-    /// Rating B.
-    #[serde(rename = "B")]
-    pub b: f64,
-    /// Rating C.
-    #[serde(rename = "C")]
-    pub c: f64,
-    /// Rating D.
-    #[serde(rename = "D")]
-    pub d: f64,
 }
 
 /// Weights of the static factors.
@@ -223,8 +205,8 @@ pub struct Statics {
     pub registration_filed: f64,
     /// No registration/filing disclosure.
     pub registration_missing: f64,
-    /// The authorities' rating.
-    pub authority_rating: RatingPoints,
+    /// Points of each authority rating.
+    pub authority_rating: BTreeMap<Grade, f64>,
     /// Points of each product category (the riskiest one an enterprise has counts).
     pub category_risk: BTreeMap<ProductCategory, f64>,
     /// On the dishonesty list.
@@ -233,16 +215,11 @@ pub struct Statics {
 
 impl Statics {
     fn check(&self) -> Result<(), ModelError> {
-        let r = &self.authority_rating;
         let all = [
             ("points_per_year", self.points_per_year),
             ("max_age_points", self.max_age_points),
             ("registration_filed", self.registration_filed),
             ("registration_missing", self.registration_missing),
-            ("authority_rating.A", r.a),
-            ("authority_rating.B", r.b),
-            ("authority_rating.C", r.c),
-            ("authority_rating.D", r.d),
             ("listed", self.listed),
         ];
         if let Some((name, v)) = all.iter().find(|(_, v)| !points(*v)) {
@@ -250,15 +227,16 @@ impl Statics {
                 "static.{name} must be a number from -100 to 100, got {v}"
             )));
         }
-        for c in ProductCategory::ALL {
-            match self.category_risk.get(&c) {
-                Some(v) if points(*v) => {}
-                _ => {
-                    return Err(ModelError::Invalid(format!(
-                        "static.category_risk.{} must be a number from -100 to 100",
-                        c.as_str()
-                    )))
-                }
+        let ratings = Grade::ALL.map(|g| (g.as_str(), self.authority_rating.get(&g)));
+        let categories = ProductCategory::ALL.map(|c| (c.as_str(), self.category_risk.get(&c)));
+        for (table, entries) in [
+            ("authority_rating", &ratings[..]),
+            ("category_risk", &categories[..]),
+        ] {
+            if let Some((key, _)) = entries.iter().find(|(_, v)| !v.is_some_and(|v| points(*v))) {
+                return Err(ModelError::Invalid(format!(
+                    "static.{table}.{key} must be a number from -100 to 100"
+                )));
             }
         }
         Ok(())
@@ -511,15 +489,11 @@ fn statics(model: &Model, facts: &Facts) -> Vec<Contribution> {
     };
     out.push(contribution(Factor::Registration, filed, points));
     out.extend(category_risk(s, facts));
-    if let Some(r) = facts.authority_rating {
-        let p = &s.authority_rating;
-        let points = match r {
-            Grade::A => p.a,
-            Grade::B => p.b,
-            Grade::C => p.c,
-            Grade::D => p.d,
-        };
-        out.push(contribution(Factor::AuthorityRating, 1.0, points));
+    if let Some(p) = facts
+        .authority_rating
+        .and_then(|r| s.authority_rating.get(&r))
+    {
+        out.push(contribution(Factor::AuthorityRating, 1.0, *p));
     }
     if facts.listed {
         out.push(contribution(Factor::Listed, 1.0, s.listed));

@@ -95,6 +95,10 @@ fn model_files_with_errors_are_refused_with_the_reason() {
             "static.listed",
         ),
         (
+            ok.replace(", D = -25.0 }", " }"),
+            "static.authority_rating.D",
+        ),
+        (
             ok.replace("registration_filed = 5.0", "registration_filed = inf"),
             "static.registration_filed",
         ),

@@ -226,7 +226,8 @@ impl Grading {
         let today = now.div_euclid(DAY);
         let mut watch = lock(&self.watch)?;
         let ents = self.enterprises()?;
-        let seen = self.signatures(&ents, today)?;
+        let recent = self.recent_events(today)?;
+        let seen = self.signatures(&ents, &recent)?;
         let full = watch.full_due(now);
         if full {
             watch.past = self.past_events(today)?;
@@ -241,7 +242,7 @@ impl Grading {
         let changed = if dirty.is_empty() {
             0
         } else {
-            self.regrade(&dirty, now, &watch)?
+            self.regrade(&dirty, now, &watch, &recent)?
         };
         watch.seen = seen;
         if full {
@@ -254,17 +255,25 @@ impl Grading {
     }
 
     /// Grades `ents` at `now`; returns how many grades changed (a leaf each).
-    fn regrade(&self, ents: &[&Enterprise], now: i64, watch: &Watch) -> Result<usize> {
+    fn regrade(
+        &self,
+        ents: &[&Enterprise],
+        now: i64,
+        watch: &Watch,
+        recent: &HashMap<u64, Vec<Dated>>,
+    ) -> Result<usize> {
         let today = now.div_euclid(DAY);
-        let mut facts = self.facts(ents, today, watch)?;
+        let mut facts = self.facts(ents, today, watch, recent)?;
         let _w = lock(&self.write)?;
         let mut next = Vec::new();
         for e in ents {
-            let f = facts.remove(&e.id).ok_or_else(|| {
+            let mut f = facts.remove(&e.id).ok_or_else(|| {
                 ServiceError::internal(format!("no facts of enterprise {}", e.id))
             })?;
+            let old = self.stored(e.id)?;
+            f.previous = old.as_ref().map(|s| s.assessment.grade);
             let a = assess(&self.model, &f, today);
-            next.extend(step(e.id, self.stored(e.id)?, a, now));
+            next.extend(step(e.id, old, a, now));
         }
         let changed = next.iter().filter(|(_, _, r)| r.is_some()).count();
         if !next.is_empty() {

@@ -39,10 +39,26 @@ impl Grading {
         }
     }
 
+    /// Today's and yesterday's counters by enterprise: one small range per counter kind,
+    /// read once a tick for both the signatures and the facts.
+    pub(super) fn recent_events(&self, today: i64) -> Result<HashMap<u64, Vec<Dated>>> {
+        let mut recent: HashMap<u64, Vec<Dated>> = HashMap::new();
+        self.dated(today, 2, |day, e, factor, count| {
+            recent
+                .entry(e)
+                .or_default()
+                .push(Dated { factor, day, count });
+        })?;
+        Ok(recent)
+    }
+
     /// A hash per enterprise of what can move its grade: its profile's version, its
-    /// complaint counts and changes, and its counters of today and yesterday. Two
-    /// multi-reads and one small range per counter kind.
-    pub(super) fn signatures(&self, ents: &[Enterprise], today: i64) -> Result<HashMap<u64, u64>> {
+    /// complaint counts and changes, and its `recent` counters. Two multi-reads.
+    pub(super) fn signatures(
+        &self,
+        ents: &[Enterprise],
+        recent: &HashMap<u64, Vec<Dated>>,
+    ) -> Result<HashMap<u64, u64>> {
         let ids: Vec<u64> = ents.iter().map(|e| e.id).collect();
         let versions = self.deps.consumer.credit_versions_of(&ids)?;
         let counts = self.deps.consumer.complaint_counts_of(&ids)?;
@@ -50,12 +66,10 @@ impl Grading {
         for ((id, v), c) in ids.iter().zip(versions).zip(counts) {
             let h = hashers.entry(*id).or_default();
             (v, c.received, c.resolved, c.rejected, c.changes).hash(h);
-        }
-        self.dated(today, 2, |day, e, factor, n| {
-            if let Some(h) = hashers.get_mut(&e) {
-                (day, factor, n).hash(h);
+            for d in recent.get(id).into_iter().flatten() {
+                (d.day, d.factor, d.count).hash(h);
             }
-        })?;
+        }
         Ok(hashers.into_iter().map(|(k, h)| (k, h.finish())).collect())
     }
 
@@ -129,30 +143,21 @@ impl Grading {
         Ok(past)
     }
 
-    /// The model's facts about each of `ents` on day `today`: `past` events, today's and
-    /// yesterday's counters, upheld complaints and the profile.
+    /// The model's facts about each of `ents` on day `today`: the `watch`'s past events and
+    /// categories, the `recent` counters, upheld complaints and the profile.
     pub(super) fn facts(
         &self,
         ents: &[&Enterprise],
         today: i64,
         watch: &Watch,
+        recent: &HashMap<u64, Vec<Dated>>,
     ) -> Result<HashMap<u64, Facts>> {
-        let wanted: HashSet<u64> = ents.iter().map(|e| e.id).collect();
-        let mut events: HashMap<u64, Vec<Dated>> = HashMap::new();
-        self.dated(today, 2, |day, e, factor, count| {
-            if wanted.contains(&e) {
-                events
-                    .entry(e)
-                    .or_default()
-                    .push(Dated { factor, day, count });
-            }
-        })?;
         ents.iter()
             .map(|e| {
                 let mut f = self.static_facts(e, today)?;
                 let cats = watch.categories.get(&e.id);
                 f.categories = cats.into_iter().flatten().copied().collect();
-                f.events = events.remove(&e.id).unwrap_or_default();
+                f.events = recent.get(&e.id).cloned().unwrap_or_default();
                 let past = watch.past.get(&e.id);
                 f.events.extend(past.into_iter().flatten().cloned());
                 f.events.extend(self.upheld_events(e.id, today)?);
@@ -201,7 +206,8 @@ impl Grading {
             authority_rating: profile.as_ref().map(|p| rating_grade(p.rating)),
             listed: profile.as_ref().is_some_and(|p| p.dishonest.is_some()),
             events: Vec::new(),
-            previous: self.stored(e.id)?.map(|s| s.assessment.grade),
+            // Set under the write lock, from the state the new one replaces.
+            previous: None,
         })
     }
 }
