@@ -170,6 +170,7 @@ pub const TABLE: &[Rule] = &[
     rule("PUT", "/api/v1/enterprises/{id}/credit", [All, No, No, No], Owner::PathEnterprise),
     rule("PUT", "/api/v1/enterprises/{id}/grade/override", [All, No, No, No], Owner::PathEnterprise),
     rule("POST", "/api/v1/enterprises/{id}/grade/override/lift", [All, No, No, No], Owner::PathEnterprise),
+    rule("GET", "/api/v1/grades", [All, All, No, No], Owner::Platform),
     rule("POST", "/api/v1/enterprises/{id}/engagements", [All, No, Own, No], Owner::PathEnterprise),
     rule("GET", "/api/v1/enterprises/{id}/engagements", [All, All, Own, No], Owner::PathEnterprise),
     rule("POST", "/api/v1/enterprises/{id}/engagements/{actor_id}/end", [All, No, Own, No], Owner::PathEnterprise),

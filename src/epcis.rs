@@ -557,6 +557,7 @@ fn step_fields(
             };
             (step, "sellable_not_accessible")
         }
+        Event::Sampling(x) => sampling_fields(x, ext),
         Event::Holding(h) | Event::HoldRelease(h) => hold_fields(event, h, ext),
         Event::Release(o) | Event::RetailSale(o) | Event::SelfPickup(o) => {
             outbound_fields(event, o, ext, btx)
@@ -587,6 +588,26 @@ fn attestation_fields(
         ));
     }
     let d = match a.result {
+        Conformance::Conformant => "conformant",
+        Conformance::NonConformant => "non_conformant",
+    };
+    ("inspecting", d)
+}
+
+fn sampling_fields(
+    x: &crate::custody::event::Sampling,
+    ext: &mut Vec<(String, Ext)>,
+) -> (&'static str, &'static str) {
+    ext.push(s("inspection", "sampling"));
+    ext.push(s("reportNumber", &x.report_no));
+    ext.push(("samples".into(), Ext::Int(i64::from(x.samples))));
+    if !x.documents.is_empty() {
+        ext.push((
+            "documentSha256".into(),
+            Ext::List(x.documents.iter().map(|d| d.sha256.clone()).collect()),
+        ));
+    }
+    let d = match x.result {
         Conformance::Conformant => "conformant",
         Conformance::NonConformant => "non_conformant",
     };

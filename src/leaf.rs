@@ -50,6 +50,8 @@ pub enum LeafRecord {
     Account(crate::records::AccountRecord),
     /// An enterprise's credit-risk grade changed (`traceseal/grade/v1`).
     Grade(crate::records::GradeRecord),
+    /// The rules holding an enterprise on the warning list changed (`traceseal/warning/v1`).
+    Warning(crate::records::WarningRecord),
     /// An issuer key added, retired or revoked (`traceseal/issuer-key/v1`).
     IssuerKey(crate::issuer::IssuerKeyOp),
 }
@@ -161,12 +163,14 @@ impl LeafRecord {
             LeafRecord::Credit(c) => c.leaf(),
             LeafRecord::Account(a) => a.leaf(),
             LeafRecord::Grade(g) => g.leaf(),
+            LeafRecord::Warning(w) => w.leaf(),
             LeafRecord::IssuerKey(k) => k.leaf(),
         }
     }
 
     /// The kind name used in bundles and views: `item`, `custody`, `actor`, `recall`,
-    /// `reprint`, `product`, `engagement`, `credit`, `account`, `grade` or `issuer_key`.
+    /// `reprint`, `product`, `engagement`, `credit`, `account`, `grade`, `warning` or
+    /// `issuer_key`.
     pub fn kind(&self) -> &'static str {
         match self {
             LeafRecord::Item(_) => "item",
@@ -179,6 +183,7 @@ impl LeafRecord {
             LeafRecord::Credit(_) => "credit",
             LeafRecord::Account(_) => "account",
             LeafRecord::Grade(_) => "grade",
+            LeafRecord::Warning(_) => "warning",
             LeafRecord::IssuerKey(_) => "issuer_key",
         }
     }
@@ -256,6 +261,7 @@ fn parse_record(kind: &str, text: &str) -> Option<Result<LeafRecord, LeafError>>
         rec::CREDIT_V1 => record(rec::CreditRecord::parse_leaf(text), LeafRecord::Credit),
         rec::ACCOUNT_V1 => record(rec::AccountRecord::parse_leaf(text), LeafRecord::Account),
         rec::GRADE_V1 => record(rec::GradeRecord::parse_leaf(text), LeafRecord::Grade),
+        rec::WARNING_V1 => record(rec::WarningRecord::parse_leaf(text), LeafRecord::Warning),
         crate::issuer::ISSUER_KEY_V1 => record(
             crate::issuer::IssuerKeyOp::parse_leaf(text),
             LeafRecord::IssuerKey,

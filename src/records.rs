@@ -8,6 +8,8 @@
 //!
 //! - `traceseal/grade/v1`: an enterprise's credit-risk grade changed (computed by the model,
 //!   or set or lifted by the operator), with the score and each factor's part.
+//! - `traceseal/warning/v1`: the rules holding an enterprise on the warning list changed
+//!   (listed, a rule added or ended, taken off), with each listing's dates.
 //!
 //! All are `kind\n<canonical JSON>\n` (RFC 8785 canonical JSON, as the custody records).
 //! Who made the change is given as its role and the request id; the principal behind a request
@@ -110,6 +112,55 @@ impl GradeRecord {
     /// Decodes the leaf text; it must be in canonical form.
     pub fn parse_leaf(text: &str) -> Result<Self, RecordError> {
         parse_json_leaf(GRADE_V1, text, Self::leaf)
+    }
+}
+
+/// First line of a warning-list leaf.
+pub const WARNING_V1: &str = "traceseal/warning/v1";
+
+/// One rule holding an enterprise on the warning list, as logged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedListing {
+    /// The rule (`crate::grading::WarningRule`).
+    pub rule: crate::grading::WarningRule,
+    /// The day the listing began (days since 1970-01-01, UTC).
+    pub since_day: i64,
+    /// The first day off the list as of this change (later if the rule fires again).
+    pub until_day: i64,
+}
+
+/// A change of the rules holding an enterprise on the warning list (失信预警名单).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarningRecord {
+    /// The enterprise.
+    pub enterprise: u64,
+    /// 1 for its first change, +1 per change.
+    pub seq: u64,
+    /// Unix seconds.
+    pub at: i64,
+    /// On the list after the change.
+    pub listed: bool,
+    /// Rules that began holding it.
+    pub added: Vec<crate::grading::WarningRule>,
+    /// Rules that stopped (their remediation period passed).
+    pub ended: Vec<crate::grading::WarningRule>,
+    /// The listings in force after the change.
+    pub listings: Vec<LoggedListing>,
+    /// The model version whose rules applied.
+    pub model: String,
+}
+
+impl WarningRecord {
+    /// Leaf bytes.
+    pub fn leaf(&self) -> Vec<u8> {
+        json_leaf(WARNING_V1, self)
+    }
+
+    /// Decodes the leaf text; it must be in canonical form.
+    pub fn parse_leaf(text: &str) -> Result<Self, RecordError> {
+        parse_json_leaf(WARNING_V1, text, Self::leaf)
     }
 }
 

@@ -382,6 +382,8 @@ async fn the_lot_page_shows_its_custody_and_the_operator_recalls_it() {
     b.type_into("#reason", "contamination reported").await;
     shots(&b, &s, &format!("/console/lots/{}", w.lot), "lot-operator").await;
     b.type_into("#reason", "contamination reported").await;
+    b.js("document.querySelector('#class').value = 'safety'")
+        .await;
     b.click("form[action$='/recall'] button").await;
     wait_text(&b, "main", "已召回：").await;
     let main = b.text("main").await;

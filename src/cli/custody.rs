@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::code::KeyId;
 use crate::custody::record::{
     self, format_event_time, random_nonce, Attestation, Conformance, Customs, DocumentRef, Event,
-    Hold, HoldType, Movement, Outbound, Packing, Place, Step, Warehousing,
+    Hold, HoldType, Movement, Outbound, Packing, Place, Sampling, Step, Warehousing,
 };
 use crate::custody::{LotId, Statement, GENESIS};
 use crate::service::custody::{Accepted, Submission};
@@ -98,7 +98,8 @@ pub struct EventArgs {
     #[command(flatten)]
     pub signer: Signer,
     /// packing, shipping, departing, arriving, customs_declaration, customs_clearance,
-    /// receiving, storing, holding, hold_release, release, retail_sale, self_pickup.
+    /// receiving, storing, sampling, holding, hold_release, release, retail_sale,
+    /// self_pickup.
     #[arg(long)]
     pub step: String,
     /// The codes of the items the event covers, as scanned from their labels (release,
@@ -138,6 +139,19 @@ pub struct EventArgs {
     /// Order number (release, retail_sale, self_pickup).
     #[arg(long)]
     pub order_no: Option<String>,
+    /// Inspection report number (sampling).
+    #[arg(long)]
+    pub report_no: Option<String>,
+    /// Units sampled (sampling).
+    #[arg(long)]
+    pub samples: Option<u32>,
+    /// `conformant` or `non_conformant` (sampling).
+    #[arg(long)]
+    pub result: Option<String>,
+    /// A supporting document of a sampling inspection: its SHA-256 is recorded (the file
+    /// is not sent). Repeatable.
+    #[arg(long = "document")]
+    pub documents: Vec<PathBuf>,
 }
 
 fn need(v: &Option<String>, flag: &str, step: Step) -> anyhow::Result<String> {
@@ -203,6 +217,14 @@ impl EventArgs {
             }),
             Step::Receiving => Event::Receiving(wh()),
             Step::Storing => Event::Storing(wh()),
+            Step::Sampling => Event::Sampling(Sampling {
+                report_no: need(&self.report_no, "report-no", step)?,
+                samples: self
+                    .samples
+                    .ok_or_else(|| anyhow!("{step} needs --samples"))?,
+                result: conformance(&need(&self.result, "result", step)?)?,
+                documents: document_refs(&self.documents)?,
+            }),
             Step::Holding => Event::Holding(hold()?),
             Step::HoldRelease => Event::HoldRelease(hold()?),
             Step::Release => Event::Release(outbound()),
@@ -272,40 +294,48 @@ pub fn actor_key(out: &Path) -> ExitCode {
 /// `traceseal attest`.
 pub fn attest(a: &AttestArgs) -> ExitCode {
     let event = (|| -> anyhow::Result<Event> {
-        let result = match a.result.as_str() {
-            "conformant" => Conformance::Conformant,
-            "non_conformant" => Conformance::NonConformant,
-            other => {
-                return Err(anyhow!(
-                    "--result must be conformant or non_conformant, not {other:?}"
-                ))
-            }
-        };
-        let mut documents = Vec::new();
-        for d in &a.documents {
-            let bytes =
-                std::fs::read(d).map_err(|e| anyhow!("cannot read {}: {e}", d.display()))?;
-            documents.push(DocumentRef {
-                name: d
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                sha256: record::hex(&Sha256::digest(&bytes)),
-            });
-        }
         Ok(Event::OriginAttestation(Attestation {
             certificate_no: a.certificate.clone(),
             origin_country: a.origin.clone(),
             producer: a.producer.clone(),
             inspection_date: a.inspection_date.clone(),
-            result,
-            documents,
+            result: conformance(&a.result)?,
+            documents: document_refs(&a.documents)?,
         }))
     })();
     match event {
         Ok(e) => submit(&a.signer, e, Vec::new()),
         Err(m) => usage(&m),
     }
+}
+
+/// `--result`: `conformant` or `non_conformant`.
+fn conformance(v: &str) -> anyhow::Result<Conformance> {
+    match v {
+        "conformant" => Ok(Conformance::Conformant),
+        "non_conformant" => Ok(Conformance::NonConformant),
+        other => Err(anyhow!(
+            "--result must be conformant or non_conformant, not {other:?}"
+        )),
+    }
+}
+
+/// The files given with `--document`, by name and SHA-256 (the files are not sent).
+fn document_refs(files: &[PathBuf]) -> anyhow::Result<Vec<DocumentRef>> {
+    files
+        .iter()
+        .map(|d| {
+            let bytes =
+                std::fs::read(d).map_err(|e| anyhow!("cannot read {}: {e}", d.display()))?;
+            Ok(DocumentRef {
+                name: d
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                sha256: record::hex(&Sha256::digest(&bytes)),
+            })
+        })
+        .collect()
 }
 
 /// `traceseal event`.

@@ -170,6 +170,23 @@ pub struct Warehousing {
     pub location: Option<String>,
 }
 
+/// A sampling inspection in the bonded warehouse (抽样检验), by an engaged inspector or the
+/// warehouse's QA. Lots of high-risk importers or products need a conformant one before
+/// release (`docs/credit-model.md`, Supervision); a non-conformant one keeps the lot in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sampling {
+    /// Inspection report number.
+    pub report_no: String,
+    /// Units sampled (1 or more).
+    pub samples: u32,
+    /// The result.
+    pub result: Conformance,
+    /// Supporting documents (the laboratory report), by hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<DocumentRef>,
+}
+
 /// A customs or quality hold, or its release.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -219,6 +236,8 @@ pub enum Event {
     Receiving(Warehousing),
     /// Stored (put away or moved) in the bonded warehouse.
     Storing(Warehousing),
+    /// Sampled and inspected in the bonded warehouse.
+    Sampling(Sampling),
     /// A customs or quality hold placed.
     Holding(Hold),
     /// A hold lifted.
@@ -253,6 +272,8 @@ pub enum Step {
     Receiving,
     /// See [`Event::Storing`].
     Storing,
+    /// See [`Event::Sampling`].
+    Sampling,
     /// See [`Event::Holding`].
     Holding,
     /// See [`Event::HoldRelease`].
@@ -267,7 +288,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in chain order.
-    pub const ALL: [Step; 14] = [
+    pub const ALL: [Step; 15] = [
         Step::OriginAttestation,
         Step::Packing,
         Step::Shipping,
@@ -277,6 +298,7 @@ impl Step {
         Step::CustomsClearance,
         Step::Receiving,
         Step::Storing,
+        Step::Sampling,
         Step::Holding,
         Step::HoldRelease,
         Step::Release,
@@ -296,6 +318,7 @@ impl Step {
             Step::CustomsClearance => "customs_clearance",
             Step::Receiving => "receiving",
             Step::Storing => "storing",
+            Step::Sampling => "sampling",
             Step::Holding => "holding",
             Step::HoldRelease => "hold_release",
             Step::Release => "release",
@@ -334,6 +357,7 @@ impl Event {
             Event::CustomsClearance(_) => Step::CustomsClearance,
             Event::Receiving(_) => Step::Receiving,
             Event::Storing(_) => Step::Storing,
+            Event::Sampling(_) => Step::Sampling,
             Event::Holding(_) => Step::Holding,
             Event::HoldRelease(_) => Step::HoldRelease,
             Event::Release(_) => Step::Release,

@@ -25,5 +25,5 @@ pub mod rules;
 pub use record::{
     CheckedStatement, Event, LotId, Role, SignedStatement, Statement, Step, CUSTODY_V2, GENESIS,
 };
-pub use registry::{ActorOp, Recall};
+pub use registry::{ActorOp, Recall, RecallClass};
 pub use rules::{ItemState, LotState, OrderError};

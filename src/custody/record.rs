@@ -23,7 +23,7 @@ use time::{Date, OffsetDateTime};
 use super::canon;
 pub use super::event::{
     Attestation, Conformance, Customs, DocumentRef, Event, Hold, HoldType, Movement, Outbound,
-    Packing, Place, Role, Step, Warehousing,
+    Packing, Place, Role, Sampling, Step, Warehousing,
 };
 use crate::code::KeyId;
 use crate::commitment::ItemRef;
@@ -475,15 +475,14 @@ impl Statement {
                     format_description!("[year]-[month]-[day]"),
                 )
                 .map_err(|_| field_err("inspection_date must be YYYY-MM-DD"))?;
-                if a.documents.len() > MAX_DOCUMENTS {
-                    return Err(field_err(format!(
-                        "at most {MAX_DOCUMENTS} documents per attestation"
-                    )));
+                check_documents(&a.documents)?;
+            }
+            Event::Sampling(s) => {
+                check_text("report_no", &s.report_no)?;
+                if s.samples == 0 {
+                    return Err(field_err("samples must be at least 1"));
                 }
-                for d in &a.documents {
-                    check_text("documents[].name", &d.name)?;
-                    parse_hash_hex("documents[].sha256", &d.sha256)?;
-                }
+                check_documents(&s.documents)?;
             }
             Event::Packing(p) => {
                 check_opt("container", &p.container)?;
@@ -514,6 +513,19 @@ impl Statement {
         }
         Ok(())
     }
+}
+
+fn check_documents(docs: &[DocumentRef]) -> Result<(), RecordError> {
+    if docs.len() > MAX_DOCUMENTS {
+        return Err(field_err(format!(
+            "at most {MAX_DOCUMENTS} documents per record"
+        )));
+    }
+    for d in docs {
+        check_text("documents[].name", &d.name)?;
+        parse_hash_hex("documents[].sha256", &d.sha256)?;
+    }
+    Ok(())
 }
 
 fn gs1_check_ok(digits: &str) -> bool {
@@ -798,6 +810,14 @@ mod tests {
                 })
             }),
             Just(Event::Release(Outbound::default())),
+            (text(), any::<u32>(), text(), text()).prop_map(|(report_no, samples, name, sha256)| {
+                Event::Sampling(Sampling {
+                    report_no,
+                    samples,
+                    result: Conformance::NonConformant,
+                    documents: vec![DocumentRef { name, sha256 }],
+                })
+            }),
             Just(sample().event),
         ]
     }

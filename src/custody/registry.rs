@@ -10,6 +10,7 @@
 //! signed by an actor; their authenticity comes from the log's signed, anchored checkpoints.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::canon;
 use super::record::Role;
@@ -83,6 +84,47 @@ impl ActorOp {
     }
 }
 
+/// Why a lot is recalled, in one word: a safety recall weighs on the importer's credit
+/// grade more than others and puts it on the warning list (`docs/credit-model.md`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RecallClass {
+    /// A risk to health or safety (contamination, a dangerous defect).
+    Safety,
+    /// A quality defect that is no safety risk.
+    Quality,
+    /// Wrong or missing labelling.
+    Labelling,
+    /// Anything else.
+    Other,
+}
+
+impl RecallClass {
+    /// The class named `s` (its snake_case name), if any.
+    pub fn parse(s: &str) -> Option<RecallClass> {
+        [
+            RecallClass::Safety,
+            RecallClass::Quality,
+            RecallClass::Labelling,
+            RecallClass::Other,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecallClass::Safety => "safety",
+            RecallClass::Quality => "quality",
+            RecallClass::Labelling => "labelling",
+            RecallClass::Other => "other",
+        }
+    }
+}
+
 /// A lot recall by the operator (or a regulator through the operator). Lot-wide: it joins
 /// the lot's hash chain like a lot-wide custody record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +136,9 @@ pub struct Recall {
     pub prev: String,
     /// Why, shown to consumers.
     pub reason: String,
+    /// The class of recall, when the operator named one (older leaves have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<RecallClass>,
     /// Unix seconds.
     pub at: i64,
 }
@@ -179,9 +224,19 @@ mod tests {
             lot: "09506000134352.L1".into(),
             prev: "00".into(),
             reason: "melamine".into(),
+            class: None,
             at: 1,
         };
         let leaf = String::from_utf8(r.leaf()).unwrap();
         assert_eq!(Recall::parse_leaf(&leaf).unwrap(), r);
+        // A class is named only when there is one: older leaves read as they were written.
+        assert!(!leaf.contains("class"));
+        let safety = Recall {
+            class: Some(RecallClass::Safety),
+            ..r
+        };
+        let leaf = String::from_utf8(safety.leaf()).unwrap();
+        assert!(leaf.contains("\"class\":\"safety\""));
+        assert_eq!(Recall::parse_leaf(&leaf).unwrap(), safety);
     }
 }

@@ -30,6 +30,7 @@ pub fn step_roles(step: Step) -> &'static [Role] {
         Step::Shipping | Step::Departing | Step::Arriving => &[Role::Carrier],
         Step::CustomsDeclaration | Step::CustomsClearance => &[Role::CustomsBroker],
         Step::Receiving | Step::Storing | Step::Release => &[Role::BondedWarehouse],
+        Step::Sampling => &[Role::Inspector, Role::BondedWarehouse],
         Step::Holding | Step::HoldRelease => &[Role::CustomsBroker, Role::BondedWarehouse],
         Step::RetailSale | Step::SelfPickup => &[Role::Retailer],
     }
@@ -135,6 +136,9 @@ pub struct LotState {
     pub stage: Stage,
     /// The inspection result, once attested.
     pub attestation: Option<Conformance>,
+    /// The sampling inspection's result, once sampled in the bonded warehouse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<Conformance>,
     /// The customs declaration number, once declared.
     pub declaration_no: Option<String>,
     /// Active holds.
@@ -198,6 +202,7 @@ pub fn apply(
     match event {
         Event::Holding(h) => place_hold(lot, h.hold_type, &mut next)?,
         Event::HoldRelease(h) => lift_hold(lot, h.hold_type, &mut next)?,
+        Event::Sampling(s) => sample(lot, s.result, &mut next)?,
         Event::Release(_) => release(lot, items, &mut next)?,
         Event::RetailSale(_) | Event::SelfPickup(_) => sell(lot, items, &mut next)?,
         route => route_step(lot, route, &mut next)?,
@@ -264,6 +269,7 @@ fn route_step(lot: &LotState, event: &Event, next: &mut LotState) -> Result<(), 
         Event::Storing(_) => at_stage(lot, Stage::Received, step)?,
         Event::Holding(_)
         | Event::HoldRelease(_)
+        | Event::Sampling(_)
         | Event::Release(_)
         | Event::RetailSale(_)
         | Event::SelfPickup(_) => {
@@ -328,6 +334,22 @@ fn lift_hold(lot: &LotState, t: HoldType, next: &mut LotState) -> Result<(), Ord
     Ok(())
 }
 
+/// A sampling inspection: once, in the bonded warehouse, before anything left it.
+fn sample(lot: &LotState, result: Conformance, next: &mut LotState) -> Result<(), OrderError> {
+    at_stage(lot, Stage::Received, Step::Sampling)?;
+    if let Some(r) = &lot.recalled {
+        return Err(OrderError(format!("the lot has been recalled ({r})")));
+    }
+    need(lot.sampling.is_none(), || {
+        "the lot already has a sampling inspection; a lot is sampled once".into()
+    })?;
+    need(!lot.released && lot.items_released == 0, || {
+        "items of the lot have left the bonded warehouse; sample before release".into()
+    })?;
+    next.sampling = Some(result);
+    Ok(())
+}
+
 /// Release from the bonded warehouse: of the whole lot (no items) or of the named items.
 fn release(
     lot: &LotState,
@@ -338,6 +360,9 @@ fn release(
     blocked(lot)?;
     need(lot.attestation == Some(Conformance::Conformant), || {
         "the origin attestation found the lot non_conformant: it may not be released".into()
+    })?;
+    need(lot.sampling != Some(Conformance::NonConformant), || {
+        "the sampling inspection found the lot non_conformant: it may not be released".into()
     })?;
     need(!lot.released, || "the lot has already been released".into())?;
     if items.is_empty() {
@@ -455,7 +480,9 @@ fn accepts(lot: &LotState, event: &Event, items: &[(String, ItemState)]) -> bool
 /// Sample records of `step` to try: lot-wide, and for the outbound steps also one fresh
 /// item; holds of either type.
 fn probes(lot: &LotState, step: Step) -> Vec<(Event, Vec<(String, ItemState)>)> {
-    use super::record::{Attestation, Customs, Hold, Movement, Outbound, Packing, Warehousing};
+    use super::record::{
+        Attestation, Customs, Hold, Movement, Outbound, Packing, Sampling, Warehousing,
+    };
     let customs = || Customs {
         declaration_no: lot.declaration_no.clone().unwrap_or_default(),
     };
@@ -484,6 +511,12 @@ fn probes(lot: &LotState, step: Step) -> Vec<(Event, Vec<(String, ItemState)>)> 
         Step::CustomsClearance => vec![Event::CustomsClearance(customs())],
         Step::Receiving => vec![Event::Receiving(Warehousing::default())],
         Step::Storing => vec![Event::Storing(Warehousing::default())],
+        Step::Sampling => vec![Event::Sampling(Sampling {
+            report_no: String::new(),
+            samples: 1,
+            result: Conformance::Conformant,
+            documents: vec![],
+        })],
         Step::Holding => holds(Event::Holding).to_vec(),
         Step::HoldRelease => holds(Event::HoldRelease).to_vec(),
         Step::Release => vec![Event::Release(Outbound::default())],

@@ -10,7 +10,7 @@
 //! `docs/credit-model.md` explains the model; `fixtures/credit-model-vectors.json` holds
 //! golden vectors (facts → score → grade).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -126,6 +126,8 @@ pub enum Factor {
     Hold,
     /// Recalls of its lots.
     Recall,
+    /// Recalls of its lots for a safety reason (on top of [`Factor::Recall`]).
+    SafetyRecall,
     /// Upheld complaints of counterfeiting.
     ComplaintCounterfeit,
     /// Upheld complaints about quality.
@@ -142,10 +144,11 @@ pub enum Factor {
 
 impl Factor {
     /// The dynamic factors, in the model file's order.
-    pub const DYNAMIC: [Factor; 9] = [
+    pub const DYNAMIC: [Factor; 10] = [
         Factor::NonConformant,
         Factor::Hold,
         Factor::Recall,
+        Factor::SafetyRecall,
         Factor::ComplaintCounterfeit,
         Factor::ComplaintQuality,
         Factor::ComplaintService,
@@ -248,6 +251,58 @@ fn points(v: f64) -> bool {
     v.is_finite() && (-100.0..=100.0).contains(&v)
 }
 
+/// A rule that puts an enterprise on the warning list (失信预警名单) by itself.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningRule {
+    /// Its grade in force is D.
+    GradeD,
+    /// A lot of its was recalled for a safety reason.
+    SafetyRecall,
+    /// A complaint of counterfeiting against it was upheld.
+    CounterfeitComplaint,
+}
+
+impl WarningRule {
+    /// Every rule.
+    pub const ALL: [WarningRule; 3] = [
+        WarningRule::GradeD,
+        WarningRule::SafetyRecall,
+        WarningRule::CounterfeitComplaint,
+    ];
+
+    /// The snake_case name (as in the model file and the API).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningRule::GradeD => "grade_d",
+            WarningRule::SafetyRecall => "safety_recall",
+            WarningRule::CounterfeitComplaint => "counterfeit_complaint",
+        }
+    }
+}
+
+/// The warning list's rules: how long a listing lasts after its rule last fired.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Warnings {
+    /// The remediation period of each rule, in days (at most the decay window).
+    pub remediation_days: BTreeMap<WarningRule, u32>,
+}
+
+/// Rewards and punishments the custody state machine enforces (守信激励/失信惩戒).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Supervision {
+    /// Grades whose lots need a sampling inspection before release.
+    pub sampling_grades: BTreeSet<Grade>,
+    /// Product categories whose lots need one, unless the enterprise has the green channel.
+    pub sampling_categories: BTreeSet<ProductCategory>,
+    /// Grades with the green channel: no sampling inspection required, unless listed.
+    pub green_channel_grades: BTreeSet<Grade>,
+}
+
 /// Points per (decayed) event and the most a factor may take.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -275,6 +330,10 @@ pub struct Model {
     pub statics: Statics,
     /// Dynamic factors by name.
     pub dynamic: BTreeMap<Factor, Weight>,
+    /// The warning list's rules.
+    pub warning: Warnings,
+    /// What a grade and a listing change in custody.
+    pub supervision: Supervision,
 }
 
 impl Model {
@@ -329,7 +388,38 @@ impl Model {
                 factor_name(*f)
             ));
         }
+        self.check_rules()
+    }
+
+    fn check_rules(&self) -> Result<(), ModelError> {
+        let window = self.decay.window_days;
+        for r in WarningRule::ALL {
+            match self.warning.remediation_days.get(&r) {
+                Some(d) if (1..=window).contains(d) => {}
+                _ => {
+                    return Err(ModelError::Invalid(format!(
+                        "warning.remediation_days.{} must be 1–{window} (the decay window)",
+                        r.as_str()
+                    )))
+                }
+            }
+        }
+        let s = &self.supervision;
+        if let Some(g) = s.sampling_grades.intersection(&s.green_channel_grades).next() {
+            return Err(ModelError::Invalid(format!(
+                "supervision: grade {} cannot both need sampling and have the green channel",
+                g.as_str()
+            )));
+        }
         Ok(())
+    }
+
+    /// The remediation period of `rule`, in days.
+    pub fn remediation_days(&self, rule: WarningRule) -> i64 {
+        self.warning
+            .remediation_days
+            .get(&rule)
+            .map_or(0, |d| i64::from(*d))
     }
 
     /// The grade of `score`, given the grade held before: a grade moves only once the score
@@ -550,6 +640,12 @@ fn round1(x: f64) -> f64 {
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
+
+mod policy;
+mod warning;
+
+pub use policy::{sampling, SamplingDecision, SamplingReason, Standing};
+pub use warning::{listings, Listing};
 
 #[cfg(test)]
 mod tests;

@@ -108,8 +108,24 @@ fn model_files_with_errors_are_refused_with_the_reason() {
             "hysteresis",
         ),
         (
-            ok.replace("version = \"2026-12.4\"", "version = \"\""),
+            ok.replace("version = \"2026-12.5\"", "version = \"\""),
             "version",
+        ),
+        (
+            ok.replace("grade_d = 90", "grade_d = 400"),
+            "warning.remediation_days.grade_d",
+        ),
+        (
+            ok.replace("safety_recall = 180\n", ""),
+            "warning.remediation_days.safety_recall",
+        ),
+        (
+            ok.replace("green_channel_grades = [\"A\"]", "green_channel_grades = [\"A\", \"C\"]"),
+            "grade C cannot both",
+        ),
+        (
+            ok.replace("[\"infant_formula\",", "[\"baby_milk\","),
+            "baby_milk",
         ),
     ];
     for (text, want) in cases {
@@ -146,5 +162,158 @@ proptest::proptest! {
         facts.events.push(Dated { factor: Factor::DYNAMIC[extra], day: 1000, count: 1 });
         let after = assess(&model, &facts, 1000);
         proptest::prop_assert!(after.score <= before.score);
+    }
+}
+
+mod warning_list {
+    use super::super::*;
+
+    const TODAY: i64 = 20_429;
+
+    fn model() -> Model {
+        Model::default_model()
+    }
+
+    fn facts(events: &[(Factor, i64)]) -> Facts {
+        Facts {
+            events: events
+                .iter()
+                .map(|(factor, day)| Dated {
+                    factor: *factor,
+                    day: *day,
+                    count: 1,
+                })
+                .collect(),
+            ..Facts::default()
+        }
+    }
+
+    fn rules(l: &[Listing]) -> Vec<WarningRule> {
+        l.iter().map(|l| l.rule).collect()
+    }
+
+    /// Grade D lists at once; the listing outlives the grade by the remediation period
+    /// (90 days), counted from the last day the grade was D.
+    #[test]
+    fn grade_d_lists_and_stays_listed_for_the_remediation_period() {
+        let m = model();
+        let none = Facts::default();
+        let l = listings(&m, Grade::D, &none, &[], TODAY);
+        assert_eq!(
+            l,
+            vec![Listing {
+                rule: WarningRule::GradeD,
+                since: TODAY,
+                last: TODAY,
+                until: TODAY + 90
+            }]
+        );
+        // Still D ten days on: the listing goes on from when it began.
+        let l = listings(&m, Grade::D, &none, &l, TODAY + 10);
+        assert_eq!((l[0].since, l[0].last, l[0].until), (TODAY, TODAY + 10, TODAY + 100));
+        // Up to C: listed until 90 days after the last day at D, then off.
+        let c = listings(&m, Grade::C, &none, &l, TODAY + 11);
+        assert_eq!(c, l);
+        let c = listings(&m, Grade::C, &none, &c, TODAY + 99);
+        assert_eq!(rules(&c), vec![WarningRule::GradeD]);
+        assert!(listings(&m, Grade::C, &none, &c, TODAY + 100).is_empty());
+        assert!(listings(&m, Grade::B, &none, &[], TODAY).is_empty());
+    }
+
+    /// A safety recall or an upheld counterfeit complaint lists for 180 days from the
+    /// latest one; a run of them overlapping each other's periods counts from its first.
+    #[test]
+    fn recalls_and_complaints_list_from_the_first_of_their_run() {
+        let m = model();
+        let f = facts(&[
+            (Factor::SafetyRecall, TODAY - 10),
+            (Factor::ComplaintCounterfeit, TODAY - 300),
+            (Factor::ComplaintCounterfeit, TODAY - 100),
+            (Factor::ComplaintCounterfeit, TODAY - 20),
+            // Other factors never list.
+            (Factor::Recall, TODAY),
+            (Factor::ComplaintQuality, TODAY),
+        ]);
+        let l = listings(&m, Grade::B, &f, &[], TODAY);
+        assert_eq!(
+            l,
+            vec![
+                Listing {
+                    rule: WarningRule::SafetyRecall,
+                    since: TODAY - 10,
+                    last: TODAY - 10,
+                    until: TODAY + 170
+                },
+                Listing {
+                    rule: WarningRule::CounterfeitComplaint,
+                    // TODAY − 300's period ended at TODAY − 120, before TODAY − 100.
+                    since: TODAY - 100,
+                    last: TODAY - 20,
+                    until: TODAY + 160
+                },
+            ]
+        );
+        // An old complaint alone, its period over: not listed.
+        let old = facts(&[(Factor::ComplaintCounterfeit, TODAY - 180)]);
+        assert!(listings(&m, Grade::B, &old, &[], TODAY).is_empty());
+        // A date ahead of today (a clock set back) counts as today.
+        let ahead = facts(&[(Factor::SafetyRecall, TODAY + 5)]);
+        let l = listings(&m, Grade::B, &ahead, &[], TODAY);
+        assert_eq!((l[0].since, l[0].until), (TODAY, TODAY + 180));
+    }
+
+    fn standing(grade: Option<Grade>, warnings: &[WarningRule], dishonest: bool) -> Standing {
+        Standing {
+            grade,
+            warnings: warnings.to_vec(),
+            dishonest,
+        }
+    }
+
+    /// Listed or graded C/D: always sampled; otherwise grade A waives it (the green
+    /// channel); otherwise the high-risk categories are sampled.
+    #[test]
+    fn sampling_follows_listing_then_green_channel_then_category() {
+        let s = &model().supervision;
+        let infant = Some(ProductCategory::InfantFormula);
+        let wine = Some(ProductCategory::Alcohol);
+        use SamplingDecision as D;
+        use SamplingReason as R;
+        assert_eq!(
+            sampling(s, &standing(Some(Grade::A), &[], false), infant),
+            D::GreenChannel
+        );
+        assert_eq!(
+            sampling(s, &standing(Some(Grade::B), &[], false), infant),
+            D::Required(vec![R::Category {
+                category: ProductCategory::InfantFormula
+            }])
+        );
+        assert_eq!(
+            sampling(s, &standing(Some(Grade::B), &[], false), wine),
+            D::NotRequired
+        );
+        assert_eq!(sampling(s, &standing(None, &[], false), None), D::NotRequired);
+        assert_eq!(
+            sampling(s, &standing(Some(Grade::C), &[], false), wine),
+            D::Required(vec![R::Grade { grade: Grade::C }])
+        );
+        // A listed grade-A importer has no green channel.
+        let listed = standing(Some(Grade::A), &[WarningRule::CounterfeitComplaint], true);
+        let d = sampling(s, &listed, wine);
+        assert_eq!(
+            d,
+            D::Required(vec![
+                R::WarningList {
+                    rule: WarningRule::CounterfeitComplaint
+                },
+                R::DishonestyList
+            ])
+        );
+        let D::Required(reasons) = d else { unreachable!() };
+        assert_eq!(
+            reasons[0].to_string(),
+            "the importer is on the warning list (counterfeit_complaint)"
+        );
     }
 }

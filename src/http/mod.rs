@@ -18,6 +18,7 @@ pub mod certificates;
 pub mod console;
 pub mod consumer;
 pub mod cookie;
+pub mod csv;
 pub mod custody;
 pub mod engagements;
 pub mod error;

@@ -222,8 +222,11 @@ impl Certificates {
         }
         let signed = SignedStatement::parse_leaf(text).map_err(|_| not_attestation())?;
         let st = &signed.checked.statement;
-        let Event::OriginAttestation(a) = &st.event else {
-            return Err(not_attestation().into());
+        // Origin attestations and sampling inspections name their documents.
+        let documents = match &st.event {
+            Event::OriginAttestation(a) => &a.documents,
+            Event::Sampling(s) => &s.documents,
+            _ => return Err(not_attestation().into()),
         };
         if st.actor != actor {
             return Err(CertificateError::NotYourRecord {
@@ -232,7 +235,7 @@ impl Certificates {
             }
             .into());
         }
-        a.documents
+        documents
             .iter()
             .find(|d| d.sha256 == sha256)
             .map(|d| d.name.clone())

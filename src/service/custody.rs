@@ -24,10 +24,11 @@ use super::log::PendingLeaf;
 use super::master::MasterData;
 use super::{lock, now_unix, Result, ServiceError};
 use crate::commitment::ItemRef;
+use crate::grading::{ProductCategory, SamplingDecision};
 use crate::config::CustodyRules;
 use crate::custody::record::{self, hex, parse_signature};
 use crate::custody::rules::{self, ItemState, LotState};
-use crate::custody::{LotId, Recall, SignedStatement, Step, GENESIS};
+use crate::custody::{LotId, Recall, RecallClass, SignedStatement, Step, GENESIS};
 use crate::leaf::LeafRecord;
 use crate::merkle;
 use crate::store::schema::{
@@ -75,6 +76,18 @@ pub struct Custody {
     signers: signers::SignerCache,
     heads: heads::LotHeads,
     nonces: nonces::NonceFilter,
+    /// Weak: the supervisor (grading) holds this unit, and a cycle of `Arc`s would keep
+    /// the store open after the service is dropped.
+    supervisor: std::sync::OnceLock<std::sync::Weak<dyn Supervisor>>,
+}
+
+/// Who says whether a lot needs a sampling inspection before release: the credit grades
+/// (`service::grading`), set once the units are composed (grading reads custody's counters,
+/// so it cannot be one of custody's dependencies).
+pub trait Supervisor: Send + Sync {
+    /// The decision for a lot of enterprise `owner`'s product of `category`.
+    fn sampling(&self, owner: u64, category: Option<ProductCategory>)
+        -> Result<SamplingDecision>;
 }
 
 /// The units custody reads and writes through.
@@ -115,6 +128,35 @@ impl Custody {
             signers: signers::SignerCache::default(),
             heads: heads::LotHeads::default(),
             nonces: nonces::NonceFilter::default(),
+            supervisor: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Sets who decides on sampling inspections (once, when the units are composed); until
+    /// then no lot needs one.
+    pub fn set_supervisor(&self, s: std::sync::Weak<dyn Supervisor>) {
+        // A second call changes nothing: composition sets it once.
+        let _ = self.supervisor.set(s);
+    }
+
+    /// Whether a release of `lot` of enterprise `owner` is refused for want of a sampling
+    /// inspection: the supervisor's decision for its product's category.
+    pub(super) fn require_sampling(&self, lot: &LotId, owner: u64) -> Result<()> {
+        let Some(weak) = self.supervisor.get() else {
+            return Ok(());
+        };
+        // Gone only while the service shuts down: refuse rather than skip the rule.
+        let s = weak
+            .upgrade()
+            .ok_or_else(|| ServiceError::internal("supervision is shutting down"))?;
+        let category = self.master.find_product(&lot.gtin)?.and_then(|p| p.category);
+        match s.sampling(owner, category)? {
+            SamplingDecision::Required(reasons) => Err(CustodyError::SamplingRequired {
+                lot: lot.clone(),
+                reasons,
+            }
+            .into()),
+            SamplingDecision::GreenChannel | SamplingDecision::NotRequired => Ok(()),
         }
     }
 
@@ -162,6 +204,10 @@ pub struct LotInput {
 pub struct RecallInput {
     /// Why, shown to consumers, 1–200 characters.
     pub reason: String,
+    /// The class of recall: a `safety` recall weighs more on the importer's credit grade and
+    /// puts it on the warning list. None: unclassified.
+    #[serde(default)]
+    pub class: Option<RecallClass>,
 }
 
 /// Body of `POST /api/v1/custody/records`: a statement and the actor's signature over it.
@@ -535,6 +581,7 @@ pub(crate) mod tests {
         .unwrap();
         let reason = RecallInput {
             reason: "contamination".into(),
+            class: None,
         };
         svc.custody().recall(&bad, &reason).unwrap();
         let today = now_unix().div_euclid(86_400);
@@ -1207,6 +1254,7 @@ pub(crate) mod tests {
                 &lot,
                 &RecallInput {
                     reason: "contamination".into(),
+                    class: None,
                 },
             )
             .unwrap();

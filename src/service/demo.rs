@@ -74,6 +74,8 @@ struct DemoLot {
     quantity: u64,
     #[serde(default)]
     recall: Option<String>,
+    #[serde(default)]
+    recall_class: Option<crate::custody::RecallClass>,
     events: Vec<DemoEvent>,
 }
 
@@ -308,6 +310,7 @@ impl Service {
                 &lot_id,
                 &RecallInput {
                     reason: reason.clone(),
+                    class: l.recall_class,
                 },
             )?;
             report.records += 1;
@@ -338,7 +341,7 @@ mod tests {
         let r = svc.load_demo(BUILTIN, dir.path()).unwrap();
         assert!(r.loaded);
         assert_eq!((r.products, r.lots), (4, 5));
-        assert_eq!(r.records, 58, "57 signed records and one recall");
+        assert_eq!(r.records, 60, "59 signed records and one recall");
         for a in ["au-oceania-inspection", "cn-nb-bonded-wh3"] {
             let p = dir.path().join(format!("{a}.pem"));
             use std::os::unix::fs::PermissionsExt;

@@ -11,6 +11,7 @@
 //! gathering of facts is in `grading/facts.rs`.
 
 mod facts;
+mod warnings;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -28,10 +29,13 @@ use super::printing::Printing;
 use super::telemetry::Telemetry;
 use crate::authz::Principal;
 use crate::grading::{
-    assess, factor_name, Assessment, Contribution, Dated, Grade, Model, ProductCategory,
+    assess, factor_name, listings, Assessment, Contribution, Dated, Grade, Listing, Model,
+    ProductCategory, WarningRule,
 };
-use crate::records::{GradeCause, GradeRecord, LoggedContribution};
-use crate::store::schema::{decode_json, encode_json, grade_change_key, grade_key};
+use crate::records::{GradeCause, GradeRecord, LoggedContribution, LoggedListing, WarningRecord};
+use crate::store::schema::{
+    decode_json, encode_json, grade_change_key, grade_key, warned_key, warning_change_key,
+};
 use crate::store::{Cf, Durability, Store, WriteBatch};
 
 const DAY: i64 = 86_400;
@@ -41,6 +45,10 @@ pub const FULL_EVERY_SECS: i64 = 3_600;
 pub const MAX_REASON: usize = 2_000;
 /// Most changes `GET …/grade` lists (the newest).
 pub const MAX_HISTORY: usize = 1_000;
+/// Most enterprises one page of the warning list holds.
+pub const MAX_WARNED: usize = 500;
+/// Most enterprises one page of the graded list holds.
+pub const MAX_GRADED: usize = 5_000;
 
 /// The units grades are read from.
 #[derive(Clone)]
@@ -123,6 +131,28 @@ struct Stored {
     #[serde(default)]
     r#override: Option<Override>,
     seq: u64,
+    /// The warning-list rules holding the enterprise on the list now.
+    #[serde(default)]
+    warnings: Vec<Listing>,
+    /// Changes of its listing so far.
+    #[serde(default)]
+    warning_seq: u64,
+}
+
+/// What one enterprise's grading writes: its new state, and the leaves of what changed.
+struct Next {
+    id: u64,
+    state: Stored,
+    grade: Option<GradeRecord>,
+    warning: Option<WarningRecord>,
+}
+
+impl Next {
+    fn leaves(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        let g = self.grade.as_ref().map(GradeRecord::leaf);
+        g.into_iter()
+            .chain(self.warning.as_ref().map(WarningRecord::leaf))
+    }
 }
 
 /// One change of a grade, as `GET …/grade` lists it.
@@ -173,6 +203,92 @@ pub struct GradeView {
     pub r#override: Option<Override>,
     /// Changes, oldest first (the newest [`MAX_HISTORY`] of them).
     pub history: Vec<GradeChange>,
+    /// The warning-list rules holding the enterprise on the list now (empty: not listed).
+    pub warnings: Vec<ListingView>,
+    /// Changes of its listing, oldest first (the newest [`MAX_HISTORY`] of them).
+    pub warning_history: Vec<WarningChange>,
+}
+
+/// One rule holding an enterprise on the warning list (失信预警名单).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ListingView {
+    /// The rule.
+    pub rule: WarningRule,
+    /// The day the listing began (YYYY-MM-DD, UTC).
+    pub since: String,
+    /// The first day off the list, unless the rule fires again (YYYY-MM-DD, UTC).
+    pub until: String,
+}
+
+/// One change of an enterprise's warning listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WarningChange {
+    /// 1 for the first change, +1 per change.
+    pub seq: u64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// On the list after it.
+    pub listed: bool,
+    /// Rules that began holding the enterprise.
+    pub added: Vec<WarningRule>,
+    /// Rules whose remediation period passed.
+    pub ended: Vec<WarningRule>,
+    /// The listings in force after it.
+    pub listings: Vec<ListingView>,
+    /// Its log leaf (`GET /api/v1/log/leaves/{index}`), checkpointed and anchored.
+    pub leaf_index: u64,
+}
+
+/// An enterprise on the warning list, as `GET /api/v1/credit/warnings` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WarnedEnterprise {
+    /// The enterprise.
+    pub enterprise_id: u64,
+    /// Its legal name.
+    pub enterprise_name: String,
+    /// The rules holding it on the list.
+    pub listings: Vec<ListingView>,
+}
+
+/// What an enterprise's standing means for its lots, whatever their product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SupervisionLevel {
+    /// Every lot needs a sampling inspection before release (listed, or graded for it).
+    Sampling,
+    /// No sampling inspection is required (grade A, not listed).
+    GreenChannel,
+    /// Lots of high-risk product categories need one; others do not.
+    Standard,
+}
+
+/// A graded enterprise, as the regulator's export lists it (`GET /api/v1/grades`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GradedEnterprise {
+    /// The enterprise.
+    pub enterprise_id: u64,
+    /// Its legal name.
+    pub enterprise_name: String,
+    /// Its unified social credit code.
+    pub uscc: String,
+    /// The grade in force.
+    pub grade: Grade,
+    /// The model's score, 0–100.
+    pub score: f64,
+    /// The model's grade.
+    pub computed: Grade,
+    /// The operator has set the grade in force.
+    pub overridden: bool,
+    /// The model version.
+    pub model: String,
+    /// When the model's assessment last changed (RFC 3339).
+    pub assessed_at: String,
+    /// The warning-list rules holding it on the list (empty: not listed).
+    pub warnings: Vec<WarningRule>,
+    /// On an authority's dishonesty list.
+    pub dishonest: bool,
+    /// What its standing means for its lots.
+    pub supervision: SupervisionLevel,
 }
 
 /// What a scan shows of an enterprise's grade (the whole of it is
@@ -189,6 +305,8 @@ pub struct GradeSummary {
     pub overridden: bool,
     /// The model version.
     pub model: String,
+    /// The warning-list rules holding the enterprise on the list (empty: not listed).
+    pub warnings: Vec<WarningRule>,
 }
 
 // Scores are finite (the model file is checked and the score clamped), so `==` is total.
@@ -273,9 +391,15 @@ impl Grading {
             let old = self.stored(e.id)?;
             f.previous = old.as_ref().map(|s| s.assessment.grade);
             let a = assess(&self.model, &f, today);
-            next.extend(step(e.id, old, a, now));
+            let in_force = old
+                .as_ref()
+                .and_then(|s| s.r#override.as_ref())
+                .map_or(a.grade, |o| o.grade);
+            let before = old.as_ref().map_or(&[][..], |s| &s.warnings[..]);
+            let list = listings(&self.model, in_force, &f, before, today);
+            next.extend(step(e.id, old, a, list, now));
         }
-        let changed = next.iter().filter(|(_, _, r)| r.is_some()).count();
+        let changed = next.iter().filter(|n| n.grade.is_some()).count();
         if !next.is_empty() {
             self.write_states(next)?;
         }
@@ -284,23 +408,38 @@ impl Grading {
 
     /// Writes the states, synced; the changes go to the log in the same write, each with
     /// its leaf index.
-    fn write_states(&self, next: Vec<(u64, Stored, Option<GradeRecord>)>) -> Result<()> {
-        let records: Vec<&GradeRecord> = next.iter().filter_map(|(_, _, r)| r.as_ref()).collect();
+    fn write_states(&self, next: Vec<Next>) -> Result<()> {
+        let leaves: Vec<PendingLeaf> = next
+            .iter()
+            .flat_map(Next::leaves)
+            .map(PendingLeaf::new)
+            .collect();
         let stage = |first: u64, wb: &mut WriteBatch| {
-            for (id, state, _) in &next {
-                wb.put(Cf::Grades, grade_key(*id), encode_json(state));
-            }
-            for (i, r) in (first..).zip(&records) {
-                let key = grade_change_key(r.enterprise, r.seq);
-                wb.put(Cf::Grades, key, encode_json(&(i, r)));
+            let mut index = first;
+            for n in &next {
+                wb.put(Cf::Grades, grade_key(n.id), encode_json(&n.state));
+                if n.state.warnings.is_empty() {
+                    wb.delete(Cf::Grades, warned_key(n.id));
+                } else {
+                    wb.put(Cf::Grades, warned_key(n.id), Vec::new());
+                }
+                if let Some(r) = &n.grade {
+                    let key = grade_change_key(r.enterprise, r.seq);
+                    wb.put(Cf::Grades, key, encode_json(&(index, r)));
+                    index += 1;
+                }
+                if let Some(r) = &n.warning {
+                    let key = warning_change_key(r.enterprise, r.seq);
+                    wb.put(Cf::Grades, key, encode_json(&(index, r)));
+                    index += 1;
+                }
             }
         };
-        if records.is_empty() {
+        if leaves.is_empty() {
             let mut wb = WriteBatch::new();
             stage(0, &mut wb);
             return Ok(self.store.write(wb, Durability::Synced)?);
         }
-        let leaves = records.iter().map(|r| PendingLeaf::new(r.leaf())).collect();
         self.deps.log.append_leaves(leaves, |first, wb| {
             stage(first, wb);
             Ok(())
@@ -328,6 +467,7 @@ impl Grading {
             computed: s.assessment.grade,
             overridden: s.r#override.is_some(),
             model: s.assessment.model,
+            warnings: rules_of(&s.warnings),
         }))
     }
 
@@ -346,6 +486,8 @@ impl Grading {
             contributions: s.assessment.contributions,
             r#override: s.r#override,
             history: self.history(id, s.seq)?,
+            warnings: s.warnings.iter().map(listing_view).collect(),
+            warning_history: self.warning_history(id, s.warning_seq)?,
         })
     }
 
@@ -412,41 +554,72 @@ impl Grading {
             };
             let mut r = record(id, &state, Some(old.grade), cause, Some(reason), Some(by));
             r.at = super::now_unix();
-            self.write_states(vec![(id, state, Some(r))])?;
+            self.write_states(vec![Next {
+                id,
+                state,
+                grade: Some(r),
+                warning: None,
+            }])?;
         }
         self.grade(id)
     }
 }
 
-/// The state after a new assessment `a`, with the change to log if a grade moved (or the
-/// model changed); `None` if nothing changed at all.
-fn step(
-    id: u64,
-    old: Option<Stored>,
-    a: Assessment,
-    now: i64,
-) -> Option<(u64, Stored, Option<GradeRecord>)> {
+impl super::custody::Supervisor for Grading {
+    fn sampling(
+        &self,
+        owner: u64,
+        category: Option<ProductCategory>,
+    ) -> Result<crate::grading::SamplingDecision> {
+        Grading::sampling(self, owner, category)
+    }
+}
+
+/// The state after a new assessment `a` and warning listings `list`, with the changes to
+/// log: the grade's if it moved (or the model changed), the listing's if its rules changed;
+/// `None` if nothing changed at all.
+fn step(id: u64, old: Option<Stored>, a: Assessment, list: Vec<Listing>, now: i64) -> Option<Next> {
     let over = old.as_ref().and_then(|s| s.r#override.clone());
     let grade = over.as_ref().map_or(a.grade, |o| o.grade);
     let moved = old.as_ref().is_none_or(|s| {
         s.grade != grade || s.assessment.grade != a.grade || s.assessment.model != a.model
     });
-    if !moved && old.as_ref().is_some_and(|s| s.assessment == a) {
+    let before = old.as_ref().map_or(&[][..], |s| &s.warnings[..]);
+    let relisted = rules_of(before) != rules_of(&list);
+    if !moved && !relisted && old.as_ref().is_some_and(|s| s.assessment == a && s.warnings == list) {
         return None;
     }
-    let seq = old.as_ref().map_or(0, |s| s.seq) + u64::from(moved);
+    let warning = relisted.then(|| {
+        let seq = old.as_ref().map_or(0, |s| s.warning_seq) + 1;
+        warning_record(id, seq, before, &list, &a.model, now)
+    });
     let state = Stored {
+        assessed_at: if old.as_ref().is_some_and(|s| s.assessment == a) {
+            old.as_ref().map_or(now, |s| s.assessed_at)
+        } else {
+            now
+        },
         assessment: a,
-        assessed_at: now,
         grade,
         r#override: over,
-        seq,
+        seq: old.as_ref().map_or(0, |s| s.seq) + u64::from(moved),
+        warning_seq: warning
+            .as_ref()
+            .map_or(old.as_ref().map_or(0, |s| s.warning_seq), |w| w.seq),
+        warnings: list,
     };
     let record = moved.then(|| {
         let previous = old.as_ref().map(|s| s.grade);
-        record(id, &state, previous, GradeCause::Computed, None, None)
+        let mut r = record(id, &state, previous, GradeCause::Computed, None, None);
+        r.at = now;
+        r
     });
-    Some((id, state, record))
+    Some(Next {
+        id,
+        state,
+        grade: record,
+        warning,
+    })
 }
 
 /// The log record of a grade change.
@@ -473,6 +646,57 @@ fn record(
         by_role: by.map_or("model".to_string(), |p| p.role.as_str().to_string()),
         request: by.map(|p| p.request.clone()).unwrap_or_default(),
     }
+}
+
+/// The rules of `l`, in order.
+fn rules_of(l: &[Listing]) -> Vec<WarningRule> {
+    l.iter().map(|l| l.rule).collect()
+}
+
+/// The log record of a change of the rules holding enterprise `id` on the warning list.
+fn warning_record(
+    id: u64,
+    seq: u64,
+    before: &[Listing],
+    after: &[Listing],
+    model: &str,
+    now: i64,
+) -> WarningRecord {
+    let (was, is) = (rules_of(before), rules_of(after));
+    WarningRecord {
+        enterprise: id,
+        seq,
+        at: now,
+        listed: !after.is_empty(),
+        added: is.iter().filter(|r| !was.contains(r)).copied().collect(),
+        ended: was.iter().filter(|r| !is.contains(r)).copied().collect(),
+        listings: after
+            .iter()
+            .map(|l| LoggedListing {
+                rule: l.rule,
+                since_day: l.since,
+                until_day: l.until,
+            })
+            .collect(),
+        model: model.to_string(),
+    }
+}
+
+/// A listing with its days as dates.
+fn listing_view(l: &Listing) -> ListingView {
+    ListingView {
+        rule: l.rule,
+        since: day_date(l.since),
+        until: day_date(l.until),
+    }
+}
+
+/// Day `d` (days since 1970-01-01) as `YYYY-MM-DD`.
+fn day_date(d: i64) -> String {
+    rfc3339(d.saturating_mul(DAY))
+        .get(..10)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn logged(c: &Contribution) -> LoggedContribution {
@@ -564,6 +788,7 @@ mod tests {
 
         let reason = RecallInput {
             reason: "contamination".into(),
+            class: None,
         };
         svc.custody().recall(&lot, &reason).unwrap();
         let size = svc.log().log_size().unwrap();

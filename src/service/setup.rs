@@ -402,6 +402,8 @@ impl Service {
             grading_deps(&core, &custody, &telemetry, &consumer, &printing),
             opts.credit_model.clone(),
         ));
+        let supervisor: std::sync::Weak<Grading> = Arc::downgrade(&grading);
+        custody.set_supervisor(supervisor);
         let readers = (custody.clone(), telemetry.clone(), consumer.clone());
         let deps = scan_deps(&core, readers, certificates.clone(), grading.clone());
         let scans = Arc::new(Scans::new(stats.clone(), deps));

@@ -140,7 +140,9 @@ pub enum Cf {
     ActorRequests,
     /// Credit-risk grades (`service::grading`): `g` ‖ enterprise id → JSON current grade
     /// (the model's assessment, any override); `h` ‖ enterprise id ‖ seq (u64 BE) → JSON
-    /// change with its leaf index ([`grade_key`], [`grade_change_key`]).
+    /// change with its leaf index ([`grade_key`], [`grade_change_key`]); `w` ‖ enterprise
+    /// id ‖ seq → JSON warning-list change with its leaf index ([`warning_change_key`]);
+    /// `l` ‖ enterprise id → empty, while on the warning list ([`warned_key`]).
     Grades,
     /// Day (u32 BE) ‖ enterprise id (u64 BE) → u64 counter: labels of the enterprise's
     /// products printed again that day ([`print_day_key`]).
@@ -628,6 +630,23 @@ pub fn grade_change_key(enterprise: u64, seq: u64) -> Vec<u8> {
     let mut k = b"h".to_vec();
     k.extend_from_slice(&u64_key(enterprise));
     k.extend_from_slice(&u64_key(seq));
+    k
+}
+
+/// Change `seq` of an enterprise's warning listing ([`Cf::Grades`]): `w` ‖ enterprise id ‖
+/// seq (u64 BE).
+pub fn warning_change_key(enterprise: u64, seq: u64) -> Vec<u8> {
+    let mut k = b"w".to_vec();
+    k.extend_from_slice(&u64_key(enterprise));
+    k.extend_from_slice(&u64_key(seq));
+    k
+}
+
+/// An enterprise on the warning list now ([`Cf::Grades`]): `l` ‖ enterprise id (u64 BE),
+/// empty value; the list is one range of these.
+pub fn warned_key(enterprise: u64) -> Vec<u8> {
+    let mut k = b"l".to_vec();
+    k.extend_from_slice(&u64_key(enterprise));
     k
 }
 

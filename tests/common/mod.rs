@@ -200,10 +200,23 @@ impl TestServer {
     pub async fn record(
         &self,
         lot: &str,
-        (actor, key): (&str, &ed25519_dalek::SigningKey),
+        signer: (&str, &ed25519_dalek::SigningKey),
         event: traceseal::custody::record::Event,
         items: Vec<String>,
     ) -> u64 {
+        let (status, v) = self.try_record(lot, signer, event, items).await;
+        assert_eq!(status, 201, "{v}");
+        v["leaf_index"].as_u64().unwrap()
+    }
+
+    /// [`TestServer::record`], answering the status and body whatever they are.
+    pub async fn try_record(
+        &self,
+        lot: &str,
+        (actor, key): (&str, &ed25519_dalek::SigningKey),
+        event: traceseal::custody::record::Event,
+        items: Vec<String>,
+    ) -> (u16, Value) {
         let head: Value = self
             .get(&format!("/api/v1/lots/{lot}/head"))
             .await
@@ -230,10 +243,8 @@ impl TestServer {
             .send()
             .await
             .unwrap();
-        let status = r.status();
-        let v: Value = r.json().await.unwrap();
-        assert_eq!(status, 201, "{v}");
-        v["leaf_index"].as_u64().unwrap()
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
     }
 
     pub async fn stop(mut self) {

@@ -120,8 +120,8 @@ export const GENESIS = '0'.repeat(64);
 
 // The steps, in the order of a lot's life (docs/custody.md).
 export const STEPS = ['origin_attestation', 'packing', 'shipping', 'departing', 'arriving',
-  'customs_declaration', 'customs_clearance', 'receiving', 'storing', 'holding', 'hold_release',
-  'release', 'retail_sale', 'self_pickup'];
+  'customs_declaration', 'customs_clearance', 'receiving', 'storing', 'sampling', 'holding',
+  'hold_release', 'release', 'retail_sale', 'self_pickup'];
 // Steps that may name items (everything else is lot-wide).
 export const ITEM_STEPS = ['release', 'retail_sale', 'self_pickup'];
 export const MAX_ITEMS = 10000;
@@ -259,6 +259,12 @@ export const STEP_FIELDS = {
   shipping: MOVE, departing: MOVE, arriving: MOVE,
   customs_declaration: CUSTOMS, customs_clearance: CUSTOMS,
   receiving: WAREHOUSE, storing: WAREHOUSE,
+  sampling: [
+    { name: 'report_no', kind: 'text', required: true },
+    { name: 'samples', kind: 'int', min: 1, max: 4294967295, required: true },
+    { name: 'result', kind: 'select', options: ['conformant', 'non_conformant'], required: true },
+    { name: 'documents', kind: 'files' },
+  ],
   holding: HOLD, hold_release: HOLD,
   release: OUTBOUND, retail_sale: OUTBOUND, self_pickup: OUTBOUND,
 };
@@ -483,6 +489,8 @@ export const M = {
   f_result: ['核验结论', 'Result', 'Résultat'],
   f_documents: ['证明文件（可选，可多选）：只在本机计算 SHA-256；只有勾选“公开”的文件才会上传', 'Documents (optional, several allowed): hashed here with SHA-256; only files ticked "publish" are uploaded', 'Documents (facultatifs, plusieurs possibles) : hachés ici en SHA-256 ; seuls les fichiers cochés « publier » sont téléversés'],
   f_packages: ['件数（可选）', 'Packages (optional)', 'Nombre de colis (facultatif)'],
+  f_report_no: ['检验报告编号', 'Inspection report number', 'Numéro du rapport d’inspection'],
+  f_samples: ['抽样件数', 'Units sampled', 'Unités prélevées'],
   f_container: ['集装箱号（可选）', 'Container (optional)', 'Conteneur (facultatif)'],
   f_transport: ['运输工具：船名航次或航班（可选）', 'Transport: vessel, voyage or flight (optional)', 'Transport : navire, voyage ou vol (facultatif)'],
   f_bill_of_lading: ['提单号（可选）', 'Bill of lading (optional)', 'Connaissement (facultatif)'],
@@ -553,6 +561,7 @@ export const M = {
   step_customs_clearance: ['海关放行', 'Customs clearance', 'Dédouanement'],
   step_receiving: ['入库收货', 'Receiving', 'Réception'],
   step_storing: ['在库存储', 'Storing', 'Stockage'],
+  step_sampling: ['抽样检验', 'Sampling inspection', 'Inspection par échantillonnage'],
   step_holding: ['暂扣', 'Hold', 'Retenue'],
   step_hold_release: ['解除暂扣', 'Hold release', 'Levée de retenue'],
   step_release: ['出库放行', 'Release', 'Sortie d’entrepôt'],
@@ -1589,7 +1598,7 @@ function startPage() {
       if (r.error) errors.items = [r.error, r.arg]; else items = r.refs;
     }
     let uploads = [];
-    if (step === 'origin_attestation' && docs) {
+    if ((step === 'origin_attestation' || step === 'sampling') && docs) {
       const entries = (await docs.promise).filter((d) => d.sha256);
       const problem = entries.find((d) => textProblem(d.name));
       if (docs.entries.some((d) => !d.sha256)) errors.documents = 'doc_read_failed';

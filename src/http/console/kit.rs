@@ -120,24 +120,7 @@ pub fn html(status: StatusCode, body: String) -> Response {
 
 /// A CSV download (`text/csv`, as an attachment named `name`, never cached).
 pub fn csv_attachment(name: &str, body: String) -> Response {
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-        .unwrap_or(HeaderValue::from_static("attachment"));
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    crate::http::csv::attachment(name, body)
 }
 
 /// The CSP of a page that loads the console's script (and nothing else: no inline script).

@@ -6,6 +6,7 @@
 //! custody's `custody_days`, the complaint counts of the credit profiles): a view reads a few
 //! key ranges, never the records. Read-only; the grant of `GET /api/v1/scans/forged`.
 
+use crate::http::csv::field;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -540,17 +541,6 @@ fn csv_scans(r: &Risks) -> String {
         let _ = write!(s, "{},{},{}\r\n", date(a.0), a.1, b.1);
     }
     s
-}
-
-/// A CSV field: quoted, quotes doubled (RFC 4180); a leading `=`, `+`, `-` or `@` gets a `'`
-/// so a spreadsheet does not run it as a formula.
-fn field(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '-', '@']) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    };
-    format!("\"{}\"", v.replace('"', "\"\""))
 }
 
 fn csv_subjects(r: &Risks) -> String {

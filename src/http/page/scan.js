@@ -245,6 +245,7 @@
     origin_attestation: ['inspector'], packing: ['inspector', 'carrier'], shipping: ['carrier'],
     departing: ['carrier'], arriving: ['carrier'], customs_declaration: ['customs_broker'],
     customs_clearance: ['customs_broker'], receiving: ['bonded_warehouse'], storing: ['bonded_warehouse'],
+    sampling: ['inspector', 'bonded_warehouse'],
     release: ['bonded_warehouse'], retail_sale: ['retailer'], self_pickup: ['retailer'],
   };
   const HOLD_OWNER = { customs: 'customs_broker', quality: 'bonded_warehouse' };

@@ -5,6 +5,7 @@ use super::words::{
     anchor_names, category_names, dt, esc, rating_names, role_names, step_names, t, when, Lang,
 };
 use crate::service::credit::CreditProfile;
+use crate::grading::WarningRule;
 use crate::service::grading::GradeSummary;
 use crate::service::telemetry::VerdictKind;
 use crate::service::verdict::{CustodyRecordView, Verdict};
@@ -72,6 +73,9 @@ pub(super) fn importer_section(v: &Verdict, b: &mut String) {
         grade_row(g, e.id, b);
     }
     b.push_str("</dl>");
+    if let Some(g) = p.grade.as_ref().filter(|g| !g.warnings.is_empty()) {
+        warning_alert(g, e.id, b);
+    }
     if let Some(c) = &p.credit {
         if let Some(d) = &c.dishonest {
             b.push_str(&format!(
@@ -120,6 +124,30 @@ pub(super) fn importer_section(v: &Verdict, b: &mut String) {
 }
 
 /// The computed credit-risk grade, with a link to its factors and history.
+/// The warning-list alert: the importer is on it, by which rules.
+fn warning_alert(g: &GradeSummary, enterprise: u64, b: &mut String) {
+    let (zh, en): (Vec<&str>, Vec<&str>) = g.warnings.iter().map(|r| rule_names(*r)).unzip();
+    b.push_str(&format!(
+        "<p class=\"alert\" role=\"alert\" id=\"warning-list\">{} <a href=\"/api/v1/enterprises/{enterprise}/grade\">{}</a></p>",
+        t(
+            &format!("⚠ 该进口商已被自动列入失信预警名单：{}", zh.join("；")),
+            &format!("⚠ This importer is on the warning list: {}", en.join("; "))
+        ),
+        t("记录", "history")
+    ));
+}
+
+/// A warning-list rule's name (Chinese, English).
+pub(super) fn rule_names(r: WarningRule) -> (&'static str, &'static str) {
+    match r {
+        WarningRule::GradeD => ("信用风险等级为 D", "credit-risk grade D"),
+        WarningRule::SafetyRecall => ("因安全原因召回", "a recall for safety"),
+        WarningRule::CounterfeitComplaint => {
+            ("经核实的假冒投诉", "an upheld counterfeit complaint")
+        }
+    }
+}
+
 fn grade_row(g: &GradeSummary, enterprise: u64, b: &mut String) {
     let l = g.grade.as_str();
     let set = if g.overridden {

@@ -212,6 +212,7 @@ pub(super) fn step_names(step: &str) -> (&'static str, &'static str) {
         "customs_clearance" => ("海关放行", "Customs clearance"),
         "receiving" => ("入保税仓", "Received into the bonded warehouse"),
         "storing" => ("仓储", "Stored"),
+        "sampling" => ("抽样检验", "Sampled and inspected"),
         "holding" => ("扣留", "Put on hold"),
         "hold_release" => ("解除扣留", "Hold released"),
         "release" => ("出保税仓", "Released from the bonded warehouse"),

@@ -357,6 +357,16 @@ impl ConsumerServices {
         Ok(Some(profile(name, id, stored, self.complaint_counts(id)?)))
     }
 
+    /// Whether enterprise `id` is on an authority's dishonesty list (its profile says so):
+    /// one read.
+    pub fn is_dishonest(&self, id: u64) -> Result<bool> {
+        let Some(b) = self.store.get(Cf::Credit, &profile_key(id))? else {
+            return Ok(false);
+        };
+        let stored: StoredProfile = decode_json("credit profile", &b)?;
+        Ok(stored.input.dishonest.is_some())
+    }
+
     /// The version of each enterprise's credit profile in `ids`, in order (0 where there is
     /// none): one multi-read, decoding the version alone.
     pub fn credit_versions_of(&self, ids: &[u64]) -> Result<Vec<u64>> {

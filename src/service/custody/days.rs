@@ -18,15 +18,25 @@ pub const MAX_KEYS: usize = 50_000;
 pub enum CustodyKind {
     /// A customs or quality hold placed.
     Hold,
-    /// An origin attestation whose result is non-conformant.
+    /// An origin attestation or a sampling inspection whose result is non-conformant.
     NonConformant,
     /// A lot recalled.
     Recall,
+    /// A lot recalled for a safety reason (counted as a recall too).
+    SafetyRecall,
 }
 
 impl CustodyKind {
-    /// Every kind, in the order of [`CustodyDays`]' arrays.
-    pub const ALL: [CustodyKind; 3] = [
+    /// Every kind.
+    pub const ALL: [CustodyKind; 4] = [
+        CustodyKind::Hold,
+        CustodyKind::NonConformant,
+        CustodyKind::Recall,
+        CustodyKind::SafetyRecall,
+    ];
+
+    /// The kinds on the risk dashboard, in the order of [`CustodyDays`]' arrays.
+    pub const DASHBOARD: [CustodyKind; 3] = [
         CustodyKind::Hold,
         CustodyKind::NonConformant,
         CustodyKind::Recall,
@@ -37,6 +47,7 @@ impl CustodyKind {
             CustodyKind::Hold => b'h',
             CustodyKind::NonConformant => b'n',
             CustodyKind::Recall => b'r',
+            CustodyKind::SafetyRecall => b's',
         }
     }
 
@@ -45,6 +56,9 @@ impl CustodyKind {
         match event {
             Event::Holding(_) => Some(CustodyKind::Hold),
             Event::OriginAttestation(a) if a.result == Conformance::NonConformant => {
+                Some(CustodyKind::NonConformant)
+            }
+            Event::Sampling(s) if s.result == Conformance::NonConformant => {
                 Some(CustodyKind::NonConformant)
             }
             _ => None,
@@ -61,7 +75,7 @@ pub(super) fn stage(wb: &mut WriteBatch, kind: CustodyKind, day: i64, enterprise
     );
 }
 
-/// Counts over a range of days, by kind (in [`CustodyKind::ALL`] order).
+/// Counts over a range of days, by kind (in [`CustodyKind::DASHBOARD`] order).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CustodyDays {
     /// Every day of the range, oldest first.
@@ -120,7 +134,7 @@ pub(super) fn read(store: &dyn Store, last_day: i64, days: u32) -> Result<Custod
         ..CustodyDays::default()
     };
     let mut by: HashMap<u64, [u64; 3]> = HashMap::new();
-    for (i, kind) in CustodyKind::ALL.into_iter().enumerate() {
+    for (i, kind) in CustodyKind::DASHBOARD.into_iter().enumerate() {
         let start = custody_day_key(kind.byte(), first.max(0), 0);
         let end = custody_day_key(kind.byte(), last_day.max(0) + 1, 0);
         let rows = store.range(Cf::CustodyDays, &start, Some(&end), MAX_KEYS + 1)?;

@@ -10,6 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::heads::Held;
 use super::*;
+use crate::custody::event::Conformance;
 use crate::custody::record::Statement;
 use crate::merkle::Hash;
 
@@ -206,6 +207,9 @@ impl Custody {
         let mut items: Vec<(String, ItemState)> =
             named.iter().map(|n| (n.label.clone(), n.state)).collect();
         rules::apply(&mut state, &st.event, &mut items).map_err(CustodyError::OutOfOrder)?;
+        if st.event.step() == Step::Release && state.sampling != Some(Conformance::Conformant) {
+            self.require_sampling(lot, owner)?;
+        }
         let lot_wide = named.is_empty();
         if lot_wide {
             state.head = Some(hex(p.hash.as_bytes()));

@@ -146,6 +146,7 @@ impl Custody {
             lot: lot.to_string(),
             prev,
             reason,
+            class: input.class,
             at: now_unix(),
         };
         let data = r.leaf();
@@ -161,7 +162,11 @@ impl Custody {
                     lot_record_key(&lk, SCOPE_LOT, first),
                     Vec::new(),
                 );
-                days::stage(wb, CustodyKind::Recall, r.at.div_euclid(86_400), owner);
+                let day = r.at.div_euclid(86_400);
+                days::stage(wb, CustodyKind::Recall, day, owner);
+                if r.class == Some(RecallClass::Safety) {
+                    days::stage(wb, CustodyKind::SafetyRecall, day, owner);
+                }
                 Ok(())
             })?;
         info!(lot = %lot, leaf = first, "recalled lot");

@@ -6,6 +6,7 @@ use crate::commitment::ItemRef;
 use crate::custody::event::HoldType;
 use crate::custody::record::RecordError;
 use crate::custody::{LotId, OrderError, Role, Step};
+use crate::grading::SamplingReason;
 
 /// Custody submissions, lots and their records: what went wrong, with the data that explains it.
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +198,17 @@ pub enum CustodyError {
     /// The rules refuse the recall: the lot has already been recalled.
     #[error(transparent)]
     AlreadyRecalled(OrderError),
+    /// Supervision: the lot needs a conformant sampling inspection before release.
+    #[error(
+        "lot {lot} needs a conformant sampling inspection (step sampling, by an engaged inspector or the bonded warehouse) before release: {}",
+        reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("; ")
+    )]
+    SamplingRequired {
+        /// The lot.
+        lot: LotId,
+        /// Why (docs/credit-model.md, Supervision).
+        reasons: Vec<SamplingReason>,
+    },
 }
 
 impl CustodyError {
@@ -223,6 +235,7 @@ impl CustodyError {
             | E::LotFull { .. }
             | E::StaleHead { .. }
             | E::OutOfOrder(_)
+            | E::SamplingRequired { .. }
             | E::AlreadyRecalled(_) => ErrorKind::Conflict,
         }
     }
@@ -254,6 +267,7 @@ impl CustodyError {
             E::UnknownItem { .. } => "unknown_item",
             E::OutOfOrder(_) => "out_of_order",
             E::AlreadyRecalled(_) => "already_recalled",
+            E::SamplingRequired { .. } => "sampling_required",
         }
     }
 }

@@ -217,6 +217,7 @@ fn custody_factor(k: CustodyKind) -> Factor {
         CustodyKind::Hold => Factor::Hold,
         CustodyKind::NonConformant => Factor::NonConformant,
         CustodyKind::Recall => Factor::Recall,
+        CustodyKind::SafetyRecall => Factor::SafetyRecall,
     }
 }
 

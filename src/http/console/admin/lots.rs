@@ -17,6 +17,7 @@ use super::form::{admit, finish, ok_page, when, Write};
 use super::words;
 use crate::authz::Target;
 use crate::custody::event::HoldType;
+use crate::custody::RecallClass;
 use crate::custody::rules::{next_steps, LotState};
 use crate::http::console::kit::{owned, scope, tr, Viewer};
 use crate::http::console::pages::{failed, open_page, signed_in, ROWS};
@@ -143,6 +144,8 @@ pub(in crate::http::console) struct LotForm {
     lot: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    class: String,
 }
 
 /// `POST /console/lots`: declares a lot (the grant of `POST /api/v1/lots` on its product).
@@ -457,6 +460,20 @@ fn timeline(lang: Lang, view: &LotView) -> String {
     )
 }
 
+/// The recall classes, as the options of a select (none chosen: the operator must choose).
+fn class_options(lang: Lang) -> String {
+    let mut out = format!("<option value=\"\">{}</option>", tr(lang, "请选择", "Choose"));
+    for (c, zh, en) in [
+        (RecallClass::Safety, "安全（健康或安全风险）", "Safety (a risk to health or safety)"),
+        (RecallClass::Quality, "质量（无安全风险）", "Quality (no safety risk)"),
+        (RecallClass::Labelling, "标签错误或缺失", "Labelling"),
+        (RecallClass::Other, "其他", "Other"),
+    ] {
+        out.push_str(&format!("<option value=\"{}\">{}</option>", c.as_str(), tr(lang, zh, en)));
+    }
+    out
+}
+
 fn recall_section(lang: Lang, v: &Viewer, view: &LotView, may: bool) -> String {
     let state = match &view.state.recalled {
         Some(r) => format!(
@@ -475,10 +492,13 @@ fn recall_section(lang: Lang, v: &Viewer, view: &LotView, may: bool) -> String {
         true => format!(
             "<form method=\"post\" action=\"{HERE}/{}/recall\"><input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
              <label for=\"reason\">{}</label><input type=\"text\" id=\"reason\" name=\"reason\" maxlength=\"200\" required>\
+             <label for=\"class\">{}</label><select id=\"class\" name=\"class\" required>{}</select>\
              <button class=\"primary danger\" type=\"submit\">{}</button></form>",
             esc(&view.lot),
             esc(&v.session.csrf_token),
             tr(lang, "召回原因（消费者可见，1–200 字）", "Reason (shown to consumers, 1–200 characters)"),
+            tr(lang, "召回类别（安全原因召回会降低进口商信用等级并列入预警名单）", "Class (a safety recall lowers the importer's credit grade and puts it on the warning list)"),
+            class_options(lang),
             tr(lang, "召回此批号", "Recall this lot"),
         ),
         false => String::new(),
@@ -517,6 +537,7 @@ pub(in crate::http::console) async fn recall(
         id.clone(),
         RecallInput {
             reason: f.reason.clone(),
+            class: RecallClass::parse(&f.class),
         },
     );
     let done = blocking(move || svc.custody().recall(&i, &input)).await;

@@ -27,6 +27,7 @@ fn step_words(s: Step) -> (&'static str, &'static str) {
         Step::CustomsClearance => ("海关放行", "Customs clearance"),
         Step::Receiving => ("保税仓收货", "Receiving"),
         Step::Storing => ("保税仓存放", "Storing"),
+        Step::Sampling => ("抽样检验", "Sampling inspection"),
         Step::Holding => ("扣留", "Hold"),
         Step::HoldRelease => ("解除扣留", "Hold lifted"),
         Step::Release => ("出区", "Release"),
