@@ -28,7 +28,7 @@ OWNERS = {
     "keyring": ["keyring.rs"],
     "accounts": ["accounts.rs"],
     "certificates": ["certificates.rs"],
-    "grading": ["grading.rs", "grading/facts.rs"],
+    "grading": ["grading.rs", "grading/facts.rs", "grading/warnings.rs"],
 }
 CFS = {
     "log": ["Leaves", "Nodes", "Checkpoints"],

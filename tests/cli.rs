@@ -279,7 +279,7 @@ fn serve_init_demo_loads_the_demo_data_and_prints_codes_to_scan() {
     );
     assert!(
         text.contains("demo data: 4 products, 9 actors, ")
-            && text.contains(" engagements, 5 lots, 58 custody records"),
+            && text.contains(" engagements, 5 lots, 60 custody records"),
         "{text}"
     );
     assert_eq!(

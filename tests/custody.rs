@@ -373,6 +373,18 @@ async fn custody_chain_end_to_end_with_the_cli() {
             ],
         ),
         (wh, "storing", vec!["--location", "B-14"]),
+        (
+            wh,
+            "sampling",
+            vec![
+                "--report-no",
+                "NBQA-2026-0042",
+                "--samples",
+                "3",
+                "--result",
+                "conformant",
+            ],
+        ),
     ];
     for (a, step, extra) in steps {
         let o = run(event(a, step, &extra)).await;
@@ -420,8 +432,8 @@ async fn custody_chain_end_to_end_with_the_cli() {
     assert_eq!(lotv["state"]["stage"], "received");
     assert_eq!(
         lotv["records"].as_array().unwrap().len(),
-        13,
-        "11 lot-wide, 2 item-scoped"
+        14,
+        "12 lot-wide (a sampling inspection among them), 2 item-scoped"
     );
     let head = lotv["head"].as_str().unwrap().to_string();
     let sk = traceseal::keys::read_private_pem(Path::new(&wh.key)).unwrap();
@@ -513,7 +525,7 @@ async fn custody_chain_end_to_end_with_the_cli() {
     assert_eq!(v["verdict"], "genuine", "{v:#}");
     assert_eq!(custody["lot"], lot);
     let records = custody["records"].as_array().unwrap();
-    let mine = 12 + 2; // codes[0] was released and picked up
+    let mine = 13 + 2; // codes[0] was released and picked up
     assert_eq!(records.len(), mine, "lot-wide records + this item's");
     assert_eq!(records[0]["record"]["step"], "origin_attestation");
     assert_eq!(records[0]["record"]["organisation"], "au-inspector Ltd");
@@ -571,8 +583,8 @@ async fn custody_chain_end_to_end_with_the_cli() {
     let events = doc["epcisBody"]["eventList"].as_array().unwrap();
     assert_eq!(
         events.len(),
-        1 + 14,
-        "commissioning + 12 lot-wide + 2 item-scoped records"
+        1 + 15,
+        "commissioning + 13 lot-wide + 2 item-scoped records"
     );
     assert_eq!(events[0]["bizStep"], "commissioning");
     assert_eq!(events[0]["quantityList"][0]["quantity"], 6);
@@ -592,6 +604,24 @@ async fn custody_chain_end_to_end_with_the_cli() {
     assert_eq!(
         decl["bizTransactionList"][0]["bizTransaction"],
         "urn:traceseal:customs-declaration:310420261000001"
+    );
+    let sample = events
+        .iter()
+        .find(|e| e["ts:inspection"] == "sampling")
+        .unwrap();
+    assert_eq!(
+        (
+            sample["bizStep"].as_str(),
+            sample["disposition"].as_str(),
+            sample["ts:reportNumber"].as_str(),
+            sample["ts:samples"].as_i64()
+        ),
+        (
+            Some("inspecting"),
+            Some("conformant"),
+            Some("NBQA-2026-0042"),
+            Some(3)
+        )
     );
     let doc: Value = s
         .get(&with_code("/api/v1/epcis", &codes[0]))

@@ -135,7 +135,12 @@ fn rules(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|l| l["rule"].as_str().unwrap_or(l.as_str().unwrap_or("")).to_string())
+        .map(|l| {
+            l["rule"]
+                .as_str()
+                .unwrap_or(l.as_str().unwrap_or(""))
+                .to_string()
+        })
         .collect()
 }
 
@@ -206,7 +211,11 @@ async fn a_recall_and_an_upheld_complaint_list_the_importer_and_its_next_lot_nee
     let (g, took) = grade_when(&s, id, |g| rules(&g["warnings"]) == all).await;
     eprintln!("recall + upheld complaint → listed after {took:?} (checkpoint interval 50 ms)");
     // 78 − 5 (no filing) − 15 (recall) − 10 (its safety class) − 12 (counterfeit) = 36.
-    assert_eq!((g["grade"].as_str(), g["score"].as_f64()), (Some("D"), Some(36.0)), "{g}");
+    assert_eq!(
+        (g["grade"].as_str(), g["score"].as_f64()),
+        (Some("D"), Some(36.0)),
+        "{g}"
+    );
     let today = &g["assessed_at"].as_str().unwrap()[..10];
     for l in g["warnings"].as_array().unwrap() {
         assert_eq!(l["since"], today, "{l}");
@@ -233,8 +242,13 @@ async fn a_recall_and_an_upheld_complaint_list_the_importer_and_its_next_lot_nee
         assert!(detail.contains(want), "{want}: {detail}");
     }
     let id_b = format!("{GTIN}.B1");
-    s.record(&id_b, ("nb-warehouse", &c.warehouse), sampling(Conformance::Conformant), vec![])
-        .await;
+    s.record(
+        &id_b,
+        ("nb-warehouse", &c.warehouse),
+        sampling(Conformance::Conformant),
+        vec![],
+    )
+    .await;
     let (status, v) = release(&s, &c, "B1").await;
     assert_eq!(status, 201, "{v}");
 
@@ -258,12 +272,19 @@ async fn a_recall_and_an_upheld_complaint_list_the_importer_and_its_next_lot_nee
     // The regulator's export (operator here; anonymous clients get nothing).
     let r = s.admin_get("/api/v1/grades?format=csv").await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let csv = r.text().await.unwrap();
     let row = csv.lines().nth(1).unwrap();
-    assert!(row.starts_with(&format!("{id},\"Acme Import Co.\",")), "{csv}");
     assert!(
-        row.contains(",D,36.0,D,false,") && row.ends_with(",\"grade_d safety_recall counterfeit_complaint\",false,sampling"),
+        row.starts_with(&format!("{id},\"Acme Import Co.\",")),
+        "{csv}"
+    );
+    assert!(
+        row.contains(",D,36.0,D,false,")
+            && row.ends_with(",\"grade_d safety_recall counterfeit_complaint\",false,sampling"),
         "{row}"
     );
     let json: Value = s.admin_get("/api/v1/grades").await.json().await.unwrap();
@@ -305,14 +326,23 @@ async fn a_high_risk_category_needs_sampling_unless_the_green_channel_and_a_bad_
     let (id, c) = importer_of(&s, "infant_formula").await;
     stored_lot(&s, &c, "L1").await;
     let (status, p) = release(&s, &c, "L1").await;
-    assert_eq!((status, p["code"].as_str()), (409, Some("custody.sampling_required")));
-    assert!(p["detail"].as_str().unwrap().contains("credit grade is C"), "{p}");
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (409, Some("custody.sampling_required"))
+    );
+    assert!(
+        p["detail"].as_str().unwrap().contains("credit grade is C"),
+        "{p}"
+    );
     // At B, the category alone still needs it.
     set_grade(&s, id, "B").await;
     let (status, p) = release(&s, &c, "L1").await;
     assert_eq!(status, 409);
     let detail = p["detail"].as_str().unwrap();
-    assert!(detail.contains("infant_formula, a high-risk category"), "{detail}");
+    assert!(
+        detail.contains("infant_formula, a high-risk category"),
+        "{detail}"
+    );
     assert!(!detail.contains("credit grade"), "{detail}");
     // At A: the green channel.
     set_grade(&s, id, "A").await;
@@ -325,19 +355,47 @@ async fn a_high_risk_category_needs_sampling_unless_the_green_channel_and_a_bad_
     stored_lot(&s, &c, "L2").await;
     let l2 = format!("{GTIN}.L2");
     let (status, p) = s
-        .try_record(&l2, ("sea-carrier", &c.carrier), sampling(Conformance::Conformant), vec![])
+        .try_record(
+            &l2,
+            ("sea-carrier", &c.carrier),
+            sampling(Conformance::Conformant),
+            vec![],
+        )
         .await;
     assert_eq!(status, 403, "{p}");
-    s.record(&l2, ("nb-warehouse", &c.warehouse), sampling(Conformance::NonConformant), vec![])
-        .await;
+    s.record(
+        &l2,
+        ("nb-warehouse", &c.warehouse),
+        sampling(Conformance::NonConformant),
+        vec![],
+    )
+    .await;
     let (status, p) = release(&s, &c, "L2").await;
-    assert_eq!((status, p["code"].as_str()), (409, Some("custody.out_of_order")), "{p}");
-    assert!(p["detail"].as_str().unwrap().contains("sampling inspection found the lot non_conformant"), "{p}");
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (409, Some("custody.out_of_order")),
+        "{p}"
+    );
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sampling inspection found the lot non_conformant"),
+        "{p}"
+    );
     let (status, p) = s
-        .try_record(&l2, ("au-inspector", &c.inspector), sampling(Conformance::Conformant), vec![])
+        .try_record(
+            &l2,
+            ("au-inspector", &c.inspector),
+            sampling(Conformance::Conformant),
+            vec![],
+        )
         .await;
     assert_eq!(status, 409, "{p}");
-    assert!(p["detail"].as_str().unwrap().contains("sampled once"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("sampled once"),
+        "{p}"
+    );
     let (g, _) = grade_when(&s, id, |g| {
         g["contributions"]
             .as_array()

@@ -810,14 +810,16 @@ mod tests {
                 })
             }),
             Just(Event::Release(Outbound::default())),
-            (text(), any::<u32>(), text(), text()).prop_map(|(report_no, samples, name, sha256)| {
-                Event::Sampling(Sampling {
-                    report_no,
-                    samples,
-                    result: Conformance::NonConformant,
-                    documents: vec![DocumentRef { name, sha256 }],
-                })
-            }),
+            (text(), any::<u32>(), text(), text()).prop_map(
+                |(report_no, samples, name, sha256)| {
+                    Event::Sampling(Sampling {
+                        report_no,
+                        samples,
+                        result: Conformance::NonConformant,
+                        documents: vec![DocumentRef { name, sha256 }],
+                    })
+                }
+            ),
             Just(sample().event),
         ]
     }

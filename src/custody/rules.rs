@@ -624,6 +624,54 @@ mod tests {
         );
     }
 
+    fn sampled(result: Conformance) -> Event {
+        Event::Sampling(super::super::event::Sampling {
+            report_no: "NBQA-1".into(),
+            samples: 3,
+            result,
+            documents: vec![],
+        })
+    }
+
+    /// A sampling inspection: in the bonded warehouse only, once, before anything left; a
+    /// non-conformant one keeps the lot in, a conformant one lets it go.
+    #[test]
+    fn sampling_happens_once_in_the_warehouse_and_a_bad_sample_keeps_the_lot_in() {
+        let mut lot = LotState::default();
+        let route = route(Conformance::Conformant);
+        for e in &route[..7] {
+            apply(&mut lot, e, &mut []).unwrap();
+        }
+        let err = apply(&mut lot, &sampled(Conformance::Conformant), &mut []).unwrap_err();
+        assert!(err.0.contains("needs the lot at stage received"), "{err}");
+        for e in &route[7..] {
+            apply(&mut lot, e, &mut []).unwrap();
+        }
+        assert!(next(&lot).contains(&Step::Sampling));
+        let mut bad = lot.clone();
+        apply(&mut bad, &sampled(Conformance::NonConformant), &mut []).unwrap();
+        assert_eq!(bad.sampling, Some(Conformance::NonConformant));
+        let before = bad.clone();
+        let err = apply(&mut bad, &sampled(Conformance::Conformant), &mut []).unwrap_err();
+        assert!(err.0.contains("sampled once"), "{err}");
+        let err = apply(&mut bad, &Event::Release(Outbound::default()), &mut []).unwrap_err();
+        assert!(
+            err.0
+                .contains("sampling inspection found the lot non_conformant"),
+            "{err}"
+        );
+        assert_eq!(bad, before, "refused records change nothing");
+        assert!(!next(&bad).contains(&Step::Release));
+        apply(&mut lot, &sampled(Conformance::Conformant), &mut []).unwrap();
+        apply(&mut lot, &Event::Release(Outbound::default()), &mut []).unwrap();
+        let mut released = LotState {
+            sampling: None,
+            ..lot.clone()
+        };
+        let err = apply(&mut released, &sampled(Conformance::Conformant), &mut []).unwrap_err();
+        assert!(err.0.contains("left the bonded warehouse"), "{err}");
+    }
+
     #[test]
     fn repeatable_steps_are_bounded_per_lot() {
         let mut lot = LotState::default();

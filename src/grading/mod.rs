@@ -405,7 +405,11 @@ impl Model {
             }
         }
         let s = &self.supervision;
-        if let Some(g) = s.sampling_grades.intersection(&s.green_channel_grades).next() {
+        if let Some(g) = s
+            .sampling_grades
+            .intersection(&s.green_channel_grades)
+            .next()
+        {
             return Err(ModelError::Invalid(format!(
                 "supervision: grade {} cannot both need sampling and have the green channel",
                 g.as_str()

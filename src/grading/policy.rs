@@ -54,7 +54,11 @@ impl std::fmt::Display for SamplingReason {
                 write!(f, "the importer's credit grade is {}", grade.as_str())
             }
             SamplingReason::Category { category } => {
-                write!(f, "the product is {}, a high-risk category", category.as_str())
+                write!(
+                    f,
+                    "the product is {}, a high-risk category",
+                    category.as_str()
+                )
             }
         }
     }

@@ -120,7 +120,10 @@ fn model_files_with_errors_are_refused_with_the_reason() {
             "warning.remediation_days.safety_recall",
         ),
         (
-            ok.replace("green_channel_grades = [\"A\"]", "green_channel_grades = [\"A\", \"C\"]"),
+            ok.replace(
+                "green_channel_grades = [\"A\"]",
+                "green_channel_grades = [\"A\", \"C\"]",
+            ),
             "grade C cannot both",
         ),
         (
@@ -210,7 +213,10 @@ mod warning_list {
         );
         // Still D ten days on: the listing goes on from when it began.
         let l = listings(&m, Grade::D, &none, &l, TODAY + 10);
-        assert_eq!((l[0].since, l[0].last, l[0].until), (TODAY, TODAY + 10, TODAY + 100));
+        assert_eq!(
+            (l[0].since, l[0].last, l[0].until),
+            (TODAY, TODAY + 10, TODAY + 100)
+        );
         // Up to C: listed until 90 days after the last day at D, then off.
         let c = listings(&m, Grade::C, &none, &l, TODAY + 11);
         assert_eq!(c, l);
@@ -293,7 +299,10 @@ mod warning_list {
             sampling(s, &standing(Some(Grade::B), &[], false), wine),
             D::NotRequired
         );
-        assert_eq!(sampling(s, &standing(None, &[], false), None), D::NotRequired);
+        assert_eq!(
+            sampling(s, &standing(None, &[], false), None),
+            D::NotRequired
+        );
         assert_eq!(
             sampling(s, &standing(Some(Grade::C), &[], false), wine),
             D::Required(vec![R::Grade { grade: Grade::C }])
@@ -310,7 +319,9 @@ mod warning_list {
                 R::DishonestyList
             ])
         );
-        let D::Required(reasons) = d else { unreachable!() };
+        let D::Required(reasons) = d else {
+            unreachable!()
+        };
         assert_eq!(
             reasons[0].to_string(),
             "the importer is on the warning list (counterfeit_complaint)"

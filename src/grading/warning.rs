@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Facts, Factor, Grade, Model, WarningRule};
+use super::{Factor, Facts, Grade, Model, WarningRule};
 
 /// One rule holding an enterprise on the warning list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -45,7 +45,13 @@ pub fn listings(
 /// The days `rule` fired on, as far as `facts` and `grade` show (none after `today`).
 fn fired(rule: WarningRule, grade: Grade, facts: &Facts, today: i64) -> Vec<i64> {
     let factor = match rule {
-        WarningRule::GradeD => return if grade == Grade::D { vec![today] } else { vec![] },
+        WarningRule::GradeD => {
+            return if grade == Grade::D {
+                vec![today]
+            } else {
+                vec![]
+            }
+        }
         WarningRule::SafetyRecall => Factor::SafetyRecall,
         WarningRule::CounterfeitComplaint => Factor::ComplaintCounterfeit,
     };

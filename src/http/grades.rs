@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 
@@ -15,8 +15,7 @@ use super::error::ApiError;
 use super::state::{blocking, AppState};
 use crate::authz::Principal;
 use crate::service::grading::{
-    GradeView, GradedEnterprise, LiftInput, OverrideInput, WarnedEnterprise, MAX_GRADED,
-    MAX_WARNED,
+    GradeView, GradedEnterprise, LiftInput, OverrideInput, WarnedEnterprise, MAX_GRADED, MAX_WARNED,
 };
 
 /// Public routes (behind the general rate limiter).
@@ -148,6 +147,7 @@ pub struct GradesQuery {
     /// At most this many (default and max 5,000).
     pub limit: Option<usize>,
     /// `json` (default) or `csv`.
+    #[param(inline)]
     pub format: Option<ExportFormat>,
 }
 

@@ -24,11 +24,11 @@ use super::log::PendingLeaf;
 use super::master::MasterData;
 use super::{lock, now_unix, Result, ServiceError};
 use crate::commitment::ItemRef;
-use crate::grading::{ProductCategory, SamplingDecision};
 use crate::config::CustodyRules;
 use crate::custody::record::{self, hex, parse_signature};
 use crate::custody::rules::{self, ItemState, LotState};
 use crate::custody::{LotId, Recall, RecallClass, SignedStatement, Step, GENESIS};
+use crate::grading::{ProductCategory, SamplingDecision};
 use crate::leaf::LeafRecord;
 use crate::merkle;
 use crate::store::schema::{
@@ -86,8 +86,7 @@ pub struct Custody {
 /// so it cannot be one of custody's dependencies).
 pub trait Supervisor: Send + Sync {
     /// The decision for a lot of enterprise `owner`'s product of `category`.
-    fn sampling(&self, owner: u64, category: Option<ProductCategory>)
-        -> Result<SamplingDecision>;
+    fn sampling(&self, owner: u64, category: Option<ProductCategory>) -> Result<SamplingDecision>;
 }
 
 /// The units custody reads and writes through.
@@ -149,7 +148,10 @@ impl Custody {
         let s = weak
             .upgrade()
             .ok_or_else(|| ServiceError::internal("supervision is shutting down"))?;
-        let category = self.master.find_product(&lot.gtin)?.and_then(|p| p.category);
+        let category = self
+            .master
+            .find_product(&lot.gtin)?
+            .and_then(|p| p.category);
         match s.sampling(owner, category)? {
             SamplingDecision::Required(reasons) => Err(CustodyError::SamplingRequired {
                 lot: lot.clone(),
@@ -711,6 +713,16 @@ pub(crate) mod tests {
             Event::SelfPickup(Outbound::default()),
         ));
         out.push((
+            "sampling",
+            pre(Step::Release),
+            Event::Sampling(crate::custody::event::Sampling {
+                report_no: "NBQA-1".into(),
+                samples: 2,
+                result: Conformance::Conformant,
+                documents: vec![],
+            }),
+        ));
+        out.push((
             "holding/customs",
             arrived.clone(),
             Event::Holding(hold(HoldType::Customs)),
@@ -745,6 +757,7 @@ pub(crate) mod tests {
             "receiving" | "storing" | "release" => &[BondedWarehouse],
             "holding/quality" | "hold_release/quality" => &[BondedWarehouse],
             "retail_sale" | "self_pickup" => &[Retailer],
+            "sampling" => &[Inspector, BondedWarehouse],
             other => panic!("no expectation for {other}"),
         };
         owners.contains(&role)
@@ -791,8 +804,11 @@ pub(crate) mod tests {
                 }
             }
         }
-        assert_eq!(n, 16 * 5);
-        assert_eq!(allowed, 17, "16 cases with one owner each, packing has two");
+        assert_eq!(n, 17 * 5);
+        assert_eq!(
+            allowed, 19,
+            "17 cases with one owner each, packing and sampling have two"
+        );
     }
 
     #[test]

@@ -338,6 +338,11 @@ impl Grading {
         &self.model
     }
 
+    /// The custody unit graded from (and supervised by these grades).
+    pub fn custody(&self) -> &Arc<Custody> {
+        &self.deps.custody
+    }
+
     /// Grades again the enterprises whose records moved since the last call (all of them
     /// on the first call, hourly and at the turn of the day), at Unix time `now`.
     pub fn refresh(&self, now: i64) -> Result<Refresh> {
@@ -586,7 +591,12 @@ fn step(id: u64, old: Option<Stored>, a: Assessment, list: Vec<Listing>, now: i6
     });
     let before = old.as_ref().map_or(&[][..], |s| &s.warnings[..]);
     let relisted = rules_of(before) != rules_of(&list);
-    if !moved && !relisted && old.as_ref().is_some_and(|s| s.assessment == a && s.warnings == list) {
+    if !moved
+        && !relisted
+        && old
+            .as_ref()
+            .is_some_and(|s| s.assessment == a && s.warnings == list)
+    {
         return None;
     }
     let warning = relisted.then(|| {

@@ -397,13 +397,8 @@ impl Service {
             issuance.clone(),
             opts.labels.font,
         ));
-        let grading = Arc::new(Grading::new(
-            st(),
-            grading_deps(&core, &custody, &telemetry, &consumer, &printing),
-            opts.credit_model.clone(),
-        ));
-        let supervisor: std::sync::Weak<Grading> = Arc::downgrade(&grading);
-        custody.set_supervisor(supervisor);
+        let deps = grading_deps(&core, &custody, &telemetry, &consumer, &printing);
+        let grading = supervising(Grading::new(st(), deps, opts.credit_model.clone()));
         let readers = (custody.clone(), telemetry.clone(), consumer.clone());
         let deps = scan_deps(&core, readers, certificates.clone(), grading.clone());
         let scans = Arc::new(Scans::new(stats.clone(), deps));
@@ -433,6 +428,14 @@ impl Service {
             printing,
         }
     }
+}
+
+/// The grading unit, made custody's supervisor (which lots need a sampling inspection).
+fn supervising(grading: Grading) -> Arc<Grading> {
+    let grading = Arc::new(grading);
+    let weak: std::sync::Weak<Grading> = Arc::downgrade(&grading);
+    grading.custody().set_supervisor(weak);
+    grading
 }
 
 /// What grades read: the log, enterprises, and the units whose records move a grade.

@@ -478,7 +478,10 @@ mod tests {
             // The computed grade, its score, the operator's hand and the link to its factors.
             assert!(html.contains("<span class=\"rating rC\" id=\"risk-grade\">C</span> <span id=\"risk-score\">61.5</span>/100"), "{html}");
             assert!(html.contains("id=\"warning-list\""), "{html}");
-            assert!(html.contains("因安全原因召回") || html.contains("a recall for safety"), "{html}");
+            assert!(
+                html.contains("因安全原因召回") || html.contains("a recall for safety"),
+                "{html}"
+            );
             assert!(html.contains("set by the operator"));
             assert!(html.contains("href=\"/api/v1/enterprises/1/grade\""));
             // No proof checks or complaint form when we cannot verify.

@@ -4,8 +4,8 @@
 use super::words::{
     anchor_names, category_names, dt, esc, rating_names, role_names, step_names, t, when, Lang,
 };
-use crate::service::credit::CreditProfile;
 use crate::grading::WarningRule;
+use crate::service::credit::CreditProfile;
 use crate::service::grading::GradeSummary;
 use crate::service::telemetry::VerdictKind;
 use crate::service::verdict::{CustodyRecordView, Verdict};

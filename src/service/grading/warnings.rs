@@ -13,7 +13,6 @@ use crate::service::base::{rfc3339, Result};
 use crate::store::schema::{decode_json, grade_key, warned_key, warning_change_key};
 use crate::store::Cf;
 
-
 impl Grading {
     /// The enterprises on the warning list now, by id after `after`, at most `limit` (≤
     /// [`MAX_WARNED`]): one range and one multi-read.
@@ -52,7 +51,10 @@ impl Grading {
         let rows = self.store.range(Cf::Grades, &start, Some(&end), limit)?;
         let mut out = Vec::with_capacity(rows.len());
         for (k, v) in rows {
-            let Some(id) = k.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes)
+            let Some(id) = k
+                .get(1..9)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
             else {
                 continue;
             };

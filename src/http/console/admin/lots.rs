@@ -17,8 +17,8 @@ use super::form::{admit, finish, ok_page, when, Write};
 use super::words;
 use crate::authz::Target;
 use crate::custody::event::HoldType;
-use crate::custody::RecallClass;
 use crate::custody::rules::{next_steps, LotState};
+use crate::custody::RecallClass;
 use crate::http::console::kit::{owned, scope, tr, Viewer};
 use crate::http::console::pages::{failed, open_page, signed_in, ROWS};
 use crate::http::console::staff::table;
@@ -462,14 +462,29 @@ fn timeline(lang: Lang, view: &LotView) -> String {
 
 /// The recall classes, as the options of a select (none chosen: the operator must choose).
 fn class_options(lang: Lang) -> String {
-    let mut out = format!("<option value=\"\">{}</option>", tr(lang, "请选择", "Choose"));
+    let mut out = format!(
+        "<option value=\"\">{}</option>",
+        tr(lang, "请选择", "Choose")
+    );
     for (c, zh, en) in [
-        (RecallClass::Safety, "安全（健康或安全风险）", "Safety (a risk to health or safety)"),
-        (RecallClass::Quality, "质量（无安全风险）", "Quality (no safety risk)"),
+        (
+            RecallClass::Safety,
+            "安全（健康或安全风险）",
+            "Safety (a risk to health or safety)",
+        ),
+        (
+            RecallClass::Quality,
+            "质量（无安全风险）",
+            "Quality (no safety risk)",
+        ),
         (RecallClass::Labelling, "标签错误或缺失", "Labelling"),
         (RecallClass::Other, "其他", "Other"),
     ] {
-        out.push_str(&format!("<option value=\"{}\">{}</option>", c.as_str(), tr(lang, zh, en)));
+        out.push_str(&format!(
+            "<option value=\"{}\">{}</option>",
+            c.as_str(),
+            tr(lang, zh, en)
+        ));
     }
     out
 }
