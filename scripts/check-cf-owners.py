@@ -22,7 +22,7 @@ OWNERS = {
     "custody": ["custody.rs", "custody/submit.rs", "custody/views.rs", "custody/days.rs", "custody/lots.rs",
                 "custody/intake.rs", "custody/group.rs", "custody/desk.rs", "custody/nonces.rs"],
     "telemetry": ["telemetry.rs", "telemetry/daily.rs", "telemetry/tally.rs"],
-    "consumer": ["complaints.rs", "complaints/credit.rs", "complaints/upheld.rs"],
+    "consumer": ["complaints.rs", "complaints/credit.rs", "complaints/upheld.rs", "complaints/follow.rs"],
     "printing": ["printing.rs"],
     "anchors": ["anchoring.rs"],
     "keyring": ["keyring.rs"],

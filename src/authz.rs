@@ -195,6 +195,8 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/v1/complaints", [All, All, Own, No], Owner::List),
     rule("GET", "/api/v1/complaints/{reference}", [All, All, Own, No], Owner::PathComplaint),
     rule("PATCH", "/api/v1/complaints/{reference}", [All, No, No, No], Owner::PathComplaint),
+    rule("POST", "/api/v1/complaints/{reference}/referral", [All, No, No, No], Owner::PathComplaint),
+    rule("POST", "/api/v1/complaints/{reference}/referral/outcome", [All, No, No, No], Owner::PathComplaint),
     rule("GET", "/api/v1/scans/forged", [All, All, No, No], Owner::Platform),
     rule("POST", "/api/v1/tokens", [All, No, Own, No], Owner::BodyEnterprise),
     rule("GET", "/api/v1/tokens", [All, No, Own, No], Owner::List),

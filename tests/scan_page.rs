@@ -246,8 +246,14 @@ async fn genuine_anchored_item_in_zh_and_en_with_every_browser_check_passing_and
         assert!(std::time::Instant::now() < deadline, "no reference shown");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    let secret = b
+        .js("return document.getElementById('complaint-secret').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(secret.len(), 29, "24 characters in groups of 4: {secret}");
     b.full_screenshot(&art.join("complaint-sent.png")).await;
-    b.quit().await;
     // The operator sees it with the scan it came from, and updates it.
     let c: Value = s
         .admin_get(&format!("/api/v1/complaints/{reference}"))
@@ -289,6 +295,38 @@ async fn genuine_anchored_item_in_zh_and_en_with_every_browser_check_passing_and
     // Only upheld complaints are public.
     assert_eq!(credit["complaints_upheld"], 1, "{credit}");
     assert!(credit.get("complaints").is_none(), "{credit}");
+    // The consumer follows it from the receipt's link with the reference and the secret
+    // (typed in lower case): the operator's answer and the referral to a partner body.
+    let r = s
+        .admin_post(
+            &format!("/api/v1/complaints/{reference}/referral"),
+            json!({"partner": "hk-consumer-council", "note": "卖家在香港，转交香港消委会"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    b.click("#complaint-result a").await;
+    wait_for(&b, "#follow #secret").await;
+    b.type_into("#reference", &reference).await;
+    b.type_into("#secret", &secret.to_lowercase()).await;
+    b.click("#follow button").await;
+    wait_for(&b, "#complaint-status").await;
+    let main = b.text("main").await;
+    // In English: the page was switched to English above (the link keeps the language).
+    for want in [
+        "Upheld and handled",
+        "封条批次变更，已向消费者说明",
+        "Consumer Council (Hong Kong)",
+        "The partner is handling it.",
+    ] {
+        assert!(main.contains(want), "{want}: {main}");
+    }
+    assert!(
+        !main.contains("138 0000 0000"),
+        "no contact on the consumer's page: {main}"
+    );
+    b.full_screenshot(&art.join("complaint-followed-en.png"))
+        .await;
+    b.quit().await;
     // The language switch did not scan again: only the JSON scan above was answered.
     verdict_json(&s, &code).await;
     assert_eq!(scans_answered(&s), answered + 1, "only the JSON scan above");
@@ -596,4 +634,14 @@ fn the_vendored_ed25519_is_the_pinned_release() {
         published == traceseal::http::page::ED25519_JS,
         "src/http/page/vendor/noble-ed25519.js differs from the published @noble/ed25519 3.2.0"
     );
+}
+
+/// Waits until the page has an element matching `css`.
+async fn wait_for(b: &Browser, css: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let script = format!("return !!document.querySelector({css:?})");
+    while b.js(&script).await != true {
+        assert!(std::time::Instant::now() < deadline, "no {css}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

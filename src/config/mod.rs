@@ -149,6 +149,21 @@ pub struct ComplaintRules {
     pub per_hour: u32,
     /// Complaints one scan may carry (`TRACESEAL_COMPLAINTS_PER_SCAN`).
     pub per_scan: u32,
+    /// Partner bodies complaints may be referred to (`[[complaints.partners]]`).
+    pub partners: Vec<Partner>,
+}
+
+/// A partner body complaints may be referred to, e.g. a consumer council under a cooperation
+/// agreement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Partner {
+    /// Its id in the API (`a-z`, `0-9`, `-`).
+    pub id: String,
+    /// Its name in Chinese.
+    pub name_zh: String,
+    /// Its name in English.
+    pub name_en: String,
 }
 
 impl Default for ComplaintRules {
@@ -156,6 +171,11 @@ impl Default for ComplaintRules {
         ComplaintRules {
             per_hour: 10,
             per_scan: 3,
+            partners: vec![Partner {
+                id: "hk-consumer-council".into(),
+                name_zh: "香港消费者委员会".into(),
+                name_en: "Consumer Council (Hong Kong)".into(),
+            }],
         }
     }
 }
@@ -578,6 +598,7 @@ impl Config {
                 "complaints.per_hour and complaints.per_scan must be at least 1".into(),
             ));
         }
+        check_partners(&self.complaints.partners)?;
         check_server(&self.server)?;
         check_sessions(&self.sessions)?;
         self.credit.model()?;
@@ -656,6 +677,27 @@ impl Config {
                 t.replace(&format!("{{{name}}}"), value)
             })
     }
+}
+
+/// Partner ids are `a-z`, `0-9`, `-` (1–64) and unique; names 1–200 characters.
+fn check_partners(ps: &[Partner]) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for p in ps {
+        let id_ok = (1..=64).contains(&p.id.len())
+            && p.id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let names_ok = [&p.name_zh, &p.name_en]
+            .iter()
+            .all(|n| (1..=200).contains(&n.chars().count()) && !n.chars().any(char::is_control));
+        if !id_ok || !names_ok || !seen.insert(&p.id) {
+            return Err(ConfigError::Invalid(format!(
+                "complaints.partners: {:?} needs a unique id of a-z, 0-9 and - (1–64) and names of 1–200 characters",
+                p.id
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod csv;
 pub mod custody;
 pub mod engagements;
 pub mod error;
+pub mod follow;
 pub mod grades;
 pub mod metrics;
 pub mod openapi;

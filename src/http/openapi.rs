@@ -6,8 +6,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    accounts, actor, admin, audit, certificates, consumer, custody, engagements, grades, ops,
-    public, registration, session,
+    accounts, actor, admin, audit, certificates, consumer, custody, engagements, follow, grades,
+    ops, public, registration, session,
 };
 
 #[derive(OpenApi)]
@@ -34,6 +34,7 @@ use super::{
         consumer::file_complaint, consumer::list_complaints, consumer::forged_scans, consumer::get_complaint,
         consumer::update_complaint, consumer::put_credit, consumer::get_credit, consumer::credit_history, consumer::dishonest_list,
         grades::get_grade, grades::set_override, grades::lift_override, grades::warning_list, grades::graded_list,
+        follow::complaint_progress, follow::refer, follow::referral_outcome,
         accounts::create_token, accounts::list_tokens, accounts::revoke_token,
         accounts::create_user, accounts::list_users, accounts::disable_user, accounts::reset_password,
         audit::list,

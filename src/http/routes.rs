@@ -14,8 +14,8 @@ use tower_http::trace::TraceLayer;
 use super::error::ApiError;
 use super::state::AppState;
 use super::{
-    accounts, actor, admin, audit, certificates, console, consumer, custody, engagements, grades,
-    metrics, openapi, ops, public, registration, session,
+    accounts, actor, admin, audit, certificates, console, consumer, custody, engagements, follow,
+    grades, metrics, openapi, ops, public, registration, session,
 };
 
 /// The whole application router.
@@ -37,6 +37,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(consumer::public_router(state.clone()))
         .merge(consumer::operator_router(state.clone()))
         .merge(grades::public_router(state.clone()))
+        .merge(follow::public_router(state.clone()))
+        .merge(follow::operator_router(state.clone()))
         .merge(grades::operator_router(state.clone()))
         .merge(ops::router(state.clone()))
         .route("/api/v1/openapi.json", axum::routing::get(openapi::openapi))

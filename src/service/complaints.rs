@@ -27,6 +27,7 @@ use crate::store::{Cf, Durability, WriteBatch};
 use std::sync::Arc;
 
 pub mod credit;
+pub mod follow;
 pub mod upheld;
 
 /// Longest description, in characters.
@@ -82,10 +83,101 @@ pub struct ComplaintInput {
 pub struct ComplaintReceipt {
     /// Reference number to quote, e.g. `TS20261126-000042`.
     pub reference: String,
+    /// The secret that, with the reference, shows the complaint's progress
+    /// (`POST /api/v1/complaints/{reference}/progress`, the page `/complaints/follow`). Given
+    /// once: only its SHA-256 is kept.
+    pub secret: String,
     /// `open`.
     pub status: ComplaintStatus,
     /// RFC 3339 time received.
     pub created_at: String,
+}
+
+/// How a partner body's handling of a referred complaint ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferralResult {
+    /// The partner upheld the complaint.
+    Upheld,
+    /// The partner did not uphold it.
+    NotUpheld,
+    /// Settled between the consumer and the seller through the partner.
+    Settled,
+    /// Closed without a finding (withdrawn, out of the partner's remit).
+    Closed,
+}
+
+/// The outcome of a referral.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReferralOutcome {
+    /// How it ended.
+    pub result: ReferralResult,
+    /// What the partner reported, 1–2,000 characters.
+    pub note: String,
+    /// RFC 3339 time recorded.
+    pub at: String,
+}
+
+/// A complaint referred to a partner body, e.g. a Hong Kong consumer council under the
+/// Ningbo–Hong Kong cooperation agreement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Referral {
+    /// The partner (`complaints.partners`), as configured when referred.
+    pub partner: crate::config::Partner,
+    /// Why it was referred, 1–2,000 characters.
+    pub note: String,
+    /// RFC 3339 time referred.
+    pub at: String,
+    /// The outcome, once the partner reported it.
+    pub outcome: Option<ReferralOutcome>,
+}
+
+/// Body of `POST /api/v1/complaints/{reference}/referral`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralInput {
+    /// The partner's id (`complaints.partners`).
+    pub partner: String,
+    /// Why, 1–2,000 characters (the consumer sees it).
+    pub note: String,
+}
+
+/// Body of `POST /api/v1/complaints/{reference}/referral/outcome`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeInput {
+    /// How it ended.
+    pub result: ReferralResult,
+    /// What the partner reported, 1–2,000 characters (the consumer sees it).
+    pub note: String,
+}
+
+/// Body of `POST /api/v1/complaints/{reference}/progress`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowInput {
+    /// The secret on the receipt (`-` and spaces are ignored, case does not matter).
+    pub secret: String,
+}
+
+/// What the consumer who filed a complaint sees of it: its status, the operator's answers
+/// and any referral; not the scan's network, the contact or the item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ComplaintProgress {
+    /// Reference number.
+    pub reference: String,
+    /// Category.
+    pub category: ComplaintCategory,
+    /// Current status.
+    pub status: ComplaintStatus,
+    /// RFC 3339 time received.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+    /// Status changes with the operator's notes, oldest first.
+    pub history: Vec<ComplaintChange>,
+    /// The referral to a partner body, if any.
+    pub referral: Option<Referral>,
 }
 
 /// One status change.
@@ -145,6 +237,13 @@ pub struct Complaint {
     pub enterprise_id: Option<u64>,
     /// Status changes, oldest first.
     pub history: Vec<ComplaintChange>,
+    /// SHA-256 (hex) of the consumer's follow-up secret (the secret is never kept);
+    /// complaints filed before follow-up existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_sha256: Option<String>,
+    /// The referral to a partner body, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<Referral>,
 }
 
 /// Body of `PATCH /api/v1/complaints/{reference}`.
@@ -173,6 +272,49 @@ fn reference(n: u64, at: OffsetDateTime) -> String {
         u8::from(at.month()),
         at.day()
     )
+}
+
+/// The alphabet of follow-up secrets (Crockford's base 32: no I, L, O or U).
+const SECRET_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A new follow-up secret: 120 random bits as 24 base-32 characters in groups of four, e.g.
+/// `7QKM-2XWP-9RTA-4HVN-B3CE-M8D1`.
+fn new_secret() -> Result<String> {
+    let mut b = [0u8; 15];
+    getrandom::getrandom(&mut b)
+        .map_err(|e| super::ServiceError::internal(format!("no randomness for a secret: {e}")))?;
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut chars = Vec::with_capacity(24);
+    for byte in b {
+        bits = (bits << 8) | u32::from(byte);
+        n += 8;
+        while n >= 5 {
+            n -= 5;
+            chars.push(SECRET_ALPHABET[((bits >> n) & 31) as usize] as char);
+        }
+    }
+    let groups: Vec<String> = chars.chunks(4).map(|c| c.iter().collect()).collect();
+    Ok(groups.join("-"))
+}
+
+/// The secret as typed, normalised: `-` and spaces dropped, upper case, `O` read as `0` and
+/// `I`/`L` as `1` (Crockford).
+pub(crate) fn normalise_secret(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '-' && !c.is_whitespace())
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect()
+}
+
+/// SHA-256 (hex) of the normalised secret.
+pub(crate) fn secret_hash(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    crate::custody::record::hex(&Sha256::digest(normalise_secret(s).as_bytes()))
 }
 
 /// The complaint number inside a reference (`TS20261126-000042` → 42).
@@ -353,6 +495,7 @@ impl ConsumerServices {
                 "scan_id must be the 32 hex characters of a scan id",
             )
         })?;
+        let secret = new_secret()?;
         let _guard = lock(&self.locks.complaints)?;
         let at = now();
         let mut scan = self.complainable_scan(&sid, &input.scan_id, at.unix_timestamp())?;
@@ -386,6 +529,8 @@ impl ConsumerServices {
                 status: ComplaintStatus::Open,
                 note: "received".into(),
             }],
+            secret_sha256: Some(secret_hash(&secret)),
+            referral: None,
         };
         scan.complaints += 1;
         let mut wb = WriteBatch::new();
@@ -400,6 +545,7 @@ impl ConsumerServices {
         self.store.write(wb, Durability::Synced)?;
         Ok(ComplaintReceipt {
             reference: c.reference,
+            secret,
             status: c.status,
             created_at: t,
         })
@@ -417,7 +563,7 @@ impl ConsumerServices {
             })
     }
 
-    fn find_complaint(&self, r: &str) -> Result<Option<(u64, Complaint)>> {
+    pub(crate) fn find_complaint(&self, r: &str) -> Result<Option<(u64, Complaint)>> {
         let Some(n) = reference_number(r) else {
             return Err(InputError::field(
                 "reference",
@@ -535,6 +681,22 @@ mod tests {
             description: "The seal was broken and the tin looks different".into(),
             contact: Some("  ".into()),
         }
+    }
+
+    /// Secrets are 24 characters of Crockford base 32 in groups of four, all different, and
+    /// read back however they are typed.
+    #[test]
+    fn secrets_are_random_base32_and_typed_loosely() {
+        let a = new_secret().unwrap();
+        let b = new_secret().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 29);
+        assert!(a
+            .split('-')
+            .all(|g| g.len() == 4 && g.bytes().all(|c| SECRET_ALPHABET.contains(&c))));
+        let loose = a.to_lowercase().replace('-', "  ").replace('1', "l");
+        assert_eq!(secret_hash(&loose), secret_hash(&a));
+        assert_ne!(secret_hash(&b), secret_hash(&a));
     }
 
     #[test]

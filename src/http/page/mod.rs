@@ -15,8 +15,11 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+mod follow;
 mod sections;
 mod words;
+
+pub use follow::{follow_form, follow_result};
 
 pub use self::sections::PageCtx;
 use self::sections::{
@@ -284,9 +287,15 @@ pub fn complaint_result(lang: Lang, r: Result<ComplaintReceipt, (StatusCode, Str
         Ok(rc) => (
             StatusCode::CREATED,
             format!(
-                "<div class=\"receipt\" role=\"status\">{} <strong id=\"complaint-reference\">{}</strong></div>",
+                "<div class=\"receipt\" role=\"status\">{} <strong id=\"complaint-reference\">{}</strong>\
+                 <p>{} <strong id=\"complaint-secret\" class=\"mono\">{}</strong></p>\
+                 <p><a href=\"/complaints/follow?lang={}\">{}</a></p></div>",
                 t("已收到您的反馈，编号", "Your report was received. Reference"),
-                esc(&rc.reference)
+                esc(&rc.reference),
+                t("查询密码（请保存，仅显示一次）：", "Secret to follow it (keep it; shown once):"),
+                esc(&rc.secret),
+                lang.code(),
+                t("查询进度", "Follow its progress"),
             ),
         ),
         Err((s, detail)) => {

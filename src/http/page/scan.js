@@ -597,6 +597,18 @@
         b.id = 'complaint-reference';
         b.textContent = j.reference;
         out.append(b);
+        // The secret that, with the reference, shows the progress: shown once, never stored here.
+        const p = document.createElement('p');
+        p.append(bi('查询密码（请保存，仅显示一次）：', 'Secret to follow it (keep it; shown once): '));
+        const sec = document.createElement('strong');
+        sec.id = 'complaint-secret';
+        sec.className = 'mono';
+        sec.textContent = j.secret;
+        p.append(sec);
+        const a = document.createElement('a');
+        a.href = '/complaints/follow?lang=' + (root.lang === 'en' ? 'en' : 'zh');
+        a.append(bi('查询进度', 'Follow its progress'));
+        out.append(p, a);
         form.reset();
       } else {
         out.className = 'alert';

@@ -40,6 +40,14 @@ impl Lang {
         }
     }
 
+    /// `zh` or `en`, as `?lang=` takes it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
     pub fn other(self) -> &'static str {
         match self {
             Lang::Zh => "en",

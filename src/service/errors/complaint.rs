@@ -42,6 +42,31 @@ pub enum ComplaintError {
         /// The enterprise.
         enterprise_id: u64,
     },
+    /// No complaint has this reference with this secret (one answer for both, so that a
+    /// reference alone tells nothing).
+    #[error(
+        "no complaint with reference {reference:?} and this secret; check both on your receipt"
+    )]
+    NotFollowable {
+        /// The reference as given.
+        reference: String,
+    },
+    /// The complaint was referred to a partner body already.
+    #[error("complaint {reference} was referred to {partner} already")]
+    AlreadyReferred {
+        /// The complaint.
+        reference: String,
+        /// The partner it was referred to.
+        partner: String,
+    },
+    /// An outcome for a complaint that was not referred, or whose outcome is recorded.
+    #[error("complaint {reference}: {why}")]
+    ReferralClosed {
+        /// The complaint.
+        reference: String,
+        /// Why.
+        why: &'static str,
+    },
 }
 
 impl ComplaintError {
@@ -50,10 +75,12 @@ impl ComplaintError {
         match self {
             ComplaintError::ScanNotFound { .. }
             | ComplaintError::ComplaintNotFound { .. }
+            | ComplaintError::NotFollowable { .. }
             | ComplaintError::NoCreditProfile { .. } => ErrorKind::NotFound,
-            ComplaintError::ScanTooOld { .. } | ComplaintError::ScanLimitReached { .. } => {
-                ErrorKind::Conflict
-            }
+            ComplaintError::ScanTooOld { .. }
+            | ComplaintError::ScanLimitReached { .. }
+            | ComplaintError::AlreadyReferred { .. }
+            | ComplaintError::ReferralClosed { .. } => ErrorKind::Conflict,
         }
     }
 
@@ -65,6 +92,9 @@ impl ComplaintError {
             ComplaintError::ScanLimitReached { .. } => "scan_limit_reached",
             ComplaintError::ComplaintNotFound { .. } => "complaint_not_found",
             ComplaintError::NoCreditProfile { .. } => "no_credit_profile",
+            ComplaintError::NotFollowable { .. } => "not_followable",
+            ComplaintError::AlreadyReferred { .. } => "already_referred",
+            ComplaintError::ReferralClosed { .. } => "referral_closed",
         }
     }
 }
