@@ -66,17 +66,8 @@ async fn a_recall_moves_the_grade_within_a_checkpoint_interval_and_the_change_is
     assert_eq!(g["history"].as_array().unwrap().len(), 1);
     change_is_logged(&s, &g["history"][0], "B").await;
 
-    let r = s
-        .admin_post("/api/v1/lots", json!({"gtin": GTIN, "lot": "R1"}))
+    s.declare_and_recall("R1", "Salmonella found in a retained sample", None)
         .await;
-    assert_eq!(r.status(), 201);
-    let r = s
-        .admin_post(
-            &format!("/api/v1/lots/{GTIN}.R1/recall"),
-            json!({"reason": "Salmonella found in a retained sample"}),
-        )
-        .await;
-    assert!(r.status().is_success(), "{}", r.status());
     let (g, took) = grade_when(&s, id, |g| g["grade"] == "C").await;
     eprintln!("recall → grade C after {took:?} (checkpoint interval 50 ms)");
     assert_eq!(g["score"].as_f64(), Some(58.0), "{g}");

@@ -5,8 +5,10 @@
 
 mod custody;
 mod format;
+mod report;
 
 pub use self::format::*;
+pub use self::report::*;
 
 use self::custody::verify_custody;
 use base64::Engine;

@@ -12,12 +12,14 @@ use crate::service::setup::DataDir;
 pub mod custody;
 mod keys;
 pub mod labels;
+mod report;
 mod serve;
 mod support;
 mod token;
 mod user;
 mod verify;
 
+use self::report::verify_report;
 use self::serve::{serve, ServeOptions};
 pub use self::support::load_issuer_keys;
 use self::support::{fail, init, load_config, open_service, print_demo};
@@ -93,6 +95,21 @@ pub enum Command {
         /// Pin the chain id the bundle's anchor must be on.
         #[arg(long)]
         chain_id: Option<u64>,
+    },
+    /// Check an enterprise's credit report (GET /api/v1/enterprises/{id}/credit-report)
+    /// without trusting the service: the log key's signatures, every grade and warning-list
+    /// change's inclusion proof, a history without gaps, and with --rpc the anchor on chain.
+    /// Exit 0 verified, 1 invalid, 2 usage, 3 not anchored, 4 chain unreachable.
+    VerifyReport {
+        /// The report file (`-` for standard input).
+        file: PathBuf,
+        /// Pin the log key: the JSON of GET /api/v1/keys obtained independently.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// JSON-RPC URL of a node of the report's chain: check the anchored root and every
+        /// proof with the contract.
+        #[arg(long)]
+        rpc: Option<String>,
     },
     /// Make an actor's Ed25519 signing key (PKCS#8 PEM, 0600) and print its public key and
     /// kid for the operator to register.
@@ -183,6 +200,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token(a) => done(token::run(&a)),
         Command::User(a) => done(user::run(&a)),
         Command::Keys(a) => done(keys::run(&a)),
+        Command::VerifyReport { file, keys, rpc } => {
+            verify_report(&file, keys.as_deref(), rpc.as_deref())
+        }
         Command::VerifyBundle {
             file,
             rpc,

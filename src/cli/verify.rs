@@ -142,7 +142,7 @@ fn print_genuine(
 }
 
 /// Exit codes of `verify-bundle`.
-mod bundle_exit {
+pub(super) mod bundle_exit {
     pub const OK: u8 = 0;
     pub const INVALID: u8 = 1;
     pub const USAGE: u8 = 2;
@@ -150,7 +150,7 @@ mod bundle_exit {
     pub const CHAIN_UNREACHABLE: u8 = 4;
 }
 
-fn read_bundle(file: &Path) -> anyhow::Result<String> {
+pub(super) fn read_bundle(file: &Path) -> anyhow::Result<String> {
     use std::io::Read;
     let limit = crate::bundle::MAX_BUNDLE_BYTES;
     let mut text = String::new();
@@ -311,7 +311,8 @@ pub(super) fn verify_bundle(file: &Path, rpc: Option<&str>, pins: &Pins) -> Exit
             return ExitCode::from(bundle_exit::USAGE);
         }
     };
-    rt.block_on(check_on_chain(url, &v, &claim))
+    let what = "the item's records are";
+    rt.block_on(check_on_chain(url, &v.records, &claim, what))
 }
 
 /// What the offline verification established, a line each (warnings and pin notes too).
@@ -363,15 +364,16 @@ fn print_offline_checks(v: &crate::bundle::Verified, notes: &[String]) {
     }
 }
 
-async fn check_on_chain(
+pub(super) async fn check_on_chain(
     url: &str,
-    v: &crate::bundle::Verified,
+    records: &[(u64, crate::anchor::Word, Vec<crate::anchor::Word>)],
     claim: &crate::bundle::AnchorClaim,
+    what: &str,
 ) -> ExitCode {
-    match chain_checks(url, v, claim).await {
+    match chain_checks(url, records, claim).await {
         Ok(()) => {
             println!(
-                "VERIFIED: the item's records are in a checkpoint whose root is anchored on chain {}",
+                "VERIFIED: {what} in a checkpoint whose root is anchored on chain {}",
                 claim.chain_id
             );
             ExitCode::from(bundle_exit::OK)
@@ -408,12 +410,12 @@ impl From<crate::anchor::ChainError> for ChainCheck {
 /// contract's own inclusion checks, and (for information) the anchor transaction.
 async fn chain_checks(
     url: &str,
-    v: &crate::bundle::Verified,
+    records: &[(u64, crate::anchor::Word, Vec<crate::anchor::Word>)],
     claim: &crate::bundle::AnchorClaim,
 ) -> Result<(), ChainCheck> {
     let reader = connect_contract(url, claim).await?;
     let on = check_anchor(&reader, claim).await?;
-    for (index, leaf_hash, proof) in &v.records {
+    for (index, leaf_hash, proof) in records {
         let ok = reader
             .verify_anchored_inclusion(&claim.log_id, claim.tree_size, leaf_hash, *index, proof)
             .await?;

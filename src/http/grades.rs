@@ -23,6 +23,7 @@ pub fn public_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/enterprises/{id}/grade", get(get_grade))
         .route("/api/v1/credit/warnings", get(warning_list))
+        .route("/api/v1/enterprises/{id}/credit-report", get(credit_report))
         .route_layer(middleware::from_fn_with_state(
             state,
             super::public::rate_limit,
@@ -198,4 +199,34 @@ pub fn grades_csv(rows: &[GradedEnterprise]) -> String {
         ));
     }
     out
+}
+
+/// The enterprise's credit report: every grade and warning-list change with its inclusion
+/// proof against the anchored checkpoint, and a statement signed by the log key binding the
+/// enterprise's name and USCC to them; a bank checks it offline with `traceseal
+/// verify-report` (`docs/credit-report.md`). Public, like the grade it proves.
+#[utoipa::path(get, path = "/api/v1/enterprises/{id}/credit-report", tag = "credit",
+    params(("id" = u64, Path, description = "Enterprise id")),
+    responses((status = 200, body = crate::bundle::CreditReport), (status = 400, body = super::error::Problem),
+              (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)))]
+pub async fn credit_report(
+    State(st): State<Arc<AppState>>,
+    p: Result<Path<u64>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = p?;
+    let r = st.verifier.credit_report(id).await?;
+    let name = format!(
+        "attachment; filename=\"traceseal-credit-report-{}.json\"",
+        r.enterprise.uscc
+    );
+    let mut res = Json(r).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&name) {
+        res.headers_mut()
+            .insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
 }

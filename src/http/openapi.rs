@@ -33,7 +33,7 @@ use super::{
         certificates::publish, certificates::publications, certificates::file,
         consumer::file_complaint, consumer::list_complaints, consumer::forged_scans, consumer::get_complaint,
         consumer::update_complaint, consumer::put_credit, consumer::get_credit, consumer::credit_history, consumer::dishonest_list,
-        grades::get_grade, grades::set_override, grades::lift_override, grades::warning_list, grades::graded_list,
+        grades::get_grade, grades::set_override, grades::lift_override, grades::warning_list, grades::graded_list, grades::credit_report,
         follow::complaint_progress, follow::refer, follow::referral_outcome,
         accounts::create_token, accounts::list_tokens, accounts::revoke_token,
         accounts::create_user, accounts::list_users, accounts::disable_user, accounts::reset_password,

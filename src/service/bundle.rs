@@ -171,7 +171,7 @@ impl Service {
 
 /// The bundle's anchor: the record the proofs are against when it is on chain, or else the
 /// worker's view, with the status at most *pending*.
-fn bundle_anchor(
+pub(super) fn bundle_anchor(
     a: BundleAnchoring,
     anchored: Option<&AnchorRecord>,
     log_id: String,

@@ -49,6 +49,7 @@ pub mod master;
 pub mod ownership;
 pub mod printing;
 pub mod registry;
+pub mod report;
 pub mod scan;
 pub mod setup;
 pub mod telemetry;

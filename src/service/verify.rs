@@ -57,6 +57,19 @@ impl Verifier {
     }
 }
 
+impl Verifier {
+    /// The credit report of enterprise `id` (404 before it is graded, 409 while its newest
+    /// change is in no signed checkpoint yet).
+    pub async fn credit_report(&self, id: u64) -> Result<crate::bundle::CreditReport> {
+        let svc = self.svc.clone();
+        let leaves = blocking(move || svc.report_leaves(id)).await?;
+        let newest = leaves.last().map_or(0, |(i, _)| *i);
+        let anchoring = self.anchor.bundle_anchoring(newest).await;
+        let svc = self.svc.clone();
+        blocking(move || svc.credit_report(id, &leaves, anchoring)).await
+    }
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await

@@ -247,6 +247,22 @@ impl TestServer {
         (status, r.json().await.unwrap())
     }
 
+    /// Declares lot `lot` of [`GTIN`] and recalls it with `reason` and `class` (if any).
+    pub async fn declare_and_recall(&self, lot: &str, reason: &str, class: Option<&str>) {
+        let r = self
+            .admin_post("/api/v1/lots", json!({"gtin": GTIN, "lot": lot}))
+            .await;
+        assert_eq!(r.status(), 201);
+        let mut body = json!({ "reason": reason });
+        if let Some(c) = class {
+            body["class"] = json!(c);
+        }
+        let r = self
+            .admin_post(&format!("/api/v1/lots/{GTIN}.{lot}/recall"), body)
+            .await;
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
