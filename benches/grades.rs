@@ -43,6 +43,7 @@ fn world(dir: &std::path::Path) -> (Service, u64) {
 
 fn profile(version: u64) -> CreditInput {
     CreditInput {
+        return_days: None,
         rating: Rating::B,
         rated_on: "2026-12-01".into(),
         basis: Some(format!("review {version}")),

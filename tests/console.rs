@@ -8,7 +8,7 @@ mod common;
 
 use common::browser::{artifacts_dir, Browser};
 use common::console::{api_sign_in, encoded, path, user, wait_path, PASSWORD};
-use common::{test_config, TestServer, GTIN, USCC};
+use common::{pdf_qr_codes, test_config, TestServer, GTIN, USCC};
 use serde_json::{json, Value};
 
 /// Registers an enterprise with product `gtin` and a batch of lot `lot`; (its id, the batch).
@@ -47,32 +47,7 @@ async fn download_and_decode(s: &TestServer, user: &str, path: &str) -> Vec<Stri
         .unwrap();
     assert_eq!(pdf.status(), 200);
     assert_eq!(pdf.headers()["content-type"], "application/pdf");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("labels.pdf"), pdf.bytes().await.unwrap()).unwrap();
-    let o = std::process::Command::new("pdftoppm")
-        .args(["-r", "300", "-gray", "-png", "-f", "1", "-l", "1"])
-        .arg(dir.path().join("labels.pdf"))
-        .arg(dir.path().join("page"))
-        .output()
-        .expect("pdftoppm (poppler-utils) is installed by ./scripts/dev setup");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let png = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "png"))
-        .unwrap();
-    let o = std::process::Command::new("zbarimg")
-        .args(["-q", "--raw", "-Sdisable", "-Sqrcode.enable"])
-        .arg(&png)
-        .output()
-        .expect("zbarimg (zbar-tools) is installed by ./scripts/dev setup");
-    let mut codes: Vec<String> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    codes.sort();
-    codes
+    pdf_qr_codes(&pdf.bytes().await.unwrap(), 300)
 }
 
 /// On the batch page: a preview of the first A4 4×10 sheet shows the batch's 3 labels in their

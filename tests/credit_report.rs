@@ -30,37 +30,6 @@ fn verify_report(file: &Path, keys: Option<&Path>, rpc: Option<&str>) -> (i32, S
     )
 }
 
-/// Polls the report until its checkpoint is anchored on chain and covers `changes` grade
-/// changes.
-async fn anchored_report(s: &TestServer, id: u64, changes: usize) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = s
-            .get(&format!("/api/v1/enterprises/{id}/credit-report"))
-            .await;
-        if r.status() == 200 {
-            let v: Value = r.json().await.unwrap();
-            let grades = v["records"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|x| x["kind"] == "grade")
-                .count();
-            if v["anchor"]["status"] == "anchored" && grades == changes {
-                return v;
-            }
-        } else {
-            assert_eq!(
-                r.status(),
-                409,
-                "not checkpointed yet is the only other answer"
-            );
-        }
-        assert!(Instant::now() < deadline, "no anchored report");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_credit_report_verifies_offline_and_on_chain_and_tampering_is_caught() {
     let anvil = Anvil::start(AnvilOptions::new(find_binary().unwrap())).unwrap();
@@ -93,7 +62,7 @@ async fn a_credit_report_verifies_offline_and_on_chain_and_tampering_is_caught()
         )
         .await;
     assert_eq!(r.status(), 200);
-    let report = anchored_report(&s, id, 3).await;
+    let report = s.anchored_report(id, 3).await;
     assert_eq!(report["format"], "traceseal/credit-report/v1");
     assert_eq!(report["enterprise"]["name"], "Acme Import Co.");
 

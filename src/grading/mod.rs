@@ -40,6 +40,12 @@ impl Grade {
         self as usize
     }
 
+    /// Stars of four, as the integrity page and poster show them: A ★★★★ … D ★☆☆☆.
+    pub fn stars(self) -> (usize, String) {
+        let n = 4 - self.index();
+        (n, format!("{}{}", "★".repeat(n), "☆".repeat(4 - n)))
+    }
+
     /// `"A"` … `"D"`.
     pub fn as_str(self) -> &'static str {
         match self {

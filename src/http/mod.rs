@@ -24,6 +24,7 @@ pub mod engagements;
 pub mod error;
 pub mod follow;
 pub mod grades;
+pub mod merchant;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;

@@ -131,7 +131,7 @@ fn split_lang(query: &str) -> (String, Option<String>) {
 /// private: the development chain, or a misconfigured public one) is given only under
 /// `serve --dev`: a consumer's browser would otherwise call a node on the consumer's own
 /// machine or network.
-fn page_rpc(st: &AppState) -> Option<String> {
+pub(crate) fn page_rpc(st: &AppState) -> Option<String> {
     let c = &st.config.chain;
     let url = if !c.enabled {
         None

@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use super::{
     accounts, actor, admin, audit, certificates, console, consumer, custody, engagements, follow,
-    grades, metrics, openapi, ops, public, registration, session,
+    grades, merchant, metrics, openapi, ops, public, registration, session,
 };
 
 /// The whole application router.
@@ -38,6 +38,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(consumer::operator_router(state.clone()))
         .merge(grades::public_router(state.clone()))
         .merge(follow::public_router(state.clone()))
+        .merge(merchant::public_router(state.clone()))
         .merge(follow::operator_router(state.clone()))
         .merge(grades::operator_router(state.clone()))
         .merge(ops::router(state.clone()))

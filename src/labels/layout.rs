@@ -271,6 +271,30 @@ impl LabelSpec {
 }
 
 impl Frame {
+    /// A frame of `width_mm` × `height_mm` holding one symbol of up to `box_modules` modules
+    /// of `module_mm` at `ec`, text placed by the caller (a poster, `super::poster`).
+    pub fn single(
+        width_mm: f64,
+        height_mm: f64,
+        module_mm: f64,
+        box_modules: usize,
+        ec: EcLevel,
+    ) -> Frame {
+        Frame {
+            width_mm,
+            height_mm,
+            module_mm,
+            box_modules,
+            qr_x_mm: 0.0,
+            qr_y_mm: 0.0,
+            text_x_mm: 0.0,
+            text_w_mm: width_mm,
+            text_mm: 0.0,
+            text_top_mm: 0.0,
+            ec,
+        }
+    }
+
     /// Error correction level.
     pub fn ec(&self) -> EcLevel {
         self.ec

@@ -13,6 +13,7 @@ pub mod job;
 pub mod layout;
 pub mod pdf;
 pub mod png;
+pub mod poster;
 pub mod preview;
 pub mod svg;
 pub mod tar;

@@ -247,6 +247,18 @@ impl MasterData {
             .ok_or_else(|| MasterError::EnterpriseNotFound { id }.into())
     }
 
+    /// The enterprise with unified social credit code `uscc` (400 malformed, 404 none).
+    pub fn enterprise_by_uscc(&self, uscc: &str) -> Result<Enterprise> {
+        let u = Uscc::parse(uscc).map_err(|e| InputError::parse("uscc", e))?;
+        let id = self
+            .store
+            .get(Cf::EnterpriseUscc, u.as_str().as_bytes())?
+            .ok_or_else(|| MasterError::UsccNotFound {
+                uscc: u.as_str().to_string(),
+            })?;
+        self.enterprise(decode_u64(&id)?)
+    }
+
     pub(crate) fn find_enterprise(&self, id: u64) -> Result<Option<Enterprise>> {
         match self.store.get(Cf::Enterprises, &u64_key(id))? {
             Some(v) => Ok(Some(decode_json("enterprise", &v)?)),

@@ -46,6 +46,7 @@ pub mod issuance;
 pub mod keyring;
 pub mod log;
 pub mod master;
+pub mod merchant;
 pub mod ownership;
 pub mod printing;
 pub mod registry;

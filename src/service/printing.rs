@@ -623,7 +623,8 @@ impl Printing {
         }
     }
 
-    fn label_font(&self) -> Result<std::sync::Arc<Font>> {
+    /// The label font (loaded once; 503 when it cannot be used).
+    pub fn label_font(&self) -> Result<std::sync::Arc<Font>> {
         Ok(font::load(&self.label_font).map_err(PrintError::FontUnavailable)?)
     }
 

@@ -263,6 +263,37 @@ impl TestServer {
         assert_eq!(r.status(), 201, "{:?}", r.text().await);
     }
 
+    /// Polls enterprise `id`'s credit report until its checkpoint is anchored and it holds
+    /// `grades` grade changes; the report.
+    pub async fn anchored_report(&self, id: u64, grades: usize) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let r = self
+                .get(&format!("/api/v1/enterprises/{id}/credit-report"))
+                .await;
+            if r.status() == 200 {
+                let v: Value = r.json().await.unwrap();
+                let n = v["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|x| x["kind"] == "grade")
+                    .count();
+                if v["anchor"]["status"] == "anchored" && n == grades {
+                    return v;
+                }
+            } else {
+                assert_eq!(
+                    r.status(),
+                    409,
+                    "not checkpointed yet is the only other answer"
+                );
+            }
+            assert!(std::time::Instant::now() < deadline, "no anchored report");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -393,6 +424,46 @@ pub fn checkpoint_size(note: &str) -> u64 {
 }
 
 /// A config for tests: fast checkpoints, generous rate limits.
+/// Rasterises the first page of a PDF at `dpi` (pdftoppm) and decodes every QR code on it
+/// (zbar): the codes, sorted.
+pub fn pdf_qr_codes(pdf: &[u8], dpi: u32) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.pdf"), pdf).unwrap();
+    let o = std::process::Command::new("pdftoppm")
+        .args([
+            "-r",
+            &dpi.to_string(),
+            "-gray",
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+        ])
+        .arg(dir.path().join("doc.pdf"))
+        .arg(dir.path().join("page"))
+        .output()
+        .expect("pdftoppm (poppler-utils) is installed by ./scripts/dev setup");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "png"))
+        .unwrap();
+    let o = std::process::Command::new("zbarimg")
+        .args(["-q", "--raw", "-Sdisable", "-Sqrcode.enable"])
+        .arg(&png)
+        .output()
+        .expect("zbarimg (zbar-tools) is installed by ./scripts/dev setup");
+    let mut codes: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    codes.sort();
+    codes
+}
+
 pub fn test_config() -> Config {
     Config {
         public_host: "verify.example.com".into(),

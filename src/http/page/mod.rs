@@ -16,10 +16,12 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 mod follow;
+mod merchant;
 mod sections;
 mod words;
 
 pub use follow::{follow_form, follow_result};
+pub use merchant::{merchant_error, merchant_page};
 
 pub use self::sections::PageCtx;
 use self::sections::{
@@ -426,6 +428,7 @@ mod tests {
                 enterprise_name: evil.into(),
                 rating: Rating::D,
                 rated_on: "2026-01-01".into(),
+                return_days: Some(7),
                 basis: Some(evil.into()),
                 disclosures: vec![crate::service::credit::Disclosure {
                     category: DisclosureCategory::Punishment,

@@ -155,12 +155,11 @@
     return { name: m[1], id, pub: k.slice(1) };
   }
 
-  async function openNote(text, vk) {
+  // The body of a note signed by the key `vk` (a checkpoint, a credit report's statement).
+  async function verifiedBody(text, vk) {
     const cut = text.indexOf('\n\n');
-    if (cut < 0) throw new Error('checkpoint has no signature block');
+    if (cut < 0) throw new Error('note has no signature block');
     const body = text.slice(0, cut + 1);
-    const lines = body.slice(0, -1).split('\n');
-    if (lines.length < 3 || !/^[1-9][0-9]{0,15}$/.test(lines[1])) throw new Error('checkpoint body is malformed');
     let ok = false;
     for (const l of text.slice(cut + 2).split('\n')) {
       if (!l) continue;
@@ -173,6 +172,13 @@
       else throw new Error('the log signature does not verify');
     }
     if (!ok) throw new Error('no signature by the log key');
+    return body;
+  }
+
+  async function openNote(text, vk) {
+    const body = await verifiedBody(text, vk);
+    const lines = body.slice(0, -1).split('\n');
+    if (lines.length < 3 || !/^[1-9][0-9]{0,15}$/.test(lines[1])) throw new Error('checkpoint body is malformed');
     const rootHash = b64(lines[2]);
     if (rootHash.length !== 32) throw new Error('checkpoint root is not 32 bytes');
     const size = Number(lines[1]);
@@ -681,6 +687,100 @@
   }
   for (const b of document.querySelectorAll('button.cert')) b.addEventListener('click', () => viewCert(b));
 
+  // ---------------------------------------------------------------- merchant page
+  // The integrity page (/m/{uscc}): the enterprise's credit report checked here — the log
+  // key is the published one, the checkpoint and the statement are signed by it, the
+  // statement names this enterprise and exactly the report's leaves, every grade and
+  // warning-list change is in the checkpoint with no sequence missing, the grade and listing
+  // the page shows are the logged ones, and the checkpoint is anchored on chain.
+  const REPORT_KINDS = { 'traceseal/grade/v1': 'grade', 'traceseal/warning/v1': 'warning' };
+  const contiguous = (xs) => xs.sort((a, b) => a.seq - b.seq).every((x, k) => k === 0 || x.seq === xs[k - 1].seq + 1);
+
+  async function reportStatement(rep, vk, cp, sec) {
+    const lines = (await verifiedBody(rep.statement, vk)).split('\n');
+    const st = JSON.parse(lines[1]);
+    const recs = rep.records;
+    return lines[0] === 'traceseal/credit-report/v1' && lines.length === 3 && lines[2] === '' &&
+      st.enterprise.id === Number(sec.dataset.id) && st.enterprise.uscc === sec.dataset.uscc &&
+      st.enterprise.name === sec.dataset.name && st.tree_size === cp.size && same(b64(st.root), cp.root) &&
+      Array.isArray(st.leaves) && st.leaves.length === recs.length && st.leaves.every((x, i) => x === recs[i].leaf_index);
+  }
+
+  async function reportLeaves(rep, cp, id) {
+    const grades = [], warnings = [];
+    let bad = 0;
+    for (const r of rep.records) {
+      let ok = false;
+      try {
+        const data = b64(r.leaf_data);
+        const lines = td.decode(data).split('\n');
+        const kind = REPORT_KINDS[lines[0]];
+        const o = JSON.parse(lines[1]);
+        const proof = r.inclusion_proof.map(b64);
+        ok = kind === r.kind && o.enterprise === id && isIndex(r.leaf_index) && proof.every((h) => h.length === 32) &&
+          await inclusion(r.leaf_index, cp.size, await leafHash(data), proof, cp.root);
+        if (ok) (kind === 'grade' ? grades : warnings).push(o);
+      } catch (e) { ok = false; }
+      if (!ok) bad++;
+      if (isIndex(r.leaf_index)) markRecord(r.leaf_index, ok);
+    }
+    return { grades, warnings, bad };
+  }
+
+  async function runMerchant(sec) {
+    const cCp = check('checkpoint', '日志检查点签名', 'Log checkpoint signature');
+    const cSt = check('statement', '平台签署的信用报告', 'Credit report signed by the platform');
+    const cInc = check('inclusion', '每次等级变更都在日志中', 'Every grade change is in the log');
+    const cShown = check('shown', '页面显示的等级与日志一致', 'The grade shown is the logged one');
+    const cChain = check('chain', '检查点已上链', 'Checkpoint anchored on chain');
+    const all = [cCp, cSt, cInc, cShown, cChain];
+    let rep = null, keys = null;
+    try {
+      const r = await fetchJson(sec.dataset.report, { headers: { accept: 'application/json' } });
+      if (r.ok && r.json && Array.isArray(r.json.records)) rep = r.json;
+    } catch (e) { rep = null; }
+    try {
+      const r = await fetchJson(sec.dataset.keys);
+      if (r.ok && r.json && Array.isArray(r.json.keys)) keys = r.json.keys;
+    } catch (e) { keys = null; }
+    if (!rep || !keys) {
+      for (const c of all) c.done('incomplete', '无法获取信用报告或公钥，请稍后再试', 'could not fetch the credit report or the keys; try again later');
+      return;
+    }
+    let vk = null, cp = null;
+    try {
+      if (!keys.some((k) => k.role === 'log' && k.vkey === rep.log_vkey)) throw new Error('the report\'s log key is not the published one');
+      vk = await parseVkey(rep.log_vkey);
+      cp = await openNote(rep.checkpoint, vk);
+      cCp.done('pass', '规模 ' + cp.size + '，日志 ' + cp.origin, 'tree size ' + cp.size + ', log ' + cp.origin);
+    } catch (e) {
+      cCp.done('fail', String(e.message), String(e.message));
+      for (const c of [cSt, cInc, cShown, cChain]) c.done('fail', '检查点无效', 'the checkpoint is invalid');
+      return;
+    }
+    let stOk = false;
+    try { stOk = await reportStatement(rep, vk, cp, sec); } catch (e) { stOk = false; }
+    cSt.done(stOk ? 'pass' : 'fail', stOk ? '企业、检查点与记录均与签名一致' : '报告的签名陈述与本企业或其记录不符',
+      stOk ? 'the enterprise, checkpoint and records are the signed ones' : 'the signed statement does not match this enterprise or its records');
+    const { grades, warnings, bad } = await reportLeaves(rep, cp, Number(sec.dataset.id));
+    const shown = Array.from(document.querySelectorAll('#timeline [data-leaf]'), (el) => Number(el.dataset.leaf));
+    const proven = new Set(rep.records.map((r) => r.leaf_index));
+    const missing = shown.filter((i) => !proven.has(i));
+    for (const i of missing) markRecord(i, false);
+    const incOk = bad === 0 && missing.length === 0 && grades.length > 0 && contiguous(grades) && contiguous(warnings);
+    cInc.done(incOk ? 'pass' : 'fail', incOk ? grades.length + ' 次等级变更、' + warnings.length + ' 次名单变更，无遗漏' : '有记录的证明不成立或有遗漏',
+      incOk ? grades.length + ' grade and ' + warnings.length + ' listing changes, none missing' : 'a record\'s proof does not hold, or one is missing');
+    const g = grades[grades.length - 1];
+    const w = warnings[warnings.length - 1];
+    const listed = !!(w && w.listed);
+    if (!g || !incOk) cShown.done('fail', '无法核对', 'cannot be compared');
+    else if (g.seq > Number(sec.dataset.seq)) cShown.done('incomplete', '等级刚刚变化，请刷新页面', 'the grade changed just now; reload the page');
+    else if (g.seq === Number(sec.dataset.seq) && g.grade === sec.dataset.grade && listed === (sec.dataset.listed === 'true')) {
+      cShown.done('pass', '等级 ' + g.grade + (listed ? '，在预警名单上' : ''), 'grade ' + g.grade + (listed ? ', on the warning list' : ''));
+    } else cShown.done('fail', '页面显示的等级或名单与日志不符', 'the grade or listing shown is not the logged one');
+    await chainCheck(sec, rep, cp, cChain);
+  }
+
   // ---------------------------------------------------------------- start
   const sec = $('#verify');
   const done = () => {
@@ -694,7 +794,7 @@
     else s.replaceChildren(bi('所有适用的检查都已通过。', 'Every check that applies passed.'));
   };
   if (sec && list) {
-    run(sec).catch(() => {
+    (sec.dataset.report ? runMerchant(sec) : run(sec)).catch(() => {
       // An unexpected error (malformed proofs): whatever did not finish failed.
       for (const li of list.querySelectorAll('li.run')) {
         li.className = 'fail';

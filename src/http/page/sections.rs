@@ -78,19 +78,7 @@ pub(super) fn importer_section(v: &Verdict, b: &mut String) {
     }
     if let Some(c) = &p.credit {
         if let Some(d) = &c.dishonest {
-            b.push_str(&format!(
-                "<p class=\"alert\" role=\"alert\" id=\"dishonest\">{}</p>",
-                t(
-                    &format!(
-                        "⚠ 该进口商已被列入失信名单：{}（{}，{}）",
-                        d.reason, d.authority, d.listed_on
-                    ),
-                    &format!(
-                        "⚠ This importer is on the dishonesty list: {} ({}, {})",
-                        d.reason, d.authority, d.listed_on
-                    )
-                )
-            ));
+            dishonest_alert(d, ("该进口商", "This importer"), b);
         }
         if !c.disclosures.is_empty() {
             b.push_str(&format!(
@@ -124,6 +112,27 @@ pub(super) fn importer_section(v: &Verdict, b: &mut String) {
 }
 
 /// The computed credit-risk grade, with a link to its factors and history.
+/// The dishonesty-list alert: `who` (Chinese, English) is on it, with the listing.
+pub(super) fn dishonest_alert(
+    d: &crate::service::credit::DishonestListing,
+    who: (&str, &str),
+    b: &mut String,
+) {
+    b.push_str(&format!(
+        "<p class=\"alert\" role=\"alert\" id=\"dishonest\">{}</p>",
+        t(
+            &format!(
+                "⚠ {}已被列入失信名单：{}（{}，{}）",
+                who.0, d.reason, d.authority, d.listed_on
+            ),
+            &format!(
+                "⚠ {} is on the dishonesty list: {} ({}, {})",
+                who.1, d.reason, d.authority, d.listed_on
+            )
+        )
+    ));
+}
+
 /// The warning-list alert: the importer is on it, by which rules.
 fn warning_alert(g: &GradeSummary, enterprise: u64, b: &mut String) {
     let (zh, en): (Vec<&str>, Vec<&str>) = g.warnings.iter().map(|r| rule_names(*r)).unzip();

@@ -111,6 +111,10 @@ pub struct CreditInput {
     /// Set while the enterprise is on the dishonesty list; absent to take it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dishonest: Option<DishonestListing>,
+    /// The no-reason-return promise (无理由退货承诺) the merchant made: days, 1–365; absent
+    /// when it made none. Shown on its integrity page (`/m/{uscc}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_days: Option<u32>,
 }
 
 /// An enterprise's credit profile as disclosed.
@@ -131,6 +135,9 @@ pub struct CreditProfile {
     pub disclosures: Vec<Disclosure>,
     /// The dishonesty-list entry, while listed.
     pub dishonest: Option<DishonestListing>,
+    /// The no-reason-return promise, in days, if the merchant made one.
+    #[serde(default)]
+    pub return_days: Option<u32>,
     /// Complaints about the enterprise's items that the operator looked into and upheld
     /// (live). Only upheld complaints are public: anyone can file a complaint, so counts of
     /// received or rejected ones would let a competitor paint an enterprise.
@@ -257,7 +264,15 @@ fn validate(input: &CreditInput) -> Result<CreditInput> {
         .collect::<Result<Vec<_>>>()?;
     // Newest first; ISO dates sort as text. Stable, so same-day entries keep their order.
     disclosures.sort_by(|a, b| b.date.cmp(&a.date));
+    if input.return_days.is_some_and(|d| !(1..=365).contains(&d)) {
+        return Err(InputError::field(
+            "return_days",
+            "return_days must be 1–365 (days of the no-reason-return promise), or absent",
+        )
+        .into());
+    }
     Ok(CreditInput {
+        return_days: input.return_days,
         rating: input.rating,
         rated_on: check_date("rated_on", "rated_on", &input.rated_on)?,
         basis: input
@@ -427,6 +442,7 @@ fn profile(name: &str, id: u64, s: StoredProfile, counts: ComplaintCounts) -> Cr
         basis: s.input.basis,
         disclosures: s.input.disclosures,
         dishonest: s.input.dishonest,
+        return_days: s.input.return_days,
         complaints_upheld: counts.resolved,
         version: s.version,
         updated_at: rfc3339(s.updated_at),
@@ -442,6 +458,7 @@ mod tests {
 
     pub(crate) fn listed() -> CreditInput {
         CreditInput {
+            return_days: None,
             rating: Rating::D,
             rated_on: "2026-10-01".into(),
             basis: Some("Sold relabelled goods twice in 2026".into()),

@@ -27,6 +27,12 @@ pub enum MasterError {
         /// The id asked for.
         id: u64,
     },
+    /// No enterprise has this USCC.
+    #[error("no enterprise with USCC {uscc}")]
+    UsccNotFound {
+        /// The USCC asked for.
+        uscc: String,
+    },
     /// A product names an enterprise that is not registered.
     #[error("enterprise_id {id} does not exist; register the enterprise first")]
     UnknownEnterprise {
@@ -64,7 +70,9 @@ impl MasterError {
             E::UsccExists { .. } | E::UsccInUse { .. } | E::ProductExists { .. } => {
                 ErrorKind::Conflict
             }
-            E::EnterpriseNotFound { .. } | E::ProductNotFound { .. } => ErrorKind::NotFound,
+            E::EnterpriseNotFound { .. } | E::UsccNotFound { .. } | E::ProductNotFound { .. } => {
+                ErrorKind::NotFound
+            }
             E::UnknownEnterprise { .. } => ErrorKind::Unprocessable,
         }
     }
@@ -76,6 +84,7 @@ impl MasterError {
             E::UsccExists { .. } => "uscc_exists",
             E::UsccInUse { .. } => "uscc_in_use",
             E::EnterpriseNotFound { .. } => "enterprise_not_found",
+            E::UsccNotFound { .. } => "uscc_not_found",
             E::UnknownEnterprise { .. } => "unknown_enterprise",
             E::ProductExists { .. } => "product_exists",
             E::ProductNotFound { .. } => "product_not_found",

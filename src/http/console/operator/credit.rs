@@ -185,7 +185,7 @@ fn credit_form(lang: Lang, v: &Viewer, id: u64, p: Option<&CreditProfile>) -> St
     format!(
         "<section><h2>{}</h2><form method=\"post\" action=\"/console/enterprises/{id}/credit\">{}\
          <label for=\"rating\">{}</label><select id=\"rating\" name=\"rating\">{}</select>{}\
-         <label for=\"basis\">{}</label><textarea id=\"basis\" name=\"basis\" rows=\"3\" maxlength=\"2000\">{}</textarea>\
+         <label for=\"basis\">{}</label><textarea id=\"basis\" name=\"basis\" rows=\"3\" maxlength=\"2000\">{}</textarea>{}\
          <fieldset><legend>{}</legend>{}{}{}</fieldset>\
          <fieldset><legend>{}</legend><label for=\"d-category\">{}</label><select id=\"d-category\" name=\"disclosure_category\">{}</select>{}{}</fieldset>\
          <button class=\"primary\" type=\"submit\">{}</button></form></section>",
@@ -196,6 +196,12 @@ fn credit_form(lang: Lang, v: &Viewer, id: u64, p: Option<&CreditProfile>) -> St
         text("rated_on", "rated_on", tr(lang, "评级日期（YYYY-MM-DD）", "Rated on (YYYY-MM-DD)"), &today()),
         tr(lang, "依据", "Basis"),
         esc(basis),
+        text(
+            "return_days",
+            "return_days",
+            tr(lang, "无理由退货承诺天数（如 7；留空表示未承诺）", "No-reason-return promise, days (e.g. 7; empty: none)"),
+            &p.and_then(|p| p.return_days).map_or(String::new(), |d| d.to_string())
+        ),
         tr(lang, "失信名单（填写原因即列入；留空即移出）", "Dishonesty list (a reason lists it; empty takes it off)"),
         text("d-reason", "dishonest_reason", tr(lang, "原因", "Reason"), d.map_or("", |d| d.reason.as_str())),
         text("d-listed", "dishonest_listed_on", tr(lang, "列入日期（YYYY-MM-DD）", "Listed on (YYYY-MM-DD)"), d.map_or("", |d| d.listed_on.as_str())),
@@ -232,6 +238,8 @@ pub(super) struct CreditForm {
     disclosure_title: String,
     #[serde(default)]
     disclosure_date: String,
+    #[serde(default)]
+    return_days: String,
 }
 
 impl CreditForm {
@@ -254,7 +262,15 @@ impl CreditForm {
             });
         }
         let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        let return_days =
+            match self.return_days.trim() {
+                "" => None,
+                d => Some(d.parse::<u32>().map_err(|_| {
+                    format!("return days must be a whole number of days, got {d:?}")
+                })?),
+            };
         Ok(CreditInput {
+            return_days,
             rating,
             rated_on: self.rated_on.trim().to_string(),
             basis: some(&self.basis),
