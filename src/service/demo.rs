@@ -42,6 +42,12 @@ struct DemoEnterprise {
     name: String,
     uscc: String,
     country: String,
+    /// Its credit profile, written before its lots (so its first grades count it).
+    #[serde(default)]
+    credit: Option<super::credit::CreditInput>,
+    /// A grade set by the operator after the lots (e.g. the green channel by a joint review).
+    #[serde(default)]
+    grade_override: Option<super::grading::OverrideInput>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +138,7 @@ impl Service {
         for l in &demo.lots {
             self.demo_lot(l, &keys, &mut report)?;
         }
+        self.demo_grades(&demo)?;
         let mut wb = WriteBatch::new();
         wb.put(Cf::Meta, META_DEMO_LOADED, b"1".to_vec());
         self.store.write(wb, Durability::Synced)?;
@@ -156,6 +163,10 @@ impl Service {
                 uscc: e.uscc.clone(),
                 country: e.country.clone(),
             })?;
+            if let Some(c) = &e.credit {
+                self.consumer()
+                    .put_credit(created.id, c, &demo_operator())?;
+            }
             enterprise_ids.insert(e.key.clone(), created.id);
         }
         for p in &demo.products {
@@ -173,6 +184,18 @@ impl Service {
                 category: p.category,
             })?;
             report.products += 1;
+        }
+        Ok(())
+    }
+
+    /// Grades every enterprise now (the lots moved them), then applies the demo's overrides.
+    fn demo_grades(&self, demo: &Demo) -> Result<()> {
+        self.grading().refresh(super::now_unix())?;
+        for e in &demo.enterprises {
+            if let Some(o) = &e.grade_override {
+                let id = self.master().enterprise_by_uscc(&e.uscc)?.id;
+                self.grading().set_override(id, o, &demo_operator())?;
+            }
         }
         Ok(())
     }
@@ -320,6 +343,16 @@ impl Service {
     }
 }
 
+/// Who writes the demo's operator records (their log leaves say `operator`, request `demo`).
+fn demo_operator() -> crate::authz::Principal {
+    crate::authz::Principal {
+        id: "demo".into(),
+        role: crate::authz::Role::Operator,
+        enterprise: None,
+        request: "demo".into(),
+    }
+}
+
 fn sign(key: &SigningKey, mut st: Statement) -> super::custody::Submission {
     st.kid = KeyId::of(&key.verifying_key()).to_string();
     super::custody::Submission {
@@ -342,6 +375,26 @@ mod tests {
         assert!(r.loaded);
         assert_eq!((r.products, r.lots), (4, 5));
         assert_eq!(r.records, 60, "59 signed records and one recall");
+        // Different grades with histories: a safety recall takes Ningbo Haishu (infant
+        // formula) from B to C and onto the warning list; Yongjiang has the green channel by
+        // an override; Beilun stays B.
+        let grade = |uscc: &str| {
+            let id = svc.master().enterprise_by_uscc(uscc).unwrap().id;
+            svc.grading().grade(id).unwrap()
+        };
+        let haishu = grade("91330206MA2AF1C3XT");
+        assert_eq!(
+            (haishu.grade, haishu.score),
+            (crate::grading::Grade::C, 55.0)
+        );
+        assert_eq!(haishu.warnings.len(), 1);
+        let yongjiang = grade("91330201MA2H7KQ4PB");
+        assert_eq!(yongjiang.grade, crate::grading::Grade::A);
+        assert_eq!(
+            yongjiang.history.last().unwrap().cause,
+            crate::records::GradeCause::Override
+        );
+        assert_eq!(grade("91330206MA2CL9T8BD").grade, crate::grading::Grade::B);
         for a in ["au-oceania-inspection", "cn-nb-bonded-wh3"] {
             let p = dir.path().join(format!("{a}.pem"));
             use std::os::unix::fs::PermissionsExt;
