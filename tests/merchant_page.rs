@@ -107,6 +107,54 @@ async fn the_integrity_page_checks_the_grade_in_the_browser_and_the_poster_scans
         assert!(main.contains(want), "{want}: {main}");
     }
     b.full_screenshot(&art.join("merchant-en.png")).await;
+
+    // A bank checks the report file it was handed, on the report page (the file stays in
+    // the browser): verified, with what it proves; a tampered copy fails.
+    let report = s.anchored_report(id, 2).await;
+    let good = art.join("report.json");
+    std::fs::write(&good, serde_json::to_vec(&report).unwrap()).unwrap();
+    let mut forged = report.clone();
+    forged["enterprise"]["name"] = json!("Someone Else Trading Ltd");
+    let bad = art.join("report-forged.json");
+    std::fs::write(&bad, serde_json::to_vec(&forged).unwrap()).unwrap();
+    b.goto(&s.url("/credit-reports/verify?lang=en")).await;
+    b.wait_ready(Duration::from_secs(10)).await;
+    b.type_into("#report-file", good.to_str().unwrap()).await;
+    b.wait_ready(Duration::from_secs(15)).await;
+    let c = checks(&b).await;
+    assert_eq!(
+        b.js("return document.documentElement.dataset.verified")
+            .await,
+        "pass",
+        "{c}"
+    );
+    let out = b.text("#report-result").await;
+    for want in [
+        "Acme Import Co.",
+        "Credit-risk grade C, score 58.0",
+        "On the warning list",
+        "2 grade changes",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
+    b.full_screenshot(&art.join("report-check-en.png")).await;
+    b.goto(&s.url("/credit-reports/verify?lang=en")).await;
+    b.wait_ready(Duration::from_secs(10)).await;
+    b.type_into("#report-file", bad.to_str().unwrap()).await;
+    b.wait_ready(Duration::from_secs(15)).await;
+    let c = checks(&b).await;
+    assert_eq!(
+        b.js("return document.documentElement.dataset.verified")
+            .await,
+        "fail",
+        "{c}"
+    );
+    assert!(c["statement"].as_str().unwrap().starts_with("fail"), "{c}");
+    assert_eq!(
+        b.text("#report-result").await,
+        "",
+        "nothing shown of a failed report"
+    );
     b.quit().await;
 
     // The poster: one A4 page whose QR code is the page's URL, with the grade in its text.

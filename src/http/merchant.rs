@@ -21,6 +21,7 @@ pub fn public_router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/m/{uscc}", get(merchant))
         .route("/m/{uscc}/poster.pdf", get(poster))
+        .route("/credit-reports/verify", get(report_check))
         .route_layer(middleware::from_fn_with_state(
             state,
             super::public::rate_limit,
@@ -64,6 +65,22 @@ async fn merchant(
         }
     };
     let mut res = (status, Html(body)).into_response();
+    for (k, v) in page::security_headers(rpc.as_deref()) {
+        res.headers_mut().insert(k, v);
+    }
+    res
+}
+
+/// `GET /credit-reports/verify`: the page that checks a credit report file in the browser.
+async fn report_check(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<Query<LangQuery>, QueryRejection>,
+) -> Response {
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    let lang = Lang::from_headers(&headers, q.lang.as_deref());
+    let rpc = super::public::page_rpc(&st);
+    let mut res = Html(page::report_check_page(lang, rpc.as_deref())).into_response();
     for (k, v) in page::security_headers(rpc.as_deref()) {
         res.headers_mut().insert(k, v);
     }

@@ -299,3 +299,41 @@ pub fn merchant_error(lang: Lang, status: u16, detail: &str, path_query: &str) -
         Some(&switch_href(path_query, lang)),
     )
 }
+
+/// The credit-report check page (`/credit-reports/verify`): a bank or insurer opens a report
+/// file it was handed; the browser checks it against the published keys and the chain and
+/// only then shows what it proves. The file never leaves the browser.
+pub fn report_check_page(lang: Lang, rpc: Option<&str>) -> String {
+    let selector: String = crate::chain::ANCHOR_AT_SELECTOR
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    let body = format!(
+        "<main><h1>{}</h1><p>{}</p>\
+         <section aria-labelledby=\"h-verify\" id=\"verify\" data-keys=\"/api/v1/keys\" data-rpc=\"{}\" data-selector=\"{selector}\" data-anchor-status=\"\" data-contract=\"\">\
+         <h2 id=\"h-verify\">{}</h2><label for=\"report-file\">{}</label><input type=\"file\" id=\"report-file\" accept=\"application/json,.json\">\
+         <ol class=\"checks\" id=\"checks\" aria-live=\"polite\"></ol><p id=\"verify-summary\" class=\"note\"></p>\
+         <div id=\"report-result\" hidden></div><noscript><p>{}</p></noscript></section></main>",
+        t("核验企业信用报告", "Check an enterprise's credit report"),
+        t(
+            "企业交给您的信用报告（traceseal-credit-report-….json）在您的浏览器中核验：平台的签名、每次等级变更在日志中的证明、链上存证。文件不会上传。",
+            "The credit report an enterprise handed you (traceseal-credit-report-….json) is checked in your browser: the platform's signatures, each grade change's proof in the log, the anchor on chain. The file is not uploaded."
+        ),
+        esc(rpc.unwrap_or("")),
+        t("选择报告文件", "Choose the report file"),
+        t("报告文件", "Report file"),
+        t(
+            "需要启用 JavaScript；也可以用 traceseal verify-report 离线核验。",
+            "This needs JavaScript; you can also check it offline with traceseal verify-report."
+        ),
+    );
+    shell(
+        lang,
+        (
+            "核验信用报告 · traceseal",
+            "Check a credit report · traceseal",
+        ),
+        &body,
+        Some(&switch_href("/credit-reports/verify", lang)),
+    )
+}

@@ -21,7 +21,7 @@ mod sections;
 mod words;
 
 pub use follow::{follow_form, follow_result};
-pub use merchant::{merchant_error, merchant_page};
+pub use merchant::{merchant_error, merchant_page, report_check_page};
 
 pub use self::sections::PageCtx;
 use self::sections::{

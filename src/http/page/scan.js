@@ -696,13 +696,15 @@
   const REPORT_KINDS = { 'traceseal/grade/v1': 'grade', 'traceseal/warning/v1': 'warning' };
   const contiguous = (xs) => xs.sort((a, b) => a.seq - b.seq).every((x, k) => k === 0 || x.seq === xs[k - 1].seq + 1);
 
-  async function reportStatement(rep, vk, cp, sec) {
+  // `expect`: the enterprise {id, uscc, name} the statement must name.
+  async function reportStatement(rep, vk, cp, expect) {
     const lines = (await verifiedBody(rep.statement, vk)).split('\n');
     const st = JSON.parse(lines[1]);
     const recs = rep.records;
     return lines[0] === 'traceseal/credit-report/v1' && lines.length === 3 && lines[2] === '' &&
-      st.enterprise.id === Number(sec.dataset.id) && st.enterprise.uscc === sec.dataset.uscc &&
-      st.enterprise.name === sec.dataset.name && st.tree_size === cp.size && same(b64(st.root), cp.root) &&
+      st.enterprise.id === expect.id && st.enterprise.uscc === expect.uscc &&
+      st.enterprise.name === expect.name && st.issued_at === rep.issued_at &&
+      st.tree_size === cp.size && same(b64(st.root), cp.root) &&
       Array.isArray(st.leaves) && st.leaves.length === recs.length && st.leaves.every((x, i) => x === recs[i].leaf_index);
   }
 
@@ -727,58 +729,126 @@
     return { grades, warnings, bad };
   }
 
-  async function runMerchant(sec) {
-    const cCp = check('checkpoint', '日志检查点签名', 'Log checkpoint signature');
-    const cSt = check('statement', '平台签署的信用报告', 'Credit report signed by the platform');
-    const cInc = check('inclusion', '每次等级变更都在日志中', 'Every grade change is in the log');
-    const cShown = check('shown', '页面显示的等级与日志一致', 'The grade shown is the logged one');
-    const cChain = check('chain', '检查点已上链', 'Checkpoint anchored on chain');
-    const all = [cCp, cSt, cInc, cShown, cChain];
-    let rep = null, keys = null;
-    try {
-      const r = await fetchJson(sec.dataset.report, { headers: { accept: 'application/json' } });
-      if (r.ok && r.json && Array.isArray(r.json.records)) rep = r.json;
-    } catch (e) { rep = null; }
-    try {
-      const r = await fetchJson(sec.dataset.keys);
-      if (r.ok && r.json && Array.isArray(r.json.keys)) keys = r.json.keys;
-    } catch (e) { keys = null; }
-    if (!rep || !keys) {
-      for (const c of all) c.done('incomplete', '无法获取信用报告或公钥，请稍后再试', 'could not fetch the credit report or the keys; try again later');
-      return;
-    }
+  // The checks every report gets: the log key, the checkpoint, the statement naming
+  // `expect`, every leaf's proof with no sequence missing, and the chain. `cs`: the check
+  // lines {cp, st, inc, chain}. Returns the proven changes, or null when the checkpoint fails.
+  async function reportChecks(sec, rep, keys, expect, cs) {
     let vk = null, cp = null;
     try {
       if (!keys.some((k) => k.role === 'log' && k.vkey === rep.log_vkey)) throw new Error('the report\'s log key is not the published one');
       vk = await parseVkey(rep.log_vkey);
       cp = await openNote(rep.checkpoint, vk);
-      cCp.done('pass', '规模 ' + cp.size + '，日志 ' + cp.origin, 'tree size ' + cp.size + ', log ' + cp.origin);
+      cs.cp.done('pass', '规模 ' + cp.size + '，日志 ' + cp.origin, 'tree size ' + cp.size + ', log ' + cp.origin);
     } catch (e) {
-      cCp.done('fail', String(e.message), String(e.message));
-      for (const c of [cSt, cInc, cShown, cChain]) c.done('fail', '检查点无效', 'the checkpoint is invalid');
-      return;
+      cs.cp.done('fail', String(e.message), String(e.message));
+      for (const c of [cs.st, cs.inc, cs.chain]) c.done('fail', '检查点无效', 'the checkpoint is invalid');
+      return null;
     }
     let stOk = false;
-    try { stOk = await reportStatement(rep, vk, cp, sec); } catch (e) { stOk = false; }
-    cSt.done(stOk ? 'pass' : 'fail', stOk ? '企业、检查点与记录均与签名一致' : '报告的签名陈述与本企业或其记录不符',
-      stOk ? 'the enterprise, checkpoint and records are the signed ones' : 'the signed statement does not match this enterprise or its records');
-    const { grades, warnings, bad } = await reportLeaves(rep, cp, Number(sec.dataset.id));
+    try { stOk = await reportStatement(rep, vk, cp, expect); } catch (e) { stOk = false; }
+    cs.st.done(stOk ? 'pass' : 'fail', stOk ? '企业、检查点与记录均与签名一致' : '报告的签名陈述与企业或其记录不符',
+      stOk ? 'the enterprise, checkpoint and records are the signed ones' : 'the signed statement does not match the enterprise or its records');
+    const { grades, warnings, bad } = await reportLeaves(rep, cp, expect.id);
     const shown = Array.from(document.querySelectorAll('#timeline [data-leaf]'), (el) => Number(el.dataset.leaf));
     const proven = new Set(rep.records.map((r) => r.leaf_index));
     const missing = shown.filter((i) => !proven.has(i));
     for (const i of missing) markRecord(i, false);
-    const incOk = bad === 0 && missing.length === 0 && grades.length > 0 && contiguous(grades) && contiguous(warnings);
-    cInc.done(incOk ? 'pass' : 'fail', incOk ? grades.length + ' 次等级变更、' + warnings.length + ' 次名单变更，无遗漏' : '有记录的证明不成立或有遗漏',
+    const incOk = stOk && bad === 0 && missing.length === 0 && grades.length > 0 && contiguous(grades) && contiguous(warnings);
+    cs.inc.done(incOk ? 'pass' : 'fail', incOk ? grades.length + ' 次等级变更、' + warnings.length + ' 次名单变更，无遗漏' : '有记录的证明不成立或有遗漏',
       incOk ? grades.length + ' grade and ' + warnings.length + ' listing changes, none missing' : 'a record\'s proof does not hold, or one is missing');
-    const g = grades[grades.length - 1];
-    const w = warnings[warnings.length - 1];
+    await chainCheck(sec, rep, cp, cs.chain);
+    return incOk ? { grades, warnings } : null;
+  }
+
+  const reportCheckLines = () => ({
+    cp: check('checkpoint', '日志检查点签名', 'Log checkpoint signature'),
+    st: check('statement', '平台签署的信用报告', 'Credit report signed by the platform'),
+    inc: check('inclusion', '每次等级变更都在日志中', 'Every grade change is in the log'),
+    chain: check('chain', '检查点已上链', 'Checkpoint anchored on chain'),
+  });
+
+  async function publishedKeys(sec) {
+    try {
+      const r = await fetchJson(sec.dataset.keys);
+      return r.ok && r.json && Array.isArray(r.json.keys) ? r.json.keys : null;
+    } catch (e) { return null; }
+  }
+
+  async function runMerchant(sec) {
+    const cs = reportCheckLines();
+    const cShown = check('shown', '页面显示的等级与日志一致', 'The grade shown is the logged one');
+    let rep = null;
+    try {
+      const r = await fetchJson(sec.dataset.report, { headers: { accept: 'application/json' } });
+      if (r.ok && r.json && Array.isArray(r.json.records)) rep = r.json;
+    } catch (e) { rep = null; }
+    const keys = await publishedKeys(sec);
+    if (!rep || !keys) {
+      for (const c of [cs.cp, cs.st, cs.inc, cs.chain, cShown]) c.done('incomplete', '无法获取信用报告或公钥，请稍后再试', 'could not fetch the credit report or the keys; try again later');
+      return;
+    }
+    const expect = { id: Number(sec.dataset.id), uscc: sec.dataset.uscc, name: sec.dataset.name };
+    const got = await reportChecks(sec, rep, keys, expect, cs);
+    const g = got && got.grades[got.grades.length - 1];
+    const w = got && got.warnings[got.warnings.length - 1];
     const listed = !!(w && w.listed);
-    if (!g || !incOk) cShown.done('fail', '无法核对', 'cannot be compared');
+    if (!g) cShown.done('fail', '无法核对', 'cannot be compared');
     else if (g.seq > Number(sec.dataset.seq)) cShown.done('incomplete', '等级刚刚变化，请刷新页面', 'the grade changed just now; reload the page');
     else if (g.seq === Number(sec.dataset.seq) && g.grade === sec.dataset.grade && listed === (sec.dataset.listed === 'true')) {
       cShown.done('pass', '等级 ' + g.grade + (listed ? '，在预警名单上' : ''), 'grade ' + g.grade + (listed ? ', on the warning list' : ''));
     } else cShown.done('fail', '页面显示的等级或名单与日志不符', 'the grade or listing shown is not the logged one');
-    await chainCheck(sec, rep, cp, cChain);
+  }
+
+  // The report check page (/credit-reports/verify): a report file a bank was handed, checked
+  // here against the published keys and the chain; what it proves is shown only then.
+  function showReport(out, rep, got) {
+    const e = rep.enterprise;
+    const g = got.grades[got.grades.length - 1];
+    const w = got.warnings[got.warnings.length - 1];
+    const line = (zh, en, id) => {
+      const p = document.createElement('p');
+      if (id) p.id = id;
+      p.append(bi(zh, en));
+      return p;
+    };
+    const h = document.createElement('h3');
+    h.textContent = e.name + ' · ' + e.uscc;
+    out.replaceChildren(h,
+      line('信用风险等级 ' + g.grade + '，评分 ' + (g.score_tenths / 10).toFixed(1) + '（模型 ' + g.model + '）',
+        'Credit-risk grade ' + g.grade + ', score ' + (g.score_tenths / 10).toFixed(1) + ' (model ' + g.model + ')', 'r-grade'),
+      line(w && w.listed ? '在失信预警名单上' : '不在失信预警名单上', w && w.listed ? 'On the warning list' : 'Not on the warning list', 'r-listed'),
+      line('报告生成于 ' + utc(rep.issued_at) + '；' + got.grades.length + ' 次等级变更', 'Report made ' + utc(rep.issued_at) + '; ' + got.grades.length + ' grade changes', 'r-made'));
+    const ol = document.createElement('ol');
+    ol.id = 'r-history';
+    for (const x of got.grades) {
+      const li = document.createElement('li');
+      li.textContent = utc(x.at) + ': ' + (x.previous || '–') + ' → ' + x.grade + ' (' + x.cause + ')' + (x.reason ? ' — ' + x.reason : '');
+      ol.append(li);
+    }
+    out.append(ol);
+    out.hidden = false;
+  }
+
+  async function runReportCheck(sec, file) {
+    list.replaceChildren();
+    state.fail = 0;
+    state.incomplete = 0;
+    const out = $('#report-result');
+    out.hidden = true;
+    const cs = reportCheckLines();
+    let rep = null;
+    try { rep = JSON.parse(await file.text()); } catch (e) { rep = null; }
+    const keys = await publishedKeys(sec);
+    if (!rep || rep.format !== 'traceseal/credit-report/v1' || !Array.isArray(rep.records) || !rep.enterprise) {
+      for (const c of Object.values(cs)) c.done('fail', '这不是 traceseal 信用报告', 'this is not a traceseal credit report');
+      return;
+    }
+    if (!keys) {
+      for (const c of Object.values(cs)) c.done('incomplete', '无法获取公钥，请稍后再试', 'could not fetch the keys; try again later');
+      return;
+    }
+    const got = await reportChecks(sec, rep, keys, rep.enterprise, cs);
+    if (got && !state.fail) showReport(out, rep, got);
   }
 
   // ---------------------------------------------------------------- start
@@ -793,7 +863,15 @@
     else if (state.incomplete) s.replaceChildren(bi('部分检查暂时无法完成，请稍后再扫一次。', 'Some checks could not be done now; scan again later.'));
     else s.replaceChildren(bi('所有适用的检查都已通过。', 'Every check that applies passed.'));
   };
-  if (sec && list) {
+  const picker = $('#report-file');
+  if (sec && list && picker) {
+    picker.addEventListener('change', () => {
+      root.dataset.ready = '';
+      const f = picker.files && picker.files[0];
+      if (f) runReportCheck(sec, f).catch(() => { state.fail++; }).finally(done);
+    });
+    done();
+  } else if (sec && list) {
     (sec.dataset.report ? runMerchant(sec) : run(sec)).catch(() => {
       // An unexpected error (malformed proofs): whatever did not finish failed.
       for (const li of list.querySelectorAll('li.run')) {
