@@ -19,6 +19,28 @@ async fn checks(b: &Browser) -> Value {
         .await
 }
 
+/// Opens the report check page, chooses `file`, and waits for the verdict, which must be
+/// `want`; the check lines.
+async fn check_report_file(
+    b: &Browser,
+    s: &TestServer,
+    file: &std::path::Path,
+    want: &str,
+) -> Value {
+    b.goto(&s.url("/credit-reports/verify?lang=en")).await;
+    b.wait_ready(Duration::from_secs(10)).await;
+    b.type_into("#report-file", file.to_str().unwrap()).await;
+    b.wait_ready(Duration::from_secs(15)).await;
+    let c = checks(b).await;
+    assert_eq!(
+        b.js("return document.documentElement.dataset.verified")
+            .await,
+        want,
+        "{c}"
+    );
+    c
+}
+
 /// The poster's text, as a reader extracts it (pdftotext).
 fn pdf_text(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -117,17 +139,7 @@ async fn the_integrity_page_checks_the_grade_in_the_browser_and_the_poster_scans
     forged["enterprise"]["name"] = json!("Someone Else Trading Ltd");
     let bad = art.join("report-forged.json");
     std::fs::write(&bad, serde_json::to_vec(&forged).unwrap()).unwrap();
-    b.goto(&s.url("/credit-reports/verify?lang=en")).await;
-    b.wait_ready(Duration::from_secs(10)).await;
-    b.type_into("#report-file", good.to_str().unwrap()).await;
-    b.wait_ready(Duration::from_secs(15)).await;
-    let c = checks(&b).await;
-    assert_eq!(
-        b.js("return document.documentElement.dataset.verified")
-            .await,
-        "pass",
-        "{c}"
-    );
+    check_report_file(&b, &s, &good, "pass").await;
     let out = b.text("#report-result").await;
     for want in [
         "Acme Import Co.",
@@ -138,17 +150,7 @@ async fn the_integrity_page_checks_the_grade_in_the_browser_and_the_poster_scans
         assert!(out.contains(want), "{want}: {out}");
     }
     b.full_screenshot(&art.join("report-check-en.png")).await;
-    b.goto(&s.url("/credit-reports/verify?lang=en")).await;
-    b.wait_ready(Duration::from_secs(10)).await;
-    b.type_into("#report-file", bad.to_str().unwrap()).await;
-    b.wait_ready(Duration::from_secs(15)).await;
-    let c = checks(&b).await;
-    assert_eq!(
-        b.js("return document.documentElement.dataset.verified")
-            .await,
-        "fail",
-        "{c}"
-    );
+    let c = check_report_file(&b, &s, &bad, "fail").await;
     assert!(c["statement"].as_str().unwrap().starts_with("fail"), "{c}");
     assert_eq!(
         b.text("#report-result").await,
