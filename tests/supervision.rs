@@ -407,3 +407,41 @@ async fn a_high_risk_category_needs_sampling_unless_the_green_channel_and_a_bad_
     assert_eq!(g["score"].as_f64(), Some(57.0), "65 − 8: {g}");
     s.stop().await;
 }
+
+/// An origin country on the regulator's risk list (a model file of the operator's) counts in
+/// the importer's grade as soon as a lot of it is attested from there.
+#[tokio::test]
+async fn an_origin_country_on_the_regulators_list_counts_within_a_checkpoint_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.toml");
+    let text = traceseal::grading::DEFAULT_MODEL
+        .replace("version = \"2026-12.5\"", "version = \"2026-12.5-au\"")
+        .replace(
+            "[static.origin_risk]\n",
+            "[static.origin_risk]\nAU = -6.0\n",
+        );
+    std::fs::write(&model, text).unwrap();
+    let mut cfg = test_config();
+    cfg.credit.model_file = Some(model);
+    let s = TestServer::start(cfg).await;
+    let id = s.seed().await;
+    let c = crew(&s, id).await;
+    assert_eq!(grade(&s, id).await["score"].as_f64(), Some(73.0));
+    stored_lot(&s, &c, "AU1").await;
+    let (g, took) = grade_when(&s, id, |g| g["score"].as_f64() == Some(67.0)).await;
+    eprintln!("origin attestation from AU → grade after {took:?}");
+    assert_eq!(g["model"], "2026-12.5-au");
+    let origin = g["contributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["factor"] == "origin_risk")
+        .cloned()
+        .unwrap();
+    assert_eq!(origin["points"].as_f64(), Some(-6.0), "{g}");
+    assert_eq!(
+        g["grade"], "C",
+        "73 − 6 = 67: below B's floor by more than the margin"
+    );
+    s.stop().await;
+}

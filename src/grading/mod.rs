@@ -122,6 +122,8 @@ pub enum Factor {
     Registration,
     /// The riskiest category among the enterprise's products.
     CategoryRisk,
+    /// The riskiest country its lots were attested from, by the regulator's country list.
+    OriginRisk,
     /// The authorities' rating in the operator's profile.
     AuthorityRating,
     /// On the dishonesty list by an authority's decision.
@@ -218,6 +220,11 @@ pub struct Statics {
     pub authority_rating: BTreeMap<Grade, f64>,
     /// Points of each product category (the riskiest one an enterprise has counts).
     pub category_risk: BTreeMap<ProductCategory, f64>,
+    /// Points of origin countries (ISO 3166-1 alpha-2) by the regulator's country risk list;
+    /// the riskiest country an enterprise's lots were attested from counts; countries not
+    /// listed count 0.
+    #[serde(default)]
+    pub origin_risk: BTreeMap<String, f64>,
     /// On the dishonesty list.
     pub listed: f64,
 }
@@ -234,6 +241,13 @@ impl Statics {
         if let Some((name, v)) = all.iter().find(|(_, v)| !points(*v)) {
             return Err(ModelError::Invalid(format!(
                 "static.{name} must be a number from -100 to 100, got {v}"
+            )));
+        }
+        if let Some((c, v)) = self.origin_risk.iter().find(|(c, v)| {
+            !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) && points(**v))
+        }) {
+            return Err(ModelError::Invalid(format!(
+                "static.origin_risk.{c} = {v}: keys are ISO 3166-1 alpha-2 codes (2 capital letters), values from -100 to 100"
             )));
         }
         let ratings = Grade::ALL.map(|g| (g.as_str(), self.authority_rating.get(&g)));
@@ -522,6 +536,9 @@ pub struct Facts {
     /// The categories of the enterprise's products.
     #[serde(default)]
     pub categories: Vec<ProductCategory>,
+    /// The countries its lots were attested from (ISO 3166-1 alpha-2).
+    #[serde(default)]
+    pub origins: Vec<String>,
     /// The authorities' rating in the operator's profile, if any.
     #[serde(default)]
     pub authority_rating: Option<Grade>,
@@ -589,6 +606,7 @@ fn statics(model: &Model, facts: &Facts) -> Vec<Contribution> {
     };
     out.push(contribution(Factor::Registration, filed, points));
     out.extend(category_risk(s, facts));
+    out.extend(origin_risk(s, facts));
     if let Some(p) = facts
         .authority_rating
         .and_then(|r| s.authority_rating.get(&r))
@@ -610,6 +628,17 @@ fn category_risk(s: &Statics, facts: &Facts) -> Option<Contribution> {
         .copied()
         .reduce(f64::min)?;
     Some(contribution(Factor::CategoryRisk, 1.0, riskiest))
+}
+
+/// The riskiest listed country among the enterprise's origins, if any is listed.
+fn origin_risk(s: &Statics, facts: &Facts) -> Option<Contribution> {
+    let riskiest = facts
+        .origins
+        .iter()
+        .filter_map(|c| s.origin_risk.get(c))
+        .copied()
+        .reduce(f64::min)?;
+    Some(contribution(Factor::OriginRisk, 1.0, riskiest))
 }
 
 fn dynamics(model: &Model, facts: &Facts, today: i64) -> Vec<Contribution> {

@@ -328,3 +328,40 @@ mod warning_list {
         );
     }
 }
+
+/// The origin-country table is the regulator's: empty as shipped (no factor), and when
+/// filled, the riskiest listed country of an enterprise's origins counts; keys must be
+/// alpha-2 codes.
+#[test]
+fn the_riskiest_listed_origin_country_counts() {
+    let shipped = Model::default_model();
+    assert!(shipped.statics.origin_risk.is_empty());
+    let text = DEFAULT_MODEL.replace(
+        "[static.origin_risk]\n",
+        "[static.origin_risk]\nXX = -6.0\nYY = -2.0\n",
+    );
+    let m = Model::parse(&text).unwrap();
+    let facts = Facts {
+        registration_filed: true,
+        origins: vec!["YY".into(), "XX".into(), "ZZ".into()],
+        ..Facts::default()
+    };
+    let a = assess(&m, &facts, 20_429);
+    let origin = a
+        .contributions
+        .iter()
+        .find(|c| c.factor == Factor::OriginRisk)
+        .unwrap();
+    assert_eq!(origin.points, -6.0);
+    assert_eq!(a.score, 78.0 + 5.0 - 6.0);
+    assert!(assess(&shipped, &facts, 20_429)
+        .contributions
+        .iter()
+        .all(|c| c.factor != Factor::OriginRisk));
+    let bad = DEFAULT_MODEL.replace(
+        "[static.origin_risk]\n",
+        "[static.origin_risk]\nau = -6.0\n",
+    );
+    let e = Model::parse(&bad).unwrap_err().to_string();
+    assert!(e.contains("static.origin_risk.au"), "{e}");
+}

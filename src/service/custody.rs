@@ -79,6 +79,8 @@ pub struct Custody {
     /// Weak: the supervisor (grading) holds this unit, and a cycle of `Arc`s would keep
     /// the store open after the service is dropped.
     supervisor: std::sync::OnceLock<std::sync::Weak<dyn Supervisor>>,
+    /// Moves with every origin attestation accepted (in this process).
+    origins_written: std::sync::atomic::AtomicU64,
 }
 
 /// Who says whether a lot needs a sampling inspection before release: the credit grades
@@ -128,7 +130,21 @@ impl Custody {
             heads: heads::LotHeads::default(),
             nonces: nonces::NonceFilter::default(),
             supervisor: std::sync::OnceLock::new(),
+            origins_written: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Moves whenever an origin attestation is accepted (in this process).
+    pub fn origins_generation(&self) -> u64 {
+        self.origins_written
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The countries each enterprise's lots were attested from, and whether the read was cut.
+    pub fn origins_by_enterprise(
+        &self,
+    ) -> Result<(HashMap<u64, std::collections::BTreeSet<String>>, bool)> {
+        days::origins(self.store.as_ref())
     }
 
     /// Sets who decides on sampling inspections (once, when the units are composed); until

@@ -88,6 +88,10 @@ struct Watch {
     /// Each enterprise's product categories, and the products generation they are of.
     categories: HashMap<u64, BTreeSet<ProductCategory>>,
     products_seen: Option<u64>,
+    /// The countries each enterprise's lots were attested from, and the custody origins
+    /// generation they are of.
+    origins: HashMap<u64, BTreeSet<String>>,
+    origins_seen: Option<u64>,
 }
 
 /// An operator's override in force.
@@ -355,12 +359,11 @@ impl Grading {
         if full {
             watch.past = self.past_events(today)?;
         }
-        let recategorised = self.recategorise(&mut watch, full)?;
+        let mut moved = self.recategorise(&mut watch, full)?;
+        moved.extend(self.reorigin(&mut watch, full)?);
         let dirty: Vec<&Enterprise> = ents
             .iter()
-            .filter(|e| {
-                full || recategorised.contains(&e.id) || watch.seen.get(&e.id) != seen.get(&e.id)
-            })
+            .filter(|e| full || moved.contains(&e.id) || watch.seen.get(&e.id) != seen.get(&e.id))
             .collect();
         let changed = if dirty.is_empty() {
             0

@@ -548,6 +548,24 @@ pub fn custody_day_key(kind: u8, day: i64, enterprise: u64) -> Vec<u8> {
     k
 }
 
+/// Origin attestations of an enterprise's lots from one country ([`Cf::CustodyDays`]): `o` ‖
+/// enterprise id (u64 BE) ‖ ISO 3166-1 alpha-2 (2 bytes) → u64 counter.
+pub fn origin_key(enterprise: u64, country: &str) -> Vec<u8> {
+    let mut k = vec![b'o'];
+    k.extend_from_slice(&u64_key(enterprise));
+    k.extend_from_slice(country.as_bytes());
+    k
+}
+
+/// (enterprise, country) of an [`origin_key`]; `None` for a key not of that layout.
+pub fn parse_origin_key(k: &[u8]) -> Option<(u64, String)> {
+    if k.len() != 11 || k[0] != b'o' {
+        return None;
+    }
+    let c = std::str::from_utf8(&k[9..]).ok()?;
+    Some((decode_u64(&k[1..9]).ok()?, c.to_string()))
+}
+
 /// (day, enterprise) of a [`custody_day_key`]; `None` for a key not of that layout.
 pub fn parse_custody_day_key(k: &[u8]) -> Option<(i64, u64)> {
     if k.len() != 13 {

@@ -2,12 +2,14 @@
 //! non-conformant origin attestations and recalls, per UTC day and enterprise. Counted in the
 //! record's own write (counter adds), read as one key range per kind and range of days.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::custody::event::Conformance;
 use crate::custody::Event;
 use crate::service::base::Result;
-use crate::store::schema::{custody_day_key, decode_u64, parse_custody_day_key};
+use crate::store::schema::{
+    custody_day_key, decode_u64, origin_key, parse_custody_day_key, parse_origin_key,
+};
 use crate::store::{Cf, Store, WriteBatch};
 
 /// Most keys one kind's read takes (days × enterprises).
@@ -73,6 +75,24 @@ pub(super) fn stage(wb: &mut WriteBatch, kind: CustodyKind, day: i64, enterprise
         custody_day_key(kind.byte(), day, enterprise),
         1,
     );
+}
+
+/// Adds one origin attestation from `country` for `enterprise`'s lots to `wb`.
+pub(super) fn stage_origin(wb: &mut WriteBatch, enterprise: u64, country: &str) {
+    wb.add(Cf::CustodyDays, origin_key(enterprise, country), 1);
+}
+
+/// The countries each enterprise's lots were attested from (one range; `true` if cut at
+/// [`MAX_KEYS`]).
+pub(super) fn origins(store: &dyn Store) -> Result<(HashMap<u64, BTreeSet<String>>, bool)> {
+    let rows = store.range(Cf::CustodyDays, b"o", Some(b"p"), MAX_KEYS + 1)?;
+    let mut out: HashMap<u64, BTreeSet<String>> = HashMap::new();
+    for (k, _) in rows.iter().take(MAX_KEYS) {
+        if let Some((e, c)) = parse_origin_key(k) {
+            out.entry(e).or_default().insert(c);
+        }
+    }
+    Ok((out, rows.len() > MAX_KEYS))
 }
 
 /// Counts over a range of days, by kind (in [`CustodyKind::DASHBOARD`] order).

@@ -10,9 +10,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::heads::Held;
 use super::*;
-use crate::custody::event::Conformance;
+use crate::custody::event::{Conformance, Event};
 use crate::custody::record::Statement;
 use crate::merkle::Hash;
+use std::sync::atomic::Ordering;
 
 /// A submission that passed every check that needs no lock: shape, canonical form, signature,
 /// key validity, freshness, role, registered product, leaf size.
@@ -59,6 +60,8 @@ struct Staged {
     lot_wide: bool,
     item_keys: Vec<Vec<u8>>,
     counts: Option<(CustodyKind, u64)>,
+    /// An origin attestation's country, with the lot's owner.
+    origin: Option<(String, u64)>,
     leaf: Vec<u8>,
     hash: Hash,
     head: String,
@@ -226,12 +229,23 @@ impl Custody {
             lot_wide,
             item_keys: named.into_iter().map(|n| n.key).collect(),
             counts: CustodyKind::of(&st.event).map(|k| (k, owner)),
+            origin: self.origin_of(&st.event, owner),
             head,
             lot: lot.to_string(),
             step: st.event.step().to_string(),
             hash: p.hash,
             leaf: p.leaf,
         })
+    }
+
+    /// An origin attestation's country with the lot's `owner` (counted for the credit
+    /// grades' origin factor), noting that origins moved.
+    fn origin_of(&self, event: &Event, owner: u64) -> Option<(String, u64)> {
+        let Event::OriginAttestation(a) = event else {
+            return None;
+        };
+        self.origins_written.fetch_add(1, Ordering::AcqRel);
+        Some((a.origin_country.clone(), owner))
     }
 
     /// Whether the nonce key `nk` is stored: false at once when the nonce filter has never
@@ -280,6 +294,9 @@ impl Custody {
                 }
                 if let Some((kind, owner)) = s.counts {
                     days::stage(wb, kind, day, owner);
+                }
+                if let Some((country, owner)) = &s.origin {
+                    days::stage_origin(wb, *owner, country);
                 }
             }
             for (lk, st) in &ov.lots {

@@ -121,6 +121,29 @@ impl Grading {
         Ok(changed)
     }
 
+    /// Reads the countries each enterprise's lots were attested from again when an origin
+    /// attestation was accepted since the last read (or on a full pass); returns the
+    /// enterprises whose countries changed.
+    pub(super) fn reorigin(&self, watch: &mut Watch, full: bool) -> Result<HashSet<u64>> {
+        let generation = self.deps.custody.origins_generation();
+        if !full && watch.origins_seen == Some(generation) {
+            return Ok(HashSet::new());
+        }
+        let (now, cut) = self.deps.custody.origins_by_enterprise()?;
+        if cut {
+            tracing::warn!("credit grades: the origin countries' range was cut");
+        }
+        let changed = now
+            .keys()
+            .chain(watch.origins.keys())
+            .filter(|e| now.get(e) != watch.origins.get(e))
+            .copied()
+            .collect();
+        watch.origins = now;
+        watch.origins_seen = Some(generation);
+        Ok(changed)
+    }
+
     /// The counters of the model's window older than yesterday, by enterprise: they do not
     /// change any more (counters are dated by the day they are counted), so a full pass reads
     /// them once and the ticks in between read only today and yesterday.
@@ -157,6 +180,8 @@ impl Grading {
                 let mut f = self.static_facts(e, today)?;
                 let cats = watch.categories.get(&e.id);
                 f.categories = cats.into_iter().flatten().copied().collect();
+                let origins = watch.origins.get(&e.id);
+                f.origins = origins.into_iter().flatten().cloned().collect();
                 f.events = recent.get(&e.id).cloned().unwrap_or_default();
                 let past = watch.past.get(&e.id);
                 f.events.extend(past.into_iter().flatten().cloned());
@@ -203,6 +228,7 @@ impl Grading {
             registered_days: today - created,
             registration_filed: filed,
             categories: Vec::new(),
+            origins: Vec::new(),
             authority_rating: profile.as_ref().map(|p| rating_grade(p.rating)),
             listed: profile.as_ref().is_some_and(|p| p.dishonest.is_some()),
             events: Vec::new(),

@@ -134,6 +134,7 @@ pub(super) fn factor_label(lang: Lang, f: Factor) -> &'static str {
         F::Age => tr(lang, "登记年限", "Years registered"),
         F::Registration => tr(lang, "备案信息披露", "Registration filed"),
         F::CategoryRisk => tr(lang, "商品类别风险", "Product category risk"),
+        F::OriginRisk => tr(lang, "原产国风险", "Origin country risk"),
         F::AuthorityRating => tr(lang, "主管部门评级", "Authorities' rating"),
         F::Listed => tr(lang, "失信名单", "Dishonesty list"),
         F::NonConformant => tr(lang, "不合格检验", "Non-conformant attestations"),
