@@ -62,7 +62,7 @@ async fn a_recall_moves_the_grade_within_a_checkpoint_interval_and_the_change_is
         (Some("B"), Some(73.0)),
         "{g}"
     );
-    assert_eq!(g["model"], "2026-12.5");
+    assert_eq!(g["model"], "2026-12.6");
     assert_eq!(g["history"].as_array().unwrap().len(), 1);
     change_is_logged(&s, &g["history"][0], "B").await;
 

@@ -415,7 +415,7 @@ async fn an_origin_country_on_the_regulators_list_counts_within_a_checkpoint_int
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model.toml");
     let text = traceseal::grading::DEFAULT_MODEL
-        .replace("version = \"2026-12.5\"", "version = \"2026-12.5-au\"")
+        .replace("version = \"2026-12.6\"", "version = \"2026-12.6-au\"")
         .replace(
             "[static.origin_risk]\n",
             "[static.origin_risk]\nAU = -6.0\n",
@@ -430,7 +430,7 @@ async fn an_origin_country_on_the_regulators_list_counts_within_a_checkpoint_int
     stored_lot(&s, &c, "AU1").await;
     let (g, took) = grade_when(&s, id, |g| g["score"].as_f64() == Some(67.0)).await;
     eprintln!("origin attestation from AU → grade after {took:?}");
-    assert_eq!(g["model"], "2026-12.5-au");
+    assert_eq!(g["model"], "2026-12.6-au");
     let origin = g["contributions"]
         .as_array()
         .unwrap()

@@ -71,6 +71,14 @@ const ENV_VARS: &[(&str, EnvSetter)] = &[
         "TRACESEAL_CUSTODY_FRESHNESS_SECS",
         parsed!(custody.freshness_secs),
     ),
+    (
+        "TRACESEAL_CUSTODY_ON_TIME_CLEARANCE_HOURS",
+        parsed!(custody.on_time_clearance_hours),
+    ),
+    (
+        "TRACESEAL_CUSTODY_ON_TIME_RECEIVING_HOURS",
+        parsed!(custody.on_time_receiving_hours),
+    ),
     ("TRACESEAL_DEMO", |c, name, v| {
         c.custody.demo_on_init = flag(name, v)?;
         Ok(())

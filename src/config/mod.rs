@@ -107,6 +107,11 @@ pub struct CustodyRules {
     /// directory, as `serve --init --demo` does (`TRACESEAL_DEMO`, default false: a production
     /// data directory never gets the demo actors and their keys by accident).
     pub demo_on_init: bool,
+    /// Customs clearance is on time within this many hours of the declaration; later, it
+    /// counts against the importer's credit grade (`docs/credit-model.md`).
+    pub on_time_clearance_hours: u32,
+    /// Receiving into the bonded warehouse is on time within this many hours of clearance.
+    pub on_time_receiving_hours: u32,
 }
 
 /// Default freshness window of signed custody statements, in seconds.
@@ -119,6 +124,8 @@ impl Default for CustodyRules {
         CustodyRules {
             freshness_secs: DEFAULT_CUSTODY_FRESHNESS_SECS,
             demo_on_init: false,
+            on_time_clearance_hours: 72,
+            on_time_receiving_hours: 48,
         }
     }
 }
@@ -620,6 +627,14 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        let c = &self.custody;
+        if !(1..=8_760).contains(&c.on_time_clearance_hours)
+            || !(1..=8_760).contains(&c.on_time_receiving_hours)
+        {
+            return Err(ConfigError::Invalid(
+                "custody.on_time_clearance_hours and on_time_receiving_hours must be 1–8760".into(),
             ));
         }
         if !(1..=MAX_CUSTODY_FRESHNESS_SECS).contains(&self.custody.freshness_secs) {

@@ -141,6 +141,12 @@ pub struct LotState {
     pub sampling: Option<Conformance>,
     /// The customs declaration number, once declared.
     pub declaration_no: Option<String>,
+    /// When the customs declaration was accepted (Unix seconds; for on-time custody).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_step_at: Option<i64>,
+    /// When the customs clearance was accepted (Unix seconds; for on-time custody).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleared_at: Option<i64>,
     /// Active holds.
     pub holds: Vec<HoldType>,
     /// The recall reason, once recalled.
@@ -164,6 +170,35 @@ pub struct ItemState {
     pub released: bool,
     /// Sold or picked up.
     pub sold: bool,
+}
+
+/// How late a step of the import route came, by the on-time limits (seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OnTime {
+    /// Clearance after declaration.
+    pub clearance_secs: i64,
+    /// Receiving after clearance.
+    pub receiving_secs: i64,
+}
+
+/// Notes the time `now` of a declaration or clearance in `lot` (just applied), and whether a
+/// clearance or a receiving came later than `limits` after the step before it.
+pub fn timed(lot: &mut LotState, step: Step, now: i64, limits: OnTime) -> bool {
+    match step {
+        Step::CustomsDeclaration => {
+            lot.declared_step_at = Some(now);
+            false
+        }
+        Step::CustomsClearance => {
+            lot.cleared_at = Some(now);
+            lot.declared_step_at
+                .is_some_and(|t| now - t >= limits.clearance_secs)
+        }
+        Step::Receiving => lot
+            .cleared_at
+            .is_some_and(|t| now - t >= limits.receiving_secs),
+        _ => false,
+    }
 }
 
 /// An event that is out of order for the lot's state (HTTP 409), with the reason.
@@ -670,6 +705,49 @@ mod tests {
         };
         let err = apply(&mut released, &sampled(Conformance::Conformant), &mut []).unwrap_err();
         assert!(err.0.contains("left the bonded warehouse"), "{err}");
+    }
+
+    /// On-time custody: the declaration's and the clearance's times are noted; a clearance
+    /// or a receiving at or past its limit after the step before is late.
+    #[test]
+    fn clearance_and_receiving_are_timed_against_their_limits() {
+        let limits = OnTime {
+            clearance_secs: 72 * 3_600,
+            receiving_secs: 48 * 3_600,
+        };
+        let mut lot = LotState::default();
+        assert!(!timed(&mut lot, Step::CustomsDeclaration, 1_000, limits));
+        assert_eq!(lot.declared_step_at, Some(1_000));
+        let mut on_time = lot.clone();
+        assert!(!timed(
+            &mut on_time,
+            Step::CustomsClearance,
+            1_000 + 72 * 3_600 - 1,
+            limits
+        ));
+        assert!(timed(
+            &mut lot,
+            Step::CustomsClearance,
+            1_000 + 72 * 3_600,
+            limits
+        ));
+        assert_eq!(lot.cleared_at, Some(1_000 + 72 * 3_600));
+        let at = 1_000 + 72 * 3_600;
+        assert!(!timed(
+            &mut lot.clone(),
+            Step::Receiving,
+            at + 3_600,
+            limits
+        ));
+        assert!(timed(&mut lot, Step::Receiving, at + 49 * 3_600, limits));
+        // Other steps are not timed; a lot never declared is never late.
+        assert!(!timed(
+            &mut LotState::default(),
+            Step::Receiving,
+            i64::MAX,
+            limits
+        ));
+        assert!(!timed(&mut lot, Step::Storing, i64::MAX, limits));
     }
 
     #[test]

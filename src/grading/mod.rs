@@ -148,11 +148,13 @@ pub enum Factor {
     ForgedScan,
     /// Labels of its products printed again (each label counts).
     Reprint,
+    /// Customs clearances and receivings of its lots later than the on-time limits.
+    LateCustody,
 }
 
 impl Factor {
     /// The dynamic factors, in the model file's order.
-    pub const DYNAMIC: [Factor; 10] = [
+    pub const DYNAMIC: [Factor; 11] = [
         Factor::NonConformant,
         Factor::Hold,
         Factor::Recall,
@@ -163,6 +165,7 @@ impl Factor {
         Factor::CloneWarning,
         Factor::ForgedScan,
         Factor::Reprint,
+        Factor::LateCustody,
     ];
 }
 

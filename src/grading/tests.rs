@@ -108,7 +108,7 @@ fn model_files_with_errors_are_refused_with_the_reason() {
             "hysteresis",
         ),
         (
-            ok.replace("version = \"2026-12.5\"", "version = \"\""),
+            ok.replace("version = \"2026-12.6\"", "version = \"\""),
             "version",
         ),
         (

@@ -779,6 +779,51 @@ pub(crate) mod tests {
         owners.contains(&role)
     }
 
+    /// Late clearance and receiving are counted for the lot's owner in the record's write,
+    /// and nothing else is (limits of zero here: every such step is late).
+    #[test]
+    fn late_clearance_and_receiving_are_counted_for_the_owner() {
+        let rules = crate::config::CustodyRules {
+            on_time_clearance_hours: 0,
+            on_time_receiving_hours: 0,
+            ..Default::default()
+        };
+        let (svc, _) = crate::service::setup::test_service_with(rules);
+        seed(&svc);
+        let c = cast(&svc);
+        let lot = format!("{GTIN}.LATE1");
+        for (r, e) in route()
+            .into_iter()
+            .take_while(|(_, e)| e.step() != Step::Storing)
+        {
+            c.submit(&svc, r, &lot, e, vec![]).unwrap();
+        }
+        let today = now_unix().div_euclid(86_400);
+        let (rows, _) = svc.custody().custody_day_rows(today, 1).unwrap();
+        let late: Vec<_> = rows
+            .iter()
+            .filter(|r| r.kind == CustodyKind::Late)
+            .collect();
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].count, 2, "the clearance and the receiving");
+        let owner = svc.master().product(GTIN).unwrap().enterprise_id;
+        assert_eq!(late[0].enterprise, owner);
+        let (svc, _) = test_service();
+        seed(&svc);
+        let c = cast(&svc);
+        for (r, e) in route()
+            .into_iter()
+            .take_while(|(_, e)| e.step() != Step::Storing)
+        {
+            c.submit(&svc, r, &lot, e, vec![]).unwrap();
+        }
+        let (rows, _) = svc.custody().custody_day_rows(today, 1).unwrap();
+        assert!(
+            rows.iter().all(|r| r.kind != CustodyKind::Late),
+            "on time by default"
+        );
+    }
+
     #[test]
     fn permission_matrix_every_role_times_every_step() {
         let (svc, _) = test_service();

@@ -480,6 +480,14 @@ fn scan_deps(
 /// what `init` would write.
 #[cfg(test)]
 pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
+    test_service_with(Default::default())
+}
+
+/// [`test_service`] with custody rules of the test's own.
+#[cfg(test)]
+pub(crate) fn test_service_with(
+    custody: crate::config::CustodyRules,
+) -> (Service, Arc<crate::store::mem::MemStore>) {
     let mem = Arc::new(crate::store::mem::MemStore::new());
     let issuer = keys::generate();
     let log_key = keys::generate();
@@ -509,7 +517,7 @@ pub(crate) fn test_service() -> (Service, Arc<crate::store::mem::MemStore>) {
                 warn_after_networks: 2,
                 ..crate::config::ScanRules::default()
             },
-            custody: Default::default(),
+            custody,
             labels: Default::default(),
             complaints: Default::default(),
             sessions: Default::default(),

@@ -26,15 +26,18 @@ pub enum CustodyKind {
     Recall,
     /// A lot recalled for a safety reason (counted as a recall too).
     SafetyRecall,
+    /// A customs clearance or a receiving later than the on-time limit after the step before.
+    Late,
 }
 
 impl CustodyKind {
     /// Every kind.
-    pub const ALL: [CustodyKind; 4] = [
+    pub const ALL: [CustodyKind; 5] = [
         CustodyKind::Hold,
         CustodyKind::NonConformant,
         CustodyKind::Recall,
         CustodyKind::SafetyRecall,
+        CustodyKind::Late,
     ];
 
     /// The kinds on the risk dashboard, in the order of [`CustodyDays`]' arrays.
@@ -50,6 +53,7 @@ impl CustodyKind {
             CustodyKind::NonConformant => b'n',
             CustodyKind::Recall => b'r',
             CustodyKind::SafetyRecall => b's',
+            CustodyKind::Late => b'l',
         }
     }
 

@@ -210,6 +210,7 @@ impl Custody {
         let mut items: Vec<(String, ItemState)> =
             named.iter().map(|n| (n.label.clone(), n.state)).collect();
         rules::apply(&mut state, &st.event, &mut items).map_err(CustodyError::OutOfOrder)?;
+        let late = rules::timed(&mut state, st.event.step(), p.now, self.on_time());
         if st.event.step() == Step::Release && state.sampling != Some(Conformance::Conformant) {
             self.require_sampling(lot, owner)?;
         }
@@ -228,7 +229,9 @@ impl Custody {
             lk,
             lot_wide,
             item_keys: named.into_iter().map(|n| n.key).collect(),
-            counts: CustodyKind::of(&st.event).map(|k| (k, owner)),
+            counts: CustodyKind::of(&st.event)
+                .or(late.then_some(CustodyKind::Late))
+                .map(|k| (k, owner)),
             origin: self.origin_of(&st.event, owner),
             head,
             lot: lot.to_string(),
@@ -236,6 +239,14 @@ impl Custody {
             hash: p.hash,
             leaf: p.leaf,
         })
+    }
+
+    /// The on-time limits of the import route, in seconds.
+    fn on_time(&self) -> rules::OnTime {
+        rules::OnTime {
+            clearance_secs: i64::from(self.custody_rules.on_time_clearance_hours) * 3_600,
+            receiving_secs: i64::from(self.custody_rules.on_time_receiving_hours) * 3_600,
+        }
     }
 
     /// An origin attestation's country with the lot's `owner` (counted for the credit

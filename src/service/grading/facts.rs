@@ -244,6 +244,7 @@ fn custody_factor(k: CustodyKind) -> Factor {
         CustodyKind::NonConformant => Factor::NonConformant,
         CustodyKind::Recall => Factor::Recall,
         CustodyKind::SafetyRecall => Factor::SafetyRecall,
+        CustodyKind::Late => Factor::LateCustody,
     }
 }
 

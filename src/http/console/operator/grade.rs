@@ -147,5 +147,6 @@ pub(super) fn factor_label(lang: Lang, f: Factor) -> &'static str {
         F::CloneWarning => tr(lang, "复制码警示", "Clone warnings"),
         F::ForgedScan => tr(lang, "伪造码扫描", "Forged-code scans"),
         F::Reprint => tr(lang, "重印标签", "Labels reprinted"),
+        F::LateCustody => tr(lang, "通关或入库延误", "Late clearance or receiving"),
     }
 }
