@@ -132,6 +132,8 @@ pub enum Factor {
     NonConformant,
     /// Holds placed on its lots.
     Hold,
+    /// Holds on its lots that were lifted (resolved): half a hold back.
+    HoldLifted,
     /// Recalls of its lots.
     Recall,
     /// Recalls of its lots for a safety reason (on top of [`Factor::Recall`]).
@@ -154,9 +156,10 @@ pub enum Factor {
 
 impl Factor {
     /// The dynamic factors, in the model file's order.
-    pub const DYNAMIC: [Factor; 11] = [
+    pub const DYNAMIC: [Factor; 12] = [
         Factor::NonConformant,
         Factor::Hold,
+        Factor::HoldLifted,
         Factor::Recall,
         Factor::SafetyRecall,
         Factor::ComplaintCounterfeit,

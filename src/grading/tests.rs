@@ -140,14 +140,15 @@ fn model_files_with_errors_are_refused_with_the_reason() {
 }
 
 proptest::proptest! {
-    /// Whatever the facts, the score is in 0–100 and more of any penalty never raises it.
+    /// Whatever the facts, the score is in 0–100, more of any penalty never raises it, and a
+    /// lifted hold never gives back more than its hold took.
     #[test]
     fn scores_stay_in_range_and_penalties_only_lower(
         days in 0i64..4000,
         filed: bool,
         listed: bool,
-        events in proptest::collection::vec((0usize..8, 0i64..400, 0u64..50), 0..12),
-        extra in 0usize..8,
+        events in proptest::collection::vec((0usize..Factor::DYNAMIC.len(), 0i64..400, 0u64..50), 0..12),
+        extra in 0usize..Factor::DYNAMIC.len(),
     ) {
         let model = Model::default_model();
         let mut facts = Facts {
@@ -162,9 +163,18 @@ proptest::proptest! {
         };
         let before = assess(&model, &facts, 1000);
         proptest::prop_assert!((0.0..=100.0).contains(&before.score));
-        facts.events.push(Dated { factor: Factor::DYNAMIC[extra], day: 1000, count: 1 });
+        let factor = Factor::DYNAMIC[extra];
+        let credit = model.dynamic[&factor].points > 0.0;
+        facts.events.push(Dated { factor, day: 1000, count: 1 });
         let after = assess(&model, &facts, 1000);
-        proptest::prop_assert!(after.score <= before.score);
+        if credit {
+            // Only a lifted hold gives points back, and half a hold's at most.
+            proptest::prop_assert_eq!(factor, Factor::HoldLifted);
+            proptest::prop_assert!(model.dynamic[&factor].points <= -model.dynamic[&Factor::Hold].points / 2.0);
+            proptest::prop_assert!(after.score >= before.score);
+        } else {
+            proptest::prop_assert!(after.score <= before.score);
+        }
     }
 }
 

@@ -28,16 +28,19 @@ pub enum CustodyKind {
     SafetyRecall,
     /// A customs clearance or a receiving later than the on-time limit after the step before.
     Late,
+    /// A hold lifted (its outcome: resolved, not a recall or a refusal).
+    HoldLifted,
 }
 
 impl CustodyKind {
     /// Every kind.
-    pub const ALL: [CustodyKind; 5] = [
+    pub const ALL: [CustodyKind; 6] = [
         CustodyKind::Hold,
         CustodyKind::NonConformant,
         CustodyKind::Recall,
         CustodyKind::SafetyRecall,
         CustodyKind::Late,
+        CustodyKind::HoldLifted,
     ];
 
     /// The kinds on the risk dashboard, in the order of [`CustodyDays`]' arrays.
@@ -54,6 +57,7 @@ impl CustodyKind {
             CustodyKind::Recall => b'r',
             CustodyKind::SafetyRecall => b's',
             CustodyKind::Late => b'l',
+            CustodyKind::HoldLifted => b'u',
         }
     }
 
@@ -61,6 +65,7 @@ impl CustodyKind {
     pub fn of(event: &Event) -> Option<CustodyKind> {
         match event {
             Event::Holding(_) => Some(CustodyKind::Hold),
+            Event::HoldRelease(_) => Some(CustodyKind::HoldLifted),
             Event::OriginAttestation(a) if a.result == Conformance::NonConformant => {
                 Some(CustodyKind::NonConformant)
             }

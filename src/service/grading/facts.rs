@@ -241,6 +241,7 @@ impl Grading {
 fn custody_factor(k: CustodyKind) -> Factor {
     match k {
         CustodyKind::Hold => Factor::Hold,
+        CustodyKind::HoldLifted => Factor::HoldLifted,
         CustodyKind::NonConformant => Factor::NonConformant,
         CustodyKind::Recall => Factor::Recall,
         CustodyKind::SafetyRecall => Factor::SafetyRecall,

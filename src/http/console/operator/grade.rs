@@ -139,6 +139,7 @@ pub(super) fn factor_label(lang: Lang, f: Factor) -> &'static str {
         F::Listed => tr(lang, "失信名单", "Dishonesty list"),
         F::NonConformant => tr(lang, "不合格检验", "Non-conformant attestations"),
         F::Hold => tr(lang, "扣留", "Holds"),
+        F::HoldLifted => tr(lang, "扣留已解除", "Holds lifted"),
         F::Recall => tr(lang, "召回", "Recalls"),
         F::SafetyRecall => tr(lang, "安全原因召回", "Safety recalls"),
         F::ComplaintCounterfeit => tr(lang, "经核实的假货投诉", "Upheld counterfeit complaints"),
