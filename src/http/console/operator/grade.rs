@@ -42,12 +42,49 @@ pub(super) async fn section(
         ));
     };
     Ok(format!(
-        "<section id=\"grade\"><h2>{title}</h2>{}{}<h3>{}</h3>{}</section>",
+        "<section id=\"grade\"><h2>{title}</h2>{}{}{}<h3>{}</h3>{}</section>",
         summary(lang, &g),
+        warnings(lang, &g),
         factors(lang, &g),
         tr(lang, "变更记录", "Changes"),
         changes(lang, &g.history),
     ))
+}
+
+/// The warning-list rules holding the enterprise on the list, with their dates, and the
+/// report and integrity page to hand out.
+fn warnings(lang: Lang, g: &GradeView) -> String {
+    let mut out = String::new();
+    if !g.warnings.is_empty() {
+        out.push_str(&format!(
+            "<p class=\"err\" id=\"grade-warnings\">{}",
+            tr(lang, "失信预警名单：", "On the warning list: ")
+        ));
+        let rules: Vec<String> = g
+            .warnings
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} ({} – {})",
+                    l.rule.as_str(),
+                    esc(&l.since),
+                    esc(&l.until)
+                )
+            })
+            .collect();
+        out.push_str(&rules.join("; "));
+        out.push_str("</p>");
+    }
+    out.push_str(&format!(
+        "<p><a href=\"/api/v1/enterprises/{}/credit-report\">{}</a></p>",
+        g.enterprise_id,
+        tr(
+            lang,
+            "下载信用报告（供银行、保险机构核验）",
+            "Download the credit report (for banks and insurers to check)"
+        )
+    ));
+    out
 }
 
 fn summary(lang: Lang, g: &GradeView) -> String {
