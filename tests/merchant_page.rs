@@ -29,6 +29,11 @@ async fn check_report_file(
 ) -> Value {
     b.goto(&s.url("/credit-reports/verify?lang=en")).await;
     b.wait_ready(Duration::from_secs(10)).await;
+    // Before a file is chosen the page claims nothing.
+    assert_eq!(
+        b.js("return [document.documentElement.dataset.verified || '', document.getElementById('verify-summary').textContent]").await,
+        json!(["", ""])
+    );
     b.type_into("#report-file", file.to_str().unwrap()).await;
     b.wait_ready(Duration::from_secs(15)).await;
     let c = checks(b).await;

@@ -870,7 +870,8 @@
       const f = picker.files && picker.files[0];
       if (f) runReportCheck(sec, f).catch(() => { state.fail++; }).finally(done);
     });
-    done();
+    // Nothing checked yet: ready, but no verdict and no summary until a file is chosen.
+    root.dataset.ready = '1';
   } else if (sec && list) {
     (sec.dataset.report ? runMerchant(sec) : run(sec)).catch(() => {
       // An unexpected error (malformed proofs): whatever did not finish failed.
