@@ -12,18 +12,10 @@ use serde_json::{json, Value};
 /// Files a complaint about a fresh scan of one of the seeded product's codes; the receipt.
 async fn filed(s: &TestServer) -> Value {
     let (_, codes) = s.issue("follow", 2).await;
-    let v = s.scan_from(&codes[0], "203.0.113.20").await;
-    let r = s
-        .client
-        .post(s.url("/api/v1/complaints"))
-        .json(&json!({"scan_id": v["scan_id"], "category": "quality",
+    let body = json!({"category": "quality",
                       "description": "the tin was dented and the powder clumped",
-                      "contact": "consumer@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
+                      "contact": "consumer@example.com"});
+    s.complain(&codes[0], "203.0.113.20", body).await
 }
 
 async fn progress(s: &TestServer, reference: &str, secret: &str) -> reqwest::Response {

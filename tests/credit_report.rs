@@ -7,7 +7,6 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -41,20 +40,10 @@ async fn a_credit_report_verifies_offline_and_on_chain_and_tampering_is_caught()
     // A safety recall: grade D and the warning list; then the operator sets C.
     s.declare_and_recall("R1", "Salmonella in a retained sample", Some("safety"))
         .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let g: Value = s
-            .get(&format!("/api/v1/enterprises/{id}/grade"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if g["grade"] == "D" && !g["warnings"].as_array().unwrap().is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{g}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    s.grade_when(id, |g| {
+        g["grade"] == "D" && !g["warnings"].as_array().unwrap().is_empty()
+    })
+    .await;
     let r = s
         .admin_put(
             &format!("/api/v1/enterprises/{id}/grade/override"),

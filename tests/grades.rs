@@ -5,35 +5,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
 use serde_json::{json, Value};
 use traceseal::checkpoint::open_checkpoint;
 use traceseal::leaf::LeafRecord;
 use traceseal::merkle;
-
-async fn grade(s: &TestServer, id: u64) -> Value {
-    let r = s.get(&format!("/api/v1/enterprises/{id}/grade")).await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
-/// Polls the public grade until `done` holds; returns it and how long it took.
-async fn grade_when(s: &TestServer, id: u64, done: impl Fn(&Value) -> bool) -> (Value, Duration) {
-    let t = Instant::now();
-    loop {
-        let g = grade(s, id).await;
-        if done(&g) {
-            return (g, t.elapsed());
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "grade never moved: {g}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// The change's leaf is a grade leaf naming `grade`, provably in a signed checkpoint.
 async fn change_is_logged(s: &TestServer, change: &Value, grade: &str) {
@@ -56,7 +32,7 @@ async fn change_is_logged(s: &TestServer, change: &Value, grade: &str) {
 async fn a_recall_moves_the_grade_within_a_checkpoint_interval_and_the_change_is_logged() {
     let s = TestServer::start(test_config()).await;
     let id = s.seed().await;
-    let g = grade(&s, id).await;
+    let g = s.grade(id).await;
     assert_eq!(
         (g["grade"].as_str(), g["score"].as_f64()),
         (Some("B"), Some(73.0)),
@@ -68,7 +44,7 @@ async fn a_recall_moves_the_grade_within_a_checkpoint_interval_and_the_change_is
 
     s.declare_and_recall("R1", "Salmonella found in a retained sample", None)
         .await;
-    let (g, took) = grade_when(&s, id, |g| g["grade"] == "C").await;
+    let (g, took) = s.grade_when(id, |g| g["grade"] == "C").await;
     eprintln!("recall → grade C after {took:?} (checkpoint interval 50 ms)");
     assert_eq!(g["score"].as_f64(), Some(58.0), "{g}");
     let recall = g["contributions"]
@@ -114,7 +90,9 @@ async fn a_product_category_counts_in_its_importers_grade() {
     assert_eq!(r.status(), 201);
     let product: Value = r.json().await.unwrap();
     assert_eq!(product["category"], "infant_formula");
-    let (g, took) = grade_when(&s, id, |g| points_of(g, "category_risk").is_some()).await;
+    let (g, took) = s
+        .grade_when(id, |g| points_of(g, "category_risk").is_some())
+        .await;
     eprintln!("product category → grade after {took:?}");
     assert_eq!(points_of(&g, "category_risk"), Some(-8.0), "{g}");
     assert_eq!(
@@ -139,7 +117,7 @@ async fn the_operator_overrides_with_a_reason_and_others_cannot() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(grade(&s, id).await["grade"], "B");
+    assert_eq!(s.grade(id).await["grade"], "B");
     // Malformed bodies: 400 problem+json naming the field.
     for bad in [
         json!({"grade": "E", "reason": "x"}),
@@ -235,10 +213,11 @@ async fn scans_by_anyone_cannot_move_a_grade() {
         let v = s.scan_from(&forged, &format!("172.16.{}.9", n % 250)).await;
         assert_eq!(v["verdict"], "not_genuine");
     }
-    let (g, _) = grade_when(&s, id, |g| {
-        points_of(g, "forged_scan").is_some() && points_of(g, "clone_warning").is_some()
-    })
-    .await;
+    let (g, _) = s
+        .grade_when(id, |g| {
+            points_of(g, "forged_scan").is_some() && points_of(g, "clone_warning").is_some()
+        })
+        .await;
     assert_eq!(points_of(&g, "clone_warning"), Some(-1.5), "capped: {g}");
     assert_eq!(points_of(&g, "forged_scan"), Some(-0.5), "capped: {g}");
     assert_eq!(
@@ -284,5 +263,42 @@ async fn walking_every_enterprises_grade_is_rate_limited() {
     }
     let limited = statuses.iter().filter(|s| **s == 429).count();
     assert!(limited >= 20, "{statuses:?}");
+    s.stop().await;
+}
+
+/// The public reads issue 17 added sit behind the same limiter: once a client's burst is
+/// spent, each answers 429 (a report costs a signature, a poster a PDF; a follow-up a
+/// secret guess), so none can be walked or guessed in bulk.
+#[tokio::test]
+async fn the_new_public_reads_are_rate_limited_too() {
+    let mut cfg = test_config();
+    cfg.rate_limit.per_second = 1;
+    cfg.rate_limit.burst = 3;
+    let s = TestServer::start(cfg).await;
+    // Nothing registered: a 404 costs the limiter as much as an answer.
+    let id = 1;
+    for _ in 0..5 {
+        s.get("/api/v1/credit/warnings").await;
+    }
+    let gets = [
+        "/api/v1/credit/warnings".to_string(),
+        format!("/api/v1/enterprises/{id}/credit-report"),
+        format!("/m/{USCC}"),
+        format!("/m/{USCC}/poster.pdf"),
+        "/complaints/follow".to_string(),
+        "/credit-reports/verify".to_string(),
+    ];
+    for path in &gets {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(s.get(path).await.status().as_u16());
+        }
+        assert!(statuses.contains(&429), "{path}: {statuses:?}");
+    }
+    let body = json!({"secret": "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF"});
+    let statuses = s
+        .flood("/api/v1/complaints/TS20261207-000001/progress", &body, 3)
+        .await;
+    assert!(statuses.contains(&429), "{statuses:?}");
     s.stop().await;
 }

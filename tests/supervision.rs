@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use base64::Engine;
 use common::*;
 use ed25519_dalek::SigningKey;
@@ -112,25 +110,6 @@ fn sampling(result: Conformance) -> Event {
     })
 }
 
-async fn grade(s: &TestServer, id: u64) -> Value {
-    let r = s.get(&format!("/api/v1/enterprises/{id}/grade")).await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
-/// Polls the public grade until `done` holds; returns it and how long it took.
-async fn grade_when(s: &TestServer, id: u64, done: impl Fn(&Value) -> bool) -> (Value, Duration) {
-    let t = Instant::now();
-    loop {
-        let g = grade(s, id).await;
-        if done(&g) {
-            return (g, t.elapsed());
-        }
-        assert!(t.elapsed() < Duration::from_secs(20), "never: {g}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 fn rules(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -146,21 +125,10 @@ fn rules(v: &Value) -> Vec<String> {
 
 /// An upheld counterfeit complaint about the item of `code`.
 async fn upheld_counterfeit(s: &TestServer, code: &str) {
-    let v = s.scan_from(code, "203.0.113.9").await;
-    let body = json!({"scan_id": v["scan_id"], "category": "counterfeit",
+    let body = json!({"category": "counterfeit",
                       "description": "the tin's seal and print differ from the shop's"});
-    let r = s
-        .client
-        .post(s.url("/api/v1/complaints"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let reference = r.json::<Value>().await.unwrap()["reference"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let receipt = s.complain(code, "203.0.113.9", body).await;
+    let reference = receipt["reference"].as_str().unwrap().to_string();
     let r = s
         .admin_send(
             reqwest::Method::PATCH,
@@ -208,7 +176,7 @@ async fn a_recall_and_an_upheld_complaint_list_the_importer_and_its_next_lot_nee
     assert_eq!(r.status(), 201);
     upheld_counterfeit(&s, &codes[0]).await;
     let all = ["grade_d", "safety_recall", "counterfeit_complaint"];
-    let (g, took) = grade_when(&s, id, |g| rules(&g["warnings"]) == all).await;
+    let (g, took) = s.grade_when(id, |g| rules(&g["warnings"]) == all).await;
     eprintln!("recall + upheld complaint → listed after {took:?} (checkpoint interval 50 ms)");
     // 78 − 5 (no filing) − 15 (recall) − 10 (its safety class) − 12 (counterfeit) = 36.
     assert_eq!(
@@ -304,7 +272,7 @@ async fn importer_of(s: &TestServer, category: &str) -> (u64, Crew) {
         )
         .await;
     assert_eq!(r.status(), 201);
-    grade_when(s, id, |g| g["grade"] == "C").await;
+    s.grade_when(id, |g| g["grade"] == "C").await;
     (id, crew(s, id).await)
 }
 
@@ -396,14 +364,15 @@ async fn a_high_risk_category_needs_sampling_unless_the_green_channel_and_a_bad_
         p["detail"].as_str().unwrap().contains("sampled once"),
         "{p}"
     );
-    let (g, _) = grade_when(&s, id, |g| {
-        g["contributions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["factor"] == "non_conformant")
-    })
-    .await;
+    let (g, _) = s
+        .grade_when(id, |g| {
+            g["contributions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["factor"] == "non_conformant")
+        })
+        .await;
     assert_eq!(g["score"].as_f64(), Some(57.0), "65 − 8: {g}");
     s.stop().await;
 }
@@ -426,9 +395,11 @@ async fn an_origin_country_on_the_regulators_list_counts_within_a_checkpoint_int
     let s = TestServer::start(cfg).await;
     let id = s.seed().await;
     let c = crew(&s, id).await;
-    assert_eq!(grade(&s, id).await["score"].as_f64(), Some(73.0));
+    assert_eq!(s.grade(id).await["score"].as_f64(), Some(73.0));
     stored_lot(&s, &c, "AU1").await;
-    let (g, took) = grade_when(&s, id, |g| g["score"].as_f64() == Some(67.0)).await;
+    let (g, took) = s
+        .grade_when(id, |g| g["score"].as_f64() == Some(67.0))
+        .await;
     eprintln!("origin attestation from AU → grade after {took:?}");
     assert_eq!(g["model"], "2026-12.6-au");
     let origin = g["contributions"]

@@ -263,6 +263,49 @@ impl TestServer {
         assert_eq!(r.status(), 201, "{:?}", r.text().await);
     }
 
+    /// `GET /api/v1/enterprises/{id}/grade` (must be 200).
+    pub async fn grade(&self, id: u64) -> Value {
+        let r = self.get(&format!("/api/v1/enterprises/{id}/grade")).await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// Polls the public grade of `id` until `done` holds (20 s at most); it, and how long.
+    pub async fn grade_when(
+        &self,
+        id: u64,
+        done: impl Fn(&Value) -> bool,
+    ) -> (Value, std::time::Duration) {
+        let t = std::time::Instant::now();
+        loop {
+            let g = self.grade(id).await;
+            if done(&g) {
+                return (g, t.elapsed());
+            }
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(20),
+                "grade never moved: {g}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Scans `code` from `ip` and files a complaint `body` (`scan_id` added) about it; the
+    /// receipt (the answer must be 201).
+    pub async fn complain(&self, code: &str, ip: &str, mut body: Value) -> Value {
+        let v = self.scan_from(code, ip).await;
+        body["scan_id"] = v["scan_id"].clone();
+        let r = self
+            .client
+            .post(self.url("/api/v1/complaints"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
     /// Polls enterprise `id`'s credit report until its checkpoint is anchored and it holds
     /// `grades` grade changes; the report.
     pub async fn anchored_report(&self, id: u64, grades: usize) -> Value {
