@@ -554,19 +554,36 @@ impl Grading {
             if over.is_none() && old.r#override.is_none() {
                 return Err(GradeError::NoOverride { enterprise_id: id }.into());
             }
+            let now = super::now_unix();
+            let grade = over.as_ref().map_or(old.assessment.grade, |o| o.grade);
+            // The grade in force moves the warning list at once (grade D lists); the other
+            // rules' listings go on from the dates they hold.
+            let list = listings(
+                &self.model,
+                grade,
+                &crate::grading::Facts::default(),
+                &old.warnings,
+                now.div_euclid(DAY),
+            );
+            let warning = (rules_of(&old.warnings) != rules_of(&list)).then(|| {
+                let m = &old.assessment.model;
+                warning_record(id, old.warning_seq + 1, &old.warnings, &list, m, now)
+            });
             let state = Stored {
-                grade: over.as_ref().map_or(old.assessment.grade, |o| o.grade),
+                grade,
                 r#override: over,
                 seq: old.seq + 1,
+                warning_seq: warning.as_ref().map_or(old.warning_seq, |w| w.seq),
+                warnings: list,
                 ..old.clone()
             };
             let mut r = record(id, &state, Some(old.grade), cause, Some(reason), Some(by));
-            r.at = super::now_unix();
+            r.at = now;
             self.write_states(vec![Next {
                 id,
                 state,
                 grade: Some(r),
-                warning: None,
+                warning,
             }])?;
         }
         self.grade(id)
@@ -766,13 +783,18 @@ mod tests {
         (p.enterprise_id, format!("{}.G1", p.gtin))
     }
 
+    /// The newest grade leaf (a warning-list leaf may follow it in the same write).
     fn last_leaf(svc: &Service) -> GradeRecord {
         let n = svc.log().log_size().unwrap();
-        let data = svc.log().leaves_data(&[n - 1]).unwrap().remove(0);
-        match LeafRecord::parse(&data).unwrap() {
-            LeafRecord::Grade(g) => g,
-            other => panic!("expected a grade leaf, got {}", other.kind()),
+        for i in (n.saturating_sub(2)..n).rev() {
+            let data = svc.log().leaves_data(&[i]).unwrap().remove(0);
+            match LeafRecord::parse(&data).unwrap() {
+                LeafRecord::Grade(g) => return g,
+                LeafRecord::Warning(_) => continue,
+                other => panic!("expected a grade leaf, got {}", other.kind()),
+            }
         }
+        panic!("no grade leaf at the end of the log")
     }
 
     /// The first refresh grades every enterprise (one leaf each); the next grades none until
@@ -989,6 +1011,10 @@ mod tests {
         };
         let v = g.set_override(id, &set, &operator()).unwrap();
         assert_eq!((v.grade, v.computed), (Grade::D, Grade::B));
+        // A grade D set by the operator lists at once, in the same write.
+        let rules: Vec<_> = v.warnings.iter().map(|l| l.rule).collect();
+        assert_eq!(rules, [crate::grading::WarningRule::GradeD]);
+        assert_eq!(v.warning_history.len(), 1);
         let leaf = last_leaf(&svc);
         assert_eq!(leaf.cause, GradeCause::Override);
         assert_eq!(
